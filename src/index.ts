@@ -1,0 +1,12 @@
+/**
+ * memkit: the allocator stack of an operating-system kernel (arena, buddy,
+ * slab/SLUB, kmalloc) and a tracing garbage collector, over memory that
+ * JavaScript can share between workers and hand to WebAssembly.
+ *
+ * @packageDocumentation
+ */
+export {
+  MemkitError, InvalidArgumentError, OutOfMemoryError, InvalidFreeError,
+  DoubleFreeError, HeapCorruptionError,
+} from './errors/index.js';
+export * from './memory/index.js';

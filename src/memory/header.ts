@@ -1,0 +1,96 @@
+/**
+ * The memkit header: the first 64 bytes of a Memory that memkit manages.
+ *
+ * It is how `attach` finds an allocator's state in a buffer that another
+ * worker (or an earlier run, or a copy) set up, and it is why address 0 is
+ * never handed out to a user.
+ *
+ * ```
+ *  byte  0        4        8        12       16
+ *        +--------+--------+--------+--------+
+ *     0  | magic  | version| lock   | flags  |   magic = 'MKIT' (little endian)
+ *        +--------+--------+--------+--------+
+ *    16  | slot 0 | slot 1 | slot 2 | slot 3 |   byte offset of each layer's
+ *        +--------+--------+--------+--------+   state region, 0 = absent
+ *    32  | slot 4 | slot 5 | slot 6 | slot 7 |   (see {@link HeaderSlot})
+ *        +--------+--------+--------+--------+
+ *    48  |   reserved (zero)                 |
+ *        +-----------------------------------+
+ *    64  first byte after the header
+ * ```
+ * `lock` is reserved for the issue that makes the allocators safe across
+ * workers with `Atomics`; it is 0 (unlocked) today.
+ *
+ * @module
+ */
+import { HeapCorruptionError } from '../errors/index.js';
+import type { Memory } from './memory.js';
+
+/** 'MKIT' read as a little-endian u32. */
+export const HEADER_MAGIC = 0x54494b4d;
+/** Layout version; bumped when any in-buffer layout changes. */
+export const HEADER_VERSION = 1;
+/** Bytes taken by the header at address 0. */
+export const HEADER_BYTES = 64;
+
+/** u32 index of each header field. */
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_LOCK = 2;
+export const H_FLAGS = 3;
+export const H_SLOTS = 4;
+/** Number of directory slots. */
+export const HEADER_SLOT_COUNT = 8;
+
+/** Which directory slot holds which layer's state offset. */
+export const HeaderSlot = {
+  Buddy: 0,
+  Kmalloc: 1,
+  Heap: 2,
+  Arena: 3,
+  User0: 4,
+} as const;
+/** A directory slot number. */
+export type HeaderSlot = (typeof HeaderSlot)[keyof typeof HeaderSlot];
+
+/** True when `memory` starts with a memkit header. */
+export function hasHeader(memory: Memory): boolean {
+  memory.sync();
+  return memory.buffer.byteLength >= HEADER_BYTES && memory.u32[H_MAGIC] === HEADER_MAGIC;
+}
+
+/**
+ * Writes a fresh header at address 0 unless one is there already. Returns
+ * true if it wrote one.
+ */
+export function ensureHeader(memory: Memory): boolean {
+  if (hasHeader(memory)) return false;
+  const u32 = memory.u32;
+  for (let i = 0; i < HEADER_BYTES >>> 2; i++) u32[i] = 0;
+  u32[H_MAGIC] = HEADER_MAGIC;
+  u32[H_VERSION] = HEADER_VERSION;
+  return true;
+}
+
+/** Reads the state offset stored in `slot` (0 when absent). */
+export function readSlot(memory: Memory, slot: HeaderSlot): number {
+  checkHeader(memory);
+  return memory.u32[H_SLOTS + slot]!;
+}
+
+/** Stores the state offset of a layer in `slot`. */
+export function writeSlot(memory: Memory, slot: HeaderSlot, offset: number): void {
+  checkHeader(memory);
+  memory.u32[H_SLOTS + slot] = offset >>> 0;
+}
+
+/** Throws unless `memory` has a memkit header of this version. */
+export function checkHeader(memory: Memory): void {
+  if (!hasHeader(memory)) {
+    throw new HeapCorruptionError('no memkit header at address 0 (magic MKIT missing)', 0);
+  }
+  const v = memory.u32[H_VERSION];
+  if (v !== HEADER_VERSION) {
+    throw new HeapCorruptionError(`memkit header version ${String(v)}, this memkit reads ${HEADER_VERSION}`, 4);
+  }
+}

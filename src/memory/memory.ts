@@ -1,0 +1,220 @@
+/**
+ * Memory: the bytes every memkit allocator works in.
+ *
+ * A `Memory` wraps one of
+ *   - `ArrayBuffer`                 fixed, or resizable (`maxByteLength`)
+ *   - `SharedArrayBuffer`           fixed, or growable; shareable with workers
+ *   - `WebAssembly.Memory`          grows in 64 KiB wasm pages; its non-shared
+ *                                   buffer is detached (replaced) by each grow,
+ *                                   whether memkit or the wasm code grows it
+ * and keeps typed views over it (`u8`, `u16`, `u32`, `i32`, `f64`, `dv`).
+ *
+ * Invariant: after `sync()` the views cover the whole current buffer. Views
+ * over resizable and growable buffers track the length by themselves; only a
+ * `WebAssembly.Memory` swaps its buffer, and `sync()` notices that by
+ * comparing `wasm.buffer` with the buffer the views were made over. Every
+ * allocator calls `sync()` once at the start of each public operation, so a
+ * grow done by wasm code is seen before memkit touches a byte.
+ *
+ * @module
+ */
+import { InvalidArgumentError, OutOfMemoryError, checkInteger } from '../errors/index.js';
+
+/** What a {@link Memory} can wrap. */
+export type MemoryBacking = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+
+/** Options of {@link Memory.create}. */
+export interface MemoryCreateOptions {
+  /** Initial size in bytes. */
+  bytes: number;
+  /** Back the memory with a `SharedArrayBuffer` (for workers). */
+  shared?: boolean;
+  /**
+   * Largest size `grow()` may reach. When larger than `bytes` the buffer is
+   * resizable (`ArrayBuffer`) or growable (`SharedArrayBuffer`).
+   */
+  maxBytes?: number;
+}
+
+/** Size of one WebAssembly page. */
+export const WASM_PAGE_BYTES = 65536;
+
+/** Largest byte length memkit handles (addresses are unsigned 32-bit). */
+export const MAX_MEMORY_BYTES = 2 ** 32 - WASM_PAGE_BYTES;
+
+/**
+ * The bytes an allocator works in, with typed views that stay valid across
+ * `grow()`.
+ *
+ * @example
+ * ```ts
+ * const mem = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20 });
+ * mem.u32[4] = 42;
+ * mem.grow(1 << 16);          // now 128 KiB; mem.u32[4] is still 42
+ * ```
+ */
+export class Memory {
+  /** The wrapped `WebAssembly.Memory`, or `null`. */
+  readonly wasm: WebAssembly.Memory | null;
+  /** True when the bytes can be shared with other workers. */
+  readonly shared: boolean;
+  /** Largest byte length `grow()` can reach. */
+  readonly maxByteLength: number;
+
+  /** The current buffer (replaced after a wasm memory grows). */
+  buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Byte view. */
+  u8!: Uint8Array;
+  /** 16-bit view (index = address >> 1). */
+  u16!: Uint16Array;
+  /** Unsigned 32-bit view (index = address >> 2). */
+  u32!: Uint32Array;
+  /** Signed 32-bit view (index = address >> 2); use with `Atomics`. */
+  i32!: Int32Array;
+  /** 64-bit float view (index = address >> 3). */
+  f64!: Float64Array;
+  /** DataView for unaligned access. */
+  dv!: DataView;
+
+  private constructor(backing: MemoryBacking) {
+    if (backing instanceof WebAssembly.Memory) {
+      this.wasm = backing;
+      this.buffer = backing.buffer;
+      this.shared = isShared(backing.buffer);
+      // A wasm memory without a declared maximum may grow to 4 GiB - 64 KiB.
+      this.maxByteLength = MAX_MEMORY_BYTES;
+    } else {
+      this.wasm = null;
+      this.buffer = backing;
+      this.shared = isShared(backing);
+      this.maxByteLength = maxLengthOf(backing);
+    }
+    this.makeViews();
+  }
+
+  /**
+   * Creates a new memory of `bytes` bytes (zeroed).
+   *
+   * @throws InvalidArgumentError if `bytes` or `maxBytes` is not a whole
+   * number in range, or `maxBytes < bytes`.
+   */
+  static create(options: MemoryCreateOptions): Memory {
+    const bytes = checkInteger(options.bytes, 'bytes', 0, MAX_MEMORY_BYTES);
+    const max = options.maxBytes === undefined ? bytes : checkInteger(options.maxBytes, 'maxBytes', 0, MAX_MEMORY_BYTES);
+    if (max < bytes) throw new InvalidArgumentError(`maxBytes (${max}) is less than bytes (${bytes})`);
+    const growable = max > bytes;
+    if (options.shared === true) {
+      return new Memory(growable ? new SharedArrayBuffer(bytes, { maxByteLength: max }) : new SharedArrayBuffer(bytes));
+    }
+    return new Memory(growable ? new ArrayBuffer(bytes, { maxByteLength: max }) : new ArrayBuffer(bytes));
+  }
+
+  /**
+   * Wraps existing bytes: an `ArrayBuffer`, a `SharedArrayBuffer` (for
+   * example one received from another worker) or a `WebAssembly.Memory`.
+   */
+  static wrap(backing: MemoryBacking): Memory {
+    if (!(backing instanceof ArrayBuffer || isShared(backing) || backing instanceof WebAssembly.Memory)) {
+      throw new InvalidArgumentError('Memory.wrap takes an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory');
+    }
+    return new Memory(backing);
+  }
+
+  /** Current size in bytes. */
+  get byteLength(): number {
+    this.sync();
+    return this.buffer.byteLength;
+  }
+
+  /** True when `grow()` can add bytes. */
+  get growable(): boolean {
+    return this.maxByteLength > this.buffer.byteLength;
+  }
+
+  /**
+   * Refreshes the views if the wasm memory was grown (by memkit or by the wasm
+   * code itself). Cheap: one comparison when nothing changed.
+   */
+  sync(): void {
+    if (this.wasm !== null && this.wasm.buffer !== this.buffer) {
+      this.buffer = this.wasm.buffer;
+      this.makeViews();
+    }
+  }
+
+  /**
+   * Grows the memory by at least `deltaBytes` (a wasm memory grows in whole
+   * 64 KiB pages). Existing bytes are kept; the views stay valid.
+   *
+   * @returns the new byte length.
+   * @throws OutOfMemoryError if the memory cannot grow that far (it is
+   * unchanged then).
+   */
+  grow(deltaBytes: number): number {
+    checkInteger(deltaBytes, 'deltaBytes', 0, MAX_MEMORY_BYTES);
+    this.sync();
+    return this.growTo(this.buffer.byteLength + deltaBytes);
+  }
+
+  /**
+   * Grows the memory so that it is at least `byteLength` bytes long. Does
+   * nothing when it is already that long.
+   *
+   * @returns the new byte length.
+   * @throws OutOfMemoryError if the memory cannot grow that far.
+   */
+  growTo(byteLength: number): number {
+    checkInteger(byteLength, 'byteLength', 0, MAX_MEMORY_BYTES);
+    this.sync();
+    const now = this.buffer.byteLength;
+    if (byteLength <= now) return now;
+    if (byteLength > this.maxByteLength) {
+      throw new OutOfMemoryError(`memory cannot grow to ${byteLength} bytes (max ${this.maxByteLength})`, byteLength);
+    }
+    if (this.wasm !== null) {
+      const pages = Math.ceil((byteLength - now) / WASM_PAGE_BYTES);
+      try {
+        this.wasm.grow(pages);
+      } catch {
+        throw new OutOfMemoryError(`WebAssembly.Memory refused to grow by ${pages} pages`, byteLength);
+      }
+      this.sync();
+    } else {
+      const buf = this.buffer as unknown as { resize?(n: number): void; grow?(n: number): void };
+      if (typeof buf.resize === 'function') buf.resize(byteLength);
+      else if (typeof buf.grow === 'function') buf.grow(byteLength);
+      else throw new OutOfMemoryError('memory is not growable', byteLength);
+    }
+    return this.buffer.byteLength;
+  }
+
+  private makeViews(): void {
+    const b = this.buffer;
+    const r = b as { resizable?: boolean; growable?: boolean };
+    if (r.resizable === true || r.growable === true) {
+      // Length-tracking views: they follow resize()/grow() by themselves.
+      this.u16 = new Uint16Array(b);
+      this.u32 = new Uint32Array(b);
+      this.i32 = new Int32Array(b);
+      this.f64 = new Float64Array(b);
+    } else {
+      const n = b.byteLength;
+      this.u16 = new Uint16Array(b, 0, n >>> 1);
+      this.u32 = new Uint32Array(b, 0, n >>> 2);
+      this.i32 = new Int32Array(b, 0, n >>> 2);
+      this.f64 = new Float64Array(b, 0, Math.floor(n / 8));
+    }
+    this.u8 = new Uint8Array(b);
+    this.dv = new DataView(b);
+  }
+}
+
+function isShared(b: unknown): b is SharedArrayBuffer {
+  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
+}
+
+function maxLengthOf(b: ArrayBuffer | SharedArrayBuffer): number {
+  const r = b as { maxByteLength?: number; resizable?: boolean; growable?: boolean };
+  if ((r.resizable === true || r.growable === true) && typeof r.maxByteLength === 'number') return r.maxByteLength;
+  return b.byteLength;
+}
