@@ -10,3 +10,4 @@ export {
   DoubleFreeError, HeapCorruptionError,
 } from './errors/index.js';
 export * from './memory/index.js';
+export * from './buddy/index.js';

@@ -1,0 +1,84 @@
+/**
+ * In-buffer layout of a BuddyAllocator's state.
+ *
+ * The state region starts at a byte offset `S` (8-aligned) of the state
+ * Memory: the data Memory itself for a memory-backed allocator (right after
+ * the 64-byte memkit header), or a small Memory of its own in offsets-only
+ * mode. The header slot `HeaderSlot.Buddy` holds `S`, which is how
+ * `BuddyAllocator.attach` finds it.
+ *
+ * ```
+ *  S + 4*i        u32 words of the control block
+ *  +------+------+--------+---------+-------+----------+----------+------+
+ *  | lock | magic| pgSize | pgShift | pages | maxPages | maxOrder | base |  0..7
+ *  +------+------+--------+---------+-------+----------+----------+------+
+ *  | freePages | usedBlocks | flags | linksOff | infoOff | nonEmpty | ... |  8..15
+ *  +-----------+------------+-------+----------+---------+----------+-----+
+ *  | head[0] head[1] ... head[31]    first free block of each order, -1   | 16..47
+ *  | count[0] ... count[31]          free blocks of each order            | 48..79
+ *  +----------------------------------------------------------------------+
+ *  S + linksOff   i32 links[2 * maxPages]   (next, prev) page index of the
+ *                                           neighbours on the free list, -1 = none;
+ *                                           for an allocated head, links[2p] holds
+ *                                           its length in pages
+ *  S + infoOff    u8  info[maxPages]        one byte per page:
+ *
+ *     7      6      5      4   3   2   1   0
+ *   +------+------+------+-------------------+
+ *   |ALLOC |FREE  |FREED |       order       |
+ *   +------+------+------+-------------------+
+ *   ALLOC  page heads an allocated block of 2^order pages
+ *   FREE   page heads a free block of 2^order pages (it is on list head[order])
+ *   FREED  the page was the start of a block that the user freed; kept so a
+ *          second free of it is reported as a double free, not a wild pointer
+ *   0      the page is inside a block (not its first page)
+ * ```
+ *
+ * `nonEmpty` has bit k set exactly when head[k] != -1, so the allocator finds
+ * the smallest order >= k with a free block in O(1) (count trailing zeros).
+ *
+ * @module
+ */
+
+/** 'BUDY' as a little-endian u32. */
+export const BUDDY_MAGIC = 0x59445542;
+
+/** Number of free lists (orders 0..31). */
+export const MAX_ORDERS = 32;
+
+// u32 word indices in the control block.
+export const B_LOCK = 0;
+export const B_MAGIC = 1;
+export const B_PAGE_SIZE = 2;
+export const B_PAGE_SHIFT = 3;
+export const B_PAGES = 4;
+export const B_MAX_PAGES = 5;
+export const B_MAX_ORDER = 6;
+export const B_BASE = 7;
+export const B_FREE_PAGES = 8;
+export const B_USED_BLOCKS = 9;
+export const B_FLAGS = 10;
+export const B_LINKS_OFF = 11;
+export const B_INFO_OFF = 12;
+export const B_NON_EMPTY = 13;
+export const B_HEADS = 16;
+export const B_COUNTS = B_HEADS + MAX_ORDERS;
+/** Bytes of the control block. */
+export const CONTROL_BYTES = (B_COUNTS + MAX_ORDERS) * 4;
+
+/** Flag bit: the allocator has no bytes (offsets only). */
+export const FLAG_OFFSETS_ONLY = 1;
+
+// Page info byte.
+export const INFO_ORDER_MASK = 0x1f;
+export const INFO_FREED = 0x20;
+export const INFO_FREE = 0x40;
+export const INFO_ALLOC = 0x80;
+
+/** Sentinel for "no page" in links and heads. */
+export const NIL = -1;
+
+/** Bytes of state needed for `maxPages` pages (control block + links + info). */
+export function stateBytes(maxPages: number): number {
+  return CONTROL_BYTES + 8 * maxPages + ((maxPages + 7) & ~7);
+}

@@ -1,0 +1,43 @@
+/**
+ * Shared knobs for property tests: `npm test` runs a few hundred thousand
+ * operations per allocator; `npm run fuzz` (MEMKIT_FUZZ=soak) runs millions.
+ */
+export const SOAK = process.env.MEMKIT_FUZZ === 'soak';
+
+/** Scales a run count: `n` normally, `n * soakFactor` in the soak. */
+export function runs(n: number, soakFactor = 20): number {
+  return SOAK ? n * soakFactor : n;
+}
+
+/** Fills `len` bytes at `addr` with a pattern derived from `id`. */
+export function fillPattern(u8: Uint8Array, addr: number, len: number, id: number): void {
+  for (let i = 0; i < len; i++) u8[addr + i] = (id * 31 + i * 7 + 1) & 0xff;
+}
+
+/** Index of the first byte that differs from the pattern, or -1. */
+export function checkPattern(u8: Uint8Array, addr: number, len: number, id: number): number {
+  for (let i = 0; i < len; i++) if (u8[addr + i] !== ((id * 31 + i * 7 + 1) & 0xff)) return i;
+  return -1;
+}
+
+/** Interval model of live blocks: throws if [addr, addr+len) overlaps one. */
+export class LiveBlocks {
+  readonly blocks = new Map<number, { len: number; id: number }>();
+  add(addr: number, len: number, id: number): void {
+    for (const [a, b] of this.blocks) {
+      if (addr < a + b.len && a < addr + len) {
+        throw new Error(`block [${addr}, ${addr + len}) overlaps live block [${a}, ${a + b.len})`);
+      }
+    }
+    this.blocks.set(addr, { len, id });
+  }
+  remove(addr: number): { len: number; id: number } {
+    const b = this.blocks.get(addr);
+    if (b === undefined) throw new Error(`no live block at ${addr}`);
+    this.blocks.delete(addr);
+    return b;
+  }
+  get size(): number {
+    return this.blocks.size;
+  }
+}
