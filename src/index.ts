@@ -11,3 +11,5 @@ export {
 } from './errors/index.js';
 export * from './memory/index.js';
 export * from './buddy/index.js';
+export * from './slab/index.js';
+export * from './kmalloc/index.js';

@@ -247,6 +247,11 @@ export class BuddyAllocator {
     return this.state.u32[this.w + B_PAGES]!;
   }
 
+  /** Pages in free blocks now (O(1)). */
+  get freePages(): number {
+    return this.state.i32[this.w + B_FREE_PAGES]!;
+  }
+
   /** True when the allocator hands out offsets only (no bytes). */
   get offsetsOnly(): boolean {
     return this.memory === null;

@@ -41,3 +41,26 @@ export class LiveBlocks {
     return this.blocks.size;
   }
 }
+
+/**
+ * Writes a payload pattern at both ends of a block of `size` bytes (the head
+ * and, when the block is long enough that the two do not overlap, the tail):
+ * writing whole multi-MiB blocks would make the tests slow without testing more.
+ */
+export function fillEnds(u8: Uint8Array, addr: number, size: number, id: number): void {
+  const n = Math.min(size, 32);
+  fillPattern(u8, addr, n, id);
+  if (size >= 64) fillPattern(u8, addr + size - 32, 32, id + 1);
+}
+
+/** Checks what {@link fillEnds} wrote; returns a description of the damage or ''. */
+export function checkEnds(u8: Uint8Array, addr: number, size: number, id: number): string {
+  const n = Math.min(size, 32);
+  const h = checkPattern(u8, addr, n, id);
+  if (h >= 0) return `head byte ${h} of block at ${addr} changed`;
+  if (size >= 64) {
+    const t = checkPattern(u8, addr + size - 32, 32, id + 1);
+    if (t >= 0) return `tail byte ${size - 32 + t} of block at ${addr} changed`;
+  }
+  return '';
+}

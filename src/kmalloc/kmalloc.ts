@@ -1,0 +1,374 @@
+/**
+ * Kmalloc: the general-purpose allocator made of slab caches (lecture: "Slab
+ * Allocator Usage"; kernel: mm/slab_common.c).
+ *
+ *   alloc(size):  size <= largest class  ->  the class's SlabCache
+ *                 larger                 ->  buddy pages, exactly enough
+ *   free(addr):   the page descriptor of addr's page names its cache (or
+ *                 marks a large block), so no size is needed.
+ *
+ * Page descriptor marker for large blocks: cache field 0xffff on the block's
+ * first page (see slab/layout.ts). Invariant: a page's descriptor names a
+ * cache iff the page belongs to one of that cache's slabs; it is LARGE iff it
+ * is the first page of a live large block.
+ *
+ * State: the slab space (page and cache descriptors) plus the counters below
+ * live in the buffer; the header slot `HeaderSlot.Kmalloc` points at the
+ * counters.
+ * ```
+ *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
+ *         5 slab space region | 6 class count | 7 reserved
+ * ```
+ *
+ * @module
+ */
+import { BuddyAllocator } from '../buddy/index.js';
+import {
+  DoubleFreeError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError, checkInteger, hex,
+} from '../errors/index.js';
+import { HeaderSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
+import { SlabCache, SlabSpace } from '../slab/index.js';
+import { PAGE_WORDS, P_INFO } from '../slab/layout.js';
+import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
+
+/** Options of {@link Kmalloc}. */
+export interface KmallocOptions {
+  /** Heap size in bytes (a new buddy allocator of that many bytes of pages). */
+  bytes?: number;
+  /** Let the heap grow up to this many bytes when it runs out. */
+  maxBytes?: number;
+  /** Use this buddy allocator instead (it must have bytes). */
+  buddy?: BuddyAllocator;
+  /** Size classes: 'kernel' or n per doubling (default 8). */
+  classes?: SizeClassSpec;
+  /** Largest slab class in bytes (default 8192); larger sizes use buddy pages. */
+  maxClass?: number;
+  /** Page size of a new buddy (default 4096). */
+  pageSize?: number;
+  /** Debug options for every cache (see SlabCache). */
+  debug?: boolean;
+}
+
+const LARGE = 0xffff;
+const KMALLOC_MAGIC = 0x4c414d4b;
+const K_MAGIC = 1;
+const K_LARGE_BLOCKS = 2;
+const K_LARGE_PAGES = 3;
+const K_META_PAGES = 4;
+const K_SPACE = 5;
+const K_CLASSES = 6;
+const K_WORDS = 8;
+
+/**
+ * kmalloc over slab caches and a buddy allocator.
+ *
+ * @example
+ * ```ts
+ * const k = new Kmalloc({ bytes: 1 << 20 });
+ * const p = k.kmalloc(100);       // from the kmalloc-104 cache (8 classes per doubling)
+ * k.ksize(p);                     // 104
+ * const q = k.krealloc(p, 5000);  // moves to a bigger class
+ * k.kfree(q);
+ * ```
+ */
+export class Kmalloc implements ByteAllocator {
+  /** Name in reports. */
+  readonly name = 'kmalloc';
+  /** The buddy allocator underneath. */
+  readonly buddy: BuddyAllocator;
+  /** The Memory the heap lives in. */
+  readonly memory: Memory;
+  /** The caches, one per size class, ascending. */
+  readonly caches: readonly SlabCache[];
+  /** Class sizes, ascending. */
+  readonly classSizes: readonly number[];
+  /** Largest size served by a slab cache. */
+  readonly maxClass: number;
+
+  private readonly table: Uint8Array;
+  private readonly space: SlabSpace;
+  private readonly k: number; // u32 index of the counters
+  private readonly pt: number;
+  private readonly base: number;
+  private readonly shift: number;
+  private readonly pageSize: number;
+
+  /**
+   * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`) or `{ buddy }`.
+   *
+   * @throws InvalidArgumentError on bad options.
+   */
+  constructor(options: KmallocOptions) {
+    let buddy = options.buddy;
+    if (buddy === undefined) {
+      const pageSize = options.pageSize ?? 4096;
+      const bytes = checkInteger(options.bytes ?? NaN, 'bytes', 1, 2 ** 32);
+      const maxBytes = checkInteger(options.maxBytes ?? bytes, 'maxBytes', bytes, 2 ** 32);
+      // The user's bytes, plus the slab space's descriptor tables and the counters page.
+      const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 1;
+      const userMax = Math.ceil(maxBytes / pageSize);
+      const maxPages = userMax + meta(userMax + 64);
+      const pages = Math.min(maxPages, Math.ceil(bytes / pageSize) + meta(maxPages));
+      buddy = new BuddyAllocator({ pages, maxPages, pageSize });
+    }
+    if (buddy.memory === null) throw new InvalidArgumentError('kmalloc needs bytes: the buddy allocator is offsets-only');
+    this.buddy = buddy;
+    this.memory = buddy.memory;
+    const maxClass = checkInteger(options.maxClass ?? 8192, 'maxClass', 8, buddy.pageSize << Math.min(buddy.maxOrder, 3));
+    const freeBefore = buddy.freePages;
+    this.space = SlabSpace.of(buddy);
+    const sizes = classSizes(options.classes ?? 8, maxClass);
+    this.classSizes = sizes;
+    this.maxClass = sizes[sizes.length - 1]!;
+    this.table = classTable(sizes);
+    const debug = options.debug === true;
+    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: 1 }));
+    // The counters go in a small block of their own.
+    const kAddr = buddy.allocPages(1);
+    this.k = kAddr >>> 2;
+    const u32 = this.memory.u32;
+    u32.fill(0, this.k, this.k + K_WORDS);
+    u32[this.k + K_MAGIC] = KMALLOC_MAGIC;
+    u32[this.k + K_META_PAGES] = freeBefore - buddy.freePages;
+    u32[this.k + K_SPACE] = this.space.region;
+    u32[this.k + K_CLASSES] = sizes.length;
+    writeSlot(this.memory, HeaderSlot.Kmalloc, kAddr);
+    this.pt = this.space.pageTable;
+    this.base = buddy.base;
+    this.shift = buddy.pageShift;
+    this.pageSize = buddy.pageSize;
+  }
+
+  // ------------------------------------------------------------ fast paths
+
+  /**
+   * Allocates `size` bytes (0 gives a unique smallest block, as malloc(0)).
+   *
+   * @throws InvalidArgumentError if size is negative, fractional, NaN or infinite.
+   * @throws OutOfMemoryError when neither a slab nor pages can be had.
+   */
+  alloc(size: number): number {
+    if (size <= this.maxClass && size >= 0 && (size | 0) === size) {
+      return this.caches[this.table[(size + 7) >> 3]!]!.alloc();
+    }
+    return this.allocLarge(size);
+  }
+
+  /**
+   * Frees a block from alloc/realloc.
+   *
+   * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
+   */
+  free(addr: number): void {
+    const mem = this.memory;
+    mem.sync();
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    if (off >= 0 && pg < this.buddy.pages) {
+      const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
+      if (id !== 0 && id !== LARGE) {
+        this.caches[id - 1 - this.caches[0]!.id]!.free(addr);
+        return;
+      }
+      if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
+        this.freeLarge(addr, pg);
+        return;
+      }
+    }
+    this.badFree(addr);
+  }
+
+  // ----------------------------------------------------------- large blocks
+
+  private allocLarge(size: number): number {
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
+      throw new InvalidArgumentError(`kmalloc: size must be a whole number >= 0, got ${String(size)}`);
+    }
+    const pages = Math.ceil(size / this.pageSize);
+    if (pages > 2 ** this.buddy.maxOrder) {
+      throw new OutOfMemoryError(`kmalloc: ${size} bytes is more than the largest block (${this.pageSize * 2 ** this.buddy.maxOrder} bytes)`, size);
+    }
+    let addr: number;
+    try {
+      addr = this.buddy.allocPagesExact(pages);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for ${size} bytes`, size);
+      throw e;
+    }
+    const mem = this.memory;
+    mem.sync();
+    const pg = (addr - this.base) >>> this.shift;
+    mem.i32[this.pt + pg * PAGE_WORDS + P_INFO] = LARGE;
+    const u32 = mem.u32;
+    u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! + 1;
+    u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! + pages;
+    return addr;
+  }
+
+  private freeLarge(addr: number, pg: number): void {
+    const pages = this.buddy.blockPages(addr);
+    this.buddy.free(addr);
+    const mem = this.memory;
+    mem.i32[this.pt + pg * PAGE_WORDS + P_INFO] = 0;
+    const u32 = mem.u32;
+    u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
+    u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
+  }
+
+  private badFree(addr: number): never {
+    if (typeof addr !== 'number' || !Number.isInteger(addr)) throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
+    const off = addr - this.base;
+    const pg = Math.floor(off / this.pageSize);
+    if (off >= 0 && pg < this.buddy.pages) {
+      const id = this.memory.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
+      if (id === LARGE) throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
+      if (!this.buddy.isAllocated(addr)) {
+        // Let the buddy tell a double free of a large block from a wild pointer.
+        try {
+          this.buddy.blockPages(addr);
+        } catch (e) {
+          if (e instanceof DoubleFreeError) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+        }
+      }
+    }
+    throw new InvalidFreeError(`kfree(${hex(addr)}): not a block allocated by kmalloc`, addr);
+  }
+
+  // ------------------------------------------------------------- the rest
+
+  /**
+   * Resizes a block: in place when `size` fits its usable size, else moves it
+   * (content kept up to the smaller size). `realloc(0, n)` allocates; `realloc(p, 0)`
+   * frees and returns 0. On OutOfMemoryError the old block is untouched.
+   */
+  realloc(addr: number, size: number): number {
+    if (addr === 0) return this.alloc(size);
+    const usable = this.usableSize(addr);
+    if (size === 0) {
+      this.free(addr);
+      return 0;
+    }
+    if (size <= usable && size >= 0 && Number.isInteger(size)) return addr;
+    const fresh = this.alloc(size);
+    const u8 = this.memory.u8;
+    u8.copyWithin(fresh, addr, addr + Math.min(usable, size));
+    this.free(addr);
+    return fresh;
+  }
+
+  /**
+   * Bytes usable at `addr` (its class size, or its pages for a large block).
+   *
+   * @throws InvalidFreeError if `addr` is not an allocated block start.
+   */
+  usableSize(addr: number): number {
+    const mem = this.memory;
+    mem.sync();
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    if (off >= 0 && pg < this.buddy.pages) {
+      const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
+      if (id !== 0 && id !== LARGE) {
+        const cache = this.caches[id - 1 - this.caches[0]!.id]!;
+        if (cache.isAllocated(addr)) return cache.size;
+      } else if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
+        return this.buddy.blockPages(addr) * this.pageSize;
+      }
+    }
+    throw new InvalidFreeError(`ksize(${hex(addr)}): not a block allocated by kmalloc`, addr);
+  }
+
+  /** Bytes taken from the buddy now: pages held by slabs and by large blocks. */
+  footprint(): number {
+    const u32 = this.memory.u32;
+    return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
+  }
+
+  /** The byte view of the heap. */
+  get bytes(): Uint8Array {
+    this.memory.sync();
+    return this.memory.u8;
+  }
+
+  /** True when `addr` is the start of a live block. */
+  isAllocated(addr: number): boolean {
+    try {
+      this.usableSize(addr);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Calls `visit(addr, usableSize)` for every live block (slab objects, then large blocks). */
+  forEachBlock(visit: (addr: number, usableSize: number) => void): void {
+    for (const cache of this.caches) {
+      cache.forEachSlab((slab, inuse) => {
+        if (inuse === 0) return;
+        const free = new Set(cache.freeObjects(slab));
+        for (let i = 0; i < cache.objectsPerSlab; i++) {
+          const obj = slab + i * cache.stride + cache.objOffset;
+          if (!free.has(obj)) visit(obj, cache.size);
+        }
+      });
+    }
+    const i32 = this.memory.i32;
+    this.buddy.forEachBlock((addr, pages, isFree) => {
+      if (isFree) return;
+      const pg = (addr - this.base) >>> this.shift;
+      if ((i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff) === LARGE) visit(addr, pages * this.pageSize);
+    });
+  }
+
+  /** Gives every empty slab of every cache back to the buddy; returns pages freed. */
+  shrink(): number {
+    let pages = 0;
+    for (const c of this.caches) pages += c.shrink();
+    return pages;
+  }
+
+  /** `/proc/slabinfo` version 2.1: header, column line, one row per cache (largest first, as the kernel lists them). */
+  slabinfo(): string {
+    const lines = [
+      'slabinfo - version: 2.1',
+      '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
+    ];
+    for (let i = this.caches.length - 1; i >= 0; i--) lines.push(this.caches[i]!.slabinfoRow());
+    return lines.join('\n') + '\n';
+  }
+
+  /** Counters of the large blocks. */
+  largeStats(): { blocks: number; pages: number } {
+    const u32 = this.memory.u32;
+    return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
+  }
+
+  // -------------------------------------------------------- kernel names
+
+  /** kmalloc(size): {@link alloc}. */
+  kmalloc(size: number): number {
+    return this.alloc(size);
+  }
+
+  /** kzalloc(size): alloc and zero the usable bytes. */
+  kzalloc(size: number): number {
+    const p = this.alloc(size);
+    this.memory.u8.fill(0, p, p + this.usableSize(p));
+    return p;
+  }
+
+  /** kfree(addr): {@link free}; kfree(0) does nothing, as in the kernel. */
+  kfree(addr: number): void {
+    if (addr !== 0) this.free(addr);
+  }
+
+  /** krealloc(addr, size): {@link realloc}. */
+  krealloc(addr: number, size: number): number {
+    return this.realloc(addr, size);
+  }
+
+  /** ksize(addr): {@link usableSize}. */
+  ksize(addr: number): number {
+    return this.usableSize(addr);
+  }
+}

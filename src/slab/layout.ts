@@ -1,0 +1,106 @@
+/**
+ * In-buffer layouts of the slab layer (the kernel keeps these in struct page
+ * and struct kmem_cache; memkit keeps them in one "slab space" region that it
+ * takes from the buddy allocator when the first cache is made on it).
+ *
+ * Slab space region (u32 words, at byte offset R):
+ * ```
+ *  R +  0  +------+-------+----------+--------+-------------+
+ *          | lock | magic | maxPages | caches | pageTableOff|   control (16 words)
+ *          +------+-------+----------+--------+-------------+
+ *  R + cacheTableOff   MAX_CACHES cache descriptors of CACHE_WORDS words
+ *  R + pageTableOff    maxPages page descriptors of PAGE_WORDS words
+ * ```
+ *
+ * Page descriptor (one per buddy page, PAGE_WORDS = 4 words):
+ * ```
+ *        word 0        word 1                         word 2       word 3
+ *  head  freelist   |  inuse << 16 | (cacheId + 1)  | next slab  | prev slab
+ *  tail  head page  |  0xffff << 16 | (cacheId + 1) |    -       |    -
+ *  none  0          |  0                            |    -       |    -
+ * ```
+ * `freelist` is the address of the slab's first free object (0 = none); each
+ * free object holds the (encoded) address of the next one at `fpOffset` in its
+ * slot. A slab of 2^order pages has one head page and 2^order - 1 tail pages,
+ * so free(addr) finds its slab from any page in O(1).
+ *
+ * Cache descriptor (kmem_cache, CACHE_WORDS words): see the C_* constants.
+ * Lists: a slab is on exactly one of partial / full / empty, decided by its
+ * inuse count: 0 < inuse < objsPerSlab  partial;  inuse = objsPerSlab  full;
+ * inuse = 0  empty.
+ *
+ * @module
+ */
+
+/** 'SLAB' as a little-endian u32. */
+export const SPACE_MAGIC = 0x42414c53;
+/** Most caches one slab space holds. */
+export const MAX_CACHES = 80;
+
+export const S_LOCK = 0;
+export const S_MAGIC = 1;
+export const S_MAX_PAGES = 2;
+export const S_CACHES = 3;
+export const S_PAGE_TABLE = 4;
+export const S_CACHE_TABLE = 5;
+export const SPACE_CONTROL_WORDS = 16;
+
+/** Words per page descriptor. */
+export const PAGE_WORDS = 4;
+export const P_FREELIST = 0;
+export const P_INFO = 1;
+export const P_NEXT = 2;
+export const P_PREV = 3;
+/** inuse value that marks a tail page of a multi-page slab. */
+export const TAIL_MARK = 0xffff;
+
+/** Words per cache descriptor. */
+export const CACHE_WORDS = 32;
+export const C_LOCK = 0;
+export const C_FLAGS = 1;
+export const C_SIZE = 2; // object size asked for
+export const C_STRIDE = 3; // bytes per slot
+export const C_OBJ_OFFSET = 4; // offset of the object in its slot (left red zone)
+export const C_FP_OFFSET = 5; // offset of the free pointer in its slot
+export const C_ALIGN = 6;
+export const C_ORDER = 7;
+export const C_OBJS = 8; // objects per slab
+export const C_PARTIAL = 9; // list heads: page index, -1 = empty list
+export const C_FULL = 10;
+export const C_EMPTY = 11;
+export const C_N_PARTIAL = 12;
+export const C_N_FULL = 13;
+export const C_N_EMPTY = 14;
+export const C_ACTIVE = 15; // objects in use
+export const C_SECRET = 16; // random value for free-pointer hardening
+export const C_MIN_EMPTY = 17; // empty slabs kept by free and shrink
+export const C_ALLOCS = 18;
+export const C_FREES = 19;
+export const C_SLABS_MADE = 20;
+export const C_SLABS_FREED = 21;
+export const C_NAME = 24; // name: up to 24 bytes of UTF-8, zero padded (words 24..29)
+export const C_NAME_BYTES = 24;
+
+/** Cache flags (C_FLAGS). */
+export const F_POISON = 1;
+export const F_RED_ZONE = 2;
+export const F_HARDENED = 4;
+export const F_CHECKS = 8; // consistency checks (double free by freelist walk, pointer checks)
+export const F_CTOR = 16;
+
+/** Poison byte of a free object (POISON_FREE). */
+export const POISON_FREE = 0x6b;
+/** Last byte of a poisoned object (POISON_END). */
+export const POISON_END = 0xa5;
+/** Red zone byte of an allocated object (SLUB_RED_ACTIVE). */
+export const RED_ACTIVE = 0xcc;
+/** Red zone byte of a free object (SLUB_RED_INACTIVE). */
+export const RED_INACTIVE = 0xbb;
+/** Bytes of red zone on each side of an object when red zones are on. */
+export const RED_ZONE_BYTES = 8;
+/**
+ * Marks a free object: the word after the free pointer holds
+ * `next ^ FREE_TAG ^ secret`, so free() recognizes a probably-free object in
+ * O(1) and confirms it by walking the slab's freelist.
+ */
+export const FREE_TAG = 0x46524545;

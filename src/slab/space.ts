@@ -1,0 +1,107 @@
+/**
+ * The slab space of one buddy allocator: the page descriptor table (the
+ * kernel's struct page fields that SLUB uses) and the cache descriptor table,
+ * in one region taken from the buddy. Every SlabCache made on a buddy shares
+ * it, so kmalloc's free(addr) finds the cache of any address in O(1).
+ *
+ * @module
+ */
+import { InvalidArgumentError, MemkitError } from '../errors/index.js';
+import type { BuddyAllocator } from '../buddy/index.js';
+import type { Memory } from '../memory/index.js';
+import {
+  CACHE_WORDS, MAX_CACHES, PAGE_WORDS, SPACE_CONTROL_WORDS, SPACE_MAGIC, S_CACHES, S_CACHE_TABLE,
+  S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE,
+} from './layout.js';
+
+/** What a cache registers with its space, so that frees can be routed to it. */
+export interface SpaceCache {
+  /** Index in the cache table. */
+  readonly id: number;
+}
+
+const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
+
+/** The page and cache descriptor tables of one buddy allocator. */
+export class SlabSpace {
+  /** The buddy the slabs come from. */
+  readonly buddy: BuddyAllocator;
+  /** Its Memory. */
+  readonly memory: Memory;
+  /** Byte address of the region. */
+  readonly region: number;
+  /** u32 index of the page table. */
+  readonly pageTable: number;
+  /** u32 index of the cache table. */
+  readonly cacheTable: number;
+  /** JS objects of the caches, by id (rebuilt by attach). */
+  readonly caches: Array<SpaceCache | undefined> = [];
+
+  private constructor(buddy: BuddyAllocator, region: number, init: boolean) {
+    if (buddy.memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
+    this.buddy = buddy;
+    this.memory = buddy.memory;
+    this.region = region;
+    const u32 = this.memory.u32;
+    const w = region >>> 2;
+    if (init) {
+      const words = SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS + buddy.maxPages * PAGE_WORDS;
+      u32.fill(0, w, w + words);
+      u32[w + S_MAGIC] = SPACE_MAGIC;
+      u32[w + S_MAX_PAGES] = buddy.maxPages;
+      u32[w + S_CACHE_TABLE] = SPACE_CONTROL_WORDS;
+      u32[w + S_PAGE_TABLE] = SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS;
+    } else if (u32[w + S_MAGIC] !== SPACE_MAGIC) {
+      throw new MemkitError(`no slab space at ${region} (magic SLAB missing)`);
+    }
+    this.cacheTable = w + u32[w + S_CACHE_TABLE]!;
+    this.pageTable = w + u32[w + S_PAGE_TABLE]!;
+  }
+
+  /** Bytes the region takes for a buddy of `maxPages` pages. */
+  static bytesFor(maxPages: number): number {
+    return (SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS + maxPages * PAGE_WORDS) * 4;
+  }
+
+  /** The space of `buddy`, made (and its region allocated) on first use. */
+  static of(buddy: BuddyAllocator): SlabSpace {
+    let s = spaces.get(buddy);
+    if (s === undefined) {
+      const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
+      const region = buddy.allocPagesExact(pages);
+      s = new SlabSpace(buddy, region, true);
+      spaces.set(buddy, s);
+    }
+    return s;
+  }
+
+  /** Reopens the space at `region` (for attach). */
+  static open(buddy: BuddyAllocator, region: number): SlabSpace {
+    let s = spaces.get(buddy);
+    if (s === undefined) {
+      s = new SlabSpace(buddy, region, false);
+      spaces.set(buddy, s);
+    }
+    return s;
+  }
+
+  /** Number of cache descriptors in use. */
+  get cacheCount(): number {
+    return this.memory.u32[(this.region >>> 2) + S_CACHES]!;
+  }
+
+  /** Reserves a cache descriptor and returns its id. */
+  newCacheId(): number {
+    const u32 = this.memory.u32;
+    const w = (this.region >>> 2) + S_CACHES;
+    const id = u32[w]!;
+    if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
+    u32[w] = id + 1;
+    return id;
+  }
+
+  /** u32 index of cache `id`'s descriptor. */
+  cacheWords(id: number): number {
+    return this.cacheTable + id * CACHE_WORDS;
+  }
+}
