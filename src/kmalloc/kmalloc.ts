@@ -47,6 +47,10 @@ export interface KmallocOptions {
   pageSize?: number;
   /** Debug options for every cache (see SlabCache). */
   debug?: boolean;
+  /** Empty slabs each cache keeps instead of returning them to the buddy (default 0). */
+  minEmpty?: number;
+  /** Slab order for a class size (default: SlabCache's choice). */
+  slabOrder?: (size: number) => number;
 }
 
 const LARGE = 0xffff;
@@ -86,6 +90,8 @@ export class Kmalloc implements ByteAllocator {
   readonly maxClass: number;
 
   private readonly table: Uint8Array;
+  /** Cache by slab-space id + 1 (the page descriptor's cache field). */
+  private readonly byId: Array<SlabCache | undefined>;
   private readonly space: SlabSpace;
   private readonly k: number; // u32 index of the counters
   private readonly pt: number;
@@ -115,24 +121,26 @@ export class Kmalloc implements ByteAllocator {
     this.buddy = buddy;
     this.memory = buddy.memory;
     const maxClass = checkInteger(options.maxClass ?? 8192, 'maxClass', 8, buddy.pageSize << Math.min(buddy.maxOrder, 3));
-    const freeBefore = buddy.freePages;
+    const usedBefore = buddy.pages - buddy.freePages;
     this.space = SlabSpace.of(buddy);
     const sizes = classSizes(options.classes ?? 8, maxClass);
     this.classSizes = sizes;
     this.maxClass = sizes[sizes.length - 1]!;
     this.table = classTable(sizes);
     const debug = options.debug === true;
-    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: 1 }));
+    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: options.minEmpty ?? 0, ...(options.slabOrder !== undefined ? { order: options.slabOrder(size) } : {}) }));
     // The counters go in a small block of their own.
     const kAddr = buddy.allocPages(1);
     this.k = kAddr >>> 2;
     const u32 = this.memory.u32;
     u32.fill(0, this.k, this.k + K_WORDS);
     u32[this.k + K_MAGIC] = KMALLOC_MAGIC;
-    u32[this.k + K_META_PAGES] = freeBefore - buddy.freePages;
+    u32[this.k + K_META_PAGES] = buddy.pages - buddy.freePages - usedBefore;
     u32[this.k + K_SPACE] = this.space.region;
     u32[this.k + K_CLASSES] = sizes.length;
     writeSlot(this.memory, HeaderSlot.Kmalloc, kAddr);
+    this.byId = [];
+    for (const c of this.caches) this.byId[c.id + 1] = c;
     this.pt = this.space.pageTable;
     this.base = buddy.base;
     this.shift = buddy.pageShift;
@@ -166,8 +174,9 @@ export class Kmalloc implements ByteAllocator {
     const pg = off >>> this.shift;
     if (off >= 0 && pg < this.buddy.pages) {
       const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
-      if (id !== 0 && id !== LARGE) {
-        this.caches[id - 1 - this.caches[0]!.id]!.free(addr);
+      const cache = this.byId[id];
+      if (cache !== undefined) {
+        cache.free(addr);
         return;
       }
       if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
@@ -268,8 +277,8 @@ export class Kmalloc implements ByteAllocator {
     const pg = off >>> this.shift;
     if (off >= 0 && pg < this.buddy.pages) {
       const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
-      if (id !== 0 && id !== LARGE) {
-        const cache = this.caches[id - 1 - this.caches[0]!.id]!;
+      const cache = this.byId[id];
+      if (cache !== undefined) {
         if (cache.isAllocated(addr)) return cache.size;
       } else if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
         return this.buddy.blockPages(addr) * this.pageSize;

@@ -40,7 +40,7 @@ import {
   C_NAME, C_NAME_BYTES, C_N_EMPTY, C_N_FULL, C_N_PARTIAL, C_OBJS, C_OBJ_OFFSET, C_ORDER,
   C_PARTIAL, C_SECRET, C_SIZE, C_SLABS_FREED, C_SLABS_MADE, C_STRIDE, CACHE_WORDS, FREE_TAG,
   F_CHECKS, F_CTOR, F_HARDENED, F_POISON, F_RED_ZONE, PAGE_WORDS, POISON_END, POISON_FREE,
-  P_FREELIST, P_INFO, P_NEXT, P_PREV, RED_ACTIVE, RED_INACTIVE, RED_ZONE_BYTES, TAIL_MARK,
+  P_FREELIST, P_INFO, P_NEXT, P_PREV, P_UNUSED, EXTEND_SLOTS, RED_ACTIVE, RED_INACTIVE, RED_ZONE_BYTES, TAIL_MARK,
 } from './layout.js';
 import { SlabSpace } from './space.js';
 
@@ -247,7 +247,8 @@ export class SlabCache {
       i32 = mem.i32; // a new slab may have grown (and, for wasm, replaced) the buffer
     }
     const d = this.pt + pg * PAGE_WORDS;
-    const slot = i32[d + P_FREELIST]!;
+    let slot = i32[d + P_FREELIST]!;
+    if (slot === 0) slot = this.extend(d);
     const fp = (slot + this.fpOffset) >> 2;
     let next = i32[fp]!;
     if (this.debugOn) next = this.checkAlloc(slot, next, pg);
@@ -291,6 +292,8 @@ export class SlabCache {
     }
     const fp = (slot + this.fpOffset) >> 2;
     const d = this.pt + pg * PAGE_WORDS;
+    const unused = i32[d + P_UNUSED]!;
+    if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
     if (i32[fp + 1] === (i32[fp]! ^ FREE_TAG ^ this.secret) && this.onFreelist(pg, slot)) {
       throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
     }
@@ -348,7 +351,11 @@ export class SlabCache {
   private slabEmptied(pg: number): void {
     const i32 = this.memory.i32;
     this.unlink(pg, C_PARTIAL);
-    if (i32[this.c + C_N_EMPTY]! < i32[this.c + C_MIN_EMPTY]!) this.pushList(pg, C_EMPTY);
+    // Keep it (up to minEmpty) only when no partial slab is left to serve the
+    // next alloc, as SLUB keeps slabs while a node has few partial ones: that
+    // stops a cache swinging around a slab boundary from making and
+    // releasing the same slab over and over, without holding idle pages.
+    if (i32[this.c + C_N_PARTIAL] === 0 && i32[this.c + C_N_EMPTY]! < i32[this.c + C_MIN_EMPTY]!) this.pushList(pg, C_EMPTY);
     else this.releaseSlab(pg);
   }
 
@@ -386,18 +393,39 @@ export class SlabCache {
     const id1 = this.id + 1;
     const pages = 1 << this.order;
     const d = this.pt + pg * PAGE_WORDS;
-    i32[d + P_FREELIST] = addr;
     i32[d + P_INFO] = id1;
     for (let t = 1; t < pages; t++) {
       const dt = this.pt + (pg + t) * PAGE_WORDS;
       i32[dt + P_FREELIST] = pg;
       i32[dt + P_INFO] = (TAIL_MARK << 16) | id1;
     }
-    const objs = this.objectsPerSlab;
+    i32[d + P_FREELIST] = 0;
+    i32[d + P_UNUSED] = addr;
+    if (this.flags === 0) return; // the freelist is built lazily by extend()
+    // Debug and ctor caches prepare every object now, as the kernel does.
+    this.extendBy(d, this.objectsPerSlab);
+    if (this.ctor !== undefined) {
+      for (let i = 0; i < this.objectsPerSlab; i++) this.ctor(addr + i * this.stride + this.objOffset);
+    }
+  }
+
+  /** The slab's freelist is empty: put the next few never-used slots on it. */
+  private extend(d: number): number {
+    this.extendBy(d, EXTEND_SLOTS);
+    return this.memory.i32[d + P_FREELIST]!;
+  }
+
+  /** Links up to `n` never-used slots (in address order) onto the empty freelist of descriptor `d`. */
+  private extendBy(d: number, n: number): void {
+    const i32 = this.memory.i32;
+    const first = i32[d + P_UNUSED]!;
+    const pg = (d - this.pt) / PAGE_WORDS;
+    const end = this.base + (pg << this.shift) + this.objectsPerSlab * this.stride;
     const stride = this.stride;
-    for (let i = 0; i < objs; i++) {
-      const slot = addr + i * stride;
-      const next = i + 1 < objs ? slot + stride : 0;
+    const count = Math.min(n, (end - first) / stride);
+    for (let i = 0; i < count; i++) {
+      const slot = first + i * stride;
+      const next = i + 1 < count ? slot + stride : 0;
       const fpAddr = slot + this.fpOffset;
       const enc = this.secret === 0 ? next : next ^ this.secret ^ fpAddr;
       i32[fpAddr >> 2] = enc;
@@ -405,7 +433,9 @@ export class SlabCache {
       if ((this.flags & F_POISON) !== 0) this.poison(slot);
       if ((this.flags & F_RED_ZONE) !== 0) this.paintRedZones(slot, RED_INACTIVE);
     }
-    if (this.ctor !== undefined) for (let i = 0; i < objs; i++) this.ctor(addr + i * stride + this.objOffset);
+    const rest = first + count * stride;
+    i32[d + P_UNUSED] = rest >= end ? 0 : rest;
+    i32[d + P_FREELIST] = first;
   }
 
   /** Gives slab `pg` (not on any list) back to the buddy. */
@@ -416,6 +446,7 @@ export class SlabCache {
       const dt = this.pt + (pg + t) * PAGE_WORDS;
       i32[dt + P_FREELIST] = 0;
       i32[dt + P_INFO] = 0;
+      i32[dt + P_UNUSED] = 0;
     }
     this.buddy.free(this.base + (pg << this.shift));
     const u32 = this.memory.u32;
@@ -621,10 +652,16 @@ export class SlabCache {
       const raw = i32[fpAddr >> 2]!;
       p = this.secret === 0 ? raw : raw ^ this.secret ^ fpAddr;
     }
+    // Slots never handed out yet are free too.
+    const unused = i32[this.pt + pg * PAGE_WORDS + P_UNUSED]!;
+    if (unused !== 0) {
+      const end = slabAddr + this.objectsPerSlab * this.stride;
+      for (let q = unused; q < end; q += this.stride) out.push(q + this.objOffset);
+    }
     return out;
   }
 
-  /** True when `addr` is an allocated object of this cache. O(objects per slab). */
+  /** True when `addr` is an allocated object of this cache (O(1) but for a rare freelist walk). */
   isAllocated(addr: number): boolean {
     const i32 = this.memory.i32;
     const off = addr - this.base;
@@ -636,6 +673,11 @@ export class SlabCache {
     const slot = addr - this.objOffset;
     const rel = slot - (this.base + (pg << this.shift));
     if (rel % this.stride !== 0 || rel < 0 || rel >= this.objectsPerSlab * this.stride) return false;
+    const unused = i32[this.pt + pg * PAGE_WORDS + P_UNUSED]!;
+    if (unused !== 0 && slot >= unused) return false;
+    // O(1) unless the free tag is present (then the freelist walk decides).
+    const fp = (slot + this.fpOffset) >> 2;
+    if (i32[fp + 1] !== (i32[fp]! ^ FREE_TAG ^ this.secret)) return true;
     return !this.onFreelist(pg, slot);
   }
 }

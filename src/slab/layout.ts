@@ -12,13 +12,16 @@
  *  R + pageTableOff    maxPages page descriptors of PAGE_WORDS words
  * ```
  *
- * Page descriptor (one per buddy page, PAGE_WORDS = 4 words):
+ * Page descriptor (one per buddy page, PAGE_WORDS = 5 words):
  * ```
- *        word 0        word 1                         word 2       word 3
- *  head  freelist   |  inuse << 16 | (cacheId + 1)  | next slab  | prev slab
- *  tail  head page  |  0xffff << 16 | (cacheId + 1) |    -       |    -
- *  none  0          |  0                            |    -       |    -
+ *        word 0        word 1                         word 2       word 3      word 4
+ *  head  freelist   |  inuse << 16 | (cacheId + 1)  | next slab  | prev slab | unused
+ *  tail  head page  |  0xffff << 16 | (cacheId + 1) |    -       |    -      |   -
+ *  none  0          |  0                            |    -       |    -      |   -
  * ```
+ * `unused` is the address of the first slot never put on the freelist (0 when
+ * every slot has been): a new slab's freelist is built lazily, a few slots at a
+ * time (mimalloc's "extend"), so making a slab costs O(1), not O(objects).
  * `freelist` is the address of the slab's first free object (0 = none); each
  * free object holds the (encoded) address of the next one at `fpOffset` in its
  * slot. A slab of 2^order pages has one head page and 2^order - 1 tail pages,
@@ -35,7 +38,7 @@
 /** 'SLAB' as a little-endian u32. */
 export const SPACE_MAGIC = 0x42414c53;
 /** Most caches one slab space holds. */
-export const MAX_CACHES = 80;
+export const MAX_CACHES = 128;
 
 export const S_LOCK = 0;
 export const S_MAGIC = 1;
@@ -46,11 +49,14 @@ export const S_CACHE_TABLE = 5;
 export const SPACE_CONTROL_WORDS = 16;
 
 /** Words per page descriptor. */
-export const PAGE_WORDS = 4;
+export const PAGE_WORDS = 5;
 export const P_FREELIST = 0;
 export const P_INFO = 1;
 export const P_NEXT = 2;
 export const P_PREV = 3;
+export const P_UNUSED = 4;
+/** Slots put on the freelist at a time when a slab's freelist runs dry. */
+export const EXTEND_SLOTS = 16;
 /** inuse value that marks a tail page of a multi-page slab. */
 export const TAIL_MARK = 0xffff;
 

@@ -67,6 +67,7 @@ export class SlabSpace {
   static of(buddy: BuddyAllocator): SlabSpace {
     let s = spaces.get(buddy);
     if (s === undefined) {
+      if (buddy.memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
       const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
       const region = buddy.allocPagesExact(pages);
       s = new SlabSpace(buddy, region, true);

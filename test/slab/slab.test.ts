@@ -33,9 +33,9 @@ describe('SlabCache as on the slides', () => {
     expect(cache.stats()).toMatchObject({ partialSlabs: 1, fullSlabs: 1, slabs: 2 });
     cache.free(objs[0]!); // full -> partial
     expect(cache.stats()).toMatchObject({ partialSlabs: 2, fullSlabs: 0 });
-    cache.free(fifth); // partial -> empty (kept: minEmpty 1)
-    expect(cache.stats()).toMatchObject({ partialSlabs: 1, emptySlabs: 1 });
-    for (const o of objs.slice(1)) cache.free(o); // the second empty slab goes back to the buddy
+    cache.free(fifth); // partial -> empty: another partial slab remains, so it goes back to the buddy
+    expect(cache.stats()).toMatchObject({ partialSlabs: 1, emptySlabs: 0, slabs: 1 });
+    for (const o of objs.slice(1)) cache.free(o); // the last slab empties: kept (minEmpty 1) for the next alloc
     expect(cache.stats()).toMatchObject({ partialSlabs: 0, emptySlabs: 1, slabs: 1, activeObjects: 0 });
     expect(cache.shrink()).toBe(1);
     expect(cache.stats().slabs).toBe(0);
@@ -125,8 +125,22 @@ describe('bad input: the typed error, and the cache unchanged', () => {
     cache.free(a);
   });
 
+  it('a slot of a new slab that was never handed out is not an object yet', () => {
+    const { cache } = make(64);
+    const a = cache.alloc();
+    const before = JSON.stringify(cache.stats());
+    expect(() => cache.free(a + 64 * 40)).toThrow(/never allocated/);
+    expect(cache.isAllocated(a + 64 * 40)).toBe(false);
+    expect(JSON.stringify(cache.stats())).toBe(before);
+    // the freelist is built lazily, but every slot is still handed out exactly once
+    const all = new Set([a]);
+    for (let i = 1; i < cache.objectsPerSlab; i++) all.add(cache.alloc());
+    expect(all.size).toBe(cache.objectsPerSlab);
+    expect(cache.stats()).toMatchObject({ slabs: 1, fullSlabs: 1 });
+  });
+
   it('bad sizes and alignments', () => {
-    const buddy = new BuddyAllocator({ pages: 4 });
+    const buddy = new BuddyAllocator({ pages: 16 });
     for (const size of [0, -1, 1.5, NaN, Infinity]) {
       expect(() => new SlabCache(buddy, { name: 'x', size })).toThrow(InvalidArgumentError);
     }
