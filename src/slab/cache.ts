@@ -36,7 +36,7 @@ import {
 import type { BuddyAllocator } from '../buddy/index.js';
 import type { Memory } from '../memory/index.js';
 import {
-  C_ACTIVE, C_ALIGN, C_ALLOCS, C_EMPTY, C_FLAGS, C_FP_OFFSET, C_FREES, C_FULL, C_MIN_EMPTY,
+  C_ALIGN, C_EMPTY, C_FLAGS, C_FP_OFFSET, C_FULL, C_MIN_EMPTY,
   C_NAME, C_NAME_BYTES, C_N_EMPTY, C_N_FULL, C_N_PARTIAL, C_OBJS, C_OBJ_OFFSET, C_ORDER,
   C_PARTIAL, C_SECRET, C_SIZE, C_SLABS_FREED, C_SLABS_MADE, C_STRIDE, CACHE_WORDS, FREE_TAG,
   F_CHECKS, F_CTOR, F_HARDENED, F_POISON, F_RED_ZONE, PAGE_WORDS, POISON_END, POISON_FREE,
@@ -89,8 +89,10 @@ export interface SlabStats {
   emptySlabs: number;
   activeObjects: number;
   totalObjects: number;
-  allocs: number;
-  frees: number;
+  /** Slabs taken from the buddy since the cache was made. */
+  slabsMade: number;
+  /** Slabs given back to the buddy since the cache was made. */
+  slabsFreed: number;
 }
 
 /** Which list a slab is on, as {@link SlabCache.forEachSlab} reports it. */
@@ -144,6 +146,13 @@ export class SlabCache {
   private readonly ctor: ((addr: number) => void) | undefined;
   private readonly base: number;
   private readonly shift: number;
+  private readonly maxPages: number;
+  /**
+   * (1 + 2^-30) / stride: for 0 <= rel < 2^30, floor(rel * inverse) is
+   * exactly floor(rel / stride) (the excess stays below 1/stride), and a
+   * multiply is cheaper than an integer division on the free path.
+   */
+  private readonly inverse: number;
 
   /**
    * Creates a cache on `buddy` (which must have bytes, not offsets only).
@@ -203,6 +212,8 @@ export class SlabCache {
     this.ctor = options.ctor;
     this.base = buddy.base;
     this.shift = buddy.pageShift;
+    this.maxPages = buddy.maxPages;
+    this.inverse = (1 + 2 ** -30) / stride;
     space.caches[this.id] = this;
 
     const mem = this.memory;
@@ -257,8 +268,6 @@ export class SlabCache {
     const info = i32[d + P_INFO]! + 0x10000;
     i32[d + P_INFO] = info;
     if (info >>> 16 === this.objectsPerSlab) this.move(pg, C_PARTIAL, C_FULL);
-    i32[c + C_ACTIVE] = i32[c + C_ACTIVE]! + 1;
-    i32[c + C_ALLOCS] = i32[c + C_ALLOCS]! + 1;
     return slot + this.objOffset;
   }
 
@@ -278,20 +287,25 @@ export class SlabCache {
     const i32 = mem.i32;
     const off = addr - this.base;
     let pg = off >>> this.shift;
-    if (!(off >= 0 && pg < this.buddy.pages)) this.badPointer(addr, 'outside the buddy');
-    let info = i32[this.pt + pg * PAGE_WORDS + P_INFO]!;
+    // Pages past the buddy's end have zeroed descriptors, so the cache check
+    // below also rejects them; maxPages bounds the table itself.
+    if (!(off >= 0 && pg < this.maxPages)) this.badPointer(addr, 'outside the buddy');
+    let d = this.pt + pg * PAGE_WORDS;
+    let info = i32[d + P_INFO]!;
     if ((info & 0xffff) !== this.id + 1) this.badPointer(addr, 'not in a slab of this cache');
     if (info >>> 16 === TAIL_MARK) {
-      pg = i32[this.pt + pg * PAGE_WORDS + P_FREELIST]!;
-      info = i32[this.pt + pg * PAGE_WORDS + P_INFO]!;
+      pg = i32[d + P_FREELIST]!;
+      d = this.pt + pg * PAGE_WORDS;
+      info = i32[d + P_INFO]!;
     }
     const slot = addr - this.objOffset;
     const rel = slot - (this.base + (pg << this.shift));
-    if (rel % this.stride !== 0 || rel < 0 || rel >= this.objectsPerSlab * this.stride) {
+    // rel / stride without a division: see `inverse` (exact for slabs < 1 GiB).
+    const index = Math.floor(rel * this.inverse);
+    if (index * this.stride !== rel || rel < 0 || index >= this.objectsPerSlab) {
       this.badPointer(addr, 'not the start of an object');
     }
     const fp = (slot + this.fpOffset) >> 2;
-    const d = this.pt + pg * PAGE_WORDS;
     const unused = i32[d + P_UNUSED]!;
     if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
     if (i32[fp + 1] === (i32[fp]! ^ FREE_TAG ^ this.secret) && this.onFreelist(pg, slot)) {
@@ -305,12 +319,9 @@ export class SlabCache {
     i32[d + P_FREELIST] = slot;
     info -= 0x10000;
     i32[d + P_INFO] = info;
-    const c = this.c;
-    i32[c + C_ACTIVE] = i32[c + C_ACTIVE]! - 1;
-    i32[c + C_FREES] = i32[c + C_FREES]! + 1;
     const inuse = info >>> 16;
-    if (inuse === this.objectsPerSlab - 1) this.move(pg, C_FULL, inuse === 0 ? C_EMPTY : C_PARTIAL);
-    else if (inuse === 0) this.slabEmptied(pg);
+    if (inuse === 0) this.slabEmptied(pg, this.objectsPerSlab === 1 ? C_FULL : C_PARTIAL);
+    else if (inuse === this.objectsPerSlab - 1) this.move(pg, C_FULL, C_PARTIAL);
   }
 
   // ----------------------------------------------------------- slow paths
@@ -347,10 +358,10 @@ export class SlabCache {
     i32[c + n] = i32[c + n]! - 1;
   }
 
-  /** A partial slab became empty: keep it (up to minEmpty) or give it back. */
-  private slabEmptied(pg: number): void {
+  /** A slab on list `from` became empty: keep it (up to minEmpty) or give it back. */
+  private slabEmptied(pg: number, from: number): void {
     const i32 = this.memory.i32;
-    this.unlink(pg, C_PARTIAL);
+    this.unlink(pg, from);
     // Keep it (up to minEmpty) only when no partial slab is left to serve the
     // next alloc, as SLUB keeps slabs while a node has few partial ones: that
     // stops a cache swinging around a slab boundary from making and
@@ -607,11 +618,19 @@ export class SlabCache {
       partialSlabs: partial,
       fullSlabs: full,
       emptySlabs: empty,
-      activeObjects: i32[c + C_ACTIVE]!,
+      activeObjects: this.countActive(),
       totalObjects: slabs * this.objectsPerSlab,
-      allocs: i32[c + C_ALLOCS]! >>> 0,
-      frees: i32[c + C_FREES]! >>> 0,
+      slabsMade: i32[c + C_SLABS_MADE]! >>> 0,
+      slabsFreed: i32[c + C_SLABS_FREED]! >>> 0,
     };
+  }
+
+  /** Objects in use: the sum of the inuse counts of the partial and full slabs (no counter on the fast path). */
+  private countActive(): number {
+    const i32 = this.memory.i32;
+    let n = 0;
+    for (let pg = i32[this.c + C_PARTIAL]!; pg !== NIL; pg = i32[this.pt + pg * PAGE_WORDS + P_NEXT]!) n += i32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
+    return n + i32[this.c + C_N_FULL]! * this.objectsPerSlab;
   }
 
   /** Bytes of buddy pages this cache holds now. */
@@ -666,7 +685,7 @@ export class SlabCache {
     const i32 = this.memory.i32;
     const off = addr - this.base;
     let pg = off >>> this.shift;
-    if (!(off >= 0 && pg < this.buddy.pages)) return false;
+    if (!(off >= 0 && pg < this.maxPages)) return false;
     const info = i32[this.pt + pg * PAGE_WORDS + P_INFO]!;
     if ((info & 0xffff) !== this.id + 1) return false;
     if (info >>> 16 === TAIL_MARK) pg = i32[this.pt + pg * PAGE_WORDS + P_FREELIST]!;
