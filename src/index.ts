@@ -10,6 +10,8 @@ export {
   DoubleFreeError, HeapCorruptionError,
 } from './errors/index.js';
 export * from './memory/index.js';
+export * from './arena/index.js';
 export * from './buddy/index.js';
 export * from './slab/index.js';
 export * from './kmalloc/index.js';
+export * from './trace/index.js';

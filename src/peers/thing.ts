@@ -1,0 +1,122 @@
+/**
+ * `@thi.ng/malloc`'s `MemPool` as a {@link ByteAllocator}, for comparison.
+ *
+ * MemPool is a first-fit allocator over an ArrayBuffer. Each block has an
+ * 8-byte header in front of the address it returns, and the pool keeps two
+ * address-ordered lists (free and used), so `free` and `realloc` walk the used
+ * list (O(live blocks)) and `free` then compacts the free list.
+ *
+ * ```
+ *  buffer:  [state 28 B][pad][hdr|data ][hdr|data    ] ...  top ->  (unused) end
+ *  hdr:     u32 blockSize (header included, a multiple of align)  u32 next
+ * ```
+ * The adapter reads, without changing anything: `usableSize(p)` =
+ * blockSize(p - 8) - 8, and `footprint()` = `top` (the end of the highest
+ * block; MemPool lowers it when the top block is freed).
+ *
+ * The package is loaded with a dynamic `import()` by {@link createThingAllocator},
+ * so memkit needs it only when this allocator is chosen.
+ *
+ * @module
+ */
+import { InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, hex } from '../errors/index.js';
+import type { ByteAllocator } from '../memory/byte-allocator.js';
+
+/** The part of MemPool's API the adapter uses. */
+interface MemPoolLike {
+  malloc(bytes: number): number;
+  realloc(ptr: number, bytes: number): number;
+  free(ptr: number): boolean;
+}
+
+/** MemPool state slot 2 (a u32 at `start + 8`) holds `top`. */
+const STATE_TOP = 2;
+/** Bytes of a MemPool block header. */
+const BLOCK_HEADER = 8;
+
+/**
+ * The adapter over one MemPool (state at byte 0 of the buffer).
+ *
+ * @example
+ * ```ts
+ * const a = await createThingAllocator(1 << 20);
+ * const p = a.alloc(100);
+ * a.usableSize(p);   // 104: 100 rounded to 8, header not counted
+ * a.free(p);
+ * ```
+ */
+export class ThingAllocator implements ByteAllocator {
+  /** Name in reports. */
+  readonly name = 'thing';
+  /** The buffer's bytes. */
+  readonly bytes: Uint8Array;
+  private readonly pool: MemPoolLike;
+  private readonly u32: Uint32Array;
+
+  /** Wraps a MemPool created over `buf` with `start: 0`. */
+  constructor(pool: MemPoolLike, buf: ArrayBuffer) {
+    this.pool = pool;
+    this.bytes = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
+  }
+
+  /** `malloc(size)` (a size of 0 allocates 1 byte, as MemPool refuses 0). */
+  alloc(size: number): number {
+    if (!(size >= 0 && size < 2 ** 32) || Math.floor(size) !== size) {
+      throw new InvalidArgumentError(`size must be a whole number in [0, 2^32), got ${String(size)}`);
+    }
+    const p = this.pool.malloc(size === 0 ? 1 : size);
+    if (p === 0) throw new OutOfMemoryError(`thing: no block of ${size} bytes`, size);
+    return p;
+  }
+
+  /** `free(addr)`; InvalidFreeError when MemPool does not know the block. */
+  free(addr: number): void {
+    if (!this.pool.free(addr)) throw new InvalidFreeError(`thing: ${hex(addr)} is not an allocated block`, addr);
+  }
+
+  /**
+   * MemPool's `realloc`. Note: when it has to move the block and no room is
+   * left, MemPool has already freed the old block; the adapter reports
+   * OutOfMemoryError, but the old block is gone.
+   */
+  realloc(addr: number, size: number): number {
+    if (!(size >= 0 && size < 2 ** 32) || Math.floor(size) !== size) {
+      throw new InvalidArgumentError(`size must be a whole number in [0, 2^32), got ${String(size)}`);
+    }
+    const p = this.pool.realloc(addr, size === 0 ? 1 : size);
+    if (p === 0) throw new OutOfMemoryError(`thing: realloc(${hex(addr)}, ${size}) failed`, size);
+    return p;
+  }
+
+  /** The block's size from its header, minus the header. */
+  usableSize(addr: number): number {
+    return this.u32[(addr - BLOCK_HEADER) >>> 2]! - BLOCK_HEADER;
+  }
+
+  /** `top`: bytes of the buffer below the end of the highest block. */
+  footprint(): number {
+    return this.u32[STATE_TOP]!;
+  }
+}
+
+/**
+ * Creates a MemPool of about `2 * heapBytes + 1 MiB` bytes (align 8, split
+ * and compact on) and wraps it.
+ *
+ * @throws MemkitError naming the package when `@thi.ng/malloc` is not installed.
+ */
+export async function createThingAllocator(heapBytes: number): Promise<ThingAllocator> {
+  let mod: { MemPool: new (opts: { buf: ArrayBuffer; start?: number; align?: 8 }) => MemPoolLike };
+  try {
+    mod = await import('@thi.ng/malloc');
+  } catch (e) {
+    throw new MemkitError(
+      `the "thing" allocator needs the package @thi.ng/malloc (npm install @thi.ng/malloc): ${(e as Error).message}`,
+    );
+  }
+  const size = Math.min(2 ** 32 - 65536, Math.ceil((2 * heapBytes + (1 << 20)) / 65536) * 65536);
+  const buf = new ArrayBuffer(size);
+  const pool = new mod.MemPool({ buf, start: 0, align: 8 });
+  return new ThingAllocator(pool, buf);
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { formatCase, formatRatio, measureCase, prng, type Contender } from '../../bench/harness.js';
+
+/** A contender whose operation costs about `work` loop steps. */
+function spin(name: string, role: Contender['role'], work: number): Contender & { ops: number } {
+  const c = {
+    name,
+    role,
+    ops: 0,
+    run(n: number): number {
+      let s = 0;
+      for (let i = 0; i < n * work; i++) s = (s + i) | 0;
+      c.ops += n;
+      return s;
+    },
+  };
+  return c;
+}
+
+describe('bench harness', () => {
+  it('measures every contender, computes ratios against the memkit row, checks goals', async () => {
+    const fast = spin('fast', 'memkit', 10);
+    const slow = spin('slow', 'peer', 200);
+    let setups = 0;
+    const withSetup: Contender = { ...spin('setup', 'bound', 10), setup: () => { setups++; } };
+    const r = await measureCase(
+      {
+        name: 'toy',
+        contenders: [fast, slow, withSetup],
+        goals: [
+          { subject: 'fast', vs: 'slow', atLeast: 2, text: 'faster' },
+          { subject: 'slow', vs: 'fast', atLeast: 2, text: 'impossible' },
+        ],
+        opsMultiple: 8,
+      },
+      { roundMs: 5, rounds: 3, quick: true },
+    );
+    expect(setups).toBe(1);
+    expect(r.reference).toBe('fast');
+    expect(r.rows.map((x) => x.name)).toEqual(['fast', 'slow', 'setup']);
+    expect(r.rows[0]!.memkitOver).toBe(1);
+    expect(r.rows[1]!.memkitOver).toBeGreaterThan(2);
+    expect(r.rows.every((x) => x.opsPerRound % 8 === 0)).toBe(true);
+    expect(r.goals.map((g) => g.met)).toEqual([true, false]);
+    const text = formatCase(r);
+    expect(text).toContain('## toy');
+    expect(text).toContain('MET');
+    expect(text).toContain('NOT MET');
+  });
+
+  it('formats ratios and replays the same random numbers for a seed', () => {
+    expect(formatRatio(1)).toBe('1.00x');
+    expect(formatRatio(123.4)).toBe('123.4x');
+    expect(formatRatio(0.001234)).toBe('0.00123x');
+    const a = prng(7);
+    const b = prng(7);
+    for (let i = 0; i < 100; i++) {
+      const x = a();
+      expect(x).toBe(b());
+      expect(x >= 0 && x < 1).toBe(true);
+    }
+  });
+});
