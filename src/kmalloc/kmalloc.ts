@@ -157,7 +157,7 @@ export class Kmalloc implements ByteAllocator {
    */
   alloc(size: number): number {
     if (size <= this.maxClass && size >= 0 && (size | 0) === size) {
-      return this.caches[this.table[(size + 7) >> 3]!]!.alloc();
+      return this.caches[this.table[(size + 7) >> 3]!]!.alloc(size);
     }
     return this.allocLarge(size);
   }

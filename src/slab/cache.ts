@@ -241,20 +241,21 @@ export class SlabCache {
   // ------------------------------------------------------------ fast paths
 
   /**
-   * Allocates one object and returns its address.
+   * Allocates one object and returns its address. `requested` (the size a
+   * caller such as kmalloc asked for) only goes into an OutOfMemoryError.
    *
    * @throws OutOfMemoryError if a new slab is needed and the buddy has none
    * (the cache is unchanged).
    * @throws HeapCorruptionError (debug) if a free object was written to.
    */
-  alloc(): number {
+  alloc(requested?: number): number {
     const mem = this.memory;
     mem.sync();
     let i32 = mem.i32;
     const c = this.c;
     let pg = i32[c + C_PARTIAL]!;
     if (pg < 0) {
-      pg = this.refill();
+      pg = this.refill(requested ?? this.size);
       i32 = mem.i32; // a new slab may have grown (and, for wasm, replaced) the buffer
     }
     const d = this.pt + pg * PAGE_WORDS;
@@ -371,7 +372,7 @@ export class SlabCache {
   }
 
   /** No partial slab: reuse an empty one or make a new one; returns its page. */
-  private refill(): number {
+  private refill(requested: number): number {
     const i32 = this.memory.i32;
     const c = this.c;
     let pg = i32[c + C_EMPTY]!;
@@ -384,7 +385,7 @@ export class SlabCache {
       addr = this.buddy.allocPages(1 << this.order);
     } catch (e) {
       if (e instanceof OutOfMemoryError) {
-        throw new OutOfMemoryError(`${this.name}: no pages for a new slab of order ${this.order}`, this.size);
+        throw new OutOfMemoryError(`${this.name}: no pages for a new slab of order ${this.order} (request of ${requested} bytes)`, requested);
       }
       throw e;
     }
