@@ -334,8 +334,7 @@ export class BuddyAllocator {
     while (q < end) {
       // Largest aligned block at q that ends by `end`. Its buddy lies to the
       // left inside the allocated part, so no coalescing is possible.
-      let k = q === 0 ? order : Math.min(31 - Math.clz32(q & -q), order);
-      while (q + (1 << k) > end) k--;
+      const k = alignedOrder(q, end, order);
       this.push(i32, u8, q, k);
       q += 1 << k;
     }
@@ -409,8 +408,7 @@ export class BuddyAllocator {
     let q = p;
     const end = p + n;
     while (q < end) {
-      let k = q === 0 ? order : Math.min(31 - Math.clz32(q & -q), order);
-      while (q + (1 << k) > end) k--;
+      const k = alignedOrder(q, end, order);
       this.freeBlock(i32, u8, q, k);
       q += 1 << k;
     }
@@ -533,8 +531,7 @@ export class BuddyAllocator {
     i32[w + B_FREE_PAGES] = i32[w + B_FREE_PAGES]! + n;
     let q = start;
     while (q < end) {
-      let k = q === 0 ? this.maxOrder : Math.min(31 - Math.clz32(q & -q), this.maxOrder);
-      while (q + (1 << k) > end) k--;
+      const k = alignedOrder(q, end, this.maxOrder);
       u8[this.info + q] = 0;
       this.freeBlock(i32, u8, q, k);
       q += 1 << k;
@@ -672,6 +669,17 @@ export class BuddyAllocator {
     }
     if (used !== i32[w + B_USED_BLOCKS]) throw new MemkitError(`used blocks: map ${used}, counter ${i32[w + B_USED_BLOCKS]}`);
   }
+}
+
+/**
+ * The order of the largest block that starts at page q, is aligned to its
+ * size, ends by `end` and is at most 2^cap pages: how a run of pages is cut
+ * into buddy blocks (seeding, growth, exact allocations).
+ */
+function alignedOrder(q: number, end: number, cap: number): number {
+  let k = q === 0 ? cap : Math.min(31 - Math.clz32(q & -q), cap);
+  while (q + (1 << k) > end) k--;
+  return k;
 }
 
 function alignUp(x: number, a: number): number {

@@ -168,23 +168,24 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
+    const id = this.ownerOf(addr);
+    const cache = this.byId[id];
+    if (cache !== undefined) cache.free(addr);
+    else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) this.freeLarge(addr, (addr - this.base) >>> this.shift);
+    else this.badFree(addr);
+  }
+
+  /**
+   * The owner field of the page descriptor of `addr`'s page: a cache id + 1,
+   * LARGE, or 0 (no owner, or outside the heap).
+   */
+  private ownerOf(addr: number): number {
     const mem = this.memory;
     mem.sync();
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    if (off >= 0 && pg < this.buddy.pages) {
-      const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
-      const cache = this.byId[id];
-      if (cache !== undefined) {
-        cache.free(addr);
-        return;
-      }
-      if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
-        this.freeLarge(addr, pg);
-        return;
-      }
-    }
-    this.badFree(addr);
+    if (!(off >= 0 && pg < this.buddy.maxPages)) return 0;
+    return mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
   }
 
   // ----------------------------------------------------------- large blocks
@@ -271,18 +272,12 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
   usableSize(addr: number): number {
-    const mem = this.memory;
-    mem.sync();
-    const off = addr - this.base;
-    const pg = off >>> this.shift;
-    if (off >= 0 && pg < this.buddy.pages) {
-      const id = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
-      const cache = this.byId[id];
-      if (cache !== undefined) {
-        if (cache.isAllocated(addr)) return cache.size;
-      } else if (id === LARGE && (off & (this.pageSize - 1)) === 0) {
-        return this.buddy.blockPages(addr) * this.pageSize;
-      }
+    const id = this.ownerOf(addr);
+    const cache = this.byId[id];
+    if (cache !== undefined) {
+      if (cache.isAllocated(addr)) return cache.size;
+    } else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
+      return this.buddy.blockPages(addr) * this.pageSize;
     }
     throw new InvalidFreeError(`ksize(${hex(addr)}): not a block allocated by kmalloc`, addr);
   }
