@@ -97,15 +97,14 @@ function arenaCase(name: string, sizes: Uint32Array, al: Uint32Array | null): Be
   s[TOP] = BASE;
   s[END] = BASE + ARENA_BYTES;
   let bcount = 0;
-  const bound: Contender = {
+  const bound: { -readonly [K in keyof Contender]: Contender[K] } = {
     name: 'bump loop (Int32Array)',
     role: 'bound',
     run(n) {
       let sum = 0;
       for (let i = 0; i < n; i++) {
         const size = sizes[i & SIZE_MASK]!;
-        const mask = al === null ? 7 : al[i & SIZE_MASK]! - 1;
-        const a = (s[TOP]! + mask) & ~mask;
+        const a = (s[TOP]! + 7) & -8;
         const next = a + size;
         if (next > s[END]!) return -1;
         s[TOP] = next;
@@ -118,6 +117,25 @@ function arenaCase(name: string, sizes: Uint32Array, al: Uint32Array | null): Be
       return sum;
     },
   };
+  if (al !== null) {
+    bound.run = (n: number): number => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const size = sizes[i & SIZE_MASK]!;
+        const mask = al[i & SIZE_MASK]! - 1;
+        const a = (s[TOP]! + mask) & ~mask;
+        const next = a + size;
+        if (next > s[END]!) return -1;
+        s[TOP] = next;
+        sum = (sum + a) | 0;
+        if (++bcount === RESET_EVERY) {
+          bcount = 0;
+          s[TOP] = BASE;
+        }
+      }
+      return sum;
+    };
+  }
 
   // design alternative: fields cache + write-back
   const fbuf = new Uint32Array(16);

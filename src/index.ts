@@ -14,4 +14,5 @@ export * from './arena/index.js';
 export * from './buddy/index.js';
 export * from './slab/index.js';
 export * from './kmalloc/index.js';
+export * from './gc/index.js';
 export * from './trace/index.js';

@@ -10,6 +10,9 @@
  *  buffer:  [state 28 B][pad][hdr|data ][hdr|data    ] ...  top ->  (unused) end
  *  hdr:     u32 blockSize (header included, a multiple of align)  u32 next
  * ```
+ * `realloc` is the adapter's own (malloc + copy + free): MemPool's is broken
+ * (see {@link ThingAllocator.realloc}).
+ *
  * The adapter reads, without changing anything: `usableSize(p)` =
  * blockSize(p - 8) - 8, and `footprint()` = `top` (the end of the highest
  * block; MemPool lowers it when the top block is freed).
@@ -27,6 +30,12 @@ interface MemPoolLike {
   malloc(bytes: number): number;
   realloc(ptr: number, bytes: number): number;
   free(ptr: number): boolean;
+}
+
+/** Options of {@link ThingAllocator}. */
+export interface ThingOptions {
+  /** Use MemPool's own `realloc` (broken, see {@link ThingAllocator.realloc}) instead of malloc + copy + free. */
+  nativeRealloc?: boolean;
 }
 
 /** MemPool state slot 2 (a u32 at `start + 8`) holds `top`. */
@@ -47,15 +56,18 @@ const BLOCK_HEADER = 8;
  */
 export class ThingAllocator implements ByteAllocator {
   /** Name in reports. */
-  readonly name = 'thing';
+  readonly name: string = 'thing';
   /** The buffer's bytes. */
   readonly bytes: Uint8Array;
   private readonly pool: MemPoolLike;
   private readonly u32: Uint32Array;
+  private readonly nativeRealloc: boolean;
 
   /** Wraps a MemPool created over `buf` with `start: 0`. */
-  constructor(pool: MemPoolLike, buf: ArrayBuffer) {
+  constructor(pool: MemPoolLike, buf: ArrayBuffer, options: ThingOptions = {}) {
     this.pool = pool;
+    this.nativeRealloc = options.nativeRealloc === true;
+    if (this.nativeRealloc) this.name = 'thing-native-realloc';
     this.bytes = new Uint8Array(buf);
     this.u32 = new Uint32Array(buf);
   }
@@ -76,13 +88,32 @@ export class ThingAllocator implements ByteAllocator {
   }
 
   /**
-   * MemPool's `realloc`. Note: when it has to move the block and no room is
-   * left, MemPool has already freed the old block; the adapter reports
-   * OutOfMemoryError, but the old block is gone.
+   * In place when `size` fits the block, else `malloc` + copy + `free`
+   * (the old block is untouched on OutOfMemoryError). With `nativeRealloc`,
+   * MemPool's own `realloc`, which is broken in @thi.ng/malloc 6.1.150:
+   *
+   * 1. shrinking the top block by less than `minSplit` lowers `top` but not
+   *    the block's size, so the next block starts inside it; once it is
+   *    freed, the free block covers that next block's header, and a later
+   *    `malloc` hands out bytes over it (writing them breaks the lists);
+   * 2. a realloc that moves the block calls `free(block)` with the header
+   *    address, which `free` shifts by the header size again: the old block
+   *    is never freed (a leak of every moved block).
+   *
+   * `memkit replay` finds both (a failed free, out-of-memory errors); see
+   * test/trace/adapters.test.ts.
    */
   realloc(addr: number, size: number): number {
     if (!(size >= 0 && size < 2 ** 32) || Math.floor(size) !== size) {
       throw new InvalidArgumentError(`size must be a whole number in [0, 2^32), got ${String(size)}`);
+    }
+    if (!this.nativeRealloc) {
+      const have = this.usableSize(addr);
+      if (size <= have) return addr;
+      const q = this.alloc(size);
+      this.bytes.copyWithin(q, addr, addr + have);
+      this.free(addr);
+      return q;
     }
     const p = this.pool.realloc(addr, size === 0 ? 1 : size);
     if (p === 0) throw new OutOfMemoryError(`thing: realloc(${hex(addr)}, ${size}) failed`, size);
@@ -106,7 +137,7 @@ export class ThingAllocator implements ByteAllocator {
  *
  * @throws MemkitError naming the package when `@thi.ng/malloc` is not installed.
  */
-export async function createThingAllocator(heapBytes: number): Promise<ThingAllocator> {
+export async function createThingAllocator(heapBytes: number, options: ThingOptions = {}): Promise<ThingAllocator> {
   let mod: { MemPool: new (opts: { buf: ArrayBuffer; start?: number; align?: 8 }) => MemPoolLike };
   try {
     mod = await import('@thi.ng/malloc');
@@ -118,5 +149,5 @@ export async function createThingAllocator(heapBytes: number): Promise<ThingAllo
   const size = Math.min(2 ** 32 - 65536, Math.ceil((2 * heapBytes + (1 << 20)) / 65536) * 65536);
   const buf = new ArrayBuffer(size);
   const pool = new mod.MemPool({ buf, start: 0, align: 8 });
-  return new ThingAllocator(pool, buf);
+  return new ThingAllocator(pool, buf, options);
 }

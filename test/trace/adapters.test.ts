@@ -31,6 +31,33 @@ describe('ThingAllocator (@thi.ng/malloc MemPool)', () => {
   });
 });
 
+describe("verification finds the bugs of MemPool's own realloc (@thi.ng/malloc 6.1.150)", () => {
+  it('shrinking the top block by 8 bytes: a later block is handed out over a header', async () => {
+    // a 0 24 -> block [32, 64) at the top; r 0 16 lowers top to 56 but block 0
+    // keeps size 32; a 1 8 gets the block at 56, inside it; f 0 frees [32, 64),
+    // covering block 1's header; a 2 24 gets [32, 64) again: its payload
+    // [40, 64) holds block 1's header, which f 1 writes.
+    const t = parseTrace('0\n3\n7\n1\na 0 24\nr 0 16\na 1 8\nf 0\na 2 24\nf 1\nf 2\n', 'shrink.rep');
+    const bad = replay(t, await createThingAllocator(0, { nativeRealloc: true }));
+    expect(bad.violation).toMatch(/^shrink\.rep:11: thing-native-realloc: op 6 `f 2`: payload of block 2 at 0x00000028 changed before free: byte (16|20) \(address 0x000000(38|3c)\)/);
+    // Without verification nothing writes payloads, and the replay goes through.
+    expect(replay(t, await createThingAllocator(0, { nativeRealloc: true }), { verify: false }).violation).toBeNull();
+    // The adapter's own realloc (the default) is fine.
+    expect(replay(t, await createThingAllocator(0)).verified).toBe(true);
+  });
+
+  it('a realloc that moves never frees the old block: the footprint does not come back', async () => {
+    const t = parseTrace('0\n2\n5\n1\na 0 16\na 1 16\nr 0 64\nf 0\nf 1\n', 'move.rep');
+    const native = await createThingAllocator(0, { nativeRealloc: true });
+    const f0 = native.footprint();
+    replay(t, native);
+    expect(native.footprint()).toBeGreaterThan(f0); // leaked: the old 16-byte block
+    const own = await createThingAllocator(0);
+    replay(t, own);
+    expect(own.footprint()).toBe(f0);
+  });
+});
+
 describe('allocator registry', () => {
   it('names the built-in allocators; unknown names are an InvalidArgumentError', async () => {
     expect(allocatorNames()).toEqual(expect.arrayContaining(['kmalloc', 'buddy', 'thing', 'tlsf']));

@@ -1,0 +1,374 @@
+/**
+ * The collector's work: start a cycle, mark (explicit mark stack in the
+ * buffer, no recursion), clear weak refs, sweep GC blocks word by word and
+ * the large-object list, end the cycle, run finalizers.
+ *
+ * Every function takes the heap and works on its typed views; the loops
+ * keep the state they need in locals and write it back before anything
+ * that may allocate (a mark stack growing).
+ *
+ * @module
+ */
+import type { ManagedHeap } from './heap.js';
+import {
+  ARR_HEADER, BLOCK_BYTES, BLOCK_HEADER, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
+  B_RAW, B_SLOT, CLASS_SIZES, CLASS_WORDS, C_AVAIL, C_BLOCK, C_CURSOR, C_LIMIT, F_CYCLES, F_FREED, F_LIVE,
+  F_LIVE_OBJS, F_OBJ_FREED, F_OVERFLOWS, F_SWEPT_LIVE, F_SWEPT_OBJS, F_THRESHOLD, FLAG_OVERFLOW,
+  FLAG_WEAK_OVERFLOW, H_LEN, KIND_OBJECT, KIND_REF_ARRAY, LARGE_PRE, PHASE_IDLE, PHASE_MARK,
+  PHASE_SWEEP, ROOT_WORDS, R_ADDR, S_BLOCKS, S_BSWEEP, S_EMPTY, S_FINQ, S_FLAGS, S_LARGE,
+  S_LSWEEP, S_MARK, S_MCAP, S_MSTACK, S_MTOP, S_NEMPTY, S_PHASE, S_RCAP, S_REFOFFS, S_ROOTS,
+  S_SSTACK, S_STOP, S_TYPES, S_WSTACK, S_WTOP, TFLAG_FINALIZER, TYPE_MASK, TYPE_WORDS, T_FLAGS,
+  T_KIND, T_NREFS, T_NWEAK, T_REFS, T_SIZE, T_WEAKS,
+} from './layout.js';
+
+/** Number of set bits of a 32-bit word. */
+function popcount(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+/** Marks `a` (non-zero) and pushes it if it was white. */
+export function shade(h: ManagedHeap, a: number): void {
+  const u32 = h.memory.u32;
+  const mi = h.mb + (a >>> 8);
+  const bit = 1 << ((a >>> 3) & 31);
+  const m = u32[mi]!;
+  if ((m & bit) === 0) {
+    u32[mi] = m | bit;
+    h.pushMark(a);
+  }
+}
+
+/** IDLE -> MARK: every object turns white (MARK cleared), roots turn gray. */
+export function cycleStart(h: ManagedHeap): void {
+  const s = h.s;
+  let u32 = h.memory.u32;
+  u32[s + S_PHASE] = PHASE_MARK;
+  u32[s + S_MTOP] = 0;
+  u32[s + S_WTOP] = 0;
+  u32.fill(0, h.mb, h.mb + h.bmWords);
+  const rcap = u32[s + S_RCAP]!;
+  for (let i = 0; i < rcap; i++) {
+    u32 = h.memory.u32;
+    const a = u32[(u32[s + S_ROOTS]! >>> 2) + i * ROOT_WORDS + R_ADDR]!;
+    if (a !== 0) shade(h, a);
+  }
+  const stop = h.memory.u32[s + S_STOP]!;
+  for (let i = 0; i < stop; i++) {
+    u32 = h.memory.u32;
+    const a = u32[(u32[s + S_SSTACK]! >>> 2) + i]!;
+    if (a !== 0) shade(h, a);
+  }
+}
+
+/**
+ * Pops and scans gray objects until the stack is empty or `budget` work
+ * units (one per object plus one per ref slot) are spent. Returns the
+ * budget left (<= 0 when it ran out).
+ */
+export function drainMark(h: ManagedHeap, budget: number): number {
+  const s = h.s;
+  const mb = h.mb;
+  let u32 = h.memory.u32;
+  const types = u32[s + S_TYPES]! >>> 2;
+  const refs = u32[s + S_REFOFFS]! >>> 2;
+  let ms = u32[s + S_MSTACK]! >>> 2;
+  let cap = u32[s + S_MCAP]!;
+  let top = u32[s + S_MTOP]!;
+  for (;;) {
+    while (top > 0 && budget > 0) {
+      const a = u32[ms + --top]!;
+      const w = a >>> 2;
+      const t = types + (u32[w]! & TYPE_MASK) * TYPE_WORDS;
+      const kind = u32[t + T_KIND]!;
+      let n: number;
+      let first: number;
+      let direct: boolean;
+      if (kind === KIND_OBJECT) {
+        n = u32[t + T_NREFS]!;
+        first = refs + u32[t + T_REFS]!;
+        direct = false;
+        if (u32[t + T_NWEAK] !== 0) {
+          h.pushWeak(a);
+          u32 = h.memory.u32;
+        }
+      } else if (kind === KIND_REF_ARRAY) {
+        n = u32[w + H_LEN]!;
+        first = w + (ARR_HEADER >>> 2);
+        direct = true;
+      } else {
+        budget -= 1;
+        continue;
+      }
+      budget -= n + 1;
+      // Last field first: the first child is popped next, and a structure
+      // built depth-first then marks in address order (fewer cache misses).
+      for (let i = n - 1; i >= 0; i--) {
+        const c = direct ? u32[first + i]! : u32[w + u32[first + i]!]!;
+        if (c === 0) continue;
+        const mi = mb + (c >>> 8);
+        const bit = 1 << ((c >>> 3) & 31);
+        const m = u32[mi]!;
+        if ((m & bit) !== 0) continue;
+        u32[mi] = m | bit;
+        if (top === cap) {
+          u32[s + S_MTOP] = top;
+          h.pushMark(c);
+          u32 = h.memory.u32;
+          top = u32[s + S_MTOP]!;
+          ms = u32[s + S_MSTACK]! >>> 2;
+          cap = u32[s + S_MCAP]!;
+        } else {
+          u32[ms + top++] = c;
+        }
+      }
+    }
+    u32[s + S_MTOP] = top;
+    if (top > 0 || budget <= 0 || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget;
+    // The stack overflowed: rescan every marked object for white children.
+    u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_OVERFLOW;
+    h.memory.f64[h.sf + F_OVERFLOWS]++;
+    h.forEachObject((o) => {
+      if ((h.memory.u32[h.mb + (o >>> 8)]! & (1 << ((o >>> 3) & 31))) === 0) return;
+      forEachRef(h, o, false, (c) => {
+        if (c !== 0) shade(h, c);
+      });
+    });
+    u32 = h.memory.u32;
+    top = u32[s + S_MTOP]!;
+    ms = u32[s + S_MSTACK]! >>> 2;
+    cap = u32[s + S_MCAP]!;
+  }
+}
+
+/** Calls fn with each ref slot value of `a` (weak ones too if asked), its byte offset, and whether it is weak. */
+export function forEachRef(h: ManagedHeap, a: number, weak: boolean, fn: (value: number, byteOffset: number, weak: boolean) => void): void {
+  const u32 = h.memory.u32;
+  const w = a >>> 2;
+  const t = h.typeWord(a);
+  const refs = u32[h.s + S_REFOFFS]! >>> 2;
+  const kind = u32[t + T_KIND];
+  if (kind === KIND_REF_ARRAY) {
+    const n = u32[w + H_LEN]!;
+    for (let i = 0; i < n; i++) fn(h.memory.u32[w + (ARR_HEADER >>> 2) + i]!, ARR_HEADER + 4 * i, false);
+    return;
+  }
+  if (kind !== KIND_OBJECT) return;
+  const n = u32[t + T_NREFS]!;
+  const first = u32[t + T_REFS]!;
+  for (let i = 0; i < n; i++) {
+    const off = h.memory.u32[refs + first + i]!;
+    fn(h.memory.u32[w + off]!, off * 4, false);
+  }
+  if (!weak) return;
+  const nw = u32[t + T_NWEAK]!;
+  const fw = u32[t + T_WEAKS]!;
+  for (let i = 0; i < nw; i++) {
+    const off = h.memory.u32[refs + fw + i]!;
+    fn(h.memory.u32[w + off]!, off * 4, true);
+  }
+}
+
+/** Clears the weak fields of `holder` whose target is white. */
+function clearWeak(h: ManagedHeap, holder: number): void {
+  const u32 = h.memory.u32;
+  const w = holder >>> 2;
+  const t = h.typeWord(holder);
+  const refs = u32[h.s + S_REFOFFS]! >>> 2;
+  const nw = u32[t + T_NWEAK]!;
+  const fw = u32[t + T_WEAKS]!;
+  for (let i = 0; i < nw; i++) {
+    const slot = w + u32[refs + fw + i]!;
+    const target = u32[slot]!;
+    if (target !== 0 && (u32[h.mb + (target >>> 8)]! & (1 << ((target >>> 3) & 31))) === 0) u32[slot] = 0;
+  }
+}
+
+/** MARK -> SWEEP: weak refs to white objects are cleared; the block and large lists are detached for sweeping. */
+export function finishMark(h: ManagedHeap): void {
+  const s = h.s;
+  const u32 = h.memory.u32;
+  const wtop = u32[s + S_WTOP]!;
+  const wbase = u32[s + S_WSTACK]! >>> 2;
+  for (let i = 0; i < wtop; i++) clearWeak(h, u32[wbase + i]!);
+  if ((u32[s + S_FLAGS]! & FLAG_WEAK_OVERFLOW) !== 0) {
+    u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_WEAK_OVERFLOW;
+    h.forEachObject((o) => {
+      const t = h.typeWord(o);
+      if (h.memory.u32[t + T_KIND] === KIND_OBJECT && h.memory.u32[t + T_NWEAK] !== 0) clearWeak(h, o);
+    });
+  }
+  u32[s + S_WTOP] = 0;
+  u32[s + S_BSWEEP] = u32[s + S_BLOCKS]!;
+  u32[s + S_BLOCKS] = 0;
+  u32[s + S_LSWEEP] = u32[s + S_LARGE]!;
+  u32[s + S_LARGE] = 0;
+  for (let c = 0; c < CLASS_SIZES.length; c++) u32[h.ct + c * CLASS_WORDS + C_AVAIL] = 0;
+  u32[s + S_PHASE] = PHASE_SWEEP;
+  const f64 = h.memory.f64;
+  f64[h.sf + F_SWEPT_LIVE] = 0;
+  f64[h.sf + F_SWEPT_OBJS] = 0;
+}
+
+/**
+ * Sweeps blocks, then large objects, for up to `budget` units (a block
+ * costs its bitmap words, a large object 1). Returns the budget left: > 0
+ * means the sweep is complete.
+ */
+export function sweepStep(h: ManagedHeap, budget: number): number {
+  const s = h.s;
+  const sb = h.sb;
+  const mb = h.mb;
+  const ct = h.ct;
+  const wordsPerBlock = BLOCK_BYTES >>> 8;
+  const keepEmpty = Math.ceil(h.counter(F_THRESHOLD) / BLOCK_BYTES);
+  let u32 = h.memory.u32;
+  let liveBytes = 0;
+  let liveObjs = 0;
+  let freedBytes = 0;
+  let freedObjs = 0;
+  let b = u32[s + S_BSWEEP]!;
+  while (b !== 0 && budget > 0) {
+    budget -= wordsPerBlock;
+    const bw = b >>> 2;
+    const next = u32[bw + B_NEXT]!;
+    const w0 = b >>> 8;
+    let live = 0;
+    let dead = 0;
+    for (let w = w0; w < w0 + wordsPerBlock; w++) {
+      const st = u32[sb + w]!;
+      if (st === 0) continue;
+      const keep = st & u32[mb + w]!;
+      if (keep !== st) {
+        dead += popcount(st & ~keep);
+        u32[sb + w] = keep;
+      }
+      if (keep !== 0) live += popcount(keep);
+    }
+    const slot = u32[bw + B_SLOT]!;
+    liveBytes += live * slot;
+    liveObjs += live;
+    freedBytes += dead * slot;
+    freedObjs += dead;
+    u32[bw + B_LIVE] = live;
+    const c = ct + u32[bw + B_CLASS]! * CLASS_WORDS;
+    const current = u32[c + C_BLOCK] === b;
+    if (live === 0) {
+      if (current) {
+        // Allocation moves on to another block at its next refill.
+        u32[c + C_BLOCK] = 0;
+        u32[c + C_CURSOR] = 0;
+        u32[c + C_LIMIT] = 0;
+      }
+      u32[bw + B_MAGIC] = 0;
+      if (u32[s + S_NEMPTY]! < keepEmpty) {
+        u32[bw + B_NEXT] = u32[s + S_EMPTY]!;
+        u32[s + S_EMPTY] = b;
+        u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! + 1;
+      } else {
+        h.backend.free(u32[bw + B_RAW]!);
+        u32 = h.memory.u32;
+      }
+    } else {
+      u32[bw + B_NEXT] = u32[s + S_BLOCKS]!;
+      u32[s + S_BLOCKS] = b;
+      if (!current && live < u32[bw + B_NSLOTS]!) {
+        u32[bw + B_AVAIL] = u32[c + C_AVAIL]!;
+        u32[c + C_AVAIL] = b;
+      }
+    }
+    b = next;
+  }
+  u32[s + S_BSWEEP] = b;
+  if (b === 0) {
+    let p = u32[s + S_LSWEEP]!;
+    while (p !== 0 && budget > 0) {
+      budget--;
+      u32 = h.memory.u32;
+      const next = u32[p >>> 2]!;
+      const a = p + LARGE_PRE;
+      const bi = a >>> 8;
+      const bit = 1 << ((a >>> 3) & 31);
+      const size = h.objectSize(a);
+      if ((u32[mb + bi]! & bit) !== 0) {
+        u32[p >>> 2] = u32[s + S_LARGE]!;
+        u32[s + S_LARGE] = p;
+        liveBytes += size;
+        liveObjs++;
+      } else {
+        u32[sb + bi] = u32[sb + bi]! & ~bit;
+        if ((u32[h.typeWord(a) + T_FLAGS]! & TFLAG_FINALIZER) !== 0) {
+          u32[p >>> 2] = u32[s + S_FINQ]!;
+          u32[s + S_FINQ] = p;
+        } else {
+          u32[a >>> 2] = 0;
+          h.backend.free(p);
+          freedBytes += size;
+          freedObjs++;
+        }
+      }
+      p = next;
+    }
+    h.memory.u32[s + S_LSWEEP] = p;
+  }
+  const f64 = h.memory.f64;
+  f64[h.sf + F_SWEPT_LIVE] += liveBytes;
+  f64[h.sf + F_SWEPT_OBJS] += liveObjs;
+  f64[h.sf + F_FREED] += freedBytes;
+  f64[h.sf + F_OBJ_FREED] += freedObjs;
+  return b === 0 && h.memory.u32[s + S_LSWEEP] === 0 ? Math.max(budget, 1) : Math.min(budget, 0);
+}
+
+/** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
+export function finishCycle(h: ManagedHeap): void {
+  const u32 = h.memory.u32;
+  const f64 = h.memory.f64;
+  const sf = h.sf;
+  u32[h.s + S_PHASE] = PHASE_IDLE;
+  const live = f64[sf + F_SWEPT_LIVE]!;
+  f64[sf + F_LIVE] = live;
+  f64[sf + F_LIVE_OBJS] = f64[sf + F_SWEPT_OBJS]!;
+  f64[sf + F_CYCLES]++;
+  const threshold = Math.max(h.minThreshold, live * h.growthFactor);
+  f64[sf + F_THRESHOLD] = threshold;
+  h.setCredit(threshold);
+  for (let c = 0; c < CLASS_SIZES.length; c++) {
+    const ci = h.ct + c * CLASS_WORDS;
+    const b = u32[ci + C_BLOCK]!;
+    if (b !== 0) u32[ci + C_CURSOR] = b + BLOCK_HEADER;
+  }
+  h.trimPool(Math.ceil(threshold / BLOCK_BYTES));
+}
+
+/** Calls the finalizers of queued dead objects, then frees them. */
+export function runFinalizers(h: ManagedHeap): void {
+  const s = h.s;
+  if (h.runningFinalizers || h.memory.u32[s + S_FINQ] === 0) return;
+  h.runningFinalizers = true;
+  try {
+    for (;;) {
+      let u32 = h.memory.u32;
+      const p = u32[s + S_FINQ]!;
+      if (p === 0) break;
+      u32[s + S_FINQ] = u32[p >>> 2]!;
+      const a = p + LARGE_PRE;
+      const meta = h.typeMeta[u32[a >>> 2]! & TYPE_MASK]!;
+      const size = h.objectSize(a);
+      try {
+        meta.finalizer!(a);
+      } catch (e) {
+        h.onFinalizerError(e, a);
+      }
+      u32 = h.memory.u32;
+      u32[a >>> 2] = 0;
+      h.backend.free(p);
+      const f64 = h.memory.f64;
+      f64[h.sf + F_FREED] += size;
+      f64[h.sf + F_OBJ_FREED]++;
+    }
+  } finally {
+    h.runningFinalizers = false;
+  }
+}
+

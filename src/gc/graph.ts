@@ -1,0 +1,98 @@
+/**
+ * `heap.graph()`: the object graph for the visualizer (each allocation a
+ * node, each ref field an edge, the roots, and the marks of the running
+ * cycle). Not a hot path: it walks the whole heap and builds JS objects.
+ *
+ * @module
+ */
+import type { ManagedHeap } from './heap.js';
+import { forEachRef } from './collector.js';
+import { ARR_HEADER, H_LEN, RS_LIVE, RS_SCOPED, R_ADDR, R_META, S_MSTACK, S_MTOP, S_RCAP, S_SSTACK, S_STOP, TYPE_MASK } from './layout.js';
+
+/** A node of {@link HeapGraph}. */
+export interface GraphNode {
+  /** The object's address. */
+  id: number;
+  /** Type name. */
+  type: string;
+  /** Bytes, header included. */
+  size: number;
+  /** Array length (arrays only). */
+  length?: number;
+  /**
+   * Tri-color mark during a cycle: 'white' (not reached yet), 'gray'
+   * (reached, on the mark stack), 'black' (reached and scanned, or born
+   * during the cycle). Between cycles every object is 'black'.
+   */
+  color: 'white' | 'gray' | 'black';
+}
+
+/** An edge: a non-null ref field (or ref-array element) of `from`. */
+export interface GraphEdge {
+  from: number;
+  to: number;
+  /** Field name, or `[i]` for array elements. */
+  field: string;
+  weak: boolean;
+}
+
+/** A root of {@link HeapGraph}. */
+export interface GraphRoot {
+  kind: 'handle' | 'global' | 'stack';
+  /** Global name, when kind is 'global'. */
+  name?: string;
+  target: number;
+}
+
+/** The heap as a graph. */
+export interface HeapGraph {
+  phase: 'idle' | 'mark' | 'sweep';
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  roots: GraphRoot[];
+}
+
+/** @internal */
+export function heapGraph(heap: ManagedHeap): HeapGraph {
+  heap.memory.sync();
+  const u32 = (): Uint32Array => heap.memory.u32;
+  const phase = heap.phase;
+  const gray = new Set<number>();
+  const ms = heap.stateWord(S_MSTACK) >>> 2;
+  for (let i = 0, n = heap.stateWord(S_MTOP); i < n; i++) gray.add(u32()[ms + i]!);
+  const nodes: GraphNode[] = [];
+  const edges: GraphEdge[] = [];
+  heap.forEachObject((a) => {
+    const meta = heap.typeMeta[u32()[a >>> 2]! & TYPE_MASK]!;
+    const marked = (u32()[heap.mb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0;
+    const node: GraphNode = {
+      id: a, type: meta.name, size: heap.objectSize(a),
+      color: phase === 'idle' ? 'black' : !marked ? 'white' : gray.has(a) ? 'gray' : 'black',
+    };
+    if (meta.array) node.length = u32()[(a >>> 2) + H_LEN]!;
+    nodes.push(node);
+    forEachRef(heap, a, true, (to, offset, weak) => {
+      if (to === 0) return;
+      const f = meta.array ? `[${(offset - ARR_HEADER) >>> 2}]` : meta.refFields.find((r) => r.offset === offset)?.name ?? `@${offset}`;
+      edges.push({ from: a, to, field: f, weak });
+    });
+  });
+  const roots: GraphRoot[] = [];
+  const globals = new Map<number, string>();
+  for (const [name, slot] of heap.globalSlots) globals.set(slot, name);
+  for (let i = 0, n = heap.stateWord(S_RCAP); i < n; i++) {
+    const w = heap.rootWord(i);
+    const state = u32()[w + R_META]! & 3;
+    if (state !== RS_LIVE && state !== RS_SCOPED) continue;
+    const target = u32()[w + R_ADDR]!;
+    const name = globals.get(i);
+    if (name !== undefined) roots.push({ kind: 'global', name, target });
+    else if (target !== 0) roots.push({ kind: 'handle', target });
+  }
+  const ss = heap.stateWord(S_SSTACK) >>> 2;
+  for (let i = 0, n = heap.stateWord(S_STOP); i < n; i++) {
+    const target = u32()[ss + i]!;
+    if (target !== 0) roots.push({ kind: 'stack', target });
+  }
+  return { phase, nodes, edges, roots };
+}

@@ -1,0 +1,436 @@
+/**
+ * Object and array types of a {@link ManagedHeap}, with field accessors
+ * precomputed per field: `T.fields.left.get(obj)` is one typed-array read at
+ * a constant offset, no string lookup.
+ *
+ * Field layout of an object type (fields sorted by alignment, so every
+ * field is naturally aligned; the object is 8-byte aligned):
+ * ```
+ *   0        8              8+8k           ...           size (multiple of 8)
+ *   +--------+--------------+---------------+-------+-------+
+ *   | header | f64 fields   | ref/weak/i32/ | 16-bit| bytes |
+ *   |        |              | u32 fields    | 8-bit |       |
+ *   +--------+--------------+---------------+-------+-------+
+ * ```
+ *
+ * @module
+ */
+import { InvalidArgumentError, hex } from '../errors/index.js';
+import type { Memory } from '../memory/memory.js';
+import type { ManagedHeap, TypeMeta } from './heap.js';
+import {
+  ARR_HEADER, CLASS_OF, CLASS_SIZES, H_LEN, KIND_F64_ARRAY, KIND_I32_ARRAY, KIND_OBJECT,
+  KIND_REF_ARRAY, KIND_U8_ARRAY, MAX_SMALL, OBJ_HEADER, TYPE_MASK,
+} from './layout.js';
+
+/** Kinds of number fields. */
+export type ScalarKind = 'i32' | 'u32' | 'f64' | 'u8' | 'i8' | 'u16' | 'i16';
+/**
+ * A field: a number kind; `'ref'` (a managed object or 0, traced); `'weak'`
+ * (a managed object or 0, not traced, cleared when its target dies); or
+ * `{ bytes: n }`, n raw bytes.
+ */
+export type FieldSpec = ScalarKind | 'ref' | 'weak' | { readonly bytes: number };
+/** Field specs of a type, by name. */
+export type FieldSpecs = Record<string, FieldSpec>;
+
+/** Accessor of a number or ref field. */
+export interface NumberField {
+  readonly name: string;
+  readonly kind: ScalarKind | 'ref' | 'weak';
+  /** Byte offset from the object address. */
+  readonly offset: number;
+  /** Reads the field of `obj` (no check that `obj` is live: it must be). */
+  get(obj: number): number;
+  /**
+   * Writes the field of `obj`. A ref/weak field checks that `value` is 0 or
+   * a live object of this heap (throws `InvalidArgumentError` otherwise,
+   * leaving the field as it was) and applies the write barrier.
+   */
+  set(obj: number, value: number): void;
+}
+
+/** Accessor of a `{ bytes: n }` field. */
+export interface BytesField {
+  readonly name: string;
+  readonly kind: 'bytes';
+  readonly offset: number;
+  readonly length: number;
+  /** A view of the bytes (valid until the memory grows or the object dies). */
+  get(obj: number): Uint8Array;
+  /** Copies up to `length` bytes in. */
+  set(obj: number, value: ArrayLike<number>): void;
+}
+
+/** The accessor type of a field spec. */
+export type FieldFor<S extends FieldSpec> = S extends { readonly bytes: number } ? BytesField : NumberField;
+
+/** Options of `defineType` / `defineArray`. */
+export interface TypeOptions {
+  /**
+   * Called once with the address of each dead object of this type, after
+   * the collection that found it dead and before its bytes are reused. It
+   * may read the object's number fields; ref fields may name objects freed
+   * by the same collection. It must not store the address anywhere.
+   */
+  finalizer?: (obj: number) => void;
+}
+
+/**
+ * An object type: `alloc()` and per-field accessors.
+ *
+ * @example
+ * ```ts
+ * const Node = heap.defineType('Node', { left: 'ref', right: 'ref', item: 'i32' });
+ * const n = Node.alloc();
+ * Node.fields.item.set(n, 7);
+ * Node.fields.item.get(n);   // 7
+ * ```
+ */
+export interface ObjectType<F extends FieldSpecs> {
+  readonly name: string;
+  /** Type id (in every object header). */
+  readonly id: number;
+  /** Bytes per object, header included (the slot size of its size class). */
+  readonly size: number;
+  /** Accessors by field name. */
+  readonly fields: { readonly [K in keyof F]: FieldFor<F[K]> };
+  /** Allocates a zeroed object (may run the collector first). Unrooted! */
+  alloc(): number;
+  /** True when `obj` is a live object of this type. */
+  is(obj: number): boolean;
+}
+
+/** Element kinds of arrays. */
+export type ArrayKind = 'ref' | 'i32' | 'f64' | 'u8';
+
+/**
+ * An array type: the length is chosen at `alloc(length)`. Indexes are
+ * checked (a bad one throws `InvalidArgumentError`).
+ *
+ * @example
+ * ```ts
+ * const Vec = heap.defineArray('Vec', 'f64');
+ * const v = Vec.alloc(3);
+ * Vec.set(v, 2, 1.5); Vec.get(v, 2); Vec.length(v);   // 1.5, 3
+ * ```
+ */
+export interface ArrayType {
+  readonly name: string;
+  readonly id: number;
+  readonly kind: ArrayKind;
+  alloc(length: number): number;
+  get(arr: number, index: number): number;
+  set(arr: number, index: number, value: number): void;
+  length(arr: number): number;
+  is(obj: number): boolean;
+}
+
+const SCALAR_BYTES: Record<ScalarKind | 'ref' | 'weak', number> = {
+  f64: 8, ref: 4, weak: 4, i32: 4, u32: 4, u16: 2, i16: 2, u8: 1, i8: 1,
+};
+
+function specBytes(spec: FieldSpec): number {
+  return typeof spec === 'string' ? SCALAR_BYTES[spec] : spec.bytes;
+}
+
+function specAlign(spec: FieldSpec): number {
+  return typeof spec === 'string' ? SCALAR_BYTES[spec] : 1;
+}
+
+function checkSpec(name: string, spec: FieldSpec): void {
+  if (typeof spec === 'string') {
+    if (!(spec in SCALAR_BYTES)) throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`);
+    return;
+  }
+  if (typeof spec !== 'object' || spec === null || !Number.isInteger(spec.bytes) || spec.bytes < 1 || spec.bytes > 1 << 20) {
+    throw new InvalidArgumentError(`field ${name}: expected a kind or { bytes: n } with 1 <= n <= 2^20`);
+  }
+}
+
+/** @internal `heap.defineType(name, fields, options)`. */
+export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string, specs: F, options: TypeOptions = {}): ObjectType<F> {
+  const names = Object.keys(specs);
+  names.forEach((n) => checkSpec(n, specs[n]!));
+  // Stable sort by alignment, largest first: every field naturally aligned.
+  const order = names.slice().sort((a, b) => specAlign(specs[b]!) - specAlign(specs[a]!));
+  let offset = OBJ_HEADER;
+  const offsets = new Map<string, number>();
+  for (const n of order) {
+    offsets.set(n, offset);
+    offset += specBytes(specs[n]!);
+  }
+  const size = (offset + 7) & ~7;
+  const refOffsets = order.filter((n) => specs[n] === 'ref').map((n) => offsets.get(n)!);
+  const weakOffsets = order.filter((n) => specs[n] === 'weak').map((n) => offsets.get(n)!);
+  const finalizer = options.finalizer ?? null;
+  const id = heap.addType(KIND_OBJECT, size, refOffsets, weakOffsets, finalizer !== null);
+  const meta: TypeMeta = {
+    name, id, array: false, finalizer,
+    refFields: order.filter((n) => specs[n] === 'ref' || specs[n] === 'weak')
+      .map((n) => ({ name: n, offset: offsets.get(n)!, weak: specs[n] === 'weak' })),
+  };
+  heap.typeMeta[id] = meta;
+  const fields: Record<string, NumberField | BytesField> = {};
+  for (const n of names) fields[n] = makeField(heap, n, specs[n]!, offsets.get(n)!);
+  return new ObjectTypeImpl(heap, name, id, size, finalizer === null, fields) as unknown as ObjectType<F>;
+}
+
+/**
+ * An object type. Accessors and types are class instances with shared
+ * methods (not per-field closures), so a call site such as `left.get(t)`
+ * stays monomorphic however many heaps and types a program makes, and V8
+ * inlines it.
+ */
+class ObjectTypeImpl {
+  readonly size: number;
+  private readonly cls: number;
+  private readonly objectBytes: number;
+
+  constructor(
+    private readonly heap: ManagedHeap,
+    readonly name: string,
+    readonly id: number,
+    size: number,
+    noFinalizer: boolean,
+    readonly fields: Record<string, NumberField | BytesField>,
+  ) {
+    // Small objects without a finalizer live in GC blocks of their size class.
+    const small = size <= MAX_SMALL && noFinalizer;
+    this.cls = small ? CLASS_OF[size >>> 3]! : -1;
+    this.size = small ? CLASS_SIZES[this.cls]! : size;
+    this.objectBytes = size;
+  }
+
+  alloc(): number {
+    return this.cls >= 0 ? this.heap.allocSmall(this.id, this.size, this.cls) : this.heap.allocLarge(this.id, this.objectBytes);
+  }
+
+  is(obj: number): boolean {
+    return this.heap.isLive(obj) && (this.heap.memory.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+  }
+}
+
+/** Base of the number-field accessors: where the field is. */
+abstract class Field {
+  /** @internal word (or halfword, or f64) index of the field from the object's own index. */
+  protected readonly w: number;
+  constructor(protected readonly mem: Memory, readonly name: string, readonly offset: number, shift: number) {
+    this.w = offset >>> shift;
+  }
+}
+
+class RefField extends Field implements NumberField {
+  readonly kind = 'ref' as const;
+  constructor(private readonly heap: ManagedHeap, name: string, offset: number) {
+    super(heap.memory, name, offset, 2);
+  }
+  get(o: number): number {
+    return this.mem.u32[(o >>> 2) + this.w]!;
+  }
+  set(o: number, v: number): void {
+    if (v !== 0) this.heap.checkStore(v);
+    this.mem.u32[(o >>> 2) + this.w] = v;
+  }
+}
+
+class WeakField extends Field implements NumberField {
+  readonly kind = 'weak' as const;
+  constructor(private readonly heap: ManagedHeap, name: string, offset: number) {
+    super(heap.memory, name, offset, 2);
+  }
+  get(o: number): number {
+    return this.mem.u32[(o >>> 2) + this.w]!;
+  }
+  set(o: number, v: number): void {
+    if (v !== 0) {
+      this.heap.checkObject(v);
+      this.heap.weakStored(o);
+    }
+    this.mem.u32[(o >>> 2) + this.w] = v;
+  }
+}
+
+class I32Field extends Field implements NumberField {
+  readonly kind = 'i32' as const;
+  get(o: number): number {
+    return this.mem.i32[(o >>> 2) + this.w]!;
+  }
+  set(o: number, v: number): void {
+    this.mem.i32[(o >>> 2) + this.w] = v;
+  }
+}
+
+class U32Field extends Field implements NumberField {
+  readonly kind = 'u32' as const;
+  get(o: number): number {
+    return this.mem.u32[(o >>> 2) + this.w]!;
+  }
+  set(o: number, v: number): void {
+    this.mem.u32[(o >>> 2) + this.w] = v;
+  }
+}
+
+class F64Field extends Field implements NumberField {
+  readonly kind = 'f64' as const;
+  get(o: number): number {
+    return this.mem.f64[(o >>> 3) + this.w]!;
+  }
+  set(o: number, v: number): void {
+    this.mem.f64[(o >>> 3) + this.w] = v;
+  }
+}
+
+class U16Field extends Field implements NumberField {
+  readonly kind: 'u16' | 'i16';
+  constructor(mem: Memory, name: string, offset: number, private readonly signed: boolean) {
+    super(mem, name, offset, 1);
+    this.kind = signed ? 'i16' : 'u16';
+  }
+  get(o: number): number {
+    const v = this.mem.u16[(o >>> 1) + this.w]!;
+    return this.signed ? (v << 16) >> 16 : v;
+  }
+  set(o: number, v: number): void {
+    this.mem.u16[(o >>> 1) + this.w] = v;
+  }
+}
+
+class U8Field extends Field implements NumberField {
+  readonly kind: 'u8' | 'i8';
+  constructor(mem: Memory, name: string, offset: number, private readonly signed: boolean) {
+    super(mem, name, offset, 0);
+    this.kind = signed ? 'i8' : 'u8';
+  }
+  get(o: number): number {
+    const v = this.mem.u8[o + this.w]!;
+    return this.signed ? (v << 24) >> 24 : v;
+  }
+  set(o: number, v: number): void {
+    this.mem.u8[o + this.w] = v;
+  }
+}
+
+class BytesFieldImpl implements BytesField {
+  readonly kind = 'bytes' as const;
+  constructor(private readonly mem: Memory, readonly name: string, readonly offset: number, readonly length: number) {}
+  get(o: number): Uint8Array {
+    return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
+  }
+  set(o: number, v: ArrayLike<number>): void {
+    const n = Math.min(this.length, v.length);
+    const u8 = this.mem.u8;
+    for (let i = 0; i < n; i++) u8[o + this.offset + i] = v[i]!;
+  }
+}
+
+function makeField(heap: ManagedHeap, name: string, spec: FieldSpec, offset: number): NumberField | BytesField {
+  const mem = heap.memory;
+  if (typeof spec === 'object') return new BytesFieldImpl(mem, name, offset, spec.bytes);
+  switch (spec) {
+    case 'ref': return new RefField(heap, name, offset);
+    case 'weak': return new WeakField(heap, name, offset);
+    case 'i32': return new I32Field(mem, name, offset, 2);
+    case 'u32': return new U32Field(mem, name, offset, 2);
+    case 'f64': return new F64Field(mem, name, offset, 3);
+    case 'u16': return new U16Field(mem, name, offset, false);
+    case 'i16': return new U16Field(mem, name, offset, true);
+    case 'u8': return new U8Field(mem, name, offset, false);
+    case 'i8': return new U8Field(mem, name, offset, true);
+  }
+}
+
+const ARRAY_KINDS: Record<ArrayKind, [kind: number, bytes: number]> = {
+  ref: [KIND_REF_ARRAY, 4], i32: [KIND_I32_ARRAY, 4], f64: [KIND_F64_ARRAY, 8], u8: [KIND_U8_ARRAY, 1],
+};
+
+/** @internal `heap.defineArray(name, kind, options)`. */
+export function defineArray(heap: ManagedHeap, name: string, kind: ArrayKind, options: TypeOptions = {}): ArrayType {
+  const entry = ARRAY_KINDS[kind];
+  if (entry === undefined) throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${JSON.stringify(kind)}`);
+  const [k, bytes] = entry;
+  const finalizer = options.finalizer ?? null;
+  const id = heap.addType(k, bytes, [], [], finalizer !== null);
+  heap.typeMeta[id] = { name, id, array: true, finalizer, refFields: [] };
+  const large = finalizer !== null;
+  switch (kind) {
+    case 'ref': return new RefArray(heap, name, id, kind, bytes, large);
+    case 'i32': return new I32Array(heap, name, id, kind, bytes, large);
+    case 'f64': return new F64Array(heap, name, id, kind, bytes, large);
+    case 'u8': return new U8Array(heap, name, id, kind, bytes, large);
+  }
+}
+
+const BASE = ARR_HEADER >>> 2;
+
+/** Base of the array types: alloc, length, the index check. */
+abstract class ArrayBase {
+  protected readonly mem: Memory;
+  constructor(
+    protected readonly heap: ManagedHeap,
+    readonly name: string,
+    readonly id: number,
+    readonly kind: ArrayKind,
+    private readonly elemBytes: number,
+    private readonly large: boolean,
+  ) {
+    this.mem = heap.memory;
+  }
+  alloc(length: number): number {
+    return this.heap.allocArray(this.id, length, this.elemBytes, this.large);
+  }
+  length(arr: number): number {
+    return this.mem.u32[(arr >>> 2) + H_LEN]!;
+  }
+  is(obj: number): boolean {
+    return this.heap.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+  }
+  protected bad(arr: number, i: number): InvalidArgumentError {
+    return new InvalidArgumentError(`index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`);
+  }
+}
+
+class RefArray extends ArrayBase implements ArrayType {
+  get(a: number, i: number): number {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    return this.mem.u32[(a >>> 2) + BASE + i]!;
+  }
+  set(a: number, i: number, v: number): void {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (v !== 0) this.heap.checkStore(v);
+    this.mem.u32[(a >>> 2) + BASE + i] = v;
+  }
+}
+
+class I32Array extends ArrayBase implements ArrayType {
+  get(a: number, i: number): number {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    return this.mem.i32[(a >>> 2) + BASE + i]!;
+  }
+  set(a: number, i: number, v: number): void {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    this.mem.i32[(a >>> 2) + BASE + i] = v;
+  }
+}
+
+class F64Array extends ArrayBase implements ArrayType {
+  get(a: number, i: number): number {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    return this.mem.f64[((a + ARR_HEADER) >>> 3) + i]!;
+  }
+  set(a: number, i: number, v: number): void {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    this.mem.f64[((a + ARR_HEADER) >>> 3) + i] = v;
+  }
+}
+
+class U8Array extends ArrayBase implements ArrayType {
+  get(a: number, i: number): number {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    return this.mem.u8[a + ARR_HEADER + i]!;
+  }
+  set(a: number, i: number, v: number): void {
+    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    this.mem.u8[a + ARR_HEADER + i] = v;
+  }
+}

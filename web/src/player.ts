@@ -1,0 +1,174 @@
+/**
+ * The step player shared by the scenario views (buddy, slab, arena, GC,
+ * memory map): a scenario is a list of steps; the state after step i is a
+ * fresh allocator with steps 0..i-1 applied. The allocators are
+ * deterministic, so going back is replaying a prefix, and a user action
+ * (alloc, free) is a step appended after the current position.
+ */
+import { el } from './dom.js';
+
+/** One step of a scenario: a label, and what it does to the state. */
+export interface Step<S> {
+  /** Shown in the step list, e.g. `alloc A (1 page)`. */
+  label: string;
+  /** Applies the step; returns a sentence saying what happened. */
+  apply(state: S): string;
+}
+
+/** What a view gives the player. */
+export interface ScenarioHost<S> {
+  /** A fresh state (a new allocator). */
+  create(): S;
+  /** Draws the state; `last` is the narrative of the step just applied. */
+  render(state: S, last: string, pos: number): void;
+}
+
+/**
+ * Controls (reset, back, step, play, end), a step counter, the narrative of
+ * the last step and the list of steps, clickable to jump.
+ */
+export class Player<S> {
+  readonly el: HTMLElement;
+  private steps: Step<S>[] = [];
+  private pos = 0;
+  private state: S;
+  private timer = 0;
+  private readonly counter: HTMLElement;
+  private readonly narrative: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private readonly playBtn: HTMLButtonElement;
+  private readonly speed: HTMLSelectElement;
+
+  constructor(private readonly host: ScenarioHost<S>, private readonly id: string) {
+    this.state = host.create();
+    const btn = (text: string, title: string, tid: string, fn: () => void): HTMLButtonElement => {
+      const b = el('button', { title, 'data-testid': `${id}-${tid}` }, text);
+      b.addEventListener('click', fn);
+      return b;
+    };
+    this.playBtn = btn('▶ Play', 'Play / pause (Space)', 'play', () => this.togglePlay());
+    this.speed = el('select', { title: 'Play speed', 'aria-label': 'speed' },
+      el('option', { value: '1200' }, 'slow'), el('option', { value: '600' }, 'normal'), el('option', { value: '200' }, 'fast'));
+    this.speed.value = '600';
+    this.counter = el('span', { class: 'counter', 'data-testid': `${id}-counter` });
+    this.narrative = el('div', { class: 'narrative', 'data-testid': `${id}-narrative`, 'aria-live': 'polite' });
+    this.list = el('ol', { class: 'steps', 'data-testid': `${id}-steps` });
+    this.el = el('div', { class: 'player' },
+      el('div', { class: 'controls' },
+        btn('« Reset', 'Reset (Home)', 'reset', () => this.goto(0)),
+        btn('◀ Back', 'Step back (←)', 'back', () => this.back()),
+        btn('Step ▶', 'Step (→)', 'step', () => this.step()),
+        this.playBtn, this.speed,
+        btn('End »', 'To the end (End)', 'end', () => this.goto(this.steps.length)),
+        this.counter),
+      this.narrative, this.list);
+  }
+
+  /** Replaces the scenario and goes to its start. */
+  load(steps: Step<S>[]): void {
+    this.pause();
+    this.steps = steps;
+    this.goto(0);
+  }
+
+  /** Inserts a step after the current position (dropping the steps after it) and applies it. */
+  push(step: Step<S>): void {
+    this.pause();
+    this.steps = this.steps.slice(0, this.pos);
+    this.steps.push(step);
+    this.step();
+  }
+
+  /** The current state (after `pos` steps). */
+  get current(): S {
+    return this.state;
+  }
+
+  /** Steps applied. */
+  get position(): number {
+    return this.pos;
+  }
+
+  step(): void {
+    if (this.pos >= this.steps.length) {
+      this.pause();
+      return;
+    }
+    const text = this.run(this.steps[this.pos]!);
+    this.pos++;
+    this.show(text);
+  }
+
+  back(): void {
+    this.pause();
+    if (this.pos > 0) this.goto(this.pos - 1);
+  }
+
+  /** Rebuilds the state after `n` steps. */
+  goto(n: number): void {
+    n = Math.max(0, Math.min(n, this.steps.length));
+    this.state = this.host.create();
+    let text = 'Start: a fresh allocator.';
+    for (let i = 0; i < n; i++) text = this.run(this.steps[i]!);
+    this.pos = n;
+    this.show(text);
+  }
+
+  togglePlay(): void {
+    if (this.timer !== 0) this.pause();
+    else this.play();
+  }
+
+  play(): void {
+    if (this.pos >= this.steps.length) this.goto(0);
+    this.playBtn.textContent = '⏸ Pause';
+    this.playBtn.classList.add('on');
+    const tick = (): void => {
+      this.step();
+      if (this.pos >= this.steps.length) this.pause();
+      else this.timer = window.setTimeout(tick, Number(this.speed.value));
+    };
+    this.timer = window.setTimeout(tick, 150);
+  }
+
+  pause(): void {
+    if (this.timer !== 0) window.clearTimeout(this.timer);
+    this.timer = 0;
+    this.playBtn.textContent = '▶ Play';
+    this.playBtn.classList.remove('on');
+  }
+
+  /** Keyboard shortcuts; true when the key was used. */
+  key(e: KeyboardEvent): boolean {
+    switch (e.key) {
+      case 'ArrowRight': case 'n': this.pause(); this.step(); return true;
+      case 'ArrowLeft': case 'p': this.back(); return true;
+      case ' ': this.togglePlay(); return true;
+      case 'Home': case 'r': this.pause(); this.goto(0); return true;
+      case 'End': this.pause(); this.goto(this.steps.length); return true;
+      default: return false;
+    }
+  }
+
+  private run(s: Step<S>): string {
+    try {
+      return s.apply(this.state);
+    } catch (e) {
+      return `⚠ ${(e as Error).name}: ${(e as Error).message}`;
+    }
+  }
+
+  private show(text: string): void {
+    this.counter.textContent = `step ${this.pos} / ${this.steps.length}`;
+    this.narrative.textContent = text;
+    this.narrative.classList.toggle('error', text.startsWith('⚠'));
+    this.list.replaceChildren(...this.steps.map((s, i) => {
+      const li = el('li', { class: i < this.pos ? (i === this.pos - 1 ? 'done last' : 'done') : '' }, s.label);
+      li.addEventListener('click', () => { this.pause(); this.goto(i + 1); });
+      return li;
+    }));
+    const last = this.list.querySelector<HTMLElement>('li.last');
+    if (last !== null) this.list.scrollTop = Math.max(0, last.offsetTop - this.list.clientHeight / 2);
+    this.host.render(this.state, text, this.pos);
+  }
+}
