@@ -311,9 +311,21 @@ export class BuddyAllocator {
     const p = i32[w + B_HEADS + j]!;
     this.unlink(i32, u8, p, j);
     // expand: split down to the wanted order, freeing the upper halves.
-    while (j > order) {
-      j--;
-      this.push(i32, u8, p + (1 << j), j);
+    // Lists order..j-1 are empty (j is the smallest non-empty order >= order),
+    // so each upper half becomes the only block of its list.
+    if (j > order) {
+      const L = this.links;
+      const info = this.info;
+      while (j > order) {
+        j--;
+        const q = p + (1 << j);
+        i32[L + 2 * q] = NIL;
+        i32[L + 2 * q + 1] = NIL;
+        i32[w + B_HEADS + j] = q;
+        i32[w + B_COUNTS + j] = 1;
+        u8[info + q] = (u8[info + q]! & INFO_FREED) | INFO_FREE | j;
+      }
+      i32[w + B_NON_EMPTY] = i32[w + B_NON_EMPTY]! | (((1 << (31 - Math.clz32(mask & -mask))) - 1) & ~((1 << order) - 1));
     }
     u8[this.info + p] = INFO_ALLOC | order;
     i32[this.links + 2 * p] = n;
