@@ -24,9 +24,9 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError, checkInteger, hex,
+  DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, checkInteger, hex,
 } from '../errors/index.js';
-import { HeaderSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
+import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabCache, SlabSpace } from '../slab/index.js';
 import { PAGE_WORDS, P_INFO } from '../slab/layout.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
@@ -39,6 +39,11 @@ export interface KmallocOptions {
   maxBytes?: number;
   /** Use this buddy allocator instead (it must have bytes). */
   buddy?: BuddyAllocator;
+  /**
+   * Lay the heap out in this Memory (for example a shared one, or a wrapped
+   * WebAssembly.Memory): a buddy over all of it is made first.
+   */
+  memory?: Memory;
   /** Size classes: 'kernel' or n per doubling (default 8). */
   classes?: SizeClassSpec;
   /** Largest slab class in bytes (default 8192); larger sizes use buddy pages. */
@@ -61,6 +66,9 @@ const K_LARGE_PAGES = 3;
 const K_META_PAGES = 4;
 const K_SPACE = 5;
 const K_CLASSES = 6;
+const K_MAX_CLASS = 7;
+/** Words 8.. hold the cache id of each class, in class order. */
+const K_CACHE_IDS = 8;
 const K_WORDS = 8;
 
 /**
@@ -106,6 +114,9 @@ export class Kmalloc implements ByteAllocator {
    */
   constructor(options: KmallocOptions) {
     let buddy = options.buddy;
+    if (buddy === undefined && options.memory !== undefined) {
+      buddy = new BuddyAllocator({ memory: options.memory, pageSize: options.pageSize ?? 4096 });
+    }
     if (buddy === undefined) {
       const pageSize = options.pageSize ?? 4096;
       const bytes = checkInteger(options.bytes ?? NaN, 'bytes', 1, 2 ** 32);
@@ -138,6 +149,8 @@ export class Kmalloc implements ByteAllocator {
     u32[this.k + K_META_PAGES] = buddy.pages - buddy.freePages - usedBefore;
     u32[this.k + K_SPACE] = this.space.region;
     u32[this.k + K_CLASSES] = sizes.length;
+    u32[this.k + K_MAX_CLASS] = this.maxClass;
+    this.caches.forEach((c, i) => { u32[this.k + K_CACHE_IDS + i] = c.id; });
     writeSlot(this.memory, HeaderSlot.Kmalloc, kAddr);
     this.byId = [];
     for (const c of this.caches) this.byId[c.id + 1] = c;
@@ -145,6 +158,46 @@ export class Kmalloc implements ByteAllocator {
     this.base = buddy.base;
     this.shift = buddy.pageShift;
     this.pageSize = buddy.pageSize;
+  }
+
+  /**
+   * Opens a second instance over the kmalloc heap in `memory` (a
+   * SharedArrayBuffer from another worker, or a copy of the buffer).
+   *
+   * @throws MemkitError if the Memory holds no kmalloc heap.
+   */
+  static attach(memory: Memory): Kmalloc {
+    const buddy = BuddyAllocator.attach(memory);
+    const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
+    const u32 = memory.u32;
+    const k = kAddr >>> 2;
+    if (kAddr === 0 || u32[k + K_MAGIC] !== KMALLOC_MAGIC) throw new MemkitError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)');
+    const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
+    const n = u32[k + K_CLASSES]!;
+    const caches: SlabCache[] = [];
+    for (let i = 0; i < n; i++) caches.push(SlabCache.attach(space, u32[k + K_CACHE_IDS + i]!));
+    const sizes = caches.map((c) => c.size);
+    const self = Object.create(Kmalloc.prototype) as Kmalloc;
+    const byId: Array<SlabCache | undefined> = [];
+    for (const c of caches) byId[c.id + 1] = c;
+    const fields: Record<string, unknown> = {
+      name: 'kmalloc',
+      buddy,
+      memory,
+      caches,
+      classSizes: sizes,
+      maxClass: u32[k + K_MAX_CLASS],
+      table: classTable(sizes),
+      byId,
+      space,
+      k,
+      pt: space.pageTable,
+      base: buddy.base,
+      shift: buddy.pageShift,
+      pageSize: buddy.pageSize,
+    };
+    Object.assign(self, fields);
+    return self;
   }
 
   // ------------------------------------------------------------ fast paths

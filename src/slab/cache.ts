@@ -238,6 +238,48 @@ export class SlabCache {
     mem.u8.set(name, (c + C_NAME) * 4);
   }
 
+  /**
+   * Reopens cache `id` of `space` from its descriptor in the buffer (for
+   * another worker, or a copy of the buffer). A ctor is not stored in the
+   * buffer: pass it again if the cache has one.
+   */
+  static attach(space: SlabSpace, id: number, ctor?: (addr: number) => void): SlabCache {
+    const u32 = space.memory.u32;
+    const c = space.cacheWords(id);
+    if (id >= space.cacheCount || u32[c + C_STRIDE] === 0) throw new InvalidArgumentError(`no slab cache ${id} in this slab space`);
+    const self = Object.create(SlabCache.prototype) as SlabCache;
+    const nameBytes = space.memory.u8.slice((c + C_NAME) * 4, (c + C_NAME) * 4 + C_NAME_BYTES);
+    const flags = u32[c + C_FLAGS]!;
+    const stride = u32[c + C_STRIDE]!;
+    const fields: Record<string, unknown> = {
+      name: new TextDecoder().decode(nameBytes.subarray(0, nameBytes.indexOf(0) < 0 ? C_NAME_BYTES : nameBytes.indexOf(0))),
+      size: u32[c + C_SIZE],
+      stride,
+      align: u32[c + C_ALIGN],
+      order: u32[c + C_ORDER],
+      objectsPerSlab: u32[c + C_OBJS],
+      buddy: space.buddy,
+      memory: space.memory,
+      id,
+      flags,
+      space,
+      c,
+      pt: space.pageTable,
+      objOffset: u32[c + C_OBJ_OFFSET],
+      fpOffset: u32[c + C_FP_OFFSET],
+      secret: space.memory.i32[c + C_SECRET],
+      debugOn: (flags & (F_POISON | F_RED_ZONE | F_CHECKS | F_HARDENED)) !== 0,
+      ctor,
+      base: space.buddy.base,
+      shift: space.buddy.pageShift,
+      maxPages: space.buddy.maxPages,
+      inverse: (1 + 2 ** -30) / stride,
+    };
+    Object.assign(self, fields);
+    space.caches[id] = self;
+    return self;
+  }
+
   // ------------------------------------------------------------ fast paths
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, Kmalloc, OutOfMemoryError,
+  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, Kmalloc, Memory, OutOfMemoryError,
   classSizes,
 } from '../../src/index.js';
 
@@ -128,5 +128,34 @@ describe('Kmalloc', () => {
     k.forEachBlock((addr, size) => seen.set(addr, size));
     expect(seen).toEqual(live);
     for (const a of live.keys()) expect(k.isAllocated(a)).toBe(true);
+  });
+});
+
+describe('Kmalloc.attach: the heap lives in the buffer', () => {
+  it('a second instance over a shared memory, and one over a copy, see the same blocks', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const k1 = new Kmalloc({ memory });
+    const a = k1.kmalloc(100);
+    const big = k1.kmalloc(50_000);
+    k1.bytes.fill(0x3c, a, a + 100);
+    const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    expect(k2.ksize(a)).toBe(104);
+    expect(k2.ksize(big)).toBe(53_248);
+    expect(k2.bytes[a + 99]).toBe(0x3c);
+    const b = k2.kmalloc(100); // the next object of the same slab
+    expect(k1.isAllocated(b)).toBe(true);
+    k1.kfree(b);
+    expect(() => k2.kfree(b)).toThrow(DoubleFreeError);
+    expect(k2.slabinfo()).toBe(k1.slabinfo());
+
+    const copy = Kmalloc.attach(Memory.wrap((memory.buffer as SharedArrayBuffer).slice(0)));
+    copy.kfree(a);
+    expect(copy.isAllocated(a)).toBe(false);
+    expect(k1.isAllocated(a)).toBe(true); // the original is untouched
+  });
+
+  it('refuses a Memory without a kmalloc heap', () => {
+    const buddy = new BuddyAllocator({ pages: 16 });
+    expect(() => Kmalloc.attach(buddy.memory!)).toThrow(/no kmalloc heap/);
   });
 });
