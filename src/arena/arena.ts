@@ -32,24 +32,25 @@
  *
  * Hot-path choice: `top` and `end` are read from and written to a 16-word
  * `Int32Array` over the state region on every call, never cached in JS
- * fields. The benchmark (`bench/arena.ts`) measured caching in fields as no
- * faster once the write-back that principle 1 demands is paid, and the view
- * keeps a second instance (`Arena.attach`) exactly in step.
+ * fields. `bench/arena.ts` measures the alternative (fields, with `top`
+ * written back to the buffer as principle 1 demands) side by side: no
+ * faster (the view ran at 0.9x-1.3x its speed), so the view wins: a second
+ * instance (`Arena.attach`, another worker) is always exactly in step. An
+ * `Int32Array` (values below 2^31) beat a `Uint32Array` by about 10%: the
+ * arithmetic stays in int32.
  *
  * @module
  */
 import { InvalidArgumentError, MemkitError, OutOfMemoryError, hex } from '../errors/index.js';
-import {
-  HEADER_BYTES, HeaderSlot, Memory, ensureHeader, readSlot, writeSlot,
-} from '../memory/index.js';
+import { HEADER_BYTES, HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
 import type {
-  ArenaAttachOptions, ArenaBuddyOptions, ArenaChunkInfo, ArenaMemoryOptions, ArenaOptions,
-  ArenaScope, ArenaStats, PageSource,
+  ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource,
 } from './api.js';
+import { type ArenaInit, checkBlock, createOnBuddy, createOnMemory, isBuddyOptions } from './create.js';
 import {
-  ADDRESS_LIMIT, ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0, EPOCH_LIMIT,
-  MARK_EPOCH_UNIT, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, NO_CAP, STATE_BYTES, STATE_WORDS,
-  S_CAPACITY, S_CHUNKS, S_CUR, S_END, S_EPOCH, S_FIRST, S_GROW, S_LIMIT, S_LOCK, S_MAGIC, S_MAX,
+  ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0, EPOCH_LIMIT,
+  MARK_EPOCH_UNIT, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, STATE_BYTES, STATE_WORDS,
+  S_CAPACITY, S_CHUNKS, S_CUR, S_END, S_EPOCH, S_FIRST, S_GROW, S_LIMIT, S_MAGIC, S_MAX,
   S_MODE, S_PAGE_SIZE, S_TOP,
 } from './layout.js';
 
@@ -69,18 +70,9 @@ if (MAGIC !== S_MAGIC || TOP !== S_TOP || END !== S_END || CUR !== S_CUR || FIRS
   throw new Error('memkit arena: hot-path indices disagree with layout.ts');
 }
 
-/** Least usable bytes of a chunk added by growth, when not given. */
-const MIN_CHUNK_BYTES = 256;
-/** Default pages per chunk of a buddy-backed arena. */
-const DEFAULT_CHUNK_PAGES = 4;
 /** The state view of a disposed arena: every read is `undefined`. */
 const DISPOSED = new Int32Array(0);
 
-interface ArenaInit {
-  memory: Memory;
-  at: number;
-  buddy: PageSource | null;
-}
 /** Set by `Arena.attach` around its `new Arena(...)` call. */
 let pendingAttach: ArenaInit | null = null;
 
@@ -567,109 +559,10 @@ class Scope implements ArenaScope {
   }
 }
 
-function isBuddyOptions(o: ArenaOptions): o is ArenaBuddyOptions {
-  return typeof o === 'object' && o !== null && 'buddy' in o && (o as ArenaBuddyOptions).buddy !== undefined;
-}
-
 function align16(x: number): number {
   return Math.ceil(x / CHUNK_ALIGN) * CHUNK_ALIGN;
 }
 
 function alignUp(x: number, align: number): number {
   return Math.ceil(x / align) * align;
-}
-
-function wholeNumber(n: unknown, what: string, min: number, max: number): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${what} must be a whole number in [${min}, ${max}], got ${String(n)}`);
-  }
-  return n;
-}
-
-/** Writes a fresh state region at `at` and the first chunk header at `chunk`. */
-function writeState(
-  memory: Memory, at: number, mode: number, chunk: number, end: number,
-  limit: number, max: number, grow: number, pageSize: number,
-): void {
-  const u32 = memory.u32;
-  const w = at >>> 2;
-  for (let i = 0; i < STATE_WORDS; i++) u32[w + i] = 0;
-  const c = chunk >>> 2;
-  u32[c + C_PREV] = 0;
-  u32[c + C_END] = end;
-  u32[c + C_USED0] = 0;
-  u32[c + C_WASTE0] = 0;
-  u32[w + S_LOCK] = 0;
-  u32[w + S_MODE] = mode;
-  u32[w + S_TOP] = chunk + CHUNK_HEADER_BYTES;
-  u32[w + S_END] = end;
-  u32[w + S_CUR] = chunk;
-  u32[w + S_FIRST] = chunk;
-  u32[w + S_LIMIT] = limit;
-  u32[w + S_CHUNKS] = 1;
-  u32[w + S_CAPACITY] = end - (chunk + CHUNK_HEADER_BYTES);
-  u32[w + S_MAX] = max;
-  u32[w + S_GROW] = grow;
-  u32[w + S_EPOCH] = 0;
-  u32[w + S_PAGE_SIZE] = pageSize;
-  u32[w + S_MAGIC] = ARENA_MAGIC;
-}
-
-/** Lays out a new Memory: header, state, first chunk (see layout.ts). */
-function createOnMemory(o: ArenaMemoryOptions): ArenaInit {
-  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('Arena options must be an object');
-  const at = HEADER_BYTES;
-  const chunk = at + STATE_BYTES;
-  const data = chunk + CHUNK_HEADER_BYTES;
-  const bytes = wholeNumber(o.bytes, 'bytes', 0, ADDRESS_LIMIT - data);
-  const maxBytes = o.maxBytes === undefined ? bytes : wholeNumber(o.maxBytes, 'maxBytes', bytes, ADDRESS_LIMIT - data);
-  const chunkBytes = o.chunkBytes === undefined ? Math.max(bytes, MIN_CHUNK_BYTES) : wholeNumber(o.chunkBytes, 'chunkBytes', 1, ADDRESS_LIMIT);
-  const growing = maxBytes > bytes;
-  // Each chunk but the last has >= chunkBytes usable bytes; each costs a
-  // header and up to 15 bytes of padding to the next 16-byte boundary.
-  const maxChunks = growing ? 2 + Math.floor((maxBytes - bytes) / chunkBytes) : 1;
-  const maxLen = Math.min(ADDRESS_LIMIT, chunk + maxChunks * (CHUNK_HEADER_BYTES + CHUNK_ALIGN) + maxBytes);
-  const memory = Memory.create(
-    growing ? { bytes: data + bytes, maxBytes: maxLen, shared: o.shared === true } : { bytes: data + bytes, shared: o.shared === true },
-  );
-  ensureHeader(memory);
-  writeState(memory, at, growing ? MODE_MEMORY : MODE_FIXED, chunk, data + bytes, data + bytes, maxBytes, chunkBytes, 0);
-  writeSlot(memory, HeaderSlot.Arena, at);
-  return { memory, at, buddy: null };
-}
-
-/**
- * Gives `block` back and throws unless it can be an arena chunk: 16-byte
- * aligned (a page size of at least 16) and below {@link ADDRESS_LIMIT}.
- */
-function checkBlock(buddy: PageSource, block: number, size: number): void {
-  if (block % CHUNK_ALIGN !== 0) {
-    buddy.free(block);
-    throw new InvalidArgumentError(`buddy block ${hex(block)} is not ${CHUNK_ALIGN}-byte aligned (use a page size of at least ${CHUNK_ALIGN})`);
-  }
-  if (block + buddy.blockPages(block) * buddy.pageSize > ADDRESS_LIMIT) {
-    buddy.free(block);
-    throw new OutOfMemoryError(`buddy block ${hex(block)} lies beyond the 2 GiB an arena can address`, size);
-  }
-}
-
-/** Takes the first chunk from the buddy and puts the state at its start. */
-function createOnBuddy(o: ArenaBuddyOptions): ArenaInit {
-  const buddy = o.buddy;
-  const memory = buddy.memory;
-  if (memory === null) throw new InvalidArgumentError('an arena needs a memory-backed buddy allocator (this one is offsets-only)');
-  const chunkPages = o.chunkPages === undefined ? DEFAULT_CHUNK_PAGES : wholeNumber(o.chunkPages, 'chunkPages', 1, 2 ** 20);
-  const max = o.maxBytes === undefined ? NO_CAP : wholeNumber(o.maxBytes, 'maxBytes', 1, ADDRESS_LIMIT);
-  const pageSize = buddy.pageSize;
-  const pages = Math.max(chunkPages, Math.ceil((STATE_BYTES + CHUNK_HEADER_BYTES + 1) / pageSize));
-  const block = buddy.allocPages(pages);
-  checkBlock(buddy, block, pages * pageSize);
-  memory.sync();
-  const chunk = block + STATE_BYTES;
-  const data = chunk + CHUNK_HEADER_BYTES;
-  const end = Math.min(block + buddy.blockPages(block) * pageSize, data + max);
-  ensureHeader(memory);
-  writeState(memory, block, MODE_BUDDY, chunk, end, 0, max, chunkPages, pageSize);
-  if (readSlot(memory, HeaderSlot.Arena) === 0) writeSlot(memory, HeaderSlot.Arena, block);
-  return { memory, at: block, buddy };
 }

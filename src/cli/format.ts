@@ -71,7 +71,8 @@ export function resultsTable(results: ReplayResult[]): string {
  */
 function speedRatio(r: ReplayResult, ref: ReplayResult): string {
   if (r.ops !== ref.ops || ref.opsPerSec <= 0 || r.violation !== null || ref.violation !== null) return '-';
-  return `${(r.opsPerSec / ref.opsPerSec).toFixed(2)}x`;
+  const x = r.opsPerSec / ref.opsPerSec;
+  return `${x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)}x`;
 }
 
 /** The fields of a result in `--json` output (the series is left out). */

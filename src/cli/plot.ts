@@ -54,15 +54,28 @@ export function plotSvg(results: ReplayResult[]): string {
         maxY = Math.max(maxY, s.footprint[i]!, s.payload[i]!);
       }
     }
+    // A log scale when one allocator's footprint dwarfs the payload (the buddy's 4 KiB pages).
+    let maxPayload = 1;
+    for (const r of rs) maxPayload = Math.max(maxPayload, r.peakPayload);
+    const log = maxY > 8 * maxPayload;
     const pw = W - ML - MR, ph = H - MT - MB;
     const sx = (x: number): number => ML + (x / maxX) * pw;
-    const sy = (y: number): number => y0 + MT + ph - (y / maxY) * ph;
-    out.push(`<text x="${ML}" y="${y0 + 20}" font-size="14" font-weight="bold">${esc(trace)}: footprint and live payload</text>`);
+    const lo = log ? 10 ** Math.floor(Math.log10(Math.max(1, maxPayload / 100))) : 0;
+    const hi = log ? 10 ** Math.ceil(Math.log10(maxY)) : maxY;
+    const sy = log
+      ? (y: number): number => y0 + MT + ph - ((Math.log10(Math.max(y, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph
+      : (y: number): number => y0 + MT + ph - (y / maxY) * ph;
+    out.push(`<text x="${ML}" y="${y0 + 20}" font-size="14" font-weight="bold">${esc(trace)}: footprint and live payload${log ? ' (log scale)' : ''}</text>`);
     // Axes and grid.
-    const ystep = niceStep(maxY, 5);
-    for (let v = 0; v <= maxY + 1e-9; v += ystep) {
+    const grid = (v: number): void => {
       out.push(`<line x1="${ML}" x2="${ML + pw}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#ddd"/>`);
       out.push(`<text x="${ML - 6}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${esc(formatBytes(v))}</text>`);
+    };
+    if (log) {
+      for (let v = lo; v <= hi * 1.001; v *= 10) grid(v);
+    } else {
+      const ystep = niceStep(maxY, 5);
+      for (let v = 0; v <= maxY + 1e-9; v += ystep) grid(v);
     }
     const xstep = niceStep(maxX, 6);
     for (let v = 0; v <= maxX + 1e-9; v += xstep) {

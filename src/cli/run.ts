@@ -61,7 +61,8 @@ Options:
       --no-verify         no payload or overlap checks: time the bare allocator
       --plot <file.svg>   write footprint and live payload over time as SVG
       --max-ops <n>       replay only the first n ops of each trace; or per
-                          allocator: --max-ops thing=300000,kmalloc=1000000
+                          allocator and/or trace: --max-ops thing=300000,
+                          --max-ops @bash=1000,thing@perl.rep.gz=500000
       --module <file.js>  load more allocators: a module exporting
                           \`allocators = { name: async (heapBytes) => ByteAllocator }\`
   -h, --help              this help
@@ -69,7 +70,8 @@ Options:
 Allocators:
 ${names.map((n) => `  ${n.padEnd(w)}  ${ALLOCATORS[n]!.description}`).join('\n')}
 
-Columns: peak payload = most requested bytes live at once; peak footprint =
+Columns: speed = ops/s over the ops/s of the trace's first row; peak payload
+= most requested bytes live at once; peak footprint =
 most bytes the allocator held; utilization = their ratio; int./ext. frag =
 internal / external fragmentation at the payload peak, as a share of the
 footprint there; failures = out-of-memory errors.
@@ -121,16 +123,39 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** `--max-ops N` (all allocators) or `--max-ops name=N,...` (per allocator). */
-function maxOpsPerAllocator(v: string | undefined): { all: number | undefined; per: Map<string, number> } {
-  const per = new Map<string, number>();
-  if (v === undefined || /^\d+$/.test(v)) return { all: maxOpsOption(v), per };
+/**
+ * `--max-ops N` (everything) or `--max-ops KEY=N,...` where KEY is an
+ * allocator (`thing`), a trace (`@perl`, the file name with or without
+ * `.rep.gz`/`.rep`) or both (`thing@perl`).
+ */
+interface OpCaps {
+  all: number | undefined;
+  caps: Array<{ allocator: string | null; trace: string | null; n: number }>;
+}
+
+function parseMaxOps(v: string | undefined): OpCaps {
+  if (v === undefined || /^\d+$/.test(v)) return { all: maxOpsOption(v), caps: [] };
+  const caps: OpCaps['caps'] = [];
   for (const part of v.split(',')) {
-    const m = /^\s*([\w.-]+)=(\d+)\s*$/.exec(part);
-    if (m === null) throw new UsageError(`--max-ops takes a whole number or name=N,...; got "${v}"`);
-    per.set(m[1]!, Number(m[2]));
+    const m = /^\s*([\w.-]*)(?:@([\w.-]+))?=(\d+)\s*$/.exec(part);
+    if (m === null || (m[1] === '' && m[2] === undefined)) {
+      throw new UsageError(`--max-ops takes N or KEY=N,... (KEY: allocator, @trace or allocator@trace); got "${v}"`);
+    }
+    caps.push({ allocator: m[1] === '' ? null : m[1]!, trace: m[2] ?? null, n: Number(m[3]) });
   }
-  return { all: undefined, per };
+  return { all: undefined, caps };
+}
+
+/** The smallest cap that applies to (trace file, allocator), or undefined. */
+function capFor(caps: OpCaps['caps'], file: string, allocator: string): number | undefined {
+  const bare = file.replace(/\.rep(\.gz)?$|\.gz$/, '');
+  let n: number | undefined;
+  for (const c of caps) {
+    if (c.allocator !== null && c.allocator !== allocator) continue;
+    if (c.trace !== null && c.trace !== file && c.trace !== bare) continue;
+    n = n === undefined ? c.n : Math.min(n, c.n);
+  }
+  return n;
 }
 
 function maxOpsOption(v: string | undefined): number | undefined {
@@ -171,9 +196,9 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
     if (!registry.has(n)) throw new UsageError(`unknown allocator "${n}" (known: ${[...registry.keys()].join(', ')})`);
   }
   if (values.plot !== undefined && !values.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG: give a file name ending in .svg, got "${values.plot}"`);
-  const { all: maxOps, per: capOf } = maxOpsPerAllocator(values['max-ops']);
-  for (const n of capOf.keys()) {
-    if (!names.includes(n)) throw new UsageError(`--max-ops names allocator "${n}", which is not replayed`);
+  const { all: maxOps, caps } = parseMaxOps(values['max-ops']);
+  for (const c of caps) {
+    if (c.allocator !== null && !names.includes(c.allocator)) throw new UsageError(`--max-ops names allocator "${c.allocator}", which is not replayed`);
   }
   const verify = !values['no-verify'];
   const json = values.json;
@@ -190,7 +215,7 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
         throw new UsageError(`cannot create allocator "${name}": ${(e as Error).message}`);
       }
       progress.start(`${trace.file} ${name}`);
-      const cap = capOf.get(name);
+      const cap = capFor(caps, trace.file, name);
       const r = replay(cap === undefined ? trace : truncateTrace(trace, cap), a, {
         verify,
         samples: values.plot !== undefined ? 800 : 0,

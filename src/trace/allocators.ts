@@ -29,7 +29,7 @@ export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
   kmalloc: { description: 'memkit Kmalloc: slab caches per size class, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
   buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block)', create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
-  thing: { description: '@thi.ng/malloc MemPool: first fit, address-ordered lists (free is O(live blocks))', create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h) },
+  thing: { description: '@thi.ng/malloc MemPool: first fit, address-ordered lists (free is O(live blocks)); realloc = malloc+copy+free', create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h) },
   tlsf: { description: 'TLSF (two-level segregated fit) compiled to WebAssembly', create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h) },
 };
 

@@ -87,7 +87,7 @@ describe.concurrent('memkit command (child process)', () => {
 
   it('--no-verify times the bare allocator; --max-ops per allocator; --plot writes an SVG with one line per allocator', async () => {
     const svg = join(dir, 'out.svg');
-    const r = await memkit('replay', good, '-a', 'buddy,thing', '--no-verify', '--max-ops', 'thing=5', '--plot', svg);
+    const r = await memkit('replay', good, '-a', 'buddy,thing', '--no-verify', '--max-ops', 'thing@small=5,@other=1', '--plot', svg);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\| small\.rep\.gz +\| buddy +\| +8 \|.*\| off +\|/);
     expect(r.stdout).toMatch(/\| small\.rep\.gz \(cut\) \| thing +\| +5 \|.*\| off +\|/);

@@ -3,6 +3,7 @@ import { InvalidArgumentError, InvalidFreeError, OutOfMemoryError } from '../../
 import { createThingAllocator } from '../../src/peers/thing.js';
 import { ALLOCATORS, allocatorNames, createAllocator } from '../../src/trace/allocators.js';
 import { parseTrace } from '../../src/trace/trace.js';
+import { readTrace } from '../../src/trace/read.js';
 import { replay } from '../../src/trace/replay.js';
 
 describe('ThingAllocator (@thi.ng/malloc MemPool)', () => {
@@ -93,4 +94,29 @@ describe('allocator registry', () => {
       expect(r.failures, name).toBe(0);
     }
   });
+});
+
+describe('real traces through every registered allocator, verified', () => {
+  const soak = process.env.MEMKIT_FUZZ === 'soak';
+  const files = soak ? ['bash', 'gcc-cc1', 'perl', 'python3-json', 'sqlite3'] : ['gcc-cc1'];
+  for (const f of files) {
+    it(`${f}: ${soak ? 'whole trace' : 'first 100k ops'}`, async () => {
+      const t = await readTrace(`traces/${f}.rep.gz`, soak ? {} : { maxOps: 100_000 });
+      for (const name of allocatorNames()) {
+        if (soak && name === 'thing' && f !== 'gcc-cc1') continue; // MemPool's free is O(live blocks)
+        let a;
+        try {
+          a = await createAllocator(name, t.heapSize);
+        } catch (e) {
+          console.warn(`skipping ${name}: ${(e as Error).message}`);
+          continue;
+        }
+        const r = replay(t, a);
+        expect(r.violation, name).toBeNull();
+        expect(r.verified, name).toBe(true);
+        expect(r.failures, name).toBe(0);
+        expect(r.ops, name).toBe(t.length);
+      }
+    });
+  }
 });
