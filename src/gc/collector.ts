@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { markCurrentRuns, releaseCurrent, trimPool } from './blocks.js';
 import type { ManagedHeap } from './heap.js';
 import {
   ARR_HEADER, BLOCK_BYTES, BLOCK_HEADER, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
@@ -18,6 +19,7 @@ import {
   PHASE_SWEEP, ROOT_WORDS, R_ADDR, S_BLOCKS, S_BSWEEP, S_EMPTY, S_FINQ, S_FLAGS, S_LARGE,
   S_LSWEEP, S_MARK, S_MCAP, S_MSTACK, S_MTOP, S_NEMPTY, S_PHASE, S_RCAP, S_REFOFFS, S_ROOTS,
   S_SSTACK, S_STOP, S_TYPES, S_WSTACK, S_WTOP, TFLAG_FINALIZER, TYPE_MASK, TYPE_WORDS, T_FLAGS,
+  SCAN_ARRAY, SCAN_MAX_DIRECT, SCAN_SHIFT,
   T_KIND, T_NREFS, T_NWEAK, T_REFS, T_SIZE, T_WEAKS,
 } from './layout.js';
 
@@ -30,7 +32,7 @@ function popcount(x: number): number {
 
 /** Marks `a` (non-zero) and pushes it if it was white. */
 export function shade(h: ManagedHeap, a: number): void {
-  const u32 = h.memory.u32;
+  const u32 = h.v.u32;
   const mi = h.mb + (a >>> 8);
   const bit = 1 << ((a >>> 3) & 31);
   const m = u32[mi]!;
@@ -43,20 +45,21 @@ export function shade(h: ManagedHeap, a: number): void {
 /** IDLE -> MARK: every object turns white (MARK cleared), roots turn gray. */
 export function cycleStart(h: ManagedHeap): void {
   const s = h.s;
-  let u32 = h.memory.u32;
+  let u32 = h.v.u32;
   u32[s + S_PHASE] = PHASE_MARK;
   u32[s + S_MTOP] = 0;
   u32[s + S_WTOP] = 0;
   u32.fill(0, h.mb, h.mb + h.bmWords);
+  markCurrentRuns(h);
   const rcap = u32[s + S_RCAP]!;
   for (let i = 0; i < rcap; i++) {
-    u32 = h.memory.u32;
+    u32 = h.v.u32;
     const a = u32[(u32[s + S_ROOTS]! >>> 2) + i * ROOT_WORDS + R_ADDR]!;
     if (a !== 0) shade(h, a);
   }
-  const stop = h.memory.u32[s + S_STOP]!;
+  const stop = h.v.u32[s + S_STOP]!;
   for (let i = 0; i < stop; i++) {
-    u32 = h.memory.u32;
+    u32 = h.v.u32;
     const a = u32[(u32[s + S_SSTACK]! >>> 2) + i]!;
     if (a !== 0) shade(h, a);
   }
@@ -70,42 +73,57 @@ export function cycleStart(h: ManagedHeap): void {
 export function drainMark(h: ManagedHeap, budget: number): number {
   const s = h.s;
   const mb = h.mb;
-  let u32 = h.memory.u32;
+  let u32 = h.v.u32;
   const types = u32[s + S_TYPES]! >>> 2;
   const refs = u32[s + S_REFOFFS]! >>> 2;
   let ms = u32[s + S_MSTACK]! >>> 2;
   let cap = u32[s + S_MCAP]!;
   let top = u32[s + S_MTOP]!;
+  // Work is counted up in an integer (no float math in the loop). The scan
+  // code in the header spares the type-table lookups for most objects.
+  let work = 0;
   for (;;) {
-    while (top > 0 && budget > 0) {
+    while (top > 0 && work < budget) {
       const a = u32[ms + --top]!;
       const w = a >>> 2;
-      const t = types + (u32[w]! & TYPE_MASK) * TYPE_WORDS;
-      const kind = u32[t + T_KIND]!;
+      const info = u32[w]!;
+      const scan = (info >>> SCAN_SHIFT) & 0xff;
       let n: number;
-      let first: number;
-      let direct: boolean;
-      if (kind === KIND_OBJECT) {
-        n = u32[t + T_NREFS]!;
-        first = refs + u32[t + T_REFS]!;
-        direct = false;
-        if (u32[t + T_NWEAK] !== 0) {
-          h.pushWeak(a);
-          u32 = h.memory.u32;
-        }
-      } else if (kind === KIND_REF_ARRAY) {
+      if (scan <= SCAN_MAX_DIRECT) {
+        n = scan; // an object whose first `scan` words are its refs
+      } else if (scan === SCAN_ARRAY) {
         n = u32[w + H_LEN]!;
-        first = w + (ARR_HEADER >>> 2);
-        direct = true;
       } else {
-        budget -= 1;
+        // The type table: ref offsets anywhere, and weak fields to remember.
+        const t = types + (info & TYPE_MASK) * TYPE_WORDS;
+        const m = u32[t + T_NREFS]!;
+        const first = refs + u32[t + T_REFS]!;
+        if (u32[t + T_NWEAK] !== 0) h.pushWeak(a);
+        u32 = h.v.u32;
+        work += m + 1;
+        for (let i = m - 1; i >= 0; i--) {
+          const c = u32[w + u32[first + i]!]!;
+          if (c === 0) continue;
+          const mi = mb + (c >>> 8);
+          const bit = 1 << ((c >>> 3) & 31);
+          const mw = u32[mi]!;
+          if ((mw & bit) !== 0) continue;
+          u32[mi] = mw | bit;
+          u32[s + S_MTOP] = top;
+          h.pushMark(c);
+          u32 = h.v.u32;
+          top = u32[s + S_MTOP]!;
+          ms = u32[s + S_MSTACK]! >>> 2;
+          cap = u32[s + S_MCAP]!;
+        }
         continue;
       }
-      budget -= n + 1;
-      // Last field first: the first child is popped next, and a structure
-      // built depth-first then marks in address order (fewer cache misses).
-      for (let i = n - 1; i >= 0; i--) {
-        const c = direct ? u32[first + i]! : u32[w + u32[first + i]!]!;
+      work += n + 1;
+      // The refs are the n words after the 8-byte header. Last one first: the
+      // first child is popped next, and a structure built depth-first then
+      // marks in address order (fewer cache misses).
+      for (let i = w + 1 + n; i > w + 1; i--) {
+        const c = u32[i]!;
         if (c === 0) continue;
         const mi = mb + (c >>> 8);
         const bit = 1 << ((c >>> 3) & 31);
@@ -115,7 +133,7 @@ export function drainMark(h: ManagedHeap, budget: number): number {
         if (top === cap) {
           u32[s + S_MTOP] = top;
           h.pushMark(c);
-          u32 = h.memory.u32;
+          u32 = h.v.u32;
           top = u32[s + S_MTOP]!;
           ms = u32[s + S_MSTACK]! >>> 2;
           cap = u32[s + S_MCAP]!;
@@ -125,17 +143,17 @@ export function drainMark(h: ManagedHeap, budget: number): number {
       }
     }
     u32[s + S_MTOP] = top;
-    if (top > 0 || budget <= 0 || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget;
+    if (top > 0 || work >= budget || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget - work;
     // The stack overflowed: rescan every marked object for white children.
     u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_OVERFLOW;
-    h.memory.f64[h.sf + F_OVERFLOWS]++;
+    h.v.f64[h.sf + F_OVERFLOWS]++;
     h.forEachObject((o) => {
-      if ((h.memory.u32[h.mb + (o >>> 8)]! & (1 << ((o >>> 3) & 31))) === 0) return;
+      if ((h.v.u32[h.mb + (o >>> 8)]! & (1 << ((o >>> 3) & 31))) === 0) return;
       forEachRef(h, o, false, (c) => {
         if (c !== 0) shade(h, c);
       });
     });
-    u32 = h.memory.u32;
+    u32 = h.v.u32;
     top = u32[s + S_MTOP]!;
     ms = u32[s + S_MSTACK]! >>> 2;
     cap = u32[s + S_MCAP]!;
@@ -144,35 +162,35 @@ export function drainMark(h: ManagedHeap, budget: number): number {
 
 /** Calls fn with each ref slot value of `a` (weak ones too if asked), its byte offset, and whether it is weak. */
 export function forEachRef(h: ManagedHeap, a: number, weak: boolean, fn: (value: number, byteOffset: number, weak: boolean) => void): void {
-  const u32 = h.memory.u32;
+  const u32 = h.v.u32;
   const w = a >>> 2;
   const t = h.typeWord(a);
   const refs = u32[h.s + S_REFOFFS]! >>> 2;
   const kind = u32[t + T_KIND];
   if (kind === KIND_REF_ARRAY) {
     const n = u32[w + H_LEN]!;
-    for (let i = 0; i < n; i++) fn(h.memory.u32[w + (ARR_HEADER >>> 2) + i]!, ARR_HEADER + 4 * i, false);
+    for (let i = 0; i < n; i++) fn(h.v.u32[w + (ARR_HEADER >>> 2) + i]!, ARR_HEADER + 4 * i, false);
     return;
   }
   if (kind !== KIND_OBJECT) return;
   const n = u32[t + T_NREFS]!;
   const first = u32[t + T_REFS]!;
   for (let i = 0; i < n; i++) {
-    const off = h.memory.u32[refs + first + i]!;
-    fn(h.memory.u32[w + off]!, off * 4, false);
+    const off = h.v.u32[refs + first + i]!;
+    fn(h.v.u32[w + off]!, off * 4, false);
   }
   if (!weak) return;
   const nw = u32[t + T_NWEAK]!;
   const fw = u32[t + T_WEAKS]!;
   for (let i = 0; i < nw; i++) {
-    const off = h.memory.u32[refs + fw + i]!;
-    fn(h.memory.u32[w + off]!, off * 4, true);
+    const off = h.v.u32[refs + fw + i]!;
+    fn(h.v.u32[w + off]!, off * 4, true);
   }
 }
 
 /** Clears the weak fields of `holder` whose target is white. */
 function clearWeak(h: ManagedHeap, holder: number): void {
-  const u32 = h.memory.u32;
+  const u32 = h.v.u32;
   const w = holder >>> 2;
   const t = h.typeWord(holder);
   const refs = u32[h.s + S_REFOFFS]! >>> 2;
@@ -188,7 +206,7 @@ function clearWeak(h: ManagedHeap, holder: number): void {
 /** MARK -> SWEEP: weak refs to white objects are cleared; the block and large lists are detached for sweeping. */
 export function finishMark(h: ManagedHeap): void {
   const s = h.s;
-  const u32 = h.memory.u32;
+  const u32 = h.v.u32;
   const wtop = u32[s + S_WTOP]!;
   const wbase = u32[s + S_WSTACK]! >>> 2;
   for (let i = 0; i < wtop; i++) clearWeak(h, u32[wbase + i]!);
@@ -196,7 +214,7 @@ export function finishMark(h: ManagedHeap): void {
     u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_WEAK_OVERFLOW;
     h.forEachObject((o) => {
       const t = h.typeWord(o);
-      if (h.memory.u32[t + T_KIND] === KIND_OBJECT && h.memory.u32[t + T_NWEAK] !== 0) clearWeak(h, o);
+      if (h.v.u32[t + T_KIND] === KIND_OBJECT && h.v.u32[t + T_NWEAK] !== 0) clearWeak(h, o);
     });
   }
   u32[s + S_WTOP] = 0;
@@ -206,7 +224,7 @@ export function finishMark(h: ManagedHeap): void {
   u32[s + S_LARGE] = 0;
   for (let c = 0; c < CLASS_SIZES.length; c++) u32[h.ct + c * CLASS_WORDS + C_AVAIL] = 0;
   u32[s + S_PHASE] = PHASE_SWEEP;
-  const f64 = h.memory.f64;
+  const f64 = h.v.f64;
   f64[h.sf + F_SWEPT_LIVE] = 0;
   f64[h.sf + F_SWEPT_OBJS] = 0;
 }
@@ -223,16 +241,23 @@ export function sweepStep(h: ManagedHeap, budget: number): number {
   const ct = h.ct;
   const wordsPerBlock = BLOCK_BYTES >>> 8;
   const keepEmpty = Math.ceil(h.counter(F_THRESHOLD) / BLOCK_BYTES);
-  let u32 = h.memory.u32;
+  let u32 = h.v.u32;
   let liveBytes = 0;
   let liveObjs = 0;
   let freedBytes = 0;
   let freedObjs = 0;
+  let work = 0; // counted up in an integer (budget may be Infinity)
   let b = u32[s + S_BSWEEP]!;
-  while (b !== 0 && budget > 0) {
-    budget -= wordsPerBlock;
+  while (b !== 0 && work < budget) {
+    work += wordsPerBlock;
     const bw = b >>> 2;
     const next = u32[bw + B_NEXT]!;
+    const c = ct + u32[bw + B_CLASS]! * CLASS_WORDS;
+    if (u32[c + C_BLOCK] === b) {
+      // Allocation leaves the block; the sweep decides where it goes.
+      releaseCurrent(h, u32[bw + B_CLASS]!, false);
+      u32 = h.v.u32;
+    }
     const w0 = b >>> 8;
     let live = 0;
     let dead = 0;
@@ -252,15 +277,7 @@ export function sweepStep(h: ManagedHeap, budget: number): number {
     freedBytes += dead * slot;
     freedObjs += dead;
     u32[bw + B_LIVE] = live;
-    const c = ct + u32[bw + B_CLASS]! * CLASS_WORDS;
-    const current = u32[c + C_BLOCK] === b;
     if (live === 0) {
-      if (current) {
-        // Allocation moves on to another block at its next refill.
-        u32[c + C_BLOCK] = 0;
-        u32[c + C_CURSOR] = 0;
-        u32[c + C_LIMIT] = 0;
-      }
       u32[bw + B_MAGIC] = 0;
       if (u32[s + S_NEMPTY]! < keepEmpty) {
         u32[bw + B_NEXT] = u32[s + S_EMPTY]!;
@@ -268,12 +285,12 @@ export function sweepStep(h: ManagedHeap, budget: number): number {
         u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! + 1;
       } else {
         h.backend.free(u32[bw + B_RAW]!);
-        u32 = h.memory.u32;
+        u32 = h.v.u32;
       }
     } else {
       u32[bw + B_NEXT] = u32[s + S_BLOCKS]!;
       u32[s + S_BLOCKS] = b;
-      if (!current && live < u32[bw + B_NSLOTS]!) {
+      if (live < u32[bw + B_NSLOTS]!) {
         u32[bw + B_AVAIL] = u32[c + C_AVAIL]!;
         u32[c + C_AVAIL] = b;
       }
@@ -283,9 +300,9 @@ export function sweepStep(h: ManagedHeap, budget: number): number {
   u32[s + S_BSWEEP] = b;
   if (b === 0) {
     let p = u32[s + S_LSWEEP]!;
-    while (p !== 0 && budget > 0) {
-      budget--;
-      u32 = h.memory.u32;
+    while (p !== 0 && work < budget) {
+      work++;
+      u32 = h.v.u32;
       const next = u32[p >>> 2]!;
       const a = p + LARGE_PRE;
       const bi = a >>> 8;
@@ -310,20 +327,21 @@ export function sweepStep(h: ManagedHeap, budget: number): number {
       }
       p = next;
     }
-    h.memory.u32[s + S_LSWEEP] = p;
+    h.v.u32[s + S_LSWEEP] = p;
   }
-  const f64 = h.memory.f64;
+  const f64 = h.v.f64;
   f64[h.sf + F_SWEPT_LIVE] += liveBytes;
   f64[h.sf + F_SWEPT_OBJS] += liveObjs;
   f64[h.sf + F_FREED] += freedBytes;
   f64[h.sf + F_OBJ_FREED] += freedObjs;
-  return b === 0 && h.memory.u32[s + S_LSWEEP] === 0 ? Math.max(budget, 1) : Math.min(budget, 0);
+  const left = budget - work;
+  return b === 0 && h.v.u32[s + S_LSWEEP] === 0 ? Math.max(left, 1) : Math.min(left, 0);
 }
 
 /** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
 export function finishCycle(h: ManagedHeap): void {
-  const u32 = h.memory.u32;
-  const f64 = h.memory.f64;
+  const u32 = h.v.u32;
+  const f64 = h.v.f64;
   const sf = h.sf;
   u32[h.s + S_PHASE] = PHASE_IDLE;
   const live = f64[sf + F_SWEPT_LIVE]!;
@@ -332,23 +350,21 @@ export function finishCycle(h: ManagedHeap): void {
   f64[sf + F_CYCLES]++;
   const threshold = Math.max(h.minThreshold, live * h.growthFactor);
   f64[sf + F_THRESHOLD] = threshold;
+  // Current blocks go back on their avail lists (refunding what they did not
+  // hand out), so the next allocations start over from swept blocks.
+  for (let c = 0; c < CLASS_SIZES.length; c++) releaseCurrent(h, c, true);
   h.setCredit(threshold);
-  for (let c = 0; c < CLASS_SIZES.length; c++) {
-    const ci = h.ct + c * CLASS_WORDS;
-    const b = u32[ci + C_BLOCK]!;
-    if (b !== 0) u32[ci + C_CURSOR] = b + BLOCK_HEADER;
-  }
-  h.trimPool(Math.ceil(threshold / BLOCK_BYTES));
+  trimPool(h, Math.ceil(threshold / BLOCK_BYTES));
 }
 
 /** Calls the finalizers of queued dead objects, then frees them. */
 export function runFinalizers(h: ManagedHeap): void {
   const s = h.s;
-  if (h.runningFinalizers || h.memory.u32[s + S_FINQ] === 0) return;
+  if (h.runningFinalizers || h.v.u32[s + S_FINQ] === 0) return;
   h.runningFinalizers = true;
   try {
     for (;;) {
-      let u32 = h.memory.u32;
+      let u32 = h.v.u32;
       const p = u32[s + S_FINQ]!;
       if (p === 0) break;
       u32[s + S_FINQ] = u32[p >>> 2]!;
@@ -360,10 +376,10 @@ export function runFinalizers(h: ManagedHeap): void {
       } catch (e) {
         h.onFinalizerError(e, a);
       }
-      u32 = h.memory.u32;
+      u32 = h.v.u32;
       u32[a >>> 2] = 0;
       h.backend.free(p);
-      const f64 = h.memory.f64;
+      const f64 = h.v.f64;
       f64[h.sf + F_FREED] += size;
       f64[h.sf + F_OBJ_FREED]++;
     }

@@ -54,8 +54,8 @@ export interface HeapGraph {
 
 /** @internal */
 export function heapGraph(heap: ManagedHeap): HeapGraph {
-  heap.memory.sync();
-  const u32 = (): Uint32Array => heap.memory.u32;
+  heap.sync();
+  const u32 = (): Uint32Array => heap.v.u32;
   const phase = heap.phase;
   const gray = new Set<number>();
   const ms = heap.stateWord(S_MSTACK) >>> 2;

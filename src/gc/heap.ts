@@ -41,9 +41,11 @@ import { Kmalloc } from '../kmalloc/index.js';
 import { HeaderSlot, hasHeader, writeSlot } from '../memory/header.js';
 import type { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
+import { Views } from './views.js';
 import {
   cycleStart, drainMark, finishCycle, finishMark, runFinalizers, shade, sweepStep,
 } from './collector.js';
+import { coverOrFree, nextRun, trimPool } from './blocks.js';
 import { heapGraph, type HeapGraph } from './graph.js';
 import {
   ARR_HEADER, BLOCK_BYTES, BLOCK_HEADER, BLOCK_MAGIC, B_CLASS, B_LIVE, B_MAGIC, B_NEXT,
@@ -107,6 +109,8 @@ export interface TypeMeta {
 const DEFAULT_BYTES = 1 << 24;
 const MIN_TABLE = 64;
 const PAUSE_RING = 1024;
+/** A work budget meaning "all of it", as a small integer. */
+const WHOLE = 0x3fffffff;
 
 /**
  * A garbage-collected heap of typed objects in a memkit Memory. See
@@ -124,16 +128,20 @@ const PAUSE_RING = 1024;
  * ```
  */
 export class ManagedHeap {
+  // Fields set in the constructor are `declare`d (no class-field define
+  // emitting `undefined` first), so V8 keeps exact field representations.
   /** The bytes objects live in. */
-  readonly memory: Memory;
+  declare readonly memory: Memory;
   /** The allocator objects come from. */
-  readonly backend: GcBackend;
+  declare readonly backend: GcBackend;
+  /** @internal The typed views every hot path reads (see views.ts). */
+  declare readonly v: Views;
   /** Address of the collector's state block. */
-  readonly stateAddress: number;
+  declare readonly stateAddress: number;
   /** @internal u32 index of the state block. */
-  readonly s: number;
+  declare readonly s: number;
   /** @internal f64 index of the state block. */
-  readonly sf: number;
+  declare readonly sf: number;
   /** @internal u32 index of the START bitmap (cache of S_START). */
   sb = 0;
   /** @internal u32 index of the MARK bitmap (cache of S_MARK). */
@@ -141,7 +149,7 @@ export class ManagedHeap {
   /** @internal words in each bitmap (cache of S_BMWORDS). */
   bmWords = 0;
   /** @internal u32 index of the size-class table (it never moves). */
-  readonly ct: number;
+  declare readonly ct: number;
   /** @internal JS-side type facts by type id. */
   readonly typeMeta: TypeMeta[] = [];
   /** @internal slot chain (index + 1) of the innermost open scope. */
@@ -151,12 +159,12 @@ export class ManagedHeap {
   /** @internal global root name -> slot. */
   readonly globalSlots = new Map<string, number>();
   /** @internal */
-  readonly minThreshold: number;
+  declare readonly minThreshold: number;
   /** @internal */
-  readonly growthFactor: number;
-  private readonly stepBytes: number;
-  private readonly stepBudget: number;
-  private readonly autoCollect: boolean;
+  declare readonly growthFactor: number;
+  declare private readonly stepBytes: number;
+  declare private readonly stepBudget: number;
+  declare private readonly autoCollect: boolean;
   private inCollector = false;
   /** @internal true while finalizers run (no nested finalizer runs). */
   runningFinalizers = false;
@@ -166,11 +174,13 @@ export class ManagedHeap {
   readonly onFinalizerError: (error: unknown, address: number) => void;
   private readonly onPause: ((ms: number) => void) | null;
   /** @internal backstop for unscoped roots the program forgets. */
-  readonly registry: FinalizationRegistry<{ slot: number; gen: number }>;
+  declare readonly registry: FinalizationRegistry<{ slot: number; gen: number }>;
 
   constructor(options: ManagedHeapOptions = {}) {
     this.backend = options.backend ?? ManagedHeap.defaultBackend(options);
     this.memory = this.backend.memory;
+    this.memory.sync();
+    this.v = new Views(this.memory);
     this.minThreshold = options.minThreshold ?? 1 << 20;
     this.growthFactor = options.growthFactor ?? 3;
     this.stepBytes = options.stepBytes ?? 1 << 16;
@@ -183,11 +193,12 @@ export class ManagedHeap {
       console.error(`memkit: finalizer of ${hex(a)} threw`, e);
     });
     this.onPause = options.onPause ?? null;
-    const st = this.backend.alloc(STATE_BYTES);
+    const st = this.tryAlloc(STATE_BYTES);
+    if (st === 0) throw new OutOfMemoryError('ManagedHeap: no room for its state', STATE_BYTES);
     this.stateAddress = st;
     this.s = st >>> 2;
     this.sf = st >>> 3;
-    const mem = this.memory;
+    const mem = this.v;
     mem.u8.fill(0, st, st + STATE_BYTES);
     const u32 = mem.u32;
     const s = this.s;
@@ -203,17 +214,18 @@ export class ManagedHeap {
     this.newTable(S_WSTACK, S_WCAP, MIN_TABLE, 4);
     this.newTable(S_PAUSES, S_PCAP, PAUSE_RING, 8);
     const classBytes = CLASS_SIZES.length * CLASS_WORDS * 4;
-    const ct = this.backend.alloc(classBytes);
-    this.memory.u8.fill(0, ct, ct + classBytes);
-    this.memory.u32[s + S_CLASSES] = ct;
+    const ct = this.tryAlloc(classBytes);
+    if (ct === 0) throw new OutOfMemoryError('ManagedHeap: no room for its size classes', classBytes);
+    this.v.u8.fill(0, ct, ct + classBytes);
+    this.v.u32[s + S_CLASSES] = ct;
     this.ct = ct >>> 2;
     this.initRootFreeList(0);
     this.growBitmaps(this.memory.byteLength - 1);
-    const f64 = this.memory.f64;
+    const f64 = this.v.f64;
     f64[this.sf + F_THRESHOLD] = this.minThreshold;
     f64[this.sf + F_CREDIT] = this.minThreshold;
     f64[this.sf + F_ISSUED] = this.minThreshold;
-    if (hasHeader(mem)) writeSlot(mem, HeaderSlot.Heap, st);
+    if (hasHeader(this.memory)) writeSlot(this.memory, HeaderSlot.Heap, st);
     this.registry = new FinalizationRegistry((held) => this.leakedRoot(held.slot, held.gen));
   }
 
@@ -226,8 +238,9 @@ export class ManagedHeap {
 
   /** Allocates a zeroed table of `cap` entries of `entryBytes`, records it at words (addrWord, capWord). */
   private newTable(addrWord: number, capWord: number, cap: number, entryBytes: number): void {
-    const a = this.backend.alloc(cap * entryBytes);
-    const mem = this.memory;
+    const a = this.tryAlloc(cap * entryBytes);
+    if (a === 0) throw new OutOfMemoryError(`ManagedHeap: no room for a table of ${cap * entryBytes} bytes`, cap * entryBytes);
+    const mem = this.v;
     mem.u8.fill(0, a, a + cap * entryBytes);
     mem.u32[this.s + capWord] = cap;
     mem.u32[this.s + addrWord] = a;
@@ -239,12 +252,12 @@ export class ManagedHeap {
    * room (the old table is kept).
    */
   growTable(addrWord: number, capWord: number, entryBytes: number, minCap: number): boolean {
-    const oldAddr = this.memory.u32[this.s + addrWord]!;
-    const oldCap = this.memory.u32[this.s + capWord]!;
+    const oldAddr = this.v.u32[this.s + addrWord]!;
+    const oldCap = this.v.u32[this.s + capWord]!;
     const cap = Math.max(oldCap * 2, minCap);
     const a = this.tryAlloc(cap * entryBytes);
     if (a === 0) return false;
-    const mem = this.memory;
+    const mem = this.v;
     mem.u8.copyWithin(a, oldAddr, oldAddr + oldCap * entryBytes);
     mem.u8.fill(0, a + oldCap * entryBytes, a + cap * entryBytes);
     mem.u32[this.s + capWord] = cap;
@@ -255,23 +268,39 @@ export class ManagedHeap {
 
   /** Backend allocation that returns 0 instead of throwing OutOfMemoryError. */
   private tryAlloc(size: number): number {
+    let a: number;
     try {
-      return this.backend.alloc(size);
+      a = this.backend.alloc(size);
     } catch (e) {
       if (e instanceof OutOfMemoryError) return 0;
       throw e;
     }
+    // The backend may have grown the memory (a wasm memory then has new views).
+    if (this.v.u32 !== this.memory.u32) this.v.refresh(this.memory);
+    return a;
+  }
+
+  /**
+   * Picks up new views after the memory's buffer was replaced (a
+   * `WebAssembly.Memory` grown by wasm code). Every collection and every
+   * public operation except field and array element access calls it; call
+   * it yourself after wasm code grew the memory, before touching fields.
+   */
+  sync(): void {
+    this.memory.sync();
+    if (this.v.u32 !== this.memory.u32) this.v.refresh(this.memory);
   }
 
   /** Makes both bitmaps cover address `addr`. Throws OutOfMemoryError if it cannot. */
-  private growBitmaps(addr: number): void {
+  /** @internal */
+  growBitmaps(addr: number): void {
     const need = Math.max((addr >>> 8) + 1, Math.ceil(this.memory.byteLength / 256));
     const s = this.s;
-    if (this.memory.u32[s + S_START] === 0) {
+    if (this.v.u32[s + S_START] === 0) {
       this.newTable(S_START, S_BMWORDS, need, 4);
       this.newTable(S_MARK, S_BMWORDS, need, 4);
     } else {
-      const old = this.memory.u32[s + S_BMWORDS]!;
+      const old = this.v.u32[s + S_BMWORDS]!;
       const cap = Math.max(old * 2, need);
       const a = this.tryAlloc(cap * 4);
       const b = a === 0 ? 0 : this.tryAlloc(cap * 4);
@@ -279,7 +308,7 @@ export class ManagedHeap {
         if (a !== 0) this.backend.free(a);
         throw new OutOfMemoryError(`no room to extend the GC bitmaps to ${hex(addr)}`, cap * 8);
       }
-      const mem = this.memory;
+      const mem = this.v;
       for (const [word, to] of [[S_START, a], [S_MARK, b]] as const) {
         const from = mem.u32[s + word]!;
         mem.u8.copyWithin(to, from, from + old * 4);
@@ -289,13 +318,13 @@ export class ManagedHeap {
       }
       mem.u32[s + S_BMWORDS] = cap;
     }
-    this.sb = this.memory.u32[s + S_START]! >>> 2;
-    this.mb = this.memory.u32[s + S_MARK]! >>> 2;
-    this.bmWords = this.memory.u32[s + S_BMWORDS]!;
+    this.sb = this.v.u32[s + S_START]! >>> 2;
+    this.mb = this.v.u32[s + S_MARK]! >>> 2;
+    this.bmWords = this.v.u32[s + S_BMWORDS]!;
   }
 
   private initRootFreeList(from: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const s = this.s;
     const cap = u32[s + S_RCAP]!;
     const base = u32[s + S_ROOTS]! >>> 2;
@@ -312,32 +341,21 @@ export class ManagedHeap {
   // ------------------------------------------------------------ allocation
 
   /**
-   * @internal Allocates a zeroed object of type `typeId` in a GC block of
-   * size class `cls` (`size` = the class's slot size).
+   * @internal Allocates a zeroed object with header word `info` (magic,
+   * scan code, type id) in a GC block of size class `cls` (`size` = the
+   * class's slot size).
    */
-  allocSmall(typeId: number, size: number, cls: number): number {
-    const mem = this.memory;
-    const ci = this.sf + F_CREDIT;
-    const credit = mem.f64[ci]! - size;
-    mem.f64[ci] = credit;
-    if (credit < 0) this.allocationTrigger();
-    let u32 = mem.u32;
+  allocSmall(info: number, size: number, cls: number): number {
+    // The fast path: bump through a run of free slots that was zeroed (and,
+    // during a cycle, marked black) when the run began. Kept tiny so that V8
+    // inlines it into the caller; the credit is charged per block in refill().
+    const u32 = this.v.u32;
     const c = this.ct + cls * CLASS_WORDS;
     let a = u32[c + C_CURSOR]!;
-    if (a >= u32[c + C_LIMIT]! || (u32[this.sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) {
-      a = this.nextFree(cls, size);
-      u32 = mem.u32;
-    }
-    u32[c + C_CURSOR] = a + size;
-    const bi = a >>> 8;
-    const bit = 1 << ((a >>> 3) & 31);
-    u32[this.sb + bi] |= bit;
-    // Born black during a cycle (between cycles MARK is cleared at the next start anyway).
-    if (u32[this.s + S_PHASE] !== PHASE_IDLE) u32[this.mb + bi] |= bit;
-    const w = a >>> 2;
-    u32[w] = INFO_MAGIC | typeId;
-    const end = w + (size >>> 2);
-    for (let i = w + 1; i < end; i++) u32[i] = 0;
+    if (a >= u32[c + C_LIMIT]!) a = nextRun(this, cls, size);
+    this.v.u32[c + C_CURSOR] = a + size;
+    this.v.u32[this.sb + (a >>> 8)] |= 1 << ((a >>> 3) & 31);
+    this.v.u32[a >>> 2] = info;
     return a;
   }
 
@@ -346,22 +364,22 @@ export class ManagedHeap {
    * block on the large-object list (large objects, and every object whose
    * type has a finalizer).
    */
-  allocLarge(typeId: number, size: number): number {
-    const mem = this.memory;
+  allocLarge(info: number, size: number): number {
+    const mem = this.v;
     const ci = this.sf + F_CREDIT;
     const credit = mem.f64[ci]! - size;
     mem.f64[ci] = credit;
     if (credit < 0) this.allocationTrigger();
     const p = this.rawAlloc(size + LARGE_PRE);
     const a = p + LARGE_PRE;
-    if (((a + size) >>> 8) >= this.bmWords) this.coverOrFree(a + size, p);
+    if (((a + size) >>> 8) >= this.bmWords) coverOrFree(this, a + size, p);
     const u32 = mem.u32;
     const s = this.s;
     u32[p >>> 2] = u32[s + S_LARGE]!;
     u32[(p >>> 2) + 1] = 0;
     u32[s + S_LARGE] = p;
     mem.u8.fill(0, a, a + size);
-    u32[a >>> 2] = INFO_MAGIC | typeId;
+    u32[a >>> 2] = info;
     const bi = a >>> 8;
     const bit = 1 << ((a >>> 3) & 31);
     u32[this.sb + bi] |= bit;
@@ -370,7 +388,7 @@ export class ManagedHeap {
   }
 
   /** @internal Allocates an array object of `length` elements of `elemBytes`. */
-  allocArray(typeId: number, length: number, elemBytes: number, large: boolean): number {
+  allocArray(info: number, length: number, elemBytes: number, large: boolean): number {
     if ((length >>> 0) !== length || length * elemBytes > 0x7fff0000) {
       throw new InvalidArgumentError(`array length must be a whole number that fits the heap, got ${String(length)}`);
     }
@@ -378,93 +396,17 @@ export class ManagedHeap {
     let a: number;
     if (size <= MAX_SMALL && !large) {
       const cls = CLASS_OF[size >>> 3]!;
-      a = this.allocSmall(typeId, CLASS_SIZES[cls]!, cls);
+      a = this.allocSmall(info, CLASS_SIZES[cls]!, cls);
     } else {
-      a = this.allocLarge(typeId, size);
+      a = this.allocLarge(info, size);
     }
-    this.memory.u32[(a >>> 2) + H_LEN] = length;
+    this.v.u32[(a >>> 2) + H_LEN] = length;
     return a;
   }
 
-  /** The slot under the cursor is taken: skip live slots, or move to another block. */
-  private nextFree(cls: number, size: number): number {
-    const u32 = this.memory.u32;
-    const c = this.ct + cls * CLASS_WORDS;
-    const sb = this.sb;
-    const lim = u32[c + C_LIMIT]!;
-    let a = u32[c + C_CURSOR]!;
-    while (a < lim && (u32[sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) a += size;
-    return a < lim ? a : this.refill(cls, size);
-  }
-
-  /** The current block of class `cls` is used up: move to the next block with a free slot. */
-  private refill(cls: number, size: number): number {
-    const c = this.ct + cls * CLASS_WORDS;
-    for (;;) {
-      let u32 = this.memory.u32;
-      let b = u32[c + C_AVAIL]!;
-      if (b !== 0) {
-        u32[c + C_AVAIL] = u32[(b >>> 2) + B_AVAIL]!;
-        u32[(b >>> 2) + B_AVAIL] = 0;
-      } else {
-        b = this.newBlock(cls, size);
-        u32 = this.memory.u32;
-      }
-      const lim = b + BLOCK_HEADER + u32[(b >>> 2) + B_NSLOTS]! * size;
-      u32[c + C_BLOCK] = b;
-      u32[c + C_LIMIT] = lim;
-      const sb = this.sb;
-      for (let a = b + BLOCK_HEADER; a < lim; a += size) {
-        if ((u32[sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) === 0) return a;
-      }
-      u32[c + C_CURSOR] = lim;
-    }
-  }
-
-  /** A block for class `cls`: from the pool of empty blocks, or from the backend. */
-  private newBlock(cls: number, size: number): number {
-    const s = this.s;
-    let b = this.memory.u32[s + S_EMPTY]!;
-    if (b !== 0) {
-      const u32 = this.memory.u32;
-      u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
-      u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;
-    } else {
-      let raw = this.rawAlloc(BLOCK_BYTES);
-      b = raw;
-      if ((raw & 255) !== 0) {
-        // Bitmap words must not straddle two blocks: align to 256 bytes.
-        this.backend.free(raw);
-        raw = this.rawAlloc(BLOCK_BYTES + 256);
-        b = (raw + 255) & ~255;
-      }
-      if (((b + BLOCK_BYTES) >>> 8) >= this.bmWords) this.coverOrFree(b + BLOCK_BYTES, raw);
-      this.memory.u32[(b >>> 2) + B_RAW] = raw;
-    }
-    const u32 = this.memory.u32;
-    const w = b >>> 2;
-    u32[w + B_MAGIC] = BLOCK_MAGIC;
-    u32[w + B_CLASS] = cls;
-    u32[w + B_SLOT] = size;
-    u32[w + B_NSLOTS] = Math.floor((BLOCK_BYTES - BLOCK_HEADER) / size);
-    u32[w + B_NEXT] = u32[s + S_BLOCKS]!;
-    u32[w + B_AVAIL] = 0;
-    u32[w + B_LIVE] = 0;
-    u32[s + S_BLOCKS] = b;
-    return b;
-  }
-
-  private coverOrFree(addr: number, raw: number): void {
-    try {
-      this.growBitmaps(addr);
-    } catch (e) {
-      this.backend.free(raw);
-      throw e;
-    }
-  }
-
   /** Backend allocation; when it fails, collect everything and try once more. */
-  private rawAlloc(size: number): number {
+  /** @internal */
+  rawAlloc(size: number): number {
     const a = this.tryAlloc(size);
     if (a !== 0) return a;
     if (this.inCollector) throw new OutOfMemoryError(`ManagedHeap: no room for ${size} bytes`, size);
@@ -476,15 +418,16 @@ export class ManagedHeap {
   }
 
   /** The allocation credit ran out: do collector work, then hand out new credit. */
-  private allocationTrigger(): void {
+  /** @internal */
+  allocationTrigger(): void {
     if (!this.autoCollect || this.inCollector || this.runningFinalizers) {
       this.setCredit(this.stepBytes);
       return;
     }
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     if ((u32[this.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0) {
       this.step(this.stepBudget);
-      if (this.memory.u32[this.s + S_PHASE] !== PHASE_IDLE) this.setCredit(this.stepBytes);
+      if (this.v.u32[this.s + S_PHASE] !== PHASE_IDLE) this.setCredit(this.stepBytes);
     } else {
       this.timed(true);
     }
@@ -492,7 +435,7 @@ export class ManagedHeap {
 
   /** @internal Refills the allocation credit with `bytes`. */
   setCredit(bytes: number): void {
-    const f64 = this.memory.f64;
+    const f64 = this.v.f64;
     const sf = this.sf;
     f64[sf + F_ALLOCATED] = f64[sf + F_ALLOCATED]! + f64[sf + F_ISSUED]! - f64[sf + F_CREDIT]!;
     f64[sf + F_ISSUED] = bytes;
@@ -508,15 +451,15 @@ export class ManagedHeap {
   checkStore(v: number): void {
     const bi = v >>> 8;
     if (v !== (v >>> 0) || (v & 7) !== 0 || bi >= this.bmWords ||
-        (this.memory.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0) {
+        (this.v.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0) {
       throw this.badRef(v);
     }
-    const phase = this.memory.u32[this.s + S_PHASE]!;
+    const phase = this.v.u32[this.s + S_PHASE]!;
     if (phase !== PHASE_IDLE) this.storeDuringCycle(v, phase);
   }
 
   private storeDuringCycle(v: number, phase: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const mi = this.mb + (v >>> 8);
     const bit = 1 << ((v >>> 3) & 31);
     if ((u32[mi]! & bit) !== 0) return;
@@ -535,7 +478,7 @@ export class ManagedHeap {
 
   /** @internal A weak field of `holder` was written during marking: remember the holder. */
   weakStored(holder: number): void {
-    if (this.memory.u32[this.s + S_PHASE] === PHASE_MARK) this.pushWeak(holder);
+    if (this.v.u32[this.s + S_PHASE] === PHASE_MARK) this.pushWeak(holder);
   }
 
   /**
@@ -543,10 +486,10 @@ export class ManagedHeap {
    * found unreachable. Any number may be passed.
    */
   isLive(obj: number): boolean {
-    this.memory.sync();
+    this.sync();
     const bi = obj >>> 8;
     if (obj === 0 || obj !== (obj >>> 0) || (obj & 7) !== 0 || bi >= this.bmWords) return false;
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const bit = 1 << ((obj >>> 3) & 31);
     if ((u32[this.sb + bi]! & bit) === 0) return false;
     return u32[this.s + S_PHASE] !== PHASE_SWEEP || (u32[this.mb + bi]! & bit) !== 0;
@@ -560,7 +503,7 @@ export class ManagedHeap {
   /** Name of the type of the live object `obj`. */
   typeOf(obj: number): string {
     if (!this.isLive(obj)) throw this.badRef(obj);
-    return this.typeMeta[this.memory.u32[obj >>> 2]! & TYPE_MASK]!.name;
+    return this.typeMeta[this.v.u32[obj >>> 2]! & TYPE_MASK]!.name;
   }
 
   /** Bytes of the live object `obj`, header included (before rounding to a slot). */
@@ -571,7 +514,7 @@ export class ManagedHeap {
 
   /** @internal Size of an object from its header and type entry. */
   objectSize(obj: number): number {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const w = obj >>> 2;
     const t = (u32[this.s + S_TYPES]! >>> 2) + (u32[w]! & TYPE_MASK) * TYPE_WORDS;
     return u32[t + T_KIND] === KIND_OBJECT ? u32[t + T_SIZE]! : (ARR_HEADER + u32[w + H_LEN]! * u32[t + T_SIZE]! + 7) & ~7;
@@ -580,15 +523,15 @@ export class ManagedHeap {
   /** @internal Pushes a gray object; on a full stack that cannot grow, records an overflow. */
   pushMark(a: number): void {
     const s = this.s;
-    let u32 = this.memory.u32;
+    let u32 = this.v.u32;
     const top = u32[s + S_MTOP]!;
     if (top === u32[s + S_MCAP]) {
       // After one failed growth, stop trying until the overflow is handled.
       if ((u32[s + S_FLAGS]! & FLAG_OVERFLOW) !== 0 || !this.growTable(S_MSTACK, S_MCAP, 4, 0)) {
-        this.memory.u32[s + S_FLAGS] = this.memory.u32[s + S_FLAGS]! | FLAG_OVERFLOW;
+        this.v.u32[s + S_FLAGS] = this.v.u32[s + S_FLAGS]! | FLAG_OVERFLOW;
         return;
       }
-      u32 = this.memory.u32;
+      u32 = this.v.u32;
     }
     u32[(u32[s + S_MSTACK]! >>> 2) + top] = a;
     u32[s + S_MTOP] = top + 1;
@@ -597,14 +540,14 @@ export class ManagedHeap {
   /** @internal Remembers an object with weak fields for the end of marking. */
   pushWeak(a: number): void {
     const s = this.s;
-    let u32 = this.memory.u32;
+    let u32 = this.v.u32;
     const top = u32[s + S_WTOP]!;
     if (top === u32[s + S_WCAP]) {
       if (!this.growTable(S_WSTACK, S_WCAP, 4, 0)) {
         u32[s + S_FLAGS] = u32[s + S_FLAGS]! | FLAG_WEAK_OVERFLOW; // finishMark visits every object
         return;
       }
-      u32 = this.memory.u32;
+      u32 = this.v.u32;
     }
     u32[(u32[s + S_WSTACK]! >>> 2) + top] = a;
     u32[s + S_WTOP] = top + 1;
@@ -625,19 +568,20 @@ export class ManagedHeap {
    */
   step(budget: number = this.stepBudget): boolean {
     if (!(budget > 0)) throw new InvalidArgumentError(`step budget must be positive, got ${String(budget)}`);
+    budget = Math.min(Math.ceil(budget), WHOLE);
     if (this.inCollector) return false;
-    this.memory.sync();
+    this.sync();
     const t0 = performance.now();
     this.inCollector = true;
     let done = false;
     try {
       const s = this.s;
-      if (this.memory.u32[s + S_PHASE] === PHASE_IDLE) cycleStart(this);
-      if (this.memory.u32[s + S_PHASE] === PHASE_MARK) {
+      if (this.v.u32[s + S_PHASE] === PHASE_IDLE) cycleStart(this);
+      if (this.v.u32[s + S_PHASE] === PHASE_MARK) {
         budget = drainMark(this, budget);
         if (budget > 0) finishMark(this);
       }
-      if (budget > 0 && this.memory.u32[s + S_PHASE] === PHASE_SWEEP && sweepStep(this, budget) > 0) {
+      if (budget > 0 && this.v.u32[s + S_PHASE] === PHASE_SWEEP && sweepStep(this, budget) > 0) {
         finishCycle(this);
         done = true;
       }
@@ -657,7 +601,7 @@ export class ManagedHeap {
    */
   collect(): void {
     if (this.inCollector) return;
-    this.memory.sync();
+    this.sync();
     this.timed(false);
   }
 
@@ -666,7 +610,7 @@ export class ManagedHeap {
     const t0 = performance.now();
     this.inCollector = true;
     try {
-      const running = this.memory.u32[this.s + S_PHASE] !== PHASE_IDLE;
+      const running = this.v.u32[this.s + S_PHASE] !== PHASE_IDLE;
       if (running) this.completeCycle();
       if (!running || !onlyOne) {
         cycleStart(this);
@@ -682,19 +626,21 @@ export class ManagedHeap {
   /** Runs the current cycle to its end. */
   private completeCycle(): void {
     const s = this.s;
-    if (this.memory.u32[s + S_PHASE] === PHASE_MARK) {
-      drainMark(this, Infinity);
+    // Budgets are small integers (Smis): a double budget such as Infinity
+    // makes V8 compare as floats in the hot loops.
+    if (this.v.u32[s + S_PHASE] === PHASE_MARK) {
+      while (drainMark(this, WHOLE) <= 0) { /* more to mark */ }
       finishMark(this);
     }
-    if (this.memory.u32[s + S_PHASE] === PHASE_SWEEP) {
-      sweepStep(this, Infinity);
+    if (this.v.u32[s + S_PHASE] === PHASE_SWEEP) {
+      while (sweepStep(this, WHOLE) <= 0) { /* more to sweep */ }
       finishCycle(this);
     }
   }
 
   private recordPause(ms: number): void {
-    const u32 = this.memory.u32;
-    const f64 = this.memory.f64;
+    const u32 = this.v.u32;
+    const f64 = this.v.f64;
     const s = this.s;
     const n = u32[s + S_PCOUNT]!;
     f64[(u32[s + S_PAUSES]! >>> 3) + (n % u32[s + S_PCAP]!)] = ms;
@@ -711,39 +657,23 @@ export class ManagedHeap {
    * given back.
    */
   trim(): number {
-    this.memory.sync();
-    return this.trimPool(0);
-  }
-
-  /** @internal Frees pooled empty blocks until at most `keep` remain; returns bytes freed. */
-  trimPool(keep: number): number {
-    const s = this.s;
-    let freed = 0;
-    while (this.memory.u32[s + S_NEMPTY]! > keep) {
-      const u32 = this.memory.u32;
-      const b = u32[s + S_EMPTY]!;
-      u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
-      u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;
-      u32[(b >>> 2) + B_MAGIC] = 0;
-      this.backend.free(u32[(b >>> 2) + B_RAW]!);
-      freed += BLOCK_BYTES;
-    }
-    return freed;
+    this.sync();
+    return trimPool(this, 0);
   }
 
   /** True when automatic collection works in small steps. */
   get incremental(): boolean {
-    return (this.memory.u32[this.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0;
+    return (this.v.u32[this.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0;
   }
 
   set incremental(on: boolean) {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     u32[this.s + S_FLAGS] = on ? u32[this.s + S_FLAGS]! | FLAG_INCREMENTAL : u32[this.s + S_FLAGS]! & ~FLAG_INCREMENTAL;
   }
 
   /** The collector's phase: 'idle', 'mark' or 'sweep'. */
   get phase(): 'idle' | 'mark' | 'sweep' {
-    const p = this.memory.u32[this.s + S_PHASE];
+    const p = this.v.u32[this.s + S_PHASE];
     return p === PHASE_MARK ? 'mark' : p === PHASE_SWEEP ? 'sweep' : 'idle';
   }
 
@@ -788,7 +718,7 @@ export class ManagedHeap {
    * ```
    */
   root(obj: number): Root {
-    this.memory.sync();
+    this.sync();
     return makeRoot(this, obj);
   }
 
@@ -806,7 +736,7 @@ export class ManagedHeap {
    * ```
    */
   scope<R>(fn: (escape: Escape) => R): R {
-    this.memory.sync();
+    this.sync();
     return runScope(this, fn);
   }
 
@@ -818,12 +748,12 @@ export class ManagedHeap {
    */
   pushRoot(obj: number): void {
     if (obj !== 0) this.checkStore(obj);
-    let u32 = this.memory.u32;
+    let u32 = this.v.u32;
     const s = this.s;
     const top = u32[s + S_STOP]!;
     if (top === u32[s + S_SCAP]) {
       if (!this.growTable(S_SSTACK, S_SCAP, 4, 0)) throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
-      u32 = this.memory.u32;
+      u32 = this.v.u32;
     }
     u32[(u32[s + S_SSTACK]! >>> 2) + top] = obj;
     u32[s + S_STOP] = top + 1;
@@ -831,7 +761,7 @@ export class ManagedHeap {
 
   /** Pops the shadow stack and returns the object that was on top. */
   popRoot(): number {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const s = this.s;
     const top = u32[s + S_STOP]!;
     if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
@@ -841,12 +771,12 @@ export class ManagedHeap {
 
   /** Height of the shadow stack. */
   get rootStackHeight(): number {
-    return this.memory.u32[this.s + S_STOP]!;
+    return this.v.u32[this.s + S_STOP]!;
   }
 
   /** Sets (creating if needed) the named global root to `obj` (or 0). */
   setGlobal(name: string, obj: number): void {
-    this.memory.sync();
+    this.sync();
     setGlobal(this, name, obj);
   }
 
@@ -862,7 +792,7 @@ export class ManagedHeap {
 
   /** Counters, pause percentiles, live bytes and objects. */
   stats(): HeapStats {
-    this.memory.sync();
+    this.sync();
     return heapStats(this);
   }
 
@@ -873,13 +803,13 @@ export class ManagedHeap {
 
   /** The recorded pause times of the last (up to 1024) pauses, ms, oldest first. */
   pauses(): Float64Array {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const s = this.s;
     const count = u32[s + S_PCOUNT]!;
     const cap = u32[s + S_PCAP]!;
     const n = Math.min(count, cap);
     const base = u32[s + S_PAUSES]! >>> 3;
-    const ring = this.memory.f64.slice(base, base + n);
+    const ring = this.v.f64.slice(base, base + n);
     if (count <= cap) return ring;
     const k = count % cap;
     const out = new Float64Array(n);
@@ -893,16 +823,16 @@ export class ManagedHeap {
   /** @internal Adds a type entry; offsets are byte offsets. Returns the type id. */
   addType(kind: number, size: number, refOffsets: number[], weakOffsets: number[], finalizer: boolean): number {
     const s = this.s;
-    const id = this.memory.u32[s + S_TCOUNT]!;
+    const id = this.v.u32[s + S_TCOUNT]!;
     if (id >= 0xffff) throw new InvalidArgumentError('too many types (65535)');
-    if (id === this.memory.u32[s + S_TCAP] && !this.growTable(S_TYPES, S_TCAP, TYPE_WORDS * 4, 0)) {
+    if (id === this.v.u32[s + S_TCAP] && !this.growTable(S_TYPES, S_TCAP, TYPE_WORDS * 4, 0)) {
       throw new OutOfMemoryError('no room for the type table', TYPE_WORDS * 4);
     }
     const need = refOffsets.length + weakOffsets.length;
-    while (this.memory.u32[s + S_ROCOUNT]! + need > this.memory.u32[s + S_ROCAP]!) {
+    while (this.v.u32[s + S_ROCOUNT]! + need > this.v.u32[s + S_ROCAP]!) {
       if (!this.growTable(S_REFOFFS, S_ROCAP, 4, 0)) throw new OutOfMemoryError('no room for the type table', need * 4);
     }
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const first = u32[s + S_ROCOUNT]!;
     const ro = u32[s + S_REFOFFS]! >>> 2;
     refOffsets.forEach((off, i) => { u32[ro + first + i] = off >>> 2; });
@@ -922,7 +852,7 @@ export class ManagedHeap {
 
   /** @internal */
   leakedRoot(slot: number, gen: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     if (slot >= u32[this.s + S_RCAP]!) return;
     const w = this.rootWord(slot);
     if (u32[w + R_GEN] !== gen || (u32[w + R_META]! & 3) !== RS_LIVE) return;
@@ -934,12 +864,12 @@ export class ManagedHeap {
   /** @internal Takes a root slot holding `obj` with META `meta`; returns the slot index. */
   takeRootSlot(obj: number, meta: number): number {
     const s = this.s;
-    if (this.memory.u32[s + S_RFREE] === 0) {
-      const old = this.memory.u32[s + S_RCAP]!;
+    if (this.v.u32[s + S_RFREE] === 0) {
+      const old = this.v.u32[s + S_RCAP]!;
       if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0)) throw new OutOfMemoryError('no room for the root table', old * 2);
       this.initRootFreeList(old);
     }
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const slot = u32[s + S_RFREE]! - 1;
     const w = this.rootWord(slot);
     u32[s + S_RFREE] = u32[w + R_META]! >>> 2;
@@ -950,12 +880,12 @@ export class ManagedHeap {
 
   /** @internal u32 index of a root slot. */
   rootWord(slot: number): number {
-    return (this.memory.u32[this.s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
+    return (this.v.u32[this.s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
   }
 
   /** @internal Puts a slot back on the free list and bumps its generation. */
   freeRootSlot(slot: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     const w = this.rootWord(slot);
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = (u32[w + R_GEN]! + 1) >>> 0;
@@ -967,29 +897,29 @@ export class ManagedHeap {
   releaseChain(chain: number): void {
     while (chain !== 0) {
       const slot = chain - 1;
-      chain = this.memory.u32[this.rootWord(slot) + R_META]! >>> 2;
+      chain = this.v.u32[this.rootWord(slot) + R_META]! >>> 2;
       this.freeRootSlot(slot);
     }
   }
 
   /** @internal state word. */
   stateWord(word: number): number {
-    return this.memory.u32[this.s + word]!;
+    return this.v.u32[this.s + word]!;
   }
 
   /** @internal */
   setStateWord(word: number, value: number): void {
-    this.memory.u32[this.s + word] = value;
+    this.v.u32[this.s + word] = value;
   }
 
   /** @internal Reads a state f64 counter. */
   counter(index: number): number {
-    return this.memory.f64[this.sf + index]!;
+    return this.v.f64[this.sf + index]!;
   }
 
   /** @internal Shades `obj` if it is white and marking is on. */
   shadeIfMarking(obj: number): void {
-    if (obj !== 0 && this.memory.u32[this.s + S_PHASE] === PHASE_MARK) shade(this, obj);
+    if (obj !== 0 && this.v.u32[this.s + S_PHASE] === PHASE_MARK) shade(this, obj);
   }
 
   /**
@@ -999,23 +929,23 @@ export class ManagedHeap {
   forEachObject(fn: (obj: number) => void): void {
     const s = this.s;
     for (const head of [S_BLOCKS, S_BLOCKS + 1]) {
-      for (let b = this.memory.u32[s + head]!; b !== 0; b = this.memory.u32[(b >>> 2) + B_NEXT]!) {
-        const u32 = this.memory.u32;
+      for (let b = this.v.u32[s + head]!; b !== 0; b = this.v.u32[(b >>> 2) + B_NEXT]!) {
+        const u32 = this.v.u32;
         const size = u32[(b >>> 2) + B_SLOT]!;
         const lim = b + BLOCK_HEADER + u32[(b >>> 2) + B_NSLOTS]! * size;
         for (let a = b + BLOCK_HEADER; a < lim; a += size) {
-          if ((this.memory.u32[this.sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) fn(a);
+          if ((this.v.u32[this.sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) fn(a);
         }
       }
     }
     for (const head of [S_LARGE, S_LARGE + 1]) {
-      for (let p = this.memory.u32[s + head]!; p !== 0; p = this.memory.u32[p >>> 2]!) fn(p + LARGE_PRE);
+      for (let p = this.v.u32[s + head]!; p !== 0; p = this.v.u32[p >>> 2]!) fn(p + LARGE_PRE);
     }
   }
 
   /** @internal Type-table word index of the type of `obj`. */
   typeWord(obj: number): number {
-    const u32 = this.memory.u32;
+    const u32 = this.v.u32;
     return (u32[this.s + S_TYPES]! >>> 2) + (u32[obj >>> 2]! & TYPE_MASK) * TYPE_WORDS;
   }
 

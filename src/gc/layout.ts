@@ -31,8 +31,13 @@
  *       +-----------------------------------+-----------------+-----------
  *   info:  31        24 23            16 15                  0
  *          +-----------+----------------+---------------------+
- *          |  0xA7     |  0             |  type id            |
+ *          |  0xA7     |  scan code     |  type id            |
  *          +-----------+----------------+---------------------+
+ *   scan code: how marking finds the strong refs without the type table:
+ *          0..250  the first `code` words after the header are the refs
+ *                  (object types put their ref fields first)
+ *          0xFE    a ref array: `length` words after the header
+ *          0xFF    ask the type table (types with weak fields, > 250 refs)
  *   length: element count of an array object (elements start at byte 8)
  * ```
  * A large (or finalizable) object has an 8-byte pre-header in front of it,
@@ -87,6 +92,11 @@ export const LARGE_PRE = 8;
 export const INFO_MAGIC = 0xa7 << 24;
 /** Mask of the type id. */
 export const TYPE_MASK = 0xffff;
+/** Shift of the scan code in the info word, and its special values. */
+export const SCAN_SHIFT = 16;
+export const SCAN_MAX_DIRECT = 250;
+export const SCAN_ARRAY = 0xfe;
+export const SCAN_TABLE = 0xff;
 
 /** Collector phases (state word PHASE). */
 export const PHASE_IDLE = 0;
@@ -193,8 +203,10 @@ export const B_RAW = 7;
  * Size classes of GC blocks (slot bytes), and the size-class table in the
  * buffer, CLASS_WORDS per class:
  * ```
- *  0 CURSOR  next slot to try in the current block (0 = no current block)
- *  1 LIMIT   end of the current block's slots
+ *  0 CURSOR  next slot of the current run (0 = no current block)
+ *  1 LIMIT   end of the current run: the free slots [CURSOR, LIMIT) were
+ *            zeroed (and, during a cycle, marked) when the run began, so
+ *            allocation there is a bump of CURSOR plus a START bit
  *  2 AVAIL   blocks of this class with free slots (swept since)
  *  3 BLOCK   the current block
  * ```

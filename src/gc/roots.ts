@@ -37,7 +37,7 @@ export class Root {
 
   /** True until released (by `release()`, by its scope ending, or by the backstop). */
   get alive(): boolean {
-    const u32 = this.heap.memory.u32;
+    const u32 = this.heap.v.u32;
     const w = this.heap.rootWord(this.slot);
     const state = u32[w + R_META]! & 3;
     return u32[w + R_GEN] === this.gen && (state === RS_LIVE || state === RS_SCOPED);
@@ -46,14 +46,14 @@ export class Root {
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
     if (!this.alive) throw new InvalidArgumentError('this root was released');
-    return this.heap.memory.u32[this.heap.rootWord(this.slot) + R_ADDR]!;
+    return this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR]!;
   }
 
   /** Roots another object (or 0) instead. Throws after release. */
   set(obj: number): void {
     if (!this.alive) throw new InvalidArgumentError('this root was released');
     if (obj !== 0) this.heap.checkStore(obj);
-    this.heap.memory.u32[this.heap.rootWord(this.slot) + R_ADDR] = obj;
+    this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR] = obj;
   }
 
   /** Stops rooting the object. Releasing twice does nothing. */
@@ -61,7 +61,7 @@ export class Root {
     if (!this.alive) return;
     const heap = this.heap;
     const w = heap.rootWord(this.slot);
-    const u32 = heap.memory.u32;
+    const u32 = heap.v.u32;
     if ((u32[w + R_META]! & 3) === RS_SCOPED) {
       // Stays on its scope's chain (off the free list) until the scope ends.
       u32[w + R_ADDR] = 0;
@@ -85,7 +85,7 @@ export function makeRoot(heap: ManagedHeap, obj: number): Root {
   if (heap.scopeDepth > 0) {
     const slot = heap.takeRootSlot(obj, (heap.scopeChain << 2) | RS_SCOPED);
     heap.scopeChain = slot + 1;
-    root = new Root(heap, slot, heap.memory.u32[heap.rootWord(slot) + R_GEN]!);
+    root = new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
   } else {
     root = unscopedRoot(heap, obj);
   }
@@ -94,7 +94,7 @@ export function makeRoot(heap: ManagedHeap, obj: number): Root {
 
 function unscopedRoot(heap: ManagedHeap, obj: number): Root {
   const slot = heap.takeRootSlot(obj, RS_LIVE);
-  const gen = heap.memory.u32[heap.rootWord(slot) + R_GEN]!;
+  const gen = heap.v.u32[heap.rootWord(slot) + R_GEN]!;
   const root = new Root(heap, slot, gen);
   heap.registry.register(root, { slot, gen }, root);
   return root;
@@ -118,7 +118,7 @@ export function runScope<R>(heap: ManagedHeap, fn: (escape: Escape) => R): R {
     if (depth === 0) return unscopedRoot(heap, obj);
     const slot = heap.takeRootSlot(obj, (parentChain << 2) | RS_SCOPED);
     parentChain = slot + 1;
-    return new Root(heap, slot, heap.memory.u32[heap.rootWord(slot) + R_GEN]!);
+    return new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
   };
   heap.scopeChain = 0;
   heap.scopeDepth = depth + 1;
@@ -139,14 +139,14 @@ export function setGlobal(heap: ManagedHeap, name: string, obj: number): void {
   if (slot === undefined) {
     heap.globalSlots.set(name, heap.takeRootSlot(obj, RS_LIVE));
   } else {
-    heap.memory.u32[heap.rootWord(slot) + R_ADDR] = obj;
+    heap.v.u32[heap.rootWord(slot) + R_ADDR] = obj;
   }
 }
 
 /** @internal `heap.getGlobal(name)`. */
 export function getGlobal(heap: ManagedHeap, name: string): number {
   const slot = heap.globalSlots.get(name);
-  return slot === undefined ? 0 : heap.memory.u32[heap.rootWord(slot) + R_ADDR]!;
+  return slot === undefined ? 0 : heap.v.u32[heap.rootWord(slot) + R_ADDR]!;
 }
 
 /** @internal `heap.deleteGlobal(name)`. */

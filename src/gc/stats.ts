@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { unhandedBytes } from './blocks.js';
 import type { ManagedHeap } from './heap.js';
 import {
   F_ALLOCATED, F_CREDIT, F_CYCLES, F_FREED, F_ISSUED, F_LIVE, F_LIVE_OBJS,
@@ -69,7 +70,9 @@ export function heapStats(heap: ManagedHeap): HeapStats {
       p99Ms: quantile(ring, 0.99),
       totalMs: c(F_PAUSE_SUM),
     },
-    bytesAllocated: c(F_ALLOCATED) + c(F_ISSUED) - c(F_CREDIT),
+    // Blocks are charged whole when allocation starts in them: subtract the
+    // slots of the current blocks not handed out yet.
+    bytesAllocated: c(F_ALLOCATED) + c(F_ISSUED) - c(F_CREDIT) - unhandedBytes(heap),
     bytesFreed: c(F_FREED),
     objectsFreed: c(F_OBJ_FREED),
     liveBytes: c(F_LIVE),

@@ -16,11 +16,12 @@
  * @module
  */
 import { InvalidArgumentError, hex } from '../errors/index.js';
-import type { Memory } from '../memory/memory.js';
 import type { ManagedHeap, TypeMeta } from './heap.js';
+import type { Views } from './views.js';
 import {
   ARR_HEADER, CLASS_OF, CLASS_SIZES, H_LEN, KIND_F64_ARRAY, KIND_I32_ARRAY, KIND_OBJECT,
-  KIND_REF_ARRAY, KIND_U8_ARRAY, MAX_SMALL, OBJ_HEADER, TYPE_MASK,
+  KIND_REF_ARRAY, KIND_U8_ARRAY, MAX_SMALL, OBJ_HEADER, TYPE_MASK, INFO_MAGIC, SCAN_ARRAY, SCAN_MAX_DIRECT,
+  SCAN_SHIFT, SCAN_TABLE,
 } from './layout.js';
 
 /** Kinds of number fields. */
@@ -152,11 +153,18 @@ function checkSpec(name: string, spec: FieldSpec): void {
 export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string, specs: F, options: TypeOptions = {}): ObjectType<F> {
   const names = Object.keys(specs);
   names.forEach((n) => checkSpec(n, specs[n]!));
-  // Stable sort by alignment, largest first: every field naturally aligned.
-  const order = names.slice().sort((a, b) => specAlign(specs[b]!) - specAlign(specs[a]!));
+  // Strong refs first, right after the header (so the header's scan code
+  // can say "n refs here"), then the rest by alignment, largest first, each
+  // naturally aligned.
+  const order = [
+    ...names.filter((n) => specs[n] === 'ref'),
+    ...names.filter((n) => specs[n] !== 'ref').sort((a, b) => specAlign(specs[b]!) - specAlign(specs[a]!)),
+  ];
   let offset = OBJ_HEADER;
   const offsets = new Map<string, number>();
   for (const n of order) {
+    const align = specAlign(specs[n]!);
+    offset = Math.ceil(offset / align) * align;
     offsets.set(n, offset);
     offset += specBytes(specs[n]!);
   }
@@ -173,57 +181,86 @@ export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string
   heap.typeMeta[id] = meta;
   const fields: Record<string, NumberField | BytesField> = {};
   for (const n of names) fields[n] = makeField(heap, n, specs[n]!, offsets.get(n)!);
-  return new ObjectTypeImpl(heap, name, id, size, finalizer === null, fields) as unknown as ObjectType<F>;
+  const scan = weakOffsets.length > 0 || refOffsets.length > SCAN_MAX_DIRECT ? SCAN_TABLE : refOffsets.length;
+  const info = INFO_MAGIC | (scan << SCAN_SHIFT) | id;
+  // Small objects without a finalizer live in GC blocks of their size class.
+  const small = size <= MAX_SMALL && finalizer === null;
+  const t = small ? new SmallType(heap, name, id, info, size, fields) : new LargeType(heap, name, id, info, size, fields);
+  return t as unknown as ObjectType<F>;
 }
 
 /**
  * An object type. Accessors and types are class instances with shared
  * methods (not per-field closures), so a call site such as `left.get(t)`
  * stays monomorphic however many heaps and types a program makes, and V8
- * inlines it.
+ * inlines it. Fields are `declare`d and set in the constructor, so V8 keeps
+ * their exact representation.
  */
-class ObjectTypeImpl {
-  readonly size: number;
-  private readonly cls: number;
-  private readonly objectBytes: number;
+abstract class TypeBase {
+  declare readonly size: number;
+  declare protected readonly heap: ManagedHeap;
+  declare readonly name: string;
+  declare readonly id: number;
+  /** The header info word of this type's objects. */
+  declare protected readonly info: number;
+  declare readonly fields: Record<string, NumberField | BytesField>;
 
-  constructor(
-    private readonly heap: ManagedHeap,
-    readonly name: string,
-    readonly id: number,
-    size: number,
-    noFinalizer: boolean,
-    readonly fields: Record<string, NumberField | BytesField>,
-  ) {
-    // Small objects without a finalizer live in GC blocks of their size class.
-    const small = size <= MAX_SMALL && noFinalizer;
-    this.cls = small ? CLASS_OF[size >>> 3]! : -1;
-    this.size = small ? CLASS_SIZES[this.cls]! : size;
-    this.objectBytes = size;
-  }
-
-  alloc(): number {
-    return this.cls >= 0 ? this.heap.allocSmall(this.id, this.size, this.cls) : this.heap.allocLarge(this.id, this.objectBytes);
+  constructor(heap: ManagedHeap, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+    this.heap = heap;
+    this.name = name;
+    this.id = id;
+    this.info = info;
+    this.size = size;
+    this.fields = fields;
   }
 
   is(obj: number): boolean {
-    return this.heap.isLive(obj) && (this.heap.memory.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+    return this.heap.isLive(obj) && (this.heap.v.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+  }
+}
+
+/** A type whose objects live in GC blocks; `size` is its size class's slot size. */
+class SmallType extends TypeBase {
+  declare private readonly cls: number;
+  constructor(heap: ManagedHeap, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+    const cls = CLASS_OF[size >>> 3]!;
+    super(heap, name, id, info, CLASS_SIZES[cls]!, fields);
+    this.cls = cls;
+  }
+  alloc(): number {
+    return this.heap.allocSmall(this.info, this.size, this.cls);
+  }
+}
+
+/** A type whose objects are kmalloc blocks of their own (large, or with a finalizer). */
+class LargeType extends TypeBase {
+  alloc(): number {
+    return this.heap.allocLarge(this.info, this.size);
   }
 }
 
 /** Base of the number-field accessors: where the field is. */
 abstract class Field {
   /** @internal word (or halfword, or f64) index of the field from the object's own index. */
-  protected readonly w: number;
-  constructor(protected readonly mem: Memory, readonly name: string, readonly offset: number, shift: number) {
+  declare protected readonly w: number;
+  declare protected readonly mem: Views;
+  declare readonly name: string;
+  declare readonly offset: number;
+  constructor(mem: Views, name: string, offset: number, shift: number) {
+    this.mem = mem;
+    this.name = name;
+    this.offset = offset;
     this.w = offset >>> shift;
   }
 }
 
 class RefField extends Field implements NumberField {
-  readonly kind = 'ref' as const;
-  constructor(private readonly heap: ManagedHeap, name: string, offset: number) {
-    super(heap.memory, name, offset, 2);
+  declare readonly kind: 'ref';
+  declare private readonly heap: ManagedHeap;
+  constructor(heap: ManagedHeap, name: string, offset: number) {
+    super(heap.v, name, offset, 2);
+    this.heap = heap;
+    this.kind = 'ref';
   }
   get(o: number): number {
     return this.mem.u32[(o >>> 2) + this.w]!;
@@ -235,9 +272,12 @@ class RefField extends Field implements NumberField {
 }
 
 class WeakField extends Field implements NumberField {
-  readonly kind = 'weak' as const;
-  constructor(private readonly heap: ManagedHeap, name: string, offset: number) {
-    super(heap.memory, name, offset, 2);
+  declare readonly kind: 'weak';
+  declare private readonly heap: ManagedHeap;
+  constructor(heap: ManagedHeap, name: string, offset: number) {
+    super(heap.v, name, offset, 2);
+    this.heap = heap;
+    this.kind = 'weak';
   }
   get(o: number): number {
     return this.mem.u32[(o >>> 2) + this.w]!;
@@ -252,7 +292,11 @@ class WeakField extends Field implements NumberField {
 }
 
 class I32Field extends Field implements NumberField {
-  readonly kind = 'i32' as const;
+  declare readonly kind: 'i32';
+  constructor(mem: Views, name: string, offset: number, shift: number) {
+    super(mem, name, offset, shift);
+    this.kind = 'i32';
+  }
   get(o: number): number {
     return this.mem.i32[(o >>> 2) + this.w]!;
   }
@@ -262,7 +306,11 @@ class I32Field extends Field implements NumberField {
 }
 
 class U32Field extends Field implements NumberField {
-  readonly kind = 'u32' as const;
+  declare readonly kind: 'u32';
+  constructor(mem: Views, name: string, offset: number, shift: number) {
+    super(mem, name, offset, shift);
+    this.kind = 'u32';
+  }
   get(o: number): number {
     return this.mem.u32[(o >>> 2) + this.w]!;
   }
@@ -272,7 +320,11 @@ class U32Field extends Field implements NumberField {
 }
 
 class F64Field extends Field implements NumberField {
-  readonly kind = 'f64' as const;
+  declare readonly kind: 'f64';
+  constructor(mem: Views, name: string, offset: number, shift: number) {
+    super(mem, name, offset, shift);
+    this.kind = 'f64';
+  }
   get(o: number): number {
     return this.mem.f64[(o >>> 3) + this.w]!;
   }
@@ -282,9 +334,11 @@ class F64Field extends Field implements NumberField {
 }
 
 class U16Field extends Field implements NumberField {
-  readonly kind: 'u16' | 'i16';
-  constructor(mem: Memory, name: string, offset: number, private readonly signed: boolean) {
+  declare readonly kind: 'u16' | 'i16';
+  declare private readonly signed: boolean;
+  constructor(mem: Views, name: string, offset: number, signed: boolean) {
     super(mem, name, offset, 1);
+    this.signed = signed;
     this.kind = signed ? 'i16' : 'u16';
   }
   get(o: number): number {
@@ -297,9 +351,11 @@ class U16Field extends Field implements NumberField {
 }
 
 class U8Field extends Field implements NumberField {
-  readonly kind: 'u8' | 'i8';
-  constructor(mem: Memory, name: string, offset: number, private readonly signed: boolean) {
+  declare readonly kind: 'u8' | 'i8';
+  declare private readonly signed: boolean;
+  constructor(mem: Views, name: string, offset: number, signed: boolean) {
     super(mem, name, offset, 0);
+    this.signed = signed;
     this.kind = signed ? 'i8' : 'u8';
   }
   get(o: number): number {
@@ -313,7 +369,7 @@ class U8Field extends Field implements NumberField {
 
 class BytesFieldImpl implements BytesField {
   readonly kind = 'bytes' as const;
-  constructor(private readonly mem: Memory, readonly name: string, readonly offset: number, readonly length: number) {}
+  constructor(private readonly mem: Views, readonly name: string, readonly offset: number, readonly length: number) {}
   get(o: number): Uint8Array {
     return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
   }
@@ -325,7 +381,7 @@ class BytesFieldImpl implements BytesField {
 }
 
 function makeField(heap: ManagedHeap, name: string, spec: FieldSpec, offset: number): NumberField | BytesField {
-  const mem = heap.memory;
+  const mem = heap.v;
   if (typeof spec === 'object') return new BytesFieldImpl(mem, name, offset, spec.bytes);
   switch (spec) {
     case 'ref': return new RefField(heap, name, offset);
@@ -365,19 +421,26 @@ const BASE = ARR_HEADER >>> 2;
 
 /** Base of the array types: alloc, length, the index check. */
 abstract class ArrayBase {
-  protected readonly mem: Memory;
-  constructor(
-    protected readonly heap: ManagedHeap,
-    readonly name: string,
-    readonly id: number,
-    readonly kind: ArrayKind,
-    private readonly elemBytes: number,
-    private readonly large: boolean,
-  ) {
-    this.mem = heap.memory;
+  declare protected readonly mem: Views;
+  declare protected readonly heap: ManagedHeap;
+  declare readonly name: string;
+  declare readonly id: number;
+  declare readonly kind: ArrayKind;
+  declare private readonly elemBytes: number;
+  declare private readonly large: boolean;
+  declare private readonly info: number;
+  constructor(heap: ManagedHeap, name: string, id: number, kind: ArrayKind, elemBytes: number, large: boolean) {
+    this.info = INFO_MAGIC | ((kind === 'ref' ? SCAN_ARRAY : 0) << SCAN_SHIFT) | id;
+    this.mem = heap.v;
+    this.heap = heap;
+    this.name = name;
+    this.id = id;
+    this.kind = kind;
+    this.elemBytes = elemBytes;
+    this.large = large;
   }
   alloc(length: number): number {
-    return this.heap.allocArray(this.id, length, this.elemBytes, this.large);
+    return this.heap.allocArray(this.info, length, this.elemBytes, this.large);
   }
   length(arr: number): number {
     return this.mem.u32[(arr >>> 2) + H_LEN]!;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Kmalloc, ManagedHeap, OutOfMemoryError } from '../../src/index.js';
+import { BuddyAllocator, InvalidArgumentError, Kmalloc, ManagedHeap, Memory, OutOfMemoryError } from '../../src/index.js';
 import { runs } from '../support/fuzz.js';
 
 /** A heap that collects only when told to. */
@@ -170,6 +170,21 @@ describe('ManagedHeap: arrays', () => {
   });
 });
 
+describe('ManagedHeap: bad definitions and budgets', () => {
+  it('an unknown field kind, a bad byte count or array kind, or a bad step budget throws and defines nothing', () => {
+    const heap = manual();
+    const T = heap.defineType('T', { x: 'i32' });
+    expect(() => heap.defineType('Bad', { a: 'nope' } as never)).toThrow(InvalidArgumentError);
+    expect(() => heap.defineType('Bad', { a: { bytes: 0 } })).toThrow(InvalidArgumentError);
+    expect(() => heap.defineType('Bad', { a: { bytes: 1.5 } })).toThrow(InvalidArgumentError);
+    expect(() => heap.defineArray('Bad', 'u16' as never)).toThrow(InvalidArgumentError);
+    for (const b of [0, -1, NaN]) expect(() => heap.step(b)).toThrow(InvalidArgumentError);
+    expect(heap.phase).toBe('idle');
+    const U = heap.defineType('U', { y: 'f64' });
+    expect(U.id).toBe(T.id + 1); // the failed definitions took no type id
+  });
+});
+
 describe('ManagedHeap: ref stores are checked', () => {
   it('storing a dead, interior, foreign or malformed address throws and leaves the field as it was', () => {
     const heap = manual();
@@ -258,6 +273,36 @@ describe('ManagedHeap: collection is automatic', () => {
     heap.collect();
     heap.trim();
     expect(k.footprint()).toBe(before);
+  });
+});
+
+describe('ManagedHeap over a WebAssembly.Memory', () => {
+  it('keeps working while the memory grows (by kmalloc, then by "wasm code" behind its back)', () => {
+    const wasm = new WebAssembly.Memory({ initial: 64, maximum: 1024 });
+    const buddy = new BuddyAllocator({ pages: 200, memory: Memory.wrap(wasm), maxPages: 4000 });
+    const heap = new ManagedHeap({ backend: new Kmalloc({ buddy }), minThreshold: 1 << 16 });
+    const T = heap.defineType('T', { next: 'ref', v: 'f64' });
+    const r = heap.root(T.alloc());
+    let p = r.value;
+    const before = wasm.buffer.byteLength;
+    for (let i = 0; i < 200_000; i++) {
+      const n = T.alloc();
+      T.fields.v.set(n, i);
+      T.fields.next.set(p, n);
+      p = n;
+    }
+    expect(wasm.buffer.byteLength).toBeGreaterThan(before); // kmalloc grew it
+    wasm.grow(10); // the old buffer is detached
+    heap.sync();
+    let sum = 0;
+    let count = 0;
+    for (let q = T.fields.next.get(r.value); q !== 0; q = T.fields.next.get(q)) {
+      sum += T.fields.v.get(q);
+      count++;
+    }
+    expect([count, sum]).toEqual([200_000, (199_999 * 200_000) / 2]);
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(200_001);
   });
 });
 
