@@ -13,6 +13,7 @@ export * from './memory/index.js';
 export * from './arena/index.js';
 export * from './buddy/index.js';
 export * from './slab/index.js';
+export * from './tlsf/index.js';
 export * from './kmalloc/index.js';
 export * from './gc/index.js';
 export * from './trace/index.js';

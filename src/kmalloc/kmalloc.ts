@@ -2,13 +2,16 @@
  * Kmalloc: the general-purpose allocator made of slab caches (lecture: "Slab
  * Allocator Usage"; kernel: mm/slab_common.c).
  *
- *   alloc(size):  size <= largest class  ->  the class's SlabCache
+ *   alloc(size):  size <= tlsfAbove (64)  ->  the class's SlabCache
+ *                 size <= largest class  ->  the TLSF heap (medium sizes share
+ *                                            one free space: no per-class waste)
  *                 larger                 ->  buddy pages, exactly enough
  *   free(addr):   the page descriptor of addr's page names its cache (or
  *                 marks a large block), so no size is needed.
  *
  * Page descriptor marker for large blocks: cache field 0xffff on the block's
- * first page (see slab/layout.ts). Invariant: a page's descriptor names a
+ * first page (see slab/layout.ts); for TLSF chunks: 0xfffe on every page of
+ * the chunk (set and cleared by the heap's onChunk). Invariant: a page's descriptor names a
  * cache iff the page belongs to one of that cache's slabs; it is LARGE iff it
  * is the first page of a live large block.
  *
@@ -17,7 +20,8 @@
  * counters.
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
- *         5 slab space region | 6 class count | 7 reserved
+ *         5 slab space region | 6 class count | 7 max class | 8 TLSF region
+ *         9 tlsfAbove | 10.. cache id of each class
  * ```
  *
  * @module
@@ -30,6 +34,7 @@ import {
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabCache, SlabSpace } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
+import { TlsfHeap } from '../tlsf/index.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 
 // Layout constants used on hot paths, as module-local literals: V8 reads an
@@ -67,9 +72,18 @@ export interface KmallocOptions {
   minEmpty?: number;
   /** Slab order for a class size (default: SlabCache's choice). */
   slabOrder?: (size: number) => number;
+  /**
+   * Sizes above this, up to maxClass, go to the TLSF heap instead of slab
+   * caches (default 64; `Infinity`: slabs only).
+   */
+  tlsfAbove?: number;
+  /** Buddy pages per TLSF chunk, a power of two (default 16). */
+  tlsfChunkPages?: number;
 }
 
 const LARGE = 0xffff;
+/** Page descriptor marker (cache field) of every page of a TLSF chunk. */
+const TLSF = 0xfffe;
 const KMALLOC_MAGIC = 0x4c414d4b;
 const K_MAGIC = 1;
 const K_LARGE_BLOCKS = 2;
@@ -78,9 +92,21 @@ const K_META_PAGES = 4;
 const K_SPACE = 5;
 const K_CLASSES = 6;
 const K_MAX_CLASS = 7;
-/** Words 8.. hold the cache id of each class, in class order. */
-const K_CACHE_IDS = 8;
-const K_WORDS = 8;
+const K_TLSF = 8;
+const K_TLSF_ABOVE = 9;
+/** Words 10.. hold the cache id of each class, in class order. */
+const K_CACHE_IDS = 10;
+const K_WORDS = 10;
+
+/** The onChunk of Kmalloc's TLSF heap: marks (or clears) the chunk's pages as TLSF in the page table. */
+function markTlsfChunk(memory: Memory, pt: number, base: number, shift: number) {
+  return (addr: number, pages: number, added: boolean): void => {
+    memory.sync();
+    const i32 = memory.i32;
+    const pg = (addr - base) >>> shift;
+    for (let i = 0; i < pages; i++) i32[pt + (pg + i) * PAGE_WORDS + P_INFO] = added ? TLSF : 0;
+  };
+}
 
 /**
  * kmalloc over slab caches and a buddy allocator.
@@ -107,6 +133,10 @@ export class Kmalloc implements ByteAllocator {
   readonly classSizes: readonly number[];
   /** Largest size served by a slab cache. */
   readonly maxClass: number;
+  /** The TLSF heap of the sizes (tlsfAbove, maxClass]. */
+  readonly tlsf: TlsfHeap;
+  /** Sizes above this, up to maxClass, go to the TLSF heap. */
+  readonly tlsfAbove: number;
 
   private readonly table: Uint8Array;
   /** Cache by slab-space id + 1 (the page descriptor's cache field). */
@@ -145,9 +175,19 @@ export class Kmalloc implements ByteAllocator {
     const maxClass = checkInteger(options.maxClass ?? 8192, 'maxClass', 8, buddy.pageSize << Math.min(buddy.maxOrder, 3));
     const usedBefore = buddy.pages - buddy.freePages;
     this.space = SlabSpace.of(buddy);
+    this.tlsf = new TlsfHeap(buddy, {
+      chunkPages: options.tlsfChunkPages ?? 16,
+      onChunk: markTlsfChunk(this.memory, this.space.pageTable, buddy.base, buddy.pageShift),
+    });
     const sizes = classSizes(options.classes ?? 8, maxClass);
     this.classSizes = sizes;
     this.maxClass = sizes[sizes.length - 1]!;
+    const above = options.tlsfAbove ?? 64;
+    if (typeof above !== 'number' || !(above >= 0)) throw new InvalidArgumentError(`kmalloc: tlsfAbove must be a number >= 0, got ${String(above)}`);
+    this.tlsfAbove = Math.min(Math.floor(above), this.maxClass);
+    if (this.tlsfAbove < this.maxClass && this.maxClass > this.tlsf.maxSize) {
+      throw new InvalidArgumentError(`kmalloc: maxClass ${this.maxClass} is more than a TLSF chunk serves (${this.tlsf.maxSize}): raise tlsfChunkPages`);
+    }
     this.table = classTable(sizes);
     const debug = options.debug === true;
     this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: options.minEmpty ?? 0, ...(options.slabOrder !== undefined ? { order: options.slabOrder(size) } : {}) }));
@@ -161,6 +201,8 @@ export class Kmalloc implements ByteAllocator {
     u32[this.k + K_SPACE] = this.space.region;
     u32[this.k + K_CLASSES] = sizes.length;
     u32[this.k + K_MAX_CLASS] = this.maxClass;
+    u32[this.k + K_TLSF] = this.tlsf.region;
+    u32[this.k + K_TLSF_ABOVE] = this.tlsfAbove;
     this.caches.forEach((c, i) => { u32[this.k + K_CACHE_IDS + i] = c.id; });
     writeSlot(this.memory, HeaderSlot.Kmalloc, kAddr);
     this.byId = [];
@@ -195,6 +237,8 @@ export class Kmalloc implements ByteAllocator {
       name: 'kmalloc',
       buddy,
       memory,
+      tlsf: TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(memory, space.pageTable, buddy.base, buddy.pageShift) }),
+      tlsfAbove: u32[k + K_TLSF_ABOVE],
       caches,
       classSizes: sizes,
       maxClass: u32[k + K_MAX_CLASS],
@@ -221,6 +265,11 @@ export class Kmalloc implements ByteAllocator {
    */
   alloc(size: number): number {
     if (size <= this.maxClass && size >= 0 && (size | 0) === size) {
+      if (size > this.tlsfAbove) {
+        const p = this.tlsf.tryAlloc(size);
+        if (p !== 0) return p;
+        // No TLSF chunk to be had (a heap smaller than a chunk): the slab class serves it.
+      }
       return this.caches[this.table[(size + 7) >> 3]!]!.alloc(size);
     }
     return this.allocLarge(size);
@@ -235,6 +284,7 @@ export class Kmalloc implements ByteAllocator {
     const id = this.ownerOf(addr);
     const cache = this.byId[id];
     if (cache !== undefined) cache.free(addr);
+    else if (id === TLSF) this.tlsf.free(addr);
     else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) this.freeLarge(addr, (addr - this.base) >>> this.shift);
     else this.badFree(addr);
   }
@@ -317,6 +367,9 @@ export class Kmalloc implements ByteAllocator {
    */
   realloc(addr: number, size: number): number {
     if (addr === 0) return this.alloc(size);
+    if (size > this.tlsfAbove && size <= this.maxClass && Number.isInteger(size) && this.ownerOf(addr) === TLSF) {
+      return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
+    }
     const usable = this.usableSize(addr);
     if (size === 0) {
       this.free(addr);
@@ -340,13 +393,15 @@ export class Kmalloc implements ByteAllocator {
     const cache = this.byId[id];
     if (cache !== undefined) {
       if (cache.isAllocated(addr)) return cache.size;
+    } else if (id === TLSF) {
+      if (this.tlsf.isAllocated(addr)) return this.tlsf.usableSize(addr);
     } else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
       return this.buddy.blockPages(addr) * this.pageSize;
     }
     throw new InvalidFreeError(`ksize(${hex(addr)}): not a block allocated by kmalloc`, addr);
   }
 
-  /** Bytes taken from the buddy now: pages held by slabs and by large blocks. */
+  /** Bytes taken from the buddy now: pages held by slabs, TLSF chunks and large blocks. */
   footprint(): number {
     const u32 = this.memory.u32;
     return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
@@ -380,6 +435,9 @@ export class Kmalloc implements ByteAllocator {
         }
       });
     }
+    this.tlsf.forEachBlock((addr, size, isFree) => {
+      if (!isFree) visit(addr, size);
+    });
     const i32 = this.memory.i32;
     this.buddy.forEachBlock((addr, pages, isFree) => {
       if (isFree) return;
@@ -388,9 +446,9 @@ export class Kmalloc implements ByteAllocator {
     });
   }
 
-  /** Gives every empty slab of every cache back to the buddy; returns pages freed. */
+  /** Gives every empty slab of every cache, and the TLSF heap's spare chunk, back to the buddy; returns pages freed. */
   shrink(): number {
-    let pages = 0;
+    let pages = this.tlsf.shrink();
     for (const c of this.caches) pages += c.shrink();
     return pages;
   }

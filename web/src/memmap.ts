@@ -48,6 +48,7 @@ export const LARGE_COLOR = '#e0783a';
 export const META_COLOR = '#59627a';
 export const ARENA_COLOR = '#8c5bd6';
 export const RAW_COLOR = '#2f6fde';
+export const TLSF_COLOR = '#d4a72c';
 
 /**
  * Classifies every block of `buddy`: free (by order), slab of a kmalloc cache,
@@ -58,11 +59,13 @@ export function heapMap(buddy: BuddyAllocator, parts: { kmalloc?: Kmalloc | unde
   const ps = buddy.pageSize;
   const slabs = new Map<number, { cache: number; name: string; inuse: number; objs: number; list: string; size: number }>();
   const large = new Set<number>();
+  const tlsfChunks = new Set<number>();
   const k = parts.kmalloc;
   if (k !== undefined) {
+    k.tlsf.forEachChunk((addr) => tlsfChunks.add(addr));
     k.caches.forEach((c, i) => c.forEachSlab((addr, inuse, list) => slabs.set(addr, { cache: i, name: c.name, inuse, objs: c.objectsPerSlab, list, size: c.size })));
     k.forEachBlock((addr, size) => {
-      if (size >= ps && (addr - buddy.base) % ps === 0 && !slabs.has(addr)) large.add(addr);
+      if (size >= ps && (addr - buddy.base) % ps === 0 && !slabs.has(addr) && !tlsfChunks.has(addr)) large.add(addr);
     });
   }
   const chunks = new Map<number, { used: number; size: number; cur: boolean }>();
@@ -86,6 +89,8 @@ export function heapMap(buddy: BuddyAllocator, parts: { kmalloc?: Kmalloc | unde
     const s = slabs.get(addr);
     if (s !== undefined) {
       blocks.push({ page, pages, owner: `slab ${s.name}`, color: cacheColor(s.cache), info: `slab of ${s.name} (${s.list})\n${s.inuse}/${s.objs} objects of ${s.size} B in use\n${where}` });
+    } else if (tlsfChunks.has(addr)) {
+      blocks.push({ page, pages, owner: 'kmalloc TLSF chunk', color: TLSF_COLOR, info: `TLSF chunk of kmalloc (medium sizes, first fit in segregated lists)\n${where}` });
     } else if (large.has(addr)) {
       blocks.push({ page, pages, owner: 'large kmalloc', color: LARGE_COLOR, info: `large kmalloc block\n${where}` });
     } else if (chunks.has(addr)) {

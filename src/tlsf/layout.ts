@@ -1,0 +1,154 @@
+/**
+ * In-buffer layouts of the TLSF heap (two-level segregated fit, Masmano et
+ * al. 2004): the block header inside the chunks, and the control structure
+ * (bitmaps, free-list heads, chunk map, counters) in a region of its own.
+ *
+ * ## Size classes (the two levels)
+ *
+ * A block's size `s` (bytes, header included, a multiple of 8) names one
+ * free list, `(fl, sl)`:
+ * ```
+ *   s < 256:   fl = 0,                  sl = s >> 3          (32 lists, 8 B apart)
+ *   s >= 256:  fl = fls(s) - 7,         sl = the SL_BITS bits below the top bit
+ *
+ *   bit   31 .. fls(s)+1 | fls(s) | fls(s)-1 .. fls(s)-5 | fls(s)-6 .. 0
+ *   s  =      0 ...      |   1    |        sl (5 bits)    |  ignored
+ *                          '- fl -'
+ * ```
+ * so each power-of-two range [2^k, 2^(k+1)) is cut into SL_COUNT = 32 lists,
+ * the last level of detail being 1/32 of the size (3 % at most). A list holds
+ * blocks whose sizes map to it; `flMap` bit fl says "slMaps[fl] != 0", bit
+ * sl of `slMaps[fl]` says "list (fl, sl) is not empty". alloc rounds the
+ * request up to the next list boundary first (TLSF's mapping_search), so any
+ * block on the list it finds is big enough: two `clz32`s and no list walk.
+ *
+ * @module
+ */
+
+// ------------------------------------------------------------------ blocks
+
+/**
+ * Block header, 8 bytes at the start of every block (H), payload at H + 8:
+ * ```
+ *  H + 0   +-------------------------------------------+-+-+-+
+ *          |  size: bytes of the block, header included |0|P|F|   u32
+ *  H + 4   +-------------------------------------------+-+-+-+
+ *          |  tag = prevSize XOR (H * key)                  |   u32
+ *  H + 8   +================================================+
+ *          |  used: payload (size - 8 bytes)                |
+ *          |  free: next free block on its list (H, 0 = none)   u32
+ *  H + 12  |  free: prev free block on its list (H, 0 = none)   u32
+ *          |  ...                                           |
+ *  H+size  +------------------------------------------------+  next block's header
+ *  F = FREE (bit 0): this block is free.
+ *  P = PREV_FREE (bit 1): the block left of this one is free.
+ * ```
+ * prevSize (the size of the block just left of H, 0 for a chunk's first
+ * block) is the boundary tag: free() finds a free left neighbour at
+ * H - prevSize in O(1) and merges with it; PREV_FREE tells it whether to
+ * look, so a free with a used left neighbour never reads that block.
+ * The tag is stored XOR a multiple of H by a random per-heap `key`: "is addr
+ * a used block's start?" is then O(1) and hard to fool by accident, since
+ * the block right of a real block H carries `size(H) XOR (R * key)` at R + 4,
+ * which no payload holds by chance (a constant-filled array would pass an
+ * unkeyed size/prevSize check; the key is SLUB's freelist hardening idea).
+ */
+export const BLOCK_HEADER_BYTES = 8;
+/** u32 offset of the size|flags word in a block header. */
+export const BH_SIZE = 0;
+/** u32 offset of the keyed prevSize tag. */
+export const BH_TAG = 1;
+/** u32 offset of the next-free link (free blocks only). */
+export const BH_NEXT_FREE = 2;
+/** u32 offset of the prev-free link (free blocks only). */
+export const BH_PREV_FREE = 3;
+/** Flag bit: the block is free. */
+export const FREE = 1;
+/** Flag bit: the block left of this one is free. */
+export const PREV_FREE = 2;
+/** The flag bits that a header may carry. */
+export const FLAGS = FREE | PREV_FREE;
+/** Mask of the size bits of the first header word (flags in the low 3 bits). */
+export const SIZE_MASK = ~7;
+/** log2 of the block alignment and size granularity (8 bytes). */
+export const ALIGN_SHIFT = 3;
+/** Smallest block: a header and the two free-list links. */
+export const MIN_BLOCK = 16;
+
+/**
+ * A chunk of C = 2^k bytes from the buddy, at address A (aligned to C
+ * relative to the buddy's base, so A is found from any address inside):
+ * ```
+ *  A                                               A + C - 8     A + C
+ *  +--------+-----------+--------+--------- ... ---+-------------+
+ *  | block  |  block    | block  |                 |  sentinel   |
+ *  +--------+-----------+--------+--------- ... ---+-------------+
+ *  '- prevSize = 0                                  size 0, used, prevSize = last
+ * ```
+ * The blocks tile [A, A + C - 8) exactly; the 8-byte sentinel header at the
+ * end stops merges to the right. An empty chunk is one free block of
+ * C - 8 bytes (`whole`), which is how free() sees that a chunk emptied.
+ */
+export const SENTINEL_BYTES = 8;
+/** Largest chunk: 2^30 bytes (block sizes stay below 2^30). */
+export const MAX_CHUNK_SHIFT = 30;
+
+// ----------------------------------------------------------- size classes
+
+/** Second-level lists per power of two: 2^SL_BITS. */
+export const SL_BITS = 5;
+export const SL_COUNT = 1 << SL_BITS;
+/** Sizes below SB_SIZE (256) live on fl 0 in linear 8-byte steps. */
+export const SB_SHIFT = SL_BITS + ALIGN_SHIFT;
+export const SB_SIZE = 1 << SB_SHIFT;
+/** First-level lists: fl 0 (small) and one per power of two 2^8 .. 2^29. */
+export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
+
+// ------------------------------------------------------- control structure
+
+/**
+ * Control structure, u32 words at the region's byte offset R (taken from
+ * the buddy with allocPagesExact):
+ * ```
+ *  word  0 +------+-------+-------+------------+--------+-------+------------+-----------+
+ *          | lock | magic | flMap | chunkShift | chunks | spare | usedBlocks | usedBytes |
+ *        8 +------+-------+-------+------------+--------+-------+------------+-----------+
+ *          | base | maxChunks | chunkPages | key | reserved (4 words)                    |
+ *       16 +----------------------------------------------------------------------------+
+ *          | slMaps[FL_COUNT]                       (one u32 bitmap per first level)    |
+ *       40 +----------------------------------------------------------------------------+
+ *          | heads[FL_COUNT * SL_COUNT]             (header address of each list's      |
+ *          |                                         first block, 0 = empty)            |
+ *      776 +----------------------------------------------------------------------------+
+ *          | chunkMap[ceil(maxChunks / 32)]         bit i: the chunk at base + i*C is   |
+ *          |                                         this heap's                        |
+ *          +----------------------------------------------------------------------------+
+ * ```
+ * `spare` is the header address of the one wholly free chunk kept for
+ * reuse (0 = none); `usedBytes` counts used blocks' sizes, headers included.
+ * `lock` is reserved (0) for the issue that shares heaps across workers.
+ */
+export const TLSF_MAGIC = 0x46534c54; // 'TLSF' little-endian
+export const T_LOCK = 0;
+export const T_MAGIC = 1;
+export const T_FL_MAP = 2;
+export const T_CHUNK_SHIFT = 3;
+export const T_CHUNKS = 4;
+export const T_SPARE = 5;
+export const T_USED_BLOCKS = 6;
+export const T_USED_BYTES = 7;
+export const T_BASE = 8;
+export const T_MAX_CHUNKS = 9;
+export const T_CHUNK_PAGES = 10;
+export const T_KEY = 11;
+/** Word index of slMaps[0]. */
+export const T_SL_MAPS = 16;
+/** Word index of heads[0]; list (fl, sl) is heads[(fl << SL_BITS) + sl]. */
+export const T_HEADS = T_SL_MAPS + 24;
+/** Word index of the chunk map. */
+export const T_CHUNK_MAP = T_HEADS + FL_COUNT * SL_COUNT;
+
+/** Bytes of a control structure whose chunk map has `maxChunks` bits. */
+export function controlBytes(maxChunks: number): number {
+  return (T_CHUNK_MAP + ((maxChunks + 31) >>> 5)) * 4;
+}

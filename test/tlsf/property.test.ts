@@ -1,0 +1,184 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BuddyAllocator, OutOfMemoryError, TlsfHeap } from '../../src/index.js';
+import { checkEnds, fillEnds, runs } from '../support/fuzz.js';
+
+/** Live blocks of the model: addr -> [size, id]; overlap checked by sorting. */
+class Model {
+  readonly blocks = new Map<number, [len: number, id: number]>();
+  add(addr: number, len: number, id: number): void {
+    if (this.blocks.has(addr)) throw new Error(`address ${addr} handed out twice`);
+    this.blocks.set(addr, [len, id]);
+  }
+  remove(addr: number): { len: number; id: number } {
+    const b = this.blocks.get(addr);
+    if (b === undefined) throw new Error(`no live block at ${addr}`);
+    this.blocks.delete(addr);
+    return { len: b[0], id: b[1] };
+  }
+  /** Throws if two live blocks overlap. O(n log n). */
+  checkDisjoint(): void {
+    const xs = [...this.blocks].sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < xs.length; i++) {
+      const [a, [len]] = xs[i - 1]!;
+      if (a + len > xs[i]![0]) throw new Error(`block [${a}, ${a + len}) overlaps the block at ${xs[i]![0]}`);
+    }
+  }
+}
+
+/** Sizes 1 B..64 KiB, most of them small. */
+const sizeArb = fc.oneof(
+  { weight: 50, arbitrary: fc.integer({ min: 1, max: 512 }) },
+  { weight: 35, arbitrary: fc.integer({ min: 513, max: 8192 }) },
+  { weight: 15, arbitrary: fc.integer({ min: 8193, max: 65536 }) },
+);
+type Op = [kind: 'a' | 'f' | 'r', size: number, pick: number];
+const opArb: fc.Arbitrary<Op> = fc.tuple(fc.constantFrom('a' as const, 'a' as const, 'f' as const, 'r' as const), sizeArb, fc.nat());
+
+/**
+ * Replays ops on a fresh heap against a model of live blocks: no overlap,
+ * 8-aligned, inside one of the heap's chunks, payload intact (also across
+ * realloc), usableSize >= size; then frees everything and checks that every
+ * chunk went back to the buddy.
+ */
+function replay(ops: Iterable<Op>, opts: { pages: number; chunkPages: number; everyStep: boolean }): { n: number; ooms: number } {
+  const buddy = new BuddyAllocator({ pages: opts.pages });
+  const initial = JSON.stringify(buddy.freeCounts());
+  const heap = new TlsfHeap(buddy, { chunkPages: opts.chunkPages });
+  const live = new Model();
+  const addrs: number[] = [];
+  const sizes = new Map<number, number>();
+  let id = 0;
+  let n = 0;
+  let ooms = 0;
+  const inChunk = (a: number, size: number): boolean => {
+    let ok = false;
+    heap.forEachChunk((c) => {
+      if (a >= c && a + size <= c + heap.chunkBytes) ok = true;
+    });
+    return ok;
+  };
+  const admit = (a: number, size: number): void => {
+    const usable = heap.usableSize(a);
+    // Plain checks in the loop (expect() per op would dominate the run time).
+    if (a % 8 !== 0) throw new Error(`${a} is not 8-aligned`);
+    if (usable < size || usable > size + 23) throw new Error(`usableSize ${usable} for ${size} bytes`);
+    if (opts.everyStep && !inChunk(a, usable)) throw new Error(`block ${a} (+${usable}) is not inside a chunk`);
+    live.add(a, size, (id += 2));
+    fillEnds(heap.bytes, a, size, id);
+    sizes.set(a, size);
+  };
+  for (const [kind, wanted, pick] of ops) {
+    const size = Math.min(wanted, heap.maxSize);
+    n++;
+    if (kind === 'a' || addrs.length === 0) {
+      let a: number;
+      try {
+        a = heap.alloc(size);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError)) throw e;
+        ooms++;
+        continue;
+      }
+      admit(a, size);
+      addrs.push(a);
+    } else {
+      const i = pick % addrs.length;
+      const a = addrs[i]!;
+      const old = sizes.get(a)!;
+      const blk = live.remove(a);
+      const damage = checkEnds(heap.bytes, a, old, blk.id);
+      if (damage !== '') throw new Error(damage);
+      sizes.delete(a);
+      if (kind === 'f') {
+        heap.free(a);
+        addrs[i] = addrs[addrs.length - 1]!;
+        addrs.pop();
+      } else {
+        let b: number;
+        try {
+          b = heap.realloc(a, size);
+        } catch (e) {
+          if (!(e instanceof OutOfMemoryError)) throw e;
+          ooms++;
+          live.add(a, old, blk.id);
+          sizes.set(a, old);
+          continue;
+        }
+        // The content survives up to the smaller size.
+        const keep = Math.min(old, size);
+        const moved = checkEnds(heap.bytes, b, Math.min(keep, 32), blk.id);
+        if (moved !== '') throw new Error(`realloc lost content: ${moved}`);
+        admit(b, size);
+        addrs[i] = b;
+      }
+    }
+    if (opts.everyStep) {
+      heap.checkInvariants();
+      live.checkDisjoint();
+    } else if (n % 2000 === 0) {
+      live.checkDisjoint();
+    }
+  }
+  live.checkDisjoint();
+  heap.checkInvariants();
+  for (const a of addrs) {
+    const blk = live.remove(a);
+    expect(checkEnds(heap.bytes, a, sizes.get(a)!, blk.id)).toBe('');
+    heap.free(a);
+  }
+  heap.checkInvariants();
+  expect(heap.stats().usedBlocks).toBe(0);
+  expect(heap.stats().chunks).toBeLessThanOrEqual(1); // at most one spare is kept
+  heap.shrink();
+  heap.checkInvariants();
+  expect(heap.footprint()).toBe(0);
+  // Every chunk is back: only the control region is still taken.
+  heap.buddy.free(heap.region);
+  expect(JSON.stringify(buddy.freeCounts())).toBe(initial);
+  return { n, ooms };
+}
+
+/** A seeded op stream (mulberry32) for the long runs. */
+function* randomOps(seed: number, count: number, maxLive: number): Generator<Op> {
+  let a = seed >>> 0;
+  const rnd = (): number => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let live = 0;
+  for (let i = 0; i < count; i++) {
+    const u = rnd();
+    const size = u < 0.5 ? 1 + Math.floor(rnd() * 512) : u < 0.85 ? 513 + Math.floor(rnd() * 7680) : 8193 + Math.floor(rnd() * 57344);
+    const r = rnd();
+    const kind = live === 0 || (live < maxLive && r < 0.5) ? 'a' : r < 0.8 ? 'f' : 'r';
+    if (kind === 'a') live++;
+    else if (kind === 'f') live--;
+    yield [kind, size, Math.floor(rnd() * 2 ** 31)];
+  }
+}
+
+describe('TlsfHeap against a model', () => {
+  it('random alloc/free/realloc of 1 B..64 KiB, invariants after every step', () => {
+    let ops = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(16, 32, 64), fc.array(opArb, { minLength: 50, maxLength: 400 }), (chunkPages, script) => {
+        ops += replay(script, { pages: 2048, chunkPages, everyStep: true }).n;
+      }),
+      { numRuns: runs(100) },
+    );
+    expect(ops).toBeGreaterThan(runs(100) * 50);
+  });
+
+  it('long seeded runs (260k ops), including running the buddy dry', () => {
+    // Roomy: 64 MiB, up to 300 live blocks; tight: 2 MiB with up to 200, so
+    // allocs and reallocs run into OutOfMemoryError (and the heap goes on).
+    const roomy = replay(randomOps(1, runs(200_000, 10), 300), { pages: 16384, chunkPages: 64, everyStep: false });
+    const tight = replay(randomOps(2, runs(60_000, 10), 200), { pages: 512, chunkPages: 32, everyStep: false });
+    expect(roomy.n + tight.n).toBeGreaterThanOrEqual(runs(260_000, 10));
+    expect(roomy.ooms).toBe(0);
+    expect(tight.ooms).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,299 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError,
+  OutOfMemoryError, TlsfHeap, tlsfMapping,
+} from '../../src/index.js';
+
+/** A heap on a 1 MiB buddy with 64 KiB chunks (maxSize 65520). */
+function setup(pages = 256, chunkPages = 16) {
+  const buddy = new BuddyAllocator({ pages });
+  const events: Array<[number, number, boolean]> = [];
+  const heap = new TlsfHeap(buddy, { chunkPages, onChunk: (a, p, added) => events.push([a, p, added]) });
+  return { buddy, heap, events };
+}
+
+/** The whole state: every byte of the memory (control region, chunks, buddy state). */
+const snapshot = (heap: TlsfHeap) => Buffer.from(heap.bytes).toString('base64');
+
+describe('TLSF: alloc, free, coalescing', () => {
+  it('blocks are 8-aligned, carry an 8-byte header, and are carved off the free block\'s end', () => {
+    const { heap, buddy, events } = setup();
+    const a = heap.alloc(1);
+    const b = heap.alloc(100);
+    expect(events.length).toBe(1);
+    const chunk = events[0]![0];
+    // [free rest | b: 8 + 104 | a: 8 + 8 | sentinel: 8]
+    expect(a).toBe(chunk + heap.chunkBytes - 8 - 16 + 8);
+    expect(a % 8).toBe(0);
+    expect(heap.usableSize(a)).toBe(8); // 16-byte minimum block
+    expect(b).toBe(a - 112);
+    expect(heap.usableSize(b)).toBe(104);
+    expect(heap.maxSize).toBe(16 * buddy.pageSize - 16);
+    expect(heap.footprint()).toBe(16 * 4096);
+    heap.checkInvariants();
+  });
+
+  it('free merges at once with a free right neighbour and a free left neighbour', () => {
+    const { heap } = setup();
+    // Carved from the end down: [free rest | d | c | b | a | sentinel].
+    const [a, b, c, d] = [heap.alloc(100), heap.alloc(100), heap.alloc(100), heap.alloc(100)];
+    expect([b, c, d]).toEqual([a - 112, a - 224, a - 336]);
+    heap.free(a);
+    heap.free(c);
+    heap.checkInvariants();
+    let free = 0;
+    heap.forEachBlock((_addr, _size, f) => void (f && free++));
+    expect(free).toBe(3); // the rest, c, a
+    heap.free(b); // merges c + b + a into one block
+    heap.checkInvariants();
+    const blocks: Array<[number, number, boolean]> = [];
+    heap.forEachBlock((addr, size, f) => blocks.push([addr, size, f]));
+    expect(blocks.slice(1)).toEqual([[d, 104, false], [c, 3 * 112 - 8, true]]);
+    expect(heap.alloc(3 * 112 - 8)).toBe(c); // the merged block serves a request of its whole size
+  });
+
+  it('a chunk that empties is kept as the one spare; a second empty chunk goes back to the buddy', () => {
+    const { heap, buddy, events } = setup();
+    const before = JSON.stringify(buddy.freeCounts());
+    const big = heap.maxSize;
+    const x = heap.alloc(big);
+    const y = heap.alloc(big); // a second chunk
+    expect(events.map((e) => e[2])).toEqual([true, true]);
+    heap.free(x); // chunk 1 empty: kept as the spare
+    expect(events.length).toBe(2);
+    expect(heap.stats()).toMatchObject({ chunks: 2, spareChunks: 1, usedBlocks: 1 });
+    heap.free(y); // chunk 2 empty too: given back at once
+    expect(events[2]).toEqual([y - 8, 16, false]);
+    expect(heap.stats()).toMatchObject({ chunks: 1, spareChunks: 1, usedBlocks: 0 });
+    heap.checkInvariants();
+    expect(heap.shrink()).toBe(16);
+    expect(events[3]).toEqual([x - 8, 16, false]);
+    expect(heap.footprint()).toBe(0);
+    expect(heap.shrink()).toBe(0);
+    heap.buddy.free(heap.region);
+    expect(JSON.stringify(buddy.freeCounts())).not.toBe(before); // region was taken before `before`
+  });
+
+  it('the spare chunk serves the next request of any size', () => {
+    const { heap, events } = setup();
+    const x = heap.alloc(40_000);
+    heap.free(x);
+    expect(heap.alloc(heap.maxSize)).toBe(events[0]![0] + 8);
+    expect(events.length).toBe(1);
+    heap.checkInvariants();
+  });
+
+  it('mapping: 8-byte classes below 256 B, then 32 classes per power of two', () => {
+    expect(tlsfMapping(16)).toEqual([0, 2]);
+    expect(tlsfMapping(248)).toEqual([0, 31]);
+    expect(tlsfMapping(256)).toEqual([1, 0]);
+    expect(tlsfMapping(504)).toEqual([1, 31]);
+    expect(tlsfMapping(4096)).toEqual([5, 0]);
+    expect(tlsfMapping(4096 + 128)).toEqual([5, 1]);
+    let last = 0;
+    let monotone = true;
+    for (let s = 16; s < 1 << 20; s += 8) {
+      const [fl, sl] = tlsfMapping(s);
+      if (fl * 32 + sl < last) monotone = false;
+      last = fl * 32 + sl;
+    }
+    expect(monotone).toBe(true);
+  });
+
+  it('the memory may grow (and be replaced by a larger copy) between calls', () => {
+    const buddy = new BuddyAllocator({ pages: 40, maxPages: 4096 });
+    const heap = new TlsfHeap(buddy, { chunkPages: 16 });
+    const addrs: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const a = heap.alloc(20_000);
+      heap.bytes.fill(i, a, a + 20_000);
+      addrs.push(a);
+    }
+    expect(buddy.pages).toBeGreaterThan(40);
+    addrs.forEach((a, i) => {
+      expect(heap.bytes[a]).toBe(i);
+      expect(heap.bytes[a + 19_999]).toBe(i);
+    });
+    heap.checkInvariants();
+  });
+
+  it('attach opens the same heap from its region (another worker, a copy of the buffer)', () => {
+    const { heap, buddy } = setup();
+    const a = heap.alloc(500);
+    const other = TlsfHeap.attach(buddy, heap.region);
+    expect(other.usableSize(a)).toBe(504);
+    other.free(a);
+    expect(heap.isAllocated(a)).toBe(false);
+    heap.checkInvariants();
+    expect(() => TlsfHeap.attach(buddy, heap.region + 64)).toThrow(MemkitError);
+  });
+});
+
+describe('TLSF realloc', () => {
+  it('grows in place into a free right neighbour, keeping the content', () => {
+    const { heap } = setup();
+    const c = heap.alloc(100); // [rest | a | b | c | sentinel]
+    const b = heap.alloc(100);
+    const a = heap.alloc(100);
+    heap.bytes.fill(7, a, a + 100);
+    heap.free(b);
+    expect(heap.realloc(a, 200)).toBe(a);
+    expect(heap.usableSize(a)).toBe(200);
+    expect([...heap.bytes.subarray(a, a + 100)].every((x) => x === 7)).toBe(true);
+    heap.checkInvariants();
+    // a's block is 208 bytes now and a 16-byte free block follows: growing
+    // by exactly those 16 bytes takes it whole (nothing left to split off).
+    expect(heap.realloc(a, 216)).toBe(a);
+    expect(heap.usableSize(a)).toBe(216);
+    expect(c).toBe(a + 224);
+    heap.checkInvariants();
+  });
+
+  it('shrinks in place: the tail becomes a free block (merged with a free right neighbour)', () => {
+    const { heap } = setup();
+    const x = heap.alloc(1000); // [rest | a | x | sentinel]
+    const a = heap.alloc(1000);
+    expect(heap.realloc(a, 100)).toBe(a);
+    heap.checkInvariants();
+    const after = (p: number) => {
+      const blocks: Array<[number, number, boolean]> = [];
+      heap.forEachBlock((addr, size, f) => blocks.push([addr, size, f]));
+      return blocks[blocks.findIndex((blk) => blk[0] === p) + 1];
+    };
+    expect(after(a)).toEqual([a + 112, 888, true]); // the tail: 896 bytes, header included
+    expect(heap.alloc(888)).toBe(a + 112);
+    heap.free(a + 112);
+    heap.free(x); // x merges with the free tail
+    expect(heap.realloc(a, 8)).toBe(a); // the tail (96 bytes) merges with the free block right of it
+    expect(after(a)).toEqual([a + 16, 96 + 896 + 1008 - 8, true]);
+    heap.checkInvariants();
+  });
+
+  it('moves when the right neighbour is used, keeping the content; the old block is freed', () => {
+    const { heap } = setup();
+    const a = heap.alloc(100);
+    heap.alloc(100);
+    for (let i = 0; i < 100; i++) heap.bytes[a + i] = i;
+    const n = heap.realloc(a, 5000);
+    expect(n).not.toBe(a);
+    for (let i = 0; i < 100; i++) expect(heap.bytes[n + i]).toBe(i);
+    expect(heap.isAllocated(a)).toBe(false);
+    heap.checkInvariants();
+  });
+
+  it('OutOfMemoryError on a move leaves the old block and the heap as they were', () => {
+    const { heap } = setup(24, 16); // room for one chunk only (16 + 8 pages, the region takes one of the 8)
+    const a = heap.alloc(30_000);
+    heap.alloc(30_000);
+    const before = snapshot(heap);
+    let err: unknown;
+    try { heap.realloc(a, 60_000); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect((err as OutOfMemoryError).requested).toBe(60_000);
+    expect(snapshot(heap)).toBe(before);
+    expect(heap.usableSize(a)).toBe(30_000);
+  });
+});
+
+describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () => {
+  const live = () => {
+    const s = setup();
+    const a = s.heap.alloc(1000);
+    const b = s.heap.alloc(1000);
+    const c = s.heap.alloc(64);
+    return { ...s, a, b, c };
+  };
+
+  it.each([0, -1, 1.5, NaN, Infinity, -Infinity, 65521, 2 ** 32])('alloc(%s) throws InvalidArgumentError', (n) => {
+    const { heap, a } = live();
+    const before = snapshot(heap);
+    expect(() => heap.alloc(n)).toThrow(InvalidArgumentError);
+    expect(() => heap.realloc(a, n)).toThrow(InvalidArgumentError);
+    expect(snapshot(heap)).toBe(before);
+  });
+
+  it('a non-number size throws InvalidArgumentError', () => {
+    const { heap } = live();
+    expect(() => heap.alloc('8' as unknown as number)).toThrow(InvalidArgumentError);
+  });
+
+  it('free, realloc and usableSize of never-allocated, interior, misaligned, wild addresses throw InvalidFreeError', () => {
+    const { heap, a, b, c } = live();
+    const before = snapshot(heap);
+    const bad = [
+      0, -8, 1.5, NaN, Infinity, a + 8, a + 1, a + 1000, b - 8, c + 64, c + 1000, // tail of the chunk: free, never allocated
+      heap.region + 64, // the control region
+      heap.buddy.base + (1 << 20), // past the end
+      2 ** 40,
+    ];
+    for (const addr of bad) {
+      for (const op of [() => heap.free(addr), () => heap.realloc(addr, 10), () => heap.usableSize(addr)]) {
+        let err: unknown;
+        try { op(); } catch (e) { err = e; }
+        expect(err, `address ${addr}`).toBeInstanceOf(InvalidFreeError);
+        expect(err, `address ${addr}`).not.toBeInstanceOf(DoubleFreeError);
+      }
+      expect(heap.isAllocated(addr)).toBe(false);
+    }
+    expect(snapshot(heap)).toBe(before);
+  });
+
+  it('an interior pointer into a block filled with header-like words is still rejected (keyed tags)', () => {
+    const { heap, a } = live();
+    // Every word 64: an unkeyed size/prevSize check would take a + 64 for a 64-byte block.
+    new Uint32Array(heap.bytes.buffer, a, 250).fill(64);
+    const before = snapshot(heap);
+    for (let off = 8; off < 1000; off += 8) expect(() => heap.free(a + off)).toThrow(InvalidFreeError);
+    expect(snapshot(heap)).toBe(before);
+  });
+
+  it('free twice throws DoubleFreeError, also after the block merged with a free neighbour', () => {
+    const { heap, a, b } = live(); // [rest | c | b | a | sentinel]
+    heap.free(b);
+    let before = snapshot(heap);
+    expect(() => heap.free(b)).toThrow(DoubleFreeError);
+    expect(() => heap.realloc(b, 5)).toThrow(DoubleFreeError);
+    expect(snapshot(heap)).toBe(before);
+    heap.free(a); // a and b merge: b's header is now inside a's free block
+    before = snapshot(heap);
+    expect(() => heap.free(b)).toThrow(DoubleFreeError);
+    expect(() => heap.free(a)).toThrow(DoubleFreeError);
+    expect(snapshot(heap)).toBe(before);
+    heap.checkInvariants();
+  });
+
+  it('free of a block in a chunk given back to the buddy throws InvalidFreeError', () => {
+    const { heap } = live();
+    const x = heap.alloc(heap.maxSize); // a second chunk
+    const y = heap.alloc(heap.maxSize); // a third
+    heap.free(x); // the spare
+    heap.free(y); // given back
+    const before = snapshot(heap);
+    expect(() => heap.free(y)).toThrow(InvalidFreeError);
+    expect(snapshot(heap)).toBe(before);
+  });
+
+  it('OutOfMemoryError when the buddy has no chunk left; the heap stays usable', () => {
+    const { heap } = setup(24, 16);
+    const a = heap.alloc(40_000);
+    const before = snapshot(heap);
+    let err: unknown;
+    try { heap.alloc(40_000); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(OutOfMemoryError);
+    expect((err as OutOfMemoryError).requested).toBe(40_000);
+    expect(heap.tryAlloc(40_000)).toBe(0); // the same, without an exception
+    expect(() => heap.tryAlloc(0)).toThrow(InvalidArgumentError);
+    expect(snapshot(heap)).toBe(before);
+    heap.free(a);
+    expect(heap.alloc(40_000)).toBe(a);
+    heap.checkInvariants();
+  });
+
+  it('bad options throw InvalidArgumentError', () => {
+    const buddy = new BuddyAllocator({ pages: 64 });
+    for (const chunkPages of [0, 3, 1.5, 128, -4]) {
+      expect(() => new TlsfHeap(buddy, { chunkPages })).toThrow(InvalidArgumentError);
+    }
+    expect(() => new TlsfHeap(new BuddyAllocator({ pages: 64, offsetsOnly: true }))).toThrow(InvalidArgumentError);
+  });
+});
