@@ -428,7 +428,8 @@ export class Arena implements Disposable {
     }
     const max = s[S_MAX]!;
     if (size > max) {
-      throw new InvalidArgumentError(`arena alloc size ${size} is larger than the arena can ever hold (${max} bytes)`);
+      // A valid size the arena cannot hold: it is full for it (DESIGN: full means OutOfMemoryError).
+      throw new OutOfMemoryError(`arena alloc size ${size} is larger than the arena can ever hold (${max} bytes)`, size);
     }
     const a = alignUp(s[S_TOP]!, align);
     if (a + size <= s[S_END]!) {

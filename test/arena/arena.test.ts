@@ -253,10 +253,10 @@ describe('growth by chaining chunks (memory mode)', () => {
     expect(arena.alloc(64)).toBe(DATA0);
   });
 
-  it('a size above maxBytes can never fit: InvalidArgumentError (too large), unchanged', () => {
+  it('a size above maxBytes can never fit: OutOfMemoryError (the arena is full for it), unchanged', () => {
     const arena = new Arena({ bytes: 256, maxBytes: 1024 });
     const before = look(arena);
-    expect(() => arena.alloc(1025)).toThrow(InvalidArgumentError);
+    expect(() => arena.alloc(1025)).toThrow(OutOfMemoryError);
     expect(look(arena)).toEqual(before);
   });
 });

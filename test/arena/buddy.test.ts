@@ -86,7 +86,7 @@ describe('an arena over a BuddyAllocator', () => {
     expect(() => { for (;;) { arena.alloc(100); n++; } }).toThrow(OutOfMemoryError);
     expect(arena.capacity).toBeLessThanOrEqual(1000);
     expect(n).toBeGreaterThanOrEqual(7);
-    expect(() => arena.alloc(1001)).toThrow(InvalidArgumentError);
+    expect(() => arena.alloc(1001)).toThrow(OutOfMemoryError);
   });
 
   it('dispose gives every block back, the first too, and clears the header slot', () => {
