@@ -209,8 +209,10 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
     const trace = await loadTrace(path, maxOps);
     for (const name of names) {
       let a: ByteAllocator;
+      let probeOn: ByteAllocator;
       try {
         a = await registry.get(name)!.create(trace.heapSize);
+        probeOn = await registry.get(name)!.create(trace.heapSize);
       } catch (e) {
         throw new UsageError(`cannot create allocator "${name}": ${(e as Error).message}`);
       }
@@ -218,6 +220,7 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
       const cap = capFor(caps, trace.file, name);
       const r = replay(cap === undefined ? trace : truncateTrace(trace, cap), a, {
         verify,
+        probeOn,
         samples: values.plot !== undefined ? 800 : 0,
         onProgress: progress.enabled ? (d, t) => progress.update(d, t) : undefined,
       });

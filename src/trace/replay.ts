@@ -53,6 +53,15 @@ export interface ReplayOptions {
   samples?: number;
   /** Run the external-fragmentation probe (default true). */
   probe?: boolean;
+  /**
+   * A fresh allocator of the same kind to probe on: the ops up to the payload
+   * peak are replayed on it (untimed, unverified) and the probe runs there,
+   * so the probe's blocks cannot disturb the measured allocator (a probe
+   * block that grew the footprint can leave, say, a spare chunk behind that
+   * would count in every later footprint). Without it the probe runs on the
+   * measured allocator itself.
+   */
+  probeOn?: ByteAllocator;
 }
 
 /** Live payload and footprint sampled over the replay (for plots). */
@@ -163,6 +172,7 @@ class Replayer {
   private sampleCount = 0;
   private readonly series: ReplaySeries | undefined;
   private readonly doProbe: boolean;
+  private readonly probeOn: ByteAllocator | undefined;
 
   constructor(trace: Trace, allocator: ByteAllocator, o: ReplayOptions) {
     this.t = trace;
@@ -172,6 +182,7 @@ class Replayer {
     this.onProgress = o.onProgress;
     this.progressEvery = Math.max(1, o.progressEvery ?? 65536);
     this.doProbe = o.probe !== false;
+    this.probeOn = o.probeOn;
     const ids = trace.ids;
     this.addr = new Float64Array(ids);
     this.req = new Float64Array(ids);
@@ -209,7 +220,12 @@ class Replayer {
         payloadAtPeak = this.payload;
         if (this.doProbe) {
           probeSize = largestRequestAfter(t, peakOp);
-          probeBlocks = this.probe(probeSize, peakOp);
+          if (this.probeOn === undefined) probeBlocks = this.probe(probeSize, peakOp);
+          else {
+            const twin = new Replayer(t, this.probeOn, { verify: false, probe: false });
+            twin.segment(0, peakOp + 1);
+            probeBlocks = twin.violation === null ? twin.probe(probeSize, peakOp) : 0;
+          }
         }
       }
     }
