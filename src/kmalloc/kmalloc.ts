@@ -114,9 +114,9 @@ function markTlsfChunk(memory: Memory, pt: number, base: number, shift: number) 
  * @example
  * ```ts
  * const k = new Kmalloc({ bytes: 1 << 20 });
- * const p = k.kmalloc(100);       // from the kmalloc-104 cache (8 classes per doubling)
- * k.ksize(p);                     // 104
- * const q = k.krealloc(p, 5000);  // moves to a bigger class
+ * const p = k.kmalloc(40);        // from the kmalloc-40 slab cache
+ * k.ksize(p);                     // 40
+ * const q = k.krealloc(p, 5000);  // moves to the TLSF tier, content kept
  * k.kfree(q);
  * ```
  */
