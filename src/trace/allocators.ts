@@ -27,7 +27,7 @@ export interface AllocatorEntry {
  */
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
-  kmalloc: { description: 'memkit Kmalloc: slab caches per size class, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
+  kmalloc: { description: 'memkit Kmalloc: slab caches up to 64 B, a TLSF heap to 8 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
   buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block)', create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
   thing: { description: '@thi.ng/malloc MemPool: first fit, address-ordered lists (free is O(live blocks)); realloc = malloc+copy+free', create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h) },
   tlsf: { description: 'TLSF (two-level segregated fit) compiled to WebAssembly', create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h) },
@@ -35,11 +35,14 @@ export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
 
 /**
  * Heap options for a trace: start at twice the peak payload (at least 1 MiB),
- * may grow to 3 GiB; the allocator counts only what it takes (`footprint()`).
+ * may grow to 32 times it (at least 256 MiB, at most 3 GiB). The allocator
+ * counts only what it takes (`footprint()`); the cap bounds the descriptor
+ * tables sized for it (about 30 bytes a page: 3 GiB would cost 23 MiB).
  */
 function heapOptions(heapBytes: number): { bytes: number; maxBytes: number } {
   const bytes = Math.min(3 * 2 ** 30, Math.max(1 << 20, Math.ceil((2 * heapBytes) / 65536) * 65536));
-  return { bytes, maxBytes: 3 * 2 ** 30 };
+  const maxBytes = Math.min(3 * 2 ** 30, Math.max(256 << 20, Math.ceil((32 * heapBytes) / 65536) * 65536));
+  return { bytes, maxBytes };
 }
 
 /** The names of {@link ALLOCATORS}, in order. */
