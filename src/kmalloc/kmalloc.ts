@@ -147,6 +147,7 @@ export class Kmalloc implements ByteAllocator {
   private readonly base: number;
   private readonly shift: number;
   private readonly pageSize: number;
+  private readonly maxPages: number;
 
   /**
    * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`) or `{ buddy }`.
@@ -211,6 +212,7 @@ export class Kmalloc implements ByteAllocator {
     this.base = buddy.base;
     this.shift = buddy.pageShift;
     this.pageSize = buddy.pageSize;
+    this.maxPages = buddy.maxPages;
   }
 
   /**
@@ -250,6 +252,7 @@ export class Kmalloc implements ByteAllocator {
       base: buddy.base,
       shift: buddy.pageShift,
       pageSize: buddy.pageSize,
+      maxPages: buddy.maxPages,
     };
     Object.assign(self, fields);
     return self;
@@ -281,9 +284,14 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
-    const id = this.ownerOf(addr);
+    const mem = this.memory;
+    mem.sync();
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    const info = off >= 0 && pg < this.maxPages ? mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! : 0;
+    const id = info & 0xffff;
     const cache = this.byId[id];
-    if (cache !== undefined) cache.free(addr);
+    if (cache !== undefined) cache.freeInPage(addr, pg, info);
     else if (id === TLSF) this.tlsf.free(addr);
     else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) this.freeLarge(addr, (addr - this.base) >>> this.shift);
     else this.badFree(addr);
@@ -298,7 +306,7 @@ export class Kmalloc implements ByteAllocator {
     mem.sync();
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    if (!(off >= 0 && pg < this.buddy.maxPages)) return 0;
+    if (!(off >= 0 && pg < this.maxPages)) return 0;
     return mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
   }
 

@@ -370,15 +370,27 @@ export class SlabCache {
   free(addr: number): void {
     const mem = this.memory;
     mem.sync();
-    const i32 = mem.i32;
     const off = addr - this.base;
-    let pg = off >>> this.shift;
+    const pg = off >>> this.shift;
     // Pages past the buddy's end have zeroed descriptors, so the cache check
     // below also rejects them; maxPages bounds the table itself.
     if (!(off >= 0 && pg < this.maxPages)) this.badPointer(addr, 'outside the buddy');
-    let d = this.pt + pg * PAGE_WORDS;
-    let info = i32[d + P_INFO]!;
+    const info = mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]!;
     if ((info & 0xffff) !== this.id + 1) this.badPointer(addr, 'not in a slab of this cache');
+    this.freeInPage(addr, pg, info);
+  }
+
+  /**
+   * free() once the owner is known: `info` is the descriptor word of page
+   * `pg` (addr's page), and it names this cache. Kmalloc, which reads that
+   * word to route a free, calls this so that the lookup is done once.
+   * Same checks and errors as {@link free} from here on.
+   *
+   * @internal
+   */
+  freeInPage(addr: number, pg: number, info: number): void {
+    const i32 = this.memory.i32;
+    let d = this.pt + pg * PAGE_WORDS;
     if (info >>> 16 === TAIL_MARK) {
       pg = i32[d + P_FREELIST]!;
       d = this.pt + pg * PAGE_WORDS;
