@@ -602,6 +602,23 @@ export class BuddyAllocator {
     return off >= 0 && off < this.pages * this.pageSize && (off & (this.pageSize - 1)) === 0 && (st.u8[this.info + p]! & INFO_ALLOC) !== 0;
   }
 
+  /**
+   * The free list of `order` as the allocator keeps it: block addresses from
+   * the head (the next block allocPages takes) to the tail. Freed and split-off
+   * blocks are pushed on the head, as in the kernel.
+   */
+  freeList(order: number): number[] {
+    checkInteger(order, 'order', 0, this.maxOrder);
+    const st = this.state;
+    st.sync();
+    const i32 = st.i32;
+    const out: number[] = [];
+    for (let p = i32[this.w + B_HEADS + order]!; p !== NIL && out.length <= this.pages; p = i32[this.links + 2 * p]!) {
+      out.push(this.base + p * this.pageSize);
+    }
+    return out;
+  }
+
   /** Free blocks per order; index = order, length = maxOrder + 1. */
   freeCounts(): number[] {
     const st = this.state;

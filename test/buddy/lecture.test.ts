@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BuddyAllocator } from '../../src/index.js';
+import { BuddyAllocator, InvalidArgumentError } from '../../src/index.js';
 
 /** Page index of an address. */
 const page = (b: BuddyAllocator, addr: number) => (addr - b.base) / b.pageSize;
@@ -100,5 +100,20 @@ describe('regions and exact allocations', () => {
     for (const a of addrs) b.free(a);
     expect(b.stats().usedPages).toBe(0);
     b.checkInvariants();
+  });
+});
+
+describe('free lists are LIFO, as in the kernel', () => {
+  it('a freed block goes on the head of its list and is the next one handed out', () => {
+    const b = new BuddyAllocator({ pages: 16, maxOrder: 0 }); // sixteen 1-page blocks
+    const a = b.allocPages(1);
+    const c = b.allocPages(1);
+    const d = b.allocPages(1);
+    b.free(a);
+    b.free(d);
+    b.free(c);
+    expect(b.freeList(0).slice(0, 3)).toEqual([c, d, a]);
+    expect(b.allocPages(1)).toBe(c);
+    expect(() => b.freeList(1)).toThrow(InvalidArgumentError);
   });
 });

@@ -235,7 +235,8 @@ export class BuddyView implements View {
     // Free lists.
     const rows: HTMLElement[] = [];
     for (let k = b.maxOrder; k >= 0; k--) {
-      const free = all.filter((x) => x.free && x.order === k).map((x) => x.page);
+      // In list order, head first: the block the next allocPages of this order takes.
+      const free = b.freeList(k).map((addr) => (addr - b.base) / b.pageSize);
       rows.push(el('div', { class: 'fl-row' },
         el('span', { class: 'fl-order' }, `order ${k}`, el('small', {}, ` ${1 << k} page${k === 0 ? '' : 's'}`)),
         el('span', { class: 'fl-list', 'data-testid': `freelist-${k}`, 'data-pages': free.join(',') },
