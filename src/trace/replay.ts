@@ -286,7 +286,7 @@ class Replayer {
 
   /** The loop without checks. Stops at the first exception (kept in `err`). */
   private loopBare(i: number, to: number): number {
-    const { a, addr, req, usable, state } = this;
+    const { a, addr, state } = this;
     const kind = this.t.kind, ids = this.t.id, size = this.t.size;
     try {
       for (; i < to; i++) {
@@ -294,46 +294,20 @@ class Replayer {
         if (k === OpKind.Alloc) {
           const s = size[i]!;
           const p = a.alloc(s);
-          const u = a.usableSize(p);
-          addr[id] = p;
-          req[id] = s;
-          usable[id] = u;
-          state[id] = ST_LIVE;
-          this.payload += s;
-          this.usableSum += u;
-          if (this.payload > this.winPayload) {
-            this.winPayload = this.payload;
-            if (this.payload > this.peakPayload) this.peakPayload = this.payload;
-          }
+          this.place(id, p, s, a.usableSize(p));
         } else if (state[id] === ST_LIVE) {
           if (k === OpKind.Free) {
             a.free(addr[id]!);
-            state[id] = ST_NONE;
-            this.payload -= req[id]!;
-            this.usableSum -= usable[id]!;
+            this.release(id);
           } else {
             const s = size[i]!;
             const p = a.realloc(addr[id]!, s);
-            const u = a.usableSize(p);
-            addr[id] = p;
-            this.payload += s - req[id]!;
-            this.usableSum += u - usable[id]!;
-            req[id] = s;
-            usable[id] = u;
-            if (this.payload > this.winPayload) {
-              this.winPayload = this.payload;
-              if (this.payload > this.peakPayload) this.peakPayload = this.payload;
-            }
+            this.place(id, p, s, a.usableSize(p));
           }
         } else if (k === OpKind.Free) {
           state[id] = ST_NONE; // its allocation had failed: nothing to free
         }
-        const fp = a.footprint();
-        if (fp > this.winFootprint) {
-          this.winFootprint = fp;
-          if (fp > this.peakFootprint) this.peakFootprint = fp;
-        }
-        if (i === this.nextMark) this.mark(i);
+        this.afterOp(i);
       }
     } catch (e) {
       this.err = e;
@@ -343,7 +317,7 @@ class Replayer {
 
   /** The loop with payload, bound and overlap checks. */
   private loopVerify(i: number, to: number): number {
-    const { a, addr, req, usable, state } = this;
+    const { a, addr, req, state } = this;
     const set = this.set!;
     const kind = this.t.kind, ids = this.t.id, size = this.t.size;
     try {
@@ -356,25 +330,14 @@ class Replayer {
           if (!this.checkNew(i, id, p, s, u, -1)) return i;
           fill(a.bytes, p, 0, s, id);
           set.insert(id, p, p + s);
-          addr[id] = p;
-          req[id] = s;
-          usable[id] = u;
-          state[id] = ST_LIVE;
-          this.payload += s;
-          this.usableSum += u;
-          if (this.payload > this.winPayload) {
-            this.winPayload = this.payload;
-            if (this.payload > this.peakPayload) this.peakPayload = this.payload;
-          }
+          this.place(id, p, s, u);
         } else if (state[id] === ST_LIVE) {
           const p = addr[id]!, old = req[id]!;
           if (!this.checkPayload(i, id, p, old, 'before ' + (k === OpKind.Free ? 'free' : 'realloc'))) return i;
           set.remove(id, p, p + old);
           if (k === OpKind.Free) {
             a.free(p);
-            state[id] = ST_NONE;
-            this.payload -= old;
-            this.usableSum -= usable[id]!;
+            this.release(id);
           } else {
             const s = size[i]!;
             const q = a.realloc(p, s); // on OutOfMemoryError, oom() puts the old interval back
@@ -384,30 +347,47 @@ class Replayer {
             if (!this.checkPayload(i, id, q, keep, `after realloc from ${hex(p)} (${old} -> ${s} bytes)`)) return i;
             fill(a.bytes, q, keep, s, id);
             set.insert(id, q, q + s);
-            addr[id] = q;
-            this.payload += s - old;
-            this.usableSum += u - usable[id]!;
-            req[id] = s;
-            usable[id] = u;
-            if (this.payload > this.winPayload) {
-              this.winPayload = this.payload;
-              if (this.payload > this.peakPayload) this.peakPayload = this.payload;
-            }
+            this.place(id, q, s, u);
           }
         } else if (k === OpKind.Free) {
           state[id] = ST_NONE;
         }
-        const fp = a.footprint();
-        if (fp > this.winFootprint) {
-          this.winFootprint = fp;
-          if (fp > this.peakFootprint) this.peakFootprint = fp;
-        }
-        if (i === this.nextMark) this.mark(i);
+        this.afterOp(i);
       }
     } catch (e) {
       this.err = e;
     }
     return i;
+  }
+
+  /**
+   * Books block `id` as live at `p` with `s` bytes asked for and `u` usable
+   * (after an alloc, or a realloc: the old sizes come off first), and keeps
+   * the payload peaks. Small enough for V8 to inline into both loops.
+   */
+  private place(id: number, p: number, s: number, u: number): void {
+    const { addr, req, usable, state } = this;
+    if (state[id] === ST_LIVE) {
+      this.payload -= req[id]!;
+      this.usableSum -= usable[id]!;
+    }
+    addr[id] = p;
+    req[id] = s;
+    usable[id] = u;
+    state[id] = ST_LIVE;
+    this.payload += s;
+    this.usableSum += u;
+    if (this.payload > this.winPayload) {
+      this.winPayload = this.payload;
+      if (this.payload > this.peakPayload) this.peakPayload = this.payload;
+    }
+  }
+
+  /** Books block `id` as freed. */
+  private release(id: number): void {
+    this.state[id] = ST_NONE;
+    this.payload -= this.req[id]!;
+    this.usableSum -= this.usable[id]!;
   }
 
   /** Checks a block just returned by alloc/realloc (`from` = old address or -1). */
