@@ -38,11 +38,8 @@ import { Memory } from '../memory/memory.js';
 import { stateBytes } from './layout.js';
 import * as layout from './layout.js';
 
-// Layout constants used on hot paths, as module-local literals: V8 reads an
-// imported binding through its module cell on every use, and these loops are
-// made of such reads (SlabCache alloc+free pairs: 20 M/s with the imports,
-// 37-54 M/s with local copies, node 20). checkLayoutCopies() proves at load
-// that every copy equals its definition in layout.js.
+// Hot-path copies of the layout constants (why: src/memory/layout-copies.ts),
+// proved equal to their definitions by checkLayoutCopies() below.
 const BUDDY_MAGIC = 1497650498;
 const B_BASE = 7;
 const B_COUNTS = 48;
@@ -177,10 +174,11 @@ export class BuddyAllocator {
     } else if (options.memory !== undefined) {
       memory = options.memory;
       memory.sync();
-      if (readSlotIfAny(memory) !== 0) {
+      ensureHeader(memory);
+      if (readSlot(memory, HeaderSlot.Buddy) !== 0) {
         throw new InvalidArgumentError('this Memory already holds a buddy allocator: use BuddyAllocator.attach(memory)');
       }
-      stateOff = firstFreeOffset(memory);
+      stateOff = HEADER_BYTES; // the first 8-aligned byte after the header
       const room = (bytes: number): number => Math.max(0, Math.floor((bytes - stateOff) / (pageSize + 9)));
       // A wasm memory does not tell its maximum: plan for its current size
       // unless the caller passes maxPages.
@@ -742,15 +740,4 @@ function alignedOrder(q: number, end: number, cap: number): number {
 
 function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
-}
-
-function readSlotIfAny(memory: Memory): number {
-  ensureHeader(memory);
-  return readSlot(memory, HeaderSlot.Buddy);
-}
-
-/** First 8-aligned byte after the header (the buddy's state goes there). */
-function firstFreeOffset(memory: Memory): number {
-  ensureHeader(memory);
-  return HEADER_BYTES;
 }

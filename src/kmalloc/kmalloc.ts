@@ -37,11 +37,8 @@ import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 
-// Layout constants used on hot paths, as module-local literals: V8 reads an
-// imported binding through its module cell on every use, and these loops are
-// made of such reads (SlabCache alloc+free pairs: 20 M/s with the imports,
-// 37-54 M/s with local copies, node 20). checkLayoutCopies() proves at load
-// that every copy equals its definition in .slab/layout.js.
+// Hot-path copies of the layout constants (why: src/memory/layout-copies.ts),
+// proved equal to their definitions by checkLayoutCopies() below.
 const PAGE_WORDS = 5;
 const P_INFO = 1;
 checkLayoutCopies(slabLayout, { PAGE_WORDS, P_INFO });
@@ -70,8 +67,6 @@ export interface KmallocOptions {
   debug?: boolean;
   /** Empty slabs each cache keeps instead of returning them to the buddy (default 0). */
   minEmpty?: number;
-  /** Slab order for a class size (default: SlabCache's choice). */
-  slabOrder?: (size: number) => number;
   /**
    * Sizes above this, up to maxClass, go to the TLSF heap instead of slab
    * caches (default 64; `Infinity`: slabs only).
@@ -191,7 +186,7 @@ export class Kmalloc implements ByteAllocator {
     }
     this.table = classTable(sizes);
     const debug = options.debug === true;
-    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: options.minEmpty ?? 0, ...(options.slabOrder !== undefined ? { order: options.slabOrder(size) } : {}) }));
+    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: options.minEmpty ?? 0 }));
     // The counters go in a small block of their own.
     const kAddr = buddy.allocPages(1);
     this.k = kAddr >>> 2;

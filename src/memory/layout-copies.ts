@@ -1,8 +1,10 @@
 /**
  * Hot-path modules keep module-local copies of their layout constants (V8
  * reads an imported binding through its module cell on every use, and the
- * allocators' fast paths are made of such reads). This check, run once when
- * such a module loads, makes each copy provably equal to its definition.
+ * allocators' fast paths are made of such reads: SlabCache alloc+free pairs
+ * ran at 20 M/s with imports and 35-54 M/s with local copies, node 20). This
+ * check, run once when such a module loads, makes each copy provably equal to
+ * its definition.
  *
  * @module
  */

@@ -39,11 +39,8 @@ import type { Memory } from '../memory/index.js';
 import * as layout from './layout.js';
 import { SlabSpace } from './space.js';
 
-// Layout constants used on hot paths, as module-local literals: V8 reads an
-// imported binding through its module cell on every use, and these loops are
-// made of such reads (SlabCache alloc+free pairs: 20 M/s with the imports,
-// 37-54 M/s with local copies, node 20). checkLayoutCopies() proves at load
-// that every copy equals its definition in layout.js.
+// Hot-path copies of the layout constants (why: src/memory/layout-copies.ts),
+// proved equal to their definitions by checkLayoutCopies() below.
 const C_ALIGN = 6;
 const C_EMPTY = 11;
 const C_FLAGS = 1;
@@ -257,7 +254,6 @@ export class SlabCache {
     this.shift = buddy.pageShift;
     this.maxPages = buddy.maxPages;
     this.inverse = (1 + 2 ** -30) / stride;
-    space.caches[this.id] = this;
 
     const mem = this.memory;
     const u32 = mem.u32;
@@ -319,7 +315,6 @@ export class SlabCache {
       inverse: (1 + 2 ** -30) / stride,
     };
     Object.assign(self, fields);
-    space.caches[id] = self;
     return self;
   }
 

@@ -14,12 +14,6 @@ import {
   S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE,
 } from './layout.js';
 
-/** What a cache registers with its space, so that frees can be routed to it. */
-export interface SpaceCache {
-  /** Index in the cache table. */
-  readonly id: number;
-}
-
 const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
 
 /** The page and cache descriptor tables of one buddy allocator. */
@@ -34,8 +28,6 @@ export class SlabSpace {
   readonly pageTable: number;
   /** u32 index of the cache table. */
   readonly cacheTable: number;
-  /** JS objects of the caches, by id (rebuilt by attach). */
-  readonly caches: Array<SpaceCache | undefined> = [];
 
   private constructor(buddy: BuddyAllocator, region: number, init: boolean) {
     if (buddy.memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
