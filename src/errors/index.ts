@@ -25,6 +25,12 @@ export class MemkitError extends Error {
  */
 export class InvalidArgumentError extends MemkitError {
   override name = 'InvalidArgumentError';
+  /** The name of the argument or option that was refused, when one is named. */
+  readonly argument: string | undefined;
+  constructor(message: string, argument?: string) {
+    super(message);
+    this.argument = argument;
+  }
 }
 
 /**
@@ -80,15 +86,80 @@ export function hex(addr: number): string {
 }
 
 /**
- * Checks that `n` is a whole number in `[min, max]` and returns it; throws
- * {@link InvalidArgumentError} naming `what` otherwise. Not for hot paths:
- * callers check the common case inline and call this only to build the error.
+ * Describes any value for an error message without running user code (no
+ * `valueOf`, `toString` or getters of the value are called).
  */
-export function checkInteger(n: number, what: string, min: number, max: number): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(
-      `${what} must be a whole number in [${min}, ${max}], got ${String(n)}`,
-    );
+export function describe(x: unknown): string {
+  switch (typeof x) {
+    case 'number': return Object.is(x, -0) ? '-0' : String(x);
+    case 'bigint': return `${x.toString()}n`;
+    case 'string': return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
+    case 'undefined': return 'undefined';
+    case 'boolean': return x ? 'true' : 'false';
+    case 'symbol': return 'a symbol';
+    case 'function': return 'a function';
+    default: return x === null ? 'null' : Array.isArray(x) ? 'an array' : 'an object';
+  }
+}
+
+/**
+ * The error for an argument `what` that is not `expected`. Callers check the
+ * common case inline (`(a >>> 0) === a` costs nothing on a fast path) and call
+ * this only to build the error, on the cold side of the branch.
+ *
+ * @example
+ * ```ts
+ * if ((addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
+ * ```
+ */
+export function argumentError(what: string, expected: string, got: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${what} must be ${expected}, got ${describe(got)}`, what);
+}
+
+/** True when `x` is a number that is a whole number in `[min, max]` (no coercion). */
+export function isIntegerIn(x: unknown, min: number, max: number): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+}
+
+/**
+ * Checks that `n` is a whole number in `[min, max]` and returns it; throws
+ * {@link InvalidArgumentError} naming `what` otherwise (a string, a BigInt,
+ * an object with `valueOf`, NaN, a fraction: all refused, never coerced). Not
+ * for hot paths: callers check the common case inline and call this only to
+ * build the error.
+ */
+export function checkInteger(n: unknown, what: string, min: number, max: number): number {
+  if (!isIntegerIn(n, min, max)) {
+    throw argumentError(what, `a whole number in [${min}, ${max}]`, n);
   }
   return n;
+}
+
+/**
+ * Checks that `x` is an address: a whole number in `[0, 2^32)`. Returns it;
+ * throws {@link InvalidArgumentError} naming `what` otherwise.
+ */
+export function checkAddress(x: unknown, what: string): number {
+  if (typeof x !== 'number' || (x >>> 0) !== x) {
+    throw argumentError(what, 'an address (a whole number in [0, 2^32))', x);
+  }
+  return x;
+}
+
+/**
+ * Checks that `o` is an options object (or undefined, read as `{}`), and that
+ * it names no option outside `known`; returns it. A misspelt option is an
+ * error, not a silent default.
+ */
+export function checkOptions<T extends object>(o: T | undefined, what: string, known: readonly string[]): Partial<T> {
+  if (o === undefined) return {};
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw argumentError(what, 'an options object', o);
+  }
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) {
+      throw new InvalidArgumentError(`${what}: unknown option "${key}" (known: ${known.join(', ')})`, key);
+    }
+  }
+  return o;
 }
