@@ -4,7 +4,7 @@
  */
 import { Arena } from '../../src/index.js';
 import { button, el, presetBar, svg, type View } from './dom.js';
-import { Player, type Step } from './player.js';
+import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface Alloc {
   addr: number;
@@ -72,14 +72,17 @@ const reset: Step<ArenaState> = {
     const n = s.allocs.length;
     s.allocs = [];
     s.marks = [];
-    return `reset(): top goes back to the start: all ${n} allocations freed at once. It looks the same as when we started!`;
+    const spare = s.arena.chunkList().filter((c) => c.kind === 'spare').length;
+    const same = spare === 0 ? ' It looks the same as when we started.'
+      : ` Chunk 0 is current again; the other ${spare} chunk${spare === 1 ? '' : 's'} stay${spare === 1 ? 's' : ''} as spare${spare === 1 ? '' : 's'} (the Memory grew and cannot shrink) and will be reused, in order, once chunk 0 is full. So the picture is not the one we started with: the bytes are free, the chunks are kept.`;
+    return `reset(): top goes back to the start of the first chunk: all ${n} allocations freed at once.${same}`;
   },
 };
 
-const PRESETS: Array<[string, Make, Array<Step<ArenaState>>]> = [
-  ['Lecture: alloc 4, alloc 16, clear', () => new Arena({ bytes: 32 }), [alloc('a', 4, 1), alloc('b', 16, 1), reset]],
-  ['Alignment: 8-byte aligned allocations', () => new Arena({ bytes: 64 }), [alloc('a', 4), alloc('b', 16), alloc('c', 3), alloc('d', 8), reset]],
-  ['Growing arena, marks and rewind', () => new Arena({ bytes: 64, maxBytes: 512 }),
+const PRESETS: Array<[string, string, Make, Array<Step<ArenaState>>]> = [
+  ['lecture', 'Lecture: alloc 4, alloc 16, clear', () => new Arena({ bytes: 32 }), [alloc('a', 4, 1), alloc('b', 16, 1), reset]],
+  ['alignment', 'Alignment: 8-byte aligned allocations', () => new Arena({ bytes: 64 }), [alloc('a', 4), alloc('b', 16), alloc('c', 3), alloc('d', 8), reset]],
+  ['growing', 'Growing arena, marks and rewind', () => new Arena({ bytes: 64, maxBytes: 512 }),
     [alloc('a', 24), alloc('b', 24), mark('m1'), alloc('c', 40), alloc('d', 16), mark('m2'), alloc('e', 32), rewind('m2'), rewind('m1'), alloc('f', 8), alloc('g', 100), reset]],
 ];
 
@@ -91,11 +94,12 @@ export class ArenaView implements View {
   readonly id = 'arena';
   readonly title = 'Arena';
   readonly el: HTMLElement;
-  private make: Make = PRESETS[0]![1];
+  private make: Make = PRESETS[0]![2];
   private readonly player: Player<ArenaState>;
   private readonly chunks = el('div', { class: 'chunks', 'data-testid': 'arena-chunks' });
   private readonly stats = el('dl', { class: 'stats', 'data-testid': 'arena-stats' });
-  private readonly sizeIn = el('input', { type: 'number', min: '1', max: '256', value: '8', 'aria-label': 'bytes' });
+  private readonly sizeIn = el('input', { type: 'number', min: '1', max: '256', value: '8', 'aria-label': 'bytes', 'data-testid': 'arena-n' });
+  private readonly presets: Preset[] = PRESETS.map(([id, name, make, steps]) => ({ id, name, load: () => { this.make = make; this.player.load(steps, id); } }));
 
   constructor() {
     this.player = new Player<ArenaState>({
@@ -107,7 +111,7 @@ export class ArenaView implements View {
       el('div', { class: 'view-head' },
         el('h2', {}, 'Arena (bump) allocator'),
         el('p', { class: 'lede' }, 'Allocation bumps a pointer; there is no per-object free: reset() or rewind(mark) frees everything after a point at once.'),
-        presetBar('arena', PRESETS.map(([name, make, steps]) => [name, () => { this.make = make; this.player.load(steps); }])),
+        presetBar('arena', this.presets),
         el('div', { class: 'row' }, el('label', {}, 'alloc ', this.sizeIn, ' bytes '),
           button('alloc', () => this.player.push(alloc(`x${++n}`, Number(this.sizeIn.value)))),
           button('mark', () => this.player.push(mark(`m${++n}`))),
@@ -125,11 +129,19 @@ export class ArenaView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff' }), 'free (above top)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#c0392b;height:4px' }), 'top (bump pointer)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#2fb380;height:4px' }), 'mark')))));
-    this.player.load(PRESETS[0]![2]);
+    this.presets[0]!.load();
   }
 
   key(e: KeyboardEvent): boolean {
     return this.player.key(e);
+  }
+
+  urlState(): Record<string, string> {
+    return playerUrl(this.player);
+  }
+
+  restore(q: URLSearchParams): void {
+    restorePlayer(this.player, this.presets, q);
   }
 
   private render(s: ArenaState): void {

@@ -83,10 +83,14 @@ export interface View {
   shown?(): void;
   /** Keyboard shortcut; true when handled. */
   key?(e: KeyboardEvent): boolean;
+  /** What the URL records of this view (preset, step, ...). */
+  urlState?(): Record<string, string>;
+  /** Restores the state a URL recorded. */
+  restore?(q: URLSearchParams): void;
 }
 
-/** A preset bar: one button per preset. */
-export function presetBar(id: string, presets: Array<[string, () => void]>): HTMLElement {
+/** A preset bar: one button per preset (`data-testid` = `${id}-preset-${index}`). */
+export function presetBar(id: string, presets: Array<{ name: string; load(): void }>): HTMLElement {
   return el('div', { class: 'presets' }, el('span', { class: 'muted' }, 'Presets:'),
-    ...presets.map(([name, fn], i) => button(name, fn, { 'data-testid': `${id}-preset-${i}` })));
+    ...presets.map((p, i) => button(p.name, () => p.load(), { 'data-testid': `${id}-preset-${i}` })));
 }

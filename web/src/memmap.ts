@@ -166,7 +166,7 @@ export class MemMap {
     this.canvas.style.width = `${cw}px`;
     this.canvas.style.height = `${ch}px`;
     const skipped = this.data.skipped ?? 0;
-    this.zoomLabel.textContent = `${cell}px/page · ${n} pages of ${bytes(this.data.pageSize)}${skipped > 0 ? ` (after ${skipped} pages of allocator metadata, not drawn)` : ''}`;
+    this.zoomLabel.textContent = `${cell}px/page · ${n} page${n === 1 ? '' : 's'} of ${bytes(this.data.pageSize)}${skipped > 0 ? ` (after ${skipped} pages of allocator metadata, not drawn)` : ''}`;
     const g = this.canvas.getContext('2d');
     if (g === null) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -213,8 +213,11 @@ export class MemMap {
     const others = entries.filter(([n]) => !n.startsWith('slab '));
     const shown = [...others, ...slabs.slice(0, 6)];
     const rest = slabs.slice(6);
-    const items = shown.map(([name, t]) => el('span', { class: 'sw', 'data-owner': name },
-      el('i', { style: `background:${t.color}` }), `${name} · ${t.pages} p`));
+    const items = shown.map(([name, t]) => name === 'free'
+      ? el('span', { class: 'sw', 'data-owner': name }, `free · ${t.pages} p, shaded by block order:`,
+        ...FREE.map((c, i) => el('span', { class: 'sw ramp', title: `free block of order ${2 * i}${i + 1 < FREE.length ? ` or ${2 * i + 1}` : ' or more'} (${1 << (2 * i)}${i + 1 < FREE.length ? `–${1 << (2 * i + 1)}` : '+'} pages)` },
+          el('i', { style: `background:${c}` }), i + 1 < FREE.length ? `${2 * i}–${2 * i + 1}` : `${2 * i}+`)))
+      : el('span', { class: 'sw', 'data-owner': name }, el('i', { style: `background:${t.color}` }), `${name} · ${t.pages} p`));
     if (rest.length > 0) {
       const pages = rest.reduce((s, [, t]) => s + t.pages, 0);
       items.push(el('span', { class: 'sw', title: rest.map(([n, t]) => `${n}: ${t.pages} p`).join('\n') },

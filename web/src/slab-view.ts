@@ -5,7 +5,7 @@
  */
 import { BuddyAllocator, SlabCache, type SlabList } from '../../src/index.js';
 import { button, el, hex, presetBar, svg, type View } from './dom.js';
-import { Player, type Step } from './player.js';
+import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface SlabState {
   buddy: BuddyAllocator;
@@ -89,6 +89,7 @@ export class SlabView implements View {
   private readonly lists = el('div', { class: 'slab-lists' });
   private readonly info = el('pre', { class: 'mono', 'data-testid': 'slabinfo' });
   private readonly stats = el('dl', { class: 'stats' });
+  private readonly presets: Preset[] = [{ id: 'lecture', name: 'Lecture: alloc until full, free, reuse, empty, shrink', load: () => this.player.load(LECTURE, 'lecture') }];
 
   constructor() {
     this.player = new Player<SlabState>({
@@ -102,7 +103,7 @@ export class SlabView implements View {
       el('div', { class: 'view-head' },
         el('h2', {}, 'Slab cache'),
         el('p', { class: 'lede' }, `A cache of ${OBJ_SIZE}-byte objects; slabs are ${PAGE}-byte buddy pages. Each slab keeps a pointer to its first free object; each free object holds a pointer to the next one.`),
-        presetBar('slab', [['Lecture: alloc until full, free, reuse, empty, shrink', () => this.player.load(LECTURE)]]),
+        presetBar('slab', this.presets),
         el('div', { class: 'row' }, button('alloc', () => this.player.push(alloc()), { 'data-testid': 'slab-alloc' }),
           button('alloc ×5', () => this.player.push(alloc(5))), button('shrink', () => this.player.push(shrink)),
           el('span', { class: 'muted' }, ' · click a used object to free it'))),
@@ -115,11 +116,19 @@ export class SlabView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border:2px solid #e08a00' }), 'touched by the last step'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#e08a00;height:3px' }), 'freelist chain')),
           el('h3', {}, '/proc/slabinfo'), this.info)));
-    this.player.load(LECTURE);
+    this.presets[0]!.load();
   }
 
   key(e: KeyboardEvent): boolean {
     return this.player.key(e);
+  }
+
+  urlState(): Record<string, string> {
+    return playerUrl(this.player);
+  }
+
+  restore(q: URLSearchParams): void {
+    restorePlayer(this.player, this.presets, q);
   }
 
   private render(s: SlabState): void {
