@@ -3,7 +3,7 @@
  * pointer (`top`), and marks / rewinds / reset (lecture: "Arena Allocator").
  */
 import { Arena } from '../../src/index.js';
-import { button, el, presetBar, svg, type View } from './dom.js';
+import { button, el, fingerprint, presetBar, svg, type View } from './dom.js';
 import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface Alloc {
@@ -202,5 +202,6 @@ export class ArenaView implements View {
     const st = s.arena.stats();
     const rows: Array<[string, string]> = [['mode', st.mode], ['used', `${st.used} B`], ['capacity', `${st.capacity} B`], ['chunks', `${st.chunks}`], ['available', `${st.available} B`], ['waste', `${st.waste} B`]];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([list, s.allocs.map((a) => [a.name, a.addr]), s.marks.map((m) => m.name)]));
   }
 }

@@ -86,7 +86,7 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
       return splits.map(() => '');
     },
     // Vertical axes: as wide as the longest label, a gap, and the title.
-    size: a.side === 2 ? FONT_PX + GAP + TITLE + 8
+    size: a.side === 2 ? FONT_PX + GAP + TITLE + 14
       : () => Math.ceil(Math.max(0, ...ticks[i]!.splits.map((v) => textWidth(a.text(v, ticks[i]!.step))))) + GAP * 2 + TITLE,
     // Horizontal ticks: at least a label's width apart.
     space: a.side === 2 ? (_u: uPlot, _ax: number, _min: number, max: number) => textWidth(a.text(max, 1)) + 24 : 30,
@@ -100,6 +100,7 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
     const c = u.ctx;
     const boxes: LabelBox[] = [];
     let dropped = 0;
+    const droppedText: string[] = [];
     c.save();
     c.font = FONT.replace(`${FONT_PX}px`, `${FONT_PX * d}px`);
     c.fillStyle = '#3b4557';
@@ -111,6 +112,7 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
       else box = { x: align === 'right' ? cx - w : align === 'center' ? cx - w / 2 : cx, y: cy - h / 2, w, h, text };
       if (boxes.some((b) => b.x < box.x + box.w && box.x < b.x + b.w && b.y < box.y + box.h && box.y < b.y + b.h)) {
         dropped++;
+        droppedText.push(text);
         return;
       }
       boxes.push(box);
@@ -131,20 +133,22 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
     // Titles first, then the ticks.
     specs.forEach((a, i) => {
       const size = (u.axes[i] as uPlot.Axis & { _size?: number })._size ?? 40;
-      if (a.side === 2) put(a.title, left + width / 2, top + height + 6 + FONT_PX + GAP + TITLE / 2, 'center');
+      if (a.side === 2) put(a.title, left + width / 2, top + height + 10 + FONT_PX + GAP + TITLE / 2, 'center');
       else put(a.title, a.side === 3 ? left - size + TITLE / 2 : left + width + size - TITLE / 2, top + height / 2, 'center', true);
     });
     specs.forEach((a, i) => {
       const t = ticks[i]!;
       for (const v of t.splits) {
         const p = u.valToPos(v, a.scale);
-        if (a.side === 2) put(a.text(v, t.step), left + p, top + height + 6 + FONT_PX / 2, 'center');
+        // Below the 0 of a vertical axis (which sits on the bottom line).
+        if (a.side === 2) put(a.text(v, t.step), left + p, top + height + 10 + FONT_PX / 2, 'center');
         else if (a.side === 3) put(a.text(v, t.step), left - GAP, top + p, 'right');
         else put(a.text(v, t.step), left + width + GAP, top + p, 'left');
       }
     });
     c.restore();
     host.dataset['dropped'] = String(dropped);
+    host.title = droppedText.length > 0 ? `labels left out (no room): ${droppedText.join(', ')}` : '';
     host.dataset['labels'] = JSON.stringify(boxes.map((b) => ({ ...b, x: Math.round(b.x * 10) / 10, y: Math.round(b.y * 10) / 10, w: Math.round(b.w * 10) / 10, h: Math.round(b.h * 10) / 10 })));
   };
   return { axes, draw };

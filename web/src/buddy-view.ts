@@ -12,7 +12,7 @@
  * The last picture is always read from the allocator itself.
  */
 import { BuddyAllocator } from '../../src/index.js';
-import { button, el, hex, presetBar, rng, svg, type View } from './dom.js';
+import { button, el, fingerprint, hex, presetBar, rng, svg, type View } from './dom.js';
 import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 /** A block of the map, by page index. */
@@ -173,7 +173,7 @@ function freeStep(name: string): Step<BuddyState> {
       }
       const text = merges.length > 0
         ? `free(${name}): ${range(page, pages)} freed; its buddy is free, so coalesce ${merges.join(', ')}: one free block of ${range(merged.page, 1 << m)}.`
-        : `free(${name}): ${range(page, pages)} goes on the free list of order ${k}; its buddy is not (wholly) free, so nothing to coalesce.`;
+        : `free(${name}): the block of ${range(page, pages)} goes on the free list of order ${k}; its buddy is not (wholly) free, so nothing to coalesce.`;
       return text + bitNote(before, after, b);
     },
   };
@@ -204,7 +204,7 @@ export class BuddyView implements View {
   private readonly array = el('div', { class: 'array', 'data-testid': 'buddy-array' });
   private readonly bitmap = el('div', { class: 'bitmap', 'data-testid': 'buddy-bitmap' });
   private readonly lists = el('div', { class: 'freelists', 'data-testid': 'buddy-freelists' });
-  private readonly info = el('pre', { class: 'mono', 'data-testid': 'buddyinfo' });
+  private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'buddyinfo' });
   private readonly sizeIn = el('input', { type: 'number', min: '1', max: '64', value: '1', 'aria-label': 'pages', 'data-testid': 'buddy-n' });
 
   constructor() {
@@ -271,12 +271,14 @@ export class BuddyView implements View {
   private render(s: BuddyState): void {
     window.clearTimeout(this.animTimer);
     const final = picture(s.buddy);
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([final, [...s.names]]));
     const frames = s.frames;
     s.frames = [];
     let prev = s.before ?? final;
     const fl = s.flash === 'merge' ? 'flash-merge' : 'flash-split';
     if (frames.length === 0) {
       this.draw(s, final, prev, fl);
+      this.el.dataset['frame'] = '';
       return;
     }
     // Every panel shows the same in-between picture, one per frame, then the result.
@@ -299,7 +301,9 @@ export class BuddyView implements View {
     const hot = new Set(p.blocks.map(key).filter((k) => !old.has(k)));
     this.drawStrip(s, p, hot, flashClass);
     this.drawLists(b, p, prev, flashClass);
-    this.info.textContent = `Node 0, zone ${'Normal'.padStart(8)} ${p.lists.map((l) => `${String(l.length).padStart(6)} `).join('')}`;
+    // In between: the line buddyinfo() would print at that moment; at the end, its own.
+    const now = p.blocks.every((x) => x.limbo !== true) && p.lists.every((l, k) => l.length === b.freeList(k).length);
+    this.info.textContent = now ? b.buddyinfo() : `Node 0, zone ${'Normal'.padStart(8)} ${p.lists.map((l) => `${String(l.length).padStart(6)} `).join('')}`;
     this.drawBitmap(b, p, prev);
     this.drawTree(s, p, hot, flashClass);
   }

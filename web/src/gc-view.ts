@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import { ManagedHeap, type HeapGraph, type Root } from '../../src/index.js';
-import { button, el, presetBar, rng, svg, type View } from './dom.js';
+import { button, el, fingerprint, presetBar, rng, svg, type View } from './dom.js';
 import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 import { BYTE_INCRS, COUNT_INCRS, byteTick, countTick, ownAxes } from './axis.js';
 
@@ -341,6 +341,7 @@ export class GcView implements View {
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.drawChart(s);
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([g.phase, g.nodes.map((n) => [n.id, n.color]), g.roots.map((r) => r.target), g.edges.length]));
   }
 
   private drawChart(s: GcState): void {

@@ -3,7 +3,7 @@
  * blocks), an arena (chunks) and raw allocPages blocks, drawn page by page.
  */
 import { Arena, BuddyAllocator, Kmalloc } from '../../src/index.js';
-import { button, bytes, el, presetBar, rng, type View } from './dom.js';
+import { button, bytes, el, fingerprint, presetBar, rng, type View } from './dom.js';
 import { MemMap, heapMap } from './memmap.js';
 import { Player, playerUrl, type Preset, type Step } from './player.js';
 
@@ -104,7 +104,7 @@ export class MapView implements View {
   private readonly player: Player<MapState>;
   private readonly map = new MemMap(440);
   private readonly stats = el('dl', { class: 'stats', 'data-testid': 'map-stats' });
-  private readonly info = el('pre', { class: 'mono', 'data-testid': 'map-buddyinfo' });
+  private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'map-buddyinfo' });
   private readonly size: HTMLSelectElement;
   private readonly presets: Preset[];
 
@@ -197,5 +197,8 @@ export class MapView implements View {
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.info.textContent = s.buddy.buddyinfo();
+    const blocks: number[] = [];
+    s.buddy.forEachBlock((a, pages, free) => blocks.push(a, pages, free ? 1 : 0));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([blocks, s.live.length, s.k.footprint(), s.arena?.used ?? -1, s.raw.size]));
   }
 }

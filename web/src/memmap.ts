@@ -48,7 +48,7 @@ export const LARGE_COLOR = '#e0783a';
 export const META_COLOR = '#59627a';
 export const ARENA_COLOR = '#8c5bd6';
 export const RAW_COLOR = '#2f6fde';
-export const TLSF_COLOR = '#d4a72c';
+export const TLSF_COLOR = '#7a5230';
 
 /**
  * Classifies every block of `buddy`: free (by order), slab of a kmalloc cache,

@@ -4,7 +4,7 @@
  * through the free objects (the lecture's "Slab Allocator High Level").
  */
 import { BuddyAllocator, SlabCache, type SlabList } from '../../src/index.js';
-import { button, el, hex, presetBar, svg, type View } from './dom.js';
+import { button, el, fingerprint, hex, presetBar, svg, type View } from './dom.js';
 import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface SlabState {
@@ -146,6 +146,9 @@ export class SlabView implements View {
       ['buddy free pages', `${s.buddy.freePages} / ${s.buddy.pages}`],
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    const slabs: unknown[] = [];
+    c.forEachSlab((addr, inuse, list) => slabs.push([addr, inuse, list, c.freeObjects(addr)]));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([slabs, s.buddy.freePages]));
     this.info.textContent = `# name   <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n${c.slabinfoRow()}`;
   }
 

@@ -98,7 +98,8 @@ export class TraceView implements View {
           button('+1000', () => this.seek(this.pos + 1000)),
           this.playBtn, this.speed,
           button('End »', () => this.seek(this.trace?.length ?? 0), { title: 'End (End)', 'data-testid': 'trace-end' })),
-        this.scrub, this.opLine, this.summary, this.chartBox),
+        this.scrub, this.opLine, this.summary, this.chartBox,
+        el('p', { class: 'legend' }, 'Sizes in binary units, here and in memkit replay: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.')),
       this.sideBox);
     this.showOp();
   }
@@ -145,16 +146,13 @@ export class TraceView implements View {
       this.setStatus(`Downloading ${name}…`);
       const res = await fetch(BUNDLED[path]!);
       if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
-      await this.load(name, new Uint8Array(await res.arrayBuffer()));
-      this.loadedFrom = name;
-      stateChanged();
+      await this.load(name, new Uint8Array(await res.arrayBuffer()), name);
     });
   }
 
   private async loadFile(f: File): Promise<void> {
     await this.guard(async () => {
-      await this.load(f.name, new Uint8Array(await f.arrayBuffer()));
-      this.loadedFrom = '';
+      await this.load(f.name, new Uint8Array(await f.arrayBuffer()), '');
     });
     this.file.value = '';
   }
@@ -173,7 +171,8 @@ export class TraceView implements View {
     }
   }
 
-  private async load(name: string, data: Uint8Array): Promise<void> {
+  /** Loads a trace; `from` is the bundled trace's name for the URL ('' for a user's file). */
+  private async load(name: string, data: Uint8Array, from: string): Promise<void> {
     this.setStatus(`Parsing ${name}…`);
     const trace = await parseTraceBytes(name, data, (n) => this.setStatus(`Parsing ${name}: ${bytes(n)}…`));
     const names = [this.allocA.value, this.allocB.value].filter((n) => n !== '');
@@ -204,6 +203,7 @@ export class TraceView implements View {
       `${trace.file}: ${trace.length.toLocaleString('en')} ops, ${trace.ids.toLocaleString('en')} ids, header heap size ${bytes(trace.heapSize)}`));
     this.drawChart();
     this.setStatus(`Loaded ${trace.file}.`);
+    this.loadedFrom = from;
     this.el.dataset['loaded'] = trace.file;
     this.showOp();
   }
@@ -228,7 +228,7 @@ export class TraceView implements View {
     const self = this;
     const own = ownAxes([
       { scale: 'x', side: 2, title: 'op', incrs: COUNT_INCRS, text: countTick },
-      { scale: 'y', side: 3, title: 'bytes (binary units: 1 MiB = 1024 KiB = 2^20 B)', incrs: BYTE_INCRS, text: byteTick },
+      { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
     ], this.chartBox);
     this.chart = new uPlot({
       width, height: 260,
