@@ -87,7 +87,8 @@ export class SlabView implements View {
   readonly el: HTMLElement;
   private readonly player: Player<SlabState>;
   private readonly lists = el('div', { class: 'slab-lists' });
-  private readonly info = el('pre', { class: 'mono', 'data-testid': 'slabinfo' });
+  private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'slabinfo' });
+  private readonly fields = el('div', { class: 'fields' });
   private readonly stats = el('dl', { class: 'stats' });
   private readonly presets: Preset[] = [{ id: 'lecture', name: 'Lecture: alloc until full, free, reuse, empty, shrink', load: () => this.player.load(LECTURE, 'lecture') }];
 
@@ -115,7 +116,7 @@ export class SlabView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff' }), 'free object (n = position on the freelist)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border:2px solid #e08a00' }), 'touched by the last step'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#e08a00;height:3px' }), 'freelist chain')),
-          el('h3', {}, '/proc/slabinfo'), this.info)));
+          el('h3', {}, '/proc/slabinfo'), this.info, this.fields)));
     this.presets[0]!.load();
   }
 
@@ -149,7 +150,13 @@ export class SlabView implements View {
     const slabs: unknown[] = [];
     c.forEachSlab((addr, inuse, list) => slabs.push([addr, inuse, list, c.freeObjects(addr)]));
     this.el.dataset['sig'] = fingerprint(JSON.stringify([slabs, s.buddy.freePages]));
-    this.info.textContent = `# name   <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n${c.slabinfoRow()}`;
+    // The kernel's line (wrapped at a space on a narrow screen), and its fields named.
+    const row = c.slabinfoRow();
+    this.info.textContent = row;
+    const v = row.split(/\s+/);
+    const names: Array<[string, string | undefined]> = [['name', v[0]], ['active_objs', v[1]], ['num_objs', v[2]], ['objsize', v[3]], ['objperslab', v[4]], ['pagesperslab', v[5]],
+      ['active_slabs', v[v.length - 3]], ['num_slabs', v[v.length - 2]]];
+    this.fields.replaceChildren(...names.map(([k, x]) => el('span', { class: 'field' }, el('small', {}, k), el('b', {}, x ?? ''))));
   }
 
   private slabCard(s: SlabState, slab: number, inuse: number): HTMLElement {
