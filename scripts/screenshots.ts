@@ -21,7 +21,7 @@ const SHOTS: Array<{ file: string; hash: string; width: number; ready?: string }
   { file: 'buddy.png', hash: '#buddy?preset=lecture&step=6', width: 1440 },
   { file: 'buddy-zoom.png', hash: '#buddy?preset=random1024&step=20', width: 1440 },
   { file: 'slab.png', hash: '#slab?preset=lecture&step=7', width: 1440 },
-  { file: 'arena.png', hash: '#arena?preset=growing&step=9', width: 1440 },
+  { file: 'arena.png', hash: '#arena?preset=growing&step=11', width: 1440 },
   { file: 'gc.png', hash: '#gc?preset=lecture&step=7', width: 1440 },
   { file: 'trace.png', hash: '#trace?trace=gcc-cc1.rep.gz&a=kmalloc&b=buddy&op=264300', width: 1440, ready: '#view-trace[data-loaded]' },
   { file: 'buddy-phone.png', hash: '#buddy?preset=lecture&step=2', width: 390 },

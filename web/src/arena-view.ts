@@ -189,12 +189,16 @@ export class ArenaView implements View {
         g.append(svg('text', { x: x + 2, y: above ? y - 10 : y + CELL + 18, class: 'ptr', fill: color, 'font-weight': '600' }, label));
       };
       if (ci === cur) pointer(c.used, `top`, '#c0392b', false);
-      if (ci !== cur || c.used > 0) pointer(0, 'start', '#6b7485', false);
+      // Labels below the bytes never touch: 'start' only when 'top' is far enough from it.
+      if (ci !== cur || c.used * CELL >= 44) pointer(0, 'start', '#6b7485', false);
       if (c.used < size - 4) pointer(size, 'end', '#6b7485', false);
+      // Marks at the same place share one label (m1 = m2).
+      const at = new Map<number, string[]>();
       for (const m of s.marks) {
         const addr = m.mark % 2 ** 32;
-        if (addr >= c.data && addr <= c.end && (ci === cur || addr < c.end)) pointer(addr - c.data, m.name, '#2fb380', true);
+        if (addr >= c.data && addr <= c.end && (ci === cur || addr < c.end)) at.set(addr, [...(at.get(addr) ?? []), m.name]);
       }
+      for (const [addr, names] of at) pointer(addr - c.data, names.join(' = '), '#2fb380', true);
       return el('div', { class: 'chunk', 'data-testid': `arena-chunk-${ci}` },
         el('div', { class: 'meta mono muted' }, `chunk ${ci} · header at ${c.address} · data ${c.data}–${c.end} (${size} B) · ${c.used} B used · ${c.kind}${ci === cur ? ' · current' : ''}`), g);
     });
