@@ -155,6 +155,7 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
   });
 
   it('animates a split with every panel at the same moment', async () => {
+    await page.click('[data-testid=tab-buddy]');
     await page.click('[data-testid=buddy-preset-0]');
     await page.click('[data-testid=buddy-step]'); // alloc A: 16 -> 8 -> 4 -> 2 -> 1, four splits
     const seen = new Set<string>();
@@ -198,6 +199,7 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
   });
 
   it('does not make a refused operation a step, and keeps a preset\'s steps within reach', async () => {
+    await page.click('[data-testid=tab-buddy]');
     await page.click('[data-testid=buddy-preset-0]');
     await page.fill('[data-testid=buddy-n]', '100');
     await page.click('[data-testid=buddy-alloc]');
@@ -219,6 +221,12 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     expect(await steps(page, 'buddy')).toBe(8);
     expect(await page.textContent('[data-testid=buddy-counter]')).toBe('step 0 / 8');
     expect(await page.isVisible('[data-testid=buddy-notice]')).toBe(false);
+    // A step that would change nothing is refused too: rewind with no mark.
+    await page.click('[data-testid=tab-arena]');
+    await page.click('[data-testid=arena-preset-0]');
+    await page.click('[data-testid=arena-rewind]');
+    expect(await page.textContent('[data-testid=arena-narrative]')).toMatch(/^Nothing to do, not added as a step: no mark/);
+    expect(await steps(page, 'arena')).toBe(3);
   });
 
   it('plays a bundled trace; the plotted peak footprint equals the replay engine\'s; round binary ticks, no label overlap', async () => {

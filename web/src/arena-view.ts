@@ -4,7 +4,7 @@
  */
 import { Arena } from '../../src/index.js';
 import { button, el, fingerprint, presetBar, svg, type View } from './dom.js';
-import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
+import { NoChange, Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface Alloc {
   addr: number;
@@ -56,6 +56,7 @@ function rewind(name: string): Step<ArenaState> {
     apply: (s) => {
       const m = s.marks.find((x) => x.name === name);
       if (m === undefined) throw new Error(`no mark ${name}`);
+      if (s.arena.mark() === m.mark) throw new NoChange(`top is at ${name} already.`);
       s.arena.rewind(m.mark);
       const gone = s.allocs.filter((a) => a.seq > m.seq);
       s.allocs = s.allocs.filter((a) => a.seq <= m.seq);
@@ -68,6 +69,7 @@ function rewind(name: string): Step<ArenaState> {
 const reset: Step<ArenaState> = {
   label: 'clear (reset)',
   apply: (s) => {
+    if (s.arena.used === 0 && s.allocs.length === 0 && s.marks.length === 0) throw new NoChange('the arena is empty already.');
     s.arena.reset();
     const n = s.allocs.length;
     s.allocs = [];
@@ -117,8 +119,8 @@ export class ArenaView implements View {
           button('mark', () => this.player.push(mark(`m${++n}`))),
           button('rewind to last mark', () => {
             const m = this.player.current.marks.at(-1);
-            if (m !== undefined) this.player.push(rewind(m.name));
-          }),
+            this.player.push(m !== undefined ? rewind(m.name) : { label: 'rewind', apply: () => { throw new NoChange('no mark to rewind to: press mark first.'); } });
+          }, { 'data-testid': 'arena-rewind' }),
           button('reset', () => this.player.push(reset)))),
       el('div', { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'arena.stats()'), this.stats),

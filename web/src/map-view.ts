@@ -5,7 +5,7 @@
 import { Arena, BuddyAllocator, Kmalloc } from '../../src/index.js';
 import { button, bytes, el, fingerprint, presetBar, rng, type View } from './dom.js';
 import { MemMap, heapMap } from './memmap.js';
-import { Player, playerUrl, type Preset, type Step } from './player.js';
+import { NoChange, Player, playerUrl, type Preset, type Step } from './player.js';
 
 interface MapState {
   buddy: BuddyAllocator;
@@ -36,6 +36,7 @@ function kfreeFraction(f: number): Step<MapState> {
   return step(`kfree ${Math.round(f * 100)}% at random`, (s) => {
     let n = 0;
     const before = s.k.footprint();
+    if (s.live.length === 0) throw new NoChange('no kmalloc block is live.');
     for (let i = s.live.length - 1; i >= 0; i--) {
       if (s.r() < f) {
         s.k.kfree(s.live[i]!);
@@ -50,8 +51,8 @@ function kfreeFraction(f: number): Step<MapState> {
 
 const shrink = step('kmem_cache_shrink (all caches)', (s) => {
   const n = s.k.shrink();
-  return n > 0 ? `The caches' spare empty slabs went back to the buddy: ${n} pages.`
-    : 'Nothing to shrink: no cache holds an empty slab (a slab that empties goes back to the buddy at once, beyond the spare each cache keeps).';
+  if (n === 0) throw new NoChange('no cache holds an empty slab (a slab that empties goes back to the buddy at once, beyond the spare each cache keeps).');
+  return `The caches' spare empty slabs went back to the buddy: ${n} pages.`;
 });
 
 function arenaAllocs(n: number): Step<MapState> {
@@ -64,7 +65,7 @@ function arenaAllocs(n: number): Step<MapState> {
 }
 
 const arenaReset = step('arena: reset', (s) => {
-  if (s.arena === undefined) return 'No arena yet.';
+  if (s.arena === undefined || s.arena.used === 0) throw new NoChange('the arena holds nothing to free.');
   const before = s.arena.stats().chunks;
   s.arena.reset();
   const st = s.arena.stats();
@@ -82,6 +83,7 @@ function rawPages(n: number): Step<MapState> {
 }
 
 const rawFree = step('free the raw blocks', (s) => {
+  if (s.raw.size === 0) throw new NoChange('there are no raw page blocks to free.');
   for (const a of s.raw.keys()) s.buddy.free(a);
   const n = s.raw.size;
   s.raw.clear();

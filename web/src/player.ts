@@ -13,6 +13,15 @@
 import { el } from './dom.js';
 import { stateChanged } from './url.js';
 
+/**
+ * Thrown by a step that would change nothing (free the raw blocks when there
+ * are none, shrink with no empty slab): the player refuses it like an
+ * allocator error, so a step list never holds a step that does nothing.
+ */
+export class NoChange extends Error {
+  override readonly name = 'NoChange';
+}
+
 /** One step of a scenario: a label, and what it does to the state. */
 export interface Step<S> {
   /** Shown in the step list, e.g. `alloc A (1 page)`. */
@@ -128,7 +137,10 @@ export class Player<S> {
       // The allocators leave their state unchanged on an error, but a view
       // may have booked something before the call threw: rebuild to be sure.
       this.goto(this.pos);
-      this.narrative.textContent = `⚠ Refused, not added as a step: ${(e as Error).name}: ${(e as Error).message}`;
+      const err = e as Error;
+      this.narrative.textContent = err.name === 'NoChange'
+        ? `Nothing to do, not added as a step: ${err.message}`
+        : `⚠ Refused, not added as a step: ${err.name}: ${err.message}`;
       this.narrative.classList.add('error');
       return;
     }

@@ -5,7 +5,7 @@
  */
 import { BuddyAllocator, SlabCache, type SlabList } from '../../src/index.js';
 import { button, el, fingerprint, hex, presetBar, svg, type View } from './dom.js';
-import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
+import { NoChange, Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface SlabState {
   buddy: BuddyAllocator;
@@ -66,7 +66,11 @@ function free(name: string): Step<SlabState> {
 
 const shrink: Step<SlabState> = {
   label: 'shrink',
-  apply: (s) => `kmem_cache_shrink: ${s.cache.shrink()} page(s) of empty slabs go back to the buddy.`,
+  apply: (s) => {
+    const n = s.cache.shrink();
+    if (n === 0) throw new NoChange('the cache has no empty slab to give back.');
+    return `kmem_cache_shrink: ${n} page${n === 1 ? '' : 's'} of empty slabs go back to the buddy.`;
+  },
 };
 
 function slabOf(s: SlabState, addr: number): number {
