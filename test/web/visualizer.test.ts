@@ -163,10 +163,10 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
       const snap = await page.evaluate(() => {
         const v = document.getElementById('view-buddy')!;
         const lists: Record<number, string> = {};
-        for (const e of v.querySelectorAll<HTMLElement>('[data-testid^=freelist-]')) lists[Number(e.dataset['testid']!.slice(9))] = e.dataset['pages']!;
+        for (const e of Array.from(v.querySelectorAll<HTMLElement>('[data-testid^=freelist-]'))) lists[Number(e.dataset['testid']!.slice(9))] = e.dataset['pages']!;
         // Free blocks of the strip: first page and order (the width in pages is 2^order).
         const strip: string[] = [];
-        for (const b of v.querySelectorAll<HTMLElement>('[data-testid=buddy-strip] .blk.free')) {
+        for (const b of Array.from(v.querySelectorAll<HTMLElement>('[data-testid=buddy-strip] .blk.free'))) {
           const m = /grid-column:\s*(\d+)\s*\/\s*span\s*(\d+)/.exec(b.getAttribute('style')!)!;
           strip.push(`${Number(m[1]) - 1}:${Math.log2(Number(m[2]))}`);
         }
@@ -384,7 +384,7 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
           const out: string[] = [];
           const W = document.documentElement.clientWidth;
           if (document.documentElement.scrollWidth > W) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${W}`);
-          for (const e of document.querySelectorAll<HTMLElement>('main *')) {
+          for (const e of Array.from(document.querySelectorAll<HTMLElement>('main *'))) {
             if (e.closest('[hidden]') !== null) continue;
             // Inside a box that scrolls or clips on its own (the memory map), not the page's concern.
             let clipped = false;
@@ -396,7 +396,7 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
             if (!clipped && r.width > 0 && r.right > W + 0.5) out.push(`${e.tagName}.${e.className} right ${Math.round(r.right)} > ${W}`);
           }
           // A text box that scrolls sideways hides a part (e.g. /proc/buddyinfo).
-          for (const e of document.querySelectorAll<HTMLElement>('main pre')) {
+          for (const e of Array.from(document.querySelectorAll<HTMLElement>('main pre'))) {
             if (e.closest('[hidden]') === null && e.scrollWidth > e.clientWidth + 1) out.push(`pre cut: ${e.textContent!.slice(0, 30)}`);
           }
           return out;
@@ -404,14 +404,14 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
         expect(wide, where).toEqual([]);
         if (view === 'buddy') {
           // The tree's labels (levels, nodes, zoom marks): no two boxes overlap.
-          const boxes = await p.evaluate(() => [...document.querySelectorAll<SVGTextElement>('[data-testid=buddy-tree] text')].map((t) => {
+          const boxes = await p.evaluate(() => Array.from(document.querySelectorAll<SVGTextElement>('[data-testid=buddy-tree] text')).map((t) => {
             const r = t.getBoundingClientRect();
             return { x: r.x, y: r.y, w: r.width, h: r.height, text: t.textContent ?? '' };
           }));
           expect(boxes.length, where).toBeGreaterThan(10);
           expect(overlaps(boxes), where).toEqual([]);
           // The five level labels sit left of every node.
-          const nodes = await p.evaluate(() => Math.min(...[...document.querySelectorAll('[data-testid=buddy-tree] circle')].map((c) => c.getBoundingClientRect().x)));
+          const nodes = await p.evaluate(() => Math.min(...Array.from(document.querySelectorAll('[data-testid=buddy-tree] circle')).map((c) => c.getBoundingClientRect().x)));
           expect(boxes.filter((x) => /^2\^\d+$/.test(x.text) && x.x + x.w <= nodes).length, where).toBe(5);
         }
         if (view === 'gc') {
