@@ -353,6 +353,22 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
       expect(await q.textContent(`[data-testid=${view}-counter]`), hash).toMatch(new RegExp(`^step ${n} / `));
       expect(await q.getAttribute(`#view-${view}`, 'data-sig'), hash).toBe(sig);
     }
+    // An empty heap of a chosen size (the tree for any size: 4096 pages, 13 levels).
+    await q.evaluate(() => { location.hash = '#buddy?preset=empty&pages=4096'; });
+    await q.waitForFunction(() => /Normal(\s+0){12}\s+1\s*$/.test(document.querySelector('[data-testid=buddyinfo]')?.textContent ?? ''));
+    expect(await q.inputValue('[data-testid=buddy-heap]')).toBe('4096');
+    expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/top 5 of 13 levels/);
+    // One page: twelve splits; zoom into the split node at the bottom of the drawn tree, twice, down to page 0.
+    await q.fill('[data-testid=buddy-n]', '1');
+    await q.click('[data-testid=buddy-alloc]');
+    await q.click('[data-testid=buddy-tree] circle.zoomable');
+    expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/Subtree of pages 0–255 \(levels 2\^8…2\^4\)/);
+    await q.click('[data-testid=buddy-tree] circle.zoomable');
+    expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/Subtree of pages 0–15 \(levels 2\^4…2\^0\)/);
+    expect(await q.locator('[data-testid=buddy-tree] circle.zoomable').count()).toBe(0);
+    expect(await q.locator('[data-testid=buddy-tree] circle.alloc').count()).toBe(1);
+    await q.click('[data-testid=buddy-tree-up]');
+    expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/Subtree of pages 0–31 /);
     await q.close();
     // After a step of the user's, the URL names the preset but no step (it could not replay it).
     await p.click('[data-testid=tab-buddy]');

@@ -184,6 +184,9 @@ const LECTURE: Array<Step<BuddyState>> = [
   freeStep('D'), freeStep('A'), freeStep('C'), freeStep('B'),
 ];
 
+/** Heap sizes offered for an empty heap. */
+const HEAPS = [16, 32, 64, 256, 1024, 4096];
+
 /** Tree rows drawn at once; deeper levels are reached by zooming into a node. */
 const TREE_ROWS = 5;
 
@@ -205,6 +208,7 @@ export class BuddyView implements View {
   private readonly bitmap = el('div', { class: 'bitmap', 'data-testid': 'buddy-bitmap' });
   private readonly lists = el('div', { class: 'freelists', 'data-testid': 'buddy-freelists' });
   private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'buddyinfo' });
+  private heapIn: HTMLSelectElement | null = null;
   private readonly sizeIn = el('input', { type: 'number', min: '1', max: '64', value: '1', 'aria-label': 'pages', 'data-testid': 'buddy-n' });
 
   constructor() {
@@ -218,8 +222,14 @@ export class BuddyView implements View {
       { id: 'random64', name: '64 pages, random', load: () => this.load(64, randomSteps(64, 7), 'random64') },
       { id: 'random1024', name: '1024 pages, random (zoom the tree)', load: () => this.load(1024, randomSteps(1024, 11, 64), 'random1024') },
     ];
+    const heap = el('select', { 'aria-label': 'heap pages', 'data-testid': 'buddy-heap' },
+      ...HEAPS.map((n) => el('option', { value: String(n) }, `${n} pages`)));
+    heap.value = '16';
+    heap.addEventListener('change', () => this.load(Number(heap.value), [], 'empty'));
+    this.heapIn = heap;
     const custom = el('div', { class: 'row' },
-      el('label', {}, 'Allocate ', this.sizeIn, ' pages '),
+      el('label', {}, 'Empty heap of ', heap),
+      el('label', {}, ' · allocate ', this.sizeIn, ' pages '),
       button('allocPages', () => this.userAlloc(false), { 'data-testid': 'buddy-alloc' }),
       button('allocPagesExact', () => this.userAlloc(true), { 'data-testid': 'buddy-alloc-exact' }),
       el('span', { class: 'muted' }, ' · click an allocated block to free it'));
@@ -248,15 +258,23 @@ export class BuddyView implements View {
   }
 
   urlState(): Record<string, string> {
-    return playerUrl(this.player);
+    const q = playerUrl(this.player);
+    if (this.player.presetId === 'empty') q['pages'] = String(this.pages);
+    return q;
   }
 
   restore(q: URLSearchParams): void {
+    if (q.get('preset') === 'empty') {
+      const n = Number(q.get('pages'));
+      this.load(HEAPS.includes(n) ? n : 16, [], 'empty');
+      return;
+    }
     restorePlayer(this.player, this.presets, q);
   }
 
   private load(pages: number, steps: Array<Step<BuddyState>>, id: string): void {
     this.pages = pages;
+    if (this.heapIn !== null) this.heapIn.value = String(pages);
     this.zoom = { k: 31 - Math.clz32(pages), i: 0 };
     this.sizeIn.max = String(pages);
     this.player.load(steps, id);
@@ -289,7 +307,8 @@ export class BuddyView implements View {
       this.el.dataset['frame'] = f < frames.length ? String(f) : '';
       prev = p;
       f++;
-      if (f <= frames.length) this.animTimer = window.setTimeout(frame, 420);
+      // 420 ms a frame; a long chain of splits (a big heap) is played faster, 2.5 s in all.
+      if (f <= frames.length) this.animTimer = window.setTimeout(frame, Math.min(420, 2500 / (frames.length + 1)));
     };
     frame();
   }

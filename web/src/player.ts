@@ -182,7 +182,7 @@ export class Player<S> {
   goto(n: number): void {
     n = Math.max(0, Math.min(n, this.steps.length));
     this.state = this.host.create();
-    let text = 'Start: a fresh allocator. Press Step ▶ (or →).';
+    let text = this.steps.length > 0 ? 'Start: a fresh allocator. Press Step ▶ (or →).' : 'Start: a fresh allocator. Use the buttons above to add steps.';
     for (let i = 0; i < n; i++) text = this.run(this.steps[i]!);
     this.pos = n;
     this.show(text);
