@@ -400,16 +400,22 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
           const out: string[] = [];
           const W = document.documentElement.clientWidth;
           if (document.documentElement.scrollWidth > W) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${W}`);
-          for (const e of Array.from(document.querySelectorAll<HTMLElement>('main *'))) {
-            if (e.closest('[hidden]') !== null) continue;
-            // Inside a box that scrolls or clips on its own (the memory map), not the page's concern.
-            let clipped = false;
-            for (let a = e.parentElement; a !== null && a !== document.body; a = a.parentElement) {
+          // Inside a box that scrolls or clips on its own (the memory map), not the page's concern.
+          const clips = new Map<Element, boolean>();
+          const clipped = (a: Element | null): boolean => {
+            if (a === null || a === document.body) return false;
+            let c = clips.get(a);
+            if (c === undefined) {
               const o = getComputedStyle(a).overflowX;
-              if (o === 'auto' || o === 'scroll' || o === 'hidden') clipped = true;
+              c = o === 'auto' || o === 'scroll' || o === 'hidden' || clipped(a.parentElement);
+              clips.set(a, c);
             }
+            return c;
+          };
+          for (const e of Array.from(document.querySelectorAll<HTMLElement>('main > section:not([hidden]) *'))) {
             const r = e.getBoundingClientRect();
-            if (!clipped && r.width > 0 && r.right > W + 0.5) out.push(`${e.tagName}.${e.className} right ${Math.round(r.right)} > ${W}`);
+            if (r.width === 0 || clipped(e.parentElement)) continue;
+            if (r.right > W + 0.5) out.push(`${e.tagName}.${e.className} right ${Math.round(r.right)} > ${W}`);
           }
           // A text box that scrolls sideways hides a part (e.g. /proc/buddyinfo).
           for (const e of Array.from(document.querySelectorAll<HTMLElement>('main pre'))) {
