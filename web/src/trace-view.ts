@@ -99,7 +99,7 @@ export class TraceView implements View {
           this.playBtn, this.speed,
           button('End »', () => this.seek(this.trace?.length ?? 0), { title: 'End (End)', 'data-testid': 'trace-end' })),
         this.scrub, this.opLine, this.summary, this.chartBox,
-        el('p', { class: 'legend' }, 'Sizes in binary units, here and in memkit replay: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.')),
+        el('p', { class: 'legend' }, 'Sizes in binary units: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.')),
       this.sideBox);
     this.showOp();
   }
