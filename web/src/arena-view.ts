@@ -88,7 +88,6 @@ const PRESETS: Array<[string, string, Make, Array<Step<ArenaState>>]> = [
     [alloc('a', 24), alloc('b', 24), mark('m1'), alloc('c', 40), alloc('d', 16), mark('m2'), alloc('e', 32), rewind('m2'), rewind('m1'), alloc('f', 8), alloc('g', 100), reset]],
 ];
 
-const BYTES_PER_ROW = 64;
 const CELL = 14;
 
 /** The arena view. */
@@ -151,11 +150,13 @@ export class ArenaView implements View {
     const cur = list.filter((c) => c.kind === 'chain').length - 1;
     const cards = list.map((c, ci) => {
       const size = c.end - c.data;
+      // A small chunk gets half-rows, so its bytes stay big enough to read on a narrow screen.
+      const BYTES_PER_ROW = size <= 64 ? 32 : 64;
       const rows = Math.ceil(size / BYTES_PER_ROW);
       const cols = Math.min(size, BYTES_PER_ROW);
       const padL = 46, padT = 26, rowH = CELL + 28;
       const W = padL + cols * CELL + 40, H = padT + rows * rowH + 6;
-      const g = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `chunk ${ci}`, style: `max-width:${Math.round(W * (size <= 64 ? 1.6 : 1.2))}px` });
+      const g = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `chunk ${ci}`, style: `max-width:${Math.round(W * 1.2)}px` });
       const xy = (off: number): [number, number] => [padL + (off % BYTES_PER_ROW) * CELL, padT + Math.floor(off / BYTES_PER_ROW) * rowH];
       const span = (from: number, to: number, fill: string, cls: string, title: string): void => {
         let o = from;

@@ -129,7 +129,7 @@ function allocStep(name: string, n: number, exact = false): Step<BuddyState> {
       const round = (1 << k) !== n && !exact ? ` (rounded up to 2^${k} = ${1 << k})` : '';
       const how = splits.length > 0 ? `take the free block of ${range(src.page, 1 << j)} and split ${splits.join(', ')}; ` : `the free list of order ${k} has a block; `;
       const tail = exact && (1 << k) !== n ? `; the ${(1 << k) - n} unused tail pages go back to the free lists` : '';
-      return `allocPages(${n})${round}: ${how}${name} gets ${range(page, exact ? n : 1 << k)}${tail}.${bitNote(before, picture(b), b)}`;
+      return `${exact ? 'allocPagesExact' : 'allocPages'}(${n})${round}: ${how}${name} gets ${range(page, exact ? n : 1 << k)}${tail}.${bitNote(before, picture(b), b)}`;
     },
   };
 }
