@@ -335,7 +335,7 @@ export class BuddyView implements View {
     // Page numbers: every `every` pages, as many as fit side by side.
     const width = this.strip.clientWidth || 700;
     let every = 1;
-    while ((width / b.pages) * every < 26) every *= 2;
+    while ((width / b.pages) * every < 34) every *= 2;
     const cells: HTMLElement[] = [];
     for (let q = 0; q < b.pages; q += every) cells.push(el('div', { class: 'pno', style: `grid-column:${q + 1} / span ${every};grid-row:1` }, q));
     for (const x of p.blocks) {
