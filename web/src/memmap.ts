@@ -27,7 +27,7 @@ export interface MapData {
   skipped?: number;
 }
 
-const FREE = ['#eef1f5', '#e6eaf0', '#dde3eb', '#d4dbe5', '#cbd3df', '#c2cbd9'];
+const FREE = ['#f1f3f6', '#e2e7ee', '#d2d9e3', '#c2cbd8', '#b2bdcd', '#a2afc2'];
 
 /** Color of a free block of order k (larger = a little darker). */
 export function freeColor(k: number): string {
