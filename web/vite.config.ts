@@ -9,13 +9,21 @@ import { defineConfig } from 'vite';
 const root = fileURLToPath(new URL('.', import.meta.url));
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
+/** The headers that make the page cross-origin isolated (`crossOriginIsolated === true`). */
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root,
   base: './',
   // Bundled traces (traces/*.rep.gz) are imported with `?url`: served from
   // the repo in dev, copied as assets by the build.
-  server: { fs: { allow: [repo] }, host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  // Cross-origin isolation (COOP + COEP), so that SharedArrayBuffer exists
+  // in the page (for heaps shared with Web Workers).
+  server: { fs: { allow: [repo] }, host: '127.0.0.1', headers: ISOLATION },
+  preview: { host: '127.0.0.1', headers: ISOLATION },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', assetsInlineLimit: 0, chunkSizeWarningLimit: 2000 },
   // The browser's dependencies, pre-bundled at start. No discovery at run
   // time: a dependency found late (the `thing` peer is a dynamic import)

@@ -3,8 +3,8 @@
  * pointer (`top`), and marks / rewinds / reset (lecture: "Arena Allocator").
  */
 import { Arena } from '../../src/index.js';
-import { button, el, presetBar, svg, type View } from './dom.js';
-import { Player, type Step } from './player.js';
+import { button, el, fingerprint, presetBar, svg, type View } from './dom.js';
+import { NoChange, Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface Alloc {
   addr: number;
@@ -56,6 +56,7 @@ function rewind(name: string): Step<ArenaState> {
     apply: (s) => {
       const m = s.marks.find((x) => x.name === name);
       if (m === undefined) throw new Error(`no mark ${name}`);
+      if (s.arena.mark() === m.mark) throw new NoChange(`top is at ${name} already.`);
       s.arena.rewind(m.mark);
       const gone = s.allocs.filter((a) => a.seq > m.seq);
       s.allocs = s.allocs.filter((a) => a.seq <= m.seq);
@@ -68,22 +69,25 @@ function rewind(name: string): Step<ArenaState> {
 const reset: Step<ArenaState> = {
   label: 'clear (reset)',
   apply: (s) => {
+    if (s.arena.used === 0 && s.allocs.length === 0 && s.marks.length === 0) throw new NoChange('the arena is empty already.');
     s.arena.reset();
     const n = s.allocs.length;
     s.allocs = [];
     s.marks = [];
-    return `reset(): top goes back to the start: all ${n} allocations freed at once. It looks the same as when we started!`;
+    const spare = s.arena.chunkList().filter((c) => c.kind === 'spare').length;
+    const same = spare === 0 ? ' It looks the same as when we started.'
+      : ` Chunk 0 is current again; the other ${spare} chunk${spare === 1 ? '' : 's'} stay${spare === 1 ? 's' : ''} as spare${spare === 1 ? '' : 's'} (the Memory grew and cannot shrink) and will be reused, in order, once chunk 0 is full. So the picture is not the one we started with: the bytes are free, the chunks are kept.`;
+    return `reset(): top goes back to the start of the first chunk: all ${n} allocations freed at once.${same}`;
   },
 };
 
-const PRESETS: Array<[string, Make, Array<Step<ArenaState>>]> = [
-  ['Lecture: alloc 4, alloc 16, clear', () => new Arena({ bytes: 32 }), [alloc('a', 4, 1), alloc('b', 16, 1), reset]],
-  ['Alignment: 8-byte aligned allocations', () => new Arena({ bytes: 64 }), [alloc('a', 4), alloc('b', 16), alloc('c', 3), alloc('d', 8), reset]],
-  ['Growing arena, marks and rewind', () => new Arena({ bytes: 64, maxBytes: 512 }),
+const PRESETS: Array<[string, string, Make, Array<Step<ArenaState>>]> = [
+  ['lecture', 'Lecture: alloc 4, alloc 16, clear', () => new Arena({ bytes: 32 }), [alloc('a', 4, 1), alloc('b', 16, 1), reset]],
+  ['alignment', 'Alignment: 8-byte aligned allocations', () => new Arena({ bytes: 64 }), [alloc('a', 4), alloc('b', 16), alloc('c', 3), alloc('d', 8), reset]],
+  ['growing', 'Growing arena, marks and rewind', () => new Arena({ bytes: 64, maxBytes: 512 }),
     [alloc('a', 24), alloc('b', 24), mark('m1'), alloc('c', 40), alloc('d', 16), mark('m2'), alloc('e', 32), rewind('m2'), rewind('m1'), alloc('f', 8), alloc('g', 100), reset]],
 ];
 
-const BYTES_PER_ROW = 64;
 const CELL = 14;
 
 /** The arena view. */
@@ -91,11 +95,12 @@ export class ArenaView implements View {
   readonly id = 'arena';
   readonly title = 'Arena';
   readonly el: HTMLElement;
-  private make: Make = PRESETS[0]![1];
+  private make: Make = PRESETS[0]![2];
   private readonly player: Player<ArenaState>;
   private readonly chunks = el('div', { class: 'chunks', 'data-testid': 'arena-chunks' });
   private readonly stats = el('dl', { class: 'stats', 'data-testid': 'arena-stats' });
-  private readonly sizeIn = el('input', { type: 'number', min: '1', max: '256', value: '8', 'aria-label': 'bytes' });
+  private readonly sizeIn = el('input', { type: 'number', min: '1', max: '256', value: '8', 'aria-label': 'bytes', 'data-testid': 'arena-n' });
+  private readonly presets: Preset[] = PRESETS.map(([id, name, make, steps]) => ({ id, name, load: () => { this.make = make; this.player.load(steps, id); } }));
 
   constructor() {
     this.player = new Player<ArenaState>({
@@ -107,14 +112,14 @@ export class ArenaView implements View {
       el('div', { class: 'view-head' },
         el('h2', {}, 'Arena (bump) allocator'),
         el('p', { class: 'lede' }, 'Allocation bumps a pointer; there is no per-object free: reset() or rewind(mark) frees everything after a point at once.'),
-        presetBar('arena', PRESETS.map(([name, make, steps]) => [name, () => { this.make = make; this.player.load(steps); }])),
+        presetBar('arena', this.presets),
         el('div', { class: 'row' }, el('label', {}, 'alloc ', this.sizeIn, ' bytes '),
           button('alloc', () => this.player.push(alloc(`x${++n}`, Number(this.sizeIn.value)))),
           button('mark', () => this.player.push(mark(`m${++n}`))),
           button('rewind to last mark', () => {
             const m = this.player.current.marks.at(-1);
-            if (m !== undefined) this.player.push(rewind(m.name));
-          }),
+            this.player.push(m !== undefined ? rewind(m.name) : { label: 'rewind', apply: () => { throw new NoChange('no mark to rewind to: press mark first.'); } });
+          }, { 'data-testid': 'arena-rewind' }),
           button('reset', () => this.player.push(reset)))),
       el('div', { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'arena.stats()'), this.stats),
@@ -125,11 +130,19 @@ export class ArenaView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff' }), 'free (above top)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#c0392b;height:4px' }), 'top (bump pointer)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#2fb380;height:4px' }), 'mark')))));
-    this.player.load(PRESETS[0]![2]);
+    this.presets[0]!.load();
   }
 
   key(e: KeyboardEvent): boolean {
     return this.player.key(e);
+  }
+
+  urlState(): Record<string, string> {
+    return playerUrl(this.player);
+  }
+
+  restore(q: URLSearchParams): void {
+    restorePlayer(this.player, this.presets, q);
   }
 
   private render(s: ArenaState): void {
@@ -137,11 +150,13 @@ export class ArenaView implements View {
     const cur = list.filter((c) => c.kind === 'chain').length - 1;
     const cards = list.map((c, ci) => {
       const size = c.end - c.data;
+      // A small chunk gets half-rows, so its bytes stay big enough to read on a narrow screen.
+      const BYTES_PER_ROW = size <= 64 ? 32 : 64;
       const rows = Math.ceil(size / BYTES_PER_ROW);
       const cols = Math.min(size, BYTES_PER_ROW);
       const padL = 46, padT = 26, rowH = CELL + 28;
       const W = padL + cols * CELL + 40, H = padT + rows * rowH + 6;
-      const g = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `chunk ${ci}`, style: `max-width:${Math.round(W * (size <= 64 ? 1.6 : 1.2))}px` });
+      const g = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `chunk ${ci}`, style: `max-width:${Math.round(W * 1.2)}px` });
       const xy = (off: number): [number, number] => [padL + (off % BYTES_PER_ROW) * CELL, padT + Math.floor(off / BYTES_PER_ROW) * rowH];
       const span = (from: number, to: number, fill: string, cls: string, title: string): void => {
         let o = from;
@@ -177,12 +192,16 @@ export class ArenaView implements View {
         g.append(svg('text', { x: x + 2, y: above ? y - 10 : y + CELL + 18, class: 'ptr', fill: color, 'font-weight': '600' }, label));
       };
       if (ci === cur) pointer(c.used, `top`, '#c0392b', false);
-      if (ci !== cur || c.used > 0) pointer(0, 'start', '#6b7485', false);
+      // Labels below the bytes never touch: 'start' only when 'top' is far enough from it.
+      if (ci !== cur || c.used * CELL >= 44) pointer(0, 'start', '#6b7485', false);
       if (c.used < size - 4) pointer(size, 'end', '#6b7485', false);
+      // Marks at the same place share one label (m1 = m2).
+      const at = new Map<number, string[]>();
       for (const m of s.marks) {
         const addr = m.mark % 2 ** 32;
-        if (addr >= c.data && addr <= c.end && (ci === cur || addr < c.end)) pointer(addr - c.data, m.name, '#2fb380', true);
+        if (addr >= c.data && addr <= c.end && (ci === cur || addr < c.end)) at.set(addr, [...(at.get(addr) ?? []), m.name]);
       }
+      for (const [addr, names] of at) pointer(addr - c.data, names.join(' = '), '#2fb380', true);
       return el('div', { class: 'chunk', 'data-testid': `arena-chunk-${ci}` },
         el('div', { class: 'meta mono muted' }, `chunk ${ci} · header at ${c.address} · data ${c.data}–${c.end} (${size} B) · ${c.used} B used · ${c.kind}${ci === cur ? ' · current' : ''}`), g);
     });
@@ -190,5 +209,6 @@ export class ArenaView implements View {
     const st = s.arena.stats();
     const rows: Array<[string, string]> = [['mode', st.mode], ['used', `${st.used} B`], ['capacity', `${st.capacity} B`], ['chunks', `${st.chunks}`], ['available', `${st.available} B`], ['waste', `${st.waste} B`]];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([list, s.allocs.map((a) => [a.name, a.addr]), s.marks.map((m) => m.name)]));
   }
 }

@@ -83,10 +83,25 @@ export interface View {
   shown?(): void;
   /** Keyboard shortcut; true when handled. */
   key?(e: KeyboardEvent): boolean;
+  /** What the URL records of this view (preset, step, ...). */
+  urlState?(): Record<string, string>;
+  /** Restores the state a URL recorded. */
+  restore?(q: URLSearchParams): void;
 }
 
-/** A preset bar: one button per preset. */
-export function presetBar(id: string, presets: Array<[string, () => void]>): HTMLElement {
+/** A preset bar: one button per preset (`data-testid` = `${id}-preset-${index}`). */
+export function presetBar(id: string, presets: Array<{ name: string; load(): void }>): HTMLElement {
   return el('div', { class: 'presets' }, el('span', { class: 'muted' }, 'Presets:'),
-    ...presets.map(([name, fn], i) => button(name, fn, { 'data-testid': `${id}-preset-${i}` })));
+    ...presets.map((p, i) => button(p.name, () => p.load(), { 'data-testid': `${id}-preset-${i}` })));
+}
+
+/**
+ * A short fingerprint (FNV-1a, hex) of an allocator's state, put in the
+ * view's `data-sig`: two steps that leave the allocator as it was have the
+ * same one (the tests check that no preset ends with such a no-op step).
+ */
+export function fingerprint(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }

@@ -6,8 +6,9 @@
  */
 import uPlot from 'uplot';
 import { ManagedHeap, type HeapGraph, type Root } from '../../src/index.js';
-import { button, el, presetBar, rng, svg, type View } from './dom.js';
-import { Player, type Step } from './player.js';
+import { button, el, fingerprint, presetBar, rng, svg, type View } from './dom.js';
+import { Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
+import { BYTE_INCRS, COUNT_INCRS, byteTick, countTick, ownAxes } from './axis.js';
 
 const defineNode = (heap: ManagedHeap) => heap.defineType('Node', { left: 'ref', right: 'ref', value: 'i32' });
 type NodeType = ReturnType<typeof defineNode>;
@@ -23,7 +24,7 @@ interface GcState {
   lastGraph: HeapGraph | null;
   cycleDone: boolean;
   pos: Map<number, [number, number]>;
-  history: { step: number[]; heap: number[]; live: number[]; pause: number[] };
+  history: { step: number[]; heap: number[]; live: number[]; work: number[] };
   layout: 'lecture' | 'auto';
 }
 
@@ -44,7 +45,9 @@ function recorded(label: string, apply: (s: GcState) => string): Step<GcState> {
   return {
     label,
     apply: (s) => {
-      const before = new Set(s.heap.graph().nodes.map((n) => n.id));
+      const g0 = s.heap.graph();
+      const before = new Set(g0.nodes.map((n) => n.id));
+      const color0 = new Map(g0.nodes.map((n) => [n.id, g0.phase === 'idle' ? 'idle' : n.color]));
       const text = apply(s);
       const g = s.heap.graph();
       placeNodes(s, g);
@@ -55,8 +58,17 @@ function recorded(label: string, apply: (s: GcState) => string): Step<GcState> {
       h.step.push(h.step.length + 1);
       h.heap.push(graphBytes(g));
       h.live.push(st.liveBytes);
-      const pauses = s.heap.pauses();
-      h.pause.push(pauses.length > 0 ? pauses[pauses.length - 1]! * 1000 : 0);
+      // The collector's work in this step, counted (not timed: one step of
+      // a few objects takes microseconds, below what a browser timer can
+      // resolve): objects shaded (white -> gray -> black) plus objects freed.
+      let work = 0;
+      for (const n of g.nodes) {
+        const c0 = color0.get(n.id);
+        if (c0 !== undefined && c0 !== 'idle' && g.phase !== 'idle' && c0 !== n.color) work += n.color === 'black' && c0 === 'white' ? 2 : 1;
+        if (c0 === 'idle' && g.phase !== 'idle' && n.color !== 'white') work += n.color === 'black' ? 2 : 1;
+      }
+      for (const id of before) if (!now.has(id)) work++;
+      h.work.push(work);
       return text;
     },
   };
@@ -112,11 +124,11 @@ function gcStep(budget: number): Step<GcState> {
     if (done) s.cycleDone = true;
     const col = (g: HeapGraph, c: string): string[] => g.nodes.filter((n) => n.color === c).map((n) => s.names.get(n.id) ?? '?');
     if (phase === 'idle') {
-      return `A cycle starts: every object turns white, the roots are shaded gray (on the mark stack), then the collector pops one: ${col(after, 'gray').join(', ') || 'none'} gray now.`;
+      return `A collection starts (mark phase): every object turns white, the roots are shaded gray (on the mark stack), then the collector pops one: ${col(after, 'gray').join(', ') || 'none'} gray now.`;
     }
     if (done) {
       const freed = before.nodes.filter((n) => !after.nodes.some((m) => m.id === n.id)).map((n) => s.names.get(n.id) ?? '?');
-      return `Mark stack empty: the white objects are unreachable. Sweep frees ${freed.join(', ') || 'nothing'}; the cycle is complete.`;
+      return `Mark stack empty: the white objects are unreachable. The sweep frees ${freed.join(', ') || 'nothing'}; this collection (mark, then sweep) is finished.`;
     }
     const blackened = col(after, 'black').filter((n) => !col(before, 'black').includes(n));
     return `Pop a gray object, scan its fields, shade its white children gray: ${blackened.join(', ') || '—'} now black; gray: ${col(after, 'gray').join(', ') || 'none'}.`;
@@ -126,7 +138,7 @@ function gcStep(budget: number): Step<GcState> {
 const collectAll = recorded('collect() (stop the world)', (s) => {
   const before = s.heap.graph().nodes.length;
   s.heap.collect();
-  return `A whole cycle at once: ${before - s.heap.graph().nodes.length} object(s) freed.`;
+  return `A whole collection at once (mark, then sweep): ${before - s.heap.graph().nodes.length} object(s) freed.`;
 });
 
 const LECTURE: Array<Step<GcState>> = [
@@ -218,6 +230,10 @@ export class GcView implements View {
   private readonly stats = el('dl', { class: 'stats', 'data-testid': 'gc-stats' });
   private readonly chartBox = el('div', { class: 'chart' });
   private chart: uPlot | null = null;
+  private readonly presets: Preset[] = [
+    { id: 'lecture', name: 'Lecture: reachability (roots, reachable, unreachable, the F ↔ G loop)', load: () => { this.layout = 'lecture'; this.player.load(LECTURE, 'lecture'); } },
+    { id: 'random40', name: 'Random graph, 40 objects', load: () => { this.layout = 'auto'; this.player.load(randomGraph(40, 3), 'random40'); } },
+  ];
 
   constructor() {
     this.player = new Player<GcState>({
@@ -226,7 +242,7 @@ export class GcView implements View {
         return {
           heap, Node: defineNode(heap), names: new Map(), byName: new Map(),
           roots: new Map(), freed: new Set(), lastGraph: null, cycleDone: false, pos: new Map(),
-          history: { step: [], heap: [], live: [], pause: [] }, layout: this.layout,
+          history: { step: [], heap: [], live: [], work: [] }, layout: this.layout,
         };
       },
       render: (s) => this.render(s),
@@ -235,10 +251,7 @@ export class GcView implements View {
       el('div', { class: 'view-head' },
         el('h2', {}, 'Garbage collection: mark and sweep'),
         el('p', { class: 'lede' }, 'Objects reachable from a root are safe; what cannot be reached is garbage. Marking spreads from the roots (white → gray → black); the sweep frees what stayed white.'),
-        presetBar('gc', [
-          ['Lecture: reachability (roots, reachable, unreachable, a cycle)', () => { this.layout = 'lecture'; this.player.load(LECTURE); }],
-          ['Random graph, 40 objects', () => { this.layout = 'auto'; this.player.load(randomGraph(40, 3)); }],
-        ]),
+        presetBar('gc', this.presets),
         el('div', { class: 'row' }, button('collector step', () => this.player.push(gcStep(1))), button('collect()', () => this.player.push(collectAll)))),
       el('div', { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'heap.stats()'), this.stats),
@@ -251,8 +264,16 @@ export class GcView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#1f2633' }), 'black: scanned (or idle: live)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border:1.5px dashed #e0a0a0' }), 'freed by the sweep'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#2f6fde;height:3px' }), 'root')),
-          el('h3', {}, 'Heap bytes, live bytes after the last sweep, and pause per step'), this.chartBox)));
-    this.player.load(LECTURE);
+          el('h3', {}, 'Heap bytes, live bytes after the last sweep, and the collector\'s work per step'), this.chartBox)));
+    this.presets[0]!.load();
+  }
+
+  urlState(): Record<string, string> {
+    return playerUrl(this.player);
+  }
+
+  restore(q: URLSearchParams): void {
+    restorePlayer(this.player, this.presets, q);
   }
 
   shown(): void {
@@ -305,6 +326,10 @@ export class GcView implements View {
       c.append(svg('title', {}, `${s.names.get(n.id) ?? ''}: ${n.type} at 0x${n.id.toString(16)}, ${n.size} B, ${n.color}`));
       root.append(c, svg('text', { x: p[0], y: p[1] + 4, class: `gnode-label ${n.color !== 'white' ? 'dark' : ''}` }, s.names.get(n.id) ?? ''));
     }
+    if (g.nodes.length === 0 && s.freed.size === 0) {
+      root.append(svg('text', { x: W / 2, y: H / 2 - 10, class: 'gc-hint', 'data-testid': 'gc-hint' }, 'The heap is empty: no objects yet.'),
+        svg('text', { x: W / 2, y: H / 2 + 14, class: 'gc-hint small' }, 'Press Step ▶ (or →) to allocate the objects, or pick a preset above.'));
+    }
     this.graph.replaceChildren(root);
     this.phase.textContent = g.phase;
     this.phase.className = `phase ${g.phase}`;
@@ -312,29 +337,47 @@ export class GcView implements View {
     const rows: Array<[string, string]> = [
       ['objects', `${g.nodes.length}`], ['heap bytes', `${graphBytes(g)}`], ['live bytes (last sweep)', `${st.liveBytes}`],
       ['collections', `${st.collections}`], ['objects freed', `${st.objectsFreed}`], ['pauses', `${st.pauses.count}`],
-      ['max pause', `${(st.pauses.maxMs * 1000).toFixed(0)} µs`],
+      ['longest pause', pauseText(st.pauses.maxMs, st.pauses.count)],
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.drawChart(s);
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([g.phase, g.nodes.map((n) => [n.id, n.color]), g.roots.map((r) => r.target), g.edges.length]));
   }
 
   private drawChart(s: GcState): void {
     const h = s.history;
-    const data: uPlot.AlignedData = [h.step, h.heap, h.live, h.pause];
+    const data: uPlot.AlignedData = [h.step, h.heap, h.live, h.work];
     const width = Math.max(300, this.chartBox.clientWidth || 600);
     if (this.chart === null || this.chart.width !== width) {
       this.chart?.destroy();
+      const own = ownAxes([
+        { scale: 'x', side: 2, title: 'step', incrs: COUNT_INCRS, text: countTick },
+        { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
+        { scale: 'work', side: 1, title: 'objects', incrs: COUNT_INCRS, text: countTick },
+      ], this.chartBox);
       this.chart = new uPlot({
         width, height: 180, legend: { show: true },
-        scales: { x: { time: false }, us: { auto: true } },
-        axes: [{ label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100] }, { label: 'bytes', size: 60 }, { scale: 'us', side: 1, label: 'pause (µs)', grid: { show: false }, size: 60 }],
+        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1024, max * 1.1)] }, work: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
+        axes: own.axes,
+        hooks: { draw: [own.draw] },
         series: [{ label: 'step' },
           { label: 'heap bytes', stroke: '#3f7dc4', width: 2 },
           { label: 'live after sweep', stroke: '#2fb380', width: 2 },
-          { label: 'pause µs', stroke: '#e0783a', scale: 'us', paths: uPlot.paths.bars!({ size: [0.5, 20] }), fill: 'rgba(224,120,58,.35)' }],
+          { label: 'objects shaded + freed', stroke: '#e0783a', scale: 'work', paths: uPlot.paths.bars!({ size: [0.5, 20] }), fill: 'rgba(224,120,58,.35)' }],
       }, data, this.chartBox);
     } else {
       this.chart.setData(data);
     }
   }
+}
+
+/**
+ * A pause figure at the precision a browser can give it: its timer is
+ * coarsened (0.1 ms, jittered), so a pause under 1 ms is reported as such,
+ * not as a number of microseconds that is noise.
+ */
+function pauseText(maxMs: number, count: number): string {
+  if (count === 0) return '—';
+  if (maxMs < 1) return '< 1 ms (too short to time)';
+  return `≈ ${maxMs.toPrecision(2)} ms`;
 }

@@ -1,6 +1,7 @@
 /**
- * The memkit visualizer: one tab per view, keyboard shortcuts, and the
- * views themselves (each in its own module).
+ * The memkit visualizer: one tab per view, keyboard shortcuts, the state of
+ * the page in its URL (`#buddy?preset=lecture&step=5`), and the views
+ * themselves (each in its own module).
  */
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
@@ -11,18 +12,37 @@ import { GcView } from './gc-view.js';
 import { MapView } from './map-view.js';
 import { SlabView } from './slab-view.js';
 import { TraceView } from './trace-view.js';
+import { formatHash, onStateChanged, parseHash, quietly } from './url.js';
 
 const views: View[] = [new MapView(), new BuddyView(), new SlabView(), new ArenaView(), new GcView(), new TraceView()];
 const tabs = document.getElementById('tabs')!;
 const main = document.getElementById('views')!;
 let active: View = views[0]!;
 
+/** Writes the active view's state into the URL. */
+function writeUrl(): void {
+  const h = formatHash(active.id, active.urlState?.() ?? {});
+  if (location.hash !== h) history.replaceState(null, '', h);
+}
+
 function show(v: View): void {
   active = v;
   for (const w of views) w.el.hidden = w !== v;
-  for (const b of tabs.querySelectorAll('button')) b.classList.toggle('active', b.dataset['view'] === v.id);
-  if (location.hash !== `#${v.id}`) history.replaceState(null, '', `#${v.id}`);
-  v.shown?.();
+  for (const b of tabs.querySelectorAll('button')) {
+    b.classList.toggle('active', b.dataset['view'] === v.id);
+    b.setAttribute('aria-selected', String(b.dataset['view'] === v.id));
+  }
+  quietly(() => v.shown?.());
+  writeUrl();
+}
+
+/** Shows the view a URL names, restoring its state. */
+function fromUrl(): void {
+  const { view, params } = parseHash(location.hash);
+  const v = views.find((w) => w.id === view);
+  if (v === undefined) return;
+  quietly(() => v.restore?.(params));
+  show(v);
 }
 
 views.forEach((v, i) => {
@@ -57,10 +77,18 @@ document.addEventListener('keydown', (e) => {
   if (active.key?.(e) === true) e.preventDefault();
 });
 
-show(views.find((v) => `#${v.id}` === location.hash) ?? views[0]!);
+onStateChanged(() => {
+  if (!active.el.hidden) writeUrl();
+});
+// The URL first (before anything rewrites it), then the first view if it named none.
+const start = parseHash(location.hash);
+if (views.some((w) => w.id === start.view)) fromUrl();
+else show(views[0]!);
 document.body.dataset['ready'] = 'true';
 
+// A link pasted into the same tab, or the back button to an older hash.
 window.addEventListener('hashchange', () => {
-  const v = views.find((w) => `#${w.id}` === location.hash);
-  if (v !== undefined && v !== active) show(v);
+  const { view } = parseHash(location.hash);
+  const h = formatHash(active.id, active.urlState?.() ?? {});
+  if (location.hash !== h || view !== active.id) fromUrl();
 });

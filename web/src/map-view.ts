@@ -3,9 +3,9 @@
  * blocks), an arena (chunks) and raw allocPages blocks, drawn page by page.
  */
 import { Arena, BuddyAllocator, Kmalloc } from '../../src/index.js';
-import { button, bytes, el, presetBar, rng, type View } from './dom.js';
+import { button, bytes, el, fingerprint, presetBar, rng, type View } from './dom.js';
 import { MemMap, heapMap } from './memmap.js';
-import { Player, type Step } from './player.js';
+import { NoChange, Player, playerUrl, type Preset, type Step } from './player.js';
 
 interface MapState {
   buddy: BuddyAllocator;
@@ -36,6 +36,7 @@ function kfreeFraction(f: number): Step<MapState> {
   return step(`kfree ${Math.round(f * 100)}% at random`, (s) => {
     let n = 0;
     const before = s.k.footprint();
+    if (s.live.length === 0) throw new NoChange('no kmalloc block is live.');
     for (let i = s.live.length - 1; i >= 0; i--) {
       if (s.r() < f) {
         s.k.kfree(s.live[i]!);
@@ -48,7 +49,11 @@ function kfreeFraction(f: number): Step<MapState> {
   });
 }
 
-const shrink = step('kmem_cache_shrink (all caches)', (s) => `Empty slabs went back to the buddy: ${s.k.shrink()} pages.`);
+const shrink = step('kmem_cache_shrink (all caches)', (s) => {
+  const n = s.k.shrink();
+  if (n === 0) throw new NoChange('no cache holds an empty slab (a slab that empties goes back to the buddy at once, beyond the spare each cache keeps).');
+  return `The caches' spare empty slabs went back to the buddy: ${n} pages.`;
+});
 
 function arenaAllocs(n: number): Step<MapState> {
   return step(`arena: ${n} allocations`, (s) => {
@@ -60,10 +65,11 @@ function arenaAllocs(n: number): Step<MapState> {
 }
 
 const arenaReset = step('arena: reset', (s) => {
-  if (s.arena === undefined) return 'No arena yet.';
+  if (s.arena === undefined || s.arena.used === 0) throw new NoChange('the arena holds nothing to free.');
+  const before = s.arena.stats().chunks;
   s.arena.reset();
   const st = s.arena.stats();
-  return `reset(): everything in the arena is freed at once; it keeps ${st.chunks} chunk(s).`;
+  return `reset(): everything in the arena is freed at once; it gives ${before - st.chunks} of its ${before} chunks back to the buddy and keeps the first.`;
 });
 
 function rawPages(n: number): Step<MapState> {
@@ -77,6 +83,7 @@ function rawPages(n: number): Step<MapState> {
 }
 
 const rawFree = step('free the raw blocks', (s) => {
+  if (s.raw.size === 0) throw new NoChange('there are no raw page blocks to free.');
   for (const a of s.raw.keys()) s.buddy.free(a);
   const n = s.raw.size;
   s.raw.clear();
@@ -85,8 +92,10 @@ const rawFree = step('free the raw blocks', (s) => {
 
 const MIXED: Array<Step<MapState>> = [
   kmallocMany(400, 8, 2048), rawPages(8), kmallocMany(30, 8192, 65536), arenaAllocs(200),
-  kfreeFraction(0.5), kmallocMany(400, 16, 512), rawFree, arenaReset, kfreeFraction(0.7), shrink,
+  kfreeFraction(0.5), kmallocMany(400, 16, 512), rawFree, arenaReset, kfreeFraction(0.7),
 ];
+
+const MANY: Array<Step<MapState>> = [kmallocMany(20000, 8, 4096), kmallocMany(200, 8192, 262144), kfreeFraction(0.5), arenaAllocs(2000)];
 
 /** The memory map view. */
 export class MapView implements View {
@@ -97,7 +106,9 @@ export class MapView implements View {
   private readonly player: Player<MapState>;
   private readonly map = new MemMap(440);
   private readonly stats = el('dl', { class: 'stats', 'data-testid': 'map-stats' });
-  private readonly info = el('pre', { class: 'mono' });
+  private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'map-buddyinfo' });
+  private readonly size: HTMLSelectElement;
+  private readonly presets: Preset[];
 
   constructor() {
     this.player = new Player<MapState>({
@@ -114,11 +125,16 @@ export class MapView implements View {
       this.pages = Number(size.value);
       this.player.goto(this.player.position);
     });
+    this.size = size;
+    this.presets = [
+      { id: 'mixed', name: 'Mixed workload', load: () => this.setPages(1024, () => this.player.load(MIXED, 'mixed')) },
+      { id: 'many', name: 'Many pages (16384)', load: () => this.setPages(16384, () => this.player.load(MANY, 'many')) },
+    ];
     this.el = el('section', { class: 'view', id: 'view-map' },
       el('div', { class: 'view-head' },
         el('h2', {}, 'Memory map'),
         el('p', { class: 'lede' }, 'One buddy allocator feeding kmalloc (slab caches and large blocks), an arena and raw page blocks. Each cell is a page.'),
-        presetBar('map', [['Mixed workload', () => this.player.load(MIXED)], ['Many pages (16384)', () => { size.value = '16384'; this.pages = 16384; this.player.load([kmallocMany(20000, 8, 4096), kmallocMany(200, 8192, 262144), kfreeFraction(0.5), arenaAllocs(2000), shrink]); }]]),
+        presetBar('map', this.presets),
         el('div', { class: 'row' }, el('label', {}, 'Heap ', size),
           button('kmalloc ×100', () => this.player.push(kmallocMany(100, 8, 2048))),
           button('large ×5', () => this.player.push(kmallocMany(5, 8192, 131072))),
@@ -131,11 +147,39 @@ export class MapView implements View {
       el('div', { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'Numbers'), this.stats),
         el('div', { class: 'col' }, this.map.el, el('h3', {}, '/proc/buddyinfo'), this.info)));
-    this.player.load(MIXED);
+    this.presets[0]!.load();
   }
 
   shown(): void {
     this.player.goto(this.player.position);
+  }
+
+  urlState(): Record<string, string> {
+    const q = playerUrl(this.player);
+    const preset = this.presets.find((p) => p.id === this.player.presetId);
+    const dflt = preset?.id === 'many' ? 16384 : 1024;
+    if (this.pages !== dflt) q['pages'] = String(this.pages);
+    return q;
+  }
+
+  restore(q: URLSearchParams): void {
+    const pages = Number(q.get('pages'));
+    const ok = [256, 1024, 4096, 16384].includes(pages);
+    const pr = this.presets.find((x) => x.id === q.get('preset'));
+    if (pr === undefined) return;
+    pr.load();
+    if (ok) {
+      this.pages = pages;
+      this.size.value = String(pages);
+    }
+    const step = Number(q.get('step') ?? '0');
+    this.player.goto(Number.isInteger(step) && step > 0 ? step : 0);
+  }
+
+  private setPages(pages: number, then: () => void): void {
+    this.pages = pages;
+    this.size.value = String(pages);
+    then();
   }
 
   key(e: KeyboardEvent): boolean {
@@ -155,5 +199,8 @@ export class MapView implements View {
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.info.textContent = s.buddy.buddyinfo();
+    const blocks: number[] = [];
+    s.buddy.forEachBlock((a, pages, free) => blocks.push(a, pages, free ? 1 : 0));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([blocks, s.live.length, s.k.footprint(), s.arena?.used ?? -1, s.raw.size]));
   }
 }

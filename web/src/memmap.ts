@@ -27,7 +27,7 @@ export interface MapData {
   skipped?: number;
 }
 
-const FREE = ['#eef1f5', '#e6eaf0', '#dde3eb', '#d4dbe5', '#cbd3df', '#c2cbd9'];
+const FREE = ['#f1f3f6', '#e2e7ee', '#d2d9e3', '#c2cbd8', '#b2bdcd', '#a2afc2'];
 
 /** Color of a free block of order k (larger = a little darker). */
 export function freeColor(k: number): string {
@@ -48,7 +48,7 @@ export const LARGE_COLOR = '#e0783a';
 export const META_COLOR = '#59627a';
 export const ARENA_COLOR = '#8c5bd6';
 export const RAW_COLOR = '#2f6fde';
-export const TLSF_COLOR = '#d4a72c';
+export const TLSF_COLOR = '#7a5230';
 
 /**
  * Classifies every block of `buddy`: free (by order), slab of a kmalloc cache,
@@ -166,7 +166,7 @@ export class MemMap {
     this.canvas.style.width = `${cw}px`;
     this.canvas.style.height = `${ch}px`;
     const skipped = this.data.skipped ?? 0;
-    this.zoomLabel.textContent = `${cell}px/page · ${n} pages of ${bytes(this.data.pageSize)}${skipped > 0 ? ` (after ${skipped} pages of allocator metadata, not drawn)` : ''}`;
+    this.zoomLabel.textContent = `${cell}px/page · ${n} page${n === 1 ? '' : 's'} of ${bytes(this.data.pageSize)}${skipped > 0 ? ` (after ${skipped} pages of allocator metadata, not drawn)` : ''}`;
     const g = this.canvas.getContext('2d');
     if (g === null) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -213,8 +213,11 @@ export class MemMap {
     const others = entries.filter(([n]) => !n.startsWith('slab '));
     const shown = [...others, ...slabs.slice(0, 6)];
     const rest = slabs.slice(6);
-    const items = shown.map(([name, t]) => el('span', { class: 'sw', 'data-owner': name },
-      el('i', { style: `background:${t.color}` }), `${name} · ${t.pages} p`));
+    const items = shown.map(([name, t]) => name === 'free'
+      ? el('span', { class: 'sw', 'data-owner': name }, `free · ${t.pages} p, shaded by block order:`,
+        ...FREE.map((c, i) => el('span', { class: 'sw ramp', title: `free block of order ${2 * i}${i + 1 < FREE.length ? ` or ${2 * i + 1}` : ' or more'} (${1 << (2 * i)}${i + 1 < FREE.length ? `–${1 << (2 * i + 1)}` : '+'} pages)` },
+          el('i', { style: `background:${c}` }), i + 1 < FREE.length ? `${2 * i}–${2 * i + 1}` : `${2 * i}+`)))
+      : el('span', { class: 'sw', 'data-owner': name }, el('i', { style: `background:${t.color}` }), `${name} · ${t.pages} p`));
     if (rest.length > 0) {
       const pages = rest.reduce((s, [, t]) => s + t.pages, 0);
       items.push(el('span', { class: 'sw', title: rest.map(([n, t]) => `${n}: ${t.pages} p`).join('\n') },

@@ -4,8 +4,8 @@
  * through the free objects (the lecture's "Slab Allocator High Level").
  */
 import { BuddyAllocator, SlabCache, type SlabList } from '../../src/index.js';
-import { button, el, hex, presetBar, svg, type View } from './dom.js';
-import { Player, type Step } from './player.js';
+import { button, el, fingerprint, hex, presetBar, svg, type View } from './dom.js';
+import { NoChange, Player, playerUrl, restorePlayer, type Preset, type Step } from './player.js';
 
 interface SlabState {
   buddy: BuddyAllocator;
@@ -66,7 +66,11 @@ function free(name: string): Step<SlabState> {
 
 const shrink: Step<SlabState> = {
   label: 'shrink',
-  apply: (s) => `kmem_cache_shrink: ${s.cache.shrink()} page(s) of empty slabs go back to the buddy.`,
+  apply: (s) => {
+    const n = s.cache.shrink();
+    if (n === 0) throw new NoChange('the cache has no empty slab to give back.');
+    return `kmem_cache_shrink: ${n} page${n === 1 ? '' : 's'} of empty slabs go back to the buddy.`;
+  },
 };
 
 function slabOf(s: SlabState, addr: number): number {
@@ -87,8 +91,10 @@ export class SlabView implements View {
   readonly el: HTMLElement;
   private readonly player: Player<SlabState>;
   private readonly lists = el('div', { class: 'slab-lists' });
-  private readonly info = el('pre', { class: 'mono', 'data-testid': 'slabinfo' });
+  private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'slabinfo' });
+  private readonly fields = el('div', { class: 'fields' });
   private readonly stats = el('dl', { class: 'stats' });
+  private readonly presets: Preset[] = [{ id: 'lecture', name: 'Lecture: alloc until full, free, reuse, empty, shrink', load: () => this.player.load(LECTURE, 'lecture') }];
 
   constructor() {
     this.player = new Player<SlabState>({
@@ -102,7 +108,7 @@ export class SlabView implements View {
       el('div', { class: 'view-head' },
         el('h2', {}, 'Slab cache'),
         el('p', { class: 'lede' }, `A cache of ${OBJ_SIZE}-byte objects; slabs are ${PAGE}-byte buddy pages. Each slab keeps a pointer to its first free object; each free object holds a pointer to the next one.`),
-        presetBar('slab', [['Lecture: alloc until full, free, reuse, empty, shrink', () => this.player.load(LECTURE)]]),
+        presetBar('slab', this.presets),
         el('div', { class: 'row' }, button('alloc', () => this.player.push(alloc()), { 'data-testid': 'slab-alloc' }),
           button('alloc ×5', () => this.player.push(alloc(5))), button('shrink', () => this.player.push(shrink)),
           el('span', { class: 'muted' }, ' · click a used object to free it'))),
@@ -114,12 +120,20 @@ export class SlabView implements View {
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff' }), 'free object (n = position on the freelist)'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border:2px solid #e08a00' }), 'touched by the last step'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#e08a00;height:3px' }), 'freelist chain')),
-          el('h3', {}, '/proc/slabinfo'), this.info)));
-    this.player.load(LECTURE);
+          el('h3', {}, '/proc/slabinfo'), this.info, this.fields)));
+    this.presets[0]!.load();
   }
 
   key(e: KeyboardEvent): boolean {
     return this.player.key(e);
+  }
+
+  urlState(): Record<string, string> {
+    return playerUrl(this.player);
+  }
+
+  restore(q: URLSearchParams): void {
+    restorePlayer(this.player, this.presets, q);
   }
 
   private render(s: SlabState): void {
@@ -137,7 +151,16 @@ export class SlabView implements View {
       ['buddy free pages', `${s.buddy.freePages} / ${s.buddy.pages}`],
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-    this.info.textContent = `# name   <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n${c.slabinfoRow()}`;
+    const slabs: unknown[] = [];
+    c.forEachSlab((addr, inuse, list) => slabs.push([addr, inuse, list, c.freeObjects(addr)]));
+    this.el.dataset['sig'] = fingerprint(JSON.stringify([slabs, s.buddy.freePages]));
+    // The kernel's line (wrapped at a space on a narrow screen), and its fields named.
+    const row = c.slabinfoRow();
+    this.info.textContent = row;
+    const v = row.split(/\s+/);
+    const names: Array<[string, string | undefined]> = [['name', v[0]], ['active_objs', v[1]], ['num_objs', v[2]], ['objsize', v[3]], ['objperslab', v[4]], ['pagesperslab', v[5]],
+      ['active_slabs', v[v.length - 3]], ['num_slabs', v[v.length - 2]]];
+    this.fields.replaceChildren(...names.map(([k, x]) => el('span', { class: 'field' }, el('small', {}, k), el('b', {}, x ?? ''))));
   }
 
   private slabCard(s: SlabState, slab: number, inuse: number): HTMLElement {

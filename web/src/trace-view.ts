@@ -8,6 +8,8 @@ import uPlot from 'uplot';
 import { Kmalloc, BuddyByteAllocator, allocatorNames, opText, type Trace } from '../../src/index.js';
 import { button, bytes, el, type View } from './dom.js';
 import { MemMap, heapMap, type MapData } from './memmap.js';
+import { BYTE_INCRS, COUNT_INCRS, byteTick, countTick, ownAxes } from './axis.js';
+import { stateChanged } from './url.js';
 import { TraceCursor, bucketMax, parseTraceBytes, recordSeries, type TraceSeries } from './trace-play.js';
 
 const BUNDLED = import.meta.glob('../../traces/*.rep.gz', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
@@ -21,6 +23,8 @@ interface Side {
   box: HTMLElement;
   now: HTMLElement;
   map: MemMap;
+  /** False for allocators with no buddy pages (tlsf, thing): no page map. */
+  paged: boolean;
 }
 
 /** The trace view. */
@@ -37,6 +41,8 @@ export class TraceView implements View {
   private raf = 0;
   private chart: uPlot | null = null;
   private cursorOp = 0;
+  /** The bundled trace's file name ('' for a file of the user's: the URL cannot name it). */
+  private loadedFrom = '';
   private readonly pick = el('select', { 'aria-label': 'bundled trace', 'data-testid': 'trace-pick' });
   private readonly file = el('input', { type: 'file', accept: '.rep,.gz,.txt,text/plain', 'data-testid': 'trace-file', 'aria-label': 'trace file' });
   private readonly allocA = el('select', { 'aria-label': 'allocator A', 'data-testid': 'trace-alloc-a' });
@@ -92,9 +98,34 @@ export class TraceView implements View {
           button('+1000', () => this.seek(this.pos + 1000)),
           this.playBtn, this.speed,
           button('End »', () => this.seek(this.trace?.length ?? 0), { title: 'End (End)', 'data-testid': 'trace-end' })),
-        this.scrub, this.opLine, this.summary, this.chartBox),
+        this.scrub, this.opLine, this.summary, this.chartBox,
+        el('p', { class: 'legend' }, 'Sizes in binary units: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.')),
       this.sideBox);
     this.showOp();
+  }
+
+  urlState(): Record<string, string> {
+    if (this.trace === null || this.loadedFrom === '') return {};
+    const q: Record<string, string> = { trace: this.loadedFrom, a: this.sides[0]?.name ?? '' };
+    if (this.sides[1] !== undefined) q['b'] = this.sides[1].name;
+    q['op'] = String(this.pos);
+    return q;
+  }
+
+  restore(q: URLSearchParams): void {
+    const name = q.get('trace');
+    const path = Object.keys(BUNDLED).find((p) => p.split('/').pop() === name);
+    if (path === undefined) return;
+    const names = allocatorNames();
+    const a = q.get('a') ?? 'kmalloc', b = q.get('b') ?? '';
+    if (!names.includes(a) || (b !== '' && !names.includes(b))) return;
+    this.pick.value = path;
+    this.allocA.value = a;
+    this.allocB.value = b;
+    const op = Number(q.get('op') ?? '0');
+    void this.loadBundled().then(() => {
+      if (Number.isInteger(op) && op > 0) this.seek(op);
+    });
   }
 
   key(e: KeyboardEvent): boolean {
@@ -115,12 +146,14 @@ export class TraceView implements View {
       this.setStatus(`Downloading ${name}…`);
       const res = await fetch(BUNDLED[path]!);
       if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
-      await this.load(name, new Uint8Array(await res.arrayBuffer()));
+      await this.load(name, new Uint8Array(await res.arrayBuffer()), name);
     });
   }
 
   private async loadFile(f: File): Promise<void> {
-    await this.guard(async () => this.load(f.name, new Uint8Array(await f.arrayBuffer())));
+    await this.guard(async () => {
+      await this.load(f.name, new Uint8Array(await f.arrayBuffer()), '');
+    });
     this.file.value = '';
   }
 
@@ -138,7 +171,8 @@ export class TraceView implements View {
     }
   }
 
-  private async load(name: string, data: Uint8Array): Promise<void> {
+  /** Loads a trace; `from` is the bundled trace's name for the URL ('' for a user's file). */
+  private async load(name: string, data: Uint8Array, from: string): Promise<void> {
     this.setStatus(`Parsing ${name}…`);
     const trace = await parseTraceBytes(name, data, (n) => this.setStatus(`Parsing ${name}: ${bytes(n)}…`));
     const names = [this.allocA.value, this.allocB.value].filter((n) => n !== '');
@@ -148,6 +182,9 @@ export class TraceView implements View {
       const series = await recordSeries(trace, n, (d) => this.setStatus(`Replaying through ${n}: ${Math.round((100 * d) / trace.length)}%`));
       const i = sides.length;
       const map = new MemMap(300);
+      const cursor = await TraceCursor.create(trace, n);
+      const paged = hasPages(cursor.alloc);
+      if (!paged) map.el.replaceChildren(el('p', { class: 'muted', 'data-testid': `trace-nomap-${sides.length}` }, `${n} manages one linear region of its own, not buddy pages: there is no page map to draw. Its footprint is the region's high-water mark.`));
       const now = el('dl', { class: 'stats', 'data-testid': `trace-now-${i}` });
       const peak = el('span', { class: 'metric', 'data-testid': `trace-peak-footprint-${i}`, 'data-value': String(series.peakFootprint) }, bytes(series.peakFootprint));
       const box = el('div', { class: 'col', 'data-testid': `trace-side-${i}` },
@@ -155,7 +192,7 @@ export class TraceView implements View {
         el('div', { class: 'row' }, el('span', {}, 'peak footprint (plotted): '), peak,
           el('span', { class: 'muted' }, ` · peak payload ${bytes(series.peakPayload)} · utilization ${(series.peakFootprint > 0 ? (100 * series.peakPayload) / series.peakFootprint : 0).toFixed(1)}% · ${series.failures} failures`)),
         now, map.el);
-      sides.push({ name: n, series, cursor: await TraceCursor.create(trace, n), box, now, map });
+      sides.push({ name: n, series, cursor, box, now, map, paged });
     }
     this.trace = trace;
     this.sides = sides;
@@ -166,6 +203,7 @@ export class TraceView implements View {
       `${trace.file}: ${trace.length.toLocaleString('en')} ops, ${trace.ids.toLocaleString('en')} ids, header heap size ${bytes(trace.heapSize)}`));
     this.drawChart();
     this.setStatus(`Loaded ${trace.file}.`);
+    this.loadedFrom = from;
     this.el.dataset['loaded'] = trace.file;
     this.showOp();
   }
@@ -186,17 +224,21 @@ export class TraceView implements View {
       const plotted = Math.max(...(data[i + 2] as number[]));
       s.box.querySelector('[data-testid^="trace-peak-footprint"]')!.setAttribute('data-plotted', String(plotted));
     });
-    const width = Math.max(400, this.chartBox.clientWidth || 900);
+    const width = Math.max(280, this.chartBox.clientWidth || 900);
     const self = this;
+    const own = ownAxes([
+      { scale: 'x', side: 2, title: 'op', incrs: COUNT_INCRS, text: countTick },
+      { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
+    ], this.chartBox);
     this.chart = new uPlot({
       width, height: 260,
       scales: { x: { time: false } },
-      axes: [{ label: 'op' }, { label: 'bytes', size: 70, values: (_u, v) => v.map((x) => bytes(x)) }],
+      axes: own.axes,
       series: [{ label: 'op' },
         { label: 'live payload', stroke: '#2fb380', width: 1.5, fill: 'rgba(47,179,128,.12)', value: (_u, v) => (v === null ? '' : bytes(v)) },
         ...this.sides.map((s, i) => ({ label: `footprint ${s.name}`, stroke: COLORS[i]!, width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '' : bytes(v)) }))],
       hooks: {
-        draw: [(u: uPlot) => {
+        draw: [own.draw, (u: uPlot) => {
           // The current op as a vertical line.
           const x = u.valToPos(self.cursorOp, 'x', true);
           const c = u.ctx;
@@ -242,6 +284,7 @@ export class TraceView implements View {
     cancelAnimationFrame(this.raf);
     this.playBtn.textContent = '▶ Play';
     this.playBtn.classList.remove('on');
+    stateChanged();
   }
 
   /** Moves every side to op `to` (replaying from the start when going back). */
@@ -278,6 +321,8 @@ export class TraceView implements View {
   }
 
   private showOp(): void {
+    // (Not on every frame of play: browsers throttle frequent URL updates.)
+    if (!this.playing) stateChanged();
     const t = this.trace;
     if (t === null) {
       this.opLine.replaceChildren(el('span', { class: 'muted' }, 'Load a trace to start. Keys: Space play/pause, ← → step, Home/End.'));
@@ -296,9 +341,14 @@ export class TraceView implements View {
         ['plotted footprint at this op', bytes(s.series.footprint[this.pos]!)], ['failures so far', `${s.cursor.failures}`],
       ];
       s.now.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-      s.map.set(mapOf(a));
+      if (s.paged) s.map.set(mapOf(a));
     }
   }
+}
+
+/** True when the allocator's memory is buddy pages (a page map can be drawn). */
+function hasPages(a: unknown): boolean {
+  return a instanceof Kmalloc || a instanceof BuddyByteAllocator;
 }
 
 /** The page map of a trace allocator, when it has buddy pages. */
