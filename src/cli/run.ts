@@ -304,7 +304,7 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   for (const h of headers) for (const n of names) totalOps += Math.min(h.declaredOps, capFor(opCaps, h.file, n) ?? Infinity);
   progress.begin(totalOps);
   const table = new ResultsStream(headers.map((h) => h.file), names);
-  if (!json) io.stdout.write(table.header() + '\n');
+  let headerDone = json; // the header goes out with the first row
   const results: ReplayResult[] = [];
   let failed = false;
   for (const [k, path] of positionals.entries()) {
@@ -332,7 +332,10 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
       });
       progress.done(r.ops);
       results.push(r);
-      if (!json) io.stdout.write(table.row(r) + '\n');
+      if (!json) {
+        io.stdout.write((headerDone ? '' : table.header() + '\n') + table.row(r) + '\n');
+        headerDone = true;
+      }
       if (r.violation !== null) {
         failed = true;
         io.stderr.write(`memkit: verification failed: ${oneLine(r.violation)}\n`);
