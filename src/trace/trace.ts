@@ -150,7 +150,7 @@ export class TraceParser {
         this.keep(chunk, start, len);
         return;
       }
-      if (nl - start > MAX_TRACE_LINE) this.tooLong(nl - start);
+      if (nl - start > MAX_TRACE_LINE) this.tooLong(nl - start, true);
       this.line(chunk, start, nl);
       start = nl + 1;
     }
@@ -160,7 +160,7 @@ export class TraceParser {
   private keep(chunk: Uint8Array, s: number, e: number): void {
     if (e === s) return;
     const total = this.carryBytes + (e - s);
-    if (total > MAX_TRACE_LINE) this.tooLong(total);
+    if (total > MAX_TRACE_LINE) this.tooLong(total, false);
     this.carry.push(chunk.slice(s, e));
     this.carryBytes = total;
   }
@@ -181,9 +181,10 @@ export class TraceParser {
     return r;
   }
 
-  private tooLong(bytes: number): never {
+  /** `exact`: `bytes` is the line's length; else only what was read of it so far. */
+  private tooLong(bytes: number, exact: boolean): never {
     this.lineNo++;
-    this.fail(`line is longer than ${MAX_TRACE_LINE} bytes (${bytes > MAX_TRACE_LINE ? 'at least ' + bytes : bytes}); a trace line is \`a ID SIZE\`, \`f ID\` or \`r ID SIZE\``);
+    this.fail(`line is longer than ${MAX_TRACE_LINE} bytes (${exact ? '' : 'at least '}${bytes}); a trace line is \`a ID SIZE\`, \`f ID\` or \`r ID SIZE\``);
   }
 
   /** Parses a last line without a newline and returns the trace. */
