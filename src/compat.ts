@@ -25,11 +25,10 @@ declare global {
 
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace WebAssembly {
-    /** A wasm linear memory (only the part memkit reads). */
+    // A wasm linear memory: the part memkit reads. (Plain comments: the
+    // DOM lib documents the same interface.)
     interface Memory {
-      /** The current bytes; replaced by `grow`. */
       readonly buffer: ArrayBuffer;
-      /** Grows by `delta` 64 KiB pages; returns the old size in pages. */
       grow(delta: number): number;
     }
   }
