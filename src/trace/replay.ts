@@ -139,7 +139,7 @@ const PROBE_MAX = 1 << 20;
  *
  * @example
  * ```ts
- * const t = await readTrace('traces/gcc-cc1.rep.gz');
+ * const t = await readTrace('traces/gcc-cc1.rep.gz', { maxOps: 50_000 });
  * const r = replay(t, new BuddyByteAllocator(new BuddyAllocator({ pages: 1 << 14 })));
  * console.log(r.utilization, r.verified);
  * ```

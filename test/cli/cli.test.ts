@@ -160,13 +160,13 @@ describe('memkit command', () => {
 
   it('a 4 GB request counts as an out-of-memory failure for every built-in allocator and peer, and r ID 0 frees', async () => {
     const big = join(dir, 'big.rep');
-    writeFileSync(big, '100\n3\n7\n1\na 0 4294967295\na 1 100\nr 1 0\nr 1 50\nf 1\nf 0\na 2 10\n');
+    writeFileSync(big, '100\n3\n8\n1\na 0 4294967295\na 1 100\nr 1 4294967295\nr 1 0\nr 1 50\nf 1\nf 0\na 2 10\n');
     const r = await inProcess(['replay', big, '-a', 'kmalloc,buddy,tlsf,thing', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Array<{ allocator: string; failures: number; verified: boolean; violation: string | null; ops: number }>;
     expect(out.map((o) => o.allocator)).toEqual(['kmalloc', 'buddy', 'tlsf', 'thing']);
-    for (const o of out) expect(o, o.allocator).toMatchObject({ failures: 1, verified: true, violation: null, ops: 7 });
+    for (const o of out) expect(o, o.allocator).toMatchObject({ failures: 2, verified: true, violation: null, ops: 8 });
   });
 
   it('rows are printed as each replay ends: the first row comes before the second replay finishes', async () => {
