@@ -136,10 +136,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const err = (s: string): void => void io.stderr.write(s.endsWith('\n') ? s : s + '\n');
   try {
     const [cmd, ...rest] = argv;
-    if (cmd === undefined) {
-      err(MAIN_HELP);
-      return Exit.Usage;
-    }
+    if (cmd === undefined) throw new UsageError('no command given (expected replay or info; memkit --help)');
     if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
       io.stdout.write(cmd === 'help' && rest[0] === 'replay' ? replayHelp() : cmd === 'help' && rest[0] === 'info' ? INFO_HELP : MAIN_HELP);
       return Exit.Ok;

@@ -120,6 +120,7 @@ describe('memkit command', () => {
       [['replay', good, '--module', join(dir, 'nosuch.mjs')], /^memkit: cannot load --module [^\n]*nosuch\.mjs: [^\n]*\n$/],
       [['info', good, '--max-ops', '0'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "0"\n$/],
       [['frobnicate'], /^memkit: unknown command "frobnicate" \(expected replay or info; memkit --help\)\n$/],
+      [[], /^memkit: no command given \(expected replay or info; memkit --help\)\n$/],
     ];
     mkdirSync(svgDir + '.svg', { recursive: true });
     // In process (run() is what main.ts calls): 21 child processes would cost a minute.
