@@ -8,12 +8,13 @@ import { gzipSync } from 'node:zlib';
 import { run } from '../../src/cli/run.js';
 
 /**
- * Runs `tsx src/cli/main.ts ...args` as a child process, the same as
- * `npx tsx src/cli/main.ts` without npx's start-up (stderr is a pipe, not a TTY).
+ * Runs `bin/memkit.js ...args` as a child process, as `npx memkit` does in
+ * this checkout (the launcher runs src/ through tsx), without npx's start-up
+ * (stderr is a pipe, not a TTY).
  */
 function memkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: process.cwd(), timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['bin/memkit.js', ...args], { cwd: process.cwd(), timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -176,7 +177,7 @@ describe('memkit command', () => {
     const chunks: Array<{ t: number; s: string }> = [];
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
-      const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'replay', good, '--module', FIX, '-a', 'firstfit,slow'], { cwd: process.cwd() });
+      const c = spawn(process.execPath, ['bin/memkit.js', 'replay', good, '--module', FIX, '-a', 'firstfit,slow'], { cwd: process.cwd() });
       c.stdout.on('data', (b: Buffer) => chunks.push({ t: performance.now() - t0, s: b.toString() }));
       c.on('close', () => resolve());
     });

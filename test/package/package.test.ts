@@ -64,7 +64,8 @@ beforeAll(async () => {
   expect(files).toContain('dist/index.js');
   expect(files).toContain('dist/peers/tlsf/tlsf.wasm');
   expect(files).toContain('LICENSE');
-  expect(files.filter((f) => !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
+  expect(files).toContain('bin/memkit.js');
+  expect(files.filter((f) => !/^(dist\/|bin\/memkit\.js$|README\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
   expect(files.filter((f) => f.endsWith('.tsbuildinfo') || f.endsWith('.map'))).toEqual([]);
 
   proj = join(work, 'app');
