@@ -9,13 +9,15 @@
 // The source is src/peers/tlsf/assembly/tlsf.as; `asc` wants a `.ts` entry,
 // so it is handed over in memory as `tlsf.ts` (a `.ts` file in src/ would be
 // type-checked by tsc, which does not know AssemblyScript's types).
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const source = await readFile(root + 'src/peers/tlsf/assembly/tlsf.as', 'utf8');
 const out = root + 'src/peers/tlsf/tlsf.wasm';
+if (process.argv.includes('--if-missing') && existsSync(out)) process.exit(0);
+const { default: asc } = await import('assemblyscript/asc');
+const source = await readFile(root + 'src/peers/tlsf/assembly/tlsf.as', 'utf8');
 
 const result = await asc.compileString(
   { 'tlsf.ts': source },

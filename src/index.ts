@@ -3,8 +3,15 @@
  * slab/SLUB, kmalloc) and a tracing garbage collector, over memory that
  * JavaScript can share between workers and hand to WebAssembly.
  *
+ * This entry point (`memkit`) is the allocators only and runs anywhere: no
+ * Node module, no optional peer, nothing a bundler cannot resolve. The trace
+ * tools (parser, replay, `readTrace`) are `memkit/trace`; the `memkit`
+ * command is the package's `bin`.
+ *
  * @packageDocumentation
  */
+import './compat.js';
+
 export {
   MemkitError, InvalidArgumentError, OutOfMemoryError, InvalidFreeError,
   DoubleFreeError, HeapCorruptionError,
@@ -16,4 +23,3 @@ export * from './slab/index.js';
 export * from './tlsf/index.js';
 export * from './kmalloc/index.js';
 export * from './gc/index.js';
-export * from './trace/index.js';

@@ -30,10 +30,38 @@ export function formatPercent(f: number): string {
 /** Lays out rows as an aligned Markdown table; `right` marks right-aligned columns. */
 export function markdownTable(head: string[], rows: string[][], right: boolean[]): string {
   const w = head.map((h, c) => Math.max(h.length, 3, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]): string =>
-    '| ' + cells.map((x, c) => (right[c] ? x.padStart(w[c]!) : x.padEnd(w[c]!))).join(' | ') + ' |';
-  const sep = '|' + w.map((n, c) => (right[c] ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|';
-  return [line(head), sep, ...rows.map(line)].join('\n');
+  const t = new TableLayout(head, right, w);
+  return [t.header(), ...rows.map((r) => t.row(r))].join('\n');
+}
+
+/**
+ * A Markdown table whose column widths are fixed up front, so that rows can
+ * be printed one by one as they are computed and still line up. A cell wider
+ * than its column pushes the rest of its row right (the table stays valid
+ * Markdown).
+ */
+export class TableLayout {
+  private readonly head: string[];
+  private readonly right: boolean[];
+  private readonly w: number[];
+
+  /** `widths[c]` is the least width of column `c` (the header's length is the floor). */
+  constructor(head: string[], right: boolean[], widths: number[]) {
+    this.head = head;
+    this.right = right;
+    this.w = head.map((h, c) => Math.max(h.length, 3, widths[c] ?? 0));
+  }
+
+  /** The header line and the separator line (two lines, no final newline). */
+  header(): string {
+    const sep = '|' + this.w.map((n, c) => (this.right[c] ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|';
+    return this.row(this.head) + '\n' + sep;
+  }
+
+  /** One row (no final newline). */
+  row(cells: string[]): string {
+    return '| ' + cells.map((x, c) => (this.right[c] ? x.padStart(this.w[c]!) : x.padEnd(this.w[c]!))).join(' | ') + ' |';
+  }
 }
 
 /** What the `verified` column says. */
@@ -43,17 +71,23 @@ function verifiedText(r: ReplayResult): string {
   return r.verification === 'full' ? 'yes' : 'overlap only';
 }
 
-/** The results table of `memkit replay`. */
-export function resultsTable(results: ReplayResult[]): string {
-  const first = new Map<string, ReplayResult>();
-  for (const r of results) if (!first.has(r.trace)) first.set(r.trace, r);
-  const head = ['trace', 'allocator', 'ops', 'ops/s', 'speed', 'peak payload', 'peak footprint', 'utilization', 'int. frag', 'ext. frag', 'failures', 'verified'];
-  const rows = results.map((r) => [
+const RESULT_HEAD = ['trace', 'allocator', 'ops', 'ops/s', 'speed', 'peak payload', 'peak footprint', 'utilization', 'int. frag', 'ext. frag', 'failures', 'verified'];
+const RESULT_RIGHT = [false, false, true, true, true, true, true, true, true, true, true, false];
+/**
+ * Widths of the value columns that hold for any result: counts and rates
+ * (`formatCount`, at most `999.99 M`), ratios (`12.34x`), bytes (`999.99 MB`),
+ * percentages (`100.0%`), and `overlap only`.
+ */
+const RESULT_WIDTHS = [0, 0, 8, 8, 7, 9, 9, 6, 6, 6, 8, 12];
+
+/** The cells of one row; `ref` is the trace's first result (the speed reference). */
+function resultCells(r: ReplayResult, ref: ReplayResult): string[] {
+  return [
     r.trace + (r.truncated ? ' (cut)' : ''),
     r.allocator,
     formatCount(r.ops),
     formatCount(r.opsPerSec),
-    speedRatio(r, first.get(r.trace)!),
+    speedRatio(r, ref),
     formatBytes(r.peakPayload),
     formatBytes(r.peakFootprint),
     formatPercent(r.utilization),
@@ -61,8 +95,43 @@ export function resultsTable(results: ReplayResult[]): string {
     formatPercent(r.externalFragmentation),
     String(r.failures),
     verifiedText(r),
-  ]);
-  return markdownTable(head, rows, [false, false, true, true, true, true, true, true, true, true, true, false]);
+  ];
+}
+
+/** The results table of `memkit replay`, all at once. */
+export function resultsTable(results: ReplayResult[]): string {
+  const first = new Map<string, ReplayResult>();
+  for (const r of results) if (!first.has(r.trace)) first.set(r.trace, r);
+  return markdownTable(RESULT_HEAD, results.map((r) => resultCells(r, first.get(r.trace)!)), RESULT_RIGHT);
+}
+
+/**
+ * The results table printed a row at a time: {@link ResultsStream.header}
+ * first, then {@link ResultsStream.row} as each replay ends. The trace and
+ * allocator columns are as wide as the longest name given.
+ */
+export class ResultsStream {
+  private readonly layout: TableLayout;
+  private readonly first = new Map<string, ReplayResult>();
+
+  /** `traceNames` and `allocatorNames`: every name a row may show (" (cut)" is allowed for). */
+  constructor(traceNames: string[], allocatorNames: string[]) {
+    const widths = RESULT_WIDTHS.slice();
+    widths[0] = Math.max(0, ...traceNames.map((n) => n.length + ' (cut)'.length));
+    widths[1] = Math.max(0, ...allocatorNames.map((n) => n.length));
+    this.layout = new TableLayout(RESULT_HEAD, RESULT_RIGHT, widths);
+  }
+
+  /** Header and separator lines. */
+  header(): string {
+    return this.layout.header();
+  }
+
+  /** The row of `r` (the first row of a trace is its speed reference). */
+  row(r: ReplayResult): string {
+    if (!this.first.has(r.trace)) this.first.set(r.trace, r);
+    return this.layout.row(resultCells(r, this.first.get(r.trace)!));
+  }
 }
 
 /**

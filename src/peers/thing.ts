@@ -38,6 +38,9 @@ export interface ThingOptions {
   nativeRealloc?: boolean;
 }
 
+/** The optional peer package this adapter needs. */
+export const THING_PACKAGE: string = '@thi.ng/malloc';
+
 /** MemPool state slot 2 (a u32 at `start + 8`) holds `top`. */
 const STATE_TOP = 2;
 /** Bytes of a MemPool block header. */
@@ -77,6 +80,9 @@ export class ThingAllocator implements ByteAllocator {
     if (!(size >= 0 && size < 2 ** 32) || Math.floor(size) !== size) {
       throw new InvalidArgumentError(`size must be a whole number in [0, 2^32), got ${String(size)}`);
     }
+    // MemPool rounds the size up in 32-bit arithmetic: a request near 2^32
+    // wraps and "succeeds" with a tiny block. Beyond the buffer it cannot fit.
+    if (size > this.bytes.length - BLOCK_HEADER) throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
     const p = this.pool.malloc(size === 0 ? 1 : size);
     if (p === 0) throw new OutOfMemoryError(`thing: no block of ${size} bytes`, size);
     return p;
@@ -115,6 +121,7 @@ export class ThingAllocator implements ByteAllocator {
       this.free(addr);
       return q;
     }
+    if (size > this.bytes.length - BLOCK_HEADER) throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
     const p = this.pool.realloc(addr, size === 0 ? 1 : size);
     if (p === 0) throw new OutOfMemoryError(`thing: realloc(${hex(addr)}, ${size}) failed`, size);
     return p;
@@ -140,7 +147,9 @@ export class ThingAllocator implements ByteAllocator {
 export async function createThingAllocator(heapBytes: number, options: ThingOptions = {}): Promise<ThingAllocator> {
   let mod: { MemPool: new (opts: { buf: ArrayBuffer; start?: number; align?: 8 }) => MemPoolLike };
   try {
-    mod = await import('@thi.ng/malloc');
+    // An optional peer: the specifier is a variable so that no bundler tries
+    // to resolve it, and memkit runs without it (`memkit replay` skips "thing").
+    mod = (await import(/* @vite-ignore */ THING_PACKAGE)) as typeof mod;
   } catch (e) {
     throw new MemkitError(
       `the "thing" allocator needs the package @thi.ng/malloc (npm install @thi.ng/malloc): ${(e as Error).message}`,
@@ -150,4 +159,17 @@ export async function createThingAllocator(heapBytes: number, options: ThingOpti
   const buf = new ArrayBuffer(size);
   const pool = new mod.MemPool({ buf, start: 0, align: 8 });
   return new ThingAllocator(pool, buf, options);
+}
+
+/**
+ * Null when `@thi.ng/malloc` can be loaded, else a one-line note saying how
+ * to get it (it is an optional peer dependency of memkit).
+ */
+export async function thingAvailable(): Promise<string | null> {
+  try {
+    await import(/* @vite-ignore */ THING_PACKAGE);
+    return null;
+  } catch {
+    return `needs the optional package ${THING_PACKAGE} (npm install ${THING_PACKAGE})`;
+  }
 }

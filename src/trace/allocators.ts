@@ -20,17 +20,39 @@ export interface AllocatorEntry {
   readonly description: string;
   /** The factory. */
   readonly create: AllocatorFactory;
+  /**
+   * Replayed when no `--allocator` is given (default true). The slow ones
+   * (over a minute on the bundled traces) are replayed only when asked for.
+   */
+  readonly default?: boolean;
+  /**
+   * For a comparison peer that may be absent: resolves to `null` when it can
+   * be created, else to a one-line reason (`memkit replay` then skips it).
+   */
+  readonly available?: () => Promise<string | null>;
 }
 
 /**
- * Name -> allocator. Order is the default order of `memkit replay`.
+ * Name -> allocator. Order is the order of `memkit replay`'s rows. memkit's
+ * own allocators come first; the comparison peers (`thing`, `tlsf`) are not
+ * part of the library: `thing` needs the optional peer package
+ * `@thi.ng/malloc`, `tlsf` the wasm file the build puts beside its module.
  */
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
   kmalloc: { description: 'memkit Kmalloc: slab caches up to 64 B, a TLSF heap to 8 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
-  buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block)', create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
-  thing: { description: '@thi.ng/malloc MemPool: first fit, address-ordered lists (free is O(live blocks)); realloc = malloc+copy+free', create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h) },
-  tlsf: { description: 'TLSF (two-level segregated fit) compiled to WebAssembly', create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h) },
+  buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block); not a default (slow on big traces)', default: false, create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
+  tlsf: {
+    description: 'peer: TLSF (two-level segregated fit, AssemblyScript\'s) compiled to WebAssembly',
+    create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h),
+    available: async () => (await import('../peers/tlsf.js')).tlsfAvailable(),
+  },
+  thing: {
+    description: 'peer: @thi.ng/malloc MemPool, first fit (free is O(live blocks)); optional package; not a default (minutes a trace)',
+    default: false,
+    create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h),
+    available: async () => (await import('../peers/thing.js')).thingAvailable(),
+  },
 };
 
 /**
@@ -48,6 +70,11 @@ function heapOptions(heapBytes: number): { bytes: number; maxBytes: number } {
 /** The names of {@link ALLOCATORS}, in order. */
 export function allocatorNames(): string[] {
   return Object.keys(ALLOCATORS);
+}
+
+/** The allocators `memkit replay` runs when none is named. */
+export function defaultAllocatorNames(): string[] {
+  return Object.keys(ALLOCATORS).filter((n) => ALLOCATORS[n]!.default !== false);
 }
 
 /**

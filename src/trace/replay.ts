@@ -125,7 +125,13 @@ export interface ReplayResult {
   series?: ReplaySeries;
 }
 
-const ST_NONE = 0, ST_LIVE = 1, ST_FAILED = 2;
+/**
+ * Block states by id: not live; live at `addr`; its allocation failed (later
+ * ops on it are skipped); live as a null pointer, after `r ID 0` (C's
+ * `realloc(p, 0)` frees `p`: a later `f ID` is `free(NULL)`, a no-op, and a
+ * later `r ID n` is `realloc(NULL, n)`, an allocation).
+ */
+const ST_NONE = 0, ST_LIVE = 1, ST_FAILED = 2, ST_NULL = 3;
 const PROBE_MAX = 1 << 20;
 
 /**
@@ -133,7 +139,7 @@ const PROBE_MAX = 1 << 20;
  *
  * @example
  * ```ts
- * const t = await readTrace('traces/gcc-cc1.rep.gz');
+ * const t = await readTrace('traces/gcc-cc1.rep.gz', { maxOps: 50_000 });
  * const r = replay(t, new BuddyByteAllocator(new BuddyAllocator({ pages: 1 << 14 })));
  * console.log(r.utilization, r.verified);
  * ```
@@ -291,14 +297,14 @@ class Replayer {
     try {
       for (; i < to; i++) {
         const k = kind[i]!, id = ids[i]!;
-        if (k === OpKind.Alloc) {
+        if (k === OpKind.Alloc || (k === OpKind.Realloc && state[id] === ST_NULL && size[i] !== 0)) {
           const s = size[i]!;
           const p = a.alloc(s);
           this.place(id, p, s, a.usableSize(p));
         } else if (state[id] === ST_LIVE) {
-          if (k === OpKind.Free) {
+          if (k === OpKind.Free || size[i] === 0) {
             a.free(addr[id]!);
-            this.release(id);
+            this.release(id, k === OpKind.Free ? ST_NONE : ST_NULL);
           } else {
             const s = size[i]!;
             const p = a.realloc(addr[id]!, s);
@@ -323,7 +329,7 @@ class Replayer {
     try {
       for (; i < to; i++) {
         const k = kind[i]!, id = ids[i]!;
-        if (k === OpKind.Alloc) {
+        if (k === OpKind.Alloc || (k === OpKind.Realloc && state[id] === ST_NULL && size[i] !== 0)) {
           const s = size[i]!;
           const p = a.alloc(s);
           const u = a.usableSize(p);
@@ -335,9 +341,9 @@ class Replayer {
           const p = addr[id]!, old = req[id]!;
           if (!this.checkPayload(i, id, p, old, 'before ' + (k === OpKind.Free ? 'free' : 'realloc'))) return i;
           set.remove(id, p, p + old);
-          if (k === OpKind.Free) {
+          if (k === OpKind.Free || size[i] === 0) {
             a.free(p);
-            this.release(id);
+            this.release(id, k === OpKind.Free ? ST_NONE : ST_NULL);
           } else {
             const s = size[i]!;
             const q = a.realloc(p, s); // on OutOfMemoryError, oom() puts the old interval back
@@ -383,9 +389,9 @@ class Replayer {
     }
   }
 
-  /** Books block `id` as freed. */
-  private release(id: number): void {
-    this.state[id] = ST_NONE;
+  /** Books block `id` as freed (`st`: ST_NONE, or ST_NULL after `r ID 0`). */
+  private release(id: number, st: number): void {
+    this.state[id] = st;
     this.payload -= this.req[id]!;
     this.usableSum -= this.usable[id]!;
   }
@@ -430,6 +436,8 @@ class Replayer {
     const id = this.t.id[i]!;
     if (this.t.kind[i] === OpKind.Alloc) {
       this.state[id] = ST_FAILED;
+    } else if (this.state[id] === ST_NULL) {
+      // realloc(NULL, n) failed: the block stays a null pointer.
     } else if (this.set !== null) {
       // A failed realloc keeps the old block: its interval goes back.
       const p = this.addr[id]!;

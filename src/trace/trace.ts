@@ -40,6 +40,12 @@ export type OpKindCode = (typeof OpKind)[keyof typeof OpKind];
 export const MAX_TRACE_IDS = 1 << 26;
 /** Largest number of ops a header may declare. */
 export const MAX_TRACE_OPS = 1 << 27;
+/**
+ * Longest line accepted, in bytes. A valid line is at most about 40 bytes
+ * (`r 67108863 4294967295` plus spaces); anything near this limit is not a
+ * trace, and refusing it keeps memory and time bounded on a bad file.
+ */
+export const MAX_TRACE_LINE = 4096;
 /** Largest block size (a size must fit a `Uint32Array`). */
 export const MAX_TRACE_SIZE = 0xffff_ffff;
 
@@ -94,7 +100,9 @@ export class TraceParser {
   private lineNo = 0;
   private header = new Float64Array(4);
   private headerCount = 0;
-  private carry: Uint8Array | null = null;
+  /** Pieces of the unfinished last line (copies), and their total length. */
+  private carry: Uint8Array[] = [];
+  private carryBytes = 0;
   private idState: Uint8Array = new Uint8Array(0);
   private kind: Uint8Array = new Uint8Array(0);
   private ids: Int32Array = new Int32Array(0);
@@ -115,38 +123,74 @@ export class TraceParser {
     if (!(this.maxOps >= 0)) throw new TraceFormatError(file, 0, `maxOps must be a number >= 0, got ${String(m)}`);
   }
 
-  /** Parses the complete lines of `chunk`; keeps an unfinished last line. */
+  /**
+   * Parses the complete lines of `chunk`; keeps an unfinished last line.
+   * Linear in the input: a line split over many chunks is collected as a
+   * list of pieces and joined once, and a line longer than
+   * {@link MAX_TRACE_LINE} bytes is refused as soon as it gets that long.
+   */
   push(chunk: Uint8Array): void {
     if (this.done) return;
     let start = 0;
     const len = chunk.length;
-    if (this.carry !== null) {
+    if (this.carryBytes > 0) {
       const nl = chunk.indexOf(NL);
       if (nl < 0) {
-        this.carry = concat(this.carry, chunk, 0, len);
+        this.keep(chunk, 0, len);
         return;
       }
-      const line = concat(this.carry, chunk, 0, nl);
-      this.carry = null;
+      this.keep(chunk, 0, nl);
+      const line = this.takeCarry();
       this.line(line, 0, line.length);
       start = nl + 1;
     }
     while (start < len && !this.done) {
       const nl = chunk.indexOf(NL, start);
       if (nl < 0) {
-        this.carry = chunk.slice(start, len);
+        this.keep(chunk, start, len);
         return;
       }
+      if (nl - start > MAX_TRACE_LINE) this.tooLong(nl - start, true);
       this.line(chunk, start, nl);
       start = nl + 1;
     }
   }
 
+  /** Adds `chunk[s, e)` to the unfinished line (copied: the caller may reuse its buffer). */
+  private keep(chunk: Uint8Array, s: number, e: number): void {
+    if (e === s) return;
+    const total = this.carryBytes + (e - s);
+    if (total > MAX_TRACE_LINE) this.tooLong(total, false);
+    this.carry.push(chunk.slice(s, e));
+    this.carryBytes = total;
+  }
+
+  /** The unfinished line's pieces joined (once), and the carry emptied. */
+  private takeCarry(): Uint8Array {
+    const parts = this.carry;
+    const r = parts.length === 1 ? parts[0]! : new Uint8Array(this.carryBytes);
+    if (parts.length > 1) {
+      let o = 0;
+      for (const p of parts) {
+        r.set(p, o);
+        o += p.length;
+      }
+    }
+    this.carry = [];
+    this.carryBytes = 0;
+    return r;
+  }
+
+  /** `exact`: `bytes` is the line's length; else only what was read of it so far. */
+  private tooLong(bytes: number, exact: boolean): never {
+    this.lineNo++;
+    this.fail(`line is longer than ${MAX_TRACE_LINE} bytes (${exact ? '' : 'at least '}${bytes}); a trace line is \`a ID SIZE\`, \`f ID\` or \`r ID SIZE\``);
+  }
+
   /** Parses a last line without a newline and returns the trace. */
   finish(): Trace {
-    if (this.carry !== null && !this.done) {
-      const c = this.carry;
-      this.carry = null;
+    if (this.carryBytes !== 0 && !this.done) {
+      const c = this.takeCarry();
       this.line(c, 0, c.length);
     }
     if (this.headerCount < 4) {
@@ -282,13 +326,6 @@ const HEADER_NAMES = ['suggested heap size', 'number of ids', 'number of ops', '
 
 function isSpace(c: number): boolean {
   return c === SP || c === TAB || c === CR;
-}
-
-function concat(a: Uint8Array, b: Uint8Array, s: number, e: number): Uint8Array {
-  const r = new Uint8Array(a.length + (e - s));
-  r.set(a, 0);
-  r.set(b.subarray(s, e), a.length);
-  return r;
 }
 
 /** A line's text for an error message (shortened). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTlsfAllocator } from '../../src/peers/tlsf.js';
-import { DoubleFreeError, InvalidArgumentError, InvalidFreeError } from '../../src/errors/index.js';
+import { DoubleFreeError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError } from '../../src/errors/index.js';
 
 const SOAK = process.env.MEMKIT_FUZZ === 'soak';
 
@@ -70,8 +70,13 @@ describe('TLSF (AssemblyScript, wasm) peer', () => {
     const t = await createTlsfAllocator();
     const p = t.alloc(32);
     const fp = t.footprint();
-    for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 31]) {
+    for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 32, -0.5]) {
       expect(() => t.alloc(bad)).toThrow(InvalidArgumentError);
+    }
+    // A whole number TLSF cannot serve (above its ~1 GiB largest block) is out of memory, not a bad argument.
+    for (const big of [2 ** 30, 2 ** 31, 2 ** 32 - 1]) {
+      expect(() => t.alloc(big)).toThrow(OutOfMemoryError);
+      expect(() => t.realloc(p, big)).toThrow(OutOfMemoryError);
     }
     expect(() => t.free(p + 4)).toThrow(InvalidFreeError);
     expect(() => t.free(0)).toThrow(InvalidFreeError);

@@ -120,3 +120,23 @@ describe('real traces through every registered allocator, verified', () => {
     });
   }
 });
+
+describe('r ID 0 is realloc(p, 0): a free, replayed and verified the same by every allocator', () => {
+  it('a 0 100 / r 0 0 / f 0, and r of a nulled block allocating again', async () => {
+    const traces = [
+      parseTrace('100\n1\n3\n1\na 0 100\nr 0 0\nf 0\n', 'free.rep'),
+      parseTrace('100\n2\n7\n1\na 0 100\na 1 8\nr 0 0\nr 0 0\nr 0 40\nf 0\nf 1\n', 'again.rep'),
+    ];
+    for (const name of allocatorNames()) {
+      if ((await ALLOCATORS[name]!.available?.()) != null) continue; // an optional peer that is not installed
+      for (const t of traces) {
+        const a = await createAllocator(name, 1 << 16);
+        const r = replay(t, a);
+        expect(r.violation, `${name} ${t.file}`).toBeNull();
+        expect(r.verified, name).toBe(true);
+        expect(r.failures, name).toBe(0);
+        expect(a.footprint() <= r.peakFootprint, name).toBe(true);
+      }
+    }
+  });
+});

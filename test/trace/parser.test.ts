@@ -142,3 +142,51 @@ describe('readTrace streams files, plain or gzip', () => {
     expect(t.truncated).toBe(true);
   });
 });
+
+describe('long lines: refused with one line naming the line, in linear time', () => {
+  it('a 64 MB line fed in 64 KiB chunks is refused at once, naming its line', () => {
+    const p = new TraceParser('huge.rep');
+    p.push(new TextEncoder().encode('100\n2\n2\n1\na 0 10\n'));
+    const chunk = new Uint8Array(1 << 16).fill(0x39);
+    const t0 = performance.now();
+    let err: unknown = null;
+    try {
+      for (let i = 0; i < 1024; i++) p.push(chunk);
+      p.finish();
+    } catch (e) {
+      err = e;
+    }
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(err).toBeInstanceOf(TraceFormatError);
+    expect((err as TraceFormatError).line).toBe(6);
+    expect((err as Error).message).toMatch(/^huge\.rep:6: line is longer than 4096 bytes/);
+    expect((err as Error).message).not.toMatch(/\n/);
+  });
+
+  it('a long line inside one chunk is refused too; a line of exactly the limit is only a bad op', () => {
+    expect(() => parseTrace('1\n1\n1\n1\na 0 ' + '1'.repeat(5000) + '\n', 'one.rep')).toThrow(/^one\.rep:5: line is longer than 4096 bytes \(5004\)/);
+    const atLimit = 'a 0 1' + ' '.repeat(4096 - 6) + 'x';
+    expect(atLimit.length).toBe(4096);
+    expect(() => parseTrace('1\n1\n1\n1\n' + atLimit + '\n', 'edge.rep')).toThrow(/^edge\.rep:5: expected `a ID SIZE`/);
+  });
+
+  it('parse time grows linearly with the input, whatever the chunking', () => {
+    const make = (n: number): Uint8Array => {
+      let t = `1000\n${n}\n${2 * n}\n1\n`;
+      for (let i = 0; i < n; i++) t += `a ${i} ${i % 500}\n`;
+      for (let i = 0; i < n; i++) t += `f ${i}\n`;
+      return new TextEncoder().encode(t);
+    };
+    const time = (bytes: Uint8Array): number => {
+      const t0 = performance.now();
+      const p = new TraceParser('x');
+      for (let i = 0; i < bytes.length; i += 7) p.push(bytes.subarray(i, i + 7));
+      expect(p.finish().length).toBeGreaterThan(0);
+      return performance.now() - t0;
+    };
+    const small = make(5000), big = make(40000);
+    time(small);
+    const a = Math.min(time(small), time(small)), b = time(big);
+    expect(b / Math.max(a, 1)).toBeLessThan(32); // quadratic would be ~64x
+  });
+});

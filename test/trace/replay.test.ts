@@ -242,7 +242,7 @@ describe('BuddyByteAllocator', () => {
 
 describe('the fragmentation probe does not disturb the measured allocator', () => {
   it('with probeOn, peak footprint and utilization equal a run without the probe', async () => {
-    const { readTrace: read, truncateTrace: cut, createAllocator: make, replay: run } = await import('../../src/index.js');
+    const { readTrace: read, truncateTrace: cut, createAllocator: make, replay: run } = await import('../../src/trace/index.js');
     const t = cut(await read(new URL('../../traces/bash.rep.gz', import.meta.url).pathname), 150_000);
     const plain = run(t, await make('kmalloc', t.heapSize), { verify: false, probe: false });
     const probed = run(t, await make('kmalloc', t.heapSize), { verify: false, probeOn: await make('kmalloc', t.heapSize) });

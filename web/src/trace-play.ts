@@ -6,9 +6,8 @@
  * keeps its old block, later ops on it are skipped); footprint() is read
  * after every op, and its peak starts at the footprint before the first op.
  */
-import {
-  OpKind, OutOfMemoryError, TraceParser, createAllocator, type ByteAllocator, type Trace,
-} from '../../src/index.js';
+import { OutOfMemoryError, type ByteAllocator } from '../../src/index.js';
+import { OpKind, TraceParser, createAllocator, type Trace } from '../../src/trace/index.js';
 
 /** True when the bytes start with the gzip magic `1f 8b`. */
 export function isGzip(b: Uint8Array): boolean {

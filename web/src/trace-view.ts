@@ -5,7 +5,8 @@
  * the heap's pages are drawn at the current op.
  */
 import uPlot from 'uplot';
-import { Kmalloc, BuddyByteAllocator, allocatorNames, opText, type Trace } from '../../src/index.js';
+import { Kmalloc } from '../../src/index.js';
+import { BuddyByteAllocator, allocatorNames, opText, type Trace } from '../../src/trace/index.js';
 import { button, bytes, el, type View } from './dom.js';
 import { MemMap, heapMap, type MapData } from './memmap.js';
 import { BYTE_INCRS, COUNT_INCRS, byteTick, countTick, ownAxes } from './axis.js';
