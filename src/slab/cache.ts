@@ -740,6 +740,11 @@ export class SlabCache {
     const have = this.freeInLists();
     if (n > have) {
       const need = Math.ceil((n - have) / this.objectsPerSlab);
+      // A buddy that cannot grow tells from its free counts whether it has
+      // the blocks: refuse without touching it. One that can grow is asked.
+      if (this.buddy.pages === this.buddy.maxPages && blocksFree(this.buddy, this.order) < need) {
+        throw new OutOfMemoryError(`${this.name}: allocBulk(${n}) needs ${need} new slabs of order ${this.order}, the buddy has fewer`, n * this.size);
+      }
       const got: number[] = [];
       try {
         for (let i = 0; i < need; i++) got.push(this.takeSlab(n * this.size));
@@ -990,6 +995,14 @@ export class SlabCache {
 }
 
 // --------------------------------------------------- construction and fsck
+
+/** How many blocks of `order` the buddy's free blocks could be split into. */
+function blocksFree(buddy: BuddyAllocator, order: number): number {
+  const counts = buddy.freeCounts();
+  let n = 0;
+  for (let k = order; k < counts.length; k++) n += (counts[k] ?? 0) * 2 ** (k - order);
+  return n;
+}
 
 /** Slot geometry of a cache (see the slot layout at the top of this file). */
 function slotLayout(size: number, align: number, flags: number): { stride: number; objOffset: number; fpOffset: number } {
