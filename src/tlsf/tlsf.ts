@@ -818,9 +818,10 @@ export class TlsfHeap implements ByteAllocator {
    */
   forEachBlock(visit: (addr: number, size: number, free: boolean) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
+    const chunks = this.chunks(); // syncs the memory
     const u32 = this.memory.u32;
     const found: number[] = [];
-    for (const A of this.chunks()) {
+    for (const A of chunks) {
       for (let H = A; H < A + this.whole;) {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
@@ -942,7 +943,7 @@ function createHeap(buddy: unknown, options: unknown): TlsfState {
   const memory = buddy.memory;
   if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
   const o = checkOptions(options as TlsfOptions | undefined, 'options', OPTION_NAMES);
-  const chunkPages = o.chunkPages ?? 64;
+  const chunkPages = o.chunkPages === undefined ? 64 : o.chunkPages;
   if (!validChunk(buddy, chunkPages)) {
     throw argumentError('chunkPages', `a power of two with 64 B <= chunk <= 1 GiB and at most 2^${buddy.maxOrder} pages`, o.chunkPages);
   }
