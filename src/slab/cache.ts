@@ -31,7 +31,7 @@
  */
 import { checkLayoutCopies } from '../memory/layout-copies.js';
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
   argumentError, checkInteger, checkOptions, hex,
 } from '../errors/index.js';
 import { BuddyAllocator } from '../buddy/index.js';
@@ -319,7 +319,7 @@ export class SlabCache {
     if (o.name !== undefined && typeof o.name !== 'string') throw argumentError('name', 'a string', o.name);
     const wanted = o.id === undefined ? 0 : checkInteger(o.id, 'id', 0, MAX_CACHES - 1);
     where.sync();
-    const buddy = BuddyAllocator.attach(where);
+    const buddy = attachBuddy(where);
     const region = readSlot(where, HeaderSlot.Slab);
     if (region === 0) throw new HeapCorruptionError('no slab space in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Slab);
     checkSpace(buddy, region);
@@ -1089,6 +1089,20 @@ function debugFlags(d: unknown): number {
 
 function isPowerOfTwo(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 2 ** 30 && (x & (x - 1)) === 0;
+}
+
+/**
+ * The buddy allocator of `memory`, for attach: "no buddy here" is, for this
+ * layer, "no slab space here", so it is a HeapCorruptionError (with the address of
+ * the buddy's header slot) whatever the buddy layer throws for it.
+ */
+function attachBuddy(memory: Memory): BuddyAllocator {
+  try {
+    return BuddyAllocator.attach(memory);
+  } catch (e) {
+    if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
+    throw new HeapCorruptionError(`no slab space in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
+  }
 }
 
 function corrupt(message: string, addr: number): never {

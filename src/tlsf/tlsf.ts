@@ -40,7 +40,7 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
   argumentError, checkOptions, hex,
 } from '../errors/index.js';
 import { HeaderSlot, Memory, readSlot, writeSlot, type ByteAllocator } from '../memory/index.js';
@@ -254,7 +254,7 @@ export class TlsfHeap implements ByteAllocator {
       const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
       if (o.at !== undefined && (typeof o.at !== 'number' || (o.at >>> 0) !== o.at)) throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
       where.sync();
-      buddy = BuddyAllocator.attach(where);
+      buddy = attachBuddy(where);
       region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
       if (region === 0) throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
       onChunk = o.onChunk;
@@ -973,6 +973,20 @@ function validChunk(buddy: BuddyAllocator, chunkPages: unknown): chunkPages is n
   if (typeof chunkPages !== 'number' || !Number.isInteger(chunkPages) || chunkPages < 1 || chunkPages > 2 ** 30) return false;
   const chunkBytes = chunkPages * buddy.pageSize;
   return (chunkPages & (chunkPages - 1)) === 0 && chunkPages <= 2 ** buddy.maxOrder && chunkBytes >= 64 && chunkBytes <= 2 ** MAX_CHUNK_SHIFT;
+}
+
+/**
+ * The buddy allocator of `memory`, for attach: "no buddy here" is, for this
+ * layer, "no TLSF heap here", so it is a HeapCorruptionError (with the address of
+ * the buddy's header slot) whatever the buddy layer throws for it.
+ */
+function attachBuddy(memory: Memory): BuddyAllocator {
+  try {
+    return BuddyAllocator.attach(memory);
+  } catch (e) {
+    if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
+    throw new HeapCorruptionError(`no TLSF heap in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
+  }
 }
 
 function corrupt(message: string, addr: number): never {

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BuddyAllocator, HeapCorruptionError, InvalidArgumentError, Memory, SlabCache } from '../../src/index.js';
+import { BuddyAllocator, HeapCorruptionError, InvalidArgumentError, Memory, SlabCache, ensureHeader } from '../../src/index.js';
 import { SOAK } from '../support/fuzz.js';
 import { runAttachFuzz } from './attach-fuzz.js';
 
@@ -62,6 +62,10 @@ describe('SlabCache.attach', () => {
   });
 
   it('no slab space, a wrong magic, a truncated buffer, a missing cache: HeapCorruptionError with the address', () => {
+    expect(() => SlabCache.attach(Memory.create({ bytes: 65536 }))).toThrow(HeapCorruptionError); // not even a memkit header
+    const headerOnly = Memory.create({ bytes: 65536 });
+    ensureHeader(headerOnly);
+    expect(() => SlabCache.attach(headerOnly)).toThrow(HeapCorruptionError); // no buddy allocator
     const plain = new BuddyAllocator({ pages: 16 });
     expect(() => SlabCache.attach(plain.memory!)).toThrow(/no slab space in this Memory/);
     const { buddy, small } = built();

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, Memory, TlsfHeap,
+  BuddyAllocator, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, Memory, TlsfHeap, ensureHeader,
 } from '../../src/index.js';
 import { SOAK } from '../support/fuzz.js';
 import { runAttachFuzz } from '../slab/attach-fuzz.js';
@@ -116,6 +116,10 @@ describe('TlsfHeap.attach', () => {
 
   it('no heap, a wrong magic, a truncated buffer, a damaged word: HeapCorruptionError with the address', () => {
     expect(() => TlsfHeap.attach(new BuddyAllocator({ pages: 16 }).memory!)).toThrow(/no TLSF heap in this Memory/);
+    const headerOnly = Memory.create({ bytes: 65536 });
+    ensureHeader(headerOnly);
+    expect(() => TlsfHeap.attach(headerOnly)).toThrow(HeapCorruptionError); // no buddy allocator
+    expect(() => TlsfHeap.attach(Memory.create({ bytes: 65536 }))).toThrow(HeapCorruptionError); // no header
     const { heap, memory } = world();
     const damage = (word: number, f: (v: number) => number) => {
       const m = Memory.wrap(memory.buffer.slice(0));
