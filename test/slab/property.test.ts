@@ -104,7 +104,7 @@ describe('slab caches and a TLSF heap on a 3 GiB heap, against a shadow model', 
         if (b.owner < caches.length) caches[b.owner]!.free(a);
         else heap.free(a);
       }
-      if (i % 5000 === 0) {
+      if (i % Math.max(5000, Math.floor(ops / 20)) === 0) {
         for (const c of caches) c.checkInvariants();
         heap.checkInvariants();
         // No overlap: the live blocks, sorted, do not cross.
