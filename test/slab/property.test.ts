@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, OutOfMemoryError, SlabCache } from '../../src/index.js';
-import { LiveBlocks, checkEnds, fillEnds, runs } from '../support/fuzz.js';
+import { LiveBlocks, SOAK, checkEnds, fillEnds, runs } from '../support/fuzz.js';
 
 const freeLists = (b: BuddyAllocator) => JSON.stringify(b.freeCounts());
 
@@ -80,7 +80,7 @@ describe('slab caches and a TLSF heap on a 3 GiB heap, against a shadow model', 
     const order: number[] = [];
     let seed = 42;
     const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
-    const ops = runs(20000, 50);
+    const ops = runs(20000); // 400k in the soak
     for (let i = 0; i < ops; i++) {
       if (rnd() < 0.55 || order.length === 0) {
         const owner = Math.floor(rnd() * (caches.length + 1));
@@ -125,5 +125,14 @@ describe('slab caches and a TLSF heap on a 3 GiB heap, against a shadow model', 
     heap.shrink();
     heap.checkInvariants();
     expect(freeLists(buddy)).toBe(initial);
-  });
+  }, SOAK ? 1_800_000 : 120_000);
+});
+
+describe('SlabCache.attach on damaged copies (the attach fuzzer; 20k cases in npm run fuzz)', () => {
+  it('a typed error or a sound heap, never a hang (1 s watchdog per case)', async () => {
+    const { runAttachFuzz } = await import('./attach-fuzz.js');
+    const report = await runAttachFuzz('slab', 99, runs(100, 200));
+    expect(report.failures).toEqual([]);
+    expect(report.typed + report.usable).toBe(runs(100, 200));
+  }, SOAK ? 1_800_000 : 120_000);
 });
