@@ -25,7 +25,17 @@
  * ```
  * Invariants: every slot is either on its slab's freelist or allocated, never
  * both; the lists hold each slab of the cache exactly once, on the list its
- * inuse count says; active = sum of inuse.
+ * inuse count says; active = sum of inuse. checkInvariants() checks them all,
+ * and attach runs the same check before it trusts a buffer.
+ *
+ * Construction: `new SlabCache(buddy, options)` checks the options, then
+ * writes a descriptor; `SlabCache.attach(memory)` reads and checks one. Both
+ * resolve a {@link SlabCacheState} and hand it to the one constructor.
+ * Boundary: every public method checks its arguments first (a number that is
+ * not a whole number in range, a string, a BigInt, an object: an
+ * InvalidArgumentError, nothing changed) and syncs the memory's views.
+ * Addresses are u32 words and unsigned shifts, right up to 2^32. alloc checks
+ * a free pointer (tag, slab, grid) before it follows it, even without debug.
  *
  * @module
  */
@@ -244,6 +254,8 @@ export class SlabCache {
    */
   private readonly inverse: number;
 
+  /** @internal The one construction path: from a resolved state (see {@link SlabCacheState}). */
+  constructor(state: SlabCacheState);
   /**
    * Creates a cache on `buddy` (which must have bytes, not offsets only).
    *
@@ -251,8 +263,6 @@ export class SlabCache {
    * `argument`); nothing is changed then.
    * @throws OutOfMemoryError if the buddy has no room for the slab space.
    */
-  /** @internal The one construction path: from a resolved state (see {@link SlabCacheState}). */
-  constructor(state: SlabCacheState);
   constructor(buddy: BuddyAllocator, options: SlabCacheOptions);
   constructor(buddy: BuddyAllocator | SlabCacheState, options?: SlabCacheOptions) {
     const s = buddy instanceof SlabCacheState ? buddy : createCache(buddy, options);

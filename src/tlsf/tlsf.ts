@@ -31,6 +31,11 @@
  *       chunks = bits set in the chunk map; usedBlocks / usedBytes count the
  *       used blocks and their sizes.
  *
+ * Construction: `new TlsfHeap(buddy, options)` checks the options, then
+ * writes a control structure; `TlsfHeap.attach(memory)` reads one and checks
+ * every word against the buffer and the buddy, then T1-T4. Both resolve a
+ * {@link TlsfState} and hand it to the one constructor.
+ *
  * All state lives in the buffer (see layout.ts): the control structure in a
  * region taken from the buddy, the headers inside the chunks. Views are read
  * from `memory` after `sync()` at the start of each public operation and
@@ -185,6 +190,8 @@ export class TlsfHeap implements ByteAllocator {
   private readonly key: number;
   private readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
 
+  /** @internal The one construction path: from a resolved state (see {@link TlsfState}). */
+  constructor(state: TlsfState);
   /**
    * Creates an empty heap on `buddy`: takes a region for the control
    * structure now, chunks on the first allocations.
@@ -193,8 +200,6 @@ export class TlsfHeap implements ByteAllocator {
    * option; nothing is changed then.
    * @throws OutOfMemoryError if the buddy has no room for the control structure.
    */
-  /** @internal The one construction path: from a resolved state (see {@link TlsfState}). */
-  constructor(state: TlsfState);
   constructor(buddy: BuddyAllocator, options?: TlsfOptions);
   constructor(buddy: BuddyAllocator | TlsfState, options?: TlsfOptions) {
     const s = buddy instanceof TlsfState ? buddy : createHeap(buddy, options);
