@@ -3,7 +3,8 @@
  * `node --import tsx attach-fuzz.child.ts <slab|tlsf> <seed> <cases>`.
  *
  * Each case copies a live heap's buffer, then damages one state word (a
- * random value, 0, all ones, or a small shift of it) or truncates the copy,
+ * random value, 0, all ones, or a small shift of it; the words are taken in
+ * turn, so `cases` >= 7/6 * words covers each) or truncates the copy,
  * and attaches to it. Either attach throws a MemkitError, or the heap passes
  * checkInvariants() and every block it then hands out lies inside the
  * buffer, outside the memkit header, and overlaps no other. Prints
@@ -104,18 +105,23 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
 }
 
 const src = source();
+// Every state word in turn (in a shuffled order), each time with a random
+// damage; every seventh case a random truncation instead.
+const order = src.words.map((w) => [rnd(), w] as const).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
 const cases = Number(casesArg);
+process.stdout.write(`words ${order.length}\n`);
+let nextWord = 0;
 for (let i = 0; i < cases; i++) {
   process.stdout.write(`start ${i}\n`);
   const t0 = performance.now();
   let copy = src.buffer.slice(0);
   let what: string;
-  if (rnd() < 0.15) {
+  if (i % 7 === 6) {
     const len = Math.floor(rnd() * copy.byteLength);
     copy = copy.slice(0, len);
     what = `truncated to ${len} bytes`;
   } else {
-    const at = pick(src.words);
+    const at = order[nextWord++ % order.length]!;
     const u32 = new Uint32Array(copy);
     const old = u32[at >>> 2]!;
     const v = pick([

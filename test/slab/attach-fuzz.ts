@@ -11,6 +11,8 @@ export interface FuzzReport {
   usable: number;
   failures: string[];
   slowest: number;
+  /** State words of the source heap (each is damaged once per round of cases). */
+  words: number;
 }
 
 const CHILD = fileURLToPath(new URL('./attach-fuzz.child.ts', import.meta.url));
@@ -18,7 +20,7 @@ const CHILD = fileURLToPath(new URL('./attach-fuzz.child.ts', import.meta.url));
 export function runAttachFuzz(layer: 'slab' | 'tlsf', seed: number, cases: number, limitMs = 1000): Promise<FuzzReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, layer, String(seed), String(cases)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const report: FuzzReport = { typed: 0, usable: 0, failures: [], slowest: 0 };
+    const report: FuzzReport = { typed: 0, usable: 0, failures: [], slowest: 0, words: 0 };
     let current = -1;
     let timer: NodeJS.Timeout | undefined;
     let buffered = '';
@@ -38,7 +40,9 @@ export function runAttachFuzz(layer: 'slab' | 'tlsf', seed: number, cases: numbe
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         const [tag, n, outcome, ms] = line.split(' ');
-        if (tag === 'start') {
+        if (tag === 'words') {
+          report.words = Number(n);
+        } else if (tag === 'start') {
           current = Number(n);
           arm();
         } else if (tag === 'ok') {

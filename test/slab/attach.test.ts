@@ -115,10 +115,12 @@ describe('SlabCache.attach', () => {
   });
 
   it('attach fuzzer: every damaged word or truncation gives a typed error or a sound heap (1 s watchdog per case)', async () => {
-    const report = await runAttachFuzz('slab', 20261201, 400);
+    const report = await runAttachFuzz('slab', 20261201, 500);
     expect(report.failures).toEqual([]);
     expect(report.typed).toBeGreaterThan(0);
     expect(report.usable).toBeGreaterThan(0);
     expect(report.slowest).toBeLessThan(1000);
+    expect(report.words).toBeGreaterThan(50);
+    expect(Math.floor(500 * 6 / 7)).toBeGreaterThanOrEqual(report.words); // every state word was damaged at least once
   });
 });
