@@ -49,6 +49,10 @@ export const HeaderSlot = {
   Heap: 2,
   Arena: 3,
   User0: 4,
+  /** The slab space (SlabCache.attach finds its caches here). */
+  Slab: 5,
+  /** The first TLSF heap made in this Memory (TlsfHeap.attach's default). */
+  Tlsf: 6,
 } as const;
 /** A directory slot number. */
 export type HeaderSlot = (typeof HeaderSlot)[keyof typeof HeaderSlot];

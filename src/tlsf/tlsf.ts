@@ -31,6 +31,11 @@
  *       chunks = bits set in the chunk map; usedBlocks / usedBytes count the
  *       used blocks and their sizes.
  *
+ * Construction: `new TlsfHeap(buddy, options)` checks the options, then
+ * writes a control structure; `TlsfHeap.attach(memory)` reads one and checks
+ * every word against the buffer and the buddy, then T1-T4. Both resolve a
+ * {@link TlsfState} and hand it to the one constructor.
+ *
  * All state lives in the buffer (see layout.ts): the control structure in a
  * region taken from the buddy, the headers inside the chunks. Views are read
  * from `memory` after `sync()` at the start of each public operation and
@@ -38,11 +43,12 @@
  *
  * @module
  */
-import type { BuddyAllocator } from '../buddy/index.js';
+import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, hex,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
+  argumentError, checkOptions, hex,
 } from '../errors/index.js';
-import type { ByteAllocator, Memory } from '../memory/index.js';
+import { HeaderSlot, Memory, readSlot, writeSlot, type ByteAllocator } from '../memory/index.js';
 import { checkLayoutCopies } from '../memory/layout-copies.js';
 import * as layout from './layout.js';
 import {
@@ -93,6 +99,35 @@ export interface TlsfOptions {
    * kfree(addr) of any address inside routes to this heap.
    */
   onChunk?: (addr: number, pages: number, added: boolean) => void;
+}
+
+/** Options of {@link TlsfHeap.attach}. */
+export interface TlsfAttachOptions {
+  /** Byte offset of the control structure ({@link TlsfHeap.region}); default: the first TLSF heap made in the Memory. */
+  at?: number;
+  /** As {@link TlsfOptions.onChunk} (a function is not stored in the buffer). */
+  onChunk?: (addr: number, pages: number, added: boolean) => void;
+}
+
+/**
+ * The resolved state of a heap: where its control structure is and what it
+ * says. `new TlsfHeap(buddy, options)` computes it by checking the options
+ * and writing a fresh control structure; `TlsfHeap.attach` by reading and
+ * checking one already in the buffer. Both hand it to the one constructor.
+ *
+ * @internal
+ */
+export class TlsfState {
+  constructor(
+    readonly buddy: BuddyAllocator,
+    readonly memory: Memory,
+    readonly region: number,
+    readonly chunkPages: number,
+    readonly chunkShift: number,
+    readonly maxChunks: number,
+    readonly key: number,
+    readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null,
+  ) {}
 }
 
 /** A snapshot of a {@link TlsfHeap}'s counters. */
@@ -155,92 +190,84 @@ export class TlsfHeap implements ByteAllocator {
   private readonly key: number;
   private readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
 
+  /** @internal The one construction path: from a resolved state (see {@link TlsfState}). */
+  constructor(state: TlsfState);
   /**
    * Creates an empty heap on `buddy`: takes a region for the control
    * structure now, chunks on the first allocations.
    *
-   * @throws InvalidArgumentError for an offsets-only buddy or a bad chunkPages.
+   * @throws InvalidArgumentError for a bad buddy (or an offsets-only one) or
+   * option; nothing is changed then.
    * @throws OutOfMemoryError if the buddy has no room for the control structure.
    */
-  constructor(buddy: BuddyAllocator, options: TlsfOptions = {}) {
-    const memory = buddy.memory;
-    if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only');
-    const chunkPages = options.chunkPages ?? 64;
-    const chunkBytes = chunkPages * buddy.pageSize;
-    if (!Number.isInteger(chunkPages) || chunkPages < 1 || (chunkPages & (chunkPages - 1)) !== 0 ||
-      chunkPages > 2 ** buddy.maxOrder || chunkBytes < 64 || chunkBytes > 2 ** MAX_CHUNK_SHIFT) {
-      throw new InvalidArgumentError(
-        `chunkPages must be a power of two with 64 B <= chunk <= 1 GiB and at most 2^${buddy.maxOrder} pages, got ${String(options.chunkPages)}`,
-      );
-    }
-    const chunkShift = 31 - Math.clz32(chunkBytes);
-    const maxChunks = Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes);
-    const bytes = controlBytes(maxChunks);
-    const region = buddy.allocPagesExact(Math.ceil(bytes / buddy.pageSize));
-    memory.sync();
-    const u32 = memory.u32;
-    const c = region >>> 2;
-    u32.fill(0, c, c + (bytes >>> 2));
-    u32[c + T_MAGIC] = TLSF_MAGIC;
-    u32[c + T_CHUNK_SHIFT] = chunkShift;
-    u32[c + T_BASE] = buddy.base;
-    u32[c + T_MAX_CHUNKS] = maxChunks;
-    u32[c + T_CHUNK_PAGES] = chunkPages;
-    const key = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
-    u32[c + T_KEY] = key;
-    this.buddy = buddy;
-    this.memory = memory;
-    this.region = region;
-    this.chunkPages = chunkPages;
+  constructor(buddy: BuddyAllocator, options?: TlsfOptions);
+  constructor(buddy: BuddyAllocator | TlsfState, options?: TlsfOptions) {
+    const s = buddy instanceof TlsfState ? buddy : createHeap(buddy, options);
+    const chunkBytes = 2 ** s.chunkShift;
+    this.buddy = s.buddy;
+    this.memory = s.memory;
+    this.region = s.region;
+    this.chunkPages = s.chunkPages;
     this.chunkBytes = chunkBytes;
-    this.c = c;
-    this.base = buddy.base;
-    this.chunkShift = chunkShift;
+    this.c = s.region >>> 2;
+    this.base = s.buddy.base;
+    this.chunkShift = s.chunkShift;
     this.chunkMask = chunkBytes - 1;
-    this.maxChunks = maxChunks;
+    this.maxChunks = s.maxChunks;
     this.whole = chunkBytes - SENTINEL_BYTES;
     this.maxSize = this.whole - BLOCK_HEADER_BYTES;
-    this.key = key | 0;
-    this.onChunk = options.onChunk ?? null;
+    this.key = s.key | 0;
+    this.onChunk = s.onChunk;
   }
 
   /**
-   * Opens a second instance over the heap whose control structure is at
-   * `region` in `buddy`'s memory (another worker, or a copy of the buffer).
+   * Opens the heap already laid out in `memory` (another worker's
+   * SharedArrayBuffer, or a copy of the buffer): its buddy is found through
+   * the memkit header, the control structure at `options.at` (default: the
+   * first TLSF heap made in the Memory). The state is checked first (an
+   * fsck: every control word against the buffer and the buddy, every chunk
+   * of the chunk map an allocated buddy block inside the buffer, then
+   * {@link checkInvariants}), O(blocks).
    *
-   * @throws MemkitError if no TLSF control structure is there.
+   * @throws HeapCorruptionError (with the address of the bad word) when no
+   * TLSF heap is there or its state is damaged.
+   * @throws InvalidArgumentError for a bad `memory` or option.
+   *
+   * @example
+   * ```ts
+   * import { BuddyAllocator, Memory, TlsfHeap } from 'memkit';
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * const p = heap.alloc(1000);
+   * const copy = TlsfHeap.attach(Memory.wrap(heap.memory.buffer.slice(0)));
+   * copy.usableSize(p); // 1000
+   * ```
    */
-  static attach(buddy: BuddyAllocator, region: number, options: Pick<TlsfOptions, 'onChunk'> = {}): TlsfHeap {
-    const memory = buddy.memory;
-    if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only');
-    memory.sync();
-    const c = region >>> 2;
-    const u32 = memory.u32;
-    if ((region & 3) !== 0 || c + T_CHUNK_MAP > u32.length || u32[c + T_MAGIC] !== TLSF_MAGIC || u32[c + T_BASE] !== buddy.base) {
-      throw new MemkitError(`no TLSF heap at ${hex(region)} (magic TLSF missing)`);
+  static attach(memory: Memory, options?: TlsfAttachOptions): TlsfHeap;
+  /** @internal For Kmalloc.attach: the heap at `region` of an attached buddy. */
+  static attach(buddy: BuddyAllocator, region: number, options?: Pick<TlsfOptions, 'onChunk'>): TlsfHeap;
+  static attach(where: Memory | BuddyAllocator, b?: TlsfAttachOptions | number, c?: Pick<TlsfOptions, 'onChunk'>): TlsfHeap {
+    let buddy: BuddyAllocator;
+    let region: number;
+    let onChunk: unknown;
+    if (where instanceof BuddyAllocator) {
+      if (typeof b !== 'number' || (b >>> 0) !== b) throw argumentError('region', 'an address (a whole number in [0, 2^32))', b);
+      buddy = where;
+      region = b;
+      onChunk = c?.onChunk;
+    } else {
+      if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
+      const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
+      if (o.at !== undefined && (typeof o.at !== 'number' || (o.at >>> 0) !== o.at)) throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
+      where.sync();
+      buddy = attachBuddy(where);
+      region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
+      if (region === 0) throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
+      onChunk = o.onChunk;
     }
-    const self = Object.create(TlsfHeap.prototype) as TlsfHeap;
-    const chunkShift = u32[c + T_CHUNK_SHIFT]!;
-    const chunkBytes = 2 ** chunkShift;
-    const fields: Record<string, unknown> = {
-      name: 'tlsf-heap',
-      buddy,
-      memory,
-      region,
-      chunkPages: u32[c + T_CHUNK_PAGES],
-      chunkBytes,
-      maxSize: chunkBytes - SENTINEL_BYTES - BLOCK_HEADER_BYTES,
-      c,
-      base: buddy.base,
-      chunkShift,
-      chunkMask: chunkBytes - 1,
-      maxChunks: u32[c + T_MAX_CHUNKS],
-      whole: chunkBytes - SENTINEL_BYTES,
-      key: u32[c + T_KEY]! | 0,
-      onChunk: options.onChunk ?? null,
-    };
-    Object.assign(self, fields);
-    return self;
+    if (onChunk !== undefined && typeof onChunk !== 'function') throw argumentError('onChunk', 'a function', onChunk);
+    const heap = new TlsfHeap(resolveHeap(buddy, region, (onChunk as TlsfState['onChunk'] | undefined) ?? null));
+    heap.checkInvariants();
+    return heap;
   }
 
   // ------------------------------------------------------------ fast paths
@@ -266,7 +293,7 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   private allocate(size: number, orThrow: boolean): number {
-    if (!(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
+    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -394,7 +421,7 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const H = this.headerOf(u32, addr);
     if (H < 0) return this.badFree(addr, 'realloc');
-    if (!(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
+    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
     const c = this.c;
     const s = (size + 15) & SIZE_MASK;
     const h = u32[H >>> 2]!;
@@ -450,8 +477,13 @@ export class TlsfHeap implements ByteAllocator {
     return (u32[H >>> 2]! & SIZE_MASK) - BLOCK_HEADER_BYTES;
   }
 
-  /** True when `addr` is the start of a used block. */
+  /**
+   * True when `addr` is the start of a used block.
+   *
+   * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
+   */
   isAllocated(addr: number): boolean {
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     const mem = this.memory;
     mem.sync();
     return this.headerOf(mem.u32, addr) >= 0;
@@ -459,6 +491,7 @@ export class TlsfHeap implements ByteAllocator {
 
   /** Bytes of the chunks held from the buddy now (the control region not included). */
   footprint(): number {
+    this.memory.sync();
     return this.memory.u32[this.c + T_CHUNKS]! * this.chunkBytes;
   }
 
@@ -478,6 +511,7 @@ export class TlsfHeap implements ByteAllocator {
    * carry its size in the keyed tag.
    */
   private headerOf(u32: Uint32Array, addr: number): number {
+    if (typeof addr !== 'number') return -1;
     const a = addr >>> 0; // addr as a uint32 when it is one (keeps the math in integers)
     const off = a - this.base;
     if (a !== addr || (a & 7) !== 0 || off < BLOCK_HEADER_BYTES) return -1;
@@ -659,6 +693,10 @@ export class TlsfHeap implements ByteAllocator {
     }
     const mem = this.memory;
     mem.sync();
+    if (A + this.chunkBytes > mem.buffer.byteLength) {
+      this.buddy.free(A);
+      throw new HeapCorruptionError(`tlsf: the buddy gave a chunk at ${hex(A)} past the end of the buffer (${mem.buffer.byteLength} bytes)`, A);
+    }
     const u32 = mem.u32;
     const c = this.c;
     const slot = (A - this.base) / this.chunkBytes;
@@ -702,17 +740,17 @@ export class TlsfHeap implements ByteAllocator {
     return this.chunkPages;
   }
 
-  private badSize(size: number): never {
+  private badSize(size: unknown): never {
     if (typeof size === 'number' && Number.isInteger(size) && size > this.maxSize) {
-      throw new InvalidArgumentError(`tlsf: ${size} bytes is more than the largest block (${this.maxSize} bytes)`);
+      throw new InvalidArgumentError(`tlsf: ${size} bytes is more than the largest block (${this.maxSize} bytes)`, 'size');
     }
-    throw new InvalidArgumentError(`tlsf: size must be a whole number in [1, ${this.maxSize}], got ${String(size)}`);
+    throw argumentError('size', `a whole number in [1, ${this.maxSize}]`, size);
   }
 
   /** Builds the error for an address that is not a used block's start (walks its chunk). */
-  private badFree(addr: number, op: string): never {
+  private badFree(addr: unknown, op: string): never {
     if (typeof addr !== 'number' || (addr >>> 0) !== addr) {
-      throw new InvalidFreeError(`tlsf ${op}(${String(addr)}): not an address`, Number(addr));
+      throw argumentError('addr', `an address (a whole number in [0, 2^32)) for tlsf ${op}`, addr);
     }
     const what = `tlsf ${op}(${hex(addr)})`;
     const A = this.chunkOf(addr);
@@ -752,29 +790,52 @@ export class TlsfHeap implements ByteAllocator {
 
   // --------------------------------------------------------- introspection
 
-  /** Calls `visit(addr)` for each chunk held, in address order. */
+  /**
+   * Calls `visit(addr)` for each chunk held, in address order (the chunks
+   * are listed first, so `visit` may alloc and free).
+   *
+   * @throws InvalidArgumentError unless `visit` is a function.
+   */
   forEachChunk(visit: (addr: number) => void): void {
-    const c = this.c;
+    if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
+    for (const A of this.chunks()) visit(A);
+  }
+
+  /** Addresses of the chunks held, in address order. */
+  private chunks(): number[] {
+    const mem = this.memory;
+    mem.sync();
+    const u32 = mem.u32;
+    const out: number[] = [];
     for (let slot = 0; slot < this.maxChunks; slot++) {
-      if ((this.memory.u32[c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0) visit(this.base + slot * this.chunkBytes);
+      if ((u32[this.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0) out.push(this.base + slot * this.chunkBytes);
     }
+    return out;
   }
 
   /**
    * Calls `visit(addr, size, free)` for every block, chunk by chunk in
    * address order: `addr` is the payload address and `size` the usable bytes.
+   * The blocks are listed first, so `visit` may alloc and free.
+   *
+   * @throws InvalidArgumentError unless `visit` is a function.
+   * @throws HeapCorruptionError on a block header that breaks the tiling.
    */
   forEachBlock(visit: (addr: number, size: number, free: boolean) => void): void {
-    this.forEachChunk((A) => {
+    if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
+    const chunks = this.chunks(); // syncs the memory
+    const u32 = this.memory.u32;
+    const found: number[] = [];
+    for (const A of chunks) {
       for (let H = A; H < A + this.whole;) {
-        this.memory.sync();
-        const h = this.memory.u32[H >>> 2]!;
+        const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
-        if (size < MIN_BLOCK) throw new MemkitError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`);
-        visit(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, (h & FREE) !== 0);
+        if (size < MIN_BLOCK || H + size > A + this.whole) throw new HeapCorruptionError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`, H);
+        found.push(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, h & FREE);
         H += size;
       }
-    });
+    }
+    for (let i = 0; i < found.length; i += 3) visit(found[i]!, found[i + 1]!, found[i + 2] !== 0);
   }
 
   /** Counters of the heap. */
@@ -797,7 +858,8 @@ export class TlsfHeap implements ByteAllocator {
 
   /**
    * Checks invariants T1-T4 (see the top of this file) and throws a
-   * MemkitError naming the first one broken. O(blocks); for tests.
+   * HeapCorruptionError naming the first one broken (and the address of the
+   * bad word). O(blocks); attach runs it, and the tests.
    */
   checkInvariants(): void {
     const mem = this.memory;
@@ -809,7 +871,7 @@ export class TlsfHeap implements ByteAllocator {
     let empty = 0;
     let usedBlocks = 0;
     let usedBytes = 0;
-    this.forEachChunk((A) => {
+    for (const A of this.chunks()) {
       chunks++;
       let prevSize = 0;
       let prevFree = false;
@@ -818,11 +880,11 @@ export class TlsfHeap implements ByteAllocator {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
         const free = (h & FREE) !== 0;
-        if ((h & ~(SIZE_MASK | FLAGS)) !== 0 || size < MIN_BLOCK) throw new MemkitError(`T1: bad header ${hex(h)} at ${hex(H)}`);
+        if ((h & ~(SIZE_MASK | FLAGS)) !== 0 || size < MIN_BLOCK) throw new HeapCorruptionError(`T1: bad header ${hex(h)} at ${hex(H)}`, H);
         const p = u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key);
-        if (p !== prevSize) throw new MemkitError(`T1: block at ${hex(H)} has prevSize ${p}, left block is ${prevSize}`);
-        if (((h & PREV_FREE) !== 0) !== prevFree) throw new MemkitError(`T1: PREV_FREE of ${hex(H)} is wrong`);
-        if (free && prevFree) throw new MemkitError(`T2: free blocks at ${hex(H - prevSize)} and ${hex(H)} are adjacent`);
+        if (p !== prevSize) throw new HeapCorruptionError(`T1: block at ${hex(H)} has prevSize ${p}, left block is ${prevSize}`, H + 4);
+        if (((h & PREV_FREE) !== 0) !== prevFree) throw new HeapCorruptionError(`T1: PREV_FREE of ${hex(H)} is wrong`, H);
+        if (free && prevFree) throw new HeapCorruptionError(`T2: free blocks at ${hex(H - prevSize)} and ${hex(H)} are adjacent`, H);
         if (free) {
           freeBlocks.add(H);
           if (size === this.whole) empty++;
@@ -834,11 +896,11 @@ export class TlsfHeap implements ByteAllocator {
         prevFree = free;
         H += size;
       }
-      if (H !== A + this.whole) throw new MemkitError(`T1: blocks of chunk ${hex(A)} overrun its sentinel`);
+      if (H !== A + this.whole) throw new HeapCorruptionError(`T1: blocks of chunk ${hex(A)} overrun its sentinel`, A);
       if (u32[H >>> 2] !== (prevFree ? PREV_FREE : 0) || (u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key)) !== prevSize) {
-        throw new MemkitError(`T1: bad sentinel of chunk ${hex(A)}`);
+        throw new HeapCorruptionError(`T1: bad sentinel of chunk ${hex(A)}`, H);
       }
-    });
+    }
     let listed = 0;
     let flMap = 0;
     for (let fl = 0; fl < FL_COUNT; fl++) {
@@ -847,30 +909,150 @@ export class TlsfHeap implements ByteAllocator {
         let prev = 0;
         let n = 0;
         for (let H = u32[c + T_HEADS + (fl << SL_BITS) + sl]!; H !== 0; H = u32[(H >>> 2) + BH_NEXT_FREE]!) {
-          if (!freeBlocks.has(H)) throw new MemkitError(`T3: ${hex(H)} on list (${fl}, ${sl}) is not a free block`);
-          if (prev !== 0 && u32[(H >>> 2) + BH_PREV_FREE] !== prev) throw new MemkitError(`T3: bad prev link at ${hex(H)}`);
+          if (!freeBlocks.has(H)) throw new HeapCorruptionError(`T3: ${hex(H)} on list (${fl}, ${sl}) is not a free block`, H);
+          if (prev !== 0 && u32[(H >>> 2) + BH_PREV_FREE] !== prev) throw new HeapCorruptionError(`T3: bad prev link at ${hex(H)}`, H + 12);
           const [f, s] = mapping(u32[H >>> 2]! & SIZE_MASK);
-          if (f !== fl || s !== sl) throw new MemkitError(`T3: block ${hex(H)} of ${u32[H >>> 2]! & SIZE_MASK} bytes on list (${fl}, ${sl}), belongs on (${f}, ${s})`);
-          if (++n > freeBlocks.size) throw new MemkitError(`T3: cycle in list (${fl}, ${sl})`);
+          if (f !== fl || s !== sl) throw new HeapCorruptionError(`T3: block ${hex(H)} of ${u32[H >>> 2]! & SIZE_MASK} bytes on list (${fl}, ${sl}), belongs on (${f}, ${s})`, H);
+          if (++n > freeBlocks.size) throw new HeapCorruptionError(`T3: cycle in list (${fl}, ${sl})`, (c + T_HEADS + (fl << SL_BITS) + sl) * 4);
           prev = H;
         }
         listed += n;
         if (n > 0) slMap |= 1 << sl;
       }
-      if (u32[c + T_SL_MAPS + fl] !== slMap >>> 0) throw new MemkitError(`T3: slMaps[${fl}] is ${hex(u32[c + T_SL_MAPS + fl]!)}, lists say ${hex(slMap)}`);
+      if (u32[c + T_SL_MAPS + fl] !== slMap >>> 0) throw new HeapCorruptionError(`T3: slMaps[${fl}] is ${hex(u32[c + T_SL_MAPS + fl]!)}, lists say ${hex(slMap)}`, (c + T_SL_MAPS + fl) * 4);
       if (slMap !== 0) flMap |= 1 << fl;
     }
-    if (u32[c + T_FL_MAP] !== flMap >>> 0) throw new MemkitError(`T3: flMap is ${hex(u32[c + T_FL_MAP]!)}, slMaps say ${hex(flMap)}`);
-    if (listed !== freeBlocks.size) throw new MemkitError(`T3: ${freeBlocks.size} free blocks, ${listed} listed`);
+    if (u32[c + T_FL_MAP] !== flMap >>> 0) throw new HeapCorruptionError(`T3: flMap is ${hex(u32[c + T_FL_MAP]!)}, slMaps say ${hex(flMap)}`, (c + T_FL_MAP) * 4);
+    if (listed !== freeBlocks.size) throw new HeapCorruptionError(`T3: ${freeBlocks.size} free blocks, ${listed} listed`, (c + T_HEADS) * 4);
     const spare = u32[c + T_SPARE]!;
     if (empty > 1 || (empty === 1) !== (spare !== 0) || (spare !== 0 && (!freeBlocks.has(spare) || (u32[spare >>> 2]! & SIZE_MASK) !== this.whole))) {
-      throw new MemkitError(`T4: ${empty} empty chunks, spare ${hex(spare)}`);
+      throw new HeapCorruptionError(`T4: ${empty} empty chunks, spare ${hex(spare)}`, (c + T_SPARE) * 4);
     }
-    if (chunks !== u32[c + T_CHUNKS]) throw new MemkitError(`T4: ${chunks} chunks mapped, counter ${u32[c + T_CHUNKS]}`);
+    if (chunks !== u32[c + T_CHUNKS]) throw new HeapCorruptionError(`T4: ${chunks} chunks mapped, counter ${u32[c + T_CHUNKS]}`, (c + T_CHUNKS) * 4);
     if (usedBlocks !== u32[c + T_USED_BLOCKS] || usedBytes !== u32[c + T_USED_BYTES]) {
-      throw new MemkitError(`T4: ${usedBlocks} used blocks / ${usedBytes} bytes, counters ${u32[c + T_USED_BLOCKS]} / ${u32[c + T_USED_BYTES]}`);
+      throw new HeapCorruptionError(`T4: ${usedBlocks} used blocks / ${usedBytes} bytes, counters ${u32[c + T_USED_BLOCKS]} / ${u32[c + T_USED_BYTES]}`, (c + T_USED_BLOCKS) * 4);
     }
   }
+}
+
+// --------------------------------------------------- construction and fsck
+
+const OPTION_NAMES = ['chunkPages', 'onChunk'] as const;
+
+/**
+ * `new TlsfHeap(buddy, options)`: checks every argument, then (and only
+ * then) takes the control region from the buddy and writes it.
+ */
+function createHeap(buddy: unknown, options: unknown): TlsfState {
+  if (!(buddy instanceof BuddyAllocator)) throw argumentError('buddy', 'a BuddyAllocator', buddy);
+  const memory = buddy.memory;
+  if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
+  const o = checkOptions(options as TlsfOptions | undefined, 'options', OPTION_NAMES);
+  const chunkPages = o.chunkPages === undefined ? 64 : o.chunkPages;
+  if (!validChunk(buddy, chunkPages)) {
+    throw argumentError('chunkPages', `a power of two with 64 B <= chunk <= 1 GiB and at most 2^${buddy.maxOrder} pages`, o.chunkPages);
+  }
+  if (o.onChunk !== undefined && typeof o.onChunk !== 'function') throw argumentError('onChunk', 'a function', o.onChunk);
+  const chunkBytes = chunkPages * buddy.pageSize;
+  const chunkShift = 31 - Math.clz32(chunkBytes);
+  const maxChunks = Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes);
+  const bytes = controlBytes(maxChunks);
+  // Every argument is good: act.
+  const region = buddy.allocPagesExact(Math.ceil(bytes / buddy.pageSize));
+  memory.sync();
+  const u32 = memory.u32;
+  const c = region >>> 2;
+  u32.fill(0, c, c + (bytes >>> 2));
+  u32[c + T_MAGIC] = TLSF_MAGIC;
+  u32[c + T_CHUNK_SHIFT] = chunkShift;
+  u32[c + T_BASE] = buddy.base;
+  u32[c + T_MAX_CHUNKS] = maxChunks;
+  u32[c + T_CHUNK_PAGES] = chunkPages;
+  const key = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
+  u32[c + T_KEY] = key;
+  if (readSlot(memory, HeaderSlot.Tlsf) === 0) writeSlot(memory, HeaderSlot.Tlsf, region);
+  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, o.onChunk ?? null);
+}
+
+function validChunk(buddy: BuddyAllocator, chunkPages: unknown): chunkPages is number {
+  if (typeof chunkPages !== 'number' || !Number.isInteger(chunkPages) || chunkPages < 1 || chunkPages > 2 ** 30) return false;
+  const chunkBytes = chunkPages * buddy.pageSize;
+  return (chunkPages & (chunkPages - 1)) === 0 && chunkPages <= 2 ** buddy.maxOrder && chunkBytes >= 64 && chunkBytes <= 2 ** MAX_CHUNK_SHIFT;
+}
+
+/**
+ * The buddy allocator of `memory`, for attach: "no buddy here" is, for this
+ * layer, "no TLSF heap here", so it is a HeapCorruptionError (with the address of
+ * the buddy's header slot) whatever the buddy layer throws for it.
+ */
+function attachBuddy(memory: Memory): BuddyAllocator {
+  try {
+    return BuddyAllocator.attach(memory);
+  } catch (e) {
+    if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
+    throw new HeapCorruptionError(`no TLSF heap in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
+  }
+}
+
+function corrupt(message: string, addr: number): never {
+  throw new HeapCorruptionError(`tlsf: ${message}`, addr);
+}
+
+/**
+ * attach: reads the control structure at `region` and checks every word of
+ * it against the buffer and the buddy (magic, base, chunk geometry, the
+ * chunk map's bits: each an allocated buddy block of one chunk inside the
+ * buffer). The blocks and lists are checked after, by checkInvariants.
+ */
+function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['onChunk']): TlsfState {
+  const memory = buddy.memory;
+  if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
+  memory.sync();
+  const bytes = memory.buffer.byteLength;
+  const u32 = memory.u32;
+  const c = region >>> 2;
+  const at = (word: number): number => region + 4 * word;
+  if (region < buddy.base || (region - buddy.base) % buddy.pageSize !== 0 || region + T_CHUNK_MAP * 4 > bytes) {
+    corrupt(`no TLSF heap at ${hex(region)} (not a page of the buddy with room for a control structure in the ${bytes}-byte buffer)`, region);
+  }
+  if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLSF missing)`, at(T_MAGIC));
+  if (u32[c + T_BASE] !== buddy.base) corrupt(`control word base is ${hex(u32[c + T_BASE]!)}, the buddy's base is ${hex(buddy.base)}`, at(T_BASE));
+  const chunkPages = u32[c + T_CHUNK_PAGES]!;
+  if (!validChunk(buddy, chunkPages)) corrupt(`control word chunkPages is ${chunkPages}`, at(T_CHUNK_PAGES));
+  const chunkBytes = chunkPages * buddy.pageSize;
+  const chunkShift = u32[c + T_CHUNK_SHIFT]!;
+  if (2 ** chunkShift !== chunkBytes) corrupt(`control word chunkShift is ${chunkShift}, chunks are ${chunkBytes} bytes`, at(T_CHUNK_SHIFT));
+  const maxChunks = u32[c + T_MAX_CHUNKS]!;
+  if (maxChunks !== Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes)) corrupt(`control word maxChunks is ${maxChunks}`, at(T_MAX_CHUNKS));
+  if (region + controlBytes(maxChunks) > bytes) corrupt(`control structure at ${hex(region)} runs past the end of the ${bytes}-byte buffer (truncated?)`, region);
+  const key = u32[c + T_KEY]!;
+  if ((key & 1) === 0) corrupt(`control word key ${hex(key)} is even`, at(T_KEY));
+  const words = (maxChunks + 31) >>> 5;
+  let chunks = 0;
+  for (let w = 0; w < words; w++) {
+    const bits = u32[c + T_CHUNK_MAP + w]!;
+    for (let b = 0; b < 32; b++) {
+      if ((bits & (1 << b)) === 0) continue;
+      const slot = w * 32 + b;
+      const A = buddy.base + slot * chunkBytes;
+      let owned = slot < maxChunks && A + chunkBytes <= bytes;
+      if (owned) {
+        try {
+          owned = buddy.isAllocated(A) && buddy.blockPages(A) === chunkPages;
+        } catch {
+          owned = false;
+        }
+      }
+      if (!owned) corrupt(`chunk map bit ${slot} names ${hex(A)}, not an allocated ${chunkBytes}-byte buddy block inside the buffer`, at(T_CHUNK_MAP + w));
+      chunks++;
+    }
+  }
+  if (u32[c + T_CHUNKS] !== chunks) corrupt(`control word chunks is ${u32[c + T_CHUNKS]!}, the chunk map has ${chunks}`, at(T_CHUNKS));
+  const spare = u32[c + T_SPARE]!;
+  if (spare !== 0 && (spare < buddy.base || (spare - buddy.base) % chunkBytes !== 0 || spare + chunkBytes > bytes)) {
+    corrupt(`control word spare is ${hex(spare)}, not a chunk`, at(T_SPARE));
+  }
+  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, onChunk);
 }
 
 /** mapping_insert as a pair (for checks and tests): the list a free block of `size` bytes is on. */

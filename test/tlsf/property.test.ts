@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, OutOfMemoryError, TlsfHeap } from '../../src/index.js';
-import { checkEnds, fillEnds, runs } from '../support/fuzz.js';
+import { SOAK, checkEnds, fillEnds, runs } from '../support/fuzz.js';
+import { runAttachFuzz } from '../slab/attach-fuzz.js';
 
 /** Live blocks of the model: addr -> [size, id]; overlap checked by sorting. */
 class Model {
@@ -181,4 +182,12 @@ describe('TlsfHeap against a model', () => {
     expect(roomy.ooms).toBe(0);
     expect(tight.ooms).toBeGreaterThan(0);
   });
+});
+
+describe('TlsfHeap.attach on damaged copies (the attach fuzzer; 20k cases in npm run fuzz)', () => {
+  it('a typed error or a sound heap, never a hang (1 s watchdog per case)', async () => {
+    const report = await runAttachFuzz('tlsf', 4242, runs(100, 200));
+    expect(report.failures).toEqual([]);
+    expect(report.typed + report.usable).toBe(runs(100, 200));
+  }, SOAK ? 1_800_000 : 120_000);
 });

@@ -217,15 +217,23 @@ describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () 
     expect(() => heap.alloc('8' as unknown as number)).toThrow(InvalidArgumentError);
   });
 
-  it('free, realloc and usableSize of never-allocated, interior, misaligned, wild addresses throw InvalidFreeError', () => {
+  it('free, realloc and usableSize of never-allocated, interior, misaligned, wild addresses throw InvalidFreeError (non-addresses InvalidArgumentError)', () => {
     const { heap, a, b, c } = live();
     const before = snapshot(heap);
     const bad = [
-      0, -8, 1.5, NaN, Infinity, a + 8, a + 1, a + 1000, b - 8, c + 64, c + 1000, // tail of the chunk: free, never allocated
+      0, a + 8, a + 1, a + 1000, b - 8, c + 64, c + 1000, // tail of the chunk: free, never allocated
       heap.region + 64, // the control region
       heap.buddy.base + (1 << 20), // past the end
-      2 ** 40,
     ];
+    // Not addresses at all: the argument gate refuses them, naming `addr`.
+    for (const addr of [-8, 1.5, NaN, Infinity, 2 ** 40]) {
+      for (const op of [() => heap.free(addr), () => heap.realloc(addr, 10), () => heap.usableSize(addr), () => heap.isAllocated(addr)]) {
+        let err: unknown;
+        try { op(); } catch (e) { err = e; }
+        expect(err, `address ${addr}`).toBeInstanceOf(InvalidArgumentError);
+        expect((err as InvalidArgumentError).argument).toBe('addr');
+      }
+    }
     for (const addr of bad) {
       for (const op of [() => heap.free(addr), () => heap.realloc(addr, 10), () => heap.usableSize(addr)]) {
         let err: unknown;
