@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, Memory, MemkitError,
+  BuddyAllocator, DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, Memory, MemkitError,
   OutOfMemoryError,
 } from '../../src/index.js';
 
@@ -44,8 +44,8 @@ describe('bad input gets a typed error and leaves the buddy unchanged', () => {
     expect(() => b.free(a + 5)).toThrow(InvalidFreeError);
     expect(() => b.free(0)).toThrow(InvalidFreeError);
     expect(() => b.free(b.base + 16 * ps)).toThrow(/outside/);
-    expect(() => b.free(-4096)).toThrow(InvalidFreeError);
-    expect(() => b.free(NaN)).toThrow(InvalidFreeError);
+    expect(() => b.free(-4096)).toThrow(InvalidArgumentError); // not an address at all
+    expect(() => b.free(NaN)).toThrow(InvalidArgumentError);
     expect(snapshot(b)).toBe(before);
     b.checkInvariants();
   });
@@ -68,7 +68,9 @@ describe('bad input gets a typed error and leaves the buddy unchanged', () => {
     expect(() => new BuddyAllocator({ pages: 4, pageSize: 1000 })).toThrow(InvalidArgumentError);
     expect(() => new BuddyAllocator({ pages: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => new BuddyAllocator({ pages: 4, maxOrder: 40 })).toThrow(InvalidArgumentError);
-    expect(() => new BuddyAllocator({})).toThrow(InvalidArgumentError);
+    expect(() => new BuddyAllocator({ pages: 4, pagesize: 4096 } as never)).toThrow(/unknown option "pagesize"/);
+    expect(new BuddyAllocator({}).pages).toBe(256); // every option has a default
+    expect(new BuddyAllocator().stats()).toMatchObject({ pages: 256, pageSize: 4096, freePages: 256 });
     expect(new InvalidArgumentError('x')).toBeInstanceOf(MemkitError);
   });
 });
@@ -119,6 +121,6 @@ describe('attach: a second instance over the same state', () => {
 
   it('refuses a Memory with no buddy', () => {
     const mem = Memory.create({ bytes: 4096 });
-    expect(() => BuddyAllocator.attach(mem)).toThrow(MemkitError);
+    expect(() => BuddyAllocator.attach(mem)).toThrow(HeapCorruptionError);
   });
 });
