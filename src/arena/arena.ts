@@ -71,7 +71,7 @@ const GEN = 12;
 const HI_MARK = 14;
 const DEPTH = 15;
 const FLOORS = 16;
-const FW = 3;
+const FW = 4;
 if (FW !== FLOOR_WORDS || MAGIC !== S_MAGIC || TOP !== S_TOP || END !== S_END || CUR !== S_CUR || FIRST !== S_FIRST || GEN !== S_GEN ||
   HI_MARK !== S_HI_MARK || DEPTH !== S_DEPTH || FLOORS !== S_FLOORS) {
   throw new Error('memkit arena: hot-path indices disagree with layout.ts');
@@ -199,7 +199,9 @@ export class Arena implements Disposable {
     const used = this.used;
     if (used > s[S_HI_MARK]!) s[S_HI_MARK] = used;
     const t = FLOORS + FW * (s[S_DEPTH]! - 1);
-    if (used > s[t + 1]! && used < s[t + 2]!) s[t + 2] = used;
+    if (used > s[t + 1]!) {
+      if (used < s[t + 2]!) s[t + 2] = used;
+    } else if (used === s[t + 1]) s[t + 3] = 1;
     return (s[S_GEN]! & (EPOCH_LIMIT - 1)) * MARK_EPOCH_UNIT + s[S_TOP]!;
   }
 
@@ -272,6 +274,7 @@ export class Arena implements Disposable {
       s[e] = gen;
       s[e + 1] = offset;
       s[e + 2] = NO_MARK;
+      s[e + 3] = 0;
       depth++;
     }
     s[S_DEPTH] = depth;
@@ -292,8 +295,10 @@ export class Arena implements Disposable {
     }
     const a = FLOORS + FW * i;
     const b = a + FW;
+    // Entry i's marks above floor_{i+1} were stale already and those between
+    // the floors are given up: what is left above floor_i is entry i+1's.
     s[a] = s[b]!;
-    if (s[b + 2]! < s[a + 2]!) s[a + 2] = s[b + 2]!;
+    s[a + 2] = s[b + 3] === 1 && s[b + 1]! < s[b + 2]! ? s[b + 1]! : s[b + 2]!;
     for (let k = b; k + FW < FLOORS + FW * depth; k++) s[k] = s[k + FW]!;
     return depth - 1;
   }
@@ -317,6 +322,7 @@ export class Arena implements Disposable {
       s[DEPTH] = 1;
       s[FLOORS] = gen;
       s[FLOORS + 2] = NO_MARK;
+      s[FLOORS + 3] = 0;
       return;
     }
     this.resetSlow();
@@ -336,6 +342,7 @@ export class Arena implements Disposable {
     s[S_FLOORS] = gen;
     s[S_FLOORS + 1] = -1;
     s[S_FLOORS + 2] = NO_MARK;
+    s[S_FLOORS + 3] = 0;
   }
 
   /**

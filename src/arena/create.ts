@@ -155,6 +155,7 @@ function writeState(
   s[w + S_FLOORS] = 0;
   s[w + S_FLOORS + 1] = -1;
   s[w + S_FLOORS + 2] = NO_MARK;
+  s[w + S_FLOORS + 3] = 0;
   u32[w + S_MAGIC] = ARENA_MAGIC;
 }
 
@@ -331,6 +332,7 @@ function checkState(memory: Memory, at: number, buddy: PageSource | null): void 
     if (((gen - g) | 0) < 0) bad(e, `a generation after gen ${gen}`);
     if (f > used) bad(e + 1, `a floor above used ${used}`);
     if (word(e + 2) <= f) bad(e + 2, 'the lowest mark above the floor is not above it');
+    if (word(e + 3) !== 0 && word(e + 3) !== 1) bad(e + 3, 'a pin is 0 or 1');
     if (i > 0 && (f <= word(e - FLOOR_WORDS + 1) || ((g - word(e - FLOOR_WORDS)) | 0) <= 0)) {
       bad(e, 'floors and generations rise along the stack');
     }

@@ -39,11 +39,11 @@ export const ARENA_MAGIC = 0x414e5241;
  *       +--------+--------+--------+--------+--------+--------+--------+--------+
  *       | chunks |capacity| max    | grow   | gen    |pageSize| hiMark | depth  |
  *       +--------+--------+--------+--------+--------+--------+--------+--------+
- *  word  16       17       18       19       20       21            43  44  45   46 47
- *       +--------+--------+--------+--------+--------+--------+--//--+---+---+---+-----+
- *       | gen 0  | floor 0| lo 0   | gen 1  | floor 1| lo 1   |      |gen 9,fl 9,lo 9|  0  |
- *       +--------+--------+--------+--------+--------+--------+--//--+---+---+---+-----+
- *        the floor stack: `depth` triples (1..10) in use, floors rising
+ *  word  16       17       18       19       20          ...      44       45       46       47
+ *       +--------+--------+--------+--------+--------+--//--+--------+--------+--------+--------+
+ *       | gen 0  | floor 0| lo 0   | pin 0  | gen 1  |      | gen 7  | floor 7| lo 7   | pin 7  |
+ *       +--------+--------+--------+--------+--------+--//--+--------+--------+--------+--------+
+ *        the floor stack: `depth` entries (1..8) in use, floors rising
  * ```
  * - `top`: next free byte in the current chunk; `end`: one past its last
  *   byte. The hot path reads both and writes `top`, nothing else.
@@ -66,18 +66,19 @@ export const ARENA_MAGIC = 0x414e5241;
  * - `hiMark`: the highest offset of a mark taken in the current generation
  *   (-1: none), so a rewind that releases no current-generation mark needs
  *   no new generation.
- * - the floor stack: triple i = (gen_i, floor_i, lo_i): every offset above
- *   floor_i was (re)allocated in generation gen_i or later, and lo_i is the
- *   lowest offset above floor_i of a mark taken while triple i was on top
- *   (0x7fffffff: none). A mark (g, offset) is valid iff g >= the gen of the
- *   last triple whose floor is below offset; triple 0 is (the generation of
- *   the last reset, -1, ...). A rewind to offset f pops the triples with
- *   floor >= f and pushes (gen, f). When all ten are in use, two neighbours
- *   i, i+1 (never triple 0) merge into (gen_{i+1}, floor_i): that refuses
- *   the marks of triple i between floor_i and floor_{i+1}, never accepts a
- *   stale one. The newest pair with lo_i >= floor_{i+1} is merged (its only
- *   marks there sit at floor_{i+1}: typically the mark that rewind went
- *   to, already used), else the newest pair.
+ * - the floor stack: entry i = (gen_i, floor_i, lo_i, pin_i): every offset
+ *   above floor_i was (re)allocated in generation gen_i or later; lo_i is
+ *   the lowest offset above floor_i of a mark taken while entry i was on top
+ *   (0x7fffffff: none), pin_i is 1 if one was taken right at floor_i. A mark
+ *   (g, offset) is valid iff g >= the gen of the last entry whose floor is
+ *   below offset; entry 0 is (the generation of the last reset, -1, ...). A
+ *   rewind to offset f pops the entries with floor >= f and pushes (gen, f).
+ *   When all eight are in use, two neighbours i, i+1 (never entry 0) merge
+ *   into (gen_{i+1}, floor_i, min(lo_{i+1}, floor_{i+1} if pin_{i+1}), pin_i):
+ *   that refuses the marks of entry i between floor_i and floor_{i+1}, and
+ *   never accepts a stale one. The newest pair with lo_i >= floor_{i+1} is
+ *   merged (its only marks there sit at floor_{i+1}: the mark that rewind
+ *   went to, in a run()/scope already used), else the newest pair.
  */
 export const STATE_WORDS = 48;
 /** Bytes of the state region. */
@@ -101,10 +102,10 @@ export const S_PAGE_SIZE = 13;
 export const S_HI_MARK = 14;
 export const S_DEPTH = 15;
 export const S_FLOORS = 16;
-/** Words per floor-stack entry (gen, floor, lo). */
-export const FLOOR_WORDS = 3;
+/** Words per floor-stack entry (gen, floor, lo, pin). */
+export const FLOOR_WORDS = 4;
 /** Entries in the floor stack. */
-export const FLOOR_PAIRS = 10;
+export const FLOOR_PAIRS = 8;
 /** `lo` of an entry with no mark above its floor. */
 export const NO_MARK = 0x7fffffff;
 
