@@ -48,7 +48,7 @@ import { HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js
 import type {
   ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource,
 } from './api.js';
-import { ArenaInit, checkBlock } from './create.js';
+import { ArenaInit, checkBlock, checkState } from './create.js';
 import {
   ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0, EPOCH_LIMIT,
   FLOOR_PAIRS, FLOOR_WORDS, MARK_EPOCH_UNIT, NO_MARK, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, STATE_WORDS,
@@ -451,6 +451,17 @@ export class Arena implements Disposable {
       }
     }
     return chain;
+  }
+
+  /**
+   * Checks the whole state (the same fsck `attach` runs: every state word,
+   * the chunk chain and spares, the counters, the floor stack) and throws
+   * HeapCorruptionError naming the first thing wrong. O(chunks); for tests
+   * and debugging.
+   */
+  checkInvariants(): void {
+    this.state();
+    checkState(this.memory, this.stateAddress, this.buddy);
   }
 
   /**

@@ -110,7 +110,7 @@ export class ArenaInit {
 
 /** True for `{ buddy, ... }` options. */
 function isBuddyOptions(o: ArenaOptions): o is ArenaBuddyOptions {
-  return 'buddy' in o && (o as ArenaBuddyOptions).buddy !== undefined;
+  return 'buddy' in o;
 }
 
 /** Throws unless `b` has the members of a {@link PageSource}. */
@@ -226,7 +226,7 @@ function createOnBuddy(options: ArenaBuddyOptions): ArenaInit {
  * buffer and each other (see layout.ts for what each must be). Throws
  * HeapCorruptionError naming the first one wrong.
  */
-function checkState(memory: Memory, at: number, buddy: PageSource | null): void {
+export function checkState(memory: Memory, at: number, buddy: PageSource | null): void {
   const len = memory.buffer.byteLength;
   const s = memory.i32;
   const u32 = memory.u32;

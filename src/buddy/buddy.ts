@@ -167,9 +167,9 @@ export class BuddyInit {
     let base: number;
     const stateOff = HEADER_BYTES; // the first 8-aligned byte after the header
     if (offsetsOnly) {
-      pages = checkInteger(o.pages ?? DEFAULT_PAGES, 'pages', 1, MAX_PAGE_COUNT);
-      maxPages = checkInteger(o.maxPages ?? pages, 'maxPages', pages, MAX_PAGE_COUNT);
-      base = checkInteger(o.base ?? 0, 'base', 0, 2 ** 32 - 1);
+      pages = o.pages === undefined ? DEFAULT_PAGES : checkInteger(o.pages, 'pages', 1, MAX_PAGE_COUNT);
+      maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
+      base = o.base === undefined ? 0 : checkInteger(o.base, 'base', 0, 2 ** 32 - 1);
       if (base + maxPages * pageSize > 2 ** 32) {
         throw new InvalidArgumentError(`base ${base} + ${maxPages} pages of ${pageSize} bytes pass the 2^32 an offsets-only space can span`, 'maxPages');
       }
@@ -200,8 +200,8 @@ export class BuddyInit {
       if (base + pages * pageSize > memory.buffer.byteLength) memory.growTo(base + pages * pageSize);
       return new BuddyInit(memory, memory, stateOff, pageSize, base, maxOrder, maxPages, pages).format(false);
     }
-    pages = checkInteger(o.pages ?? DEFAULT_PAGES, 'pages', 1, MAX_PAGE_COUNT);
-    maxPages = checkInteger(o.maxPages ?? pages, 'maxPages', pages, MAX_PAGE_COUNT);
+    pages = o.pages === undefined ? DEFAULT_PAGES : checkInteger(o.pages, 'pages', 1, MAX_PAGE_COUNT);
+    maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
     base = alignUp(stateOff + stateBytes(maxPages), pageSize);
     const bytes = base + pages * pageSize;
     const maxBytes = base + maxPages * pageSize;

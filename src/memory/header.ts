@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { HeapCorruptionError } from '../errors/index.js';
+import { HeapCorruptionError, checkInteger } from '../errors/index.js';
 import type { Memory } from './memory.js';
 
 /** 'MKIT' read as a little-endian u32. */
@@ -74,12 +74,15 @@ export function ensureHeader(memory: Memory): boolean {
 
 /** Reads the state offset stored in `slot` (0 when absent). */
 export function readSlot(memory: Memory, slot: HeaderSlot): number {
+  checkInteger(slot, 'slot', 0, HEADER_SLOT_COUNT - 1);
   checkHeader(memory);
   return memory.u32[H_SLOTS + slot]!;
 }
 
 /** Stores the state offset of a layer in `slot`. */
 export function writeSlot(memory: Memory, slot: HeaderSlot, offset: number): void {
+  checkInteger(slot, 'slot', 0, HEADER_SLOT_COUNT - 1);
+  checkInteger(offset, 'offset', 0, 2 ** 32 - 1);
   checkHeader(memory);
   memory.u32[H_SLOTS + slot] = offset >>> 0;
 }
