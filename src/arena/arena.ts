@@ -445,9 +445,12 @@ export class Arena implements Disposable {
       info.used = upTo;
     }
     if (s[S_MODE] !== MODE_BUDDY) {
+      // Spares: the chunks between first and limit that are not in the chain
+      // (after the current one, or passed over as too small for a request).
       const limit = s[S_LIMIT]!;
-      for (let c = align16(u32[(cur >>> 2) + C_END]!); c < limit && chain.length < s[S_CHUNKS]!; c = align16(u32[(c >>> 2) + C_END]!)) {
-        chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'spare' });
+      const inChain = new Set(chain.map((c) => c.address));
+      for (let c = s[S_FIRST]!; c < limit && chain.length < s[S_CHUNKS]!; c = align16(u32[(c >>> 2) + C_END]!)) {
+        if (!inChain.has(c)) chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'spare' });
       }
     }
     return chain;

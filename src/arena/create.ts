@@ -295,21 +295,29 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   const end = word(S_END);
   if (end !== u32[(cur >>> 2) + C_END]) bad(S_END, `not the end of the current chunk (${u32[(cur >>> 2) + C_END]!})`);
   if (!(top >= cur + CHUNK_HEADER_BYTES && top <= end)) bad(S_TOP, `not inside the current chunk [${cur + CHUNK_HEADER_BYTES}, ${end}]`);
-  // Spares (memory mode): from the end of the current chunk up to limit.
+  // Memory mode: the chunks tile [first, limit) in address order, each at
+  // the 16-aligned end of the one before; the chain is some of them, the
+  // rest are spares (after cur, or passed over as too small for a request).
   const limit = word(S_LIMIT);
   if (mode === MODE_BUDDY) {
     if (limit !== 0) bad(S_LIMIT, 'a buddy-backed arena has limit 0');
   } else {
     if (!(inside(limit) && limit >= end)) bad(S_LIMIT, `not inside the memory and at or after the current chunk's end ${end}`);
     if (mode === MODE_FIXED && (chunks !== 1 || limit !== end)) bad(S_CHUNKS, 'a fixed arena has one chunk, its end at limit');
-    let spares = 0;
-    for (let x = alignUp16(end); x < limit;) {
-      if (++spares + inChain > chunks) bad(S_CHUNKS, 'more spare chunks before limit than chunks counts');
+    let all = 0;
+    let spareBytes = 0;
+    let chainSeen = 0;
+    const chain = new Set<number>();
+    for (let x = cur, n = 0; n < inChain; n++, x = u32[(x >>> 2) + C_PREV]!) chain.add(x);
+    for (let x = first; x < limit;) {
+      if (++all > chunks) bad(S_CHUNKS, 'more chunks between first and limit than chunks counts');
       const e = endOf(x);
-      capacity += e - (x + CHUNK_HEADER_BYTES);
+      if (chain.has(x)) chainSeen++;
+      else spareBytes += e - (x + CHUNK_HEADER_BYTES);
       x = alignUp16(e);
     }
-    if (spares + inChain !== chunks) bad(S_CHUNKS, `${inChain} chunks in the chain and ${spares} spares`);
+    if (all !== chunks || chainSeen !== inChain) bad(S_CHUNKS, `${all} chunks between first and limit, ${chainSeen} of the ${inChain} in the chain among them`);
+    capacity += spareBytes;
   }
   if (mode === MODE_BUDDY && inChain !== chunks) bad(S_CHUNKS, `${inChain} chunks in the chain`);
   if (word(S_CAPACITY) !== capacity) bad(S_CAPACITY, `the chunks hold ${capacity} usable bytes`);

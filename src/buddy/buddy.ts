@@ -891,6 +891,10 @@ export class BuddyAllocator {
       else used++;
       p += len;
     }
+    // Pages not managed yet (up to maxPages) have no info: growth seeds them.
+    for (let q = pages; q < this.maxPages; q++) {
+      if (u8[info + q] !== 0) corrupt(`page ${q} is beyond pages (${pages}) but its info byte is ${u8[info + q]!}`, info + q);
+    }
     let listed = 0;
     for (let k = 0; k < MAX_ORDERS; k++) {
       const count = i32[w + B_COUNTS + k]!;

@@ -211,7 +211,8 @@ function memorySetup(): Setup {
     const up = (x: number): number => Math.ceil(x / align) * align;
     const cs = arena.chunkList();
     const cur = cs.filter((c) => c.kind === 'chain').at(-1)!;
-    return up(arena.mark() % U32) + size <= cur.end || cs.some((c) => c.kind === 'spare' && up(c.data) + size <= c.end);
+    // the arena looks for room in the spares after the current chunk (ones passed over before it wait for a rewind)
+    return up(arena.mark() % U32) + size <= cur.end || cs.some((c) => c.kind === 'spare' && c.address > cur.address && up(c.data) + size <= c.end);
   };
   return {
     arena,
