@@ -23,7 +23,7 @@ function script(h: Heap): Array<[string, () => unknown]> {
   const { mem, buddy, arena } = h;
   const kept: number[] = [];
   let mark = 0;
-  const blocks: Array<[number, number, number, boolean, number]> = [];
+  const blocks: Array<[number, number, boolean, number]> = [];
   return [
     ['memory.byteLength', () => mem.byteLength > 0],
     ['memory.u8 sees the data', () => { mem.sync(); return mem.u8[buddy.base]; }],
