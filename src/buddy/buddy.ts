@@ -571,7 +571,7 @@ export class BuddyAllocator {
     const i32 = st.i32;
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    if (!(off >= 0 && off < this.pages * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (u8[this.info + p]! & INFO_ALLOC) === 0) {
+    if (!(off >= 0 && off < i32[this.w + B_PAGES]! * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (u8[this.info + p]! & INFO_ALLOC) === 0) {
       this.badFree(addr);
     }
     const order = u8[this.info + p]! & INFO_ORDER_MASK;
@@ -598,7 +598,7 @@ export class BuddyAllocator {
   /** __free_one_page: merge with free buddies of the same order, then list it. */
   private freeBlock(i32: Int32Array, u8: Uint8Array, p: number, order: number): void {
     const info = this.info;
-    const pages = this.pages;
+    const pages = i32[this.w + B_PAGES]!; // (synced by the caller)
     const maxOrder = this.maxOrder;
     while (order < maxOrder) {
       const buddy = p ^ (1 << order);
@@ -730,7 +730,7 @@ export class BuddyAllocator {
     st.sync();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    if (!(off >= 0 && off < this.pages * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (st.u8[this.info + p]! & INFO_ALLOC) === 0) {
+    if (!(off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (st.u8[this.info + p]! & INFO_ALLOC) === 0) {
       this.badFree(addr);
     }
     return st.i32[this.links + 2 * p]!;
@@ -748,7 +748,7 @@ export class BuddyAllocator {
     st.sync();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    return off >= 0 && off < this.pages * this.pageSize && (off & (this.pageSize - 1)) === 0 && (st.u8[this.info + p]! & INFO_ALLOC) !== 0;
+    return off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize && (off & (this.pageSize - 1)) === 0 && (st.u8[this.info + p]! & INFO_ALLOC) !== 0;
   }
 
   /**
