@@ -9,7 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Arena, BuddyAllocator, InvalidArgumentError, Memory, MemkitError,
+  Arena, BuddyAllocator, InvalidArgumentError, Memory, MemkitError, checkHeader, ensureHeader, hasHeader,
+  readSlot, writeSlot,
 } from '../../src/index.js';
 
 interface Env {
@@ -75,6 +76,11 @@ const METHODS: Array<{ name: string; call: Call; valid?: string[]; address?: boo
   { name: 'Memory.create({ bytes: 64, shared: x })', call: (_e, x) => Memory.create({ bytes: 64, shared: x as boolean }), valid: ['undefined', 'true', 'false'] },
   { name: 'Memory.wrap(x)', call: (_e, x) => Memory.wrap(x as never) },
   { name: 'memory.grow(x)', call: (e, x) => e.mem.grow(x as number), valid: ['0', '-0'] },
+  { name: 'hasHeader(x)', call: (_e, x) => hasHeader(x as never) },
+  { name: 'ensureHeader(x)', call: (_e, x) => ensureHeader(x as never) },
+  { name: 'checkHeader(x)', call: (_e, x) => checkHeader(x as never) },
+  { name: 'readSlot(memory, x)', call: (e, x) => readSlot(e.mem, x as never), valid: ['0', '-0'] },
+  { name: 'writeSlot(memory, 7, x)', call: (e, x) => writeSlot(e.mem, 7 as never, x as number), valid: ['0', '-0'] },
   { name: 'memory.growTo(x)', call: (e, x) => e.mem.growTo(x as number), valid: ['0', '-0', 'interior', 'interior page', 'foreign'], address: true },
   // BuddyAllocator
   { name: 'new BuddyAllocator(x)', call: (_e, x) => new BuddyAllocator(x as never), valid: ['undefined'] },
