@@ -309,13 +309,16 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
     let chainSeen = 0;
     const chain = new Set<number>();
     for (let x = cur, n = 0; n < inChain; n++, x = u32[(x >>> 2) + C_PREV]!) chain.add(x);
+    let lastEnd = 0;
     for (let x = first; x < limit;) {
       if (++all > chunks) bad(S_CHUNKS, 'more chunks between first and limit than chunks counts');
       const e = endOf(x);
       if (chain.has(x)) chainSeen++;
       else spareBytes += e - (x + CHUNK_HEADER_BYTES);
+      lastEnd = e;
       x = alignUp16(e);
     }
+    if (lastEnd !== limit) bad(S_LIMIT, `not the end of the last chunk (${lastEnd})`);
     if (all !== chunks || chainSeen !== inChain) bad(S_CHUNKS, `${all} chunks between first and limit, ${chainSeen} of the ${inChain} in the chain among them`);
     capacity += spareBytes;
   }
