@@ -24,7 +24,16 @@
  *
  * All state lives in the buffer (see layout.ts); this object only caches
  * offsets and the views' owner, so `attach` on another worker, or on a copy
- * of the buffer, sees the same heap.
+ * of the buffer, sees the same heap. `new` and `attach` both build a
+ * {@link BuddyInit} and run the one constructor; `attach` checks the control
+ * block word by word (BuddyInit.open) and then I1-I4 page by page
+ * (checkInvariants), so damaged or cut-short state is a HeapCorruptionError.
+ *
+ * Addresses run up to 2^32 (`base + pages * pageSize <= 2^32`): page
+ * indices stay below 2^31, and an address is turned into a page with
+ * `(addr - base) >>> pageShift`, never a signed shift. Every public method
+ * checks its arguments first (`typeof`, then `(x >>> 0) === x` for an
+ * address) and calls `sync()` before it reads a view.
  *
  * @module
  */
