@@ -21,9 +21,14 @@
  *   mode) or makes a new one (grows the Memory, or takes pages from the
  *   buddy), chains it after the current one, and counts the bytes left
  *   behind as `waste`.
- * - `mark()` records (epoch, top); `rewind(mark)` puts `top` back there,
- *   making every later chunk spare again (memory mode) or giving it back to
- *   the buddy; `reset()` rewinds to the first byte and starts a new epoch.
+ * - `mark()` records (generation, top); `rewind(mark)` puts `top` back
+ *   there, making every later chunk spare again (memory mode) or giving it
+ *   back to the buddy; `reset()` rewinds to the first byte and starts a new
+ *   generation. A mark that a rewind or reset released is refused from then
+ *   on (the floor stack in layout.ts).
+ * - Made one way: `new Arena(options)` and `Arena.attach(memory)` both build
+ *   an {@link ArenaInit} (create.ts; attach checks the state first, an
+ *   fsck) and run the one constructor.
  *
  * Invariants (checked by the tests): allocations lie inside a chunk's data,
  * never overlap while live, are aligned as asked; `used` equals the bytes
