@@ -21,9 +21,14 @@
  *   mode) or makes a new one (grows the Memory, or takes pages from the
  *   buddy), chains it after the current one, and counts the bytes left
  *   behind as `waste`.
- * - `mark()` records (epoch, top); `rewind(mark)` puts `top` back there,
- *   making every later chunk spare again (memory mode) or giving it back to
- *   the buddy; `reset()` rewinds to the first byte and starts a new epoch.
+ * - `mark()` records (generation, top); `rewind(mark)` puts `top` back
+ *   there, making every later chunk spare again (memory mode) or giving it
+ *   back to the buddy; `reset()` rewinds to the first byte and starts a new
+ *   generation. A mark that a rewind or reset released is refused from then
+ *   on (the floor stack in layout.ts).
+ * - Made one way: `new Arena(options)` and `Arena.attach(memory)` both build
+ *   an {@link ArenaInit} (create.ts; attach checks the state first, an
+ *   fsck) and run the one constructor.
  *
  * Invariants (checked by the tests): allocations lie inside a chunk's data,
  * never overlap while live, are aligned as asked; `used` equals the bytes
@@ -41,17 +46,19 @@
  *
  * @module
  */
-import { InvalidArgumentError, MemkitError, OutOfMemoryError, hex } from '../errors/index.js';
-import { HEADER_BYTES, HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
+import {
+  HeapCorruptionError, InvalidArgumentError, MemkitError, OutOfMemoryError, argumentError, hex,
+} from '../errors/index.js';
+import { HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
 import type {
   ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource,
 } from './api.js';
-import { type ArenaInit, checkBlock, createOnBuddy, createOnMemory, isBuddyOptions } from './create.js';
+import { ArenaInit, checkBlock, checkState } from './create.js';
 import {
   ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0, EPOCH_LIMIT,
-  MARK_EPOCH_UNIT, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, STATE_BYTES, STATE_WORDS,
-  S_CAPACITY, S_CHUNKS, S_CUR, S_END, S_EPOCH, S_FIRST, S_GROW, S_LIMIT, S_MAGIC, S_MAX,
-  S_MODE, S_PAGE_SIZE, S_TOP,
+  FLOOR_PAIRS, FLOOR_WORDS, MARK_EPOCH_UNIT, NO_MARK, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, STATE_WORDS,
+  S_CAPACITY, S_CHUNKS, S_CUR, S_DEPTH, S_END, S_FIRST, S_FLOORS, S_GEN, S_GROW, S_HI_MARK,
+  S_LIMIT, S_MAGIC, S_MAX, S_MODE, S_PAGE_SIZE, S_TOP,
 } from './layout.js';
 
 /**
@@ -65,16 +72,18 @@ const TOP = 3;
 const END = 4;
 const CUR = 5;
 const FIRST = 6;
-const EPOCH = 12;
-if (MAGIC !== S_MAGIC || TOP !== S_TOP || END !== S_END || CUR !== S_CUR || FIRST !== S_FIRST || EPOCH !== S_EPOCH) {
+const GEN = 12;
+const HI_MARK = 14;
+const DEPTH = 15;
+const FLOORS = 16;
+const FW = 4;
+if (FW !== FLOOR_WORDS || MAGIC !== S_MAGIC || TOP !== S_TOP || END !== S_END || CUR !== S_CUR || FIRST !== S_FIRST || GEN !== S_GEN ||
+  HI_MARK !== S_HI_MARK || DEPTH !== S_DEPTH || FLOORS !== S_FLOORS) {
   throw new Error('memkit arena: hot-path indices disagree with layout.ts');
 }
 
 /** The state view of a disposed arena: every read is `undefined`. */
 const DISPOSED = new Int32Array(0);
-
-/** Set by `Arena.attach` around its `new Arena(...)` call. */
-let pendingAttach: ArenaInit | null = null;
 
 /**
  * A bump allocator over memkit memory: `alloc(size, align)` returns a byte
@@ -116,11 +125,16 @@ export class Arena implements Disposable {
    *   memory-backed `BuddyAllocator`; every chunk beyond the first goes back
    *   on `reset`/`rewind`, the first on `dispose`.
    *
-   * @throws InvalidArgumentError for options out of range, or a buddy
-   * without memory; OutOfMemoryError if the buddy has no first chunk.
+   * - no options: `{ bytes: 4096, maxBytes: 2^28 }`, a small arena that
+   *   grows on demand.
+   *
+   * @throws InvalidArgumentError for an option out of range or unknown
+   * (`argument` names it), or a buddy without memory; OutOfMemoryError if
+   * the buddy has no first chunk. Nothing is made or taken then.
    */
-  constructor(options: ArenaOptions) {
-    const init = pendingAttach ?? (isBuddyOptions(options) ? createOnBuddy(options) : createOnMemory(options));
+  constructor(options?: ArenaOptions) {
+    // The one construction path: `attach` passes the ArenaInit it opened.
+    const init = options instanceof ArenaInit ? options : ArenaInit.create(options);
     this.memory = init.memory;
     this.stateAddress = init.at;
     this.buddy = init.buddy;
@@ -132,39 +146,16 @@ export class Arena implements Disposable {
    * by another worker, or an earlier instance, or kept in a copy of the
    * buffer). Both see and change the same state.
    *
-   * @throws HeapCorruptionError if there is no memkit header or no arena
-   * state at the address; InvalidArgumentError if no arena is registered,
-   * or a buddy-backed arena is attached without its `buddy`.
+   * The state is checked first (an fsck: every word against the buffer's
+   * length and the others, the chunk chain walked at most `chunks` steps).
+   *
+   * @throws HeapCorruptionError if there is no memkit header, no arena
+   * registered or no arena state at the address, or the state is damaged or
+   * cut short (`address` names the word); InvalidArgumentError for a bad
+   * argument, or a buddy-backed arena attached without its `buddy`.
    */
-  static attach(memory: Memory, options: ArenaAttachOptions = {}): Arena {
-    memory.sync();
-    const at = options.at ?? readSlot(memory, HeaderSlot.Arena);
-    if (at === 0) throw new InvalidArgumentError('no arena is registered in this memory (header slot Arena is 0)');
-    if (!Number.isInteger(at) || at < HEADER_BYTES || at % 8 !== 0 || at + STATE_BYTES > memory.buffer.byteLength) {
-      throw new InvalidArgumentError(`arena state address ${String(at)} is not an 8-aligned address inside the memory`);
-    }
-    const u32 = memory.u32;
-    const w = at >>> 2;
-    if (u32[w + S_MAGIC] !== ARENA_MAGIC) {
-      throw new InvalidArgumentError(`no arena state at ${hex(at)} (magic 'ARNA' missing)`);
-    }
-    let buddy: PageSource | null = null;
-    if (u32[w + S_MODE] === MODE_BUDDY) {
-      if (options.buddy === undefined) {
-        throw new InvalidArgumentError('this arena takes its chunks from a buddy allocator: pass { buddy } to attach');
-      }
-      buddy = options.buddy;
-      const bm = buddy.memory;
-      if (bm === null || (bm !== memory && bm.buffer !== memory.buffer)) {
-        throw new InvalidArgumentError('the buddy given to attach does not manage this memory');
-      }
-    }
-    pendingAttach = { memory, at, buddy };
-    try {
-      return new Arena({ bytes: 0 });
-    } finally {
-      pendingAttach = null;
-    }
+  static attach(memory: Memory, options?: ArenaAttachOptions): Arena {
+    return new Arena(ArenaInit.open(memory, options) as ArenaOptions);
   }
 
   /**
@@ -185,16 +176,19 @@ export class Arena implements Disposable {
    * ```
    */
   alloc(size: number, align: number = 8): number {
-    const s = this.s;
-    const top = s[TOP]!;
-    const a = (top + align - 1) & -align;
-    const next = a + size;
-    // fits; no wrap-around (and align != 0); size >= 1; align a power of
-    // two; size a whole number below 2^31. NaN, a detached view (after a
-    // wasm grow) or a disposed arena fail a comparison: slow path.
-    if (next <= s[END]! && top <= a && a < next && (align & -align) === align && (size | 0) === size) {
-      s[TOP] = next;
-      return a;
+    // typeof first: an object's valueOf or a BigInt never reaches arithmetic.
+    if (typeof size === 'number' && typeof align === 'number') {
+      const s = this.s;
+      const top = s[TOP]!;
+      const a = (top + align - 1) & -align;
+      const next = a + size;
+      // fits; no wrap-around (and align != 0); size >= 1; align a power of
+      // two; size a whole number below 2^31. NaN, a detached view (after a
+      // wasm grow) or a disposed arena fail a comparison: slow path.
+      if (next <= s[END]! && top <= a && a < next && (align & -align) === align && (size | 0) === size) {
+        s[TOP] = next;
+        return a;
+      }
     }
     return this.allocSlow(size, align);
   }
@@ -202,11 +196,18 @@ export class Arena implements Disposable {
   /**
    * A mark: where the arena is now. Pass it to {@link Arena.rewind} to free
    * everything allocated after this point. A mark is a plain number
-   * (`epoch * 2^32 + top`); it goes stale at the next `reset()`.
+   * (`(generation mod 2^21) * 2^32 + top`); it goes stale at the next
+   * `reset()`, and when a rewind releases its position (see layout.ts).
    */
   mark(): number {
     const s = this.state();
-    return s[S_EPOCH]! * MARK_EPOCH_UNIT + s[S_TOP]!;
+    const used = this.used;
+    if (used > s[S_HI_MARK]!) s[S_HI_MARK] = used;
+    const t = FLOORS + FW * (s[S_DEPTH]! - 1);
+    if (used > s[t + 1]!) {
+      if (used < s[t + 2]!) s[t + 2] = used;
+    } else if (used === s[t + 1]) s[t + 3] = 1;
+    return (s[S_GEN]! & (EPOCH_LIMIT - 1)) * MARK_EPOCH_UNIT + s[S_TOP]!;
   }
 
   /**
@@ -214,31 +215,97 @@ export class Arena implements Disposable {
    * after the mark's chunk become spare (memory mode) or go back to the
    * buddy.
    *
-   * @throws InvalidArgumentError if `mark` is not a mark of this arena, is
-   * from before the last `reset()`, or lies beyond the current top (it was
-   * released by an earlier rewind). The arena is unchanged then.
+   * @throws InvalidArgumentError if `mark` is not a mark of this arena, or
+   * is stale: from before the last `reset()`, beyond the current top, or
+   * released by a rewind to an earlier point since it was taken (even if
+   * the top has passed it again). The arena is unchanged then.
    */
   rewind(mark: number): void {
     const s = this.state();
     if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark >= EPOCH_LIMIT * MARK_EPOCH_UNIT) {
-      throw new InvalidArgumentError(`not an arena mark: ${String(mark)}`);
+      throw argumentError('mark', 'a mark (a number mark() returned)', mark);
     }
-    const epoch = Math.floor(mark / MARK_EPOCH_UNIT);
-    const pos = mark - epoch * MARK_EPOCH_UNIT;
-    if (epoch !== s[S_EPOCH]) {
-      throw new InvalidArgumentError(`stale mark ${hex(pos)}: taken before a reset (epoch ${epoch}, now ${s[S_EPOCH]!})`);
-    }
+    const low = Math.floor(mark / MARK_EPOCH_UNIT);
+    const pos = mark - low * MARK_EPOCH_UNIT;
+    const gen = s[S_GEN]!;
+    // The latest generation with these low bits (marks carry gen mod 2^21).
+    const g = (gen - ((gen - low) & (EPOCH_LIMIT - 1))) | 0;
     const u32 = this.memory.u32;
     let c = s[S_CUR]!;
-    while (c !== 0 && !(pos >= c + CHUNK_HEADER_BYTES && pos <= u32[(c >>> 2) + C_END]!)) c = u32[(c >>> 2) + C_PREV]!;
-    if (c === 0) throw new InvalidArgumentError(`stale mark ${hex(pos)}: not inside a chunk of this arena`);
+    for (let n = s[S_CHUNKS]!; c !== 0 && !(pos >= c + CHUNK_HEADER_BYTES && pos <= u32[(c >>> 2) + C_END]!); n--) {
+      if (n <= 0) throw new HeapCorruptionError(`arena chunk chain from ${hex(s[S_CUR]!)} is longer than its ${s[S_CHUNKS]!} chunks`, this.stateAddress);
+      c = u32[(c >>> 2) + C_PREV]!;
+    }
+    if (c === 0) throw new InvalidArgumentError(`stale mark ${hex(pos)}: not inside a chunk of this arena`, 'mark');
     if (c === s[S_CUR] && pos > s[S_TOP]!) {
-      throw new InvalidArgumentError(`stale mark ${hex(pos)}: beyond the current top ${hex(s[S_TOP]!)}`);
+      throw new InvalidArgumentError(`stale mark ${hex(pos)}: beyond the current top ${hex(s[S_TOP]!)}`, 'mark');
+    }
+    const offset = u32[(c >>> 2) + C_USED0]! + pos - (c + CHUNK_HEADER_BYTES);
+    // The generation the bytes at `offset` were last allocated in.
+    let i = s[S_DEPTH]! - 1;
+    while (i > 0 && s[FLOORS + FW * i + 1]! >= offset) i--;
+    const born = s[FLOORS + FW * i]!;
+    if (((g - born) | 0) < 0) {
+      const why = i === 0 ? 'taken before a reset' : 'a rewind released it after it was taken';
+      throw new InvalidArgumentError(`stale mark ${hex(pos)}: ${why} (generation ${g}, its bytes are from ${born})`, 'mark');
     }
     this.releaseAfter(c);
     s[S_CUR] = c;
     s[S_END] = u32[(c >>> 2) + C_END]!;
     s[S_TOP] = pos;
+    this.pushFloor(s, offset);
+  }
+
+  /**
+   * Records a rewind to `offset`: a new generation if a mark of this one
+   * lies above it, then the floor stack (pop the floors at or above it,
+   * push this one). See layout.ts.
+   */
+  private pushFloor(s: Int32Array, offset: number): void {
+    let gen = s[S_GEN]!;
+    if (s[S_HI_MARK]! > offset) {
+      gen = (gen + 1) | 0;
+      s[S_GEN] = gen;
+      s[S_HI_MARK] = -1;
+    }
+    let depth = s[S_DEPTH]!;
+    while (depth > 1 && s[FLOORS + FW * (depth - 1) + 1]! >= offset) depth--;
+    // The mark rewound to sits at `offset`: count it as a mark of the entry below.
+    const t = FLOORS + FW * (depth - 1);
+    if (offset < s[t + 2]!) s[t + 2] = offset;
+    if (s[t] !== gen) {
+      if (depth === FLOOR_PAIRS) depth = this.mergeFloors(s, depth);
+      const e = FLOORS + FW * depth;
+      s[e] = gen;
+      s[e + 1] = offset;
+      s[e + 2] = NO_MARK;
+      s[e + 3] = 0;
+      depth++;
+    }
+    s[S_DEPTH] = depth;
+  }
+
+  /**
+   * The floor stack is full: merges two neighbours i, i+1 (i >= 1) into
+   * (gen_{i+1}, floor_i), the newest pair whose entry i has no mark below
+   * floor_{i+1}, else the newest pair. Returns the new depth.
+   */
+  private mergeFloors(s: Int32Array, depth: number): number {
+    let i = depth - 2;
+    for (let j = depth - 2; j >= 1; j--) {
+      if (s[FLOORS + FW * j + 2]! >= s[FLOORS + FW * (j + 1) + 1]!) {
+        i = j;
+        break;
+      }
+    }
+    const a = FLOORS + FW * i;
+    const b = a + FW;
+    // Entry i's marks above floor_{i+1} were stale already and those between
+    // the floors are given up: what is left above floor_i is entry i+1's.
+    s[a] = s[b]!;
+    s[a + 2] = s[b + 3] === 1 && s[b + 1]! < s[b + 2]! ? s[b + 1]! : s[b + 2]!;
+    for (let k = b; k + FW < FLOORS + FW * depth; k++) s[k] = s[k + FW]!;
+    return depth - 1;
   }
 
   /**
@@ -254,7 +321,13 @@ export class Arena implements Disposable {
     // A detached or disposed view fails the magic test.
     if (s[CUR] === first && s[MAGIC] === ARENA_MAGIC) {
       s[TOP] = first + CHUNK_HEADER_BYTES;
-      s[EPOCH] = (s[EPOCH]! + 1) & (EPOCH_LIMIT - 1);
+      const gen = (s[GEN]! + 1) | 0;
+      s[GEN] = gen;
+      s[HI_MARK] = -1;
+      s[DEPTH] = 1;
+      s[FLOORS] = gen;
+      s[FLOORS + 2] = NO_MARK;
+      s[FLOORS + 3] = 0;
       return;
     }
     this.resetSlow();
@@ -267,7 +340,14 @@ export class Arena implements Disposable {
     s[S_CUR] = first;
     s[S_END] = this.memory.u32[(first >>> 2) + C_END]!;
     s[S_TOP] = first + CHUNK_HEADER_BYTES;
-    s[S_EPOCH] = (s[S_EPOCH]! + 1) & (EPOCH_LIMIT - 1);
+    const gen = (s[S_GEN]! + 1) | 0;
+    s[S_GEN] = gen;
+    s[S_HI_MARK] = -1;
+    s[S_DEPTH] = 1;
+    s[S_FLOORS] = gen;
+    s[S_FLOORS + 1] = -1;
+    s[S_FLOORS + 2] = NO_MARK;
+    s[S_FLOORS + 3] = 0;
   }
 
   /**
@@ -297,6 +377,7 @@ export class Arena implements Disposable {
    * ```
    */
   run<T>(fn: (arena: Arena) => T): T {
+    if (typeof fn !== 'function') throw argumentError('fn', 'a function', fn);
     const m = this.mark();
     try {
       return fn(this);
@@ -332,8 +413,9 @@ export class Arena implements Disposable {
   view(addr: number, length: number): Uint8Array {
     this.memory.sync();
     const n = this.memory.buffer.byteLength;
-    if (!Number.isInteger(addr) || !Number.isInteger(length) || addr < 0 || length < 0 || addr + length > n) {
-      throw new InvalidArgumentError(`range ${String(addr)} + ${String(length)} is not inside the memory (${n} bytes)`);
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr || addr >= n) throw argumentError('addr', `an address inside the memory (< ${n})`, addr);
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || addr + length > n) {
+      throw argumentError('length', `a byte count with addr + length <= ${n}`, length);
     }
     return this.memory.u8.subarray(addr, addr + length);
   }
@@ -358,7 +440,7 @@ export class Arena implements Disposable {
     const u32 = this.memory.u32;
     const chain: ArenaChunkInfo[] = [];
     const cur = s[S_CUR]!;
-    for (let c = cur; c !== 0; c = u32[(c >>> 2) + C_PREV]!) {
+    for (let c = cur; c !== 0 && chain.length < s[S_CHUNKS]!; c = u32[(c >>> 2) + C_PREV]!) {
       chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'chain' });
     }
     chain.reverse();
@@ -368,12 +450,26 @@ export class Arena implements Disposable {
       info.used = upTo;
     }
     if (s[S_MODE] !== MODE_BUDDY) {
+      // Spares: the chunks between first and limit that are not in the chain
+      // (after the current one, or passed over as too small for a request).
       const limit = s[S_LIMIT]!;
-      for (let c = align16(u32[(cur >>> 2) + C_END]!); c < limit; c = align16(u32[(c >>> 2) + C_END]!)) {
-        chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'spare' });
+      const inChain = new Set(chain.map((c) => c.address));
+      for (let c = s[S_FIRST]!; c < limit && chain.length < s[S_CHUNKS]!; c = align16(u32[(c >>> 2) + C_END]!)) {
+        if (!inChain.has(c)) chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'spare' });
       }
     }
     return chain;
+  }
+
+  /**
+   * Checks the whole state (the same fsck `attach` runs: every state word,
+   * the chunk chain and spares, the counters, the floor stack) and throws
+   * HeapCorruptionError naming the first thing wrong. O(chunks); for tests
+   * and debugging.
+   */
+  checkInvariants(): void {
+    this.state();
+    checkState(this.memory, this.stateAddress, this.buddy);
   }
 
   /**
@@ -412,7 +508,7 @@ export class Arena implements Disposable {
     m.sync();
     if (this.s.buffer !== m.buffer) this.s = new Int32Array(m.buffer, this.stateAddress, STATE_WORDS);
     if (this.s[S_MAGIC] !== ARENA_MAGIC) {
-      throw new MemkitError(`no arena state at ${hex(this.stateAddress)} any more (disposed through another instance?)`);
+      throw new HeapCorruptionError(`no arena state at ${hex(this.stateAddress)} any more (disposed through another instance?)`, this.stateAddress);
     }
     return this.s;
   }
@@ -421,10 +517,10 @@ export class Arena implements Disposable {
   private allocSlow(size: number, align: number): number {
     const s = this.state();
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) {
-      throw new InvalidArgumentError(`arena alloc size must be a whole number >= 1, got ${String(size)}`);
+      throw argumentError('size', 'a whole number >= 1', size);
     }
     if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > MAX_ALIGN || (align & (align - 1)) !== 0) {
-      throw new InvalidArgumentError(`arena alloc align must be a power of two in [1, 2^30], got ${String(align)}`);
+      throw argumentError('align', 'a power of two in [1, 2^30]', align);
     }
     const max = s[S_MAX]!;
     if (size > max) {
@@ -538,7 +634,7 @@ export class Arena implements Disposable {
     const s = this.s;
     const u32 = this.memory.u32;
     let c = s[S_CUR]!;
-    while (c !== keep && c !== 0) {
+    for (let n = s[S_CHUNKS]!; c !== keep && c !== 0 && n > 1; n--) {
       const prev = u32[(c >>> 2) + C_PREV]!;
       const end = u32[(c >>> 2) + C_END]!;
       s[S_CUR] = prev;

@@ -5,10 +5,10 @@
  *
  * A memory-backed arena (`new Arena({ bytes })`) lays out its own Memory:
  * ```
- *  address 0        64            128         144            144+bytes
+ *  address 0        64            256         272            272+bytes
  *          +--------+-------------+-----------+--------------+--//--+-----------+-----
  *          | memkit | arena state | chunk 0   | chunk 0 data | pad  | chunk 1   | ...
- *          | header | (16 words)  | header    | (bytes)      | to 16| header    |
+ *          | header | (48 words)  | header    | (bytes)      | to 16| header    |
  *          +--------+-------------+-----------+--------------+--//--+-----------+-----
  *            slot Arena = 64 ----^                                    only with maxBytes:
  *                                                                     grown on demand
@@ -17,7 +17,7 @@
  * chunk (a buddy block), so the first chunk is never given back before
  * `dispose()`:
  * ```
- *  first block:  | arena state (64) | chunk header (16) | data ...          |
+ *  first block:  | arena state (192) | chunk header (16) | data ...         |
  *  later blocks: | chunk header (16) | data ...                             |
  * ```
  *
@@ -28,7 +28,7 @@
 export const ARENA_MAGIC = 0x414e5241;
 
 /**
- * The state region: 16 little-endian 32-bit words (64 bytes), 8-byte
+ * The state region: 48 little-endian 32-bit words (192 bytes), 8-byte
  * aligned; every value is below 2^31 (see {@link ADDRESS_LIMIT}).
  * ```
  *  word  0        1        2        3        4        5        6        7
@@ -37,8 +37,13 @@ export const ARENA_MAGIC = 0x414e5241;
  *       +--------+--------+--------+--------+--------+--------+--------+--------+
  *  word  8        9        10       11       12       13       14       15
  *       +--------+--------+--------+--------+--------+--------+--------+--------+
- *       | chunks |capacity| max    | grow   | epoch  |pageSize| (reserved, 0)   |
+ *       | chunks |capacity| max    | grow   | gen    |pageSize| hiMark | depth  |
  *       +--------+--------+--------+--------+--------+--------+--------+--------+
+ *  word  16       17       18       19       20          ...      44       45       46       47
+ *       +--------+--------+--------+--------+--------+--//--+--------+--------+--------+--------+
+ *       | gen 0  | floor 0| lo 0   | pin 0  | gen 1  |      | gen 7  | floor 7| lo 7   | pin 7  |
+ *       +--------+--------+--------+--------+--------+--//--+--------+--------+--------+--------+
+ *        the floor stack: `depth` entries (1..8) in use, floors rising
  * ```
  * - `top`: next free byte in the current chunk; `end`: one past its last
  *   byte. The hot path reads both and writes `top`, nothing else.
@@ -50,11 +55,32 @@ export const ARENA_MAGIC = 0x414e5241;
  * - `max`: cap on `capacity` (`maxBytes`); 0x7fffffff = no cap.
  * - `grow`: memory mode: least usable bytes of a new chunk; buddy mode:
  *   pages of a new chunk.
- * - `epoch`: resets so far, modulo 2^21; part of every mark, so a mark from
- *   before a reset is recognised as stale.
  * - `lock`: reserved for the issue that makes allocators worker-safe.
+ *
+ * Marks and generations. A mark is `(gen mod 2^21) * 2^32 + top`. Offsets
+ * below are bytes from the first data byte along the chunk chain (what
+ * `used` counts), so they rise with allocation order in every mode.
+ * - `gen`: the generation (int32, wrapping); a mark carries the one it was
+ *   taken in. A rewind that releases the offset of a mark of the current
+ *   generation starts a new one; `reset()` starts a new one too.
+ * - `hiMark`: the highest offset of a mark taken in the current generation
+ *   (-1: none), so a rewind that releases no current-generation mark needs
+ *   no new generation.
+ * - the floor stack: entry i = (gen_i, floor_i, lo_i, pin_i): every offset
+ *   above floor_i was (re)allocated in generation gen_i or later; lo_i is
+ *   the lowest offset above floor_i of a mark taken while entry i was on top
+ *   (0x7fffffff: none), pin_i is 1 if one was taken right at floor_i. A mark
+ *   (g, offset) is valid iff g >= the gen of the last entry whose floor is
+ *   below offset; entry 0 is (the generation of the last reset, -1, ...). A
+ *   rewind to offset f pops the entries with floor >= f and pushes (gen, f).
+ *   When all eight are in use, two neighbours i, i+1 (never entry 0) merge
+ *   into (gen_{i+1}, floor_i, min(lo_{i+1}, floor_{i+1} if pin_{i+1}), pin_i):
+ *   that refuses the marks of entry i between floor_i and floor_{i+1}, and
+ *   never accepts a stale one. The newest pair with lo_i >= floor_{i+1} is
+ *   merged (its only marks there sit at floor_{i+1}: the mark that rewind
+ *   went to, in a run()/scope already used), else the newest pair.
  */
-export const STATE_WORDS = 16;
+export const STATE_WORDS = 48;
 /** Bytes of the state region. */
 export const STATE_BYTES = STATE_WORDS * 4;
 
@@ -71,8 +97,17 @@ export const S_CHUNKS = 8;
 export const S_CAPACITY = 9;
 export const S_MAX = 10;
 export const S_GROW = 11;
-export const S_EPOCH = 12;
+export const S_GEN = 12;
 export const S_PAGE_SIZE = 13;
+export const S_HI_MARK = 14;
+export const S_DEPTH = 15;
+export const S_FLOORS = 16;
+/** Words per floor-stack entry (gen, floor, lo, pin). */
+export const FLOOR_WORDS = 4;
+/** Entries in the floor stack. */
+export const FLOOR_PAIRS = 8;
+/** `lo` of an entry with no mark above its floor. */
+export const NO_MARK = 0x7fffffff;
 
 /** `mode` word values. */
 export const MODE_FIXED = 0;
@@ -124,7 +159,7 @@ export const CHUNK_ALIGN = 16;
 /** Largest alignment `alloc` accepts. */
 export const MAX_ALIGN = 2 ** 30;
 
-/** Epochs wrap at this count (a mark is `epoch * 2^32 + address`). */
+/** A mark carries its generation modulo this (a mark is `(gen mod 2^21) * 2^32 + address`). */
 export const EPOCH_LIMIT = 2 ** 21;
-/** 2^32: the multiplier of the epoch inside a mark. */
+/** 2^32: the multiplier of the generation inside a mark. */
 export const MARK_EPOCH_UNIT = 2 ** 32;

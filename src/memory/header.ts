@@ -23,8 +23,8 @@
  *
  * @module
  */
-import { HeapCorruptionError } from '../errors/index.js';
-import type { Memory } from './memory.js';
+import { HeapCorruptionError, argumentError, checkInteger } from '../errors/index.js';
+import { Memory } from './memory.js';
 
 /** 'MKIT' read as a little-endian u32. */
 export const HEADER_MAGIC = 0x54494b4d;
@@ -57,8 +57,14 @@ export const HeaderSlot = {
 /** A directory slot number. */
 export type HeaderSlot = (typeof HeaderSlot)[keyof typeof HeaderSlot];
 
+/** Throws InvalidArgumentError unless `memory` is a {@link Memory}. */
+function checkMemory(memory: unknown): void {
+  if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
+}
+
 /** True when `memory` starts with a memkit header. */
 export function hasHeader(memory: Memory): boolean {
+  checkMemory(memory);
   memory.sync();
   return memory.buffer.byteLength >= HEADER_BYTES && memory.u32[H_MAGIC] === HEADER_MAGIC;
 }
@@ -78,17 +84,20 @@ export function ensureHeader(memory: Memory): boolean {
 
 /** Reads the state offset stored in `slot` (0 when absent). */
 export function readSlot(memory: Memory, slot: HeaderSlot): number {
+  checkInteger(slot, 'slot', 0, HEADER_SLOT_COUNT - 1);
   checkHeader(memory);
   return memory.u32[H_SLOTS + slot]!;
 }
 
 /** Stores the state offset of a layer in `slot`. */
 export function writeSlot(memory: Memory, slot: HeaderSlot, offset: number): void {
+  checkInteger(slot, 'slot', 0, HEADER_SLOT_COUNT - 1);
   checkHeader(memory);
+  checkInteger(offset, 'offset', 0, memory.buffer.byteLength - 1); // 0 = absent, else inside the memory
   memory.u32[H_SLOTS + slot] = offset >>> 0;
 }
 
-/** Throws unless `memory` has a memkit header of this version. */
+/** Throws HeapCorruptionError unless `memory` has a memkit header of this version. */
 export function checkHeader(memory: Memory): void {
   if (!hasHeader(memory)) {
     throw new HeapCorruptionError('no memkit header at address 0 (magic MKIT missing)', 0);

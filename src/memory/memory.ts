@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError, checkInteger } from '../errors/index.js';
+import { InvalidArgumentError, OutOfMemoryError, argumentError, checkInteger, checkOptions } from '../errors/index.js';
 
 /** What a {@link Memory} can wrap. */
 export type MemoryBacking = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
@@ -85,12 +85,18 @@ export class Memory {
 
   private constructor(backing: MemoryBacking) {
     if (backing instanceof WebAssembly.Memory) {
+      if (backing.buffer.byteLength > MAX_MEMORY_BYTES) {
+        throw new InvalidArgumentError(`a memory of ${backing.buffer.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`, 'backing');
+      }
       this.wasm = backing;
       this.buffer = backing.buffer;
       this.shared = isShared(backing.buffer);
       // A wasm memory without a declared maximum may grow to 4 GiB - 64 KiB.
       this.maxByteLength = MAX_MEMORY_BYTES;
     } else {
+      if (backing.byteLength > MAX_MEMORY_BYTES) {
+        throw new InvalidArgumentError(`a buffer of ${backing.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`, 'backing');
+      }
       this.wasm = null;
       this.buffer = backing;
       this.shared = isShared(backing);
@@ -103,14 +109,17 @@ export class Memory {
    * Creates a new memory of `bytes` bytes (zeroed).
    *
    * @throws InvalidArgumentError if `bytes` or `maxBytes` is not a whole
-   * number in range, or `maxBytes < bytes`.
+   * number in range, `maxBytes < bytes`, `shared` is not a boolean, or an
+   * option is unknown (`argument` names it).
    */
   static create(options: MemoryCreateOptions): Memory {
-    const bytes = checkInteger(options.bytes, 'bytes', 0, MAX_MEMORY_BYTES);
-    const max = options.maxBytes === undefined ? bytes : checkInteger(options.maxBytes, 'maxBytes', 0, MAX_MEMORY_BYTES);
-    if (max < bytes) throw new InvalidArgumentError(`maxBytes (${max}) is less than bytes (${bytes})`);
+    const o = checkOptions(options, 'Memory.create options', ['bytes', 'shared', 'maxBytes']);
+    const bytes = checkInteger(o.bytes, 'bytes', 0, MAX_MEMORY_BYTES);
+    const max = o.maxBytes === undefined ? bytes : checkInteger(o.maxBytes, 'maxBytes', 0, MAX_MEMORY_BYTES);
+    if (max < bytes) throw new InvalidArgumentError(`maxBytes (${max}) is less than bytes (${bytes})`, 'maxBytes');
+    if (o.shared !== undefined && typeof o.shared !== 'boolean') throw argumentError('shared', 'a boolean', o.shared);
     const growable = max > bytes;
-    if (options.shared === true) {
+    if (o.shared === true) {
       return new Memory(growable ? new SharedArrayBuffer(bytes, { maxByteLength: max }) : new SharedArrayBuffer(bytes));
     }
     // A growable non-shared memory is a fixed ArrayBuffer replaced by a
@@ -129,7 +138,7 @@ export class Memory {
    */
   static wrap(backing: MemoryBacking): Memory {
     if (!(backing instanceof ArrayBuffer || isShared(backing) || backing instanceof WebAssembly.Memory)) {
-      throw new InvalidArgumentError('Memory.wrap takes an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory');
+      throw argumentError('backing', 'an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory', backing);
     }
     return new Memory(backing);
   }

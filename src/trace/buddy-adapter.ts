@@ -132,6 +132,8 @@ export function createBuddyAllocator(heapBytes: number, options: BuddyOptions & 
   // The state costs about 9 bytes a page and lives in the same Memory (< 4 GiB).
   const maxPages = options.maxPages ?? Math.max(start, Math.floor((2 ** 32 - 2 ** 26) / (pageSize + 16)));
   const pages = Math.min(start, maxPages);
-  const buddy = new BuddyAllocator({ ...options, pageSize, pages, maxPages });
+  // BuddyAllocator refuses unknown options: hand it only its own.
+  const { name: _name, exact: _exact, ...buddyOptions } = options;
+  const buddy = new BuddyAllocator({ ...buddyOptions, pageSize, pages, maxPages });
   return new BuddyByteAllocator(buddy, options);
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../../src/arena/index.js';
 import { BuddyAllocator } from '../../src/buddy/index.js';
-import { InvalidArgumentError, MemkitError, OutOfMemoryError } from '../../src/errors/index.js';
+import { HeapCorruptionError, InvalidArgumentError, MemkitError, OutOfMemoryError } from '../../src/errors/index.js';
 
 /** Every byte of the arena's memory, and its stats: nothing may change on a rejected call. */
 function snapshot(a: Arena): { bytes: Uint8Array; stats: unknown; mark: number } {
-  return { bytes: a.memory.u8.slice(), stats: a.stats(), mark: a.mark() };
+  const mark = a.mark(); // first: mark() records its offset in the state (hiMark)
+  return { bytes: a.memory.u8.slice(), stats: a.stats(), mark };
 }
 
 function expectUnchanged(a: Arena, s: { bytes: Uint8Array; stats: unknown; mark: number }): void {
@@ -84,11 +85,12 @@ describe.each(arenas())('bad input, %s arena: InvalidArgumentError and nothing c
     expect(a.alloc(8, 8) % 8).toBe(0);
   });
 
-  it('a bigint size fails in JS arithmetic itself (TypeError), and nothing changes', () => {
+  it('a bigint size or align is refused before any arithmetic (InvalidArgumentError), and nothing changes', () => {
     const a = make();
     a.alloc(5);
     const s = snapshot(a);
-    expect(() => a.alloc(8n as unknown as number)).toThrow(TypeError);
+    expect(() => a.alloc(8n as unknown as number)).toThrow(InvalidArgumentError);
+    expect(() => a.alloc(8, 8n as unknown as number)).toThrow(InvalidArgumentError);
     expectUnchanged(a, s);
   });
 
@@ -104,7 +106,7 @@ describe.each(arenas())('bad input, %s arena: InvalidArgumentError and nothing c
     a.alloc(5);
     const s = snapshot(a);
     for (const m of [-1, 0.5, NaN, Infinity, 7, 'x', null]) expect(() => a.rewind(m as number)).toThrow(InvalidArgumentError);
-    expect(() => Arena.attach(a.memory, { at: 8 })).toThrow(InvalidArgumentError);
+    expect(() => Arena.attach(a.memory, { at: 8 })).toThrow(HeapCorruptionError);
     expectUnchanged(a, s);
   });
 });
@@ -118,7 +120,8 @@ describe('bad options', () => {
     ['maxBytes < bytes', { bytes: 100, maxBytes: 50 }],
     ['maxBytes fractional', { bytes: 100, maxBytes: 150.5 }],
     ['chunkBytes 0', { bytes: 100, maxBytes: 1000, chunkBytes: 0 }],
-    ['no options', undefined],
+    ['an unknown option', { bytes: 64, maxbytes: 128 }],
+    ['options not an object', 64],
     ['chunkPages 0', { buddy: new BuddyAllocator({ pages: 4, pageSize: 256 }), chunkPages: 0 }],
     ['maxBytes 0 over a buddy', { buddy: new BuddyAllocator({ pages: 4, pageSize: 256 }), maxBytes: 0 }],
     ['an offsets-only buddy', { buddy: new BuddyAllocator({ pages: 4, offsetsOnly: true }) }],

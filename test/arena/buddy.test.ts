@@ -5,6 +5,9 @@ import { InvalidArgumentError, MemkitError, OutOfMemoryError } from '../../src/e
 import { HeaderSlot, readSlot } from '../../src/memory/index.js';
 
 const PAGE = 256;
+/** Arena state (128 bytes) + first chunk header (16) at the start of the first block. */
+const STATE = 192;
+const FIRST_DATA = STATE + 16;
 
 function setup(pages = 16, chunkPages = 1, maxBytes?: number): { buddy: BuddyAllocator; arena: Arena; free0: number[]; free1: number[] } {
   const buddy = new BuddyAllocator({ pages, pageSize: PAGE });
@@ -19,8 +22,8 @@ describe('an arena over a BuddyAllocator', () => {
     expect(arena.memory).toBe(buddy.memory);
     expect(buddy.blockPages(arena.stateAddress)).toBe(1);
     expect(readSlot(arena.memory, HeaderSlot.Arena)).toBe(arena.stateAddress);
-    expect(arena.stats()).toEqual({ used: 0, capacity: PAGE - 64 - 16, chunks: 1, waste: 0, available: PAGE - 80, mode: 'buddy' });
-    expect(arena.alloc(8)).toBe(arena.stateAddress + 80);
+    expect(arena.stats()).toEqual({ used: 0, capacity: PAGE - FIRST_DATA, chunks: 1, waste: 0, available: PAGE - FIRST_DATA, mode: 'buddy' });
+    expect(arena.alloc(8)).toBe(arena.stateAddress + FIRST_DATA);
   });
 
   it('chains buddy blocks when a chunk is full; reset gives all but the first back', () => {
@@ -29,11 +32,11 @@ describe('an arena over a BuddyAllocator', () => {
     const st = arena.stats();
     expect(st.chunks).toBeGreaterThan(3);
     expect(st.used).toBe(1040);
-    for (const c of arena.chunkList()) expect(buddy.blockPages(c.address - (c.address === arena.stateAddress + 64 ? 64 : 0))).toBeGreaterThanOrEqual(1);
+    for (const c of arena.chunkList()) expect(buddy.blockPages(c.address - (c.address === arena.stateAddress + STATE ? STATE : 0))).toBeGreaterThanOrEqual(1);
     for (const p of ptrs) expect(arena.chunkList().some((c) => p >= c.data && p + 104 <= c.end)).toBe(true);
     arena.reset();
     expect(buddy.freeCounts()).toEqual(free1);
-    expect(arena.stats()).toMatchObject({ used: 0, chunks: 1, capacity: PAGE - 80, waste: 0 });
+    expect(arena.stats()).toMatchObject({ used: 0, chunks: 1, capacity: PAGE - FIRST_DATA, waste: 0 });
   });
 
   it('a request larger than chunkPages gets a larger block', () => {
@@ -60,7 +63,7 @@ describe('an arena over a BuddyAllocator', () => {
 
   it('buddy exhausted: OutOfMemoryError with the size asked, unchanged, usable after', () => {
     const { buddy, arena } = setup(4, 1);
-    arena.alloc(150);
+    arena.alloc(40);
     arena.alloc(200);
     arena.alloc(200);
     arena.alloc(200); // 4 pages taken
@@ -77,7 +80,7 @@ describe('an arena over a BuddyAllocator', () => {
     expect(buddy.freeCounts()).toEqual(free);
     expect(arena.stats()).toEqual(st);
     arena.reset();
-    expect(arena.alloc(100)).toBe(arena.stateAddress + 80);
+    expect(arena.alloc(40)).toBe(arena.stateAddress + FIRST_DATA);
   });
 
   it('maxBytes caps the total capacity', () => {

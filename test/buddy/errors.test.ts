@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, Memory, MemkitError,
+  BuddyAllocator, DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, Memory, MemkitError,
   OutOfMemoryError,
 } from '../../src/index.js';
 
@@ -44,8 +44,8 @@ describe('bad input gets a typed error and leaves the buddy unchanged', () => {
     expect(() => b.free(a + 5)).toThrow(InvalidFreeError);
     expect(() => b.free(0)).toThrow(InvalidFreeError);
     expect(() => b.free(b.base + 16 * ps)).toThrow(/outside/);
-    expect(() => b.free(-4096)).toThrow(InvalidFreeError);
-    expect(() => b.free(NaN)).toThrow(InvalidFreeError);
+    expect(() => b.free(-4096)).toThrow(InvalidArgumentError); // not an address at all
+    expect(() => b.free(NaN)).toThrow(InvalidArgumentError);
     expect(snapshot(b)).toBe(before);
     b.checkInvariants();
   });
@@ -68,7 +68,9 @@ describe('bad input gets a typed error and leaves the buddy unchanged', () => {
     expect(() => new BuddyAllocator({ pages: 4, pageSize: 1000 })).toThrow(InvalidArgumentError);
     expect(() => new BuddyAllocator({ pages: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => new BuddyAllocator({ pages: 4, maxOrder: 40 })).toThrow(InvalidArgumentError);
-    expect(() => new BuddyAllocator({})).toThrow(InvalidArgumentError);
+    expect(() => new BuddyAllocator({ pages: 4, pagesize: 4096 } as never)).toThrow(/unknown option "pagesize"/);
+    expect(new BuddyAllocator({}).pages).toBe(256); // every option has a default
+    expect(new BuddyAllocator().stats()).toMatchObject({ pages: 256, pageSize: 4096, freePages: 256 });
     expect(new InvalidArgumentError('x')).toBeInstanceOf(MemkitError);
   });
 });
@@ -119,6 +121,47 @@ describe('attach: a second instance over the same state', () => {
 
   it('refuses a Memory with no buddy', () => {
     const mem = Memory.create({ bytes: 4096 });
-    expect(() => BuddyAllocator.attach(mem)).toThrow(MemkitError);
+    expect(() => BuddyAllocator.attach(mem)).toThrow(HeapCorruptionError);
+  });
+});
+
+describe('growth on demand: check first, then act', () => {
+  it('a request that growth cannot serve throws OutOfMemoryError without growing', () => {
+    const b = new BuddyAllocator({ pages: 5, maxPages: 7, pageSize: 256 });
+    const held = b.allocPages(4); // pages 0-3
+    const tail = b.allocPages(1); // page 4: the end is allocated
+    const bytes = b.memory!.byteLength;
+    const before = snapshot(b);
+    // 4 pages: the block [4, 8) would need page 4 and pass maxPages 7
+    expect(() => b.allocPages(4)).toThrow(OutOfMemoryError);
+    expect(() => b.allocPagesExact(3)).toThrow(OutOfMemoryError);
+    expect(b.pages).toBe(5);
+    expect(b.memory!.byteLength).toBe(bytes);
+    expect(snapshot(b)).toBe(before);
+    b.free(tail);
+    b.free(held);
+    b.checkInvariants();
+  });
+
+  it('grows just enough when the grown heap has the block: free pages at the end merge with new ones', () => {
+    const b = new BuddyAllocator({ pages: 6, maxPages: 8, pageSize: 256 });
+    const low = b.allocPages(4); // pages 0-3; pages 4-5 free
+    const p = b.allocPages(4); // needs [4, 8): grows by 2
+    expect(p).toBe(b.base + 4 * 256);
+    expect(b.pages).toBe(8);
+    b.free(p);
+    b.free(low);
+    b.checkInvariants();
+    expect(b.freeCounts()).toEqual([0, 0, 0, 1]);
+  });
+
+  it('a memory that cannot grow: OutOfMemoryError, nothing changed', () => {
+    const mem = Memory.create({ bytes: 5 * 4096 }); // fixed: the state page and 4 pages
+    const b = new BuddyAllocator({ memory: mem, pages: 4, pageSize: 4096, maxPages: 12 });
+    b.allocPages(4);
+    const before = snapshot(b);
+    expect(() => b.allocPages(4)).toThrow(/cannot grow/);
+    expect(snapshot(b)).toBe(before);
+    expect(b.pages).toBe(4);
   });
 });
