@@ -508,10 +508,13 @@ export class Kmalloc implements ByteAllocator {
         if (Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel && rel < this.span[cls]! && (un === 0 || addr < un)) {
           const a = addr >>> 2;
           if ((u32[a + 1]! ^ u32[a]!) === this.key) return this.freeSuspect(h, addr, addr);
-          const lf = u32[h + P_LOCAL_FREE]!;
+          // The current page takes the block straight back on `free` (SLUB's
+          // per-CPU slab); any other page collects it on `local_free`.
+          const list = h + (u32[this.cur + cls] === h ? P_FREELIST : P_LOCAL_FREE);
+          const lf = u32[list]!;
           u32[a] = lf;
           u32[a + 1] = lf ^ this.key;
-          u32[h + P_LOCAL_FREE] = addr;
+          u32[list] = addr;
           const w = u32[h + P_USED]! - 1;
           u32[h + P_USED] = w;
           if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
