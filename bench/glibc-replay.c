@@ -6,7 +6,8 @@
  *   glibc-replay SCRIPT time PASSES   warm-up pass, then PASSES timed passes:
  *                                     prints the nanoseconds of each, one a line
  *   glibc-replay SCRIPT util          one pass: prints peak payload / peak
- *                                     footprint (mallinfo2 arena + hblkhd)
+ *                                     footprint (mallinfo2 arena + hblkhd, less
+ *                                     what the replayer itself holds)
  *
  * SCRIPT: u32 ops, u32 ids, then ops bytes of kind (0 alloc, 1 free,
  * 2 realloc), padding to 4, ops i32 ids, ops u32 sizes (little-endian).
@@ -46,6 +47,9 @@ static uintptr_t pass(void) {
 static double utilization(void) {
   double payload = 0, peakPayload = 0, peakFoot = 0;
   double *req = calloc(ids, sizeof(double));
+  /* The replayer's own arrays are not the program's: count from here. */
+  struct mallinfo2 m0 = mallinfo2();
+  double base = (double)m0.arena + (double)m0.hblkhd;
   for (uint32_t i = 0; i < n; i++) {
     uint8_t k = kind[i];
     int32_t b = id[i];
@@ -64,7 +68,7 @@ static double utilization(void) {
     if (payload > peakPayload) peakPayload = payload;
     if ((i & 15) == 0 || k != 1) {
       struct mallinfo2 m = mallinfo2();
-      double f = (double)m.arena + (double)m.hblkhd;
+      double f = (double)m.arena + (double)m.hblkhd - base;
       if (f > peakFoot) peakFoot = f;
     }
   }
