@@ -504,8 +504,8 @@ export class Kmalloc implements ByteAllocator {
       if (cls >>> 0 < this.nClasses) {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT); // the head page's descriptor
         const rel = addr - (this.base + (((h - this.pt) >>> PAGE_SHIFT) << this.shift));
-        const un = u32[h + P_UNUSED]!;
-        if (Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel && rel < this.span[cls]! && (un === 0 || addr < un)) {
+        // On the grid, and below `unused` (which never passes the last slot's end).
+        if (addr < u32[h + P_UNUSED]! && Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel) {
           const a = addr >>> 2;
           if ((u32[a + 1]! ^ u32[a]!) === this.key) return this.freeSuspect(h, addr, addr);
           // The current page takes the block straight back on `free` (SLUB's
@@ -542,7 +542,7 @@ export class Kmalloc implements ByteAllocator {
             // Take the page's local frees as its new free list (free-list sharding).
             u32[d + P_FREELIST] = lf;
             u32[d + P_LOCAL_FREE] = 0;
-          } else if (u32[d + P_UNUSED] !== 0) {
+          } else if (u32[d + P_UNUSED]! < this.pageAddr(d) + this.span[cls]!) {
             this.extend(d, cls);
           } else {
             // No free block: the page is full. Off the queue; the next page becomes current.
@@ -589,8 +589,7 @@ export class Kmalloc implements ByteAllocator {
       u32[(slot >>> 2) + 1] = next ^ key;
       if (this.debug) this.poison(cls, slot);
     }
-    const rest = first + count * stride;
-    u32[d + P_UNUSED] = rest >= end ? 0 : rest;
+    u32[d + P_UNUSED] = first + count * stride; // at most `end`: every slot was put on a list
     u32[d + P_FREELIST] = first;
   }
 
@@ -750,8 +749,7 @@ export class Kmalloc implements ByteAllocator {
     const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
     const slot = addr - this.objOffset;
     const rel = slot - this.pageAddr(h);
-    const un = u32[h + P_UNUSED]!;
-    if (rel < 0 || rel % this.stride[cls]! !== 0 || rel >= this.span[cls]! || (un !== 0 && slot >= un)) return NOT_A_BLOCK;
+    if (rel < 0 || rel % this.stride[cls]! !== 0 || slot >= u32[h + P_UNUSED]!) return NOT_A_BLOCK;
     this.locH = h;
     this.locCls = cls;
     this.locSlot = slot;
@@ -1012,8 +1010,7 @@ export class Kmalloc implements ByteAllocator {
     for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
       for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
     }
-    const un = u32[h + P_UNUSED]!;
-    if (un !== 0) for (let q = un; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
+    for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
     return out;
   }
 

@@ -54,9 +54,11 @@
  * handed out; FULL (bit 16 of word 6) marks a page taken off its class's
  * queue because it had no free block.
  *
- * `unused` is the address of the first slot never put on the freelist (0 when
- * every slot has been): a new slab's freelist is built lazily, a few slots at a
- * time (mimalloc's "extend"), so making a slab costs O(1), not O(objects).
+ * `unused` is the address of the first slot never put on the freelist (for a
+ * SlabCache 0 when every slot has been; for a kmalloc class page the end of its
+ * last slot then, so that free checks `addr < unused` in one compare): a new
+ * slab's freelist is built lazily, a few slots at a time (mimalloc's
+ * "extend"), so making a slab costs O(1), not O(objects).
  * `freelist` is the address of the slab's first free object (0 = none); each
  * free object holds the (encoded) address of the next one at `fpOffset` in its
  * slot. A slab of 2^order pages has one head page and 2^order - 1 tail pages,
