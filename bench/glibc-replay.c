@@ -6,8 +6,8 @@
  *   glibc-replay SCRIPT time PASSES   warm-up pass, then PASSES timed passes:
  *                                     prints the nanoseconds of each, one a line
  *   glibc-replay SCRIPT util          one pass: prints peak payload / peak
- *                                     footprint (mallinfo2 arena + hblkhd, less
- *                                     what the replayer itself holds)
+ *                                     footprint (growth of the brk heap plus
+ *                                     the program's mmapped chunks)
  *
  * SCRIPT: u32 ops, u32 ids, then ops bytes of kind (0 alloc, 1 free,
  * 2 realloc), padding to 4, ops i32 ids, ops u32 sizes (little-endian).
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint32_t n, ids;
 static uint8_t *kind;
@@ -44,33 +45,43 @@ static uintptr_t pass(void) {
   return s;
 }
 
+/* Bytes of the chunk behind p when glibc mmapped it (its size word's
+ * IS_MMAPPED bit, 0x2), else 0: such chunks are outside the brk heap. */
+static double mmapped(void *p) {
+  if (p == NULL) return 0;
+  size_t h;
+  memcpy(&h, (char *)p - sizeof h, sizeof h);
+  return (h & 2) ? (double)(h & ~(size_t)7) : 0;
+}
+
 static double utilization(void) {
-  double payload = 0, peakPayload = 0, peakFoot = 0;
+  double payload = 0, peakPayload = 0, peakFoot = 0, mm = 0;
   double *req = calloc(ids, sizeof(double));
-  /* The replayer's own arrays are not the program's: count from here. */
-  struct mallinfo2 m0 = mallinfo2();
-  double base = (double)m0.arena + (double)m0.hblkhd;
+  /* Footprint = growth of the brk heap since here + bytes of mmapped chunks
+   * (O(1) per op; mallinfo2 walks the free lists and is far too slow per op). */
+  char *brk0 = sbrk(0);
   for (uint32_t i = 0; i < n; i++) {
     uint8_t k = kind[i];
     int32_t b = id[i];
     if (k == 0) {
       addr[b] = malloc(size[i]);
+      mm += mmapped(addr[b]);
       req[b] = size[i];
       payload += size[i];
     } else if (k == 1) {
+      mm -= mmapped(addr[b]);
       free(addr[b]);
       payload -= req[b];
     } else {
+      mm -= mmapped(addr[b]);
       addr[b] = realloc(addr[b], size[i]);
+      mm += mmapped(addr[b]);
       payload += (double)size[i] - req[b];
       req[b] = size[i];
     }
     if (payload > peakPayload) peakPayload = payload;
-    if ((i & 15) == 0 || k != 1) {
-      struct mallinfo2 m = mallinfo2();
-      double f = (double)m.arena + (double)m.hblkhd - base;
-      if (f > peakFoot) peakFoot = f;
-    }
+    double f = (double)((char *)sbrk(0) - brk0) + mm;
+    if (f > peakFoot) peakFoot = f;
   }
   free(req);
   return peakPayload / peakFoot;

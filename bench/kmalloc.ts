@@ -12,7 +12,9 @@
  *     hand-written free-list push/pop bound of bench/slab.ts. Goal: within 3x.
  *
  * Run: `npm run bench -- kmalloc` (`--quick`: 3 rounds, the random workload
- * and one trace).
+ * and one trace). `MEMKIT_TRACES=dir` replays the traces of another
+ * directory; `MEMKIT_KMALLOC_OPTIONS='{"maxClass":256}'` another Kmalloc
+ * configuration.
  *
  * @module
  */
@@ -80,10 +82,13 @@ export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<Case
   const scripts: Script[] = [randomScript(options.quick ? 50_000 : 400_000)];
   for (const f of chosen) scripts.push(await traceScript(new URL(f, traceDir).pathname));
   const rounds = options.quick ? 3 : Math.max(5, options.rounds);
+  // MEMKIT_KMALLOC_OPTIONS='{"maxClass":256}' measures another configuration.
+  const kmallocOptions = JSON.parse(process.env.MEMKIT_KMALLOC_OPTIONS ?? '{}') as object;
+  if (process.env.MEMKIT_KMALLOC_OPTIONS !== undefined) console.log(`Kmalloc options: ${process.env.MEMKIT_KMALLOC_OPTIONS}\n`);
   const results: CaseResult[] = [];
   try {
     for (const s of scripts) {
-      const r = await replaySideBySide(s, rounds);
+      const r = await replaySideBySide(s, rounds, kmallocOptions);
       console.log(formatCase(r) + '\n');
       results.push(r);
     }

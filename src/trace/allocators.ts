@@ -27,7 +27,7 @@ export interface AllocatorEntry {
  */
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
-  kmalloc: { description: 'memkit Kmalloc: slab caches up to 64 B, a TLSF heap to 8 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
+  kmalloc: { description: 'memkit Kmalloc: size-class pages up to 64 B, a TLSF heap to 64 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
   buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block)', create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
   thing: { description: '@thi.ng/malloc MemPool: first fit, address-ordered lists (free is O(live blocks)); realloc = malloc+copy+free', create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h) },
   tlsf: { description: 'TLSF (two-level segregated fit) compiled to WebAssembly', create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h) },
