@@ -459,6 +459,7 @@ export class Kmalloc implements ByteAllocator {
    * @throws HeapCorruptionError when a free block was written to after its free.
    */
   alloc(size: number): number {
+    if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
     if (size <= this.fastMax && (size >>> 0) === size) {
       const mem = this.memory;
       mem.sync();
@@ -492,6 +493,7 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
+    if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -897,7 +899,8 @@ export class Kmalloc implements ByteAllocator {
    */
   realloc(addr: number, size: number): number {
     if (addr === 0) return this.alloc(size);
-    if ((size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
+    if (typeof size !== 'number' || (size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
     let usable: number;
     const mem = this.memory;
     mem.sync();

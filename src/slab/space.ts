@@ -100,8 +100,9 @@ export class SlabSpace {
 
   /** Page index of the page holding `addr`, or -1 when `addr` is not inside the buddy's pages. */
   pageOf(addr: number): number {
+    if (typeof addr !== 'number') return -1;
     const off = addr - this.buddy.base;
-    if (typeof addr !== 'number' || !(off >= 0) || off >= this.buddy.maxPages * this.buddy.pageSize) return -1;
+    if (!(off >= 0) || off >= this.buddy.maxPages * this.buddy.pageSize) return -1;
     return Math.floor(off / this.buddy.pageSize);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, Kmalloc, Memory, SlabSpace } from '../../src/index.js';
+import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, Kmalloc, MemkitError, Memory, SlabSpace } from '../../src/index.js';
 import { OWNER_CLASS, OWNER_CLASS_DEBUG, OWNER_LARGE, OWNER_TLSF, P_INFO, infoOwner } from '../../src/slab/layout.js';
 
 /** The owner field of addr's page descriptor, read from the buffer through the slab space's layout. */
@@ -106,5 +106,29 @@ describe('Kmalloc.attach after the change: class pages live in the buffer', () =
     expect(k1.slabinfo()).toBe(k2.slabinfo());
     k2.shrink();
     expect(k1.footprint()).toBe(0);
+  });
+});
+
+describe('Kmalloc fast paths refuse what is not an address or a size, and change nothing', () => {
+  it('free / ksize / realloc with bad values give a MemkitError, never a TypeError or a freed block', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const p = k.alloc(24);
+    const t = k.alloc(3000);
+    const l = k.alloc(100_000);
+    const bads: unknown[] = [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 53, String(p), BigInt(p), null, undefined,
+      { valueOf: () => p }, [p], true, p + 4, t + 8, l + 4096];
+    const state = (): string => JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats()]);
+    const before = state();
+    for (const b of bads) {
+      expect(() => k.free(b as number), `free(${String(b)})`).toThrow(MemkitError);
+      expect(() => k.ksize(b as number), `ksize(${String(b)})`).toThrow(MemkitError);
+      expect(() => k.realloc(b as number, 8), `realloc(${String(b)}, 8)`).toThrow(MemkitError);
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= 2 ** 32) {
+        expect(() => k.realloc(p, b as number), `realloc(p, ${String(b)})`).toThrow(MemkitError);
+        expect(() => k.alloc(b as number), `alloc(${String(b)})`).toThrow(MemkitError);
+      }
+    }
+    expect(state()).toBe(before);
+    expect([k.isAllocated(p), k.isAllocated(t), k.isAllocated(l)]).toEqual([true, true, true]);
   });
 });
