@@ -2,17 +2,18 @@
  * Kmalloc: the general-purpose allocator (lecture: "Slab Allocator Usage";
  * kernel: mm/slab_common.c), built as mimalloc builds its fast path.
  *
- *   alloc(size):  size <= maxClass (1 KiB)  ->  a size-class page (below)
- *                 size <= the TLSF maximum  ->  the TLSF heap (medium sizes
- *                                              share one free space)
+ *   alloc(size):  size <= maxClass (64 B)   ->  a size-class page (below)
+ *                 size <= largeAbove (the   ->  the TLSF heap (medium sizes share
+ *                 most a TLSF chunk holds)      one free space), unless whole
+ *                                              pages waste at most size / 32
  *                 larger                    ->  buddy pages, exactly enough
  *   free(addr):   the page descriptor of addr's page names the owner (a
  *                 class page, a TLSF chunk, a large block), so no size is needed.
  *
  * ## Size-class pages (the small tier; mimalloc's pages, SLUB's slabs)
  *
- * Sizes up to 64 B come in 8-byte classes, then 8 classes per doubling (at
- * most 12.5% apart). Each class has a queue of pages (1 or more buddy pages
+ * Sizes up to 64 B come in 8-byte classes, then (with a larger maxClass) 8
+ * classes per doubling (at most 12.5% apart). Each class has a queue of pages (1 or more buddy pages
  * each) whose head is the class's *current* page; its descriptor index sits
  * in `cur[class]`, one word per class in the control block. A page keeps two
  * free lists in its descriptor (free-list sharding):
@@ -26,7 +27,8 @@
  * cur[class]; b = free(d); if b != 0, pop. The common free is: page = (addr -
  * base) >> pageShift; head = page - delta (a field of the descriptor, so no
  * branch for multi-page pages); check the address is on the page's grid;
- * push on local_free; used--. Everything else, the generic path, runs only
+ * push on `free` when the page is the current one (SLUB's per-CPU slab: an
+ * alloc/free pair never leaves the fast path), else on local_free; used--. Everything else, the generic path, runs only
  * when `free` is empty (take local_free whole; else extend the page by some
  * never-used slots; else mark the page FULL, take it off the queue and try
  * the next; else take a new page from the buddy) or when a free makes a page
@@ -118,8 +120,10 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 1024); larger sizes go
+   * Largest size served by a size-class page (default 64); larger sizes go
    * to the TLSF heap, then (above what a TLSF chunk holds) to buddy pages.
+   * Larger values put more sizes on the fast path and cost utilization
+   * (docs/kmalloc.md has the figures).
    */
   maxClass?: number;
   /** Page size of a new buddy (default 4096). */
