@@ -62,7 +62,8 @@
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
  *         9 free-tag key | 10 flags (1 = debug) | 11 version (2) | 12 NO_PAGE (always 0)
  *        16 .. 16+n-1           cur[class]: descriptor word index of the current page
- *        16+n .. 16+n+4n-1      per class: size, stride, pages per page, objects per page
+ *        16+n .. 16+n+6n-1      per class: size, stride, buddy pages per page, objects
+ *                               per page, pages made, pages given back
  * ```
  *
  * @module
@@ -154,8 +155,10 @@ const K_LARGE_ABOVE = 13;
 const K_NO_PAGE = 12;
 /** cur[class] starts here; the class table follows it. */
 const K_CUR = 16;
-/** Words per class in the class table: size, stride, pages, objects. */
-const CLASS_WORDS = 4;
+/** Words per class in the class table: size, stride, pages, objects, pages made, pages freed. */
+const CLASS_WORDS = 6;
+const CW_MADE = 4;
+const CW_FREED = 5;
 const FLAG_DEBUG = 1;
 /** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32). */
 const PAGE_FIT_SHIFT = 5;
@@ -246,7 +249,7 @@ export class KmallocCache {
     return {
       name: this.name, objectSize: this.size, stride: this.stride, objectsPerSlab: this.objectsPerSlab,
       pagesPerSlab: this.pagesPerSlab, slabs, partialSlabs: slabs - full - empty, fullSlabs: full, emptySlabs: empty,
-      activeObjects: active, totalObjects: slabs * this.objectsPerSlab, slabsMade: NaN, slabsFreed: NaN,
+      activeObjects: active, totalObjects: slabs * this.objectsPerSlab, ...this.k.pagesMadeFreed(this.cls),
     };
   }
 
@@ -619,6 +622,8 @@ export class Kmalloc implements ByteAllocator {
     this.space.setOwner(pg, pages, (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls, true);
     u32[d + P_UNUSED] = addr;
     this.enqueueHead(cls, d);
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_MADE;
+    u32[w] = u32[w]! + 1;
   }
 
   /** A free left page `h` empty (`w` = 0) or un-full (FULL set): queue it again or give it back. */
@@ -643,6 +648,9 @@ export class Kmalloc implements ByteAllocator {
     const pg = (h - this.pt) >>> PAGE_SHIFT;
     this.space.clearPages(pg, this.pagesOf[cls]!);
     this.buddy.free(this.base + (pg << this.shift));
+    const u32 = this.memory.u32;
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_FREED;
+    u32[w] = u32[w]! + 1;
   }
 
   // Queue links: P_NEXT / P_PREV hold descriptor word indices, 0 = none.
@@ -993,6 +1001,14 @@ export class Kmalloc implements ByteAllocator {
     });
   }
 
+  /** @internal Pages of class `cls` taken from and given back to the buddy since the heap was made. */
+  pagesMadeFreed(cls: number): { slabsMade: number; slabsFreed: number } {
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS;
+    return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
+  }
+
   /** @internal Calls `visit(pageAddr, used, full)` for each page of class `cls`, in address order. */
   forEachClassPage(cls: number, visit: (addr: number, used: number, full: boolean) => void): void {
     this.memory.sync();
@@ -1051,21 +1067,6 @@ export class Kmalloc implements ByteAllocator {
     this.memory.sync();
     const u32 = this.memory.u32;
     return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
-  }
-
-  /**
-   * The worst-case internal waste (`ksize(p) - size`) of a fresh `alloc(size)`:
-   * the bound docs/kmalloc.md tabulates and the size-sweep test checks.
-   */
-  wasteBound(size: number): number {
-    if (size <= this.maxClass) {
-      const c = this.table[(size + 7) >>> 3]!;
-      const prev = c === 0 ? 0 : this.classSizes[c - 1]!;
-      return this.classSizes[c]! - prev - 1 + (size === 0 ? 1 : 0);
-    }
-    const pageWaste = -size & this.pageMask;
-    if (size <= this.largeAbove && (pageWaste << PAGE_FIT_SHIFT) > size) return 7 + 15; // TLSF: payload rounded to 8, plus a tail too small to split
-    return pageWaste; // whole pages: at most size / 32 below largeAbove, at most a page - 1 above
   }
 
   // -------------------------------------------------------- kernel names

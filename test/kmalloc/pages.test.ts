@@ -33,6 +33,7 @@ describe('Kmalloc size-class pages', () => {
     const before = k.footprint();
     for (let i = 0; i < per; i++) if (i !== 3 && i !== 5) k.free(a[i]!);
     expect(k.footprint()).toBe(before - 4096); // the first page emptied: back to the buddy
+    expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({ slabs: 1, slabsMade: 2, slabsFreed: 1 });
   });
 
   it('a block written after its free is caught when it is handed out again (HeapCorruptionError, no wild address)', () => {
