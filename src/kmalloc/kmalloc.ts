@@ -531,6 +531,8 @@ export class Kmalloc implements ByteAllocator {
         }
       } else if ((info & OWNER_MASK) === OWNER_TLSF) {
         return this.tlsf.free(addr);
+      } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
+        return this.freeLarge(addr, pg);
       }
     }
     this.freeOther(addr);
@@ -851,8 +853,11 @@ export class Kmalloc implements ByteAllocator {
       throw e;
     }
     const pg = (addr - this.base) >>> this.shift;
-    this.space.setOwner(pg, 1, OWNER_LARGE, false);
+    this.memory.sync(); // taking pages may have grown (and replaced) the buffer
     const u32 = this.memory.u32;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    u32[d + P_INFO] = OWNER_LARGE; // the first page only: an interior page has no owner
+    u32[d + P_FREELIST] = pages; // a large block's word 0: its pages (free needs no buddy lookup)
     u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! + 1;
     u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! + pages;
     return addr;
@@ -874,10 +879,12 @@ export class Kmalloc implements ByteAllocator {
   }
 
   private freeLarge(addr: number, pg: number): void {
-    const pages = this.buddy.blockPages(addr);
+    const d = this.pt + (pg << PAGE_SHIFT);
+    const pages = this.memory.u32[d + P_FREELIST]!;
     this.buddy.free(addr);
-    this.space.clearPages(pg, 1);
     const u32 = this.memory.u32;
+    u32[d + P_INFO] = 0;
+    u32[d + P_FREELIST] = 0;
     u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
     u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
   }

@@ -43,6 +43,9 @@
  *  tail  -         | heap << 24 | k << 16 | owner |    -     |    -     |   -
  *        word 5        word 6                       word 7
  *  head  local_free  | FULL << 16 | used          | thread_free (issue 12: 0 now)
+ *
+ *  kmalloc large block (owner = OWNER_LARGE, on its first page only):
+ *        word 0: the block's pages   word 1: OWNER_LARGE   words 2..7: -
  * ```
  * A class page's tail k pages after its head says k in bits 16..23, so
  * free(addr) finds the head from any page with one subtract, no branch.
