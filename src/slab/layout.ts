@@ -49,7 +49,8 @@
  * ```
  * A class page's tail k pages after its head says k in bits 16..23, so
  * free(addr) finds the head from any page with one subtract, no branch.
- * `free` is the list alloc pops; `local_free` the list free pushes on (taken
+ * `free` is the list alloc pops (and free pushes on while the page is its
+ * class's current page); `local_free` the list free pushes on otherwise (taken
  * over as a whole when `free` runs dry: free-list sharding); `thread_free`
  * is reserved for frees that arrive from another worker, pushed with one
  * compareExchange and taken by the owner in one exchange; `heap` (bits
