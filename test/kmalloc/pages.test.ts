@@ -83,6 +83,19 @@ describe('Kmalloc debug checks (only in debug heaps: other owner values, so the 
       for (let i = 0; i < 200; i++) k.alloc(40); // p comes round once the page's other free blocks are used
     }).toThrow(/Poison overwritten/);
   });
+
+  it('an attached instance of a debug heap keeps the checks (the flag is in the buffer)', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k1 = new Kmalloc({ memory, debug: true });
+    const p = k1.alloc(16);
+    const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    expect(k2.debug).toBe(true);
+    k2.bytes[p + 16] = 0; // overflow into the right red zone
+    expect(() => k2.free(p)).toThrow(/Right Redzone overwritten/);
+    k2.bytes[p + 16] = 0xcc;
+    k2.free(p);
+    expect(() => k1.free(p)).toThrow(DoubleFreeError);
+  });
 });
 
 describe('Kmalloc.attach after the change: class pages live in the buffer', () => {
