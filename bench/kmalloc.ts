@@ -1,56 +1,111 @@
 /**
- * kmalloc benchmarks (issue "Slab caches and kmalloc", Must show): the random
- * mixed-size workload (sizes 8..4096 B, up to 10,000 live blocks, random
- * frees) and every trace in traces/, each replayed identically by
- * memkit's Kmalloc, AssemblyScript's TLSF compiled to WebAssembly, and
- * `@thi.ng/malloc`. Rows report ops/s and utilization (peak live payload /
- * peak footprint, one full pass on a fresh allocator).
+ * kmalloc benchmarks (issue 11):
  *
- * @thi.ng/malloc's free is O(live blocks): on the traces its utilization pass
- * is cut at THING_UTIL_OPS ops (said in the row name).
+ *  1. Side-by-side replay (bench/replay.ts) of the random mixed-size workload
+ *     (sizes 8..4096 B, up to 10,000 live blocks, random frees) and of every
+ *     trace in `traces/` (or the directory in `MEMKIT_TRACES`), through
+ *     Kmalloc, TLSF compiled to WebAssembly, and glibc's malloc when gcc is
+ *     there: ops/s, the kmalloc / TLSF ratio (median and range over rounds),
+ *     utilization. Goal: kmalloc >= 1.5x TLSF (2x the real goal), with
+ *     utilization >= TLSF's - 0.01.
+ *  2. The small tier's alloc+free pair (kmalloc(64) then kfree) against the
+ *     hand-written free-list push/pop bound of bench/slab.ts. Goal: within 3x.
  *
- * Run: `npm run bench -- kmalloc`.
+ * Run: `npm run bench -- kmalloc` (`--quick`: 3 rounds, the random workload
+ * and one trace). `MEMKIT_TRACES=dir` replays the traces of another
+ * directory; `MEMKIT_KMALLOC_OPTIONS='{"maxClass":256}'` another Kmalloc
+ * configuration.
  *
  * @module
  */
 import { readdirSync } from 'node:fs';
 import { Kmalloc } from '../src/kmalloc/index.js';
-import { createThingAllocator } from '../src/peers/thing.js';
-import { createTlsfAllocator } from '../src/peers/tlsf.js';
-import { DEFAULT_OPTIONS, runCases, type BenchCase, type BenchOptions, type CaseResult } from './harness.js';
-import { randomScript, scriptContender, traceScript, type Script } from './workload.js';
+import { DEFAULT_OPTIONS, formatCase, runCases, type BenchOptions, type CaseResult, type Contender } from './harness.js';
+import { cleanupGlibc, replaySideBySide, summaryTable } from './replay.js';
+import { randomScript, traceScript, type Script } from './workload.js';
 
-const MEMKIT = 'memkit Kmalloc';
-const TLSF = 'TLSF (AssemblyScript, wasm)';
-const THING_UTIL_OPS = 200_000;
+const SIZE = 64;
+const PAIR = 'memkit Kmalloc kmalloc(64)+kfree';
+const BOUND = 'lower bound: free-list push/pop';
 
-function heapBytes(s: Script): number {
-  return Math.max(1 << 20, Math.ceil((2 * s.peakPayload) / 65536) * 65536);
-}
-
-function scriptCase(s: Script, isTrace: boolean): BenchCase {
-  const bytes = heapBytes(s);
-  const thingName = isTrace ? `@thi.ng/malloc (utilization: first ${THING_UTIL_OPS / 1000}k ops)` : '@thi.ng/malloc';
+function pairContender(): Contender {
+  let k: Kmalloc | null = null;
   return {
-    name: `kmalloc: ${s.name} (${(s.kind.length / 1e6).toFixed(2)} M ops a cycle)`,
-    unit: 'ops',
-    contenders: [
-      scriptContender(MEMKIT, 'memkit', s, () => new Kmalloc({ bytes, maxBytes: 2 ** 31 })),
-      scriptContender(TLSF, 'peer', s, () => createTlsfAllocator(bytes)),
-      scriptContender(thingName, 'peer', s, () => createThingAllocator(Math.max(4 * bytes, 64 << 20)), isTrace ? THING_UTIL_OPS : Infinity),
-    ],
-    goals: [{ subject: MEMKIT, vs: TLSF, atLeast: 2, text: 'kmalloc at least 2x the ops/s of TLSF-in-wasm' }],
+    name: PAIR,
+    role: 'memkit',
+    setup() {
+      k = new Kmalloc({ bytes: 1 << 22 });
+      k.alloc(SIZE); // warm: the class has a current page, kept by a live block
+    },
+    run(n) {
+      const a = k!;
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = a.alloc(SIZE);
+        a.free(p);
+        s ^= p;
+      }
+      return s;
+    },
   };
 }
 
-/** Runs the kmalloc cases (`quick`: the random workload and one trace). */
+function boundContender(): Contender {
+  const next = new Int32Array(2048);
+  let head = 0;
+  return {
+    name: BOUND,
+    role: 'bound',
+    setup() {
+      for (let i = 0; i < next.length; i++) next[i] = i + 1 < next.length ? i + 1 : -1;
+      head = 0;
+    },
+    run(n) {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = head; // pop
+        head = next[p]!;
+        next[p] = head; // push it back
+        head = p;
+        s ^= p;
+      }
+      return s;
+    },
+  };
+}
+
+/** Runs the kmalloc cases. */
 export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<CaseResult[]> {
-  const traceDir = new URL('../traces/', import.meta.url);
+  const traceDir = process.env.MEMKIT_TRACES !== undefined ? new URL(`file://${process.env.MEMKIT_TRACES.replace(/\/?$/, '/')}`) : new URL('../traces/', import.meta.url);
   const files = readdirSync(traceDir).filter((f) => f.endsWith('.rep.gz') || f.endsWith('.rep')).sort();
   const chosen = options.quick ? files.slice(0, 1) : files;
-  const scripts: Array<[Script, boolean]> = [[randomScript(options.quick ? 50_000 : 400_000), false]];
-  for (const f of chosen) scripts.push([await traceScript(new URL(f, traceDir).pathname), true]);
-  return runCases(scripts.map(([s, t]) => scriptCase(s, t)), options);
+  const scripts: Script[] = [randomScript(options.quick ? 50_000 : 400_000)];
+  for (const f of chosen) scripts.push(await traceScript(new URL(f, traceDir).pathname));
+  const rounds = options.quick ? 3 : Math.max(5, options.rounds);
+  // MEMKIT_KMALLOC_OPTIONS='{"maxClass":256}' measures another configuration.
+  const kmallocOptions = JSON.parse(process.env.MEMKIT_KMALLOC_OPTIONS ?? '{}') as object;
+  if (process.env.MEMKIT_KMALLOC_OPTIONS !== undefined) console.log(`Kmalloc options: ${process.env.MEMKIT_KMALLOC_OPTIONS}\n`);
+  const results: CaseResult[] = [];
+  try {
+    for (const s of scripts) {
+      const r = await replaySideBySide(s, rounds, kmallocOptions);
+      console.log(formatCase(r) + '\n');
+      results.push(r);
+    }
+  } finally {
+    cleanupGlibc();
+  }
+  console.log(`## kmalloc side-by-side replay: summary (ratio = median of per-round ratios, range over ${rounds} rounds)`);
+  console.log(summaryTable(results) + '\n');
+  results.push(
+    ...(await runCases([{
+      name: `kmalloc: alloc+free pairs, ${SIZE}-byte blocks (the size-class fast path)`,
+      unit: 'pairs',
+      contenders: [pairContender(), boundContender()],
+      goals: [{ subject: PAIR, vs: BOUND, atLeast: 1 / 3, text: 'kmalloc pairs within 3x of the lower bound' }],
+    }], options)),
+  );
+  return results;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

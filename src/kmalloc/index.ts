@@ -1,5 +1,5 @@
-/** Layer 4: kmalloc, the general allocator made of slab caches. */
-export { Kmalloc } from './kmalloc.js';
+/** Layer 4: kmalloc, the general allocator: size-class pages, a TLSF heap, buddy pages. */
+export { Kmalloc, KmallocCache } from './kmalloc.js';
 export type { KmallocOptions } from './kmalloc.js';
 export { classSizes, classTable, className } from './classes.js';
 export type { SizeClassSpec } from './classes.js';

@@ -1,27 +1,69 @@
 /**
- * Kmalloc: the general-purpose allocator made of slab caches (lecture: "Slab
- * Allocator Usage"; kernel: mm/slab_common.c).
+ * Kmalloc: the general-purpose allocator (lecture: "Slab Allocator Usage";
+ * kernel: mm/slab_common.c), built as mimalloc builds its fast path.
  *
- *   alloc(size):  size <= tlsfAbove (64)  ->  the class's SlabCache
- *                 size <= largest class  ->  the TLSF heap (medium sizes share
- *                                            one free space: no per-class waste)
- *                 larger                 ->  buddy pages, exactly enough
- *   free(addr):   the page descriptor of addr's page names its cache (or
- *                 marks a large block), so no size is needed.
+ *   alloc(size):  size <= maxClass (64 B)   ->  a size-class page (below)
+ *                 size <= largeAbove (the   ->  the TLSF heap (medium sizes share
+ *                 most a TLSF chunk holds)      one free space), unless whole
+ *                                              pages waste at most size / 32
+ *                 larger                    ->  buddy pages, exactly enough
+ *   free(addr):   the page descriptor of addr's page names the owner (a
+ *                 class page, a TLSF chunk, a large block), so no size is needed.
  *
- * Page descriptor marker for large blocks: cache field 0xffff on the block's
- * first page (see slab/layout.ts); for TLSF chunks: 0xfffe on every page of
- * the chunk (set and cleared by the heap's onChunk). Invariant: a page's descriptor names a
- * cache iff the page belongs to one of that cache's slabs; it is LARGE iff it
- * is the first page of a live large block.
+ * ## Size-class pages (the small tier; mimalloc's pages, SLUB's slabs)
  *
- * State: the slab space (page and cache descriptors) plus the counters below
- * live in the buffer; the header slot `HeaderSlot.Kmalloc` points at the
- * counters.
+ * Sizes up to 64 B come in 8-byte classes, then (with a larger maxClass) 8
+ * classes per doubling (at most 12.5% apart). Each class has a queue of pages (1 or more buddy pages
+ * each) whose head is the class's *current* page; its descriptor index sits
+ * in `cur[class]`, one word per class in the control block. A page keeps two
+ * free lists in its descriptor (free-list sharding):
+ *
+ *   free         what alloc pops: `b = free; free = next(b); used++`
+ *   local_free   what free pushes on: `next(b) = local_free; local_free = b; used--`
+ *   thread_free  (issue 12) frees from other workers, pushed with one
+ *                compareExchange, taken by the owner in one exchange
+ *
+ * The common alloc is therefore: class = table[(size + 7) >> 3]; d =
+ * cur[class]; b = free(d); if b != 0, pop. The common free is: page = (addr -
+ * base) >> pageShift; head = page - delta (a field of the descriptor, so no
+ * branch for multi-page pages); check the address is on the page's grid;
+ * push on `free` when the page is the current one (SLUB's per-CPU slab: an
+ * alloc/free pair never leaves the fast path), else on local_free; used--. Everything else, the generic path, runs only
+ * when `free` is empty (take local_free whole; else extend the page by some
+ * never-used slots; else mark the page FULL, take it off the queue and try
+ * the next; else take a new page from the buddy) or when a free makes a page
+ * empty (give it back, unless it is the current one) or un-full (queue it
+ * again). With no current page, `cur[class]` points at a word that is always
+ * 0, so that case costs no extra branch.
+ *
+ * A free block holds `next` in its first word and `next ^ key` in its second
+ * (the free tag; `key` is random per heap). alloc checks the tag of the block
+ * it pops (a use-after-free write into a free block gives
+ * HeapCorruptionError, never a wild address) and clears it; free sees a
+ * block whose tag matches as probably free and confirms by walking the page's
+ * lists (O(1) unless the block really is free, or its data looks like a tag).
+ *
+ * With `debug`, class pages get other owner values (OWNER_CLASS_DEBUG + c),
+ * so the fast paths never see them (zero cost when off): slots are then
+ * `| link, tag / 0xcc red zone (8) | object | 0xcc red zone (8) |`, a free
+ * object is poisoned (0x6b .. 0xa5) and its right zone is 0xbb, and every free
+ * walks the lists for a double free.
+ *
+ * Invariants (checked by the tests through the public API): a class page's
+ * slots are each on exactly one of free / local_free / the never-used tail,
+ * or handed out; `used` counts those handed out; a page is on its class's
+ * queue iff it is not FULL; `cur[class]` is the queue head (or NO_PAGE).
+ *
+ * State: the slab space's page table (slab/layout.ts owns the descriptor and
+ * draws these fields), the TLSF control block, and the control block below,
+ * all in the buffer; the header slot `HeaderSlot.Kmalloc` points at it.
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
- *         5 slab space region | 6 class count | 7 max class | 8 TLSF region
- *         9 tlsfAbove | 10.. cache id of each class
+ *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
+ *         9 free-tag key | 10 flags (1 = debug) | 11 version (2) | 12 NO_PAGE (always 0)
+ *        16 .. 16+n-1           cur[class]: descriptor word index of the current page
+ *        16+n .. 16+n+6n-1      per class: size, stride, buddy pages per page, objects
+ *                               per page, pages made, pages given back
  * ```
  *
  * @module
@@ -29,20 +71,39 @@
 import { checkLayoutCopies } from '../memory/layout-copies.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, checkInteger, hex,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
+  argumentError, checkInteger, hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
-import { SlabCache, SlabSpace } from '../slab/index.js';
+import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 
 // Hot-path copies of the layout constants (why: src/memory/layout-copies.ts),
 // proved equal to their definitions by checkLayoutCopies() below.
-const PAGE_WORDS = 5;
+const PAGE_SHIFT = 3;
+const P_FREELIST = 0;
 const P_INFO = 1;
-checkLayoutCopies(slabLayout, { PAGE_WORDS, P_INFO });
-
+const P_NEXT = 2;
+const P_PREV = 3;
+const P_UNUSED = 4;
+const P_LOCAL_FREE = 5;
+const P_USED = 6;
+const P_THREAD_FREE = 7;
+const USED_FULL = 0x10000;
+const USED_MASK = 0xffff;
+const OWNER_MASK = 0xffff;
+const OWNER_CLASS = 0x8000;
+const OWNER_CLASS_DEBUG = 0xc000;
+const OWNER_TLSF = 0xfffe;
+const OWNER_LARGE = 0xffff;
+const HEAD_DELTA_MASK = 0xff;
+checkLayoutCopies(slabLayout, {
+  PAGE_SHIFT, P_FREELIST, P_INFO, P_NEXT, P_PREV, P_UNUSED, P_LOCAL_FREE, P_USED, P_THREAD_FREE, USED_FULL,
+  USED_MASK, OWNER_MASK, OWNER_CLASS, OWNER_CLASS_DEBUG, OWNER_TLSF, OWNER_LARGE, HEAD_DELTA_MASK,
+});
+const { makeInfo, MAX_CLASSES } = slabLayout;
 
 /** Options of {@link Kmalloc}. */
 export interface KmallocOptions {
@@ -57,29 +118,27 @@ export interface KmallocOptions {
    * WebAssembly.Memory): a buddy over all of it is made first.
    */
   memory?: Memory;
-  /** Size classes: 'kernel' or n per doubling (default 8). */
+  /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
-  /** Largest slab class in bytes (default 8192); larger sizes use buddy pages. */
+  /**
+   * Largest size served by a size-class page (default 64); larger sizes go
+   * to the TLSF heap, then (above what a TLSF chunk holds) to buddy pages.
+   * Larger values put more sizes on the fast path and cost utilization
+   * (docs/kmalloc.md has the figures).
+   */
   maxClass?: number;
   /** Page size of a new buddy (default 4096). */
   pageSize?: number;
-  /** Debug options for every cache (see SlabCache). */
+  /** Debug checks on every small block: poison, red zones, double free by list walk. */
   debug?: boolean;
-  /** Empty slabs each cache keeps instead of returning them to the buddy (default 0). */
-  minEmpty?: number;
-  /**
-   * Sizes above this, up to maxClass, go to the TLSF heap instead of slab
-   * caches (default 64; `Infinity`: slabs only).
-   */
-  tlsfAbove?: number;
-  /** Buddy pages per TLSF chunk, a power of two (default 16). */
+  /** Sizes above this go to buddy pages (default: the most a TLSF chunk holds, 64 KiB - 16 B). */
+  largeAbove?: number;
+  /** Buddy pages per TLSF chunk, a power of two (default 16: 64 KiB). */
   tlsfChunkPages?: number;
 }
 
-const LARGE = 0xffff;
-/** Page descriptor marker (cache field) of every page of a TLSF chunk. */
-const TLSF = 0xfffe;
 const KMALLOC_MAGIC = 0x4c414d4b;
+const KMALLOC_VERSION = 2;
 const K_MAGIC = 1;
 const K_LARGE_BLOCKS = 2;
 const K_LARGE_PAGES = 3;
@@ -88,28 +147,131 @@ const K_SPACE = 5;
 const K_CLASSES = 6;
 const K_MAX_CLASS = 7;
 const K_TLSF = 8;
-const K_TLSF_ABOVE = 9;
-/** Words 10.. hold the cache id of each class, in class order. */
-const K_CACHE_IDS = 10;
-const K_WORDS = 10;
+const K_KEY = 9;
+const K_FLAGS = 10;
+const K_VERSION = 11;
+const K_LARGE_ABOVE = 13;
+/** A word that is always 0: `cur[class]` of a class with no page points here. */
+const K_NO_PAGE = 12;
+/** cur[class] starts here; the class table follows it. */
+const K_CUR = 16;
+/** Words per class in the class table: size, stride, pages, objects, pages made, pages freed. */
+const CLASS_WORDS = 6;
+const CW_MADE = 4;
+const CW_FREED = 5;
+const FLAG_DEBUG = 1;
+/** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32). */
+const PAGE_FIT_SHIFT = 5;
+// What locate() finds at an address.
+const NOT_A_BLOCK = 0;
+const LIVE_BLOCK = 1;
+const FREE_BLOCK = 2;
+/** Slots put on a page's free list at a time when it runs dry (mimalloc's extend). */
+const EXTEND_SLOTS = 32;
+/** Debug red zone bytes on each side of an object (the left one holds the link and tag when free). */
+const RED_ZONE = 8;
+const POISON_FREE = 0x6b;
+const POISON_END = 0xa5;
+const RED_ACTIVE = 0xcc;
+const RED_INACTIVE = 0xbb;
 
-/** The onChunk of Kmalloc's TLSF heap: marks (or clears) the chunk's pages as TLSF in the page table. */
-function markTlsfChunk(memory: Memory, pt: number, base: number, shift: number) {
+/** The resolved state both `new` and `attach` build an instance from. */
+interface State {
+  buddy: BuddyAllocator;
+  space: SlabSpace;
+  tlsf: TlsfHeap;
+  k: number; // u32 index of the control block
+}
+
+/** The onChunk of Kmalloc's TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF. */
+function markTlsfChunk(space: SlabSpace) {
   return (addr: number, pages: number, added: boolean): void => {
-    memory.sync();
-    const i32 = memory.i32;
-    const pg = (addr - base) >>> shift;
-    for (let i = 0; i < pages; i++) i32[pt + (pg + i) * PAGE_WORDS + P_INFO] = added ? TLSF : 0;
+    const pg = (addr - space.buddy.base) >>> space.buddy.pageShift;
+    if (added) space.setOwner(pg, pages, OWNER_TLSF, false);
+    else space.clearPages(pg, pages);
   };
 }
 
 /**
- * kmalloc over slab caches and a buddy allocator.
+ * One size class of a {@link Kmalloc} seen as a cache (for `slabinfo`,
+ * `caches`, the visualizer): its pages are its slabs.
+ */
+export class KmallocCache {
+  /** kmalloc-<size>, as the kernel names its caches. */
+  readonly name: string;
+  /** Block size (what `ksize` reports). */
+  readonly size: number;
+  /** Bytes per slot (the size, or with debug the size and two red zones). */
+  readonly stride: number;
+  /** Blocks per page. */
+  readonly objectsPerSlab: number;
+  /** Buddy pages per page of this class. */
+  readonly pagesPerSlab: number;
+  /** Offset of the block in its slot (8 with debug red zones, else 0). */
+  readonly objOffset: number;
+  private readonly k: Kmalloc;
+  private readonly cls: number;
+
+  /** @internal made by Kmalloc. */
+  constructor(k: Kmalloc, cls: number, size: number, stride: number, pages: number, objs: number, objOffset: number) {
+    this.k = k;
+    this.cls = cls;
+    this.name = className(size);
+    this.size = size;
+    this.stride = stride;
+    this.pagesPerSlab = pages;
+    this.objectsPerSlab = objs;
+    this.objOffset = objOffset;
+  }
+
+  /** Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'. */
+  forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
+    this.k.forEachClassPage(this.cls, (addr, used, full) => visit(addr, used, full ? 'full' : used === 0 ? 'empty' : 'partial'));
+  }
+
+  /** Addresses of the free blocks of the page at `pageAddr`. */
+  freeObjects(pageAddr: number): number[] {
+    return this.k.freeBlocksOf(this.cls, pageAddr);
+  }
+
+  /** Counters, as a SlabCache's. */
+  stats(): SlabStats {
+    let slabs = 0;
+    let full = 0;
+    let empty = 0;
+    let active = 0;
+    this.k.forEachClassPage(this.cls, (_a, used, isFull) => {
+      slabs++;
+      active += used;
+      if (isFull) full++;
+      else if (used === 0) empty++;
+    });
+    return {
+      name: this.name, objectSize: this.size, stride: this.stride, objectsPerSlab: this.objectsPerSlab,
+      pagesPerSlab: this.pagesPerSlab, slabs, partialSlabs: slabs - full - empty, fullSlabs: full, emptySlabs: empty,
+      activeObjects: active, totalObjects: slabs * this.objectsPerSlab, ...this.k.pagesMadeFreed(this.cls),
+    };
+  }
+
+  /** This class's `/proc/slabinfo` (version 2.1) row. */
+  slabinfoRow(): string {
+    const s = this.stats();
+    const activeSlabs = s.slabs - s.emptySlabs;
+    return (
+      `${s.name.padEnd(17)} ${pad(s.activeObjects, 6)} ${pad(s.totalObjects, 6)} ${pad(s.stride, 6)} ${pad(s.objectsPerSlab, 4)} ${pad(s.pagesPerSlab, 4)}` +
+      ` : tunables ${pad(0, 4)} ${pad(0, 4)} ${pad(0, 4)} : slabdata ${pad(activeSlabs, 6)} ${pad(s.slabs, 6)} ${pad(0, 6)}`
+    );
+  }
+}
+
+/**
+ * kmalloc over size-class pages, a TLSF heap and a buddy allocator.
  *
  * @example
  * ```ts
+ * import { Kmalloc } from 'memkit';
  * const k = new Kmalloc({ bytes: 1 << 20 });
- * const p = k.kmalloc(40);        // from the kmalloc-40 slab cache
+ * const p = k.kmalloc(40);        // from the kmalloc-40 size class
  * k.ksize(p);                     // 40
  * const q = k.krealloc(p, 5000);  // moves to the TLSF tier, content kept
  * k.kfree(q);
@@ -122,34 +284,99 @@ export class Kmalloc implements ByteAllocator {
   readonly buddy: BuddyAllocator;
   /** The Memory the heap lives in. */
   readonly memory: Memory;
-  /** The caches, one per size class, ascending. */
-  readonly caches: readonly SlabCache[];
+  /** The size classes seen as caches, ascending. */
+  readonly caches: readonly KmallocCache[];
   /** Class sizes, ascending. */
   readonly classSizes: readonly number[];
-  /** Largest size served by a slab cache. */
+  /** Largest size served by a size-class page. */
   readonly maxClass: number;
-  /** The TLSF heap of the sizes (tlsfAbove, maxClass]. */
+  /** The TLSF heap of the sizes (maxClass, tlsf.maxSize]. */
   readonly tlsf: TlsfHeap;
-  /** Sizes above this, up to maxClass, go to the TLSF heap. */
-  readonly tlsfAbove: number;
+  /** Sizes above this go to buddy pages (the TLSF heap serves (maxClass, largeAbove]). */
+  readonly largeAbove: number;
+  /** True when the debug checks are on. */
+  readonly debug: boolean;
 
-  private readonly table: Uint8Array;
-  /** Cache by slab-space id + 1 (the page descriptor's cache field). */
-  private readonly byId: Array<SlabCache | undefined>;
+  // Derived from the control block (hot-path copies; the buffer is the truth).
   private readonly space: SlabSpace;
-  private readonly k: number; // u32 index of the counters
+  private readonly k: number;
+  private readonly cur: number; // u32 index of cur[0]
+  private readonly noPage: number; // u32 index of the always-0 word
+  private readonly nClasses: number;
+  private readonly table: Uint8Array; // (size + 7) >> 3 -> class
+  private readonly stride: Int32Array;
+  private readonly inverse: Float64Array; // (1 + 2^-30) / stride: floor(rel * inverse) = floor(rel / stride)
+  private readonly span: Int32Array; // objects * stride: the slots' end in a page
+  private readonly pagesOf: Int32Array;
+  private readonly objOffset: number;
+  private readonly fastMax: number; // maxClass, or -1 with debug (every small size takes the slow path)
+  private readonly key: number;
   private readonly pt: number;
   private readonly base: number;
   private readonly shift: number;
   private readonly pageSize: number;
+  private readonly pageMask: number;
   private readonly maxPages: number;
 
   /**
-   * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`) or `{ buddy }`.
+   * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`), `{ memory }` or `{ buddy }`.
    *
    * @throws InvalidArgumentError on bad options.
    */
-  constructor(options: KmallocOptions) {
+  constructor(options: KmallocOptions);
+  /** @internal attach's path: the state is already in the buffer. */
+  constructor(options: KmallocOptions, state: State);
+  constructor(options: KmallocOptions, state?: State) {
+    const st = state ?? Kmalloc.create(options);
+    const { buddy, space, tlsf, k } = st;
+    const memory = buddy.memory!;
+    memory.sync();
+    const u32 = memory.u32;
+    const n = u32[k + K_CLASSES]!;
+    this.buddy = buddy;
+    this.memory = memory;
+    this.space = space;
+    this.tlsf = tlsf;
+    this.k = k;
+    this.cur = k + K_CUR;
+    this.noPage = k + K_NO_PAGE;
+    this.nClasses = n;
+    this.debug = (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0;
+    this.objOffset = this.debug ? RED_ZONE : 0;
+    this.key = u32[k + K_KEY]! | 0;
+    this.pt = space.pageTable;
+    this.base = buddy.base;
+    this.shift = buddy.pageShift;
+    this.pageSize = buddy.pageSize;
+    this.pageMask = buddy.pageSize - 1;
+    this.maxPages = buddy.maxPages;
+    const sizes: number[] = [];
+    this.stride = new Int32Array(n);
+    this.inverse = new Float64Array(n);
+    this.span = new Int32Array(n);
+    this.pagesOf = new Int32Array(n);
+    const caches: KmallocCache[] = [];
+    for (let c = 0; c < n; c++) {
+      const w = k + K_CUR + n + c * CLASS_WORDS;
+      const size = u32[w]!;
+      const stride = u32[w + 1]!;
+      sizes.push(size);
+      this.stride[c] = stride;
+      this.inverse[c] = (1 + 2 ** -30) / stride;
+      this.pagesOf[c] = u32[w + 2]!;
+      this.span[c] = u32[w + 3]! * stride;
+      caches.push(new KmallocCache(this, c, size, stride, u32[w + 2]!, u32[w + 3]!, this.objOffset));
+    }
+    this.classSizes = sizes;
+    this.caches = caches;
+    this.maxClass = u32[k + K_MAX_CLASS]!;
+    this.largeAbove = u32[k + K_LARGE_ABOVE]!;
+    this.fastMax = this.debug ? -1 : this.maxClass;
+    this.table = classTable(sizes);
+  }
+
+  /** Lays a new heap out in the buffer; returns where its state is. */
+  private static create(options: KmallocOptions): State {
     let buddy = options.buddy;
     if (buddy === undefined && options.memory !== undefined) {
       buddy = new BuddyAllocator({ memory: options.memory, pageSize: options.pageSize ?? 4096 });
@@ -158,56 +385,53 @@ export class Kmalloc implements ByteAllocator {
       const pageSize = options.pageSize ?? 4096;
       const bytes = checkInteger(options.bytes ?? NaN, 'bytes', 1, 2 ** 32);
       const maxBytes = checkInteger(options.maxBytes ?? bytes, 'maxBytes', bytes, 2 ** 32);
-      // The user's bytes, plus the slab space's descriptor tables and the counters page.
-      const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 1;
+      // The user's bytes, plus the slab space's descriptor tables and the control pages.
+      const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 2;
       const userMax = Math.ceil(maxBytes / pageSize);
       const maxPages = userMax + meta(userMax + 64);
       const pages = Math.min(maxPages, Math.ceil(bytes / pageSize) + meta(maxPages));
       buddy = new BuddyAllocator({ pages, maxPages, pageSize });
     }
     if (buddy.memory === null) throw new InvalidArgumentError('kmalloc needs bytes: the buddy allocator is offsets-only');
-    this.buddy = buddy;
-    this.memory = buddy.memory;
-    const maxClass = checkInteger(options.maxClass ?? 8192, 'maxClass', 8, buddy.pageSize << Math.min(buddy.maxOrder, 3));
     const usedBefore = buddy.pages - buddy.freePages;
-    this.space = SlabSpace.of(buddy);
-    this.tlsf = new TlsfHeap(buddy, {
-      chunkPages: options.tlsfChunkPages ?? 16,
-      onChunk: markTlsfChunk(this.memory, this.space.pageTable, buddy.base, buddy.pageShift),
-    });
+    const space = SlabSpace.of(buddy);
+    const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
+    const maxClass = checkInteger(options.maxClass ?? 64, 'maxClass', 8, Math.min(tlsf.maxSize, buddy.pageSize << 6));
     const sizes = classSizes(options.classes ?? 8, maxClass);
-    this.classSizes = sizes;
-    this.maxClass = sizes[sizes.length - 1]!;
-    const above = options.tlsfAbove ?? 64;
-    if (typeof above !== 'number' || !(above >= 0)) throw new InvalidArgumentError(`kmalloc: tlsfAbove must be a number >= 0, got ${String(above)}`);
-    this.tlsfAbove = Math.min(Math.floor(above), this.maxClass);
-    if (this.tlsfAbove < this.maxClass && this.maxClass > this.tlsf.maxSize) {
-      throw new InvalidArgumentError(`kmalloc: maxClass ${this.maxClass} is more than a TLSF chunk serves (${this.tlsf.maxSize}): raise tlsfChunkPages`);
-    }
-    this.table = classTable(sizes);
+    if (sizes.length > MAX_CLASSES) throw new InvalidArgumentError(`kmalloc: at most ${MAX_CLASSES} size classes`);
     const debug = options.debug === true;
-    this.caches = sizes.map((size) => new SlabCache(buddy, { name: className(size), size, debug, minEmpty: options.minEmpty ?? 0 }));
-    // The counters go in a small block of their own.
-    const kAddr = buddy.allocPages(1);
-    this.k = kAddr >>> 2;
-    const u32 = this.memory.u32;
-    u32.fill(0, this.k, this.k + K_WORDS);
-    u32[this.k + K_MAGIC] = KMALLOC_MAGIC;
-    u32[this.k + K_META_PAGES] = buddy.pages - buddy.freePages - usedBefore;
-    u32[this.k + K_SPACE] = this.space.region;
-    u32[this.k + K_CLASSES] = sizes.length;
-    u32[this.k + K_MAX_CLASS] = this.maxClass;
-    u32[this.k + K_TLSF] = this.tlsf.region;
-    u32[this.k + K_TLSF_ABOVE] = this.tlsfAbove;
-    this.caches.forEach((c, i) => { u32[this.k + K_CACHE_IDS + i] = c.id; });
-    writeSlot(this.memory, HeaderSlot.Kmalloc, kAddr);
-    this.byId = [];
-    for (const c of this.caches) this.byId[c.id + 1] = c;
-    this.pt = this.space.pageTable;
-    this.base = buddy.base;
-    this.shift = buddy.pageShift;
-    this.pageSize = buddy.pageSize;
-    this.maxPages = buddy.maxPages;
+    const n = sizes.length;
+    const words = K_CUR + n + n * CLASS_WORDS;
+    const kAddr = buddy.allocPagesExact(Math.ceil((words * 4) / buddy.pageSize));
+    const memory = buddy.memory;
+    memory.sync();
+    const u32 = memory.u32;
+    const k = kAddr >>> 2;
+    u32.fill(0, k, k + words);
+    u32[k + K_MAGIC] = KMALLOC_MAGIC;
+    u32[k + K_VERSION] = KMALLOC_VERSION;
+    u32[k + K_SPACE] = space.region;
+    u32[k + K_CLASSES] = n;
+    u32[k + K_MAX_CLASS] = sizes[n - 1]!;
+    u32[k + K_TLSF] = tlsf.region;
+    u32[k + K_LARGE_ABOVE] = Math.max(sizes[n - 1]!, checkInteger(options.largeAbove ?? tlsf.maxSize, 'largeAbove', 0, tlsf.maxSize));
+    u32[k + K_KEY] = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
+    u32[k + K_FLAGS] = debug ? FLAG_DEBUG : 0;
+    for (let c = 0; c < n; c++) {
+      const size = sizes[c]!;
+      const stride = debug ? size + 2 * RED_ZONE : size;
+      const order = Math.min(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), 8);
+      const pages = 1 << order;
+      u32[k + K_CUR + c] = k + K_NO_PAGE;
+      const w = k + K_CUR + n + c * CLASS_WORDS;
+      u32[w] = size;
+      u32[w + 1] = stride;
+      u32[w + 2] = pages;
+      u32[w + 3] = Math.floor((pages * buddy.pageSize) / stride);
+    }
+    u32[k + K_META_PAGES] = buddy.pages - buddy.freePages - usedBefore;
+    writeSlot(memory, HeaderSlot.Kmalloc, kAddr);
+    return { buddy, space, tlsf, k };
   }
 
   /**
@@ -218,39 +442,18 @@ export class Kmalloc implements ByteAllocator {
    */
   static attach(memory: Memory): Kmalloc {
     const buddy = BuddyAllocator.attach(memory);
+    memory.sync();
     const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
     const u32 = memory.u32;
     const k = kAddr >>> 2;
-    if (kAddr === 0 || u32[k + K_MAGIC] !== KMALLOC_MAGIC) throw new MemkitError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)');
-    const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
+    if (kAddr === 0 || (kAddr & 3) !== 0 || k + K_CUR >= u32.length || u32[k + K_MAGIC] !== KMALLOC_MAGIC || u32[k + K_VERSION] !== KMALLOC_VERSION) {
+      throw new MemkitError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)');
+    }
     const n = u32[k + K_CLASSES]!;
-    const caches: SlabCache[] = [];
-    for (let i = 0; i < n; i++) caches.push(SlabCache.attach(space, u32[k + K_CACHE_IDS + i]!));
-    const sizes = caches.map((c) => c.size);
-    const self = Object.create(Kmalloc.prototype) as Kmalloc;
-    const byId: Array<SlabCache | undefined> = [];
-    for (const c of caches) byId[c.id + 1] = c;
-    const fields: Record<string, unknown> = {
-      name: 'kmalloc',
-      buddy,
-      memory,
-      tlsf: TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(memory, space.pageTable, buddy.base, buddy.pageShift) }),
-      tlsfAbove: u32[k + K_TLSF_ABOVE],
-      caches,
-      classSizes: sizes,
-      maxClass: u32[k + K_MAX_CLASS],
-      table: classTable(sizes),
-      byId,
-      space,
-      k,
-      pt: space.pageTable,
-      base: buddy.base,
-      shift: buddy.pageShift,
-      pageSize: buddy.pageSize,
-      maxPages: buddy.maxPages,
-    };
-    Object.assign(self, fields);
-    return self;
+    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length) throw new MemkitError('kmalloc: damaged control block (class count)');
+    const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
+    const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
+    return new Kmalloc({}, { buddy, space, tlsf, k });
   }
 
   // ------------------------------------------------------------ fast paths
@@ -258,19 +461,37 @@ export class Kmalloc implements ByteAllocator {
   /**
    * Allocates `size` bytes (0 gives a unique smallest block, as malloc(0)).
    *
-   * @throws InvalidArgumentError if size is negative, fractional, NaN or infinite.
-   * @throws OutOfMemoryError when neither a slab nor pages can be had.
+   * @throws InvalidArgumentError if size is not a whole number in [0, 2^32).
+   * @throws OutOfMemoryError when no page can be had.
+   * @throws HeapCorruptionError when a free block was written to after its free.
    */
   alloc(size: number): number {
-    if (size <= this.maxClass && size >= 0 && (size | 0) === size) {
-      if (size > this.tlsfAbove) {
-        const p = this.tlsf.tryAlloc(size);
-        if (p !== 0) return p;
-        // No TLSF chunk to be had (a heap smaller than a chunk): the slab class serves it.
+    if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
+    if (size <= this.fastMax && (size >>> 0) === size) {
+      const mem = this.memory;
+      mem.sync();
+      const u32 = mem.u32;
+      const cls = this.table[(size + 7) >>> 3]!;
+      const d = u32[this.cur + cls]!;
+      const b = u32[d]!; // P_FREELIST of the current page (0 with no page)
+      if (b !== 0) {
+        const a = b >>> 2;
+        const next = u32[a]!;
+        if ((u32[a + 1]! ^ next) === this.key) {
+          u32[d] = next;
+          u32[a + 1] = 0; // a live block carries no free tag
+          u32[d + P_USED] = u32[d + P_USED]! + 1;
+          return b;
+        }
       }
-      return this.caches[this.table[(size + 7) >> 3]!]!.alloc(size);
+      return this.allocSmall(cls, size);
     }
-    return this.allocLarge(size);
+    // Medium: TLSF, unless whole pages would waste at most 1/32 of the size.
+    if (size <= this.largeAbove && size > this.maxClass && (size >>> 0) === size && ((-size & this.pageMask) << PAGE_FIT_SHIFT) > size) {
+      const p = this.tlsf.tryAlloc(size);
+      if (p !== 0) return p;
+    }
+    return this.allocOther(size);
   }
 
   /**
@@ -279,42 +500,351 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
+    if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
+    const u32 = mem.u32;
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    const info = off >= 0 && pg < this.maxPages ? mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! : 0;
-    const id = info & 0xffff;
-    const cache = this.byId[id];
-    if (cache !== undefined) cache.freeInPage(addr, pg, info);
-    else if (id === TLSF) this.tlsf.free(addr);
-    else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) this.freeLarge(addr, (addr - this.base) >>> this.shift);
-    else this.badFree(addr);
+    if ((addr >>> 0) === addr && off >= 0 && pg < this.maxPages) {
+      const d = this.pt + (pg << PAGE_SHIFT);
+      const info = u32[d + P_INFO]!;
+      const cls = (info & OWNER_MASK) - OWNER_CLASS;
+      if (cls >>> 0 < this.nClasses) {
+        const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT); // the head page's descriptor
+        const rel = addr - (this.base + (((h - this.pt) >>> PAGE_SHIFT) << this.shift));
+        // On the grid, and below `unused` (which never passes the last slot's end).
+        if (addr < u32[h + P_UNUSED]! && Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel) {
+          const a = addr >>> 2;
+          if ((u32[a + 1]! ^ u32[a]!) === this.key) return this.freeSuspect(h, addr, addr);
+          // The current page takes the block straight back on `free` (SLUB's
+          // per-CPU slab); any other page collects it on `local_free`.
+          const list = h + (u32[this.cur + cls] === h ? P_FREELIST : P_LOCAL_FREE);
+          const lf = u32[list]!;
+          u32[a] = lf;
+          u32[a + 1] = lf ^ this.key;
+          u32[list] = addr;
+          const w = u32[h + P_USED]! - 1;
+          u32[h + P_USED] = w;
+          if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
+          return;
+        }
+      } else if ((info & OWNER_MASK) === OWNER_TLSF) {
+        return this.tlsf.free(addr);
+      } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
+        return this.freeLarge(addr, pg);
+      }
+    }
+    this.freeOther(addr);
   }
+
+  // ------------------------------------------------ size-class pages, slow
+
+  /** alloc's generic path for class `cls`: the current page's `free` list is empty (or damaged). */
+  private allocSmall(cls: number, size: number): number {
+    const mem = this.memory;
+    for (;;) {
+      const u32 = mem.u32;
+      const d = u32[this.cur + cls]!;
+      if (d !== this.noPage) {
+        if (u32[d + P_FREELIST] === 0) {
+          const lf = u32[d + P_LOCAL_FREE]!;
+          if (lf !== 0) {
+            // Take the page's local frees as its new free list (free-list sharding).
+            u32[d + P_FREELIST] = lf;
+            u32[d + P_LOCAL_FREE] = 0;
+          } else if (u32[d + P_UNUSED]! < this.pageAddr(d) + this.span[cls]!) {
+            this.extend(d, cls);
+          } else {
+            // No free block: the page is full. Off the queue; the next page becomes current.
+            u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
+            this.unqueue(cls, d);
+            continue;
+          }
+        }
+        return this.take(d) + this.objOffset;
+      }
+      this.newPage(cls, size);
+    }
+  }
+
+  /** Pops the first block of page `d`'s free list (not empty), checking its free tag. */
+  private take(d: number): number {
+    const u32 = this.memory.u32;
+    const b = u32[d + P_FREELIST]!;
+    const a = b >>> 2;
+    const next = u32[a]!;
+    if ((u32[a + 1]! ^ next) !== this.key) {
+      throw new HeapCorruptionError(`kmalloc: free block ${hex(b + this.objOffset)} was written after it was freed (free tag overwritten)`, b + this.objOffset);
+    }
+    if (this.debug) this.checkFreeBytes(this.classOfHead(d), b);
+    u32[d + P_FREELIST] = next;
+    u32[a + 1] = 0;
+    u32[d + P_USED] = u32[d + P_USED]! + 1;
+    if (this.debug) this.paint(this.classOfHead(d), b, RED_ACTIVE, RED_ACTIVE);
+    return b;
+  }
+
+  /** Puts up to EXTEND_SLOTS never-used slots of page `d` on its (empty) free list. */
+  private extend(d: number, cls: number): void {
+    const u32 = this.memory.u32;
+    const first = u32[d + P_UNUSED]!;
+    const stride = this.stride[cls]!;
+    const end = this.pageAddr(d) + this.span[cls]!;
+    const count = Math.min(EXTEND_SLOTS, (end - first) / stride);
+    const key = this.key;
+    for (let i = 0; i < count; i++) {
+      const slot = first + i * stride;
+      const next = i + 1 < count ? slot + stride : 0;
+      u32[slot >>> 2] = next;
+      u32[(slot >>> 2) + 1] = next ^ key;
+      if (this.debug) this.poison(cls, slot);
+    }
+    u32[d + P_UNUSED] = first + count * stride; // at most `end`: every slot was put on a list
+    u32[d + P_FREELIST] = first;
+  }
+
+  /** Takes a page for class `cls` from the buddy and makes it the current one. */
+  private newPage(cls: number, size: number): void {
+    const pages = this.pagesOf[cls]!;
+    this.tlsf.shrink(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
+    let addr: number;
+    try {
+      addr = this.buddy.allocPages(pages);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for a page of class ${this.classSizes[cls]} (request of ${size} bytes)`, size);
+      throw e;
+    }
+    const mem = this.memory;
+    mem.sync(); // taking pages may have grown (and replaced) the buffer
+    const u32 = mem.u32;
+    const pg = (addr - this.base) >>> this.shift;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    this.space.clearPages(pg, pages);
+    this.space.setOwner(pg, pages, (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls, true);
+    u32[d + P_UNUSED] = addr;
+    this.enqueueHead(cls, d);
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_MADE;
+    u32[w] = u32[w]! + 1;
+  }
+
+  /** A free left page `h` empty (`w` = 0) or un-full (FULL set): queue it again or give it back. */
+  private pageFreed(h: number, cls: number, w: number): void {
+    const u32 = this.memory.u32;
+    const used = w & USED_MASK;
+    if ((w & USED_FULL) !== 0) {
+      u32[h + P_USED] = used;
+      if (used === 0) return this.releasePage(h, cls);
+      // Back on the queue, after the current page (mimalloc appends un-full pages too).
+      this.enqueueSecond(cls, h);
+      return;
+    }
+    // Empty: keep it only when it is the current page and the only one queued.
+    if (u32[this.cur + cls] === h && u32[h + P_NEXT] === 0) return;
+    this.unqueue(cls, h);
+    this.releasePage(h, cls);
+  }
+
+  /** Gives page `h` (off every queue) back to the buddy. */
+  private releasePage(h: number, cls: number): void {
+    const pg = (h - this.pt) >>> PAGE_SHIFT;
+    this.space.clearPages(pg, this.pagesOf[cls]!);
+    this.buddy.free(this.base + (pg << this.shift));
+    const u32 = this.memory.u32;
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_FREED;
+    u32[w] = u32[w]! + 1;
+  }
+
+  // Queue links: P_NEXT / P_PREV hold descriptor word indices, 0 = none.
+
+  private enqueueHead(cls: number, d: number): void {
+    const u32 = this.memory.u32;
+    const head = u32[this.cur + cls]!;
+    u32[d + P_PREV] = 0;
+    if (head !== this.noPage) {
+      u32[d + P_NEXT] = head;
+      u32[head + P_PREV] = d;
+    } else {
+      u32[d + P_NEXT] = 0;
+    }
+    u32[this.cur + cls] = d;
+  }
+
+  private enqueueSecond(cls: number, d: number): void {
+    const u32 = this.memory.u32;
+    const head = u32[this.cur + cls]!;
+    if (head === this.noPage) return this.enqueueHead(cls, d);
+    const next = u32[head + P_NEXT]!;
+    u32[d + P_PREV] = head;
+    u32[d + P_NEXT] = next;
+    if (next !== 0) u32[next + P_PREV] = d;
+    u32[head + P_NEXT] = d;
+  }
+
+  private unqueue(cls: number, d: number): void {
+    const u32 = this.memory.u32;
+    const next = u32[d + P_NEXT]!;
+    const prev = u32[d + P_PREV]!;
+    if (prev !== 0) u32[prev + P_NEXT] = next;
+    else u32[this.cur + cls] = next !== 0 ? next : this.noPage;
+    if (next !== 0) u32[next + P_PREV] = prev;
+    u32[d + P_NEXT] = 0;
+    u32[d + P_PREV] = 0;
+  }
+
+  /** Byte address of the page whose head descriptor is `d`. */
+  private pageAddr(d: number): number {
+    return this.base + (((d - this.pt) >>> PAGE_SHIFT) << this.shift);
+  }
+
+  /** True when `slot` is on page `h`'s free, local_free or thread_free list (a walk: O(blocks)). */
+  private onLists(h: number, slot: number): boolean {
+    const cls = this.classOfHead(h);
+    const limit = this.span[cls]! / this.stride[cls]!;
+    return this.onList(h + P_FREELIST, slot, limit) || this.onList(h + P_LOCAL_FREE, slot, limit) || this.onList(h + P_THREAD_FREE, slot, limit);
+  }
+
+  private onList(headWord: number, slot: number, limit: number): boolean {
+    const u32 = this.memory.u32;
+    let p = u32[headWord]!;
+    for (let n = 0; p !== 0 && n <= limit; n++) {
+      if (p === slot) return true;
+      p = u32[p >>> 2]!;
+    }
+    return false;
+  }
+
+  private classOfHead(h: number): number {
+    const own = this.memory.u32[h + P_INFO]! & OWNER_MASK;
+    return own >= OWNER_CLASS_DEBUG ? own - OWNER_CLASS_DEBUG : own - OWNER_CLASS;
+  }
+
+  /** free of a block whose words look like a free block's: a double free, or live data that looks like a tag. */
+  private freeSuspect(h: number, slot: number, addr: number): void {
+    if (this.onLists(h, slot)) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+    this.pushFree(h, slot);
+  }
+
+  /** Pushes `slot` on page `h`'s local_free list and counts it out. */
+  private pushFree(h: number, slot: number): void {
+    const u32 = this.memory.u32;
+    const cls = this.classOfHead(h);
+    const lf = u32[h + P_LOCAL_FREE]!;
+    u32[slot >>> 2] = lf;
+    u32[(slot >>> 2) + 1] = lf ^ this.key;
+    u32[h + P_LOCAL_FREE] = slot;
+    const w = u32[h + P_USED]! - 1;
+    u32[h + P_USED] = w;
+    if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w);
+  }
+
+  // locate()'s results (fields, so that no object is made per call).
+  private locH = 0;
+  private locCls = 0;
+  private locSlot = 0;
 
   /**
-   * The owner field of the page descriptor of `addr`'s page: a cache id + 1,
-   * LARGE, or 0 (no owner, or outside the heap).
+   * For an address in a class page: LIVE when `addr` is a handed-out
+   * block's address, FREE when it is a free block's, NOT_A_BLOCK otherwise
+   * (not on the grid, never handed out, not a class page). Leaves the head
+   * descriptor, class and slot in locH, locCls, locSlot.
    */
-  private ownerOf(addr: number): number {
-    const mem = this.memory;
-    mem.sync();
+  private locate(addr: number): number {
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr) return NOT_A_BLOCK;
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    if (!(off >= 0 && pg < this.maxPages)) return 0;
-    return mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
+    if (!(off >= 0 && pg < this.maxPages)) return NOT_A_BLOCK;
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    const info = u32[d + P_INFO]!;
+    const own = info & OWNER_MASK;
+    if (own < OWNER_CLASS || own >= OWNER_TLSF) return NOT_A_BLOCK;
+    const cls = own >= OWNER_CLASS_DEBUG ? own - OWNER_CLASS_DEBUG : own - OWNER_CLASS;
+    if (cls >= this.nClasses) return NOT_A_BLOCK;
+    const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
+    const slot = addr - this.objOffset;
+    const rel = slot - this.pageAddr(h);
+    if (rel < 0 || Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! !== rel || slot >= u32[h + P_UNUSED]!) return NOT_A_BLOCK;
+    this.locH = h;
+    this.locCls = cls;
+    this.locSlot = slot;
+    const a = slot >>> 2;
+    return (u32[a + 1]! ^ u32[a]!) === this.key && this.onLists(h, slot) ? FREE_BLOCK : LIVE_BLOCK;
   }
 
-  // ----------------------------------------------------------- large blocks
+  // ------------------------------------------------------------ debug
+
+  private poison(cls: number, slot: number): void {
+    const u8 = this.memory.u8;
+    const size = this.classSizes[cls]!;
+    const a = slot + RED_ZONE;
+    u8.fill(POISON_FREE, a, a + size - 1);
+    u8[a + size - 1] = POISON_END;
+    u8.fill(RED_INACTIVE, a + size, a + size + RED_ZONE);
+  }
+
+  private paint(cls: number, slot: number, left: number, right: number): void {
+    const u8 = this.memory.u8;
+    const a = slot + RED_ZONE;
+    const size = this.classSizes[cls]!;
+    u8.fill(left, slot, a);
+    u8.fill(right, a + size, a + size + RED_ZONE);
+  }
+
+  /** Debug: a free block's poison and right red zone must be intact. */
+  private checkFreeBytes(cls: number, slot: number): void {
+    const u8 = this.memory.u8;
+    const a = slot + RED_ZONE;
+    const size = this.classSizes[cls]!;
+    for (let i = a; i < a + size + RED_ZONE; i++) {
+      const want = i < a + size - 1 ? POISON_FREE : i === a + size - 1 ? POISON_END : RED_INACTIVE;
+      if (u8[i] !== want) {
+        throw new HeapCorruptionError(`kmalloc: ${i < a + size ? 'Poison' : 'Right Redzone'} overwritten in free block ${hex(a)} at ${hex(i)}: 0x${u8[i]!.toString(16)} instead of 0x${want.toString(16)}`, i);
+      }
+    }
+  }
+
+  /** Debug free of a live block at `slot`: red zones intact, then poison and push. */
+  private freeDebug(h: number, cls: number, slot: number): void {
+    const u8 = this.memory.u8;
+    const a = slot + RED_ZONE;
+    const size = this.classSizes[cls]!;
+    for (let i = slot; i < a + size + RED_ZONE; i++) {
+      if (i === a) i = a + size;
+      if (u8[i] !== RED_ACTIVE) {
+        throw new HeapCorruptionError(`kmalloc: ${i < a ? 'Left' : 'Right'} Redzone overwritten at ${hex(i)} ${i < a ? 'before' : 'after'} block ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${RED_ACTIVE.toString(16)}`, i);
+      }
+    }
+    this.poison(cls, slot);
+    this.pushFree(h, slot);
+  }
+
+  // ------------------------------------------------ medium, large, errors
+
+  /** alloc for sizes the fast path does not take: a bad size, debug small sizes, TLSF, large. */
+  private allocOther(size: number): number {
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size >= 2 ** 32) {
+      throw argumentError('size', 'a whole number in [0, 2^32)', size);
+    }
+    if (size <= this.maxClass) {
+      this.memory.sync();
+      return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
+    }
+    if (size <= this.largeAbove && ((-size & this.pageMask) << PAGE_FIT_SHIFT) > size) {
+      const p = this.tlsf.tryAlloc(size);
+      if (p !== 0) return p;
+      // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
+    }
+    return this.allocLarge(size);
+  }
 
   private allocLarge(size: number): number {
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-      throw new InvalidArgumentError(`kmalloc: size must be a whole number >= 0, got ${String(size)}`);
-    }
     const pages = Math.ceil(size / this.pageSize);
     if (pages > 2 ** this.buddy.maxOrder) {
       throw new OutOfMemoryError(`kmalloc: ${size} bytes is more than the largest block (${this.pageSize * 2 ** this.buddy.maxOrder} bytes)`, size);
     }
+    this.tlsf.shrink();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
@@ -322,40 +852,53 @@ export class Kmalloc implements ByteAllocator {
       if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for ${size} bytes`, size);
       throw e;
     }
-    const mem = this.memory;
-    mem.sync();
     const pg = (addr - this.base) >>> this.shift;
-    mem.i32[this.pt + pg * PAGE_WORDS + P_INFO] = LARGE;
-    const u32 = mem.u32;
+    this.memory.sync(); // taking pages may have grown (and replaced) the buffer
+    const u32 = this.memory.u32;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    u32[d + P_INFO] = OWNER_LARGE; // the first page only: an interior page has no owner
+    u32[d + P_FREELIST] = pages; // a large block's word 0: its pages (free needs no buddy lookup)
     u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! + 1;
     u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! + pages;
     return addr;
   }
 
+  /** free for what the fast path does not take: debug pages, suspects, large blocks, bad addresses. */
+  private freeOther(addr: number): void {
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
+    const pg = this.space.pageOf(addr);
+    const own = this.space.ownerOf(pg);
+    if (own >= OWNER_CLASS_DEBUG && own < OWNER_TLSF) {
+      const at = this.locate(addr);
+      if (at === NOT_A_BLOCK) throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block`, addr);
+      if (at === FREE_BLOCK) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+      return this.freeDebug(this.locH, this.locCls, this.locSlot);
+    }
+    if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) return this.freeLarge(addr, pg);
+    this.badFree(addr, own);
+  }
+
   private freeLarge(addr: number, pg: number): void {
-    const pages = this.buddy.blockPages(addr);
+    const d = this.pt + (pg << PAGE_SHIFT);
+    const pages = this.memory.u32[d + P_FREELIST]!;
     this.buddy.free(addr);
-    const mem = this.memory;
-    mem.i32[this.pt + pg * PAGE_WORDS + P_INFO] = 0;
-    const u32 = mem.u32;
+    const u32 = this.memory.u32;
+    u32[d + P_INFO] = 0;
+    u32[d + P_FREELIST] = 0;
     u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
     u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
   }
 
-  private badFree(addr: number): never {
-    if (typeof addr !== 'number' || !Number.isInteger(addr)) throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
-    const off = addr - this.base;
-    const pg = Math.floor(off / this.pageSize);
-    if (off >= 0 && pg < this.buddy.pages) {
-      const id = this.memory.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
-      if (id === LARGE) throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
-      if (!this.buddy.isAllocated(addr)) {
-        // Let the buddy tell a double free of a large block from a wild pointer.
-        try {
-          this.buddy.blockPages(addr);
-        } catch (e) {
-          if (e instanceof DoubleFreeError) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
-        }
+  private badFree(addr: number, own: number): never {
+    if (own >= OWNER_CLASS && own < OWNER_TLSF) throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block (or never handed out)`, addr);
+    if (own === OWNER_LARGE) throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
+    const pg = this.space.pageOf(addr);
+    if (pg >= 0 && pg < this.buddy.pages && !this.buddy.isAllocated(addr)) {
+      // Let the buddy tell a double free of a large block from a wild pointer.
+      try {
+        this.buddy.blockPages(addr);
+      } catch (e) {
+        if (e instanceof DoubleFreeError) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
       }
     }
     throw new InvalidFreeError(`kfree(${hex(addr)}): not a block allocated by kmalloc`, addr);
@@ -364,48 +907,73 @@ export class Kmalloc implements ByteAllocator {
   // ------------------------------------------------------------- the rest
 
   /**
-   * Resizes a block: in place when `size` fits its usable size, else moves it
-   * (content kept up to the smaller size). `realloc(0, n)` allocates; `realloc(p, 0)`
-   * frees and returns 0. On OutOfMemoryError the old block is untouched.
+   * Resizes a block: in place when `size` fits its usable size and uses at
+   * least half of it (TLSF blocks also grow in place into a free neighbour),
+   * else moves it (content kept up to the smaller size). `realloc(0, n)`
+   * allocates; `realloc(p, 0)` frees and returns 0. On OutOfMemoryError the
+   * old block is untouched.
+   *
+   * @throws InvalidFreeError for an address that is not a live block;
+   * InvalidArgumentError for a bad size (the heap is unchanged then).
    */
   realloc(addr: number, size: number): number {
     if (addr === 0) return this.alloc(size);
-    if (size > this.tlsfAbove && size <= this.maxClass && Number.isInteger(size) && this.ownerOf(addr) === TLSF) {
+    if (typeof size !== 'number' || (size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
+    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
+    let usable: number;
+    const mem = this.memory;
+    mem.sync();
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    const own = (addr >>> 0) === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK : 0;
+    if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
+      if (this.locate(addr) !== LIVE_BLOCK) throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
+      usable = this.classSizes[this.locCls]!;
+    } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
       return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
+    } else {
+      usable = this.usableSize(addr);
     }
-    const usable = this.usableSize(addr);
     if (size === 0) {
       this.free(addr);
       return 0;
     }
-    if (size <= usable && size >= 0 && Number.isInteger(size)) return addr;
+    if (size <= usable && size * 2 >= usable) return addr;
     const fresh = this.alloc(size);
-    const u8 = this.memory.u8;
-    u8.copyWithin(fresh, addr, addr + Math.min(usable, size));
+    const n = Math.min(usable, size);
+    if (n <= 256) {
+      // Small moves word by word (copyWithin's call costs more than the copy). Usable
+      // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
+      const u32 = this.memory.u32;
+      for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++) u32[to + i] = u32[from + i]!;
+    } else {
+      this.memory.u8.copyWithin(fresh, addr, addr + n);
+    }
     this.free(addr);
     return fresh;
   }
 
   /**
-   * Bytes usable at `addr` (its class size, or its pages for a large block).
+   * Bytes usable at `addr` (its class size, its TLSF block's payload, or its pages for a large block).
    *
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
   usableSize(addr: number): number {
-    const id = this.ownerOf(addr);
-    const cache = this.byId[id];
-    if (cache !== undefined) {
-      if (cache.isAllocated(addr)) return cache.size;
-    } else if (id === TLSF) {
+    const pg = this.space.pageOf(addr);
+    const own = this.space.ownerOf(pg);
+    if (own >= OWNER_CLASS && own < OWNER_TLSF) {
+      if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
+    } else if (own === OWNER_TLSF) {
       if (this.tlsf.isAllocated(addr)) return this.tlsf.usableSize(addr);
-    } else if (id === LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
+    } else if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
       return this.buddy.blockPages(addr) * this.pageSize;
     }
-    throw new InvalidFreeError(`ksize(${hex(addr)}): not a block allocated by kmalloc`, addr);
+    throw new InvalidFreeError(`ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`, typeof addr === 'number' ? addr : NaN);
   }
 
-  /** Bytes taken from the buddy now: pages held by slabs, TLSF chunks and large blocks. */
+  /** Bytes taken from the buddy now: pages held by size classes, TLSF chunks and large blocks. */
   footprint(): number {
+    this.memory.sync();
     const u32 = this.memory.u32;
     return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
   }
@@ -426,37 +994,79 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** Calls `visit(addr, usableSize)` for every live block (slab objects, then large blocks). */
+  /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks). */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
-    for (const cache of this.caches) {
-      cache.forEachSlab((slab, inuse) => {
-        if (inuse === 0) return;
-        const free = new Set(cache.freeObjects(slab));
-        for (let i = 0; i < cache.objectsPerSlab; i++) {
-          const obj = slab + i * cache.stride + cache.objOffset;
-          if (!free.has(obj)) visit(obj, cache.size);
+    this.caches.forEach((c, cls) => {
+      this.forEachClassPage(cls, (page, used) => {
+        if (used === 0) return;
+        const free = new Set(this.freeBlocksOf(cls, page));
+        for (let i = 0; i < c.objectsPerSlab; i++) {
+          const obj = page + i * c.stride + this.objOffset;
+          if (!free.has(obj)) visit(obj, c.size);
         }
       });
-    }
+    });
     this.tlsf.forEachBlock((addr, size, isFree) => {
       if (!isFree) visit(addr, size);
     });
-    const i32 = this.memory.i32;
     this.buddy.forEachBlock((addr, pages, isFree) => {
       if (isFree) return;
-      const pg = (addr - this.base) >>> this.shift;
-      if ((i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff) === LARGE) visit(addr, pages * this.pageSize);
+      if (this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * this.pageSize);
     });
   }
 
-  /** Gives every empty slab of every cache, and the TLSF heap's spare chunk, back to the buddy; returns pages freed. */
+  /** @internal Pages of class `cls` taken from and given back to the buddy since the heap was made. */
+  pagesMadeFreed(cls: number): { slabsMade: number; slabsFreed: number } {
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS;
+    return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
+  }
+
+  /** @internal Calls `visit(pageAddr, used, full)` for each page of class `cls`, in address order. */
+  forEachClassPage(cls: number, visit: (addr: number, used: number, full: boolean) => void): void {
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    const owner = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
+    const info = makeInfo(owner, 0);
+    for (let pg = 0; pg < this.buddy.pages; pg++) {
+      const d = this.pt + (pg << PAGE_SHIFT);
+      if (u32[d + P_INFO] !== info) continue;
+      const w = u32[d + P_USED]!;
+      visit(this.base + (pg << this.shift), w & USED_MASK, (w & USED_FULL) !== 0);
+    }
+  }
+
+  /** @internal Addresses of the free blocks of class `cls`'s page at `pageAddr` (lists, then never-used slots). */
+  freeBlocksOf(cls: number, pageAddr: number): number[] {
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    const h = this.pt + (((pageAddr - this.base) >>> this.shift) << PAGE_SHIFT);
+    const out: number[] = [];
+    const limit = this.span[cls]! / this.stride[cls]!;
+    for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
+      for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
+    }
+    for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
+    return out;
+  }
+
+  /** Gives the empty pages kept as current pages, and the TLSF heap's spare chunk, back to the buddy; returns pages freed. */
   shrink(): number {
     let pages = this.tlsf.shrink();
-    for (const c of this.caches) pages += c.shrink();
+    const u32 = this.memory.u32;
+    for (let cls = 0; cls < this.nClasses; cls++) {
+      const d = u32[this.cur + cls]!;
+      if (d !== this.noPage && (u32[d + P_USED]! & USED_MASK) === 0) {
+        this.unqueue(cls, d);
+        this.releasePage(d, cls);
+        pages += this.pagesOf[cls]!;
+      }
+    }
     return pages;
   }
 
-  /** `/proc/slabinfo` version 2.1: header, column line, one row per cache (largest first, as the kernel lists them). */
+  /** `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them). */
   slabinfo(): string {
     const lines = [
       'slabinfo - version: 2.1',
@@ -468,6 +1078,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** Counters of the large blocks. */
   largeStats(): { blocks: number; pages: number } {
+    this.memory.sync();
     const u32 = this.memory.u32;
     return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
   }
@@ -500,4 +1111,8 @@ export class Kmalloc implements ByteAllocator {
   ksize(addr: number): number {
     return this.usableSize(addr);
   }
+}
+
+function pad(n: number, w: number): string {
+  return String(n).padStart(w);
 }

@@ -12,16 +12,57 @@
  *  R + pageTableOff    maxPages page descriptors of PAGE_WORDS words
  * ```
  *
- * Page descriptor (one per buddy page, PAGE_WORDS = 5 words):
+ * Page descriptor (one per buddy page, PAGE_WORDS = 8 words, so descriptor
+ * `pg` is at word `pageTable + (pg << 3)`: a shift, no multiply). The slab
+ * space owns this table; every layer that marks pages in it (slab caches,
+ * kmalloc's size-class pages, its TLSF chunks and large blocks) writes the
+ * owner field through the names below, never a bare mask.
  * ```
- *        word 0        word 1                         word 2       word 3      word 4
- *  head  freelist   |  inuse << 16 | (cacheId + 1)  | next slab  | prev slab | unused
- *  tail  head page  |  0xffff << 16 | (cacheId + 1) |    -       |    -      |   -
- *  none  0          |  0                            |    -       |    -      |   -
+ *  word 1 (INFO), every page:
+ *    31            24 23            16 15                             0
+ *   +----------------+----------------+--------------------------------+
+ *   |  high half: meaning chosen by   |  owner                         |
+ *   |  the owner (see rows below)     |                                |
+ *   +----------------+----------------+--------------------------------+
+ *   owner  0                        OWNER_NONE   free, metadata, or not a
+ *                                                page anyone marked
+ *          1 .. MAX_CACHES          a SlabCache: cache id + 1
+ *          OWNER_CLASS + c          a kmalloc size-class page of class c
+ *          OWNER_CLASS_DEBUG + c    the same, debug checks on (slow path)
+ *          OWNER_TLSF               a page of a TLSF chunk of kmalloc
+ *          OWNER_LARGE              first page of a kmalloc large block
+ *
+ *  SlabCache slab (owner = cache id + 1):
+ *        word 0      word 1                 word 2      word 3      word 4   5..7
+ *  head  freelist  | inuse << 16 | owner  | next slab | prev slab | unused | -
+ *  tail  head page | TAIL_MARK << 16 | own|    -      |    -      |   -    | -
+ *
+ *  kmalloc size-class page (owner = OWNER_CLASS + c; mimalloc's mi_page_t):
+ *        word 0      word 1                         word 2     word 3     word 4
+ *  head  free      | heap << 24 | 0 << 16 | owner | next page| prev page| unused
+ *  tail  -         | heap << 24 | k << 16 | owner |    -     |    -     |   -
+ *        word 5        word 6                       word 7
+ *  head  local_free  | FULL << 16 | used          | thread_free (issue 12: 0 now)
+ *
+ *  kmalloc large block (owner = OWNER_LARGE, on its first page only):
+ *        word 0: the block's pages   word 1: OWNER_LARGE   words 2..7: -
  * ```
- * `unused` is the address of the first slot never put on the freelist (0 when
- * every slot has been): a new slab's freelist is built lazily, a few slots at a
- * time (mimalloc's "extend"), so making a slab costs O(1), not O(objects).
+ * A class page's tail k pages after its head says k in bits 16..23, so
+ * free(addr) finds the head from any page with one subtract, no branch.
+ * `free` is the list alloc pops (and free pushes on while the page is its
+ * class's current page); `local_free` the list free pushes on otherwise (taken
+ * over as a whole when `free` runs dry: free-list sharding); `thread_free`
+ * is reserved for frees that arrive from another worker, pushed with one
+ * compareExchange and taken by the owner in one exchange; `heap` (bits
+ * 24..31 of INFO) will name the owning worker's heap. `used` counts blocks
+ * handed out; FULL (bit 16 of word 6) marks a page taken off its class's
+ * queue because it had no free block.
+ *
+ * `unused` is the address of the first slot never put on the freelist (for a
+ * SlabCache 0 when every slot has been; for a kmalloc class page the end of its
+ * last slot then, so that free checks `addr < unused` in one compare): a new
+ * slab's freelist is built lazily, a few slots at a time (mimalloc's
+ * "extend"), so making a slab costs O(1), not O(objects).
  * `freelist` is the address of the slab's first free object (0 = none); each
  * free object holds the (encoded) address of the next one at `fpOffset` in its
  * slot. A slab of 2^order pages has one head page and 2^order - 1 tail pages,
@@ -48,13 +89,63 @@ export const S_PAGE_TABLE = 4;
 export const S_CACHE_TABLE = 5;
 export const SPACE_CONTROL_WORDS = 16;
 
-/** Words per page descriptor. */
-export const PAGE_WORDS = 5;
+/** Words per page descriptor (a power of two: descriptor = pageTable + (pg << PAGE_SHIFT)). */
+export const PAGE_WORDS = 8;
+/** log2(PAGE_WORDS). */
+export const PAGE_SHIFT = 3;
 export const P_FREELIST = 0;
 export const P_INFO = 1;
 export const P_NEXT = 2;
 export const P_PREV = 3;
 export const P_UNUSED = 4;
+/** kmalloc class page: head of the list of blocks freed since the last collect. */
+export const P_LOCAL_FREE = 5;
+/** kmalloc class page: blocks in use (bits 0..15) and FULL (bit 16). */
+export const P_USED = 6;
+/** kmalloc class page: frees from other workers (issue 12); 0 until then. */
+export const P_THREAD_FREE = 7;
+/** P_USED flag: the page is off its class's queue because it had no free block. */
+export const USED_FULL = 0x10000;
+/** Mask of the used count in P_USED. */
+export const USED_MASK = 0xffff;
+
+// ------------------------------------------------------- the owner field
+
+/** Mask of the owner field in P_INFO (its low 16 bits). */
+export const OWNER_MASK = 0xffff;
+/** Shift of P_INFO's high half, whose meaning the owner chooses. */
+export const INFO_HIGH_SHIFT = 16;
+/** No owner: a free page, metadata, or a page nobody marked. */
+export const OWNER_NONE = 0;
+/** kmalloc size-class page of class c: OWNER_CLASS + c. */
+export const OWNER_CLASS = 0x8000;
+/** kmalloc size-class page of class c with debug checks: OWNER_CLASS_DEBUG + c. */
+export const OWNER_CLASS_DEBUG = 0xc000;
+/** Most size classes a kmalloc heap may have (owner values stay distinct). */
+export const MAX_CLASSES = 0x4000 - 2;
+/** Every page of a kmalloc TLSF chunk. */
+export const OWNER_TLSF = 0xfffe;
+/** The first page of a kmalloc large block. */
+export const OWNER_LARGE = 0xffff;
+/** Class pages: bits 16..23 of P_INFO hold the page's distance from its head page. */
+export const HEAD_DELTA_MASK = 0xff;
+/** Class pages: bits 24..31 of P_INFO will hold the owning heap (issue 12). */
+export const HEAP_SHIFT = 24;
+
+/** The owner field of a P_INFO word. */
+export function infoOwner(info: number): number {
+  return info & OWNER_MASK;
+}
+
+/** The high half of a P_INFO word (its meaning depends on the owner). */
+export function infoHigh(info: number): number {
+  return info >>> INFO_HIGH_SHIFT;
+}
+
+/** A P_INFO word from an owner and a high half. */
+export function makeInfo(owner: number, high: number): number {
+  return ((high << INFO_HIGH_SHIFT) | owner) >>> 0;
+}
 /** Slots put on the freelist at a time when a slab's freelist runs dry. */
 export const EXTEND_SLOTS = 16;
 /** inuse value that marks a tail page of a multi-page slab. */

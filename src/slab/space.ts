@@ -10,8 +10,8 @@ import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import type { Memory } from '../memory/index.js';
 import {
-  CACHE_WORDS, MAX_CACHES, PAGE_WORDS, SPACE_CONTROL_WORDS, SPACE_MAGIC, S_CACHES, S_CACHE_TABLE,
-  S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE,
+  CACHE_WORDS, MAX_CACHES, OWNER_MASK, OWNER_NONE, PAGE_SHIFT, PAGE_WORDS, P_INFO, SPACE_CONTROL_WORDS,
+  SPACE_MAGIC, S_CACHES, S_CACHE_TABLE, S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE, makeInfo,
 } from './layout.js';
 
 const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
@@ -91,6 +91,44 @@ export class SlabSpace {
     if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
     u32[w] = id + 1;
     return id;
+  }
+
+  /** u32 index of page `pg`'s descriptor (`pageTable + (pg << PAGE_SHIFT)`). */
+  descriptor(pg: number): number {
+    return this.pageTable + (pg << PAGE_SHIFT);
+  }
+
+  /** Page index of the page holding `addr`, or -1 when `addr` is not inside the buddy's pages. */
+  pageOf(addr: number): number {
+    if (typeof addr !== 'number') return -1;
+    const off = addr - this.buddy.base;
+    if (!(off >= 0) || off >= this.buddy.maxPages * this.buddy.pageSize) return -1;
+    return Math.floor(off / this.buddy.pageSize);
+  }
+
+  /** The owner field of page `pg` (see the owner values in layout.ts); OWNER_NONE for a page outside. */
+  ownerOf(pg: number): number {
+    if (!(pg >= 0 && pg < this.buddy.maxPages)) return OWNER_NONE;
+    this.memory.sync();
+    return this.memory.u32[this.descriptor(pg) + P_INFO]! & OWNER_MASK;
+  }
+
+  /**
+   * Marks `pages` pages from `pg` with `owner`. With `delta`, page `pg + i`
+   * carries `i` in bits 16..23 of its INFO word (a size-class page's distance
+   * from its head); without, the high half is `high` on every page.
+   */
+  setOwner(pg: number, pages: number, owner: number, delta: boolean, high = 0): void {
+    this.memory.sync();
+    const u32 = this.memory.u32;
+    for (let i = 0; i < pages; i++) u32[this.descriptor(pg + i) + P_INFO] = makeInfo(owner, delta ? high | i : high);
+  }
+
+  /** Clears the descriptors of `pages` pages from `pg` (no owner, every word 0). */
+  clearPages(pg: number, pages: number): void {
+    this.memory.sync();
+    const d = this.descriptor(pg);
+    this.memory.u32.fill(0, d, d + pages * PAGE_WORDS);
   }
 
   /** u32 index of cache `id`'s descriptor. */

@@ -40,7 +40,7 @@ export interface AllocatorEntry {
  */
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
-  kmalloc: { description: 'memkit Kmalloc: slab caches up to 64 B, a TLSF heap to 8 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
+  kmalloc: { description: 'memkit Kmalloc: size-class pages up to 64 B, a TLSF heap to 64 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
   buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block); not a default (slow on big traces)', default: false, create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
   tlsf: {
     description: 'peer: TLSF (two-level segregated fit, AssemblyScript\'s) compiled to WebAssembly',

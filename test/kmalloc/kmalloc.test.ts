@@ -8,7 +8,7 @@ const snapshot = (k: Kmalloc) => JSON.stringify([k.buddy.freeCounts(), k.footpri
 
 describe('Kmalloc', () => {
   it('serves sizes from the smallest class that fits, and large sizes from exact pages', () => {
-    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', tlsfAbove: Infinity }); // slab classes only
+    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 8192, largeAbove: 8192 }); // no TLSF tier
     expect(k.classSizes).toEqual([8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]);
     const cases: Array<[number, number]> = [[1, 8], [8, 8], [9, 16], [65, 96], [97, 128], [200, 256], [4097, 8192], [8193, 12288], [20000, 20480]];
     for (const [size, usable] of cases) {
@@ -52,7 +52,7 @@ describe('Kmalloc', () => {
   });
 
   it('prints /proc/slabinfo version 2.1', () => {
-    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel' });
+    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 8192 });
     k.kmalloc(64);
     const lines = k.slabinfo().trimEnd().split('\n');
     expect(lines[0]).toBe('slabinfo - version: 2.1');
@@ -69,6 +69,8 @@ describe('Kmalloc', () => {
     expect(k.memory.byteLength).toBeGreaterThan(before);
     expect(k.footprint()).toBeGreaterThanOrEqual(200 * 10_000);
     for (const p of ps) k.free(p);
+    expect(k.footprint()).toBe(k.tlsf.chunkBytes); // one empty TLSF chunk is kept for reuse
+    k.shrink();
     expect(k.footprint()).toBe(0);
   });
 
@@ -99,13 +101,16 @@ describe('Kmalloc', () => {
   it('bad frees: never allocated, interior, double, foreign; heap unchanged', () => {
     const k = new Kmalloc({ bytes: 1 << 20 });
     const small = k.alloc(40);
-    const large = k.alloc(20_000);
+    const large = k.alloc(100_000);
+    const medium = k.alloc(20_000);
     const gone = k.alloc(40);
     k.free(gone);
     const before = snapshot(k);
     expect(() => k.free(small + 8)).toThrow(InvalidFreeError);
     expect(() => k.free(large + 4096)).toThrow(InvalidFreeError);
     expect(() => k.free(large + 16)).toThrow(InvalidFreeError);
+    expect(() => k.free(medium + 8)).toThrow(InvalidFreeError);
+    expect(() => k.free(medium + 4096)).toThrow(InvalidFreeError);
     expect(() => k.free(gone)).toThrow(DoubleFreeError);
     expect(() => k.free(0)).toThrow(InvalidFreeError);
     expect(() => k.free(-8)).toThrow(InvalidFreeError);
@@ -116,6 +121,7 @@ describe('Kmalloc', () => {
     k.free(large);
     expect(() => k.free(large)).toThrow(DoubleFreeError);
     k.free(small);
+    k.free(medium);
     k.shrink();
     expect(k.footprint()).toBe(0);
   });
@@ -123,8 +129,9 @@ describe('Kmalloc', () => {
   it('works over a buddy it is given, and lists its live blocks', () => {
     const buddy = new BuddyAllocator({ pages: 256 });
     const k = new Kmalloc({ buddy });
-    // 24 B: a slab object; 3000 B: a TLSF block (usable: rounded to 8); 40 000 B: exact pages.
-    const live = new Map<number, number>([[k.alloc(24), 24], [k.alloc(3000), 3000], [k.alloc(40_000), 40_960]]);
+    // 24 B: a class block; 3000 B and 37 000 B: TLSF blocks (usable: rounded to 8); 40 000 B (one 960 B short of
+    // 10 pages: within 1/32) and 70 000 B: exact pages.
+    const live = new Map<number, number>([[k.alloc(24), 24], [k.alloc(3000), 3000], [k.alloc(37_000), 37_000], [k.alloc(40_000), 40_960], [k.alloc(70_000), 73_728]]);
     const seen = new Map<number, number>();
     k.forEachBlock((addr, size) => seen.set(addr, size));
     expect(seen).toEqual(live);
@@ -137,11 +144,11 @@ describe('Kmalloc.attach: the heap lives in the buffer', () => {
     const memory = Memory.create({ bytes: 4 << 20, shared: true });
     const k1 = new Kmalloc({ memory });
     const a = k1.kmalloc(100);
-    const big = k1.kmalloc(50_000);
+    const big = k1.kmalloc(100_000);
     k1.bytes.fill(0x3c, a, a + 100);
     const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
     expect(k2.ksize(a)).toBe(104);
-    expect(k2.ksize(big)).toBe(53_248);
+    expect(k2.ksize(big)).toBe(102_400);
     expect(k2.bytes[a + 99]).toBe(0x3c);
     const b = k2.kmalloc(100); // the next object of the same slab
     expect(k1.isAllocated(b)).toBe(true);

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, Kmalloc, MemkitError, Memory, SlabSpace } from '../../src/index.js';
+import { OWNER_CLASS, OWNER_CLASS_DEBUG, OWNER_LARGE, OWNER_TLSF, P_INFO, infoOwner } from '../../src/slab/layout.js';
+
+/** The owner field of addr's page descriptor, read from the buffer through the slab space's layout. */
+const ownerAt = (k: Kmalloc, addr: number): number => {
+  const space = SlabSpace.of(k.buddy);
+  const pg = Math.floor((addr - k.buddy.base) / k.buddy.pageSize);
+  return infoOwner(k.memory.u32[space.descriptor(pg) + P_INFO]!);
+};
+
+describe('Kmalloc size-class pages', () => {
+  it('the page descriptor names each tier by its owner value', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const small = k.alloc(24);
+    const medium = k.alloc(3000);
+    const large = k.alloc(100_000);
+    const cls = k.classSizes.indexOf(24);
+    expect(ownerAt(k, small)).toBe(OWNER_CLASS + cls);
+    expect(ownerAt(k, medium)).toBe(OWNER_TLSF);
+    expect(ownerAt(k, large)).toBe(OWNER_LARGE);
+  });
+
+  it('a page fills in address order, then frees are reused last-in first-out; an emptied page that is not current goes back', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const per = k.caches[k.classSizes.indexOf(64)]!.objectsPerSlab;
+    const a = Array.from({ length: per + 1 }, () => k.alloc(64));
+    for (let i = 1; i < per; i++) expect(a[i]! - a[i - 1]!).toBe(64);
+    expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({ slabs: 2, fullSlabs: 1, activeObjects: per + 1 });
+    k.free(a[3]!); // the full page is queued again
+    k.free(a[5]!);
+    expect(k.alloc(64)).toBe(a[per]! + 64); // the current page serves first
+    const before = k.footprint();
+    for (let i = 0; i < per; i++) if (i !== 3 && i !== 5) k.free(a[i]!);
+    expect(k.footprint()).toBe(before - 4096); // the first page emptied: back to the buddy
+    expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({ slabs: 1, slabsMade: 2, slabsFreed: 1 });
+  });
+
+  it('a block written after its free is caught when it is handed out again (HeapCorruptionError, no wild address)', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const p = k.alloc(32);
+    const q = k.alloc(32);
+    k.free(q);
+    k.free(p);
+    k.bytes.fill(0, p, p + 32); // use-after-free memset
+    expect(() => k.alloc(32)).toThrow(HeapCorruptionError);
+  });
+
+  it('double frees and interior pointers of class blocks are refused, the heap unchanged', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const p = k.alloc(48);
+    const q = k.alloc(48);
+    k.free(p);
+    const info = k.slabinfo();
+    expect(() => k.free(p)).toThrow(DoubleFreeError);
+    expect(() => k.free(q + 8)).toThrow(InvalidFreeError);
+    expect(() => k.free(q + 48 * 40)).toThrow(InvalidFreeError); // a slot never handed out
+    expect(k.slabinfo()).toBe(info);
+    // live data that happens to look like a free tag is still freed correctly
+    k.bytes.fill(0, q, q + 8);
+    k.free(q);
+    expect(k.isAllocated(q)).toBe(false);
+  });
+});
+
+describe('Kmalloc debug checks (only in debug heaps: other owner values, so the fast paths never look)', () => {
+  it('poison, red zones and double free by list walk', () => {
+    const k = new Kmalloc({ bytes: 1 << 20, debug: true });
+    const p = k.alloc(40);
+    expect(ownerAt(k, p)).toBe(OWNER_CLASS_DEBUG + k.classSizes.indexOf(40));
+    expect(k.ksize(p)).toBe(40);
+    k.bytes[p + 40] = 1; // one byte past the end
+    expect(() => k.free(p)).toThrow(/Right Redzone overwritten/);
+    k.bytes[p + 40] = 0xcc;
+    k.bytes[p - 1] = 7;
+    expect(() => k.free(p)).toThrow(/Left Redzone overwritten/);
+    k.bytes[p - 1] = 0xcc;
+    k.free(p);
+    expect(k.bytes[p + 20]).toBe(0x6b); // poisoned
+    expect(() => k.free(p)).toThrow(DoubleFreeError);
+    k.bytes[p + 20] = 0; // use after free
+    expect(() => {
+      for (let i = 0; i < 200; i++) k.alloc(40); // p comes round once the page's other free blocks are used
+    }).toThrow(/Poison overwritten/);
+  });
+
+  it('an attached instance of a debug heap keeps the checks (the flag is in the buffer)', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k1 = new Kmalloc({ memory, debug: true });
+    const p = k1.alloc(16);
+    const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    expect(k2.debug).toBe(true);
+    k2.bytes[p + 16] = 0; // overflow into the right red zone
+    expect(() => k2.free(p)).toThrow(/Right Redzone overwritten/);
+    k2.bytes[p + 16] = 0xcc;
+    k2.free(p);
+    expect(() => k1.free(p)).toThrow(DoubleFreeError);
+  });
+});
+
+describe('Kmalloc.attach after the change: class pages live in the buffer', () => {
+  it('a second instance continues the same pages, frees the first one\'s blocks, and reports the same slabinfo', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const k1 = new Kmalloc({ memory, maxClass: 1024 });
+    const blocks = Array.from({ length: 100 }, (_, i) => k1.alloc(8 + (i % 40) * 16));
+    for (const [i, b] of blocks.entries()) k1.bytes.fill(i, b, b + 8);
+    const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    expect(k2.slabinfo()).toBe(k1.slabinfo());
+    expect(k2.maxClass).toBe(1024);
+    for (const [i, b] of blocks.entries()) {
+      expect(k2.ksize(b)).toBe(k1.ksize(b));
+      expect(k2.bytes[b + 7]).toBe(i);
+    }
+    const next = k2.alloc(8);
+    expect(next).toBe(blocks[80]! + 8); // the next slot of the page of blocks 0, 40 and 80 (8 B each)
+    for (const b of blocks.filter((_, i) => i % 2 === 0)) k2.free(b);
+    for (const b of blocks.filter((_, i) => i % 2 === 1)) k1.free(b);
+    k1.free(next);
+    expect(() => k2.free(blocks[0]!)).toThrow(DoubleFreeError);
+    expect(k1.slabinfo()).toBe(k2.slabinfo());
+    k2.shrink();
+    expect(k1.footprint()).toBe(0);
+  });
+});
+
+describe('Kmalloc fast paths refuse what is not an address or a size, and change nothing', () => {
+  it('free / ksize / realloc with bad values give a MemkitError, never a TypeError or a freed block', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const p = k.alloc(24);
+    const t = k.alloc(3000);
+    const l = k.alloc(100_000);
+    const bads: unknown[] = [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 53, String(p), BigInt(p), null, undefined,
+      { valueOf: () => p }, [p], true, p + 4, t + 8, l + 4096];
+    const state = (): string => JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats()]);
+    const before = state();
+    for (const b of bads) {
+      expect(() => k.free(b as number), `free(${String(b)})`).toThrow(MemkitError);
+      expect(() => k.ksize(b as number), `ksize(${String(b)})`).toThrow(MemkitError);
+      expect(() => k.realloc(b as number, 8), `realloc(${String(b)}, 8)`).toThrow(MemkitError);
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= 2 ** 32) {
+        expect(() => k.realloc(p, b as number), `realloc(p, ${String(b)})`).toThrow(MemkitError);
+        expect(() => k.alloc(b as number), `alloc(${String(b)})`).toThrow(MemkitError);
+      }
+    }
+    expect(state()).toBe(before);
+    expect([k.isAllocated(p), k.isAllocated(t), k.isAllocated(l)]).toEqual([true, true, true]);
+  });
+});
