@@ -1,30 +1,49 @@
 /**
  * Roots: what keeps objects alive ("pointers that are not on the heap, but
- * point to the heap", in the lecture's words).
+ * point to the heap", in the lecture's words). Every kind is a slot in a
+ * table in the buffer, which marking reads:
  *
- * - {@link Root} handles, from `heap.root(obj)`: a slot in the in-buffer
- *   root table, until `release()` (or `using`, via `Symbol.dispose`).
- * - Scopes (`heap.scope(fn)`, like V8's HandleScope): every root made inside
- *   is released when `fn` returns or throws; `escape(obj)` hands one object
- *   out to the enclosing scope.
- * - Global roots: named slots (`heap.setGlobal(name, obj)`).
- * - The shadow stack (`heap.pushRoot(obj)` / `heap.popRoot()`): the cheapest
- *   roots, for hot code; a scope also restores the stack height.
+ * - {@link Root} handles, from `heap.root(obj)`. Outside a scope: a slot of
+ *   the root table, taken from its free list, until `release()` (or `using`).
+ *   Inside a scope: the next entry of the handle stack.
+ * - Scopes (`heap.scope(fn)`, like V8's HandleScope): entering saves the
+ *   handle stack's and the shadow stack's heights, leaving writes them back;
+ *   every root made inside is gone. `escape(obj)` hands one object out to
+ *   the enclosing scope.
+ * - Global roots: named slots of the root table (`heap.setGlobal(name, obj)`).
+ * - The shadow stack (`heap.pushRoot(obj)` / `heap.popRoot()`).
  *
- * A `FinalizationRegistry` watches unscoped handles only as a backstop: if V8
- * collects a handle that was never released, the heap warns and releases it.
+ * A handle is one small JS object (slot, generation); making and releasing
+ * one allocates nothing else and registers with nothing. Each root gets a
+ * new generation from a counter in the state block, so a handle whose slot
+ * was released and reused is inert (`alive` false). The
+ * `FinalizationRegistry` backstop that warns about handles never released
+ * is a debug option (`debug: { rootLeaks: true }`); without it,
+ * `stats().rootHandles` counts the unscoped handles not released.
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors/index.js';
-import type { ManagedHeap } from './heap.js';
-import { RS_LIVE, RS_RELEASED, RS_SCOPED, R_ADDR, R_GEN, R_META, S_STOP } from './layout.js';
+import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
+import {
+  HANDLE_WORDS, HS_ADDR, HS_GEN, R_ADDR, R_GEN, S_HCAP, S_HSTACK, S_HTOP, S_STOP,
+} from './layout.js';
+import type { HeapState } from './state.js';
+
+/** Makes a Root (the constructor is private to this module). */
+let newRoot: (st: HeapState, slot: number, gen: number, scoped: boolean) => Root;
+/** Moves an escaped Root to its new slot. */
+let moveRoot: (r: Root, slot: number, gen: number, scoped: boolean) => void;
+/** The object an escaped Root holds (valid until its scope ends). */
+let rootTarget: (r: Root) => number;
 
 /**
  * A root: keeps one object (or null) alive until released.
  *
  * @example
  * ```ts
+ * import { ManagedHeap } from 'memkit';
+ * const heap = new ManagedHeap({ bytes: 1 << 20 });
+ * const T = heap.defineType('T', { x: 'i32' });
  * const r = heap.root(T.alloc());
  * T.fields.x.set(r.value, 1);
  * r.release();
@@ -32,44 +51,83 @@ import { RS_LIVE, RS_RELEASED, RS_SCOPED, R_ADDR, R_GEN, R_META, S_STOP } from '
  * ```
  */
 export class Root {
-  /** @internal */
-  constructor(private readonly heap: ManagedHeap, private readonly slot: number, private readonly gen: number) {}
+  #st: HeapState;
+  #slot: number;
+  #gen: number;
+  #scoped: boolean;
 
-  /** True until released (by `release()`, by its scope ending, or by the backstop). */
+  private constructor(st: HeapState, slot: number, gen: number, scoped: boolean) {
+    this.#st = st;
+    this.#slot = slot;
+    this.#gen = gen;
+    this.#scoped = scoped;
+  }
+
+  static {
+    newRoot = (st, slot, gen, scoped) => new Root(st, slot, gen, scoped);
+    moveRoot = (r, slot, gen, scoped) => {
+      r.#slot = slot;
+      r.#gen = gen;
+      r.#scoped = scoped;
+    };
+    rootTarget = (r) => r.#read();
+  }
+
+  /** u32 index of this root's entry (handle stack or root table), or -1 when released. */
+  #entry(): number {
+    const st = this.#st;
+    const u32 = st.v.u32;
+    if (this.#scoped) {
+      if (this.#slot >= u32[st.s + S_HTOP]!) return -1;
+      const w = (u32[st.s + S_HSTACK]! >>> 2) + this.#slot * HANDLE_WORDS;
+      return u32[w + HS_GEN] === this.#gen ? w : -1;
+    }
+    const w = st.rootWord(this.#slot);
+    return u32[w + R_GEN] === this.#gen ? w : -1;
+  }
+
+  #read(): number {
+    const w = this.#entry();
+    return w < 0 ? 0 : this.#st.v.u32[w + (this.#scoped ? HS_ADDR : R_ADDR)]!;
+  }
+
+  /** True until released (by `release()`, by its scope ending, or by the debug backstop). */
   get alive(): boolean {
-    const u32 = this.heap.v.u32;
-    const w = this.heap.rootWord(this.slot);
-    const state = u32[w + R_META]! & 3;
-    return u32[w + R_GEN] === this.gen && (state === RS_LIVE || state === RS_SCOPED);
+    return this.#entry() >= 0;
   }
 
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
-    if (!this.alive) throw new InvalidArgumentError('this root was released');
-    return this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR]!;
+    const w = this.#entry();
+    if (w < 0) throw new InvalidArgumentError('this root was released');
+    return this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
   /** Roots another object (or 0) instead. Throws after release. */
   set(obj: number): void {
-    if (!this.alive) throw new InvalidArgumentError('this root was released');
-    if (obj !== 0) this.heap.checkStore(obj);
-    this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR] = obj;
+    const w = this.#entry();
+    if (w < 0) throw new InvalidArgumentError('this root was released');
+    if (obj !== 0) this.#st.checkStore(obj);
+    this.#st.v.u32[w] = obj;
   }
 
   /** Stops rooting the object. Releasing twice does nothing. */
   release(): void {
-    if (!this.alive) return;
-    const heap = this.heap;
-    const w = heap.rootWord(this.slot);
-    const u32 = heap.v.u32;
-    if ((u32[w + R_META]! & 3) === RS_SCOPED) {
-      // Stays on its scope's chain (off the free list) until the scope ends.
-      u32[w + R_ADDR] = 0;
-      u32[w + R_META] = (u32[w + R_META]! & ~3) | RS_RELEASED;
-    } else {
-      heap.registry.unregister(this);
-      heap.freeRootSlot(this.slot);
+    const st = this.#st;
+    const u32 = st.v.u32;
+    if (this.#scoped) {
+      // The entry stays on the handle stack (dead) until its scope ends.
+      if (this.#slot >= u32[st.s + S_HTOP]!) return;
+      const w = (u32[st.s + S_HSTACK]! >>> 2) + this.#slot * HANDLE_WORDS;
+      if (u32[w + HS_GEN] !== this.#gen) return;
+      u32[w + HS_ADDR] = 0;
+      u32[w + HS_GEN] = 0;
+      return;
     }
+    const w = st.rootWord(this.#slot);
+    if (u32[w + R_GEN] !== this.#gen) return;
+    if (st.registry !== null) st.registry.unregister(this);
+    st.freeRootSlot(this.#slot);
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -78,25 +136,29 @@ export class Root {
   }
 }
 
-/** @internal `heap.root(obj)`. */
-export function makeRoot(heap: ManagedHeap, obj: number): Root {
-  if (obj !== 0) heap.checkStore(obj);
-  let root: Root;
-  if (heap.scopeDepth > 0) {
-    const slot = heap.takeRootSlot(obj, (heap.scopeChain << 2) | RS_SCOPED);
-    heap.scopeChain = slot + 1;
-    root = new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
-  } else {
-    root = unscopedRoot(heap, obj);
+/** Pushes `obj` on the handle stack; returns the entry index. */
+function pushHandle(st: HeapState, obj: number, gen: number): number {
+  const s = st.s;
+  let u32 = st.v.u32;
+  const top = u32[s + S_HTOP]!;
+  if (top === u32[s + S_HCAP]) {
+    if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0)) throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
+    u32 = st.v.u32;
   }
-  return root;
+  const w = (u32[s + S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
+  u32[w + HS_ADDR] = obj;
+  u32[w + HS_GEN] = gen;
+  u32[s + S_HTOP] = top + 1;
+  return top;
 }
 
-function unscopedRoot(heap: ManagedHeap, obj: number): Root {
-  const slot = heap.takeRootSlot(obj, RS_LIVE);
-  const gen = heap.v.u32[heap.rootWord(slot) + R_GEN]!;
-  const root = new Root(heap, slot, gen);
-  heap.registry.register(root, { slot, gen }, root);
+/** `heap.root(obj)`: `obj` was checked by the caller. */
+export function makeRoot(st: HeapState, obj: number): Root {
+  const gen = st.nextGen();
+  if (st.scopeDepth > 0) return newRoot(st, pushHandle(st, obj, gen), gen, true);
+  const slot = st.takeRootSlot(obj, gen);
+  const root = newRoot(st, slot, gen, false);
+  if (st.registry !== null) st.registry.register(root, [slot, gen], root);
   return root;
 }
 
@@ -107,53 +169,72 @@ function unscopedRoot(heap: ManagedHeap, obj: number): Root {
  */
 export type Escape = (obj: number) => Root;
 
-/** @internal `heap.scope(fn)`. */
-export function runScope<R>(heap: ManagedHeap, fn: (escape: Escape) => R): R {
-  const outerChain = heap.scopeChain;
-  const stackTop = heap.stateWord(S_STOP);
-  let parentChain = outerChain;
-  const depth = heap.scopeDepth;
-  const escape: Escape = (obj) => {
-    if (obj !== 0) heap.checkStore(obj);
-    if (depth === 0) return unscopedRoot(heap, obj);
-    const slot = heap.takeRootSlot(obj, (parentChain << 2) | RS_SCOPED);
-    parentChain = slot + 1;
-    return new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
-  };
-  heap.scopeChain = 0;
-  heap.scopeDepth = depth + 1;
-  try {
-    return fn(escape);
-  } finally {
-    heap.releaseChain(heap.scopeChain);
-    heap.scopeChain = parentChain;
-    heap.scopeDepth = depth;
-    if (heap.stateWord(S_STOP) > stackTop) heap.setStateWord(S_STOP, stackTop);
+/**
+ * `escape(obj)` of the innermost open scope: the object is rooted on the
+ * handle stack now (inside the scope), and the Root moves to the enclosing
+ * scope (or to the root table) when the scope ends.
+ */
+export function escapeRoot(st: HeapState, obj: number): Root {
+  if (st.scopeDepth === 0) throw new InvalidArgumentError('escape() called after its scope ended');
+  if (obj !== 0) st.checkStore(obj);
+  const gen = st.nextGen();
+  const r = newRoot(st, pushHandle(st, obj, gen), gen, true);
+  st.escapes.push(r);
+  return r;
+}
+
+/**
+ * Leaves a scope: writes back the two heights saved when it began, then
+ * re-roots the objects escaped from it (`escapesFrom` = escapes pending
+ * when it began).
+ */
+export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number): void {
+  const u32 = st.v.u32;
+  const s = st.s;
+  st.scopeDepth--;
+  const n = st.escapes.length;
+  if (n === escapesFrom) {
+    u32[s + S_HTOP] = handleTop;
+    if (u32[s + S_STOP]! > stackTop) u32[s + S_STOP] = stackTop;
+    return;
+  }
+  const moving = st.escapes.splice(escapesFrom, n - escapesFrom) as Root[];
+  const targets = moving.map((r) => rootTarget(r));
+  u32[s + S_HTOP] = handleTop;
+  if (st.v.u32[s + S_STOP]! > stackTop) st.v.u32[s + S_STOP] = stackTop;
+  for (let i = 0; i < moving.length; i++) {
+    const gen = st.nextGen();
+    const obj = targets[i]!;
+    if (st.scopeDepth > 0) moveRoot(moving[i]!, pushHandle(st, obj, gen), gen, true);
+    else {
+      const slot = st.takeRootSlot(obj, gen);
+      moveRoot(moving[i]!, slot, gen, false);
+      if (st.registry !== null) st.registry.register(moving[i]!, [slot, gen], moving[i]!);
+    }
   }
 }
 
-/** @internal `heap.setGlobal(name, obj)`. */
-export function setGlobal(heap: ManagedHeap, name: string, obj: number): void {
-  if (obj !== 0) heap.checkStore(obj);
-  const slot = heap.globalSlots.get(name);
+/** `heap.setGlobal(name, obj)`: `obj` was checked by the caller. */
+export function setGlobal(st: HeapState, name: string, obj: number): void {
+  const slot = st.globalSlots.get(name);
   if (slot === undefined) {
-    heap.globalSlots.set(name, heap.takeRootSlot(obj, RS_LIVE));
+    st.globalSlots.set(name, st.takeRootSlot(obj, st.nextGen()));
   } else {
-    heap.v.u32[heap.rootWord(slot) + R_ADDR] = obj;
+    st.v.u32[st.rootWord(slot) + R_ADDR] = obj;
   }
 }
 
-/** @internal `heap.getGlobal(name)`. */
-export function getGlobal(heap: ManagedHeap, name: string): number {
-  const slot = heap.globalSlots.get(name);
-  return slot === undefined ? 0 : heap.v.u32[heap.rootWord(slot) + R_ADDR]!;
+/** `heap.getGlobal(name)`. */
+export function getGlobal(st: HeapState, name: string): number {
+  const slot = st.globalSlots.get(name);
+  return slot === undefined ? 0 : st.v.u32[st.rootWord(slot) + R_ADDR]!;
 }
 
-/** @internal `heap.deleteGlobal(name)`. */
-export function deleteGlobal(heap: ManagedHeap, name: string): boolean {
-  const slot = heap.globalSlots.get(name);
+/** `heap.deleteGlobal(name)`. */
+export function deleteGlobal(st: HeapState, name: string): boolean {
+  const slot = st.globalSlots.get(name);
   if (slot === undefined) return false;
-  heap.globalSlots.delete(name);
-  heap.freeRootSlot(slot);
+  st.globalSlots.delete(name);
+  st.freeRootSlot(slot);
   return true;
 }

@@ -264,9 +264,10 @@ describe('ManagedHeap: collection is automatic', () => {
   it('empty GC blocks and large objects go back to kmalloc (trim returns everything)', () => {
     const k = new Kmalloc({ bytes: 1 << 22 });
     const heap = new ManagedHeap({ backend: k, autoCollect: false });
-    const before = k.footprint();
+    // Types are permanent (their descriptors stay in kmalloc): define them first.
     const T = heap.defineType('T', { x: 'f64' });
     const Big = heap.defineArray('Big', 'f64');
+    const before = k.footprint();
     for (let i = 0; i < 20_000; i++) T.alloc();
     for (let i = 0; i < 10; i++) Big.alloc(5000);
     expect(k.footprint()).toBeGreaterThan(before + 20_000 * 16);

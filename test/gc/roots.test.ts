@@ -144,12 +144,12 @@ describe('global roots and the shadow stack', () => {
   });
 });
 
-describe('the FinalizationRegistry backstop', () => {
+describe('the FinalizationRegistry backstop (debug: { rootLeaks: true })', () => {
   it('warns about (and releases) a root whose handle was dropped unreleased', () => {
     const script = `
       import { ManagedHeap } from './src/index.ts';
       const warned = [];
-      const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false, onLeakedRoot: (a) => warned.push(a) });
+      const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false, debug: { rootLeaks: true }, onLeakedRoot: (a) => warned.push(a) });
       const T = heap.defineType('T', { x: 'i32' });
       let obj = 0;
       (() => { obj = heap.root(T.alloc()).value; })();
