@@ -78,8 +78,15 @@ export function drainMark(st: HeapState, budget: number): number {
   // code in the header spares the type-table lookups for most objects.
   let work = 0;
   for (;;) {
-    while (top > 0 && work < budget) {
-      const a = u32[ms + --top]!;
+    // `a`: the gray object to scan next. The last white child found is
+    // scanned right after its parent without a trip through the stack (a
+    // list marks with no stack traffic at all), the others are pushed.
+    let a = 0;
+    while (work < budget) {
+      if (a === 0) {
+        if (top === 0) break;
+        a = u32[ms + --top]!;
+      }
       const w = a >>> 2;
       const info = u32[w]!;
       const scan = (info >>> SCAN_SHIFT) & 0xff;
@@ -93,30 +100,25 @@ export function drainMark(st: HeapState, budget: number): number {
         const t = types + (info & TYPE_MASK) * TYPE_WORDS;
         const m = u32[t + T_NREFS]!;
         const first = refs + u32[t + T_REFS]!;
+        u32[s + S_MTOP] = top;
         if (u32[t + T_NWEAK] !== 0) st.pushWeak(a);
-        u32 = st.v.u32;
         work += m + 1;
         for (let i = m - 1; i >= 0; i--) {
-          const c = u32[w + u32[first + i]!]!;
-          if (c === 0) continue;
-          const mi = mb + (c >>> 8);
-          const bit = 1 << ((c >>> 3) & 31);
-          const mw = u32[mi]!;
-          if ((mw & bit) !== 0) continue;
-          u32[mi] = mw | bit;
-          u32[s + S_MTOP] = top;
-          st.pushMark(c);
-          u32 = st.v.u32;
-          top = u32[s + S_MTOP]!;
-          ms = u32[s + S_MSTACK]! >>> 2;
-          cap = u32[s + S_MCAP]!;
+          const c = st.v.u32[w + st.v.u32[first + i]!]!;
+          if (c !== 0) st.shade(c);
         }
+        u32 = st.v.u32;
+        top = u32[s + S_MTOP]!;
+        ms = u32[s + S_MSTACK]! >>> 2;
+        cap = u32[s + S_MCAP]!;
+        a = 0;
         continue;
       }
       work += n + 1;
-      // The refs are the n words after the 8-byte header. Last one first: the
-      // first child is popped next, and a structure built depth-first then
+      // The refs are the n words after the 8-byte header. Last one first, so
+      // the first child is scanned next: a structure built depth-first then
       // marks in address order (fewer cache misses).
+      let next = 0;
       for (let i = w + 1 + n; i > w + 1; i--) {
         const c = u32[i]!;
         if (c === 0) continue;
@@ -125,17 +127,28 @@ export function drainMark(st: HeapState, budget: number): number {
         const m = u32[mi]!;
         if ((m & bit) !== 0) continue;
         u32[mi] = m | bit;
-        if (top === cap) {
-          u32[s + S_MTOP] = top;
-          st.pushMark(c);
-          u32 = st.v.u32;
-          top = u32[s + S_MTOP]!;
-          ms = u32[s + S_MSTACK]! >>> 2;
-          cap = u32[s + S_MCAP]!;
-        } else {
-          u32[ms + top++] = c;
+        if (next !== 0) {
+          if (top === cap) {
+            u32[s + S_MTOP] = top;
+            st.pushMark(next);
+            u32 = st.v.u32;
+            top = u32[s + S_MTOP]!;
+            ms = u32[s + S_MSTACK]! >>> 2;
+            cap = u32[s + S_MCAP]!;
+          } else {
+            u32[ms + top++] = next;
+          }
         }
+        next = c;
       }
+      a = next;
+    }
+    if (a !== 0) {
+      // The budget ran out with a gray object in hand: back on the stack.
+      u32[s + S_MTOP] = top;
+      st.pushMark(a);
+      u32 = st.v.u32;
+      top = u32[s + S_MTOP]!;
     }
     u32[s + S_MTOP] = top;
     if (top > 0 || work >= budget || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget - work;
