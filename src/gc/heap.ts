@@ -62,7 +62,7 @@ import {
   S_SSTACK, S_STOP, S_TCAP, S_TCOUNT, S_TYPES, S_VERSION, S_WCAP, S_WSTACK, TYPE_MASK, TYPE_WORDS, T_KIND,
 } from './layout.js';
 import {
-  deleteGlobal, escapeRoot, getGlobal, leaveScope, makeRoot, setGlobal, type Escape, type Root,
+  deleteGlobal, escapeRoot, getGlobal, leaveScope, makeRoot, readGlobalNames, setGlobal, type Escape, type Root,
 } from './roots.js';
 import { HeapState, type StateConfig } from './state.js';
 import { heapStats, pauseRing, type HeapStats } from './stats.js';
@@ -275,6 +275,14 @@ export class ManagedHeap {
     if (!this.#types.has(d.name)) this.#types.set(d.name, t as ObjectType<FieldSpecs> | ArrayType);
   }
 
+  /** An attached heap picks up the types and global names its writer added since. */
+  #refresh(): void {
+    const st = this.#st;
+    st.sync();
+    for (let id = st.typeMeta.length, n = st.word(S_TCOUNT); id < n; id++) this.#rebind(id, {});
+    if (st.backend === null) readGlobalNames(st);
+  }
+
   /**
    * Opens the ManagedHeap laid out in `memory` (by a heap made over a
    * `Kmalloc` of that memory): from another worker over a
@@ -329,6 +337,7 @@ export class ManagedHeap {
     const state = new HeapState(memory, backend, addr, resolveConfig(options.options ?? {}, readOnly));
     state.ct = state.word(S_CLASSES) >>> 2;
     state.loadBitmaps();
+    readGlobalNames(state);
     const resolved: Resolved = { state, owner, finalizers: types };
     return new ManagedHeap({ [RESOLVED]: resolved } as ManagedHeapOptions);
   }
@@ -498,6 +507,7 @@ export class ManagedHeap {
    * @throws InvalidArgumentError if there is no object type of that name.
    */
   type<F extends FieldSpecs = FieldSpecs>(name: string): ObjectType<F> {
+    this.#refresh();
     const t = this.#types.get(name);
     if (t === undefined || !('fields' in t)) throw new InvalidArgumentError(`no object type named ${String(name)}`);
     return t as unknown as ObjectType<F>;
@@ -509,6 +519,7 @@ export class ManagedHeap {
    * @throws InvalidArgumentError if there is no array type of that name.
    */
   arrayType(name: string): ArrayType {
+    this.#refresh();
     const t = this.#types.get(name);
     if (t === undefined || 'fields' in t) throw new InvalidArgumentError(`no array type named ${String(name)}`);
     return t;
@@ -623,9 +634,10 @@ export class ManagedHeap {
 
   /**
    * The object in the named global root (0 when unset). An attached heap
-   * sees the globals its own instance set; globals are named on the JS side.
+   * sees the globals set before it attached (their names are in the buffer).
    */
   getGlobal(name: string): number {
+    if (this.#st.backend === null) this.#refresh();
     return getGlobal(this.#st, name);
   }
 
@@ -645,6 +657,7 @@ export class ManagedHeap {
 
   /** Nodes, edges, roots and marks, for the visualizer. */
   graph(): HeapGraph {
+    this.#refresh();
     return heapGraph(this.#st);
   }
 
@@ -665,6 +678,7 @@ export class ManagedHeap {
   /** Name of the type of the live object `obj`. */
   typeOf(obj: number): string {
     const st = this.#st;
+    this.#refresh();
     if (!this.isLive(obj)) throw st.badRef(obj);
     return st.typeMeta[st.v.u32[obj >>> 2]! & TYPE_MASK]!.name;
   }

@@ -25,7 +25,7 @@
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import {
-  HANDLE_WORDS, HS_ADDR, HS_GEN, R_ADDR, R_GEN, S_HCAP, S_HSTACK, S_HTOP, S_STOP,
+  HANDLE_WORDS, HS_ADDR, HS_GEN, R_ADDR, R_GEN, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_STOP,
 } from './layout.js';
 import type { HeapState } from './state.js';
 
@@ -219,6 +219,7 @@ export function setGlobal(st: HeapState, name: string, obj: number): void {
   const slot = st.globalSlots.get(name);
   if (slot === undefined) {
     st.globalSlots.set(name, st.takeRootSlot(obj, st.nextGen()));
+    writeGlobalNames(st);
   } else {
     st.v.u32[st.rootWord(slot) + R_ADDR] = obj;
   }
@@ -236,5 +237,29 @@ export function deleteGlobal(st: HeapState, name: string): boolean {
   if (slot === undefined) return false;
   st.globalSlots.delete(name);
   st.freeRootSlot(slot);
+  writeGlobalNames(st);
   return true;
+}
+
+/** Writes the global root names into the buffer (for attach); names change rarely. */
+function writeGlobalNames(st: HeapState): void {
+  const text = new TextEncoder().encode(JSON.stringify(Object.fromEntries(st.globalSlots)));
+  const d = st.tryAlloc(4 + text.length);
+  if (d === 0) throw new OutOfMemoryError('no room for the names of the global roots', 4 + text.length);
+  st.v.u32[d >>> 2] = text.length;
+  st.v.u8.set(text, d + 4);
+  const old = st.v.u32[st.s + S_GLOBALS]!;
+  st.v.u32[st.s + S_GLOBALS] = d;
+  if (old !== 0) st.free(old);
+}
+
+/** Reads the global root names from the buffer (attach). */
+export function readGlobalNames(st: HeapState): void {
+  const d = st.v.u32[st.s + S_GLOBALS]!;
+  st.globalSlots.clear();
+  if (d === 0) return;
+  const n = st.v.u32[d >>> 2]!;
+  // A copy: TextDecoder refuses views of a SharedArrayBuffer.
+  const names = JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n))) as Record<string, number>;
+  for (const [name, slot] of Object.entries(names)) st.globalSlots.set(name, slot);
 }
