@@ -244,8 +244,8 @@ export class ManagedHeap {
   #owner: number;
   /** Defined or rebound types by name. */
   #types: Map<string, ObjectType<FieldSpecs> | ArrayType>;
-  /** The escape function handed to scopes (one per heap, no closure per scope). */
-  #escape: Escape;
+  /** The escape function of the scopes at each depth (made once per depth, no closure per scope). */
+  #escapers: Escape[];
 
   constructor(options: ManagedHeapOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('ManagedHeap options must be an object');
@@ -256,7 +256,7 @@ export class ManagedHeap {
     this.#st = st;
     this.#owner = resolved.owner;
     this.#types = new Map();
-    this.#escape = (obj) => escapeRoot(st, obj);
+    this.#escapers = [];
     if (st.config.rootLeaks) st.registry = new FinalizationRegistry(([slot, gen]) => st.leakedRoot(slot, gen));
     for (let id = 0, n = st.v.u32[st.s + S_TCOUNT]!; id < n; id++) this.#rebind(id, resolved.finalizers);
   }
@@ -577,12 +577,20 @@ export class ManagedHeap {
     const handleTop = u32[st.s + S_HTOP]!;
     const stackTop = u32[st.s + S_STOP]!;
     const escapes = st.escapes.length;
-    st.scopeDepth++;
+    const depth = ++st.scopeDepth;
+    const escape = this.#escapers[depth] ?? this.#escaper(depth);
     try {
-      return fn(this.#escape);
+      return fn(escape);
     } finally {
       leaveScope(st, handleTop, stackTop, escapes);
     }
+  }
+
+  #escaper(depth: number): Escape {
+    const st = this.#st;
+    const e: Escape = (obj) => escapeRoot(st, obj, depth);
+    this.#escapers[depth] = e;
+    return e;
   }
 
   /**

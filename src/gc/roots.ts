@@ -25,15 +25,14 @@
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import {
-  HANDLE_WORDS, HS_ADDR, HS_GEN, R_ADDR, R_GEN, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_STOP,
+  HANDLE_WORDS, HS_ADDR, HS_GEN, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_RFREE, S_ROOTS,
+  S_STOP,
 } from './layout.js';
 import type { HeapState } from './state.js';
 
-/** Makes a Root (the constructor is private to this module). */
-let newRoot: (st: HeapState, slot: number, gen: number, scoped: boolean) => Root;
 /** Moves an escaped Root to its new slot. */
 let moveRoot: (r: Root, slot: number, gen: number, scoped: boolean) => void;
-/** The object an escaped Root holds (valid until its scope ends). */
+/** The object an escaped Root holds (valid until its scope ends), -1 if it was released. */
 let rootTarget: (r: Root) => number;
 
 /**
@@ -64,7 +63,6 @@ export class Root {
   }
 
   static {
-    newRoot = (st, slot, gen, scoped) => new Root(st, slot, gen, scoped);
     moveRoot = (r, slot, gen, scoped) => {
       r.#slot = slot;
       r.#gen = gen;
@@ -86,9 +84,10 @@ export class Root {
     return u32[w + R_GEN] === this.#gen ? w : -1;
   }
 
+  /** The rooted object, or -1 when released. */
   #read(): number {
     const w = this.#entry();
-    return w < 0 ? 0 : this.#st.v.u32[w + (this.#scoped ? HS_ADDR : R_ADDR)]!;
+    return w < 0 ? -1 : this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
   /** True until released (by `release()`, by its scope ending, or by the debug backstop). */
@@ -124,10 +123,15 @@ export class Root {
       u32[w + HS_GEN] = 0;
       return;
     }
-    const w = st.rootWord(this.#slot);
+    const s = st.s;
+    const w = (u32[s + S_ROOTS]! >>> 2) + this.#slot * ROOT_WORDS;
     if (u32[w + R_GEN] !== this.#gen) return;
     if (st.registry !== null) st.registry.unregister(this);
-    st.freeRootSlot(this.#slot);
+    // st.freeRootSlot, inlined: back on the free list.
+    u32[w + R_ADDR] = 0;
+    u32[w + R_GEN] = 0;
+    u32[w + R_NEXT] = u32[s + S_RFREE]!;
+    u32[s + S_RFREE] = this.#slot + 1;
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -135,6 +139,10 @@ export class Root {
     this.release();
   }
 }
+
+/** The Root constructor, private to the class in the public types, called from this module. */
+type RootConstructor = new (st: HeapState, slot: number, gen: number, scoped: boolean) => Root;
+const RootCtor = Root as unknown as RootConstructor;
 
 /** Pushes `obj` on the handle stack; returns the entry index. */
 function pushHandle(st: HeapState, obj: number, gen: number): number {
@@ -155,9 +163,9 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
 /** `heap.root(obj)`: `obj` was checked by the caller. */
 export function makeRoot(st: HeapState, obj: number): Root {
   const gen = st.nextGen();
-  if (st.scopeDepth > 0) return newRoot(st, pushHandle(st, obj, gen), gen, true);
+  if (st.scopeDepth > 0) return new RootCtor(st, pushHandle(st, obj, gen), gen, true);
   const slot = st.takeRootSlot(obj, gen);
-  const root = newRoot(st, slot, gen, false);
+  const root = new RootCtor(st, slot, gen, false);
   if (st.registry !== null) st.registry.register(root, [slot, gen], root);
   return root;
 }
@@ -170,28 +178,30 @@ export function makeRoot(st: HeapState, obj: number): Root {
 export type Escape = (obj: number) => Root;
 
 /**
- * `escape(obj)` of the innermost open scope: the object is rooted on the
- * handle stack now (inside the scope), and the Root moves to the enclosing
- * scope (or to the root table) when the scope ends.
+ * `escape(obj)` of the scope at depth `depth` (1 = outermost): the object is
+ * rooted on the handle stack now, and the Root moves out of that scope (to
+ * the enclosing one's handles, or to the root table) when it ends.
  */
-export function escapeRoot(st: HeapState, obj: number): Root {
-  if (st.scopeDepth === 0) throw new InvalidArgumentError('escape() called after its scope ended');
+export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
+  if (st.scopeDepth < depth) throw new InvalidArgumentError('escape() called after its scope ended');
   if (obj !== 0) st.checkStore(obj);
   const gen = st.nextGen();
-  const r = newRoot(st, pushHandle(st, obj, gen), gen, true);
+  const r = new RootCtor(st, pushHandle(st, obj, gen), gen, true);
   st.escapes.push(r);
+  st.escapeDepths.push(depth);
   return r;
 }
 
 /**
  * Leaves a scope: writes back the two heights saved when it began, then
- * re-roots the objects escaped from it (`escapesFrom` = escapes pending
- * when it began).
+ * re-roots the objects escaped since it began (`escapesFrom` = escapes
+ * pending then): out of this scope, or, for an outer scope's escape called
+ * in here, kept pending in the enclosing scope.
  */
 export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number): void {
   const u32 = st.v.u32;
   const s = st.s;
-  st.scopeDepth--;
+  const depth = st.scopeDepth--;
   const n = st.escapes.length;
   if (n === escapesFrom) {
     u32[s + S_HTOP] = handleTop;
@@ -199,17 +209,26 @@ export function leaveScope(st: HeapState, handleTop: number, stackTop: number, e
     return;
   }
   const moving = st.escapes.splice(escapesFrom, n - escapesFrom) as Root[];
-  const targets = moving.map((r) => rootTarget(r));
+  const depths = st.escapeDepths.splice(escapesFrom, n - escapesFrom);
+  const targets = moving.map((r) => rootTarget(r)); // before the entries are dropped
   u32[s + S_HTOP] = handleTop;
-  if (st.v.u32[s + S_STOP]! > stackTop) st.v.u32[s + S_STOP] = stackTop;
+  if (u32[s + S_STOP]! > stackTop) u32[s + S_STOP] = stackTop;
   for (let i = 0; i < moving.length; i++) {
     const gen = st.nextGen();
     const obj = targets[i]!;
-    if (st.scopeDepth > 0) moveRoot(moving[i]!, pushHandle(st, obj, gen), gen, true);
-    else {
+    const r = moving[i]!;
+    if (obj < 0) continue; // released before its scope ended
+    if (depths[i]! < depth) {
+      // An outer scope's escape: stays rooted here until that scope ends.
+      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+      st.escapes.push(r);
+      st.escapeDepths.push(depths[i]!);
+    } else if (depth > 1) {
+      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+    } else {
       const slot = st.takeRootSlot(obj, gen);
-      moveRoot(moving[i]!, slot, gen, false);
-      if (st.registry !== null) st.registry.register(moving[i]!, [slot, gen], moving[i]!);
+      moveRoot(r, slot, gen, false);
+      if (st.registry !== null) st.registry.register(r, [slot, gen], r);
     }
   }
 }

@@ -25,7 +25,7 @@ import {
   ARR_HEADER, BLOCK_HEADER, B_NEXT, B_NSLOTS, B_SLOT, FLAG_OVERFLOW, FLAG_WEAK_OVERFLOW,
   F_ALLOCATED, F_CREDIT, F_ISSUED, H_LEN, KIND_OBJECT, LARGE_PRE, PHASE_IDLE, PHASE_MARK,
   PHASE_SWEEP, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_BLOCKS, S_BMWORDS, S_FLAGS, S_LARGE,
-  S_MARK, S_MCAP, S_MSTACK, S_MTOP, S_PHASE, S_RCAP, S_RFREE, S_RLIVE, S_ROOTS, S_RSEQ,
+  S_MARK, S_MCAP, S_MSTACK, S_MTOP, S_PHASE, S_RCAP, S_RFREE, S_ROOTS, S_RSEQ,
   S_START, S_TYPES, S_WCAP, S_WSTACK, S_WTOP, TYPE_MASK, TYPE_WORDS, T_KIND, T_SIZE,
 } from './layout.js';
 import { Views } from './views.js';
@@ -81,6 +81,8 @@ export class HeapState {
   declare scopeDepth: number;
   /** Escaped roots waiting for their scope to end (Root objects; see roots.ts). */
   declare readonly escapes: unknown[];
+  /** The depth of the scope each pending escape leaves. */
+  declare readonly escapeDepths: number[];
   declare inCollector: boolean;
   declare runningFinalizers: boolean;
   /** Debug backstop for unscoped roots never released (config.rootLeaks). */
@@ -102,6 +104,7 @@ export class HeapState {
     this.globalSlots = new Map();
     this.scopeDepth = 0;
     this.escapes = [];
+    this.escapeDepths = [];
     this.inCollector = false;
     this.runningFinalizers = false;
     this.registry = null;
@@ -242,8 +245,7 @@ export class HeapState {
   /** A new root generation (never 0). */
   nextGen(): number {
     const u32 = this.v.u32;
-    let g = (u32[this.s + S_RSEQ]! + 1) >>> 0;
-    if (g === 0) g = 1;
+    const g = (u32[this.s + S_RSEQ]! + 1) >>> 0 || 1;
     u32[this.s + S_RSEQ] = g;
     return g;
   }
@@ -264,7 +266,6 @@ export class HeapState {
     u32[s + S_RFREE] = u32[w + R_NEXT]!;
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
-    u32[s + S_RLIVE] = u32[s + S_RLIVE]! + 1;
     return head - 1;
   }
 
@@ -282,7 +283,16 @@ export class HeapState {
     u32[w + R_GEN] = 0;
     u32[w + R_NEXT] = u32[s + S_RFREE]!;
     u32[s + S_RFREE] = slot + 1;
-    u32[s + S_RLIVE] = u32[s + S_RLIVE]! - 1;
+  }
+
+  /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
+  rootSlotsInUse(): number {
+    const u32 = this.v.u32;
+    let n = 0;
+    for (let i = 0, cap = u32[this.s + S_RCAP]!, w = u32[this.s + S_ROOTS]! >>> 2; i < cap; i++, w += ROOT_WORDS) {
+      if (u32[w + R_GEN] !== 0) n++;
+    }
+    return n;
   }
 
   /** The debug backstop found a root handle V8 collected while its slot is still live. */

@@ -9,7 +9,7 @@ import type { HeapState } from './state.js';
 import {
   F_ALLOCATED, F_CREDIT, F_CYCLES, F_FREED, F_ISSUED, F_LIVE, F_LIVE_OBJS,
   F_OBJ_FREED, F_OVERFLOWS, F_PAUSE_MAX, F_PAUSE_SUM, F_THRESHOLD, FLAG_INCREMENTAL, S_FLAGS, S_PAUSES,
-  S_PCAP, S_PCOUNT, S_RLIVE,
+  S_PCAP, S_PCOUNT,
 } from './layout.js';
 
 /** Pause times of the collector, in milliseconds. */
@@ -104,6 +104,6 @@ export function heapStats(heap: HeapState): HeapStats {
     markStackOverflows: c(F_OVERFLOWS),
     phase: heap.phaseName(),
     incremental: (heap.word(S_FLAGS) & FLAG_INCREMENTAL) !== 0,
-    rootHandles: heap.word(S_RLIVE) - heap.globalSlots.size,
+    rootHandles: heap.rootSlotsInUse() - heap.globalSlots.size,
   };
 }

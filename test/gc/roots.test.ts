@@ -58,6 +58,64 @@ describe('roots', () => {
   });
 });
 
+describe('roots are slots in the buffer (no registry, no allocation but the handle)', () => {
+  it('stats().rootHandles counts unscoped handles not released (not globals, not scoped handles)', () => {
+    const { heap, Node } = setup();
+    const a = heap.root(Node.alloc());
+    const b = heap.root(Node.alloc());
+    heap.setGlobal('g', Node.alloc());
+    heap.scope(() => {
+      heap.root(Node.alloc());
+      expect(heap.stats().rootHandles).toBe(2);
+    });
+    b.release();
+    expect(heap.stats().rootHandles).toBe(1);
+    a.release();
+    expect(heap.stats().rootHandles).toBe(0);
+  });
+
+  it('scoped handles live on the handle stack: many nested scopes, releases inside, stale handles after', () => {
+    const { heap, Node } = setup();
+    const inner: Root[] = [];
+    const kept = heap.scope((escape) => {
+      const objs: number[] = [];
+      for (let i = 0; i < 300; i++) { // past the stack's first 64 entries
+        const r = heap.root(Node.alloc());
+        objs.push(r.value);
+        if (i % 2 === 1) r.release(); // released entries stay on the stack, dead
+        else inner.push(r);
+      }
+      heap.collect();
+      objs.forEach((o, i) => expect(heap.isLive(o)).toBe(i % 2 === 0));
+      return heap.scope(() => escape(objs[0]!)); // escape from the outer scope's escape inside an inner scope
+    });
+    expect(inner.every((r) => !r.alive)).toBe(true);
+    expect(() => inner[0]!.value).toThrow(InvalidArgumentError);
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(1);
+    expect(kept.alive).toBe(true);
+    expect(heap.stats().rootHandles).toBe(1); // escaped out of every scope: an unscoped root
+    kept.release();
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(0);
+    // an escaped root released before its scope ends stays released
+    const dropped = heap.scope((escape) => {
+      const r = escape(Node.alloc());
+      r.release();
+      return r;
+    });
+    expect(dropped.alive).toBe(false);
+    expect(heap.stats().rootHandles).toBe(0);
+    // a stale scoped handle does not touch the entry a later scope reuses
+    heap.scope(() => {
+      const r = heap.root(Node.alloc());
+      inner[0]!.release();
+      heap.collect();
+      expect(heap.isLive(r.value)).toBe(true);
+    });
+  });
+});
+
 describe('scopes (HandleScope)', () => {
   it('roots made inside a scope are released when it ends, and its result escapes', () => {
     const { heap, Node } = setup();
