@@ -577,12 +577,14 @@ export class ManagedHeap {
     const handleTop = u32[st.s + S_HTOP]!;
     const stackTop = u32[st.s + S_STOP]!;
     const escapes = st.escapes.length;
+    const handleBase = st.handleBase;
     const depth = ++st.scopeDepth;
+    st.handleBase = handleTop;
     const escape = this.#escapers[depth] ?? this.#escaper(depth);
     try {
       return fn(escape);
     } finally {
-      leaveScope(st, handleTop, stackTop, escapes);
+      leaveScope(st, handleTop, stackTop, escapes, handleBase);
     }
   }
 

@@ -115,12 +115,21 @@ export class Root {
     const st = this.#st;
     const u32 = st.v.u32;
     if (this.#scoped) {
-      // The entry stays on the handle stack (dead) until its scope ends.
-      if (this.#slot >= u32[st.s + S_HTOP]!) return;
-      const w = (u32[st.s + S_HSTACK]! >>> 2) + this.#slot * HANDLE_WORDS;
+      const top = u32[st.s + S_HTOP]!;
+      if (this.#slot >= top) return;
+      const base = u32[st.s + S_HSTACK]! >>> 2;
+      const w = base + this.#slot * HANDLE_WORDS;
       if (u32[w + HS_GEN] !== this.#gen) return;
       u32[w + HS_ADDR] = 0;
       u32[w + HS_GEN] = 0;
+      // Released in LIFO order (the common case), the entry is popped, with
+      // any dead ones under it down to the scope's first entry; otherwise it
+      // stays on the stack, dead, until its scope ends.
+      if (this.#slot === top - 1 && this.#slot >= st.handleBase) {
+        let t = this.#slot;
+        while (t > st.handleBase && u32[base + (t - 1) * HANDLE_WORDS + HS_GEN] === 0) t--;
+        u32[st.s + S_HTOP] = t;
+      }
       return;
     }
     const s = st.s;
@@ -198,9 +207,10 @@ export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
  * pending then): out of this scope, or, for an outer scope's escape called
  * in here, kept pending in the enclosing scope.
  */
-export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number): void {
+export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number, handleBase: number): void {
   const u32 = st.v.u32;
   const s = st.s;
+  st.handleBase = handleBase;
   const depth = st.scopeDepth--;
   const n = st.escapes.length;
   if (n === escapesFrom) {

@@ -79,6 +79,8 @@ export class HeapState {
   declare readonly globalSlots: Map<string, number>;
   /** Open scopes. */
   declare scopeDepth: number;
+  /** Handle-stack index of the innermost scope's first entry (releases never pop below it). */
+  declare handleBase: number;
   /** Escaped roots waiting for their scope to end (Root objects; see roots.ts). */
   declare readonly escapes: unknown[];
   /** The depth of the scope each pending escape leaves. */
@@ -103,6 +105,7 @@ export class HeapState {
     this.typeMeta = [];
     this.globalSlots = new Map();
     this.scopeDepth = 0;
+    this.handleBase = 0;
     this.escapes = [];
     this.escapeDepths = [];
     this.inCollector = false;

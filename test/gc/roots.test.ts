@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, ManagedHeap, type Root } from '../../src/index.js';
+import { InvalidArgumentError, Kmalloc, ManagedHeap, type Root } from '../../src/index.js';
 
 function setup() {
   const heap = new ManagedHeap({ bytes: 1 << 21, autoCollect: false });
@@ -112,6 +112,43 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
       inner[0]!.release();
       heap.collect();
       expect(heap.isLive(r.value)).toBe(true);
+    });
+  });
+});
+
+describe('the handle stack', () => {
+  it('handles released in LIFO order inside a scope are popped: a long loop does not grow the stack', () => {
+    const k = new Kmalloc({ bytes: 1 << 22 });
+    const heap = new ManagedHeap({ backend: k, autoCollect: false });
+    const Node = heap.defineType('Node', { next: 'ref' });
+    const obj = Node.alloc();
+    heap.setGlobal('obj', obj);
+    heap.scope(() => { for (let i = 0; i < 100; i++) heap.root(obj).release(); });
+    const before = k.footprint();
+    heap.scope(() => {
+      for (let i = 0; i < 200_000; i++) heap.root(obj).release(); // 1.6 MB of entries if never popped
+      const a = heap.root(obj);
+      const b = heap.root(obj);
+      a.release(); // not on top: stays, dead
+      const c = heap.root(obj);
+      c.release();
+      b.release(); // pops b and the dead a under it
+    });
+    expect(k.footprint()).toBe(before);
+  });
+
+  it('releasing an outer scope\'s handle inside an empty inner scope does not cut the inner scope\'s stack', () => {
+    const { heap, Node } = setup();
+    heap.scope(() => {
+      const outer = heap.root(Node.alloc());
+      heap.scope(() => {
+        outer.release();
+        const inner = heap.root(Node.alloc());
+        heap.collect();
+        expect(heap.isLive(inner.value)).toBe(true);
+      });
+      heap.collect();
+      expect(heap.stats().liveObjects).toBe(0); // the inner root ended with its scope
     });
   });
 });
