@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { HeapCorruptionError, InvalidArgumentError, Kmalloc, ManagedHeap, Memory } from '../../src/index.js';
@@ -91,5 +92,22 @@ describe('ManagedHeap.attach', () => {
     expect(() => view.collect()).toThrow(InvalidArgumentError);
     expect(() => view.root(0)).toThrow(InvalidArgumentError);
     expect(() => ManagedHeap.attach(memory, { Node: { finalizer: () => {} } }, { readOnly: true })).toThrow(/without a finalizer/);
+  });
+
+  it('an attached heap has the same hidden class as a constructed one (%HaveSameMap)', () => {
+    const script = `
+      import { Kmalloc, ManagedHeap, Memory } from './src/index.ts';
+      const memory = Memory.create({ bytes: 1 << 20 });
+      const a = new ManagedHeap({ backend: new Kmalloc({ memory }) });
+      a.defineType('T', { x: 'i32' });
+      const b = ManagedHeap.attach(memory, {}, { readOnly: true });
+      const other = { x: 1 };
+      console.log(JSON.stringify({ same: %HaveSameMap(a, b), control: %HaveSameMap(a, other) }));
+    `;
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ same: true, control: false });
   });
 });
