@@ -30,14 +30,16 @@ export function allocSmall(st: HeapState, info: number, size: number, cls: numbe
   // The fast path: bump through a run of free slots that was zeroed (and,
   // during a cycle, marked black) when the run began. Kept tiny so that V8
   // inlines it into the caller; the credit is charged per block in refill().
-  const u32 = st.v.u32;
+  let u32 = st.v.u32;
   const c = st.ct + cls * CLASS_WORDS;
   let a = u32[c + C_CURSOR]!;
-  if (a >= u32[c + C_LIMIT]!) a = nextRun(st, cls, size);
-  const v = st.v.u32;
-  v[c + C_CURSOR] = a + size;
-  v[st.sb + (a >>> 8)] |= 1 << ((a >>> 3) & 31);
-  v[a >>> 2] = info;
+  if (a >= u32[c + C_LIMIT]!) {
+    a = nextRun(st, cls, size);
+    u32 = st.v.u32; // the memory may have grown
+  }
+  u32[c + C_CURSOR] = a + size;
+  u32[st.sb + (a >>> 8)] |= 1 << ((a >>> 3) & 31);
+  u32[a >>> 2] = info;
   return a;
 }
 

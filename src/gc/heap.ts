@@ -530,7 +530,9 @@ export class ManagedHeap {
   /**
    * Roots `obj` (or 0) until the returned handle is released. Inside a
    * `scope`, the root is released when the scope ends. Costs a slot in a
-   * table in the buffer and the handle object, nothing else.
+   * table in the buffer and the handle object, nothing else. Like field
+   * access, it does not `sync()` (after wasm code grew the memory, call
+   * `heap.sync()` first).
    *
    * @throws InvalidArgumentError if `obj` is not 0 or a live object.
    * @example
@@ -542,8 +544,9 @@ export class ManagedHeap {
    * ```
    */
   root(obj: number): Root {
+    // A hot path, like pushRoot and field access: no sync() (call it after
+    // wasm code grew the memory).
     const st = this.#st;
-    st.sync();
     if (st.backend === null) st.checkWritable('root');
     if (obj !== 0) st.checkStore(obj);
     return makeRoot(st, obj);

@@ -25,7 +25,7 @@
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import {
-  HANDLE_WORDS, HS_ADDR, HS_GEN, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_RFREE, S_ROOTS,
+  HANDLE_WORDS, HS_ADDR, HS_GEN, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_RFREE, S_ROOTS, S_RSEQ,
   S_STOP,
 } from './layout.js';
 import type { HeapState } from './state.js';
@@ -169,8 +169,27 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
   return top;
 }
 
-/** `heap.root(obj)`: `obj` was checked by the caller. */
+/**
+ * `heap.root(obj)`: `obj` was checked by the caller. The common case (no
+ * scope, a free slot, no debug registry) is a few typed-array operations
+ * and the handle, small enough for V8 to inline into the caller.
+ */
 export function makeRoot(st: HeapState, obj: number): Root {
+  const u32 = st.v.u32;
+  const s = st.s;
+  const head = u32[s + S_RFREE]!;
+  if (head === 0 || st.scopeDepth > 0 || st.registry !== null) return makeRootSlow(st, obj);
+  const gen = (u32[s + S_RSEQ]! + 1) >>> 0 || 1;
+  u32[s + S_RSEQ] = gen;
+  const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
+  u32[s + S_RFREE] = u32[w + R_NEXT]!;
+  u32[w + R_ADDR] = obj;
+  u32[w + R_GEN] = gen;
+  return new RootCtor(st, head - 1, gen, false);
+}
+
+/** `heap.root(obj)` inside a scope, with a full root table, or with the debug registry. */
+function makeRootSlow(st: HeapState, obj: number): Root {
   const gen = st.nextGen();
   if (st.scopeDepth > 0) return new RootCtor(st, pushHandle(st, obj, gen), gen, true);
   const slot = st.takeRootSlot(obj, gen);
