@@ -438,8 +438,6 @@ export interface CollectRow {
   itcmsMs: number[];
   /** Longest step of an incremental cycle over the same structure (default step budget), wall ms. */
   incrementalMaxStepMs: number;
-  /** The same in process CPU time (not counting time the thread was preempted on a busy machine). */
-  incrementalMaxStepCpuMs: number;
   /** 99th percentile step, wall ms. */
   incrementalP99StepMs: number;
 }
@@ -506,17 +504,10 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
     build(inc);
     inc.collect();
     pauses.length = 0;
-    let maxCpu = 0;
-    for (let done = false; !done;) { // one cycle in default-sized steps
-      const c0 = process.cpuUsage();
-      done = inc.step();
-      const c = process.cpuUsage(c0);
-      maxCpu = Math.max(maxCpu, (c.user + c.system) / 1000);
-    }
+    while (!inc.step()) { /* one cycle in default-sized steps */ }
     rows.push({
       name, liveObjects: heap.stats().liveObjects, heapMs, itcmsMs,
       incrementalMaxStepMs: Math.max(...pauses),
-      incrementalMaxStepCpuMs: maxCpu,
       incrementalP99StepMs: quantile([...pauses].sort((a, b) => a - b), 0.99),
     });
   }
@@ -529,13 +520,13 @@ function formatCollect(rows: CollectRow[]): string {
   const min = (xs: number[]): number => Math.min(...xs);
   const lines = ['## full collect() of live objects vs AssemblyScript ITCMS __collect() (same run, alternating)', ''];
   const head = ['', 'live objects', 'ManagedHeap ms (min / median)', 'ITCMS ms (min / median)', 'ITCMS ÷ ManagedHeap (median)',
-    'incr. step ms: max wall / p99 wall / max CPU'];
+    'incremental step ms (max / p99)'];
   const body = rows.map((r) => [
     r.name, String(r.liveObjects),
     `${min(r.heapMs).toFixed(1)} / ${med(r.heapMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : `${min(r.itcmsMs).toFixed(1)} / ${med(r.itcmsMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : formatRatio(med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!))),
-    `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)} / ${r.incrementalMaxStepCpuMs.toFixed(2)}`,
+    `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)}`,
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
   const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
@@ -554,7 +545,7 @@ function collectCases(rows: CollectRow[]): CaseResult[] {
     const ratio = r.itcmsMs.length === 0 ? NaN : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!));
     const rowsOut: RowResult[] = [
       { name: 'ManagedHeap collect()', role: 'memkit', opsPerSec: 1000 / med(r.heapMs), spread: 0, memkitOver: 1, opsPerRound: 1,
-        metrics: { medianMs: med(r.heapMs), incrementalMaxStepMs: r.incrementalMaxStepMs, incrementalMaxStepCpuMs: r.incrementalMaxStepCpuMs } },
+        metrics: { medianMs: med(r.heapMs), incrementalMaxStepMs: r.incrementalMaxStepMs, incrementalP99StepMs: r.incrementalP99StepMs } },
     ];
     if (r.itcmsMs.length > 0) {
       rowsOut.push({ name: 'AssemblyScript ITCMS __collect()', role: 'peer', opsPerSec: 1000 / med(r.itcmsMs), spread: 0,
