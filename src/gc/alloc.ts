@@ -11,7 +11,7 @@
  * @module
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
-import { releaseCurrent, startRun } from './blocks.js';
+import { releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
 import {
   ARR_HEADER, BLOCK_BYTES, BLOCK_HEADER, BLOCK_MAGIC, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT,
@@ -19,7 +19,6 @@ import {
   F_CREDIT, H_LEN, LARGE_PRE, MAX_SMALL, S_BLOCKS, S_EMPTY, S_LARGE, S_NEMPTY,
 } from './layout.js';
 import type { HeapState } from './state.js';
-import { trimPool } from './blocks.js';
 
 /**
  * Allocates a zeroed object with header word `info` (magic, scan code,
