@@ -50,7 +50,7 @@
 import { HeapCorruptionError, InvalidArgumentError, OutOfMemoryError, hex } from '../errors/index.js';
 import { Kmalloc } from '../kmalloc/index.js';
 import { HeaderSlot, hasHeader, readSlot, writeSlot } from '../memory/header.js';
-import type { Memory } from '../memory/memory.js';
+import { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
 import { trimPool } from './blocks.js';
 import { WHOLE, collectAll, collectStep } from './collector.js';
@@ -265,7 +265,11 @@ export class ManagedHeap {
   #rebind(id: number, finalizers: Readonly<Record<string, TypeOptions>>): void {
     const st = this.#st;
     const d = readDescriptor(st, id);
-    const opts = Object.hasOwn(finalizers, d.name) ? finalizers[d.name]! : {};
+    const given: unknown = Object.hasOwn(finalizers, d.name) ? finalizers[d.name] : undefined;
+    if (given !== undefined && (typeof given !== 'object' || given === null)) {
+      throw new InvalidArgumentError(`attach: types.${d.name} must be an object such as { finalizer }`);
+    }
+    const opts = (given ?? {}) as TypeOptions;
     if (opts.finalizer !== undefined && !d.finalizer) {
       throw new InvalidArgumentError(`attach: type ${d.name} was defined without a finalizer; one cannot be added on attach`);
     }
@@ -308,6 +312,7 @@ export class ManagedHeap {
    * ```
    */
   static attach(memory: Memory, types: Readonly<Record<string, TypeOptions>> = {}, options: AttachOptions = {}): ManagedHeap {
+    if (!(memory instanceof Memory)) throw new InvalidArgumentError(`attach: memory must be a Memory (Memory.wrap(buffer)), got ${String(memory)}`);
     if (typeof types !== 'object' || types === null) throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('attach: options must be an object');
     memory.sync();

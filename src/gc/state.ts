@@ -363,6 +363,8 @@ export class HeapState {
    * of this heap) and applies the write barrier. `v` is not 0.
    */
   checkStore(v: number): void {
+    // typeof first: a BigInt or an object must not reach `>>>` (a TypeError, or a valueOf call).
+    if (typeof v !== 'number') throw this.badRef(v);
     const bi = v >>> 8;
     if (v !== (v >>> 0) || (v & 7) !== 0 || bi >= this.bmWords ||
         (this.v.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0) {

@@ -175,6 +175,13 @@ function objectLayout(specs: FieldSpecs): { order: string[]; offsets: Map<string
   return { order, offsets, size: (offset + 7) & ~7 };
 }
 
+function checkTypeOptions(name: string, options: TypeOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`type ${name}: options must be an object`);
+  if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
+    throw new InvalidArgumentError(`type ${name}: finalizer must be a function, got ${String(options.finalizer)}`);
+  }
+}
+
 /** What the in-buffer descriptor of a type says (see T_DESC in layout.ts). */
 export interface TypeDescriptor {
   name: string;
@@ -192,6 +199,7 @@ export interface TypeDescriptor {
 export function defineType<F extends FieldSpecs>(st: HeapState, name: string, specs: F, options: TypeOptions = {}, id = -1): ObjectType<F> {
   if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
   if (typeof specs !== 'object' || specs === null) throw new InvalidArgumentError('fields must be an object of field kinds');
+  checkTypeOptions(name, options);
   const { order, offsets, size } = objectLayout(specs);
   const refOffsets = order.filter((n) => specs[n] === 'ref').map((n) => offsets.get(n)!);
   const weakOffsets = order.filter((n) => specs[n] === 'weak').map((n) => offsets.get(n)!);
@@ -486,6 +494,7 @@ export function defineArray(st: HeapState, name: string, kind: ArrayKind, option
   const entry = typeof kind === 'string' && Object.hasOwn(ARRAY_KINDS, kind) ? ARRAY_KINDS[kind] : undefined;
   if (entry === undefined) throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${String(kind)}`);
   const [k, bytes] = entry;
+  checkTypeOptions(name, options);
   const finalizer = options.finalizer ?? null;
   if (id < 0) {
     st.checkWritable('defineArray');
