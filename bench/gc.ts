@@ -252,8 +252,9 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
   const pauseCounts: number[][] = cs.map(() => []);
   let output: string[] = [];
   let identical = true;
-  // Warm-up at a small depth (JIT), not measured.
-  for (const c of contenders(Math.min(maxDepth, 10))) c.run();
+  // Warm-up (JIT), not measured: twice at a smaller depth, so that the
+  // collector's loops are optimized before the first measured pause.
+  for (const c of contenders(Math.min(maxDepth, 14))) { c.run(); c.run(); }
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < cs.length; k++) {
       const i = (k + r) % cs.length;
