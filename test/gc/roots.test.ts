@@ -36,6 +36,29 @@ describe('roots', () => {
     expect(heap.isLive(b)).toBe(false);
   });
 
+  it('`using r = heap.root(x)` releases at the end of the block (outside and inside a scope)', () => {
+    const { heap, Node } = setup();
+    let a = 0;
+    let b = 0;
+    {
+      using r = heap.root(Node.alloc());
+      a = r.value;
+      heap.collect();
+      expect(heap.isLive(a)).toBe(true);
+    }
+    heap.scope(() => {
+      {
+        using r = heap.root(Node.alloc());
+        b = r.value;
+      }
+      heap.collect();
+      expect(heap.isLive(b)).toBe(false);
+    });
+    heap.collect();
+    expect(heap.isLive(a)).toBe(false);
+    expect(heap.stats().rootHandles).toBe(0);
+  });
+
   it('a stale handle cannot release the slot reused by a newer root', () => {
     const { heap, Node } = setup();
     const old = heap.root(Node.alloc());
