@@ -1,7 +1,17 @@
 /**
- * The binary-trees benchmark of the Computer Language Benchmarks Game on a
- * {@link ManagedHeap} (stop-the-world and incremental) against the same
- * program on plain JS objects under V8's garbage collector.
+ * ManagedHeap benchmarks, every comparison within one run:
+ *
+ * 1. binary-trees (the Computer Language Benchmarks Game) at depths 16 and
+ *    18, on a {@link ManagedHeap} written as the README shows (one
+ *    `heap.root()` per inner node under construction, released when its
+ *    children are linked: the "root() style"), stop-the-world and
+ *    incremental, and the same program with `pushRoot`/`popRoot` (the
+ *    cheapest roots), against the same program on plain V8 objects;
+ * 2. roots: `root()`+`release()`, `scope()` enter+leave and
+ *    `pushRoot()`+`popRoot()` pairs;
+ * 3. a full `collect()` of 1M live objects (a list, a binary tree, arrays
+ *    of refs) against AssemblyScript's ITCMS (`--runtime incremental`,
+ *    `__collect()`) on the same structures.
  *
  * The program: a stretch tree of depth maxDepth + 1 is built, checked and
  * dropped; a long-lived tree of depth maxDepth is built and kept; then for
@@ -14,16 +24,22 @@
  * ManagedHeap collector entry (a whole collection, or one incremental step),
  * and V8's GC events from `PerformanceObserver('gc')`.
  *
- * Run: `npm run bench -- gc` or `npx tsx bench/gc.ts`; depth with
- * `MEMKIT_BT_DEPTH=12` (default 16), rounds with `MEMKIT_BT_ROUNDS`.
+ * Run: `npm run bench -- gc` or `npx tsx bench/gc.ts`; depths with
+ * `MEMKIT_BT_DEPTH=12,14` (default 16,18), rounds with `MEMKIT_BT_ROUNDS`.
  *
  * @module
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ManagedHeap, type NumberField, type ObjectType } from '../src/gc/index.js';
 import { quantile } from '../src/gc/stats.js';
-import { DEFAULT_OPTIONS, formatRatio, type BenchOptions, type CaseResult, type RowResult } from './harness.js';
+import {
+  DEFAULT_OPTIONS, formatRatio, runCases, type BenchCase, type BenchOptions, type CaseResult, type RowResult,
+} from './harness.js';
 
 const MIN_DEPTH = 4;
 
@@ -60,43 +76,64 @@ export function binaryTreesJs(maxDepth: number): string[] {
 // ---------------------------------------------------------------- ManagedHeap
 
 /**
- * The tree code for a ManagedHeap: a class, so that its methods (and the
- * accessor methods they call) stay monomorphic when several heaps run it.
+ * The tree code as the README shows it (root() style): a node is rooted
+ * while its children are allocated (an allocation may collect), and its
+ * root released once they are linked in. A class, so that its methods (and
+ * the accessor methods they call) stay monomorphic when several heaps run it.
  */
-class HeapTrees {
-  // `declare`d: set in the constructor only (exact field representations in V8).
+class ReadmeTrees {
   declare private readonly heap: ManagedHeap;
-  declare private readonly Node: ObjectType<{ left: 'ref'; right: 'ref' }>;
+  declare private readonly Tree: ObjectType<{ left: 'ref'; right: 'ref' }>;
   declare private readonly left: NumberField;
   declare private readonly right: NumberField;
 
   constructor(heap: ManagedHeap) {
     this.heap = heap;
-    this.Node = heap.defineType('TreeNode', { left: 'ref', right: 'ref' });
-    this.left = this.Node.fields.left;
-    this.right = this.Node.fields.right;
-  }
-
-  /**
-   * Each node is linked into its parent right after it is allocated, before
-   * the next allocation (where a collection may run), so only the root of
-   * the tree being built needs a root (on the shadow stack).
-   */
-  fill(n: number, depth: number): void {
-    if (depth === 0) return;
-    const l = this.Node.alloc();
-    this.left.set(n, l);
-    this.fill(l, depth - 1);
-    const r = this.Node.alloc();
-    this.right.set(n, r);
-    this.fill(r, depth - 1);
+    this.Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+    this.left = this.Tree.fields.left;
+    this.right = this.Tree.fields.right;
   }
 
   bottomUp(depth: number): number {
-    const n = this.Node.alloc();
-    this.heap.pushRoot(n);
-    this.fill(n, depth);
-    return this.heap.popRoot();
+    const t = this.Tree.alloc();
+    if (depth > 0) {
+      const r = this.heap.root(t);
+      this.left.set(t, this.bottomUp(depth - 1));
+      this.right.set(t, this.bottomUp(depth - 1));
+      r.release();
+    }
+    return t;
+  }
+
+  check(t: number): number {
+    const l = this.left.get(t);
+    return l === 0 ? 1 : 1 + this.check(l) + this.check(this.right.get(t));
+  }
+}
+
+/** The same with the shadow stack (`pushRoot`/`popRoot`) instead of handles. */
+class StackTrees {
+  declare private readonly heap: ManagedHeap;
+  declare private readonly Tree: ObjectType<{ left: 'ref'; right: 'ref' }>;
+  declare private readonly left: NumberField;
+  declare private readonly right: NumberField;
+
+  constructor(heap: ManagedHeap) {
+    this.heap = heap;
+    this.Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+    this.left = this.Tree.fields.left;
+    this.right = this.Tree.fields.right;
+  }
+
+  bottomUp(depth: number): number {
+    const t = this.Tree.alloc();
+    if (depth > 0) {
+      this.heap.pushRoot(t);
+      this.left.set(t, this.bottomUp(depth - 1));
+      this.right.set(t, this.bottomUp(depth - 1));
+      this.heap.popRoot();
+    }
+    return t;
   }
 
   check(t: number): number {
@@ -106,8 +143,8 @@ class HeapTrees {
 }
 
 /** binary-trees on a ManagedHeap; returns the output lines. */
-export function binaryTreesHeap(heap: ManagedHeap, maxDepth: number): string[] {
-  const t = new HeapTrees(heap);
+export function binaryTreesHeap(heap: ManagedHeap, maxDepth: number, style: 'root' | 'stack' = 'root'): string[] {
+  const t = style === 'root' ? new ReadmeTrees(heap) : new StackTrees(heap);
   const out: string[] = [];
   const stretch = maxDepth + 1;
   out.push(`stretch tree of depth ${stretch}\t check: ${t.check(t.bottomUp(stretch))}`);
@@ -174,10 +211,10 @@ const v8Gc: Array<[start: number, ms: number]> = [];
 let v8Observer: PerformanceObserver | null = null;
 
 function contenders(maxDepth: number): Contender[] {
-  const heapRun = (incremental: boolean) => () => {
+  const heapRun = (incremental: boolean, style: 'root' | 'stack') => () => {
     const pauses: number[] = [];
     const heap = new ManagedHeap({ bytes: heapBytes(maxDepth), incremental, onPause: (ms) => pauses.push(ms) });
-    const out = binaryTreesHeap(heap, maxDepth);
+    const out = binaryTreesHeap(heap, maxDepth, style);
     return { out, pauses };
   };
   return [
@@ -189,8 +226,9 @@ function contenders(maxDepth: number): Contender[] {
         return { out, pauses: [] };
       },
     },
-    { name: 'ManagedHeap stop-the-world', run: heapRun(false) },
-    { name: 'ManagedHeap incremental', run: heapRun(true) },
+    { name: 'ManagedHeap root() style, stop-the-world', run: heapRun(false, 'root') },
+    { name: 'ManagedHeap root() style, incremental', run: heapRun(true, 'root') },
+    { name: 'ManagedHeap pushRoot style, stop-the-world', run: heapRun(false, 'stack') },
   ];
 }
 
@@ -214,8 +252,9 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
   const pauseCounts: number[][] = cs.map(() => []);
   let output: string[] = [];
   let identical = true;
-  // Warm-up at a small depth (JIT), not measured.
-  for (const c of contenders(Math.min(maxDepth, 10))) c.run();
+  // Warm-up (JIT), not measured: twice at a smaller depth, so that the
+  // collector's loops are optimized before the first measured pause.
+  for (const c of contenders(Math.min(maxDepth, 14))) { c.run(); c.run(); }
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < cs.length; k++) {
       const i = (k + r) % cs.length;
@@ -263,8 +302,10 @@ export function formatBinaryTrees(r: BtResult): string {
   const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
   lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line));
   const stw = r.rows[1]!;
-  lines.push('', `goal: ManagedHeap within 2x of V8 at depth >= 16: time ratio ${formatRatio(1 / stw.speedVsV8)} ` +
-    `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 2 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`);
+  const inc = r.rows[2]!;
+  lines.push('', `goal: ManagedHeap (README's root() style) within 1.5x of V8 at depth >= 16: time ratio ${formatRatio(1 / stw.speedVsV8)} ` +
+    `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 1.5 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`);
+  lines.push(`goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}`);
   lines.push('(V8 pauses: its GC events from PerformanceObserver, some of them concurrent with the program;');
   lines.push(' ManagedHeap pauses: each collector entry, a whole collection or one incremental step)');
   return lines.join('\n');
@@ -288,19 +329,254 @@ function toCaseResult(r: BtResult): CaseResult {
     reference: r.rows[1]!.name,
     rows,
     goals: r.maxDepth < 16 ? [] : [{
-      subject: r.rows[1]!.name, vs: r.rows[0]!.name, atLeast: 0.5, text: 'within 2x of V8 (depth >= 16)',
-      ratio, met: ratio >= 0.5,
+      subject: r.rows[1]!.name, vs: r.rows[0]!.name, atLeast: 1 / 1.5, text: 'within 1.5x of V8 (depth >= 16)',
+      ratio, met: ratio >= 1 / 1.5,
     }],
   };
 }
 
+// ------------------------------------------------------------------ roots
+
+/** root()+release(), scope() and pushRoot()+popRoot() pairs, side by side. */
+function rootCases(): BenchCase[] {
+  const heap = new ManagedHeap({ bytes: 1 << 22, autoCollect: false });
+  const T = heap.defineType('T', { x: 'i32' });
+  const obj = T.alloc();
+  heap.setGlobal('obj', obj);
+  const empty = (): number => 0;
+  const pairs: BenchCase = {
+    name: 'roots: make and drop one root',
+    unit: 'pairs',
+    contenders: [
+      {
+        name: 'root() + release()', role: 'memkit',
+        run: (n) => { for (let i = 0; i < n; i++) heap.root(obj).release(); },
+      },
+      {
+        name: 'root() + release() inside a scope', role: 'memkit',
+        run: (n) => heap.scope(() => { for (let i = 0; i < n; i++) heap.root(obj).release(); return 0; }),
+      },
+      {
+        name: 'scope() enter + leave', role: 'memkit',
+        run: (n) => { for (let i = 0; i < n; i++) heap.scope(empty); },
+      },
+      {
+        name: 'pushRoot() + popRoot()', role: 'bound',
+        run: (n) => { for (let i = 0; i < n; i++) { heap.pushRoot(obj); heap.popRoot(); } },
+      },
+    ],
+    goals: [{ subject: 'root() + release()', vs: 'pushRoot() + popRoot()', atLeast: 1 / 3, text: 'root()+release() within 3x of pushRoot()+popRoot()' }],
+  };
+  return [pairs];
+}
+
+// ------------------------------------------------------------ full collect
+
+/** AssemblyScript source of the same structures, for ITCMS. */
+const AS_SOURCE = `
+class Node { next: Node | null = null; value: i32 = 0; }
+class Tree { left: Tree | null = null; right: Tree | null = null; }
+let head: Node | null = null;
+let tree: Tree | null = null;
+let arrays: StaticArray<StaticArray<Node | null> | null> | null = null;
+export function buildList(n: i32): void {
+  let h = new Node(); head = h;
+  for (let i = 1; i < n; i++) { const x = new Node(); h.next = x; h = x; }
+}
+function bottomUp(d: i32): Tree {
+  const t = new Tree();
+  if (d > 0) { t.left = bottomUp(d - 1); t.right = bottomUp(d - 1); }
+  return t;
+}
+export function buildTree(d: i32): void { tree = bottomUp(d); }
+export function buildArrays(n: i32, m: i32): void {
+  const outer = new StaticArray<StaticArray<Node | null> | null>(n); arrays = outer;
+  for (let i = 0; i < n; i++) {
+    const a = new StaticArray<Node | null>(m); outer[i] = a;
+    for (let j = 0; j < m; j++) a[j] = new Node();
+  }
+}
+export function clear(): void { head = null; tree = null; arrays = null; }
+`;
+
+interface ItcmsExports {
+  buildList(n: number): void;
+  buildTree(d: number): void;
+  buildArrays(n: number, m: number): void;
+  clear(): void;
+  __collect(): void;
+}
+
+/** Compiles AS_SOURCE with `--runtime incremental -O3` (cached in the temp directory). */
+async function itcms(): Promise<ItcmsExports | null> {
+  let asc: { compileString(src: string, opts: object): Promise<{ binary: Uint8Array | null; error: Error | null }> };
+  try {
+    asc = (await import('assemblyscript/asc' as string)).default as typeof asc;
+  } catch {
+    return null;
+  }
+  const version = JSON.parse(readFileSync(new URL('../node_modules/assemblyscript/package.json', import.meta.url), 'utf8')) as { version: string };
+  const key = createHash('sha256').update(AS_SOURCE + version.version).digest('hex').slice(0, 16);
+  const file = join(tmpdir(), `memkit-itcms-${key}.wasm`);
+  let binary: Uint8Array;
+  if (existsSync(file)) {
+    binary = readFileSync(file);
+  } else {
+    const r = await asc.compileString(AS_SOURCE, { runtime: 'incremental', exportRuntime: true, optimizeLevel: 3, shrinkLevel: 0, initialMemory: 1024 });
+    if (r.error !== null || r.binary === null) return null;
+    binary = r.binary;
+    writeFileSync(file, binary);
+  }
+  const { instance } = (await WebAssembly.instantiate(new Uint8Array(binary), { env: { abort: () => { throw new Error('AssemblyScript abort'); }, seed: () => 1 } })) as unknown as WebAssembly.WebAssemblyInstantiatedSource;
+  return instance.exports as unknown as ItcmsExports;
+}
+
+/** Timings of one structure: ManagedHeap collect() and ITCMS __collect(), ms. */
+export interface CollectRow {
+  name: string;
+  liveObjects: number;
+  heapMs: number[];
+  itcmsMs: number[];
+  /** Longest step of an incremental cycle over the same structure (default step budget), wall ms. */
+  incrementalMaxStepMs: number;
+  /** 99th percentile step, wall ms. */
+  incrementalP99StepMs: number;
+}
+
+const LIST_N = 1_000_000;
+const TREE_DEPTH = 19; // 2^20 - 1 nodes
+const ARRAYS = [1000, 999] as const; // 1000 arrays of 999 refs: 1000 + 999,000 + 1 objects
+
+/** Builds each structure in a fresh heap, then times full collections, alternating with ITCMS. */
+export async function measureCollect(repeats: number): Promise<CollectRow[]> {
+  const as = await itcms();
+  const rows: CollectRow[] = [];
+  const shapes: Array<[string, (heap: ManagedHeap) => void, (() => void) | null]> = [
+    ['1M-object list', (heap) => {
+      const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+      const { next } = Node.fields;
+      let cur = Node.alloc();
+      heap.setGlobal('root', cur);
+      for (let i = 1; i < LIST_N; i++) { const n = Node.alloc(); next.set(cur, n); cur = n; }
+    }, as === null ? null : () => as.buildList(LIST_N)],
+    ['1M-node binary tree', (heap) => {
+      const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+      const { left, right } = Tree.fields;
+      const fill = (t: number, d: number): void => {
+        if (d === 0) return;
+        const l = Tree.alloc(); left.set(t, l); fill(l, d - 1);
+        const r = Tree.alloc(); right.set(t, r); fill(r, d - 1);
+      };
+      const root = Tree.alloc();
+      heap.setGlobal('root', root);
+      fill(root, TREE_DEPTH);
+    }, as === null ? null : () => as.buildTree(TREE_DEPTH)],
+    ['1000 arrays of 999 refs', (heap) => {
+      const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+      const Refs = heap.defineArray('Refs', 'ref');
+      const outer = Refs.alloc(ARRAYS[0]);
+      heap.setGlobal('root', outer);
+      for (let i = 0; i < ARRAYS[0]; i++) {
+        const a = Refs.alloc(ARRAYS[1]);
+        Refs.set(outer, i, a);
+        for (let j = 0; j < ARRAYS[1]; j++) Refs.set(a, j, Node.alloc());
+      }
+    }, as === null ? null : () => as.buildArrays(ARRAYS[0], ARRAYS[1])],
+  ];
+  for (const [name, build, buildAs] of shapes) {
+    const heap = new ManagedHeap({ bytes: 96 << 20, autoCollect: false });
+    build(heap);
+    heap.collect();
+    if (buildAs !== null) { as!.clear(); as!.__collect(); buildAs(); as!.__collect(); }
+    const heapMs: number[] = [];
+    const itcmsMs: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      let t0 = performance.now();
+      heap.collect();
+      heapMs.push(performance.now() - t0);
+      if (buildAs !== null) {
+        t0 = performance.now();
+        as!.__collect();
+        itcmsMs.push(performance.now() - t0);
+      }
+    }
+    const pauses: number[] = [];
+    const inc = new ManagedHeap({ bytes: 96 << 20, autoCollect: false, incremental: true, onPause: (ms) => pauses.push(ms) });
+    build(inc);
+    inc.collect();
+    pauses.length = 0;
+    while (!inc.step()) { /* one cycle in default-sized steps */ }
+    rows.push({
+      name, liveObjects: heap.stats().liveObjects, heapMs, itcmsMs,
+      incrementalMaxStepMs: Math.max(...pauses),
+      incrementalP99StepMs: quantile([...pauses].sort((a, b) => a - b), 0.99),
+    });
+  }
+  if (as !== null) as.clear();
+  return rows;
+}
+
+function formatCollect(rows: CollectRow[]): string {
+  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const min = (xs: number[]): number => Math.min(...xs);
+  const lines = ['## full collect() of live objects vs AssemblyScript ITCMS __collect() (same run, alternating)', ''];
+  const head = ['', 'live objects', 'ManagedHeap ms (min / median)', 'ITCMS ms (min / median)', 'ITCMS ÷ ManagedHeap (median)',
+    'incremental step ms (max / p99)'];
+  const body = rows.map((r) => [
+    r.name, String(r.liveObjects),
+    `${min(r.heapMs).toFixed(1)} / ${med(r.heapMs).toFixed(1)}`,
+    r.itcmsMs.length === 0 ? 'n/a' : `${min(r.itcmsMs).toFixed(1)} / ${med(r.itcmsMs).toFixed(1)}`,
+    r.itcmsMs.length === 0 ? 'n/a' : formatRatio(med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!))),
+    `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)}`,
+  ]);
+  const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
+  const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '');
+  for (const r of rows) {
+    const m = med(r.heapMs);
+    lines.push(`goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
+      (r.itcmsMs.length === 0 ? 'n/a (assemblyscript not installed)' : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!)) > 1 ? 'MET' : 'NOT MET'));
+  }
+  return lines.join('\n');
+}
+
+function collectCases(rows: CollectRow[]): CaseResult[] {
+  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  return rows.map((r): CaseResult => {
+    const ratio = r.itcmsMs.length === 0 ? NaN : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!));
+    const rowsOut: RowResult[] = [
+      { name: 'ManagedHeap collect()', role: 'memkit', opsPerSec: 1000 / med(r.heapMs), spread: 0, memkitOver: 1, opsPerRound: 1,
+        metrics: { medianMs: med(r.heapMs), incrementalMaxStepMs: r.incrementalMaxStepMs, incrementalP99StepMs: r.incrementalP99StepMs } },
+    ];
+    if (r.itcmsMs.length > 0) {
+      rowsOut.push({ name: 'AssemblyScript ITCMS __collect()', role: 'peer', opsPerSec: 1000 / med(r.itcmsMs), spread: 0,
+        memkitOver: ratio, opsPerRound: 1, metrics: { medianMs: med(r.itcmsMs) } });
+    }
+    return {
+      name: `full collect, ${r.name}`, unit: 'collections', reference: 'ManagedHeap collect()', rows: rowsOut,
+      goals: r.itcmsMs.length === 0 ? [] : [{
+        subject: 'ManagedHeap collect()', vs: 'AssemblyScript ITCMS __collect()', atLeast: 1, text: 'ahead of ITCMS', ratio, met: ratio >= 1,
+      }],
+    };
+  });
+}
+
 /** Entry point for `bench/index.ts`. */
 export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<CaseResult[]> {
-  const depth = Number(process.env['MEMKIT_BT_DEPTH'] ?? (options.quick ? 10 : 16));
-  const rounds = Number(process.env['MEMKIT_BT_ROUNDS'] ?? (options.quick ? 2 : 5));
-  const r = await measureBinaryTrees(depth, rounds);
-  console.log(formatBinaryTrees(r) + '\n');
-  return [toCaseResult(r)];
+  const env = process.env['MEMKIT_BT_DEPTH'];
+  const depths = env !== undefined ? env.split(',').map(Number) : options.quick ? [10] : [16, 18];
+  const rounds = Number(process.env['MEMKIT_BT_ROUNDS'] ?? (options.quick ? 2 : 3));
+  const out: CaseResult[] = [];
+  for (const depth of depths) {
+    const r = await measureBinaryTrees(depth, depth >= 18 ? Math.max(1, rounds - 1) : rounds);
+    console.log(formatBinaryTrees(r) + '\n');
+    out.push(toCaseResult(r));
+  }
+  out.push(...await runCases(rootCases(), options));
+  const collect = await measureCollect(options.quick ? 3 : 9);
+  console.log(formatCollect(collect) + '\n');
+  out.push(...collectCases(collect));
+  return out;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -7,6 +7,8 @@
  * up, the class takes a block with free slots from its AVAIL list (filled by
  * the sweep), or an empty block from the pool, or a new one from kmalloc.
  *
+ * (Taking a new block, which may collect, is in `alloc.ts`.)
+ *
  * Accounting: a block's free slots are charged to the allocation credit
  * when it becomes current; when it stops being current, the slots still
  * free ahead of the cursor are refunded. So the fast path does no
@@ -15,29 +17,12 @@
  *
  * @module
  */
-import type { ManagedHeap } from './heap.js';
+import type { HeapState } from './state.js';
 import {
-  BLOCK_BYTES, BLOCK_HEADER, BLOCK_MAGIC, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
+  BLOCK_BYTES, BLOCK_HEADER, B_AVAIL, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
   B_RAW, B_SLOT, CLASS_SIZES, CLASS_WORDS, C_AVAIL, C_BLOCK, C_CURSOR, C_LIMIT, F_CREDIT,
-  PHASE_IDLE, S_BLOCKS, S_EMPTY, S_NEMPTY, S_PHASE,
+  PHASE_IDLE, S_EMPTY, S_NEMPTY, S_PHASE,
 } from './layout.js';
-
-/**
- * The current run of free slots is used up: find the next run in the
- * current block, or move to another block. Returns its first slot.
- */
-export function nextRun(h: ManagedHeap, cls: number, size: number): number {
-  const u32 = h.v.u32;
-  const c = h.ct + cls * CLASS_WORDS;
-  const b = u32[c + C_BLOCK]!;
-  if (b !== 0) {
-    const a = startRun(h, c, b, u32[c + C_CURSOR]!, size);
-    if (a !== 0) return a;
-  }
-  // The block is used up. Collector work first, if the credit ran out.
-  if (h.v.f64[h.sf + F_CREDIT]! < 0) h.allocationTrigger();
-  return refill(h, cls, size);
-}
 
 /**
  * Starts a run at the first free slot of block `b` at or after `from`:
@@ -45,9 +30,9 @@ export function nextRun(h: ManagedHeap, cls: number, size: number): number {
  * cycle its slots are marked (objects born in a cycle are black; a MARK bit
  * on a slot that stays free is harmless). Returns 0 when no slot is free.
  */
-export function startRun(h: ManagedHeap, c: number, b: number, from: number, size: number): number {
-  const u32 = h.v.u32;
-  const sb = h.sb;
+export function startRun(st: HeapState, c: number, b: number, from: number, size: number): number {
+  const u32 = st.v.u32;
+  const sb = st.sb;
   const end = b + BLOCK_HEADER + u32[(b >>> 2) + B_NSLOTS]! * size;
   let a = from;
   while (a < end && (u32[sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) a += size;
@@ -73,56 +58,30 @@ export function startRun(h: ManagedHeap, c: number, b: number, from: number, siz
   if (e > end) e = end;
   u32[c + C_CURSOR] = a;
   u32[c + C_LIMIT] = e;
-  h.v.u8.fill(0, a, e);
-  if (u32[h.s + S_PHASE] !== PHASE_IDLE) markRange(h, a, e);
+  st.v.u8.fill(0, a, e);
+  if (u32[st.s + S_PHASE] !== PHASE_IDLE) markRange(st, a, e);
   return a;
 }
 
 /** Sets the MARK bits of every 8-byte granule in [from, to). */
-export function markRange(h: ManagedHeap, from: number, to: number): void {
-  const u32 = h.v.u32;
+export function markRange(st: HeapState, from: number, to: number): void {
+  const u32 = st.v.u32;
   for (let g = from >>> 3, last = (to >>> 3) - 1; g <= last;) {
     const w = g >>> 5;
     const lo = g & 31;
     const hi = Math.min(31, last - (w << 5));
     const mask = (-1 >>> (31 - hi)) & (-1 << lo);
-    u32[h.mb + w] |= mask;
+    u32[st.mb + w] |= mask;
     g = (w + 1) << 5;
   }
 }
 
 /** At a cycle's start: the rest of every current run is born black. */
-export function markCurrentRuns(h: ManagedHeap): void {
-  const u32 = h.v.u32;
+export function markCurrentRuns(st: HeapState): void {
+  const u32 = st.v.u32;
   for (let cls = 0; cls < CLASS_SIZES.length; cls++) {
-    const c = h.ct + cls * CLASS_WORDS;
-    if (u32[c + C_BLOCK] !== 0 && u32[c + C_CURSOR]! < u32[c + C_LIMIT]!) markRange(h, u32[c + C_CURSOR]!, u32[c + C_LIMIT]!);
-  }
-}
-
-/**
- * Makes another block the current block of class `cls` and returns its
- * first free slot. Its free slots are charged to the allocation credit
- * now (see releaseCurrent for the refund).
- */
-export function refill(h: ManagedHeap, cls: number, size: number): number {
-  const c = h.ct + cls * CLASS_WORDS;
-  releaseCurrent(h, cls, true);
-  for (;;) {
-    let u32 = h.v.u32;
-    let b = u32[c + C_AVAIL]!;
-    if (b !== 0) {
-      u32[c + C_AVAIL] = u32[(b >>> 2) + B_AVAIL]!;
-      u32[(b >>> 2) + B_AVAIL] = 0;
-    } else {
-      b = newBlock(h, cls, size);
-      u32 = h.v.u32;
-    }
-    const nslots = u32[(b >>> 2) + B_NSLOTS]!;
-    h.v.f64[h.sf + F_CREDIT] -= (nslots - u32[(b >>> 2) + B_LIVE]!) * size;
-    u32[c + C_BLOCK] = b;
-    const a = startRun(h, c, b, b + BLOCK_HEADER, size);
-    if (a !== 0) return a;
+    const c = st.ct + cls * CLASS_WORDS;
+    if (u32[c + C_BLOCK] !== 0 && u32[c + C_CURSOR]! < u32[c + C_LIMIT]!) markRange(st, u32[c + C_CURSOR]!, u32[c + C_LIMIT]!);
   }
 }
 
@@ -132,14 +91,14 @@ export function refill(h: ManagedHeap, cls: number, size: number): number {
  * they are refunded to the credit. With `toAvail`, a block with free slots
  * goes back on the class's list of blocks to allocate from.
  */
-export function releaseCurrent(h: ManagedHeap, cls: number, toAvail: boolean): void {
-  const u32 = h.v.u32;
-  const c = h.ct + cls * CLASS_WORDS;
+export function releaseCurrent(st: HeapState, cls: number, toAvail: boolean): void {
+  const u32 = st.v.u32;
+  const c = st.ct + cls * CLASS_WORDS;
   const b = u32[c + C_BLOCK]!;
   if (b === 0) return;
-  const free = freeAhead(h, cls);
+  const free = freeAhead(st, cls);
   const size = u32[(b >>> 2) + B_SLOT]!;
-  h.v.f64[h.sf + F_CREDIT] += free * size;
+  st.v.f64[st.sf + F_CREDIT] += free * size;
   u32[c + C_BLOCK] = 0;
   u32[c + C_CURSOR] = 0;
   u32[c + C_LIMIT] = 0;
@@ -152,81 +111,38 @@ export function releaseCurrent(h: ManagedHeap, cls: number, toAvail: boolean): v
 }
 
 /** Bytes charged to the credit but not handed out yet (current blocks). */
-export function unhandedBytes(h: ManagedHeap): number {
+export function unhandedBytes(st: HeapState): number {
   let n = 0;
-  for (let c = 0; c < CLASS_SIZES.length; c++) n += freeAhead(h, c) * CLASS_SIZES[c]!;
+  for (let c = 0; c < CLASS_SIZES.length; c++) n += freeAhead(st, c) * CLASS_SIZES[c]!;
   return n;
 }
 
 /** Free slots from the cursor to the end of class `cls`'s current block (this run and later ones). */
-export function freeAhead(h: ManagedHeap, cls: number): number {
-  const u32 = h.v.u32;
-  const c = h.ct + cls * CLASS_WORDS;
+export function freeAhead(st: HeapState, cls: number): number {
+  const u32 = st.v.u32;
+  const c = st.ct + cls * CLASS_WORDS;
   const b = u32[c + C_BLOCK]!;
   if (b === 0) return 0;
   const size = u32[(b >>> 2) + B_SLOT]!;
   const end = b + BLOCK_HEADER + u32[(b >>> 2) + B_NSLOTS]! * size;
   let free = 0;
   for (let a = u32[c + C_CURSOR]!; a < end; a += size) {
-    if ((u32[h.sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) === 0) free++;
+    if ((u32[st.sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) === 0) free++;
   }
   return free;
 }
 
-/** A block for class `cls`: from the pool of empty blocks, or from the backend. */
-export function newBlock(h: ManagedHeap, cls: number, size: number): number {
-  const s = h.s;
-  let b = h.v.u32[s + S_EMPTY]!;
-  if (b !== 0) {
-    const u32 = h.v.u32;
-    u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
-    u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;
-  } else {
-    let raw = h.rawAlloc(BLOCK_BYTES);
-    b = raw;
-    if ((raw & 255) !== 0) {
-      // Bitmap words must not straddle two blocks: align to 256 bytes.
-      h.backend.free(raw);
-      raw = h.rawAlloc(BLOCK_BYTES + 256);
-      b = (raw + 255) & ~255;
-    }
-    if (((b + BLOCK_BYTES) >>> 8) >= h.bmWords) coverOrFree(h, b + BLOCK_BYTES, raw);
-    h.v.u32[(b >>> 2) + B_RAW] = raw;
-  }
-  const u32 = h.v.u32;
-  const w = b >>> 2;
-  u32[w + B_MAGIC] = BLOCK_MAGIC;
-  u32[w + B_CLASS] = cls;
-  u32[w + B_SLOT] = size;
-  u32[w + B_NSLOTS] = Math.floor((BLOCK_BYTES - BLOCK_HEADER) / size);
-  u32[w + B_NEXT] = u32[s + S_BLOCKS]!;
-  u32[w + B_AVAIL] = 0;
-  u32[w + B_LIVE] = 0;
-  u32[s + S_BLOCKS] = b;
-  return b;
-}
-
-/** Extends the bitmaps to cover `addr`; on failure frees the fresh block `raw` and rethrows. */
-export function coverOrFree(h: ManagedHeap, addr: number, raw: number): void {
-  try {
-    h.growBitmaps(addr);
-  } catch (e) {
-    h.backend.free(raw);
-    throw e;
-  }
-}
-
 /** Frees pooled empty blocks until at most `keep` remain; returns bytes freed. */
-export function trimPool(h: ManagedHeap, keep: number): number {
-  const s = h.s;
+export function trimPool(st: HeapState, keep: number): number {
+  const s = st.s;
   let freed = 0;
-  while (h.v.u32[s + S_NEMPTY]! > keep) {
-    const u32 = h.v.u32;
+  while (st.v.u32[s + S_NEMPTY]! > keep) {
+    const u32 = st.v.u32;
     const b = u32[s + S_EMPTY]!;
     u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
     u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;
     u32[(b >>> 2) + B_MAGIC] = 0;
-    h.backend.free(u32[(b >>> 2) + B_RAW]!);
+    st.free(u32[(b >>> 2) + B_RAW]!);
     freed += BLOCK_BYTES;
   }
   return freed;

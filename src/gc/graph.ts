@@ -5,9 +5,12 @@
  *
  * @module
  */
-import type { ManagedHeap } from './heap.js';
+import type { HeapState } from './state.js';
 import { forEachRef } from './collector.js';
-import { ARR_HEADER, H_LEN, RS_LIVE, RS_SCOPED, R_ADDR, R_META, S_MSTACK, S_MTOP, S_RCAP, S_SSTACK, S_STOP, TYPE_MASK } from './layout.js';
+import {
+  ARR_HEADER, HANDLE_WORDS, HS_ADDR, H_LEN, R_ADDR, R_GEN, S_HSTACK, S_HTOP, S_MSTACK, S_MTOP, S_RCAP, S_SSTACK, S_STOP,
+  TYPE_MASK,
+} from './layout.js';
 
 /** A node of {@link HeapGraph}. */
 export interface GraphNode {
@@ -52,14 +55,14 @@ export interface HeapGraph {
   roots: GraphRoot[];
 }
 
-/** @internal */
-export function heapGraph(heap: ManagedHeap): HeapGraph {
+/** `heap.graph()`. */
+export function heapGraph(heap: HeapState): HeapGraph {
   heap.sync();
   const u32 = (): Uint32Array => heap.v.u32;
-  const phase = heap.phase;
+  const phase = heap.phaseName();
   const gray = new Set<number>();
-  const ms = heap.stateWord(S_MSTACK) >>> 2;
-  for (let i = 0, n = heap.stateWord(S_MTOP); i < n; i++) gray.add(u32()[ms + i]!);
+  const ms = heap.word(S_MSTACK) >>> 2;
+  for (let i = 0, n = heap.word(S_MTOP); i < n; i++) gray.add(u32()[ms + i]!);
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
   heap.forEachObject((a) => {
@@ -80,17 +83,21 @@ export function heapGraph(heap: ManagedHeap): HeapGraph {
   const roots: GraphRoot[] = [];
   const globals = new Map<number, string>();
   for (const [name, slot] of heap.globalSlots) globals.set(slot, name);
-  for (let i = 0, n = heap.stateWord(S_RCAP); i < n; i++) {
+  for (let i = 0, n = heap.word(S_RCAP); i < n; i++) {
     const w = heap.rootWord(i);
-    const state = u32()[w + R_META]! & 3;
-    if (state !== RS_LIVE && state !== RS_SCOPED) continue;
+    if (u32()[w + R_GEN] === 0) continue; // a free slot
     const target = u32()[w + R_ADDR]!;
     const name = globals.get(i);
     if (name !== undefined) roots.push({ kind: 'global', name, target });
     else if (target !== 0) roots.push({ kind: 'handle', target });
   }
-  const ss = heap.stateWord(S_SSTACK) >>> 2;
-  for (let i = 0, n = heap.stateWord(S_STOP); i < n; i++) {
+  const hs = heap.word(S_HSTACK) >>> 2;
+  for (let i = 0, n = heap.word(S_HTOP); i < n; i++) {
+    const target = u32()[hs + i * HANDLE_WORDS + HS_ADDR]!;
+    if (target !== 0) roots.push({ kind: 'handle', target });
+  }
+  const ss = heap.word(S_SSTACK) >>> 2;
+  for (let i = 0, n = heap.word(S_STOP); i < n; i++) {
     const target = u32()[ss + i]!;
     if (target !== 0) roots.push({ kind: 'stack', target });
   }

@@ -1,11 +1,14 @@
 /**
- * Layer 5: ManagedHeap, a mark-sweep garbage collector over typed objects
- * (stop-the-world or incremental with a write barrier, roots, scopes,
- * finalizers, weak fields), and findLeaks, a kmemleak-style leak detector for
- * manual kmalloc heaps.
+ * Layer 5 (top): ManagedHeap, a mark-sweep garbage collector over typed
+ * objects (stop-the-world or incremental with a write barrier, roots,
+ * scopes, finalizers, weak fields). May import kmalloc and every layer
+ * below it; nothing in `src` below it imports gc/.
+ *
+ * `findLeaks` (kmemleak for manual heaps) lives in `src/tools/leaks/`; it is
+ * re-exported here until the package root exports the tools itself.
  */
 export { ManagedHeap } from './heap.js';
-export type { ManagedHeapOptions } from './heap.js';
+export type { AttachOptions, ManagedHeapDebug, ManagedHeapOptions } from './heap.js';
 export type { GcBackend } from './backend.js';
 export { Root } from './roots.js';
 export type { Escape } from './roots.js';
@@ -15,5 +18,5 @@ export type {
 } from './types.js';
 export type { HeapStats, PauseStats } from './stats.js';
 export type { GraphEdge, GraphNode, GraphRoot, HeapGraph } from './graph.js';
-export { AllocationTracker, findLeaks, formatLeaks } from './leaks.js';
-export type { FindLeaksOptions, Leak, LeakReport, LeakScanTarget } from './leaks.js';
+export { AllocationTracker, findLeaks, formatLeaks } from '../tools/leaks/index.js';
+export type { FindLeaksOptions, Leak, LeakReport, LeakScanTarget } from '../tools/leaks/index.js';

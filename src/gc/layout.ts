@@ -54,12 +54,13 @@
  * ## State block (u32 word index from the state address)
  * ```
  *   0 MAGIC 'MKGC'   1 VERSION   2 PHASE (0 idle, 1 mark, 2 sweep)
- *   3 (unused)       4 BLOCKS (list of GC blocks not being swept)
+ *   3 OWNER (writer token: 0 none; see ManagedHeap.attach)
+ *   4 BLOCKS (list of GC blocks not being swept)
  *   5 BSWEEP (next block to sweep; the list is detached when sweep begins)
  *   6 FINQ (finalization queue, chained through pre-headers)
  *   7 FLAGS (bit 0 incremental, bit 1 mark stack overflowed, bit 2 weak overflow)
  *   8 MSTACK  9 MCAP 10 MTOP        mark stack: block, capacity, top
- *  11 ROOTS  12 RCAP 13 RFREE       root table: block, slots, free list
+ *  11 ROOTS  12 RCAP 13 RFREE       root table (unscoped handles, globals): block, slots, free list
  *  14 SSTACK 15 SCAP 16 STOP        shadow stack (pushRoot/popRoot)
  *  17 TYPES  18 TCAP 19 TCOUNT      type table
  *  20 REFOFFS 21 ROCAP 22 ROCOUNT   ref-field word offsets of all types
@@ -69,6 +70,11 @@
  *  32 LARGE  33 LSWEEP              large-object list, its unswept part
  *  34 CLASSES                       size-class table (CLASS_WORDS per class)
  *  35 EMPTY  36 NEMPTY              pool of empty GC blocks
+ *  37 HSTACK 38 HCAP 39 HTOP        handle stack: roots made inside a scope
+ *  40 RSEQ                          generation counter of roots (never 0)
+ *  41 (unused)
+ *  42 GLOBALS                       names of the global roots: a block
+ *                                   `| byte length | UTF-8 JSON {name: slot} |`
  *  then f64 counters (f64 index from state/8): see F_* below.
  * ```
  * Growable tables (mark stack, roots, shadow stack, types, bitmaps, weak
@@ -76,6 +82,7 @@
  *
  * @module
  */
+import { classSizes, classTable } from '../kmalloc/classes.js';
 
 /** Bytes of an object header. */
 export const OBJ_HEADER = 8;
@@ -105,7 +112,7 @@ export const PHASE_SWEEP = 2;
 
 /** 'MKGC' as a little-endian u32. */
 export const STATE_MAGIC = 0x43474b4d;
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 // State words.
 export const S_MAGIC = 0;
@@ -144,6 +151,14 @@ export const S_LSWEEP = 33;
 export const S_CLASSES = 34;
 export const S_EMPTY = 35;
 export const S_NEMPTY = 36;
+export const S_OWNER = 3;
+export const S_HSTACK = 37;
+export const S_HCAP = 38;
+export const S_HTOP = 39;
+export const S_RSEQ = 40;
+export const S_GLOBALS = 42;
+/** Pause times kept in the PAUSES ring. */
+export const PAUSE_RING = 1024;
 /** FLAGS bits. */
 export const FLAG_INCREMENTAL = 1;
 export const FLAG_OVERFLOW = 2;
@@ -152,38 +167,38 @@ export const FLAG_WEAK_OVERFLOW = 4;
 /**
  * f64 counters, as an f64 index relative to (state address / 8).
  * ```
- *  20 ALLOCATED   bytes allocated up to the last credit refill
- *  21 FREED       bytes freed by sweeps
- *  22 OVERFLOWS   times the mark stack could not grow (marking rescanned)
- *  23 OBJ_FREED   objects freed
- *  24 LIVE        live bytes after the last complete cycle
- *  25 LIVE_OBJS   live objects after the last complete cycle
- *  26 CREDIT      bytes that may still be allocated before the collector runs
- *  27 THRESHOLD   allocation between cycles (scales with live bytes)
- *  28 CYCLES      completed collection cycles
- *  29 PAUSE_MAX   longest pause, ms
- *  30 PAUSE_SUM   sum of pauses, ms
- *  31 SWEPT_LIVE  bytes found live by the running sweep
- *  32 SWEPT_OBJS  objects found live by the running sweep
- *  33 ISSUED      credit handed out at the last refill
+ *  24 ALLOCATED   bytes allocated up to the last credit refill
+ *  25 FREED       bytes freed by sweeps
+ *  26 OVERFLOWS   times the mark stack could not grow (marking rescanned)
+ *  27 OBJ_FREED   objects freed
+ *  28 LIVE        live bytes after the last complete cycle
+ *  29 LIVE_OBJS   live objects after the last complete cycle
+ *  30 CREDIT      bytes that may still be allocated before the collector runs
+ *  31 THRESHOLD   allocation between cycles (scales with live bytes)
+ *  32 CYCLES      completed collection cycles
+ *  33 PAUSE_MAX   longest pause, ms
+ *  34 PAUSE_SUM   sum of pauses, ms
+ *  35 SWEPT_LIVE  bytes found live by the running sweep
+ *  36 SWEPT_OBJS  objects found live by the running sweep
+ *  37 ISSUED      credit handed out at the last refill
  * ```
  */
-export const F_ALLOCATED = 20;
-export const F_FREED = 21;
-export const F_OVERFLOWS = 22;
-export const F_OBJ_FREED = 23;
-export const F_LIVE = 24;
-export const F_LIVE_OBJS = 25;
-export const F_CREDIT = 26;
-export const F_THRESHOLD = 27;
-export const F_CYCLES = 28;
-export const F_PAUSE_MAX = 29;
-export const F_PAUSE_SUM = 30;
-export const F_SWEPT_LIVE = 31;
-export const F_SWEPT_OBJS = 32;
-export const F_ISSUED = 33;
+export const F_ALLOCATED = 24;
+export const F_FREED = 25;
+export const F_OVERFLOWS = 26;
+export const F_OBJ_FREED = 27;
+export const F_LIVE = 28;
+export const F_LIVE_OBJS = 29;
+export const F_CREDIT = 30;
+export const F_THRESHOLD = 31;
+export const F_CYCLES = 32;
+export const F_PAUSE_MAX = 33;
+export const F_PAUSE_SUM = 34;
+export const F_SWEPT_LIVE = 35;
+export const F_SWEPT_OBJS = 36;
+export const F_ISSUED = 37;
 /** Bytes of the state block. */
-export const STATE_BYTES = 34 * 8;
+export const STATE_BYTES = 38 * 8;
 
 /** Bytes of a GC block, and of its header. */
 export const BLOCK_BYTES = 16384;
@@ -211,10 +226,7 @@ export const B_RAW = 7;
  *  3 BLOCK   the current block
  * ```
  */
-export const CLASS_SIZES: readonly number[] = [
-  8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256,
-  320, 384, 448, 512, 640, 768, 896, 1024,
-];
+export const CLASS_SIZES: readonly number[] = classSizes(4, 1024);
 /** Largest object kept in GC blocks. */
 export const MAX_SMALL = 1024;
 export const CLASS_WORDS = 4;
@@ -222,16 +234,12 @@ export const C_CURSOR = 0;
 export const C_LIMIT = 1;
 export const C_AVAIL = 2;
 export const C_BLOCK = 3;
-/** Size class of an object of `size` bytes (a multiple of 8, <= MAX_SMALL): CLASS_OF[size >> 3]. */
-export const CLASS_OF: Uint8Array = (() => {
-  const t = new Uint8Array((MAX_SMALL >> 3) + 1);
-  let c = 0;
-  for (let i = 0; i < t.length; i++) {
-    while (CLASS_SIZES[c]! < i * 8) c++;
-    t[i] = c;
-  }
-  return t;
-})();
+/**
+ * Size class of an object of `size` bytes (a multiple of 8, <= MAX_SMALL):
+ * CLASS_OF[size >> 3]. The same table kmalloc uses (four classes per
+ * doubling, `kmalloc/classes.ts`), so GC slots and kmalloc slabs agree.
+ */
+export const CLASS_OF: Uint8Array = classTable(CLASS_SIZES);
 
 /**
  * Type table entry, TYPE_WORDS u32 words per type id:
@@ -243,7 +251,7 @@ export const CLASS_OF: Uint8Array = (() => {
  *  4 NWEAK    weak ref fields
  *  5 WEAKS    index of the first weak word offset in REFOFFS
  *  6 FLAGS    bit 0: has a finalizer
- *  7 0
+ *  7 DESC     address of the type's descriptor (see T_DESC)
  * ```
  */
 export const TYPE_WORDS = 8;
@@ -263,22 +271,33 @@ export const KIND_F64_ARRAY = 3;
 export const KIND_U8_ARRAY = 4;
 
 /**
- * Root table slot, ROOT_WORDS u32 words:
+ * Root table slot (unscoped handles and named globals), ROOT_WORDS u32 words:
  * ```
- *  0 ADDR   the rooted object (0 = null)
- *  1 META   (link << 2) | state; link = slot index + 1 of the next slot on
- *           the free list or on the owning scope's chain (0 = end)
- *  2 GEN    bumped each time the slot is freed, so a stale handle is inert
+ *  0 ADDR   the rooted object (0 = null; always 0 when the slot is free)
+ *  1 NEXT   free slot: index + 1 of the next free slot (0 = end)
+ *  2 GEN    0 when free; else the root's generation (from RSEQ), so a
+ *           handle whose slot was released and reused is inert
  *  3 0
  * ```
- * state: 0 free, 1 live (unscoped or global), 2 live in a scope,
- * 3 released inside a scope (kept off the free list until the scope ends).
+ * Handle stack entry (roots made inside a scope), HANDLE_WORDS u32 words:
+ * ```
+ *  0 ADDR   the rooted object (0 = null, or released)
+ *  1 GEN    the root's generation
+ * ```
+ * A scope saves HTOP (and the shadow stack's STOP) when it begins and
+ * writes them back when it ends: that is all entering and leaving costs.
  */
 export const ROOT_WORDS = 4;
 export const R_ADDR = 0;
-export const R_META = 1;
+export const R_NEXT = 1;
 export const R_GEN = 2;
-export const RS_FREE = 0;
-export const RS_LIVE = 1;
-export const RS_SCOPED = 2;
-export const RS_RELEASED = 3;
+export const HANDLE_WORDS = 2;
+export const HS_ADDR = 0;
+export const HS_GEN = 1;
+
+/**
+ * Type descriptor (for attach): T_DESC of a type entry points to a kmalloc
+ * block `| byte length u32 | UTF-8 JSON |` with the type's name, kind and
+ * fields, so another worker can rebuild its accessors by name.
+ */
+export const T_DESC = 7;

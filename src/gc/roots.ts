@@ -1,30 +1,48 @@
 /**
  * Roots: what keeps objects alive ("pointers that are not on the heap, but
- * point to the heap", in the lecture's words).
+ * point to the heap", in the lecture's words). Every kind is a slot in a
+ * table in the buffer, which marking reads:
  *
- * - {@link Root} handles, from `heap.root(obj)`: a slot in the in-buffer
- *   root table, until `release()` (or `using`, via `Symbol.dispose`).
- * - Scopes (`heap.scope(fn)`, like V8's HandleScope): every root made inside
- *   is released when `fn` returns or throws; `escape(obj)` hands one object
- *   out to the enclosing scope.
- * - Global roots: named slots (`heap.setGlobal(name, obj)`).
- * - The shadow stack (`heap.pushRoot(obj)` / `heap.popRoot()`): the cheapest
- *   roots, for hot code; a scope also restores the stack height.
+ * - {@link Root} handles, from `heap.root(obj)`. Outside a scope: a slot of
+ *   the root table, taken from its free list, until `release()` (or `using`).
+ *   Inside a scope: the next entry of the handle stack.
+ * - Scopes (`heap.scope(fn)`, like V8's HandleScope): entering saves the
+ *   handle stack's and the shadow stack's heights, leaving writes them back;
+ *   every root made inside is gone. `escape(obj)` hands one object out to
+ *   the enclosing scope.
+ * - Global roots: named slots of the root table (`heap.setGlobal(name, obj)`).
+ * - The shadow stack (`heap.pushRoot(obj)` / `heap.popRoot()`).
  *
- * A `FinalizationRegistry` watches unscoped handles only as a backstop: if V8
- * collects a handle that was never released, the heap warns and releases it.
+ * A handle is one small JS object (slot, generation); making and releasing
+ * one allocates nothing else and registers with nothing. Each root gets a
+ * new generation from a counter in the state block, so a handle whose slot
+ * was released and reused is inert (`alive` false). The
+ * `FinalizationRegistry` backstop that warns about handles never released
+ * is a debug option (`debug: { rootLeaks: true }`); without it,
+ * `stats().rootHandles` counts the unscoped handles not released.
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors/index.js';
-import type { ManagedHeap } from './heap.js';
-import { RS_LIVE, RS_RELEASED, RS_SCOPED, R_ADDR, R_GEN, R_META, S_STOP } from './layout.js';
+import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
+import {
+  HANDLE_WORDS, HS_ADDR, HS_GEN, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_RFREE, S_ROOTS, S_RSEQ,
+  S_STOP,
+} from './layout.js';
+import type { HeapState } from './state.js';
+
+/** Moves an escaped Root to its new slot. */
+let moveRoot: (r: Root, slot: number, gen: number, scoped: boolean) => void;
+/** The object an escaped Root holds (valid until its scope ends), -1 if it was released. */
+let rootTarget: (r: Root) => number;
 
 /**
  * A root: keeps one object (or null) alive until released.
  *
  * @example
  * ```ts
+ * import { ManagedHeap } from 'memkit';
+ * const heap = new ManagedHeap({ bytes: 1 << 20 });
+ * const T = heap.defineType('T', { x: 'i32' });
  * const r = heap.root(T.alloc());
  * T.fields.x.set(r.value, 1);
  * r.release();
@@ -32,44 +50,97 @@ import { RS_LIVE, RS_RELEASED, RS_SCOPED, R_ADDR, R_GEN, R_META, S_STOP } from '
  * ```
  */
 export class Root {
-  /** @internal */
-  constructor(private readonly heap: ManagedHeap, private readonly slot: number, private readonly gen: number) {}
+  #st: HeapState;
+  #slot: number;
+  #gen: number;
+  #scoped: boolean;
 
-  /** True until released (by `release()`, by its scope ending, or by the backstop). */
+  private constructor(st: HeapState, slot: number, gen: number, scoped: boolean) {
+    this.#st = st;
+    this.#slot = slot;
+    this.#gen = gen;
+    this.#scoped = scoped;
+  }
+
+  static {
+    moveRoot = (r, slot, gen, scoped) => {
+      r.#slot = slot;
+      r.#gen = gen;
+      r.#scoped = scoped;
+    };
+    rootTarget = (r) => r.#read();
+  }
+
+  /** u32 index of this root's entry (handle stack or root table), or -1 when released. */
+  #entry(): number {
+    const st = this.#st;
+    const u32 = st.v.u32;
+    if (this.#scoped) {
+      if (this.#slot >= u32[st.s + S_HTOP]!) return -1;
+      const w = (u32[st.s + S_HSTACK]! >>> 2) + this.#slot * HANDLE_WORDS;
+      return u32[w + HS_GEN] === this.#gen ? w : -1;
+    }
+    const w = st.rootWord(this.#slot);
+    return u32[w + R_GEN] === this.#gen ? w : -1;
+  }
+
+  /** The rooted object, or -1 when released. */
+  #read(): number {
+    const w = this.#entry();
+    return w < 0 ? -1 : this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
+  }
+
+  /** True until released (by `release()`, by its scope ending, or by the debug backstop). */
   get alive(): boolean {
-    const u32 = this.heap.v.u32;
-    const w = this.heap.rootWord(this.slot);
-    const state = u32[w + R_META]! & 3;
-    return u32[w + R_GEN] === this.gen && (state === RS_LIVE || state === RS_SCOPED);
+    return this.#entry() >= 0;
   }
 
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
-    if (!this.alive) throw new InvalidArgumentError('this root was released');
-    return this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR]!;
+    const w = this.#entry();
+    if (w < 0) throw new InvalidArgumentError('this root was released');
+    return this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
   /** Roots another object (or 0) instead. Throws after release. */
   set(obj: number): void {
-    if (!this.alive) throw new InvalidArgumentError('this root was released');
-    if (obj !== 0) this.heap.checkStore(obj);
-    this.heap.v.u32[this.heap.rootWord(this.slot) + R_ADDR] = obj;
+    const w = this.#entry();
+    if (w < 0) throw new InvalidArgumentError('this root was released');
+    if (obj !== 0) this.#st.checkStore(obj);
+    this.#st.v.u32[w] = obj;
   }
 
   /** Stops rooting the object. Releasing twice does nothing. */
   release(): void {
-    if (!this.alive) return;
-    const heap = this.heap;
-    const w = heap.rootWord(this.slot);
-    const u32 = heap.v.u32;
-    if ((u32[w + R_META]! & 3) === RS_SCOPED) {
-      // Stays on its scope's chain (off the free list) until the scope ends.
-      u32[w + R_ADDR] = 0;
-      u32[w + R_META] = (u32[w + R_META]! & ~3) | RS_RELEASED;
-    } else {
-      heap.registry.unregister(this);
-      heap.freeRootSlot(this.slot);
+    const st = this.#st;
+    const u32 = st.v.u32;
+    if (this.#scoped) {
+      const top = u32[st.s + S_HTOP]!;
+      if (this.#slot >= top) return;
+      const base = u32[st.s + S_HSTACK]! >>> 2;
+      const w = base + this.#slot * HANDLE_WORDS;
+      if (u32[w + HS_GEN] !== this.#gen) return;
+      u32[w + HS_ADDR] = 0;
+      u32[w + HS_GEN] = 0;
+      // Released in LIFO order (the common case), the entry is popped, with
+      // any dead ones under it down to the scope's first entry; otherwise it
+      // stays on the stack, dead, until its scope ends.
+      if (this.#slot === top - 1 && this.#slot >= st.handleBase) {
+        let t = this.#slot;
+        while (t > st.handleBase && u32[base + (t - 1) * HANDLE_WORDS + HS_GEN] === 0) t--;
+        u32[st.s + S_HTOP] = t;
+      }
+      return;
     }
+    const s = st.s;
+    const w = (u32[s + S_ROOTS]! >>> 2) + this.#slot * ROOT_WORDS;
+    if (u32[w + R_GEN] !== this.#gen) return;
+    if (st.registry !== null) st.registry.unregister(this);
+    // st.freeRootSlot, inlined: back on the free list.
+    u32[w + R_ADDR] = 0;
+    u32[w + R_GEN] = 0;
+    u32[w + R_NEXT] = u32[s + S_RFREE]!;
+    u32[s + S_RFREE] = this.#slot + 1;
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -78,25 +149,52 @@ export class Root {
   }
 }
 
-/** @internal `heap.root(obj)`. */
-export function makeRoot(heap: ManagedHeap, obj: number): Root {
-  if (obj !== 0) heap.checkStore(obj);
-  let root: Root;
-  if (heap.scopeDepth > 0) {
-    const slot = heap.takeRootSlot(obj, (heap.scopeChain << 2) | RS_SCOPED);
-    heap.scopeChain = slot + 1;
-    root = new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
-  } else {
-    root = unscopedRoot(heap, obj);
+/** The Root constructor, private to the class in the public types, called from this module. */
+type RootConstructor = new (st: HeapState, slot: number, gen: number, scoped: boolean) => Root;
+const RootCtor = Root as unknown as RootConstructor;
+
+/** Pushes `obj` on the handle stack; returns the entry index. */
+function pushHandle(st: HeapState, obj: number, gen: number): number {
+  const s = st.s;
+  let u32 = st.v.u32;
+  const top = u32[s + S_HTOP]!;
+  if (top === u32[s + S_HCAP]) {
+    if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0)) throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
+    u32 = st.v.u32;
   }
-  return root;
+  const w = (u32[s + S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
+  u32[w + HS_ADDR] = obj;
+  u32[w + HS_GEN] = gen;
+  u32[s + S_HTOP] = top + 1;
+  return top;
 }
 
-function unscopedRoot(heap: ManagedHeap, obj: number): Root {
-  const slot = heap.takeRootSlot(obj, RS_LIVE);
-  const gen = heap.v.u32[heap.rootWord(slot) + R_GEN]!;
-  const root = new Root(heap, slot, gen);
-  heap.registry.register(root, { slot, gen }, root);
+/**
+ * `heap.root(obj)`: `obj` was checked by the caller. The common case (no
+ * scope, a free slot, no debug registry) is a few typed-array operations
+ * and the handle, small enough for V8 to inline into the caller.
+ */
+export function makeRoot(st: HeapState, obj: number): Root {
+  const u32 = st.v.u32;
+  const s = st.s;
+  const head = u32[s + S_RFREE]!;
+  if (head === 0 || st.scopeDepth > 0 || st.registry !== null) return makeRootSlow(st, obj);
+  const gen = (u32[s + S_RSEQ]! + 1) >>> 0 || 1;
+  u32[s + S_RSEQ] = gen;
+  const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
+  u32[s + S_RFREE] = u32[w + R_NEXT]!;
+  u32[w + R_ADDR] = obj;
+  u32[w + R_GEN] = gen;
+  return new RootCtor(st, head - 1, gen, false);
+}
+
+/** `heap.root(obj)` inside a scope, with a full root table, or with the debug registry. */
+function makeRootSlow(st: HeapState, obj: number): Root {
+  const gen = st.nextGen();
+  if (st.scopeDepth > 0) return new RootCtor(st, pushHandle(st, obj, gen), gen, true);
+  const slot = st.takeRootSlot(obj, gen);
+  const root = new RootCtor(st, slot, gen, false);
+  if (st.registry !== null) st.registry.register(root, [slot, gen], root);
   return root;
 }
 
@@ -107,53 +205,109 @@ function unscopedRoot(heap: ManagedHeap, obj: number): Root {
  */
 export type Escape = (obj: number) => Root;
 
-/** @internal `heap.scope(fn)`. */
-export function runScope<R>(heap: ManagedHeap, fn: (escape: Escape) => R): R {
-  const outerChain = heap.scopeChain;
-  const stackTop = heap.stateWord(S_STOP);
-  let parentChain = outerChain;
-  const depth = heap.scopeDepth;
-  const escape: Escape = (obj) => {
-    if (obj !== 0) heap.checkStore(obj);
-    if (depth === 0) return unscopedRoot(heap, obj);
-    const slot = heap.takeRootSlot(obj, (parentChain << 2) | RS_SCOPED);
-    parentChain = slot + 1;
-    return new Root(heap, slot, heap.v.u32[heap.rootWord(slot) + R_GEN]!);
-  };
-  heap.scopeChain = 0;
-  heap.scopeDepth = depth + 1;
-  try {
-    return fn(escape);
-  } finally {
-    heap.releaseChain(heap.scopeChain);
-    heap.scopeChain = parentChain;
-    heap.scopeDepth = depth;
-    if (heap.stateWord(S_STOP) > stackTop) heap.setStateWord(S_STOP, stackTop);
+/**
+ * `escape(obj)` of the scope at depth `depth` (1 = outermost): the object is
+ * rooted on the handle stack now, and the Root moves out of that scope (to
+ * the enclosing one's handles, or to the root table) when it ends.
+ */
+export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
+  if (st.scopeDepth < depth) throw new InvalidArgumentError('escape() called after its scope ended');
+  if (obj !== 0) st.checkStore(obj);
+  const gen = st.nextGen();
+  const r = new RootCtor(st, pushHandle(st, obj, gen), gen, true);
+  st.escapes.push(r);
+  st.escapeDepths.push(depth);
+  return r;
+}
+
+/**
+ * Leaves a scope: writes back the two heights saved when it began, then
+ * re-roots the objects escaped since it began (`escapesFrom` = escapes
+ * pending then): out of this scope, or, for an outer scope's escape called
+ * in here, kept pending in the enclosing scope.
+ */
+export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number, handleBase: number): void {
+  const u32 = st.v.u32;
+  const s = st.s;
+  st.handleBase = handleBase;
+  const depth = st.scopeDepth--;
+  const n = st.escapes.length;
+  if (n === escapesFrom) {
+    u32[s + S_HTOP] = handleTop;
+    if (u32[s + S_STOP]! > stackTop) u32[s + S_STOP] = stackTop;
+    return;
+  }
+  const moving = st.escapes.splice(escapesFrom, n - escapesFrom) as Root[];
+  const depths = st.escapeDepths.splice(escapesFrom, n - escapesFrom);
+  const targets = moving.map((r) => rootTarget(r)); // before the entries are dropped
+  u32[s + S_HTOP] = handleTop;
+  if (u32[s + S_STOP]! > stackTop) u32[s + S_STOP] = stackTop;
+  for (let i = 0; i < moving.length; i++) {
+    const gen = st.nextGen();
+    const obj = targets[i]!;
+    const r = moving[i]!;
+    if (obj < 0) continue; // released before its scope ended
+    if (depths[i]! < depth) {
+      // An outer scope's escape: stays rooted here until that scope ends.
+      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+      st.escapes.push(r);
+      st.escapeDepths.push(depths[i]!);
+    } else if (depth > 1) {
+      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+    } else {
+      const slot = st.takeRootSlot(obj, gen);
+      moveRoot(r, slot, gen, false);
+      if (st.registry !== null) st.registry.register(r, [slot, gen], r);
+    }
   }
 }
 
-/** @internal `heap.setGlobal(name, obj)`. */
-export function setGlobal(heap: ManagedHeap, name: string, obj: number): void {
-  if (obj !== 0) heap.checkStore(obj);
-  const slot = heap.globalSlots.get(name);
+/** `heap.setGlobal(name, obj)`: `obj` was checked by the caller. */
+export function setGlobal(st: HeapState, name: string, obj: number): void {
+  const slot = st.globalSlots.get(name);
   if (slot === undefined) {
-    heap.globalSlots.set(name, heap.takeRootSlot(obj, RS_LIVE));
+    st.globalSlots.set(name, st.takeRootSlot(obj, st.nextGen()));
+    writeGlobalNames(st);
   } else {
-    heap.v.u32[heap.rootWord(slot) + R_ADDR] = obj;
+    st.v.u32[st.rootWord(slot) + R_ADDR] = obj;
   }
 }
 
-/** @internal `heap.getGlobal(name)`. */
-export function getGlobal(heap: ManagedHeap, name: string): number {
-  const slot = heap.globalSlots.get(name);
-  return slot === undefined ? 0 : heap.v.u32[heap.rootWord(slot) + R_ADDR]!;
+/** `heap.getGlobal(name)`. */
+export function getGlobal(st: HeapState, name: string): number {
+  const slot = st.globalSlots.get(name);
+  return slot === undefined ? 0 : st.v.u32[st.rootWord(slot) + R_ADDR]!;
 }
 
-/** @internal `heap.deleteGlobal(name)`. */
-export function deleteGlobal(heap: ManagedHeap, name: string): boolean {
-  const slot = heap.globalSlots.get(name);
+/** `heap.deleteGlobal(name)`. */
+export function deleteGlobal(st: HeapState, name: string): boolean {
+  const slot = st.globalSlots.get(name);
   if (slot === undefined) return false;
-  heap.globalSlots.delete(name);
-  heap.freeRootSlot(slot);
+  st.globalSlots.delete(name);
+  st.freeRootSlot(slot);
+  writeGlobalNames(st);
   return true;
+}
+
+/** Writes the global root names into the buffer (for attach); names change rarely. */
+function writeGlobalNames(st: HeapState): void {
+  const text = new TextEncoder().encode(JSON.stringify(Object.fromEntries(st.globalSlots)));
+  const d = st.tryAlloc(4 + text.length);
+  if (d === 0) throw new OutOfMemoryError('no room for the names of the global roots', 4 + text.length);
+  st.v.u32[d >>> 2] = text.length;
+  st.v.u8.set(text, d + 4);
+  const old = st.v.u32[st.s + S_GLOBALS]!;
+  st.v.u32[st.s + S_GLOBALS] = d;
+  if (old !== 0) st.free(old);
+}
+
+/** Reads the global root names from the buffer (attach). */
+export function readGlobalNames(st: HeapState): void {
+  const d = st.v.u32[st.s + S_GLOBALS]!;
+  st.globalSlots.clear();
+  if (d === 0) return;
+  const n = st.v.u32[d >>> 2]!;
+  // A copy: TextDecoder refuses views of a SharedArrayBuffer.
+  const names = JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n))) as Record<string, number>;
+  for (const [name, slot] of Object.entries(names)) st.globalSlots.set(name, slot);
 }

@@ -5,10 +5,11 @@
  * @module
  */
 import { unhandedBytes } from './blocks.js';
-import type { ManagedHeap } from './heap.js';
+import type { HeapState } from './state.js';
 import {
   F_ALLOCATED, F_CREDIT, F_CYCLES, F_FREED, F_ISSUED, F_LIVE, F_LIVE_OBJS,
-  F_OBJ_FREED, F_OVERFLOWS, F_PAUSE_MAX, F_PAUSE_SUM, F_THRESHOLD, S_PCOUNT,
+  F_OBJ_FREED, F_OVERFLOWS, F_PAUSE_MAX, F_PAUSE_SUM, F_THRESHOLD, FLAG_INCREMENTAL, S_FLAGS, S_PAUSES,
+  S_PCAP, S_PCOUNT,
 } from './layout.js';
 
 /** Pause times of the collector, in milliseconds. */
@@ -48,6 +49,11 @@ export interface HeapStats {
   phase: 'idle' | 'mark' | 'sweep';
   /** True in incremental mode. */
   incremental: boolean;
+  /**
+   * Root handles made outside any scope and not released yet (named
+   * globals not counted). A number that keeps growing is a leak of roots.
+   */
+  rootHandles: number;
 }
 
 /** Value at quantile q (0..1) of sorted values (nearest rank). */
@@ -57,14 +63,31 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[i]!;
 }
 
-/** @internal */
-export function heapStats(heap: ManagedHeap): HeapStats {
+/** The recorded pause times of the last (up to 1024) pauses, ms, oldest first. */
+export function pauseRing(st: HeapState): Float64Array {
+  const u32 = st.v.u32;
+  const s = st.s;
+  const count = u32[s + S_PCOUNT]!;
+  const cap = u32[s + S_PCAP]!;
+  const n = Math.min(count, cap);
+  const base = u32[s + S_PAUSES]! >>> 3;
+  const ring = st.v.f64.slice(base, base + n);
+  if (count <= cap) return ring;
+  const k = count % cap;
+  const out = new Float64Array(n);
+  out.set(ring.subarray(k), 0);
+  out.set(ring.subarray(0, k), n - k);
+  return out;
+}
+
+/** `heap.stats()`. */
+export function heapStats(heap: HeapState): HeapStats {
   const c = (i: number): number => heap.counter(i);
-  const ring = heap.pauses().sort();
+  const ring = pauseRing(heap).sort();
   return {
     collections: c(F_CYCLES),
     pauses: {
-      count: heap.stateWord(S_PCOUNT),
+      count: heap.word(S_PCOUNT),
       maxMs: c(F_PAUSE_MAX),
       p50Ms: quantile(ring, 0.5),
       p99Ms: quantile(ring, 0.99),
@@ -79,7 +102,8 @@ export function heapStats(heap: ManagedHeap): HeapStats {
     liveObjects: c(F_LIVE_OBJS),
     threshold: c(F_THRESHOLD),
     markStackOverflows: c(F_OVERFLOWS),
-    phase: heap.phase,
-    incremental: heap.incremental,
+    phase: heap.phaseName(),
+    incremental: (heap.word(S_FLAGS) & FLAG_INCREMENTAL) !== 0,
+    rootHandles: heap.rootSlotsInUse() - heap.globalSlots.size,
   };
 }

@@ -16,9 +16,13 @@
  * @module
  */
 import { InvalidArgumentError, hex } from '../errors/index.js';
-import type { ManagedHeap, TypeMeta } from './heap.js';
+import { allocArray, allocLarge, allocSmall } from './alloc.js';
+import type { HeapState, TypeMeta } from './state.js';
 import type { Views } from './views.js';
+import { OutOfMemoryError } from '../errors/index.js';
 import {
+  S_REFOFFS, S_ROCAP, S_ROCOUNT, S_TCAP, S_TCOUNT, S_TYPES, TFLAG_FINALIZER, TYPE_WORDS, T_DESC, T_FLAGS, T_KIND,
+  T_NREFS, T_NWEAK, T_REFS, T_SIZE, T_WEAKS,
   ARR_HEADER, CLASS_OF, CLASS_SIZES, H_LEN, KIND_F64_ARRAY, KIND_I32_ARRAY, KIND_OBJECT,
   KIND_REF_ARRAY, KIND_U8_ARRAY, MAX_SMALL, OBJ_HEADER, TYPE_MASK, INFO_MAGIC, SCAN_ARRAY, SCAN_MAX_DIRECT,
   SCAN_SHIFT, SCAN_TABLE,
@@ -149,8 +153,8 @@ function checkSpec(name: string, spec: FieldSpec): void {
   }
 }
 
-/** @internal `heap.defineType(name, fields, options)`. */
-export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string, specs: F, options: TypeOptions = {}): ObjectType<F> {
+/** Where each field of an object type goes (the same result for the same specs, so attach can redo it). */
+function objectLayout(specs: FieldSpecs): { order: string[]; offsets: Map<string, number>; size: number } {
   const names = Object.keys(specs);
   names.forEach((n) => checkSpec(n, specs[n]!));
   // Strong refs first, right after the header (so the header's scan code
@@ -168,25 +172,106 @@ export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string
     offsets.set(n, offset);
     offset += specBytes(specs[n]!);
   }
-  const size = (offset + 7) & ~7;
+  return { order, offsets, size: (offset + 7) & ~7 };
+}
+
+function checkTypeOptions(name: string, options: TypeOptions): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`type ${name}: options must be an object`);
+  if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
+    throw new InvalidArgumentError(`type ${name}: finalizer must be a function, got ${String(options.finalizer)}`);
+  }
+}
+
+/** What the in-buffer descriptor of a type says (see T_DESC in layout.ts). */
+export interface TypeDescriptor {
+  name: string;
+  /** Element kind of an array type; null for an object type. */
+  array: ArrayKind | null;
+  /** Field specs of an object type. */
+  fields: FieldSpecs | null;
+  finalizer: boolean;
+}
+
+/**
+ * `heap.defineType(name, fields, options)`; with `id` >= 0, re-binds the
+ * existing type `id` of an attached heap instead of adding one.
+ */
+export function defineType<F extends FieldSpecs>(st: HeapState, name: string, specs: F, options: TypeOptions = {}, id = -1): ObjectType<F> {
+  if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
+  if (typeof specs !== 'object' || specs === null) throw new InvalidArgumentError('fields must be an object of field kinds');
+  checkTypeOptions(name, options);
+  const { order, offsets, size } = objectLayout(specs);
   const refOffsets = order.filter((n) => specs[n] === 'ref').map((n) => offsets.get(n)!);
   const weakOffsets = order.filter((n) => specs[n] === 'weak').map((n) => offsets.get(n)!);
   const finalizer = options.finalizer ?? null;
-  const id = heap.addType(KIND_OBJECT, size, refOffsets, weakOffsets, finalizer !== null);
+  if (id < 0) {
+    st.checkWritable('defineType');
+    id = addType(st, KIND_OBJECT, size, refOffsets, weakOffsets, finalizer !== null,
+      { name, array: null, fields: specs, finalizer: finalizer !== null });
+  }
   const meta: TypeMeta = {
     name, id, array: false, finalizer,
     refFields: order.filter((n) => specs[n] === 'ref' || specs[n] === 'weak')
       .map((n) => ({ name: n, offset: offsets.get(n)!, weak: specs[n] === 'weak' })),
   };
-  heap.typeMeta[id] = meta;
+  st.typeMeta[id] = meta;
   const fields: Record<string, NumberField | BytesField> = {};
-  for (const n of names) fields[n] = makeField(heap, n, specs[n]!, offsets.get(n)!);
+  for (const n of Object.keys(specs)) fields[n] = makeField(st, n, specs[n]!, offsets.get(n)!);
   const scan = weakOffsets.length > 0 || refOffsets.length > SCAN_MAX_DIRECT ? SCAN_TABLE : refOffsets.length;
   const info = INFO_MAGIC | (scan << SCAN_SHIFT) | id;
-  // Small objects without a finalizer live in GC blocks of their size class.
-  const small = size <= MAX_SMALL && finalizer === null;
-  const t = small ? new SmallType(heap, name, id, info, size, fields) : new LargeType(heap, name, id, info, size, fields);
+  // Small objects without a finalizer live in GC blocks of their size class
+  // (a read-only heap's types take the large path, which refuses to allocate).
+  const small = size <= MAX_SMALL && (st.v.u32[st.typeWord0(id) + T_FLAGS]! & TFLAG_FINALIZER) === 0 && st.backend !== null;
+  const t = small ? new SmallType(st, name, id, info, size, fields) : new LargeType(st, name, id, info, size, fields);
   return t as unknown as ObjectType<F>;
+}
+
+/**
+ * Adds a type entry (offsets are byte offsets) and its descriptor; returns
+ * the type id.
+ */
+function addType(st: HeapState, kind: number, size: number, refOffsets: number[], weakOffsets: number[],
+  finalizer: boolean, desc: TypeDescriptor): number {
+  const s = st.s;
+  const id = st.v.u32[s + S_TCOUNT]!;
+  if (id >= 0xffff) throw new InvalidArgumentError('too many types (65535)');
+  if (id === st.v.u32[s + S_TCAP] && !st.growTable(S_TYPES, S_TCAP, TYPE_WORDS * 4, 0)) {
+    throw new OutOfMemoryError('no room for the type table', TYPE_WORDS * 4);
+  }
+  const need = refOffsets.length + weakOffsets.length;
+  while (st.v.u32[s + S_ROCOUNT]! + need > st.v.u32[s + S_ROCAP]!) {
+    if (!st.growTable(S_REFOFFS, S_ROCAP, 4, 0)) throw new OutOfMemoryError('no room for the type table', need * 4);
+  }
+  const text = new TextEncoder().encode(JSON.stringify(desc));
+  const d = st.tryAlloc(4 + text.length);
+  if (d === 0) throw new OutOfMemoryError('no room for a type descriptor', 4 + text.length);
+  st.v.u32[d >>> 2] = text.length;
+  st.v.u8.set(text, d + 4);
+  const u32 = st.v.u32;
+  const first = u32[s + S_ROCOUNT]!;
+  const ro = u32[s + S_REFOFFS]! >>> 2;
+  refOffsets.forEach((off, i) => { u32[ro + first + i] = off >>> 2; });
+  weakOffsets.forEach((off, i) => { u32[ro + first + refOffsets.length + i] = off >>> 2; });
+  u32[s + S_ROCOUNT] = first + need;
+  const t = st.typeWord0(id);
+  u32[t + T_KIND] = kind;
+  u32[t + T_SIZE] = size;
+  u32[t + T_NREFS] = refOffsets.length;
+  u32[t + T_REFS] = first;
+  u32[t + T_NWEAK] = weakOffsets.length;
+  u32[t + T_WEAKS] = first + refOffsets.length;
+  u32[t + T_FLAGS] = finalizer ? TFLAG_FINALIZER : 0;
+  u32[t + T_DESC] = d;
+  u32[s + S_TCOUNT] = id + 1;
+  return id;
+}
+
+/** Reads the descriptor of type `id` from the buffer. */
+export function readDescriptor(st: HeapState, id: number): TypeDescriptor {
+  const d = st.v.u32[st.typeWord0(id) + T_DESC]!;
+  const n = st.v.u32[d >>> 2]!;
+  // A copy: TextDecoder refuses views of a SharedArrayBuffer.
+  return JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n))) as TypeDescriptor;
 }
 
 /**
@@ -198,15 +283,15 @@ export function defineType<F extends FieldSpecs>(heap: ManagedHeap, name: string
  */
 abstract class TypeBase {
   declare readonly size: number;
-  declare protected readonly heap: ManagedHeap;
+  declare protected readonly st: HeapState;
   declare readonly name: string;
   declare readonly id: number;
   /** The header info word of this type's objects. */
   declare protected readonly info: number;
   declare readonly fields: Record<string, NumberField | BytesField>;
 
-  constructor(heap: ManagedHeap, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
-    this.heap = heap;
+  constructor(st: HeapState, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+    this.st = st;
     this.name = name;
     this.id = id;
     this.info = info;
@@ -215,27 +300,27 @@ abstract class TypeBase {
   }
 
   is(obj: number): boolean {
-    return this.heap.isLive(obj) && (this.heap.v.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+    return this.st.isLive(obj) && (this.st.v.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
 }
 
 /** A type whose objects live in GC blocks; `size` is its size class's slot size. */
 class SmallType extends TypeBase {
   declare private readonly cls: number;
-  constructor(heap: ManagedHeap, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+  constructor(st: HeapState, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
     const cls = CLASS_OF[size >>> 3]!;
-    super(heap, name, id, info, CLASS_SIZES[cls]!, fields);
+    super(st, name, id, info, CLASS_SIZES[cls]!, fields);
     this.cls = cls;
   }
   alloc(): number {
-    return this.heap.allocSmall(this.info, this.size, this.cls);
+    return allocSmall(this.st, this.info, this.size, this.cls);
   }
 }
 
 /** A type whose objects are kmalloc blocks of their own (large, or with a finalizer). */
 class LargeType extends TypeBase {
   alloc(): number {
-    return this.heap.allocLarge(this.info, this.size);
+    return allocLarge(this.st, this.info, this.size);
   }
 }
 
@@ -256,27 +341,27 @@ abstract class Field {
 
 class RefField extends Field implements NumberField {
   declare readonly kind: 'ref';
-  declare private readonly heap: ManagedHeap;
-  constructor(heap: ManagedHeap, name: string, offset: number) {
-    super(heap.v, name, offset, 2);
-    this.heap = heap;
+  declare private readonly st: HeapState;
+  constructor(st: HeapState, name: string, offset: number) {
+    super(st.v, name, offset, 2);
+    this.st = st;
     this.kind = 'ref';
   }
   get(o: number): number {
     return this.mem.u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
-    if (v !== 0) this.heap.checkStore(v);
+    if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(o >>> 2) + this.w] = v;
   }
 }
 
 class WeakField extends Field implements NumberField {
   declare readonly kind: 'weak';
-  declare private readonly heap: ManagedHeap;
-  constructor(heap: ManagedHeap, name: string, offset: number) {
-    super(heap.v, name, offset, 2);
-    this.heap = heap;
+  declare private readonly st: HeapState;
+  constructor(st: HeapState, name: string, offset: number) {
+    super(st.v, name, offset, 2);
+    this.st = st;
     this.kind = 'weak';
   }
   get(o: number): number {
@@ -284,8 +369,8 @@ class WeakField extends Field implements NumberField {
   }
   set(o: number, v: number): void {
     if (v !== 0) {
-      this.heap.checkObject(v);
-      this.heap.weakStored(o);
+      this.st.checkObject(v);
+      this.st.weakStored(o);
     }
     this.mem.u32[(o >>> 2) + this.w] = v;
   }
@@ -380,12 +465,12 @@ class BytesFieldImpl implements BytesField {
   }
 }
 
-function makeField(heap: ManagedHeap, name: string, spec: FieldSpec, offset: number): NumberField | BytesField {
-  const mem = heap.v;
+function makeField(st: HeapState, name: string, spec: FieldSpec, offset: number): NumberField | BytesField {
+  const mem = st.v;
   if (typeof spec === 'object') return new BytesFieldImpl(mem, name, offset, spec.bytes);
   switch (spec) {
-    case 'ref': return new RefField(heap, name, offset);
-    case 'weak': return new WeakField(heap, name, offset);
+    case 'ref': return new RefField(st, name, offset);
+    case 'weak': return new WeakField(st, name, offset);
     case 'i32': return new I32Field(mem, name, offset, 2);
     case 'u32': return new U32Field(mem, name, offset, 2);
     case 'f64': return new F64Field(mem, name, offset, 3);
@@ -400,20 +485,28 @@ const ARRAY_KINDS: Record<ArrayKind, [kind: number, bytes: number]> = {
   ref: [KIND_REF_ARRAY, 4], i32: [KIND_I32_ARRAY, 4], f64: [KIND_F64_ARRAY, 8], u8: [KIND_U8_ARRAY, 1],
 };
 
-/** @internal `heap.defineArray(name, kind, options)`. */
-export function defineArray(heap: ManagedHeap, name: string, kind: ArrayKind, options: TypeOptions = {}): ArrayType {
-  const entry = ARRAY_KINDS[kind];
-  if (entry === undefined) throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${JSON.stringify(kind)}`);
+/**
+ * `heap.defineArray(name, kind, options)`; with `id` >= 0, re-binds the
+ * existing type `id` of an attached heap.
+ */
+export function defineArray(st: HeapState, name: string, kind: ArrayKind, options: TypeOptions = {}, id = -1): ArrayType {
+  if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
+  const entry = typeof kind === 'string' && Object.hasOwn(ARRAY_KINDS, kind) ? ARRAY_KINDS[kind] : undefined;
+  if (entry === undefined) throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${String(kind)}`);
   const [k, bytes] = entry;
+  checkTypeOptions(name, options);
   const finalizer = options.finalizer ?? null;
-  const id = heap.addType(k, bytes, [], [], finalizer !== null);
-  heap.typeMeta[id] = { name, id, array: true, finalizer, refFields: [] };
-  const large = finalizer !== null;
+  if (id < 0) {
+    st.checkWritable('defineArray');
+    id = addType(st, k, bytes, [], [], finalizer !== null, { name, array: kind, fields: null, finalizer: finalizer !== null });
+  }
+  st.typeMeta[id] = { name, id, array: true, finalizer, refFields: [] };
+  const large = (st.v.u32[st.typeWord0(id) + T_FLAGS]! & TFLAG_FINALIZER) !== 0 || st.backend === null;
   switch (kind) {
-    case 'ref': return new RefArray(heap, name, id, kind, bytes, large);
-    case 'i32': return new I32Array(heap, name, id, kind, bytes, large);
-    case 'f64': return new F64Array(heap, name, id, kind, bytes, large);
-    case 'u8': return new U8Array(heap, name, id, kind, bytes, large);
+    case 'ref': return new RefArray(st, name, id, kind, bytes, large);
+    case 'i32': return new I32Array(st, name, id, kind, bytes, large);
+    case 'f64': return new F64Array(st, name, id, kind, bytes, large);
+    case 'u8': return new U8Array(st, name, id, kind, bytes, large);
   }
 }
 
@@ -422,17 +515,17 @@ const BASE = ARR_HEADER >>> 2;
 /** Base of the array types: alloc, length, the index check. */
 abstract class ArrayBase {
   declare protected readonly mem: Views;
-  declare protected readonly heap: ManagedHeap;
+  declare protected readonly st: HeapState;
   declare readonly name: string;
   declare readonly id: number;
   declare readonly kind: ArrayKind;
   declare private readonly elemBytes: number;
   declare private readonly large: boolean;
   declare private readonly info: number;
-  constructor(heap: ManagedHeap, name: string, id: number, kind: ArrayKind, elemBytes: number, large: boolean) {
+  constructor(st: HeapState, name: string, id: number, kind: ArrayKind, elemBytes: number, large: boolean) {
     this.info = INFO_MAGIC | ((kind === 'ref' ? SCAN_ARRAY : 0) << SCAN_SHIFT) | id;
-    this.mem = heap.v;
-    this.heap = heap;
+    this.mem = st.v;
+    this.st = st;
     this.name = name;
     this.id = id;
     this.kind = kind;
@@ -440,13 +533,13 @@ abstract class ArrayBase {
     this.large = large;
   }
   alloc(length: number): number {
-    return this.heap.allocArray(this.info, length, this.elemBytes, this.large);
+    return allocArray(this.st, this.info, length, this.elemBytes, this.large);
   }
   length(arr: number): number {
     return this.mem.u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
-    return this.heap.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
+    return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
   protected bad(arr: number, i: number): InvalidArgumentError {
     return new InvalidArgumentError(`index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`);
@@ -460,7 +553,7 @@ class RefArray extends ArrayBase implements ArrayType {
   }
   set(a: number, i: number, v: number): void {
     if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
-    if (v !== 0) this.heap.checkStore(v);
+    if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
   }
 }

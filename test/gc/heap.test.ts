@@ -177,6 +177,9 @@ describe('ManagedHeap: bad definitions and budgets', () => {
     expect(() => heap.defineType('Bad', { a: 'nope' } as never)).toThrow(InvalidArgumentError);
     expect(() => heap.defineType('Bad', { a: { bytes: 0 } })).toThrow(InvalidArgumentError);
     expect(() => heap.defineType('Bad', { a: { bytes: 1.5 } })).toThrow(InvalidArgumentError);
+    expect(() => heap.defineType('Bad', { a: 'i32' }, { finalizer: 5 } as never)).toThrow(InvalidArgumentError);
+    expect(() => heap.defineArray('Bad', 'i32', null as never)).toThrow(InvalidArgumentError);
+    expect(() => heap.defineArray('Bad', 'nope' as never)).toThrow(InvalidArgumentError);
     expect(() => heap.defineArray('Bad', 'u16' as never)).toThrow(InvalidArgumentError);
     for (const b of [0, -1, NaN]) expect(() => heap.step(b)).toThrow(InvalidArgumentError);
     expect(heap.phase).toBe('idle');
@@ -203,7 +206,10 @@ describe('ManagedHeap: ref stores are checked', () => {
       const o = O.alloc();
       if (!heap.isLive(o)) foreign = o;
     }
-    const bad = [dead, target + 4, target + 8, kmallocBlock, foreign, 1, -16, 2.5, NaN, 2 ** 40, heap.memory.byteLength + 64];
+    let coerced = 0;
+    const valueOf = { valueOf: () => { coerced++; return target; } };
+    const bad = [dead, target + 4, target + 8, kmallocBlock, foreign, 1, -16, 2.5, NaN, 2 ** 40, heap.memory.byteLength + 64,
+      BigInt(target), valueOf, String(target), [target], true, null, undefined] as unknown as number[];
     for (const v of bad) {
       expect(() => T.fields.r.set(holder, v), String(v)).toThrow(InvalidArgumentError);
       expect(() => T.fields.w.set(holder, v), String(v)).toThrow(InvalidArgumentError);
@@ -215,6 +221,7 @@ describe('ManagedHeap: ref stores are checked', () => {
     }
     expect(heap.rootStackHeight).toBe(0);
     expect(heap.getGlobal('g')).toBe(0);
+    expect(coerced).toBe(0); // never converted with valueOf
     T.fields.r.set(holder, 0);
     expect(T.fields.r.get(holder)).toBe(0);
   });
@@ -264,9 +271,10 @@ describe('ManagedHeap: collection is automatic', () => {
   it('empty GC blocks and large objects go back to kmalloc (trim returns everything)', () => {
     const k = new Kmalloc({ bytes: 1 << 22 });
     const heap = new ManagedHeap({ backend: k, autoCollect: false });
-    const before = k.footprint();
+    // Types are permanent (their descriptors stay in kmalloc): define them first.
     const T = heap.defineType('T', { x: 'f64' });
     const Big = heap.defineArray('Big', 'f64');
+    const before = k.footprint();
     for (let i = 0; i < 20_000; i++) T.alloc();
     for (let i = 0; i < 10; i++) Big.alloc(5000);
     expect(k.footprint()).toBeGreaterThan(before + 20_000 * 16);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, ManagedHeap, type Root } from '../../src/index.js';
+import { InvalidArgumentError, Kmalloc, ManagedHeap, type Root } from '../../src/index.js';
 
 function setup() {
   const heap = new ManagedHeap({ bytes: 1 << 21, autoCollect: false });
@@ -36,6 +36,29 @@ describe('roots', () => {
     expect(heap.isLive(b)).toBe(false);
   });
 
+  it('`using r = heap.root(x)` releases at the end of the block (outside and inside a scope)', () => {
+    const { heap, Node } = setup();
+    let a = 0;
+    let b = 0;
+    {
+      using r = heap.root(Node.alloc());
+      a = r.value;
+      heap.collect();
+      expect(heap.isLive(a)).toBe(true);
+    }
+    heap.scope(() => {
+      {
+        using r = heap.root(Node.alloc());
+        b = r.value;
+      }
+      heap.collect();
+      expect(heap.isLive(b)).toBe(false);
+    });
+    heap.collect();
+    expect(heap.isLive(a)).toBe(false);
+    expect(heap.stats().rootHandles).toBe(0);
+  });
+
   it('a stale handle cannot release the slot reused by a newer root', () => {
     const { heap, Node } = setup();
     const old = heap.root(Node.alloc());
@@ -55,6 +78,101 @@ describe('roots', () => {
     roots.forEach((r) => r.release());
     heap.collect();
     expect(heap.stats().liveObjects).toBe(0);
+  });
+});
+
+describe('roots are slots in the buffer (no registry, no allocation but the handle)', () => {
+  it('stats().rootHandles counts unscoped handles not released (not globals, not scoped handles)', () => {
+    const { heap, Node } = setup();
+    const a = heap.root(Node.alloc());
+    const b = heap.root(Node.alloc());
+    heap.setGlobal('g', Node.alloc());
+    heap.scope(() => {
+      heap.root(Node.alloc());
+      expect(heap.stats().rootHandles).toBe(2);
+    });
+    b.release();
+    expect(heap.stats().rootHandles).toBe(1);
+    a.release();
+    expect(heap.stats().rootHandles).toBe(0);
+  });
+
+  it('scoped handles live on the handle stack: many nested scopes, releases inside, stale handles after', () => {
+    const { heap, Node } = setup();
+    const inner: Root[] = [];
+    const kept = heap.scope((escape) => {
+      const objs: number[] = [];
+      for (let i = 0; i < 300; i++) { // past the stack's first 64 entries
+        const r = heap.root(Node.alloc());
+        objs.push(r.value);
+        if (i % 2 === 1) r.release(); // released entries stay on the stack, dead
+        else inner.push(r);
+      }
+      heap.collect();
+      objs.forEach((o, i) => expect(heap.isLive(o)).toBe(i % 2 === 0));
+      return heap.scope(() => escape(objs[0]!)); // escape from the outer scope's escape inside an inner scope
+    });
+    expect(inner.every((r) => !r.alive)).toBe(true);
+    expect(() => inner[0]!.value).toThrow(InvalidArgumentError);
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(1);
+    expect(kept.alive).toBe(true);
+    expect(heap.stats().rootHandles).toBe(1); // escaped out of every scope: an unscoped root
+    kept.release();
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(0);
+    // an escaped root released before its scope ends stays released
+    const dropped = heap.scope((escape) => {
+      const r = escape(Node.alloc());
+      r.release();
+      return r;
+    });
+    expect(dropped.alive).toBe(false);
+    expect(heap.stats().rootHandles).toBe(0);
+    // a stale scoped handle does not touch the entry a later scope reuses
+    heap.scope(() => {
+      const r = heap.root(Node.alloc());
+      inner[0]!.release();
+      heap.collect();
+      expect(heap.isLive(r.value)).toBe(true);
+    });
+  });
+});
+
+describe('the handle stack', () => {
+  it('handles released in LIFO order inside a scope are popped: a long loop does not grow the stack', () => {
+    const k = new Kmalloc({ bytes: 1 << 22 });
+    const heap = new ManagedHeap({ backend: k, autoCollect: false });
+    const Node = heap.defineType('Node', { next: 'ref' });
+    const obj = Node.alloc();
+    heap.setGlobal('obj', obj);
+    heap.scope(() => { for (let i = 0; i < 100; i++) heap.root(obj).release(); });
+    const before = k.footprint();
+    heap.scope(() => {
+      for (let i = 0; i < 200_000; i++) heap.root(obj).release(); // 1.6 MB of entries if never popped
+      const a = heap.root(obj);
+      const b = heap.root(obj);
+      a.release(); // not on top: stays, dead
+      const c = heap.root(obj);
+      c.release();
+      b.release(); // pops b and the dead a under it
+    });
+    expect(k.footprint()).toBe(before);
+  });
+
+  it('releasing an outer scope\'s handle inside an empty inner scope does not cut the inner scope\'s stack', () => {
+    const { heap, Node } = setup();
+    heap.scope(() => {
+      const outer = heap.root(Node.alloc());
+      heap.scope(() => {
+        outer.release();
+        const inner = heap.root(Node.alloc());
+        heap.collect();
+        expect(heap.isLive(inner.value)).toBe(true);
+      });
+      heap.collect();
+      expect(heap.stats().liveObjects).toBe(0); // the inner root ended with its scope
+    });
   });
 });
 
@@ -144,12 +262,12 @@ describe('global roots and the shadow stack', () => {
   });
 });
 
-describe('the FinalizationRegistry backstop', () => {
+describe('the FinalizationRegistry backstop (debug: { rootLeaks: true })', () => {
   it('warns about (and releases) a root whose handle was dropped unreleased', () => {
     const script = `
       import { ManagedHeap } from './src/index.ts';
       const warned = [];
-      const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false, onLeakedRoot: (a) => warned.push(a) });
+      const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false, debug: { rootLeaks: true }, onLeakedRoot: (a) => warned.push(a) });
       const T = heap.defineType('T', { x: 'i32' });
       let obj = 0;
       (() => { obj = heap.root(T.alloc()).value; })();

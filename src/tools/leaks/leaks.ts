@@ -21,8 +21,8 @@
  *
  * @module
  */
-import { InvalidArgumentError, hex } from '../errors/index.js';
-import type { Memory } from '../memory/memory.js';
+import { InvalidArgumentError, hex } from '../../errors/index.js';
+import type { Memory } from '../../memory/memory.js';
 
 /** What findLeaks needs from a heap (a `Kmalloc` has all of it). */
 export interface LeakScanTarget {

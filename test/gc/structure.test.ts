@@ -1,0 +1,45 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { expect, it } from 'vitest';
+
+const dir = new URL('../../src/gc/', import.meta.url);
+
+/** Imports of each gc/ module (type-only ones too): file -> gc files it imports, and other imports. */
+function imports(): Map<string, { local: string[]; outside: string[] }> {
+  const out = new Map<string, { local: string[]; outside: string[] }>();
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+    const text = readFileSync(new URL(f, dir), 'utf8');
+    const specs = [...text.matchAll(/^(?:import|export)[^'"]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+    out.set(f, {
+      local: specs.filter((s) => s.startsWith('./')).map((s) => s.slice(2).replace(/\.js$/, '.ts')),
+      outside: specs.filter((s) => !s.startsWith('./')),
+    });
+  }
+  return out;
+}
+
+it('gc/ modules import each other without a circle (type-only imports included)', () => {
+  const graph = imports();
+  expect(graph.size).toBeGreaterThan(8);
+  const state = new Map<string, 1 | 2>(); // 1 visiting, 2 done
+  const cycles: string[] = [];
+  const visit = (f: string, path: string[]): void => {
+    if (state.get(f) === 2) return;
+    if (state.get(f) === 1) {
+      cycles.push([...path.slice(path.indexOf(f)), f].join(' -> '));
+      return;
+    }
+    state.set(f, 1);
+    for (const g of graph.get(f)?.local ?? []) visit(g, [...path, f]);
+    state.set(f, 2);
+  };
+  for (const f of graph.keys()) visit(f, []);
+  expect(cycles).toEqual([]);
+  // heap.ts is the face: no other module imports it.
+  for (const [f, { local }] of graph) if (f !== 'index.ts') expect(local, f).not.toContain('heap.ts');
+});
+
+it('gc/ imports only the layers below it (kmalloc, memory, errors) and the leak tool it re-exports', () => {
+  for (const [f, { outside }] of imports()) {
+    for (const spec of outside) expect(spec, f).toMatch(/^\.\.\/(kmalloc|memory|errors)\/|^\.\.\/tools\/leaks\/index\.js$/);
+  }
+});
