@@ -26,10 +26,11 @@
  *
  * @module
  */
+import { H_WORKERS, MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { checkLayoutCopies } from '../memory/layout-copies.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, checkInteger, hex,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError, checkInteger, hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabCache, SlabSpace } from '../slab/index.js';
@@ -80,6 +81,8 @@ const LARGE = 0xffff;
 /** Page descriptor marker (cache field) of every page of a TLSF chunk. */
 const TLSF = 0xfffe;
 const KMALLOC_MAGIC = 0x4c414d4b;
+/** The heap lock (memory/lock.ts), taken around every operation when the memory is shared. */
+const K_LOCK = 0;
 const K_MAGIC = 1;
 const K_LARGE_BLOCKS = 2;
 const K_LARGE_PAGES = 3;
@@ -143,6 +146,10 @@ export class Kmalloc implements ByteAllocator {
   private readonly shift: number;
   private readonly pageSize: number;
   private readonly maxPages: number;
+  /** i32 index of the heap lock when the memory is shared, else -1 (no locking). */
+  private readonly lockAt: number;
+  /** This instance's worker slot (0: the thread that made the heap). */
+  private readonly slot: number;
 
   /**
    * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`) or `{ buddy }`.
@@ -208,6 +215,8 @@ export class Kmalloc implements ByteAllocator {
     this.shift = buddy.pageShift;
     this.pageSize = buddy.pageSize;
     this.maxPages = buddy.maxPages;
+    this.lockAt = this.memory.shared ? this.k + K_LOCK : -1;
+    this.slot = 0;
   }
 
   /**
@@ -248,6 +257,8 @@ export class Kmalloc implements ByteAllocator {
       shift: buddy.pageShift,
       pageSize: buddy.pageSize,
       maxPages: buddy.maxPages,
+      lockAt: memory.shared ? k + K_LOCK : -1,
+      slot: memory.shared ? joinWorker(memory.i32, H_WORKERS) : 0,
     };
     Object.assign(self, fields);
     return self;
@@ -261,7 +272,7 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidArgumentError if size is negative, fractional, NaN or infinite.
    * @throws OutOfMemoryError when neither a slab nor pages can be had.
    */
-  alloc(size: number): number {
+  private allocUnlocked(size: number): number {
     if (size <= this.maxClass && size >= 0 && (size | 0) === size) {
       if (size > this.tlsfAbove) {
         const p = this.tlsf.tryAlloc(size);
@@ -278,7 +289,7 @@ export class Kmalloc implements ByteAllocator {
    *
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
-  free(addr: number): void {
+  private freeUnlocked(addr: number): void {
     const mem = this.memory;
     mem.sync();
     const off = addr - this.base;
@@ -303,6 +314,71 @@ export class Kmalloc implements ByteAllocator {
     const pg = off >>> this.shift;
     if (!(off >= 0 && pg < this.maxPages)) return 0;
     return mem.i32[this.pt + pg * PAGE_WORDS + P_INFO]! & 0xffff;
+  }
+
+  /**
+   * Allocates `size` bytes (0 gives a unique smallest block, as malloc(0)).
+   *
+   * @throws InvalidArgumentError if size is negative, fractional, NaN or infinite.
+   * @throws OutOfMemoryError when neither a slab nor pages can be had.
+   */
+  alloc(size: number): number {
+    if (this.lockAt < 0) return this.allocUnlocked(size);
+    const i32 = this.memory.i32;
+    lock(i32, this.lockAt, this.slot);
+    try {
+      return this.allocUnlocked(size);
+    } finally {
+      unlock(i32, this.lockAt, this.slot);
+    }
+  }
+
+  /**
+   * Frees a block from alloc/realloc.
+   *
+   * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
+   */
+  free(addr: number): void {
+    if (this.lockAt < 0) return this.freeUnlocked(addr);
+    const i32 = this.memory.i32;
+    lock(i32, this.lockAt, this.slot);
+    try {
+      this.freeUnlocked(addr);
+    } finally {
+      unlock(i32, this.lockAt, this.slot);
+    }
+  }
+
+  /**
+   * Resizes a block: in place when `size` fits its usable size, else moves it
+   * (content kept up to the smaller size). `realloc(0, n)` allocates; `realloc(p, 0)`
+   * frees and returns 0. On OutOfMemoryError the old block is untouched.
+   */
+  realloc(addr: number, size: number): number {
+    if (this.lockAt < 0) return this.reallocUnlocked(addr, size);
+    const i32 = this.memory.i32;
+    lock(i32, this.lockAt, this.slot);
+    try {
+      return this.reallocUnlocked(addr, size);
+    } finally {
+      unlock(i32, this.lockAt, this.slot);
+    }
+  }
+
+  /**
+   * Bytes usable at `addr` (its class size, or its pages for a large block).
+   *
+   * @throws InvalidFreeError if `addr` is not an allocated block start.
+   */
+  usableSize(addr: number): number {
+    if (this.lockAt < 0) return this.usableSizeUnlocked(addr);
+    const i32 = this.memory.i32;
+    lock(i32, this.lockAt, this.slot);
+    try {
+      return this.usableSizeUnlocked(addr);
+    } finally {
+      unlock(i32, this.lockAt, this.slot);
+    }
   }
 
   // ----------------------------------------------------------- large blocks
@@ -368,21 +444,21 @@ export class Kmalloc implements ByteAllocator {
    * (content kept up to the smaller size). `realloc(0, n)` allocates; `realloc(p, 0)`
    * frees and returns 0. On OutOfMemoryError the old block is untouched.
    */
-  realloc(addr: number, size: number): number {
-    if (addr === 0) return this.alloc(size);
+  private reallocUnlocked(addr: number, size: number): number {
+    if (addr === 0) return this.allocUnlocked(size);
     if (size > this.tlsfAbove && size <= this.maxClass && Number.isInteger(size) && this.ownerOf(addr) === TLSF) {
       return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
     }
-    const usable = this.usableSize(addr);
+    const usable = this.usableSizeUnlocked(addr);
     if (size === 0) {
-      this.free(addr);
+      this.freeUnlocked(addr);
       return 0;
     }
     if (size <= usable && size >= 0 && Number.isInteger(size)) return addr;
-    const fresh = this.alloc(size);
+    const fresh = this.allocUnlocked(size);
     const u8 = this.memory.u8;
     u8.copyWithin(fresh, addr, addr + Math.min(usable, size));
-    this.free(addr);
+    this.freeUnlocked(addr);
     return fresh;
   }
 
@@ -391,7 +467,7 @@ export class Kmalloc implements ByteAllocator {
    *
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
-  usableSize(addr: number): number {
+  private usableSizeUnlocked(addr: number): number {
     const id = this.ownerOf(addr);
     const cache = this.byId[id];
     if (cache !== undefined) {
@@ -475,6 +551,32 @@ export class Kmalloc implements ByteAllocator {
   // -------------------------------------------------------- kernel names
 
   /** kmalloc(size): {@link alloc}. */
+  /**
+   * Releases what a worker that died without {@link Kmalloc.detach} held in
+   * the heap in `memory`: the heap lock, if its slot held it, and the slot.
+   * Call it from the thread that saw the worker exit (`worker.on('exit')`).
+   * Blocks the worker allocated stay allocated (others may use them).
+   * Returns true if the dead worker held the lock.
+   *
+   * @throws InvalidArgumentError if `slot` is not a worker slot (1..31).
+   * @throws HeapCorruptionError if `memory` holds no kmalloc heap.
+   */
+  static recover(memory: Memory, slot: number): boolean {
+    checkInteger(slot, 'slot', 1, MAX_WORKERS - 1);
+    const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
+    if (kAddr === 0 || memory.u32[(kAddr >>> 2) + K_MAGIC] !== KMALLOC_MAGIC) {
+      throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)', kAddr);
+    }
+    const broke = breakLock(memory.i32, (kAddr >>> 2) + K_LOCK, slot);
+    if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
+    return broke;
+  }
+
+  /** Leaves the heap: gives this worker's slot back. The instance must not be used after. */
+  detach(): void {
+    if (this.lockAt >= 0 && this.slot !== 0) leaveWorker(this.memory.i32, H_WORKERS, this.slot);
+  }
+
   kmalloc(size: number): number {
     return this.alloc(size);
   }

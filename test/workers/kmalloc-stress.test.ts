@@ -50,7 +50,8 @@ async function stress(workers: number, opsPerWorker: number): Promise<void> {
     if (ctl[w] !== 2) continue;
     const addr = ctl[w + 1]! >>> 0;
     const size = ctl[w + 2]!;
-    for (let i = 0; i < size; i++) expect(memory.u8[addr + i]).toBe((addr * 7 + size * 13 + i * 3 + 1) & 0xff);
+    const stamp = Uint8Array.from({ length: size }, (_, i) => (addr * 7 + size * 13 + i * 3 + 1) & 0xff);
+    expect(Buffer.compare(memory.u8.subarray(addr, addr + size), stamp)).toBe(0);
     k.kfree(addr);
   }
   let live = 0;
