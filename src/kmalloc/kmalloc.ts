@@ -577,6 +577,11 @@ export class Kmalloc implements ByteAllocator {
     if (this.lockAt >= 0 && this.slot !== 0) leaveWorker(this.memory.i32, H_WORKERS, this.slot);
   }
 
+  /** `using k = Kmalloc.attach(memory)` detaches at the end of the block. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
   kmalloc(size: number): number {
     return this.alloc(size);
   }
