@@ -17,7 +17,7 @@ import {
 } from './harness.js';
 
 /** Bench modules, in layer order. */
-const MODULES = ['arena', 'buddy', 'slab', 'kmalloc', 'gc'] as const;
+const MODULES = ['arena', 'buddy', 'slab', 'kmalloc', 'gc', 'workers'] as const;
 
 interface ResultsFile {
   node: string;

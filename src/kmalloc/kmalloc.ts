@@ -68,11 +68,12 @@
  *
  * @module
  */
+import { H_WORKERS, MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { checkLayoutCopies } from '../memory/layout-copies.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
   DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
-  argumentError, checkInteger, hex,
+  argumentError, checkInteger, checkOptions, hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
@@ -107,7 +108,7 @@ const { makeInfo, MAX_CLASSES } = slabLayout;
 
 /** Options of {@link Kmalloc}. */
 export interface KmallocOptions {
-  /** Heap size in bytes (a new buddy allocator of that many bytes of pages). */
+  /** Heap size in bytes (a new buddy allocator of that many bytes of pages). With neither `bytes` nor `maxBytes` (`new Kmalloc()`): 1 MiB that grows to 64 MiB. */
   bytes?: number;
   /** Let the heap grow up to this many bytes when it runs out. */
   maxBytes?: number;
@@ -137,8 +138,15 @@ export interface KmallocOptions {
   tlsfChunkPages?: number;
 }
 
+/** The options Kmalloc knows (any other name is refused, not ignored). */
+const KMALLOC_OPTIONS = ['bytes', 'maxBytes', 'buddy', 'memory', 'classes', 'maxClass', 'pageSize', 'debug', 'largeAbove', 'tlsfChunkPages'];
+/** `new Kmalloc()`: 1 MiB that grows to 64 MiB. */
+const DEFAULT_BYTES = 1 << 20;
+const DEFAULT_MAX_BYTES = 64 << 20;
 const KMALLOC_MAGIC = 0x4c414d4b;
 const KMALLOC_VERSION = 2;
+/** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
+const K_LOCK = 0;
 const K_MAGIC = 1;
 const K_LARGE_BLOCKS = 2;
 const K_LARGE_PAGES = 3;
@@ -181,6 +189,7 @@ interface State {
   space: SlabSpace;
   tlsf: TlsfHeap;
   k: number; // u32 index of the control block
+  slot: number; // the worker slot of the instance (0: the heap's maker, or an unshared memory)
 }
 
 /** The onChunk of Kmalloc's TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF. */
@@ -317,16 +326,23 @@ export class Kmalloc implements ByteAllocator {
   private readonly pageSize: number;
   private readonly pageMask: number;
   private readonly maxPages: number;
+  // Many workers (docs/workers.md): on a shared memory every public method holds the heap lock.
+  /** u32 index of the heap lock (word K_LOCK of the control block) when the memory is shared, else -1. */
+  private readonly lockAt: number;
+  /** This instance's worker slot: 0 for the thread that made the heap, 1..31 for one that attached. */
+  private readonly slot: number;
+  /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
+  private depth = 0;
 
   /**
    * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`), `{ memory }` or `{ buddy }`.
    *
    * @throws InvalidArgumentError on bad options.
    */
-  constructor(options: KmallocOptions);
+  constructor(options?: KmallocOptions);
   /** @internal attach's path: the state is already in the buffer. */
   constructor(options: KmallocOptions, state: State);
-  constructor(options: KmallocOptions, state?: State) {
+  constructor(options: KmallocOptions = {}, state?: State) {
     const st = state ?? Kmalloc.create(options);
     const { buddy, space, tlsf, k } = st;
     const memory = buddy.memory!;
@@ -373,18 +389,23 @@ export class Kmalloc implements ByteAllocator {
     this.largeAbove = u32[k + K_LARGE_ABOVE]!;
     this.fastMax = this.debug ? -1 : this.maxClass;
     this.table = classTable(sizes);
+    this.lockAt = memory.shared ? k + K_LOCK : -1;
+    this.slot = st.slot;
   }
 
   /** Lays a new heap out in the buffer; returns where its state is. */
-  private static create(options: KmallocOptions): State {
+  private static create(opts: KmallocOptions): State {
+    const options = checkOptions(opts, 'Kmalloc options', KMALLOC_OPTIONS);
     let buddy = options.buddy;
     if (buddy === undefined && options.memory !== undefined) {
       buddy = new BuddyAllocator({ memory: options.memory, pageSize: options.pageSize ?? 4096 });
     }
     if (buddy === undefined) {
       const pageSize = options.pageSize ?? 4096;
-      const bytes = checkInteger(options.bytes ?? NaN, 'bytes', 1, 2 ** 32);
-      const maxBytes = checkInteger(options.maxBytes ?? bytes, 'maxBytes', bytes, 2 ** 32);
+      // No size at all: a small heap that grows (DEFAULT_BYTES up to DEFAULT_MAX_BYTES).
+      const bare = options.bytes === undefined && options.maxBytes === undefined;
+      const bytes = checkInteger(bare ? DEFAULT_BYTES : options.bytes, 'bytes', 1, 2 ** 32);
+      const maxBytes = checkInteger(bare ? DEFAULT_MAX_BYTES : (options.maxBytes ?? bytes), 'maxBytes', bytes, 2 ** 32);
       // The user's bytes, plus the slab space's descriptor tables and the control pages.
       const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 2;
       const userMax = Math.ceil(maxBytes / pageSize);
@@ -431,7 +452,7 @@ export class Kmalloc implements ByteAllocator {
     }
     u32[k + K_META_PAGES] = buddy.pages - buddy.freePages - usedBefore;
     writeSlot(memory, HeaderSlot.Kmalloc, kAddr);
-    return { buddy, space, tlsf, k };
+    return { buddy, space, tlsf, k, slot: 0 };
   }
 
   /**
@@ -441,20 +462,38 @@ export class Kmalloc implements ByteAllocator {
    * @throws MemkitError if the Memory holds no kmalloc heap.
    */
   static attach(memory: Memory): Kmalloc {
-    const buddy = BuddyAllocator.attach(memory);
     memory.sync();
     const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
     const u32 = memory.u32;
     const k = kAddr >>> 2;
     if (kAddr === 0 || (kAddr & 3) !== 0 || k + K_CUR >= u32.length || u32[k + K_MAGIC] !== KMALLOC_MAGIC || u32[k + K_VERSION] !== KMALLOC_VERSION) {
-      throw new MemkitError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)');
+      throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty, or magic KMAL or version missing)', kAddr);
     }
+    if (!memory.shared) return Kmalloc.open(memory, k, 0);
+    // Another worker may be changing the heap: join, then check and open it under the heap lock.
+    const slot = joinWorker(memory.i32, H_WORKERS);
+    lock(memory.i32, k + K_LOCK, slot);
+    try {
+      return Kmalloc.open(memory, k, slot);
+    } catch (e) {
+      leaveWorker(memory.i32, H_WORKERS, slot);
+      throw e;
+    } finally {
+      unlock(memory.i32, k + K_LOCK, slot);
+    }
+  }
+
+  /** attach's checks and construction, on the control block at u32 index `k`. */
+  private static open(memory: Memory, k: number, slot: number): Kmalloc {
+    const buddy = BuddyAllocator.attach(memory);
+    const u32 = memory.u32;
     const n = u32[k + K_CLASSES]!;
-    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length) throw new MemkitError('kmalloc: damaged control block (class count)');
+    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length) throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
-    return new Kmalloc({}, { buddy, space, tlsf, k });
+    return new Kmalloc({}, { buddy, space, tlsf, k, slot });
   }
+
 
   // ------------------------------------------------------------ fast paths
 
@@ -466,6 +505,17 @@ export class Kmalloc implements ByteAllocator {
    * @throws HeapCorruptionError when a free block was written to after its free.
    */
   alloc(size: number): number {
+    if (this.lockAt < 0) return this.allocHere(size);
+    this.enter();
+    try {
+      return this.allocHere(size);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** alloc without the heap lock: the whole of it on an unshared memory. */
+  private allocHere(size: number): number {
     if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
     if (size <= this.fastMax && (size >>> 0) === size) {
       const mem = this.memory;
@@ -500,6 +550,17 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
+    if (this.lockAt < 0) return this.freeHere(addr);
+    this.enter();
+    try {
+      this.freeHere(addr);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** free without the heap lock: the whole of it on an unshared memory. */
+  private freeHere(addr: number): void {
     if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
@@ -917,40 +978,45 @@ export class Kmalloc implements ByteAllocator {
    * InvalidArgumentError for a bad size (the heap is unchanged then).
    */
   realloc(addr: number, size: number): number {
-    if (addr === 0) return this.alloc(size);
-    if (typeof size !== 'number' || (size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
-    let usable: number;
-    const mem = this.memory;
-    mem.sync();
-    const off = addr - this.base;
-    const pg = off >>> this.shift;
-    const own = (addr >>> 0) === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK : 0;
-    if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
-      if (this.locate(addr) !== LIVE_BLOCK) throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
-      usable = this.classSizes[this.locCls]!;
-    } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
-      return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
-    } else {
-      usable = this.usableSize(addr);
-    }
-    if (size === 0) {
+    this.enter();
+    try {
+      if (addr === 0) return this.alloc(size);
+      if (typeof size !== 'number' || (size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
+      if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
+      let usable: number;
+      const mem = this.memory;
+      mem.sync();
+      const off = addr - this.base;
+      const pg = off >>> this.shift;
+      const own = (addr >>> 0) === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK : 0;
+      if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
+        if (this.locate(addr) !== LIVE_BLOCK) throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
+        usable = this.classSizes[this.locCls]!;
+      } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
+        return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
+      } else {
+        usable = this.usableSize(addr);
+      }
+      if (size === 0) {
+        this.free(addr);
+        return 0;
+      }
+      if (size <= usable && size * 2 >= usable) return addr;
+      const fresh = this.alloc(size);
+      const n = Math.min(usable, size);
+      if (n <= 256) {
+        // Small moves word by word (copyWithin's call costs more than the copy). Usable
+        // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
+        const u32 = this.memory.u32;
+        for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++) u32[to + i] = u32[from + i]!;
+      } else {
+        this.memory.u8.copyWithin(fresh, addr, addr + n);
+      }
       this.free(addr);
-      return 0;
+      return fresh;
+    } finally {
+      this.leave();
     }
-    if (size <= usable && size * 2 >= usable) return addr;
-    const fresh = this.alloc(size);
-    const n = Math.min(usable, size);
-    if (n <= 256) {
-      // Small moves word by word (copyWithin's call costs more than the copy). Usable
-      // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
-      const u32 = this.memory.u32;
-      for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++) u32[to + i] = u32[from + i]!;
-    } else {
-      this.memory.u8.copyWithin(fresh, addr, addr + n);
-    }
-    this.free(addr);
-    return fresh;
   }
 
   /**
@@ -959,23 +1025,33 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
   usableSize(addr: number): number {
-    const pg = this.space.pageOf(addr);
-    const own = this.space.ownerOf(pg);
-    if (own >= OWNER_CLASS && own < OWNER_TLSF) {
-      if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
-    } else if (own === OWNER_TLSF) {
-      if (this.tlsf.isAllocated(addr)) return this.tlsf.usableSize(addr);
-    } else if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
-      return this.buddy.blockPages(addr) * this.pageSize;
+    this.enter();
+    try {
+      const pg = this.space.pageOf(addr);
+      const own = this.space.ownerOf(pg);
+      if (own >= OWNER_CLASS && own < OWNER_TLSF) {
+        if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
+      } else if (own === OWNER_TLSF) {
+        if (this.tlsf.isAllocated(addr)) return this.tlsf.usableSize(addr);
+      } else if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
+        return this.buddy.blockPages(addr) * this.pageSize;
+      }
+      throw new InvalidFreeError(`ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`, typeof addr === 'number' ? addr : NaN);
+    } finally {
+      this.leave();
     }
-    throw new InvalidFreeError(`ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`, typeof addr === 'number' ? addr : NaN);
   }
 
   /** Bytes taken from the buddy now: pages held by size classes, TLSF chunks and large blocks. */
   footprint(): number {
-    this.memory.sync();
-    const u32 = this.memory.u32;
-    return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
+    this.enter();
+    try {
+      this.memory.sync();
+      const u32 = this.memory.u32;
+      return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
+    } finally {
+      this.leave();
+    }
   }
 
   /** The byte view of the heap. */
@@ -986,101 +1062,189 @@ export class Kmalloc implements ByteAllocator {
 
   /** True when `addr` is the start of a live block. */
   isAllocated(addr: number): boolean {
+    this.enter();
     try {
-      this.usableSize(addr);
-      return true;
-    } catch {
-      return false;
+      try {
+        this.usableSize(addr);
+        return true;
+      } catch {
+        return false;
+      }
+    } finally {
+      this.leave();
     }
   }
 
   /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks). */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
-    this.caches.forEach((c, cls) => {
-      this.forEachClassPage(cls, (page, used) => {
-        if (used === 0) return;
-        const free = new Set(this.freeBlocksOf(cls, page));
-        for (let i = 0; i < c.objectsPerSlab; i++) {
-          const obj = page + i * c.stride + this.objOffset;
-          if (!free.has(obj)) visit(obj, c.size);
-        }
+    this.enter();
+    try {
+      this.caches.forEach((c, cls) => {
+        this.forEachClassPage(cls, (page, used) => {
+          if (used === 0) return;
+          const free = new Set(this.freeBlocksOf(cls, page));
+          for (let i = 0; i < c.objectsPerSlab; i++) {
+            const obj = page + i * c.stride + this.objOffset;
+            if (!free.has(obj)) visit(obj, c.size);
+          }
+        });
       });
-    });
-    this.tlsf.forEachBlock((addr, size, isFree) => {
-      if (!isFree) visit(addr, size);
-    });
-    this.buddy.forEachBlock((addr, pages, isFree) => {
-      if (isFree) return;
-      if (this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * this.pageSize);
-    });
+      this.tlsf.forEachBlock((addr, size, isFree) => {
+        if (!isFree) visit(addr, size);
+      });
+      this.buddy.forEachBlock((addr, pages, isFree) => {
+        if (isFree) return;
+        if (this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * this.pageSize);
+      });
+    } finally {
+      this.leave();
+    }
   }
 
   /** @internal Pages of class `cls` taken from and given back to the buddy since the heap was made. */
   pagesMadeFreed(cls: number): { slabsMade: number; slabsFreed: number } {
-    this.memory.sync();
-    const u32 = this.memory.u32;
-    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS;
-    return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
+    this.enter();
+    try {
+      this.memory.sync();
+      const u32 = this.memory.u32;
+      const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS;
+      return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
+    } finally {
+      this.leave();
+    }
   }
 
   /** @internal Calls `visit(pageAddr, used, full)` for each page of class `cls`, in address order. */
   forEachClassPage(cls: number, visit: (addr: number, used: number, full: boolean) => void): void {
-    this.memory.sync();
-    const u32 = this.memory.u32;
-    const owner = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
-    const info = makeInfo(owner, 0);
-    for (let pg = 0; pg < this.buddy.pages; pg++) {
-      const d = this.pt + (pg << PAGE_SHIFT);
-      if (u32[d + P_INFO] !== info) continue;
-      const w = u32[d + P_USED]!;
-      visit(this.base + (pg << this.shift), w & USED_MASK, (w & USED_FULL) !== 0);
+    this.enter();
+    try {
+      this.memory.sync();
+      const u32 = this.memory.u32;
+      const owner = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
+      const info = makeInfo(owner, 0);
+      for (let pg = 0; pg < this.buddy.pages; pg++) {
+        const d = this.pt + (pg << PAGE_SHIFT);
+        if (u32[d + P_INFO] !== info) continue;
+        const w = u32[d + P_USED]!;
+        visit(this.base + (pg << this.shift), w & USED_MASK, (w & USED_FULL) !== 0);
+      }
+    } finally {
+      this.leave();
     }
   }
 
   /** @internal Addresses of the free blocks of class `cls`'s page at `pageAddr` (lists, then never-used slots). */
   freeBlocksOf(cls: number, pageAddr: number): number[] {
-    this.memory.sync();
-    const u32 = this.memory.u32;
-    const h = this.pt + (((pageAddr - this.base) >>> this.shift) << PAGE_SHIFT);
-    const out: number[] = [];
-    const limit = this.span[cls]! / this.stride[cls]!;
-    for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
-      for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
+    this.enter();
+    try {
+      this.memory.sync();
+      const u32 = this.memory.u32;
+      const h = this.pt + (((pageAddr - this.base) >>> this.shift) << PAGE_SHIFT);
+      const out: number[] = [];
+      const limit = this.span[cls]! / this.stride[cls]!;
+      for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
+        for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
+      }
+      for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
+      return out;
+    } finally {
+      this.leave();
     }
-    for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
-    return out;
   }
 
   /** Gives the empty pages kept as current pages, and the TLSF heap's spare chunk, back to the buddy; returns pages freed. */
   shrink(): number {
-    let pages = this.tlsf.shrink();
-    const u32 = this.memory.u32;
-    for (let cls = 0; cls < this.nClasses; cls++) {
-      const d = u32[this.cur + cls]!;
-      if (d !== this.noPage && (u32[d + P_USED]! & USED_MASK) === 0) {
-        this.unqueue(cls, d);
-        this.releasePage(d, cls);
-        pages += this.pagesOf[cls]!;
+    this.enter();
+    try {
+      let pages = this.tlsf.shrink();
+      const u32 = this.memory.u32;
+      for (let cls = 0; cls < this.nClasses; cls++) {
+        const d = u32[this.cur + cls]!;
+        if (d !== this.noPage && (u32[d + P_USED]! & USED_MASK) === 0) {
+          this.unqueue(cls, d);
+          this.releasePage(d, cls);
+          pages += this.pagesOf[cls]!;
+        }
       }
+      return pages;
+    } finally {
+      this.leave();
     }
-    return pages;
   }
 
   /** `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them). */
   slabinfo(): string {
-    const lines = [
-      'slabinfo - version: 2.1',
-      '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
-    ];
-    for (let i = this.caches.length - 1; i >= 0; i--) lines.push(this.caches[i]!.slabinfoRow());
-    return lines.join('\n') + '\n';
+    this.enter();
+    try {
+      const lines = [
+        'slabinfo - version: 2.1',
+        '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
+      ];
+      for (let i = this.caches.length - 1; i >= 0; i--) lines.push(this.caches[i]!.slabinfoRow());
+      return lines.join('\n') + '\n';
+    } finally {
+      this.leave();
+    }
   }
 
   /** Counters of the large blocks. */
   largeStats(): { blocks: number; pages: number } {
-    this.memory.sync();
-    const u32 = this.memory.u32;
-    return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
+    this.enter();
+    try {
+      this.memory.sync();
+      const u32 = this.memory.u32;
+      return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
+    } finally {
+      this.leave();
+    }
+  }
+
+  // ------------------------------------------------------------ workers
+
+  /** Takes the heap lock on a shared memory (re-entrant within this instance); nothing otherwise. */
+  private enter(): void {
+    if (this.lockAt >= 0 && this.depth++ === 0) lock(this.memory.i32, this.lockAt, this.slot);
+  }
+
+  /** Releases what {@link enter} took. */
+  private leave(): void {
+    if (this.lockAt >= 0 && --this.depth === 0) unlock(this.memory.i32, this.lockAt, this.slot);
+  }
+
+  /**
+   * Leaves the heap: gives this worker's slot back (see {@link Kmalloc.recover}
+   * for a worker that could not). Blocks stay allocated; the instance must not
+   * be used after.
+   */
+  detach(): void {
+    if (this.lockAt >= 0 && this.slot !== 0) leaveWorker(this.memory.i32, H_WORKERS, this.slot);
+  }
+
+  /** `using k = Kmalloc.attach(memory)` detaches at the end of the block. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
+  /**
+   * Releases what a worker that died without {@link Kmalloc.detach} held in
+   * the heap in `memory`: the heap lock, if its slot held it, and the slot.
+   * Call it from the thread that saw the worker exit. Blocks the worker
+   * allocated stay allocated (others may use them). Returns true if the dead
+   * worker held the lock.
+   *
+   * @throws InvalidArgumentError if `slot` is not a worker slot (1..31).
+   * @throws HeapCorruptionError if `memory` holds no kmalloc heap.
+   */
+  static recover(memory: Memory, slot: number): boolean {
+    checkInteger(slot, 'slot', 1, MAX_WORKERS - 1);
+    memory.sync();
+    const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
+    if (kAddr === 0 || (kAddr & 3) !== 0 || (kAddr >>> 2) + K_MAGIC >= memory.u32.length || memory.u32[(kAddr >>> 2) + K_MAGIC] !== KMALLOC_MAGIC) {
+      throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)', kAddr);
+    }
+    const broke = breakLock(memory.i32, (kAddr >>> 2) + K_LOCK, slot);
+    if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
+    return broke;
   }
 
   // -------------------------------------------------------- kernel names

@@ -105,7 +105,7 @@ describe.concurrent('the packed package in a fresh project', () => {
     expect(JSON.parse(r.stdout)).toEqual({ kept: true, ops: 2, verified: true, rootHasTrace: false, errors: 'function' });
   });
 
-  it.fails('new Kmalloc() with no options is a small heap that grows (fix lives in src/kmalloc: flip to it() when it lands)', async () => {
+  it('new Kmalloc() with no options is a small heap that grows', async () => {
     writeFileSync(join(proj, 'default-check.mjs'), `
       import { Kmalloc } from 'memkit';
       const k = new Kmalloc();

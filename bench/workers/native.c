@@ -1,0 +1,94 @@
+/*
+ * The native anchor of `npm run bench -- workers`: glibc malloc/free from N
+ * threads, on the same two workloads as the memkit workers.
+ *   thread-local: each thread keeps a window of 1024 blocks; each step frees
+ *                 one and allocates another (16..512 B, xorshift sizes).
+ *   producer/consumer: threads in pairs; the producer allocates and pushes
+ *                 the block on a single-producer ring, the consumer pops and
+ *                 frees it (every free is of another thread's block).
+ * Usage: native MODE THREADS OPS_PER_THREAD  -> prints "ops seconds"
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WINDOW 1024
+#define RING 4096
+
+static long ops_per_thread;
+static int mode_pc;
+
+typedef struct {
+  _Atomic uint64_t head, tail;
+  void *slot[RING];
+} ring_t;
+static ring_t *rings;
+
+static uint32_t next(uint32_t *s) {
+  uint32_t x = *s;
+  x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+  return *s = x;
+}
+
+static void *local(void *arg) {
+  uint32_t seed = 12345u + (uint32_t)(uintptr_t)arg * 7919u;
+  void **win = calloc(WINDOW, sizeof(void *));
+  for (long i = 0; i < ops_per_thread; i += 2) {
+    int k = next(&seed) & (WINDOW - 1);
+    free(win[k]);
+    win[k] = malloc(16 + next(&seed) % 497);
+    ((volatile char *)win[k])[0] = 1;
+  }
+  for (int k = 0; k < WINDOW; k++) free(win[k]);
+  free(win);
+  return NULL;
+}
+
+static void *producer(void *arg) {
+  ring_t *r = &rings[(uintptr_t)arg];
+  uint32_t seed = 777u + (uint32_t)(uintptr_t)arg;
+  for (long i = 0; i < ops_per_thread; i++) {
+    void *p = malloc(16 + next(&seed) % 497);
+    ((volatile char *)p)[0] = 1;
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    while (h - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING) sched_yield();
+    r->slot[h % RING] = p;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+static void *consumer(void *arg) {
+  ring_t *r = &rings[(uintptr_t)arg];
+  for (long i = 0; i < ops_per_thread; i++) {
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    while (atomic_load_explicit(&r->head, memory_order_acquire) == t) sched_yield();
+    free(r->slot[t % RING]);
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) { fprintf(stderr, "usage: native local|pc THREADS OPS\n"); return 2; }
+  mode_pc = strcmp(argv[1], "pc") == 0;
+  int n = atoi(argv[2]);
+  ops_per_thread = atol(argv[3]);
+  rings = calloc((size_t)n, sizeof(ring_t));
+  pthread_t th[64];
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (int i = 0; i < n; i++) {
+    void *(*fn)(void *) = !mode_pc ? local : (i % 2 == 0 ? producer : consumer);
+    pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)(mode_pc ? i / 2 : i));
+  }
+  for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("%ld %.6f\n", ops_per_thread * n, (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
+  return 0;
+}

@@ -1,0 +1,73 @@
+/**
+ * Many workers, one Kmalloc heap in a SharedArrayBuffer: random kmalloc /
+ * kfree / krealloc (1 B to 1 MiB) with payload stamping, a share of the
+ * blocks freed or reallocated by a worker other than the one that allocated
+ * them, and workers joining while others finish. The main thread then checks
+ * the heap: invariants, and after everything is freed, the footprint of a
+ * fresh heap. `MEMKIT_FUZZ=soak` runs it longer.
+ */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { Kmalloc, Memory } from '../../src/index.js';
+
+const SOAK = process.env.MEMKIT_FUZZ === 'soak';
+const SLOTS = 64;
+
+interface Result {
+  problems: string[];
+  ops: number;
+}
+
+function run(heap: SharedArrayBuffer, control: SharedArrayBuffer, seed: number, ops: number): Promise<Result> {
+  const worker = new Worker(new URL('./fixtures/stress-worker.mjs', import.meta.url), {
+    workerData: { heap, control, slots: SLOTS, ops, seed, maxSize: 1 << 20, handover: 30 },
+  });
+  return new Promise<Result>((resolve, reject) => {
+    worker.once('message', (m: Result) => {
+      void worker.terminate();
+      resolve(m);
+    });
+    worker.once('error', reject);
+  });
+}
+
+async function stress(workers: number, opsPerWorker: number): Promise<void> {
+  const memory = Memory.create({ bytes: 64 << 20, shared: true });
+  const k = new Kmalloc({ memory });
+  const fresh = k.footprint();
+  const control = new SharedArrayBuffer((8 + 3 * SLOTS) * 4);
+  // the first half of the workers start together; the rest join as the first ones finish
+  const first = Array.from({ length: workers }, (_, i) => run(memory.buffer as SharedArrayBuffer, control, 1000 + i, opsPerWorker));
+  const late = first.map((p, i) => p.then(() => run(memory.buffer as SharedArrayBuffer, control, 2000 + i, opsPerWorker >> 1)));
+  const results = await Promise.all([...first, ...late]);
+  const problems = results.flatMap((r) => r.problems);
+  expect(problems).toEqual([]);
+  expect(new Int32Array(control)[0]).toBe(0);
+  // blocks parked in the exchange table: still stamped, then freed here
+  const ctl = new Int32Array(control);
+  for (let s = 0; s < SLOTS; s++) {
+    const w = 8 + 3 * s;
+    if (ctl[w] !== 2) continue;
+    const addr = ctl[w + 1]! >>> 0;
+    const size = ctl[w + 2]!;
+    const stamp = Uint8Array.from({ length: size }, (_, i) => (addr * 7 + size * 13 + i * 3 + 1) & 0xff);
+    expect(Buffer.compare(memory.u8.subarray(addr, addr + size), stamp)).toBe(0);
+    k.kfree(addr);
+  }
+  k.buddy.checkInvariants();
+  k.tlsf.checkInvariants();
+  let live = 0;
+  k.forEachBlock(() => live++);
+  expect(live).toBe(0);
+  k.shrink();
+  expect(k.footprint()).toBe(fresh);
+}
+
+describe('one Kmalloc heap, many workers', () => {
+  it('2 workers (+2 joining later)', async () => {
+    await stress(2, SOAK ? 400_000 : 20_000);
+  });
+  it('4 workers (+4 joining later)', async () => {
+    await stress(4, SOAK ? 400_000 : 10_000);
+  });
+});
