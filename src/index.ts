@@ -23,3 +23,4 @@ export * from './slab/index.js';
 export * from './tlsf/index.js';
 export * from './kmalloc/index.js';
 export * from './gc/index.js';
+export * from './tools/leaks/index.js';

@@ -1,6 +1,7 @@
 /**
  * Layer 1: the arena (bump) allocator. Chunks come from its own Memory
- * (fixed, or grown on demand) or from a buddy allocator.
+ * (fixed, or grown on demand) or from a buddy allocator, which it sees only
+ * through the PageSource interface. Imports memory/ and errors/.
  *
  * @module
  */

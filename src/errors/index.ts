@@ -1,5 +1,6 @@
 /**
- * Typed errors shared by every memkit layer.
+ * Below every layer: the typed errors they all throw, and the argument gates
+ * of their public boundaries. Imports nothing.
  *
  * Every error a memkit allocator throws extends {@link MemkitError}. An
  * allocator that throws leaves its state exactly as it was before the call

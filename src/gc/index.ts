@@ -4,8 +4,7 @@
  * scopes, finalizers, weak fields). May import kmalloc and every layer
  * below it; nothing in `src` below it imports gc/.
  *
- * `findLeaks` (kmemleak for manual heaps) lives in `src/tools/leaks/`; it is
- * re-exported here until the package root exports the tools itself.
+ * `findLeaks` (kmemleak for manual heaps) is a tool over any heap: `src/tools/leaks/`.
  */
 export { ManagedHeap } from './heap.js';
 export type { AttachOptions, ManagedHeapDebug, ManagedHeapOptions } from './heap.js';
@@ -18,5 +17,3 @@ export type {
 } from './types.js';
 export type { HeapStats, PauseStats } from './stats.js';
 export type { GraphEdge, GraphNode, GraphRoot, HeapGraph } from './graph.js';
-export { AllocationTracker, findLeaks, formatLeaks } from '../tools/leaks/index.js';
-export type { FindLeaksOptions, Leak, LeakReport, LeakScanTarget } from '../tools/leaks/index.js';

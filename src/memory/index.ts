@@ -1,4 +1,8 @@
-/** Layer 0: the bytes (Memory), the in-buffer header, the ByteAllocator interface. */
+/**
+ * Layer 0: the bytes (Memory over an ArrayBuffer, a SharedArrayBuffer or a
+ * WebAssembly.Memory), the in-buffer header, cross-worker locks, the
+ * ByteAllocator interface. Imports only errors/.
+ */
 export { Memory, WASM_PAGE_BYTES, MAX_MEMORY_BYTES } from './memory.js';
 export type { MemoryBacking, MemoryCreateOptions } from './memory.js';
 export {

@@ -2,7 +2,8 @@
  * Trace files (CS:APP malloc-lab format), replay through any ByteAllocator,
  * verification and metrics: the engine behind `memkit replay`. Published as
  * `memkit/trace`, for Node (`readTrace` reads files; the parser and the
- * replay themselves run anywhere).
+ * replay themselves run anywhere). Above the allocators: imports any layer,
+ * and the comparison peers (peers/) by dynamic import only.
  *
  * @packageDocumentation
  */
