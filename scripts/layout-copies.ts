@@ -79,7 +79,7 @@ async function render(layoutFile: string, names: string[]): Promise<string[]> {
 }
 
 /** What the file would contain with every block regenerated. */
-async function regenerate(file: string): Promise<string> {
+export async function regenerate(file: string): Promise<string> {
   const lines = readFileSync(file, 'utf8').split('\n');
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
