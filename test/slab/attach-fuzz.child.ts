@@ -14,6 +14,7 @@
 import {
   BuddyAllocator, MemkitError, Memory, SlabCache, TlsfHeap,
 } from '../../src/index.js';
+import { PAGE_WORDS } from '../../src/slab/layout.js';
 
 const [layer, seedArg, casesArg] = process.argv.slice(2);
 let seed = Number(seedArg) >>> 0 || 1;
@@ -61,7 +62,7 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
       cache.forEachSlab((slab) => {
         const pt = region + u32[(region >>> 2) + 4]! * 4;
         const pg = (slab - buddy.base) / buddy.pageSize;
-        for (let t = 0; t < (1 << cache.order); t++) for (let w = 0; w < 5; w++) words.push(pt + ((pg + t) * 5 + w) * 4);
+        for (let t = 0; t < (1 << cache.order); t++) for (let w = 0; w < PAGE_WORDS; w++) words.push(pt + ((pg + t) * PAGE_WORDS + w) * 4);
         for (const o of cache.freeObjects(slab).slice(0, 4)) words.push(o - cache.objOffset + cache.fpOffset, o - cache.objOffset + cache.fpOffset + 4);
       });
     }

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, HeapCorruptionError, InvalidArgumentError, Memory, SlabCache, ensureHeader } from '../../src/index.js';
+import { PAGE_WORDS, P_NEXT } from '../../src/slab/layout.js';
 import { runAttachFuzz } from './attach-fuzz.js';
 
 /** A buddy with two caches in use (one with debug on), objects allocated and freed. */
@@ -96,7 +97,7 @@ describe('SlabCache.attach', () => {
     const desc = (region >>> 2) + 16 + small.id * 32;
     const head = m.u32[desc + 9]!;
     const pt = (region >>> 2) + m.u32[(region >>> 2) + 4]!;
-    m.u32[pt + head * 5 + 2] = head;
+    m.u32[pt + head * PAGE_WORDS + P_NEXT] = head;
     expect(() => SlabCache.attach(m, { name: 'small' })).toThrow(/a second time/);
     // A free object's pointer -> itself (with its tag forged to match).
     const m2 = copyOf(buddy.memory!);
