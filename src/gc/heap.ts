@@ -414,7 +414,8 @@ export class ManagedHeap {
    * ```ts
    * import { ManagedHeap } from 'memkit';
    * const heap = new ManagedHeap({ bytes: 1 << 20 });
-   * while (!heap.step(10_000)) { /* the program runs between slices *\/ }
+   * let slices = 0;
+   * while (!heap.step(10_000)) slices++; // the program runs between slices
    * ```
    */
   step(budget: number = this.#st.config.stepBudget): boolean {

@@ -13,7 +13,7 @@
  */
 import type { Memory } from '../memory/memory.js';
 
-/** @internal Typed views over the heap's memory. */
+/** Typed views over the heap's memory (gc/-internal: not exported from the package root). */
 export class Views {
   declare u8: Uint8Array;
   declare u16: Uint16Array;
