@@ -82,7 +82,7 @@ function slabExample(): void {
   const show = (what: string): void => {
     const s = cache.stats();
     let slabs = '';
-    cache.forEachSlab((addr, inuse, list) => {
+    cache.forEachSlab((_addr, inuse, list) => {
       slabs += ` [${'#'.repeat(inuse)}${'.'.repeat(cache.objectsPerSlab - inuse)}]${list[0]}`;
     });
     console.log(`${what.padEnd(26)} partial ${s.partialSlabs} full ${s.fullSlabs} empty ${s.emptySlabs}  ${slabs}`);

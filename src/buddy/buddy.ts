@@ -615,7 +615,7 @@ export class BuddyAllocator {
       this.unlink(i32, u8, buddy, order);
       // The higher of the two becomes an interior page of the merged block.
       if (buddy < p) {
-        u8[info + p] &= INFO_FREED;
+        u8[info + p] = u8[info + p]! & INFO_FREED;
         p = buddy;
       }
       order++;
@@ -688,7 +688,7 @@ export class BuddyAllocator {
     const c = i32[w + B_COUNTS + order]! - 1;
     i32[w + B_COUNTS + order] = c;
     if (c === 0) i32[w + B_NON_EMPTY] = i32[w + B_NON_EMPTY]! & ~(1 << order);
-    u8[this.info + p] &= INFO_FREED;
+    u8[this.info + p] = u8[this.info + p]! & INFO_FREED;
   }
 
   // ---------------------------------------------------------------- growth

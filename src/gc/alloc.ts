@@ -37,7 +37,7 @@ export function allocSmall(st: HeapState, info: number, size: number, cls: numbe
     u32 = st.v.u32; // the memory may have grown
   }
   u32[c + C_CURSOR] = a + size;
-  u32[st.sb + (a >>> 8)] |= 1 << ((a >>> 3) & 31);
+  u32[st.sb + (a >>> 8)] = u32[st.sb + (a >>> 8)]! | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;
   return a;
 }
@@ -79,7 +79,7 @@ function refill(st: HeapState, cls: number, size: number): number {
       u32 = st.v.u32;
     }
     const nslots = u32[(b >>> 2) + B_NSLOTS]!;
-    st.v.f64[st.sf + F_CREDIT] -= (nslots - u32[(b >>> 2) + B_LIVE]!) * size;
+    st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! - ((nslots - u32[(b >>> 2) + B_LIVE]!) * size);
     u32[c + C_BLOCK] = b;
     const a = startRun(st, c, b, b + BLOCK_HEADER, size);
     if (a !== 0) return a;
@@ -143,8 +143,8 @@ export function allocLarge(st: HeapState, info: number, size: number): number {
   u32[a >>> 2] = info;
   const bi = a >>> 8;
   const bit = 1 << ((a >>> 3) & 31);
-  u32[st.sb + bi] |= bit;
-  u32[st.mb + bi] |= bit;
+  u32[st.sb + bi] = u32[st.sb + bi]! | bit;
+  u32[st.mb + bi] = u32[st.mb + bi]! | bit;
   return a;
 }
 

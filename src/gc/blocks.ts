@@ -71,7 +71,7 @@ export function markRange(st: HeapState, from: number, to: number): void {
     const lo = g & 31;
     const hi = Math.min(31, last - (w << 5));
     const mask = (-1 >>> (31 - hi)) & (-1 << lo);
-    u32[st.mb + w] |= mask;
+    u32[st.mb + w] = u32[st.mb + w]! | mask;
     g = (w + 1) << 5;
   }
 }
@@ -98,7 +98,7 @@ export function releaseCurrent(st: HeapState, cls: number, toAvail: boolean): vo
   if (b === 0) return;
   const free = freeAhead(st, cls);
   const size = u32[(b >>> 2) + B_SLOT]!;
-  st.v.f64[st.sf + F_CREDIT] += free * size;
+  st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! + free * size;
   u32[c + C_BLOCK] = 0;
   u32[c + C_CURSOR] = 0;
   u32[c + C_LIMIT] = 0;

@@ -202,7 +202,7 @@ export function drainMark(st: HeapState, budget: number): number {
     if (top > 0 || work >= budget || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget - work;
     // The stack overflowed: rescan every marked object for white children.
     u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_OVERFLOW;
-    st.v.f64[st.sf + F_OVERFLOWS]++;
+    st.v.f64[st.sf + F_OVERFLOWS] = st.v.f64[st.sf + F_OVERFLOWS]! + 1;
     st.forEachObject((o) => {
       if ((st.v.u32[st.mb + (o >>> 8)]! & (1 << ((o >>> 3) & 31))) === 0) return;
       forEachRef(st, o, false, (c) => {
@@ -386,10 +386,10 @@ export function sweepStep(st: HeapState, budget: number): number {
     st.v.u32[s + S_LSWEEP] = p;
   }
   const f64 = st.v.f64;
-  f64[st.sf + F_SWEPT_LIVE] += liveBytes;
-  f64[st.sf + F_SWEPT_OBJS] += liveObjs;
-  f64[st.sf + F_FREED] += freedBytes;
-  f64[st.sf + F_OBJ_FREED] += freedObjs;
+  f64[st.sf + F_SWEPT_LIVE] = f64[st.sf + F_SWEPT_LIVE]! + liveBytes;
+  f64[st.sf + F_SWEPT_OBJS] = f64[st.sf + F_SWEPT_OBJS]! + liveObjs;
+  f64[st.sf + F_FREED] = f64[st.sf + F_FREED]! + freedBytes;
+  f64[st.sf + F_OBJ_FREED] = f64[st.sf + F_OBJ_FREED]! + freedObjs;
   const left = budget - work;
   return b === 0 && st.v.u32[s + S_LSWEEP] === 0 ? Math.max(left, 1) : Math.min(left, 0);
 }
@@ -403,7 +403,7 @@ export function finishCycle(st: HeapState): void {
   const live = f64[sf + F_SWEPT_LIVE]!;
   f64[sf + F_LIVE] = live;
   f64[sf + F_LIVE_OBJS] = f64[sf + F_SWEPT_OBJS]!;
-  f64[sf + F_CYCLES]++;
+  f64[sf + F_CYCLES] = f64[sf + F_CYCLES]! + 1;
   const threshold = Math.max(st.config.minThreshold, live * st.config.growthFactor);
   f64[sf + F_THRESHOLD] = threshold;
   // Current blocks go back on their avail lists (refunding what they did not
@@ -437,8 +437,8 @@ export function runFinalizers(st: HeapState): void {
       u32[a >>> 2] = 0;
       st.free(p);
       const f64 = st.v.f64;
-      f64[st.sf + F_FREED] += size;
-      f64[st.sf + F_OBJ_FREED]++;
+      f64[st.sf + F_FREED] = f64[st.sf + F_FREED]! + size;
+      f64[st.sf + F_OBJ_FREED] = f64[st.sf + F_OBJ_FREED]! + 1;
     }
   } finally {
     st.runningFinalizers = false;
@@ -539,6 +539,6 @@ function recordPause(st: HeapState, ms: number): void {
   f64[(u32[s + S_PAUSES]! >>> 3) + (n % u32[s + S_PCAP]!)] = ms;
   u32[s + S_PCOUNT] = n + 1;
   if (ms > f64[st.sf + F_PAUSE_MAX]!) f64[st.sf + F_PAUSE_MAX] = ms;
-  f64[st.sf + F_PAUSE_SUM] += ms;
+  f64[st.sf + F_PAUSE_SUM] = f64[st.sf + F_PAUSE_SUM]! + ms;
   if (st.config.onPause !== null) st.config.onPause(ms);
 }

@@ -71,7 +71,7 @@
 import { H_WORKERS, MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
+  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError,
   argumentError, checkInteger, checkOptions, hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Kmalloc, ManagedHeap } from '../../src/index.js';
+import { ManagedHeap } from '../../src/index.js';
 
 describe('marking needs no recursion', () => {
   it('a 1,000,000-long linked list is marked (explicit mark stack), kept intact, then freed', () => {

@@ -71,7 +71,7 @@ describe('SlabCache.attach', () => {
     const { buddy, small } = built();
     const region = buddy.memory!.u32[(16 + 4 * 5) >>> 2]!;
     const bad = copyOf(buddy.memory!);
-    bad.u32[(region >>> 2) + 1] ^= 1;
+    bad.u32[(region >>> 2) + 1] = bad.u32[(region >>> 2) + 1]! ^ 1;
     let err: unknown;
     try { SlabCache.attach(bad); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(HeapCorruptionError);
@@ -84,7 +84,7 @@ describe('SlabCache.attach', () => {
     // A damaged stride (a word that must agree with size, align and flags).
     const strideAt = region + 64 + small.id * 128 + 3 * 4;
     const d2 = copyOf(buddy.memory!);
-    d2.u32[strideAt >>> 2] += 8;
+    d2.u32[strideAt >>> 2] = d2.u32[strideAt >>> 2]! + 8;
     try { SlabCache.attach(d2, { name: 'small' }); err = undefined; } catch (e) { err = e; }
     expect((err as HeapCorruptionError).address).toBe(strideAt);
   });

@@ -184,7 +184,7 @@ describe('debug checks (the cases of slub_kunit)', () => {
     cache.free(b);
     cache.free(a); // freelist: a -> b -> ...
     const fpAddr = a - cache.objOffset + cache.fpOffset; // after the object and its right red zone
-    cache.memory.u32[fpAddr >> 2] ^= 0x40; // flip a bit of the stored pointer
+    cache.memory.u32[fpAddr >> 2] = cache.memory.u32[fpAddr >> 2]! ^ 0x40; // flip a bit of the stored pointer
     // taking a reads its corrupt pointer: caught before it is followed
     expect(() => cache.alloc()).toThrow(HeapCorruptionError);
     expect(() => cache.alloc()).toThrow(/test: Freepointer corrupt in object 0x[0-9a-f]+/);
