@@ -20,7 +20,13 @@
 import { MemPool } from '@thi.ng/malloc';
 import { Arena } from '../src/arena/index.js';
 import {
-  DEFAULT_OPTIONS, prng, runCases, type BenchCase, type BenchOptions, type CaseResult, type Contender,
+  DEFAULT_OPTIONS,
+  prng,
+  runCases,
+  type BenchCase,
+  type BenchOptions,
+  type CaseResult,
+  type Contender,
 } from './harness.js';
 
 /** Allocations between two resets. */
@@ -57,7 +63,11 @@ function aligns(seed: number): Uint32Array {
 class FieldCachedBump {
   private top: number;
   private end: number;
-  constructor(private readonly s: Int32Array, top: number, end: number) {
+  constructor(
+    private readonly s: Int32Array,
+    top: number,
+    end: number,
+  ) {
     this.top = top;
     this.end = end;
   }
@@ -78,7 +88,12 @@ class FieldCachedBump {
   }
 }
 
-const GOAL = { subject: 'memkit Arena.alloc', vs: 'bump loop (Int32Array)', atLeast: 1 / 1.5, text: 'within 1.5x of the hand-written bump loop' };
+const GOAL = {
+  subject: 'memkit Arena.alloc',
+  vs: 'bump loop (Int32Array)',
+  atLeast: 1 / 1.5,
+  text: 'within 1.5x of the hand-written bump loop',
+};
 
 /** alloc(size) with the default alignment (8). */
 function defaultAlignCase(): BenchCase {

@@ -22,10 +22,16 @@
 import { pathToFileURL } from 'node:url';
 import { MemPool } from '@thi.ng/malloc';
 import { BuddyAllocator } from '../src/buddy/index.js';
+import { AllocBuddyAdapter, BuddyTreeAdapter, type PageBlockAllocator } from '../src/peers/npm-buddies.js';
 import {
-  AllocBuddyAdapter, BuddyTreeAdapter, type PageBlockAllocator,
-} from '../src/peers/npm-buddies.js';
-import { DEFAULT_OPTIONS, prng, runCases, type BenchCase, type BenchOptions, type CaseResult, type Contender } from './harness.js';
+  DEFAULT_OPTIONS,
+  prng,
+  runCases,
+  type BenchCase,
+  type BenchOptions,
+  type CaseResult,
+  type Contender,
+} from './harness.js';
 
 const PAGE = 4096;
 const PAIR_PAGES = 8192;

@@ -38,7 +38,13 @@ import { fileURLToPath } from 'node:url';
 import { ManagedHeap, type NumberField, type ObjectType } from '../src/gc/index.js';
 import { quantile } from '../src/gc/stats.js';
 import {
-  DEFAULT_OPTIONS, formatRatio, runCases, type BenchCase, type BenchOptions, type CaseResult, type RowResult,
+  DEFAULT_OPTIONS,
+  formatRatio,
+  runCases,
+  type BenchCase,
+  type BenchOptions,
+  type CaseResult,
+  type RowResult,
 } from './harness.js';
 
 const MIN_DEPTH = 4;
@@ -46,7 +52,10 @@ const MIN_DEPTH = 4;
 // ------------------------------------------------------------ plain JS objects
 
 class TreeNode {
-  constructor(readonly left: TreeNode | null, readonly right: TreeNode | null) {}
+  constructor(
+    readonly left: TreeNode | null,
+    readonly right: TreeNode | null,
+  ) {}
 }
 
 function jsBottomUp(depth: number): TreeNode {
@@ -254,7 +263,10 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
   let identical = true;
   // Warm-up (JIT), not measured: twice at a smaller depth, so that the
   // collector's loops are optimized before the first measured pause.
-  for (const c of contenders(Math.min(maxDepth, 14))) { c.run(); c.run(); }
+  for (const c of contenders(Math.min(maxDepth, 14))) {
+    c.run();
+    c.run();
+  }
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < cs.length; k++) {
       const i = (k + r) % cs.length;
@@ -272,7 +284,11 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
       else if (res.out.join('\n') !== output.join('\n')) identical = false;
     }
   }
-  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const med = (xs: number[]): number =>
+    quantile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
   const rows = cs.map((c, i): BtRow => {
     const sorted = [...pauses[i]!].sort((a, b) => a - b);
     return {
@@ -293,19 +309,38 @@ export function formatBinaryTrees(r: BtResult): string {
   const lines = [`## binary-trees, depth ${r.maxDepth} (${r.rounds} rounds, median)`, ''];
   lines.push(...r.output.map((l) => '    ' + l), '');
   lines.push(`output identical in every run: ${r.outputIdentical ? 'yes' : 'NO'}`, '');
-  const head = ['', 'ms/run', 'row ÷ V8 (wall time)', 'row ÷ V8 (CPU time)', 'pauses/run', 'max pause ms', 'p99 pause ms'];
+  const head = [
+    '',
+    'ms/run',
+    'row ÷ V8 (wall time)',
+    'row ÷ V8 (CPU time)',
+    'pauses/run',
+    'max pause ms',
+    'p99 pause ms',
+  ];
   const body = r.rows.map((row) => [
-    row.name, row.medianMs.toFixed(0), formatRatio(1 / row.speedVsV8), formatRatio(1 / row.cpuVsV8),
-    String(row.pauses), row.maxPauseMs.toFixed(2), row.p99PauseMs.toFixed(2),
+    row.name,
+    row.medianMs.toFixed(0),
+    formatRatio(1 / row.speedVsV8),
+    formatRatio(1 / row.cpuVsV8),
+    String(row.pauses),
+    row.maxPauseMs.toFixed(2),
+    row.p99PauseMs.toFixed(2),
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
-  const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
   lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line));
   const stw = r.rows[1]!;
   const inc = r.rows[2]!;
-  lines.push('', `goal: ManagedHeap (README's root() style) within 1.5x of V8 at depth >= 16: time ratio ${formatRatio(1 / stw.speedVsV8)} ` +
-    `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 1.5 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`);
-  lines.push(`goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}`);
+  lines.push(
+    '',
+    `goal: ManagedHeap (README's root() style) within 1.5x of V8 at depth >= 16: time ratio ${formatRatio(1 / stw.speedVsV8)} ` +
+      `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 1.5 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`,
+  );
+  lines.push(
+    `goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}`,
+  );
   lines.push('(V8 pauses: its GC events from PerformanceObserver, some of them concurrent with the program;');
   lines.push(' ManagedHeap pauses: each collector entry, a whole collection or one incremental step)');
   return lines.join('\n');
@@ -320,7 +355,12 @@ function toCaseResult(r: BtResult): CaseResult {
     spread: 0,
     memkitOver: r.rows[1]!.speedVsV8 === 0 ? NaN : r.rows[1]!.speedVsV8 / row.speedVsV8,
     opsPerRound: 1,
-    metrics: { maxPauseMs: row.maxPauseMs, p99PauseMs: row.p99PauseMs, pausesPerRun: row.pauses, cpuRatioVsV8: 1 / row.cpuVsV8 },
+    metrics: {
+      maxPauseMs: row.maxPauseMs,
+      p99PauseMs: row.p99PauseMs,
+      pausesPerRun: row.pauses,
+      cpuRatioVsV8: 1 / row.cpuVsV8,
+    },
   }));
   const ratio = r.rows[1]!.speedVsV8;
   return {
@@ -328,10 +368,19 @@ function toCaseResult(r: BtResult): CaseResult {
     unit: 'runs',
     reference: r.rows[1]!.name,
     rows,
-    goals: r.maxDepth < 16 ? [] : [{
-      subject: r.rows[1]!.name, vs: r.rows[0]!.name, atLeast: 1 / 1.5, text: 'within 1.5x of V8 (depth >= 16)',
-      ratio, met: ratio >= 1 / 1.5,
-    }],
+    goals:
+      r.maxDepth < 16
+        ? []
+        : [
+            {
+              subject: r.rows[1]!.name,
+              vs: r.rows[0]!.name,
+              atLeast: 1 / 1.5,
+              text: 'within 1.5x of V8 (depth >= 16)',
+              ratio,
+              met: ratio >= 1 / 1.5,
+            },
+          ],
   };
 }
 
@@ -349,23 +398,47 @@ function rootCases(): BenchCase[] {
     unit: 'pairs',
     contenders: [
       {
-        name: 'root() + release()', role: 'memkit',
-        run: (n) => { for (let i = 0; i < n; i++) heap.root(obj).release(); },
+        name: 'root() + release()',
+        role: 'memkit',
+        run: (n) => {
+          for (let i = 0; i < n; i++) heap.root(obj).release();
+        },
       },
       {
-        name: 'root() + release() inside a scope', role: 'memkit',
-        run: (n) => heap.scope(() => { for (let i = 0; i < n; i++) heap.root(obj).release(); return 0; }),
+        name: 'root() + release() inside a scope',
+        role: 'memkit',
+        run: (n) =>
+          heap.scope(() => {
+            for (let i = 0; i < n; i++) heap.root(obj).release();
+            return 0;
+          }),
       },
       {
-        name: 'scope() enter + leave', role: 'memkit',
-        run: (n) => { for (let i = 0; i < n; i++) heap.scope(empty); },
+        name: 'scope() enter + leave',
+        role: 'memkit',
+        run: (n) => {
+          for (let i = 0; i < n; i++) heap.scope(empty);
+        },
       },
       {
-        name: 'pushRoot() + popRoot()', role: 'bound',
-        run: (n) => { for (let i = 0; i < n; i++) { heap.pushRoot(obj); heap.popRoot(); } },
+        name: 'pushRoot() + popRoot()',
+        role: 'bound',
+        run: (n) => {
+          for (let i = 0; i < n; i++) {
+            heap.pushRoot(obj);
+            heap.popRoot();
+          }
+        },
       },
     ],
-    goals: [{ subject: 'root() + release()', vs: 'pushRoot() + popRoot()', atLeast: 1 / 3, text: 'root()+release() within 3x of pushRoot()+popRoot()' }],
+    goals: [
+      {
+        subject: 'root() + release()',
+        vs: 'pushRoot() + popRoot()',
+        atLeast: 1 / 3,
+        text: 'root()+release() within 3x of pushRoot()+popRoot()',
+      },
+    ],
   };
   return [pairs];
 }
@@ -415,19 +488,37 @@ async function itcms(): Promise<ItcmsExports | null> {
   } catch {
     return null;
   }
-  const version = JSON.parse(readFileSync(new URL('../node_modules/assemblyscript/package.json', import.meta.url), 'utf8')) as { version: string };
-  const key = createHash('sha256').update(AS_SOURCE + version.version).digest('hex').slice(0, 16);
+  const version = JSON.parse(
+    readFileSync(new URL('../node_modules/assemblyscript/package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  const key = createHash('sha256')
+    .update(AS_SOURCE + version.version)
+    .digest('hex')
+    .slice(0, 16);
   const file = join(tmpdir(), `memkit-itcms-${key}.wasm`);
   let binary: Uint8Array;
   if (existsSync(file)) {
     binary = readFileSync(file);
   } else {
-    const r = await asc.compileString(AS_SOURCE, { runtime: 'incremental', exportRuntime: true, optimizeLevel: 3, shrinkLevel: 0, initialMemory: 1024 });
+    const r = await asc.compileString(AS_SOURCE, {
+      runtime: 'incremental',
+      exportRuntime: true,
+      optimizeLevel: 3,
+      shrinkLevel: 0,
+      initialMemory: 1024,
+    });
     if (r.error !== null || r.binary === null) return null;
     binary = r.binary;
     writeFileSync(file, binary);
   }
-  const { instance } = (await WebAssembly.instantiate(new Uint8Array(binary), { env: { abort: () => { throw new Error('AssemblyScript abort'); }, seed: () => 1 } })) as unknown as WebAssembly.WebAssemblyInstantiatedSource;
+  const { instance } = (await WebAssembly.instantiate(new Uint8Array(binary), {
+    env: {
+      abort: () => {
+        throw new Error('AssemblyScript abort');
+      },
+      seed: () => 1,
+    },
+  })) as unknown as WebAssembly.WebAssemblyInstantiatedSource;
   return instance.exports as unknown as ItcmsExports;
 }
 
@@ -452,42 +543,67 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
   const as = await itcms();
   const rows: CollectRow[] = [];
   const shapes: Array<[string, (heap: ManagedHeap) => void, (() => void) | null]> = [
-    ['1M-object list', (heap) => {
-      const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-      const { next } = Node.fields;
-      let cur = Node.alloc();
-      heap.setGlobal('root', cur);
-      for (let i = 1; i < LIST_N; i++) { const n = Node.alloc(); next.set(cur, n); cur = n; }
-    }, as === null ? null : () => as.buildList(LIST_N)],
-    ['1M-node binary tree', (heap) => {
-      const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
-      const { left, right } = Tree.fields;
-      const fill = (t: number, d: number): void => {
-        if (d === 0) return;
-        const l = Tree.alloc(); left.set(t, l); fill(l, d - 1);
-        const r = Tree.alloc(); right.set(t, r); fill(r, d - 1);
-      };
-      const root = Tree.alloc();
-      heap.setGlobal('root', root);
-      fill(root, TREE_DEPTH);
-    }, as === null ? null : () => as.buildTree(TREE_DEPTH)],
-    ['1000 arrays of 999 refs', (heap) => {
-      const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-      const Refs = heap.defineArray('Refs', 'ref');
-      const outer = Refs.alloc(ARRAYS[0]);
-      heap.setGlobal('root', outer);
-      for (let i = 0; i < ARRAYS[0]; i++) {
-        const a = Refs.alloc(ARRAYS[1]);
-        Refs.set(outer, i, a);
-        for (let j = 0; j < ARRAYS[1]; j++) Refs.set(a, j, Node.alloc());
-      }
-    }, as === null ? null : () => as.buildArrays(ARRAYS[0], ARRAYS[1])],
+    [
+      '1M-object list',
+      (heap) => {
+        const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+        const { next } = Node.fields;
+        let cur = Node.alloc();
+        heap.setGlobal('root', cur);
+        for (let i = 1; i < LIST_N; i++) {
+          const n = Node.alloc();
+          next.set(cur, n);
+          cur = n;
+        }
+      },
+      as === null ? null : () => as.buildList(LIST_N),
+    ],
+    [
+      '1M-node binary tree',
+      (heap) => {
+        const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+        const { left, right } = Tree.fields;
+        const fill = (t: number, d: number): void => {
+          if (d === 0) return;
+          const l = Tree.alloc();
+          left.set(t, l);
+          fill(l, d - 1);
+          const r = Tree.alloc();
+          right.set(t, r);
+          fill(r, d - 1);
+        };
+        const root = Tree.alloc();
+        heap.setGlobal('root', root);
+        fill(root, TREE_DEPTH);
+      },
+      as === null ? null : () => as.buildTree(TREE_DEPTH),
+    ],
+    [
+      '1000 arrays of 999 refs',
+      (heap) => {
+        const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+        const Refs = heap.defineArray('Refs', 'ref');
+        const outer = Refs.alloc(ARRAYS[0]);
+        heap.setGlobal('root', outer);
+        for (let i = 0; i < ARRAYS[0]; i++) {
+          const a = Refs.alloc(ARRAYS[1]);
+          Refs.set(outer, i, a);
+          for (let j = 0; j < ARRAYS[1]; j++) Refs.set(a, j, Node.alloc());
+        }
+      },
+      as === null ? null : () => as.buildArrays(ARRAYS[0], ARRAYS[1]),
+    ],
   ];
   for (const [name, build, buildAs] of shapes) {
     const heap = new ManagedHeap({ bytes: 96 << 20, autoCollect: false });
     build(heap);
     heap.collect();
-    if (buildAs !== null) { as!.clear(); as!.__collect(); buildAs(); as!.__collect(); }
+    if (buildAs !== null) {
+      as!.clear();
+      as!.__collect();
+      buildAs();
+      as!.__collect();
+    }
     const heapMs: number[] = [];
     const itcmsMs: number[] = [];
     for (let r = 0; r < repeats; r++) {
@@ -501,15 +617,28 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
       }
     }
     const pauses: number[] = [];
-    const inc = new ManagedHeap({ bytes: 96 << 20, autoCollect: false, incremental: true, onPause: (ms) => pauses.push(ms) });
+    const inc = new ManagedHeap({
+      bytes: 96 << 20,
+      autoCollect: false,
+      incremental: true,
+      onPause: (ms) => pauses.push(ms),
+    });
     build(inc);
     inc.collect();
     pauses.length = 0;
-    while (!inc.step()) { /* one cycle in default-sized steps */ }
+    while (!inc.step()) {
+      /* one cycle in default-sized steps */
+    }
     rows.push({
-      name, liveObjects: heap.stats().liveObjects, heapMs, itcmsMs,
+      name,
+      liveObjects: heap.stats().liveObjects,
+      heapMs,
+      itcmsMs,
       incrementalMaxStepMs: Math.max(...pauses),
-      incrementalP99StepMs: quantile([...pauses].sort((a, b) => a - b), 0.99),
+      incrementalP99StepMs: quantile(
+        [...pauses].sort((a, b) => a - b),
+        0.99,
+      ),
     });
   }
   if (as !== null) as.clear();
@@ -517,62 +646,115 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
 }
 
 function formatCollect(rows: CollectRow[]): string {
-  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const med = (xs: number[]): number =>
+    quantile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
   const min = (xs: number[]): number => Math.min(...xs);
   const lines = ['## full collect() of live objects vs AssemblyScript ITCMS __collect() (same run, alternating)', ''];
-  const head = ['', 'live objects', 'ManagedHeap ms (min / median)', 'ITCMS ms (min / median)', 'ITCMS ÷ ManagedHeap (median)',
-    'incremental step ms (max / p99)'];
+  const head = [
+    '',
+    'live objects',
+    'ManagedHeap ms (min / median)',
+    'ITCMS ms (min / median)',
+    'ITCMS ÷ ManagedHeap (median)',
+    'incremental step ms (max / p99)',
+  ];
   const body = rows.map((r) => [
-    r.name, String(r.liveObjects),
+    r.name,
+    String(r.liveObjects),
     `${min(r.heapMs).toFixed(1)} / ${med(r.heapMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : `${min(r.itcmsMs).toFixed(1)} / ${med(r.itcmsMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : formatRatio(med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!))),
     `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)}`,
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
-  const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ');
   lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '');
   for (const r of rows) {
     const m = med(r.heapMs);
-    lines.push(`goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
-      (r.itcmsMs.length === 0 ? 'n/a (assemblyscript not installed)' : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!)) > 1 ? 'MET' : 'NOT MET'));
+    lines.push(
+      `goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
+        (r.itcmsMs.length === 0
+          ? 'n/a (assemblyscript not installed)'
+          : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!)) > 1
+            ? 'MET'
+            : 'NOT MET'),
+    );
   }
   return lines.join('\n');
 }
 
 function collectCases(rows: CollectRow[]): CaseResult[] {
-  const med = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const med = (xs: number[]): number =>
+    quantile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
   return rows.map((r): CaseResult => {
     const ratio = r.itcmsMs.length === 0 ? NaN : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!));
     const rowsOut: RowResult[] = [
-      { name: 'ManagedHeap collect()', role: 'memkit', opsPerSec: 1000 / med(r.heapMs), spread: 0, memkitOver: 1, opsPerRound: 1,
-        metrics: { medianMs: med(r.heapMs), incrementalMaxStepMs: r.incrementalMaxStepMs, incrementalP99StepMs: r.incrementalP99StepMs } },
+      {
+        name: 'ManagedHeap collect()',
+        role: 'memkit',
+        opsPerSec: 1000 / med(r.heapMs),
+        spread: 0,
+        memkitOver: 1,
+        opsPerRound: 1,
+        metrics: {
+          medianMs: med(r.heapMs),
+          incrementalMaxStepMs: r.incrementalMaxStepMs,
+          incrementalP99StepMs: r.incrementalP99StepMs,
+        },
+      },
     ];
     if (r.itcmsMs.length > 0) {
-      rowsOut.push({ name: 'AssemblyScript ITCMS __collect()', role: 'peer', opsPerSec: 1000 / med(r.itcmsMs), spread: 0,
-        memkitOver: ratio, opsPerRound: 1, metrics: { medianMs: med(r.itcmsMs) } });
+      rowsOut.push({
+        name: 'AssemblyScript ITCMS __collect()',
+        role: 'peer',
+        opsPerSec: 1000 / med(r.itcmsMs),
+        spread: 0,
+        memkitOver: ratio,
+        opsPerRound: 1,
+        metrics: { medianMs: med(r.itcmsMs) },
+      });
     }
     return {
-      name: `full collect, ${r.name}`, unit: 'collections', reference: 'ManagedHeap collect()', rows: rowsOut,
-      goals: r.itcmsMs.length === 0 ? [] : [{
-        subject: 'ManagedHeap collect()', vs: 'AssemblyScript ITCMS __collect()', atLeast: 1, text: 'ahead of ITCMS', ratio, met: ratio >= 1,
-      }],
+      name: `full collect, ${r.name}`,
+      unit: 'collections',
+      reference: 'ManagedHeap collect()',
+      rows: rowsOut,
+      goals:
+        r.itcmsMs.length === 0
+          ? []
+          : [
+              {
+                subject: 'ManagedHeap collect()',
+                vs: 'AssemblyScript ITCMS __collect()',
+                atLeast: 1,
+                text: 'ahead of ITCMS',
+                ratio,
+                met: ratio >= 1,
+              },
+            ],
     };
   });
 }
 
 /** Entry point for `bench/index.ts`. */
 export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<CaseResult[]> {
-  const env = process.env['MEMKIT_BT_DEPTH'];
+  const env = process.env.MEMKIT_BT_DEPTH;
   const depths = env !== undefined ? env.split(',').map(Number) : options.quick ? [10] : [16, 18];
-  const rounds = Number(process.env['MEMKIT_BT_ROUNDS'] ?? (options.quick ? 2 : 3));
+  const rounds = Number(process.env.MEMKIT_BT_ROUNDS ?? (options.quick ? 2 : 3));
   const out: CaseResult[] = [];
   for (const depth of depths) {
     const r = await measureBinaryTrees(depth, depth >= 18 ? Math.max(1, rounds - 1) : rounds);
     console.log(formatBinaryTrees(r) + '\n');
     out.push(toCaseResult(r));
   }
-  out.push(...await runCases(rootCases(), options));
+  out.push(...(await runCases(rootCases(), options)));
   const collect = await measureCollect(options.quick ? 3 : 9);
   console.log(formatCollect(collect) + '\n');
   out.push(...collectCases(collect));

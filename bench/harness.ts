@@ -42,6 +42,7 @@ export interface Contender {
    * Performs `n` operations; timed. May return a number (a checksum), which
    * the harness keeps so the work cannot be optimized away.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a contender's loop may return nothing, or a checksum
   run(n: number): number | void;
   /** Extra figures printed after ops/s (for example utilization). */
   metrics?(): Record<string, number>;
@@ -189,8 +190,7 @@ export async function measureCase(bc: BenchCase, options: BenchOptions = DEFAULT
   const ops = samples.map(median);
   // A ratio is the median over rounds of the ratio within each round: the two
   // contenders ran close in time, so load that drifts over the run cancels.
-  const pairedRatio = (a: number, b: number): number =>
-    median(samples[a]!.map((x, r) => x / samples[b]![r]!));
+  const pairedRatio = (a: number, b: number): number => median(samples[a]!.map((x, r) => x / samples[b]![r]!));
   const refIndex = cs.findIndex((c) => c.role === 'memkit');
   const rows: RowResult[] = cs.map((c, i) => {
     const s = samples[i]!;
@@ -266,7 +266,10 @@ export function formatCase(r: CaseResult): string {
 }
 
 /** Measures each case in turn and prints its table as soon as it is done. */
-export async function runCases(cases: readonly BenchCase[], options: BenchOptions = DEFAULT_OPTIONS): Promise<CaseResult[]> {
+export async function runCases(
+  cases: readonly BenchCase[],
+  options: BenchOptions = DEFAULT_OPTIONS,
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const bc of cases) {
     const r = await measureCase(bc, options);

@@ -12,9 +12,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import {
-  DEFAULT_OPTIONS, QUICK_OPTIONS, benchSink, type BenchModule, type CaseResult,
-} from './harness.js';
+import { DEFAULT_OPTIONS, QUICK_OPTIONS, benchSink, type BenchModule, type CaseResult } from './harness.js';
 
 /** Bench modules, in layer order. */
 const MODULES = ['arena', 'buddy', 'slab', 'kmalloc', 'gc', 'workers'] as const;
@@ -41,7 +39,9 @@ async function main(): Promise<void> {
   const chosen = names.length > 0 ? names : [...MODULES];
   const options = quick ? QUICK_OPTIONS : DEFAULT_OPTIONS;
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`# memkit benchmarks  (node ${process.version}, ${cpu}, ${options.rounds} rounds of ~${options.roundMs} ms, median)\n`);
+  console.log(
+    `# memkit benchmarks  (node ${process.version}, ${cpu}, ${options.rounds} rounds of ~${options.roundMs} ms, median)\n`,
+  );
 
   const done: Record<string, CaseResult[]> = {};
   for (const name of chosen) {

@@ -20,7 +20,14 @@
  */
 import { readdirSync } from 'node:fs';
 import { Kmalloc } from '../src/kmalloc/index.js';
-import { DEFAULT_OPTIONS, formatCase, runCases, type BenchOptions, type CaseResult, type Contender } from './harness.js';
+import {
+  DEFAULT_OPTIONS,
+  formatCase,
+  runCases,
+  type BenchOptions,
+  type CaseResult,
+  type Contender,
+} from './harness.js';
 import { cleanupGlibc, replaySideBySide, summaryTable } from './replay.js';
 import { randomScript, traceScript, type Script } from './workload.js';
 
@@ -76,15 +83,21 @@ function boundContender(): Contender {
 
 /** Runs the kmalloc cases. */
 export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<CaseResult[]> {
-  const traceDir = process.env.MEMKIT_TRACES !== undefined ? new URL(`file://${process.env.MEMKIT_TRACES.replace(/\/?$/, '/')}`) : new URL('../traces/', import.meta.url);
-  const files = readdirSync(traceDir).filter((f) => f.endsWith('.rep.gz') || f.endsWith('.rep')).sort();
+  const traceDir =
+    process.env.MEMKIT_TRACES !== undefined
+      ? new URL(`file://${process.env.MEMKIT_TRACES.replace(/\/?$/, '/')}`)
+      : new URL('../traces/', import.meta.url);
+  const files = readdirSync(traceDir)
+    .filter((f) => f.endsWith('.rep.gz') || f.endsWith('.rep'))
+    .sort();
   const chosen = options.quick ? files.slice(0, 1) : files;
   const scripts: Script[] = [randomScript(options.quick ? 50_000 : 400_000)];
   for (const f of chosen) scripts.push(await traceScript(new URL(f, traceDir).pathname));
   const rounds = options.quick ? 3 : Math.max(5, options.rounds);
   // MEMKIT_KMALLOC_OPTIONS='{"maxClass":256}' measures another configuration.
   const kmallocOptions = JSON.parse(process.env.MEMKIT_KMALLOC_OPTIONS ?? '{}') as object;
-  if (process.env.MEMKIT_KMALLOC_OPTIONS !== undefined) console.log(`Kmalloc options: ${process.env.MEMKIT_KMALLOC_OPTIONS}\n`);
+  if (process.env.MEMKIT_KMALLOC_OPTIONS !== undefined)
+    console.log(`Kmalloc options: ${process.env.MEMKIT_KMALLOC_OPTIONS}\n`);
   const results: CaseResult[] = [];
   try {
     for (const s of scripts) {
@@ -95,15 +108,22 @@ export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<Case
   } finally {
     cleanupGlibc();
   }
-  console.log(`## kmalloc side-by-side replay: summary (ratio = median of per-round ratios, range over ${rounds} rounds)`);
+  console.log(
+    `## kmalloc side-by-side replay: summary (ratio = median of per-round ratios, range over ${rounds} rounds)`,
+  );
   console.log(summaryTable(results) + '\n');
   results.push(
-    ...(await runCases([{
-      name: `kmalloc: alloc+free pairs, ${SIZE}-byte blocks (the size-class fast path)`,
-      unit: 'pairs',
-      contenders: [pairContender(), boundContender()],
-      goals: [{ subject: PAIR, vs: BOUND, atLeast: 1 / 3, text: 'kmalloc pairs within 3x of the lower bound' }],
-    }], options)),
+    ...(await runCases(
+      [
+        {
+          name: `kmalloc: alloc+free pairs, ${SIZE}-byte blocks (the size-class fast path)`,
+          unit: 'pairs',
+          contenders: [pairContender(), boundContender()],
+          goals: [{ subject: PAIR, vs: BOUND, atLeast: 1 / 3, text: 'kmalloc pairs within 3x of the lower bound' }],
+        },
+      ],
+      options,
+    )),
   );
   return results;
 }

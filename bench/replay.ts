@@ -40,7 +40,13 @@ type Loop = (a: ByteAllocator, kind: Uint8Array, id: Int32Array, size: Uint32Arr
 /** A fresh copy of the replay loop (own type feedback: monomorphic per contender). */
 function makeLoop(): Loop {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('a', 'kind', 'id', 'size', 'addr', `
+  return new Function(
+    'a',
+    'kind',
+    'id',
+    'size',
+    'addr',
+    `
     let s = 0;
     const n = kind.length;
     for (let i = 0; i < n; i++) {
@@ -49,7 +55,8 @@ function makeLoop(): Loop {
       else if (k === ${OpKind.Free}) a.free(addr[b]);
       else addr[b] = a.realloc(addr[b], size[i]);
     }
-    return s;`) as Loop;
+    return s;`,
+  ) as Loop;
 }
 
 /** The native replayer, built once per process; null without gcc. */
@@ -108,7 +115,12 @@ interface Side {
   utilization: number;
 }
 
-async function jsSide(name: string, role: 'memkit' | 'peer', s: Script, make: () => ByteAllocator | Promise<ByteAllocator>): Promise<Side> {
+async function jsSide(
+  name: string,
+  role: 'memkit' | 'peer',
+  s: Script,
+  make: () => ByteAllocator | Promise<ByteAllocator>,
+): Promise<Side> {
   const utilization = await measureUtilization(s, await make());
   const a = await make();
   const loop = makeLoop();
@@ -189,14 +201,30 @@ export async function replaySideBySide(s: Script, rounds: number, kmallocOptions
     reference: KMALLOC,
     rows,
     goals: [
-      { subject: KMALLOC, vs: TLSF, atLeast: 1.5, text: `at least 1.5x TLSF-in-wasm's ops/s (goal 2x), utilization >= TLSF's - 0.01 (${utilOk ? 'yes' : 'NO'})`, ratio: vsTlsf, met: vsTlsf >= 1.5 && utilOk },
+      {
+        subject: KMALLOC,
+        vs: TLSF,
+        atLeast: 1.5,
+        text: `at least 1.5x TLSF-in-wasm's ops/s (goal 2x), utilization >= TLSF's - 0.01 (${utilOk ? 'yes' : 'NO'})`,
+        ratio: vsTlsf,
+        met: vsTlsf >= 1.5 && utilOk,
+      },
     ],
   };
 }
 
 /** One summary line per case: the figures issue 11 asks for. */
 export function summaryTable(results: readonly CaseResult[]): string {
-  const head = ['script', 'kmalloc Mops/s', 'TLSF Mops/s', 'glibc Mops/s', 'kmalloc/TLSF (min..max)', 'util kmalloc', 'util TLSF', 'util glibc'];
+  const head = [
+    'script',
+    'kmalloc Mops/s',
+    'TLSF Mops/s',
+    'glibc Mops/s',
+    'kmalloc/TLSF (min..max)',
+    'util kmalloc',
+    'util TLSF',
+    'util glibc',
+  ];
   const body = results.map((r) => {
     const row = (n: string): RowResult | undefined => r.rows.find((x) => x.name === n);
     const k = row(KMALLOC)!;
@@ -205,11 +233,18 @@ export function summaryTable(results: readonly CaseResult[]): string {
     const m = (x: RowResult | undefined): string => (x === undefined ? '-' : (x.opsPerSec / 1e6).toFixed(1));
     const u = (x: RowResult | undefined): string => (x === undefined ? '-' : x.metrics.utilization!.toFixed(3));
     return [
-      r.name.replace(/^kmalloc replay: /, '').replace(/ \(.*$/, ''), m(k), m(t), m(g),
-      `${formatRatio(t.memkitOver)} (${formatRatio(t.metrics.ratioMin!)}..${formatRatio(t.metrics.ratioMax!)})`, u(k), u(t), u(g),
+      r.name.replace(/^kmalloc replay: /, '').replace(/ \(.*$/, ''),
+      m(k),
+      m(t),
+      m(g),
+      `${formatRatio(t.memkitOver)} (${formatRatio(t.metrics.ratioMin!)}..${formatRatio(t.metrics.ratioMax!)})`,
+      u(k),
+      u(t),
+      u(g),
     ];
   });
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
-  const line = (cells: string[]): string => '| ' + cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join(' | ') + ' |';
+  const line = (cells: string[]): string =>
+    '| ' + cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join(' | ') + ' |';
   return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
 }

@@ -16,7 +16,15 @@
 import { MemPool } from '@thi.ng/malloc';
 import { BuddyAllocator } from '../src/buddy/index.js';
 import { SlabCache } from '../src/slab/index.js';
-import { DEFAULT_OPTIONS, prng, runCases, type BenchCase, type BenchOptions, type CaseResult, type Contender } from './harness.js';
+import {
+  DEFAULT_OPTIONS,
+  prng,
+  runCases,
+  type BenchCase,
+  type BenchOptions,
+  type CaseResult,
+  type Contender,
+} from './harness.js';
 
 const SIZE = 64;
 const BATCH = 1000;

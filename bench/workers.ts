@@ -69,9 +69,21 @@ async function memkit(mode: 'local' | 'pc', workers: number, ops: number): Promi
       workerData: { heap: memory.buffer, control, mode: role, index, ops },
     });
   });
-  const ready = ws.map((w) => new Promise((r, j) => { w.once('message', r); w.once('error', j); }));
+  const ready = ws.map(
+    (w) =>
+      new Promise((r, j) => {
+        w.once('message', r);
+        w.once('error', j);
+      }),
+  );
   await Promise.all(ready);
-  const done = ws.map((w) => new Promise<{ ms: number }>((r, j) => { w.once('message', r); w.once('error', j); }));
+  const done = ws.map(
+    (w) =>
+      new Promise<{ ms: number }>((r, j) => {
+        w.once('message', r);
+        w.once('error', j);
+      }),
+  );
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
   const times = await Promise.all(done);
@@ -83,7 +95,9 @@ function nativeBinary(): string | null {
   try {
     const dir = mkdtempSync(join(tmpdir(), 'memkit-native-'));
     const out = join(dir, 'native');
-    execFileSync('gcc', ['-O2', '-pthread', fileURLToPath(new URL('./workers/native.c', import.meta.url)), '-o', out], { stdio: 'ignore' });
+    execFileSync('gcc', ['-O2', '-pthread', fileURLToPath(new URL('./workers/native.c', import.meta.url)), '-o', out], {
+      stdio: 'ignore',
+    });
     return out;
   } catch {
     return null;
@@ -91,7 +105,10 @@ function nativeBinary(): string | null {
 }
 
 function glibc(bin: string, mode: 'local' | 'pc', workers: number, ops: number): number {
-  const [n, s] = execFileSync(bin, [mode, String(workers), String(ops)], { encoding: 'utf8' }).trim().split(' ').map(Number);
+  const [n, s] = execFileSync(bin, [mode, String(workers), String(ops)], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .map(Number);
   return n! / s!;
 }
 
@@ -115,16 +132,25 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
       rows.push({ workload, contender: 'memkit Kmalloc (shared heap)', workers: n, opsPerSec: median(m) });
       if (bin !== null) {
-        rows.push({ workload, contender: 'glibc malloc (C, pthreads)', workers: n, opsPerSec: median(Array.from({ length: reps }, () => glibc(bin, mode, n, ops * 4))) });
+        rows.push({
+          workload,
+          contender: 'glibc malloc (C, pthreads)',
+          workers: n,
+          opsPerSec: median(Array.from({ length: reps }, () => glibc(bin, mode, n, ops * 4))),
+        });
       }
     }
   }
   if (bin === null) console.log('(no gcc: the glibc rows are skipped)');
-  const one = (c: string, w: string): number => rows.find((r) => r.contender === c && r.workload === w && r.workers === (w === 'thread-local' ? 1 : 2))?.opsPerSec ?? NaN;
+  const one = (c: string, w: string): number =>
+    rows.find((r) => r.contender === c && r.workload === w && r.workers === (w === 'thread-local' ? 1 : 2))
+      ?.opsPerSec ?? NaN;
   console.log('| workload | contender | workers | M ops/s | vs its smallest run |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x |`);
+    console.log(
+      `| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x |`,
+    );
   }
   const oneWorker = rows.find((r) => r.contender.startsWith('memkit Kmalloc') && r.workers === 1)!.opsPerSec;
   console.log(`\none shared worker / single-threaded, not shared: ${(oneWorker / st).toFixed(2)}x (goal >= 0.85x)\n`);
@@ -139,7 +165,15 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       cases.push(c);
     }
     const role = r.contender.startsWith('glibc') ? 'peer' : 'memkit';
-    (c.rows as RowResult[]).push({ name: r.contender, role, opsPerSec: r.opsPerSec, spread: NaN, memkitOver: NaN, opsPerRound: ops, metrics: {} });
+    (c.rows as RowResult[]).push({
+      name: r.contender,
+      role,
+      opsPerSec: r.opsPerSec,
+      spread: NaN,
+      memkitOver: NaN,
+      opsPerRound: ops,
+      metrics: {},
+    });
   }
   return cases;
 }

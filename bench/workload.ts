@@ -84,7 +84,14 @@ export async function traceScript(path: string): Promise<Script> {
 }
 
 function finish(name: string, kind: number[], ids: number[], sizes: number[], nIds: number): Script {
-  const s = { name, kind: Uint8Array.from(kind), id: Int32Array.from(ids), size: Uint32Array.from(sizes), ids: nIds, peakPayload: 0 };
+  const s = {
+    name,
+    kind: Uint8Array.from(kind),
+    id: Int32Array.from(ids),
+    size: Uint32Array.from(sizes),
+    ids: nIds,
+    peakPayload: 0,
+  };
   const req = new Float64Array(nIds);
   let payload = 0;
   for (let i = 0; i < s.kind.length; i++) {
@@ -99,12 +106,28 @@ function finish(name: string, kind: number[], ids: number[], sizes: number[], nI
   return s;
 }
 
-type Loop = (a: ByteAllocator, kind: Uint8Array, id: Int32Array, size: Uint32Array, addr: Float64Array, from: number, to: number) => number;
+type Loop = (
+  a: ByteAllocator,
+  kind: Uint8Array,
+  id: Int32Array,
+  size: Uint32Array,
+  addr: Float64Array,
+  from: number,
+  to: number,
+) => number;
 
 /** A fresh copy of the replay loop (own feedback: monomorphic per contender). */
 function makeLoop(): Loop {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('a', 'kind', 'id', 'size', 'addr', 'from', 'to', `
+  return new Function(
+    'a',
+    'kind',
+    'id',
+    'size',
+    'addr',
+    'from',
+    'to',
+    `
     let s = 0;
     for (let i = from; i < to; i++) {
       const k = kind[i], b = id[i];
@@ -112,7 +135,8 @@ function makeLoop(): Loop {
       else if (k === ${OpKind.Free}) a.free(addr[b]);
       else addr[b] = a.realloc(addr[b], size[i]);
     }
-    return s;`) as Loop;
+    return s;`,
+  ) as Loop;
 }
 
 /**

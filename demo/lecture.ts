@@ -21,7 +21,7 @@ function buddyMap(b: BuddyAllocator, owners: Map<number, string>): string {
     const who = free ? '.' : (owners.get(addr) ?? '#');
     const cell = free ? dim(who) : paint(33, who);
     cells += '|' + Array.from({ length: pages }, () => ` ${cell} `).join('');
-    info += `${free ? "free" : who} ${page}-${page + pages - 1} (${pages === 1 << order ? "" : `${pages} of `}2^${order}), `;
+    info += `${free ? 'free' : who} ${page}-${page + pages - 1} (${pages === 1 << order ? '' : `${pages} of `}2^${order}), `;
   });
   const header = Array.from({ length: b.pages }, (_, i) => String(i).padStart(3)).join('');
   return `  ${dim(header)}\n  ${cells}|\n  ${dim(info.slice(0, -2))}\n  free lists by order: [${b.freeCounts().join(', ')}]   ${dim(b.buddyinfo())}`;
@@ -33,14 +33,21 @@ function buddyWalkthrough(): void {
   const owners = new Map<number, string>();
   console.log('start: one free block of 2^4 pages');
   console.log(buddyMap(b, owners));
-  const steps: Array<[string, number]> = [['A', 1], ['B', 2], ['C', 3], ['D', 1]];
+  const steps: Array<[string, number]> = [
+    ['A', 1],
+    ['B', 2],
+    ['C', 3],
+    ['D', 1],
+  ];
   const addrs = new Map<string, number>();
   for (const [name, pages] of steps) {
     const addr = b.allocPages(pages);
     owners.set(addr, name);
     addrs.set(name, addr);
     const at = (addr - b.base) / b.pageSize;
-    console.log(`\n${bold(`${name} = allocPages(${pages})`)}: ${pages === 3 ? 'rounded up to 2^2 pages; ' : ''}split until a block fits -> pages ${at}-${at + b.blockPages(addr) - 1}`);
+    console.log(
+      `\n${bold(`${name} = allocPages(${pages})`)}: ${pages === 3 ? 'rounded up to 2^2 pages; ' : ''}split until a block fits -> pages ${at}-${at + b.blockPages(addr) - 1}`,
+    );
     console.log(buddyMap(b, owners));
   }
   for (const name of ['D', 'A', 'C', 'B']) {
@@ -51,7 +58,9 @@ function buddyWalkthrough(): void {
     console.log(buddyMap(b, owners));
   }
   const x = b.allocPagesExact(5);
-  console.log(`\n${bold('allocPagesExact(5)')}: takes 2^3 pages and gives the 3 tail pages back at once (5 pages cost 5, not 8)`);
+  console.log(
+    `\n${bold('allocPagesExact(5)')}: takes 2^3 pages and gives the 3 tail pages back at once (5 pages cost 5, not 8)`,
+  );
   console.log(buddyMap(b, new Map([[x, 'X']])));
   b.free(x);
 }
@@ -63,7 +72,9 @@ function arenaExample(): void {
     const s = arena.stats();
     const width = 32;
     const used = Math.round((s.used / s.capacity) * width);
-    console.log(`${what.padEnd(22)} [${paint(36, '#'.repeat(used))}${dim('.'.repeat(width - used))}] used ${s.used}/${s.capacity} bytes`);
+    console.log(
+      `${what.padEnd(22)} [${paint(36, '#'.repeat(used))}${dim('.'.repeat(width - used))}] used ${s.used}/${s.capacity} bytes`,
+    );
   };
   show('start');
   const a = arena.alloc(4, 1);
@@ -94,7 +105,9 @@ function slabExample(): void {
   cache.free(objs[0]!);
   show('free the first object');
   const again = cache.alloc();
-  console.log(dim(`  alloc hands out the first free object again: ${again === objs[0] ? 'same address' : 'another address'}`));
+  console.log(
+    dim(`  alloc hands out the first free object again: ${again === objs[0] ? 'same address' : 'another address'}`),
+  );
   for (const o of [again, ...objs.slice(1)]) cache.free(o);
   show('free everything');
   cache.shrink();
@@ -106,8 +119,13 @@ function kmallocExample(): void {
   const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel' });
   const sizes = [8, 30, 100, 1000, 5000, 20000];
   const ps = sizes.map((s) => k.kmalloc(s));
-  sizes.forEach((s, i) => console.log(`kmalloc(${String(s).padStart(5)}) -> ksize ${String(k.ksize(ps[i]!)).padStart(5)}`));
-  const rows = k.slabinfo().split('\n').filter((l) => l.startsWith('slabinfo') || l.startsWith('#') || / [1-9]\d* +\d+ +\d+ +\d+ +\d+ :/.test(l));
+  sizes.forEach((s, i) =>
+    console.log(`kmalloc(${String(s).padStart(5)}) -> ksize ${String(k.ksize(ps[i]!)).padStart(5)}`),
+  );
+  const rows = k
+    .slabinfo()
+    .split('\n')
+    .filter((l) => l.startsWith('slabinfo') || l.startsWith('#') || / [1-9]\d* +\d+ +\d+ +\d+ +\d+ :/.test(l));
   console.log(dim(rows.join('\n')));
   for (const p of ps) k.kfree(p);
 }

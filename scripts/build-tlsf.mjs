@@ -22,9 +22,9 @@ const source = await readFile(root + 'src/peers/tlsf/assembly/tlsf.as', 'utf8');
 const result = await asc.compileString(
   { 'tlsf.ts': source },
   {
-    runtime: 'minimal',  // links rt/tlsf.ts (stub would be a bump allocator)
-    optimizeLevel: 3,    // asc's release defaults: -O3, asserts kept, so a
-    shrinkLevel: 0,      // bad free traps instead of corrupting the heap
+    runtime: 'minimal', // links rt/tlsf.ts (stub would be a bump allocator)
+    optimizeLevel: 3, // asc's release defaults: -O3, asserts kept, so a
+    shrinkLevel: 0, // bad free traps instead of corrupting the heap
   },
 );
 if (result.error || !result.binary) {

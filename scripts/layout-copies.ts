@@ -91,7 +91,8 @@ export async function regenerate(file: string): Promise<string> {
     let j = i + 1;
     for (; j < lines.length && lines[j] !== END; j++) {
       const c = CONST_LINE.exec(lines[j] ?? '');
-      if (c?.[1] === undefined) throw new Error(`${relative(ROOT, file)}:${j + 1}: only const lines go in a layout-copies block`);
+      if (c?.[1] === undefined)
+        throw new Error(`${relative(ROOT, file)}:${j + 1}: only const lines go in a layout-copies block`);
       names.push(c[1]);
     }
     if (j === lines.length) throw new Error(`${relative(ROOT, file)}:${i + 1}: layout-copies block has no end line`);

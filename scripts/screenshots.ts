@@ -23,21 +23,37 @@ const SHOTS: Array<{ file: string; hash: string; width: number; ready?: string }
   { file: 'slab.png', hash: '#slab?preset=lecture&step=7', width: 1440 },
   { file: 'arena.png', hash: '#arena?preset=growing&step=11', width: 1440 },
   { file: 'gc.png', hash: '#gc?preset=lecture&step=7', width: 1440 },
-  { file: 'trace.png', hash: '#trace?trace=gcc-cc1.rep.gz&a=kmalloc&b=buddy&op=264300', width: 1440, ready: '#view-trace[data-loaded]' },
+  {
+    file: 'trace.png',
+    hash: '#trace?trace=gcc-cc1.rep.gz&a=kmalloc&b=buddy&op=264300',
+    width: 1440,
+    ready: '#view-trace[data-loaded]',
+  },
   { file: 'buddy-phone.png', hash: '#buddy?preset=lecture&step=2', width: 390 },
 ];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   mkdirSync(out, { recursive: true });
-  const server = await createServer({ configFile: `${repo}web/vite.config.ts`, server: { host: '127.0.0.1', port: 0, hmr: false }, logLevel: 'error' });
+  const server = await createServer({
+    configFile: `${repo}web/vite.config.ts`,
+    server: { host: '127.0.0.1', port: 0, hmr: false },
+    logLevel: 'error',
+  });
   await server.listen();
   const url = server.resolvedUrls!.local[0]!;
-  const browser = await chromium.launch({ executablePath: process.env['CHROMIUM'] ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
   try {
     for (const s of SHOTS) {
       if (only.length > 0 && !only.some((o) => s.file.startsWith(o))) continue;
-      const page = await browser.newPage({ viewport: { width: s.width, height: s.width < 600 ? 844 : 960 }, deviceScaleFactor: s.width < 600 ? 2 : 1 });
+      const page = await browser.newPage({
+        viewport: { width: s.width, height: s.width < 600 ? 844 : 960 },
+        deviceScaleFactor: s.width < 600 ? 2 : 1,
+      });
       await page.goto(`${url}${s.hash}`);
       await page.waitForSelector('body[data-ready=true]');
       if (s.ready !== undefined) await page.waitForSelector(s.ready, { timeout: 120_000 });

@@ -13,8 +13,12 @@
 import './compat.js';
 
 export {
-  MemkitError, InvalidArgumentError, OutOfMemoryError, InvalidFreeError,
-  DoubleFreeError, HeapCorruptionError,
+  MemkitError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+  InvalidFreeError,
+  DoubleFreeError,
+  HeapCorruptionError,
 } from './errors/index.js';
 export * from './memory/index.js';
 export * from './arena/index.js';

@@ -47,18 +47,50 @@
  * @module
  */
 import {
-  HeapCorruptionError, InvalidArgumentError, MemkitError, OutOfMemoryError, argumentError, hex,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  MemkitError,
+  OutOfMemoryError,
+  argumentError,
+  hex,
 } from '../errors/index.js';
 import { HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
-import type {
-  ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource,
-} from './api.js';
+import type { ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource } from './api.js';
 import { ArenaInit, checkBlock, checkState } from './create.js';
 import {
-  ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0, EPOCH_LIMIT,
-  FLOOR_PAIRS, FLOOR_WORDS, MARK_EPOCH_UNIT, NO_MARK, MAX_ALIGN, MODE_BUDDY, MODE_FIXED, MODE_MEMORY, STATE_WORDS,
-  S_CAPACITY, S_CHUNKS, S_CUR, S_DEPTH, S_END, S_FIRST, S_FLOORS, S_GEN, S_GROW, S_HI_MARK,
-  S_LIMIT, S_MAGIC, S_MAX, S_MODE, S_PAGE_SIZE, S_TOP,
+  ARENA_MAGIC,
+  CHUNK_ALIGN,
+  CHUNK_HEADER_BYTES,
+  C_END,
+  C_PREV,
+  C_USED0,
+  C_WASTE0,
+  EPOCH_LIMIT,
+  FLOOR_PAIRS,
+  FLOOR_WORDS,
+  MARK_EPOCH_UNIT,
+  NO_MARK,
+  MAX_ALIGN,
+  MODE_BUDDY,
+  MODE_FIXED,
+  MODE_MEMORY,
+  STATE_WORDS,
+  S_CAPACITY,
+  S_CHUNKS,
+  S_CUR,
+  S_DEPTH,
+  S_END,
+  S_FIRST,
+  S_FLOORS,
+  S_GEN,
+  S_GROW,
+  S_HI_MARK,
+  S_LIMIT,
+  S_MAGIC,
+  S_MAX,
+  S_MODE,
+  S_PAGE_SIZE,
+  S_TOP,
 } from './layout.js';
 
 /**
@@ -77,8 +109,18 @@ const HI_MARK = 14;
 const DEPTH = 15;
 const FLOORS = 16;
 const FW = 4;
-if (FW !== FLOOR_WORDS || MAGIC !== S_MAGIC || TOP !== S_TOP || END !== S_END || CUR !== S_CUR || FIRST !== S_FIRST || GEN !== S_GEN ||
-  HI_MARK !== S_HI_MARK || DEPTH !== S_DEPTH || FLOORS !== S_FLOORS) {
+if (
+  FW !== FLOOR_WORDS ||
+  MAGIC !== S_MAGIC ||
+  TOP !== S_TOP ||
+  END !== S_END ||
+  CUR !== S_CUR ||
+  FIRST !== S_FIRST ||
+  GEN !== S_GEN ||
+  HI_MARK !== S_HI_MARK ||
+  DEPTH !== S_DEPTH ||
+  FLOORS !== S_FLOORS
+) {
   throw new Error('memkit arena: hot-path indices disagree with layout.ts');
 }
 
@@ -233,7 +275,11 @@ export class Arena implements Disposable {
     const u32 = this.memory.u32;
     let c = s[S_CUR]!;
     for (let n = s[S_CHUNKS]!; c !== 0 && !(pos >= c + CHUNK_HEADER_BYTES && pos <= u32[(c >>> 2) + C_END]!); n--) {
-      if (n <= 0) throw new HeapCorruptionError(`arena chunk chain from ${hex(s[S_CUR]!)} is longer than its ${s[S_CHUNKS]!} chunks`, this.stateAddress);
+      if (n <= 0)
+        throw new HeapCorruptionError(
+          `arena chunk chain from ${hex(s[S_CUR]!)} is longer than its ${s[S_CHUNKS]!} chunks`,
+          this.stateAddress,
+        );
       c = u32[(c >>> 2) + C_PREV]!;
     }
     if (c === 0) throw new InvalidArgumentError(`stale mark ${hex(pos)}: not inside a chunk of this arena`, 'mark');
@@ -247,7 +293,10 @@ export class Arena implements Disposable {
     const born = s[FLOORS + FW * i]!;
     if (((g - born) | 0) < 0) {
       const why = i === 0 ? 'taken before a reset' : 'a rewind released it after it was taken';
-      throw new InvalidArgumentError(`stale mark ${hex(pos)}: ${why} (generation ${g}, its bytes are from ${born})`, 'mark');
+      throw new InvalidArgumentError(
+        `stale mark ${hex(pos)}: ${why} (generation ${g}, its bytes are from ${born})`,
+        'mark',
+      );
     }
     this.releaseAfter(c);
     s[S_CUR] = c;
@@ -413,7 +462,8 @@ export class Arena implements Disposable {
   view(addr: number, length: number): Uint8Array {
     this.memory.sync();
     const n = this.memory.buffer.byteLength;
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr || addr >= n) throw argumentError('addr', `an address inside the memory (< ${n})`, addr);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr || addr >= n)
+      throw argumentError('addr', `an address inside the memory (< ${n})`, addr);
     if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || addr + length > n) {
       throw argumentError('length', `a byte count with addr + length <= ${n}`, length);
     }
@@ -446,7 +496,10 @@ export class Arena implements Disposable {
     chain.reverse();
     for (let i = 0; i < chain.length; i++) {
       const info = chain[i]!;
-      const upTo = i + 1 < chain.length ? u32[(chain[i + 1]!.address >>> 2) + C_USED0]! - u32[(info.address >>> 2) + C_USED0]! : s[S_TOP]! - info.data;
+      const upTo =
+        i + 1 < chain.length
+          ? u32[(chain[i + 1]!.address >>> 2) + C_USED0]! - u32[(info.address >>> 2) + C_USED0]!
+          : s[S_TOP]! - info.data;
       info.used = upTo;
     }
     if (s[S_MODE] !== MODE_BUDDY) {
@@ -455,7 +508,14 @@ export class Arena implements Disposable {
       const limit = s[S_LIMIT]!;
       const inChain = new Set(chain.map((c) => c.address));
       for (let c = s[S_FIRST]!; c < limit && chain.length < s[S_CHUNKS]!; c = align16(u32[(c >>> 2) + C_END]!)) {
-        if (!inChain.has(c)) chain.push({ address: c, data: c + CHUNK_HEADER_BYTES, end: u32[(c >>> 2) + C_END]!, used: 0, kind: 'spare' });
+        if (!inChain.has(c))
+          chain.push({
+            address: c,
+            data: c + CHUNK_HEADER_BYTES,
+            end: u32[(c >>> 2) + C_END]!,
+            used: 0,
+            kind: 'spare',
+          });
       }
     }
     return chain;
@@ -508,7 +568,10 @@ export class Arena implements Disposable {
     m.sync();
     if (this.s.buffer !== m.buffer) this.s = new Int32Array(m.buffer, this.stateAddress, STATE_WORDS);
     if (this.s[S_MAGIC] !== ARENA_MAGIC) {
-      throw new HeapCorruptionError(`no arena state at ${hex(this.stateAddress)} any more (disposed through another instance?)`, this.stateAddress);
+      throw new HeapCorruptionError(
+        `no arena state at ${hex(this.stateAddress)} any more (disposed through another instance?)`,
+        this.stateAddress,
+      );
     }
     return this.s;
   }
@@ -519,13 +582,22 @@ export class Arena implements Disposable {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) {
       throw argumentError('size', 'a whole number >= 1', size);
     }
-    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > MAX_ALIGN || (align & (align - 1)) !== 0) {
+    if (
+      typeof align !== 'number' ||
+      !Number.isInteger(align) ||
+      align < 1 ||
+      align > MAX_ALIGN ||
+      (align & (align - 1)) !== 0
+    ) {
       throw argumentError('align', 'a power of two in [1, 2^30]', align);
     }
     const max = s[S_MAX]!;
     if (size > max) {
       // A valid size the arena cannot hold: it is full for it (DESIGN: full means OutOfMemoryError).
-      throw new OutOfMemoryError(`arena alloc size ${size} is larger than the arena can ever hold (${max} bytes)`, size);
+      throw new OutOfMemoryError(
+        `arena alloc size ${size} is larger than the arena can ever hold (${max} bytes)`,
+        size,
+      );
     }
     const a = alignUp(s[S_TOP]!, align);
     if (a + size <= s[S_END]!) {
@@ -535,7 +607,9 @@ export class Arena implements Disposable {
     const mode = s[S_MODE]!;
     if (mode === MODE_FIXED) {
       throw new OutOfMemoryError(
-        `arena full: ${size} bytes (align ${align}) do not fit in the ${s[S_END]! - s[S_TOP]!} bytes left of ${s[S_CAPACITY]!}`, size);
+        `arena full: ${size} bytes (align ${align}) do not fit in the ${s[S_END]! - s[S_TOP]!} bytes left of ${s[S_CAPACITY]!}`,
+        size,
+      );
     }
     return mode === MODE_MEMORY ? this.allocInSpareOrGrown(size, align) : this.allocInBuddyChunk(size, align);
   }
@@ -561,13 +635,17 @@ export class Arena implements Disposable {
     const cap = s[S_CAPACITY]!;
     const room = s[S_MAX]! - cap;
     if (need > room) {
-      throw new OutOfMemoryError(`arena at its cap: ${size} bytes (align ${align}) need ${need} more of the ${room} left below maxBytes ${s[S_MAX]!}`, size);
+      throw new OutOfMemoryError(
+        `arena at its cap: ${size} bytes (align ${align}) need ${need} more of the ${room} left below maxBytes ${s[S_MAX]!}`,
+        size,
+      );
     }
     const dataBytes = Math.max(need, Math.min(Math.max(s[S_GROW]!, cap), room));
     try {
       this.memory.growTo(data + dataBytes);
     } catch (e) {
-      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`arena cannot grow its memory for ${size} bytes: ${e.message}`, size);
+      if (e instanceof OutOfMemoryError)
+        throw new OutOfMemoryError(`arena cannot grow its memory for ${size} bytes: ${e.message}`, size);
       throw e;
     }
     const st = this.state();
@@ -588,14 +666,18 @@ export class Arena implements Disposable {
     const cap = s[S_CAPACITY]!;
     const room = s[S_MAX]! - cap;
     if (need > room) {
-      throw new OutOfMemoryError(`arena at its cap: ${size} bytes (align ${align}) do not fit in the ${room} bytes left below maxBytes ${s[S_MAX]!}`, size);
+      throw new OutOfMemoryError(
+        `arena at its cap: ${size} bytes (align ${align}) do not fit in the ${room} bytes left below maxBytes ${s[S_MAX]!}`,
+        size,
+      );
     }
     const pages = Math.max(s[S_GROW]!, Math.ceil((CHUNK_HEADER_BYTES + need) / pageSize));
     let block: number;
     try {
       block = buddy.allocPages(pages);
     } catch (e) {
-      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`arena: the buddy has no block of ${pages} pages for ${size} bytes`, size);
+      if (e instanceof OutOfMemoryError)
+        throw new OutOfMemoryError(`arena: the buddy has no block of ${pages} pages for ${size} bytes`, size);
       throw e;
     }
     checkBlock(buddy, block, size);
@@ -650,7 +732,10 @@ export class Arena implements Disposable {
 
 /** The object `arena.scope()` returns. */
 class Scope implements ArenaScope {
-  constructor(private readonly arena: Arena, readonly mark: number) {}
+  constructor(
+    private readonly arena: Arena,
+    readonly mark: number,
+  ) {}
   [Symbol.dispose](): void {
     this.arena.rewind(this.mark);
   }

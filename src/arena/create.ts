@@ -8,16 +8,52 @@
  * @module
  */
 import {
-  HeapCorruptionError, InvalidArgumentError, MemkitError, OutOfMemoryError, argumentError, checkInteger,
-  checkOptions, hex,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  MemkitError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+  hex,
 } from '../errors/index.js';
 import { HEADER_BYTES, HeaderSlot, Memory, checkHeader, ensureHeader, readSlot, writeSlot } from '../memory/index.js';
 import type { ArenaAttachOptions, ArenaBuddyOptions, ArenaMemoryOptions, ArenaOptions, PageSource } from './api.js';
 import {
-  ADDRESS_LIMIT, ARENA_MAGIC, CHUNK_ALIGN, CHUNK_HEADER_BYTES, C_END, C_PREV, C_USED0, C_WASTE0,
-  FLOOR_PAIRS, FLOOR_WORDS, MODE_BUDDY, NO_MARK, MODE_FIXED, MODE_MEMORY, NO_CAP, STATE_BYTES, STATE_WORDS, S_CAPACITY,
-  S_CHUNKS, S_CUR, S_DEPTH, S_END, S_FIRST, S_FLOORS, S_GEN, S_GROW, S_HI_MARK, S_LIMIT, S_LOCK,
-  S_MAGIC, S_MAX, S_MODE, S_PAGE_SIZE, S_TOP,
+  ADDRESS_LIMIT,
+  ARENA_MAGIC,
+  CHUNK_ALIGN,
+  CHUNK_HEADER_BYTES,
+  C_END,
+  C_PREV,
+  C_USED0,
+  C_WASTE0,
+  FLOOR_PAIRS,
+  FLOOR_WORDS,
+  MODE_BUDDY,
+  NO_MARK,
+  MODE_FIXED,
+  MODE_MEMORY,
+  NO_CAP,
+  STATE_BYTES,
+  STATE_WORDS,
+  S_CAPACITY,
+  S_CHUNKS,
+  S_CUR,
+  S_DEPTH,
+  S_END,
+  S_FIRST,
+  S_FLOORS,
+  S_GEN,
+  S_GROW,
+  S_HI_MARK,
+  S_LIMIT,
+  S_LOCK,
+  S_MAGIC,
+  S_MAX,
+  S_MODE,
+  S_PAGE_SIZE,
+  S_TOP,
 } from './layout.js';
 
 /** Least usable bytes of a chunk added by growth, when not given. */
@@ -74,13 +110,20 @@ export class ArenaInit {
     if (o.at === undefined) {
       checkHeader(memory);
       at = readSlot(memory, HeaderSlot.Arena);
-      if (at === 0) throw new HeapCorruptionError('no arena is registered in this memory (header slot Arena is 0)', 16 + 4 * HeaderSlot.Arena);
+      if (at === 0)
+        throw new HeapCorruptionError(
+          'no arena is registered in this memory (header slot Arena is 0)',
+          16 + 4 * HeaderSlot.Arena,
+        );
     } else {
       at = checkInteger(o.at, 'at', 0, 2 ** 32 - 1);
     }
     const len = memory.buffer.byteLength;
     if (at % 8 !== 0 || at < HEADER_BYTES || at + STATE_BYTES > len) {
-      throw new HeapCorruptionError(`arena state address ${hex(at)} is not an 8-aligned address after the header with ${STATE_BYTES} bytes inside the ${len}-byte memory`, at);
+      throw new HeapCorruptionError(
+        `arena state address ${hex(at)} is not an 8-aligned address after the header with ${STATE_BYTES} bytes inside the ${len}-byte memory`,
+        at,
+      );
     }
     const s = memory.i32;
     const w = at >>> 2;
@@ -90,7 +133,10 @@ export class ArenaInit {
     let buddy: PageSource | null = null;
     if (s[w + S_MODE] === MODE_BUDDY) {
       if (o.buddy === undefined) {
-        throw new InvalidArgumentError('this arena takes its chunks from a buddy allocator: pass { buddy } to attach', 'buddy');
+        throw new InvalidArgumentError(
+          'this arena takes its chunks from a buddy allocator: pass { buddy } to attach',
+          'buddy',
+        );
       }
       buddy = checkPageSource(o.buddy);
       const bm = buddy.memory;
@@ -116,8 +162,14 @@ function isBuddyOptions(o: ArenaOptions): o is ArenaBuddyOptions {
 /** Throws unless `b` has the members of a {@link PageSource}. */
 function checkPageSource(b: unknown): PageSource {
   const p = b as Partial<PageSource> | null;
-  if (typeof p !== 'object' || p === null || typeof p.allocPages !== 'function' || typeof p.free !== 'function' ||
-    typeof p.blockPages !== 'function' || typeof p.pageSize !== 'number') {
+  if (
+    typeof p !== 'object' ||
+    p === null ||
+    typeof p.allocPages !== 'function' ||
+    typeof p.free !== 'function' ||
+    typeof p.blockPages !== 'function' ||
+    typeof p.pageSize !== 'number'
+  ) {
     throw argumentError('buddy', 'a BuddyAllocator (or a PageSource)', b);
   }
   return p as PageSource;
@@ -125,8 +177,15 @@ function checkPageSource(b: unknown): PageSource {
 
 /** Writes a fresh state region at `at` and the first chunk header at `chunk`. */
 function writeState(
-  memory: Memory, at: number, mode: number, chunk: number, end: number,
-  limit: number, max: number, grow: number, pageSize: number,
+  memory: Memory,
+  at: number,
+  mode: number,
+  chunk: number,
+  end: number,
+  limit: number,
+  max: number,
+  grow: number,
+  pageSize: number,
 ): void {
   const u32 = memory.u32;
   const s = memory.i32;
@@ -165,10 +224,14 @@ function createOnMemory(options: ArenaMemoryOptions): ArenaInit {
   const at = HEADER_BYTES;
   const chunk = at + STATE_BYTES;
   const data = chunk + CHUNK_HEADER_BYTES;
-  if (o.bytes === undefined) throw argumentError('bytes', `a whole number in [0, ${ADDRESS_LIMIT - data}] (or pass { buddy })`, o.bytes);
+  if (o.bytes === undefined)
+    throw argumentError('bytes', `a whole number in [0, ${ADDRESS_LIMIT - data}] (or pass { buddy })`, o.bytes);
   const bytes = checkInteger(o.bytes, 'bytes', 0, ADDRESS_LIMIT - data);
   const maxBytes = o.maxBytes === undefined ? bytes : checkInteger(o.maxBytes, 'maxBytes', bytes, ADDRESS_LIMIT - data);
-  const chunkBytes = o.chunkBytes === undefined ? Math.max(bytes, MIN_CHUNK_BYTES) : checkInteger(o.chunkBytes, 'chunkBytes', 1, ADDRESS_LIMIT);
+  const chunkBytes =
+    o.chunkBytes === undefined
+      ? Math.max(bytes, MIN_CHUNK_BYTES)
+      : checkInteger(o.chunkBytes, 'chunkBytes', 1, ADDRESS_LIMIT);
   if (o.shared !== undefined && typeof o.shared !== 'boolean') throw argumentError('shared', 'a boolean', o.shared);
   const growing = maxBytes > bytes;
   // Each chunk but the last has >= chunkBytes usable bytes; each costs a
@@ -176,10 +239,22 @@ function createOnMemory(options: ArenaMemoryOptions): ArenaInit {
   const maxChunks = growing ? 2 + Math.floor((maxBytes - bytes) / chunkBytes) : 1;
   const maxLen = Math.min(ADDRESS_LIMIT, chunk + maxChunks * (CHUNK_HEADER_BYTES + CHUNK_ALIGN) + maxBytes);
   const memory = Memory.create(
-    growing ? { bytes: data + bytes, maxBytes: maxLen, shared: o.shared === true } : { bytes: data + bytes, shared: o.shared === true },
+    growing
+      ? { bytes: data + bytes, maxBytes: maxLen, shared: o.shared === true }
+      : { bytes: data + bytes, shared: o.shared === true },
   );
   ensureHeader(memory);
-  writeState(memory, at, growing ? MODE_MEMORY : MODE_FIXED, chunk, data + bytes, data + bytes, maxBytes, chunkBytes, 0);
+  writeState(
+    memory,
+    at,
+    growing ? MODE_MEMORY : MODE_FIXED,
+    chunk,
+    data + bytes,
+    data + bytes,
+    maxBytes,
+    chunkBytes,
+    0,
+  );
   writeSlot(memory, HeaderSlot.Arena, at);
   return ArenaInit.made(memory, at, null);
 }
@@ -191,7 +266,10 @@ function createOnMemory(options: ArenaMemoryOptions): ArenaInit {
 export function checkBlock(buddy: PageSource, block: number, size: number): void {
   if (block % CHUNK_ALIGN !== 0) {
     buddy.free(block);
-    throw new InvalidArgumentError(`buddy block ${hex(block)} is not ${CHUNK_ALIGN}-byte aligned (use a page size of at least ${CHUNK_ALIGN})`, 'buddy');
+    throw new InvalidArgumentError(
+      `buddy block ${hex(block)} is not ${CHUNK_ALIGN}-byte aligned (use a page size of at least ${CHUNK_ALIGN})`,
+      'buddy',
+    );
   }
   if (block + buddy.blockPages(block) * buddy.pageSize > ADDRESS_LIMIT) {
     buddy.free(block);
@@ -204,8 +282,13 @@ function createOnBuddy(options: ArenaBuddyOptions): ArenaInit {
   const o = checkOptions(options, 'Arena options', BUDDY_OPTIONS);
   const buddy = checkPageSource(o.buddy);
   const memory = buddy.memory;
-  if (!(memory instanceof Memory)) throw new InvalidArgumentError('an arena needs a memory-backed buddy allocator (this one is offsets-only)', 'buddy');
-  const chunkPages = o.chunkPages === undefined ? DEFAULT_CHUNK_PAGES : checkInteger(o.chunkPages, 'chunkPages', 1, 2 ** 20);
+  if (!(memory instanceof Memory))
+    throw new InvalidArgumentError(
+      'an arena needs a memory-backed buddy allocator (this one is offsets-only)',
+      'buddy',
+    );
+  const chunkPages =
+    o.chunkPages === undefined ? DEFAULT_CHUNK_PAGES : checkInteger(o.chunkPages, 'chunkPages', 1, 2 ** 20);
   const max = o.maxBytes === undefined ? NO_CAP : checkInteger(o.maxBytes, 'maxBytes', 1, ADDRESS_LIMIT);
   const pageSize = buddy.pageSize;
   const pages = Math.max(chunkPages, Math.ceil((STATE_BYTES + CHUNK_HEADER_BYTES + 1) / pageSize));
@@ -231,17 +314,38 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   const s = memory.i32;
   const u32 = memory.u32;
   const w = at >>> 2;
-  const NAMES = ['magic', 'lock', 'mode', 'top', 'end', 'cur', 'first', 'limit', 'chunks', 'capacity', 'max', 'grow', 'gen', 'pageSize', 'hiMark', 'depth'];
+  const NAMES = [
+    'magic',
+    'lock',
+    'mode',
+    'top',
+    'end',
+    'cur',
+    'first',
+    'limit',
+    'chunks',
+    'capacity',
+    'max',
+    'grow',
+    'gen',
+    'pageSize',
+    'hiMark',
+    'depth',
+  ];
   const word = (i: number): number => s[w + i]!;
   const bad = (i: number, why: string): never => {
-    const name = i < NAMES.length ? NAMES[i]! : `floor stack word ${i - S_FLOORS} (entry ${Math.floor((i - S_FLOORS) / FLOOR_WORDS)})`;
+    const name =
+      i < NAMES.length
+        ? NAMES[i]!
+        : `floor stack word ${i - S_FLOORS} (entry ${Math.floor((i - S_FLOORS) / FLOOR_WORDS)})`;
     throw new HeapCorruptionError(`arena state word ${name} at ${hex(at + 4 * i)} = ${word(i)}: ${why}`, at + 4 * i);
   };
   const badChunk = (c: number, why: string): never => {
     throw new HeapCorruptionError(`arena chunk header at ${hex(c)}: ${why}`, c);
   };
   const mode = word(S_MODE);
-  if (mode !== MODE_FIXED && mode !== MODE_MEMORY && mode !== MODE_BUDDY) bad(S_MODE, 'not a mode (0 fixed, 1 memory, 2 buddy)');
+  if (mode !== MODE_FIXED && mode !== MODE_MEMORY && mode !== MODE_BUDDY)
+    bad(S_MODE, 'not a mode (0 fixed, 1 memory, 2 buddy)');
   const first = word(S_FIRST);
   if (first !== at + STATE_BYTES) bad(S_FIRST, `the first chunk is right after the state, at ${hex(at + STATE_BYTES)}`);
   const inside = (x: number): boolean => x >= 0 && x <= Math.min(len, ADDRESS_LIMIT);
@@ -250,9 +354,11 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   // The chain, newest first, from cur back to first: at most `chunks` steps.
   const cur = word(S_CUR);
   const endOf = (c: number): number => {
-    if (!(c >= at + STATE_BYTES && c % CHUNK_ALIGN === 0 && c + CHUNK_HEADER_BYTES <= len)) badChunk(c, `not a 16-aligned chunk header inside the ${len}-byte memory`);
+    if (!(c >= at + STATE_BYTES && c % CHUNK_ALIGN === 0 && c + CHUNK_HEADER_BYTES <= len))
+      badChunk(c, `not a 16-aligned chunk header inside the ${len}-byte memory`);
     const e = u32[(c >>> 2) + C_END]!;
-    if (!(e >= c + CHUNK_HEADER_BYTES && inside(e))) badChunk(c, `end ${e} is not after the header and inside the memory`);
+    if (!(e >= c + CHUNK_HEADER_BYTES && inside(e)))
+      badChunk(c, `end ${e} is not after the header and inside the memory`);
     if (buddy !== null) {
       const block = c === first ? at : c;
       let pages = 0;
@@ -270,7 +376,7 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   let capacity = 0;
   let c = cur;
   let newer = -1; // the chunk after c in the chain
-  for (; ;) {
+  for (;;) {
     if (++inChain > chunks) bad(S_CHUNKS, 'the chain from cur is longer than chunks (a cycle?)');
     const e = endOf(c);
     capacity += e - (c + CHUNK_HEADER_BYTES);
@@ -278,10 +384,14 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
     const waste0 = u32[(c >>> 2) + C_WASTE0]!;
     if (used0 > ADDRESS_LIMIT || waste0 > ADDRESS_LIMIT) badChunk(c, 'used0 or waste0 out of range');
     // The chunk after c was entered with used0 + waste0 = c's + c's usable bytes.
-    if (newer >= 0 && u32[(newer >>> 2) + C_USED0]! + u32[(newer >>> 2) + C_WASTE0]! !== used0 + waste0 + (e - (c + CHUNK_HEADER_BYTES))) {
+    if (
+      newer >= 0 &&
+      u32[(newer >>> 2) + C_USED0]! + u32[(newer >>> 2) + C_WASTE0]! !== used0 + waste0 + (e - (c + CHUNK_HEADER_BYTES))
+    ) {
       badChunk(newer, 'used0 + waste0 is not that of the chunk before it plus its usable bytes');
     }
-    if (mode !== MODE_BUDDY && newer >= 0 && newer < e) badChunk(newer, 'chunks of a memory-backed arena lie in rising address order');
+    if (mode !== MODE_BUDDY && newer >= 0 && newer < e)
+      badChunk(newer, 'chunks of a memory-backed arena lie in rising address order');
     const prev = u32[(c >>> 2) + C_PREV]!;
     if (c === first) {
       if (prev !== 0 || used0 !== 0 || waste0 !== 0) badChunk(c, 'the first chunk has prev 0, used0 0, waste0 0');
@@ -294,7 +404,8 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   const top = word(S_TOP);
   const end = word(S_END);
   if (end !== u32[(cur >>> 2) + C_END]) bad(S_END, `not the end of the current chunk (${u32[(cur >>> 2) + C_END]!})`);
-  if (!(top >= cur + CHUNK_HEADER_BYTES && top <= end)) bad(S_TOP, `not inside the current chunk [${cur + CHUNK_HEADER_BYTES}, ${end}]`);
+  if (!(top >= cur + CHUNK_HEADER_BYTES && top <= end))
+    bad(S_TOP, `not inside the current chunk [${cur + CHUNK_HEADER_BYTES}, ${end}]`);
   // Memory mode: the chunks tile [first, limit) in address order, each at
   // the 16-aligned end of the one before; the chain is some of them, the
   // rest are spares (after cur, or passed over as too small for a request).
@@ -302,15 +413,17 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   if (mode === MODE_BUDDY) {
     if (limit !== 0) bad(S_LIMIT, 'a buddy-backed arena has limit 0');
   } else {
-    if (!(inside(limit) && limit >= end)) bad(S_LIMIT, `not inside the memory and at or after the current chunk's end ${end}`);
-    if (mode === MODE_FIXED && (chunks !== 1 || limit !== end)) bad(S_CHUNKS, 'a fixed arena has one chunk, its end at limit');
+    if (!(inside(limit) && limit >= end))
+      bad(S_LIMIT, `not inside the memory and at or after the current chunk's end ${end}`);
+    if (mode === MODE_FIXED && (chunks !== 1 || limit !== end))
+      bad(S_CHUNKS, 'a fixed arena has one chunk, its end at limit');
     let all = 0;
     let spareBytes = 0;
     let chainSeen = 0;
     const chain = new Set<number>();
     for (let x = cur, n = 0; n < inChain; n++, x = u32[(x >>> 2) + C_PREV]!) chain.add(x);
     let lastEnd = 0;
-    for (let x = first; x < limit;) {
+    for (let x = first; x < limit; ) {
       if (++all > chunks) bad(S_CHUNKS, 'more chunks between first and limit than chunks counts');
       const e = endOf(x);
       if (chain.has(x)) chainSeen++;
@@ -319,7 +432,8 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
       x = alignUp16(e);
     }
     if (lastEnd !== limit) bad(S_LIMIT, `not the end of the last chunk (${lastEnd})`);
-    if (all !== chunks || chainSeen !== inChain) bad(S_CHUNKS, `${all} chunks between first and limit, ${chainSeen} of the ${inChain} in the chain among them`);
+    if (all !== chunks || chainSeen !== inChain)
+      bad(S_CHUNKS, `${all} chunks between first and limit, ${chainSeen} of the ${inChain} in the chain among them`);
     capacity += spareBytes;
   }
   if (mode === MODE_BUDDY && inChain !== chunks) bad(S_CHUNKS, `${inChain} chunks in the chain`);
@@ -328,7 +442,8 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   if (!(max >= 0 && max >= (mode === MODE_BUDDY ? 1 : 0))) bad(S_MAX, 'not a byte count');
   if (mode !== MODE_BUDDY && capacity > max) bad(S_MAX, `below the capacity ${capacity}`);
   if (word(S_GROW) < 1 || (mode === MODE_BUDDY && word(S_GROW) > 2 ** 20)) bad(S_GROW, 'not a chunk size');
-  if (mode === MODE_BUDDY && word(S_PAGE_SIZE) !== buddy!.pageSize) bad(S_PAGE_SIZE, `not the buddy's page size ${buddy!.pageSize}`);
+  if (mode === MODE_BUDDY && word(S_PAGE_SIZE) !== buddy!.pageSize)
+    bad(S_PAGE_SIZE, `not the buddy's page size ${buddy!.pageSize}`);
   // Marks: the floor stack rises, its generations never pass gen.
   const gen = word(S_GEN);
   const used = u32[(cur >>> 2) + C_USED0]! + top - (cur + CHUNK_HEADER_BYTES);

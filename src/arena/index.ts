@@ -7,7 +7,17 @@
  */
 export { Arena } from './arena.js';
 export type {
-  ArenaOptions, ArenaMemoryOptions, ArenaBuddyOptions, ArenaAttachOptions, ArenaStats,
-  ArenaChunkInfo, ArenaScope, PageSource,
+  ArenaOptions,
+  ArenaMemoryOptions,
+  ArenaBuddyOptions,
+  ArenaAttachOptions,
+  ArenaStats,
+  ArenaChunkInfo,
+  ArenaScope,
+  PageSource,
 } from './api.js';
-export { ARENA_MAGIC, CHUNK_HEADER_BYTES as ARENA_CHUNK_HEADER_BYTES, STATE_BYTES as ARENA_STATE_BYTES } from './layout.js';
+export {
+  ARENA_MAGIC,
+  CHUNK_HEADER_BYTES as ARENA_CHUNK_HEADER_BYTES,
+  STATE_BYTES as ARENA_STATE_BYTES,
+} from './layout.js';

@@ -38,11 +38,25 @@
  * @module
  */
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError,
-  argumentError, checkInteger, checkOptions, hex,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+  hex,
 } from '../errors/index.js';
 import {
-  HEADER_BYTES, H_SLOTS, HeaderSlot, checkHeader, ensureHeader, hasHeader, readSlot, writeSlot,
+  HEADER_BYTES,
+  H_SLOTS,
+  HeaderSlot,
+  checkHeader,
+  ensureHeader,
+  hasHeader,
+  readSlot,
+  writeSlot,
 } from '../memory/header.js';
 import { MAX_MEMORY_BYTES, Memory } from '../memory/memory.js';
 import { stateBytes } from './layout.js';
@@ -76,7 +90,6 @@ const INFO_ORDER_MASK = 0x1f;
 const MAX_ORDERS = 32;
 const NIL = -1;
 // end layout-copies
-
 
 /** Options of {@link BuddyAllocator}. Every one is optional: `new BuddyAllocator()` is 256 pages of 4 KiB (1 MiB). */
 export interface BuddyOptions {
@@ -163,11 +176,17 @@ export class BuddyInit {
     const o = checkOptions(options, 'BuddyAllocator options', BUDDY_OPTIONS);
     const pageSize = o.pageSize === undefined ? 4096 : checkInteger(o.pageSize, 'pageSize', 1, 2 ** 30);
     if ((pageSize & (pageSize - 1)) !== 0) throw argumentError('pageSize', 'a power of two in [1, 2^30]', pageSize);
-    if (o.offsetsOnly !== undefined && typeof o.offsetsOnly !== 'boolean') throw argumentError('offsetsOnly', 'a boolean', o.offsetsOnly);
+    if (o.offsetsOnly !== undefined && typeof o.offsetsOnly !== 'boolean')
+      throw argumentError('offsetsOnly', 'a boolean', o.offsetsOnly);
     if (o.memory !== undefined && !(o.memory instanceof Memory)) throw argumentError('memory', 'a Memory', o.memory);
     const offsetsOnly = o.offsetsOnly === true;
-    if (offsetsOnly && o.memory !== undefined) throw new InvalidArgumentError('offsetsOnly and memory exclude each other', 'memory');
-    if (!offsetsOnly && o.base !== undefined) throw new InvalidArgumentError('base is an offsets-only option (a memory-backed buddy puts its pages after its state)', 'base');
+    if (offsetsOnly && o.memory !== undefined)
+      throw new InvalidArgumentError('offsetsOnly and memory exclude each other', 'memory');
+    if (!offsetsOnly && o.base !== undefined)
+      throw new InvalidArgumentError(
+        'base is an offsets-only option (a memory-backed buddy puts its pages after its state)',
+        'base',
+      );
 
     let pages: number;
     let maxPages: number;
@@ -180,7 +199,10 @@ export class BuddyInit {
       maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
       base = o.base === undefined ? 0 : checkInteger(o.base, 'base', 0, 2 ** 32 - 1);
       if (base + maxPages * pageSize > 2 ** 32) {
-        throw new InvalidArgumentError(`base ${base} + ${maxPages} pages of ${pageSize} bytes pass the 2^32 an offsets-only space can span`, 'maxPages');
+        throw new InvalidArgumentError(
+          `base ${base} + ${maxPages} pages of ${pageSize} bytes pass the 2^32 an offsets-only space can span`,
+          'maxPages',
+        );
       }
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       state = Memory.create({ bytes: HEADER_BYTES + stateBytes(maxPages) });
@@ -191,19 +213,27 @@ export class BuddyInit {
       memory = o.memory;
       memory.sync();
       if (hasHeader(memory) && readSlot(memory, HeaderSlot.Buddy) !== 0) {
-        throw new InvalidArgumentError('this Memory already holds a buddy allocator: use BuddyAllocator.attach(memory)', 'memory');
+        throw new InvalidArgumentError(
+          'this Memory already holds a buddy allocator: use BuddyAllocator.attach(memory)',
+          'memory',
+        );
       }
       const room = (bytes: number): number => Math.max(0, Math.floor((bytes - stateOff) / (pageSize + 9)));
       // A wasm memory does not tell its maximum: plan for its current size
       // unless the caller passes maxPages.
       const fitMax = room(memory.wasm !== null ? memory.buffer.byteLength : memory.maxByteLength);
-      maxPages = o.maxPages === undefined ? Math.max(fitMax, 1) : checkInteger(o.maxPages, 'maxPages', 1, MAX_PAGE_COUNT);
+      maxPages =
+        o.maxPages === undefined ? Math.max(fitMax, 1) : checkInteger(o.maxPages, 'maxPages', 1, MAX_PAGE_COUNT);
       base = alignUp(stateOff + stateBytes(maxPages), pageSize);
       if (base + maxPages * pageSize > MAX_MEMORY_BYTES) {
-        throw new InvalidArgumentError(`${maxPages} pages of ${pageSize} bytes and their state do not fit in a Memory (at most ${MAX_MEMORY_BYTES} bytes)`, 'maxPages');
+        throw new InvalidArgumentError(
+          `${maxPages} pages of ${pageSize} bytes and their state do not fit in a Memory (at most ${MAX_MEMORY_BYTES} bytes)`,
+          'maxPages',
+        );
       }
       const fitNow = Math.floor((memory.buffer.byteLength - base) / pageSize);
-      pages = o.pages === undefined ? Math.max(1, Math.min(fitNow, maxPages)) : checkInteger(o.pages, 'pages', 1, maxPages);
+      pages =
+        o.pages === undefined ? Math.max(1, Math.min(fitNow, maxPages)) : checkInteger(o.pages, 'pages', 1, maxPages);
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       // Last thing that can fail, and it fails with the Memory unchanged.
       if (base + pages * pageSize > memory.buffer.byteLength) memory.growTo(base + pages * pageSize);
@@ -215,7 +245,10 @@ export class BuddyInit {
     const bytes = base + pages * pageSize;
     const maxBytes = base + maxPages * pageSize;
     if (maxBytes > MAX_MEMORY_BYTES) {
-      throw new InvalidArgumentError(`${maxPages} pages of ${pageSize} bytes and their state do not fit in a Memory (at most ${MAX_MEMORY_BYTES} bytes)`, 'maxPages');
+      throw new InvalidArgumentError(
+        `${maxPages} pages of ${pageSize} bytes and their state do not fit in a Memory (at most ${MAX_MEMORY_BYTES} bytes)`,
+        'maxPages',
+      );
     }
     const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
     memory = Memory.create(maxBytes > bytes ? { bytes, maxBytes } : { bytes });
@@ -262,26 +295,39 @@ export class BuddyInit {
     const len = memory.buffer.byteLength;
     const off = memory.u32[H_SLOTS + HeaderSlot.Buddy]!;
     const slotAddr = (H_SLOTS + HeaderSlot.Buddy) * 4;
-    if (off === 0) throw new HeapCorruptionError('no buddy allocator in this Memory (header slot Buddy is 0)', slotAddr);
+    if (off === 0)
+      throw new HeapCorruptionError('no buddy allocator in this Memory (header slot Buddy is 0)', slotAddr);
     if (off % 8 !== 0 || off < HEADER_BYTES || off + CONTROL_BYTES > len) {
-      throw new HeapCorruptionError(`buddy state offset ${hex(off)} (header slot Buddy) is not an 8-aligned offset with a control block inside the ${len} bytes`, slotAddr);
+      throw new HeapCorruptionError(
+        `buddy state offset ${hex(off)} (header slot Buddy) is not an 8-aligned offset with a control block inside the ${len} bytes`,
+        slotAddr,
+      );
     }
     const u32 = memory.u32;
     const w = off >>> 2;
     const at = (word: number): number => off + 4 * word;
     const bad = (word: number, name: string, why: string): never => {
-      throw new HeapCorruptionError(`buddy state word ${name} at ${hex(at(word))} = ${u32[w + word]!}: ${why}`, at(word));
+      throw new HeapCorruptionError(
+        `buddy state word ${name} at ${hex(at(word))} = ${u32[w + word]!}: ${why}`,
+        at(word),
+      );
     };
     if (u32[w + B_MAGIC] !== BUDDY_MAGIC) bad(B_MAGIC, 'magic', "not 'BUDY'");
     const pageSize = u32[w + B_PAGE_SIZE]!;
-    if (pageSize < 1 || pageSize > 2 ** 30 || (pageSize & (pageSize - 1)) !== 0) bad(B_PAGE_SIZE, 'pageSize', 'not a power of two in [1, 2^30]');
-    if (u32[w + B_PAGE_SHIFT] !== 31 - Math.clz32(pageSize)) bad(B_PAGE_SHIFT, 'pageShift', `not log2(pageSize ${pageSize})`);
+    if (pageSize < 1 || pageSize > 2 ** 30 || (pageSize & (pageSize - 1)) !== 0)
+      bad(B_PAGE_SIZE, 'pageSize', 'not a power of two in [1, 2^30]');
+    if (u32[w + B_PAGE_SHIFT] !== 31 - Math.clz32(pageSize))
+      bad(B_PAGE_SHIFT, 'pageShift', `not log2(pageSize ${pageSize})`);
     const flags = u32[w + B_FLAGS]!;
     if ((flags & ~FLAG_OFFSETS_ONLY) !== 0) bad(B_FLAGS, 'flags', 'unknown flag bits');
     const offsetsOnly = flags === FLAG_OFFSETS_ONLY;
     const maxPages = u32[w + B_MAX_PAGES]!;
     if (maxPages < 1 || maxPages > MAX_PAGE_COUNT || off + stateBytes(maxPages) > len) {
-      bad(B_MAX_PAGES, 'maxPages', `its state (${stateBytes(maxPages)} bytes) does not fit in the ${len - off} bytes after the control block's offset`);
+      bad(
+        B_MAX_PAGES,
+        'maxPages',
+        `its state (${stateBytes(maxPages)} bytes) does not fit in the ${len - off} bytes after the control block's offset`,
+      );
     }
     const pages = u32[w + B_PAGES]!;
     if (pages < 1 || pages > maxPages) bad(B_PAGES, 'pages', `not in [1, maxPages ${maxPages}]`);
@@ -291,12 +337,17 @@ export class BuddyInit {
     if (offsetsOnly) {
       if (base + maxPages * pageSize > 2 ** 32) bad(B_BASE, 'base', `base + maxPages * pageSize passes 2^32`);
     } else if (base % pageSize !== 0 || base < off + stateBytes(maxPages) || base + pages * pageSize > len) {
-      bad(B_BASE, 'base', `pages [base, base + ${pages} * ${pageSize}) are not page-aligned after the state and inside the ${len} bytes`);
+      bad(
+        B_BASE,
+        'base',
+        `pages [base, base + ${pages} * ${pageSize}) are not page-aligned after the state and inside the ${len} bytes`,
+      );
     } else if (base + maxPages * pageSize > MAX_MEMORY_BYTES) {
       bad(B_MAX_PAGES, 'maxPages', `base + maxPages * pageSize passes ${MAX_MEMORY_BYTES}`);
     }
     if (u32[w + B_LINKS_OFF] !== CONTROL_BYTES) bad(B_LINKS_OFF, 'linksOff', `not ${CONTROL_BYTES}`);
-    if (u32[w + B_INFO_OFF] !== CONTROL_BYTES + 8 * maxPages) bad(B_INFO_OFF, 'infoOff', `not ${CONTROL_BYTES} + 8 * maxPages`);
+    if (u32[w + B_INFO_OFF] !== CONTROL_BYTES + 8 * maxPages)
+      bad(B_INFO_OFF, 'infoOff', `not ${CONTROL_BYTES} + 8 * maxPages`);
     if (u32[w + B_FREE_PAGES]! > pages) bad(B_FREE_PAGES, 'freePages', `more than pages (${pages})`);
     if (u32[w + B_USED_BLOCKS]! > pages) bad(B_USED_BLOCKS, 'usedBlocks', `more than pages (${pages})`);
     const nonEmpty = u32[w + B_NON_EMPTY]!;
@@ -306,9 +357,11 @@ export class BuddyInit {
       if (head !== NIL && (head < 0 || head >= pages || k > maxOrder || (head & ((1 << k) - 1)) !== 0)) {
         bad(B_HEADS + k, `head[${k}]`, `not -1 or an aligned page index below pages (${pages}) with order <= maxOrder`);
       }
-      if (count > pages >>> k) bad(B_COUNTS + k, `count[${k}]`, `more blocks of 2^${k} pages than fit in ${pages} pages`);
+      if (count > pages >>> k)
+        bad(B_COUNTS + k, `count[${k}]`, `more blocks of 2^${k} pages than fit in ${pages} pages`);
       if ((count === 0) !== (head === NIL)) bad(B_COUNTS + k, `count[${k}]`, `disagrees with head[${k}]`);
-      if (((nonEmpty >>> k) & 1) !== (head === NIL ? 0 : 1)) bad(B_NON_EMPTY, 'nonEmpty', `bit ${k} disagrees with head[${k}]`);
+      if (((nonEmpty >>> k) & 1) !== (head === NIL ? 0 : 1))
+        bad(B_NON_EMPTY, 'nonEmpty', `bit ${k} disagrees with head[${k}]`);
     }
     return new BuddyInit(offsetsOnly ? null : memory, memory, off, pageSize, base, maxOrder, maxPages, -1);
   }
@@ -442,7 +495,8 @@ export class BuddyAllocator {
     if (p < 0) {
       this.growFor(n, order);
       p = this.takeBlock(order, n);
-      if (p < 0) throw new HeapCorruptionError(`buddy grew for ${n} pages but has no block of 2^${order} pages`, this.base);
+      if (p < 0)
+        throw new HeapCorruptionError(`buddy grew for ${n} pages but has no block of 2^${order} pages`, this.base);
     }
     this.trimTail(p, order, n);
     return this.base + p * this.pageSize;
@@ -479,7 +533,8 @@ export class BuddyAllocator {
         i32[w + B_COUNTS + j] = 1;
         u8[info + q] = (u8[info + q]! & INFO_FREED) | INFO_FREE | j;
       }
-      i32[w + B_NON_EMPTY] = i32[w + B_NON_EMPTY]! | (((1 << (31 - Math.clz32(mask & -mask))) - 1) & ~((1 << order) - 1));
+      i32[w + B_NON_EMPTY] =
+        i32[w + B_NON_EMPTY]! | (((1 << (31 - Math.clz32(mask & -mask))) - 1) & ~((1 << order) - 1));
     }
     u8[this.info + p] = INFO_ALLOC | order;
     i32[this.links + 2 * p] = n;
@@ -508,7 +563,10 @@ export class BuddyAllocator {
 
   private allocPagesBadSize(n: unknown): never {
     if (typeof n === 'number' && Number.isInteger(n) && n > 0) {
-      throw new OutOfMemoryError(`cannot allocate ${n} pages: larger than the largest block (2^${this.maxOrder} pages)`, n);
+      throw new OutOfMemoryError(
+        `cannot allocate ${n} pages: larger than the largest block (2^${this.maxOrder} pages)`,
+        n,
+      );
     }
     throw argumentError('n', 'a page count (a whole number >= 1)', n);
   }
@@ -518,7 +576,8 @@ export class BuddyAllocator {
     const order = n === 1 ? 0 : 32 - Math.clz32(n - 1);
     this.growFor(n, order);
     const p = this.takeBlock(order, exact ? n : 1 << order);
-    if (p < 0) throw new HeapCorruptionError(`buddy grew for ${n} pages but has no block of 2^${order} pages`, this.base);
+    if (p < 0)
+      throw new HeapCorruptionError(`buddy grew for ${n} pages but has no block of 2^${order} pages`, this.base);
     return this.base + p * this.pageSize;
   }
 
@@ -530,7 +589,10 @@ export class BuddyAllocator {
    */
   private growFor(n: number, order: number): void {
     if (order > this.maxOrder) {
-      throw new OutOfMemoryError(`cannot allocate ${n} pages: larger than the largest block (2^${this.maxOrder} pages)`, n);
+      throw new OutOfMemoryError(
+        `cannot allocate ${n} pages: larger than the largest block (2^${this.maxOrder} pages)`,
+        n,
+      );
     }
     const size = 1 << order;
     const pages = this.pages;
@@ -540,12 +602,19 @@ export class BuddyAllocator {
     if (down < pages && down + size <= maxPages && this.allFree(down, pages)) want = down + size;
     else if (alignUp(pages, size) + size <= maxPages) want = alignUp(pages, size) + size;
     if (want < 0) {
-      throw new OutOfMemoryError(`no free block of ${size} pages for a request of ${n} (${this.freePages} pages free, ${pages} of at most ${maxPages} pages)`, n);
+      throw new OutOfMemoryError(
+        `no free block of ${size} pages for a request of ${n} (${this.freePages} pages free, ${pages} of at most ${maxPages} pages)`,
+        n,
+      );
     }
     try {
       this.grow(want - pages);
     } catch (e) {
-      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`no free block of ${size} pages for a request of ${n}, and the memory cannot grow: ${e.message}`, n);
+      if (e instanceof OutOfMemoryError)
+        throw new OutOfMemoryError(
+          `no free block of ${size} pages for a request of ${n}, and the memory cannot grow: ${e.message}`,
+          n,
+        );
       throw e;
     }
   }
@@ -553,7 +622,7 @@ export class BuddyAllocator {
   /** True when pages [from, to) are all in free blocks (from a block head on). */
   private allFree(from: number, to: number): boolean {
     const u8 = this.state.u8;
-    for (let q = from; q < to;) {
+    for (let q = from; q < to; ) {
       const v = u8[this.info + q]!;
       if ((v & INFO_FREE) === 0) return false;
       q += 1 << (v & INFO_ORDER_MASK);
@@ -573,14 +642,18 @@ export class BuddyAllocator {
   free(addr: number): void {
     // An address is a whole number in [0, 2^32): typeof first (no valueOf,
     // no BigInt), then `>>> 0` refuses fractions, negatives, NaN, 2^32 and up.
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) this.badAddress(addr);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr);
     const st = this.state;
     st.sync();
     const u8 = st.u8;
     const i32 = st.i32;
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    if (!(off >= 0 && off < i32[this.w + B_PAGES]! * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (u8[this.info + p]! & INFO_ALLOC) === 0) {
+    if (
+      !(off >= 0 && off < i32[this.w + B_PAGES]! * this.pageSize) ||
+      (off & (this.pageSize - 1)) !== 0 ||
+      (u8[this.info + p]! & INFO_ALLOC) === 0
+    ) {
       this.badFree(addr);
     }
     const order = u8[this.info + p]! & INFO_ORDER_MASK;
@@ -633,7 +706,10 @@ export class BuddyAllocator {
     const what = hex(addr);
     const off = addr - this.base;
     if (off < 0 || off >= this.pages * this.pageSize) {
-      throw new InvalidFreeError(`free(${what}): outside the buddy's pages [${hex(this.base)}, ${hex(this.base + this.pages * this.pageSize)})`, addr);
+      throw new InvalidFreeError(
+        `free(${what}): outside the buddy's pages [${hex(this.base)}, ${hex(this.base + this.pages * this.pageSize)})`,
+        addr,
+      );
     }
     const p = Math.floor(off / this.pageSize);
     const head = this.containingBlock(p);
@@ -643,7 +719,10 @@ export class BuddyAllocator {
       if (aligned && (u8[this.info + p]! & INFO_FREED) !== 0) {
         throw new DoubleFreeError(`free(${what}): block already free (double free)`, addr);
       }
-      throw new InvalidFreeError(`free(${what}): address is not allocated (inside a free block at ${hex(this.base + head * this.pageSize)})`, addr);
+      throw new InvalidFreeError(
+        `free(${what}): address is not allocated (inside a free block at ${hex(this.base + head * this.pageSize)})`,
+        addr,
+      );
     }
     const start = head >= 0 ? hex(this.base + head * this.pageSize) : '?';
     throw new InvalidFreeError(`free(${what}): interior pointer into the block at ${start}`, addr);
@@ -734,12 +813,16 @@ export class BuddyAllocator {
 
   /** Pages of the allocated block at `addr` (n for an exact allocation). */
   blockPages(addr: number): number {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) this.badAddress(addr);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr);
     const st = this.state;
     st.sync();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    if (!(off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize) || (off & (this.pageSize - 1)) !== 0 || (st.u8[this.info + p]! & INFO_ALLOC) === 0) {
+    if (
+      !(off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize) ||
+      (off & (this.pageSize - 1)) !== 0 ||
+      (st.u8[this.info + p]! & INFO_ALLOC) === 0
+    ) {
       this.badFree(addr);
     }
     return st.i32[this.links + 2 * p]!;
@@ -752,12 +835,17 @@ export class BuddyAllocator {
    * @throws InvalidArgumentError if `addr` is not an address at all.
    */
   isAllocated(addr: number): boolean {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) this.badAddress(addr);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr);
     const st = this.state;
     st.sync();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
-    return off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize && (off & (this.pageSize - 1)) === 0 && (st.u8[this.info + p]! & INFO_ALLOC) !== 0;
+    return (
+      off >= 0 &&
+      off < st.i32[this.w + B_PAGES]! * this.pageSize &&
+      (off & (this.pageSize - 1)) === 0 &&
+      (st.u8[this.info + p]! & INFO_ALLOC) !== 0
+    );
   }
 
   /**
@@ -772,7 +860,11 @@ export class BuddyAllocator {
     const i32 = st.i32;
     const out: number[] = [];
     const pages = st.u32[this.w + B_PAGES]!;
-    for (let p = i32[this.w + B_HEADS + order]!; p >= 0 && p < pages && out.length <= pages; p = i32[this.links + 2 * p]!) {
+    for (
+      let p = i32[this.w + B_HEADS + order]!;
+      p >= 0 && p < pages && out.length <= pages;
+      p = i32[this.links + 2 * p]!
+    ) {
       out.push(this.base + p * this.pageSize);
     }
     return out;
@@ -835,7 +927,7 @@ export class BuddyAllocator {
     const st = this.state;
     st.sync();
     const pages = st.u32[this.w + B_PAGES]!;
-    for (let p = 0; p < pages;) {
+    for (let p = 0; p < pages; ) {
       const len = this.blockAt(p, pages);
       const v = st.u8[this.info + p]!;
       visit(this.base + p * this.pageSize, len, (v & INFO_FREE) !== 0, v & INFO_ORDER_MASK);
@@ -863,7 +955,10 @@ export class BuddyAllocator {
       if (!(len >= 1 && len <= size && (order === 0 || len > size / 2))) len = -1;
     }
     if (len < 0 || order > this.maxOrder || p % size !== 0 || p + len > pages) {
-      throw new HeapCorruptionError(`buddy state corrupt: page ${p} (info byte ${hex(this.info + p)} = ${v}) heads no valid block`, this.info + p);
+      throw new HeapCorruptionError(
+        `buddy state corrupt: page ${p} (info byte ${hex(this.info + p)} = ${v}) heads no valid block`,
+        this.info + p,
+      );
     }
     return len;
   }
@@ -889,12 +984,13 @@ export class BuddyAllocator {
     };
     let freePages = 0;
     let used = 0;
-    for (let p = 0; p < pages;) {
+    for (let p = 0; p < pages; ) {
       const len = this.blockAt(p, pages);
       const free = (u8[info + p]! & INFO_FREE) !== 0;
       // I1: no page inside a block heads another one.
       for (let q = p + 1; q < p + len; q++) {
-        if ((u8[info + q]! & (INFO_FREE | INFO_ALLOC)) !== 0) corrupt(`I1: page ${q} lies inside the block at page ${p} but heads a block`, info + q);
+        if ((u8[info + q]! & (INFO_FREE | INFO_ALLOC)) !== 0)
+          corrupt(`I1: page ${q} lies inside the block at page ${p} but heads a block`, info + q);
       }
       if (free) freePages += len;
       else used++;
@@ -902,7 +998,8 @@ export class BuddyAllocator {
     }
     // Pages not managed yet (up to maxPages) have no info: growth seeds them.
     for (let q = pages; q < this.maxPages; q++) {
-      if (u8[info + q] !== 0) corrupt(`page ${q} is beyond pages (${pages}) but its info byte is ${u8[info + q]!}`, info + q);
+      if (u8[info + q] !== 0)
+        corrupt(`page ${q} is beyond pages (${pages}) but its info byte is ${u8[info + q]!}`, info + q);
     }
     let listed = 0;
     for (let k = 0; k < MAX_ORDERS; k++) {
@@ -910,23 +1007,36 @@ export class BuddyAllocator {
       let n = 0;
       let prev = NIL;
       for (let p = i32[w + B_HEADS + k]!; p !== NIL; p = i32[L + 2 * p]!) {
-        if (!(p >= 0 && p < pages)) corrupt(`I2: list ${k} links to page ${p}, outside [0, ${pages})`, prev === NIL ? 4 * (w + B_HEADS + k) : 4 * (L + 2 * prev));
-        if (u8[info + p] !== ((u8[info + p]! & INFO_FREED) | INFO_FREE | k)) corrupt(`I2: page ${p} on list ${k} is not a free head of order ${k}`, info + p);
+        if (!(p >= 0 && p < pages))
+          corrupt(
+            `I2: list ${k} links to page ${p}, outside [0, ${pages})`,
+            prev === NIL ? 4 * (w + B_HEADS + k) : 4 * (L + 2 * prev),
+          );
+        if (u8[info + p] !== ((u8[info + p]! & INFO_FREED) | INFO_FREE | k))
+          corrupt(`I2: page ${p} on list ${k} is not a free head of order ${k}`, info + p);
         if (i32[L + 2 * p + 1] !== prev) corrupt(`I2: bad prev link at page ${p}`, 4 * (L + 2 * p + 1));
         prev = p;
         if (++n > count) corrupt(`I2: list ${k} is longer than its count ${count} (a cycle?)`, 4 * (w + B_COUNTS + k));
         const b = p ^ (1 << k);
-        if (k < this.maxOrder && b + (1 << k) <= pages && u8[info + b] === ((u8[info + b]! & INFO_FREED) | INFO_FREE | k)) {
+        if (
+          k < this.maxOrder &&
+          b + (1 << k) <= pages &&
+          u8[info + b] === ((u8[info + b]! & INFO_FREED) | INFO_FREE | k)
+        ) {
           corrupt(`I3: free buddies ${p} and ${b} of order ${k} not merged`, info + p);
         }
       }
       if (n !== count) corrupt(`I2: list ${k} has ${n} blocks, count says ${count}`, 4 * (w + B_COUNTS + k));
-      if ((n > 0) !== ((i32[w + B_NON_EMPTY]! & (1 << k)) !== 0)) corrupt(`I2: nonEmpty bit ${k} wrong`, 4 * (w + B_NON_EMPTY));
+      if (n > 0 !== ((i32[w + B_NON_EMPTY]! & (1 << k)) !== 0))
+        corrupt(`I2: nonEmpty bit ${k} wrong`, 4 * (w + B_NON_EMPTY));
       listed += n * 2 ** k;
     }
-    if (listed !== freePages) corrupt(`I2: the lists hold ${listed} pages, the map ${freePages} free pages (a free head off its list?)`, info);
-    if (freePages !== i32[w + B_FREE_PAGES]) corrupt(`I4: free pages: map ${freePages}, counter ${i32[w + B_FREE_PAGES]}`, 4 * (w + B_FREE_PAGES));
-    if (used !== i32[w + B_USED_BLOCKS]) corrupt(`used blocks: map ${used}, counter ${i32[w + B_USED_BLOCKS]}`, 4 * (w + B_USED_BLOCKS));
+    if (listed !== freePages)
+      corrupt(`I2: the lists hold ${listed} pages, the map ${freePages} free pages (a free head off its list?)`, info);
+    if (freePages !== i32[w + B_FREE_PAGES])
+      corrupt(`I4: free pages: map ${freePages}, counter ${i32[w + B_FREE_PAGES]}`, 4 * (w + B_FREE_PAGES));
+    if (used !== i32[w + B_USED_BLOCKS])
+      corrupt(`used blocks: map ${used}, counter ${i32[w + B_USED_BLOCKS]}`, 4 * (w + B_USED_BLOCKS));
   }
 }
 

@@ -54,13 +54,16 @@ export class TableLayout {
 
   /** The header line and the separator line (two lines, no final newline). */
   header(): string {
-    const sep = '|' + this.w.map((n, c) => (this.right[c] ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|';
+    const sep =
+      '|' + this.w.map((n, c) => (this.right[c] ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|';
     return this.row(this.head) + '\n' + sep;
   }
 
   /** One row (no final newline). */
   row(cells: string[]): string {
-    return '| ' + cells.map((x, c) => (this.right[c] ? x.padStart(this.w[c]!) : x.padEnd(this.w[c]!))).join(' | ') + ' |';
+    return (
+      '| ' + cells.map((x, c) => (this.right[c] ? x.padStart(this.w[c]!) : x.padEnd(this.w[c]!))).join(' | ') + ' |'
+    );
   }
 }
 
@@ -71,7 +74,20 @@ function verifiedText(r: ReplayResult): string {
   return r.verification === 'full' ? 'yes' : 'overlap only';
 }
 
-const RESULT_HEAD = ['trace', 'allocator', 'ops', 'ops/s', 'speed', 'peak payload', 'peak footprint', 'utilization', 'int. frag', 'ext. frag', 'failures', 'verified'];
+const RESULT_HEAD = [
+  'trace',
+  'allocator',
+  'ops',
+  'ops/s',
+  'speed',
+  'peak payload',
+  'peak footprint',
+  'utilization',
+  'int. frag',
+  'ext. frag',
+  'failures',
+  'verified',
+];
 const RESULT_RIGHT = [false, false, true, true, true, true, true, true, true, true, true, false];
 /**
  * Widths of the value columns that hold for any result: counts and rates
@@ -102,7 +118,11 @@ function resultCells(r: ReplayResult, ref: ReplayResult): string[] {
 export function resultsTable(results: ReplayResult[]): string {
   const first = new Map<string, ReplayResult>();
   for (const r of results) if (!first.has(r.trace)) first.set(r.trace, r);
-  return markdownTable(RESULT_HEAD, results.map((r) => resultCells(r, first.get(r.trace)!)), RESULT_RIGHT);
+  return markdownTable(
+    RESULT_HEAD,
+    results.map((r) => resultCells(r, first.get(r.trace)!)),
+    RESULT_RIGHT,
+  );
 }
 
 /**

@@ -11,7 +11,9 @@ const WIDTH = 30;
 /** `75` -> `1:15`; `3725` -> `1:02:05`. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    r = s % 60;
   const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
   return `${h > 0 ? h + ':' : ''}${mm}:${String(r).padStart(2, '0')}`;
 }

@@ -12,7 +12,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MemkitError } from '../errors/index.js';
 import type { ByteAllocator } from '../memory/byte-allocator.js';
-import { ALLOCATORS, allocatorNames, defaultAllocatorNames, type AllocatorEntry, type AllocatorFactory } from '../trace/allocators.js';
+import {
+  ALLOCATORS,
+  allocatorNames,
+  defaultAllocatorNames,
+  type AllocatorEntry,
+  type AllocatorFactory,
+} from '../trace/allocators.js';
 import { readTrace } from '../trace/read.js';
 import { replay, type ReplayResult } from '../trace/replay.js';
 import { traceInfo } from '../trace/stats.js';
@@ -40,7 +46,9 @@ class UsageError extends MemkitError {
 /** The package's version, from its package.json (two levels up from src/cli/ or dist/cli/). */
 export function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';
@@ -114,7 +122,7 @@ function joinDashValues(args: string[]): string[] {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const v = args[i + 1];
-    if (VALUE_OPTIONS.has(a) && v !== undefined && v.startsWith('-') && v !== '--' && !VALUE_OPTIONS.has(v) && !/^--?[a-z]/i.test(v)) {
+    if (VALUE_OPTIONS.has(a) && v?.startsWith('-') && v !== '--' && !VALUE_OPTIONS.has(v) && !/^--?[a-z]/i.test(v)) {
       out.push(`${a}=${v}`);
       i++;
     } else out.push(a);
@@ -138,7 +146,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const [cmd, ...rest] = argv;
     if (cmd === undefined) throw new UsageError('no command given (expected replay or info; memkit --help)');
     if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-      io.stdout.write(cmd === 'help' && rest[0] === 'replay' ? replayHelp() : cmd === 'help' && rest[0] === 'info' ? INFO_HELP : MAIN_HELP);
+      io.stdout.write(
+        cmd === 'help' && rest[0] === 'replay'
+          ? replayHelp()
+          : cmd === 'help' && rest[0] === 'info'
+            ? INFO_HELP
+            : MAIN_HELP,
+      );
       return Exit.Ok;
     }
     if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
@@ -156,11 +170,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const x = e as { code?: string; message?: string };
     if (typeof x?.code === 'string' && x.code.startsWith('ERR_PARSE_ARGS')) {
       const unknown = /^Unknown option '([^']+)'/.exec(x.message ?? '');
-      err(`memkit: ${unknown !== null ? `unknown option ${unknown[1]}` : oneLine(x.message ?? String(e))} (memkit --help)`);
+      err(
+        `memkit: ${unknown !== null ? `unknown option ${unknown[1]}` : oneLine(x.message ?? String(e))} (memkit --help)`,
+      );
       return Exit.Usage;
     }
     // Not expected: still one line; the stack only with MEMKIT_DEBUG=1.
-    const detail = process.env['MEMKIT_DEBUG'] ? `\n${(e as Error)?.stack ?? ''}` : '';
+    const detail = process.env.MEMKIT_DEBUG ? `\n${(e as Error)?.stack ?? ''}` : '';
     err(`memkit: internal error: ${oneLine((e as Error)?.message ?? String(e))}${detail}`);
     return Exit.Usage;
   }
@@ -196,7 +212,11 @@ function parseMaxOps(v: string | undefined): OpCaps {
     if (m === null || (m[1] === '' && m[2] === undefined)) {
       throw new UsageError(`--max-ops takes N or KEY=N,... (KEY: allocator, @trace or allocator@trace); got "${v}"`);
     }
-    caps.push({ allocator: m[1] === '' ? null : m[1]!, trace: m[2] ?? null, n: positiveCount(m[3]!, `--max-ops ${part.trim()}`) });
+    caps.push({
+      allocator: m[1] === '' ? null : m[1]!,
+      trace: m[2] ?? null,
+      n: positiveCount(m[3]!, `--max-ops ${part.trim()}`),
+    });
   }
   return { all: undefined, caps };
 }
@@ -221,7 +241,7 @@ function capFor(o: OpCaps, file: string, allocator: string): number | undefined 
 /** Refuses an output file that cannot be written: a missing or read-only directory, a directory, a read-only file. */
 function checkWritable(file: string, option: string): void {
   const abs = resolve(file);
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(abs, { throwIfNoEntry: false });
   } catch (e) {
@@ -233,7 +253,12 @@ function checkWritable(file: string, option: string): void {
     accessSync(target, constants.W_OK);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === 'ENOENT' ? `directory ${dirname(file)} does not exist` : code === 'EACCES' || code === 'EPERM' ? `cannot write ${st === undefined ? `in ${dirname(file)}` : 'the file'}` : (e as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? `directory ${dirname(file)} does not exist`
+        : code === 'EACCES' || code === 'EPERM'
+          ? `cannot write ${st === undefined ? `in ${dirname(file)}` : 'the file'}`
+          : (e as Error).message;
     throw new UsageError(`${option} ${file}: ${why}`);
   }
 }
@@ -260,7 +285,8 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   // Everything is checked before any replay starts.
   if (positionals.length === 0) throw new UsageError('replay needs at least one trace file (memkit replay --help)');
   if (values.plot !== undefined) {
-    if (!values.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG: give a file name ending in .svg, got "${values.plot}"`);
+    if (!values.plot.endsWith('.svg'))
+      throw new UsageError(`--plot writes SVG: give a file name ending in .svg, got "${values.plot}"`);
     checkWritable(values.plot, '--plot');
   }
   const opCaps = parseMaxOps(values['max-ops']);
@@ -269,16 +295,31 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   const asked = values.allocator !== undefined;
   let names = !asked
     ? defaultAllocatorNames()
-    : [...new Set(values.allocator!.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+    : [
+        ...new Set(
+          values
+            .allocator!.split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+        ),
+      ];
   if (names.length === 0) throw new UsageError('--allocator needs at least one name');
   for (const n of names) {
     if (!registry.has(n)) throw new UsageError(`unknown allocator "${n}" (known: ${[...registry.keys()].join(', ')})`);
   }
   for (const c of opCaps.caps) {
-    if (c.allocator !== null && !registry.has(c.allocator)) throw new UsageError(`--max-ops names unknown allocator "${c.allocator}" (known: ${[...registry.keys()].join(', ')})`);
-    if (c.allocator !== null && !names.includes(c.allocator)) throw new UsageError(`--max-ops names allocator "${c.allocator}", which is not replayed (replayed: ${names.join(', ')})`);
+    if (c.allocator !== null && !registry.has(c.allocator))
+      throw new UsageError(
+        `--max-ops names unknown allocator "${c.allocator}" (known: ${[...registry.keys()].join(', ')})`,
+      );
+    if (c.allocator !== null && !names.includes(c.allocator))
+      throw new UsageError(
+        `--max-ops names allocator "${c.allocator}", which is not replayed (replayed: ${names.join(', ')})`,
+      );
     if (c.trace !== null && !positionals.some((p) => basename(p) === c.trace || bareName(basename(p)) === c.trace)) {
-      throw new UsageError(`--max-ops names trace "${c.trace}", which is not one of the traces given (${positionals.map((p) => bareName(basename(p))).join(', ')})`);
+      throw new UsageError(
+        `--max-ops names trace "${c.trace}", which is not one of the traces given (${positionals.map((p) => bareName(basename(p))).join(', ')})`,
+      );
     }
   }
   // Headers first: a missing or malformed file is reported before any work.
@@ -298,9 +339,13 @@ async function replayCommand(args: string[], io: CliIo): Promise<number> {
   const json = values.json;
   const progress = new Progress(io.stderr, !json && io.stderr.isTTY === true);
   let totalOps = 0;
-  for (const h of headers) for (const n of names) totalOps += Math.min(h.declaredOps, capFor(opCaps, h.file, n) ?? Infinity);
+  for (const h of headers)
+    for (const n of names) totalOps += Math.min(h.declaredOps, capFor(opCaps, h.file, n) ?? Infinity);
   progress.begin(totalOps);
-  const table = new ResultsStream(headers.map((h) => h.file), names);
+  const table = new ResultsStream(
+    headers.map((h) => h.file),
+    names,
+  );
   let headerDone = json; // the header goes out with the first row
   const results: ReplayResult[] = [];
   let failed = false;
@@ -364,7 +409,8 @@ async function loadModule(file: string, registry: Map<string, AllocatorEntry>): 
     throw new UsageError(`cannot load --module ${file}: ${(e as Error).message}`);
   }
   const a = mod.allocators;
-  if (a === null || typeof a !== 'object') throw new UsageError(`--module ${file} does not export \`allocators\` (an object of factories)`);
+  if (a === null || typeof a !== 'object')
+    throw new UsageError(`--module ${file} does not export \`allocators\` (an object of factories)`);
   for (const [name, f] of Object.entries(a)) {
     if (typeof f !== 'function') throw new UsageError(`--module ${file}: allocators.${name} is not a function`);
     registry.set(name, { description: `from ${file}`, create: f as AllocatorFactory });
@@ -390,23 +436,26 @@ async function infoCommand(args: string[], io: CliIo): Promise<number> {
   const v = values['max-ops'];
   const maxOps = v === undefined ? undefined : positiveCount(v, '--max-ops');
   const infos = [];
-  for (const path of positionals) infos.push({ ...traceInfo(await readTrace(path, maxOps === undefined ? {} : { maxOps })) });
+  for (const path of positionals)
+    infos.push({ ...traceInfo(await readTrace(path, maxOps === undefined ? {} : { maxOps })) });
   if (values.json) {
     io.stdout.write(JSON.stringify(infos, null, 2) + '\n');
     return Exit.Ok;
   }
   for (const i of infos) {
     const q = i.sizeQuartiles;
-    io.stdout.write([
-      `${i.file}`,
-      `  ops             ${i.ops} (${i.allocs} a, ${i.frees} f, ${i.reallocs} r)`,
-      `  ids             ${i.ids}`,
-      `  heap size       ${i.heapSize} (header)`,
-      `  request sizes   min ${q[0]}, q1 ${q[1]}, median ${q[2]}, q3 ${q[3]}, max ${q[4]} bytes`,
-      `  peak live       ${formatBytes(i.peakPayload)} (${i.peakPayload} bytes) after op ${i.peakOp}`,
-      `  peak blocks     ${formatCount(i.peakBlocks)} live at once; ${i.liveAtEnd} live at the end`,
-      '',
-    ].join('\n'));
+    io.stdout.write(
+      [
+        `${i.file}`,
+        `  ops             ${i.ops} (${i.allocs} a, ${i.frees} f, ${i.reallocs} r)`,
+        `  ids             ${i.ids}`,
+        `  heap size       ${i.heapSize} (header)`,
+        `  request sizes   min ${q[0]}, q1 ${q[1]}, median ${q[2]}, q3 ${q[3]}, max ${q[4]} bytes`,
+        `  peak live       ${formatBytes(i.peakPayload)} (${i.peakPayload} bytes) after op ${i.peakOp}`,
+        `  peak blocks     ${formatCount(i.peakBlocks)} live at once; ${i.liveAtEnd} live at the end`,
+        '',
+      ].join('\n'),
+    );
   }
   return Exit.Ok;
 }

@@ -92,14 +92,22 @@ export function hex(addr: number): string {
  */
 export function describe(x: unknown): string {
   switch (typeof x) {
-    case 'number': return Object.is(x, -0) ? '-0' : String(x);
-    case 'bigint': return `${x.toString()}n`;
-    case 'string': return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
-    case 'undefined': return 'undefined';
-    case 'boolean': return x ? 'true' : 'false';
-    case 'symbol': return 'a symbol';
-    case 'function': return 'a function';
-    default: return x === null ? 'null' : Array.isArray(x) ? 'an array' : 'an object';
+    case 'number':
+      return Object.is(x, -0) ? '-0' : String(x);
+    case 'bigint':
+      return `${x.toString()}n`;
+    case 'string':
+      return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return x ? 'true' : 'false';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return x === null ? 'null' : Array.isArray(x) ? 'an array' : 'an object';
   }
 }
 
@@ -141,7 +149,7 @@ export function checkInteger(n: unknown, what: string, min: number, max: number)
  * throws {@link InvalidArgumentError} naming `what` otherwise.
  */
 export function checkAddress(x: unknown, what: string): number {
-  if (typeof x !== 'number' || (x >>> 0) !== x) {
+  if (typeof x !== 'number' || x >>> 0 !== x) {
     throw argumentError(what, 'an address (a whole number in [0, 2^32))', x);
   }
   return x;

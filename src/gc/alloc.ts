@@ -14,9 +14,33 @@ import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import { releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
 import {
-  ARR_HEADER, BLOCK_BYTES, BLOCK_HEADER, BLOCK_MAGIC, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT,
-  B_NSLOTS, B_RAW, B_SLOT, CLASS_OF, CLASS_SIZES, CLASS_WORDS, C_AVAIL, C_BLOCK, C_CURSOR, C_LIMIT,
-  F_CREDIT, H_LEN, LARGE_PRE, MAX_SMALL, S_BLOCKS, S_EMPTY, S_LARGE, S_NEMPTY,
+  ARR_HEADER,
+  BLOCK_BYTES,
+  BLOCK_HEADER,
+  BLOCK_MAGIC,
+  B_AVAIL,
+  B_CLASS,
+  B_LIVE,
+  B_MAGIC,
+  B_NEXT,
+  B_NSLOTS,
+  B_RAW,
+  B_SLOT,
+  CLASS_OF,
+  CLASS_SIZES,
+  CLASS_WORDS,
+  C_AVAIL,
+  C_BLOCK,
+  C_CURSOR,
+  C_LIMIT,
+  F_CREDIT,
+  H_LEN,
+  LARGE_PRE,
+  MAX_SMALL,
+  S_BLOCKS,
+  S_EMPTY,
+  S_LARGE,
+  S_NEMPTY,
 } from './layout.js';
 import type { HeapState } from './state.js';
 
@@ -79,7 +103,7 @@ function refill(st: HeapState, cls: number, size: number): number {
       u32 = st.v.u32;
     }
     const nslots = u32[(b >>> 2) + B_NSLOTS]!;
-    st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! - ((nslots - u32[(b >>> 2) + B_LIVE]!) * size);
+    st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! - (nslots - u32[(b >>> 2) + B_LIVE]!) * size;
     u32[c + C_BLOCK] = b;
     const a = startRun(st, c, b, b + BLOCK_HEADER, size);
     if (a !== 0) return a;
@@ -103,7 +127,7 @@ function newBlock(st: HeapState, cls: number, size: number): number {
       raw = rawAlloc(st, BLOCK_BYTES + 256);
       b = (raw + 255) & ~255;
     }
-    if (((b + BLOCK_BYTES) >>> 8) >= st.bmWords) st.coverOrFree(b + BLOCK_BYTES, raw);
+    if ((b + BLOCK_BYTES) >>> 8 >= st.bmWords) st.coverOrFree(b + BLOCK_BYTES, raw);
     st.v.u32[(b >>> 2) + B_RAW] = raw;
   }
   const u32 = st.v.u32;
@@ -133,7 +157,7 @@ export function allocLarge(st: HeapState, info: number, size: number): number {
   if (credit < 0) allocationTrigger(st);
   const p = rawAlloc(st, size + LARGE_PRE);
   const a = p + LARGE_PRE;
-  if (((a + size) >>> 8) >= st.bmWords) st.coverOrFree(a + size, p);
+  if ((a + size) >>> 8 >= st.bmWords) st.coverOrFree(a + size, p);
   const u32 = st.v.u32;
   const s = st.s;
   u32[p >>> 2] = u32[s + S_LARGE]!;
@@ -150,7 +174,7 @@ export function allocLarge(st: HeapState, info: number, size: number): number {
 
 /** Allocates an array object of `length` elements of `elemBytes`. */
 export function allocArray(st: HeapState, info: number, length: number, elemBytes: number, large: boolean): number {
-  if (typeof length !== 'number' || (length >>> 0) !== length || length * elemBytes > 0x7fff0000) {
+  if (typeof length !== 'number' || length >>> 0 !== length || length * elemBytes > 0x7fff0000) {
     throw new InvalidArgumentError(`array length must be a whole number that fits the heap, got ${String(length)}`);
   }
   const size = (ARR_HEADER + length * elemBytes + 7) & ~7;

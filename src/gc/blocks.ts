@@ -19,9 +19,26 @@
  */
 import type { HeapState } from './state.js';
 import {
-  BLOCK_BYTES, BLOCK_HEADER, B_AVAIL, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
-  B_RAW, B_SLOT, CLASS_SIZES, CLASS_WORDS, C_AVAIL, C_BLOCK, C_CURSOR, C_LIMIT, F_CREDIT,
-  PHASE_IDLE, S_EMPTY, S_NEMPTY, S_PHASE,
+  BLOCK_BYTES,
+  BLOCK_HEADER,
+  B_AVAIL,
+  B_LIVE,
+  B_MAGIC,
+  B_NEXT,
+  B_NSLOTS,
+  B_RAW,
+  B_SLOT,
+  CLASS_SIZES,
+  CLASS_WORDS,
+  C_AVAIL,
+  C_BLOCK,
+  C_CURSOR,
+  C_LIMIT,
+  F_CREDIT,
+  PHASE_IDLE,
+  S_EMPTY,
+  S_NEMPTY,
+  S_PHASE,
 } from './layout.js';
 
 /**
@@ -44,7 +61,7 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
   let e = a + size;
   while (e < end) {
     const word = u32[sb + (e >>> 8)]!;
-    if ((word >>> ((e >>> 3) & 31)) === 0) {
+    if (word >>> ((e >>> 3) & 31) === 0) {
       // No object starts in the rest of this bitmap word: skip to the
       // first slot in the next word (256 bytes at a time through empty space).
       const next = ((e >>> 8) + 1) << 8;
@@ -66,7 +83,7 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
 /** Sets the MARK bits of every 8-byte granule in [from, to). */
 export function markRange(st: HeapState, from: number, to: number): void {
   const u32 = st.v.u32;
-  for (let g = from >>> 3, last = (to >>> 3) - 1; g <= last;) {
+  for (let g = from >>> 3, last = (to >>> 3) - 1; g <= last; ) {
     const w = g >>> 5;
     const lo = g & 31;
     const hi = Math.min(31, last - (w << 5));
@@ -81,7 +98,8 @@ export function markCurrentRuns(st: HeapState): void {
   const u32 = st.v.u32;
   for (let cls = 0; cls < CLASS_SIZES.length; cls++) {
     const c = st.ct + cls * CLASS_WORDS;
-    if (u32[c + C_BLOCK] !== 0 && u32[c + C_CURSOR]! < u32[c + C_LIMIT]!) markRange(st, u32[c + C_CURSOR]!, u32[c + C_LIMIT]!);
+    if (u32[c + C_BLOCK] !== 0 && u32[c + C_CURSOR]! < u32[c + C_LIMIT]!)
+      markRange(st, u32[c + C_CURSOR]!, u32[c + C_LIMIT]!);
   }
 }
 

@@ -12,16 +12,82 @@
 import { markCurrentRuns, releaseCurrent, trimPool } from './blocks.js';
 import type { HeapState } from './state.js';
 import {
-  ARR_HEADER, BLOCK_BYTES, B_AVAIL, B_CLASS, B_LIVE, B_MAGIC, B_NEXT, B_NSLOTS,
-  B_RAW, B_SLOT, CLASS_SIZES, CLASS_WORDS, C_AVAIL, C_BLOCK, F_CYCLES, F_FREED, F_LIVE,
-  F_LIVE_OBJS, F_OBJ_FREED, F_OVERFLOWS, F_SWEPT_LIVE, F_SWEPT_OBJS, F_THRESHOLD, FLAG_OVERFLOW,
-  FLAG_WEAK_OVERFLOW, H_LEN, KIND_OBJECT, KIND_REF_ARRAY, LARGE_PRE, PHASE_IDLE, PHASE_MARK,
-  PHASE_SWEEP, ROOT_WORDS, R_ADDR, S_BLOCKS, S_BSWEEP, S_EMPTY, S_FINQ, S_FLAGS, S_LARGE,
-  S_LSWEEP, S_MCAP, S_MSTACK, S_MTOP, S_NEMPTY, S_PHASE, S_RCAP, S_REFOFFS, S_ROOTS,
-  S_SSTACK, S_STOP, S_TYPES, S_WSTACK, S_WTOP, TFLAG_FINALIZER, TYPE_MASK, TYPE_WORDS, T_FLAGS,
-  SCAN_ARRAY, SCAN_MAX_DIRECT, SCAN_SHIFT, HANDLE_WORDS, HS_ADDR, S_HSTACK, S_HTOP, F_PAUSE_MAX, F_PAUSE_SUM,
-  S_PAUSES, S_PCAP, S_PCOUNT, FLAG_INCREMENTAL,
-  T_KIND, T_NREFS, T_NWEAK, T_REFS, T_WEAKS,
+  ARR_HEADER,
+  BLOCK_BYTES,
+  B_AVAIL,
+  B_CLASS,
+  B_LIVE,
+  B_MAGIC,
+  B_NEXT,
+  B_NSLOTS,
+  B_RAW,
+  B_SLOT,
+  CLASS_SIZES,
+  CLASS_WORDS,
+  C_AVAIL,
+  C_BLOCK,
+  F_CYCLES,
+  F_FREED,
+  F_LIVE,
+  F_LIVE_OBJS,
+  F_OBJ_FREED,
+  F_OVERFLOWS,
+  F_SWEPT_LIVE,
+  F_SWEPT_OBJS,
+  F_THRESHOLD,
+  FLAG_OVERFLOW,
+  FLAG_WEAK_OVERFLOW,
+  H_LEN,
+  KIND_OBJECT,
+  KIND_REF_ARRAY,
+  LARGE_PRE,
+  PHASE_IDLE,
+  PHASE_MARK,
+  PHASE_SWEEP,
+  ROOT_WORDS,
+  R_ADDR,
+  S_BLOCKS,
+  S_BSWEEP,
+  S_EMPTY,
+  S_FINQ,
+  S_FLAGS,
+  S_LARGE,
+  S_LSWEEP,
+  S_MCAP,
+  S_MSTACK,
+  S_MTOP,
+  S_NEMPTY,
+  S_PHASE,
+  S_RCAP,
+  S_REFOFFS,
+  S_ROOTS,
+  S_SSTACK,
+  S_STOP,
+  S_TYPES,
+  S_WSTACK,
+  S_WTOP,
+  TFLAG_FINALIZER,
+  TYPE_MASK,
+  TYPE_WORDS,
+  T_FLAGS,
+  SCAN_ARRAY,
+  SCAN_MAX_DIRECT,
+  SCAN_SHIFT,
+  HANDLE_WORDS,
+  HS_ADDR,
+  S_HSTACK,
+  S_HTOP,
+  F_PAUSE_MAX,
+  F_PAUSE_SUM,
+  S_PAUSES,
+  S_PCAP,
+  S_PCOUNT,
+  FLAG_INCREMENTAL,
+  T_KIND,
+  T_NREFS,
+  T_NWEAK,
+  T_REFS,
+  T_WEAKS,
 } from './layout.js';
 
 /** Number of set bits of a 32-bit word. */
@@ -217,7 +283,12 @@ export function drainMark(st: HeapState, budget: number): number {
 }
 
 /** Calls fn with each ref slot value of `a` (weak ones too if asked), its byte offset, and whether it is weak. */
-export function forEachRef(st: HeapState, a: number, weak: boolean, fn: (value: number, byteOffset: number, weak: boolean) => void): void {
+export function forEachRef(
+  st: HeapState,
+  a: number,
+  weak: boolean,
+  fn: (value: number, byteOffset: number, weak: boolean) => void,
+): void {
   const u32 = st.v.u32;
   const w = a >>> 2;
   const t = st.typeWord(a);
@@ -445,7 +516,6 @@ export function runFinalizers(st: HeapState): void {
   }
 }
 
-
 // ------------------------------------------------------------ drivers
 
 /** A work budget meaning "all of it", as a small integer. */
@@ -507,11 +577,15 @@ function completeCycle(st: HeapState): void {
   // Budgets are small integers (Smis): a double budget such as Infinity
   // makes V8 compare as floats in the hot loops.
   if (st.v.u32[s + S_PHASE] === PHASE_MARK) {
-    while (drainMark(st, WHOLE) <= 0) { /* more to mark */ }
+    while (drainMark(st, WHOLE) <= 0) {
+      /* more to mark */
+    }
     finishMark(st);
   }
   if (st.v.u32[s + S_PHASE] === PHASE_SWEEP) {
-    while (sweepStep(st, WHOLE) <= 0) { /* more to sweep */ }
+    while (sweepStep(st, WHOLE) <= 0) {
+      /* more to sweep */
+    }
     finishCycle(st);
   }
 }

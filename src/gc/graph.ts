@@ -8,7 +8,19 @@
 import type { HeapState } from './state.js';
 import { forEachRef } from './collector.js';
 import {
-  ARR_HEADER, HANDLE_WORDS, HS_ADDR, H_LEN, R_ADDR, R_GEN, S_HSTACK, S_HTOP, S_MSTACK, S_MTOP, S_RCAP, S_SSTACK, S_STOP,
+  ARR_HEADER,
+  HANDLE_WORDS,
+  HS_ADDR,
+  H_LEN,
+  R_ADDR,
+  R_GEN,
+  S_HSTACK,
+  S_HTOP,
+  S_MSTACK,
+  S_MTOP,
+  S_RCAP,
+  S_SSTACK,
+  S_STOP,
   TYPE_MASK,
 } from './layout.js';
 
@@ -69,14 +81,18 @@ export function heapGraph(heap: HeapState): HeapGraph {
     const meta = heap.typeMeta[u32()[a >>> 2]! & TYPE_MASK]!;
     const marked = (u32()[heap.mb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0;
     const node: GraphNode = {
-      id: a, type: meta.name, size: heap.objectSize(a),
+      id: a,
+      type: meta.name,
+      size: heap.objectSize(a),
       color: phase === 'idle' ? 'black' : !marked ? 'white' : gray.has(a) ? 'gray' : 'black',
     };
     if (meta.array) node.length = u32()[(a >>> 2) + H_LEN]!;
     nodes.push(node);
     forEachRef(heap, a, true, (to, offset, weak) => {
       if (to === 0) return;
-      const f = meta.array ? `[${(offset - ARR_HEADER) >>> 2}]` : meta.refFields.find((r) => r.offset === offset)?.name ?? `@${offset}`;
+      const f = meta.array
+        ? `[${(offset - ARR_HEADER) >>> 2}]`
+        : (meta.refFields.find((r) => r.offset === offset)?.name ?? `@${offset}`);
       edges.push({ from: a, to, field: f, weak });
     });
   });

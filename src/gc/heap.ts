@@ -56,18 +56,70 @@ import { trimPool } from './blocks.js';
 import { WHOLE, collectAll, collectStep } from './collector.js';
 import { heapGraph, type HeapGraph } from './graph.js';
 import {
-  CLASS_SIZES, CLASS_WORDS, FLAG_INCREMENTAL, F_CREDIT, F_ISSUED, F_THRESHOLD, HANDLE_WORDS, KIND_OBJECT,
-  PAUSE_RING, PHASE_IDLE, ROOT_WORDS, STATE_BYTES, STATE_MAGIC, STATE_VERSION, S_CLASSES, S_FLAGS, S_HSTACK, S_HCAP,
-  S_HTOP, S_MAGIC, S_MCAP, S_MSTACK, S_OWNER, S_PAUSES, S_PCAP, S_PHASE, S_RCAP, S_ROCAP, S_ROOTS, S_REFOFFS, S_SCAP,
-  S_SSTACK, S_STOP, S_TCAP, S_TCOUNT, S_TYPES, S_VERSION, S_WCAP, S_WSTACK, TYPE_MASK, TYPE_WORDS, T_KIND,
+  CLASS_SIZES,
+  CLASS_WORDS,
+  FLAG_INCREMENTAL,
+  F_CREDIT,
+  F_ISSUED,
+  F_THRESHOLD,
+  HANDLE_WORDS,
+  KIND_OBJECT,
+  PAUSE_RING,
+  PHASE_IDLE,
+  ROOT_WORDS,
+  STATE_BYTES,
+  STATE_MAGIC,
+  STATE_VERSION,
+  S_CLASSES,
+  S_FLAGS,
+  S_HSTACK,
+  S_HCAP,
+  S_HTOP,
+  S_MAGIC,
+  S_MCAP,
+  S_MSTACK,
+  S_OWNER,
+  S_PAUSES,
+  S_PCAP,
+  S_PHASE,
+  S_RCAP,
+  S_ROCAP,
+  S_ROOTS,
+  S_REFOFFS,
+  S_SCAP,
+  S_SSTACK,
+  S_STOP,
+  S_TCAP,
+  S_TCOUNT,
+  S_TYPES,
+  S_VERSION,
+  S_WCAP,
+  S_WSTACK,
+  TYPE_MASK,
+  TYPE_WORDS,
+  T_KIND,
 } from './layout.js';
 import {
-  deleteGlobal, escapeRoot, getGlobal, leaveScope, makeRoot, readGlobalNames, setGlobal, type Escape, type Root,
+  deleteGlobal,
+  escapeRoot,
+  getGlobal,
+  leaveScope,
+  makeRoot,
+  readGlobalNames,
+  setGlobal,
+  type Escape,
+  type Root,
 } from './roots.js';
 import { HeapState, type StateConfig } from './state.js';
 import { heapStats, pauseRing, type HeapStats } from './stats.js';
 import {
-  defineArray, defineType, readDescriptor, type ArrayKind, type ArrayType, type FieldSpecs, type ObjectType,
+  defineArray,
+  defineType,
+  readDescriptor,
+  type ArrayKind,
+  type ArrayType,
+  type FieldSpecs,
+  type ObjectType,
   type TypeOptions,
 } from './types.js';
 
@@ -133,7 +185,7 @@ export interface AttachOptions {
 const DEFAULT_BYTES = 1 << 24;
 const MIN_TABLE = 64;
 /** Writer tokens: one per ManagedHeap made in this thread, never 0. */
-let nextOwner = ((Math.random() * 0x7fffffff) | 0) || 1;
+let nextOwner = (Math.random() * 0x7fffffff) | 0 || 1;
 
 function resolveConfig(options: ManagedHeapOptions, readOnly: boolean): StateConfig {
   const stepBytes = options.stepBytes ?? 1 << 16;
@@ -144,12 +196,16 @@ function resolveConfig(options: ManagedHeapOptions, readOnly: boolean): StateCon
     stepBudget: options.stepBudget ?? stepBytes / 8,
     autoCollect: options.autoCollect ?? true,
     readOnly,
-    onLeakedRoot: options.onLeakedRoot ?? ((a) => {
-      console.warn(`memkit: a root of ${hex(a)} was never released; the ManagedHeap releases it now`);
-    }),
-    onFinalizerError: options.onFinalizerError ?? ((e, a) => {
-      console.error(`memkit: finalizer of ${hex(a)} threw`, e);
-    }),
+    onLeakedRoot:
+      options.onLeakedRoot ??
+      ((a) => {
+        console.warn(`memkit: a root of ${hex(a)} was never released; the ManagedHeap releases it now`);
+      }),
+    onFinalizerError:
+      options.onFinalizerError ??
+      ((e, a) => {
+        console.error(`memkit: finalizer of ${hex(a)} threw`, e);
+      }),
     onPause: options.onPause ?? null,
     rootLeaks: options.debug?.rootLeaks === true,
   };
@@ -248,7 +304,8 @@ export class ManagedHeap {
   #escapers: Escape[];
 
   constructor(options: ManagedHeapOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('ManagedHeap options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('ManagedHeap options must be an object');
     // `new` lays out a new heap; `attach` resolves an existing one and
     // passes it here under a module-private key. Both end in the same fields.
     const resolved = (options as { [RESOLVED]?: Resolved })[RESOLVED] ?? createState(options);
@@ -271,11 +328,14 @@ export class ManagedHeap {
     }
     const opts = (given ?? {}) as TypeOptions;
     if (opts.finalizer !== undefined && !d.finalizer) {
-      throw new InvalidArgumentError(`attach: type ${d.name} was defined without a finalizer; one cannot be added on attach`);
+      throw new InvalidArgumentError(
+        `attach: type ${d.name} was defined without a finalizer; one cannot be added on attach`,
+      );
     }
-    const t = d.array !== null || st.v.u32[st.typeWord0(id) + T_KIND] !== KIND_OBJECT
-      ? defineArray(st, d.name, d.array!, opts, id)
-      : defineType(st, d.name, d.fields ?? {}, opts, id);
+    const t =
+      d.array !== null || st.v.u32[st.typeWord0(id) + T_KIND] !== KIND_OBJECT
+        ? defineArray(st, d.name, d.array!, opts, id)
+        : defineType(st, d.name, d.fields ?? {}, opts, id);
     if (!this.#types.has(d.name)) this.#types.set(d.name, t as ObjectType<FieldSpecs> | ArrayType);
   }
 
@@ -311,10 +371,17 @@ export class ManagedHeap {
    * view.type('Node').fields.value.get(view.getGlobal('head'));   // 0
    * ```
    */
-  static attach(memory: Memory, types: Readonly<Record<string, TypeOptions>> = {}, options: AttachOptions = {}): ManagedHeap {
-    if (!(memory instanceof Memory)) throw new InvalidArgumentError(`attach: memory must be a Memory (Memory.wrap(buffer)), got ${String(memory)}`);
-    if (typeof types !== 'object' || types === null) throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('attach: options must be an object');
+  static attach(
+    memory: Memory,
+    types: Readonly<Record<string, TypeOptions>> = {},
+    options: AttachOptions = {},
+  ): ManagedHeap {
+    if (!(memory instanceof Memory))
+      throw new InvalidArgumentError(`attach: memory must be a Memory (Memory.wrap(buffer)), got ${String(memory)}`);
+    if (typeof types !== 'object' || types === null)
+      throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('attach: options must be an object');
     memory.sync();
     const addr = hasHeader(memory) ? readSlot(memory, HeaderSlot.Heap) : 0;
     if (addr === 0 || (addr & 7) !== 0 || addr + STATE_BYTES > memory.byteLength) {
@@ -322,23 +389,29 @@ export class ManagedHeap {
     }
     const u32 = memory.u32;
     if (u32[(addr >>> 2) + S_MAGIC] !== STATE_MAGIC || u32[(addr >>> 2) + S_VERSION] !== STATE_VERSION) {
-      throw new HeapCorruptionError(`ManagedHeap.attach: no ManagedHeap state (magic MKGC, version ${STATE_VERSION}) at ${hex(addr)}`, addr);
+      throw new HeapCorruptionError(
+        `ManagedHeap.attach: no ManagedHeap state (magic MKGC, version ${STATE_VERSION}) at ${hex(addr)}`,
+        addr,
+      );
     }
     const readOnly = options.readOnly === true;
     let owner = 0;
     if (!readOnly) {
       owner = takeToken();
       const i32 = memory.i32;
-      const prev = memory.buffer instanceof SharedArrayBuffer
-        ? Atomics.compareExchange(i32, (addr >>> 2) + S_OWNER, 0, owner)
-        : i32[(addr >>> 2) + S_OWNER]!;
+      const prev =
+        memory.buffer instanceof SharedArrayBuffer
+          ? Atomics.compareExchange(i32, (addr >>> 2) + S_OWNER, 0, owner)
+          : i32[(addr >>> 2) + S_OWNER]!;
       if (prev !== 0) {
-        throw new InvalidArgumentError('ManagedHeap.attach: another writer is attached (the GC is single-worker); ' +
-          'detach() it first, or attach with { readOnly: true } to inspect');
+        throw new InvalidArgumentError(
+          'ManagedHeap.attach: another writer is attached (the GC is single-worker); ' +
+            'detach() it first, or attach with { readOnly: true } to inspect',
+        );
       }
       if (!(memory.buffer instanceof SharedArrayBuffer)) i32[(addr >>> 2) + S_OWNER] = owner;
     }
-    const backend = readOnly ? null : options.backend ?? Kmalloc.attach(memory);
+    const backend = readOnly ? null : (options.backend ?? Kmalloc.attach(memory));
     const state = new HeapState(memory, backend, addr, resolveConfig(options.options ?? {}, readOnly));
     state.ct = state.word(S_CLASSES) >>> 2;
     state.loadBitmaps();
@@ -419,7 +492,8 @@ export class ManagedHeap {
    * ```
    */
   step(budget: number = this.#st.config.stepBudget): boolean {
-    if (typeof budget !== 'number' || !(budget > 0)) throw new InvalidArgumentError(`step budget must be positive, got ${String(budget)}`);
+    if (typeof budget !== 'number' || !(budget > 0))
+      throw new InvalidArgumentError(`step budget must be positive, got ${String(budget)}`);
     this.#st.checkWritable('step');
     this.#st.sync();
     return collectStep(this.#st, Math.min(Math.ceil(budget), WHOLE));

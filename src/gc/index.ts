@@ -12,8 +12,16 @@ export type { GcBackend } from './backend.js';
 export { Root } from './roots.js';
 export type { Escape } from './roots.js';
 export type {
-  ArrayKind, ArrayType, BytesField, FieldFor, FieldSpec, FieldSpecs, NumberField, ObjectType,
-  ScalarKind, TypeOptions,
+  ArrayKind,
+  ArrayType,
+  BytesField,
+  FieldFor,
+  FieldSpec,
+  FieldSpecs,
+  NumberField,
+  ObjectType,
+  ScalarKind,
+  TypeOptions,
 } from './types.js';
 export type { HeapStats, PauseStats } from './stats.js';
 export type { GraphEdge, GraphNode, GraphRoot, HeapGraph } from './graph.js';

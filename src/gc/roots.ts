@@ -25,7 +25,20 @@
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import {
-  HANDLE_WORDS, HS_ADDR, HS_GEN, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_GLOBALS, S_HCAP, S_HSTACK, S_HTOP, S_RFREE, S_ROOTS, S_RSEQ,
+  HANDLE_WORDS,
+  HS_ADDR,
+  HS_GEN,
+  ROOT_WORDS,
+  R_ADDR,
+  R_GEN,
+  R_NEXT,
+  S_GLOBALS,
+  S_HCAP,
+  S_HSTACK,
+  S_HTOP,
+  S_RFREE,
+  S_ROOTS,
+  S_RSEQ,
   S_STOP,
 } from './layout.js';
 import type { HeapState } from './state.js';
@@ -159,7 +172,8 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
   let u32 = st.v.u32;
   const top = u32[s + S_HTOP]!;
   if (top === u32[s + S_HCAP]) {
-    if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0)) throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
+    if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0))
+      throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
     u32 = st.v.u32;
   }
   const w = (u32[s + S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
@@ -226,7 +240,13 @@ export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
  * pending then): out of this scope, or, for an outer scope's escape called
  * in here, kept pending in the enclosing scope.
  */
-export function leaveScope(st: HeapState, handleTop: number, stackTop: number, escapesFrom: number, handleBase: number): void {
+export function leaveScope(
+  st: HeapState,
+  handleTop: number,
+  stackTop: number,
+  escapesFrom: number,
+  handleBase: number,
+): void {
   const u32 = st.v.u32;
   const s = st.s;
   st.handleBase = handleBase;

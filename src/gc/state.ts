@@ -22,11 +22,48 @@ import { InvalidArgumentError, OutOfMemoryError, hex } from '../errors/index.js'
 import type { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
 import {
-  ARR_HEADER, BLOCK_HEADER, B_NEXT, B_NSLOTS, B_SLOT, FLAG_OVERFLOW, FLAG_WEAK_OVERFLOW,
-  F_ALLOCATED, F_CREDIT, F_ISSUED, H_LEN, KIND_OBJECT, LARGE_PRE, PHASE_IDLE, PHASE_MARK,
-  PHASE_SWEEP, ROOT_WORDS, R_ADDR, R_GEN, R_NEXT, S_BLOCKS, S_BMWORDS, S_FLAGS, S_LARGE,
-  S_MARK, S_MCAP, S_MSTACK, S_MTOP, S_PHASE, S_RCAP, S_RFREE, S_ROOTS, S_RSEQ,
-  S_START, S_TYPES, S_WCAP, S_WSTACK, S_WTOP, TYPE_MASK, TYPE_WORDS, T_KIND, T_SIZE,
+  ARR_HEADER,
+  BLOCK_HEADER,
+  B_NEXT,
+  B_NSLOTS,
+  B_SLOT,
+  FLAG_OVERFLOW,
+  FLAG_WEAK_OVERFLOW,
+  F_ALLOCATED,
+  F_CREDIT,
+  F_ISSUED,
+  H_LEN,
+  KIND_OBJECT,
+  LARGE_PRE,
+  PHASE_IDLE,
+  PHASE_MARK,
+  PHASE_SWEEP,
+  ROOT_WORDS,
+  R_ADDR,
+  R_GEN,
+  R_NEXT,
+  S_BLOCKS,
+  S_BMWORDS,
+  S_FLAGS,
+  S_LARGE,
+  S_MARK,
+  S_MCAP,
+  S_MSTACK,
+  S_MTOP,
+  S_PHASE,
+  S_RCAP,
+  S_RFREE,
+  S_ROOTS,
+  S_RSEQ,
+  S_START,
+  S_TYPES,
+  S_WCAP,
+  S_WSTACK,
+  S_WTOP,
+  TYPE_MASK,
+  TYPE_WORDS,
+  T_KIND,
+  T_SIZE,
 } from './layout.js';
 import { Views } from './views.js';
 
@@ -130,7 +167,9 @@ export class HeapState {
   /** Throws unless this heap may be changed from here. */
   checkWritable(what: string): void {
     if (this.backend === null) {
-      throw new InvalidArgumentError(`${what}: this ManagedHeap was attached read-only (for inspection); the GC is single-worker`);
+      throw new InvalidArgumentError(
+        `${what}: this ManagedHeap was attached read-only (for inspection); the GC is single-worker`,
+      );
     }
   }
 
@@ -160,7 +199,8 @@ export class HeapState {
   /** Allocates a zeroed table of `cap` entries of `entryBytes`, records it at words (addrWord, capWord). */
   newTable(addrWord: number, capWord: number, cap: number, entryBytes: number): void {
     const a = this.tryAlloc(cap * entryBytes);
-    if (a === 0) throw new OutOfMemoryError(`ManagedHeap: no room for a table of ${cap * entryBytes} bytes`, cap * entryBytes);
+    if (a === 0)
+      throw new OutOfMemoryError(`ManagedHeap: no room for a table of ${cap * entryBytes} bytes`, cap * entryBytes);
     const mem = this.v;
     mem.u8.fill(0, a, a + cap * entryBytes);
     mem.u32[this.s + capWord] = cap;
@@ -204,7 +244,10 @@ export class HeapState {
         throw new OutOfMemoryError(`no room to extend the GC bitmaps to ${hex(addr)}`, cap * 8);
       }
       const mem = this.v;
-      for (const [word, to] of [[S_START, a], [S_MARK, b]] as const) {
+      for (const [word, to] of [
+        [S_START, a],
+        [S_MARK, b],
+      ] as const) {
         const from = mem.u32[s + word]!;
         mem.u8.copyWithin(to, from, from + old * 4);
         mem.u8.fill(0, to + old * 4, to + cap * 4);
@@ -260,7 +303,8 @@ export class HeapState {
     let head = u32[s + S_RFREE]!;
     if (head === 0) {
       const old = u32[s + S_RCAP]!;
-      if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0)) throw new OutOfMemoryError('no room for the root table', old * 2 * ROOT_WORDS * 4);
+      if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0))
+        throw new OutOfMemoryError('no room for the root table', old * 2 * ROOT_WORDS * 4);
       this.initRootFreeList(old);
       u32 = this.v.u32;
       head = u32[s + S_RFREE]!;
@@ -366,8 +410,12 @@ export class HeapState {
     // typeof first: a BigInt or an object must not reach `>>>` (a TypeError, or a valueOf call).
     if (typeof v !== 'number') throw this.badRef(v);
     const bi = v >>> 8;
-    if (v !== (v >>> 0) || (v & 7) !== 0 || bi >= this.bmWords ||
-        (this.v.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0) {
+    if (
+      v !== v >>> 0 ||
+      (v & 7) !== 0 ||
+      bi >= this.bmWords ||
+      (this.v.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0
+    ) {
       throw this.badRef(v);
     }
     const phase = this.v.u32[this.s + S_PHASE]!;
@@ -401,7 +449,7 @@ export class HeapState {
   isLive(obj: number): boolean {
     if (typeof obj !== 'number') return false;
     const bi = obj >>> 8;
-    if (obj === 0 || obj !== (obj >>> 0) || (obj & 7) !== 0 || bi >= this.bmWords) return false;
+    if (obj === 0 || obj !== obj >>> 0 || (obj & 7) !== 0 || bi >= this.bmWords) return false;
     const u32 = this.v.u32;
     const bit = 1 << ((obj >>> 3) & 31);
     if ((u32[this.sb + bi]! & bit) === 0) return false;
@@ -437,7 +485,9 @@ export class HeapState {
     const u32 = this.v.u32;
     const w = obj >>> 2;
     const t = this.typeWord(obj);
-    return u32[t + T_KIND] === KIND_OBJECT ? u32[t + T_SIZE]! : (ARR_HEADER + u32[w + H_LEN]! * u32[t + T_SIZE]! + 7) & ~7;
+    return u32[t + T_KIND] === KIND_OBJECT
+      ? u32[t + T_SIZE]!
+      : (ARR_HEADER + u32[w + H_LEN]! * u32[t + T_SIZE]! + 7) & ~7;
   }
 
   /**

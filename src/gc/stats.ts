@@ -7,9 +7,23 @@
 import { unhandedBytes } from './blocks.js';
 import type { HeapState } from './state.js';
 import {
-  F_ALLOCATED, F_CREDIT, F_CYCLES, F_FREED, F_ISSUED, F_LIVE, F_LIVE_OBJS,
-  F_OBJ_FREED, F_OVERFLOWS, F_PAUSE_MAX, F_PAUSE_SUM, F_THRESHOLD, FLAG_INCREMENTAL, S_FLAGS, S_PAUSES,
-  S_PCAP, S_PCOUNT,
+  F_ALLOCATED,
+  F_CREDIT,
+  F_CYCLES,
+  F_FREED,
+  F_ISSUED,
+  F_LIVE,
+  F_LIVE_OBJS,
+  F_OBJ_FREED,
+  F_OVERFLOWS,
+  F_PAUSE_MAX,
+  F_PAUSE_SUM,
+  F_THRESHOLD,
+  FLAG_INCREMENTAL,
+  S_FLAGS,
+  S_PAUSES,
+  S_PCAP,
+  S_PCOUNT,
 } from './layout.js';
 
 /** Pause times of the collector, in milliseconds. */

@@ -21,11 +21,39 @@ import type { HeapState, TypeMeta } from './state.js';
 import type { Views } from './views.js';
 import { OutOfMemoryError } from '../errors/index.js';
 import {
-  S_REFOFFS, S_ROCAP, S_ROCOUNT, S_TCAP, S_TCOUNT, S_TYPES, TFLAG_FINALIZER, TYPE_WORDS, T_DESC, T_FLAGS, T_KIND,
-  T_NREFS, T_NWEAK, T_REFS, T_SIZE, T_WEAKS,
-  ARR_HEADER, CLASS_OF, CLASS_SIZES, H_LEN, KIND_F64_ARRAY, KIND_I32_ARRAY, KIND_OBJECT,
-  KIND_REF_ARRAY, KIND_U8_ARRAY, MAX_SMALL, OBJ_HEADER, TYPE_MASK, INFO_MAGIC, SCAN_ARRAY, SCAN_MAX_DIRECT,
-  SCAN_SHIFT, SCAN_TABLE,
+  S_REFOFFS,
+  S_ROCAP,
+  S_ROCOUNT,
+  S_TCAP,
+  S_TCOUNT,
+  S_TYPES,
+  TFLAG_FINALIZER,
+  TYPE_WORDS,
+  T_DESC,
+  T_FLAGS,
+  T_KIND,
+  T_NREFS,
+  T_NWEAK,
+  T_REFS,
+  T_SIZE,
+  T_WEAKS,
+  ARR_HEADER,
+  CLASS_OF,
+  CLASS_SIZES,
+  H_LEN,
+  KIND_F64_ARRAY,
+  KIND_I32_ARRAY,
+  KIND_OBJECT,
+  KIND_REF_ARRAY,
+  KIND_U8_ARRAY,
+  MAX_SMALL,
+  OBJ_HEADER,
+  TYPE_MASK,
+  INFO_MAGIC,
+  SCAN_ARRAY,
+  SCAN_MAX_DIRECT,
+  SCAN_SHIFT,
+  SCAN_TABLE,
 } from './layout.js';
 
 /** Kinds of number fields. */
@@ -132,7 +160,15 @@ export interface ArrayType {
 }
 
 const SCALAR_BYTES: Record<ScalarKind | 'ref' | 'weak', number> = {
-  f64: 8, ref: 4, weak: 4, i32: 4, u32: 4, u16: 2, i16: 2, u8: 1, i8: 1,
+  f64: 8,
+  ref: 4,
+  weak: 4,
+  i32: 4,
+  u32: 4,
+  u16: 2,
+  i16: 2,
+  u8: 1,
+  i8: 1,
 };
 
 function specBytes(spec: FieldSpec): number {
@@ -148,7 +184,13 @@ function checkSpec(name: string, spec: FieldSpec): void {
     if (!(spec in SCALAR_BYTES)) throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`);
     return;
   }
-  if (typeof spec !== 'object' || spec === null || !Number.isInteger(spec.bytes) || spec.bytes < 1 || spec.bytes > 1 << 20) {
+  if (
+    typeof spec !== 'object' ||
+    spec === null ||
+    !Number.isInteger(spec.bytes) ||
+    spec.bytes < 1 ||
+    spec.bytes > 1 << 20
+  ) {
     throw new InvalidArgumentError(`field ${name}: expected a kind or { bytes: n } with 1 <= n <= 2^20`);
   }
 }
@@ -176,7 +218,8 @@ function objectLayout(specs: FieldSpecs): { order: string[]; offsets: Map<string
 }
 
 function checkTypeOptions(name: string, options: TypeOptions): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`type ${name}: options must be an object`);
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`type ${name}: options must be an object`);
   if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
     throw new InvalidArgumentError(`type ${name}: finalizer must be a function, got ${String(options.finalizer)}`);
   }
@@ -196,9 +239,16 @@ export interface TypeDescriptor {
  * `heap.defineType(name, fields, options)`; with `id` >= 0, re-binds the
  * existing type `id` of an attached heap instead of adding one.
  */
-export function defineType<F extends FieldSpecs>(st: HeapState, name: string, specs: F, options: TypeOptions = {}, id = -1): ObjectType<F> {
+export function defineType<F extends FieldSpecs>(
+  st: HeapState,
+  name: string,
+  specs: F,
+  options: TypeOptions = {},
+  id = -1,
+): ObjectType<F> {
   if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
-  if (typeof specs !== 'object' || specs === null) throw new InvalidArgumentError('fields must be an object of field kinds');
+  if (typeof specs !== 'object' || specs === null)
+    throw new InvalidArgumentError('fields must be an object of field kinds');
   checkTypeOptions(name, options);
   const { order, offsets, size } = objectLayout(specs);
   const refOffsets = order.filter((n) => specs[n] === 'ref').map((n) => offsets.get(n)!);
@@ -206,12 +256,20 @@ export function defineType<F extends FieldSpecs>(st: HeapState, name: string, sp
   const finalizer = options.finalizer ?? null;
   if (id < 0) {
     st.checkWritable('defineType');
-    id = addType(st, KIND_OBJECT, size, refOffsets, weakOffsets, finalizer !== null,
-      { name, array: null, fields: specs, finalizer: finalizer !== null });
+    id = addType(st, KIND_OBJECT, size, refOffsets, weakOffsets, finalizer !== null, {
+      name,
+      array: null,
+      fields: specs,
+      finalizer: finalizer !== null,
+    });
   }
   const meta: TypeMeta = {
-    name, id, array: false, finalizer,
-    refFields: order.filter((n) => specs[n] === 'ref' || specs[n] === 'weak')
+    name,
+    id,
+    array: false,
+    finalizer,
+    refFields: order
+      .filter((n) => specs[n] === 'ref' || specs[n] === 'weak')
       .map((n) => ({ name: n, offset: offsets.get(n)!, weak: specs[n] === 'weak' })),
   };
   st.typeMeta[id] = meta;
@@ -221,7 +279,8 @@ export function defineType<F extends FieldSpecs>(st: HeapState, name: string, sp
   const info = INFO_MAGIC | (scan << SCAN_SHIFT) | id;
   // Small objects without a finalizer live in GC blocks of their size class
   // (a read-only heap's types take the large path, which refuses to allocate).
-  const small = size <= MAX_SMALL && (st.v.u32[st.typeWord0(id) + T_FLAGS]! & TFLAG_FINALIZER) === 0 && st.backend !== null;
+  const small =
+    size <= MAX_SMALL && (st.v.u32[st.typeWord0(id) + T_FLAGS]! & TFLAG_FINALIZER) === 0 && st.backend !== null;
   const t = small ? new SmallType(st, name, id, info, size, fields) : new LargeType(st, name, id, info, size, fields);
   return t as unknown as ObjectType<F>;
 }
@@ -230,8 +289,15 @@ export function defineType<F extends FieldSpecs>(st: HeapState, name: string, sp
  * Adds a type entry (offsets are byte offsets) and its descriptor; returns
  * the type id.
  */
-function addType(st: HeapState, kind: number, size: number, refOffsets: number[], weakOffsets: number[],
-  finalizer: boolean, desc: TypeDescriptor): number {
+function addType(
+  st: HeapState,
+  kind: number,
+  size: number,
+  refOffsets: number[],
+  weakOffsets: number[],
+  finalizer: boolean,
+  desc: TypeDescriptor,
+): number {
   const s = st.s;
   const id = st.v.u32[s + S_TCOUNT]!;
   if (id >= 0xffff) throw new InvalidArgumentError('too many types (65535)');
@@ -250,8 +316,12 @@ function addType(st: HeapState, kind: number, size: number, refOffsets: number[]
   const u32 = st.v.u32;
   const first = u32[s + S_ROCOUNT]!;
   const ro = u32[s + S_REFOFFS]! >>> 2;
-  refOffsets.forEach((off, i) => { u32[ro + first + i] = off >>> 2; });
-  weakOffsets.forEach((off, i) => { u32[ro + first + refOffsets.length + i] = off >>> 2; });
+  refOffsets.forEach((off, i) => {
+    u32[ro + first + i] = off >>> 2;
+  });
+  weakOffsets.forEach((off, i) => {
+    u32[ro + first + refOffsets.length + i] = off >>> 2;
+  });
   u32[s + S_ROCOUNT] = first + need;
   const t = st.typeWord0(id);
   u32[t + T_KIND] = kind;
@@ -290,7 +360,14 @@ abstract class TypeBase {
   declare protected readonly info: number;
   declare readonly fields: Record<string, NumberField | BytesField>;
 
-  constructor(st: HeapState, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+  constructor(
+    st: HeapState,
+    name: string,
+    id: number,
+    info: number,
+    size: number,
+    fields: Record<string, NumberField | BytesField>,
+  ) {
     this.st = st;
     this.name = name;
     this.id = id;
@@ -307,7 +384,14 @@ abstract class TypeBase {
 /** A type whose objects live in GC blocks; `size` is its size class's slot size. */
 class SmallType extends TypeBase {
   declare private readonly cls: number;
-  constructor(st: HeapState, name: string, id: number, info: number, size: number, fields: Record<string, NumberField | BytesField>) {
+  constructor(
+    st: HeapState,
+    name: string,
+    id: number,
+    info: number,
+    size: number,
+    fields: Record<string, NumberField | BytesField>,
+  ) {
     const cls = CLASS_OF[size >>> 3]!;
     super(st, name, id, info, CLASS_SIZES[cls]!, fields);
     this.cls = cls;
@@ -454,7 +538,12 @@ class U8Field extends Field implements NumberField {
 
 class BytesFieldImpl implements BytesField {
   readonly kind = 'bytes' as const;
-  constructor(private readonly mem: Views, readonly name: string, readonly offset: number, readonly length: number) {}
+  constructor(
+    private readonly mem: Views,
+    readonly name: string,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
   get(o: number): Uint8Array {
     return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
   }
@@ -469,44 +558,72 @@ function makeField(st: HeapState, name: string, spec: FieldSpec, offset: number)
   const mem = st.v;
   if (typeof spec === 'object') return new BytesFieldImpl(mem, name, offset, spec.bytes);
   switch (spec) {
-    case 'ref': return new RefField(st, name, offset);
-    case 'weak': return new WeakField(st, name, offset);
-    case 'i32': return new I32Field(mem, name, offset, 2);
-    case 'u32': return new U32Field(mem, name, offset, 2);
-    case 'f64': return new F64Field(mem, name, offset, 3);
-    case 'u16': return new U16Field(mem, name, offset, false);
-    case 'i16': return new U16Field(mem, name, offset, true);
-    case 'u8': return new U8Field(mem, name, offset, false);
-    case 'i8': return new U8Field(mem, name, offset, true);
+    case 'ref':
+      return new RefField(st, name, offset);
+    case 'weak':
+      return new WeakField(st, name, offset);
+    case 'i32':
+      return new I32Field(mem, name, offset, 2);
+    case 'u32':
+      return new U32Field(mem, name, offset, 2);
+    case 'f64':
+      return new F64Field(mem, name, offset, 3);
+    case 'u16':
+      return new U16Field(mem, name, offset, false);
+    case 'i16':
+      return new U16Field(mem, name, offset, true);
+    case 'u8':
+      return new U8Field(mem, name, offset, false);
+    case 'i8':
+      return new U8Field(mem, name, offset, true);
   }
 }
 
 const ARRAY_KINDS: Record<ArrayKind, [kind: number, bytes: number]> = {
-  ref: [KIND_REF_ARRAY, 4], i32: [KIND_I32_ARRAY, 4], f64: [KIND_F64_ARRAY, 8], u8: [KIND_U8_ARRAY, 1],
+  ref: [KIND_REF_ARRAY, 4],
+  i32: [KIND_I32_ARRAY, 4],
+  f64: [KIND_F64_ARRAY, 8],
+  u8: [KIND_U8_ARRAY, 1],
 };
 
 /**
  * `heap.defineArray(name, kind, options)`; with `id` >= 0, re-binds the
  * existing type `id` of an attached heap.
  */
-export function defineArray(st: HeapState, name: string, kind: ArrayKind, options: TypeOptions = {}, id = -1): ArrayType {
+export function defineArray(
+  st: HeapState,
+  name: string,
+  kind: ArrayKind,
+  options: TypeOptions = {},
+  id = -1,
+): ArrayType {
   if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
   const entry = typeof kind === 'string' && Object.hasOwn(ARRAY_KINDS, kind) ? ARRAY_KINDS[kind] : undefined;
-  if (entry === undefined) throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${String(kind)}`);
+  if (entry === undefined)
+    throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${String(kind)}`);
   const [k, bytes] = entry;
   checkTypeOptions(name, options);
   const finalizer = options.finalizer ?? null;
   if (id < 0) {
     st.checkWritable('defineArray');
-    id = addType(st, k, bytes, [], [], finalizer !== null, { name, array: kind, fields: null, finalizer: finalizer !== null });
+    id = addType(st, k, bytes, [], [], finalizer !== null, {
+      name,
+      array: kind,
+      fields: null,
+      finalizer: finalizer !== null,
+    });
   }
   st.typeMeta[id] = { name, id, array: true, finalizer, refFields: [] };
   const large = (st.v.u32[st.typeWord0(id) + T_FLAGS]! & TFLAG_FINALIZER) !== 0 || st.backend === null;
   switch (kind) {
-    case 'ref': return new RefArray(st, name, id, kind, bytes, large);
-    case 'i32': return new I32Array(st, name, id, kind, bytes, large);
-    case 'f64': return new F64Array(st, name, id, kind, bytes, large);
-    case 'u8': return new U8Array(st, name, id, kind, bytes, large);
+    case 'ref':
+      return new RefArray(st, name, id, kind, bytes, large);
+    case 'i32':
+      return new I32Array(st, name, id, kind, bytes, large);
+    case 'f64':
+      return new F64Array(st, name, id, kind, bytes, large);
+    case 'u8':
+      return new U8Array(st, name, id, kind, bytes, large);
   }
 }
 
@@ -542,17 +659,19 @@ abstract class ArrayBase {
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
   protected bad(arr: number, i: number): InvalidArgumentError {
-    return new InvalidArgumentError(`index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`);
+    return new InvalidArgumentError(
+      `index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`,
+    );
   }
 }
 
 class RefArray extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     return this.mem.u32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
   }
@@ -560,33 +679,33 @@ class RefArray extends ArrayBase implements ArrayType {
 
 class I32Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     return this.mem.i32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     this.mem.i32[(a >>> 2) + BASE + i] = v;
   }
 }
 
 class F64Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     return this.mem.f64[((a + ARR_HEADER) >>> 3) + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     this.mem.f64[((a + ARR_HEADER) >>> 3) + i] = v;
   }
 }
 
 class U8Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     return this.mem.u8[a + ARR_HEADER + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if ((i >>> 0) !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
     this.mem.u8[a + ARR_HEADER + i] = v;
   }
 }

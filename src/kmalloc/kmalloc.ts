@@ -71,8 +71,15 @@
 import { H_WORKERS, MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, OutOfMemoryError,
-  argumentError, checkInteger, checkOptions, hex,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+  hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
@@ -137,7 +144,18 @@ export interface KmallocOptions {
 }
 
 /** The options Kmalloc knows (any other name is refused, not ignored). */
-const KMALLOC_OPTIONS = ['bytes', 'maxBytes', 'buddy', 'memory', 'classes', 'maxClass', 'pageSize', 'debug', 'largeAbove', 'tlsfChunkPages'];
+const KMALLOC_OPTIONS = [
+  'bytes',
+  'maxBytes',
+  'buddy',
+  'memory',
+  'classes',
+  'maxClass',
+  'pageSize',
+  'debug',
+  'largeAbove',
+  'tlsfChunkPages',
+];
 /** `new Kmalloc()`: 1 MiB that grows to 64 MiB. */
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
@@ -233,7 +251,9 @@ export class KmallocCache {
 
   /** Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'. */
   forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
-    this.k.forEachClassPage(this.cls, (addr, used, full) => visit(addr, used, full ? 'full' : used === 0 ? 'empty' : 'partial'));
+    this.k.forEachClassPage(this.cls, (addr, used, full) =>
+      visit(addr, used, full ? 'full' : used === 0 ? 'empty' : 'partial'),
+    );
   }
 
   /** Addresses of the free blocks of the page at `pageAddr`. */
@@ -254,9 +274,18 @@ export class KmallocCache {
       else if (used === 0) empty++;
     });
     return {
-      name: this.name, objectSize: this.size, stride: this.stride, objectsPerSlab: this.objectsPerSlab,
-      pagesPerSlab: this.pagesPerSlab, slabs, partialSlabs: slabs - full - empty, fullSlabs: full, emptySlabs: empty,
-      activeObjects: active, totalObjects: slabs * this.objectsPerSlab, ...this.k.pagesMadeFreed(this.cls),
+      name: this.name,
+      objectSize: this.size,
+      stride: this.stride,
+      objectsPerSlab: this.objectsPerSlab,
+      pagesPerSlab: this.pagesPerSlab,
+      slabs,
+      partialSlabs: slabs - full - empty,
+      fullSlabs: full,
+      emptySlabs: empty,
+      activeObjects: active,
+      totalObjects: slabs * this.objectsPerSlab,
+      ...this.k.pagesMadeFreed(this.cls),
     };
   }
 
@@ -411,7 +440,8 @@ export class Kmalloc implements ByteAllocator {
       const pages = Math.min(maxPages, Math.ceil(bytes / pageSize) + meta(maxPages));
       buddy = new BuddyAllocator({ pages, maxPages, pageSize });
     }
-    if (buddy.memory === null) throw new InvalidArgumentError('kmalloc needs bytes: the buddy allocator is offsets-only');
+    if (buddy.memory === null)
+      throw new InvalidArgumentError('kmalloc needs bytes: the buddy allocator is offsets-only');
     const usedBefore = buddy.pages - buddy.freePages;
     const space = SlabSpace.of(buddy);
     const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
@@ -433,7 +463,10 @@ export class Kmalloc implements ByteAllocator {
     u32[k + K_CLASSES] = n;
     u32[k + K_MAX_CLASS] = sizes[n - 1]!;
     u32[k + K_TLSF] = tlsf.region;
-    u32[k + K_LARGE_ABOVE] = Math.max(sizes[n - 1]!, checkInteger(options.largeAbove ?? tlsf.maxSize, 'largeAbove', 0, tlsf.maxSize));
+    u32[k + K_LARGE_ABOVE] = Math.max(
+      sizes[n - 1]!,
+      checkInteger(options.largeAbove ?? tlsf.maxSize, 'largeAbove', 0, tlsf.maxSize),
+    );
     u32[k + K_KEY] = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
     u32[k + K_FLAGS] = debug ? FLAG_DEBUG : 0;
     for (let c = 0; c < n; c++) {
@@ -464,8 +497,17 @@ export class Kmalloc implements ByteAllocator {
     const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
     const u32 = memory.u32;
     const k = kAddr >>> 2;
-    if (kAddr === 0 || (kAddr & 3) !== 0 || k + K_CUR >= u32.length || u32[k + K_MAGIC] !== KMALLOC_MAGIC || u32[k + K_VERSION] !== KMALLOC_VERSION) {
-      throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty, or magic KMAL or version missing)', kAddr);
+    if (
+      kAddr === 0 ||
+      (kAddr & 3) !== 0 ||
+      k + K_CUR >= u32.length ||
+      u32[k + K_MAGIC] !== KMALLOC_MAGIC ||
+      u32[k + K_VERSION] !== KMALLOC_VERSION
+    ) {
+      throw new HeapCorruptionError(
+        'no kmalloc heap in this Memory (header slot empty, or magic KMAL or version missing)',
+        kAddr,
+      );
     }
     if (!memory.shared) return Kmalloc.open(memory, k, 0);
     // Another worker may be changing the heap: join, then check and open it under the heap lock.
@@ -486,12 +528,12 @@ export class Kmalloc implements ByteAllocator {
     const buddy = BuddyAllocator.attach(memory);
     const u32 = memory.u32;
     const n = u32[k + K_CLASSES]!;
-    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length) throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
+    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length)
+      throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
     return new Kmalloc({}, { buddy, space, tlsf, k, slot });
   }
-
 
   // ------------------------------------------------------------ fast paths
 
@@ -515,7 +557,7 @@ export class Kmalloc implements ByteAllocator {
   /** alloc without the heap lock: the whole of it on an unshared memory. */
   private allocHere(size: number): number {
     if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
-    if (size <= this.fastMax && (size >>> 0) === size) {
+    if (size <= this.fastMax && size >>> 0 === size) {
       const mem = this.memory;
       mem.sync();
       const u32 = mem.u32;
@@ -535,7 +577,12 @@ export class Kmalloc implements ByteAllocator {
       return this.allocSmall(cls, size);
     }
     // Medium: TLSF, unless whole pages would waste at most 1/32 of the size.
-    if (size <= this.largeAbove && size > this.maxClass && (size >>> 0) === size && ((-size & this.pageMask) << PAGE_FIT_SHIFT) > size) {
+    if (
+      size <= this.largeAbove &&
+      size > this.maxClass &&
+      size >>> 0 === size &&
+      (-size & this.pageMask) << PAGE_FIT_SHIFT > size
+    ) {
       const p = this.tlsf.tryAlloc(size);
       if (p !== 0) return p;
     }
@@ -565,7 +612,7 @@ export class Kmalloc implements ByteAllocator {
     const u32 = mem.u32;
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    if ((addr >>> 0) === addr && off >= 0 && pg < this.maxPages) {
+    if (addr >>> 0 === addr && off >= 0 && pg < this.maxPages) {
       const d = this.pt + (pg << PAGE_SHIFT);
       const info = u32[d + P_INFO]!;
       const cls = (info & OWNER_MASK) - OWNER_CLASS;
@@ -634,7 +681,10 @@ export class Kmalloc implements ByteAllocator {
     const a = b >>> 2;
     const next = u32[a]!;
     if ((u32[a + 1]! ^ next) !== this.key) {
-      throw new HeapCorruptionError(`kmalloc: free block ${hex(b + this.objOffset)} was written after it was freed (free tag overwritten)`, b + this.objOffset);
+      throw new HeapCorruptionError(
+        `kmalloc: free block ${hex(b + this.objOffset)} was written after it was freed (free tag overwritten)`,
+        b + this.objOffset,
+      );
     }
     if (this.debug) this.checkFreeBytes(this.classOfHead(d), b);
     u32[d + P_FREELIST] = next;
@@ -671,7 +721,11 @@ export class Kmalloc implements ByteAllocator {
     try {
       addr = this.buddy.allocPages(pages);
     } catch (e) {
-      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for a page of class ${this.classSizes[cls]} (request of ${size} bytes)`, size);
+      if (e instanceof OutOfMemoryError)
+        throw new OutOfMemoryError(
+          `kmalloc: no ${pages} free pages for a page of class ${this.classSizes[cls]} (request of ${size} bytes)`,
+          size,
+        );
       throw e;
     }
     const mem = this.memory;
@@ -760,7 +814,11 @@ export class Kmalloc implements ByteAllocator {
   private onLists(h: number, slot: number): boolean {
     const cls = this.classOfHead(h);
     const limit = this.span[cls]! / this.stride[cls]!;
-    return this.onList(h + P_FREELIST, slot, limit) || this.onList(h + P_LOCAL_FREE, slot, limit) || this.onList(h + P_THREAD_FREE, slot, limit);
+    return (
+      this.onList(h + P_FREELIST, slot, limit) ||
+      this.onList(h + P_LOCAL_FREE, slot, limit) ||
+      this.onList(h + P_THREAD_FREE, slot, limit)
+    );
   }
 
   private onList(headWord: number, slot: number, limit: number): boolean {
@@ -809,7 +867,7 @@ export class Kmalloc implements ByteAllocator {
    * descriptor, class and slot in locH, locCls, locSlot.
    */
   private locate(addr: number): number {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) return NOT_A_BLOCK;
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) return NOT_A_BLOCK;
     const off = addr - this.base;
     const pg = off >>> this.shift;
     if (!(off >= 0 && pg < this.maxPages)) return NOT_A_BLOCK;
@@ -824,7 +882,8 @@ export class Kmalloc implements ByteAllocator {
     const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
     const slot = addr - this.objOffset;
     const rel = slot - this.pageAddr(h);
-    if (rel < 0 || Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! !== rel || slot >= u32[h + P_UNUSED]!) return NOT_A_BLOCK;
+    if (rel < 0 || Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! !== rel || slot >= u32[h + P_UNUSED]!)
+      return NOT_A_BLOCK;
     this.locH = h;
     this.locCls = cls;
     this.locSlot = slot;
@@ -859,7 +918,10 @@ export class Kmalloc implements ByteAllocator {
     for (let i = a; i < a + size + RED_ZONE; i++) {
       const want = i < a + size - 1 ? POISON_FREE : i === a + size - 1 ? POISON_END : RED_INACTIVE;
       if (u8[i] !== want) {
-        throw new HeapCorruptionError(`kmalloc: ${i < a + size ? 'Poison' : 'Right Redzone'} overwritten in free block ${hex(a)} at ${hex(i)}: 0x${u8[i]!.toString(16)} instead of 0x${want.toString(16)}`, i);
+        throw new HeapCorruptionError(
+          `kmalloc: ${i < a + size ? 'Poison' : 'Right Redzone'} overwritten in free block ${hex(a)} at ${hex(i)}: 0x${u8[i]!.toString(16)} instead of 0x${want.toString(16)}`,
+          i,
+        );
       }
     }
   }
@@ -872,7 +934,10 @@ export class Kmalloc implements ByteAllocator {
     for (let i = slot; i < a + size + RED_ZONE; i++) {
       if (i === a) i = a + size;
       if (u8[i] !== RED_ACTIVE) {
-        throw new HeapCorruptionError(`kmalloc: ${i < a ? 'Left' : 'Right'} Redzone overwritten at ${hex(i)} ${i < a ? 'before' : 'after'} block ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${RED_ACTIVE.toString(16)}`, i);
+        throw new HeapCorruptionError(
+          `kmalloc: ${i < a ? 'Left' : 'Right'} Redzone overwritten at ${hex(i)} ${i < a ? 'before' : 'after'} block ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${RED_ACTIVE.toString(16)}`,
+          i,
+        );
       }
     }
     this.poison(cls, slot);
@@ -890,7 +955,7 @@ export class Kmalloc implements ByteAllocator {
       this.memory.sync();
       return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
     }
-    if (size <= this.largeAbove && ((-size & this.pageMask) << PAGE_FIT_SHIFT) > size) {
+    if (size <= this.largeAbove && (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
       const p = this.tlsf.tryAlloc(size);
       if (p !== 0) return p;
       // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
@@ -901,14 +966,18 @@ export class Kmalloc implements ByteAllocator {
   private allocLarge(size: number): number {
     const pages = Math.ceil(size / this.pageSize);
     if (pages > 2 ** this.buddy.maxOrder) {
-      throw new OutOfMemoryError(`kmalloc: ${size} bytes is more than the largest block (${this.pageSize * 2 ** this.buddy.maxOrder} bytes)`, size);
+      throw new OutOfMemoryError(
+        `kmalloc: ${size} bytes is more than the largest block (${this.pageSize * 2 ** this.buddy.maxOrder} bytes)`,
+        size,
+      );
     }
     this.tlsf.shrink();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
     } catch (e) {
-      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for ${size} bytes`, size);
+      if (e instanceof OutOfMemoryError)
+        throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for ${size} bytes`, size);
       throw e;
     }
     const pg = (addr - this.base) >>> this.shift;
@@ -924,7 +993,8 @@ export class Kmalloc implements ByteAllocator {
 
   /** free for what the fast path does not take: debug pages, suspects, large blocks, bad addresses. */
   private freeOther(addr: number): void {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
+    if (typeof addr !== 'number' || addr >>> 0 !== addr)
+      throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
     const pg = this.space.pageOf(addr);
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS_DEBUG && own < OWNER_TLSF) {
@@ -949,15 +1019,18 @@ export class Kmalloc implements ByteAllocator {
   }
 
   private badFree(addr: number, own: number): never {
-    if (own >= OWNER_CLASS && own < OWNER_TLSF) throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block (or never handed out)`, addr);
-    if (own === OWNER_LARGE) throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
+    if (own >= OWNER_CLASS && own < OWNER_TLSF)
+      throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block (or never handed out)`, addr);
+    if (own === OWNER_LARGE)
+      throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
     const pg = this.space.pageOf(addr);
     if (pg >= 0 && pg < this.buddy.pages && !this.buddy.isAllocated(addr)) {
       // Let the buddy tell a double free of a large block from a wild pointer.
       try {
         this.buddy.blockPages(addr);
       } catch (e) {
-        if (e instanceof DoubleFreeError) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+        if (e instanceof DoubleFreeError)
+          throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
       }
     }
     throw new InvalidFreeError(`kfree(${hex(addr)}): not a block allocated by kmalloc`, addr);
@@ -979,16 +1052,22 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       if (addr === 0) return this.alloc(size);
-      if (typeof size !== 'number' || (size >>> 0) !== size) throw argumentError('size', 'a whole number in [0, 2^32)', size);
-      if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
+      if (typeof size !== 'number' || size >>> 0 !== size)
+        throw argumentError('size', 'a whole number in [0, 2^32)', size);
+      if (typeof addr !== 'number' || addr >>> 0 !== addr)
+        throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
       let usable: number;
       const mem = this.memory;
       mem.sync();
       const off = addr - this.base;
       const pg = off >>> this.shift;
-      const own = (addr >>> 0) === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK : 0;
+      const own =
+        addr >>> 0 === addr && off >= 0 && pg < this.maxPages
+          ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK
+          : 0;
       if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
-        if (this.locate(addr) !== LIVE_BLOCK) throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
+        if (this.locate(addr) !== LIVE_BLOCK)
+          throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
         usable = this.classSizes[this.locCls]!;
       } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
         return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
@@ -1006,7 +1085,8 @@ export class Kmalloc implements ByteAllocator {
         // Small moves word by word (copyWithin's call costs more than the copy). Usable
         // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
         const u32 = this.memory.u32;
-        for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++) u32[to + i] = u32[from + i]!;
+        for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++)
+          u32[to + i] = u32[from + i]!;
       } else {
         this.memory.u8.copyWithin(fresh, addr, addr + n);
       }
@@ -1034,7 +1114,10 @@ export class Kmalloc implements ByteAllocator {
       } else if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
         return this.buddy.blockPages(addr) * this.pageSize;
       }
-      throw new InvalidFreeError(`ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`, typeof addr === 'number' ? addr : NaN);
+      throw new InvalidFreeError(
+        `ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`,
+        typeof addr === 'number' ? addr : NaN,
+      );
     } finally {
       this.leave();
     }
@@ -1143,7 +1226,8 @@ export class Kmalloc implements ByteAllocator {
       for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
         for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
       }
-      for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!) out.push(q + this.objOffset);
+      for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!)
+        out.push(q + this.objOffset);
       return out;
     } finally {
       this.leave();
@@ -1237,7 +1321,12 @@ export class Kmalloc implements ByteAllocator {
     checkInteger(slot, 'slot', 1, MAX_WORKERS - 1);
     memory.sync();
     const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
-    if (kAddr === 0 || (kAddr & 3) !== 0 || (kAddr >>> 2) + K_MAGIC >= memory.u32.length || memory.u32[(kAddr >>> 2) + K_MAGIC] !== KMALLOC_MAGIC) {
+    if (
+      kAddr === 0 ||
+      (kAddr & 3) !== 0 ||
+      (kAddr >>> 2) + K_MAGIC >= memory.u32.length ||
+      memory.u32[(kAddr >>> 2) + K_MAGIC] !== KMALLOC_MAGIC
+    ) {
       throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)', kAddr);
     }
     const broke = breakLock(memory.i32, (kAddr >>> 2) + K_LOCK, slot);

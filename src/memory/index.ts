@@ -6,7 +6,14 @@
 export { Memory, WASM_PAGE_BYTES, MAX_MEMORY_BYTES } from './memory.js';
 export type { MemoryBacking, MemoryCreateOptions } from './memory.js';
 export {
-  HEADER_BYTES, HEADER_MAGIC, HEADER_VERSION, HeaderSlot,
-  hasHeader, ensureHeader, readSlot, writeSlot, checkHeader,
+  HEADER_BYTES,
+  HEADER_MAGIC,
+  HEADER_VERSION,
+  HeaderSlot,
+  hasHeader,
+  ensureHeader,
+  readSlot,
+  writeSlot,
+  checkHeader,
 } from './header.js';
 export type { ByteAllocator } from './byte-allocator.js';

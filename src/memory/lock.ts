@@ -84,7 +84,9 @@ export function lockSlow(i32: Int32Array, index: number, me: number, wait: boole
   for (let spin = 0; ; spin++) {
     const v = Atomics.load(i32, index);
     if ((v & LOCK_OWNER_MASK) === me) {
-      throw new MemkitError(`lock word ${index} is already held by this worker (slot ${me - 1}): locks are not recursive`);
+      throw new MemkitError(
+        `lock word ${index} is already held by this worker (slot ${me - 1}): locks are not recursive`,
+      );
     }
     if (v === 0) {
       // Taken after contention: keep the contended bit, as others may sleep.

@@ -86,7 +86,10 @@ export class Memory {
   private constructor(backing: MemoryBacking) {
     if (backing instanceof WebAssembly.Memory) {
       if (backing.buffer.byteLength > MAX_MEMORY_BYTES) {
-        throw new InvalidArgumentError(`a memory of ${backing.buffer.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`, 'backing');
+        throw new InvalidArgumentError(
+          `a memory of ${backing.buffer.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`,
+          'backing',
+        );
       }
       this.wasm = backing;
       this.buffer = backing.buffer;
@@ -95,7 +98,10 @@ export class Memory {
       this.maxByteLength = MAX_MEMORY_BYTES;
     } else {
       if (backing.byteLength > MAX_MEMORY_BYTES) {
-        throw new InvalidArgumentError(`a buffer of ${backing.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`, 'backing');
+        throw new InvalidArgumentError(
+          `a buffer of ${backing.byteLength} bytes is larger than memkit handles (${MAX_MEMORY_BYTES})`,
+          'backing',
+        );
       }
       this.wasm = null;
       this.buffer = backing;
@@ -204,7 +210,10 @@ export class Memory {
       this.sync();
     } else if (this.copyOnGrow) {
       // Grow geometrically so that n small grows cost O(n) copying in all.
-      const next = Math.min(this.maxByteLength, Math.max(byteLength, Math.ceil((now * 1.5) / WASM_PAGE_BYTES) * WASM_PAGE_BYTES));
+      const next = Math.min(
+        this.maxByteLength,
+        Math.max(byteLength, Math.ceil((now * 1.5) / WASM_PAGE_BYTES) * WASM_PAGE_BYTES),
+      );
       let fresh: ArrayBuffer;
       try {
         fresh = new ArrayBuffer(next);

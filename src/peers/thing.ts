@@ -82,7 +82,8 @@ export class ThingAllocator implements ByteAllocator {
     }
     // MemPool rounds the size up in 32-bit arithmetic: a request near 2^32
     // wraps and "succeeds" with a tiny block. Beyond the buffer it cannot fit.
-    if (size > this.bytes.length - BLOCK_HEADER) throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
+    if (size > this.bytes.length - BLOCK_HEADER)
+      throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
     const p = this.pool.malloc(size === 0 ? 1 : size);
     if (p === 0) throw new OutOfMemoryError(`thing: no block of ${size} bytes`, size);
     return p;
@@ -121,7 +122,8 @@ export class ThingAllocator implements ByteAllocator {
       this.free(addr);
       return q;
     }
-    if (size > this.bytes.length - BLOCK_HEADER) throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
+    if (size > this.bytes.length - BLOCK_HEADER)
+      throw new OutOfMemoryError(`thing: ${size} bytes is more than its ${this.bytes.length}-byte buffer`, size);
     const p = this.pool.realloc(addr, size === 0 ? 1 : size);
     if (p === 0) throw new OutOfMemoryError(`thing: realloc(${hex(addr)}, ${size}) failed`, size);
     return p;

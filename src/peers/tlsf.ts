@@ -33,7 +33,12 @@
  * @module
  */
 import {
-  DoubleFreeError, InvalidFreeError, MemkitError, OutOfMemoryError, checkInteger, hex,
+  DoubleFreeError,
+  InvalidFreeError,
+  MemkitError,
+  OutOfMemoryError,
+  checkInteger,
+  hex,
 } from '../errors/index.js';
 import { Memory } from '../memory/memory.js';
 import type { ByteAllocator } from '../memory/byte-allocator.js';
@@ -76,9 +81,7 @@ function loadModule(): Promise<WebAssembly.Module> {
         const bytes = await readFile(url).catch(() => null);
         if (bytes !== null) return WebAssembly.compile(bytes);
       }
-      throw new MemkitError(
-        'tlsf.wasm not found: run `npm run build:tlsf` (node scripts/build-tlsf.mjs)',
-      );
+      throw new MemkitError('tlsf.wasm not found: run `npm run build:tlsf` (node scripts/build-tlsf.mjs)');
     }
     const res = await fetch(candidates[0]!);
     return WebAssembly.compile(await res.arrayBuffer());
@@ -132,7 +135,7 @@ export class TlsfAllocator implements ByteAllocator {
    * above TLSF's largest block (about 1 GiB) or when the wasm memory cannot grow.
    */
   alloc(size: number): number {
-    if ((size >>> 0) !== size || size > TLSF_MAX_ALLOC) this.checkSize(size);
+    if (size >>> 0 !== size || size > TLSF_MAX_ALLOC) this.checkSize(size);
     try {
       return this.e.alloc(size);
     } catch (err) {
@@ -149,7 +152,7 @@ export class TlsfAllocator implements ByteAllocator {
   /** Resizes a block: in place when it fits or the right neighbour is free. */
   realloc(addr: number, size: number): number {
     this.checkUsed(addr);
-    if ((size >>> 0) !== size || size > TLSF_MAX_ALLOC) this.checkSize(size);
+    if (size >>> 0 !== size || size > TLSF_MAX_ALLOC) this.checkSize(size);
     try {
       return this.e.realloc(addr, size);
     } catch (err) {
@@ -183,7 +186,7 @@ export class TlsfAllocator implements ByteAllocator {
   private checkUsed(addr: number): void {
     this.memory.sync();
     const top = this.memory.u8.length;
-    if ((addr >>> 0) !== addr || (addr & AL_MASK) !== 0 || addr <= this.heapBase || addr >= top) {
+    if (addr >>> 0 !== addr || (addr & AL_MASK) !== 0 || addr <= this.heapBase || addr >= top) {
       throw new InvalidFreeError(`tlsf: ${hex(addr)} is not a block of this heap`, addr);
     }
     if ((this.memory.u32[(addr - BLOCK_OVERHEAD) >>> 2]! & FREE) !== 0) {

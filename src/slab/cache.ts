@@ -40,14 +40,31 @@
  * @module
  */
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
-  argumentError, checkInteger, checkOptions, hex,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  MemkitError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+  hex,
 } from '../errors/index.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import { HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
 import {
-  C_N_EMPTY, C_N_FULL, C_N_PARTIAL, MAX_CACHES, SPACE_CONTROL_WORDS, SPACE_MAGIC, S_CACHES, S_CACHE_TABLE,
-  S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE,
+  C_N_EMPTY,
+  C_N_FULL,
+  C_N_PARTIAL,
+  MAX_CACHES,
+  SPACE_CONTROL_WORDS,
+  SPACE_MAGIC,
+  S_CACHES,
+  S_CACHE_TABLE,
+  S_MAGIC,
+  S_MAX_PAGES,
+  S_PAGE_TABLE,
 } from './layout.js';
 import { SlabSpace } from './space.js';
 
@@ -318,7 +335,11 @@ export class SlabCache {
   static attach(memory: Memory, options?: SlabAttachOptions): SlabCache;
   /** @internal For Kmalloc.attach: cache `id` of an opened slab space. */
   static attach(space: SlabSpace, id: number, ctor?: (addr: number) => void): SlabCache;
-  static attach(where: Memory | SlabSpace, which?: SlabAttachOptions | number, ctor?: (addr: number) => void): SlabCache {
+  static attach(
+    where: Memory | SlabSpace,
+    which?: SlabAttachOptions | number,
+    ctor?: (addr: number) => void,
+  ): SlabCache {
     if (where instanceof SlabSpace) {
       checkSpace(where.buddy, where.region);
       return new SlabCache(resolveCache(where, checkInteger(which, 'id', 0, MAX_CACHES - 1), ctor));
@@ -331,14 +352,16 @@ export class SlabCache {
     where.sync();
     const buddy = attachBuddy(where);
     const region = readSlot(where, HeaderSlot.Slab);
-    if (region === 0) throw new HeapCorruptionError('no slab space in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Slab);
+    if (region === 0)
+      throw new HeapCorruptionError('no slab space in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Slab);
     checkSpace(buddy, region);
     const space = SlabSpace.open(buddy, region);
     let id = wanted;
     if (o.name !== undefined) {
       id = -1;
       for (let i = 0; i < space.cacheCount && id < 0; i++) if (readName(space, i) === o.name) id = i;
-      if (id < 0) throw new InvalidArgumentError(`no slab cache named ${JSON.stringify(o.name)} in this Memory`, 'name');
+      if (id < 0)
+        throw new InvalidArgumentError(`no slab cache named ${JSON.stringify(o.name)} in this Memory`, 'name');
     }
     return new SlabCache(resolveCache(space, id, o.ctor));
   }
@@ -357,7 +380,8 @@ export class SlabCache {
    * @throws InvalidArgumentError if `requested` is given and is not a whole number in [0, 2^32).
    */
   alloc(requested?: number): number {
-    if (requested !== undefined && (typeof requested !== 'number' || (requested >>> 0) !== requested)) return this.badRequested(requested);
+    if (requested !== undefined && (typeof requested !== 'number' || requested >>> 0 !== requested))
+      return this.badRequested(requested);
     const mem = this.memory;
     mem.sync();
     let u32 = mem.u32;
@@ -374,7 +398,8 @@ export class SlabCache {
     let next = u32[fp]!;
     if (this.debugOn) next = this.checkAlloc(slot, next, pg);
     // Validate the free pointer before following it (a use-after-free write).
-    else if (u32[fp + 1] !== ((next ^ FREE_TAG) >>> 0) || (next !== 0 && this.offGrid(next, pg))) this.corruptFreePointer(slot, next, pg);
+    else if (u32[fp + 1] !== (next ^ FREE_TAG) >>> 0 || (next !== 0 && this.offGrid(next, pg)))
+      this.corruptFreePointer(slot, next, pg);
     u32[d + P_FREELIST] = next;
     u32[fp + 1] = 0; // clear the free tag
     const info = u32[d + P_INFO]! + 0x10000;
@@ -395,7 +420,7 @@ export class SlabCache {
    * The cache is unchanged when it throws.
    */
   free(addr: number): void {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) return this.badAddress(addr, 'addr');
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) return this.badAddress(addr, 'addr');
     const mem = this.memory;
     mem.sync();
     const off = addr - this.base;
@@ -434,7 +459,7 @@ export class SlabCache {
     const fp = (slot + this.fpOffset) >>> 2;
     const unused = u32[d + P_UNUSED]!;
     if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
-    if (u32[fp + 1] === ((u32[fp]! ^ FREE_TAG ^ this.secret) >>> 0) && this.onFreelist(pg, slot)) {
+    if (u32[fp + 1] === (u32[fp]! ^ FREE_TAG ^ this.secret) >>> 0 && this.onFreelist(pg, slot)) {
       throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
     }
     if (this.debugOn) this.checkFree(slot, pg);
@@ -453,7 +478,7 @@ export class SlabCache {
   /** True unless `next` is a slot start of slab `pg` (inside the slab, on the object grid). */
   private offGrid(next: number, pg: number): boolean {
     const rel = next - (this.base + ((pg << this.shift) >>> 0));
-    return (rel >>> 0) >= this.span || Math.floor(rel * this.inverse) * this.stride !== rel;
+    return rel >>> 0 >= this.span || Math.floor(rel * this.inverse) * this.stride !== rel;
   }
 
   // ----------------------------------------------------------- slow paths
@@ -498,7 +523,8 @@ export class SlabCache {
     // next alloc, as SLUB keeps slabs while a node has few partial ones: that
     // stops a cache swinging around a slab boundary from making and
     // releasing the same slab over and over, without holding idle pages.
-    if (u32[this.c + C_N_PARTIAL] === 0 && u32[this.c + C_N_EMPTY]! < u32[this.c + C_MIN_EMPTY]!) this.pushList(pg, C_EMPTY);
+    if (u32[this.c + C_N_PARTIAL] === 0 && u32[this.c + C_N_EMPTY]! < u32[this.c + C_MIN_EMPTY]!)
+      this.pushList(pg, C_EMPTY);
     else this.releaseSlab(pg);
   }
 
@@ -528,7 +554,10 @@ export class SlabCache {
       addr = this.buddy.allocPages(1 << this.order);
     } catch (e) {
       if (e instanceof OutOfMemoryError) {
-        throw new OutOfMemoryError(`${this.name}: no pages for a new slab of order ${this.order} (request of ${requested} bytes)`, requested);
+        throw new OutOfMemoryError(
+          `${this.name}: no pages for a new slab of order ${this.order} (request of ${requested} bytes)`,
+          requested,
+        );
       }
       throw e;
     }
@@ -537,7 +566,10 @@ export class SlabCache {
     const end = addr + this.buddy.pageSize * (1 << this.order);
     if (end > mem.buffer.byteLength || addr < this.base) {
       this.buddy.free(addr);
-      throw new HeapCorruptionError(`${this.name}: the buddy gave pages at ${hex(addr)} past the end of the buffer (${mem.buffer.byteLength} bytes)`, addr);
+      throw new HeapCorruptionError(
+        `${this.name}: the buddy gave pages at ${hex(addr)} past the end of the buffer (${mem.buffer.byteLength} bytes)`,
+        addr,
+      );
     }
     return addr;
   }
@@ -581,7 +613,10 @@ export class SlabCache {
   private extend(d: number, pg: number): number {
     if (this.memory.u32[d + P_UNUSED] === 0) {
       const start = this.base + ((pg << this.shift) >>> 0);
-      throw new HeapCorruptionError(`${this.name}: slab ${hex(start)} is partial but its freelist is empty (a free object was overwritten)`, start);
+      throw new HeapCorruptionError(
+        `${this.name}: slab ${hex(start)} is partial but its freelist is empty (a free object was overwritten)`,
+        start,
+      );
     }
     this.extendBy(d, EXTEND_SLOTS);
     return this.memory.u32[d + P_FREELIST]!;
@@ -656,7 +691,7 @@ export class SlabCache {
     const start = this.base + ((pg << this.shift) >>> 0);
     throw new HeapCorruptionError(
       `${this.name}: Freepointer corrupt in object ${hex(slot + this.objOffset)} (free, in slab ${hex(start)}): ` +
-      `next ${hex(next)}, or its tag, was overwritten (a write after free?)`,
+        `next ${hex(next)}, or its tag, was overwritten (a write after free?)`,
       slot + this.objOffset,
     );
   }
@@ -668,7 +703,7 @@ export class SlabCache {
     const fpAddr = slot + this.fpOffset;
     const next = this.secret === 0 ? raw : (raw ^ this.secret ^ fpAddr) >>> 0;
     const u32 = this.memory.u32;
-    if (u32[(fpAddr >>> 2) + 1] !== ((raw ^ FREE_TAG ^ this.secret) >>> 0) || (next !== 0 && this.offGrid(next, pg))) {
+    if (u32[(fpAddr >>> 2) + 1] !== (raw ^ FREE_TAG ^ this.secret) >>> 0 || (next !== 0 && this.offGrid(next, pg))) {
       this.corruptFreePointer(slot, next, pg);
     }
     if ((this.flags & F_POISON) !== 0) this.checkPoison(slot);
@@ -682,7 +717,10 @@ export class SlabCache {
   /** Debug checks on free, then poisoning. */
   private checkFree(slot: number, pg: number): void {
     if ((this.flags & F_CHECKS) !== 0 && this.onFreelist(pg, slot)) {
-      throw new DoubleFreeError(`${this.name}: free(${hex(slot + this.objOffset)}): Object already free`, slot + this.objOffset);
+      throw new DoubleFreeError(
+        `${this.name}: free(${hex(slot + this.objOffset)}): Object already free`,
+        slot + this.objOffset,
+      );
     }
     if ((this.flags & F_RED_ZONE) !== 0) {
       this.checkRedZones(slot, RED_ACTIVE);
@@ -723,10 +761,18 @@ export class SlabCache {
     const u8 = this.memory.u8;
     const a = slot + this.objOffset;
     for (let i = a - RED_ZONE_BYTES; i < a; i++) {
-      if (u8[i] !== byte) throw new HeapCorruptionError(`${this.name}: Left Redzone overwritten at ${hex(i)} before object ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${byte.toString(16)}`, i);
+      if (u8[i] !== byte)
+        throw new HeapCorruptionError(
+          `${this.name}: Left Redzone overwritten at ${hex(i)} before object ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${byte.toString(16)}`,
+          i,
+        );
     }
     for (let i = a + this.size; i < a + this.size + RED_ZONE_BYTES; i++) {
-      if (u8[i] !== byte) throw new HeapCorruptionError(`${this.name}: Right Redzone overwritten at ${hex(i)} after object ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${byte.toString(16)}`, i);
+      if (u8[i] !== byte)
+        throw new HeapCorruptionError(
+          `${this.name}: Right Redzone overwritten at ${hex(i)} after object ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${byte.toString(16)}`,
+          i,
+        );
     }
   }
 
@@ -743,7 +789,8 @@ export class SlabCache {
    * and `n` a whole number in [0, out.length].
    */
   allocBulk(n: number, out: Uint32Array | number[]): number {
-    if (!(out instanceof Uint32Array || Array.isArray(out))) throw argumentError('out', 'a Uint32Array or an array', out);
+    if (!(out instanceof Uint32Array || Array.isArray(out)))
+      throw argumentError('out', 'a Uint32Array or an array', out);
     checkInteger(n, 'n', 0, out.length);
     const mem = this.memory;
     mem.sync();
@@ -753,7 +800,10 @@ export class SlabCache {
       // A buddy that cannot grow tells from its free counts whether it has
       // the blocks: refuse without touching it. One that can grow is asked.
       if (this.buddy.pages === this.buddy.maxPages && blocksFree(this.buddy, this.order) < need) {
-        throw new OutOfMemoryError(`${this.name}: allocBulk(${n}) needs ${need} new slabs of order ${this.order}, the buddy has fewer`, n * this.size);
+        throw new OutOfMemoryError(
+          `${this.name}: allocBulk(${n}) needs ${need} new slabs of order ${this.order}, the buddy has fewer`,
+          n * this.size,
+        );
       }
       const got: number[] = [];
       try {
@@ -806,7 +856,11 @@ export class SlabCache {
     for (let i = 0; i < count; i++) {
       const addr = addrs[i];
       this.checkFreeable(addr);
-      if (seen.has(addr as number)) throw new DoubleFreeError(`${this.name}: freeBulk: ${hex(addr as number)} is twice in the batch`, addr as number);
+      if (seen.has(addr as number))
+        throw new DoubleFreeError(
+          `${this.name}: freeBulk: ${hex(addr as number)} is twice in the batch`,
+          addr as number,
+        );
       seen.add(addr as number);
     }
     for (let i = 0; i < count; i++) this.free(addrs[i]!);
@@ -814,7 +868,7 @@ export class SlabCache {
 
   /** Throws what free(addr) would throw, changing nothing. */
   private checkFreeable(addr: unknown): void {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) this.badAddress(addr, 'addrs[i]');
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addrs[i]');
     const u32 = this.memory.u32;
     const off = addr - this.base;
     let pg = off >>> this.shift;
@@ -829,7 +883,8 @@ export class SlabCache {
     if (this.offGrid(slot, pg)) this.badPointer(addr, 'not the start of an object');
     const unused = u32[this.pt + pg * PAGE_WORDS + P_UNUSED]!;
     if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
-    if (this.onFreelist(pg, slot)) throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
+    if (this.onFreelist(pg, slot))
+      throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
     if ((this.flags & F_RED_ZONE) !== 0) this.checkRedZones(slot, RED_ACTIVE);
   }
 
@@ -840,7 +895,8 @@ export class SlabCache {
    * @throws InvalidArgumentError unless `keep` is a whole number in [0, 2^32).
    */
   shrink(keep = 0): number {
-    if (typeof keep !== 'number' || (keep >>> 0) !== keep) throw argumentError('keep', 'a count (a whole number in [0, 2^32))', keep);
+    if (typeof keep !== 'number' || keep >>> 0 !== keep)
+      throw argumentError('keep', 'a count (a whole number in [0, 2^32))', keep);
     this.memory.sync();
     let pages = 0;
     while (this.memory.u32[this.c + C_N_EMPTY]! > keep) {
@@ -917,7 +973,11 @@ export class SlabCache {
     this.memory.sync();
     const u32 = this.memory.u32;
     const found: Array<[number, number, SlabList]> = [];
-    const lists: Array<[number, SlabList]> = [[C_PARTIAL, 'partial'], [C_FULL, 'full'], [C_EMPTY, 'empty']];
+    const lists: Array<[number, SlabList]> = [
+      [C_PARTIAL, 'partial'],
+      [C_FULL, 'full'],
+      [C_EMPTY, 'empty'],
+    ];
     for (const [list, name] of lists) {
       let pg = u32[this.c + list]!;
       for (let k = 0; pg !== NIL && k < this.maxPages; k++) {
@@ -935,14 +995,21 @@ export class SlabCache {
    * @throws InvalidArgumentError unless `slabAddr` is the start of a slab of this cache.
    */
   freeObjects(slabAddr: number): number[] {
-    if (typeof slabAddr !== 'number' || (slabAddr >>> 0) !== slabAddr) this.badAddress(slabAddr, 'slabAddr');
+    if (typeof slabAddr !== 'number' || slabAddr >>> 0 !== slabAddr) this.badAddress(slabAddr, 'slabAddr');
     this.memory.sync();
     const u32 = this.memory.u32;
     const off = slabAddr - this.base;
     const pg = off >>> this.shift;
     const info = off >= 0 && pg < this.maxPages ? u32[this.pt + pg * PAGE_WORDS + P_INFO]! : 0;
-    if ((info & 0xffff) !== this.id + 1 || info >>> 16 === TAIL_MARK || slabAddr !== this.base + ((pg << this.shift) >>> 0)) {
-      throw new InvalidArgumentError(`${this.name}: freeObjects(${hex(slabAddr)}): not the start of a slab of this cache`, 'slabAddr');
+    if (
+      (info & 0xffff) !== this.id + 1 ||
+      info >>> 16 === TAIL_MARK ||
+      slabAddr !== this.base + ((pg << this.shift) >>> 0)
+    ) {
+      throw new InvalidArgumentError(
+        `${this.name}: freeObjects(${hex(slabAddr)}): not the start of a slab of this cache`,
+        'slabAddr',
+      );
     }
     const out: number[] = [];
     let p = u32[this.pt + pg * PAGE_WORDS + P_FREELIST]!;
@@ -967,7 +1034,7 @@ export class SlabCache {
    * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
    */
   isAllocated(addr: number): boolean {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) this.badAddress(addr, 'addr');
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addr');
     this.memory.sync();
     const u32 = this.memory.u32;
     const off = addr - this.base;
@@ -982,7 +1049,7 @@ export class SlabCache {
     if (unused !== 0 && slot >= unused) return false;
     // O(1) unless the free tag is present (then the freelist walk decides).
     const fp = (slot + this.fpOffset) >>> 2;
-    if (u32[fp + 1] !== ((u32[fp]! ^ FREE_TAG ^ this.secret) >>> 0)) return true;
+    if (u32[fp + 1] !== (u32[fp]! ^ FREE_TAG ^ this.secret) >>> 0) return true;
     return !this.onFreelist(pg, slot);
   }
 
@@ -996,7 +1063,17 @@ export class SlabCache {
    */
   checkInvariants(): void {
     const s = resolveCache(this.space, this.id, this.ctor);
-    const mine = [this.size, this.stride, this.align, this.order, this.objectsPerSlab, this.flags, this.objOffset, this.fpOffset, this.secret];
+    const mine = [
+      this.size,
+      this.stride,
+      this.align,
+      this.order,
+      this.objectsPerSlab,
+      this.flags,
+      this.objOffset,
+      this.fpOffset,
+      this.secret,
+    ];
     const theirs = [s.size, s.stride, s.align, s.order, s.objs, s.flags, s.objOffset, s.fpOffset, s.secret];
     if (mine.some((v, i) => v !== theirs[i])) {
       throw new HeapCorruptionError(`${this.name}: the cache descriptor changed under this instance`, this.c * 4);
@@ -1015,7 +1092,11 @@ function blocksFree(buddy: BuddyAllocator, order: number): number {
 }
 
 /** Slot geometry of a cache (see the slot layout at the top of this file). */
-function slotLayout(size: number, align: number, flags: number): { stride: number; objOffset: number; fpOffset: number } {
+function slotLayout(
+  size: number,
+  align: number,
+  flags: number,
+): { stride: number; objOffset: number; fpOffset: number } {
   if ((flags & (F_POISON | F_RED_ZONE | F_CTOR)) !== 0) {
     const rz = (flags & F_RED_ZONE) !== 0 ? RED_ZONE_BYTES : 0;
     const objOffset = alignUp(rz, align);
@@ -1037,7 +1118,8 @@ function maxSlabOrder(buddy: BuddyAllocator): number {
 function createCache(buddy: unknown, options: unknown): SlabCacheState {
   if (!(buddy instanceof BuddyAllocator)) throw argumentError('buddy', 'a BuddyAllocator', buddy);
   const memory = buddy.memory;
-  if (memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
+  if (memory === null)
+    throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
   if (options === undefined) throw argumentError('options', 'an options object with name and size', options);
   const o = checkOptions(options as SlabCacheOptions, 'options', OPTION_NAMES);
   if (typeof o.name !== 'string') throw argumentError('name', 'a string', o.name);
@@ -1046,16 +1128,20 @@ function createCache(buddy: unknown, options: unknown): SlabCacheState {
   let align = 8;
   if (o.align !== undefined) {
     const a = o.align;
-    if (!isPowerOfTwo(a) || Math.max(8, a) > buddy.pageSize) throw argumentError('align', `a power of two up to the page size (${buddy.pageSize})`, a);
+    if (!isPowerOfTwo(a) || Math.max(8, a) > buddy.pageSize)
+      throw argumentError('align', `a power of two up to the page size (${buddy.pageSize})`, a);
     align = Math.max(8, a);
   }
   if (o.ctor !== undefined && typeof o.ctor !== 'function') throw argumentError('ctor', 'a function', o.ctor);
   const flags = debugFlags(o.debug) | (o.ctor !== undefined ? F_CTOR : 0);
   const g = slotLayout(size, align, flags);
-  const order = o.order === undefined ? calculateOrder(g.stride, buddy.pageSize, top) : checkInteger(o.order, 'order', 0, top);
+  const order =
+    o.order === undefined ? calculateOrder(g.stride, buddy.pageSize, top) : checkInteger(o.order, 'order', 0, top);
   const objs = Math.floor((buddy.pageSize * 2 ** order) / g.stride);
-  if (objs < 1) throw new InvalidArgumentError(`object of ${g.stride} bytes does not fit a slab of order ${order}`, 'size');
-  if (objs >= TAIL_MARK) throw new InvalidArgumentError(`too many objects per slab (${objs}); use a smaller order`, 'order');
+  if (objs < 1)
+    throw new InvalidArgumentError(`object of ${g.stride} bytes does not fit a slab of order ${order}`, 'size');
+  if (objs >= TAIL_MARK)
+    throw new InvalidArgumentError(`too many objects per slab (${objs}); use a smaller order`, 'order');
   const minEmpty = o.minEmpty === undefined ? 1 : checkInteger(o.minEmpty, 'minEmpty', 0, 1 << 20);
 
   // Every argument is good: act.
@@ -1082,7 +1168,21 @@ function createCache(buddy: unknown, options: unknown): SlabCacheState {
   u32[c + C_SECRET] = secret;
   u32[c + C_MIN_EMPTY] = minEmpty;
   memory.u8.set(new TextEncoder().encode(o.name).subarray(0, C_NAME_BYTES), (c + C_NAME) * 4);
-  return new SlabCacheState(space, id, o.name, size, align, flags, g.stride, g.objOffset, g.fpOffset, order, objs, secret, o.ctor);
+  return new SlabCacheState(
+    space,
+    id,
+    o.name,
+    size,
+    align,
+    flags,
+    g.stride,
+    g.objOffset,
+    g.fpOffset,
+    order,
+    objs,
+    secret,
+    o.ctor,
+  );
 }
 
 /** The F_* flags of a `debug` option. */
@@ -1093,8 +1193,12 @@ function debugFlags(d: unknown): number {
   for (const k of DEBUG_NAMES) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`debug.${k}`, 'a boolean', o[k]);
   }
-  return (o.poison === true ? F_POISON : 0) | (o.redZone === true ? F_RED_ZONE : 0) |
-    (o.checks === true ? F_CHECKS : 0) | (o.hardened === true ? F_HARDENED : 0);
+  return (
+    (o.poison === true ? F_POISON : 0) |
+    (o.redZone === true ? F_RED_ZONE : 0) |
+    (o.checks === true ? F_CHECKS : 0) |
+    (o.hardened === true ? F_HARDENED : 0)
+  );
 }
 
 function isPowerOfTwo(x: unknown): x is number {
@@ -1122,7 +1226,8 @@ function corrupt(message: string, addr: number): never {
 /** Checks the slab space's control words at `region` against the buddy and the buffer. */
 function checkSpace(buddy: BuddyAllocator, region: number): void {
   const memory = buddy.memory;
-  if (memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
+  if (memory === null)
+    throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
   memory.sync();
   const bytes = memory.buffer.byteLength;
   const u32 = memory.u32;
@@ -1130,15 +1235,21 @@ function checkSpace(buddy: BuddyAllocator, region: number): void {
   if (region < buddy.base || (region - buddy.base) % buddy.pageSize !== 0 || region + SPACE_CONTROL_WORDS * 4 > bytes) {
     corrupt(`no slab space at ${hex(region)} (not a page of the buddy inside the ${bytes}-byte buffer)`, region);
   }
-  if (u32[w + S_MAGIC] !== SPACE_MAGIC) corrupt(`no slab space at ${hex(region)} (magic SLAB missing)`, region + 4 * S_MAGIC);
+  if (u32[w + S_MAGIC] !== SPACE_MAGIC)
+    corrupt(`no slab space at ${hex(region)} (magic SLAB missing)`, region + 4 * S_MAGIC);
   if (u32[w + S_MAX_PAGES] !== buddy.maxPages) {
-    corrupt(`slab space word maxPages is ${u32[w + S_MAX_PAGES]!}, the buddy has ${buddy.maxPages}`, region + 4 * S_MAX_PAGES);
+    corrupt(
+      `slab space word maxPages is ${u32[w + S_MAX_PAGES]!}, the buddy has ${buddy.maxPages}`,
+      region + 4 * S_MAX_PAGES,
+    );
   }
-  if (u32[w + S_CACHE_TABLE] !== SPACE_CONTROL_WORDS) corrupt(`slab space word cacheTable is ${u32[w + S_CACHE_TABLE]!}`, region + 4 * S_CACHE_TABLE);
+  if (u32[w + S_CACHE_TABLE] !== SPACE_CONTROL_WORDS)
+    corrupt(`slab space word cacheTable is ${u32[w + S_CACHE_TABLE]!}`, region + 4 * S_CACHE_TABLE);
   if (u32[w + S_PAGE_TABLE] !== SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS) {
     corrupt(`slab space word pageTable is ${u32[w + S_PAGE_TABLE]!}`, region + 4 * S_PAGE_TABLE);
   }
-  if (u32[w + S_CACHES]! > MAX_CACHES) corrupt(`slab space word caches is ${u32[w + S_CACHES]!} (max ${MAX_CACHES})`, region + 4 * S_CACHES);
+  if (u32[w + S_CACHES]! > MAX_CACHES)
+    corrupt(`slab space word caches is ${u32[w + S_CACHES]!} (max ${MAX_CACHES})`, region + 4 * S_CACHES);
   if (region + SlabSpace.bytesFor(buddy.maxPages) > bytes) {
     corrupt(`slab space at ${hex(region)} runs past the end of the ${bytes}-byte buffer (truncated?)`, region);
   }
@@ -1181,18 +1292,25 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
   const size = u32[c + C_SIZE]!;
   if (size < 1 || size > pageSize * 2 ** top) corrupt(`cache ${id}: size ${size} out of range`, at(C_SIZE));
   const align = u32[c + C_ALIGN]!;
-  if (!isPowerOfTwo(align) || align < 8 || align > pageSize) corrupt(`cache ${id}: align ${align} is not a power of two in [8, ${pageSize}]`, at(C_ALIGN));
+  if (!isPowerOfTwo(align) || align < 8 || align > pageSize)
+    corrupt(`cache ${id}: align ${align} is not a power of two in [8, ${pageSize}]`, at(C_ALIGN));
   const g = slotLayout(size, align, flags);
-  if (u32[c + C_STRIDE] !== g.stride) corrupt(`cache ${id}: stride ${u32[c + C_STRIDE]!}, size and flags give ${g.stride}`, at(C_STRIDE));
-  if (u32[c + C_OBJ_OFFSET] !== g.objOffset) corrupt(`cache ${id}: objOffset ${u32[c + C_OBJ_OFFSET]!}, expected ${g.objOffset}`, at(C_OBJ_OFFSET));
-  if (u32[c + C_FP_OFFSET] !== g.fpOffset) corrupt(`cache ${id}: fpOffset ${u32[c + C_FP_OFFSET]!}, expected ${g.fpOffset}`, at(C_FP_OFFSET));
+  if (u32[c + C_STRIDE] !== g.stride)
+    corrupt(`cache ${id}: stride ${u32[c + C_STRIDE]!}, size and flags give ${g.stride}`, at(C_STRIDE));
+  if (u32[c + C_OBJ_OFFSET] !== g.objOffset)
+    corrupt(`cache ${id}: objOffset ${u32[c + C_OBJ_OFFSET]!}, expected ${g.objOffset}`, at(C_OBJ_OFFSET));
+  if (u32[c + C_FP_OFFSET] !== g.fpOffset)
+    corrupt(`cache ${id}: fpOffset ${u32[c + C_FP_OFFSET]!}, expected ${g.fpOffset}`, at(C_FP_OFFSET));
   const order = u32[c + C_ORDER]!;
   if (order > top) corrupt(`cache ${id}: order ${order} above ${top}`, at(C_ORDER));
   const objs = Math.floor((pageSize * 2 ** order) / g.stride);
-  if (u32[c + C_OBJS] !== objs || objs < 1 || objs >= TAIL_MARK) corrupt(`cache ${id}: objects per slab ${u32[c + C_OBJS]!}, geometry gives ${objs}`, at(C_OBJS));
+  if (u32[c + C_OBJS] !== objs || objs < 1 || objs >= TAIL_MARK)
+    corrupt(`cache ${id}: objects per slab ${u32[c + C_OBJS]!}, geometry gives ${objs}`, at(C_OBJS));
   const secret = u32[c + C_SECRET]! | 0;
-  if ((flags & F_HARDENED) === 0 && secret !== 0) corrupt(`cache ${id}: a free-pointer secret without the hardened flag`, at(C_SECRET));
-  if (u32[c + C_MIN_EMPTY]! > 1 << 20) corrupt(`cache ${id}: minEmpty ${u32[c + C_MIN_EMPTY]!} out of range`, at(C_MIN_EMPTY));
+  if ((flags & F_HARDENED) === 0 && secret !== 0)
+    corrupt(`cache ${id}: a free-pointer secret without the hardened flag`, at(C_SECRET));
+  if (u32[c + C_MIN_EMPTY]! > 1 << 20)
+    corrupt(`cache ${id}: minEmpty ${u32[c + C_MIN_EMPTY]!} out of range`, at(C_MIN_EMPTY));
   if (ctor !== undefined && (flags & F_CTOR) === 0) {
     throw new InvalidArgumentError(`cache ${id} was made without a ctor`, 'ctor');
   }
@@ -1214,16 +1332,24 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
     let linkAt = at(list);
     let n = 0;
     while (pg !== NIL) {
-      if (pg >= limit || pg + slabPages > limit || pg % slabPages !== 0) corrupt(`cache ${id}: ${name} list reaches page ${pg}, not a slab inside the heap`, linkAt);
-      if (seen.has(pg)) corrupt(`cache ${id}: ${name} list reaches slab page ${pg} a second time (a cycle, or on two lists)`, linkAt);
+      if (pg >= limit || pg + slabPages > limit || pg % slabPages !== 0)
+        corrupt(`cache ${id}: ${name} list reaches page ${pg}, not a slab inside the heap`, linkAt);
+      if (seen.has(pg))
+        corrupt(`cache ${id}: ${name} list reaches slab page ${pg} a second time (a cycle, or on two lists)`, linkAt);
       seen.add(pg);
       const d = pt + pg * PAGE_WORDS;
       const info = u32[d + P_INFO]!;
       const inuse = info >>> 16;
-      if ((info & 0xffff) !== id1) corrupt(`cache ${id}: slab page ${pg} on its ${name} list belongs to owner ${info & 0xffff}`, (d + P_INFO) * 4);
+      if ((info & 0xffff) !== id1)
+        corrupt(`cache ${id}: slab page ${pg} on its ${name} list belongs to owner ${info & 0xffff}`, (d + P_INFO) * 4);
       const okInuse = l === 0 ? inuse > 0 && inuse < objs : l === 1 ? inuse === objs : inuse === 0;
-      if (!okInuse) corrupt(`cache ${id}: slab page ${pg} with ${inuse} of ${objs} objects in use is on the ${name} list`, (d + P_INFO) * 4);
-      if (u32[d + P_PREV] !== prev) corrupt(`cache ${id}: slab page ${pg} has prev link ${u32[d + P_PREV]!}, expected ${prev}`, (d + P_PREV) * 4);
+      if (!okInuse)
+        corrupt(
+          `cache ${id}: slab page ${pg} with ${inuse} of ${objs} objects in use is on the ${name} list`,
+          (d + P_INFO) * 4,
+        );
+      if (u32[d + P_PREV] !== prev)
+        corrupt(`cache ${id}: slab page ${pg} has prev link ${u32[d + P_PREV]!}, expected ${prev}`, (d + P_PREV) * 4);
       for (let t = 1; t < slabPages; t++) {
         const dt = pt + (pg + t) * PAGE_WORDS;
         if (u32[dt + P_FREELIST] !== pg || u32[dt + P_INFO] !== ((TAIL_MARK << 16) | id1) >>> 0) {
@@ -1237,19 +1363,41 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
       pg = u32[d + P_NEXT]!;
       n++;
     }
-    if (u32[c + C_N_PARTIAL + l] !== n) corrupt(`cache ${id}: ${name} count is ${u32[c + C_N_PARTIAL + l]!}, the list has ${n}`, at(C_N_PARTIAL + l));
+    if (u32[c + C_N_PARTIAL + l] !== n)
+      corrupt(`cache ${id}: ${name} count is ${u32[c + C_N_PARTIAL + l]!}, the list has ${n}`, at(C_N_PARTIAL + l));
   }
-  if (((u32[c + C_SLABS_MADE]! - u32[c + C_SLABS_FREED]!) >>> 0) !== seen.size) {
-    corrupt(`cache ${id}: ${u32[c + C_SLABS_MADE]!} slabs made and ${u32[c + C_SLABS_FREED]!} freed, ${seen.size} on the lists`, at(C_SLABS_MADE));
+  if ((u32[c + C_SLABS_MADE]! - u32[c + C_SLABS_FREED]!) >>> 0 !== seen.size) {
+    corrupt(
+      `cache ${id}: ${u32[c + C_SLABS_MADE]!} slabs made and ${u32[c + C_SLABS_FREED]!} freed, ${seen.size} on the lists`,
+      at(C_SLABS_MADE),
+    );
   }
   // No slab of this cache off the lists (a lost slab would be a leak that free() still routes to).
   for (let pg = 0; pg < buddy.maxPages; pg++) {
     const info = u32[pt + pg * PAGE_WORDS + P_INFO]!;
     if ((info & 0xffff) !== id1) continue;
     const head = info >>> 16 === TAIL_MARK ? u32[pt + pg * PAGE_WORDS + P_FREELIST]! : pg;
-    if (!seen.has(head)) corrupt(`cache ${id}: page ${pg} is marked as this cache's but its slab is on no list`, (pt + pg * PAGE_WORDS + P_INFO) * 4);
+    if (!seen.has(head))
+      corrupt(
+        `cache ${id}: page ${pg} is marked as this cache's but its slab is on no list`,
+        (pt + pg * PAGE_WORDS + P_INFO) * 4,
+      );
   }
-  return new SlabCacheState(space, id, readName(space, id), size, align, flags, g.stride, g.objOffset, g.fpOffset, order, objs, secret, ctor);
+  return new SlabCacheState(
+    space,
+    id,
+    readName(space, id),
+    size,
+    align,
+    flags,
+    g.stride,
+    g.objOffset,
+    g.fpOffset,
+    order,
+    objs,
+    secret,
+    ctor,
+  );
 }
 
 /**
@@ -1257,32 +1405,49 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
  * step per object) and checks it holds `free` objects with the never-used tail.
  */
 function checkFreelist(
-  u32: Uint32Array, d: number, start: number, span: number, stride: number, fpOffset: number, objOffset: number,
-  secret: number, free: number, id: number,
+  u32: Uint32Array,
+  d: number,
+  start: number,
+  span: number,
+  stride: number,
+  fpOffset: number,
+  objOffset: number,
+  secret: number,
+  free: number,
+  id: number,
 ): void {
   const unused = u32[d + P_UNUSED]!;
   const onGrid = (p: number): boolean => p >= start && p < start + span && (p - start) % stride === 0;
-  if (unused !== 0 && !onGrid(unused)) corrupt(`cache ${id}: slab ${hex(start)}: first never-used slot ${hex(unused)} is off its grid`, (d + P_UNUSED) * 4);
+  if (unused !== 0 && !onGrid(unused))
+    corrupt(
+      `cache ${id}: slab ${hex(start)}: first never-used slot ${hex(unused)} is off its grid`,
+      (d + P_UNUSED) * 4,
+    );
   const untouched = unused === 0 ? 0 : (start + span - unused) / stride;
   const mark = new Uint8Array(span / stride);
   let p = u32[d + P_FREELIST]!;
   let from = (d + P_FREELIST) * 4;
   let n = 0;
   while (p !== 0) {
-    if (!onGrid(p) || (unused !== 0 && p >= unused)) corrupt(`cache ${id}: slab ${hex(start)}: freelist points to ${hex(p)}, not a free slot of the slab`, from);
+    if (!onGrid(p) || (unused !== 0 && p >= unused))
+      corrupt(`cache ${id}: slab ${hex(start)}: freelist points to ${hex(p)}, not a free slot of the slab`, from);
     const i = (p - start) / stride;
     if (mark[i] !== 0) corrupt(`cache ${id}: slab ${hex(start)}: freelist reaches ${hex(p)} twice (a cycle)`, from);
     mark[i] = 1;
     n++;
     const fpAddr = p + fpOffset;
     const raw = u32[fpAddr >>> 2]!;
-    if (u32[(fpAddr >>> 2) + 1] !== ((raw ^ FREE_TAG ^ secret) >>> 0)) {
+    if (u32[(fpAddr >>> 2) + 1] !== (raw ^ FREE_TAG ^ secret) >>> 0) {
       corrupt(`cache ${id}: free object ${hex(p + objOffset)}: free pointer or tag overwritten`, fpAddr);
     }
     from = fpAddr;
     p = secret === 0 ? raw : (raw ^ secret ^ fpAddr) >>> 0;
   }
-  if (n + untouched !== free) corrupt(`cache ${id}: slab ${hex(start)}: ${free} objects free by its inuse count, ${n + untouched} on its freelist`, (d + P_INFO) * 4);
+  if (n + untouched !== free)
+    corrupt(
+      `cache ${id}: slab ${hex(start)}: ${free} objects free by its inuse count, ${n + untouched} on its freelist`,
+      (d + P_INFO) * 4,
+    );
 }
 
 /**

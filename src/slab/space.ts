@@ -10,8 +10,21 @@ import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import type { Memory } from '../memory/index.js';
 import {
-  CACHE_WORDS, MAX_CACHES, OWNER_MASK, OWNER_NONE, PAGE_SHIFT, PAGE_WORDS, P_INFO, SPACE_CONTROL_WORDS,
-  SPACE_MAGIC, S_CACHES, S_CACHE_TABLE, S_MAGIC, S_MAX_PAGES, S_PAGE_TABLE, makeInfo,
+  CACHE_WORDS,
+  MAX_CACHES,
+  OWNER_MASK,
+  OWNER_NONE,
+  PAGE_SHIFT,
+  PAGE_WORDS,
+  P_INFO,
+  SPACE_CONTROL_WORDS,
+  SPACE_MAGIC,
+  S_CACHES,
+  S_CACHE_TABLE,
+  S_MAGIC,
+  S_MAX_PAGES,
+  S_PAGE_TABLE,
+  makeInfo,
 } from './layout.js';
 
 const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
@@ -30,7 +43,8 @@ export class SlabSpace {
   readonly cacheTable: number;
 
   private constructor(buddy: BuddyAllocator, region: number, init: boolean) {
-    if (buddy.memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
+    if (buddy.memory === null)
+      throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
     this.buddy = buddy;
     this.memory = buddy.memory;
     this.region = region;
@@ -59,7 +73,8 @@ export class SlabSpace {
   static of(buddy: BuddyAllocator): SlabSpace {
     let s = spaces.get(buddy);
     if (s === undefined) {
-      if (buddy.memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
+      if (buddy.memory === null)
+        throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
       const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
       const region = buddy.allocPagesExact(pages);
       s = new SlabSpace(buddy, region, true);

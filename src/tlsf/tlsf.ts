@@ -45,12 +45,26 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import {
-  DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, OutOfMemoryError,
-  argumentError, checkOptions, hex,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  MemkitError,
+  OutOfMemoryError,
+  argumentError,
+  checkOptions,
+  hex,
 } from '../errors/index.js';
 import { HeaderSlot, Memory, readSlot, writeSlot, type ByteAllocator } from '../memory/index.js';
 import {
-  MAX_CHUNK_SHIFT, TLSF_MAGIC, T_BASE, T_CHUNK_PAGES, T_CHUNK_SHIFT, T_KEY, T_MAGIC, T_MAX_CHUNKS,
+  MAX_CHUNK_SHIFT,
+  TLSF_MAGIC,
+  T_BASE,
+  T_CHUNK_PAGES,
+  T_CHUNK_SHIFT,
+  T_KEY,
+  T_MAGIC,
+  T_MAX_CHUNKS,
   controlBytes,
 } from './layout.js';
 
@@ -239,23 +253,30 @@ export class TlsfHeap implements ByteAllocator {
   static attach(memory: Memory, options?: TlsfAttachOptions): TlsfHeap;
   /** @internal For Kmalloc.attach: the heap at `region` of an attached buddy. */
   static attach(buddy: BuddyAllocator, region: number, options?: Pick<TlsfOptions, 'onChunk'>): TlsfHeap;
-  static attach(where: Memory | BuddyAllocator, b?: TlsfAttachOptions | number, c?: Pick<TlsfOptions, 'onChunk'>): TlsfHeap {
+  static attach(
+    where: Memory | BuddyAllocator,
+    b?: TlsfAttachOptions | number,
+    c?: Pick<TlsfOptions, 'onChunk'>,
+  ): TlsfHeap {
     let buddy: BuddyAllocator;
     let region: number;
     let onChunk: unknown;
     if (where instanceof BuddyAllocator) {
-      if (typeof b !== 'number' || (b >>> 0) !== b) throw argumentError('region', 'an address (a whole number in [0, 2^32))', b);
+      if (typeof b !== 'number' || b >>> 0 !== b)
+        throw argumentError('region', 'an address (a whole number in [0, 2^32))', b);
       buddy = where;
       region = b;
       onChunk = c?.onChunk;
     } else {
       if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
       const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
-      if (o.at !== undefined && (typeof o.at !== 'number' || (o.at >>> 0) !== o.at)) throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
+      if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
+        throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
       where.sync();
       buddy = attachBuddy(where);
       region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
-      if (region === 0) throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
+      if (region === 0)
+        throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
       onChunk = o.onChunk;
     }
     if (onChunk !== undefined && typeof onChunk !== 'function') throw argumentError('onChunk', 'a function', onChunk);
@@ -287,7 +308,8 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   private allocate(size: number, orThrow: boolean): number {
-    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
+    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size)
+      return this.badSize(size);
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -415,7 +437,8 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const H = this.headerOf(u32, addr);
     if (H < 0) return this.badFree(addr, 'realloc');
-    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size) return this.badSize(size);
+    if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size)
+      return this.badSize(size);
     const c = this.c;
     const s = (size + 15) & SIZE_MASK;
     const h = u32[H >>> 2]!;
@@ -477,7 +500,8 @@ export class TlsfHeap implements ByteAllocator {
    * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
    */
   isAllocated(addr: number): boolean {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr)
+      throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     const mem = this.memory;
     mem.sync();
     return this.headerOf(mem.u32, addr) >= 0;
@@ -683,13 +707,19 @@ export class TlsfHeap implements ByteAllocator {
     } catch (e) {
       if (!(e instanceof OutOfMemoryError)) throw e;
       if (!orThrow) return 0;
-      throw new OutOfMemoryError(`tlsf: no chunk of ${this.chunkPages} pages left in the buddy for ${size} bytes`, size);
+      throw new OutOfMemoryError(
+        `tlsf: no chunk of ${this.chunkPages} pages left in the buddy for ${size} bytes`,
+        size,
+      );
     }
     const mem = this.memory;
     mem.sync();
     if (A + this.chunkBytes > mem.buffer.byteLength) {
       this.buddy.free(A);
-      throw new HeapCorruptionError(`tlsf: the buddy gave a chunk at ${hex(A)} past the end of the buffer (${mem.buffer.byteLength} bytes)`, A);
+      throw new HeapCorruptionError(
+        `tlsf: the buddy gave a chunk at ${hex(A)} past the end of the buffer (${mem.buffer.byteLength} bytes)`,
+        A,
+      );
     }
     const u32 = mem.u32;
     const c = this.c;
@@ -736,36 +766,55 @@ export class TlsfHeap implements ByteAllocator {
 
   private badSize(size: unknown): never {
     if (typeof size === 'number' && Number.isInteger(size) && size > this.maxSize) {
-      throw new InvalidArgumentError(`tlsf: ${size} bytes is more than the largest block (${this.maxSize} bytes)`, 'size');
+      throw new InvalidArgumentError(
+        `tlsf: ${size} bytes is more than the largest block (${this.maxSize} bytes)`,
+        'size',
+      );
     }
     throw argumentError('size', `a whole number in [1, ${this.maxSize}]`, size);
   }
 
   /** Builds the error for an address that is not a used block's start (walks its chunk). */
   private badFree(addr: unknown, op: string): never {
-    if (typeof addr !== 'number' || (addr >>> 0) !== addr) {
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) {
       throw argumentError('addr', `an address (a whole number in [0, 2^32)) for tlsf ${op}`, addr);
     }
     const what = `tlsf ${op}(${hex(addr)})`;
     const A = this.chunkOf(addr);
     if (A < 0) throw new InvalidFreeError(`${what}: not inside a chunk of this heap`, addr);
     const u32 = this.memory.u32;
-    for (let H = A; H < A + this.whole;) {
+    for (let H = A; H < A + this.whole; ) {
       const h = u32[H >>> 2]!;
       const size = h & SIZE_MASK;
       if (size < MIN_BLOCK) break; // corrupt: let the generic message speak
       if (addr < H + size) {
         if ((h & FREE) !== 0) {
-          if (addr === H + BLOCK_HEADER_BYTES) throw new DoubleFreeError(`${what}: block already free (double free)`, addr);
+          if (addr === H + BLOCK_HEADER_BYTES)
+            throw new DoubleFreeError(`${what}: block already free (double free)`, addr);
           // A block freed and merged into its free left neighbour keeps its
           // stale header (FREE set, a plausible size): still a double free.
           const g = u32[(addr - BLOCK_HEADER_BYTES) >>> 2]!;
-          if ((addr & 7) === 0 && (g & FREE) !== 0 && (g & ~(SIZE_MASK | FLAGS)) === 0 && (g & SIZE_MASK) >= MIN_BLOCK && addr - BLOCK_HEADER_BYTES + (g & SIZE_MASK) <= H + size) {
-            throw new DoubleFreeError(`${what}: block already free (double free; merged into the free block at ${hex(H + BLOCK_HEADER_BYTES)})`, addr);
+          if (
+            (addr & 7) === 0 &&
+            (g & FREE) !== 0 &&
+            (g & ~(SIZE_MASK | FLAGS)) === 0 &&
+            (g & SIZE_MASK) >= MIN_BLOCK &&
+            addr - BLOCK_HEADER_BYTES + (g & SIZE_MASK) <= H + size
+          ) {
+            throw new DoubleFreeError(
+              `${what}: block already free (double free; merged into the free block at ${hex(H + BLOCK_HEADER_BYTES)})`,
+              addr,
+            );
           }
-          throw new InvalidFreeError(`${what}: inside the free block at ${hex(H + BLOCK_HEADER_BYTES)}, not allocated`, addr);
+          throw new InvalidFreeError(
+            `${what}: inside the free block at ${hex(H + BLOCK_HEADER_BYTES)}, not allocated`,
+            addr,
+          );
         }
-        throw new InvalidFreeError(`${what}: interior pointer into the block at ${hex(H + BLOCK_HEADER_BYTES)} (${size - BLOCK_HEADER_BYTES} bytes)`, addr);
+        throw new InvalidFreeError(
+          `${what}: interior pointer into the block at ${hex(H + BLOCK_HEADER_BYTES)} (${size - BLOCK_HEADER_BYTES} bytes)`,
+          addr,
+        );
       }
       H += size;
     }
@@ -802,7 +851,8 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const out: number[] = [];
     for (let slot = 0; slot < this.maxChunks; slot++) {
-      if ((u32[this.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0) out.push(this.base + slot * this.chunkBytes);
+      if ((u32[this.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0)
+        out.push(this.base + slot * this.chunkBytes);
     }
     return out;
   }
@@ -821,10 +871,11 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = this.memory.u32;
     const found: number[] = [];
     for (const A of chunks) {
-      for (let H = A; H < A + this.whole;) {
+      for (let H = A; H < A + this.whole; ) {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
-        if (size < MIN_BLOCK || H + size > A + this.whole) throw new HeapCorruptionError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`, H);
+        if (size < MIN_BLOCK || H + size > A + this.whole)
+          throw new HeapCorruptionError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`, H);
         found.push(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, h & FREE);
         H += size;
       }
@@ -874,11 +925,15 @@ export class TlsfHeap implements ByteAllocator {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
         const free = (h & FREE) !== 0;
-        if ((h & ~(SIZE_MASK | FLAGS)) !== 0 || size < MIN_BLOCK) throw new HeapCorruptionError(`T1: bad header ${hex(h)} at ${hex(H)}`, H);
+        if ((h & ~(SIZE_MASK | FLAGS)) !== 0 || size < MIN_BLOCK)
+          throw new HeapCorruptionError(`T1: bad header ${hex(h)} at ${hex(H)}`, H);
         const p = u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key);
-        if (p !== prevSize) throw new HeapCorruptionError(`T1: block at ${hex(H)} has prevSize ${p}, left block is ${prevSize}`, H + 4);
-        if (((h & PREV_FREE) !== 0) !== prevFree) throw new HeapCorruptionError(`T1: PREV_FREE of ${hex(H)} is wrong`, H);
-        if (free && prevFree) throw new HeapCorruptionError(`T2: free blocks at ${hex(H - prevSize)} and ${hex(H)} are adjacent`, H);
+        if (p !== prevSize)
+          throw new HeapCorruptionError(`T1: block at ${hex(H)} has prevSize ${p}, left block is ${prevSize}`, H + 4);
+        if (((h & PREV_FREE) !== 0) !== prevFree)
+          throw new HeapCorruptionError(`T1: PREV_FREE of ${hex(H)} is wrong`, H);
+        if (free && prevFree)
+          throw new HeapCorruptionError(`T2: free blocks at ${hex(H - prevSize)} and ${hex(H)} are adjacent`, H);
         if (free) {
           freeBlocks.add(H);
           if (size === this.whole) empty++;
@@ -891,7 +946,10 @@ export class TlsfHeap implements ByteAllocator {
         H += size;
       }
       if (H !== A + this.whole) throw new HeapCorruptionError(`T1: blocks of chunk ${hex(A)} overrun its sentinel`, A);
-      if (u32[H >>> 2] !== (prevFree ? PREV_FREE : 0) || (u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key)) !== prevSize) {
+      if (
+        u32[H >>> 2] !== (prevFree ? PREV_FREE : 0) ||
+        (u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key)) !== prevSize
+      ) {
         throw new HeapCorruptionError(`T1: bad sentinel of chunk ${hex(A)}`, H);
       }
     }
@@ -903,28 +961,52 @@ export class TlsfHeap implements ByteAllocator {
         let prev = 0;
         let n = 0;
         for (let H = u32[c + T_HEADS + (fl << SL_BITS) + sl]!; H !== 0; H = u32[(H >>> 2) + BH_NEXT_FREE]!) {
-          if (!freeBlocks.has(H)) throw new HeapCorruptionError(`T3: ${hex(H)} on list (${fl}, ${sl}) is not a free block`, H);
-          if (prev !== 0 && u32[(H >>> 2) + BH_PREV_FREE] !== prev) throw new HeapCorruptionError(`T3: bad prev link at ${hex(H)}`, H + 12);
+          if (!freeBlocks.has(H))
+            throw new HeapCorruptionError(`T3: ${hex(H)} on list (${fl}, ${sl}) is not a free block`, H);
+          if (prev !== 0 && u32[(H >>> 2) + BH_PREV_FREE] !== prev)
+            throw new HeapCorruptionError(`T3: bad prev link at ${hex(H)}`, H + 12);
           const [f, s] = mapping(u32[H >>> 2]! & SIZE_MASK);
-          if (f !== fl || s !== sl) throw new HeapCorruptionError(`T3: block ${hex(H)} of ${u32[H >>> 2]! & SIZE_MASK} bytes on list (${fl}, ${sl}), belongs on (${f}, ${s})`, H);
-          if (++n > freeBlocks.size) throw new HeapCorruptionError(`T3: cycle in list (${fl}, ${sl})`, (c + T_HEADS + (fl << SL_BITS) + sl) * 4);
+          if (f !== fl || s !== sl)
+            throw new HeapCorruptionError(
+              `T3: block ${hex(H)} of ${u32[H >>> 2]! & SIZE_MASK} bytes on list (${fl}, ${sl}), belongs on (${f}, ${s})`,
+              H,
+            );
+          if (++n > freeBlocks.size)
+            throw new HeapCorruptionError(`T3: cycle in list (${fl}, ${sl})`, (c + T_HEADS + (fl << SL_BITS) + sl) * 4);
           prev = H;
         }
         listed += n;
         if (n > 0) slMap |= 1 << sl;
       }
-      if (u32[c + T_SL_MAPS + fl] !== slMap >>> 0) throw new HeapCorruptionError(`T3: slMaps[${fl}] is ${hex(u32[c + T_SL_MAPS + fl]!)}, lists say ${hex(slMap)}`, (c + T_SL_MAPS + fl) * 4);
+      if (u32[c + T_SL_MAPS + fl] !== slMap >>> 0)
+        throw new HeapCorruptionError(
+          `T3: slMaps[${fl}] is ${hex(u32[c + T_SL_MAPS + fl]!)}, lists say ${hex(slMap)}`,
+          (c + T_SL_MAPS + fl) * 4,
+        );
       if (slMap !== 0) flMap |= 1 << fl;
     }
-    if (u32[c + T_FL_MAP] !== flMap >>> 0) throw new HeapCorruptionError(`T3: flMap is ${hex(u32[c + T_FL_MAP]!)}, slMaps say ${hex(flMap)}`, (c + T_FL_MAP) * 4);
-    if (listed !== freeBlocks.size) throw new HeapCorruptionError(`T3: ${freeBlocks.size} free blocks, ${listed} listed`, (c + T_HEADS) * 4);
+    if (u32[c + T_FL_MAP] !== flMap >>> 0)
+      throw new HeapCorruptionError(
+        `T3: flMap is ${hex(u32[c + T_FL_MAP]!)}, slMaps say ${hex(flMap)}`,
+        (c + T_FL_MAP) * 4,
+      );
+    if (listed !== freeBlocks.size)
+      throw new HeapCorruptionError(`T3: ${freeBlocks.size} free blocks, ${listed} listed`, (c + T_HEADS) * 4);
     const spare = u32[c + T_SPARE]!;
-    if (empty > 1 || (empty === 1) !== (spare !== 0) || (spare !== 0 && (!freeBlocks.has(spare) || (u32[spare >>> 2]! & SIZE_MASK) !== this.whole))) {
+    if (
+      empty > 1 ||
+      (empty === 1) !== (spare !== 0) ||
+      (spare !== 0 && (!freeBlocks.has(spare) || (u32[spare >>> 2]! & SIZE_MASK) !== this.whole))
+    ) {
       throw new HeapCorruptionError(`T4: ${empty} empty chunks, spare ${hex(spare)}`, (c + T_SPARE) * 4);
     }
-    if (chunks !== u32[c + T_CHUNKS]) throw new HeapCorruptionError(`T4: ${chunks} chunks mapped, counter ${u32[c + T_CHUNKS]}`, (c + T_CHUNKS) * 4);
+    if (chunks !== u32[c + T_CHUNKS])
+      throw new HeapCorruptionError(`T4: ${chunks} chunks mapped, counter ${u32[c + T_CHUNKS]}`, (c + T_CHUNKS) * 4);
     if (usedBlocks !== u32[c + T_USED_BLOCKS] || usedBytes !== u32[c + T_USED_BYTES]) {
-      throw new HeapCorruptionError(`T4: ${usedBlocks} used blocks / ${usedBytes} bytes, counters ${u32[c + T_USED_BLOCKS]} / ${u32[c + T_USED_BYTES]}`, (c + T_USED_BLOCKS) * 4);
+      throw new HeapCorruptionError(
+        `T4: ${usedBlocks} used blocks / ${usedBytes} bytes, counters ${u32[c + T_USED_BLOCKS]} / ${u32[c + T_USED_BYTES]}`,
+        (c + T_USED_BLOCKS) * 4,
+      );
     }
   }
 }
@@ -940,13 +1022,19 @@ const OPTION_NAMES = ['chunkPages', 'onChunk'] as const;
 function createHeap(buddy: unknown, options: unknown): TlsfState {
   if (!(buddy instanceof BuddyAllocator)) throw argumentError('buddy', 'a BuddyAllocator', buddy);
   const memory = buddy.memory;
-  if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
+  if (memory === null)
+    throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
   const o = checkOptions(options as TlsfOptions | undefined, 'options', OPTION_NAMES);
   const chunkPages = o.chunkPages === undefined ? 64 : o.chunkPages;
   if (!validChunk(buddy, chunkPages)) {
-    throw argumentError('chunkPages', `a power of two with 64 B <= chunk <= 1 GiB and at most 2^${buddy.maxOrder} pages`, o.chunkPages);
+    throw argumentError(
+      'chunkPages',
+      `a power of two with 64 B <= chunk <= 1 GiB and at most 2^${buddy.maxOrder} pages`,
+      o.chunkPages,
+    );
   }
-  if (o.onChunk !== undefined && typeof o.onChunk !== 'function') throw argumentError('onChunk', 'a function', o.onChunk);
+  if (o.onChunk !== undefined && typeof o.onChunk !== 'function')
+    throw argumentError('onChunk', 'a function', o.onChunk);
   const chunkBytes = chunkPages * buddy.pageSize;
   const chunkShift = 31 - Math.clz32(chunkBytes);
   const maxChunks = Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes);
@@ -969,9 +1057,15 @@ function createHeap(buddy: unknown, options: unknown): TlsfState {
 }
 
 function validChunk(buddy: BuddyAllocator, chunkPages: unknown): chunkPages is number {
-  if (typeof chunkPages !== 'number' || !Number.isInteger(chunkPages) || chunkPages < 1 || chunkPages > 2 ** 30) return false;
+  if (typeof chunkPages !== 'number' || !Number.isInteger(chunkPages) || chunkPages < 1 || chunkPages > 2 ** 30)
+    return false;
   const chunkBytes = chunkPages * buddy.pageSize;
-  return (chunkPages & (chunkPages - 1)) === 0 && chunkPages <= 2 ** buddy.maxOrder && chunkBytes >= 64 && chunkBytes <= 2 ** MAX_CHUNK_SHIFT;
+  return (
+    (chunkPages & (chunkPages - 1)) === 0 &&
+    chunkPages <= 2 ** buddy.maxOrder &&
+    chunkBytes >= 64 &&
+    chunkBytes <= 2 ** MAX_CHUNK_SHIFT
+  );
 }
 
 /**
@@ -1000,25 +1094,33 @@ function corrupt(message: string, addr: number): never {
  */
 function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['onChunk']): TlsfState {
   const memory = buddy.memory;
-  if (memory === null) throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
+  if (memory === null)
+    throw new InvalidArgumentError('TlsfHeap needs bytes: the buddy allocator is offsets-only', 'buddy');
   memory.sync();
   const bytes = memory.buffer.byteLength;
   const u32 = memory.u32;
   const c = region >>> 2;
   const at = (word: number): number => region + 4 * word;
   if (region < buddy.base || (region - buddy.base) % buddy.pageSize !== 0 || region + T_CHUNK_MAP * 4 > bytes) {
-    corrupt(`no TLSF heap at ${hex(region)} (not a page of the buddy with room for a control structure in the ${bytes}-byte buffer)`, region);
+    corrupt(
+      `no TLSF heap at ${hex(region)} (not a page of the buddy with room for a control structure in the ${bytes}-byte buffer)`,
+      region,
+    );
   }
   if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLSF missing)`, at(T_MAGIC));
-  if (u32[c + T_BASE] !== buddy.base) corrupt(`control word base is ${hex(u32[c + T_BASE]!)}, the buddy's base is ${hex(buddy.base)}`, at(T_BASE));
+  if (u32[c + T_BASE] !== buddy.base)
+    corrupt(`control word base is ${hex(u32[c + T_BASE]!)}, the buddy's base is ${hex(buddy.base)}`, at(T_BASE));
   const chunkPages = u32[c + T_CHUNK_PAGES]!;
   if (!validChunk(buddy, chunkPages)) corrupt(`control word chunkPages is ${chunkPages}`, at(T_CHUNK_PAGES));
   const chunkBytes = chunkPages * buddy.pageSize;
   const chunkShift = u32[c + T_CHUNK_SHIFT]!;
-  if (2 ** chunkShift !== chunkBytes) corrupt(`control word chunkShift is ${chunkShift}, chunks are ${chunkBytes} bytes`, at(T_CHUNK_SHIFT));
+  if (2 ** chunkShift !== chunkBytes)
+    corrupt(`control word chunkShift is ${chunkShift}, chunks are ${chunkBytes} bytes`, at(T_CHUNK_SHIFT));
   const maxChunks = u32[c + T_MAX_CHUNKS]!;
-  if (maxChunks !== Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes)) corrupt(`control word maxChunks is ${maxChunks}`, at(T_MAX_CHUNKS));
-  if (region + controlBytes(maxChunks) > bytes) corrupt(`control structure at ${hex(region)} runs past the end of the ${bytes}-byte buffer (truncated?)`, region);
+  if (maxChunks !== Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes))
+    corrupt(`control word maxChunks is ${maxChunks}`, at(T_MAX_CHUNKS));
+  if (region + controlBytes(maxChunks) > bytes)
+    corrupt(`control structure at ${hex(region)} runs past the end of the ${bytes}-byte buffer (truncated?)`, region);
   const key = u32[c + T_KEY]!;
   if ((key & 1) === 0) corrupt(`control word key ${hex(key)} is even`, at(T_KEY));
   const words = (maxChunks + 31) >>> 5;
@@ -1037,11 +1139,16 @@ function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['
           owned = false;
         }
       }
-      if (!owned) corrupt(`chunk map bit ${slot} names ${hex(A)}, not an allocated ${chunkBytes}-byte buddy block inside the buffer`, at(T_CHUNK_MAP + w));
+      if (!owned)
+        corrupt(
+          `chunk map bit ${slot} names ${hex(A)}, not an allocated ${chunkBytes}-byte buddy block inside the buffer`,
+          at(T_CHUNK_MAP + w),
+        );
       chunks++;
     }
   }
-  if (u32[c + T_CHUNKS] !== chunks) corrupt(`control word chunks is ${u32[c + T_CHUNKS]!}, the chunk map has ${chunks}`, at(T_CHUNKS));
+  if (u32[c + T_CHUNKS] !== chunks)
+    corrupt(`control word chunks is ${u32[c + T_CHUNKS]!}, the chunk map has ${chunks}`, at(T_CHUNKS));
   const spare = u32[c + T_SPARE]!;
   if (spare !== 0 && (spare < buddy.base || (spare - buddy.base) % chunkBytes !== 0 || spare + chunkBytes > bytes)) {
     corrupt(`control word spare is ${hex(spare)}, not a chunk`, at(T_SPARE));

@@ -40,15 +40,24 @@ export interface AllocatorEntry {
  */
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
-  kmalloc: { description: 'memkit Kmalloc: size-class pages up to 64 B, a TLSF heap to 64 KiB, larger sizes as buddy pages', create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)) },
-  buddy: { description: 'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block); not a default (slow on big traces)', default: false, create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h) },
+  kmalloc: {
+    description: 'memkit Kmalloc: size-class pages up to 64 B, a TLSF heap to 64 KiB, larger sizes as buddy pages',
+    create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)),
+  },
+  buddy: {
+    description:
+      'memkit BuddyAllocator, bytes rounded up to 4 KiB pages (2^k pages a block); not a default (slow on big traces)',
+    default: false,
+    create: async (h) => (await import('./buddy-adapter.js')).createBuddyAllocator(h),
+  },
   tlsf: {
-    description: 'peer: TLSF (two-level segregated fit, AssemblyScript\'s) compiled to WebAssembly',
+    description: "peer: TLSF (two-level segregated fit, AssemblyScript's) compiled to WebAssembly",
     create: async (h) => (await import('../peers/tlsf.js')).createTlsfAllocator(h),
     available: async () => (await import('../peers/tlsf.js')).tlsfAvailable(),
   },
   thing: {
-    description: 'peer: @thi.ng/malloc MemPool, first fit (free is O(live blocks)); optional package; not a default (minutes a trace)',
+    description:
+      'peer: @thi.ng/malloc MemPool, first fit (free is O(live blocks)); optional package; not a default (minutes a trace)',
     default: false,
     create: async (h) => (await import('../peers/thing.js')).createThingAllocator(h),
     available: async () => (await import('../peers/thing.js')).thingAvailable(),
@@ -85,6 +94,7 @@ export function defaultAllocatorNames(): string[] {
  */
 export async function createAllocator(name: string, heapBytes: number): Promise<ByteAllocator> {
   const e = Object.hasOwn(ALLOCATORS, name) ? ALLOCATORS[name] : undefined;
-  if (e === undefined) throw new InvalidArgumentError(`unknown allocator "${name}" (known: ${allocatorNames().join(', ')})`);
+  if (e === undefined)
+    throw new InvalidArgumentError(`unknown allocator "${name}" (known: ${allocatorNames().join(', ')})`);
   return e.create(heapBytes);
 }

@@ -126,7 +126,10 @@ export class BuddyByteAllocator implements ByteAllocator {
  * `4 * heapBytes` and may grow (the buddy grows itself on demand) up to what
  * a Memory can hold.
  */
-export function createBuddyAllocator(heapBytes: number, options: BuddyOptions & BuddyByteAllocatorOptions = {}): BuddyByteAllocator {
+export function createBuddyAllocator(
+  heapBytes: number,
+  options: BuddyOptions & BuddyByteAllocatorOptions = {},
+): BuddyByteAllocator {
   const pageSize = options.pageSize ?? 4096;
   const start = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, (4 * heapBytes) / pageSize))));
   // The state costs about 9 bytes a page and lives in the same Memory (< 4 GiB).

@@ -10,7 +10,16 @@
 import '../compat.js';
 
 export { TraceFormatError, VerificationError } from './errors.js';
-export { OpKind, TraceParser, parseTrace, truncateTrace, MAX_TRACE_IDS, MAX_TRACE_OPS, MAX_TRACE_SIZE, MAX_TRACE_LINE } from './trace.js';
+export {
+  OpKind,
+  TraceParser,
+  parseTrace,
+  truncateTrace,
+  MAX_TRACE_IDS,
+  MAX_TRACE_OPS,
+  MAX_TRACE_SIZE,
+  MAX_TRACE_LINE,
+} from './trace.js';
 export type { Trace, TraceReadOptions, OpKindCode } from './trace.js';
 export { readTrace } from './read.js';
 export { traceInfo, payloadPeak, largestRequestAfter } from './stats.js';

@@ -53,7 +53,8 @@ export class IntervalSet {
     if (e <= s) return -1;
     const { start, left, right } = this;
     let t = this.root;
-    let floor = 0, ceil = 0;
+    let floor = 0,
+      ceil = 0;
     while (t !== 0) {
       if (start[t]! <= s) {
         floor = t;
@@ -93,7 +94,8 @@ export class IntervalSet {
     if (this.start[n]! < this.start[t]!) {
       const l = this.ins(left[t]!, n);
       left[t] = l;
-      if (prio[l]! > prio[t]!) { // rotate right
+      if (prio[l]! > prio[t]!) {
+        // rotate right
         left[t] = right[l]!;
         right[l] = t;
         return l;
@@ -101,7 +103,8 @@ export class IntervalSet {
     } else {
       const r = this.ins(right[t]!, n);
       right[t] = r;
-      if (prio[r]! > prio[t]!) { // rotate left
+      if (prio[r]! > prio[t]!) {
+        // rotate left
         right[t] = left[r]!;
         left[r] = t;
         return r;

@@ -39,7 +39,9 @@ export async function readTrace(path: string, options: TraceReadOptions = {}): P
   // Node modules are imported here, not at the top, so that bundling memkit
   // for a browser (which never calls readTrace) does not pull them in.
   const [{ createReadStream }, { basename }, { createGunzip }] = await Promise.all([
-    import('node:fs'), import('node:path'), import('node:zlib'),
+    import('node:fs'),
+    import('node:path'),
+    import('node:zlib'),
   ]);
   const name = basename(path);
   let gz: boolean;

@@ -131,7 +131,10 @@ export interface ReplayResult {
  * `realloc(p, 0)` frees `p`: a later `f ID` is `free(NULL)`, a no-op, and a
  * later `r ID n` is `realloc(NULL, n)`, an allocation).
  */
-const ST_NONE = 0, ST_LIVE = 1, ST_FAILED = 2, ST_NULL = 3;
+const ST_NONE = 0,
+  ST_LIVE = 1,
+  ST_FAILED = 2,
+  ST_NULL = 3;
 const PROBE_MAX = 1 << 20;
 
 /**
@@ -199,21 +202,27 @@ class Replayer {
     const samples = Math.max(0, Math.floor(o.samples ?? 0));
     this.sampleEvery = samples > 0 ? Math.max(1, Math.ceil(n / samples)) : Infinity;
     const cap = samples > 0 ? Math.ceil(n / this.sampleEvery) + 2 : 0;
-    this.series = samples > 0
-      ? { op: new Float64Array(cap), payload: new Float64Array(cap), footprint: new Float64Array(cap) }
-      : undefined;
+    this.series =
+      samples > 0
+        ? { op: new Float64Array(cap), payload: new Float64Array(cap), footprint: new Float64Array(cap) }
+        : undefined;
     this.nextSample = samples > 0 ? 0 : Infinity;
     this.nextProgress = this.onProgress !== undefined ? this.progressEvery : Infinity;
     this.nextMark = Math.min(this.nextSample, this.nextProgress);
   }
 
   run(): ReplayResult {
-    const t = this.t, n = t.length;
+    const t = this.t,
+      n = t.length;
     const peakOp = payloadPeak(t).op;
     this.peakFootprint = this.winFootprint = this.a.footprint();
     let seconds = 0;
     let done = 0;
-    let fpAtPeak = 0, usableAtPeak = 0, payloadAtPeak = 0, probeSize = 0, probeBlocks = 0;
+    let fpAtPeak = 0,
+      usableAtPeak = 0,
+      payloadAtPeak = 0,
+      probeSize = 0,
+      probeBlocks = 0;
     // Segment 1: ops 0..peakOp; then the probe; segment 2: the rest.
     for (let seg = 0; seg < 2 && this.violation === null; seg++) {
       const to = seg === 0 ? peakOp + 1 : n;
@@ -264,7 +273,13 @@ class Replayer {
       violation: this.violation === null ? null : this.violation.message,
       truncated: t.truncated,
       ...(s !== undefined
-        ? { series: { op: s.op.subarray(0, this.sampleCount), payload: s.payload.subarray(0, this.sampleCount), footprint: s.footprint.subarray(0, this.sampleCount) } }
+        ? {
+            series: {
+              op: s.op.subarray(0, this.sampleCount),
+              payload: s.payload.subarray(0, this.sampleCount),
+              footprint: s.footprint.subarray(0, this.sampleCount),
+            },
+          }
         : {}),
     };
   }
@@ -293,10 +308,13 @@ class Replayer {
   /** The loop without checks. Stops at the first exception (kept in `err`). */
   private loopBare(i: number, to: number): number {
     const { a, addr, state } = this;
-    const kind = this.t.kind, ids = this.t.id, size = this.t.size;
+    const kind = this.t.kind,
+      ids = this.t.id,
+      size = this.t.size;
     try {
       for (; i < to; i++) {
-        const k = kind[i]!, id = ids[i]!;
+        const k = kind[i]!,
+          id = ids[i]!;
         if (k === OpKind.Alloc || (k === OpKind.Realloc && state[id] === ST_NULL && size[i] !== 0)) {
           const s = size[i]!;
           const p = a.alloc(s);
@@ -325,10 +343,13 @@ class Replayer {
   private loopVerify(i: number, to: number): number {
     const { a, addr, req, state } = this;
     const set = this.set!;
-    const kind = this.t.kind, ids = this.t.id, size = this.t.size;
+    const kind = this.t.kind,
+      ids = this.t.id,
+      size = this.t.size;
     try {
       for (; i < to; i++) {
-        const k = kind[i]!, id = ids[i]!;
+        const k = kind[i]!,
+          id = ids[i]!;
         if (k === OpKind.Alloc || (k === OpKind.Realloc && state[id] === ST_NULL && size[i] !== 0)) {
           const s = size[i]!;
           const p = a.alloc(s);
@@ -338,7 +359,8 @@ class Replayer {
           set.insert(id, p, p + s);
           this.place(id, p, s, u);
         } else if (state[id] === ST_LIVE) {
-          const p = addr[id]!, old = req[id]!;
+          const p = addr[id]!,
+            old = req[id]!;
           if (!this.checkPayload(i, id, p, old, 'before ' + (k === OpKind.Free ? 'free' : 'realloc'))) return i;
           set.remove(id, p, p + old);
           if (k === OpKind.Free || size[i] === 0) {
@@ -399,16 +421,25 @@ class Replayer {
   /** Checks a block just returned by alloc/realloc (`from` = old address or -1). */
   private checkNew(i: number, id: number, p: number, s: number, u: number, from: number): boolean {
     const call = from < 0 ? `alloc(${s})` : `realloc(${hex(from)}, ${s})`;
-    if (!(Number.isInteger(p) && p >= 0)) return this.violate(i, `${call} for block ${id} returned ${String(p)}, not an address`);
-    if (!(u >= s)) return this.violate(i, `usableSize(${hex(p)}) = ${u} is less than the ${s} bytes requested for block ${id}`);
+    if (!(Number.isInteger(p) && p >= 0))
+      return this.violate(i, `${call} for block ${id} returned ${String(p)}, not an address`);
+    if (!(u >= s))
+      return this.violate(i, `usableSize(${hex(p)}) = ${u} is less than the ${s} bytes requested for block ${id}`);
     const bytes = this.a.bytes;
     if (bytes !== undefined && p + s > bytes.length) {
-      return this.violate(i, `${call} for block ${id} returned ${hex(p)}, whose ${s} bytes end past the allocator's ${bytes.length} bytes`);
+      return this.violate(
+        i,
+        `${call} for block ${id} returned ${hex(p)}, whose ${s} bytes end past the allocator's ${bytes.length} bytes`,
+      );
     }
     const o = this.set!.overlapping(p, p + s);
     if (o >= 0) {
-      const q = this.addr[o]!, qs = this.req[o]!;
-      return this.violate(i, `${call} for block ${id} returned [${hex(p)}, ${hex(p + s)}), which overlaps live block ${o} at [${hex(q)}, ${hex(q + qs)})`);
+      const q = this.addr[o]!,
+        qs = this.req[o]!;
+      return this.violate(
+        i,
+        `${call} for block ${id} returned [${hex(p)}, ${hex(p + s)}), which overlaps live block ${o} at [${hex(q)}, ${hex(q + qs)})`,
+      );
     }
     return true;
   }
@@ -420,13 +451,20 @@ class Replayer {
     const bad = check(bytes, p, len, id);
     if (bad < 0) return true;
     const want = patternByte(id, bad);
-    return this.violate(i, `payload of block ${id} at ${hex(p)} changed ${when}: byte ${bad} (address ${hex(p + bad)}) is ${hex2(bytes[p + bad]!)}, expected ${hex2(want)}`);
+    return this.violate(
+      i,
+      `payload of block ${id} at ${hex(p)} changed ${when}: byte ${bad} (address ${hex(p + bad)}) is ${hex2(bytes[p + bad]!)}, expected ${hex2(want)}`,
+    );
   }
 
   private violate(i: number, detail: string): false {
     const line = this.t.line[i] ?? 0;
     const op = opText(this.t, i);
-    this.violation = new VerificationError(`${this.t.file}:${line}: ${this.a.name}: op ${i} \`${op}\`: ${detail}`, i, line);
+    this.violation = new VerificationError(
+      `${this.t.file}:${line}: ${this.a.name}: op ${i} \`${op}\`: ${detail}`,
+      i,
+      line,
+    );
     return false;
   }
 
@@ -516,7 +554,10 @@ class Replayer {
       err ??= e;
     }
     if (err !== null) {
-      this.violate(i, `${a.name} threw during the fragmentation probe (blocks of ${size} bytes): ${(err as Error).message}`);
+      this.violate(
+        i,
+        `${a.name} threw during the fragmentation probe (blocks of ${size} bytes): ${(err as Error).message}`,
+      );
       return 0;
     }
     return k;

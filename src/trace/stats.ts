@@ -46,10 +46,17 @@ export interface TraceInfo {
 export function traceInfo(trace: Trace): TraceInfo {
   const { kind, id, size, length: n } = trace;
   const cur = new Float64Array(trace.ids);
-  let allocs = 0, frees = 0, reallocs = 0;
-  let live = 0, blocks = 0, peak = 0, peakOp = -1, peakBlocks = 0;
+  let allocs = 0,
+    frees = 0,
+    reallocs = 0;
+  let live = 0,
+    blocks = 0,
+    peak = 0,
+    peakOp = -1,
+    peakBlocks = 0;
   for (let i = 0; i < n; i++) {
-    const k = kind[i]!, b = id[i]!;
+    const k = kind[i]!,
+      b = id[i]!;
     if (k === OpKind.Alloc) {
       allocs++;
       blocks++;
@@ -74,11 +81,21 @@ export function traceInfo(trace: Trace): TraceInfo {
   let j = 0;
   for (let i = 0; i < n; i++) if (kind[i] !== OpKind.Free) sizes[j++] = size[i]!;
   sizes.sort();
-  const q = (f: number): number => (sizes.length === 0 ? 0 : sizes[Math.min(sizes.length - 1, Math.floor(f * (sizes.length - 1) + 0.5))]!);
+  const q = (f: number): number =>
+    sizes.length === 0 ? 0 : sizes[Math.min(sizes.length - 1, Math.floor(f * (sizes.length - 1) + 0.5))]!;
   return {
-    file: trace.file, ops: n, allocs, frees, reallocs, ids: trace.ids, heapSize: trace.heapSize,
+    file: trace.file,
+    ops: n,
+    allocs,
+    frees,
+    reallocs,
+    ids: trace.ids,
+    heapSize: trace.heapSize,
     sizeQuartiles: [q(0), q(0.25), q(0.5), q(0.75), q(1)],
-    peakPayload: peak, peakOp, peakBlocks, liveAtEnd: blocks,
+    peakPayload: peak,
+    peakOp,
+    peakBlocks,
+    liveAtEnd: blocks,
   };
 }
 
@@ -89,9 +106,12 @@ export function traceInfo(trace: Trace): TraceInfo {
 export function payloadPeak(trace: Trace): { peak: number; op: number } {
   const { kind, id, size, length: n } = trace;
   const cur = new Float64Array(trace.ids);
-  let live = 0, peak = 0, op = -1;
+  let live = 0,
+    peak = 0,
+    op = -1;
   for (let i = 0; i < n; i++) {
-    const k = kind[i]!, b = id[i]!;
+    const k = kind[i]!,
+      b = id[i]!;
     if (k === OpKind.Free) {
       live -= cur[b]!;
     } else {
@@ -112,7 +132,8 @@ export function payloadPeak(trace: Trace): { peak: number; op: number } {
  */
 export function largestRequestAfter(trace: Trace, from: number): number {
   let m = 0;
-  for (let i = from + 1; i < trace.length; i++) if (trace.kind[i] !== OpKind.Free && trace.size[i]! > m) m = trace.size[i]!;
+  for (let i = from + 1; i < trace.length; i++)
+    if (trace.kind[i] !== OpKind.Free && trace.size[i]! > m) m = trace.size[i]!;
   if (m > 0) return m;
   for (let i = 0; i < trace.length; i++) if (trace.kind[i] !== OpKind.Free && trace.size[i]! > m) m = trace.size[i]!;
   return m;

@@ -84,11 +84,20 @@ export interface TraceReadOptions {
   maxOps?: number;
 }
 
-const NL = 10, CR = 13, SP = 32, TAB = 9, ZERO = 48, NINE = 57;
-const CH_A = 97, CH_F = 102, CH_R = 114;
+const NL = 10,
+  CR = 13,
+  SP = 32,
+  TAB = 9,
+  ZERO = 48,
+  NINE = 57;
+const CH_A = 97,
+  CH_F = 102,
+  CH_R = 114;
 
 /** Id states while parsing. */
-const ID_NEVER = 0, ID_LIVE = 1, ID_FREED = 2;
+const ID_NEVER = 0,
+  ID_LIVE = 1,
+  ID_FREED = 2;
 
 /**
  * Incremental parser: feed it byte chunks with {@link push}, then call
@@ -184,7 +193,9 @@ export class TraceParser {
   /** `exact`: `bytes` is the line's length; else only what was read of it so far. */
   private tooLong(bytes: number, exact: boolean): never {
     this.lineNo++;
-    this.fail(`line is longer than ${MAX_TRACE_LINE} bytes (${exact ? '' : 'at least '}${bytes}); a trace line is \`a ID SIZE\`, \`f ID\` or \`r ID SIZE\``);
+    this.fail(
+      `line is longer than ${MAX_TRACE_LINE} bytes (${exact ? '' : 'at least '}${bytes}); a trace line is \`a ID SIZE\`, \`f ID\` or \`r ID SIZE\``,
+    );
   }
 
   /** Parses a last line without a newline and returns the trace. */
@@ -194,7 +205,11 @@ export class TraceParser {
       this.line(c, 0, c.length);
     }
     if (this.headerCount < 4) {
-      throw new TraceFormatError(this.file, 0, `ends after ${this.headerCount} header lines; expected 4 (heap size, ids, ops, weight)`);
+      throw new TraceFormatError(
+        this.file,
+        0,
+        `ends after ${this.headerCount} header lines; expected 4 (heap size, ids, ops, weight)`,
+      );
     }
     const declared = this.header[2]!;
     if (!this.done && this.n !== declared) {
@@ -255,7 +270,9 @@ export class TraceParser {
       this.idState[id] = ID_LIVE;
     } else if (st !== ID_LIVE) {
       const what = k === OpKind.Free ? 'f' : 'r';
-      this.fail(`\`${what} ${id}\` of an id that is ${st === ID_NEVER ? 'never allocated' : 'already freed'} (expected a live id)`);
+      this.fail(
+        `\`${what} ${id}\` of an id that is ${st === ID_NEVER ? 'never allocated' : 'already freed'} (expected a live id)`,
+      );
     } else if (k === OpKind.Free) {
       this.idState[id] = ID_FREED;
     }

@@ -117,7 +117,10 @@ describe('mark / rewind', () => {
   });
 
   it('a mark released by a rewind stays stale after the top passes it again (generations)', () => {
-    for (const make of [() => new Arena({ bytes: 1024 }), () => new Arena({ bytes: 64, maxBytes: 4096, chunkBytes: 64 })]) {
+    for (const make of [
+      () => new Arena({ bytes: 1024 }),
+      () => new Arena({ bytes: 64, maxBytes: 4096, chunkBytes: 64 }),
+    ]) {
       const arena = make();
       const m0 = arena.mark();
       arena.alloc(100);
@@ -140,7 +143,10 @@ describe('mark / rewind', () => {
     const kept: number[] = [];
     for (let i = 0; i < 100; i++) {
       kept.push(arena.alloc(16));
-      arena.run((a) => { a.alloc(32); a.run((b) => b.alloc(8)); });
+      arena.run((a) => {
+        a.alloc(32);
+        a.run((b) => b.alloc(8));
+      });
     }
     expect(arena.used).toBe(1600);
     arena.rewind(outer);
@@ -149,12 +155,23 @@ describe('mark / rewind', () => {
 
   it('a scope opened after earlier rewinds, or after a long history of them, keeps its mark', () => {
     const arena = new Arena({ bytes: 1 << 16 });
-    const nested = (): void => { arena.run((a) => { a.alloc(32); a.run((b) => b.alloc(8)); }); };
+    const nested = (): void => {
+      arena.run((a) => {
+        a.alloc(32);
+        a.run((b) => b.alloc(8));
+      });
+    };
     nested(); // history: a rewind that started a new generation
-    for (let i = 0; i < 30; i++) { arena.alloc(16); nested(); } // ... many, at rising offsets
+    for (let i = 0; i < 30; i++) {
+      arena.alloc(16);
+      nested();
+    } // ... many, at rising offsets
     const y = arena.mark();
     const usedAtY = arena.used;
-    for (let i = 0; i < 30; i++) { arena.alloc(16); nested(); }
+    for (let i = 0; i < 30; i++) {
+      arena.alloc(16);
+      nested();
+    }
     arena.rewind(y);
     expect(arena.used).toBe(usedAtY);
     // and every mark of the loop above is stale now
@@ -275,7 +292,12 @@ describe('growth by chaining chunks (memory mode)', () => {
     expect(st1).toMatchObject({ used: st0.used, waste: st0.waste, available: st0.available });
     expect(st1.chunks).toBeGreaterThan(2); // kept as spares
     expect(arena.chunkList()[0]!.kind).toBe('chain');
-    expect(arena.chunkList().slice(1).every((c) => c.kind === 'spare')).toBe(true);
+    expect(
+      arena
+        .chunkList()
+        .slice(1)
+        .every((c) => c.kind === 'spare'),
+    ).toBe(true);
   });
 
   it('stops at maxBytes: OutOfMemoryError, unchanged, usable after', () => {
@@ -349,14 +371,24 @@ describe('scopes', () => {
     });
     expect(r).toBe(7 + 48);
     expect(arena.used).toBe(16);
-    expect(() => arena.run((a) => { a.alloc(8); throw new RangeError('x'); })).toThrow(RangeError);
+    expect(() =>
+      arena.run((a) => {
+        a.alloc(8);
+        throw new RangeError('x');
+      }),
+    ).toThrow(RangeError);
     expect(arena.used).toBe(16);
     expect(arena.alloc(1)).toBe(p0 + 16);
   });
 
   it('a reset inside a scope makes the scope end throw (its mark is stale)', () => {
     const arena = new Arena({ bytes: 1024 });
-    expect(() => arena.run((a) => { a.alloc(8); a.reset(); })).toThrow(InvalidArgumentError);
+    expect(() =>
+      arena.run((a) => {
+        a.alloc(8);
+        a.reset();
+      }),
+    ).toThrow(InvalidArgumentError);
     expect(arena.used).toBe(0);
   });
 

@@ -54,17 +54,24 @@ function arenas(): Array<[string, () => Arena]> {
 }
 
 describe.each(arenas())('bad input, %s arena: InvalidArgumentError and nothing changes', (_name, make) => {
-  it.each([2 ** 32, 2 ** 32 + 8, 2 ** 53])('alloc(%s), a whole size no arena can hold: OutOfMemoryError with the size', (size) => {
-    const a = make();
-    a.alloc(5);
-    const s = snapshot(a);
-    let err: unknown;
-    try { a.alloc(size); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(OutOfMemoryError);
-    expect((err as OutOfMemoryError).requested).toBe(size);
-    expectUnchanged(a, s);
-    expect(a.alloc(8) % 8).toBe(0);
-  });
+  it.each([2 ** 32, 2 ** 32 + 8, 2 ** 53])(
+    'alloc(%s), a whole size no arena can hold: OutOfMemoryError with the size',
+    (size) => {
+      const a = make();
+      a.alloc(5);
+      const s = snapshot(a);
+      let err: unknown;
+      try {
+        a.alloc(size);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(OutOfMemoryError);
+      expect((err as OutOfMemoryError).requested).toBe(size);
+      expectUnchanged(a, s);
+      expect(a.alloc(8) % 8).toBe(0);
+    },
+  );
 
   it.each(BAD_SIZES)('alloc(size = %s)', (_label, size) => {
     const a = make();
@@ -105,7 +112,8 @@ describe.each(arenas())('bad input, %s arena: InvalidArgumentError and nothing c
     const a = make();
     a.alloc(5);
     const s = snapshot(a);
-    for (const m of [-1, 0.5, NaN, Infinity, 7, 'x', null]) expect(() => a.rewind(m as number)).toThrow(InvalidArgumentError);
+    for (const m of [-1, 0.5, NaN, Infinity, 7, 'x', null])
+      expect(() => a.rewind(m as number)).toThrow(InvalidArgumentError);
     expect(() => Arena.attach(a.memory, { at: 8 })).toThrow(HeapCorruptionError);
     expectUnchanged(a, s);
   });

@@ -9,7 +9,11 @@ const PAGE = 256;
 const STATE = 192;
 const FIRST_DATA = STATE + 16;
 
-function setup(pages = 16, chunkPages = 1, maxBytes?: number): { buddy: BuddyAllocator; arena: Arena; free0: number[]; free1: number[] } {
+function setup(
+  pages = 16,
+  chunkPages = 1,
+  maxBytes?: number,
+): { buddy: BuddyAllocator; arena: Arena; free0: number[]; free1: number[] } {
   const buddy = new BuddyAllocator({ pages, pageSize: PAGE });
   const free0 = buddy.freeCounts();
   const arena = new Arena(maxBytes === undefined ? { buddy, chunkPages } : { buddy, chunkPages, maxBytes });
@@ -22,7 +26,14 @@ describe('an arena over a BuddyAllocator', () => {
     expect(arena.memory).toBe(buddy.memory);
     expect(buddy.blockPages(arena.stateAddress)).toBe(1);
     expect(readSlot(arena.memory, HeaderSlot.Arena)).toBe(arena.stateAddress);
-    expect(arena.stats()).toEqual({ used: 0, capacity: PAGE - FIRST_DATA, chunks: 1, waste: 0, available: PAGE - FIRST_DATA, mode: 'buddy' });
+    expect(arena.stats()).toEqual({
+      used: 0,
+      capacity: PAGE - FIRST_DATA,
+      chunks: 1,
+      waste: 0,
+      available: PAGE - FIRST_DATA,
+      mode: 'buddy',
+    });
     expect(arena.alloc(8)).toBe(arena.stateAddress + FIRST_DATA);
   });
 
@@ -32,7 +43,10 @@ describe('an arena over a BuddyAllocator', () => {
     const st = arena.stats();
     expect(st.chunks).toBeGreaterThan(3);
     expect(st.used).toBe(1040);
-    for (const c of arena.chunkList()) expect(buddy.blockPages(c.address - (c.address === arena.stateAddress + STATE ? STATE : 0))).toBeGreaterThanOrEqual(1);
+    for (const c of arena.chunkList())
+      expect(
+        buddy.blockPages(c.address - (c.address === arena.stateAddress + STATE ? STATE : 0)),
+      ).toBeGreaterThanOrEqual(1);
     for (const p of ptrs) expect(arena.chunkList().some((c) => p >= c.data && p + 104 <= c.end)).toBe(true);
     arena.reset();
     expect(buddy.freeCounts()).toEqual(free1);
@@ -86,7 +100,12 @@ describe('an arena over a BuddyAllocator', () => {
   it('maxBytes caps the total capacity', () => {
     const { arena } = setup(64, 1, 1000);
     let n = 0;
-    expect(() => { for (;;) { arena.alloc(100); n++; } }).toThrow(OutOfMemoryError);
+    expect(() => {
+      for (;;) {
+        arena.alloc(100);
+        n++;
+      }
+    }).toThrow(OutOfMemoryError);
     expect(arena.capacity).toBeLessThanOrEqual(1000);
     expect(n).toBeGreaterThanOrEqual(7);
     expect(() => arena.alloc(1001)).toThrow(OutOfMemoryError);
@@ -117,8 +136,16 @@ describe('an arena over a BuddyAllocator', () => {
     const a = new Arena({ buddy, chunkPages: 1 });
     const b = new Arena({ buddy, chunkPages: 1 });
     expect(readSlot(buddy.memory!, HeaderSlot.Arena)).toBe(a.stateAddress);
-    const pa = Array.from({ length: 20 }, (_, i) => { const p = a.alloc(50); a.memory.u8.fill(i, p, p + 50); return p; });
-    const pb = Array.from({ length: 20 }, () => { const p = b.alloc(50); b.memory.u8.fill(0xee, p, p + 50); return p; });
+    const pa = Array.from({ length: 20 }, (_, i) => {
+      const p = a.alloc(50);
+      a.memory.u8.fill(i, p, p + 50);
+      return p;
+    });
+    const pb = Array.from({ length: 20 }, () => {
+      const p = b.alloc(50);
+      b.memory.u8.fill(0xee, p, p + 50);
+      return p;
+    });
     pa.forEach((p, i) => expect(a.memory.u8.subarray(p, p + 50).every((x) => x === i)).toBe(true));
     b.reset();
     expect(pb.length).toBe(20);

@@ -60,8 +60,17 @@ interface Setup {
   fitsHeld?(size: number, align: number): boolean;
 }
 
-interface Live { addr: number; size: number; id: number }
-interface MarkRec { mark: number; liveLen: number; used: number; waste: number }
+interface Live {
+  addr: number;
+  size: number;
+  id: number;
+}
+interface MarkRec {
+  mark: number;
+  liveLen: number;
+  used: number;
+  waste: number;
+}
 
 /** What the replays exercised (checked, so a weak generator cannot pass unnoticed). */
 const tally = { allocs: 0, oom: 0, rewinds: 0, resets: 0, stale: 0, maxChunks: 0 };
@@ -107,7 +116,8 @@ function replay(make: () => Setup, ops: Op[]): void {
         } catch (e) {
           if (!(e instanceof OutOfMemoryError)) throw e;
           expect(e.requested).toBe(op.size);
-          if (!mayFail(op.size, op.align)) throw new Error(`out of memory for ${op.size}/${op.align} where the model says it fits`);
+          if (!mayFail(op.size, op.align))
+            throw new Error(`out of memory for ${op.size}/${op.align} where the model says it fits`);
           expect(arena.stats()).toEqual(snapStats);
           expect(arena.mark() % U32).toBe(before);
           tally.oom++;
@@ -130,7 +140,8 @@ function replay(make: () => Setup, ops: Op[]): void {
         fillPattern(arena.bytes, a, op.size, id);
         live.push({ addr: a, size: op.size, id });
         const st = arena.stats();
-        if (fitsHeld && st.capacity !== snapStats.capacity) throw new Error(`grew for ${op.size}/${op.align} although a held chunk had room`);
+        if (fitsHeld && st.capacity !== snapStats.capacity)
+          throw new Error(`grew for ${op.size}/${op.align} although a held chunk had room`);
         const chain = arena.chunkList().filter((c) => c.kind === 'chain');
         expect(st.used + st.waste + st.available).toBe(chain.reduce((n, c) => n + c.end - c.data, 0));
         tally.allocs++;
@@ -196,7 +207,15 @@ function fixedSetup(): Setup {
   return {
     arena,
     exact: true,
-    atInitial: () => expect(arena.stats()).toEqual({ used: 0, capacity: FIXED_BYTES, chunks: 1, waste: 0, available: FIXED_BYTES, mode: 'fixed' }),
+    atInitial: () =>
+      expect(arena.stats()).toEqual({
+        used: 0,
+        capacity: FIXED_BYTES,
+        chunks: 1,
+        waste: 0,
+        available: FIXED_BYTES,
+        mode: 'fixed',
+      }),
     mayFail: (size, align) => {
       const top = arena.mark() % U32;
       return Math.ceil(top / align) * align + size > arena.chunkList()[0]!.end;
@@ -212,7 +231,10 @@ function memorySetup(): Setup {
     const cs = arena.chunkList();
     const cur = cs.filter((c) => c.kind === 'chain').at(-1)!;
     // the arena looks for room in the spares after the current chunk (ones passed over before it wait for a rewind)
-    return up(arena.mark() % U32) + size <= cur.end || cs.some((c) => c.kind === 'spare' && c.address > cur.address && up(c.data) + size <= c.end);
+    return (
+      up(arena.mark() % U32) + size <= cur.end ||
+      cs.some((c) => c.kind === 'spare' && c.address > cur.address && up(c.data) + size <= c.end)
+    );
   };
   return {
     arena,
@@ -271,9 +293,15 @@ describe.each(KINDS)('property: %s', (_name, make, bigSizes) => {
     fc.assert(
       fc.property(rawOps(700), (raw) => {
         total += raw.length;
-        replay(make, raw.map((r) => decode(r, bigSizes)));
+        replay(
+          make,
+          raw.map((r) => decode(r, bigSizes)),
+        );
       }),
-      { numRuns: runs(140), ...(process.env.MEMKIT_SEED === undefined ? {} : { seed: Number(process.env.MEMKIT_SEED) }) },
+      {
+        numRuns: runs(140),
+        ...(process.env.MEMKIT_SEED === undefined ? {} : { seed: Number(process.env.MEMKIT_SEED) }),
+      },
     );
     expect(total).toBeGreaterThan(runs(140) * 100);
     expect(tally.oom).toBeGreaterThan(0);

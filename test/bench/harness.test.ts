@@ -22,7 +22,12 @@ describe('bench harness', () => {
     const fast = spin('fast', 'memkit', 10);
     const slow = spin('slow', 'peer', 200);
     let setups = 0;
-    const withSetup: Contender = { ...spin('setup', 'bound', 10), setup: () => { setups++; } };
+    const withSetup: Contender = {
+      ...spin('setup', 'bound', 10),
+      setup: () => {
+        setups++;
+      },
+    };
     const r = await measureCase(
       {
         name: 'toy',

@@ -10,11 +10,18 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { SOAK, runs } from '../support/fuzz.js';
 
-interface Msg { i?: number; phase: 'start' | 'done' | 'end'; desc?: string; outcome?: string }
+interface Msg {
+  i?: number;
+  phase: 'start' | 'done' | 'end';
+  desc?: string;
+  outcome?: string;
+}
 
 function fuzz(layer: string, seed: number, cases: number): Promise<{ typed: number; ok: number; names: Set<string> }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./fixtures/attach-fuzz-worker.mjs', import.meta.url), { workerData: { seed, cases, layer } });
+    const worker = new Worker(new URL('./fixtures/attach-fuzz-worker.mjs', import.meta.url), {
+      workerData: { seed, cases, layer },
+    });
     let timer: NodeJS.Timeout | undefined;
     let typed = 0;
     let ok = 0;
@@ -33,7 +40,10 @@ function fuzz(layer: string, seed: number, cases: number): Promise<{ typed: numb
         const out = m.outcome!;
         if (out.startsWith('FAIL')) fail(`${layer} case ${m.i} (${m.desc}): ${out}`);
         else if (out === 'ok') ok++;
-        else { typed++; names.add(out.slice(6)); }
+        else {
+          typed++;
+          names.add(out.slice(6));
+        }
       } else {
         clearTimeout(timer);
         void worker.terminate().then(() => resolve({ typed, ok, names }));
@@ -44,15 +54,29 @@ function fuzz(layer: string, seed: number, cases: number): Promise<{ typed: numb
 }
 
 describe('attach fuzzer: damaged or truncated state gives a typed error or a sound heap', () => {
-  const seed = SOAK ? (Date.now() >>> 0) : 0x5eed;
-  it.each(['buddy', 'offsets', 'arena', 'arena-buddy'])('%s', async (layer) => {
-    const n = runs(300, 20);
-    const { typed, ok, names } = await fuzz(layer, seed + layer.length, n);
-    expect(typed + ok).toBe(n);
-    // both outcomes happen: the fuzzer is neither all-rejected nor toothless
-    expect(typed).toBeGreaterThan(n / 10);
-    expect(ok).toBeGreaterThan(0);
-    expect([...names].every((x) => ['HeapCorruptionError', 'InvalidArgumentError', 'OutOfMemoryError', 'InvalidFreeError', 'DoubleFreeError'].includes(x))).toBe(true);
-    expect(names.has('HeapCorruptionError')).toBe(true);
-  }, SOAK ? 1_200_000 : 120_000);
+  const seed = SOAK ? Date.now() >>> 0 : 0x5eed;
+  it.each(['buddy', 'offsets', 'arena', 'arena-buddy'])(
+    '%s',
+    async (layer) => {
+      const n = runs(300, 20);
+      const { typed, ok, names } = await fuzz(layer, seed + layer.length, n);
+      expect(typed + ok).toBe(n);
+      // both outcomes happen: the fuzzer is neither all-rejected nor toothless
+      expect(typed).toBeGreaterThan(n / 10);
+      expect(ok).toBeGreaterThan(0);
+      expect(
+        [...names].every((x) =>
+          [
+            'HeapCorruptionError',
+            'InvalidArgumentError',
+            'OutOfMemoryError',
+            'InvalidFreeError',
+            'DoubleFreeError',
+          ].includes(x),
+        ),
+      ).toBe(true);
+      expect(names.has('HeapCorruptionError')).toBe(true);
+    },
+    SOAK ? 1_200_000 : 120_000,
+  );
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, Memory, MemkitError,
+  BuddyAllocator,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  Memory,
+  MemkitError,
   OutOfMemoryError,
 } from '../../src/index.js';
 
@@ -27,7 +33,11 @@ describe('bad input gets a typed error and leaves the buddy unchanged', () => {
     const { b } = setup();
     const before = snapshot(b);
     let err: unknown;
-    try { b.allocPages(17); } catch (e) { err = e; }
+    try {
+      b.allocPages(17);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as OutOfMemoryError).requested).toBe(17);
     expect(() => b.allocPages(16)).toThrow(OutOfMemoryError); // 13 pages free but no 16-block

@@ -10,7 +10,10 @@ import { expect, it } from 'vitest';
 
 it('constructed and attached allocators share a hidden class (%HaveSameMap)', () => {
   const script = fileURLToPath(new URL('./fixtures/same-map.ts', import.meta.url));
-  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.stderr).toBe('');
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, boolean>;
   expect(out).toEqual({

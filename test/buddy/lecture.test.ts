@@ -21,7 +21,12 @@ describe('the lecture walkthrough on 16 pages', () => {
     const A = b.allocPages(1);
     // Splitting 16 -> 8+8 -> 4+4 -> 2+2 -> 1+1: A takes page 0.
     expect(page(b, A)).toBe(0);
-    expect(freeBlocks(b)).toEqual([[1, 1], [2, 2], [4, 4], [8, 8]]);
+    expect(freeBlocks(b)).toEqual([
+      [1, 1],
+      [2, 2],
+      [4, 4],
+      [8, 8],
+    ]);
 
     const B = b.allocPages(2);
     expect(page(b, B)).toBe(2);
@@ -37,15 +42,25 @@ describe('the lecture walkthrough on 16 pages', () => {
     b.checkInvariants();
 
     b.free(D); // nothing to coalesce: its buddy A is in use
-    expect(freeBlocks(b)).toEqual([[1, 1], [8, 8]]);
+    expect(freeBlocks(b)).toEqual([
+      [1, 1],
+      [8, 8],
+    ]);
     expect(b.freeCounts()).toEqual([1, 0, 0, 1, 0]);
 
     b.free(A); // A and D were buddies: they merge into pages 0-1
-    expect(freeBlocks(b)).toEqual([[0, 2], [8, 8]]);
+    expect(freeBlocks(b)).toEqual([
+      [0, 2],
+      [8, 8],
+    ]);
     expect(b.freeCounts()).toEqual([0, 1, 0, 1, 0]);
 
     b.free(C); // its buddy (pages 0-3) is not completely free
-    expect(freeBlocks(b)).toEqual([[0, 2], [4, 4], [8, 8]]);
+    expect(freeBlocks(b)).toEqual([
+      [0, 2],
+      [4, 4],
+      [8, 8],
+    ]);
     expect(b.freeCounts()).toEqual([0, 1, 1, 1, 0]);
 
     b.free(B); // 0-1 + 2-3 -> 0-3, + 4-7 -> 0-7, + 8-15 -> 0-15
@@ -64,7 +79,11 @@ describe('the lecture walkthrough on 16 pages', () => {
 describe('regions and exact allocations', () => {
   it('seeds a 13-page region with the largest aligned blocks: 8 + 4 + 1', () => {
     const b = new BuddyAllocator({ pages: 13 });
-    expect(freeBlocks(b)).toEqual([[0, 8], [8, 4], [12, 1]]);
+    expect(freeBlocks(b)).toEqual([
+      [0, 8],
+      [8, 4],
+      [12, 1],
+    ]);
     b.checkInvariants();
   });
 

@@ -14,17 +14,29 @@ import { run } from '../../src/cli/run.js';
  */
 function memkit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/memkit.js', ...args], { cwd: process.cwd(), timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/memkit.js', ...args],
+      { cwd: process.cwd(), timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 /** Calls {@link run} as main.ts does, collecting what it writes. */
 async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(c: Buffer, _e, cb) { f(c.toString()); cb(); } });
+  let stdout = '',
+    stderr = '';
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        f(c.toString());
+        cb();
+      },
+    });
   const code = await run(args, { stdout: sink((x) => void (stdout += x)), stderr: sink((x) => void (stderr += x)) });
   return { code, stdout, stderr };
 }
@@ -50,7 +62,17 @@ describe('memkit command', () => {
   });
 
   it('replay --json prints one array with the documented fields; exit 0', async () => {
-    const r = await inProcess(['replay', good, '-a', 'buddy,thing', '--module', FIX, '-a', 'buddy,thing,firstfit', '--json']);
+    const r = await inProcess([
+      'replay',
+      good,
+      '-a',
+      'buddy,thing',
+      '--module',
+      FIX,
+      '-a',
+      'buddy,thing,firstfit',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
@@ -58,7 +80,15 @@ describe('memkit command', () => {
     for (const o of out) {
       expect(o.trace).toBe('small.rep.gz');
       expect(o.ops).toBe(8);
-      for (const k of ['opsPerSec', 'peakPayload', 'peakFootprint', 'utilization', 'internalFragmentation', 'externalFragmentation', 'failures']) {
+      for (const k of [
+        'opsPerSec',
+        'peakPayload',
+        'peakFootprint',
+        'utilization',
+        'internalFragmentation',
+        'externalFragmentation',
+        'failures',
+      ]) {
         expect(typeof o[k], k).toBe('number');
       }
       expect(o.verified).toBe(true);
@@ -79,7 +109,17 @@ describe('memkit command', () => {
 
   it('--no-verify times the bare allocator; --max-ops per allocator; --plot writes an SVG with one line per allocator', async () => {
     const svg = join(dir, 'out.svg');
-    const r = await inProcess(['replay', good, '-a', 'buddy,thing', '--no-verify', '--max-ops', 'thing@small=5,@small.rep.gz=7', '--plot', svg]);
+    const r = await inProcess([
+      'replay',
+      good,
+      '-a',
+      'buddy,thing',
+      '--no-verify',
+      '--max-ops',
+      'thing@small=5,@small.rep.gz=7',
+      '--plot',
+      svg,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\| small\.rep\.gz \(cut\) +\| buddy +\| +7 \|.*\| off +\|/);
     expect(r.stdout).toMatch(/\| small\.rep\.gz \(cut\) \| thing +\| +5 \|.*\| off +\|/);
@@ -94,31 +134,72 @@ describe('memkit command', () => {
     const r = await inProcess(['info', good, '--json']);
     expect(r.code).toBe(0);
     const [i] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
-    expect(i).toMatchObject({ ops: 8, allocs: 4, frees: 4, reallocs: 0, peakPayload: 64, peakBlocks: 4, sizeQuartiles: [16, 16, 16, 16, 16] });
+    expect(i).toMatchObject({
+      ops: 8,
+      allocs: 4,
+      frees: 4,
+      reallocs: 0,
+      peakPayload: 64,
+      peakBlocks: 4,
+      sizeQuartiles: [16, 16, 16, 16, 16],
+    });
   });
 
   it('bad inputs: one line on stderr naming the problem, exit 2, nothing on stdout, before any work', async () => {
     const svgDir = join(dir, 'ro');
     const cases: Array<[string[], RegExp]> = [
       [['replay', good, '--max-ops', '0'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "0"\n$/],
-      [['replay', good, '--max-ops', '-5'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "-5"\n$/],
-      [['replay', good, '--max-ops', '1.5'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "1\.5"\n$/],
+      [
+        ['replay', good, '--max-ops', '-5'],
+        /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "-5"\n$/,
+      ],
+      [
+        ['replay', good, '--max-ops', '1.5'],
+        /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "1\.5"\n$/,
+      ],
       [['replay', good, '--max-ops', 'x'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "x"\n$/],
-      [['replay', good, '--max-ops', 'buddy=0'], /^memkit: --max-ops buddy=0 takes a whole number from 1 to 2147483648, got "0"\n$/],
-      [['replay', good, '-a', 'buddy', '--max-ops', 'buddy@nosuch=10'], /^memkit: --max-ops names trace "nosuch", which is not one of the traces given \(small\)\n$/],
-      [['replay', good, '-a', 'buddy', '--max-ops', 'nope=10'], /^memkit: --max-ops names unknown allocator "nope" \(known: kmalloc, buddy, tlsf, thing\)\n$/],
-      [['replay', good, '-a', 'buddy', '--max-ops', 'kmalloc=10'], /^memkit: --max-ops names allocator "kmalloc", which is not replayed \(replayed: buddy\)\n$/],
-      [['replay', good, '--plot', '/no/such/dir/x.svg'], /^memkit: --plot \/no\/such\/dir\/x\.svg: directory \/no\/such\/dir does not exist\n$/],
+      [
+        ['replay', good, '--max-ops', 'buddy=0'],
+        /^memkit: --max-ops buddy=0 takes a whole number from 1 to 2147483648, got "0"\n$/,
+      ],
+      [
+        ['replay', good, '-a', 'buddy', '--max-ops', 'buddy@nosuch=10'],
+        /^memkit: --max-ops names trace "nosuch", which is not one of the traces given \(small\)\n$/,
+      ],
+      [
+        ['replay', good, '-a', 'buddy', '--max-ops', 'nope=10'],
+        /^memkit: --max-ops names unknown allocator "nope" \(known: kmalloc, buddy, tlsf, thing\)\n$/,
+      ],
+      [
+        ['replay', good, '-a', 'buddy', '--max-ops', 'kmalloc=10'],
+        /^memkit: --max-ops names allocator "kmalloc", which is not replayed \(replayed: buddy\)\n$/,
+      ],
+      [
+        ['replay', good, '--plot', '/no/such/dir/x.svg'],
+        /^memkit: --plot \/no\/such\/dir\/x\.svg: directory \/no\/such\/dir does not exist\n$/,
+      ],
       [['replay', good, '--plot', svgDir + '.svg'], /^memkit: --plot .*ro\.svg: is a directory\n$/],
-      [['replay', good, '--plot', 'x.png'], /^memkit: --plot writes SVG: give a file name ending in \.svg, got "x\.png"\n$/],
-      [['replay', good, '-a', 'kmalloc,nope'], /^memkit: unknown allocator "nope" \(known: kmalloc, buddy, tlsf, thing\)\n$/],
+      [
+        ['replay', good, '--plot', 'x.png'],
+        /^memkit: --plot writes SVG: give a file name ending in \.svg, got "x\.png"\n$/,
+      ],
+      [
+        ['replay', good, '-a', 'kmalloc,nope'],
+        /^memkit: unknown allocator "nope" \(known: kmalloc, buddy, tlsf, thing\)\n$/,
+      ],
       [['replay', good, '-a', ','], /^memkit: --allocator needs at least one name\n$/],
       [['replay', good, '--bogus'], /^memkit: unknown option --bogus \(memkit --help\)\n$/],
       [['replay', good, '--max-ops'], /^memkit: Option '--max-ops <value>' argument missing \(memkit --help\)\n$/],
       [['replay'], /^memkit: replay needs at least one trace file \(memkit replay --help\)\n$/],
       [['replay', good, join(dir, 'missing.rep')], /^memkit: [^\n]*missing\.rep: cannot read: ENOENT[^\n]*\n$/],
-      [['replay', bad, '-a', 'buddy'], /^memkit: bad\.rep:6: `f 1` of an id that is never allocated \(expected a live id\)\n$/],
-      [['replay', good, '--module', join(dir, 'nosuch.mjs')], /^memkit: cannot load --module [^\n]*nosuch\.mjs: [^\n]*\n$/],
+      [
+        ['replay', bad, '-a', 'buddy'],
+        /^memkit: bad\.rep:6: `f 1` of an id that is never allocated \(expected a live id\)\n$/,
+      ],
+      [
+        ['replay', good, '--module', join(dir, 'nosuch.mjs')],
+        /^memkit: cannot load --module [^\n]*nosuch\.mjs: [^\n]*\n$/,
+      ],
       [['info', good, '--max-ops', '0'], /^memkit: --max-ops takes a whole number from 1 to 2147483648, got "0"\n$/],
       [['frobnicate'], /^memkit: unknown command "frobnicate" \(expected replay or info; memkit --help\)\n$/],
       [[], /^memkit: no command given \(expected replay or info; memkit --help\)\n$/],
@@ -166,7 +247,13 @@ describe('memkit command', () => {
     const r = await inProcess(['replay', big, '-a', 'kmalloc,buddy,tlsf,thing', '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as Array<{ allocator: string; failures: number; verified: boolean; violation: string | null; ops: number }>;
+    const out = JSON.parse(r.stdout) as Array<{
+      allocator: string;
+      failures: number;
+      verified: boolean;
+      violation: string | null;
+      ops: number;
+    }>;
     expect(out.map((o) => o.allocator)).toEqual(['kmalloc', 'buddy', 'tlsf', 'thing']);
     for (const o of out) expect(o, o.allocator).toMatchObject({ failures: 2, verified: true, violation: null, ops: 8 });
   });
@@ -177,7 +264,9 @@ describe('memkit command', () => {
     const chunks: Array<{ t: number; s: string }> = [];
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
-      const c = spawn(process.execPath, ['bin/memkit.js', 'replay', good, '--module', FIX, '-a', 'firstfit,slow'], { cwd: process.cwd() });
+      const c = spawn(process.execPath, ['bin/memkit.js', 'replay', good, '--module', FIX, '-a', 'firstfit,slow'], {
+        cwd: process.cwd(),
+      });
       c.stdout.on('data', (b: Buffer) => chunks.push({ t: performance.now() - t0, s: b.toString() }));
       c.on('close', () => resolve());
     });

@@ -4,7 +4,12 @@ import { Progress, formatDuration } from '../../src/cli/progress.js';
 
 function sink(): { out: Writable; text: () => string } {
   let s = '';
-  const out = new Writable({ write(c: Buffer, _e, cb) { s += c.toString(); cb(); } });
+  const out = new Writable({
+    write(c: Buffer, _e, cb) {
+      s += c.toString();
+      cb();
+    },
+  });
   return { out, text: () => s };
 }
 
@@ -24,12 +29,12 @@ describe('progress bar', () => {
     expect(text()).not.toMatch(/left/); // no rate yet
     now = 10_000;
     p.update(1000, 2000); // 1000 of 4000 ops in 10 s: 30 s to go
-    expect(text()).toMatch(/a\.rep kmalloc \[#{15}-{15}\]  50%  about 0:30 left/);
+    expect(text()).toMatch(/a\.rep kmalloc \[#{15}-{15}\] {2}50% {2}about 0:30 left/);
     p.done(2000);
     now = 20_000;
     p.start('a.rep tlsf');
     p.update(1000, 2000); // 3000 of 4000 in 20 s: about 6.7 s to go
-    expect(text()).toMatch(/a\.rep tlsf \[#{15}-{15}\]  50%  about 0:07 left/);
+    expect(text()).toMatch(/a\.rep tlsf \[#{15}-{15}\] {2}50% {2}about 0:07 left/);
   });
 
   it('writes nothing when disabled', () => {

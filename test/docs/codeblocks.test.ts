@@ -35,17 +35,24 @@ const ENTRY: Record<string, string> = {
  */
 const KNOWN_BROKEN: Record<string, string> = {
   'README.md | {': 'uses `arena` from the Quick start block: needs its own import and `new Arena(...)`',
-  'src/arena/arena.ts | const p = arena.alloc(24, 16);   // p % 16 === 0': 'member example: uses an `arena` it does not create',
+  'src/arena/arena.ts | const p = arena.alloc(24, 16);   // p % 16 === 0':
+    'member example: uses an `arena` it does not create',
   'src/arena/arena.ts | {': 'member example: uses an `arena` it does not create',
-  'src/arena/arena.ts | const sum = arena.run((a) => { const p = a.alloc(8); return 1; });': 'member example: uses an `arena` it does not create',
-  "src/errors/index.ts | if ((addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);": 'uses an `addr` it does not define',
-  'src/gc/heap.ts | while (!heap.step(10_000)) doSomeWork();   // a cycle in short slices': 'member example: uses a `heap` it does not create',
-  "src/gc/heap.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref' });": 'member example: uses a `heap` it does not create',
+  'src/arena/arena.ts | const sum = arena.run((a) => { const p = a.alloc(8); return 1; });':
+    'member example: uses an `arena` it does not create',
+  "src/errors/index.ts | if ((addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);":
+    'uses an `addr` it does not define',
+  'src/gc/heap.ts | while (!heap.step(10_000)) doSomeWork();   // a cycle in short slices':
+    'member example: uses a `heap` it does not create',
+  "src/gc/heap.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref' });":
+    'member example: uses a `heap` it does not create',
   "src/gc/heap.ts | const Refs = heap.defineArray('Refs', 'ref');": 'member example: uses a `heap` it does not create',
-  'src/gc/heap.ts | using r = heap.root(T.alloc());   // or: const r = ...; r.release();': 'member example: uses a `heap` it does not create',
+  'src/gc/heap.ts | using r = heap.root(T.alloc());   // or: const r = ...; r.release();':
+    'member example: uses a `heap` it does not create',
   'src/gc/heap.ts | const list = heap.scope((escape) => {': 'member example: uses a `heap` it does not create',
   'src/gc/roots.ts | const r = heap.root(T.alloc());': 'uses a `heap` it does not create',
-  "src/gc/types.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref', item: 'i32' });": 'uses a `heap` it does not create',
+  "src/gc/types.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref', item: 'i32' });":
+    'uses a `heap` it does not create',
   "src/gc/types.ts | const Vec = heap.defineArray('Vec', 'f64');": 'uses a `heap` it does not create',
 };
 
@@ -75,7 +82,13 @@ function markdownBlocks(path: string): Block[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i]!); i++) body.push(lines[i]!.slice(m[1]!.length));
-    out.push({ where: `${relative(root, path)}:${start + 1}`, file: path, code: body.join('\n'), example: false, noRun: /\bno-run\b/.test(m[3]!) });
+    out.push({
+      where: `${relative(root, path)}:${start + 1}`,
+      file: path,
+      code: body.join('\n'),
+      example: false,
+      noRun: /\bno-run\b/.test(m[3]!),
+    });
   }
   return out;
 }
@@ -97,18 +110,31 @@ function exampleBlocks(path: string): Block[] {
     if (!inExample || m === null) continue;
     const start = i;
     const body: string[] = [];
-    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!.replace(/^\s*\*\s?/, '')); i++) body.push(lines[i]!.replace(/^\s*\*( |$)/, ''));
-    out.push({ where: `${relative(root, path)}:${start + 1}`, file: path, code: body.join('\n'), example: true, noRun: /\bno-run\b/.test(m[2]!) });
+    for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!.replace(/^\s*\*\s?/, '')); i++)
+      body.push(lines[i]!.replace(/^\s*\*( |$)/, ''));
+    out.push({
+      where: `${relative(root, path)}:${start + 1}`,
+      file: path,
+      code: body.join('\n'),
+      example: true,
+      noRun: /\bno-run\b/.test(m[2]!),
+    });
   }
   return out;
 }
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []);
+    d.isDirectory() ? walk(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
 }
 
-const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const docs = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const blocks = [
   ...docs.flatMap((f) => markdownBlocks(join(root, f))),
   ...walk(join(root, 'src')).flatMap(exampleBlocks),
@@ -117,17 +143,22 @@ const tmp = mkdtempSync(join(tmpdir(), 'memkit-docs-'));
 
 /** The block as a module: `memkit` imports pointed at src/; for examples, the names they use imported. */
 async function moduleText(b: Block): Promise<string> {
-  let code = b.code.replace(/(from\s+|import\s*\(\s*)(['"])(memkit(?:\/trace)?)\2/g, (_m, pre: string, q: string, spec: string) =>
-    `${pre}${q}${pathToFileURL(ENTRY[spec]!).href}${q}`);
+  let code = b.code.replace(
+    /(from\s+|import\s*\(\s*)(['"])(memkit(?:\/trace)?)\2/g,
+    (_m, pre: string, q: string, spec: string) => `${pre}${q}${pathToFileURL(ENTRY[spec]!).href}${q}`,
+  );
   if (b.example) {
     const sources = [ENTRY.memkit!, ENTRY['memkit/trace']!, b.file];
     const imports: string[] = [];
     const taken = new Set<string>();
     for (const src of sources) {
-      const names = Object.keys((await import(pathToFileURL(src).href)) as object).filter((n) =>
-        !taken.has(n) && new RegExp(`\\b${n}\\b`).test(code) &&
-        !new RegExp(`\\b(const|let|var|function|class)\\s+${n}\\b|\\{[^}]*\\b${n}\\b[^}]*\\}\\s*=`).test(code) &&
-        !new RegExp(`import[^;]*\\b${n}\\b`).test(code));
+      const names = Object.keys((await import(pathToFileURL(src).href)) as object).filter(
+        (n) =>
+          !taken.has(n) &&
+          new RegExp(`\\b${n}\\b`).test(code) &&
+          !new RegExp(`\\b(const|let|var|function|class)\\s+${n}\\b|\\{[^}]*\\b${n}\\b[^}]*\\}\\s*=`).test(code) &&
+          !new RegExp(`import[^;]*\\b${n}\\b`).test(code),
+      );
       for (const n of names) taken.add(n);
       if (names.length > 0) imports.push(`import { ${names.join(', ')} } from '${pathToFileURL(src).href}';`);
     }

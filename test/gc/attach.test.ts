@@ -28,10 +28,18 @@ function sharedHeap() {
 describe('ManagedHeap.attach', () => {
   it('a worker attached read-only reads the same objects and the same graph; it cannot write', async () => {
     const { memory, heap } = sharedHeap();
-    const worker = new Worker(new URL('./fixtures/attach-worker.mjs', import.meta.url), { workerData: { buffer: memory.buffer } });
+    const worker = new Worker(new URL('./fixtures/attach-worker.mjs', import.meta.url), {
+      workerData: { buffer: memory.buffer },
+    });
     const msg = await new Promise<{
-      sum: number; count: number; vecValues: number[]; writerError: string; allocError: string;
-      graph: ReturnType<ManagedHeap['graph']>; stats: ReturnType<ManagedHeap['stats']>; typeOfList: string;
+      sum: number;
+      count: number;
+      vecValues: number[];
+      writerError: string;
+      allocError: string;
+      graph: ReturnType<ManagedHeap['graph']>;
+      stats: ReturnType<ManagedHeap['stats']>;
+      typeOfList: string;
     }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -52,13 +60,23 @@ describe('ManagedHeap.attach', () => {
   it('a second writer is refused while the first is attached, and accepted after detach(); finalizers re-bind by name', () => {
     const memory = Memory.create({ bytes: 2 << 20 });
     const first = new ManagedHeap({ backend: new Kmalloc({ memory }), autoCollect: false });
-    const Res = first.defineType('Res', { id: 'i32' }, { finalizer: () => { /* the first instance's */ } });
+    const Res = first.defineType(
+      'Res',
+      { id: 'i32' },
+      {
+        finalizer: () => {
+          /* the first instance's */
+        },
+      },
+    );
     const r = Res.alloc();
     Res.fields.id.set(r, 7);
     expect(() => ManagedHeap.attach(memory)).toThrow(InvalidArgumentError);
     first.detach();
     const finalized: number[] = [];
-    const second = ManagedHeap.attach(memory, { Res: { finalizer: (o) => finalized.push(second.type<{ id: 'i32' }>('Res').fields.id.get(o)) } });
+    const second = ManagedHeap.attach(memory, {
+      Res: { finalizer: (o) => finalized.push(second.type<{ id: 'i32' }>('Res').fields.id.get(o)) },
+    });
     expect(second.isLive(r)).toBe(true);
     second.collect();
     expect(finalized).toEqual([7]);
@@ -85,15 +103,19 @@ describe('ManagedHeap.attach', () => {
 
   it('rejects bad arguments with InvalidArgumentError', () => {
     const { memory } = sharedHeap();
-    for (const bad of [null, 1, 'x']) expect(() => ManagedHeap.attach(memory, bad as never)).toThrow(InvalidArgumentError);
-    for (const bad of [null, undefined, 1, memory.buffer, {}]) expect(() => ManagedHeap.attach(bad as never, {}, { readOnly: true })).toThrow(InvalidArgumentError);
+    for (const bad of [null, 1, 'x'])
+      expect(() => ManagedHeap.attach(memory, bad as never)).toThrow(InvalidArgumentError);
+    for (const bad of [null, undefined, 1, memory.buffer, {}])
+      expect(() => ManagedHeap.attach(bad as never, {}, { readOnly: true })).toThrow(InvalidArgumentError);
     expect(() => ManagedHeap.attach(memory, { Node: 5 } as never, { readOnly: true })).toThrow(InvalidArgumentError);
     expect(() => ManagedHeap.attach(memory, {}, null as never)).toThrow(InvalidArgumentError);
     const view = ManagedHeap.attach(memory, {}, { readOnly: true });
     expect(() => view.type('Nope')).toThrow(InvalidArgumentError);
     expect(() => view.collect()).toThrow(InvalidArgumentError);
     expect(() => view.root(0)).toThrow(InvalidArgumentError);
-    expect(() => ManagedHeap.attach(memory, { Node: { finalizer: () => {} } }, { readOnly: true })).toThrow(/without a finalizer/);
+    expect(() => ManagedHeap.attach(memory, { Node: { finalizer: () => {} } }, { readOnly: true })).toThrow(
+      /without a finalizer/,
+    );
   });
 
   it('an attached heap has the same hidden class as a constructed one (%HaveSameMap)', () => {
@@ -106,10 +128,14 @@ describe('ManagedHeap.attach', () => {
       const other = { x: 1 };
       console.log(JSON.stringify({ same: %HaveSameMap(a, b), control: %HaveSameMap(a, other) }));
     `;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: new URL('../..', import.meta.url).pathname,
+        encoding: 'utf8',
+      },
+    );
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ same: true, control: false });
   });
 });

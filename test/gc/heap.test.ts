@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BuddyAllocator, InvalidArgumentError, Kmalloc, ManagedHeap, Memory, OutOfMemoryError } from '../../src/index.js';
+import {
+  BuddyAllocator,
+  InvalidArgumentError,
+  Kmalloc,
+  ManagedHeap,
+  Memory,
+  OutOfMemoryError,
+} from '../../src/index.js';
 import { runs } from '../support/fuzz.js';
 
 /** A heap that collects only when told to. */
@@ -54,22 +61,36 @@ describe('ManagedHeap: what is unreachable is garbage', () => {
   it('keeps every field of every reachable object exact across collections (random graphs)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({
-          i32: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-          u32: fc.nat({ max: 2 ** 32 - 1 }),
-          f64: fc.double(),
-          u8: fc.nat({ max: 255 }),
-          i8: fc.integer({ min: -128, max: 127 }),
-          u16: fc.nat({ max: 65535 }),
-          i16: fc.integer({ min: -32768, max: 32767 }),
-          tag: fc.uint8Array({ minLength: 5, maxLength: 5 }),
-          a: fc.nat(), b: fc.nat(), rooted: fc.boolean(), garbage: fc.nat({ max: 20 }),
-        }), { minLength: 1, maxLength: 60 }),
+        fc.array(
+          fc.record({
+            i32: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+            u32: fc.nat({ max: 2 ** 32 - 1 }),
+            f64: fc.double(),
+            u8: fc.nat({ max: 255 }),
+            i8: fc.integer({ min: -128, max: 127 }),
+            u16: fc.nat({ max: 65535 }),
+            i16: fc.integer({ min: -32768, max: 32767 }),
+            tag: fc.uint8Array({ minLength: 5, maxLength: 5 }),
+            a: fc.nat(),
+            b: fc.nat(),
+            rooted: fc.boolean(),
+            garbage: fc.nat({ max: 20 }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
         (specs) => {
           const heap = manual();
           const T = heap.defineType('T', {
-            i32: 'i32', u32: 'u32', f64: 'f64', u8: 'u8', i8: 'i8', u16: 'u16', i16: 'i16',
-            tag: { bytes: 5 }, a: 'ref', b: 'ref',
+            i32: 'i32',
+            u32: 'u32',
+            f64: 'f64',
+            u8: 'u8',
+            i8: 'i8',
+            u16: 'u16',
+            i16: 'i16',
+            tag: { bytes: 5 },
+            a: 'ref',
+            b: 'ref',
           });
           const G = heap.defineType('Garbage', { x: 'ref', y: 'f64' });
           const f = T.fields;
@@ -79,8 +100,14 @@ describe('ManagedHeap: what is unreachable is garbage', () => {
             const o = T.alloc();
             objs.push(o);
             if (sp.rooted || objs.length === 1) roots.push(heap.root(o));
-            f.i32.set(o, sp.i32); f.u32.set(o, sp.u32); f.f64.set(o, sp.f64); f.u8.set(o, sp.u8);
-            f.i8.set(o, sp.i8); f.u16.set(o, sp.u16); f.i16.set(o, sp.i16); f.tag.set(o, sp.tag);
+            f.i32.set(o, sp.i32);
+            f.u32.set(o, sp.u32);
+            f.f64.set(o, sp.f64);
+            f.u8.set(o, sp.u8);
+            f.i8.set(o, sp.i8);
+            f.u16.set(o, sp.u16);
+            f.i16.set(o, sp.i16);
+            f.tag.set(o, sp.tag);
             for (let g = 0; g < sp.garbage; g++) G.fields.x.set(G.alloc(), o);
           }
           // Edges only to earlier objects or to rooted ones, so both stay live.
@@ -102,8 +129,15 @@ describe('ManagedHeap: what is unreachable is garbage', () => {
               const o = objs[i]!;
               if (!reachable.has(o)) return;
               expect(heap.isLive(o)).toBe(true);
-              expect([f.i32.get(o), f.u32.get(o), f.f64.get(o), f.u8.get(o), f.i8.get(o), f.u16.get(o), f.i16.get(o)])
-                .toEqual([sp.i32, sp.u32, sp.f64, sp.u8, sp.i8, sp.u16, sp.i16]);
+              expect([
+                f.i32.get(o),
+                f.u32.get(o),
+                f.f64.get(o),
+                f.u8.get(o),
+                f.i8.get(o),
+                f.u16.get(o),
+                f.i16.get(o),
+              ]).toEqual([sp.i32, sp.u32, sp.f64, sp.u8, sp.i8, sp.u16, sp.i16]);
               expect(Array.from(f.tag.get(o))).toEqual(Array.from(sp.tag));
               expect(f.a.get(o)).toBe(objs[sp.a % objs.length]);
               expect(f.b.get(o)).toBe(sp.b % 3 !== 0 ? objs[sp.b % objs.length] : 0);
@@ -207,9 +241,32 @@ describe('ManagedHeap: ref stores are checked', () => {
       if (!heap.isLive(o)) foreign = o;
     }
     let coerced = 0;
-    const valueOf = { valueOf: () => { coerced++; return target; } };
-    const bad = [dead, target + 4, target + 8, kmallocBlock, foreign, 1, -16, 2.5, NaN, 2 ** 40, heap.memory.byteLength + 64,
-      BigInt(target), valueOf, String(target), [target], true, null, undefined] as unknown as number[];
+    const valueOf = {
+      valueOf: () => {
+        coerced++;
+        return target;
+      },
+    };
+    const bad = [
+      dead,
+      target + 4,
+      target + 8,
+      kmallocBlock,
+      foreign,
+      1,
+      -16,
+      2.5,
+      NaN,
+      2 ** 40,
+      heap.memory.byteLength + 64,
+      BigInt(target),
+      valueOf,
+      String(target),
+      [target],
+      true,
+      null,
+      undefined,
+    ] as unknown as number[];
     for (const v of bad) {
       expect(() => T.fields.r.set(holder, v), String(v)).toThrow(InvalidArgumentError);
       expect(() => T.fields.w.set(holder, v), String(v)).toThrow(InvalidArgumentError);
@@ -331,15 +388,19 @@ describe('ManagedHeap: introspection', () => {
     const g = heap.graph();
     expect(g.phase).toBe('idle');
     expect(g.nodes.map((n) => n.id).sort()).toEqual([root.value, child].sort());
-    expect(g.edges).toEqual(expect.arrayContaining([
-      { from: root.value, to: child, field: 'l', weak: false },
-      { from: child, to: root.value, field: 'r', weak: true },
-    ]));
-    expect(g.roots).toEqual(expect.arrayContaining([
-      { kind: 'handle', target: root.value },
-      { kind: 'global', name: 'answer', target: child },
-      { kind: 'stack', target: child },
-    ]));
+    expect(g.edges).toEqual(
+      expect.arrayContaining([
+        { from: root.value, to: child, field: 'l', weak: false },
+        { from: child, to: root.value, field: 'r', weak: true },
+      ]),
+    );
+    expect(g.roots).toEqual(
+      expect.arrayContaining([
+        { kind: 'handle', target: root.value },
+        { kind: 'global', name: 'answer', target: child },
+        { kind: 'stack', target: child },
+      ]),
+    );
     const st = heap.stats();
     expect(st.collections).toBe(1);
     expect(st.liveObjects).toBe(2);

@@ -19,21 +19,37 @@ type Cmd =
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('alloc' as const), root: fc.boolean() }) },
-  { weight: 5, arbitrary: fc.record({
-    k: fc.constant('child' as const), obj: fc.nat(), field: fc.constantFrom('a' as const, 'b' as const),
-    len: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 30 })),
-  }) },
-  { weight: 8, arbitrary: fc.record({
-    k: fc.constant('set' as const), obj: fc.nat(), field: fc.constantFrom('a' as const, 'b' as const, 'w' as const),
-    to: fc.option(fc.nat(), { freq: 2 }),
-  }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant('child' as const),
+      obj: fc.nat(),
+      field: fc.constantFrom('a' as const, 'b' as const),
+      len: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 30 })),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      k: fc.constant('set' as const),
+      obj: fc.nat(),
+      field: fc.constantFrom('a' as const, 'b' as const, 'w' as const),
+      to: fc.option(fc.nat(), { freq: 2 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('unroot' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('root' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('step' as const), budget: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('collect' as const) }) },
 );
 
-interface ModelObj { id: number; addr: number; a: ModelObj | null; b: ModelObj | null; w: ModelObj | null }
+interface ModelObj {
+  id: number;
+  addr: number;
+  a: ModelObj | null;
+  b: ModelObj | null;
+  w: ModelObj | null;
+}
 
 function runProgram(cmds: Cmd[]): void {
   const heap = new ManagedHeap({ bytes: 1 << 21, autoCollect: false, incremental: true });
@@ -140,21 +156,34 @@ function runProgram(cmds: Cmd[]): void {
   // which is also what a stop-the-world collection leaves.
   while (heap.phase !== 'idle') heap.step(7);
   audit();
-  while (!heap.step(13)) { /* one whole incremental cycle */ }
+  while (!heap.step(13)) {
+    /* one whole incremental cycle */
+  }
   audit();
   const reach = reachable();
-  const liveAfterIncremental = objs.filter((o) => heap.isLive(o.addr)).map((o) => o.id).sort();
+  const liveAfterIncremental = objs
+    .filter((o) => heap.isLive(o.addr))
+    .map((o) => o.id)
+    .sort();
   expect(liveAfterIncremental).toEqual([...reach].map((o) => o.id).sort());
   expect(heap.stats().liveObjects).toBe(reach.size);
   heap.collect();
-  expect(objs.filter((o) => heap.isLive(o.addr)).map((o) => o.id).sort()).toEqual(liveAfterIncremental);
+  expect(
+    objs
+      .filter((o) => heap.isLive(o.addr))
+      .map((o) => o.id)
+      .sort(),
+  ).toEqual(liveAfterIncremental);
 }
 
 describe('incremental collection', () => {
   it('gives the same live set as stop-the-world under random mutation (write barrier keeps reachable objects)', () => {
-    fc.assert(fc.property(fc.array(cmdArb, { minLength: 20, maxLength: 300 }), (cmds) => runProgram(cmds)), {
-      numRuns: runs(150),
-    });
+    fc.assert(
+      fc.property(fc.array(cmdArb, { minLength: 20, maxLength: 300 }), (cmds) => runProgram(cmds)),
+      {
+        numRuns: runs(150),
+      },
+    );
   });
 
   it('the Dijkstra barrier saves a white object moved behind a black one during marking', () => {
@@ -176,7 +205,9 @@ describe('incremental collection', () => {
     expect(heap.phase).toBe('mark');
     T.fields.a.set(r1.value, b); // black -> white: the barrier shades B
     T.fields.a.set(p, 0); // the only other path to B is cut
-    while (!heap.step(5)) { /* finish */ }
+    while (!heap.step(5)) {
+      /* finish */
+    }
     expect(heap.isLive(b)).toBe(true);
     expect(T.fields.a.get(r1.value)).toBe(b);
   });
@@ -206,7 +237,9 @@ describe('incremental collection', () => {
       expect(heap.phase).toBe(phase);
       // Unrooted until the cycle is over: they survive it because they are
       // born black (the next cycle would free them).
-      while (!heap.step(8)) { /* finish this cycle */ }
+      while (!heap.step(8)) {
+        /* finish this cycle */
+      }
       born.forEach((t, i) => {
         expect(heap.isLive(t)).toBe(true);
         expect(T.fields.v.get(t)).toBe(i);
@@ -247,15 +280,22 @@ describe('finalizers and weak fields', () => {
   it('each dead object is finalized exactly once, live ones never; the finalizer reads the object', () => {
     const seen = new Map<number, number>();
     const heap = new ManagedHeap({ bytes: 1 << 21, autoCollect: false });
-    const File = heap.defineType('File', { fd: 'i32', next: 'ref' }, {
-      finalizer: (obj) => seen.set(File.fields.fd.get(obj), (seen.get(File.fields.fd.get(obj)) ?? 0) + 1),
-    });
+    const File = heap.defineType(
+      'File',
+      { fd: 'i32', next: 'ref' },
+      {
+        finalizer: (obj) => seen.set(File.fields.fd.get(obj), (seen.get(File.fields.fd.get(obj)) ?? 0) + 1),
+      },
+    );
     const keep = heap.root(File.alloc());
     File.fields.fd.set(keep.value, 0);
     for (let fd = 1; fd <= 100; fd++) {
       const f = File.alloc();
       File.fields.fd.set(f, fd);
-      if (fd % 2 === 0) File.fields.next.set(f, File.fields.next.get(keep.value)), File.fields.next.set(keep.value, f);
+      if (fd % 2 === 0) {
+        File.fields.next.set(f, File.fields.next.get(keep.value));
+        File.fields.next.set(keep.value, f);
+      }
     }
     heap.collect();
     heap.collect();
@@ -274,13 +314,17 @@ describe('finalizers and weak fields', () => {
     const heap = new ManagedHeap({ bytes: 1 << 21, autoCollect: false, onFinalizerError: (e) => errors.push(e) });
     const Log = heap.defineType('Log', { n: 'i32' });
     let finalized = 0;
-    const R = heap.defineType('R', { n: 'i32' }, {
-      finalizer: (obj) => {
-        finalized++;
-        heap.setGlobal('last', Log.alloc());
-        if (R.fields.n.get(obj) === 3) throw new Error('bad finalizer');
+    const R = heap.defineType(
+      'R',
+      { n: 'i32' },
+      {
+        finalizer: (obj) => {
+          finalized++;
+          heap.setGlobal('last', Log.alloc());
+          if (R.fields.n.get(obj) === 3) throw new Error('bad finalizer');
+        },
       },
-    });
+    );
     for (let i = 0; i < 5; i++) R.fields.n.set(R.alloc(), i);
     heap.collect();
     expect(finalized).toBe(5);
@@ -305,9 +349,13 @@ describe('finalizers and weak fields', () => {
         // Set during marking to a white object that then dies.
         const c = Entry.alloc();
         Cache.fields.entry.set(cache.value, c);
-        while (!heap.step(2)) { /* finish */ }
+        while (!heap.step(2)) {
+          /* finish */
+        }
         expect(heap.isLive(c)).toBe(true); // born black: survives this cycle
-        while (!heap.step(2)) { /* a second cycle */ }
+        while (!heap.step(2)) {
+          /* a second cycle */
+        }
         expect(heap.isLive(c)).toBe(false);
       } else {
         heap.collect();

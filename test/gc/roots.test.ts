@@ -102,10 +102,12 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
     const inner: Root[] = [];
     const kept = heap.scope((escape) => {
       const objs: number[] = [];
-      for (let i = 0; i < 300; i++) { // past the stack's first 64 entries
+      for (let i = 0; i < 300; i++) {
+        // past the stack's first 64 entries
         const r = heap.root(Node.alloc());
         objs.push(r.value);
-        if (i % 2 === 1) r.release(); // released entries stay on the stack, dead
+        if (i % 2 === 1)
+          r.release(); // released entries stay on the stack, dead
         else inner.push(r);
       }
       heap.collect();
@@ -146,7 +148,9 @@ describe('the handle stack', () => {
     const Node = heap.defineType('Node', { next: 'ref' });
     const obj = Node.alloc();
     heap.setGlobal('obj', obj);
-    heap.scope(() => { for (let i = 0; i < 100; i++) heap.root(obj).release(); });
+    heap.scope(() => {
+      for (let i = 0; i < 100; i++) heap.root(obj).release();
+    });
     const before = k.footprint();
     heap.scope(() => {
       for (let i = 0; i < 200_000; i++) heap.root(obj).release(); // 1.6 MB of entries if never popped
@@ -160,7 +164,7 @@ describe('the handle stack', () => {
     expect(k.footprint()).toBe(before);
   });
 
-  it('releasing an outer scope\'s handle inside an empty inner scope does not cut the inner scope\'s stack', () => {
+  it("releasing an outer scope's handle inside an empty inner scope does not cut the inner scope's stack", () => {
     const { heap, Node } = setup();
     heap.scope(() => {
       const outer = heap.root(Node.alloc());
@@ -216,12 +220,14 @@ describe('scopes (HandleScope)', () => {
     const outside = heap.root(Node.alloc());
     heap.pushRoot(outside.value);
     let made = 0;
-    expect(() => heap.scope(() => {
-      made = heap.root(Node.alloc()).value;
-      heap.pushRoot(Node.alloc());
-      heap.pushRoot(Node.alloc());
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      heap.scope(() => {
+        made = heap.root(Node.alloc()).value;
+        heap.pushRoot(Node.alloc());
+        heap.pushRoot(Node.alloc());
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(heap.rootStackHeight).toBe(1);
     heap.collect();
     expect(heap.isLive(made)).toBe(false);
@@ -278,10 +284,14 @@ describe('the FinalizationRegistry backstop (debug: { rootLeaks: true })', () =>
       heap.collect();
       console.log(JSON.stringify({ warned: warned.length === 1 && warned[0] === obj, live: heap.isLive(obj) }));
     `;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: new URL('../..', import.meta.url).pathname,
+        encoding: 'utf8',
+      },
+    );
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ warned: true, live: false });
   });
 });

@@ -40,6 +40,7 @@ it('gc/ modules import each other without a circle (type-only imports included)'
 
 it('gc/ imports only the layers below it (kmalloc, memory, errors) and the leak tool it re-exports', () => {
   for (const [f, { outside }] of imports()) {
-    for (const spec of outside) expect(spec, f).toMatch(/^\.\.\/(kmalloc|memory|errors)\/|^\.\.\/tools\/leaks\/index\.js$/);
+    for (const spec of outside)
+      expect(spec, f).toMatch(/^\.\.\/(kmalloc|memory|errors)\/|^\.\.\/tools\/leaks\/index\.js$/);
   }
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, Kmalloc, Memory, OutOfMemoryError,
+  BuddyAllocator,
+  DoubleFreeError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  Kmalloc,
+  Memory,
+  OutOfMemoryError,
   classSizes,
 } from '../../src/index.js';
 
@@ -10,7 +16,17 @@ describe('Kmalloc', () => {
   it('serves sizes from the smallest class that fits, and large sizes from exact pages', () => {
     const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 8192, largeAbove: 8192 }); // no TLSF tier
     expect(k.classSizes).toEqual([8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]);
-    const cases: Array<[number, number]> = [[1, 8], [8, 8], [9, 16], [65, 96], [97, 128], [200, 256], [4097, 8192], [8193, 12288], [20000, 20480]];
+    const cases: Array<[number, number]> = [
+      [1, 8],
+      [8, 8],
+      [9, 16],
+      [65, 96],
+      [97, 128],
+      [200, 256],
+      [4097, 8192],
+      [8193, 12288],
+      [20000, 20480],
+    ];
     for (const [size, usable] of cases) {
       const p = k.kmalloc(size);
       expect(k.ksize(p)).toBe(usable);
@@ -56,8 +72,12 @@ describe('Kmalloc', () => {
     k.kmalloc(64);
     const lines = k.slabinfo().trimEnd().split('\n');
     expect(lines[0]).toBe('slabinfo - version: 2.1');
-    expect(lines[1]).toBe('# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>');
-    expect(lines).toContain('kmalloc-64             1     64     64   64    1 : tunables    0    0    0 : slabdata      1      1      0');
+    expect(lines[1]).toBe(
+      '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
+    );
+    expect(lines).toContain(
+      'kmalloc-64             1     64     64   64    1 : tunables    0    0    0 : slabdata      1      1      0',
+    );
     expect(lines.length).toBe(2 + 13);
   });
 
@@ -79,7 +99,12 @@ describe('Kmalloc', () => {
     const ps: number[] = [];
     let err: unknown;
     for (;;) {
-      try { ps.push(k.alloc(3000)); } catch (e) { err = e; break; }
+      try {
+        ps.push(k.alloc(3000));
+      } catch (e) {
+        err = e;
+        break;
+      }
     }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as OutOfMemoryError).requested).toBe(3000);
@@ -131,7 +156,13 @@ describe('Kmalloc', () => {
     const k = new Kmalloc({ buddy });
     // 24 B: a class block; 3000 B and 37 000 B: TLSF blocks (usable: rounded to 8); 40 000 B (one 960 B short of
     // 10 pages: within 1/32) and 70 000 B: exact pages.
-    const live = new Map<number, number>([[k.alloc(24), 24], [k.alloc(3000), 3000], [k.alloc(37_000), 37_000], [k.alloc(40_000), 40_960], [k.alloc(70_000), 73_728]]);
+    const live = new Map<number, number>([
+      [k.alloc(24), 24],
+      [k.alloc(3000), 3000],
+      [k.alloc(37_000), 37_000],
+      [k.alloc(40_000), 40_960],
+      [k.alloc(70_000), 73_728],
+    ]);
     const seen = new Map<number, number>();
     k.forEachBlock((addr, size) => seen.set(addr, size));
     expect(seen).toEqual(live);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, Kmalloc, MemkitError, Memory, SlabSpace } from '../../src/index.js';
+import {
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidFreeError,
+  Kmalloc,
+  MemkitError,
+  Memory,
+  SlabSpace,
+} from '../../src/index.js';
 import { OWNER_CLASS, OWNER_CLASS_DEBUG, OWNER_LARGE, OWNER_TLSF, P_INFO, infoOwner } from '../../src/slab/layout.js';
 
 /** The owner field of addr's page descriptor, read from the buffer through the slab space's layout. */
@@ -26,7 +34,11 @@ describe('Kmalloc size-class pages', () => {
     const per = k.caches[k.classSizes.indexOf(64)]!.objectsPerSlab;
     const a = Array.from({ length: per + 1 }, () => k.alloc(64));
     for (let i = 1; i < per; i++) expect(a[i]! - a[i - 1]!).toBe(64);
-    expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({ slabs: 2, fullSlabs: 1, activeObjects: per + 1 });
+    expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({
+      slabs: 2,
+      fullSlabs: 1,
+      activeObjects: per + 1,
+    });
     k.free(a[3]!); // the full page is queued again
     k.free(a[5]!);
     expect(k.alloc(64)).toBe(a[per]! + 64); // the current page serves first
@@ -99,7 +111,7 @@ describe('Kmalloc debug checks (only in debug heaps: other owner values, so the 
 });
 
 describe('Kmalloc.attach after the change: class pages live in the buffer', () => {
-  it('a second instance continues the same pages, frees the first one\'s blocks, and reports the same slabinfo', () => {
+  it("a second instance continues the same pages, frees the first one's blocks, and reports the same slabinfo", () => {
     const memory = Memory.create({ bytes: 4 << 20, shared: true });
     const k1 = new Kmalloc({ memory, maxClass: 1024 });
     const blocks = Array.from({ length: 100 }, (_, i) => k1.alloc(8 + (i % 40) * 16));
@@ -129,8 +141,26 @@ describe('Kmalloc fast paths refuse what is not an address or a size, and change
     const p = k.alloc(24);
     const t = k.alloc(3000);
     const l = k.alloc(100_000);
-    const bads: unknown[] = [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 53, String(p), BigInt(p), null, undefined,
-      { valueOf: () => p }, [p], true, p + 4, t + 8, l + 4096];
+    const bads: unknown[] = [
+      -1,
+      1.5,
+      NaN,
+      Infinity,
+      -Infinity,
+      2 ** 31,
+      2 ** 32,
+      2 ** 53,
+      String(p),
+      BigInt(p),
+      null,
+      undefined,
+      { valueOf: () => p },
+      [p],
+      true,
+      p + 4,
+      t + 8,
+      l + 4096,
+    ];
     const state = (): string => JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats()]);
     const before = state();
     for (const b of bads) {

@@ -12,81 +12,90 @@ const sizeArb = fc.oneof(
 );
 
 type Op = [kind: 'a' | 'f' | 'r', size: number, pick: number];
-const opArb: fc.Arbitrary<Op> = fc.tuple(fc.constantFrom('a' as const, 'a' as const, 'f' as const, 'r' as const), sizeArb, fc.nat());
+const opArb: fc.Arbitrary<Op> = fc.tuple(
+  fc.constantFrom('a' as const, 'a' as const, 'f' as const, 'r' as const),
+  sizeArb,
+  fc.nat(),
+);
 
 describe('Kmalloc against a model', () => {
   it('mixed sizes 1 B..3 MiB: no overlap, payload intact (also across realloc), shrink returns every page', () => {
     let ops = 0;
     fc.assert(
-      fc.property(fc.constantFrom<'kernel' | number>('kernel', 4, 8), fc.constantFrom(64, 1024), fc.array(opArb, { minLength: 300, maxLength: 1200 }), (classes, maxClass, script) => {
-        const k = new Kmalloc({ bytes: 16 << 20, classes, maxClass });
-        const initial = JSON.stringify(k.buddy.freeCounts());
-        const live = new LiveBlocks();
-        const addrs: number[] = [];
-        const sizes = new Map<number, number>();
-        let id = 0;
-        const check = (a: number, size: number, blkId: number) => expect(checkEnds(k.bytes, a, size, blkId)).toBe('');
-        const fill = (a: number, size: number, blkId: number) => fillEnds(k.bytes, a, size, blkId);
-        for (const [kind, size, pick] of script) {
-          ops++;
-          if (kind === 'a' || addrs.length === 0) {
-            let a: number;
-            try {
-              a = k.alloc(size);
-            } catch (e) {
-              expect(e).toBeInstanceOf(OutOfMemoryError);
-              continue;
-            }
-            expect(a % 8).toBe(0);
-            expect(k.usableSize(a)).toBeGreaterThanOrEqual(size);
-            live.add(a, size, (id += 2));
-            fill(a, size, id);
-            addrs.push(a);
-            sizes.set(a, size);
-          } else {
-            const i = pick % addrs.length;
-            const a = addrs[i]!;
-            const old = sizes.get(a)!;
-            const blk = live.remove(a);
-            check(a, old, blk.id);
-            if (kind === 'f') {
-              addrs[i] = addrs[addrs.length - 1]!;
-              addrs.pop();
-              sizes.delete(a);
-              k.free(a);
-            } else {
-              let b: number;
+      fc.property(
+        fc.constantFrom<'kernel' | number>('kernel', 4, 8),
+        fc.constantFrom(64, 1024),
+        fc.array(opArb, { minLength: 300, maxLength: 1200 }),
+        (classes, maxClass, script) => {
+          const k = new Kmalloc({ bytes: 16 << 20, classes, maxClass });
+          const initial = JSON.stringify(k.buddy.freeCounts());
+          const live = new LiveBlocks();
+          const addrs: number[] = [];
+          const sizes = new Map<number, number>();
+          let id = 0;
+          const check = (a: number, size: number, blkId: number) => expect(checkEnds(k.bytes, a, size, blkId)).toBe('');
+          const fill = (a: number, size: number, blkId: number) => fillEnds(k.bytes, a, size, blkId);
+          for (const [kind, size, pick] of script) {
+            ops++;
+            if (kind === 'a' || addrs.length === 0) {
+              let a: number;
               try {
-                b = k.realloc(a, size);
+                a = k.alloc(size);
               } catch (e) {
                 expect(e).toBeInstanceOf(OutOfMemoryError);
-                live.add(a, old, blk.id); // the old block is untouched
                 continue;
               }
-              // the first min(old, new) bytes moved with the block
-              const keep = Math.min(old, size, 32);
-              expect(checkPattern(k.bytes, b, keep, blk.id)).toBe(-1);
-              sizes.delete(a);
-              addrs[i] = b;
-              sizes.set(b, size);
-              live.add(b, size, (id += 2));
-              fill(b, size, id);
+              expect(a % 8).toBe(0);
+              expect(k.usableSize(a)).toBeGreaterThanOrEqual(size);
+              live.add(a, size, (id += 2));
+              fill(a, size, id);
+              addrs.push(a);
+              sizes.set(a, size);
+            } else {
+              const i = pick % addrs.length;
+              const a = addrs[i]!;
+              const old = sizes.get(a)!;
+              const blk = live.remove(a);
+              check(a, old, blk.id);
+              if (kind === 'f') {
+                addrs[i] = addrs[addrs.length - 1]!;
+                addrs.pop();
+                sizes.delete(a);
+                k.free(a);
+              } else {
+                let b: number;
+                try {
+                  b = k.realloc(a, size);
+                } catch (e) {
+                  expect(e).toBeInstanceOf(OutOfMemoryError);
+                  live.add(a, old, blk.id); // the old block is untouched
+                  continue;
+                }
+                // the first min(old, new) bytes moved with the block
+                const keep = Math.min(old, size, 32);
+                expect(checkPattern(k.bytes, b, keep, blk.id)).toBe(-1);
+                sizes.delete(a);
+                addrs[i] = b;
+                sizes.set(b, size);
+                live.add(b, size, (id += 2));
+                fill(b, size, id);
+              }
             }
           }
-        }
-        // The size-class pages' counters agree with the live blocks: each block
-        // served by a class (usable size at most maxClass; a realloc may keep a
-        // larger block in place) is one active object of its class.
-        const small = addrs.filter((a) => k.ksize(a) <= k.maxClass).length;
-        expect(k.caches.reduce((n, c) => n + c.stats().activeObjects, 0)).toBe(small);
-        for (const a of addrs) k.free(a);
-        // All freed: what is still held is only what shrink gives back (a kept
-        // current page per class, the TLSF spare chunk), nothing leaked.
-        const held = k.footprint();
-        expect(k.shrink() * k.buddy.pageSize).toBe(held);
-        expect(k.footprint()).toBe(0);
-        expect(JSON.stringify(k.buddy.freeCounts())).toBe(initial);
-      }),
+          // The size-class pages' counters agree with the live blocks: each block
+          // served by a class (usable size at most maxClass; a realloc may keep a
+          // larger block in place) is one active object of its class.
+          const small = addrs.filter((a) => k.ksize(a) <= k.maxClass).length;
+          expect(k.caches.reduce((n, c) => n + c.stats().activeObjects, 0)).toBe(small);
+          for (const a of addrs) k.free(a);
+          // All freed: what is still held is only what shrink gives back (a kept
+          // current page per class, the TLSF spare chunk), nothing leaked.
+          const held = k.footprint();
+          expect(k.shrink() * k.buddy.pageSize).toBe(held);
+          expect(k.footprint()).toBe(0);
+          expect(JSON.stringify(k.buddy.freeCounts())).toBe(initial);
+        },
+      ),
       { numRuns: runs(260), endOnFailure: true },
     );
     expect(ops).toBeGreaterThan(100_000);

@@ -40,7 +40,9 @@ describe('Kmalloc: no size wastes more than the documented bound (0 B .. 64 MiB)
       const p = k.alloc(size);
       const waste = k.ksize(p) - size;
       if (waste < 0 || waste > documentedBound(size, maxClass)) {
-        expect.fail(`alloc(${size}): ksize ${k.ksize(p)} wastes ${waste} B, bound ${documentedBound(size, maxClass)} B`);
+        expect.fail(
+          `alloc(${size}): ksize ${k.ksize(p)} wastes ${waste} B, bound ${documentedBound(size, maxClass)} B`,
+        );
       }
       if (size > 64) worst = Math.max(worst, waste / size);
       if (size > TLSF_MAX) worstLarge = Math.max(worstLarge, waste / size);

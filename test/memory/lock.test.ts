@@ -2,11 +2,24 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { HeapCorruptionError, MemkitError } from '../../src/errors/index.js';
 import {
-  LOCK_CONTENDED, breakLock, joinWorker, leaveWorker, lock, lockSlow, tryLock, unlock,
+  LOCK_CONTENDED,
+  breakLock,
+  joinWorker,
+  leaveWorker,
+  lock,
+  lockSlow,
+  tryLock,
+  unlock,
 } from '../../src/memory/lock.js';
 
-function start(buffer: SharedArrayBuffer, mode: 'count' | 'hold', iterations = 0): { worker: Worker; message: Promise<{ slot: number }> } {
-  const worker = new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), { workerData: { buffer, mode, iterations } });
+function start(
+  buffer: SharedArrayBuffer,
+  mode: 'count' | 'hold',
+  iterations = 0,
+): { worker: Worker; message: Promise<{ slot: number }> } {
+  const worker = new Worker(new URL('./fixtures/lock-worker.mjs', import.meta.url), {
+    workerData: { buffer, mode, iterations },
+  });
   const message = new Promise<{ slot: number }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Memory, OutOfMemoryError, ensureHeader, hasHeader, readSlot, writeSlot, HeaderSlot } from '../../src/index.js';
+import {
+  InvalidArgumentError,
+  Memory,
+  OutOfMemoryError,
+  ensureHeader,
+  hasHeader,
+  readSlot,
+  writeSlot,
+  HeaderSlot,
+} from '../../src/index.js';
 
 describe('Memory', () => {
   it('creates a fixed ArrayBuffer with typed views', () => {

@@ -8,7 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import { Arena, BuddyAllocator, Memory } from '../../src/index.js';
 
-interface Heap { wasm: WebAssembly.Memory; mem: Memory; buddy: BuddyAllocator; arena: Arena }
+interface Heap {
+  wasm: WebAssembly.Memory;
+  mem: Memory;
+  buddy: BuddyAllocator;
+  arena: Arena;
+}
 
 function makeHeap(): Heap {
   const wasm = new WebAssembly.Memory({ initial: 4, maximum: 200 });
@@ -26,9 +31,31 @@ function script(h: Heap): Array<[string, () => unknown]> {
   const blocks: Array<[number, number, boolean, number]> = [];
   return [
     ['memory.byteLength', () => mem.byteLength > 0],
-    ['memory.u8 sees the data', () => { mem.sync(); return mem.u8[buddy.base]; }],
-    ['buddy.allocPages', () => { const a = buddy.allocPages(3); kept.push(a); mem.sync(); mem.u8[a] = 7; return a; }],
-    ['buddy.allocPagesExact', () => { const a = buddy.allocPagesExact(5); kept.push(a); return a; }],
+    [
+      'memory.u8 sees the data',
+      () => {
+        mem.sync();
+        return mem.u8[buddy.base];
+      },
+    ],
+    [
+      'buddy.allocPages',
+      () => {
+        const a = buddy.allocPages(3);
+        kept.push(a);
+        mem.sync();
+        mem.u8[a] = 7;
+        return a;
+      },
+    ],
+    [
+      'buddy.allocPagesExact',
+      () => {
+        const a = buddy.allocPagesExact(5);
+        kept.push(a);
+        return a;
+      },
+    ],
     ['buddy.pages', () => buddy.pages],
     ['buddy.freePages', () => buddy.freePages],
     ['buddy.blockPages', () => buddy.blockPages(kept[0]!)],
@@ -37,13 +64,46 @@ function script(h: Heap): Array<[string, () => unknown]> {
     ['buddy.freeList', () => buddy.freeList(0).concat(buddy.freeList(2))],
     ['buddy.buddyinfo', () => buddy.buddyinfo()],
     ['buddy.stats', () => buddy.stats()],
-    ['buddy.forEachBlock', () => { blocks.length = 0; buddy.forEachBlock((...b) => blocks.push(b)); return blocks.slice(); }],
+    [
+      'buddy.forEachBlock',
+      () => {
+        blocks.length = 0;
+        buddy.forEachBlock((...b) => blocks.push(b));
+        return blocks.slice();
+      },
+    ],
     ['buddy.checkInvariants', () => buddy.checkInvariants()],
-    ['buddy.grow', () => { buddy.grow(8); return buddy.pages; }],
-    ['buddy.free', () => { buddy.free(kept.pop()!); return buddy.freePages; }],
+    [
+      'buddy.grow',
+      () => {
+        buddy.grow(8);
+        return buddy.pages;
+      },
+    ],
+    [
+      'buddy.free',
+      () => {
+        buddy.free(kept.pop()!);
+        return buddy.freePages;
+      },
+    ],
     ['BuddyAllocator.attach', () => BuddyAllocator.attach(mem).stats()],
-    ['arena.alloc', () => { const p = arena.alloc(100); mem.sync(); mem.u8[p] = 9; return p; }],
-    ['arena.mark', () => { mark = arena.mark(); return mark; }],
+    [
+      'arena.alloc',
+      () => {
+        const p = arena.alloc(100);
+        mem.sync();
+        mem.u8[p] = 9;
+        return p;
+      },
+    ],
+    [
+      'arena.mark',
+      () => {
+        mark = arena.mark();
+        return mark;
+      },
+    ],
     ['arena.alloc big', () => arena.alloc(3000)],
     ['arena.used', () => arena.used],
     ['arena.capacity', () => arena.capacity],
@@ -52,14 +112,53 @@ function script(h: Heap): Array<[string, () => unknown]> {
     ['arena.bytes', () => arena.bytes.length === mem.byteLength],
     ['arena.view', () => Array.from(arena.view(kept[0]!, 2))],
     ['arena.checkInvariants', () => arena.checkInvariants()],
-    ['arena.rewind', () => { arena.rewind(mark); return arena.stats(); }],
+    [
+      'arena.rewind',
+      () => {
+        arena.rewind(mark);
+        return arena.stats();
+      },
+    ],
     ['arena.run', () => arena.run((a) => a.alloc(16))],
-    ['arena.scope', () => { { using _s = arena.scope(); arena.alloc(8); } return arena.used; }],
+    [
+      'arena.scope',
+      () => {
+        {
+          using _s = arena.scope();
+          arena.alloc(8);
+        }
+        return arena.used;
+      },
+    ],
     ['Arena.attach', () => Arena.attach(mem, { buddy }).stats()],
-    ['arena.reset', () => { arena.reset(); return arena.stats(); }],
-    ['memory.grow', () => { mem.grow(1); return mem.byteLength === h.wasm.buffer.byteLength; }],
-    ['memory.growTo', () => { mem.growTo(mem.byteLength + 1); return mem.byteLength === h.wasm.buffer.byteLength; }],
-    ['buddy.free last', () => { buddy.free(kept.pop()!); return buddy.freeCounts(); }],
+    [
+      'arena.reset',
+      () => {
+        arena.reset();
+        return arena.stats();
+      },
+    ],
+    [
+      'memory.grow',
+      () => {
+        mem.grow(1);
+        return mem.byteLength === h.wasm.buffer.byteLength;
+      },
+    ],
+    [
+      'memory.growTo',
+      () => {
+        mem.growTo(mem.byteLength + 1);
+        return mem.byteLength === h.wasm.buffer.byteLength;
+      },
+    ],
+    [
+      'buddy.free last',
+      () => {
+        buddy.free(kept.pop()!);
+        return buddy.freeCounts();
+      },
+    ],
     ['buddy.checkInvariants end', () => buddy.checkInvariants()],
   ];
 }

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  AllocBuddyAdapter, BuddyTreeAdapter, type PageBlockAllocator,
-} from '../../src/peers/npm-buddies.js';
+import { AllocBuddyAdapter, BuddyTreeAdapter, type PageBlockAllocator } from '../../src/peers/npm-buddies.js';
 import { InvalidFreeError, OutOfMemoryError } from '../../src/errors/index.js';
 
 const PAGES = 256;
@@ -31,25 +29,29 @@ describe.each(makers)('%s adapter', (_name, make) => {
 
   it('property: blocks are size-aligned, in bounds, disjoint; all-freed coalesces', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 16 }), { minLength: 1, maxLength: 40 }), fc.nat(), (sizes, seed) => {
-        const a = make();
-        const live: [number, number][] = [];
-        for (const n of sizes) {
-          const bytes = roundUp(n) * a.pageSize;
-          const addr = a.allocPages(n);
-          expect(addr % bytes).toBe(0);
-          expect(addr + bytes).toBeLessThanOrEqual(a.pages * a.pageSize);
-          for (const [q, qb] of live) expect(addr + bytes <= q || q + qb <= addr).toBe(true);
-          live.push([addr, bytes]);
-        }
-        let s = seed;
-        while (live.length > 0) {
-          s = (s * 1103515245 + 12345) >>> 0;
-          const [[addr]] = live.splice(s % live.length, 1) as [[number, number]];
-          a.free(addr);
-        }
-        a.free(a.allocPages(PAGES));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 16 }), { minLength: 1, maxLength: 40 }),
+        fc.nat(),
+        (sizes, seed) => {
+          const a = make();
+          const live: [number, number][] = [];
+          for (const n of sizes) {
+            const bytes = roundUp(n) * a.pageSize;
+            const addr = a.allocPages(n);
+            expect(addr % bytes).toBe(0);
+            expect(addr + bytes).toBeLessThanOrEqual(a.pages * a.pageSize);
+            for (const [q, qb] of live) expect(addr + bytes <= q || q + qb <= addr).toBe(true);
+            live.push([addr, bytes]);
+          }
+          let s = seed;
+          while (live.length > 0) {
+            s = (s * 1103515245 + 12345) >>> 0;
+            const [[addr]] = live.splice(s % live.length, 1) as [[number, number]];
+            a.free(addr);
+          }
+          a.free(a.allocPages(PAGES));
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -11,9 +11,7 @@
  * `start N` before a case and `ok N <typed|usable> <ms>` or `fail N <why>`
  * after it.
  */
-import {
-  BuddyAllocator, MemkitError, Memory, SlabCache, TlsfHeap,
-} from '../../src/index.js';
+import { BuddyAllocator, MemkitError, Memory, SlabCache, TlsfHeap } from '../../src/index.js';
 import { PAGE_WORDS } from '../../src/slab/layout.js';
 
 const [layer, seedArg, casesArg] = process.argv.slice(2);
@@ -54,7 +52,7 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
         held.push([cache, cache.alloc()]);
       }
     }
-    const region = (u32[(16 + 4 * 5) >>> 2]!); // HeaderSlot.Slab
+    const region = u32[(16 + 4 * 5) >>> 2]!; // HeaderSlot.Slab
     for (let w = 0; w < 16; w++) words.push(region + 4 * w);
     for (const cache of [a, b, c]) {
       const desc = region + 64 + cache.id * 128;
@@ -62,17 +60,23 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
       cache.forEachSlab((slab) => {
         const pt = region + u32[(region >>> 2) + 4]! * 4;
         const pg = (slab - buddy.base) / buddy.pageSize;
-        for (let t = 0; t < (1 << cache.order); t++) for (let w = 0; w < PAGE_WORDS; w++) words.push(pt + ((pg + t) * PAGE_WORDS + w) * 4);
-        for (const o of cache.freeObjects(slab).slice(0, 4)) words.push(o - cache.objOffset + cache.fpOffset, o - cache.objOffset + cache.fpOffset + 4);
+        for (let t = 0; t < 1 << cache.order; t++)
+          for (let w = 0; w < PAGE_WORDS; w++) words.push(pt + ((pg + t) * PAGE_WORDS + w) * 4);
+        for (const o of cache.freeObjects(slab).slice(0, 4))
+          words.push(o - cache.objOffset + cache.fpOffset, o - cache.objOffset + cache.fpOffset + 4);
       });
     }
     return {
       buffer: buddy.memory!.buffer.slice(0) as ArrayBuffer,
       words,
-      open: (m) => [0, 1, 2].map((id) => {
-        const cache = SlabCache.attach(m, { id });
-        return { alloc: (): [number, number] => [cache.alloc(), cache.size], checkInvariants: () => cache.checkInvariants() };
-      }),
+      open: (m) =>
+        [0, 1, 2].map((id) => {
+          const cache = SlabCache.attach(m, { id });
+          return {
+            alloc: (): [number, number] => [cache.alloc(), cache.size],
+            checkInvariants: () => cache.checkInvariants(),
+          };
+        }),
     };
   }
   const heap = new TlsfHeap(buddy, { chunkPages: 4 });
@@ -94,13 +98,15 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
     open: (m) => {
       const h = TlsfHeap.attach(m);
       let n = 0;
-      return [{
-        alloc: (): [number, number] => {
-          const size = ((n++ * 977) % 5000) + 1;
-          return [h.alloc(size), size];
+      return [
+        {
+          alloc: (): [number, number] => {
+            const size = ((n++ * 977) % 5000) + 1;
+            return [h.alloc(size), size];
+          },
+          checkInvariants: () => h.checkInvariants(),
         },
-        checkInvariants: () => h.checkInvariants(),
-      }];
+      ];
     },
   };
 }
@@ -108,7 +114,10 @@ function source(): { buffer: ArrayBuffer; words: number[]; open: (m: Memory) => 
 const src = source();
 // Every state word in turn (in a shuffled order), each time with a random
 // damage; every seventh case a random truncation instead.
-const order = src.words.map((w) => [rnd(), w] as const).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+const order = src.words
+  .map((w) => [rnd(), w] as const)
+  .sort((x, y) => x[0] - y[0])
+  .map((x) => x[1]);
 const cases = Number(casesArg);
 process.stdout.write(`words ${order.length}\n`);
 let nextWord = 0;
@@ -125,10 +134,18 @@ for (let i = 0; i < cases; i++) {
     const at = order[nextWord++ % order.length]!;
     const u32 = new Uint32Array(copy);
     const old = u32[at >>> 2]!;
-    const v = pick([
-      () => Math.floor(rnd() * 2 ** 32), () => 0, () => 0xffffffff, () => old + 1, () => old - 1, () => old + 4,
-      () => old ^ (1 << Math.floor(rnd() * 32)), () => old + 4096, () => old * 2,
-    ])() >>> 0;
+    const v =
+      pick([
+        () => Math.floor(rnd() * 2 ** 32),
+        () => 0,
+        () => 0xffffffff,
+        () => old + 1,
+        () => old - 1,
+        () => old + 4,
+        () => old ^ (1 << Math.floor(rnd() * 32)),
+        () => old + 4096,
+        () => old * 2,
+      ])() >>> 0;
     u32[at >>> 2] = v;
     what = `word at ${at} ${old} -> ${v}`;
   }
@@ -150,8 +167,10 @@ for (let i = 0; i < cases; i++) {
           if (e instanceof MemkitError) break; // out of memory, or damage found later: typed
           throw e;
         }
-        if (!(a >= 64 && a + size <= len)) throw new Error(`block ${a} of ${size} bytes outside the ${len}-byte buffer`);
-        for (const [b, bs] of taken) if (a < b + bs && b < a + size) throw new Error(`block ${a} overlaps block ${b} handed out before`);
+        if (!(a >= 64 && a + size <= len))
+          throw new Error(`block ${a} of ${size} bytes outside the ${len}-byte buffer`);
+        for (const [b, bs] of taken)
+          if (a < b + bs && b < a + size) throw new Error(`block ${a} overlaps block ${b} handed out before`);
         taken.push([a, size]);
       }
       h.checkInvariants();

@@ -17,9 +17,16 @@ export interface FuzzReport {
 
 const CHILD = fileURLToPath(new URL('./attach-fuzz.child.ts', import.meta.url));
 
-export function runAttachFuzz(layer: 'slab' | 'tlsf', seed: number, cases: number, limitMs = 1000): Promise<FuzzReport> {
+export function runAttachFuzz(
+  layer: 'slab' | 'tlsf',
+  seed: number,
+  cases: number,
+  limitMs = 1000,
+): Promise<FuzzReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, layer, String(seed), String(cases)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, layer, String(seed), String(cases)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const report: FuzzReport = { typed: 0, usable: 0, failures: [], slowest: 0, words: 0 };
     let current = -1;
     let timer: NodeJS.Timeout | undefined;
@@ -59,11 +66,14 @@ export function runAttachFuzz(layer: 'slab' | 'tlsf', seed: number, cases: numbe
         }
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.on('error', reject);
     child.on('close', () => {
       clearTimeout(timer);
-      if (!done && report.failures.length === 0) report.failures.push(`the fuzzer stopped after case ${current}: ${stderr.slice(0, 2000)}`);
+      if (!done && report.failures.length === 0)
+        report.failures.push(`the fuzzer stopped after case ${current}: ${stderr.slice(0, 2000)}`);
       resolve(report);
     });
   });

@@ -5,7 +5,14 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BuddyAllocator, HeapCorruptionError, InvalidArgumentError, Memory, SlabCache, ensureHeader } from '../../src/index.js';
+import {
+  BuddyAllocator,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  Memory,
+  SlabCache,
+  ensureHeader,
+} from '../../src/index.js';
 import { PAGE_WORDS, P_NEXT } from '../../src/slab/layout.js';
 import { runAttachFuzz } from './attach-fuzz.js';
 
@@ -32,10 +39,17 @@ describe('SlabCache.attach', () => {
     expect(small2.id).toBe(small.id);
     expect(small2.isAllocated(a[0]!)).toBe(true);
     expect(small2.isAllocated(a[1]!)).toBe(false); // freed before the copy
-    for (const [x, y] of [[small, small2], [big, big2]] as const) {
+    for (const [x, y] of [
+      [small, small2],
+      [big, big2],
+    ] as const) {
       expect(y.stats()).toEqual(x.stats());
       expect(y.slabinfoRow()).toBe(x.slabinfoRow());
-      const slabs = (c: SlabCache) => { const s: unknown[] = []; c.forEachSlab((...v) => s.push(v)); return s; };
+      const slabs = (c: SlabCache) => {
+        const s: unknown[] = [];
+        c.forEachSlab((...v) => s.push(v));
+        return s;
+      };
       expect(slabs(y)).toEqual(slabs(x));
       // Same operations, same answers.
       const ops = (c: SlabCache) => {
@@ -50,7 +64,7 @@ describe('SlabCache.attach', () => {
     expect(() => small.checkInvariants()).not.toThrow();
   });
 
-  it('over a shared buffer, both instances see each other\'s work', () => {
+  it("over a shared buffer, both instances see each other's work", () => {
     const buddy = new BuddyAllocator({ memory: Memory.create({ bytes: 1 << 20, shared: true }) });
     const cache = new SlabCache(buddy, { name: 'shared', size: 64 });
     const other = SlabCache.attach(Memory.wrap(buddy.memory!.buffer));
@@ -73,7 +87,11 @@ describe('SlabCache.attach', () => {
     const bad = copyOf(buddy.memory!);
     bad.u32[(region >>> 2) + 1] = bad.u32[(region >>> 2) + 1]! ^ 1;
     let err: unknown;
-    try { SlabCache.attach(bad); } catch (e) { err = e; }
+    try {
+      SlabCache.attach(bad);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(HeapCorruptionError);
     expect((err as HeapCorruptionError).address).toBe(region + 4);
     expect((err as Error).message).toMatch(/magic SLAB missing/);
@@ -85,7 +103,12 @@ describe('SlabCache.attach', () => {
     const strideAt = region + 64 + small.id * 128 + 3 * 4;
     const d2 = copyOf(buddy.memory!);
     d2.u32[strideAt >>> 2] = d2.u32[strideAt >>> 2]! + 8;
-    try { SlabCache.attach(d2, { name: 'small' }); err = undefined; } catch (e) { err = e; }
+    try {
+      SlabCache.attach(d2, { name: 'small' });
+      err = undefined;
+    } catch (e) {
+      err = e;
+    }
     expect((err as HeapCorruptionError).address).toBe(strideAt);
   });
 
@@ -109,7 +132,9 @@ describe('SlabCache.attach', () => {
 
   it('constructed and attached caches share one hidden class (%HaveSameMap, in a child node)', () => {
     const script = fileURLToPath(new URL('./hidden-class.child.ts', import.meta.url));
-    const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], {
+      encoding: 'utf8',
+    });
     expect(run.stderr).toBe('');
     const result = JSON.parse(run.stdout) as Record<string, boolean>;
     expect(result).toEqual({ slab: true, slabViaSpace: true, tlsf: true, tlsfViaBuddy: true, control: false });
@@ -122,6 +147,6 @@ describe('SlabCache.attach', () => {
     expect(report.usable).toBeGreaterThan(0);
     expect(report.slowest).toBeLessThan(1000);
     expect(report.words).toBeGreaterThan(50);
-    expect(Math.floor(500 * 6 / 7)).toBeGreaterThanOrEqual(report.words); // every state word was damaged at least once
+    expect(Math.floor((500 * 6) / 7)).toBeGreaterThanOrEqual(report.words); // every state word was damaged at least once
   });
 });

@@ -5,8 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError,
-  Memory, OutOfMemoryError, SlabCache,
+  BuddyAllocator,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  MemkitError,
+  Memory,
+  OutOfMemoryError,
+  SlabCache,
 } from '../../src/index.js';
 
 /** A cache with live objects on two slabs (one partial, one full) and a free object. */
@@ -20,18 +27,37 @@ function world(pages = 64) {
   // that happens to be one here is, as a number, this heap's object).
   const other = new SlabCache(new BuddyAllocator({ pages: 16 }), { name: 'other', size: 24 });
   const foreign = [other.alloc(), other.alloc(), other.alloc()][2]!;
-  if (cache.isAllocated(foreign) || (foreign - objs[0]!) % 1000 === 0) throw new Error('test setup: the foreign address is an object here');
+  if (cache.isAllocated(foreign) || (foreign - objs[0]!) % 1000 === 0)
+    throw new Error('test setup: the foreign address is an object here');
   return { buddy, cache, objs, live, foreign, memory: buddy.memory! };
 }
 
 /** Every bad value of the brief: numbers out of range, other types, an interior and a foreign address. */
 function badValues(live: number, foreign: number): Array<[string, unknown]> {
   return [
-    ['0', 0], ['-1', -1], ['1.5', 1.5], ['NaN', NaN], ['+Infinity', Infinity], ['-Infinity', -Infinity], ['-0', -0],
-    ['2^31', 2 ** 31], ['2^32', 2 ** 32], ['2^53', 2 ** 53], ['"64"', '64'], ['String(live)', String(live)],
-    ['BigInt(live)', BigInt(live)], ['null', null], ['undefined', undefined], ['{ valueOf: live }', { valueOf: () => live }],
-    ['[live]', [live]], ['true', true], ['false', false], ['live + 8 (interior)', live + 8], ['foreign address', foreign],
-    ['a symbol', Symbol('x')], ['a function', () => live],
+    ['0', 0],
+    ['-1', -1],
+    ['1.5', 1.5],
+    ['NaN', NaN],
+    ['+Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['-0', -0],
+    ['2^31', 2 ** 31],
+    ['2^32', 2 ** 32],
+    ['2^53', 2 ** 53],
+    ['"64"', '64'],
+    ['String(live)', String(live)],
+    ['BigInt(live)', BigInt(live)],
+    ['null', null],
+    ['undefined', undefined],
+    ['{ valueOf: live }', { valueOf: () => live }],
+    ['[live]', [live]],
+    ['true', true],
+    ['false', false],
+    ['live + 8 (interior)', live + 8],
+    ['foreign address', foreign],
+    ['a symbol', Symbol('x')],
+    ['a function', () => live],
   ];
 }
 
@@ -44,36 +70,56 @@ describe('SlabCache: one argument gate per public method', () => {
   // every other value must be refused. `null` entries: not called.
   type Call = (x: unknown) => unknown;
   const methods: Array<[string, Call, string[]]> = [
-    ['alloc(requested)', (x) => w.cache.alloc(x as number), ['0', '-0', '2^31', 'undefined', 'live + 8 (interior)', 'foreign address']],
+    [
+      'alloc(requested)',
+      (x) => w.cache.alloc(x as number),
+      ['0', '-0', '2^31', 'undefined', 'live + 8 (interior)', 'foreign address'],
+    ],
     ['free(addr)', (x) => w.cache.free(x as number), []],
     ['allocBulk(n, out)', (x) => w.cache.allocBulk(x as number, new Uint32Array(4)), ['0', '-0']],
     ['allocBulk(1, out)', (x) => w.cache.allocBulk(1, x as number[]), ['[live]']],
     ['freeBulk([addr])', (x) => w.cache.freeBulk([x as number]), []],
     ['freeBulk(addrs)', (x) => w.cache.freeBulk(x as number[]), ['[live]']],
     ['freeBulk([live], n)', (x) => w.cache.freeBulk([w.live], x as number), ['0', '-0', 'undefined']],
-    ['shrink(keep)', (x) => w.cache.shrink(x as number), ['0', '-0', '2^31', 'undefined', 'live + 8 (interior)', 'foreign address']],
+    [
+      'shrink(keep)',
+      (x) => w.cache.shrink(x as number),
+      ['0', '-0', '2^31', 'undefined', 'live + 8 (interior)', 'foreign address'],
+    ],
     ['forEachSlab(visit)', (x) => w.cache.forEachSlab(x as () => void), ['a function']],
     ['freeObjects(slabAddr)', (x) => w.cache.freeObjects(x as number), []],
-    ['isAllocated(addr)', (x) => w.cache.isAllocated(x as number), ['0', '-0', '2^31', 'live + 8 (interior)', 'foreign address']],
+    [
+      'isAllocated(addr)',
+      (x) => w.cache.isAllocated(x as number),
+      ['0', '-0', '2^31', 'live + 8 (interior)', 'foreign address'],
+    ],
     ['attach(memory)', (x) => SlabCache.attach(x as Memory), []],
     ['attach(memory, options)', (x) => SlabCache.attach(w.memory, x as object), ['undefined']],
     ['attach(memory, { id })', (x) => SlabCache.attach(w.memory, { id: x as number }), ['0', '-0', 'undefined']],
     ['attach(memory, { name })', (x) => SlabCache.attach(w.memory, { name: x as string }), ['undefined']],
     ['new SlabCache(buddy, options)', (x) => new SlabCache(x as BuddyAllocator, { name: 'n', size: 64 }), []],
     ['new SlabCache(b, options)', (x) => new SlabCache(w.buddy, x as { name: string; size: number }), []],
-    ...(['size', 'align', 'order', 'minEmpty', 'name', 'ctor', 'debug'] as const).map((key): [string, Call, string[]] => [
-      `new SlabCache(b, { ${key} })`,
-      (x) => new SlabCache(w.buddy, { name: 'n', size: 64, [key]: x }),
-      {
-        size: ['live + 8 (interior)', 'foreign address'], align: ['undefined'], order: ['0', '-0', 'undefined'],
-        minEmpty: ['0', '-0', 'undefined', 'live + 8 (interior)', 'foreign address'],
-        name: ['"64"', 'String(live)'], ctor: ['undefined', 'a function'], debug: ['undefined', 'true', 'false'],
-      }[key],
-    ]),
+    ...(['size', 'align', 'order', 'minEmpty', 'name', 'ctor', 'debug'] as const).map(
+      (key): [string, Call, string[]] => [
+        `new SlabCache(b, { ${key} })`,
+        (x) => new SlabCache(w.buddy, { name: 'n', size: 64, [key]: x }),
+        {
+          size: ['live + 8 (interior)', 'foreign address'],
+          align: ['undefined'],
+          order: ['0', '-0', 'undefined'],
+          minEmpty: ['0', '-0', 'undefined', 'live + 8 (interior)', 'foreign address'],
+          name: ['"64"', 'String(live)'],
+          ctor: ['undefined', 'a function'],
+          debug: ['undefined', 'true', 'false'],
+        }[key],
+      ],
+    ),
   ];
   // Methods without arguments ignore extra ones: same result, nothing changed.
   const noArgs: Array<[string, () => unknown]> = [
-    ['stats', () => w.cache.stats()], ['slabinfoRow', () => w.cache.slabinfoRow()], ['footprint', () => w.cache.footprint()],
+    ['stats', () => w.cache.stats()],
+    ['slabinfoRow', () => w.cache.slabinfoRow()],
+    ['footprint', () => w.cache.footprint()],
   ];
 
   it(`${values.length} bad values x ${methods.length} methods: a MemkitError naming the argument, the buffer byte-identical`, () => {
@@ -85,7 +131,11 @@ describe('SlabCache: one argument gate per public method', () => {
         const before = bytes(w.memory);
         const stats = JSON.stringify(w.cache.stats());
         let err: unknown;
-        try { call(x); } catch (e) { err = e; }
+        try {
+          call(x);
+        } catch (e) {
+          err = e;
+        }
         expect(err, `${name} with ${label}`).toBeInstanceOf(MemkitError);
         if (err instanceof InvalidArgumentError) expect(err.argument, `${name} with ${label}`).toBeTypeOf('string');
         expect(bytes(w.memory).equals(before), `${name} with ${label} changed the buffer`).toBe(true);
@@ -158,8 +208,12 @@ describe('SlabCache: errors leave the state unchanged', () => {
     const buddy = new BuddyAllocator({ pages: 64 });
     const before = bytes(buddy.memory!);
     expect(() => new SlabCache(buddy, { name: 'x', size: 64, minEmpty: -1 })).toThrow(InvalidArgumentError);
-    expect(() => new SlabCache(buddy, { name: 'x', size: 64, debug: { poison: 1 as unknown as boolean } })).toThrow(InvalidArgumentError);
-    expect(() => new SlabCache(buddy, { name: 'x', size: 64, sise: 3 } as unknown as { name: string; size: number })).toThrow(/unknown option "sise"/);
+    expect(() => new SlabCache(buddy, { name: 'x', size: 64, debug: { poison: 1 as unknown as boolean } })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(
+      () => new SlabCache(buddy, { name: 'x', size: 64, sise: 3 } as unknown as { name: string; size: number }),
+    ).toThrow(/unknown option "sise"/);
     expect(bytes(buddy.memory!).equals(before)).toBe(true);
     expect(buddy.freePages).toBe(64);
   });
@@ -194,7 +248,9 @@ describe('SlabCache: a write after free cannot steer the allocator', () => {
       u32[(objs[3]! >>> 2) + 1] = (next ^ 0x46524545) >>> 0; // and a tag forged to match
       const before = bytes(buddy.memory!);
       let handed: number | undefined;
-      expect(() => { handed = cache.alloc(); }, target).toThrow(HeapCorruptionError);
+      expect(() => {
+        handed = cache.alloc();
+      }, target).toThrow(HeapCorruptionError);
       expect(handed).toBeUndefined();
       expect(bytes(buddy.memory!).equals(before)).toBe(true);
     }
@@ -228,7 +284,9 @@ describe('SlabCache: addresses up to 2^32', () => {
     expect(top).toBeGreaterThan(2 ** 31);
     buddy.free(top);
     const low = blocks.filter((b) => b !== top);
-    const caches = [16, 200, 3000].map((size) => new SlabCache(buddy, { name: `hi-${size}`, size, debug: size === 200 }));
+    const caches = [16, 200, 3000].map(
+      (size) => new SlabCache(buddy, { name: `hi-${size}`, size, debug: size === 200 }),
+    );
     for (const cache of caches) {
       const got = Array.from({ length: 600 }, () => cache.alloc());
       expect(got.every((a) => a > 2 ** 31 && a + cache.size <= buddy.memory!.buffer.byteLength)).toBe(true);
@@ -263,18 +321,38 @@ describe('SlabCache: every method after a wasm-side grow', () => {
 
   it('each call, made first after a grow that detached the old buffer, gives what the twin that did not grow gives', () => {
     const [grown, still] = twin();
-    const slab = (c: SlabCache) => { let first = 0; c.forEachSlab((a) => { first ||= a; }); return first; };
+    const slab = (c: SlabCache) => {
+      let first = 0;
+      c.forEachSlab((a) => {
+        first ||= a;
+      });
+      return first;
+    };
     const calls: Array<[string, (h: ReturnType<typeof twin>[0]) => unknown]> = [
       ['stats', (h) => h.cache.stats()],
       ['slabinfoRow', (h) => h.cache.slabinfoRow()],
       ['footprint', (h) => h.cache.footprint()],
-      ['forEachSlab', (h) => { const s: unknown[] = []; h.cache.forEachSlab((...a) => s.push(a)); return s; }],
+      [
+        'forEachSlab',
+        (h) => {
+          const s: unknown[] = [];
+          h.cache.forEachSlab((...a) => s.push(a));
+          return s;
+        },
+      ],
       ['freeObjects', (h) => h.cache.freeObjects(slab(h.cache))],
       ['isAllocated', (h) => h.objs.map((a) => h.cache.isAllocated(a))],
       ['checkInvariants', (h) => h.cache.checkInvariants()],
       ['alloc', (h) => h.cache.alloc()],
       ['free', (h) => h.cache.free(h.objs[1]!)],
-      ['allocBulk', (h) => { const out = new Uint32Array(30); h.cache.allocBulk(30, out); return [...out]; }],
+      [
+        'allocBulk',
+        (h) => {
+          const out = new Uint32Array(30);
+          h.cache.allocBulk(30, out);
+          return [...out];
+        },
+      ],
       ['freeBulk', (h) => h.cache.freeBulk([h.objs[2]!, h.objs[4]!])],
       ['shrink', (h) => h.cache.shrink()],
       ['attach', (h) => SlabCache.attach(h.buddy.memory!, { name: 'wasm' }).stats()],

@@ -19,10 +19,12 @@ const attached = SlabCache.attach(copy, { name: 'hc' });
 const viaSpace = SlabCache.attach(SlabSpace.open(buddy, copy.u32[(16 + 4 * 5) >>> 2]!), made.id);
 const heap2 = TlsfHeap.attach(copy);
 const heap3 = TlsfHeap.attach(buddy, heap.region);
-process.stdout.write(JSON.stringify({
-  slab: sameMap(made, attached),
-  slabViaSpace: sameMap(made, viaSpace),
-  tlsf: sameMap(heap, heap2),
-  tlsfViaBuddy: sameMap(heap, heap3),
-  control: sameMap(made, heap),
-}));
+process.stdout.write(
+  JSON.stringify({
+    slab: sameMap(made, attached),
+    slabViaSpace: sameMap(made, viaSpace),
+    tlsf: sameMap(heap, heap2),
+    tlsfViaBuddy: sameMap(heap, heap3),
+    control: sameMap(made, heap),
+  }),
+);

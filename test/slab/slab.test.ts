@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, HeapCorruptionError, InvalidArgumentError, InvalidFreeError,
-  OutOfMemoryError, SlabCache,
+  BuddyAllocator,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  OutOfMemoryError,
+  SlabCache,
 } from '../../src/index.js';
 
 const make = (size = 64, extra: Partial<ConstructorParameters<typeof SlabCache>[1]> = {}) => {
@@ -51,7 +56,14 @@ describe('SlabCache as on the slides', () => {
   it('runs ctor once per object when a slab is made', () => {
     const seen: number[] = [];
     const buddy = new BuddyAllocator({ pages: 16 });
-    const cache = new SlabCache(buddy, { name: 'ctor', size: 256, ctor: (a) => { seen.push(a); buddy.memory!.u32[a >> 2] = 0xc0ffee; } });
+    const cache = new SlabCache(buddy, {
+      name: 'ctor',
+      size: 256,
+      ctor: (a) => {
+        seen.push(a);
+        buddy.memory!.u32[a >> 2] = 0xc0ffee;
+      },
+    });
     const a = cache.alloc();
     expect(seen.length).toBe(cache.objectsPerSlab);
     expect(buddy.memory!.u32[a >> 2]).toBe(0xc0ffee);
@@ -86,7 +98,12 @@ describe('SlabCache as on the slides', () => {
     const cache = new SlabCache(buddy, { name: 'oom', size: 1024, order: 0 });
     const objs: number[] = [];
     for (;;) {
-      try { objs.push(cache.alloc()); } catch (e) { expect(e).toBeInstanceOf(OutOfMemoryError); break; }
+      try {
+        objs.push(cache.alloc());
+      } catch (e) {
+        expect(e).toBeInstanceOf(OutOfMemoryError);
+        break;
+      }
     }
     expect(objs.length % 4).toBe(0);
     const before = JSON.stringify(cache.stats());
@@ -145,7 +162,9 @@ describe('bad input: the typed error, and the cache unchanged', () => {
       expect(() => new SlabCache(buddy, { name: 'x', size })).toThrow(InvalidArgumentError);
     }
     expect(() => new SlabCache(buddy, { name: 'x', size: 8, align: 12 })).toThrow(InvalidArgumentError);
-    expect(() => new SlabCache(new BuddyAllocator({ pages: 4, offsetsOnly: true }), { name: 'x', size: 8 })).toThrow(InvalidArgumentError);
+    expect(() => new SlabCache(new BuddyAllocator({ pages: 4, offsetsOnly: true }), { name: 'x', size: 8 })).toThrow(
+      InvalidArgumentError,
+    );
   });
 });
 

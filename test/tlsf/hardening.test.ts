@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, HeapCorruptionError, InvalidArgumentError, InvalidFreeError, MemkitError, Memory, TlsfHeap, ensureHeader,
+  BuddyAllocator,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  MemkitError,
+  Memory,
+  TlsfHeap,
+  ensureHeader,
 } from '../../src/index.js';
 import { runAttachFuzz } from '../slab/attach-fuzz.js';
 
@@ -24,11 +31,29 @@ function world() {
 
 function badValues(live: number, foreign: number): Array<[string, unknown]> {
   return [
-    ['0', 0], ['-1', -1], ['1.5', 1.5], ['NaN', NaN], ['+Infinity', Infinity], ['-Infinity', -Infinity], ['-0', -0],
-    ['2^31', 2 ** 31], ['2^32', 2 ** 32], ['2^53', 2 ** 53], ['"64"', '64'], ['String(live)', String(live)],
-    ['BigInt(live)', BigInt(live)], ['null', null], ['undefined', undefined], ['{ valueOf: live }', { valueOf: () => live }],
-    ['[live]', [live]], ['true', true], ['false', false], ['live + 8 (interior)', live + 8], ['foreign address', foreign],
-    ['a symbol', Symbol('x')], ['a function', () => live],
+    ['0', 0],
+    ['-1', -1],
+    ['1.5', 1.5],
+    ['NaN', NaN],
+    ['+Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['-0', -0],
+    ['2^31', 2 ** 31],
+    ['2^32', 2 ** 32],
+    ['2^53', 2 ** 53],
+    ['"64"', '64'],
+    ['String(live)', String(live)],
+    ['BigInt(live)', BigInt(live)],
+    ['null', null],
+    ['undefined', undefined],
+    ['{ valueOf: live }', { valueOf: () => live }],
+    ['[live]', [live]],
+    ['true', true],
+    ['false', false],
+    ['live + 8 (interior)', live + 8],
+    ['foreign address', foreign],
+    ['a symbol', Symbol('x')],
+    ['a function', () => live],
   ];
 }
 
@@ -46,18 +71,30 @@ describe('TlsfHeap: one argument gate per public method', () => {
       ['realloc(addr, 10)', (x) => w.heap.realloc(x as number, 10), []],
       ['realloc(live, size)', (x) => w.heap.realloc(w.live, x as number), ['live + 8 (interior)', 'foreign address']],
       ['usableSize(addr)', (x) => w.heap.usableSize(x as number), []],
-      ['isAllocated(addr)', (x) => w.heap.isAllocated(x as number), ['0', '-0', '2^31', 'live + 8 (interior)', 'foreign address']],
+      [
+        'isAllocated(addr)',
+        (x) => w.heap.isAllocated(x as number),
+        ['0', '-0', '2^31', 'live + 8 (interior)', 'foreign address'],
+      ],
       ['forEachChunk(visit)', (x) => w.heap.forEachChunk(x as () => void), ['a function']],
       ['forEachBlock(visit)', (x) => w.heap.forEachBlock(x as () => void), ['a function']],
       ['attach(memory)', (x) => TlsfHeap.attach(x as Memory), []],
       ['attach(memory, options)', (x) => TlsfHeap.attach(w.memory, x as object), ['undefined']],
       ['attach(memory, { at })', (x) => TlsfHeap.attach(w.memory, { at: x as number }), ['undefined']],
-      ['attach(memory, { onChunk })', (x) => TlsfHeap.attach(w.memory, { onChunk: x as () => void }), ['undefined', 'a function']],
+      [
+        'attach(memory, { onChunk })',
+        (x) => TlsfHeap.attach(w.memory, { onChunk: x as () => void }),
+        ['undefined', 'a function'],
+      ],
       ['attach(buddy, region)', (x) => TlsfHeap.attach(w.buddy, x as number), []],
       ['new TlsfHeap(buddy)', (x) => new TlsfHeap(x as BuddyAllocator), []],
       ['new TlsfHeap(b, options)', (x) => new TlsfHeap(w.buddy, x as object), ['undefined']],
       ['new TlsfHeap(b, { chunkPages })', (x) => new TlsfHeap(w.buddy, { chunkPages: x as number }), ['undefined']],
-      ['new TlsfHeap(b, { onChunk })', (x) => new TlsfHeap(w.buddy, { onChunk: x as () => void }), ['undefined', 'a function']],
+      [
+        'new TlsfHeap(b, { onChunk })',
+        (x) => new TlsfHeap(w.buddy, { onChunk: x as () => void }),
+        ['undefined', 'a function'],
+      ],
     ];
     let refused = 0;
     for (const [name, call, valid] of methods) {
@@ -66,7 +103,11 @@ describe('TlsfHeap: one argument gate per public method', () => {
         const before = bytes(w.memory);
         const stats = JSON.stringify(w.heap.stats());
         let err: unknown;
-        try { call(x); } catch (e) { err = e; }
+        try {
+          call(x);
+        } catch (e) {
+          err = e;
+        }
         expect(err, `${name} with ${label}`).toBeInstanceOf(MemkitError);
         if (err instanceof InvalidArgumentError) expect(err.argument, `${name} with ${label}`).toBeTypeOf('string');
         expect(bytes(w.memory).equals(before), `${name} with ${label} changed the buffer`).toBe(true);
@@ -76,9 +117,13 @@ describe('TlsfHeap: one argument gate per public method', () => {
     }
     expect(refused).toBeGreaterThan(methods.length * 15);
     // No-argument methods ignore extra arguments: same answer, nothing changed.
-    for (const [name, call] of [['stats', () => w.heap.stats()], ['footprint', () => w.heap.footprint()]] as const) {
+    for (const [name, call] of [
+      ['stats', () => w.heap.stats()],
+      ['footprint', () => w.heap.footprint()],
+    ] as const) {
       const want = JSON.stringify(call());
-      for (const [label, x] of values) expect(JSON.stringify((call as (v: unknown) => unknown)(x)), `${name}(${label})`).toBe(want);
+      for (const [label, x] of values)
+        expect(JSON.stringify((call as (v: unknown) => unknown)(x)), `${name}(${label})`).toBe(want);
     }
     w.heap.checkInvariants();
   });
@@ -99,7 +144,11 @@ describe('TlsfHeap.attach', () => {
     const { heap, blocks, memory } = world();
     const copy = TlsfHeap.attach(Memory.wrap(memory.buffer.slice(0)));
     expect(copy.region).toBe(heap.region);
-    const list = (h: TlsfHeap) => { const out: unknown[] = []; h.forEachBlock((...b) => out.push(b)); return out; };
+    const list = (h: TlsfHeap) => {
+      const out: unknown[] = [];
+      h.forEachBlock((...b) => out.push(b));
+      return out;
+    };
     expect(copy.stats()).toEqual(heap.stats());
     expect(list(copy)).toEqual(list(heap));
     expect(blocks.map((b) => copy.isAllocated(b))).toEqual(blocks.map((b) => heap.isAllocated(b)));
@@ -123,7 +172,11 @@ describe('TlsfHeap.attach', () => {
     const damage = (word: number, f: (v: number) => number) => {
       const m = Memory.wrap(memory.buffer.slice(0));
       m.u32[(heap.region >>> 2) + word] = f(m.u32[(heap.region >>> 2) + word]!);
-      try { TlsfHeap.attach(m); } catch (e) { return e as HeapCorruptionError; }
+      try {
+        TlsfHeap.attach(m);
+      } catch (e) {
+        return e as HeapCorruptionError;
+      }
       return undefined;
     };
     const magic = damage(1, (v) => v ^ 1);
@@ -158,7 +211,7 @@ describe('TlsfHeap.attach', () => {
     expect(report.usable).toBeGreaterThan(0);
     expect(report.slowest).toBeLessThan(1000);
     expect(report.words).toBeGreaterThan(50);
-    expect(Math.floor(500 * 6 / 7)).toBeGreaterThanOrEqual(report.words); // every state word was damaged at least once
+    expect(Math.floor((500 * 6) / 7)).toBeGreaterThanOrEqual(report.words); // every state word was damaged at least once
   });
 });
 
@@ -199,8 +252,22 @@ describe('TlsfHeap: every method after a wasm-side grow', () => {
     const calls: Array<[string, (h: H) => unknown]> = [
       ['stats', (h) => h.heap.stats()],
       ['footprint', (h) => h.heap.footprint()],
-      ['forEachChunk', (h) => { const s: number[] = []; h.heap.forEachChunk((a) => s.push(a)); return s; }],
-      ['forEachBlock', (h) => { const s: unknown[] = []; h.heap.forEachBlock((...b) => s.push(b)); return s; }],
+      [
+        'forEachChunk',
+        (h) => {
+          const s: number[] = [];
+          h.heap.forEachChunk((a) => s.push(a));
+          return s;
+        },
+      ],
+      [
+        'forEachBlock',
+        (h) => {
+          const s: unknown[] = [];
+          h.heap.forEachBlock((...b) => s.push(b));
+          return s;
+        },
+      ],
       ['isAllocated', (h) => h.blocks.map((b) => h.heap.isAllocated(b))],
       ['usableSize', (h) => h.heap.usableSize(h.blocks[1]!)],
       ['bytes', (h) => h.heap.bytes.length > 0 && h.heap.bytes[h.blocks[1]!]],

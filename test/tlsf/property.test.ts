@@ -34,7 +34,11 @@ const sizeArb = fc.oneof(
   { weight: 15, arbitrary: fc.integer({ min: 8193, max: 65536 }) },
 );
 type Op = [kind: 'a' | 'f' | 'r', size: number, pick: number];
-const opArb: fc.Arbitrary<Op> = fc.tuple(fc.constantFrom('a' as const, 'a' as const, 'f' as const, 'r' as const), sizeArb, fc.nat());
+const opArb: fc.Arbitrary<Op> = fc.tuple(
+  fc.constantFrom('a' as const, 'a' as const, 'f' as const, 'r' as const),
+  sizeArb,
+  fc.nat(),
+);
 
 /**
  * Replays ops on a fresh heap against a model of live blocks: no overlap,
@@ -42,7 +46,10 @@ const opArb: fc.Arbitrary<Op> = fc.tuple(fc.constantFrom('a' as const, 'a' as co
  * realloc), usableSize >= size; then frees everything and checks that every
  * chunk went back to the buddy.
  */
-function replay(ops: Iterable<Op>, opts: { pages: number; chunkPages: number; everyStep: boolean }): { n: number; ooms: number } {
+function replay(
+  ops: Iterable<Op>,
+  opts: { pages: number; chunkPages: number; everyStep: boolean },
+): { n: number; ooms: number } {
   const buddy = new BuddyAllocator({ pages: opts.pages });
   const initial = JSON.stringify(buddy.freeCounts());
   const heap = new TlsfHeap(buddy, { chunkPages: opts.chunkPages });
@@ -152,7 +159,12 @@ function* randomOps(seed: number, count: number, maxLive: number): Generator<Op>
   let live = 0;
   for (let i = 0; i < count; i++) {
     const u = rnd();
-    const size = u < 0.5 ? 1 + Math.floor(rnd() * 512) : u < 0.85 ? 513 + Math.floor(rnd() * 7680) : 8193 + Math.floor(rnd() * 57344);
+    const size =
+      u < 0.5
+        ? 1 + Math.floor(rnd() * 512)
+        : u < 0.85
+          ? 513 + Math.floor(rnd() * 7680)
+          : 8193 + Math.floor(rnd() * 57344);
     const r = rnd();
     const kind = live === 0 || (live < maxLive && r < 0.5) ? 'a' : r < 0.8 ? 'f' : 'r';
     if (kind === 'a') live++;
@@ -165,9 +177,13 @@ describe('TlsfHeap against a model', () => {
   it('random alloc/free/realloc of 1 B..64 KiB, invariants after every step', () => {
     let ops = 0;
     fc.assert(
-      fc.property(fc.constantFrom(16, 32, 64), fc.array(opArb, { minLength: 50, maxLength: 400 }), (chunkPages, script) => {
-        ops += replay(script, { pages: 2048, chunkPages, everyStep: true }).n;
-      }),
+      fc.property(
+        fc.constantFrom(16, 32, 64),
+        fc.array(opArb, { minLength: 50, maxLength: 400 }),
+        (chunkPages, script) => {
+          ops += replay(script, { pages: 2048, chunkPages, everyStep: true }).n;
+        },
+      ),
       { numRuns: runs(100) },
     );
     expect(ops).toBeGreaterThan(runs(100) * 50);
@@ -185,9 +201,13 @@ describe('TlsfHeap against a model', () => {
 });
 
 describe('TlsfHeap.attach on damaged copies (the attach fuzzer; 20k cases in npm run fuzz)', () => {
-  it('a typed error or a sound heap, never a hang (1 s watchdog per case)', async () => {
-    const report = await runAttachFuzz('tlsf', 4242, runs(100, 200));
-    expect(report.failures).toEqual([]);
-    expect(report.typed + report.usable).toBe(runs(100, 200));
-  }, SOAK ? 1_800_000 : 120_000);
+  it(
+    'a typed error or a sound heap, never a hang (1 s watchdog per case)',
+    async () => {
+      const report = await runAttachFuzz('tlsf', 4242, runs(100, 200));
+      expect(report.failures).toEqual([]);
+      expect(report.typed + report.usable).toBe(runs(100, 200));
+    },
+    SOAK ? 1_800_000 : 120_000,
+  );
 });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BuddyAllocator, DoubleFreeError, InvalidArgumentError, InvalidFreeError, MemkitError,
-  OutOfMemoryError, TlsfHeap, tlsfMapping,
+  BuddyAllocator,
+  DoubleFreeError,
+  InvalidArgumentError,
+  InvalidFreeError,
+  MemkitError,
+  OutOfMemoryError,
+  TlsfHeap,
+  tlsfMapping,
 } from '../../src/index.js';
 
 /** A heap on a 1 MiB buddy with 64 KiB chunks (maxSize 65520). */
@@ -16,7 +22,7 @@ function setup(pages = 256, chunkPages = 16) {
 const snapshot = (heap: TlsfHeap) => Buffer.from(heap.bytes).toString('base64');
 
 describe('TLSF: alloc, free, coalescing', () => {
-  it('blocks are 8-aligned, carry an 8-byte header, and are carved off the free block\'s end', () => {
+  it("blocks are 8-aligned, carry an 8-byte header, and are carved off the free block's end", () => {
     const { heap, buddy, events } = setup();
     const a = heap.alloc(1);
     const b = heap.alloc(100);
@@ -48,7 +54,10 @@ describe('TLSF: alloc, free, coalescing', () => {
     heap.checkInvariants();
     const blocks: Array<[number, number, boolean]> = [];
     heap.forEachBlock((addr, size, f) => blocks.push([addr, size, f]));
-    expect(blocks.slice(1)).toEqual([[d, 104, false], [c, 3 * 112 - 8, true]]);
+    expect(blocks.slice(1)).toEqual([
+      [d, 104, false],
+      [c, 3 * 112 - 8, true],
+    ]);
     expect(heap.alloc(3 * 112 - 8)).toBe(c); // the merged block serves a request of its whole size
   });
 
@@ -155,17 +164,17 @@ describe('TLSF realloc', () => {
     const a = heap.alloc(1000);
     expect(heap.realloc(a, 100)).toBe(a);
     heap.checkInvariants();
-    const after = (p: number) => {
+    const blockAfter = (p: number) => {
       const blocks: Array<[number, number, boolean]> = [];
       heap.forEachBlock((addr, size, f) => blocks.push([addr, size, f]));
       return blocks[blocks.findIndex((blk) => blk[0] === p) + 1];
     };
-    expect(after(a)).toEqual([a + 112, 888, true]); // the tail: 896 bytes, header included
+    expect(blockAfter(a)).toEqual([a + 112, 888, true]); // the tail: 896 bytes, header included
     expect(heap.alloc(888)).toBe(a + 112);
     heap.free(a + 112);
     heap.free(x); // x merges with the free tail
     expect(heap.realloc(a, 8)).toBe(a); // the tail (96 bytes) merges with the free block right of it
-    expect(after(a)).toEqual([a + 16, 96 + 896 + 1008 - 8, true]);
+    expect(blockAfter(a)).toEqual([a + 16, 96 + 896 + 1008 - 8, true]);
     heap.checkInvariants();
   });
 
@@ -187,7 +196,11 @@ describe('TLSF realloc', () => {
     heap.alloc(30_000);
     const before = snapshot(heap);
     let err: unknown;
-    try { heap.realloc(a, 60_000); } catch (e) { err = e; }
+    try {
+      heap.realloc(a, 60_000);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as OutOfMemoryError).requested).toBe(60_000);
     expect(snapshot(heap)).toBe(before);
@@ -221,15 +234,30 @@ describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () 
     const { heap, a, b, c } = live();
     const before = snapshot(heap);
     const bad = [
-      0, a + 8, a + 1, a + 1000, b - 8, c + 64, c + 1000, // tail of the chunk: free, never allocated
+      0,
+      a + 8,
+      a + 1,
+      a + 1000,
+      b - 8,
+      c + 64,
+      c + 1000, // tail of the chunk: free, never allocated
       heap.region + 64, // the control region
       heap.buddy.base + (1 << 20), // past the end
     ];
     // Not addresses at all: the argument gate refuses them, naming `addr`.
     for (const addr of [-8, 1.5, NaN, Infinity, 2 ** 40]) {
-      for (const op of [() => heap.free(addr), () => heap.realloc(addr, 10), () => heap.usableSize(addr), () => heap.isAllocated(addr)]) {
+      for (const op of [
+        () => heap.free(addr),
+        () => heap.realloc(addr, 10),
+        () => heap.usableSize(addr),
+        () => heap.isAllocated(addr),
+      ]) {
         let err: unknown;
-        try { op(); } catch (e) { err = e; }
+        try {
+          op();
+        } catch (e) {
+          err = e;
+        }
         expect(err, `address ${addr}`).toBeInstanceOf(InvalidArgumentError);
         expect((err as InvalidArgumentError).argument).toBe('addr');
       }
@@ -237,7 +265,11 @@ describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () 
     for (const addr of bad) {
       for (const op of [() => heap.free(addr), () => heap.realloc(addr, 10), () => heap.usableSize(addr)]) {
         let err: unknown;
-        try { op(); } catch (e) { err = e; }
+        try {
+          op();
+        } catch (e) {
+          err = e;
+        }
         expect(err, `address ${addr}`).toBeInstanceOf(InvalidFreeError);
         expect(err, `address ${addr}`).not.toBeInstanceOf(DoubleFreeError);
       }
@@ -286,7 +318,11 @@ describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () 
     const a = heap.alloc(40_000);
     const before = snapshot(heap);
     let err: unknown;
-    try { heap.alloc(40_000); } catch (e) { err = e; }
+    try {
+      heap.alloc(40_000);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(OutOfMemoryError);
     expect((err as OutOfMemoryError).requested).toBe(40_000);
     expect(heap.tryAlloc(40_000)).toBe(0); // the same, without an exception

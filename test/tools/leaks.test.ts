@@ -10,7 +10,12 @@ function heap() {
   const km = new Kmalloc({ bytes: 1 << 22 });
   const k = { memory: km.memory, alloc: (n: number) => km.kzalloc(n), forEachBlock: km.forEachBlock.bind(km) };
   const u32 = () => km.memory.u32;
-  return { k, put: (at: number, v: number) => { u32()[at >>> 2] = v; } };
+  return {
+    k,
+    put: (at: number, v: number) => {
+      u32()[at >>> 2] = v;
+    },
+  };
 }
 
 describe('findLeaks (kmemleak for kmalloc heaps)', () => {
@@ -29,7 +34,9 @@ describe('findLeaks (kmemleak for kmalloc heaps)', () => {
     put(lost1, lost2); // lost1 -> lost2, but nothing reaches lost1
     put(lostCycle, lostCycle);
     const r = findLeaks(k, [root]);
-    expect(r.leaks.map((l) => l.address).sort((x, y) => x - y)).toEqual([lost1, lost2, lostCycle].sort((x, y) => x - y));
+    expect(r.leaks.map((l) => l.address).sort((x, y) => x - y)).toEqual(
+      [lost1, lost2, lostCycle].sort((x, y) => x - y),
+    );
     expect(r.blocks).toBe(7);
     expect(findLeaks(k, [root, lost1]).leaks.map((l) => l.address)).toEqual([lostCycle]);
   });

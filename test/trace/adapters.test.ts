@@ -5,6 +5,7 @@ import { ALLOCATORS, allocatorNames, createAllocator } from '../../src/trace/all
 import { parseTrace } from '../../src/trace/trace.js';
 import { readTrace } from '../../src/trace/read.js';
 import { replay } from '../../src/trace/replay.js';
+import type { ByteAllocator } from '../../src/memory/byte-allocator.js';
 
 describe('ThingAllocator (@thi.ng/malloc MemPool)', () => {
   it('usableSize is the block minus its 8-byte header; footprint is top', async () => {
@@ -40,7 +41,9 @@ describe("verification finds the bugs of MemPool's own realloc (@thi.ng/malloc 6
     // [40, 64) holds block 1's header, which f 1 writes.
     const t = parseTrace('0\n3\n7\n1\na 0 24\nr 0 16\na 1 8\nf 0\na 2 24\nf 1\nf 2\n', 'shrink.rep');
     const bad = replay(t, await createThingAllocator(0, { nativeRealloc: true }));
-    expect(bad.violation).toMatch(/^shrink\.rep:11: thing-native-realloc: op 6 `f 2`: payload of block 2 at 0x00000028 changed before free: byte (16|20) \(address 0x000000(38|3c)\)/);
+    expect(bad.violation).toMatch(
+      /^shrink\.rep:11: thing-native-realloc: op 6 `f 2`: payload of block 2 at 0x00000028 changed before free: byte (16|20) \(address 0x000000(38|3c)\)/,
+    );
     // Without verification nothing writes payloads, and the replay goes through.
     expect(replay(t, await createThingAllocator(0, { nativeRealloc: true }), { verify: false }).violation).toBeNull();
     // The adapter's own realloc (the default) is fine.
@@ -71,16 +74,21 @@ describe('allocator registry', () => {
     const live: number[] = [];
     let next = 0;
     let seed = 7;
-    const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const rnd = (n: number): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
     while (ops.length < 5000) {
       const k = rnd(10);
-      if (k < 5 || live.length === 0) { ops.push(`a ${next} ${1 + (rnd(4) === 0 ? rnd(20000) : rnd(200))}`); live.push(next++); }
-      else if (k < 8) { const j = rnd(live.length); ops.push(`f ${live[j]}`); live.splice(j, 1); }
-      else ops.push(`r ${live[rnd(live.length)]} ${1 + rnd(3000)}`);
+      if (k < 5 || live.length === 0) {
+        ops.push(`a ${next} ${1 + (rnd(4) === 0 ? rnd(20000) : rnd(200))}`);
+        live.push(next++);
+      } else if (k < 8) {
+        const j = rnd(live.length);
+        ops.push(`f ${live[j]}`);
+        live.splice(j, 1);
+      } else ops.push(`r ${live[rnd(live.length)]} ${1 + rnd(3000)}`);
     }
     const t = parseTrace(`0\n${next}\n${ops.length}\n1\n${ops.join('\n')}\n`, 'fuzz.rep');
     for (const name of allocatorNames()) {
-      let a;
+      let a: ByteAllocator;
       try {
         a = await createAllocator(name, 1 << 20);
       } catch (e) {
@@ -104,7 +112,7 @@ describe('real traces through every registered allocator, verified', () => {
       const t = await readTrace(`traces/${f}.rep.gz`, soak ? {} : { maxOps: 100_000 });
       for (const name of allocatorNames()) {
         if (soak && name === 'thing' && f !== 'gcc-cc1') continue; // MemPool's free is O(live blocks)
-        let a;
+        let a: ByteAllocator;
         try {
           a = await createAllocator(name, t.heapSize);
         } catch (e) {

@@ -20,7 +20,10 @@ export class FirstFit implements ByteAllocator {
   /** Live blocks sorted by address: [start, end) with end = start + rounded size. */
   protected blocks: Array<[number, number]> = [];
 
-  constructor(readonly capacity = 1 << 16, withBytes = true) {
+  constructor(
+    readonly capacity = 1 << 16,
+    withBytes = true,
+  ) {
     this.bytes = withBytes ? new Uint8Array(capacity) : undefined;
   }
 

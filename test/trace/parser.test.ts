@@ -32,7 +32,14 @@ describe('parseTrace on good input', () => {
     const t = parseTrace(GOOD, 'good.rep');
     expect(t.file).toBe('good.rep');
     expect([t.heapSize, t.ids, t.declaredOps, t.weight, t.length, t.truncated]).toEqual([2048, 3, 6, 1, 6, false]);
-    expect(Array.from(t.kind)).toEqual([OpKind.Alloc, OpKind.Alloc, OpKind.Realloc, OpKind.Free, OpKind.Alloc, OpKind.Free]);
+    expect(Array.from(t.kind)).toEqual([
+      OpKind.Alloc,
+      OpKind.Alloc,
+      OpKind.Realloc,
+      OpKind.Free,
+      OpKind.Alloc,
+      OpKind.Free,
+    ]);
     expect(Array.from(t.id)).toEqual([0, 1, 0, 1, 2, 0]);
     expect(Array.from(t.size)).toEqual([100, 20, 300, 0, 7, 0]);
     expect(Array.from(t.line)).toEqual([5, 6, 8, 9, 10, 11]);
@@ -164,7 +171,9 @@ describe('long lines: refused with one line naming the line, in linear time', ()
   });
 
   it('a long line inside one chunk is refused too; a line of exactly the limit is only a bad op', () => {
-    expect(() => parseTrace('1\n1\n1\n1\na 0 ' + '1'.repeat(5000) + '\n', 'one.rep')).toThrow(/^one\.rep:5: line is longer than 4096 bytes \(5004\)/);
+    expect(() => parseTrace('1\n1\n1\n1\na 0 ' + '1'.repeat(5000) + '\n', 'one.rep')).toThrow(
+      /^one\.rep:5: line is longer than 4096 bytes \(5004\)/,
+    );
     const atLimit = 'a 0 1' + ' '.repeat(4096 - 6) + 'x';
     expect(atLimit.length).toBe(4096);
     expect(() => parseTrace('1\n1\n1\n1\n' + atLimit + '\n', 'edge.rep')).toThrow(/^edge\.rep:5: expected `a ID SIZE`/);
@@ -184,9 +193,11 @@ describe('long lines: refused with one line naming the line, in linear time', ()
       expect(p.finish().length).toBeGreaterThan(0);
       return performance.now() - t0;
     };
-    const small = make(5000), big = make(40000);
+    const small = make(5000),
+      big = make(40000);
     time(small);
-    const a = Math.min(time(small), time(small)), b = time(big);
+    const a = Math.min(time(small), time(small)),
+      b = time(big);
     expect(b / Math.max(a, 1)).toBeLessThan(32); // quadratic would be ~64x
   });
 });

@@ -6,7 +6,11 @@ import { IntervalSet } from '../../src/trace/interval-set.js';
 import { BuddyByteAllocator, createBuddyAllocator } from '../../src/trace/buddy-adapter.js';
 import { BuddyAllocator } from '../../src/buddy/index.js';
 import {
-  CorruptingAllocator, FirstFit, LossyReallocAllocator, OverlappingAllocator, RefusingAllocator,
+  CorruptingAllocator,
+  FirstFit,
+  LossyReallocAllocator,
+  OverlappingAllocator,
+  RefusingAllocator,
 } from './model-allocators.js';
 
 const trace = (ops: string[], ids = 16, file = 'hand.rep'): ReturnType<typeof parseTrace> =>
@@ -81,7 +85,13 @@ describe('replay figures on hand-made traces (first-fit model, 8-byte granules, 
     const b = replay(t, new FirstFit(), { verify: false });
     expect(b.verified).toBe(false);
     expect(b.verification).toBe('off');
-    for (const k of ['peakPayload', 'peakFootprint', 'utilization', 'internalFragmentationBytes', 'externalFragmentationBytes'] as const) {
+    for (const k of [
+      'peakPayload',
+      'peakFootprint',
+      'utilization',
+      'internalFragmentationBytes',
+      'externalFragmentationBytes',
+    ] as const) {
       expect(b[k]).toBe(a[k]);
     }
   });
@@ -127,7 +137,9 @@ describe('verification catches broken allocators', () => {
     const r = replay(trace(ops, 16, 'ov.rep'), new OverlappingAllocator());
     expect(r.verified).toBe(false);
     // Op 2 (line 7) gets block 1's address.
-    expect(r.violation).toMatch(/^ov\.rep:7: overlapping: op 2 `a 2 16`: alloc\(16\) for block 2 returned \[0x00000018, 0x00000028\), which overlaps live block 1 at \[0x00000018, 0x00000028\)$/);
+    expect(r.violation).toMatch(
+      /^ov\.rep:7: overlapping: op 2 `a 2 16`: alloc\(16\) for block 2 returned \[0x00000018, 0x00000028\), which overlaps live block 1 at \[0x00000018, 0x00000028\)$/,
+    );
     expect(r.ops).toBe(2);
   });
 
@@ -135,13 +147,17 @@ describe('verification catches broken allocators', () => {
     const r = replay(trace(ops, 16, 'cor.rep'), new CorruptingAllocator());
     expect(r.verified).toBe(false);
     // Block 1 at 0x18..0x28 gets its last 4 bytes overwritten by block 2's header; found at `f 1` (line 9).
-    expect(r.violation).toMatch(/^cor\.rep:9: corrupting: op 4 `f 1`: payload of block 1 at 0x00000018 changed before free: byte 12 \(address 0x00000024\) is 0xef, expected 0x[0-9a-f]{2}$/);
+    expect(r.violation).toMatch(
+      /^cor\.rep:9: corrupting: op 4 `f 1`: payload of block 1 at 0x00000018 changed before free: byte 12 \(address 0x00000024\) is 0xef, expected 0x[0-9a-f]{2}$/,
+    );
   });
 
   it('realloc that loses content', () => {
     const r = replay(trace(['a 0 16', 'a 1 8', 'r 0 64', 'f 0', 'f 1']), new LossyReallocAllocator());
     expect(r.verified).toBe(false);
-    expect(r.violation).toMatch(/op 2 `r 0 64`: payload of block 0 at 0x00000020 changed after realloc from 0x00000008 \(16 -> 64 bytes\): byte 8 /);
+    expect(r.violation).toMatch(
+      /op 2 `r 0 64`: payload of block 0 at 0x00000020 changed after realloc from 0x00000008 \(16 -> 64 bytes\): byte 8 /,
+    );
   });
 
   it('an error other than out of memory stops the replay, even with --no-verify', () => {
@@ -153,7 +169,9 @@ describe('verification catches broken allocators', () => {
   it('without verification the overlapping allocator goes unnoticed', () => {
     // (Blocks 1 and 2 share an address and are never freed here: freeing both
     // would make the model throw InvalidFreeError, which is reported even then.)
-    const r = replay(trace(['a 0 16', 'a 1 16', 'a 2 16', 'a 3 16', 'f 0', 'f 3']), new OverlappingAllocator(), { verify: false });
+    const r = replay(trace(['a 0 16', 'a 1 16', 'a 2 16', 'a 3 16', 'f 0', 'f 3']), new OverlappingAllocator(), {
+      verify: false,
+    });
     expect(r.violation).toBeNull();
     expect(r.verified).toBe(false);
   });
@@ -161,30 +179,36 @@ describe('verification catches broken allocators', () => {
 
 describe('IntervalSet', () => {
   it('agrees with a brute-force list on random insert/remove/query', () => {
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 1, max: 20 }), fc.nat(15)), { maxLength: 200 }), (steps) => {
-      const set = new IntervalSet(16);
-      const live = new Map<number, [number, number]>();
-      for (const [s, len, id] of steps) {
-        const e = s + len;
-        let want = -1;
-        for (const [k, [a, b]] of live) if (a < e && s < b) want = k;
-        const got = set.overlapping(s, e);
-        expect(got >= 0).toBe(want >= 0);
-        if (got >= 0) {
-          const [a, b] = live.get(got)!;
-          expect(a < e && s < b).toBe(true);
-        }
-        if (live.has(id)) {
-          const [a, b] = live.get(id)!;
-          set.remove(id, a, b);
-          live.delete(id);
-        } else if (got < 0) {
-          set.insert(id, s, e);
-          live.set(id, [s, e]);
-        }
-        expect(set.size).toBe(live.size);
-      }
-    }), { numRuns: process.env.MEMKIT_FUZZ === 'soak' ? 2000 : 200 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 1, max: 20 }), fc.nat(15)), { maxLength: 200 }),
+        (steps) => {
+          const set = new IntervalSet(16);
+          const live = new Map<number, [number, number]>();
+          for (const [s, len, id] of steps) {
+            const e = s + len;
+            let want = -1;
+            for (const [k, [a, b]] of live) if (a < e && s < b) want = k;
+            const got = set.overlapping(s, e);
+            expect(got >= 0).toBe(want >= 0);
+            if (got >= 0) {
+              const [a, b] = live.get(got)!;
+              expect(a < e && s < b).toBe(true);
+            }
+            if (live.has(id)) {
+              const [a, b] = live.get(id)!;
+              set.remove(id, a, b);
+              live.delete(id);
+            } else if (got < 0) {
+              set.insert(id, s, e);
+              live.set(id, [s, e]);
+            }
+            expect(set.size).toBe(live.size);
+          }
+        },
+      ),
+      { numRuns: process.env.MEMKIT_FUZZ === 'soak' ? 2000 : 200 },
+    );
   });
 });
 
@@ -224,13 +248,18 @@ describe('BuddyByteAllocator', () => {
     const live: number[] = [];
     let next = 0;
     let seed = 12345;
-    const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    const rnd = (n: number): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
     const n = process.env.MEMKIT_FUZZ === 'soak' ? 200_000 : 20_000;
     while (ops.length < n) {
       const k = rnd(10);
-      if (k < 5 || live.length === 0) { ops.push(`a ${next} ${1 + rnd(3000)}`); live.push(next++); }
-      else if (k < 8) { const j = rnd(live.length); ops.push(`f ${live[j]}`); live.splice(j, 1); }
-      else ops.push(`r ${live[rnd(live.length)]} ${1 + rnd(3000)}`);
+      if (k < 5 || live.length === 0) {
+        ops.push(`a ${next} ${1 + rnd(3000)}`);
+        live.push(next++);
+      } else if (k < 8) {
+        const j = rnd(live.length);
+        ops.push(`f ${live[j]}`);
+        live.splice(j, 1);
+      } else ops.push(`r ${live[rnd(live.length)]} ${1 + rnd(3000)}`);
     }
     const t = trace(ops, next);
     const r = replay(t, createBuddyAllocator(1 << 16, { pageSize: 64 }));
@@ -242,10 +271,18 @@ describe('BuddyByteAllocator', () => {
 
 describe('the fragmentation probe does not disturb the measured allocator', () => {
   it('with probeOn, peak footprint and utilization equal a run without the probe', async () => {
-    const { readTrace: read, truncateTrace: cut, createAllocator: make, replay: run } = await import('../../src/trace/index.js');
+    const {
+      readTrace: read,
+      truncateTrace: cut,
+      createAllocator: make,
+      replay: run,
+    } = await import('../../src/trace/index.js');
     const t = cut(await read(new URL('../../traces/bash.rep.gz', import.meta.url).pathname), 150_000);
     const plain = run(t, await make('kmalloc', t.heapSize), { verify: false, probe: false });
-    const probed = run(t, await make('kmalloc', t.heapSize), { verify: false, probeOn: await make('kmalloc', t.heapSize) });
+    const probed = run(t, await make('kmalloc', t.heapSize), {
+      verify: false,
+      probeOn: await make('kmalloc', t.heapSize),
+    });
     expect(probed.probeBlocks).toBeGreaterThan(0);
     expect(probed.peakFootprint).toBe(plain.peakFootprint);
     expect(probed.utilization).toBe(plain.utilization);

@@ -25,7 +25,8 @@ import { createAllocator, readTrace, replay } from '../../src/trace/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`test/web: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium to run the browser tests)`);
+if (!hasChromium)
+  console.warn(`test/web: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium to run the browser tests)`);
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -58,15 +59,23 @@ const PRESETS: Record<string, string[]> = {
 
 const WIDTHS = [1440, 1024, 900];
 
-interface Box { x: number; y: number; w: number; h: number; text: string }
+interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  text: string;
+}
 
 /** Pairs of boxes that overlap (by more than a hair). */
 function overlaps(boxes: Box[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < boxes.length; i++) {
     for (let j = i + 1; j < boxes.length; j++) {
-      const a = boxes[i]!, b = boxes[j]!;
-      if (a.x + 0.5 < b.x + b.w && b.x + 0.5 < a.x + a.w && a.y + 0.5 < b.y + b.h && b.y + 0.5 < a.y + a.h) out.push(`"${a.text}" / "${b.text}"`);
+      const a = boxes[i]!,
+        b = boxes[j]!;
+      if (a.x + 0.5 < b.x + b.w && b.x + 0.5 < a.x + a.w && a.y + 0.5 < b.y + b.h && b.y + 0.5 < a.y + a.h)
+        out.push(`"${a.text}" / "${b.text}"`);
     }
   }
   return out;
@@ -101,7 +110,14 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     page = await open(1400);
     page.on('load', () => loads++);
@@ -163,7 +179,8 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
       const snap = await page.evaluate(() => {
         const v = document.getElementById('view-buddy')!;
         const lists: Record<number, string> = {};
-        for (const e of Array.from(v.querySelectorAll<HTMLElement>('[data-testid^=freelist-]'))) lists[Number(e.dataset['testid']!.slice(9))] = e.dataset['pages']!;
+        for (const e of Array.from(v.querySelectorAll<HTMLElement>('[data-testid^=freelist-]')))
+          lists[Number(e.dataset.testid!.slice(9))] = e.dataset.pages!;
         // Free blocks of the strip: first page and order (the width in pages is 2^order).
         const strip: string[] = [];
         for (const b of Array.from(v.querySelectorAll<HTMLElement>('[data-testid=buddy-strip] .blk.free'))) {
@@ -171,11 +188,26 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
           strip.push(`${Number(m[1]) - 1}:${Math.log2(Number(m[2]))}`);
         }
         const listed: string[] = [];
-        for (const [k, s] of Object.entries(lists)) for (const p of s.split(',').filter((x) => x !== '')) listed.push(`${p}:${k}`);
-        const info = document.querySelector('[data-testid=buddyinfo]')!.textContent!.trim().split(/\s+/).slice(4).map(Number);
+        for (const [k, s] of Object.entries(lists))
+          for (const p of s.split(',').filter((x) => x !== '')) listed.push(`${p}:${k}`);
+        const info = document
+          .querySelector('[data-testid=buddyinfo]')!
+          .textContent!.trim()
+          .split(/\s+/)
+          .slice(4)
+          .map(Number);
         const counts = [0, 1, 2, 3, 4].map((k) => (lists[k] ?? '').split(',').filter((x) => x !== '').length);
-        const bits = [0, 1, 2, 3].map((k) => document.querySelector<HTMLElement>(`[data-testid=bitmap-${k}]`)!.dataset['bits']!);
-        return { frame: v.dataset['frame'] ?? '', strip: strip.sort().join(' '), listed: listed.sort().join(' '), info: info.join(','), counts: counts.join(','), bits };
+        const bits = [0, 1, 2, 3].map(
+          (k) => document.querySelector<HTMLElement>(`[data-testid=bitmap-${k}]`)!.dataset.bits!,
+        );
+        return {
+          frame: v.dataset.frame ?? '',
+          strip: strip.sort().join(' '),
+          listed: listed.sort().join(' '),
+          info: info.join(','),
+          counts: counts.join(','),
+          bits,
+        };
       });
       // The strip's free blocks are exactly the listed ones; buddyinfo counts the same lists.
       expect(snap.strip, `frame ${snap.frame}`).toBe(snap.listed);
@@ -198,12 +230,14 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     expect(seen.has('')).toBe(true);
   });
 
-  it('does not make a refused operation a step, and keeps a preset\'s steps within reach', async () => {
+  it("does not make a refused operation a step, and keeps a preset's steps within reach", async () => {
     await page.click('[data-testid=tab-buddy]');
     await page.click('[data-testid=buddy-preset-0]');
     await page.fill('[data-testid=buddy-n]', '100');
     await page.click('[data-testid=buddy-alloc]');
-    expect(await page.textContent('[data-testid=buddy-narrative]')).toMatch(/Refused, not added as a step: OutOfMemoryError/);
+    expect(await page.textContent('[data-testid=buddy-narrative]')).toMatch(
+      /Refused, not added as a step: OutOfMemoryError/,
+    );
     expect(await steps(page, 'buddy')).toBe(8);
     expect(await page.textContent('[data-testid=buddy-counter]')).toBe('step 0 / 8');
     for (const bad of ['0', '1.5', '-1']) {
@@ -225,15 +259,20 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     await page.click('[data-testid=tab-arena]');
     await page.click('[data-testid=arena-preset-0]');
     await page.click('[data-testid=arena-rewind]');
-    expect(await page.textContent('[data-testid=arena-narrative]')).toMatch(/^Nothing to do, not added as a step: no mark/);
+    expect(await page.textContent('[data-testid=arena-narrative]')).toMatch(
+      /^Nothing to do, not added as a step: no mark/,
+    );
     expect(await steps(page, 'arena')).toBe(3);
   });
 
-  it('plays a bundled trace; the plotted peak footprint equals the replay engine\'s; round binary ticks, no label overlap', async () => {
+  it("plays a bundled trace; the plotted peak footprint equals the replay engine's; round binary ticks, no label overlap", async () => {
     const trace = await readTrace(`${repo}traces/gcc-cc1.rep.gz`);
     const expected: Record<string, number> = {};
     for (const name of ['kmalloc', 'buddy']) {
-      expected[name] = replay(trace, await createAllocator(name, trace.heapSize), { verify: false, probe: false }).peakFootprint;
+      expected[name] = replay(trace, await createAllocator(name, trace.heapSize), {
+        verify: false,
+        probe: false,
+      }).peakFootprint;
     }
     await page.click('[data-testid=tab-trace]');
     await page.selectOption('[data-testid=trace-pick]', { label: 'gcc-cc1.rep.gz' });
@@ -262,27 +301,44 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     const op = Number((await page.textContent('[data-testid=trace-op]'))!.match(/op ([\d,]+)/)![1]!.replace(/,/g, ''));
     expect(op).toBeGreaterThan(0);
     await page.locator('[data-testid=trace-scrub]').fill('264300');
-    await page.waitForFunction(() => /op 264,300/.test(document.querySelector('[data-testid=trace-op]')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => /op 264,300/.test(document.querySelector('[data-testid=trace-op]')?.textContent ?? ''),
+      undefined,
+      { timeout: 20_000 },
+    );
     await page.waitForFunction(() => location.hash.includes('op=264300'));
     expect(new URL(page.url()).hash).toBe('#trace?trace=gcc-cc1.rep.gz&a=kmalloc&b=buddy&op=264300');
   });
 
-  it('shows the parser\'s error for a malformed trace; an allocator without pages gets no empty page map', async () => {
+  it("shows the parser's error for a malformed trace; an allocator without pages gets no empty page map", async () => {
     await page.click('[data-testid=tab-trace]');
     await page.setInputFiles('[data-testid=trace-file]', {
-      name: 'broken.rep', mimeType: 'text/plain',
+      name: 'broken.rep',
+      mimeType: 'text/plain',
       buffer: Buffer.from('100\n2\n3\n1\na 0 10\nf 1\nf 0\n'),
     });
     const box = page.locator('[data-testid=trace-error]');
     await box.waitFor({ state: 'visible', timeout: 10_000 });
     expect(await box.textContent()).toMatch(/broken\.rep:6: /);
     await page.click('[data-testid=trace-step]');
-    await page.setInputFiles('[data-testid=trace-file]', { name: 'garbage.rep.gz', mimeType: 'application/gzip', buffer: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]) });
-    await page.waitForFunction(() => /garbage\.rep\.gz/.test(document.querySelector('[data-testid=trace-error]')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    await page.setInputFiles('[data-testid=trace-file]', {
+      name: 'garbage.rep.gz',
+      mimeType: 'application/gzip',
+      buffer: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]),
+    });
+    await page.waitForFunction(
+      () => /garbage\.rep\.gz/.test(document.querySelector('[data-testid=trace-error]')?.textContent ?? ''),
+      undefined,
+      { timeout: 10_000 },
+    );
     // tlsf beside kmalloc on a small trace: kmalloc has a page map, tlsf a sentence instead.
     await page.selectOption('[data-testid=trace-alloc-a]', 'kmalloc');
     await page.selectOption('[data-testid=trace-alloc-b]', 'tlsf');
-    await page.setInputFiles('[data-testid=trace-file]', { name: 'small.rep', mimeType: 'text/plain', buffer: Buffer.from('100000\n3\n5\n1\na 0 100\na 1 5000\na 2 40\nf 1\nf 0\n') });
+    await page.setInputFiles('[data-testid=trace-file]', {
+      name: 'small.rep',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('100000\n3\n5\n1\na 0 100\na 1 5000\na 2 40\nf 1\nf 0\n'),
+    });
     await page.waitForSelector('#view-trace[data-loaded="small.rep"]', { timeout: 20_000 });
     expect(await page.isVisible('[data-testid=trace-side-0] [data-testid=memmap-canvas]')).toBe(true);
     expect(await page.locator('[data-testid=trace-side-1] [data-testid=memmap-canvas]').count()).toBe(0);
@@ -306,7 +362,8 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
       await page.click(`[data-testid=gc-steps] li:nth-child(${i + 1})`);
       expect(await page.textContent('[data-testid=gc-narrative]')).not.toMatch(/\bcycle\b/);
     }
-    const color = async (n: string): Promise<string | null> => page.getAttribute(`[data-testid=gc-graph] circle[data-name="${n}"]`, 'data-color');
+    const color = async (n: string): Promise<string | null> =>
+      page.getAttribute(`[data-testid=gc-graph] circle[data-name="${n}"]`, 'data-color');
     await page.click('[data-testid=gc-steps] li:nth-child(6)');
     expect(await color('F')).toBe('white');
     expect(await color('E')).toBe('black');
@@ -331,7 +388,14 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
 
   it('restores view, preset and step from the URL', async () => {
     const p = await open(1440);
-    const cases: Array<[string, number, number, boolean]> = [['buddy', 0, 5, true], ['buddy', 3, 12, false], ['slab', 0, 9, false], ['arena', 2, 11, false], ['gc', 0, 7, true], ['map', 0, 4, false]];
+    const cases: Array<[string, number, number, boolean]> = [
+      ['buddy', 0, 5, true],
+      ['buddy', 3, 12, false],
+      ['slab', 0, 9, false],
+      ['arena', 2, 11, false],
+      ['gc', 0, 7, true],
+      ['map', 0, 4, false],
+    ];
     const q = await open(1024);
     for (const [view, preset, n, fresh] of cases) {
       await p.click(`[data-testid=tab-${view}]`);
@@ -347,15 +411,21 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
         await q.reload();
         await q.waitForSelector('body[data-ready=true]');
       } else {
-        await q.evaluate((h) => { location.hash = h; }, hash);
+        await q.evaluate((h) => {
+          location.hash = h;
+        }, hash);
       }
       await q.waitForSelector(`#view-${view}:not([hidden])`);
       expect(await q.textContent(`[data-testid=${view}-counter]`), hash).toMatch(new RegExp(`^step ${n} / `));
       expect(await q.getAttribute(`#view-${view}`, 'data-sig'), hash).toBe(sig);
     }
     // An empty heap of a chosen size (the tree for any size: 4096 pages, 13 levels).
-    await q.evaluate(() => { location.hash = '#buddy?preset=empty&pages=4096'; });
-    await q.waitForFunction(() => /Normal(\s+0){12}\s+1\s*$/.test(document.querySelector('[data-testid=buddyinfo]')?.textContent ?? ''));
+    await q.evaluate(() => {
+      location.hash = '#buddy?preset=empty&pages=4096';
+    });
+    await q.waitForFunction(() =>
+      /Normal(\s+0){12}\s+1\s*$/.test(document.querySelector('[data-testid=buddyinfo]')?.textContent ?? ''),
+    );
     expect(await q.inputValue('[data-testid=buddy-heap]')).toBe('4096');
     expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/top 5 of 13 levels/);
     // One page: twelve splits; zoom into the split node at the bottom of the drawn tree, twice, down to page 0.
@@ -386,12 +456,17 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
       const keys = (await p.locator('header .keys').boundingBox())!;
       expect(keys.height, `${width}px: keyboard hint height`).toBeLessThan(30);
       const shots: Array<[string, string]> = [
-        ['buddy', '#buddy?preset=lecture&step=6'], ['buddy', '#buddy?preset=random1024&step=20'],
-        ['map', '#map?preset=mixed&step=6'], ['slab', '#slab?preset=lecture&step=7'],
-        ['arena', '#arena?preset=growing&step=11'], ['gc', '#gc?preset=lecture&step=12'],
+        ['buddy', '#buddy?preset=lecture&step=6'],
+        ['buddy', '#buddy?preset=random1024&step=20'],
+        ['map', '#map?preset=mixed&step=6'],
+        ['slab', '#slab?preset=lecture&step=7'],
+        ['arena', '#arena?preset=growing&step=11'],
+        ['gc', '#gc?preset=lecture&step=12'],
       ];
       for (const [view, hash] of shots) {
-        await p.evaluate((h) => { location.hash = h; }, hash);
+        await p.evaluate((h) => {
+          location.hash = h;
+        }, hash);
         await p.waitForFunction((v) => !document.getElementById(`view-${v}`)!.hidden, view);
         if (view === 'buddy') await p.waitForSelector('#view-buddy[data-frame=""]');
         await p.waitForTimeout(100);
@@ -399,7 +474,8 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
         const wide = await p.evaluate(() => {
           const out: string[] = [];
           const W = document.documentElement.clientWidth;
-          if (document.documentElement.scrollWidth > W) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${W}`);
+          if (document.documentElement.scrollWidth > W)
+            out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${W}`);
           // Inside a box that scrolls or clips on its own (the memory map), not the page's concern.
           const clips = new Map<Element, boolean>();
           const clipped = (a: Element | null): boolean => {
@@ -419,21 +495,30 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
           }
           // A text box that scrolls sideways hides a part (e.g. /proc/buddyinfo).
           for (const e of Array.from(document.querySelectorAll<HTMLElement>('main pre'))) {
-            if (e.closest('[hidden]') === null && e.scrollWidth > e.clientWidth + 1) out.push(`pre cut: ${e.textContent!.slice(0, 30)}`);
+            if (e.closest('[hidden]') === null && e.scrollWidth > e.clientWidth + 1)
+              out.push(`pre cut: ${e.textContent!.slice(0, 30)}`);
           }
           return out;
         });
         expect(wide, where).toEqual([]);
         if (view === 'buddy') {
           // The tree's labels (levels, nodes, zoom marks): no two boxes overlap.
-          const boxes = await p.evaluate(() => Array.from(document.querySelectorAll<SVGTextElement>('[data-testid=buddy-tree] text')).map((t) => {
-            const r = t.getBoundingClientRect();
-            return { x: r.x, y: r.y, w: r.width, h: r.height, text: t.textContent ?? '' };
-          }));
+          const boxes = await p.evaluate(() =>
+            Array.from(document.querySelectorAll<SVGTextElement>('[data-testid=buddy-tree] text')).map((t) => {
+              const r = t.getBoundingClientRect();
+              return { x: r.x, y: r.y, w: r.width, h: r.height, text: t.textContent ?? '' };
+            }),
+          );
           expect(boxes.length, where).toBeGreaterThan(10);
           expect(overlaps(boxes), where).toEqual([]);
           // The five level labels sit left of every node.
-          const nodes = await p.evaluate(() => Math.min(...Array.from(document.querySelectorAll('[data-testid=buddy-tree] circle')).map((c) => c.getBoundingClientRect().x)));
+          const nodes = await p.evaluate(() =>
+            Math.min(
+              ...Array.from(document.querySelectorAll('[data-testid=buddy-tree] circle')).map(
+                (c) => c.getBoundingClientRect().x,
+              ),
+            ),
+          );
           expect(boxes.filter((x) => /^2\^\d+$/.test(x.text) && x.x + x.w <= nodes).length, where).toBe(5);
         }
         if (view === 'gc') {
@@ -441,7 +526,11 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
           const canvas = (await p.locator('#view-gc .chart canvas').first().boundingBox())!;
           expect(labels.length, where).toBeGreaterThan(6);
           expect(overlaps(labels), where).toEqual([]);
-          for (const b of labels) expect(b.x >= 0 && b.y >= 0 && b.x + b.w <= canvas.width + 0.5 && b.y + b.h <= canvas.height + 0.5, `${where}: ${b.text} inside the chart`).toBe(true);
+          for (const b of labels)
+            expect(
+              b.x >= 0 && b.y >= 0 && b.x + b.w <= canvas.width + 0.5 && b.y + b.h <= canvas.height + 0.5,
+              `${where}: ${b.text} inside the chart`,
+            ).toBe(true);
           expect(await p.getAttribute('#view-gc .chart', 'data-dropped'), where).toBe('0');
         }
       }
@@ -453,10 +542,16 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     // The bundled trace, both allocators and the op (the URL state of this view).
     const p = await open(900, '#trace?trace=gcc-cc1.rep.gz&a=buddy&b=kmalloc&op=1234');
     await p.waitForSelector('#view-trace[data-loaded="gcc-cc1.rep.gz"]', { timeout: 60_000 });
-    await p.waitForFunction(() => /op 1,234 \//.test(document.querySelector('[data-testid=trace-op]')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    await p.waitForFunction(
+      () => /op 1,234 \//.test(document.querySelector('[data-testid=trace-op]')?.textContent ?? ''),
+      undefined,
+      { timeout: 20_000 },
+    );
     expect(await p.inputValue('[data-testid=trace-alloc-a]')).toBe('buddy');
     expect(await p.inputValue('[data-testid=trace-alloc-b]')).toBe('kmalloc');
-    expect(await p.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    expect(await p.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(
+      true,
+    );
     const labels = JSON.parse((await p.getAttribute('[data-testid=trace-chart]', 'data-labels'))!) as Box[];
     expect(labels.length).toBeGreaterThan(6);
     expect(overlaps(labels)).toEqual([]);
@@ -468,7 +563,9 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     const player = (await phone.locator('#view-buddy .player').boundingBox())!;
     const strip = (await phone.locator('[data-testid=buddy-strip]').boundingBox())!;
     expect(strip.y).toBeGreaterThan(player.y + player.height);
-    expect(await phone.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    expect(
+      await phone.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+    ).toBe(true);
     await phone.close();
     expect(errors).toEqual([]);
     expect(loads, 'the first page never reloaded (a reload would reset every view)').toBe(1);

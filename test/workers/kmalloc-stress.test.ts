@@ -37,8 +37,12 @@ async function stress(workers: number, opsPerWorker: number): Promise<void> {
   const fresh = k.footprint();
   const control = new SharedArrayBuffer((8 + 3 * SLOTS) * 4);
   // the first half of the workers start together; the rest join as the first ones finish
-  const first = Array.from({ length: workers }, (_, i) => run(memory.buffer as SharedArrayBuffer, control, 1000 + i, opsPerWorker));
-  const late = first.map((p, i) => p.then(() => run(memory.buffer as SharedArrayBuffer, control, 2000 + i, opsPerWorker >> 1)));
+  const first = Array.from({ length: workers }, (_, i) =>
+    run(memory.buffer as SharedArrayBuffer, control, 1000 + i, opsPerWorker),
+  );
+  const late = first.map((p, i) =>
+    p.then(() => run(memory.buffer as SharedArrayBuffer, control, 2000 + i, opsPerWorker >> 1)),
+  );
   const results = await Promise.all([...first, ...late]);
   const problems = results.flatMap((r) => r.problems);
   expect(problems).toEqual([]);

@@ -16,7 +16,9 @@ it('Kmalloc.recover releases the lock of a worker killed while holding it; the o
   const memory = Memory.create({ bytes: 16 << 20, shared: true });
   const k = new Kmalloc({ memory });
   const fresh = k.footprint();
-  const holder = new Worker(new URL('./fixtures/holder-worker.mjs', import.meta.url), { workerData: { heap: memory.buffer } });
+  const holder = new Worker(new URL('./fixtures/holder-worker.mjs', import.meta.url), {
+    workerData: { heap: memory.buffer },
+  });
   const { slot } = await new Promise<{ slot: number }>((resolve, reject) => {
     holder.once('message', resolve);
     holder.once('error', reject);

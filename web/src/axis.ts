@@ -86,8 +86,13 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
       return splits.map(() => '');
     },
     // Vertical axes: as wide as the longest label, a gap, and the title.
-    size: a.side === 2 ? FONT_PX + GAP + TITLE + 14
-      : () => Math.ceil(Math.max(0, ...ticks[i]!.splits.map((v) => textWidth(a.text(v, ticks[i]!.step))))) + GAP * 2 + TITLE,
+    size:
+      a.side === 2
+        ? FONT_PX + GAP + TITLE + 14
+        : () =>
+            Math.ceil(Math.max(0, ...ticks[i]!.splits.map((v) => textWidth(a.text(v, ticks[i]!.step))))) +
+            GAP * 2 +
+            TITLE,
     // Horizontal ticks: at least a label's width apart.
     space: a.side === 2 ? (_u: uPlot, _ax: number, _min: number, max: number) => textWidth(a.text(max, 1)) + 24 : 30,
     gap: 0,
@@ -106,7 +111,8 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
     c.fillStyle = '#3b4557';
     const put = (text: string, cx: number, cy: number, align: 'left' | 'right' | 'center', rotate = false): void => {
       // (cx, cy) in CSS px: the anchor; the box is computed as drawn.
-      const w = textWidth(text), h = FONT_PX + 2;
+      const w = textWidth(text),
+        h = FONT_PX + 2;
       let box: LabelBox;
       if (rotate) box = { x: cx - h / 2, y: cy - w / 2, w: h, h: w, text };
       else box = { x: align === 'right' ? cx - w : align === 'center' ? cx - w / 2 : cx, y: cy - h / 2, w, h, text };
@@ -129,12 +135,22 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
       }
       c.restore();
     };
-    const left = u.bbox.left / d, top = u.bbox.top / d, width = u.bbox.width / d, height = u.bbox.height / d;
+    const left = u.bbox.left / d,
+      top = u.bbox.top / d,
+      width = u.bbox.width / d,
+      height = u.bbox.height / d;
     // Titles first, then the ticks.
     specs.forEach((a, i) => {
       const size = (u.axes[i] as uPlot.Axis & { _size?: number })._size ?? 40;
       if (a.side === 2) put(a.title, left + width / 2, top + height + 10 + FONT_PX + GAP + TITLE / 2, 'center');
-      else put(a.title, a.side === 3 ? left - size + TITLE / 2 : left + width + size - TITLE / 2, top + height / 2, 'center', true);
+      else
+        put(
+          a.title,
+          a.side === 3 ? left - size + TITLE / 2 : left + width + size - TITLE / 2,
+          top + height / 2,
+          'center',
+          true,
+        );
     });
     specs.forEach((a, i) => {
       const t = ticks[i]!;
@@ -147,9 +163,17 @@ export function ownAxes(specs: AxisSpec[], host: HTMLElement): { axes: uPlot.Axi
       }
     });
     c.restore();
-    host.dataset['dropped'] = String(dropped);
+    host.dataset.dropped = String(dropped);
     host.title = droppedText.length > 0 ? `labels left out (no room): ${droppedText.join(', ')}` : '';
-    host.dataset['labels'] = JSON.stringify(boxes.map((b) => ({ ...b, x: Math.round(b.x * 10) / 10, y: Math.round(b.y * 10) / 10, w: Math.round(b.w * 10) / 10, h: Math.round(b.h * 10) / 10 })));
+    host.dataset.labels = JSON.stringify(
+      boxes.map((b) => ({
+        ...b,
+        x: Math.round(b.x * 10) / 10,
+        y: Math.round(b.y * 10) / 10,
+        w: Math.round(b.w * 10) / 10,
+        h: Math.round(b.h * 10) / 10,
+      })),
+    );
   };
   return { axes, draw };
 }

@@ -59,8 +59,17 @@ function range(page: number, pages: number): string {
 }
 
 /** A picture: `base` with the blocks of [from, to) replaced by `region`, and free lists edited. */
-function edit(base: Picture, from: number, to: number, region: Block[], remove: number[][], push: Array<[number, number]>): Picture {
-  const blocks = [...base.blocks.filter((x) => x.page + x.pages <= from || x.page >= to), ...region].sort((x, y) => x.page - y.page);
+function edit(
+  base: Picture,
+  from: number,
+  to: number,
+  region: Block[],
+  remove: number[][],
+  push: Array<[number, number]>,
+): Picture {
+  const blocks = [...base.blocks.filter((x) => x.page + x.pages <= from || x.page >= to), ...region].sort(
+    (x, y) => x.page - y.page,
+  );
   const lists = base.lists.map((l, k) => l.filter((p) => !(remove[k] ?? []).includes(p)));
   for (const [k, p] of push) lists[k]!.unshift(p);
   return { blocks, lists };
@@ -87,7 +96,8 @@ function orderOf(n: number): number {
 function flips(a: Picture, b: Picture, pages: number, maxOrder: number): string[] {
   const out: string[] = [];
   for (let k = 0; k < maxOrder; k++) {
-    const x = kernelBits(a, pages, k), y = kernelBits(b, pages, k);
+    const x = kernelBits(a, pages, k),
+      y = kernelBits(b, pages, k);
     for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) out.push(`order ${k} bit ${i} → ${y[i]}`);
   }
   return out;
@@ -126,9 +136,12 @@ function allocStep(name: string, n: number, exact = false): Step<BuddyState> {
           s.frames.push(edit(before, src.page, to, region, remove, push));
         }
       }
-      const round = (1 << k) !== n && !exact ? ` (rounded up to 2^${k} = ${1 << k})` : '';
-      const how = splits.length > 0 ? `take the free block of ${range(src.page, 1 << j)} and split ${splits.join(', ')}; ` : `the free list of order ${k} has a block; `;
-      const tail = exact && (1 << k) !== n ? `; the ${(1 << k) - n} unused tail pages go back to the free lists` : '';
+      const round = 1 << k !== n && !exact ? ` (rounded up to 2^${k} = ${1 << k})` : '';
+      const how =
+        splits.length > 0
+          ? `take the free block of ${range(src.page, 1 << j)} and split ${splits.join(', ')}; `
+          : `the free list of order ${k} has a block; `;
+      const tail = exact && 1 << k !== n ? `; the ${(1 << k) - n} unused tail pages go back to the free lists` : '';
       return `${exact ? 'allocPagesExact' : 'allocPages'}(${n})${round}: ${how}${name} gets ${range(page, exact ? n : 1 << k)}${tail}.${bitNote(before, picture(b), b)}`;
     },
   };
@@ -167,21 +180,29 @@ function freeStep(name: string): Step<BuddyState> {
           const region: Block[] = [{ page: head, pages: 1 << o0, free: false, order: o0, limbo: true }];
           const remove: number[][] = [];
           for (let o = k; o < o0; o++) remove[o] = [((page >> o) ^ 1) << o];
-          for (let o = o0; o < m; o++) region.push({ page: ((page >> o) ^ 1) << o, pages: 1 << o, free: true, order: o });
+          for (let o = o0; o < m; o++)
+            region.push({ page: ((page >> o) ^ 1) << o, pages: 1 << o, free: true, order: o });
           s.frames.push(edit(before, merged.page, merged.page + (1 << m), region, remove, []));
         }
       }
-      const text = merges.length > 0
-        ? `free(${name}): ${range(page, pages)} freed; its buddy is free, so coalesce ${merges.join(', ')}: one free block of ${range(merged.page, 1 << m)}.`
-        : `free(${name}): the block of ${range(page, pages)} goes on the free list of order ${k}; its buddy is not (wholly) free, so nothing to coalesce.`;
+      const text =
+        merges.length > 0
+          ? `free(${name}): ${range(page, pages)} freed; its buddy is free, so coalesce ${merges.join(', ')}: one free block of ${range(merged.page, 1 << m)}.`
+          : `free(${name}): the block of ${range(page, pages)} goes on the free list of order ${k}; its buddy is not (wholly) free, so nothing to coalesce.`;
       return text + bitNote(before, after, b);
     },
   };
 }
 
 const LECTURE: Array<Step<BuddyState>> = [
-  allocStep('A', 1), allocStep('B', 2), allocStep('C', 3), allocStep('D', 1),
-  freeStep('D'), freeStep('A'), freeStep('C'), freeStep('B'),
+  allocStep('A', 1),
+  allocStep('B', 2),
+  allocStep('C', 3),
+  allocStep('D', 1),
+  freeStep('D'),
+  freeStep('A'),
+  freeStep('C'),
+  freeStep('B'),
 ];
 
 /** Heap sizes offered for an empty heap. */
@@ -209,47 +230,136 @@ export class BuddyView implements View {
   private readonly lists = el('div', { class: 'freelists', 'data-testid': 'buddy-freelists' });
   private readonly info = el('pre', { class: 'mono buddyinfo', 'data-testid': 'buddyinfo' });
   private heapIn: HTMLSelectElement | null = null;
-  private readonly sizeIn = el('input', { type: 'number', min: '1', max: '64', value: '1', 'aria-label': 'pages', 'data-testid': 'buddy-n' });
+  private readonly sizeIn = el('input', {
+    type: 'number',
+    min: '1',
+    max: '64',
+    value: '1',
+    'aria-label': 'pages',
+    'data-testid': 'buddy-n',
+  });
 
   constructor() {
-    this.player = new Player<BuddyState>({
-      create: () => ({ buddy: new BuddyAllocator({ pages: this.pages }), names: new Map(), before: null, frames: [], flash: 'none' }),
-      render: (s) => this.render(s),
-    }, 'buddy');
+    this.player = new Player<BuddyState>(
+      {
+        create: () => ({
+          buddy: new BuddyAllocator({ pages: this.pages }),
+          names: new Map(),
+          before: null,
+          frames: [],
+          flash: 'none',
+        }),
+        render: (s) => this.render(s),
+      },
+      'buddy',
+    );
     this.presets = [
-      { id: 'lecture', name: 'Lecture: 16 pages, A=1 B=2 C=3 D=1, free D A C B', load: () => this.load(16, LECTURE, 'lecture') },
-      { id: 'exact', name: 'Exact allocation (alloc_pages_exact)', load: () => this.load(16, [allocStep('A', 5, true), allocStep('B', 3), allocStep('C', 2), freeStep('B'), freeStep('A'), freeStep('C')], 'exact') },
+      {
+        id: 'lecture',
+        name: 'Lecture: 16 pages, A=1 B=2 C=3 D=1, free D A C B',
+        load: () => this.load(16, LECTURE, 'lecture'),
+      },
+      {
+        id: 'exact',
+        name: 'Exact allocation (alloc_pages_exact)',
+        load: () =>
+          this.load(
+            16,
+            [
+              allocStep('A', 5, true),
+              allocStep('B', 3),
+              allocStep('C', 2),
+              freeStep('B'),
+              freeStep('A'),
+              freeStep('C'),
+            ],
+            'exact',
+          ),
+      },
       { id: 'random64', name: '64 pages, random', load: () => this.load(64, randomSteps(64, 7), 'random64') },
-      { id: 'random1024', name: '1024 pages, random (zoom the tree)', load: () => this.load(1024, randomSteps(1024, 11, 64), 'random1024') },
+      {
+        id: 'random1024',
+        name: '1024 pages, random (zoom the tree)',
+        load: () => this.load(1024, randomSteps(1024, 11, 64), 'random1024'),
+      },
     ];
-    const heap = el('select', { 'aria-label': 'heap pages', 'data-testid': 'buddy-heap' },
-      ...HEAPS.map((n) => el('option', { value: String(n) }, `${n} pages`)));
+    const heap = el(
+      'select',
+      { 'aria-label': 'heap pages', 'data-testid': 'buddy-heap' },
+      ...HEAPS.map((n) => el('option', { value: String(n) }, `${n} pages`)),
+    );
     heap.value = '16';
     heap.addEventListener('change', () => this.load(Number(heap.value), [], 'empty'));
     this.heapIn = heap;
-    const custom = el('div', { class: 'row' },
+    const custom = el(
+      'div',
+      { class: 'row' },
       el('label', {}, 'Empty heap of ', heap),
       el('label', {}, ' · allocate ', this.sizeIn, ' pages '),
       button('allocPages', () => this.userAlloc(false), { 'data-testid': 'buddy-alloc' }),
       button('allocPagesExact', () => this.userAlloc(true), { 'data-testid': 'buddy-alloc-exact' }),
-      el('span', { class: 'muted' }, ' · click an allocated block to free it'));
-    this.el = el('section', { class: 'view', id: 'view-buddy' },
-      el('div', { class: 'view-head' },
+      el('span', { class: 'muted' }, ' · click an allocated block to free it'),
+    );
+    this.el = el(
+      'section',
+      { class: 'view', id: 'view-buddy' },
+      el(
+        'div',
+        { class: 'view-head' },
         el('h2', {}, 'Buddy allocator'),
-        el('p', { class: 'lede' }, 'Blocks of 2^k pages, split in halves to fit a request and merged with their buddy when both are free (mm/page_alloc.c). Pages are numbered from 0; hover a block for its address.'),
-        presetBar('buddy', this.presets), custom),
-      el('div', { class: 'grid2' },
+        el(
+          'p',
+          { class: 'lede' },
+          'Blocks of 2^k pages, split in halves to fit a request and merged with their buddy when both are free (mm/page_alloc.c). Pages are numbered from 0; hover a block for its address.',
+        ),
+        presetBar('buddy', this.presets),
+        custom,
+      ),
+      el(
+        'div',
+        { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el),
-        el('div', { class: 'col wide' },
-          el('h3', {}, 'Pages'), this.strip,
-          el('div', { class: 'legend' }, swatch('free', 'free block of 2^k pages'), swatch('alloc', 'allocated'),
-            swatch('limbo', 'being split or merged (on no list)'), swatch('flash-split', 'made by a split'), swatch('flash-merge', 'made by coalescing')),
-          el('div', { class: 'grid2 tight' },
-            el('div', {}, el('h3', {}, 'Free lists (one per order, head first)'), this.lists, el('h3', {}, '/proc/buddyinfo'), this.info),
-            el('div', {}, el('h3', {}, 'Block tree'), this.treeNav, this.tree)),
-          el('div', { class: 'grid2 tight' },
-            el('div', {}, el('h3', {}, 'Node states: the tree as an array (index 1 = root; children of i are 2i, 2i+1)'), this.array),
-            el('div', {}, el('h3', {}, 'Kernel bitmap: one bit per buddy pair'), this.bitmap)))));
+        el(
+          'div',
+          { class: 'col wide' },
+          el('h3', {}, 'Pages'),
+          this.strip,
+          el(
+            'div',
+            { class: 'legend' },
+            swatch('free', 'free block of 2^k pages'),
+            swatch('alloc', 'allocated'),
+            swatch('limbo', 'being split or merged (on no list)'),
+            swatch('flash-split', 'made by a split'),
+            swatch('flash-merge', 'made by coalescing'),
+          ),
+          el(
+            'div',
+            { class: 'grid2 tight' },
+            el(
+              'div',
+              {},
+              el('h3', {}, 'Free lists (one per order, head first)'),
+              this.lists,
+              el('h3', {}, '/proc/buddyinfo'),
+              this.info,
+            ),
+            el('div', {}, el('h3', {}, 'Block tree'), this.treeNav, this.tree),
+          ),
+          el(
+            'div',
+            { class: 'grid2 tight' },
+            el(
+              'div',
+              {},
+              el('h3', {}, 'Node states: the tree as an array (index 1 = root; children of i are 2i, 2i+1)'),
+              this.array,
+            ),
+            el('div', {}, el('h3', {}, 'Kernel bitmap: one bit per buddy pair'), this.bitmap),
+          ),
+        ),
+      ),
+    );
     this.presets[0]!.load();
   }
 
@@ -259,7 +369,7 @@ export class BuddyView implements View {
 
   urlState(): Record<string, string> {
     const q = playerUrl(this.player);
-    if (this.player.presetId === 'empty') q['pages'] = String(this.pages);
+    if (this.player.presetId === 'empty') q.pages = String(this.pages);
     return q;
   }
 
@@ -289,14 +399,14 @@ export class BuddyView implements View {
   private render(s: BuddyState): void {
     window.clearTimeout(this.animTimer);
     const final = picture(s.buddy);
-    this.el.dataset['sig'] = fingerprint(JSON.stringify([final, [...s.names]]));
+    this.el.dataset.sig = fingerprint(JSON.stringify([final, [...s.names]]));
     const frames = s.frames;
     s.frames = [];
     let prev = s.before ?? final;
     const fl = s.flash === 'merge' ? 'flash-merge' : 'flash-split';
     if (frames.length === 0) {
       this.draw(s, final, prev, fl);
-      this.el.dataset['frame'] = '';
+      this.el.dataset.frame = '';
       return;
     }
     // Every panel shows the same in-between picture, one per frame, then the result.
@@ -304,7 +414,7 @@ export class BuddyView implements View {
     const frame = (): void => {
       const p = f < frames.length ? frames[f]! : final;
       this.draw(s, p, prev, fl);
-      this.el.dataset['frame'] = f < frames.length ? String(f) : '';
+      this.el.dataset.frame = f < frames.length ? String(f) : '';
       prev = p;
       f++;
       // 420 ms a frame; a long chain of splits (a big heap) is played faster, 2.5 s in all.
@@ -322,7 +432,9 @@ export class BuddyView implements View {
     this.drawLists(b, p, prev, flashClass);
     // In between: the line buddyinfo() would print at that moment; at the end, its own.
     const now = p.blocks.every((x) => x.limbo !== true) && p.lists.every((l, k) => l.length === b.freeList(k).length);
-    this.info.textContent = now ? b.buddyinfo() : `Node 0, zone ${'Normal'.padStart(8)} ${p.lists.map((l) => `${String(l.length).padStart(6)} `).join('')}`;
+    this.info.textContent = now
+      ? b.buddyinfo()
+      : `Node 0, zone ${'Normal'.padStart(8)} ${p.lists.map((l) => `${String(l.length).padStart(6)} `).join('')}`;
     this.drawBitmap(b, p, prev);
     this.drawTree(s, p, hot, flashClass);
   }
@@ -337,17 +449,26 @@ export class BuddyView implements View {
     let every = 1;
     while ((width / b.pages) * every < 34) every *= 2;
     const cells: HTMLElement[] = [];
-    for (let q = 0; q < b.pages; q += every) cells.push(el('div', { class: 'pno', style: `grid-column:${q + 1} / span ${every};grid-row:1` }, q));
+    for (let q = 0; q < b.pages; q += every)
+      cells.push(el('div', { class: 'pno', style: `grid-column:${q + 1} / span ${every};grid-row:1` }, q));
     for (const x of p.blocks) {
       const name = s.names.get(x.page) ?? '?';
       const label = x.limbo === true ? '…' : x.free ? `2^${x.order}` : name;
       const state = x.limbo === true ? 'limbo' : x.free ? 'free' : 'alloc';
-      const cls = ['blk', state, hot.has(key(x)) ? (x.free || x.limbo === true ? flashClass : 'flash-alloc') : ''].join(' ');
-      const c = el('div', {
-        class: cls, style: `grid-column:${x.page + 1} / span ${x.pages};grid-row:2`,
-        title: `${x.limbo === true ? 'being split / merged' : x.free ? 'free' : name} · ${range(x.page, x.pages)} · order ${x.order} · address ${hex(b.base + x.page * b.pageSize)} (base ${hex(b.base)} + ${x.page} × ${b.pageSize})`,
-        'data-testid': `buddy-block-${x.page}`,
-      }, big && x.pages < every ? null : el('b', {}, label), !big && (x.pages >= 2 || b.pages <= 16) ? el('small', {}, `${x.pages}p`) : null);
+      const cls = ['blk', state, hot.has(key(x)) ? (x.free || x.limbo === true ? flashClass : 'flash-alloc') : ''].join(
+        ' ',
+      );
+      const c = el(
+        'div',
+        {
+          class: cls,
+          style: `grid-column:${x.page + 1} / span ${x.pages};grid-row:2`,
+          title: `${x.limbo === true ? 'being split / merged' : x.free ? 'free' : name} · ${range(x.page, x.pages)} · order ${x.order} · address ${hex(b.base + x.page * b.pageSize)} (base ${hex(b.base)} + ${x.page} × ${b.pageSize})`,
+          'data-testid': `buddy-block-${x.page}`,
+        },
+        big && x.pages < every ? null : el('b', {}, label),
+        !big && (x.pages >= 2 || b.pages <= 16) ? el('small', {}, `${x.pages}p`) : null,
+      );
       if (!x.free && x.limbo !== true) c.addEventListener('click', () => this.player.push(freeStep(name)));
       cells.push(c);
     }
@@ -360,13 +481,30 @@ export class BuddyView implements View {
       const free = p.lists[k]!;
       const was = new Set(prev.lists[k]);
       const shown = free.slice(0, 24);
-      rows.push(el('div', { class: 'fl-row' },
-        el('span', { class: 'fl-order' }, `order ${k}`, el('small', {}, ` ${1 << k} page${k === 0 ? '' : 's'}`)),
-        el('span', { class: 'fl-list', 'data-testid': `freelist-${k}`, 'data-pages': free.join(',') },
-          ...(free.length === 0 ? [el('span', { class: 'muted' }, 'empty')] :
-            shown.flatMap((q, i) => [i > 0 ? el('span', { class: 'arrow' }, '→') : null,
-              el('span', { class: `chip ${was.has(q) ? '' : flashClass}`, title: `pages ${q}–${q + (1 << k) - 1}` }, `p${q}`)]).filter((x): x is HTMLElement => x !== null)),
-          free.length > shown.length ? el('span', { class: 'muted' }, ` … ${free.length - shown.length} more`) : null)));
+      rows.push(
+        el(
+          'div',
+          { class: 'fl-row' },
+          el('span', { class: 'fl-order' }, `order ${k}`, el('small', {}, ` ${1 << k} page${k === 0 ? '' : 's'}`)),
+          el(
+            'span',
+            { class: 'fl-list', 'data-testid': `freelist-${k}`, 'data-pages': free.join(',') },
+            ...(free.length === 0
+              ? [el('span', { class: 'muted' }, 'empty')]
+              : shown
+                  .flatMap((q, i) => [
+                    i > 0 ? el('span', { class: 'arrow' }, '→') : null,
+                    el(
+                      'span',
+                      { class: `chip ${was.has(q) ? '' : flashClass}`, title: `pages ${q}–${q + (1 << k) - 1}` },
+                      `p${q}`,
+                    ),
+                  ])
+                  .filter((x): x is HTMLElement => x !== null)),
+            free.length > shown.length ? el('span', { class: 'muted' }, ` … ${free.length - shown.length} more`) : null,
+          ),
+        ),
+      );
     }
     this.lists.replaceChildren(...rows);
   }
@@ -379,18 +517,41 @@ export class BuddyView implements View {
       const shown = Math.min(bits.length, 64);
       const cells: HTMLElement[] = [];
       for (let i = 0; i < shown; i++) {
-        const a = i << (k + 1), c = a + (1 << k);
-        cells.push(el('span', {
-          class: `bit b${bits[i]} ${bits[i] !== was[i] ? 'flipped' : ''}`,
-          title: `order ${k}, bit ${i}: buddies ${range(a, 1 << k)} and ${range(c, 1 << k)}: ${bits[i] === 1 ? 'exactly one is free' : 'both or neither free'}`,
-        }, bits[i]));
+        const a = i << (k + 1),
+          c = a + (1 << k);
+        cells.push(
+          el(
+            'span',
+            {
+              class: `bit b${bits[i]} ${bits[i] !== was[i] ? 'flipped' : ''}`,
+              title: `order ${k}, bit ${i}: buddies ${range(a, 1 << k)} and ${range(c, 1 << k)}: ${bits[i] === 1 ? 'exactly one is free' : 'both or neither free'}`,
+            },
+            bits[i],
+          ),
+        );
       }
-      rows.push(el('div', { class: 'bm-row' }, el('span', { class: 'fl-order' }, `order ${k}`),
-        el('span', { class: 'bits', 'data-testid': `bitmap-${k}`, 'data-bits': bits.join('') }, ...cells,
-          bits.length > shown ? el('span', { class: 'muted' }, ` … ${bits.length - shown} more`) : null)));
+      rows.push(
+        el(
+          'div',
+          { class: 'bm-row' },
+          el('span', { class: 'fl-order' }, `order ${k}`),
+          el(
+            'span',
+            { class: 'bits', 'data-testid': `bitmap-${k}`, 'data-bits': bits.join('') },
+            ...cells,
+            bits.length > shown ? el('span', { class: 'muted' }, ` … ${bits.length - shown} more`) : null,
+          ),
+        ),
+      );
     }
-    this.bitmap.replaceChildren(...rows,
-      el('p', { class: 'legend' }, 'Bit i of order k is the pair of buddies starting at page i·2^(k+1). The kernel flips it whenever either buddy goes on or off the free list of order k, so 1 means exactly one of them is free: when a block is freed and its pair bit was 1, the buddy is free and they merge. Outlined: flipped by the last step.'));
+    this.bitmap.replaceChildren(
+      ...rows,
+      el(
+        'p',
+        { class: 'legend' },
+        'Bit i of order k is the pair of buddies starting at page i·2^(k+1). The kernel flips it whenever either buddy goes on or off the free list of order k, so 1 means exactly one of them is free: when a block is freed and its pair bit was 1, the buddy is free and they merge. Outlined: flipped by the last step.',
+      ),
+    );
   }
 
   private drawTree(s: BuddyState, p: Picture, hot: Set<string>, flashClass: string): void {
@@ -416,8 +577,15 @@ export class BuddyView implements View {
     };
     const z = this.zoom;
     const rowsShown = Math.min(TREE_ROWS, z.k + 1);
-    const W = 560, L = 44, rowH = 54;
-    const g = svg('svg', { viewBox: `0 0 ${W} ${rowsShown * rowH + 12}`, class: 'tree-svg', role: 'img', 'aria-label': 'buddy block tree' });
+    const W = 560,
+      L = 44,
+      rowH = 54;
+    const g = svg('svg', {
+      viewBox: `0 0 ${W} ${rowsShown * rowH + 12}`,
+      class: 'tree-svg',
+      role: 'img',
+      'aria-label': 'buddy block tree',
+    });
     const cellsArr: HTMLElement[] = [];
     for (let d = 0; d < rowsShown; d++) {
       const k = z.k - d;
@@ -434,16 +602,34 @@ export class BuddyView implements View {
           const px = L + (Math.floor(j / 2) + 0.5) * span * 2;
           g.append(svg('line', { x1: px, y1: y - rowH + r + 1, x2: x, y2: y - r, class: `edge ${st}` }));
         }
-        const name = st === 'alloc' ? s.names.get(i << k) ?? '?' : '';
+        const name = st === 'alloc' ? (s.names.get(i << k) ?? '?') : '';
         const fk = `${i << k}/${k}/${st === 'free' ? 'f' : st === 'limbo' ? 'l' : 'a'}`;
         const isNew = (st === 'free' || st === 'alloc' || st === 'limbo') && hot.has(fk);
         const deeper = d === rowsShown - 1 && k > 0 && st === 'split';
-        const c = svg('circle', { cx: x, cy: y, r, class: `node ${st} ${isNew ? (st === 'alloc' ? 'flash-alloc' : flashClass) : ''} ${deeper ? 'zoomable' : ''}`, 'data-index': (1 << (top - k)) + i });
-        c.append(svg('title', {}, `index ${(1 << (top - k)) + i}: order ${k}, ${range(i << k, 1 << k)}: ${st}${deeper ? ' (click to zoom in)' : ''}`));
-        if (deeper) c.addEventListener('click', () => { this.zoom = { k, i }; this.render(s); });
+        const c = svg('circle', {
+          cx: x,
+          cy: y,
+          r,
+          class: `node ${st} ${isNew ? (st === 'alloc' ? 'flash-alloc' : flashClass) : ''} ${deeper ? 'zoomable' : ''}`,
+          'data-index': (1 << (top - k)) + i,
+        });
+        c.append(
+          svg(
+            'title',
+            {},
+            `index ${(1 << (top - k)) + i}: order ${k}, ${range(i << k, 1 << k)}: ${st}${deeper ? ' (click to zoom in)' : ''}`,
+          ),
+        );
+        if (deeper)
+          c.addEventListener('click', () => {
+            this.zoom = { k, i };
+            this.render(s);
+          });
         g.append(c);
-        const label = st === 'alloc' ? name : st === 'free' ? `2^${k}` : st === 'split' ? 'S' : st === 'limbo' ? '…' : '';
-        if (label !== '' && r >= 9) g.append(svg('text', { x, y: y + 4, class: 'node-label', 'data-label': 'node' }, label));
+        const label =
+          st === 'alloc' ? name : st === 'free' ? `2^${k}` : st === 'split' ? 'S' : st === 'limbo' ? '…' : '';
+        if (label !== '' && r >= 9)
+          g.append(svg('text', { x, y: y + 4, class: 'node-label', 'data-label': 'node' }, label));
         if (deeper) g.append(svg('text', { x, y: y + r + 11, class: 'tree-more', 'data-label': 'more' }, '▾'));
       }
     }
@@ -451,10 +637,30 @@ export class BuddyView implements View {
     // Zoom controls, when the heap has more levels than are drawn.
     const nav: Array<HTMLElement | string> = [];
     if (top + 1 > TREE_ROWS) {
-      nav.push(el('span', { class: 'muted' }, z.k === top ? `Showing the top ${rowsShown} of ${top + 1} levels; click a ▾ node to zoom in.` : `Subtree of ${range(z.i << z.k, 1 << z.k)} (levels 2^${z.k}…2^${z.k - rowsShown + 1}). `));
+      nav.push(
+        el(
+          'span',
+          { class: 'muted' },
+          z.k === top
+            ? `Showing the top ${rowsShown} of ${top + 1} levels; click a ▾ node to zoom in.`
+            : `Subtree of ${range(z.i << z.k, 1 << z.k)} (levels 2^${z.k}…2^${z.k - rowsShown + 1}). `,
+        ),
+      );
       if (z.k < top) {
-        nav.push(button('▲ up', () => { this.zoom = { k: z.k + 1, i: z.i >> 1 }; this.render(s); }, { 'data-testid': 'buddy-tree-up' }),
-          button('whole tree', () => { this.zoom = { k: top, i: 0 }; this.render(s); }));
+        nav.push(
+          button(
+            '▲ up',
+            () => {
+              this.zoom = { k: z.k + 1, i: z.i >> 1 };
+              this.render(s);
+            },
+            { 'data-testid': 'buddy-tree-up' },
+          ),
+          button('whole tree', () => {
+            this.zoom = { k: top, i: 0 };
+            this.render(s);
+          }),
+        );
       }
     }
     this.treeNav.replaceChildren(...nav);
@@ -466,12 +672,28 @@ export class BuddyView implements View {
         const i = first + j;
         const st = state(k, i);
         const idx = (1 << (top - k)) + i;
-        cellsArr.push(el('div', { class: `acell ${st}`, title: `index ${idx}: order ${k}, ${range(i << k, 1 << k)}: ${st}` },
-          el('small', {}, idx), el('b', {}, st === 'free' ? 'F' : st === 'alloc' ? 'A' : st === 'split' ? 'S' : st === 'limbo' ? '…' : '·')));
+        cellsArr.push(
+          el(
+            'div',
+            { class: `acell ${st}`, title: `index ${idx}: order ${k}, ${range(i << k, 1 << k)}: ${st}` },
+            el('small', {}, idx),
+            el('b', {}, st === 'free' ? 'F' : st === 'alloc' ? 'A' : st === 'split' ? 'S' : st === 'limbo' ? '…' : '·'),
+          ),
+        );
       }
     }
-    this.array.replaceChildren(el('div', { class: 'acells' }, ...cellsArr),
-      el('div', { class: 'legend' }, el('span', {}, `S split · A allocated · F free · · inside a larger block${top >= 7 ? ' (indices of the drawn subtree)' : ''}`)));
+    this.array.replaceChildren(
+      el('div', { class: 'acells' }, ...cellsArr),
+      el(
+        'div',
+        { class: 'legend' },
+        el(
+          'span',
+          {},
+          `S split · A allocated · F free · · inside a larger block${top >= 7 ? ' (indices of the drawn subtree)' : ''}`,
+        ),
+      ),
+    );
   }
 }
 

@@ -4,11 +4,14 @@ type Child = Node | string | number | null | undefined | false;
 
 /** Creates an element with attributes and children. */
 export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K, attrs: Record<string, string> = {}, ...children: Child[]
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Child[]
 ): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c);
+  for (const c of children)
+    if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c);
   return e;
 }
 
@@ -16,7 +19,9 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Creates an SVG element. */
 export function svg<K extends keyof SVGElementTagNameMap>(
-  tag: K, attrs: Record<string, string | number> = {}, ...children: Array<Node | string>
+  tag: K,
+  attrs: Record<string, string | number> = {},
+  ...children: Array<Node | string>
 ): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
@@ -91,8 +96,12 @@ export interface View {
 
 /** A preset bar: one button per preset (`data-testid` = `${id}-preset-${index}`). */
 export function presetBar(id: string, presets: Array<{ name: string; load(): void }>): HTMLElement {
-  return el('div', { class: 'presets' }, el('span', { class: 'muted' }, 'Presets:'),
-    ...presets.map((p, i) => button(p.name, () => p.load(), { 'data-testid': `${id}-preset-${i}` })));
+  return el(
+    'div',
+    { class: 'presets' },
+    el('span', { class: 'muted' }, 'Presets:'),
+    ...presets.map((p, i) => button(p.name, () => p.load(), { 'data-testid': `${id}-preset-${i}` })),
+  );
 }
 
 /**

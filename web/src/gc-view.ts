@@ -28,12 +28,19 @@ interface GcState {
   layout: 'lecture' | 'auto';
 }
 
-const W = 760, H = 380;
+const W = 760,
+  H = 380;
 
 /** Hand placed, like the lecture's picture: roots on the left, garbage on the right. */
 const LECTURE_POS: Record<string, [number, number]> = {
-  A: [200, 90], B: [330, 50], C: [330, 180], D: [470, 60], E: [200, 260],
-  F: [600, 210], G: [690, 300], H: [640, 90],
+  A: [200, 90],
+  B: [330, 50],
+  C: [330, 180],
+  D: [470, 60],
+  E: [200, 260],
+  F: [600, 210],
+  G: [690, 300],
+  H: [640, 90],
 };
 
 function graphBytes(g: HeapGraph): number {
@@ -64,7 +71,8 @@ function recorded(label: string, apply: (s: GcState) => string): Step<GcState> {
       let work = 0;
       for (const n of g.nodes) {
         const c0 = color0.get(n.id);
-        if (c0 !== undefined && c0 !== 'idle' && g.phase !== 'idle' && c0 !== n.color) work += n.color === 'black' && c0 === 'white' ? 2 : 1;
+        if (c0 !== undefined && c0 !== 'idle' && g.phase !== 'idle' && c0 !== n.color)
+          work += n.color === 'black' && c0 === 'white' ? 2 : 1;
         if (c0 === 'idle' && g.phase !== 'idle' && n.color !== 'white') work += n.color === 'black' ? 2 : 1;
       }
       for (const id of before) if (!now.has(id)) work++;
@@ -122,12 +130,15 @@ function gcStep(budget: number): Step<GcState> {
     const done = s.heap.step(budget);
     const after = s.heap.graph();
     if (done) s.cycleDone = true;
-    const col = (g: HeapGraph, c: string): string[] => g.nodes.filter((n) => n.color === c).map((n) => s.names.get(n.id) ?? '?');
+    const col = (g: HeapGraph, c: string): string[] =>
+      g.nodes.filter((n) => n.color === c).map((n) => s.names.get(n.id) ?? '?');
     if (phase === 'idle') {
       return `A collection starts (mark phase): every object turns white, the roots are shaded gray (on the mark stack), then the collector pops one: ${col(after, 'gray').join(', ') || 'none'} gray now.`;
     }
     if (done) {
-      const freed = before.nodes.filter((n) => !after.nodes.some((m) => m.id === n.id)).map((n) => s.names.get(n.id) ?? '?');
+      const freed = before.nodes
+        .filter((n) => !after.nodes.some((m) => m.id === n.id))
+        .map((n) => s.names.get(n.id) ?? '?');
       return `Mark stack empty: the white objects are unreachable. The sweep frees ${freed.join(', ') || 'nothing'}; this collection (mark, then sweep) is finished.`;
     }
     const blackened = col(after, 'black').filter((n) => !col(before, 'black').includes(n));
@@ -142,10 +153,25 @@ const collectAll = recorded('collect() (stop the world)', (s) => {
 });
 
 const LECTURE: Array<Step<GcState>> = [
-  build([['A', 'left', 'B'], ['A', 'right', 'C'], ['B', 'left', 'D'], ['E', 'left', 'C'], ['F', 'left', 'G'], ['G', 'left', 'F'], ['H', 'left', 'D']], ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']),
-  rootStep('A', 'handle'), rootStep('E', 'handle'),
+  build(
+    [
+      ['A', 'left', 'B'],
+      ['A', 'right', 'C'],
+      ['B', 'left', 'D'],
+      ['E', 'left', 'C'],
+      ['F', 'left', 'G'],
+      ['G', 'left', 'F'],
+      ['H', 'left', 'D'],
+    ],
+    ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'],
+  ),
+  rootStep('A', 'handle'),
+  rootStep('E', 'handle'),
   ...Array.from({ length: 6 }, () => gcStep(1)),
-  dropRoot('A'), gcStep(1), gcStep(1), gcStep(1),
+  dropRoot('A'),
+  gcStep(1),
+  gcStep(1),
+  gcStep(1),
 ];
 
 function randomGraph(n: number, seed: number): Array<Step<GcState>> {
@@ -155,7 +181,14 @@ function randomGraph(n: number, seed: number): Array<Step<GcState>> {
   // Mostly a tree hanging from the roots (so marking has somewhere to
   // spread), some objects left out, and a few extra pointers (shared
   // children, cycles, garbage pointing at live objects).
-  const free: Array<[string, 'left' | 'right']> = [['0', 'left'], ['0', 'right'], ['1', 'left'], ['1', 'right'], ['2', 'left'], ['2', 'right']];
+  const free: Array<[string, 'left' | 'right']> = [
+    ['0', 'left'],
+    ['0', 'right'],
+    ['1', 'left'],
+    ['1', 'right'],
+    ['2', 'left'],
+    ['2', 'right'],
+  ];
   for (let i = 3; i < n; i++) {
     if (r() < 0.75 && free.length > 0) {
       const [p, f] = free.splice(Math.floor(r() * Math.min(free.length, 8)), 1)[0]!;
@@ -179,7 +212,8 @@ function randomGraph(n: number, seed: number): Array<Step<GcState>> {
 
 function placeNodes(s: GcState, g: HeapGraph): void {
   if (s.layout === 'lecture') {
-    for (const n of g.nodes) if (!s.pos.has(n.id)) s.pos.set(n.id, LECTURE_POS[s.names.get(n.id) ?? ''] ?? [W / 2, H / 2]);
+    for (const n of g.nodes)
+      if (!s.pos.has(n.id)) s.pos.set(n.id, LECTURE_POS[s.names.get(n.id) ?? ''] ?? [W / 2, H / 2]);
     return;
   }
   const fresh = g.nodes.filter((n) => !s.pos.has(n.id));
@@ -192,7 +226,12 @@ function placeNodes(s: GcState, g: HeapGraph): void {
   for (const t of q) depth.set(t, 0);
   while (q.length > 0) {
     const nq: number[] = [];
-    for (const a of q) for (const b of adj.get(a) ?? []) if (!depth.has(b)) { depth.set(b, depth.get(a)! + 1); nq.push(b); }
+    for (const a of q)
+      for (const b of adj.get(a) ?? [])
+        if (!depth.has(b)) {
+          depth.set(b, depth.get(a)! + 1);
+          nq.push(b);
+        }
     q = nq;
   }
   const maxD = Math.max(0, ...depth.values());
@@ -231,40 +270,100 @@ export class GcView implements View {
   private readonly chartBox = el('div', { class: 'chart' });
   private chart: uPlot | null = null;
   private readonly presets: Preset[] = [
-    { id: 'lecture', name: 'Lecture: reachability (roots, reachable, unreachable, the F ↔ G loop)', load: () => { this.layout = 'lecture'; this.player.load(LECTURE, 'lecture'); } },
-    { id: 'random40', name: 'Random graph, 40 objects', load: () => { this.layout = 'auto'; this.player.load(randomGraph(40, 3), 'random40'); } },
+    {
+      id: 'lecture',
+      name: 'Lecture: reachability (roots, reachable, unreachable, the F ↔ G loop)',
+      load: () => {
+        this.layout = 'lecture';
+        this.player.load(LECTURE, 'lecture');
+      },
+    },
+    {
+      id: 'random40',
+      name: 'Random graph, 40 objects',
+      load: () => {
+        this.layout = 'auto';
+        this.player.load(randomGraph(40, 3), 'random40');
+      },
+    },
   ];
 
   constructor() {
-    this.player = new Player<GcState>({
-      create: () => {
-        const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false });
-        return {
-          heap, Node: defineNode(heap), names: new Map(), byName: new Map(),
-          roots: new Map(), freed: new Set(), lastGraph: null, cycleDone: false, pos: new Map(),
-          history: { step: [], heap: [], live: [], work: [] }, layout: this.layout,
-        };
+    this.player = new Player<GcState>(
+      {
+        create: () => {
+          const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false });
+          return {
+            heap,
+            Node: defineNode(heap),
+            names: new Map(),
+            byName: new Map(),
+            roots: new Map(),
+            freed: new Set(),
+            lastGraph: null,
+            cycleDone: false,
+            pos: new Map(),
+            history: { step: [], heap: [], live: [], work: [] },
+            layout: this.layout,
+          };
+        },
+        render: (s) => this.render(s),
       },
-      render: (s) => this.render(s),
-    }, 'gc');
-    this.el = el('section', { class: 'view', id: 'view-gc' },
-      el('div', { class: 'view-head' },
+      'gc',
+    );
+    this.el = el(
+      'section',
+      { class: 'view', id: 'view-gc' },
+      el(
+        'div',
+        { class: 'view-head' },
         el('h2', {}, 'Garbage collection: mark and sweep'),
-        el('p', { class: 'lede' }, 'Objects reachable from a root are safe; what cannot be reached is garbage. Marking spreads from the roots (white → gray → black); the sweep frees what stayed white.'),
+        el(
+          'p',
+          { class: 'lede' },
+          'Objects reachable from a root are safe; what cannot be reached is garbage. Marking spreads from the roots (white → gray → black); the sweep frees what stayed white.',
+        ),
         presetBar('gc', this.presets),
-        el('div', { class: 'row' }, button('collector step', () => this.player.push(gcStep(1))), button('collect()', () => this.player.push(collectAll)))),
-      el('div', { class: 'grid2' },
+        el(
+          'div',
+          { class: 'row' },
+          button('collector step', () => this.player.push(gcStep(1))),
+          button('collect()', () => this.player.push(collectAll)),
+        ),
+      ),
+      el(
+        'div',
+        { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'heap.stats()'), this.stats),
-        el('div', { class: 'col' },
+        el(
+          'div',
+          { class: 'col' },
           el('div', { class: 'row' }, el('b', {}, 'phase: '), this.phase),
           this.graph,
-          el('div', { class: 'legend' },
-            el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border-color:#8792a5' }), 'white: not reached (yet)'),
+          el(
+            'div',
+            { class: 'legend' },
+            el(
+              'span',
+              { class: 'sw' },
+              el('i', { style: 'background:#fff;border-color:#8792a5' }),
+              'white: not reached (yet)',
+            ),
             el('span', { class: 'sw' }, el('i', { style: 'background:#9aa3b2' }), 'gray: reached, on the mark stack'),
             el('span', { class: 'sw' }, el('i', { style: 'background:#1f2633' }), 'black: scanned (or idle: live)'),
-            el('span', { class: 'sw' }, el('i', { style: 'background:#fff;border:1.5px dashed #e0a0a0' }), 'freed by the sweep'),
-            el('span', { class: 'sw' }, el('i', { style: 'background:#2f6fde;height:3px' }), 'root')),
-          el('h3', {}, 'Heap bytes, live bytes after the last sweep, and the collector\'s work per step'), this.chartBox)));
+            el(
+              'span',
+              { class: 'sw' },
+              el('i', { style: 'background:#fff;border:1.5px dashed #e0a0a0' }),
+              'freed by the sweep',
+            ),
+            el('span', { class: 'sw' }, el('i', { style: 'background:#2f6fde;height:3px' }), 'root'),
+          ),
+          el('h3', {}, "Heap bytes, live bytes after the last sweep, and the collector's work per step"),
+          this.chartBox,
+        ),
+      ),
+    );
     this.presets[0]!.load();
   }
 
@@ -290,16 +389,36 @@ export class GcView implements View {
     if (s.lastGraph === null) s.lastGraph = g;
     const r = g.nodes.length > 20 ? 11 : 20;
     const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'gc-svg', role: 'img', 'aria-label': 'object graph' });
-    root.append(svg('defs', {},
-      svg('marker', { id: 'garrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#7a8598' })),
-      svg('marker', { id: 'rarrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#2f6fde' }))));
+    root.append(
+      svg(
+        'defs',
+        {},
+        svg(
+          'marker',
+          { id: 'garrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
+          svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#7a8598' }),
+        ),
+        svg(
+          'marker',
+          { id: 'rarrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
+          svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#2f6fde' }),
+        ),
+      ),
+    );
     const line = (a: [number, number], b: [number, number], cls: string, marker: string): SVGElement => {
-      const dx = b[0] - a[0], dy = b[1] - a[1];
+      const dx = b[0] - a[0],
+        dy = b[1] - a[1];
       const len = Math.hypot(dx, dy) || 1;
-      const ux = dx / len, uy = dy / len;
+      const ux = dx / len,
+        uy = dy / len;
       // A slight curve, so that A->B and B->A do not overlap.
-      const mx = (a[0] + b[0]) / 2 - uy * 14, my = (a[1] + b[1]) / 2 + ux * 14;
-      return svg('path', { d: `M ${a[0] + ux * r} ${a[1] + uy * r} Q ${mx} ${my} ${b[0] - ux * (r + 2)} ${b[1] - uy * (r + 2)}`, class: cls, 'marker-end': marker });
+      const mx = (a[0] + b[0]) / 2 - uy * 14,
+        my = (a[1] + b[1]) / 2 + ux * 14;
+      return svg('path', {
+        d: `M ${a[0] + ux * r} ${a[1] + uy * r} Q ${mx} ${my} ${b[0] - ux * (r + 2)} ${b[1] - uy * (r + 2)}`,
+        class: cls,
+        'marker-end': marker,
+      });
     };
     // Ghosts of freed objects.
     for (const id of s.freed) {
@@ -309,39 +428,77 @@ export class GcView implements View {
       root.append(svg('text', { x: p[0], y: p[1] + 4, class: 'gnode-label freed' }, s.names.get(id) ?? ''));
     }
     for (const e of g.edges) {
-      const a = s.pos.get(e.from), b = s.pos.get(e.to);
+      const a = s.pos.get(e.from),
+        b = s.pos.get(e.to);
       if (a !== undefined && b !== undefined) root.append(line(a, b, 'gedge', 'url(#garrow)'));
     }
     g.roots.forEach((rt, i) => {
       const b = s.pos.get(rt.target);
       if (b === undefined) return;
-      const label = rt.kind === 'global' ? `global ${rt.name ?? ''}` : rt.kind === 'stack' ? 'stack' : `local ${s.names.get(rt.target) ?? ''}`;
+      const label =
+        rt.kind === 'global'
+          ? `global ${rt.name ?? ''}`
+          : rt.kind === 'stack'
+            ? 'stack'
+            : `local ${s.names.get(rt.target) ?? ''}`;
       const a: [number, number] = [40, b[1] + (i % 2) * 6];
       root.append(svg('text', { x: 4, y: a[1] - 8, class: 'groot' }, label));
       root.append(line(a, b, 'groot-edge', 'url(#rarrow)'));
     });
     for (const n of g.nodes) {
       const p = s.pos.get(n.id)!;
-      const c = svg('circle', { cx: p[0], cy: p[1], r, class: `gnode ${n.color}`, 'data-name': s.names.get(n.id) ?? '', 'data-color': n.color });
-      c.append(svg('title', {}, `${s.names.get(n.id) ?? ''}: ${n.type} at 0x${n.id.toString(16)}, ${n.size} B, ${n.color}`));
-      root.append(c, svg('text', { x: p[0], y: p[1] + 4, class: `gnode-label ${n.color !== 'white' ? 'dark' : ''}` }, s.names.get(n.id) ?? ''));
+      const c = svg('circle', {
+        cx: p[0],
+        cy: p[1],
+        r,
+        class: `gnode ${n.color}`,
+        'data-name': s.names.get(n.id) ?? '',
+        'data-color': n.color,
+      });
+      c.append(
+        svg('title', {}, `${s.names.get(n.id) ?? ''}: ${n.type} at 0x${n.id.toString(16)}, ${n.size} B, ${n.color}`),
+      );
+      root.append(
+        c,
+        svg(
+          'text',
+          { x: p[0], y: p[1] + 4, class: `gnode-label ${n.color !== 'white' ? 'dark' : ''}` },
+          s.names.get(n.id) ?? '',
+        ),
+      );
     }
     if (g.nodes.length === 0 && s.freed.size === 0) {
-      root.append(svg('text', { x: W / 2, y: H / 2 - 10, class: 'gc-hint', 'data-testid': 'gc-hint' }, 'The heap is empty: no objects yet.'),
-        svg('text', { x: W / 2, y: H / 2 + 14, class: 'gc-hint small' }, 'Press Step ▶ (or →) to allocate the objects, or pick a preset above.'));
+      root.append(
+        svg(
+          'text',
+          { x: W / 2, y: H / 2 - 10, class: 'gc-hint', 'data-testid': 'gc-hint' },
+          'The heap is empty: no objects yet.',
+        ),
+        svg(
+          'text',
+          { x: W / 2, y: H / 2 + 14, class: 'gc-hint small' },
+          'Press Step ▶ (or →) to allocate the objects, or pick a preset above.',
+        ),
+      );
     }
     this.graph.replaceChildren(root);
     this.phase.textContent = g.phase;
     this.phase.className = `phase ${g.phase}`;
     const st = s.heap.stats();
     const rows: Array<[string, string]> = [
-      ['objects', `${g.nodes.length}`], ['heap bytes', `${graphBytes(g)}`], ['live bytes (last sweep)', `${st.liveBytes}`],
-      ['collections', `${st.collections}`], ['objects freed', `${st.objectsFreed}`], ['pauses', `${st.pauses.count}`],
+      ['objects', `${g.nodes.length}`],
+      ['heap bytes', `${graphBytes(g)}`],
+      ['live bytes (last sweep)', `${st.liveBytes}`],
+      ['collections', `${st.collections}`],
+      ['objects freed', `${st.objectsFreed}`],
+      ['pauses', `${st.pauses.count}`],
       ['longest pause', pauseText(st.pauses.maxMs, st.pauses.count)],
     ];
     this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.drawChart(s);
-    this.el.dataset['sig'] = fingerprint(JSON.stringify([g.phase, g.nodes.map((n) => [n.id, n.color]), g.roots.map((r) => r.target), g.edges.length]));
+    this.el.dataset.sig = fingerprint(
+      JSON.stringify([g.phase, g.nodes.map((n) => [n.id, n.color]), g.roots.map((r) => r.target), g.edges.length]),
+    );
   }
 
   private drawChart(s: GcState): void {
@@ -350,21 +507,42 @@ export class GcView implements View {
     const width = Math.max(300, this.chartBox.clientWidth || 600);
     if (this.chart === null || this.chart.width !== width) {
       this.chart?.destroy();
-      const own = ownAxes([
-        { scale: 'x', side: 2, title: 'step', incrs: COUNT_INCRS, text: countTick },
-        { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
-        { scale: 'work', side: 1, title: 'objects', incrs: COUNT_INCRS, text: countTick },
-      ], this.chartBox);
-      this.chart = new uPlot({
-        width, height: 180, legend: { show: true },
-        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1024, max * 1.1)] }, work: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
-        axes: own.axes,
-        hooks: { draw: [own.draw] },
-        series: [{ label: 'step' },
-          { label: 'heap bytes', stroke: '#3f7dc4', width: 2 },
-          { label: 'live after sweep', stroke: '#2fb380', width: 2 },
-          { label: 'objects shaded + freed', stroke: '#e0783a', scale: 'work', paths: uPlot.paths.bars!({ size: [0.5, 20] }), fill: 'rgba(224,120,58,.35)' }],
-      }, data, this.chartBox);
+      const own = ownAxes(
+        [
+          { scale: 'x', side: 2, title: 'step', incrs: COUNT_INCRS, text: countTick },
+          { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
+          { scale: 'work', side: 1, title: 'objects', incrs: COUNT_INCRS, text: countTick },
+        ],
+        this.chartBox,
+      );
+      this.chart = new uPlot(
+        {
+          width,
+          height: 180,
+          legend: { show: true },
+          scales: {
+            x: { time: false },
+            y: { range: (_u, _min, max) => [0, Math.max(1024, max * 1.1)] },
+            work: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] },
+          },
+          axes: own.axes,
+          hooks: { draw: [own.draw] },
+          series: [
+            { label: 'step' },
+            { label: 'heap bytes', stroke: '#3f7dc4', width: 2 },
+            { label: 'live after sweep', stroke: '#2fb380', width: 2 },
+            {
+              label: 'objects shaded + freed',
+              stroke: '#e0783a',
+              scale: 'work',
+              paths: uPlot.paths.bars!({ size: [0.5, 20] }),
+              fill: 'rgba(224,120,58,.35)',
+            },
+          ],
+        },
+        data,
+        this.chartBox,
+      );
     } else {
       this.chart.setData(data);
     }

@@ -29,8 +29,8 @@ function show(v: View): void {
   active = v;
   for (const w of views) w.el.hidden = w !== v;
   for (const b of tabs.querySelectorAll('button')) {
-    b.classList.toggle('active', b.dataset['view'] === v.id);
-    b.setAttribute('aria-selected', String(b.dataset['view'] === v.id));
+    b.classList.toggle('active', b.dataset.view === v.id);
+    b.setAttribute('aria-selected', String(b.dataset.view === v.id));
   }
   quietly(() => v.shown?.());
   writeUrl();
@@ -46,7 +46,11 @@ function fromUrl(): void {
 }
 
 views.forEach((v, i) => {
-  const b = el('button', { role: 'tab', 'data-view': v.id, 'data-testid': `tab-${v.id}`, title: `${v.title} (${i + 1})` }, `${i + 1} · ${v.title}`);
+  const b = el(
+    'button',
+    { role: 'tab', 'data-view': v.id, 'data-testid': `tab-${v.id}`, title: `${v.title} (${i + 1})` },
+    `${i + 1} · ${v.title}`,
+  );
   b.addEventListener('click', () => show(v));
   tabs.append(b);
   main.append(v.el);
@@ -84,7 +88,7 @@ onStateChanged(() => {
 const start = parseHash(location.hash);
 if (views.some((w) => w.id === start.view)) fromUrl();
 else show(views[0]!);
-document.body.dataset['ready'] = 'true';
+document.body.dataset.ready = 'true';
 
 // A link pasted into the same tab, or the back button to an older hash.
 window.addEventListener('hashchange', () => {

@@ -24,7 +24,7 @@ function kmallocMany(n: number, min: number, max: number): Step<MapState> {
     let total = 0;
     for (let i = 0; i < n; i++) {
       // Log-uniform sizes: many small, a few big, as real programs.
-      const size = Math.round(min * Math.pow(max / min, s.r()));
+      const size = Math.round(min * (max / min) ** s.r());
       s.live.push(s.k.kmalloc(size));
       total += size;
     }
@@ -51,7 +51,10 @@ function kfreeFraction(f: number): Step<MapState> {
 
 const shrink = step('kmem_cache_shrink (all caches)', (s) => {
   const n = s.k.shrink();
-  if (n === 0) throw new NoChange('no cache holds an empty slab (a slab that empties goes back to the buddy at once, beyond the spare each cache keeps).');
+  if (n === 0)
+    throw new NoChange(
+      'no cache holds an empty slab (a slab that empties goes back to the buddy at once, beyond the spare each cache keeps).',
+    );
   return `The caches' spare empty slabs went back to the buddy: ${n} pages.`;
 });
 
@@ -91,11 +94,23 @@ const rawFree = step('free the raw blocks', (s) => {
 });
 
 const MIXED: Array<Step<MapState>> = [
-  kmallocMany(400, 8, 2048), rawPages(8), kmallocMany(30, 8192, 65536), arenaAllocs(200),
-  kfreeFraction(0.5), kmallocMany(400, 16, 512), rawFree, arenaReset, kfreeFraction(0.7),
+  kmallocMany(400, 8, 2048),
+  rawPages(8),
+  kmallocMany(30, 8192, 65536),
+  arenaAllocs(200),
+  kfreeFraction(0.5),
+  kmallocMany(400, 16, 512),
+  rawFree,
+  arenaReset,
+  kfreeFraction(0.7),
 ];
 
-const MANY: Array<Step<MapState>> = [kmallocMany(20000, 8, 4096), kmallocMany(200, 8192, 262144), kfreeFraction(0.5), arenaAllocs(2000)];
+const MANY: Array<Step<MapState>> = [
+  kmallocMany(20000, 8, 4096),
+  kmallocMany(200, 8192, 262144),
+  kfreeFraction(0.5),
+  arenaAllocs(2000),
+];
 
 /** The memory map view. */
 export class MapView implements View {
@@ -111,15 +126,29 @@ export class MapView implements View {
   private readonly presets: Preset[];
 
   constructor() {
-    this.player = new Player<MapState>({
-      create: () => {
-        const buddy = new BuddyAllocator({ pages: this.pages });
-        return { buddy, k: new Kmalloc({ buddy }), arena: undefined, live: [], raw: new Map(), rawCount: 0, r: rng(42) };
+    this.player = new Player<MapState>(
+      {
+        create: () => {
+          const buddy = new BuddyAllocator({ pages: this.pages });
+          return {
+            buddy,
+            k: new Kmalloc({ buddy }),
+            arena: undefined,
+            live: [],
+            raw: new Map(),
+            rawCount: 0,
+            r: rng(42),
+          };
+        },
+        render: (s) => this.render(s),
       },
-      render: (s) => this.render(s),
-    }, 'map');
-    const size = el('select', { 'aria-label': 'heap pages', 'data-testid': 'map-pages' },
-      ...[256, 1024, 4096, 16384].map((p) => el('option', { value: String(p) }, `${p} pages (${bytes(p * 4096)})`)));
+      'map',
+    );
+    const size = el(
+      'select',
+      { 'aria-label': 'heap pages', 'data-testid': 'map-pages' },
+      ...[256, 1024, 4096, 16384].map((p) => el('option', { value: String(p) }, `${p} pages (${bytes(p * 4096)})`)),
+    );
     size.value = String(this.pages);
     size.addEventListener('change', () => {
       this.pages = Number(size.value);
@@ -128,14 +157,29 @@ export class MapView implements View {
     this.size = size;
     this.presets = [
       { id: 'mixed', name: 'Mixed workload', load: () => this.setPages(1024, () => this.player.load(MIXED, 'mixed')) },
-      { id: 'many', name: 'Many pages (16384)', load: () => this.setPages(16384, () => this.player.load(MANY, 'many')) },
+      {
+        id: 'many',
+        name: 'Many pages (16384)',
+        load: () => this.setPages(16384, () => this.player.load(MANY, 'many')),
+      },
     ];
-    this.el = el('section', { class: 'view', id: 'view-map' },
-      el('div', { class: 'view-head' },
+    this.el = el(
+      'section',
+      { class: 'view', id: 'view-map' },
+      el(
+        'div',
+        { class: 'view-head' },
         el('h2', {}, 'Memory map'),
-        el('p', { class: 'lede' }, 'One buddy allocator feeding kmalloc (slab caches and large blocks), an arena and raw page blocks. Each cell is a page.'),
+        el(
+          'p',
+          { class: 'lede' },
+          'One buddy allocator feeding kmalloc (slab caches and large blocks), an arena and raw page blocks. Each cell is a page.',
+        ),
         presetBar('map', this.presets),
-        el('div', { class: 'row' }, el('label', {}, 'Heap ', size),
+        el(
+          'div',
+          { class: 'row' },
+          el('label', {}, 'Heap ', size),
           button('kmalloc ×100', () => this.player.push(kmallocMany(100, 8, 2048))),
           button('large ×5', () => this.player.push(kmallocMany(5, 8192, 131072))),
           button('kfree 50%', () => this.player.push(kfreeFraction(0.5))),
@@ -143,10 +187,16 @@ export class MapView implements View {
           button('arena ×50', () => this.player.push(arenaAllocs(50))),
           button('arena reset', () => this.player.push(arenaReset)),
           button('allocPages ×4', () => this.player.push(rawPages(4))),
-          button('free pages', () => this.player.push(rawFree)))),
-      el('div', { class: 'grid2' },
+          button('free pages', () => this.player.push(rawFree)),
+        ),
+      ),
+      el(
+        'div',
+        { class: 'grid2' },
         el('div', { class: 'col' }, this.player.el, el('h3', {}, 'Numbers'), this.stats),
-        el('div', { class: 'col' }, this.map.el, el('h3', {}, '/proc/buddyinfo'), this.info)));
+        el('div', { class: 'col' }, this.map.el, el('h3', {}, '/proc/buddyinfo'), this.info),
+      ),
+    );
     this.presets[0]!.load();
   }
 
@@ -158,7 +208,7 @@ export class MapView implements View {
     const q = playerUrl(this.player);
     const preset = this.presets.find((p) => p.id === this.player.presetId);
     const dflt = preset?.id === 'many' ? 16384 : 1024;
-    if (this.pages !== dflt) q['pages'] = String(this.pages);
+    if (this.pages !== dflt) q.pages = String(this.pages);
     return q;
   }
 
@@ -191,9 +241,12 @@ export class MapView implements View {
     const b = s.buddy.stats();
     const large = s.k.largeStats();
     const rows: Array<[string, string]> = [
-      ['pages', `${b.pages}`], ['free pages', `${b.freePages}`], ['used blocks', `${b.usedBlocks}`],
+      ['pages', `${b.pages}`],
+      ['free pages', `${b.freePages}`],
+      ['used blocks', `${b.usedBlocks}`],
       ['largest free', b.largestFreeOrder < 0 ? '—' : `2^${b.largestFreeOrder} pages`],
-      ['kmalloc blocks live', `${s.live.length}`], ['kmalloc footprint', bytes(s.k.footprint())],
+      ['kmalloc blocks live', `${s.live.length}`],
+      ['kmalloc footprint', bytes(s.k.footprint())],
       ['large blocks', `${large.blocks} (${large.pages} p)`],
       ['arena', s.arena === undefined ? '—' : `${bytes(s.arena.used)} / ${bytes(s.arena.capacity)}`],
     ];
@@ -201,6 +254,8 @@ export class MapView implements View {
     this.info.textContent = s.buddy.buddyinfo();
     const blocks: number[] = [];
     s.buddy.forEachBlock((a, pages, free) => blocks.push(a, pages, free ? 1 : 0));
-    this.el.dataset['sig'] = fingerprint(JSON.stringify([blocks, s.live.length, s.k.footprint(), s.arena?.used ?? -1, s.raw.size]));
+    this.el.dataset.sig = fingerprint(
+      JSON.stringify([blocks, s.live.length, s.k.footprint(), s.arena?.used ?? -1, s.raw.size]),
+    );
   }
 }

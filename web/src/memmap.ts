@@ -55,15 +55,25 @@ export const TLSF_COLOR = '#7a5230';
  * large kmalloc block, arena chunk, a raw `allocPages` block the caller names,
  * or metadata (allocator state: the slab space tables, counters).
  */
-export function heapMap(buddy: BuddyAllocator, parts: { kmalloc?: Kmalloc | undefined; arena?: Arena | undefined; raw?: Map<number, string>; rawAll?: boolean } = {}): MapData {
+export function heapMap(
+  buddy: BuddyAllocator,
+  parts: { kmalloc?: Kmalloc | undefined; arena?: Arena | undefined; raw?: Map<number, string>; rawAll?: boolean } = {},
+): MapData {
   const ps = buddy.pageSize;
-  const slabs = new Map<number, { cache: number; name: string; inuse: number; objs: number; list: string; size: number }>();
+  const slabs = new Map<
+    number,
+    { cache: number; name: string; inuse: number; objs: number; list: string; size: number }
+  >();
   const large = new Set<number>();
   const tlsfChunks = new Set<number>();
   const k = parts.kmalloc;
   if (k !== undefined) {
     k.tlsf.forEachChunk((addr) => tlsfChunks.add(addr));
-    k.caches.forEach((c, i) => c.forEachSlab((addr, inuse, list) => slabs.set(addr, { cache: i, name: c.name, inuse, objs: c.objectsPerSlab, list, size: c.size })));
+    k.caches.forEach((c, i) =>
+      c.forEachSlab((addr, inuse, list) =>
+        slabs.set(addr, { cache: i, name: c.name, inuse, objs: c.objectsPerSlab, list, size: c.size }),
+      ),
+    );
     k.forEachBlock((addr, size) => {
       if (size >= ps && (addr - buddy.base) % ps === 0 && !slabs.has(addr) && !tlsfChunks.has(addr)) large.add(addr);
     });
@@ -83,23 +93,59 @@ export function heapMap(buddy: BuddyAllocator, parts: { kmalloc?: Kmalloc | unde
     const page = (addr - buddy.base) / ps;
     const where = `${hex(addr)} · ${pages} page${pages === 1 ? '' : 's'} (${bytes(pages * ps)})`;
     if (free) {
-      blocks.push({ page, pages, owner: 'free', color: freeColor(order), info: `free block, order ${order}\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: 'free',
+        color: freeColor(order),
+        info: `free block, order ${order}\n${where}`,
+      });
       return;
     }
     const s = slabs.get(addr);
     if (s !== undefined) {
-      blocks.push({ page, pages, owner: `slab ${s.name}`, color: cacheColor(s.cache), info: `slab of ${s.name} (${s.list})\n${s.inuse}/${s.objs} objects of ${s.size} B in use\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: `slab ${s.name}`,
+        color: cacheColor(s.cache),
+        info: `slab of ${s.name} (${s.list})\n${s.inuse}/${s.objs} objects of ${s.size} B in use\n${where}`,
+      });
     } else if (tlsfChunks.has(addr)) {
-      blocks.push({ page, pages, owner: 'kmalloc TLSF chunk', color: TLSF_COLOR, info: `TLSF chunk of kmalloc (medium sizes, first fit in segregated lists)\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: 'kmalloc TLSF chunk',
+        color: TLSF_COLOR,
+        info: `TLSF chunk of kmalloc (medium sizes, first fit in segregated lists)\n${where}`,
+      });
     } else if (large.has(addr)) {
       blocks.push({ page, pages, owner: 'large kmalloc', color: LARGE_COLOR, info: `large kmalloc block\n${where}` });
     } else if (chunks.has(addr)) {
       const c = chunks.get(addr)!;
-      blocks.push({ page, pages, owner: 'arena chunk', color: ARENA_COLOR, info: `arena chunk${c.cur ? ' (current)' : ''}\n${bytes(c.used)} of ${bytes(c.size)} used\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: 'arena chunk',
+        color: ARENA_COLOR,
+        info: `arena chunk${c.cur ? ' (current)' : ''}\n${bytes(c.used)} of ${bytes(c.size)} used\n${where}`,
+      });
     } else if (parts.raw?.has(addr) === true || parts.rawAll === true) {
-      blocks.push({ page, pages, owner: 'buddy block', color: RAW_COLOR, info: `allocPages block ${parts.raw?.get(addr) ?? ''}, order ${order}\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: 'buddy block',
+        color: RAW_COLOR,
+        info: `allocPages block ${parts.raw?.get(addr) ?? ''}, order ${order}\n${where}`,
+      });
     } else {
-      blocks.push({ page, pages, owner: 'metadata', color: META_COLOR, info: `allocator metadata (descriptor tables, counters, arena state)\n${where}` });
+      blocks.push({
+        page,
+        pages,
+        owner: 'metadata',
+        color: META_COLOR,
+        info: `allocator metadata (descriptor tables, counters, arena state)\n${where}`,
+      });
     }
   });
   return { pages: buddy.pages, pageSize: ps, base: buddy.base, blocks };
@@ -128,16 +174,33 @@ export class MemMap {
       b.addEventListener('click', fn);
       return b;
     };
-    this.el = el('div', { class: 'memmap' },
-      el('div', { class: 'maptools' }, zb('−', 'Zoom out', () => z(0.5)), zb('+', 'Zoom in', () => z(2)),
-        zb('fit', 'Fit to the box', () => { this.cell = 0; this.draw(); }), this.zoomLabel,
-        el('span', { class: 'muted' }, '· Ctrl+wheel zooms · hover a page for details')),
-      this.wrap, this.legend);
-    this.wrap.addEventListener('wheel', (e) => {
-      if (!e.ctrlKey) return;
-      e.preventDefault();
-      z(e.deltaY < 0 ? 1.25 : 0.8);
-    }, { passive: false });
+    this.el = el(
+      'div',
+      { class: 'memmap' },
+      el(
+        'div',
+        { class: 'maptools' },
+        zb('−', 'Zoom out', () => z(0.5)),
+        zb('+', 'Zoom in', () => z(2)),
+        zb('fit', 'Fit to the box', () => {
+          this.cell = 0;
+          this.draw();
+        }),
+        this.zoomLabel,
+        el('span', { class: 'muted' }, '· Ctrl+wheel zooms · hover a page for details'),
+      ),
+      this.wrap,
+      this.legend,
+    );
+    this.wrap.addEventListener(
+      'wheel',
+      (e) => {
+        if (!e.ctrlKey) return;
+        e.preventDefault();
+        z(e.deltaY < 0 ? 1.25 : 0.8);
+      },
+      { passive: false },
+    );
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => tooltip(null));
     new ResizeObserver(() => this.draw()).observe(this.wrap);
@@ -160,7 +223,8 @@ export class MemMap {
     const rows = Math.ceil(n / cols);
     this.cols = cols;
     const dpr = window.devicePixelRatio || 1;
-    const cw = cols * cell, ch = rows * cell;
+    const cw = cols * cell,
+      ch = rows * cell;
     this.canvas.width = Math.ceil(cw * dpr);
     this.canvas.height = Math.ceil(ch * dpr);
     this.canvas.style.width = `${cw}px`;
@@ -181,7 +245,8 @@ export class MemMap {
       let p = b.page;
       const end = b.page + b.pages;
       while (p < end) {
-        const r = Math.floor(p / cols), c = p % cols;
+        const r = Math.floor(p / cols),
+          c = p % cols;
         const len = Math.min(end - p, cols - c);
         g.fillRect(c * cell, r * cell, len * cell - gap, cell - gap);
         if (cell < 8 && odd && b.owner !== 'free') {
@@ -193,7 +258,8 @@ export class MemMap {
       }
       if (cell >= 8) {
         // Mark the block start with a darker edge.
-        const r = Math.floor(b.page / cols), c = b.page % cols;
+        const r = Math.floor(b.page / cols),
+          c = b.page % cols;
         g.fillStyle = 'rgba(0,0,0,0.35)';
         g.fillRect(c * cell, r * cell, 2, cell - gap);
       }
@@ -207,22 +273,54 @@ export class MemMap {
       if (t === undefined) tally.set(b.owner, { color: b.owner === 'free' ? FREE[2]! : b.color, pages: b.pages });
       else t.pages += b.pages;
     }
-    const entries = [...tally.entries()].sort((a, b) => (a[0] === 'free' ? -1 : b[0] === 'free' ? 1 : b[1].pages - a[1].pages));
+    const entries = [...tally.entries()].sort((a, b) =>
+      a[0] === 'free' ? -1 : b[0] === 'free' ? 1 : b[1].pages - a[1].pages,
+    );
     // Slab caches get one entry each for the largest few, then a summary.
     const slabs = entries.filter(([n]) => n.startsWith('slab '));
     const others = entries.filter(([n]) => !n.startsWith('slab '));
     const shown = [...others, ...slabs.slice(0, 6)];
     const rest = slabs.slice(6);
-    const items = shown.map(([name, t]) => name === 'free'
-      ? el('span', { class: 'sw', 'data-owner': name }, `free · ${t.pages} p, shaded by block order:`,
-        ...FREE.map((c, i) => el('span', { class: 'sw ramp', title: `free block of order ${2 * i}${i + 1 < FREE.length ? ` or ${2 * i + 1}` : ' or more'} (${1 << (2 * i)}${i + 1 < FREE.length ? `–${1 << (2 * i + 1)}` : '+'} pages)` },
-          el('i', { style: `background:${c}` }), i + 1 < FREE.length ? `${2 * i}–${2 * i + 1}` : `${2 * i}+`)))
-      : el('span', { class: 'sw', 'data-owner': name }, el('i', { style: `background:${t.color}` }), `${name} · ${t.pages} p`));
+    const items = shown.map(([name, t]) =>
+      name === 'free'
+        ? el(
+            'span',
+            { class: 'sw', 'data-owner': name },
+            `free · ${t.pages} p, shaded by block order:`,
+            ...FREE.map((c, i) =>
+              el(
+                'span',
+                {
+                  class: 'sw ramp',
+                  title: `free block of order ${2 * i}${i + 1 < FREE.length ? ` or ${2 * i + 1}` : ' or more'} (${1 << (2 * i)}${i + 1 < FREE.length ? `–${1 << (2 * i + 1)}` : '+'} pages)`,
+                },
+                el('i', { style: `background:${c}` }),
+                i + 1 < FREE.length ? `${2 * i}–${2 * i + 1}` : `${2 * i}+`,
+              ),
+            ),
+          )
+        : el(
+            'span',
+            { class: 'sw', 'data-owner': name },
+            el('i', { style: `background:${t.color}` }),
+            `${name} · ${t.pages} p`,
+          ),
+    );
     if (rest.length > 0) {
       const pages = rest.reduce((s, [, t]) => s + t.pages, 0);
-      items.push(el('span', { class: 'sw', title: rest.map(([n, t]) => `${n}: ${t.pages} p`).join('\n') },
-        el('i', { style: `background:linear-gradient(90deg,${rest.slice(0, 4).map(([, t]) => t.color).join(',')})` }),
-        `${rest.length} more slab caches · ${pages} p`));
+      items.push(
+        el(
+          'span',
+          { class: 'sw', title: rest.map(([n, t]) => `${n}: ${t.pages} p`).join('\n') },
+          el('i', {
+            style: `background:linear-gradient(90deg,${rest
+              .slice(0, 4)
+              .map(([, t]) => t.color)
+              .join(',')})`,
+          }),
+          `${rest.length} more slab caches · ${pages} p`,
+        ),
+      );
     }
     this.legend.replaceChildren(...items);
   }
@@ -238,7 +336,8 @@ export class MemMap {
     }
     // Binary search for the block holding `page`.
     const bl = this.data.blocks;
-    let lo = 0, hi = bl.length - 1;
+    let lo = 0,
+      hi = bl.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (bl[mid]!.page <= page) lo = mid;
@@ -246,6 +345,10 @@ export class MemMap {
     }
     const b = bl[lo];
     if (b === undefined) return;
-    tooltip(`page ${page + (this.data.skipped ?? 0)} (${hex(this.data.base + page * this.data.pageSize)})\n${b.info}`, e.clientX, e.clientY);
+    tooltip(
+      `page ${page + (this.data.skipped ?? 0)} (${hex(this.data.base + page * this.data.pageSize)})\n${b.info}`,
+      e.clientX,
+      e.clientY,
+    );
   }
 }

@@ -71,7 +71,10 @@ export class Player<S> {
   private readonly playBtn: HTMLButtonElement;
   private readonly speed: HTMLSelectElement;
 
-  constructor(private readonly host: ScenarioHost<S>, private readonly id: string) {
+  constructor(
+    private readonly host: ScenarioHost<S>,
+    private readonly id: string,
+  ) {
     this.state = host.create();
     const btn = (text: string, title: string, tid: string, fn: () => void): HTMLButtonElement => {
       const b = el('button', { title, 'data-testid': `${id}-${tid}` }, text);
@@ -79,22 +82,36 @@ export class Player<S> {
       return b;
     };
     this.playBtn = btn('▶ Play', 'Play / pause (Space)', 'play', () => this.togglePlay());
-    this.speed = el('select', { title: 'Play speed', 'aria-label': 'speed' },
-      el('option', { value: '1200' }, 'slow'), el('option', { value: '600' }, 'normal'), el('option', { value: '200' }, 'fast'));
+    this.speed = el(
+      'select',
+      { title: 'Play speed', 'aria-label': 'speed' },
+      el('option', { value: '1200' }, 'slow'),
+      el('option', { value: '600' }, 'normal'),
+      el('option', { value: '200' }, 'fast'),
+    );
     this.speed.value = '600';
     this.counter = el('span', { class: 'counter', 'data-testid': `${id}-counter` });
     this.narrative = el('div', { class: 'narrative', 'data-testid': `${id}-narrative`, 'aria-live': 'polite' });
     this.notice = el('div', { class: 'notice', 'data-testid': `${id}-notice`, hidden: '' });
     this.list = el('ol', { class: 'steps', 'data-testid': `${id}-steps` });
-    this.el = el('div', { class: 'player' },
-      el('div', { class: 'controls' },
+    this.el = el(
+      'div',
+      { class: 'player' },
+      el(
+        'div',
+        { class: 'controls' },
         btn('« Reset', 'Reset (Home)', 'reset', () => this.goto(0)),
         btn('◀ Back', 'Step back (←)', 'back', () => this.back()),
         btn('Step ▶', 'Step (→)', 'step', () => this.step()),
-        this.playBtn, this.speed,
+        this.playBtn,
+        this.speed,
         btn('End »', 'To the end (End)', 'end', () => this.goto(this.steps.length)),
-        this.counter),
-      this.narrative, this.notice, this.list);
+        this.counter,
+      ),
+      this.narrative,
+      this.notice,
+      this.list,
+    );
   }
 
   /** Replaces the scenario with a preset's steps and goes to its start. */
@@ -138,9 +155,10 @@ export class Player<S> {
       // may have booked something before the call threw: rebuild to be sure.
       this.goto(this.pos);
       const err = e as Error;
-      this.narrative.textContent = err.name === 'NoChange'
-        ? `Nothing to do, not added as a step: ${err.message}`
-        : `⚠ Refused, not added as a step: ${err.name}: ${err.message}`;
+      this.narrative.textContent =
+        err.name === 'NoChange'
+          ? `Nothing to do, not added as a step: ${err.message}`
+          : `⚠ Refused, not added as a step: ${err.name}: ${err.message}`;
       this.narrative.classList.add('error');
       return;
     }
@@ -182,7 +200,10 @@ export class Player<S> {
   goto(n: number): void {
     n = Math.max(0, Math.min(n, this.steps.length));
     this.state = this.host.create();
-    let text = this.steps.length > 0 ? 'Start: a fresh allocator. Press Step ▶ (or →).' : 'Start: a fresh allocator. Use the buttons above to add steps.';
+    let text =
+      this.steps.length > 0
+        ? 'Start: a fresh allocator. Press Step ▶ (or →).'
+        : 'Start: a fresh allocator. Use the buttons above to add steps.';
     for (let i = 0; i < n; i++) text = this.run(this.steps[i]!);
     this.pos = n;
     this.show(text);
@@ -215,12 +236,29 @@ export class Player<S> {
   /** Keyboard shortcuts; true when the key was used. */
   key(e: KeyboardEvent): boolean {
     switch (e.key) {
-      case 'ArrowRight': case 'n': this.pause(); this.step(); return true;
-      case 'ArrowLeft': case 'p': this.back(); return true;
-      case ' ': this.togglePlay(); return true;
-      case 'Home': case 'r': this.pause(); this.goto(0); return true;
-      case 'End': this.pause(); this.goto(this.steps.length); return true;
-      default: return false;
+      case 'ArrowRight':
+      case 'n':
+        this.pause();
+        this.step();
+        return true;
+      case 'ArrowLeft':
+      case 'p':
+        this.back();
+        return true;
+      case ' ':
+        this.togglePlay();
+        return true;
+      case 'Home':
+      case 'r':
+        this.pause();
+        this.goto(0);
+        return true;
+      case 'End':
+        this.pause();
+        this.goto(this.steps.length);
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -251,13 +289,21 @@ export class Player<S> {
       const n = d.steps.length - d.pos;
       const undo = el('button', { 'data-testid': `${this.id}-restore` }, 'bring them back');
       undo.addEventListener('click', () => this.restore());
-      this.notice.replaceChildren(`Your step replaced the ${n} step${n === 1 ? '' : 's'} that followed step ${d.pos}. `, undo);
+      this.notice.replaceChildren(
+        `Your step replaced the ${n} step${n === 1 ? '' : 's'} that followed step ${d.pos}. `,
+        undo,
+      );
     }
-    this.list.replaceChildren(...this.steps.map((s, i) => {
-      const li = el('li', { class: i < this.pos ? (i === this.pos - 1 ? 'done last' : 'done') : '' }, s.label);
-      li.addEventListener('click', () => { this.pause(); this.goto(i + 1); });
-      return li;
-    }));
+    this.list.replaceChildren(
+      ...this.steps.map((s, i) => {
+        const li = el('li', { class: i < this.pos ? (i === this.pos - 1 ? 'done last' : 'done') : '' }, s.label);
+        li.addEventListener('click', () => {
+          this.pause();
+          this.goto(i + 1);
+        });
+        return li;
+      }),
+    );
     const last = this.list.querySelector<HTMLElement>('li.last');
     if (last !== null) this.list.scrollTop = Math.max(0, last.offsetTop - this.list.clientHeight / 2);
     this.host.render(this.state, text, this.pos);

@@ -20,7 +20,11 @@ export function isGzip(b: Uint8Array): boolean {
  *
  * @throws TraceFormatError naming the file and line.
  */
-export async function parseTraceBytes(name: string, bytes: Uint8Array, onProgress?: (ops: number) => void): Promise<Trace> {
+export async function parseTraceBytes(
+  name: string,
+  bytes: Uint8Array,
+  onProgress?: (ops: number) => void,
+): Promise<Trace> {
   const parser = new TraceParser(name);
   if (!isGzip(bytes)) {
     // Plain text: feed in slices so a big file shows progress.
@@ -49,7 +53,9 @@ export async function parseTraceBytes(name: string, bytes: Uint8Array, onProgres
     }
   } catch (e) {
     if ((e as Error).name === 'TraceFormatError') throw e;
-    throw Object.assign(new Error(`${name}: cannot read (gzip): ${(e as Error).message}`), { name: 'TraceFormatError' });
+    throw Object.assign(new Error(`${name}: cannot read (gzip): ${(e as Error).message}`), {
+      name: 'TraceFormatError',
+    });
   } finally {
     reader.releaseLock();
   }
@@ -60,7 +66,9 @@ function tick(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));
 }
 
-const NONE = 0, LIVE = 1, FAILED = 2;
+const NONE = 0,
+  LIVE = 1,
+  FAILED = 2;
 
 /** An allocator positioned after `pos` ops of a trace. */
 export class TraceCursor {
@@ -71,7 +79,10 @@ export class TraceCursor {
   private readonly req: Float64Array;
   private readonly st: Uint8Array;
 
-  private constructor(readonly trace: Trace, readonly alloc: ByteAllocator) {
+  private constructor(
+    readonly trace: Trace,
+    readonly alloc: ByteAllocator,
+  ) {
     this.addr = new Float64Array(trace.ids);
     this.req = new Float64Array(trace.ids);
     this.st = new Uint8Array(trace.ids);
@@ -93,7 +104,8 @@ export class TraceCursor {
 
   /** Applies op i. Any error other than OutOfMemoryError propagates. */
   apply(a: ByteAllocator, t: Trace, i: number): void {
-    const k = t.kind[i]!, id = t.id[i]!;
+    const k = t.kind[i]!,
+      id = t.id[i]!;
     const { addr, req, st } = this;
     try {
       if (k === OpKind.Alloc) {
@@ -137,13 +149,19 @@ export interface TraceSeries {
  * Runs a whole trace through a fresh allocator, recording footprint and live
  * payload after each op. Yields to the page every `slice` ops.
  */
-export async function recordSeries(trace: Trace, name: string, onProgress?: (done: number) => void, slice = 40000): Promise<TraceSeries> {
+export async function recordSeries(
+  trace: Trace,
+  name: string,
+  onProgress?: (done: number) => void,
+  slice = 40000,
+): Promise<TraceSeries> {
   const c = await TraceCursor.create(trace, name);
   const n = trace.length;
   const footprint = new Float64Array(n + 1);
   const payload = new Float64Array(n + 1);
   footprint[0] = c.alloc.footprint();
-  let peakF = footprint[0]!, peakP = 0;
+  let peakF = footprint[0]!,
+    peakP = 0;
   const a = c.alloc;
   for (let i = 0; i < n; i++) {
     c.apply(a, trace, i);

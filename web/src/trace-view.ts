@@ -13,7 +13,10 @@ import { BYTE_INCRS, COUNT_INCRS, byteTick, countTick, ownAxes } from './axis.js
 import { stateChanged } from './url.js';
 import { TraceCursor, bucketMax, parseTraceBytes, recordSeries, type TraceSeries } from './trace-play.js';
 
-const BUNDLED = import.meta.glob('../../traces/*.rep.gz', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
+const BUNDLED = import.meta.glob('../../traces/*.rep.gz', { query: '?url', import: 'default', eager: true }) as Record<
+  string,
+  string
+>;
 
 const COLORS = ['#2f6fde', '#e0783a'];
 
@@ -45,12 +48,25 @@ export class TraceView implements View {
   /** The bundled trace's file name ('' for a file of the user's: the URL cannot name it). */
   private loadedFrom = '';
   private readonly pick = el('select', { 'aria-label': 'bundled trace', 'data-testid': 'trace-pick' });
-  private readonly file = el('input', { type: 'file', accept: '.rep,.gz,.txt,text/plain', 'data-testid': 'trace-file', 'aria-label': 'trace file' });
+  private readonly file = el('input', {
+    type: 'file',
+    accept: '.rep,.gz,.txt,text/plain',
+    'data-testid': 'trace-file',
+    'aria-label': 'trace file',
+  });
   private readonly allocA = el('select', { 'aria-label': 'allocator A', 'data-testid': 'trace-alloc-a' });
   private readonly allocB = el('select', { 'aria-label': 'allocator B', 'data-testid': 'trace-alloc-b' });
   private readonly status = el('div', { class: 'progress', 'data-testid': 'trace-status' });
   private readonly error = el('div', { class: 'error-box', 'data-testid': 'trace-error', hidden: '' });
-  private readonly scrub = el('input', { type: 'range', min: '0', max: '0', value: '0', class: 'scrub', 'aria-label': 'scrub', 'data-testid': 'trace-scrub' });
+  private readonly scrub = el('input', {
+    type: 'range',
+    min: '0',
+    max: '0',
+    value: '0',
+    class: 'scrub',
+    'aria-label': 'scrub',
+    'data-testid': 'trace-scrub',
+  });
   private readonly speed = el('select', { 'aria-label': 'ops per frame' });
   private readonly playBtn: HTMLButtonElement;
   private readonly opLine = el('div', { class: 'row', 'data-testid': 'trace-op' });
@@ -72,44 +88,82 @@ export class TraceView implements View {
     this.allocB.prepend(el('option', { value: '' }, '— none —'));
     this.allocA.value = 'kmalloc';
     this.allocB.value = '';
-    for (const n of [1, 10, 100, 1000, 10000]) this.speed.append(el('option', { value: String(n) }, `${n} op${n > 1 ? 's' : ''} / frame`));
+    for (const n of [1, 10, 100, 1000, 10000])
+      this.speed.append(el('option', { value: String(n) }, `${n} op${n > 1 ? 's' : ''} / frame`));
     this.speed.value = '1000';
-    this.playBtn = button('▶ Play', () => this.togglePlay(), { 'data-testid': 'trace-play', title: 'Play / pause (Space)' });
+    this.playBtn = button('▶ Play', () => this.togglePlay(), {
+      'data-testid': 'trace-play',
+      title: 'Play / pause (Space)',
+    });
     this.file.addEventListener('change', () => {
       const f = this.file.files?.[0];
       if (f !== undefined) void this.loadFile(f);
     });
     this.scrub.addEventListener('input', () => this.seek(Number(this.scrub.value)));
-    this.el = el('section', { class: 'view', id: 'view-trace' },
-      el('div', { class: 'view-head' },
+    this.el = el(
+      'section',
+      { class: 'view', id: 'view-trace' },
+      el(
+        'div',
+        { class: 'view-head' },
         el('h2', {}, 'Trace playback'),
-        el('p', { class: 'lede' }, 'A malloc-lab trace (a ID SIZE / f ID / r ID SIZE) replayed op by op, with the rules of memkit replay. Footprint = bytes the allocator holds; live payload = bytes the program asked for and still holds.'),
-        el('div', { class: 'row' },
+        el(
+          'p',
+          { class: 'lede' },
+          'A malloc-lab trace (a ID SIZE / f ID / r ID SIZE) replayed op by op, with the rules of memkit replay. Footprint = bytes the allocator holds; live payload = bytes the program asked for and still holds.',
+        ),
+        el(
+          'div',
+          { class: 'row' },
           el('label', {}, 'Bundled trace ', this.pick),
           button('Load', () => void this.loadBundled(), { 'data-testid': 'trace-load', class: 'primary' }),
-          el('span', { class: 'muted' }, 'or a file:'), this.file),
-        el('div', { class: 'row' }, el('label', {}, 'Allocator ', this.allocA), el('label', {}, ' side by side with ', this.allocB),
-          el('span', { class: 'muted' }, '(takes effect at the next load)')),
-        this.status, this.error),
-      el('div', { class: 'col' },
-        el('div', { class: 'controls row' },
+          el('span', { class: 'muted' }, 'or a file:'),
+          this.file,
+        ),
+        el(
+          'div',
+          { class: 'row' },
+          el('label', {}, 'Allocator ', this.allocA),
+          el('label', {}, ' side by side with ', this.allocB),
+          el('span', { class: 'muted' }, '(takes effect at the next load)'),
+        ),
+        this.status,
+        this.error,
+      ),
+      el(
+        'div',
+        { class: 'col' },
+        el(
+          'div',
+          { class: 'controls row' },
           button('« Start', () => this.seek(0), { title: 'Start (Home)' }),
           button('◀', () => this.seek(this.pos - 1), { title: 'Step back (←)' }),
           button('Step ▶', () => this.seek(this.pos + 1), { title: 'Step (→)', 'data-testid': 'trace-step' }),
           button('+1000', () => this.seek(this.pos + 1000)),
-          this.playBtn, this.speed,
-          button('End »', () => this.seek(this.trace?.length ?? 0), { title: 'End (End)', 'data-testid': 'trace-end' })),
-        this.scrub, this.opLine, this.summary, this.chartBox,
-        el('p', { class: 'legend' }, 'Sizes in binary units: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.')),
-      this.sideBox);
+          this.playBtn,
+          this.speed,
+          button('End »', () => this.seek(this.trace?.length ?? 0), { title: 'End (End)', 'data-testid': 'trace-end' }),
+        ),
+        this.scrub,
+        this.opLine,
+        this.summary,
+        this.chartBox,
+        el(
+          'p',
+          { class: 'legend' },
+          'Sizes in binary units: 1 KiB = 1024 B, 1 MiB = 1024 KiB. Each plotted point is the largest value of its stretch of ops, so the plotted peak is the true peak.',
+        ),
+      ),
+      this.sideBox,
+    );
     this.showOp();
   }
 
   urlState(): Record<string, string> {
     if (this.trace === null || this.loadedFrom === '') return {};
     const q: Record<string, string> = { trace: this.loadedFrom, a: this.sides[0]?.name ?? '' };
-    if (this.sides[1] !== undefined) q['b'] = this.sides[1].name;
-    q['op'] = String(this.pos);
+    if (this.sides[1] !== undefined) q.b = this.sides[1].name;
+    q.op = String(this.pos);
     return q;
   }
 
@@ -118,7 +172,8 @@ export class TraceView implements View {
     const path = Object.keys(BUNDLED).find((p) => p.split('/').pop() === name);
     if (path === undefined) return;
     const names = allocatorNames();
-    const a = q.get('a') ?? 'kmalloc', b = q.get('b') ?? '';
+    const a = q.get('a') ?? 'kmalloc',
+      b = q.get('b') ?? '';
     if (!names.includes(a) || (b !== '' && !names.includes(b))) return;
     this.pick.value = path;
     this.allocA.value = a;
@@ -131,12 +186,25 @@ export class TraceView implements View {
 
   key(e: KeyboardEvent): boolean {
     switch (e.key) {
-      case ' ': this.togglePlay(); return true;
-      case 'ArrowRight': case 'n': this.seek(this.pos + 1); return true;
-      case 'ArrowLeft': case 'p': this.seek(this.pos - 1); return true;
-      case 'Home': this.seek(0); return true;
-      case 'End': this.seek(this.trace?.length ?? 0); return true;
-      default: return false;
+      case ' ':
+        this.togglePlay();
+        return true;
+      case 'ArrowRight':
+      case 'n':
+        this.seek(this.pos + 1);
+        return true;
+      case 'ArrowLeft':
+      case 'p':
+        this.seek(this.pos - 1);
+        return true;
+      case 'Home':
+        this.seek(0);
+        return true;
+      case 'End':
+        this.seek(this.trace?.length ?? 0);
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -180,19 +248,45 @@ export class TraceView implements View {
     const sides: Side[] = [];
     for (const n of names) {
       this.setStatus(`Replaying ${trace.length.toLocaleString('en')} ops through ${n}…`);
-      const series = await recordSeries(trace, n, (d) => this.setStatus(`Replaying through ${n}: ${Math.round((100 * d) / trace.length)}%`));
+      const series = await recordSeries(trace, n, (d) =>
+        this.setStatus(`Replaying through ${n}: ${Math.round((100 * d) / trace.length)}%`),
+      );
       const i = sides.length;
       const map = new MemMap(300);
       const cursor = await TraceCursor.create(trace, n);
       const paged = hasPages(cursor.alloc);
-      if (!paged) map.el.replaceChildren(el('p', { class: 'muted', 'data-testid': `trace-nomap-${sides.length}` }, `${n} manages one linear region of its own, not buddy pages: there is no page map to draw. Its footprint is the region's high-water mark.`));
+      if (!paged)
+        map.el.replaceChildren(
+          el(
+            'p',
+            { class: 'muted', 'data-testid': `trace-nomap-${sides.length}` },
+            `${n} manages one linear region of its own, not buddy pages: there is no page map to draw. Its footprint is the region's high-water mark.`,
+          ),
+        );
       const now = el('dl', { class: 'stats', 'data-testid': `trace-now-${i}` });
-      const peak = el('span', { class: 'metric', 'data-testid': `trace-peak-footprint-${i}`, 'data-value': String(series.peakFootprint) }, bytes(series.peakFootprint));
-      const box = el('div', { class: 'col', 'data-testid': `trace-side-${i}` },
+      const peak = el(
+        'span',
+        { class: 'metric', 'data-testid': `trace-peak-footprint-${i}`, 'data-value': String(series.peakFootprint) },
+        bytes(series.peakFootprint),
+      );
+      const box = el(
+        'div',
+        { class: 'col', 'data-testid': `trace-side-${i}` },
         el('h3', { style: `color:${COLORS[i]}` }, `${n}`),
-        el('div', { class: 'row' }, el('span', {}, 'peak footprint (plotted): '), peak,
-          el('span', { class: 'muted' }, ` · peak payload ${bytes(series.peakPayload)} · utilization ${(series.peakFootprint > 0 ? (100 * series.peakPayload) / series.peakFootprint : 0).toFixed(1)}% · ${series.failures} failures`)),
-        now, map.el);
+        el(
+          'div',
+          { class: 'row' },
+          el('span', {}, 'peak footprint (plotted): '),
+          peak,
+          el(
+            'span',
+            { class: 'muted' },
+            ` · peak payload ${bytes(series.peakPayload)} · utilization ${(series.peakFootprint > 0 ? (100 * series.peakPayload) / series.peakFootprint : 0).toFixed(1)}% · ${series.failures} failures`,
+          ),
+        ),
+        now,
+        map.el,
+      );
       sides.push({ name: n, series, cursor, box, now, map, paged });
     }
     this.trace = trace;
@@ -200,12 +294,17 @@ export class TraceView implements View {
     this.pos = 0;
     this.scrub.max = String(trace.length);
     this.sideBox.replaceChildren(...sides.map((s) => s.box));
-    this.summary.replaceChildren(el('span', { class: 'muted', 'data-testid': 'trace-summary' },
-      `${trace.file}: ${trace.length.toLocaleString('en')} ops, ${trace.ids.toLocaleString('en')} ids, header heap size ${bytes(trace.heapSize)}`));
+    this.summary.replaceChildren(
+      el(
+        'span',
+        { class: 'muted', 'data-testid': 'trace-summary' },
+        `${trace.file}: ${trace.length.toLocaleString('en')} ops, ${trace.ids.toLocaleString('en')} ids, header heap size ${bytes(trace.heapSize)}`,
+      ),
+    );
     this.drawChart();
     this.setStatus(`Loaded ${trace.file}.`);
     this.loadedFrom = from;
-    this.el.dataset['loaded'] = trace.file;
+    this.el.dataset.loaded = trace.file;
     this.showOp();
   }
 
@@ -226,34 +325,57 @@ export class TraceView implements View {
       s.box.querySelector('[data-testid^="trace-peak-footprint"]')!.setAttribute('data-plotted', String(plotted));
     });
     const width = Math.max(280, this.chartBox.clientWidth || 900);
-    const self = this;
-    const own = ownAxes([
-      { scale: 'x', side: 2, title: 'op', incrs: COUNT_INCRS, text: countTick },
-      { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
-    ], this.chartBox);
-    this.chart = new uPlot({
-      width, height: 260,
-      scales: { x: { time: false } },
-      axes: own.axes,
-      series: [{ label: 'op' },
-        { label: 'live payload', stroke: '#2fb380', width: 1.5, fill: 'rgba(47,179,128,.12)', value: (_u, v) => (v === null ? '' : bytes(v)) },
-        ...this.sides.map((s, i) => ({ label: `footprint ${s.name}`, stroke: COLORS[i]!, width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '' : bytes(v)) }))],
-      hooks: {
-        draw: [own.draw, (u: uPlot) => {
-          // The current op as a vertical line.
-          const x = u.valToPos(self.cursorOp, 'x', true);
-          const c = u.ctx;
-          c.save();
-          c.strokeStyle = '#c0392b';
-          c.lineWidth = 2 * devicePixelRatio;
-          c.beginPath();
-          c.moveTo(x, u.bbox.top);
-          c.lineTo(x, u.bbox.top + u.bbox.height);
-          c.stroke();
-          c.restore();
-        }],
+    const own = ownAxes(
+      [
+        { scale: 'x', side: 2, title: 'op', incrs: COUNT_INCRS, text: countTick },
+        { scale: 'y', side: 3, title: 'bytes', incrs: BYTE_INCRS, text: byteTick },
+      ],
+      this.chartBox,
+    );
+    this.chart = new uPlot(
+      {
+        width,
+        height: 260,
+        scales: { x: { time: false } },
+        axes: own.axes,
+        series: [
+          { label: 'op' },
+          {
+            label: 'live payload',
+            stroke: '#2fb380',
+            width: 1.5,
+            fill: 'rgba(47,179,128,.12)',
+            value: (_u, v) => (v === null ? '' : bytes(v)),
+          },
+          ...this.sides.map((s, i) => ({
+            label: `footprint ${s.name}`,
+            stroke: COLORS[i]!,
+            width: 2,
+            value: (_u: uPlot, v: number | null) => (v === null ? '' : bytes(v)),
+          })),
+        ],
+        hooks: {
+          draw: [
+            own.draw,
+            (u: uPlot) => {
+              // The current op as a vertical line.
+              const x = u.valToPos(this.cursorOp, 'x', true);
+              const c = u.ctx;
+              c.save();
+              c.strokeStyle = '#c0392b';
+              c.lineWidth = 2 * devicePixelRatio;
+              c.beginPath();
+              c.moveTo(x, u.bbox.top);
+              c.lineTo(x, u.bbox.top + u.bbox.height);
+              c.stroke();
+              c.restore();
+            },
+          ],
+        },
       },
-    }, data, this.chartBox);
+      data,
+      this.chartBox,
+    );
     this.chart.root.addEventListener('click', () => {
       const u = this.chart!;
       if (u.cursor.left !== undefined && u.cursor.left >= 0) this.seek(Math.round(u.posToVal(u.cursor.left, 'x')));
@@ -326,20 +448,30 @@ export class TraceView implements View {
     if (!this.playing) stateChanged();
     const t = this.trace;
     if (t === null) {
-      this.opLine.replaceChildren(el('span', { class: 'muted' }, 'Load a trace to start. Keys: Space play/pause, ← → step, Home/End.'));
+      this.opLine.replaceChildren(
+        el('span', { class: 'muted' }, 'Load a trace to start. Keys: Space play/pause, ← → step, Home/End.'),
+      );
       return;
     }
     this.scrub.value = String(this.pos);
     const last = this.pos > 0 ? this.pos - 1 : -1;
-    this.opLine.replaceChildren(el('span', {}, `op ${this.pos.toLocaleString('en')} / ${t.length.toLocaleString('en')}`));
-    if (last >= 0) this.opLine.append(el('span', { class: 'muted' }, ` · last: line ${t.line[last]} `), el('span', { class: 'op' }, opText(t, last)));
+    this.opLine.replaceChildren(
+      el('span', {}, `op ${this.pos.toLocaleString('en')} / ${t.length.toLocaleString('en')}`),
+    );
+    if (last >= 0)
+      this.opLine.append(
+        el('span', { class: 'muted' }, ` · last: line ${t.line[last]} `),
+        el('span', { class: 'op' }, opText(t, last)),
+      );
     this.cursorOp = this.pos;
     this.chart?.redraw(false, false);
     for (const s of this.sides) {
       const a = s.cursor.alloc;
       const rows: Array<[string, string]> = [
-        ['footprint now', bytes(a.footprint())], ['live payload now', bytes(s.cursor.payload)],
-        ['plotted footprint at this op', bytes(s.series.footprint[this.pos]!)], ['failures so far', `${s.cursor.failures}`],
+        ['footprint now', bytes(a.footprint())],
+        ['live payload now', bytes(s.cursor.payload)],
+        ['plotted footprint at this op', bytes(s.series.footprint[this.pos]!)],
+        ['failures so far', `${s.cursor.failures}`],
       ];
       s.now.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
       if (s.paged) s.map.set(mapOf(a));
@@ -361,8 +493,13 @@ function mapOf(a: unknown): MapData {
     const first = m.blocks[0];
     if (first !== undefined && first.owner === 'metadata' && m.blocks.length > 1) {
       const skip = first.pages;
-      return { pages: m.pages - skip, pageSize: m.pageSize, base: m.base + skip * m.pageSize, skipped: skip,
-        blocks: m.blocks.slice(1).map((b) => ({ ...b, page: b.page - skip })) };
+      return {
+        pages: m.pages - skip,
+        pageSize: m.pageSize,
+        base: m.base + skip * m.pageSize,
+        skipped: skip,
+        blocks: m.blocks.slice(1).map((b) => ({ ...b, page: b.page - skip })),
+      };
     }
     return m;
   }

@@ -32,7 +32,9 @@ export function quietly<T>(fn: () => T): T {
 export function parseHash(hash: string): { view: string; params: URLSearchParams } {
   const h = hash.startsWith('#') ? hash.slice(1) : hash;
   const q = h.indexOf('?');
-  return q < 0 ? { view: h, params: new URLSearchParams() } : { view: h.slice(0, q), params: new URLSearchParams(h.slice(q + 1)) };
+  return q < 0
+    ? { view: h, params: new URLSearchParams() }
+    : { view: h.slice(0, q), params: new URLSearchParams(h.slice(q + 1)) };
 }
 
 /** `#view?params` for a view and its parameters. */

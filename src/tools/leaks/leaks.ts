@@ -85,7 +85,11 @@ export class AllocationTracker implements LeakScanTarget {
 
   constructor(
     /** The heap being tracked. */
-    readonly heap: LeakScanTarget & { alloc(size: number): number; free(addr: number): void; realloc?(addr: number, size: number): number },
+    readonly heap: LeakScanTarget & {
+      alloc(size: number): number;
+      free(addr: number): void;
+      realloc?(addr: number, size: number): number;
+    },
   ) {}
 
   /** The tracked heap's memory. */
@@ -126,7 +130,11 @@ export class AllocationTracker implements LeakScanTarget {
     const site = this.sites.get(addr);
     if (site === undefined) return undefined;
     // Drop "Error" and the tracker's own frame.
-    return site.stack.split('\n').slice(2).map((l) => l.trim().replace(/^at /, '')).slice(0, 8);
+    return site.stack
+      .split('\n')
+      .slice(2)
+      .map((l) => l.trim().replace(/^at /, ''))
+      .slice(0, 8);
   }
 
   /** Bytes asked for at `addr`, if tracked. */
