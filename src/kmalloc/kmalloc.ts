@@ -68,7 +68,8 @@
  *
  * @module
  */
-import { H_WORKERS, MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
+import { H_WORKERS } from '../memory/header.js';
+import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import {
   DoubleFreeError,

@@ -14,12 +14,12 @@
  *        +--------+--------+--------+--------+   state region, 0 = absent
  *    32  | slot 4 | slot 5 | slot 6 | slot 7 |   (see {@link HeaderSlot})
  *        +--------+--------+--------+--------+
- *    48  |   reserved (zero)                 |
- *        +-----------------------------------+
+ *    48  | workers|   reserved (zero)        |   workers: bit s set while worker
+ *        +--------+--------------------------+   slot s is joined (memory/lock.ts)
  *    64  first byte after the header
  * ```
- * `lock` is reserved for the issue that makes the allocators safe across
- * workers with `Atomics`; it is 0 (unlocked) today.
+ * `lock` is reserved (0); each allocator's own lock word is in its state
+ * (Kmalloc's: word 0 of its control block).
  *
  * @module
  */
@@ -38,6 +38,8 @@ export const H_MAGIC = 0;
 export const H_VERSION = 1;
 export const H_LOCK = 2;
 export const H_FLAGS = 3;
+/** u32 index of the bitmask of joined worker slots (bit 0: the thread that laid the heap out). */
+export const H_WORKERS = 12;
 export const H_SLOTS = 4;
 /** Number of directory slots. */
 export const HEADER_SLOT_COUNT = 8;

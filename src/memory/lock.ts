@@ -169,6 +169,3 @@ export function leaveWorker(i32: Int32Array, index: number, slot: number): void 
 function lowestClearBit(v: number): number {
   return 31 - Math.clz32(~v & (v + 1));
 }
-
-/** u32 index, in the memkit header, of the bitmask of joined worker slots. */
-export const H_WORKERS = 12;
