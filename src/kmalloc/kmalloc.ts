@@ -80,6 +80,7 @@ import {
   argumentError,
   checkInteger,
   checkOptions,
+  describe,
   hex,
 } from '../errors/index.js';
 import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
@@ -994,8 +995,8 @@ export class Kmalloc implements ByteAllocator {
 
   /** free for what the fast path does not take: debug pages, suspects, large blocks, bad addresses. */
   private freeOther(addr: number): void {
-    if (typeof addr !== 'number' || addr >>> 0 !== addr)
-      throw new InvalidFreeError(`kfree(${String(addr)}): not an address`, Number(addr));
+    if (typeof addr !== 'number') throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
+    if (addr >>> 0 !== addr) throw new InvalidFreeError(`kfree(${describe(addr)}): not an address`, addr);
     const pg = this.space.pageOf(addr);
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS_DEBUG && own < OWNER_TLSF) {
@@ -1056,7 +1057,9 @@ export class Kmalloc implements ByteAllocator {
       if (typeof size !== 'number' || size >>> 0 !== size)
         throw argumentError('size', 'a whole number in [0, 2^32)', size);
       if (typeof addr !== 'number' || addr >>> 0 !== addr)
-        throw new InvalidFreeError(`krealloc(${String(addr)}): not an address`, NaN);
+        throw typeof addr === 'number'
+          ? new InvalidFreeError(`krealloc(${describe(addr)}): not an address`, addr)
+          : argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
       let usable: number;
       const mem = this.memory;
       mem.sync();
@@ -1116,7 +1119,7 @@ export class Kmalloc implements ByteAllocator {
         return this.buddy.blockPages(addr) * this.pageSize;
       }
       throw new InvalidFreeError(
-        `ksize(${typeof addr === 'number' ? hex(addr) : String(addr)}): not a block allocated by kmalloc`,
+        `ksize(${typeof addr === 'number' ? hex(addr) : describe(addr)}): not a block allocated by kmalloc`,
         typeof addr === 'number' ? addr : NaN,
       );
     } finally {

@@ -5,32 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Kmalloc, Memory, MemkitError } from '../../src/index.js';
+import { badValues } from '../support/bad-values.js';
 
-/** Bad values for an address or a size; `p`, `t`, `l` are live blocks of three tiers. */
-function badValues(p: number, t: number, l: number, other: number): unknown[] {
-  return [
-    -1,
-    1.5,
-    NaN,
-    Infinity,
-    -Infinity,
-    2 ** 31 + 8,
-    2 ** 32,
-    2 ** 53,
-    String(p),
-    BigInt(p),
-    null,
-    undefined,
-    { valueOf: () => p },
-    [p],
-    true,
-    false,
-    p + 4, // interior of a class block
-    t + 8, // interior of a TLSF block
-    l + 4096, // interior of a large block
-    other, // a block of another heap
-    {},
-  ];
+/** The shared bad values, plus interior addresses of the other two tiers and an empty object. */
+function kmallocBadValues(p: number, t: number, l: number, other: number): unknown[] {
+  return [...badValues(p, other).map(([, v]) => v), t + 8, l + 4096, {}];
 }
 
 describe('Kmalloc bad-input matrix', () => {
@@ -43,11 +22,11 @@ describe('Kmalloc bad-input matrix', () => {
     const calls: Array<[string, (b: unknown) => unknown, (b: unknown) => boolean]> = [
       // [name, call, whether b is a value the method accepts (then it is not a bad input for it)]
       ['free', (b) => k.free(b as number), () => false],
-      ['kfree', (b) => k.kfree(b as number), () => false],
+      ['kfree', (b) => k.kfree(b as number), (b) => b === 0], // kfree(0) does nothing, as in the kernel
       ['usableSize', (b) => k.usableSize(b as number), () => false],
       ['ksize', (b) => k.ksize(b as number), () => false],
-      ['realloc(b, 8)', (b) => k.realloc(b as number, 8), () => false],
-      ['krealloc(b, 8)', (b) => k.krealloc(b as number, 8), () => false],
+      ['realloc(b, 8)', (b) => k.realloc(b as number, 8), (b) => b === 0], // realloc(0, n) allocates
+      ['krealloc(b, 8)', (b) => k.krealloc(b as number, 8), (b) => b === 0],
       [
         'realloc(p, b)',
         (b) => k.realloc(p, b as number),
@@ -70,7 +49,7 @@ describe('Kmalloc bad-input matrix', () => {
       ],
     ];
     let refused = 0;
-    for (const b of badValues(p, t, l, other)) {
+    for (const b of kmallocBadValues(p, t, l, other)) {
       for (const [name, call, accepts] of calls) {
         if (accepts(b)) continue;
         const before = Uint8Array.from(k.bytes);

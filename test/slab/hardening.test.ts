@@ -15,6 +15,7 @@ import {
   OutOfMemoryError,
   SlabCache,
 } from '../../src/index.js';
+import { badValues } from '../support/bad-values.js';
 
 /** A cache with live objects on two slabs (one partial, one full) and a free object. */
 function world(pages = 64) {
@@ -30,35 +31,6 @@ function world(pages = 64) {
   if (cache.isAllocated(foreign) || (foreign - objs[0]!) % 1000 === 0)
     throw new Error('test setup: the foreign address is an object here');
   return { buddy, cache, objs, live, foreign, memory: buddy.memory! };
-}
-
-/** Every bad value of the brief: numbers out of range, other types, an interior and a foreign address. */
-function badValues(live: number, foreign: number): Array<[string, unknown]> {
-  return [
-    ['0', 0],
-    ['-1', -1],
-    ['1.5', 1.5],
-    ['NaN', NaN],
-    ['+Infinity', Infinity],
-    ['-Infinity', -Infinity],
-    ['-0', -0],
-    ['2^31', 2 ** 31],
-    ['2^32', 2 ** 32],
-    ['2^53', 2 ** 53],
-    ['"64"', '64'],
-    ['String(live)', String(live)],
-    ['BigInt(live)', BigInt(live)],
-    ['null', null],
-    ['undefined', undefined],
-    ['{ valueOf: live }', { valueOf: () => live }],
-    ['[live]', [live]],
-    ['true', true],
-    ['false', false],
-    ['live + 8 (interior)', live + 8],
-    ['foreign address', foreign],
-    ['a symbol', Symbol('x')],
-    ['a function', () => live],
-  ];
 }
 
 const bytes = (m: Memory) => Buffer.from(new Uint8Array(m.buffer).slice(0));

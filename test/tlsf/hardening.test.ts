@@ -15,6 +15,7 @@ import {
   ensureHeader,
 } from '../../src/index.js';
 import { runAttachFuzz } from '../slab/attach-fuzz.js';
+import { badValues } from '../support/bad-values.js';
 
 function world() {
   const buddy = new BuddyAllocator({ pages: 128 });
@@ -27,34 +28,6 @@ function world() {
   const foreign = other.alloc(24);
   if (heap.isAllocated(foreign)) throw new Error('test setup: the foreign address is a block here');
   return { buddy, heap, blocks, live, foreign, memory: buddy.memory! };
-}
-
-function badValues(live: number, foreign: number): Array<[string, unknown]> {
-  return [
-    ['0', 0],
-    ['-1', -1],
-    ['1.5', 1.5],
-    ['NaN', NaN],
-    ['+Infinity', Infinity],
-    ['-Infinity', -Infinity],
-    ['-0', -0],
-    ['2^31', 2 ** 31],
-    ['2^32', 2 ** 32],
-    ['2^53', 2 ** 53],
-    ['"64"', '64'],
-    ['String(live)', String(live)],
-    ['BigInt(live)', BigInt(live)],
-    ['null', null],
-    ['undefined', undefined],
-    ['{ valueOf: live }', { valueOf: () => live }],
-    ['[live]', [live]],
-    ['true', true],
-    ['false', false],
-    ['live + 8 (interior)', live + 8],
-    ['foreign address', foreign],
-    ['a symbol', Symbol('x')],
-    ['a function', () => live],
-  ];
 }
 
 const bytes = (m: Memory) => Buffer.from(new Uint8Array(m.buffer).slice(0));

@@ -1,0 +1,33 @@
+/**
+ * The bad values of the hardening issue, one table for every layer's
+ * bad-input matrix: numbers out of range or not whole, other types, objects
+ * that would coerce, and two addresses no allocator may act on (an interior
+ * one, `live + 8`, and one from another heap).
+ */
+export function badValues(live: number, foreign: number): Array<[string, unknown]> {
+  return [
+    ['0', 0],
+    ['-1', -1],
+    ['1.5', 1.5],
+    ['NaN', NaN],
+    ['+Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['-0', -0],
+    ['2^31', 2 ** 31],
+    ['2^32', 2 ** 32],
+    ['2^53', 2 ** 53],
+    ['"64"', '64'],
+    ['String(live)', String(live)],
+    ['BigInt(live)', BigInt(live)],
+    ['null', null],
+    ['undefined', undefined],
+    ['{ valueOf: live }', { valueOf: () => live }],
+    ['[live]', [live]],
+    ['true', true],
+    ['false', false],
+    ['live + 8 (interior)', live + 8],
+    ['foreign address', foreign],
+    ['a symbol', Symbol('x')],
+    ['a function', () => live],
+  ];
+}
