@@ -534,7 +534,71 @@ export class Kmalloc implements ByteAllocator {
       throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
+    Kmalloc.fsck(buddy, space, tlsf, u32, k, n);
     return new Kmalloc({}, { buddy, space, tlsf, k, slot });
+  }
+
+  /**
+   * attach's check of the control block (the buddy, slab space and TLSF heap
+   * checked themselves): the class table consistent, the always-0 word 0, and
+   * every class's page queue a bounded chain of head descriptors of that class.
+   * A damaged word is HeapCorruptionError with its address.
+   */
+  private static fsck(
+    buddy: BuddyAllocator,
+    space: SlabSpace,
+    tlsf: TlsfHeap,
+    u32: Uint32Array,
+    k: number,
+    n: number,
+  ): void {
+    const bad = (what: string, word: number): never => {
+      throw new HeapCorruptionError(`kmalloc: damaged control block: ${what}`, word * 4);
+    };
+    const debug =
+      (u32[k + K_FLAGS]! & ~FLAG_DEBUG) === 0 ? (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0 : bad('flags', k + K_FLAGS);
+    if (u32[k + K_NO_PAGE] !== 0) bad('the always-0 word is not 0', k + K_NO_PAGE);
+    let prev = 0;
+    for (let c = 0; c < n; c++) {
+      const w = k + K_CUR + n + c * CLASS_WORDS;
+      const size = u32[w]!;
+      const stride = u32[w + 1]!;
+      const pages = u32[w + 2]!;
+      if (size <= prev || size > buddy.pageSize << 6) bad(`class ${c} size ${size}`, w);
+      if (stride !== (debug ? size + 2 * RED_ZONE : size)) bad(`class ${c} stride ${stride}`, w + 1);
+      if (pages === 0 || (pages & (pages - 1)) !== 0 || pages > 256) bad(`class ${c} pages ${pages}`, w + 2);
+      if (u32[w + 3] !== Math.floor((pages * buddy.pageSize) / stride)) bad(`class ${c} objects ${u32[w + 3]!}`, w + 3);
+      prev = size;
+    }
+    const maxClass = u32[k + K_MAX_CLASS]!;
+    if (maxClass !== prev) bad(`maxClass ${maxClass}, largest class ${prev}`, k + K_MAX_CLASS);
+    const largeAbove = u32[k + K_LARGE_ABOVE]!;
+    if (largeAbove < maxClass || largeAbove > tlsf.maxSize) bad(`largeAbove ${largeAbove}`, k + K_LARGE_ABOVE);
+    if (u32[k + K_META_PAGES]! > buddy.pages) bad(`meta pages ${u32[k + K_META_PAGES]!}`, k + K_META_PAGES);
+    const pt = space.pageTable;
+    const end = pt + (buddy.pages << PAGE_SHIFT);
+    for (let c = 0; c < n; c++) {
+      const owner = (debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + c;
+      let d = u32[k + K_CUR + c]!;
+      if (d === k + K_NO_PAGE) continue;
+      let back = 0;
+      for (let steps = 0; d !== 0; steps++) {
+        if (steps > buddy.pages || d < pt || d >= end || ((d - pt) & ((1 << PAGE_SHIFT) - 1)) !== 0) {
+          bad(
+            `class ${c}'s page queue reaches ${d}, not a page descriptor`,
+            steps === 0 ? k + K_CUR + c : back + P_NEXT,
+          );
+        }
+        if (u32[d + P_INFO] !== makeInfo(owner, 0) || u32[d + P_PREV] !== back) {
+          bad(
+            `class ${c}'s page queue holds a page that is not a head page of that class`,
+            steps === 0 ? k + K_CUR + c : back + P_NEXT,
+          );
+        }
+        back = d;
+        d = u32[d + P_NEXT]!;
+      }
+    }
   }
 
   // ------------------------------------------------------------ fast paths

@@ -1,0 +1,90 @@
+/**
+ * Kmalloc.attach on damaged copies of a heap: every word of the control
+ * block set to hostile values in turn, and truncated copies. Each case ends
+ * in a MemkitError, or in a heap whose next allocations stay inside the
+ * buffer and overlap neither each other nor the blocks live in the copy.
+ */
+import { describe, expect, it } from 'vitest';
+import { HeaderSlot, Kmalloc, Memory, MemkitError, readSlot } from '../../src/index.js';
+
+interface Block {
+  addr: number;
+  size: number;
+}
+
+function heapWithBlocks(): { memory: Memory; live: Block[] } {
+  const memory = Memory.create({ bytes: 8 << 20 });
+  const k = new Kmalloc({ memory });
+  const live: Block[] = [];
+  const sizes = [8, 24, 64, 16, 100, 3000, 20_000, 70_000, 40, 56];
+  for (let i = 0; i < 300; i++) {
+    const a = k.kmalloc(sizes[i % sizes.length]!);
+    live.push({ addr: a, size: k.ksize(a) });
+  }
+  for (let i = 0; i < live.length; i += 3) k.kfree(live[i]!.addr); // partial pages, free lists, TLSF holes
+  return { memory, live: live.filter((_, i) => i % 3 !== 0) };
+}
+
+/** Runs allocations on an attached heap; returns a problem, or null. */
+function exercise(k: Kmalloc, live: Block[], length: number): string | null {
+  const taken: Block[] = [...live];
+  let seed = 99;
+  for (let i = 0; i < 200; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const size = [1, 8, 24, 64, 65, 500, 4000, 9000, 80_000][seed % 9]!;
+    let a: number;
+    try {
+      a = k.kmalloc(size);
+    } catch (e) {
+      if (e instanceof MemkitError) continue;
+      return `kmalloc(${size}) threw ${(e as Error).name}: ${(e as Error).message}`;
+    }
+    if (a <= 0 || a + size > length) return `kmalloc(${size}) = ${a}: outside the buffer (${length} bytes)`;
+    const hit = taken.find((b) => a < b.addr + b.size && b.addr < a + size);
+    if (hit !== undefined) return `kmalloc(${size}) = ${a} overlaps the block at ${hit.addr} (${hit.size} B)`;
+    taken.push({ addr: a, size });
+  }
+  return null;
+}
+
+describe('Kmalloc.attach fuzzer', () => {
+  it('every damaged control word or truncation: a MemkitError, or a heap that stays in bounds and overlaps nothing', () => {
+    const { memory, live } = heapWithBlocks();
+    const k0 = readSlot(memory, HeaderSlot.Kmalloc) >>> 2;
+    const n = memory.u32[k0 + 6]!; // K_CLASSES
+    const words = 16 + n + n * 6; // K_CUR + cur[] + the class table
+    const problems: string[] = [];
+    let refused = 0;
+    let accepted = 0;
+    const check = (copy: Memory, what: string): void => {
+      const t0 = performance.now();
+      let k: Kmalloc;
+      try {
+        k = Kmalloc.attach(copy);
+      } catch (e) {
+        if (e instanceof MemkitError) refused++;
+        else problems.push(`${what}: attach threw ${(e as Error).name}: ${(e as Error).message}`);
+        return;
+      }
+      accepted++;
+      const p = exercise(k, live, copy.byteLength);
+      if (p !== null) problems.push(`${what}: ${p}`);
+      if (performance.now() - t0 > 1000) problems.push(`${what}: took over 1 s`);
+    };
+    for (let w = 0; w < words; w++) {
+      const orig = memory.u32[k0 + w]!;
+      for (const v of [0, 1, 0xffffffff, orig + 1, orig - 8, orig ^ 0x10000, k0 + 12, (orig * 2654435761) >>> 0]) {
+        if (v >>> 0 === orig) continue;
+        const copy = Memory.wrap(memory.buffer.slice(0) as ArrayBuffer);
+        copy.u32[k0 + w] = v >>> 0;
+        check(copy, `control word ${w} = ${v >>> 0} (was ${orig})`);
+      }
+    }
+    for (const cut of [64, 4096, 65536, memory.byteLength >>> 1, memory.byteLength - 4096]) {
+      check(Memory.wrap(memory.buffer.slice(0, cut) as ArrayBuffer), `truncated to ${cut} bytes`);
+    }
+    expect(problems).toEqual([]);
+    expect(refused).toBeGreaterThan(words); // most damage is caught at attach
+    expect(accepted).toBeGreaterThan(0); // counters and the like are not the heap's shape
+  });
+});
