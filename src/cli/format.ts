@@ -7,12 +7,15 @@
  */
 import type { ReplayResult } from '../trace/replay.js';
 
-/** `1234567` -> `1.23 MB`; below 1000 bytes: `999 B`. Decimal units. */
+/**
+ * `1234567` -> `1.18 MiB`; below 1 KiB: `999 B`. Binary units (1 KiB = 1024 B),
+ * as the visualizer's axes, so the command and the page say the same figure.
+ */
 export function formatBytes(n: number): string {
-  if (n < 1000) return `${Math.round(n)} B`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} KB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(2)} MB`;
-  return `${(n / 1e9).toFixed(2)} GB`;
+  if (n < 1024) return `${Math.round(n)} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(2)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /** `1234567` -> `1.23 M`. */
@@ -91,7 +94,7 @@ const RESULT_HEAD = [
 const RESULT_RIGHT = [false, false, true, true, true, true, true, true, true, true, true, false];
 /**
  * Widths of the value columns that hold for any result: counts and rates
- * (`formatCount`, at most `999.99 M`), ratios (`12.34x`), bytes (`999.99 MB`),
+ * (`formatCount`, at most `999.99 M`), ratios (`12.34x`), bytes (`999.99 MiB`),
  * percentages (`100.0%`), and `overlap only`.
  */
 const RESULT_WIDTHS = [0, 0, 8, 8, 7, 9, 9, 6, 6, 6, 8, 12];

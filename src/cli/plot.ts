@@ -25,6 +25,12 @@ function niceStep(max: number, n: number): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
+/** niceStep in the binary unit the labels use, so byte ticks read 0, 2 MiB, 4 MiB... */
+function niceByteStep(max: number, n: number): number {
+  const unit = 1024 ** Math.max(0, Math.min(3, Math.floor(Math.log2(Math.max(1, max / n)) / 10)));
+  return niceStep(max / unit, n) * unit;
+}
+
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -86,7 +92,7 @@ export function plotSvg(results: ReplayResult[]): string {
     if (log) {
       for (let v = lo; v <= hi * 1.001; v *= 10) grid(v);
     } else {
-      const ystep = niceStep(maxY, 5);
+      const ystep = niceByteStep(maxY, 5);
       for (let v = 0; v <= maxY + 1e-9; v += ystep) grid(v);
     }
     const xstep = niceStep(maxX, 6);
