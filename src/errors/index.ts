@@ -118,7 +118,9 @@ export function describe(x: unknown): string {
  *
  * @example
  * ```ts
- * if ((addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
+ * const addr = 1.5;
+ * const e = (addr >>> 0) !== addr ? argumentError('addr', 'an address', addr) : null;
+ * if (e?.message !== 'addr must be an address, got 1.5' || e.argument !== 'addr') throw new Error('unexpected');
  * ```
  */
 export function argumentError(what: string, expected: string, got: unknown): InvalidArgumentError {

@@ -6,6 +6,8 @@
  * edited in a doc is checked as it is now.
  *
  * - A block meant as a fragment is marked ```ts no-run (keep it rare).
+ * - An `@example` block of a member may use the object it documents
+ *   (`arena`, `heap`, a type `T`) without making it: it gets a fresh one.
  * - An `@example` block may use the names exported by `memkit`,
  *   `memkit/trace` and the module it documents without importing them (TSDoc
  *   examples show the call, not the imports); README and docs blocks must
@@ -33,28 +35,7 @@ const ENTRY: Record<string, string> = {
  * fix), keyed by `path | first line of the block` (stable while lines move)
  * -> why. Each is still run, and must still fail.
  */
-const KNOWN_BROKEN: Record<string, string> = {
-  'README.md | {': 'uses `arena` from the Quick start block: needs its own import and `new Arena(...)`',
-  'src/arena/arena.ts | const p = arena.alloc(24, 16);   // p % 16 === 0':
-    'member example: uses an `arena` it does not create',
-  'src/arena/arena.ts | {': 'member example: uses an `arena` it does not create',
-  'src/arena/arena.ts | const sum = arena.run((a) => { const p = a.alloc(8); return 1; });':
-    'member example: uses an `arena` it does not create',
-  "src/errors/index.ts | if ((addr >>> 0) !== addr) throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);":
-    'uses an `addr` it does not define',
-  'src/gc/heap.ts | while (!heap.step(10_000)) doSomeWork();   // a cycle in short slices':
-    'member example: uses a `heap` it does not create',
-  "src/gc/heap.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref' });":
-    'member example: uses a `heap` it does not create',
-  "src/gc/heap.ts | const Refs = heap.defineArray('Refs', 'ref');": 'member example: uses a `heap` it does not create',
-  'src/gc/heap.ts | using r = heap.root(T.alloc());   // or: const r = ...; r.release();':
-    'member example: uses a `heap` it does not create',
-  'src/gc/heap.ts | const list = heap.scope((escape) => {': 'member example: uses a `heap` it does not create',
-  'src/gc/roots.ts | const r = heap.root(T.alloc());': 'uses a `heap` it does not create',
-  "src/gc/types.ts | const Node = heap.defineType('Node', { left: 'ref', right: 'ref', item: 'i32' });":
-    'uses a `heap` it does not create',
-  "src/gc/types.ts | const Vec = heap.defineArray('Vec', 'f64');": 'uses a `heap` it does not create',
-};
+const KNOWN_BROKEN: Record<string, string> = {};
 
 /** The key of a block in {@link KNOWN_BROKEN}. */
 function key(b: Block): string {
@@ -148,6 +129,15 @@ async function moduleText(b: Block): Promise<string> {
     (_m, pre: string, q: string, spec: string) => `${pre}${q}${pathToFileURL(ENTRY[spec]!).href}${q}`,
   );
   if (b.example) {
+    // A member example may use the object it documents without making it: it gets a fresh one.
+    const declared = (n: string): boolean =>
+      new RegExp(`\\b(const|let|var|using|function|class)\\s+${n}\\b|\\(\\s*${n}\\s*[,)]`).test(code);
+    const fixtures: string[] = [];
+    if (/\bheap\b/.test(code) && !declared('heap')) fixtures.push('const heap = new ManagedHeap({ bytes: 1 << 20 });');
+    if (/\bT\b/.test(code) && !declared('T'))
+      fixtures.push("const T = heap.defineType('T', { next: 'ref', value: 'i32' });");
+    if (/\barena\b/.test(code) && !declared('arena')) fixtures.push('const arena = new Arena({ bytes: 1 << 16 });');
+    code = fixtures.join('\n') + '\n' + code;
     const sources = [ENTRY.memkit!, ENTRY['memkit/trace']!, b.file];
     const imports: string[] = [];
     const taken = new Set<string>();
