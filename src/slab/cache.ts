@@ -44,7 +44,6 @@ import {
   HeapCorruptionError,
   InvalidArgumentError,
   InvalidFreeError,
-  MemkitError,
   OutOfMemoryError,
   argumentError,
   checkInteger,
@@ -52,6 +51,7 @@ import {
   hex,
 } from '../errors/index.js';
 import { BuddyAllocator } from '../buddy/index.js';
+import { attachBuddyUnder } from '../buddy/attach.js';
 import { HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
 import {
   C_N_EMPTY,
@@ -350,7 +350,7 @@ export class SlabCache {
     if (o.name !== undefined && typeof o.name !== 'string') throw argumentError('name', 'a string', o.name);
     const wanted = o.id === undefined ? 0 : checkInteger(o.id, 'id', 0, MAX_CACHES - 1);
     where.sync();
-    const buddy = attachBuddy(where);
+    const buddy = attachBuddyUnder(where, 'slab space');
     const region = readSlot(where, HeaderSlot.Slab);
     if (region === 0)
       throw new HeapCorruptionError('no slab space in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Slab);
@@ -1203,20 +1203,6 @@ function debugFlags(d: unknown): number {
 
 function isPowerOfTwo(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 2 ** 30 && (x & (x - 1)) === 0;
-}
-
-/**
- * The buddy allocator of `memory`, for attach: "no buddy here" is, for this
- * layer, "no slab space here", so it is a HeapCorruptionError (with the address of
- * the buddy's header slot) whatever the buddy layer throws for it.
- */
-function attachBuddy(memory: Memory): BuddyAllocator {
-  try {
-    return BuddyAllocator.attach(memory);
-  } catch (e) {
-    if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
-    throw new HeapCorruptionError(`no slab space in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
-  }
 }
 
 function corrupt(message: string, addr: number): never {

@@ -44,12 +44,12 @@
  * @module
  */
 import { BuddyAllocator } from '../buddy/index.js';
+import { attachBuddyUnder } from '../buddy/attach.js';
 import {
   DoubleFreeError,
   HeapCorruptionError,
   InvalidArgumentError,
   InvalidFreeError,
-  MemkitError,
   OutOfMemoryError,
   argumentError,
   checkOptions,
@@ -273,7 +273,7 @@ export class TlsfHeap implements ByteAllocator {
       if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
         throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
       where.sync();
-      buddy = attachBuddy(where);
+      buddy = attachBuddyUnder(where, 'TLSF heap');
       region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
       if (region === 0)
         throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
@@ -1066,20 +1066,6 @@ function validChunk(buddy: BuddyAllocator, chunkPages: unknown): chunkPages is n
     chunkBytes >= 64 &&
     chunkBytes <= 2 ** MAX_CHUNK_SHIFT
   );
-}
-
-/**
- * The buddy allocator of `memory`, for attach: "no buddy here" is, for this
- * layer, "no TLSF heap here", so it is a HeapCorruptionError (with the address of
- * the buddy's header slot) whatever the buddy layer throws for it.
- */
-function attachBuddy(memory: Memory): BuddyAllocator {
-  try {
-    return BuddyAllocator.attach(memory);
-  } catch (e) {
-    if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
-    throw new HeapCorruptionError(`no TLSF heap in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
-  }
 }
 
 function corrupt(message: string, addr: number): never {
