@@ -68,8 +68,14 @@ describe('Kmalloc bad-input matrix', () => {
     }
     expect(refused).toBeGreaterThan(150);
     // the live blocks are still live, and usable
-    for (const a of [p, t, l]) k.free(a);
-    expect(k.footprint()).toBeGreaterThanOrEqual(0);
+    for (const a of [p, t, l]) {
+      expect(k.isAllocated(a)).toBe(true);
+      k.free(a);
+      expect(k.isAllocated(a)).toBe(false);
+    }
+    let live = 0;
+    k.forEachBlock(() => live++);
+    expect(live).toBe(0);
   });
 
   it('options: an unknown or malformed option names itself; new Kmalloc() is a small heap that grows', () => {
