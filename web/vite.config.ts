@@ -28,6 +28,8 @@ export default defineConfig({
   // The browser's dependencies, pre-bundled at start. No discovery at run
   // time: a dependency found late (the `thing` peer is a dynamic import)
   // would make the dev server reload the page in the middle of a session.
+  // The workers view's Web Workers are module workers (`new Worker(new URL(...), { type: 'module' })`).
+  worker: { format: 'es' },
   optimizeDeps: { include: ['uplot', '@thi.ng/malloc'], noDiscovery: true },
   clearScreen: false,
   logLevel: 'info',

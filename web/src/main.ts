@@ -12,9 +12,18 @@ import { GcView } from './gc-view.js';
 import { MapView } from './map-view.js';
 import { SlabView } from './slab-view.js';
 import { TraceView } from './trace-view.js';
+import { WorkersView } from './workers-view.js';
 import { formatHash, onStateChanged, parseHash, quietly } from './url.js';
 
-const views: View[] = [new MapView(), new BuddyView(), new SlabView(), new ArenaView(), new GcView(), new TraceView()];
+const views: View[] = [
+  new MapView(),
+  new BuddyView(),
+  new SlabView(),
+  new ArenaView(),
+  new GcView(),
+  new TraceView(),
+  new WorkersView(),
+];
 const tabs = document.getElementById('tabs')!;
 const main = document.getElementById('views')!;
 let active: View = views[0]!;
