@@ -154,8 +154,13 @@ export class WorkerPool {
     for (let l = 0; l < this.lanes; l++) this.ctl[laneWord(l, L_SLOT)] = -1;
   }
 
-  /** Starts the workers one after the other (each takes its slot before the next joins); they start parked. */
+  /**
+   * Starts the workers: all of them load at once, then they join the heap
+   * one after the other (each takes its slot before the next joins, so each
+   * can tell which slot is its own). They start parked.
+   */
   async start(): Promise<void> {
+    const readies: Array<{ ready: Promise<void>; go: () => void }> = [];
     for (let lane = 0; lane < this.lanes; lane++) {
       const w = new Worker(new URL('./heap-worker.ts', import.meta.url), {
         type: 'module',
@@ -187,8 +192,12 @@ export class WorkerPool {
         lane,
         seed: 0x5eed + lane * 7919,
       };
-      w.postMessage(job);
-      await ready;
+      ready.catch(() => {}); // awaited below, in order; a later worker may fail first
+      readies.push({ ready, go: () => w.postMessage(job) });
+    }
+    for (const r of readies) {
+      r.go();
+      await r.ready;
     }
   }
 
