@@ -29,6 +29,13 @@ const SHOTS: Array<{ file: string; hash: string; width: number; ready?: string }
     width: 1440,
     ready: '#view-trace[data-loaded]',
   },
+  {
+    // 4 Web Workers on one shared heap, running (the dots are hand-overs and remote frees in flight).
+    file: 'workers.png',
+    hash: '#workers?preset=mixed&workers=4&workload=mixed&speed=normal',
+    width: 1440,
+    ready: '#view-workers[data-picture=ok]',
+  },
   { file: 'buddy-phone.png', hash: '#buddy?preset=lecture&step=2', width: 390 },
 ];
 

@@ -4,8 +4,9 @@
  * what it does in its lane of the stats area (protocol.ts).
  *
  * Workloads:
- * - local: a window of its own blocks (8 B to 2 KiB, log-uniform; now and
- *   then 2 to 8 KiB), each freed by the worker that allocated it;
+ * - local: a window of up to 48 of its own blocks (8 B to 4 KiB,
+ *   log-uniform; one in twelve 2 to 16 KiB), each freed by the worker that
+ *   allocated it;
  * - handoff: every block is stamped and handed to the next worker on a ring,
  *   which checks the stamp and frees it (a remote free), then sends the owner
  *   a notice so the owner's record of its live blocks catches up;
@@ -110,7 +111,7 @@ function start(job: WorkerStart): void {
     return (seed >>> 0) % n;
   };
   const randomSize = (): number => {
-    const bits = rand(12) === 0 ? 11 + rand(3) : 3 + rand(9); // 8 B .. 2 KiB, now and then up to 8 KiB
+    const bits = rand(12) === 0 ? 11 + rand(3) : 3 + rand(9); // 8 B .. 4 KiB, one in twelve 2 .. 16 KiB
     return (1 << bits) + rand(1 << bits);
   };
   const add = (w: number, n: number): void => void Atomics.add(ctl, L(w), n);

@@ -122,10 +122,14 @@ export interface HeapPicture {
   copy: Kmalloc;
   /** The owner table as copied with it. */
   owners: Uint8Array;
+  /** ms the page held the heap lock to copy it. */
+  heldMs: number;
 }
 
 /** Why a picture could not be taken. */
 export type NoPicture = { reason: 'locked'; holder: number } | { reason: 'torn'; message: string };
+
+let lastHeldMs = 0;
 
 /**
  * Takes the heap lock as slot 0, trying for at most `ms` (the page's thread
@@ -136,14 +140,16 @@ function copyUnderLock(
   heap: SharedHeap,
   owners: Uint8Array,
   ms: number,
-): { bytes: Uint8Array; owners: Uint8Array } | null {
+): { bytes: Uint8Array; owners: Uint8Array; heldMs: number } | null {
   const i32 = heap.memory.i32;
   const until = performance.now() + ms;
   while (!tryLock(i32, heap.lockWord, 0)) if (performance.now() > until) return null;
+  const t = performance.now();
   try {
-    return { bytes: heap.memory.u8.slice(), owners: owners.slice() };
+    return { bytes: heap.memory.u8.slice(), owners: owners.slice(), heldMs: 0 };
   } finally {
     unlock(i32, heap.lockWord, 0);
+    lastHeldMs = performance.now() - t;
   }
 }
 
@@ -160,6 +166,7 @@ function pageOwners(_copy: Kmalloc, runs: PageRun[]): void {
 export function snapshot(heap: SharedHeap, owners: Uint8Array, ms = 4): HeapPicture | NoPicture {
   const c = copyUnderLock(heap, owners, ms);
   if (c === null) return { reason: 'locked', holder: lockHolder(heap) };
+  c.heldMs = lastHeldMs;
   let copy: Kmalloc;
   try {
     copy = Kmalloc.attach(Memory.wrap(c.bytes.buffer));
@@ -175,7 +182,16 @@ export function snapshot(heap: SharedHeap, owners: Uint8Array, ms = 4): HeapPict
     blocks.push({ addr, size, lane: t - 1 });
   });
   blocks.sort((a, b) => a.addr - b.addr);
-  return { pageSize: map.pageSize, pages: map.pages, base: map.base, runs, blocks, copy, owners: c.owners };
+  return {
+    pageSize: map.pageSize,
+    pages: map.pages,
+    base: map.base,
+    runs,
+    blocks,
+    copy,
+    owners: c.owners,
+    heldMs: c.heldMs,
+  };
 }
 
 /**
