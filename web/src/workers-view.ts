@@ -94,6 +94,11 @@ const FIELDS: Array<[string, string, string]> = [
     'found lock taken',
     'Heap calls that found the heap lock held by another thread (peeked just before the call)',
   ],
+  [
+    'longest',
+    'longest call',
+    'The longest single kmalloc / kfree, lock wait included (long ones are waits: another worker held the lock)',
+  ],
 ];
 
 export class WorkersView implements View {
@@ -315,7 +320,10 @@ export class WorkersView implements View {
     }
     const key = JSON.stringify([this.cfg.lanes, this.cfg.workload]);
     if (this.pool === null || key !== this.wanted) void this.restart();
-    else if (!this.userPaused) this.pool.run();
+    else if (!this.userPaused && this.starting === null) {
+      this.pool.setDelay(DELAY[this.cfg.speed]);
+      this.pool.run();
+    }
     this.loop();
   }
 
@@ -565,6 +573,7 @@ export class WorkersView implements View {
       f('waiting', String(s.pendingIn));
       f('heap', s.calls === 0 ? '—' : `≈ ${ms(s.heapMs)} (${pct(s.heapMs, s.runMs)})`);
       f('taken', s.calls === 0 ? '—' : `${pct(s.contended, s.calls)} of ${s.calls}`);
+      f('longest', s.calls === 0 ? '—' : s.maxCallMs < 0.05 ? '< 0.05 ms' : ms(s.maxCallMs));
       d.last.textContent = s.alive ? `last: ${lastOp(s, (l) => this.laneName(l))}` : 'terminated';
       d.terminate.hidden = !s.alive || p.lanes - all.filter((x) => !x.alive).length <= 1;
       d.terminate.disabled = all.some((x) => x.state === S_HOLDING) || p.needsRecovery(otherDead(all, s.lane));
