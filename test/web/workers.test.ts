@@ -215,6 +215,13 @@ describe.skipIf(!hasChromium)('the Workers view in chromium', () => {
     await p.waitForTimeout(400);
     expect(await ops(p)).toEqual(stuck);
     expect(await p.textContent('[data-testid=workers-state-0]')).toMatch(/waiting for the lock/);
+    // The page cannot copy the heap either (it never waits for the lock), and says why.
+    await p.waitForSelector('[data-testid=workers-map-note]:not([hidden])', { timeout: 5000 });
+    expect(await p.textContent('[data-testid=workers-map-note]')).toMatch(
+      new RegExp(`held by worker 2 \\(slot ${slot}\\)`),
+    );
+    await p.click('[data-testid=workers-check]');
+    expect(await p.textContent('[data-testid=workers-check-result]')).toMatch(/recover it first/);
     // Kmalloc.recover from the page: the lock is broken, the slot freed, the others go on.
     await p.click('[data-testid=workers-recover-1]');
     expect(await p.textContent('[data-testid=workers-narrative]')).toMatch(
@@ -231,6 +238,7 @@ describe.skipIf(!hasChromium)('the Workers view in chromium', () => {
       { timeout: 10_000 },
     );
     expect((await stats(p))[1]!.ops).toBe(stuck[1]);
+    await p.waitForSelector('[data-testid=workers-map-note]', { state: 'hidden', timeout: 5000 });
     const r = await check(p);
     expect(r.problems).toEqual([]);
     // Remote frees of the dead worker's blocks have nobody to tell: counted apart, and the sums still add up.
@@ -322,7 +330,7 @@ describe.skipIf(!hasChromium)('the Workers view in chromium', () => {
       const map = (await p.locator('[data-testid=workers-map]').boundingBox())!;
       const col = (await p.locator('#view-workers .grid2 > .col').nth(1).boundingBox())!;
       expect(map.x + map.width, where).toBeLessThanOrEqual(col.x + col.width);
-      expect(Number(await p.getAttribute('#view-workers', 'data-blocks')), where).toBeGreaterThan(0);
+      await p.waitForFunction(() => Number(document.getElementById('view-workers')!.dataset.blocks) > 0);
       if (width < 600) {
         // Stacked: the controls above the lanes.
         const controls = (await p.locator('[data-testid=workers-run]').boundingBox())!;

@@ -136,7 +136,11 @@ export class WorkersView implements View {
   private copyMs = 0;
   private lastPicture = 0;
   private frame = 0;
-  private pictureNote = '';
+  private readonly mapNote = el('p', { class: 'notice', 'data-testid': 'workers-map-note', hidden: '' });
+  /** Pictures missed in a row (the lock stayed taken, or a torn copy). */
+  private missed = 0;
+  /** The workers' total ops when the last picture was taken. */
+  private pictureOps = -1;
 
   constructor() {
     this.map = new HeapCanvas((lane) => this.laneName(lane));
@@ -294,6 +298,7 @@ export class WorkersView implements View {
           ),
           this.lanesWrap,
           el('h3', {}, 'The heap'),
+          this.mapNote,
           this.map.el,
         ),
       ),
@@ -396,6 +401,7 @@ export class WorkersView implements View {
     this.lastHanded = new Array<number>(pool.lanes).fill(0);
     this.samples = 0;
     this.copyMs = 0;
+    this.pictureOps = -1;
     this.held = new Array<number>(pool.lanes).fill(0);
     this.checkOut.replaceChildren();
     this.buildLanes(pool.lanes);
@@ -457,6 +463,11 @@ export class WorkersView implements View {
   private async check(): Promise<void> {
     const p = this.pool;
     if (p === null || this.starting !== null) return;
+    const dead = Array.from({ length: p.lanes }, (_, l) => l).find((l) => p.needsRecovery(l));
+    if (dead !== undefined) {
+      this.checkOut.textContent = `${this.laneName(dead)} was terminated holding the heap lock: recover it first (nobody else can reach the heap until then).`;
+      return;
+    }
     this.userPaused = true;
     this.checkOut.textContent = 'Pausing, waiting for every worker to collect its notices…';
     let r: CheckReport;
@@ -657,7 +668,11 @@ export class WorkersView implements View {
     this.status.textContent = `${p.running ? 'running' : this.starting !== null ? 'starting' : 'paused'} · ${ops.toLocaleString('en-US')} ops`;
     this.runBtn.textContent = p.running ? '⏸ Pause' : '▶ Run';
     this.runBtn.classList.toggle('on', p.running);
-    if (p.running && now - this.lastPicture > (this.cfg.speed === 'fast' ? 400 : 250)) this.takePicture(now);
+    // A new picture four times a second while the workers run (and once more after they stop).
+    if ((p.running || ops !== this.pictureOps) && now - this.lastPicture > (this.cfg.speed === 'fast' ? 400 : 250)) {
+      this.takePicture(now);
+      if (this.missed === 0) this.pictureOps = ops;
+    }
   }
 
   private takePicture(now = performance.now()): void {
@@ -666,15 +681,19 @@ export class WorkersView implements View {
     this.lastPicture = now;
     const pic = p.picture();
     if ('reason' in pic) {
+      // One miss is a busy lock; several in a row are worth saying (a dead worker holding it).
+      if (++this.missed < 3) return;
       const hl = pic.reason === 'locked' ? p.laneOfSlot(pic.holder) : -1;
-      this.pictureNote =
+      this.mapNote.textContent =
         pic.reason === 'locked'
-          ? `The map is not updated: the heap lock is held by ${hl >= 0 ? this.laneName(hl) : `slot ${pic.holder}`} (slot ${pic.holder}), and the page only copies the heap under the lock.`
-          : `A copy of the heap did not open (${pic.message}); keeping the last picture.`;
+          ? `The map is not updated: the heap lock is held by ${hl >= 0 ? this.laneName(hl) : `slot ${pic.holder}`} (slot ${pic.holder}), and the page copies the heap only under the lock.`
+          : `A copy of the heap did not open (${pic.message}); this is the last picture.`;
+      this.mapNote.hidden = false;
       this.el.dataset.picture = pic.reason;
-      this.map.el.dataset.note = this.pictureNote;
       return;
     }
+    this.missed = 0;
+    this.mapNote.hidden = true;
     this.el.dataset.picture = 'ok';
     this.copyMs = pic.heldMs;
     this.el.dataset.blocks = String(pic.blocks.length);
