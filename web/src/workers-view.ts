@@ -95,6 +95,11 @@ const FIELDS: Array<[string, string, string]> = [
     'Heap calls that found the heap lock held by another thread (peeked just before the call)',
   ],
   [
+    'pages',
+    'own pages',
+    'Pages this worker owns (per-worker pages, read from the page descriptors): none today, every page is shared under the heap lock',
+  ],
+  [
     'longest',
     'longest call',
     'The longest single kmalloc / kfree, lock wait included (long ones are waits: another worker held the lock)',
@@ -141,9 +146,14 @@ export class WorkersView implements View {
   private missed = 0;
   /** The workers' total ops when the last picture was taken. */
   private pictureOps = -1;
+  /** Pages owned per worker slot, from the last picture (null: none yet). */
+  private ownPages: Map<number, number> | null = null;
 
   constructor() {
-    this.map = new HeapCanvas((lane) => this.laneName(lane));
+    this.map = new HeapCanvas(
+      (lane) => this.laneName(lane),
+      (slot) => this.pool?.laneOfSlot(slot) ?? -1,
+    );
     const sel = (tid: string, label: string, opts: Array<[string, string]>): HTMLSelectElement =>
       el('select', { 'data-testid': tid, 'aria-label': label }, ...opts.map(([v, t]) => el('option', { value: v }, t)));
     this.count = sel('workers-count', 'workers', [
@@ -402,6 +412,7 @@ export class WorkersView implements View {
     this.samples = 0;
     this.copyMs = 0;
     this.pictureOps = -1;
+    this.ownPages = null;
     this.held = new Array<number>(pool.lanes).fill(0);
     this.checkOut.replaceChildren();
     this.buildLanes(pool.lanes);
@@ -584,6 +595,7 @@ export class WorkersView implements View {
       f('waiting', String(s.pendingIn));
       f('heap', s.calls === 0 ? '—' : `≈ ${ms(s.heapMs)} (${pct(s.heapMs, s.runMs)})`);
       f('taken', s.calls === 0 ? '—' : `${pct(s.contended, s.calls)} of ${s.calls}`);
+      f('pages', this.ownPages === null ? '—' : String(this.ownPages.get(s.slot) ?? 0));
       f('longest', s.calls === 0 ? '—' : s.maxCallMs < 0.05 ? '< 0.05 ms' : ms(s.maxCallMs));
       d.last.textContent = s.alive ? `last: ${lastOp(s, (l) => this.laneName(l))}` : 'terminated';
       d.terminate.hidden = !s.alive || p.lanes - all.filter((x) => !x.alive).length <= 1;
@@ -695,6 +707,9 @@ export class WorkersView implements View {
     this.missed = 0;
     this.mapNote.hidden = true;
     this.el.dataset.picture = 'ok';
+    this.ownPages = new Map();
+    for (const r of pic.runs)
+      if (r.ownerSlot >= 0) this.ownPages.set(r.ownerSlot, (this.ownPages.get(r.ownerSlot) ?? 0) + r.pages);
     this.copyMs = pic.heldMs;
     this.el.dataset.blocks = String(pic.blocks.length);
     this.map.set(pic);

@@ -57,7 +57,11 @@ export class HeapCanvas {
   /** CSS pixels per canvas pixel: 2 when the box is wide enough for 16 pages a row at that size. */
   private scale = 1;
 
-  constructor(private readonly laneName: LaneName) {
+  constructor(
+    private readonly laneName: LaneName,
+    /** The lane of a heap slot, -1 for none (a page owned by a slot is framed in that lane's colour). */
+    private readonly laneOfSlot: (slot: number) => number,
+  ) {
     this.wrap = el('div', { class: 'mapwrap wmap' }, this.canvas);
     this.el = el('div', { class: 'memmap' }, this.caption, this.wrap, this.legend);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
@@ -117,7 +121,7 @@ export class HeapCanvas {
     // Pages owned by one worker (per-worker pages): a frame in its colour.
     for (const r of p.runs) {
       if (r.ownerSlot < 0) continue;
-      const c = colors[r.ownerSlot % colors.length]!;
+      const c = colors[this.laneOfSlot(r.ownerSlot)] ?? unknown;
       for (let page = r.page; page < r.page + r.pages; page++)
         for (let i = 0; i < PX; i++) {
           px[at(page, i)] = c;
@@ -151,6 +155,15 @@ export class HeapCanvas {
         ),
       );
     }
+    if (p.runs.some((r) => r.ownerSlot >= 0))
+      items.push(
+        el(
+          'span',
+          { class: 'sw' },
+          el('i', { style: 'background:#fff;border:2px solid #59627a' }),
+          "framed: a page of one worker's own (its colour)",
+        ),
+      );
     const kinds = new Map<string, number>();
     for (const r of p.runs) {
       const k = kindOf(r);
