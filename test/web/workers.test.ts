@@ -257,6 +257,9 @@ describe.skipIf(!hasChromium)('the Workers view in chromium', () => {
     expect(await p.inputValue('[data-testid=workers-workload]')).toBe('local');
     expect(await p.inputValue('[data-testid=workers-speed]')).toBe('slow');
     expect(new URL(p.url()).hash).toBe('#workers?preset=custom&workers=2&workload=local&speed=slow');
+    // Slow mode: each worker's last op, explained.
+    await p.waitForSelector('[data-testid=workers-now]:not([hidden])', { timeout: 10_000 });
+    expect(await p.textContent('[data-testid=workers-now]')).toMatch(/worker 1: (kmalloc\(\d+\) gave it 0x|kfree\(0x)/);
     // Thread-local: nobody frees another's block.
     await p.selectOption('[data-testid=workers-speed]', 'fast');
     await p.waitForFunction(

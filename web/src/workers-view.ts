@@ -121,6 +121,9 @@ export class WorkersView implements View {
   private readonly lanesWrap: HTMLElement;
   private lanes: LaneDom[] = [];
   private readonly map: HeapCanvas;
+  /** Slow mode: what each worker just did, explained. */
+  private readonly now = el('div', { class: 'wnow', 'data-testid': 'workers-now', hidden: '' });
+  private nowOps = -1;
   private readonly narrative = el('div', {
     class: 'narrative',
     'data-testid': 'workers-narrative',
@@ -272,6 +275,7 @@ export class WorkersView implements View {
               this.status,
             ),
             this.narrative,
+            this.now,
           ),
           el('h3', {}, 'The heap lock'),
           this.lockBox,
@@ -677,6 +681,22 @@ export class WorkersView implements View {
     this.spawnDots(all, now);
     this.moveDots(now);
     const ops = all.reduce((a, s) => a + s.ops, 0);
+    this.now.hidden = this.cfg.speed !== 'slow' || ops === 0;
+    if (!this.now.hidden && ops !== this.nowOps) {
+      this.nowOps = ops;
+      this.now.replaceChildren(
+        ...all
+          .filter((s) => s.alive && s.ops > 0)
+          .map((s) =>
+            el(
+              'p',
+              {},
+              el('b', { style: `color:${LANE_COLORS[s.lane]}` }, `${this.laneName(s.lane)}: `),
+              explainOp(s, (l) => this.laneName(l)),
+            ),
+          ),
+      );
+    }
     this.status.textContent = `${p.running ? 'running' : this.starting !== null ? 'starting' : 'paused'} · ${ops.toLocaleString('en-US')} ops`;
     this.runBtn.textContent = p.running ? '⏸ Pause' : '▶ Run';
     this.runBtn.classList.toggle('on', p.running);
@@ -827,6 +847,25 @@ function stateClass(s: LaneStats): string {
   if (s.state === S_IN_HEAP && s.inCallMs > 100) return 'waiting';
   if (s.state === S_PARKED) return 'parked';
   return 'running';
+}
+
+/** A sentence for a student on a lane's last op (slow mode). */
+function explainOp(s: LaneStats, name: (lane: number) => string): string {
+  const a = hex(s.lastAddr);
+  switch (s.lastOp) {
+    case OP_ALLOC:
+      return `kmalloc(${s.lastSize}) gave it ${a}. It took the heap lock, got a free block of the right size class (or a piece of a TLSF chunk) and let go.`;
+    case OP_FREE:
+      return `kfree(${a}): a block it allocated itself goes back to the heap (under the lock).`;
+    case OP_HAND:
+      return `it put ${a} (${s.lastSize} B) on the ring to ${name(s.lastPeer)} (blue dot). No heap call: the block stays allocated, ${name(s.lastPeer)} will free it.`;
+    case OP_REMOTE_FREE:
+      return `kfree(${a}), a block ${name(s.lastPeer)} allocated: a remote free. The heap has the block back at once; the orange dot is the notice to ${name(s.lastPeer)}, whose count of its live blocks drops when it collects it.`;
+    case OP_IDLE:
+      return 'nothing to do this time: its window is full and nobody handed it a block.';
+    default:
+      return '…';
+  }
 }
 
 function lastOp(s: LaneStats, name: (lane: number) => string): string {
