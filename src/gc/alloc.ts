@@ -47,21 +47,30 @@ import type { HeapState } from './state.js';
 /**
  * Allocates a zeroed object with header word `info` (magic, scan code,
  * type id) in a GC block of size class `cls` (`size` = the class's slot
- * size).
+ * size, `c` = the u32 index of the class's entry in the size-class table,
+ * which never moves).
  */
-export function allocSmall(st: HeapState, info: number, size: number, cls: number): number {
+export function allocSmall(st: HeapState, info: number, size: number, c: number): number {
   // The fast path: bump through a run of free slots that was zeroed (and,
   // during a cycle, marked black) when the run began. Kept tiny so that V8
   // inlines it into the caller; the credit is charged per block in refill().
-  let u32 = st.v.u32;
-  const c = st.ct + cls * CLASS_WORDS;
-  let a = u32[c + C_CURSOR]!;
-  if (a >= u32[c + C_LIMIT]!) {
-    a = nextRun(st, cls, size);
-    u32 = st.v.u32; // the memory may have grown
-  }
+  const u32 = st.v.u32;
+  const a = u32[c + C_CURSOR]!;
+  if (a >= u32[c + C_LIMIT]!) return allocNextRun(st, info, size, c);
   u32[c + C_CURSOR] = a + size;
-  u32[st.sb + (a >>> 8)] = u32[st.sb + (a >>> 8)]! | (1 << ((a >>> 3) & 31));
+  const bi = st.sb + (a >>> 8);
+  u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
+  u32[a >>> 2] = info;
+  return a;
+}
+
+/** allocSmall when the current run is used up: the next run, then the same as the fast path. */
+function allocNextRun(st: HeapState, info: number, size: number, c: number): number {
+  const a = nextRun(st, (c - st.ct) / CLASS_WORDS, size);
+  const u32 = st.v.u32; // the memory may have grown
+  u32[c + C_CURSOR] = a + size;
+  const bi = st.sb + (a >>> 8);
+  u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;
   return a;
 }
@@ -181,7 +190,7 @@ export function allocArray(st: HeapState, info: number, length: number, elemByte
   let a: number;
   if (size <= MAX_SMALL && !large) {
     const cls = CLASS_OF[size >>> 3]!;
-    a = allocSmall(st, info, CLASS_SIZES[cls]!, cls);
+    a = allocSmall(st, info, CLASS_SIZES[cls]!, st.ct + cls * CLASS_WORDS);
   } else {
     a = allocLarge(st, info, size);
   }

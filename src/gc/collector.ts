@@ -101,7 +101,7 @@ function popcount(x: number): number {
 export function cycleStart(st: HeapState): void {
   const s = st.s;
   let u32 = st.v.u32;
-  u32[s + S_PHASE] = PHASE_MARK;
+  st.setPhase(PHASE_MARK);
   u32[s + S_MTOP] = 0;
   u32[s + S_WTOP] = 0;
   u32.fill(0, st.mb, st.mb + st.bmWords);
@@ -350,7 +350,7 @@ export function finishMark(st: HeapState): void {
   u32[s + S_LSWEEP] = u32[s + S_LARGE]!;
   u32[s + S_LARGE] = 0;
   for (let c = 0; c < CLASS_SIZES.length; c++) u32[st.ct + c * CLASS_WORDS + C_AVAIL] = 0;
-  u32[s + S_PHASE] = PHASE_SWEEP;
+  st.setPhase(PHASE_SWEEP);
   const f64 = st.v.f64;
   f64[st.sf + F_SWEPT_LIVE] = 0;
   f64[st.sf + F_SWEPT_OBJS] = 0;
@@ -467,10 +467,9 @@ export function sweepStep(st: HeapState, budget: number): number {
 
 /** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
 export function finishCycle(st: HeapState): void {
-  const u32 = st.v.u32;
   const f64 = st.v.f64;
   const sf = st.sf;
-  u32[st.s + S_PHASE] = PHASE_IDLE;
+  st.setPhase(PHASE_IDLE);
   const live = f64[sf + F_SWEPT_LIVE]!;
   f64[sf + F_LIVE] = live;
   f64[sf + F_LIVE_OBJS] = f64[sf + F_SWEPT_OBJS]!;

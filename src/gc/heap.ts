@@ -81,7 +81,6 @@ import {
   S_OWNER,
   S_PAUSES,
   S_PCAP,
-  S_PHASE,
   S_RCAP,
   S_ROCAP,
   S_ROOTS,
@@ -105,6 +104,7 @@ import {
   getGlobal,
   leaveScope,
   makeRoot,
+  makeRootWatched,
   readGlobalNames,
   setGlobal,
   type Escape,
@@ -239,7 +239,7 @@ function createState(options: ManagedHeapOptions): Resolved {
   const s = state.s;
   u32[s + S_MAGIC] = STATE_MAGIC;
   u32[s + S_VERSION] = STATE_VERSION;
-  u32[s + S_PHASE] = PHASE_IDLE;
+  state.setPhase(PHASE_IDLE);
   u32[s + S_FLAGS] = options.incremental === true ? FLAG_INCREMENTAL : 0;
   state.newTable(S_MSTACK, S_MCAP, 1024, 4);
   state.newTable(S_ROOTS, S_RCAP, MIN_TABLE, ROOT_WORDS * 4);
@@ -314,7 +314,18 @@ export class ManagedHeap {
     this.#owner = resolved.owner;
     this.#types = new Map();
     this.#escapers = [];
-    if (st.config.rootLeaks) st.registry = new FinalizationRegistry(([slot, gen]) => st.leakedRoot(slot, gen));
+    if (st.config.rootLeaks) {
+      st.registry = new FinalizationRegistry(([slot, gen]) => st.leakedRoot(slot, gen));
+      // The backstop's root() is this instance's own: the shared one never
+      // hands its handle to anything, so V8 may drop the handle of a root
+      // made and released in one function (escape analysis).
+      Object.defineProperty(this, 'root', {
+        value: (obj: number): Root => {
+          if (obj !== 0) st.checkStore(obj);
+          return makeRootWatched(st, obj);
+        },
+      });
+    }
     for (let id = 0, n = st.v.u32[st.s + S_TCOUNT]!; id < n; id++) this.#rebind(id, resolved.finalizers);
   }
 
@@ -662,6 +673,7 @@ export class ManagedHeap {
     const escapes = st.escapes.length;
     const handleBase = st.handleBase;
     const depth = ++st.scopeDepth;
+    st.fastRoots = false;
     st.handleBase = handleTop;
     const escape = this.#escapers[depth] ?? this.#escaper(depth);
     try {

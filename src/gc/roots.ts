@@ -47,6 +47,8 @@ import type { HeapState } from './state.js';
 let moveRoot: (r: Root, slot: number, gen: number, scoped: boolean) => void;
 /** The object an escaped Root holds (valid until its scope ends), -1 if it was released. */
 let rootTarget: (r: Root) => number;
+/** u32 index of a Root's entry (handle stack or root table), or -1 when released. */
+let rootEntry: (r: Root) => number;
 
 /**
  * A root: keeps one object (or null) alive until released.
@@ -63,6 +65,10 @@ let rootTarget: (r: Root) => number;
  * ```
  */
 export class Root {
+  // Private fields but no private methods (a private method gives every
+  // instance a brand, set by an initializer call), and a `release()` small
+  // enough to inline: a root made and released in one function then costs
+  // a few typed-array operations and a handle V8 allocates inline.
   #st: HeapState;
   #slot: number;
   #gen: number;
@@ -81,43 +87,28 @@ export class Root {
       r.#gen = gen;
       r.#scoped = scoped;
     };
-    rootTarget = (r) => r.#read();
-  }
-
-  /** u32 index of this root's entry (handle stack or root table), or -1 when released. */
-  #entry(): number {
-    const st = this.#st;
-    const u32 = st.v.u32;
-    if (this.#scoped) {
-      if (this.#slot >= u32[st.s + S_HTOP]!) return -1;
-      const w = (u32[st.s + S_HSTACK]! >>> 2) + this.#slot * HANDLE_WORDS;
-      return u32[w + HS_GEN] === this.#gen ? w : -1;
-    }
-    const w = st.rootWord(this.#slot);
-    return u32[w + R_GEN] === this.#gen ? w : -1;
-  }
-
-  /** The rooted object, or -1 when released. */
-  #read(): number {
-    const w = this.#entry();
-    return w < 0 ? -1 : this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
+    rootEntry = (r) => entryOf(r.#st, r.#slot, r.#gen, r.#scoped);
+    rootTarget = (r) => {
+      const w = rootEntry(r);
+      return w < 0 ? -1 : r.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
+    };
   }
 
   /** True until released (by `release()`, by its scope ending, or by the debug backstop). */
   get alive(): boolean {
-    return this.#entry() >= 0;
+    return rootEntry(this) >= 0;
   }
 
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
-    const w = this.#entry();
+    const w = rootEntry(this);
     if (w < 0) throw new InvalidArgumentError('this root was released');
     return this.#st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
   /** Roots another object (or 0) instead. Throws after release. */
   set(obj: number): void {
-    const w = this.#entry();
+    const w = rootEntry(this);
     if (w < 0) throw new InvalidArgumentError('this root was released');
     if (obj !== 0) this.#st.checkStore(obj);
     this.#st.v.u32[w] = obj;
@@ -126,40 +117,79 @@ export class Root {
   /** Stops rooting the object. Releasing twice does nothing. */
   release(): void {
     const st = this.#st;
-    const u32 = st.v.u32;
+    const slot = this.#slot;
     if (this.#scoped) {
-      const top = u32[st.s + S_HTOP]!;
-      if (this.#slot >= top) return;
-      const base = u32[st.s + S_HSTACK]! >>> 2;
-      const w = base + this.#slot * HANDLE_WORDS;
-      if (u32[w + HS_GEN] !== this.#gen) return;
-      u32[w + HS_ADDR] = 0;
-      u32[w + HS_GEN] = 0;
-      // Released in LIFO order (the common case), the entry is popped, with
-      // any dead ones under it down to the scope's first entry; otherwise it
-      // stays on the stack, dead, until its scope ends.
-      if (this.#slot === top - 1 && this.#slot >= st.handleBase) {
-        let t = this.#slot;
-        while (t > st.handleBase && u32[base + (t - 1) * HANDLE_WORDS + HS_GEN] === 0) t--;
-        u32[st.s + S_HTOP] = t;
-      }
+      releaseHandle(st, slot, this.#gen);
       return;
     }
+    // The common case, an unscoped root: its slot goes back on the free list.
+    const u32 = st.v.u32;
     const s = st.s;
-    const w = (u32[s + S_ROOTS]! >>> 2) + this.#slot * ROOT_WORDS;
+    const w = (u32[s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
     if (u32[w + R_GEN] !== this.#gen) return;
-    if (st.registry !== null) st.registry.unregister(this);
-    // st.freeRootSlot, inlined: back on the free list.
+    if (st.registry !== null) unwatchRoot(st, slot);
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = 0;
     u32[w + R_NEXT] = u32[s + S_RFREE]!;
-    u32[s + S_RFREE] = this.#slot + 1;
+    u32[s + S_RFREE] = slot + 1;
   }
 
   /** Same as {@link Root.release}, for `using`. */
   [Symbol.dispose](): void {
     this.release();
   }
+}
+
+/** u32 index of the entry (slot, gen, scoped) names, or -1 when it was released. */
+function entryOf(st: HeapState, slot: number, gen: number, scoped: boolean): number {
+  const u32 = st.v.u32;
+  if (scoped) {
+    if (slot >= u32[st.s + S_HTOP]!) return -1;
+    const w = (u32[st.s + S_HSTACK]! >>> 2) + slot * HANDLE_WORDS;
+    return u32[w + HS_GEN] === gen ? w : -1;
+  }
+  const w = st.rootWord(slot);
+  return u32[w + R_GEN] === gen ? w : -1;
+}
+
+/** Releases a handle-stack entry (a root made inside a scope). */
+function releaseHandle(st: HeapState, slot: number, gen: number): void {
+  const u32 = st.v.u32;
+  const top = u32[st.s + S_HTOP]!;
+  if (slot >= top) return;
+  const base = u32[st.s + S_HSTACK]! >>> 2;
+  const w = base + slot * HANDLE_WORDS;
+  if (u32[w + HS_GEN] !== gen) return;
+  u32[w + HS_ADDR] = 0;
+  u32[w + HS_GEN] = 0;
+  // Released in LIFO order (the common case), the entry is popped, with
+  // any dead ones under it down to the scope's first entry; otherwise it
+  // stays on the stack, dead, until its scope ends.
+  if (slot === top - 1 && slot >= st.handleBase) {
+    let t = slot;
+    while (t > st.handleBase && u32[base + (t - 1) * HANDLE_WORDS + HS_GEN] === 0) t--;
+    u32[st.s + S_HTOP] = t;
+  }
+}
+
+/**
+ * Debug backstop (`debug.rootLeaks`): watches an unscoped handle. The
+ * unregister token is the slot's own token object, not the handle, so
+ * `release()` never hands the handle to anything.
+ */
+function watchRoot(st: HeapState, r: Root, slot: number, gen: number): void {
+  let token = st.slotTokens[slot];
+  if (token === undefined) {
+    token = { slot };
+    st.slotTokens[slot] = token;
+  }
+  st.registry!.register(r, [slot, gen], token);
+}
+
+/** Debug backstop: the handle of `slot` was released. */
+function unwatchRoot(st: HeapState, slot: number): void {
+  const token = st.slotTokens[slot];
+  if (token !== undefined) st.registry!.unregister(token);
 }
 
 /** The Root constructor, private to the class in the public types, called from this module. */
@@ -184,32 +214,61 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
 }
 
 /**
- * `heap.root(obj)`: `obj` was checked by the caller. The common case (no
- * scope, a free slot, no debug registry) is a few typed-array operations
- * and the handle, small enough for V8 to inline into the caller.
+ * `heap.root(obj)`: `obj` was checked by the caller. The handle has one
+ * allocation site, and the common case (a writer outside every scope, a
+ * free slot) is a few typed-array operations: small enough for V8 to
+ * inline into the caller.
  */
 export function makeRoot(st: HeapState, obj: number): Root {
   const u32 = st.v.u32;
   const s = st.s;
   const head = u32[s + S_RFREE]!;
-  if (head === 0 || st.scopeDepth > 0 || st.registry !== null) return makeRootSlow(st, obj);
-  const gen = (u32[s + S_RSEQ]! + 1) >>> 0 || 1;
-  u32[s + S_RSEQ] = gen;
-  const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
-  u32[s + S_RFREE] = u32[w + R_NEXT]!;
-  u32[w + R_ADDR] = obj;
-  u32[w + R_GEN] = gen;
-  return new RootCtor(st, head - 1, gen, false);
+  let slot = head - 1;
+  let gen: number;
+  let scoped = false;
+  if (head !== 0 && st.fastRoots) {
+    gen = (u32[s + S_RSEQ]! + 1) >>> 0 || 1;
+    u32[s + S_RSEQ] = gen;
+    const w = (u32[s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
+    u32[s + S_RFREE] = u32[w + R_NEXT]!;
+    u32[w + R_ADDR] = obj;
+    u32[w + R_GEN] = gen;
+  } else {
+    slot = rootSlotSlow(st, obj);
+    gen = st.slowGen;
+    scoped = st.scopeDepth > 0;
+  }
+  // One allocation site, and the handle is passed to nothing here (the
+  // debug backstop watches it in makeRootWatched): V8's escape analysis can
+  // then drop the handle of a root made and released in one function.
+  return new RootCtor(st, slot, gen, scoped);
 }
 
-/** `heap.root(obj)` inside a scope, with a full root table, or with the debug registry. */
-function makeRootSlow(st: HeapState, obj: number): Root {
+/**
+ * makeRoot's other cases: inside a scope (the handle stack), a full root
+ * table, or a read-only heap (throws). Returns the slot; the generation is
+ * left in `st.slowGen`.
+ */
+function rootSlotSlow(st: HeapState, obj: number): number {
+  st.checkWritable('root');
   const gen = st.nextGen();
-  if (st.scopeDepth > 0) return new RootCtor(st, pushHandle(st, obj, gen), gen, true);
-  const slot = st.takeRootSlot(obj, gen);
-  const root = new RootCtor(st, slot, gen, false);
-  if (st.registry !== null) st.registry.register(root, [slot, gen], root);
-  return root;
+  st.slowGen = gen;
+  return st.scopeDepth > 0 ? pushHandle(st, obj, gen) : st.takeRootSlot(obj, gen);
+}
+
+/**
+ * `heap.root(obj)` of a heap with the debug backstop (`debug.rootLeaks`):
+ * an unscoped handle is watched by the `FinalizationRegistry`.
+ */
+export function makeRootWatched(st: HeapState, obj: number): Root {
+  const scoped = st.scopeDepth > 0;
+  const r = makeRoot(st, obj);
+  if (!scoped) {
+    const w = rootEntry(r);
+    const slot = (w - (st.v.u32[st.s + S_ROOTS]! >>> 2)) / ROOT_WORDS;
+    watchRoot(st, r, slot, st.v.u32[w + R_GEN]!);
+  }
+  return r;
 }
 
 /**
@@ -251,6 +310,7 @@ export function leaveScope(
   const s = st.s;
   st.handleBase = handleBase;
   const depth = st.scopeDepth--;
+  st.fastRoots = depth === 1;
   const n = st.escapes.length;
   if (n === escapesFrom) {
     u32[s + S_HTOP] = handleTop;
@@ -277,7 +337,7 @@ export function leaveScope(
     } else {
       const slot = st.takeRootSlot(obj, gen);
       moveRoot(r, slot, gen, false);
-      if (st.registry !== null) st.registry.register(r, [slot, gen], r);
+      if (st.registry !== null) watchRoot(st, r, slot, gen);
     }
   }
 }

@@ -109,6 +109,13 @@ export class HeapState {
   declare sb: number;
   declare mb: number;
   declare bmWords: number;
+  /** Bytes the bitmaps cover (bmWords * 256): an object address is below it. */
+  declare limit: number;
+  /**
+   * The collector's phase, a copy of the state word PHASE kept by the writer
+   * (setPhase), so the write barrier reads a field, not the buffer.
+   */
+  declare phase: number;
   declare readonly config: StateConfig;
   /** JS-side type facts by type id. */
   declare readonly typeMeta: TypeMeta[];
@@ -116,6 +123,10 @@ export class HeapState {
   declare readonly globalSlots: Map<string, number>;
   /** Open scopes. */
   declare scopeDepth: number;
+  /** A writer outside every scope: `root()` takes the fast path (see roots.ts makeRoot). */
+  declare fastRoots: boolean;
+  /** The generation the last slow-path root got (see roots.ts). */
+  declare slowGen: number;
   /** Handle-stack index of the innermost scope's first entry (releases never pop below it). */
   declare handleBase: number;
   /** Escaped roots waiting for their scope to end (Root objects; see roots.ts). */
@@ -126,6 +137,8 @@ export class HeapState {
   declare runningFinalizers: boolean;
   /** Debug backstop for unscoped roots never released (config.rootLeaks). */
   declare registry: FinalizationRegistry<readonly [slot: number, gen: number]> | null;
+  /** Unregister tokens of the debug backstop, one per root-table slot (see roots.ts). */
+  declare readonly slotTokens: Array<{ readonly slot: number } | undefined>;
 
   constructor(memory: Memory, backend: GcBackend | null, address: number, config: StateConfig) {
     this.memory = memory;
@@ -138,16 +151,21 @@ export class HeapState {
     this.sb = 0;
     this.mb = 0;
     this.bmWords = 0;
+    this.limit = 0;
+    this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
     this.config = config;
     this.typeMeta = [];
     this.globalSlots = new Map();
     this.scopeDepth = 0;
+    this.fastRoots = backend !== null;
+    this.slowGen = 0;
     this.handleBase = 0;
     this.escapes = [];
     this.escapeDepths = [];
     this.inCollector = false;
     this.runningFinalizers = false;
     this.registry = null;
+    this.slotTokens = [];
   }
 
   /** Re-reads the cached bitmap indexes from the state block. */
@@ -156,6 +174,13 @@ export class HeapState {
     this.sb = u32[this.s + S_START]! >>> 2;
     this.mb = u32[this.s + S_MARK]! >>> 2;
     this.bmWords = u32[this.s + S_BMWORDS]!;
+    this.limit = this.bmWords * 256;
+  }
+
+  /** Sets the collector's phase (the state word and its JS copy). */
+  setPhase(phase: number): void {
+    this.v.u32[this.s + S_PHASE] = phase;
+    this.phase = phase;
   }
 
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
@@ -407,22 +432,23 @@ export class HeapState {
    * of this heap) and applies the write barrier. `v` is not 0.
    */
   checkStore(v: number): void {
-    // typeof first: a BigInt or an object must not reach `>>>` (a TypeError, or a valueOf call).
-    if (typeof v !== 'number') throw this.badRef(v);
-    const bi = v >>> 8;
+    // typeof first: a BigInt or an object must not reach `>>>` (a TypeError,
+    // or a valueOf call). Kept small (one throw site, the phase from a JS
+    // field): it is inlined into every ref store, root and pushRoot.
     if (
+      typeof v !== 'number' ||
       v !== v >>> 0 ||
       (v & 7) !== 0 ||
-      bi >= this.bmWords ||
-      (this.v.u32[this.sb + bi]! & (1 << ((v >>> 3) & 31))) === 0
+      v >= this.limit ||
+      (this.v.u32[this.sb + (v >>> 8)]! & (1 << ((v >>> 3) & 31))) === 0
     ) {
       throw this.badRef(v);
     }
-    const phase = this.v.u32[this.s + S_PHASE]!;
-    if (phase !== PHASE_IDLE) this.storeDuringCycle(v, phase);
+    if (this.phase !== PHASE_IDLE) this.storeDuringCycle(v);
   }
 
-  private storeDuringCycle(v: number, phase: number): void {
+  private storeDuringCycle(v: number): void {
+    const phase = this.phase;
     const u32 = this.v.u32;
     const mi = this.mb + (v >>> 8);
     const bit = 1 << ((v >>> 3) & 31);

@@ -40,6 +40,7 @@ import {
   ARR_HEADER,
   CLASS_OF,
   CLASS_SIZES,
+  CLASS_WORDS,
   H_LEN,
   KIND_F64_ARRAY,
   KIND_I32_ARRAY,
@@ -383,7 +384,8 @@ abstract class TypeBase {
 
 /** A type whose objects live in GC blocks; `size` is its size class's slot size. */
 class SmallType extends TypeBase {
-  declare private readonly cls: number;
+  /** u32 index of the size class's entry in the size-class table (it never moves). */
+  declare private readonly c: number;
   constructor(
     st: HeapState,
     name: string,
@@ -394,10 +396,10 @@ class SmallType extends TypeBase {
   ) {
     const cls = CLASS_OF[size >>> 3]!;
     super(st, name, id, info, CLASS_SIZES[cls]!, fields);
-    this.cls = cls;
+    this.c = st.ct + cls * CLASS_WORDS;
   }
   alloc(): number {
-    return allocSmall(this.st, this.info, this.size, this.cls);
+    return allocSmall(this.st, this.info, this.size, this.c);
   }
 }
 
