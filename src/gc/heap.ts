@@ -182,6 +182,18 @@ export interface AttachOptions {
   options?: Omit<ManagedHeapOptions, 'bytes' | 'maxBytes' | 'backend'>;
 }
 
+/**
+ * The state words of the inlined shadow-stack paths (pushRoot, popRoot) as
+ * a const enum, so they compile to literals (see HotRoots in roots.ts);
+ * test/gc/structure.test.ts checks them against layout.ts.
+ */
+// biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
+export const enum HotHeap {
+  S_SSTACK = 14,
+  S_SCAP = 15,
+  S_STOP = 16,
+}
+
 const DEFAULT_BYTES = 1 << 24;
 const MIN_TABLE = 64;
 /** Writer tokens: one per ManagedHeap made in this thread, never 0. */
@@ -701,14 +713,15 @@ export class ManagedHeap {
     if (obj !== 0) st.checkStore(obj);
     let u32 = st.v.u32;
     const s = st.s;
-    const top = u32[s + S_STOP]!;
-    if (top === u32[s + S_SCAP]) {
+    const top = u32[s + HotHeap.S_STOP]!;
+    if (top === u32[s + HotHeap.S_SCAP]) {
       st.checkWritable('pushRoot');
-      if (!st.growTable(S_SSTACK, S_SCAP, 4, 0)) throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
+      if (!st.growTable(HotHeap.S_SSTACK, HotHeap.S_SCAP, 4, 0))
+        throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
       u32 = st.v.u32;
     }
-    u32[(u32[s + S_SSTACK]! >>> 2) + top] = obj;
-    u32[s + S_STOP] = top + 1;
+    u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top] = obj;
+    u32[s + HotHeap.S_STOP] = top + 1;
   }
 
   /** Pops the shadow stack and returns the object that was on top. */
@@ -716,10 +729,10 @@ export class ManagedHeap {
     const st = this.#st;
     const u32 = st.v.u32;
     const s = st.s;
-    const top = u32[s + S_STOP]!;
+    const top = u32[s + HotHeap.S_STOP]!;
     if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
-    u32[s + S_STOP] = top - 1;
-    return u32[(u32[s + S_SSTACK]! >>> 2) + top - 1]!;
+    u32[s + HotHeap.S_STOP] = top - 1;
+    return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
   }
 
   /** Height of the shadow stack. */

@@ -44,3 +44,22 @@ it('gc/ imports only the layers below it (kmalloc, memory, errors) and the leak 
       expect(spec, f).toMatch(/^\.\.\/(kmalloc|memory|errors)\/|^\.\.\/tools\/leaks\/index\.js$/);
   }
 });
+
+it('the const-enum copies of layout words in the inlined fast paths equal layout.ts', async () => {
+  const L = await import('../../src/gc/layout.js');
+  const { HotRoots } = await import('../../src/gc/roots.js');
+  const { HotAlloc } = await import('../../src/gc/alloc.js');
+  const { HotHeap } = await import('../../src/gc/heap.js');
+  // A const enum compiles to literals where it is used; the enum object is what tests can see.
+  const copies: Array<[string, Record<string, unknown>]> = [
+    ['roots.ts', HotRoots as unknown as Record<string, unknown>],
+    ['alloc.ts', HotAlloc as unknown as Record<string, unknown>],
+    ['heap.ts', HotHeap as unknown as Record<string, unknown>],
+  ];
+  const layout = L as unknown as Record<string, unknown>;
+  for (const [file, e] of copies) {
+    const names = Object.keys(e).filter((k) => Number.isNaN(Number(k)));
+    expect(names.length, file).toBeGreaterThan(1);
+    for (const n of names) expect(e[n], `${file}: ${n}`).toBe(layout[n]);
+  }
+});
