@@ -113,8 +113,12 @@ export class HeapState {
   declare sb: number;
   declare mb: number;
   declare bmWords: number;
-  /** Bytes the bitmaps cover (bmWords * 256): an object address is below it. */
-  declare limit: number;
+  /**
+   * A view of just the START bitmap (rebuilt whenever the bitmap moves or
+   * the buffer is replaced): the ref-store check reads it with one field
+   * load, and an index past its end reads `undefined` (no bounds test).
+   */
+  declare start: Uint32Array;
   /**
    * The collector's phase, a copy of the state word PHASE kept by the writer
    * (setPhase), so the write barrier reads a field, not the buffer.
@@ -155,7 +159,7 @@ export class HeapState {
     this.sb = 0;
     this.mb = 0;
     this.bmWords = 0;
-    this.limit = 0;
+    this.start = new Uint32Array(0);
     this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
     this.config = config;
     this.typeMeta = [];
@@ -178,7 +182,13 @@ export class HeapState {
     this.sb = u32[this.s + S_START]! >>> 2;
     this.mb = u32[this.s + S_MARK]! >>> 2;
     this.bmWords = u32[this.s + S_BMWORDS]!;
-    this.limit = this.bmWords * 256;
+    this.start = u32.subarray(this.sb, this.sb + this.bmWords);
+  }
+
+  /** Copies the Memory's new views (its buffer was replaced), and rebuilds the START view. */
+  private refreshViews(): void {
+    this.v.refresh(this.memory);
+    if (this.bmWords !== 0) this.loadBitmaps();
   }
 
   /** Sets the collector's phase (the state word and its JS copy). */
@@ -190,7 +200,7 @@ export class HeapState {
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
   sync(): void {
     this.memory.sync();
-    if (this.v.u32 !== this.memory.u32) this.v.refresh(this.memory);
+    if (this.v.u32 !== this.memory.u32) this.refreshViews();
   }
 
   /** Throws unless this heap may be changed from here. */
@@ -216,7 +226,7 @@ export class HeapState {
       throw e;
     }
     // The backend may have grown the memory (a wasm memory then has new views).
-    if (this.v.u32 !== this.memory.u32) this.v.refresh(this.memory);
+    if (this.v.u32 !== this.memory.u32) this.refreshViews();
     return a;
   }
 
@@ -443,8 +453,7 @@ export class HeapState {
       typeof v !== 'number' ||
       v !== v >>> 0 ||
       (v & 7) !== 0 ||
-      v >= this.limit ||
-      (this.v.u32[this.sb + (v >>> 8)]! & (1 << ((v >>> 3) & 31))) === 0
+      (this.start[v >>> 8]! & (1 << ((v >>> 3) & 31))) === 0
     ) {
       throw this.badRef(v);
     }
