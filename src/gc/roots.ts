@@ -146,7 +146,6 @@ export class Root {
     const s = st.s;
     const w = (u32[s + HotRoots.S_ROOTS]! >>> 2) + slot * HotRoots.ROOT_WORDS;
     if (u32[w + HotRoots.R_GEN] !== this.#gen) return;
-    if (st.registry !== null) unwatchRoot(st, slot);
     u32[w + HotRoots.R_ADDR] = 0;
     u32[w + HotRoots.R_GEN] = 0;
     u32[w + HotRoots.R_NEXT] = u32[s + HotRoots.S_RFREE]!;
@@ -192,23 +191,13 @@ function releaseHandle(st: HeapState, slot: number, gen: number): void {
 }
 
 /**
- * Debug backstop (`debug.rootLeaks`): watches an unscoped handle. The
- * unregister token is the slot's own token object, not the handle, so
- * `release()` never hands the handle to anything.
+ * Debug backstop (`debug.rootLeaks`): watches an unscoped handle. A
+ * released handle is not unregistered (release() stays small): when V8
+ * collects it, `leakedRoot` finds its slot released (or reused under a
+ * new generation) and does nothing.
  */
 function watchRoot(st: HeapState, r: Root, slot: number, gen: number): void {
-  let token = st.slotTokens[slot];
-  if (token === undefined) {
-    token = { slot };
-    st.slotTokens[slot] = token;
-  }
-  st.registry!.register(r, [slot, gen], token);
-}
-
-/** Debug backstop: the handle of `slot` was released. */
-function unwatchRoot(st: HeapState, slot: number): void {
-  const token = st.slotTokens[slot];
-  if (token !== undefined) st.registry!.unregister(token);
+  st.registry!.register(r, [slot, gen]);
 }
 
 /** The Root constructor, private to the class in the public types, called from this module. */

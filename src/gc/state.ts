@@ -40,7 +40,6 @@ const F_ISSUED = 37;
 const H_LEN = 1;
 const KIND_OBJECT = 0;
 const LARGE_PRE = 8;
-const PHASE_IDLE = 0;
 const PHASE_MARK = 1;
 const PHASE_SWEEP = 2;
 const ROOT_WORDS = 4;
@@ -70,6 +69,17 @@ const TYPE_WORDS = 8;
 const T_KIND = 0;
 const T_SIZE = 1;
 // end layout-copies
+
+/**
+ * The words of the inlined ref-store check as a const enum, so they compile
+ * to literals (see HotRoots in roots.ts); test/gc/structure.test.ts checks
+ * them against layout.ts.
+ */
+// biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
+export const enum HotState {
+  PHASE_IDLE = 0,
+  PHASE_MARK = 1,
+}
 
 /** JS-side facts about a type that cannot live in the buffer (callbacks), and its field list. */
 export interface TypeMeta {
@@ -145,8 +155,6 @@ export class HeapState {
   declare runningFinalizers: boolean;
   /** Debug backstop for unscoped roots never released (config.rootLeaks). */
   declare registry: FinalizationRegistry<readonly [slot: number, gen: number]> | null;
-  /** Unregister tokens of the debug backstop, one per root-table slot (see roots.ts). */
-  declare readonly slotTokens: Array<{ readonly slot: number } | undefined>;
 
   constructor(memory: Memory, backend: GcBackend | null, address: number, config: StateConfig) {
     this.memory = memory;
@@ -173,7 +181,6 @@ export class HeapState {
     this.inCollector = false;
     this.runningFinalizers = false;
     this.registry = null;
-    this.slotTokens = [];
   }
 
   /** Re-reads the cached bitmap indexes from the state block. */
@@ -457,7 +464,7 @@ export class HeapState {
     ) {
       throw this.badRef(v);
     }
-    if (this.phase !== PHASE_IDLE) this.storeDuringCycle(v);
+    if (this.phase !== HotState.PHASE_IDLE) this.storeDuringCycle(v);
   }
 
   private storeDuringCycle(v: number): void {

@@ -49,7 +49,7 @@ it('the const-enum copies of layout words in the inlined fast paths equal layout
   const layout = (await import('../../src/gc/layout.js')) as unknown as Record<string, unknown>;
   // A const enum compiles to literals where it is used, so its source text is what is checked.
   let checked = 0;
-  for (const f of ['roots.ts', 'alloc.ts', 'heap.ts']) {
+  for (const f of ['roots.ts', 'alloc.ts', 'heap.ts', 'state.ts']) {
     const text = readFileSync(new URL(f, dir), 'utf8');
     const body = /export const enum Hot\w+ \{([^}]*)\}/.exec(text)?.[1];
     expect(body, f).toBeDefined();
