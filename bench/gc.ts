@@ -528,6 +528,12 @@ export interface CollectRow {
   liveObjects: number;
   heapMs: number[];
   itcmsMs: number[];
+  /**
+   * The same collections in process CPU time (user + system), ms: on a
+   * shared machine the wall time also counts the time the thread waited
+   * for a core.
+   */
+  heapCpuMs: number[];
   /** Longest step of an incremental cycle over the same structure (default step budget), wall ms. */
   incrementalMaxStepMs: number;
   /** 99th percentile step, wall ms. */
@@ -606,10 +612,13 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
     }
     const heapMs: number[] = [];
     const itcmsMs: number[] = [];
+    const heapCpuMs: number[] = [];
     for (let r = 0; r < repeats; r++) {
+      const c0 = cpuMs();
       let t0 = performance.now();
       heap.collect();
       heapMs.push(performance.now() - t0);
+      heapCpuMs.push(cpuMs() - c0);
       if (buildAs !== null) {
         t0 = performance.now();
         as!.__collect();
@@ -634,6 +643,7 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
       liveObjects: heap.stats().liveObjects,
       heapMs,
       itcmsMs,
+      heapCpuMs,
       incrementalMaxStepMs: Math.max(...pauses),
       incrementalP99StepMs: quantile(
         [...pauses].sort((a, b) => a - b),
@@ -657,6 +667,7 @@ function formatCollect(rows: CollectRow[]): string {
     '',
     'live objects',
     'ManagedHeap ms (min / median)',
+    'CPU ms (min / median)',
     'ITCMS ms (min / median)',
     'ITCMS ÷ ManagedHeap (median)',
     'incremental step ms (max / p99)',
@@ -665,6 +676,7 @@ function formatCollect(rows: CollectRow[]): string {
     r.name,
     String(r.liveObjects),
     `${min(r.heapMs).toFixed(1)} / ${med(r.heapMs).toFixed(1)}`,
+    `${min(r.heapCpuMs).toFixed(1)} / ${med(r.heapCpuMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : `${min(r.itcmsMs).toFixed(1)} / ${med(r.itcmsMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : formatRatio(med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!))),
     `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)}`,
@@ -675,8 +687,9 @@ function formatCollect(rows: CollectRow[]): string {
   lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '');
   for (const r of rows) {
     const m = med(r.heapMs);
+    const cpu = med(r.heapCpuMs);
     lines.push(
-      `goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
+      `goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms wall (${cpu.toFixed(1)} ms CPU) ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
         (r.itcmsMs.length === 0
           ? 'n/a (assemblyscript not installed)'
           : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!)) > 1
