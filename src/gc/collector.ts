@@ -366,6 +366,20 @@ export function finishMark(st: HeapState): void {
  * means the sweep is complete.
  */
 export function sweepStep(st: HeapState, budget: number): number {
+  // Blocks and large objects in two functions: V8 optimizes each with its
+  // own feedback, so the large-object loop (reached once a cycle, at the
+  // end) cannot deoptimize the block loop, the one that runs long.
+  const s = st.s;
+  let work = 0; // counted up in an integer (budget may be large)
+  if (st.v.u32[s + S_BSWEEP] !== 0) work = sweepBlocks(st, budget);
+  if (st.v.u32[s + S_BSWEEP] === 0 && work < budget) work += sweepLarge(st, budget - work);
+  const left = budget - work;
+  const u32 = st.v.u32;
+  return u32[s + S_BSWEEP] === 0 && u32[s + S_LSWEEP] === 0 ? Math.max(left, 1) : Math.min(left, 0);
+}
+
+/** Sweeps GC blocks for up to `budget` units (a block costs its bitmap words); returns the work done. */
+function sweepBlocks(st: HeapState, budget: number): number {
   const s = st.s;
   const sb = st.sb;
   const mb = st.mb;
@@ -377,7 +391,7 @@ export function sweepStep(st: HeapState, budget: number): number {
   let liveObjs = 0;
   let freedBytes = 0;
   let freedObjs = 0;
-  let work = 0; // counted up in an integer (budget may be Infinity)
+  let work = 0;
   let b = u32[s + S_BSWEEP]!;
   while (b !== 0 && work < budget) {
     work += wordsPerBlock;
@@ -389,19 +403,9 @@ export function sweepStep(st: HeapState, budget: number): number {
       releaseCurrent(st, u32[bw + B_CLASS]!, false);
       u32 = st.v.u32;
     }
-    const w0 = b >>> 8;
-    let live = 0;
-    let dead = 0;
-    for (let w = w0; w < w0 + wordsPerBlock; w++) {
-      const st = u32[sb + w]!;
-      if (st === 0) continue;
-      const keep = st & u32[mb + w]!;
-      if (keep !== st) {
-        dead += popcount(st & ~keep);
-        u32[sb + w] = keep;
-      }
-      if (keep !== 0) live += popcount(keep);
-    }
+    const counts = sweepWords(u32, sb + (b >>> 8), mb + (b >>> 8), wordsPerBlock);
+    const live = counts & 0xffff;
+    const dead = counts >>> 16;
     const slot = u32[bw + B_SLOT]!;
     liveBytes += live * slot;
     liveObjs += live;
@@ -429,44 +433,90 @@ export function sweepStep(st: HeapState, budget: number): number {
     b = next;
   }
   u32[s + S_BSWEEP] = b;
-  if (b === 0) {
-    let p = u32[s + S_LSWEEP]!;
-    while (p !== 0 && work < budget) {
-      work++;
-      u32 = st.v.u32;
-      const next = u32[p >>> 2]!;
-      const a = p + LARGE_PRE;
-      const bi = a >>> 8;
-      const bit = 1 << ((a >>> 3) & 31);
-      const size = st.objectSize(a);
-      if ((u32[mb + bi]! & bit) !== 0) {
-        u32[p >>> 2] = u32[s + S_LARGE]!;
-        u32[s + S_LARGE] = p;
-        liveBytes += size;
-        liveObjs++;
-      } else {
-        u32[sb + bi] = u32[sb + bi]! & ~bit;
-        if ((u32[st.typeWord(a) + T_FLAGS]! & TFLAG_FINALIZER) !== 0) {
-          u32[p >>> 2] = u32[s + S_FINQ]!;
-          u32[s + S_FINQ] = p;
-        } else {
-          u32[a >>> 2] = 0;
-          st.free(p);
-          freedBytes += size;
-          freedObjs++;
-        }
-      }
-      p = next;
+  addSweepCounts(st, liveBytes, liveObjs, freedBytes, freedObjs);
+  return work;
+}
+
+/**
+ * `START &= MARK` over `n` bitmap words (one block); returns the slots
+ * left live plus 65536 times the slots freed. A function of its own, so
+ * that V8 optimizes this loop by itself: compiled on-stack inside the block
+ * loop on its first pass, before the code after it had run, it deoptimized
+ * again and again.
+ */
+function sweepWords(u32: Uint32Array, start: number, mark: number, n: number): number {
+  let live = 0;
+  let dead = 0;
+  for (let i = 0; i < n; i++) {
+    const st = u32[start + i]!;
+    if (st === 0) continue;
+    const keep = st & u32[mark + i]!;
+    if (keep !== st) {
+      dead += popcount(st & ~keep);
+      u32[start + i] = keep;
     }
-    st.v.u32[s + S_LSWEEP] = p;
+    if (keep !== 0) live += popcount(keep);
   }
+  return live + dead * 65536;
+}
+
+/** Sweeps large objects for up to `budget` units (1 each); returns the work done. */
+function sweepLarge(st: HeapState, budget: number): number {
+  const s = st.s;
+  const sb = st.sb;
+  const mb = st.mb;
+  let liveBytes = 0;
+  let liveObjs = 0;
+  let freedBytes = 0;
+  let freedObjs = 0;
+  let work = 0;
+  let p = st.v.u32[s + S_LSWEEP]!;
+  while (p !== 0 && work < budget) {
+    work++;
+    const u32 = st.v.u32;
+    const next = u32[p >>> 2]!;
+    const a = p + LARGE_PRE;
+    const bi = a >>> 8;
+    const bit = 1 << ((a >>> 3) & 31);
+    const size = st.objectSize(a);
+    if ((u32[mb + bi]! & bit) !== 0) {
+      u32[p >>> 2] = u32[s + S_LARGE]!;
+      u32[s + S_LARGE] = p;
+      liveBytes += size;
+      liveObjs++;
+    } else {
+      u32[sb + bi] = u32[sb + bi]! & ~bit;
+      if ((u32[st.typeWord(a) + T_FLAGS]! & TFLAG_FINALIZER) !== 0) {
+        u32[p >>> 2] = u32[s + S_FINQ]!;
+        u32[s + S_FINQ] = p;
+      } else {
+        u32[a >>> 2] = 0;
+        st.free(p);
+        freedBytes += size;
+        freedObjs++;
+      }
+    }
+    p = next;
+  }
+  st.v.u32[s + S_LSWEEP] = p;
+  addSweepCounts(st, liveBytes, liveObjs, freedBytes, freedObjs);
+  return work;
+}
+
+/** Adds a sweep slice's counts to the f64 counters. */
+function addSweepCounts(
+  st: HeapState,
+  liveBytes: number,
+  liveObjs: number,
+  freedBytes: number,
+  freedObjs: number,
+): void {
   const f64 = st.v.f64;
-  f64[st.sf + F_SWEPT_LIVE] = f64[st.sf + F_SWEPT_LIVE]! + liveBytes;
-  f64[st.sf + F_SWEPT_OBJS] = f64[st.sf + F_SWEPT_OBJS]! + liveObjs;
-  f64[st.sf + F_FREED] = f64[st.sf + F_FREED]! + freedBytes;
-  f64[st.sf + F_OBJ_FREED] = f64[st.sf + F_OBJ_FREED]! + freedObjs;
-  const left = budget - work;
-  return b === 0 && st.v.u32[s + S_LSWEEP] === 0 ? Math.max(left, 1) : Math.min(left, 0);
+  const sf = st.sf;
+  f64[sf + F_SWEPT_LIVE] = f64[sf + F_SWEPT_LIVE]! + liveBytes;
+  f64[sf + F_SWEPT_OBJS] = f64[sf + F_SWEPT_OBJS]! + liveObjs;
+  f64[sf + F_FREED] = f64[sf + F_FREED]! + freedBytes;
+  f64[sf + F_OBJ_FREED] = f64[sf + F_OBJ_FREED]! + freedObjs;
 }
 
 /** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
