@@ -649,8 +649,8 @@ export class ManagedHeap {
   root(obj: number): Root {
     // A hot path, like pushRoot and field access: no sync() (call it after
     // wasm code grew the memory).
+    // A read-only heap takes makeRoot's slow path (st.fastRoots is false), which throws.
     const st = this.#st;
-    if (st.backend === null) st.checkWritable('root');
     if (obj !== 0) st.checkStore(obj);
     return makeRoot(st, obj);
   }
