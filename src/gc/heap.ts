@@ -81,7 +81,6 @@ import {
   S_OWNER,
   S_PAUSES,
   S_PCAP,
-  S_PHASE,
   S_RCAP,
   S_ROCAP,
   S_ROOTS,
@@ -105,6 +104,7 @@ import {
   getGlobal,
   leaveScope,
   makeRoot,
+  makeRootWatched,
   readGlobalNames,
   setGlobal,
   type Escape,
@@ -182,6 +182,18 @@ export interface AttachOptions {
   options?: Omit<ManagedHeapOptions, 'bytes' | 'maxBytes' | 'backend'>;
 }
 
+/**
+ * The state words of the inlined shadow-stack paths (pushRoot, popRoot) as
+ * a const enum, so they compile to literals (see HotRoots in roots.ts);
+ * test/gc/structure.test.ts checks them against layout.ts.
+ */
+// biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
+export const enum HotHeap {
+  S_SSTACK = 14,
+  S_SCAP = 15,
+  S_STOP = 16,
+}
+
 const DEFAULT_BYTES = 1 << 24;
 const MIN_TABLE = 64;
 /** Writer tokens: one per ManagedHeap made in this thread, never 0. */
@@ -239,7 +251,7 @@ function createState(options: ManagedHeapOptions): Resolved {
   const s = state.s;
   u32[s + S_MAGIC] = STATE_MAGIC;
   u32[s + S_VERSION] = STATE_VERSION;
-  u32[s + S_PHASE] = PHASE_IDLE;
+  state.setPhase(PHASE_IDLE);
   u32[s + S_FLAGS] = options.incremental === true ? FLAG_INCREMENTAL : 0;
   state.newTable(S_MSTACK, S_MCAP, 1024, 4);
   state.newTable(S_ROOTS, S_RCAP, MIN_TABLE, ROOT_WORDS * 4);
@@ -314,7 +326,18 @@ export class ManagedHeap {
     this.#owner = resolved.owner;
     this.#types = new Map();
     this.#escapers = [];
-    if (st.config.rootLeaks) st.registry = new FinalizationRegistry(([slot, gen]) => st.leakedRoot(slot, gen));
+    if (st.config.rootLeaks) {
+      st.registry = new FinalizationRegistry(([slot, gen]) => st.leakedRoot(slot, gen));
+      // The backstop's root() is this instance's own: the shared one never
+      // hands its handle to anything, so V8 may drop the handle of a root
+      // made and released in one function (escape analysis).
+      Object.defineProperty(this, 'root', {
+        value: (obj: number): Root => {
+          if (obj !== 0) st.checkStore(obj);
+          return makeRootWatched(st, obj);
+        },
+      });
+    }
     for (let id = 0, n = st.v.u32[st.s + S_TCOUNT]!; id < n; id++) this.#rebind(id, resolved.finalizers);
   }
 
@@ -626,8 +649,8 @@ export class ManagedHeap {
   root(obj: number): Root {
     // A hot path, like pushRoot and field access: no sync() (call it after
     // wasm code grew the memory).
+    // A read-only heap takes makeRoot's slow path (st.fastRoots is false), which throws.
     const st = this.#st;
-    if (st.backend === null) st.checkWritable('root');
     if (obj !== 0) st.checkStore(obj);
     return makeRoot(st, obj);
   }
@@ -662,6 +685,7 @@ export class ManagedHeap {
     const escapes = st.escapes.length;
     const handleBase = st.handleBase;
     const depth = ++st.scopeDepth;
+    st.fastRoots = false;
     st.handleBase = handleTop;
     const escape = this.#escapers[depth] ?? this.#escaper(depth);
     try {
@@ -689,14 +713,15 @@ export class ManagedHeap {
     if (obj !== 0) st.checkStore(obj);
     let u32 = st.v.u32;
     const s = st.s;
-    const top = u32[s + S_STOP]!;
-    if (top === u32[s + S_SCAP]) {
+    const top = u32[s + HotHeap.S_STOP]!;
+    if (top === u32[s + HotHeap.S_SCAP]) {
       st.checkWritable('pushRoot');
-      if (!st.growTable(S_SSTACK, S_SCAP, 4, 0)) throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
+      if (!st.growTable(HotHeap.S_SSTACK, HotHeap.S_SCAP, 4, 0))
+        throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
       u32 = st.v.u32;
     }
-    u32[(u32[s + S_SSTACK]! >>> 2) + top] = obj;
-    u32[s + S_STOP] = top + 1;
+    u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top] = obj;
+    u32[s + HotHeap.S_STOP] = top + 1;
   }
 
   /** Pops the shadow stack and returns the object that was on top. */
@@ -704,10 +729,10 @@ export class ManagedHeap {
     const st = this.#st;
     const u32 = st.v.u32;
     const s = st.s;
-    const top = u32[s + S_STOP]!;
+    const top = u32[s + HotHeap.S_STOP]!;
     if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
-    u32[s + S_STOP] = top - 1;
-    return u32[(u32[s + S_SSTACK]! >>> 2) + top - 1]!;
+    u32[s + HotHeap.S_STOP] = top - 1;
+    return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
   }
 
   /** Height of the shadow stack. */

@@ -113,6 +113,13 @@ describe('ManagedHeap.attach', () => {
     expect(() => view.type('Nope')).toThrow(InvalidArgumentError);
     expect(() => view.collect()).toThrow(InvalidArgumentError);
     expect(() => view.root(0)).toThrow(InvalidArgumentError);
+    // A live object: the same error, and not a byte of the buffer changes (no root slot, no generation taken).
+    const before = memory.u8.slice();
+    expect(() => view.root(view.getGlobal('list'))).toThrow(/read-only/);
+    expect(() => view.root(0)).toThrow(/read-only/);
+    let changed = 0;
+    for (let i = 0; i < before.length; i++) if (memory.u8[i] !== before[i]) changed++;
+    expect(changed).toBe(0);
     expect(() => ManagedHeap.attach(memory, { Node: { finalizer: () => {} } }, { readOnly: true })).toThrow(
       /without a finalizer/,
     );

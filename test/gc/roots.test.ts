@@ -276,13 +276,19 @@ describe('the FinalizationRegistry backstop (debug: { rootLeaks: true })', () =>
       const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false, debug: { rootLeaks: true }, onLeakedRoot: (a) => warned.push(a) });
       const T = heap.defineType('T', { x: 'i32' });
       let obj = 0;
+      // Released handles, dropped: no warning, also when their slot was taken again since.
+      const kept = T.alloc();
+      heap.setGlobal('kept', kept);
+      (() => { for (let i = 0; i < 100; i++) heap.root(kept).release(); })();
+      const again = heap.root(kept); // reuses the slot the released handles had
       (() => { obj = heap.root(T.alloc()).value; })();
       for (let i = 0; i < 20 && warned.length === 0; i++) {
         globalThis.gc();
         await new Promise((r) => setTimeout(r, 20));
       }
+      for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
       heap.collect();
-      console.log(JSON.stringify({ warned: warned.length === 1 && warned[0] === obj, live: heap.isLive(obj) }));
+      console.log(JSON.stringify({ warned: warned.length === 1 && warned[0] === obj, live: heap.isLive(obj), again: again.alive && heap.isLive(kept) }));
     `;
     const out = execFileSync(
       process.execPath,
@@ -292,6 +298,6 @@ describe('the FinalizationRegistry backstop (debug: { rootLeaks: true })', () =>
         encoding: 'utf8',
       },
     );
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ warned: true, live: false });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ warned: true, live: false, again: true });
   });
 });

@@ -44,3 +44,21 @@ it('gc/ imports only the layers below it (kmalloc, memory, errors) and the leak 
       expect(spec, f).toMatch(/^\.\.\/(kmalloc|memory|errors)\/|^\.\.\/tools\/leaks\/index\.js$/);
   }
 });
+
+it('the const-enum copies of layout words in the inlined fast paths equal layout.ts', async () => {
+  const layout = (await import('../../src/gc/layout.js')) as unknown as Record<string, unknown>;
+  // A const enum compiles to literals where it is used, so its source text is what is checked.
+  let checked = 0;
+  for (const f of ['roots.ts', 'alloc.ts', 'heap.ts', 'state.ts']) {
+    const text = readFileSync(new URL(f, dir), 'utf8');
+    const body = /export const enum Hot\w+ \{([^}]*)\}/.exec(text)?.[1];
+    expect(body, f).toBeDefined();
+    const members = [...body!.matchAll(/(\w+) = (\d+)/g)];
+    expect(members.length, f).toBeGreaterThan(1);
+    for (const [, name, value] of members) {
+      expect(Number(value), `${f}: ${name}`).toBe(layout[name!]);
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(10);
+});
