@@ -8,7 +8,9 @@
  */
 import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
+import { H_LOCK, HeaderSlot, hasHeader, writeSlot } from '../memory/header.js';
 import type { Memory } from '../memory/index.js';
+import { lock, unlock } from '../memory/lock.js';
 import {
   CACHE_WORDS,
   MAX_CACHES,
@@ -21,6 +23,7 @@ import {
   SPACE_MAGIC,
   S_CACHES,
   S_CACHE_TABLE,
+  S_LOCK,
   S_MAGIC,
   S_MAX_PAGES,
   S_PAGE_TABLE,
@@ -69,17 +72,41 @@ export class SlabSpace {
     return (SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS + maxPages * PAGE_WORDS) * 4;
   }
 
-  /** The space of `buddy`, made (and its region allocated) on first use. */
-  static of(buddy: BuddyAllocator): SlabSpace {
+  /**
+   * The space of `buddy`, made (and its region allocated) on first use. With
+   * `register` (the SlabCache path) the space is the one the memkit header's
+   * Slab slot points at: found there when another instance (another worker)
+   * made it, else made and written there. On a shared memory that lookup
+   * and the making happen under the header lock, so two workers making their
+   * first cache at once get one space.
+   */
+  static of(buddy: BuddyAllocator, register = false): SlabSpace {
     let s = spaces.get(buddy);
-    if (s === undefined) {
-      if (buddy.memory === null)
-        throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
-      const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
-      const region = buddy.allocPagesExact(pages);
-      s = new SlabSpace(buddy, region, true);
-      spaces.set(buddy, s);
+    if (s !== undefined) {
+      // made without register (kmalloc's): the first SlabCache on it registers it
+      if (register && hasHeader(s.memory) && s.memory.u32[4 + HeaderSlot.Slab] === 0)
+        writeSlot(s.memory, HeaderSlot.Slab, s.region);
+      return s;
     }
+    const memory = buddy.memory;
+    if (memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
+    memory.sync();
+    const locked = register && memory.shared && hasHeader(memory);
+    if (locked) lock(memory.i32, H_LOCK, buddy.slot);
+    try {
+      const known = register && hasHeader(memory) ? memory.u32[4 + HeaderSlot.Slab]! : 0;
+      if (known !== 0) s = new SlabSpace(buddy, known, false);
+      else {
+        const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
+        const region = buddy.allocPagesExact(pages);
+        s = new SlabSpace(buddy, region, true);
+        memory.sync();
+        if (register) writeSlot(memory, HeaderSlot.Slab, region);
+      }
+    } finally {
+      if (locked) unlock(memory.i32, H_LOCK, buddy.slot);
+    }
+    spaces.set(buddy, s);
     return s;
   }
 
@@ -98,14 +125,26 @@ export class SlabSpace {
     return this.memory.u32[(this.region >>> 2) + S_CACHES]!;
   }
 
-  /** Reserves a cache descriptor and returns its id. */
-  newCacheId(): number {
-    const u32 = this.memory.u32;
-    const w = (this.region >>> 2) + S_CACHES;
-    const id = u32[w]!;
-    if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
-    u32[w] = id + 1;
-    return id;
+  /**
+   * Reserves a cache descriptor, lets `fill(c)` write it (`c`: its u32
+   * index), then publishes it by raising the cache count; returns its id.
+   * On a shared memory this runs under the space lock.
+   */
+  newCacheId(fill?: (c: number) => void): number {
+    const m = this.memory;
+    m.sync();
+    const lockAt = m.shared ? (this.region >>> 2) + S_LOCK : -1;
+    if (lockAt >= 0) lock(m.i32, lockAt, this.buddy.slot);
+    try {
+      const w = (this.region >>> 2) + S_CACHES;
+      const id = m.u32[w]!;
+      if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
+      fill?.(this.cacheWords(id));
+      Atomics.store(m.i32, w, id + 1);
+      return id;
+    } finally {
+      if (lockAt >= 0) unlock(m.i32, lockAt, this.buddy.slot);
+    }
   }
 
   /** u32 index of page `pg`'s descriptor (`pageTable + (pg << PAGE_SHIFT)`). */
