@@ -74,9 +74,13 @@ async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: 
       workerData: { heap: memory.buffer, control, layer, mode: role, index, ops, global },
     });
   });
-  const ready = ws.map((w) => new Promise((r, j) => (w.once('message', r), w.once('error', j))));
-  await Promise.all(ready);
-  const done = ws.map((w) => new Promise<{ ms: number }>((r, j) => (w.once('message', r), w.once('error', j))));
+  const next = <T>(w: Worker): Promise<T> =>
+    new Promise<T>((r, j) => {
+      w.once('message', r);
+      w.once('error', j);
+    });
+  await Promise.all(ws.map((w) => next<unknown>(w)));
+  const done = ws.map((w) => next<{ ms: number }>(w));
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
   const times = await Promise.all(done);

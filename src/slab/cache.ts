@@ -69,7 +69,7 @@ import {
   S_MAX_PAGES,
   S_PAGE_TABLE,
 } from './layout.js';
-import { SlabSpace } from './space.js';
+import { NIL_PAGE, S_CPU, SlabSpace } from './space.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use, and alloc/free are made of such reads. scripts/layout-copies.ts writes them; npm test
@@ -114,6 +114,19 @@ const RED_INACTIVE = 0xbb;
 const RED_ZONE_BYTES = 8;
 const TAIL_MARK = 0xffff;
 // end layout-copies
+
+// Per-worker active slabs (docs/workers.md). Head-page descriptor words that
+// layout.ts leaves unused for a SlabCache slab:
+/** Word 5: worker slot + 1 of the worker whose active slab this is; 0 = on a list. */
+const P_OWNER = 5;
+/**
+ * Word 7: while the slab is active, the head of its remote-free list (objects
+ * freed by other workers, pushed with one compareExchange, 0 = empty); while
+ * it is on a list, SEALED, so that a free that reads it takes the cache lock.
+ */
+const P_REMOTE = 7;
+/** P_REMOTE of a slab on a list (never an object address: those are 8-aligned). */
+const SEALED = 1;
 
 /** Every flag a cache descriptor may carry. */
 const ALL_FLAGS = F_POISON | F_RED_ZONE | F_CHECKS | F_HARDENED | F_CTOR;
@@ -282,6 +295,12 @@ export class SlabCache {
   private readonly slot: number;
   /** True while this instance holds a worker slot it joined itself (attach), so detach gives it back. */
   private ownsSlot: boolean;
+  /**
+   * u32 index of this worker's word in the per-worker table (its active
+   * slab's page, or NIL), or -1: no per-worker path (an unshared memory, or a
+   * cache with debug checks or a ctor, which always take the lock).
+   */
+  private readonly cpuAt: number;
 
   /** @internal The one construction path: from a resolved state (see {@link SlabCacheState}). */
   constructor(state: SlabCacheState);
@@ -322,6 +341,8 @@ export class SlabCache {
     this.lockAt = space.memory.shared ? this.c + C_LOCK : -1;
     this.slot = space.buddy.slot;
     this.ownsSlot = s.ownsSlot;
+    this.cpuAt =
+      this.lockAt >= 0 && s.flags === 0 && space.cpuTable >= 0 ? space.cpuTable + s.id * MAX_WORKERS + this.slot : -1;
   }
 
   /**
@@ -414,9 +435,17 @@ export class SlabCache {
    * ```
    */
   detach(): void {
+    this.memory.sync();
+    if (this.cpuAt >= 0 && this.memory.u32[this.cpuAt] !== NIL) {
+      this.enter();
+      try {
+        this.deactivate();
+      } finally {
+        this.leave();
+      }
+    }
     if (!this.ownsSlot) return;
     this.ownsSlot = false;
-    this.memory.sync();
     leaveWorker(this.memory.i32, H_WORKERS, this.slot);
   }
 
@@ -466,6 +495,22 @@ export class SlabCache {
       if (c + CACHE_WORDS <= u32.length && breakLock(i32, c + C_LOCK, slot)) broke = true;
     }
     if (recoverBuddyUnder(memory, slot)) broke = true;
+    // Its active slabs go back on their caches' lists (taken over under its slot: it is gone).
+    const cpu = u32[w + S_CPU]!;
+    if (cpu !== 0) {
+      let space: SlabSpace | undefined;
+      for (let id = 0; id < caches; id++) {
+        if (u32[(cpu >>> 2) + id * MAX_WORKERS + slot] === NIL) continue;
+        space ??= SlabSpace.open(attachBuddyUnder(memory, 'slab space', slot), region);
+        const cache = new SlabCache(lockedResolve(space, id, undefined, false));
+        cache.enter();
+        try {
+          cache.deactivate();
+        } finally {
+          cache.leave();
+        }
+      }
+    }
     if ((u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(i32, H_WORKERS, slot);
     return broke;
   }
@@ -502,6 +547,7 @@ export class SlabCache {
    */
   alloc(requested?: number): number {
     if (this.lockAt < 0) return this.allocHere(requested);
+    if (this.cpuAt >= 0) return this.allocActive(requested);
     this.enter();
     try {
       return this.allocHere(requested);
@@ -553,6 +599,7 @@ export class SlabCache {
    */
   free(addr: number): void {
     if (this.lockAt < 0) return this.freeHere(addr);
+    if (this.cpuAt >= 0) return this.freeActive(addr);
     this.enter();
     try {
       this.freeHere(addr);
@@ -616,6 +663,209 @@ export class SlabCache {
     const inuse = info >>> 16;
     if (inuse === 0) this.slabEmptied(pg, this.objectsPerSlab === 1 ? C_FULL : C_PARTIAL);
     else if (inuse === this.objectsPerSlab - 1) this.move(pg, C_FULL, C_PARTIAL);
+  }
+
+  // ------------------------------------------- per-worker active slabs
+
+  /**
+   * alloc on a shared memory: from this worker's active slab with plain
+   * reads and writes (no lock, no atomic op); when its freelist and
+   * never-used slots run dry, it takes the slab's remote-free list in one
+   * exchange; only when that is empty too does it take the cache lock, put
+   * the slab back on a list and make another slab its active one.
+   */
+  private allocActive(requested: number | undefined): number {
+    if (requested !== undefined && (typeof requested !== 'number' || requested >>> 0 !== requested))
+      return this.badRequested(requested);
+    const mem = this.memory;
+    mem.sync();
+    const u32 = mem.u32;
+    const pg = u32[this.cpuAt]!;
+    if (pg !== NIL) {
+      const d = this.pt + pg * PAGE_WORDS;
+      let slot = u32[d + P_FREELIST]!;
+      if (slot === 0) slot = this.refillActive(d, pg);
+      if (slot !== 0) {
+        const fp = (slot + this.fpOffset) >>> 2;
+        const next = u32[fp]!;
+        // (no secret without debug flags: a free pointer is the plain address)
+        if (u32[fp + 1] !== (next ^ FREE_TAG) >>> 0 || (next !== 0 && this.offGrid(next, pg)))
+          this.corruptFreePointer(slot, next, pg);
+        u32[d + P_FREELIST] = next;
+        u32[fp + 1] = 0;
+        u32[d + P_INFO] = u32[d + P_INFO]! + 0x10000;
+        return slot + this.objOffset;
+      }
+    }
+    this.enter();
+    try {
+      return this.newActive(requested ?? this.size);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * The active slab's freelist is empty: a few never-used slots, else the
+   * remote-free list taken whole (one exchange; its length comes off inuse).
+   * Returns the new freelist head, 0 if the slab has no free object.
+   */
+  private refillActive(d: number, pg: number): number {
+    const u32 = this.memory.u32;
+    if (u32[d + P_UNUSED] !== 0) {
+      this.extendBy(d, EXTEND_SLOTS);
+      return u32[d + P_FREELIST]!;
+    }
+    const r = Atomics.exchange(u32, d + P_REMOTE, 0);
+    if (r === 0) return 0;
+    const n = this.remoteLength(r, pg);
+    u32[d + P_INFO] = u32[d + P_INFO]! - (n << 16);
+    u32[d + P_FREELIST] = r;
+    return r;
+  }
+
+  /** Objects on the remote-free list from `r` of slab `pg` (checked: on the grid, at most objectsPerSlab). */
+  private remoteLength(r: number, pg: number): number {
+    const u32 = this.memory.u32;
+    let n = 0;
+    for (let p = r; p !== 0; p = u32[(p + this.fpOffset) >>> 2]!) {
+      if (this.offGrid(p, pg) || ++n > this.objectsPerSlab) this.corruptFreePointer(p, p, pg);
+    }
+    return n;
+  }
+
+  /**
+   * Under the cache lock: puts this worker's active slab (if any) back on a
+   * list, then takes a partial, an empty or a new slab as the active one and
+   * hands out its first free object.
+   */
+  private newActive(requested: number): number {
+    this.deactivate();
+    let u32 = this.memory.u32;
+    const c = this.c;
+    let pg = u32[c + C_PARTIAL]!;
+    if (pg === NIL) {
+      pg = this.refill(requested); // an empty or new slab, put on the partial list
+      u32 = this.memory.u32;
+    }
+    this.unlink(pg, C_PARTIAL);
+    const d = this.pt + pg * PAGE_WORDS;
+    Atomics.store(u32, d + P_REMOTE, 0); // from now on other workers' frees go on its remote list
+    Atomics.store(u32, d + P_OWNER, this.slot + 1);
+    u32[this.cpuAt] = pg;
+    let slot = u32[d + P_FREELIST]!;
+    if (slot === 0) slot = this.extend(d, pg);
+    const fp = (slot + this.fpOffset) >>> 2;
+    const next = u32[fp]!;
+    if (u32[fp + 1] !== (next ^ FREE_TAG) >>> 0 || (next !== 0 && this.offGrid(next, pg)))
+      this.corruptFreePointer(slot, next, pg);
+    u32[d + P_FREELIST] = next;
+    u32[fp + 1] = 0;
+    u32[d + P_INFO] = u32[d + P_INFO]! + 0x10000;
+    return slot + this.objOffset;
+  }
+
+  /**
+   * Under the cache lock: this worker's active slab (if any) stops being
+   * one. Its remote list is sealed and taken in one exchange (a free that
+   * comes later sees SEALED and takes the lock), merged into its freelist,
+   * and the slab goes on the list its inuse count says (an empty one may go
+   * back to the buddy, as in free).
+   */
+  private deactivate(): void {
+    const u32 = this.memory.u32;
+    const pg = u32[this.cpuAt]!;
+    if (pg === NIL) return;
+    const d = this.pt + pg * PAGE_WORDS;
+    const r = Atomics.exchange(u32, d + P_REMOTE, SEALED);
+    if (r !== 0) {
+      const n = this.remoteLength(r, pg);
+      let tail = r;
+      for (let p = u32[(r + this.fpOffset) >>> 2]!; p !== 0; p = u32[(p + this.fpOffset) >>> 2]!) tail = p;
+      const head = u32[d + P_FREELIST]!;
+      const fp = (tail + this.fpOffset) >>> 2;
+      u32[fp] = head;
+      u32[fp + 1] = (head ^ FREE_TAG) >>> 0;
+      u32[d + P_FREELIST] = r;
+      u32[d + P_INFO] = u32[d + P_INFO]! - (n << 16);
+    }
+    Atomics.store(u32, d + P_OWNER, 0);
+    u32[this.cpuAt] = NIL;
+    const inuse = u32[d + P_INFO]! >>> 16;
+    if (inuse === this.objectsPerSlab) this.pushList(pg, C_FULL);
+    else if (inuse > 0) this.pushList(pg, C_PARTIAL);
+    else if (u32[this.c + C_N_PARTIAL] === 0 && u32[this.c + C_N_EMPTY]! < u32[this.c + C_MIN_EMPTY]!)
+      this.pushList(pg, C_EMPTY);
+    else this.releaseSlab(pg);
+  }
+
+  /**
+   * free on a shared memory. An object of this worker's active slab goes on
+   * its freelist with plain writes; one of another worker's active slab on
+   * that slab's remote-free list with one compareExchange; one of a slab on
+   * a list (its remote word SEALED) under the cache lock, as `free`.
+   * A free object is told by its tag: on the lock-free paths an object
+   * whose tag says "free" is refused as a double free (no list walk, as
+   * the owner may be changing the lists).
+   */
+  private freeActive(addr: number): void {
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) return this.badAddress(addr, 'addr');
+    const mem = this.memory;
+    mem.sync();
+    const u32 = mem.u32;
+    const off = addr - this.base;
+    let pg = off >>> this.shift;
+    if (!(off >= 0 && pg < this.maxPages)) this.badPointer(addr, 'outside the buddy');
+    let d = this.pt + pg * PAGE_WORDS;
+    const info = u32[d + P_INFO]!;
+    if ((info & 0xffff) !== this.id + 1) this.badPointer(addr, 'not in a slab of this cache');
+    if (info >>> 16 === TAIL_MARK) {
+      pg = u32[d + P_FREELIST]!;
+      d = this.pt + pg * PAGE_WORDS;
+    }
+    const slot = addr - this.objOffset;
+    const rel = slot - (this.base + ((pg << this.shift) >>> 0));
+    const index = Math.floor(rel * this.inverse);
+    if (index * this.stride !== rel || rel < 0 || index >= this.objectsPerSlab) {
+      this.badPointer(addr, 'not the start of an object');
+    }
+    const unused = u32[d + P_UNUSED]!;
+    if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
+    const fp = (slot + this.fpOffset) >>> 2;
+    if (Atomics.load(u32, d + P_OWNER) === this.slot + 1) {
+      // Mine: plain writes (only this worker changes its active slab's freelist and inuse).
+      if (u32[fp + 1] === (u32[fp]! ^ FREE_TAG) >>> 0)
+        throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
+      const head = u32[d + P_FREELIST]!;
+      u32[fp] = head;
+      u32[fp + 1] = (head ^ FREE_TAG) >>> 0;
+      u32[d + P_FREELIST] = slot;
+      u32[d + P_INFO] = u32[d + P_INFO]! - 0x10000;
+      return;
+    }
+    // (checked once: a failed compareExchange below leaves the object tagged)
+    if (u32[fp + 1] === (u32[fp]! ^ FREE_TAG) >>> 0)
+      throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
+    for (;;) {
+      const h = Atomics.load(u32, d + P_REMOTE);
+      if (h === SEALED) {
+        // On a list: the locked path, unless it became active meanwhile.
+        u32[fp + 1] = 0; // not free yet (a failed push above may have tagged it)
+        this.enter();
+        try {
+          if (Atomics.load(u32, d + P_REMOTE) === SEALED) {
+            this.freeInPage(addr, pg, u32[d + P_INFO]!);
+            return;
+          }
+        } finally {
+          this.leave();
+        }
+        continue;
+      }
+      u32[fp] = h;
+      u32[fp + 1] = (h ^ FREE_TAG) >>> 0;
+      if (Atomics.compareExchange(u32, d + P_REMOTE, h, slot) === h) return;
+    }
   }
 
   /** True unless `next` is a slot start of slab `pg` (inside the slab, on the object grid). */
@@ -740,6 +990,8 @@ export class SlabCache {
     }
     u32[d + P_FREELIST] = 0;
     u32[d + P_UNUSED] = addr;
+    u32[d + P_OWNER] = 0;
+    u32[d + P_REMOTE] = SEALED; // on a list (see P_REMOTE)
     if (this.flags === 0) return; // the freelist is built lazily by extend()
     // Debug and ctor caches prepare every object now, as the kernel does.
     this.extendBy(d, this.objectsPerSlab);
@@ -797,6 +1049,8 @@ export class SlabCache {
       u32[dt + P_FREELIST] = 0;
       u32[dt + P_INFO] = 0;
       u32[dt + P_UNUSED] = 0;
+      u32[dt + P_OWNER] = 0;
+      u32[dt + P_REMOTE] = 0;
     }
     this.buddy.free(this.base + ((pg << this.shift) >>> 0));
     const w = this.memory.u32; // the buddy may have synced a grown memory
@@ -1005,12 +1259,29 @@ export class SlabCache {
     }
     const count = n === undefined ? addrs.length : checkInteger(n, 'n', 0, addrs.length);
     if (this.lockAt < 0) return this.freeBulkHere(addrs, count);
+    if (this.cpuAt >= 0) return this.freeBulkActive(addrs, count);
     this.enter();
     try {
       this.freeBulkHere(addrs, count);
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * freeBulk with per-worker slabs: the batch is checked for bad and
+   * repeated addresses first, then freed one by one (objects on active slabs
+   * are not checked against their lists first: another worker changes them).
+   */
+  private freeBulkActive(addrs: ArrayLike<number>, count: number): void {
+    const seen = new Set<number>();
+    for (let i = 0; i < count; i++) {
+      const addr = addrs[i];
+      if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addrs[i]');
+      if (seen.has(addr)) throw new DoubleFreeError(`${this.name}: freeBulk: ${hex(addr)} is twice in the batch`, addr);
+      seen.add(addr);
+    }
+    for (let i = 0; i < count; i++) this.freeActive(addrs[i]!);
   }
 
   private freeBulkHere(addrs: ArrayLike<number>, count: number): void {
@@ -1100,7 +1371,7 @@ export class SlabCache {
     const partial = u32[c + C_N_PARTIAL]!;
     const full = u32[c + C_N_FULL]!;
     const empty = u32[c + C_N_EMPTY]!;
-    const slabs = partial + full + empty;
+    const slabs = partial + full + empty + this.activeSlabs().length;
     return {
       name: this.name,
       objectSize: this.size,
@@ -1127,7 +1398,25 @@ export class SlabCache {
       n += u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
       pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
     }
+    for (const pg of this.activeSlabs()) n += u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
     return n + u32[this.c + C_N_FULL]! * this.objectsPerSlab;
+  }
+
+  /**
+   * Page indices of the workers' active slabs of this cache (off the lists).
+   * Their inuse counts, read while those workers run, include objects freed
+   * by others and not taken back yet.
+   */
+  private activeSlabs(): number[] {
+    const out: number[] = [];
+    const t = this.space.cpuTable;
+    if (t < 0) return out;
+    const u32 = this.memory.u32;
+    for (let w = 0; w < MAX_WORKERS; w++) {
+      const pg = u32[t + this.id * MAX_WORKERS + w]!;
+      if (pg !== NIL && pg < this.maxPages) out.push(pg);
+    }
+    return out;
   }
 
   /** Bytes of buddy pages this cache holds now. */
@@ -1182,6 +1471,10 @@ export class SlabCache {
         found.push([this.base + ((pg << this.shift) >>> 0), u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16, name]);
         pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
       }
+    }
+    for (const pg of this.activeSlabs()) {
+      // a worker's active slab, reported as partial
+      found.push([this.base + ((pg << this.shift) >>> 0), u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16, 'partial']);
     }
     return found;
   }
@@ -1268,7 +1561,20 @@ export class SlabCache {
     // O(1) unless the free tag is present (then the freelist walk decides).
     const fp = (slot + this.fpOffset) >>> 2;
     if (u32[fp + 1] !== (u32[fp]! ^ FREE_TAG ^ this.secret) >>> 0) return true;
-    return !this.onFreelist(pg, slot);
+    return !this.onFreelist(pg, slot) && !this.onRemoteList(pg, slot);
+  }
+
+  /** True when `slot` is on the remote-free list of slab `pg` (an active slab; a bounded walk). */
+  private onRemoteList(pg: number, slot: number): boolean {
+    const u32 = this.memory.u32;
+    let p = Atomics.load(u32, this.pt + pg * PAGE_WORDS + P_REMOTE);
+    if (p === SEALED) return false;
+    for (let n = 0; p !== 0 && n <= this.objectsPerSlab; n++) {
+      if (p === slot) return true;
+      if (this.offGrid(p, pg)) return false;
+      p = u32[(p + this.fpOffset) >>> 2]!;
+    }
+    return false;
   }
 
   /**
@@ -1570,6 +1876,8 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
           corrupt(`cache ${id}: tail page ${pg + t} of slab page ${pg} is not marked as its tail`, dt * 4);
         }
       }
+      if (u32[d + P_OWNER] !== 0)
+        corrupt(`cache ${id}: slab page ${pg} on its ${name} list is marked active`, (d + P_OWNER) * 4);
       const start = base + pg * pageSize;
       checkFreelist(u32, d, start, span, g.stride, g.fpOffset, g.objOffset, secret, objs - inuse, id);
       prev = pg;
@@ -1580,9 +1888,25 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
     if (u32[c + C_N_PARTIAL + l] !== n)
       corrupt(`cache ${id}: ${name} count is ${u32[c + C_N_PARTIAL + l]!}, the list has ${n}`, at(C_N_PARTIAL + l));
   }
+  // The workers' active slabs (off the lists): each a slab of this cache whose owner word names the worker.
+  let active = 0;
+  if (space.cpuTable >= 0) {
+    for (let w = 0; w < MAX_WORKERS; w++) {
+      const cw = space.cpuTable + id * MAX_WORKERS + w;
+      const pg = u32[cw]!;
+      if (pg === NIL_PAGE) continue;
+      const d = pt + pg * PAGE_WORDS;
+      if (pg >= limit || pg % slabPages !== 0 || seen.has(pg) || (u32[d + P_INFO]! & 0xffff) !== id1)
+        corrupt(`cache ${id}: worker ${w}'s active slab ${pg} is not a slab of this cache off the lists`, cw * 4);
+      if (u32[d + P_OWNER] !== w + 1 || u32[d + P_REMOTE] === SEALED)
+        corrupt(`cache ${id}: active slab ${pg} of worker ${w} is not marked active for it`, (d + P_OWNER) * 4);
+      seen.add(pg);
+      active++;
+    }
+  }
   if ((u32[c + C_SLABS_MADE]! - u32[c + C_SLABS_FREED]!) >>> 0 !== seen.size) {
     corrupt(
-      `cache ${id}: ${u32[c + C_SLABS_MADE]!} slabs made and ${u32[c + C_SLABS_FREED]!} freed, ${seen.size} on the lists`,
+      `cache ${id}: ${u32[c + C_SLABS_MADE]!} slabs made and ${u32[c + C_SLABS_FREED]!} freed, ${seen.size - active} on the lists and ${active} active`,
       at(C_SLABS_MADE),
     );
   }

@@ -10,7 +10,7 @@ import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import { H_LOCK, HeaderSlot, hasHeader, writeSlot } from '../memory/header.js';
 import type { Memory } from '../memory/index.js';
-import { lock, unlock } from '../memory/lock.js';
+import { MAX_WORKERS, lock, unlock } from '../memory/lock.js';
 import {
   CACHE_WORDS,
   MAX_CACHES,
@@ -32,6 +32,19 @@ import {
 
 const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
 
+/**
+ * Space control word 6 (free in layout.ts's control block): byte address of
+ * the per-worker table of a space on a shared memory, 0 = none. The table
+ * has MAX_WORKERS words per cache (cache id * MAX_WORKERS + worker slot):
+ * the page index of the slab that worker allocates from without the lock
+ * (its active slab, SLUB's kmem_cache_cpu), or NIL_PAGE. Made with the space.
+ */
+export const S_CPU = 6;
+/** "No slab" in the per-worker table. */
+export const NIL_PAGE = 0xffffffff;
+/** Bytes of the per-worker table. */
+export const CPU_TABLE_BYTES = MAX_CACHES * MAX_WORKERS * 4;
+
 /** The page and cache descriptor tables of one buddy allocator. */
 export class SlabSpace {
   /** The buddy the slabs come from. */
@@ -44,8 +57,10 @@ export class SlabSpace {
   readonly pageTable: number;
   /** u32 index of the cache table. */
   readonly cacheTable: number;
+  /** u32 index of the per-worker table (see {@link S_CPU}), or -1 when the space has none. */
+  readonly cpuTable: number;
 
-  private constructor(buddy: BuddyAllocator, region: number, init: boolean) {
+  private constructor(buddy: BuddyAllocator, region: number, init: boolean, cpuAddr = 0) {
     if (buddy.memory === null)
       throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
     this.buddy = buddy;
@@ -60,11 +75,15 @@ export class SlabSpace {
       u32[w + S_MAX_PAGES] = buddy.maxPages;
       u32[w + S_CACHE_TABLE] = SPACE_CONTROL_WORDS;
       u32[w + S_PAGE_TABLE] = SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS;
+      u32[w + S_CPU] = cpuAddr;
     } else if (u32[w + S_MAGIC] !== SPACE_MAGIC) {
       throw new MemkitError(`no slab space at ${region} (magic SLAB missing)`);
     }
     this.cacheTable = w + u32[w + S_CACHE_TABLE]!;
     this.pageTable = w + u32[w + S_PAGE_TABLE]!;
+    const cpu = u32[w + S_CPU]!;
+    this.cpuTable =
+      cpu !== 0 && cpu % 4 === 0 && cpu + CPU_TABLE_BYTES <= this.memory.buffer.byteLength ? cpu >>> 2 : -1;
   }
 
   /** Bytes the region takes for a buddy of `maxPages` pages. */
@@ -99,7 +118,11 @@ export class SlabSpace {
       else {
         const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
         const region = buddy.allocPagesExact(pages);
-        s = new SlabSpace(buddy, region, true);
+        // A space for caches on a shared memory gets the per-worker table too.
+        const cpu = locked ? buddy.allocPagesExact(Math.ceil(CPU_TABLE_BYTES / buddy.pageSize)) : 0;
+        memory.sync();
+        if (cpu !== 0) memory.u32.fill(NIL_PAGE, cpu >>> 2, (cpu + CPU_TABLE_BYTES) >>> 2);
+        s = new SlabSpace(buddy, region, true, cpu);
         memory.sync();
         if (register) writeSlot(memory, HeaderSlot.Slab, region);
       }
