@@ -286,7 +286,18 @@ export class Arena implements Disposable {
     return broke;
   }
 
-  /** The worker slot this instance takes the arena's lock under (0: the maker, or an unshared arena). */
+  /**
+   * The worker slot this instance takes the arena's lock under: 0 for the
+   * arena's maker (or an arena that is not shared), the slot `attach`
+   * joined otherwise (for {@link Arena.recover}).
+   *
+   * @example
+   * ```ts
+   * const shared = new Arena({ bytes: 4096, shared: true });
+   * shared.workerSlot;                          // 0
+   * Arena.attach(shared.memory).workerSlot;     // 1: a slot of its own
+   * ```
+   */
   get workerSlot(): number {
     return this.slot;
   }

@@ -427,6 +427,14 @@ export class BuddyAllocator {
    * {@link BuddyAllocator.attach | attached} to a shared one. A layer opened
    * on top of this buddy (a slab space, a TLSF heap, kmalloc) takes the lock
    * words of its own state under this same slot.
+   *
+   * @example
+   * ```ts
+   * import { BuddyAllocator, Memory } from 'memkit';
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * new BuddyAllocator({ memory }).slot;    // 0: the maker
+   * BuddyAllocator.attach(memory).slot;     // 1: a slot of its own
+   * ```
    */
   readonly slot: number;
 

@@ -515,7 +515,21 @@ export class SlabCache {
     return broke;
   }
 
-  /** The worker slot this instance takes locks under (0: the maker, or an unshared memory). */
+  /**
+   * The worker slot this instance takes locks under: 0 for a cache made with
+   * `new` (or on an unshared memory), the slot `attach` joined otherwise. A
+   * worker posts it to the thread that watches it, for
+   * {@link SlabCache.recover}.
+   *
+   * @example
+   * ```ts
+   * import { BuddyAllocator, Memory, SlabCache } from 'memkit';
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const made = new SlabCache(new BuddyAllocator({ memory }), { name: 'node', size: 32 });
+   * made.workerSlot;                       // 0
+   * SlabCache.attach(memory).workerSlot;   // 1: a slot of its own
+   * ```
+   */
   get workerSlot(): number {
     return this.slot;
   }
