@@ -14,4 +14,7 @@ describe('one arena, many workers', () => {
   it('4 workers (+4 joining later)', async () => {
     await stress('arena', 4, SOAK ? 200_000 : 4_000);
   });
+  it('2 workers, each with its own arena over the shared buddy (no arena lock)', async () => {
+    await stress('arena-buddy', 2, SOAK ? 400_000 : 8_000);
+  });
 });

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { Arena, BuddyAllocator, Memory, SlabCache } from '../../src/index.js';
 import { H_WORKERS } from '../../src/memory/header.js';
 
-export type Kind = 'buddy' | 'slab' | 'arena';
+export type Kind = 'buddy' | 'slab' | 'arena' | 'arena-buddy';
 export const SOAK = process.env.MEMKIT_FUZZ === 'soak';
 const SLOTS = 64;
 
@@ -31,7 +31,7 @@ export interface Heap {
 }
 
 export function makeHeap(kind: Kind): Heap {
-  if (kind === 'buddy') {
+  if (kind === 'buddy' || kind === 'arena-buddy') {
     const memory = Memory.create({ bytes: 4 << 20, shared: true });
     const buddy = new BuddyAllocator({ memory, pageSize: 512 });
     const fresh = buddy.freeCounts();
@@ -92,7 +92,8 @@ export function runWorker(
   slots = SLOTS,
 ): { done: Promise<Result>; worker: Worker } {
   const worker = new Worker(new URL('./fixtures/buddy-layers-worker.mjs', import.meta.url), {
-    workerData: { kind, heap, control, slots, ops, seed, handover: 30, joinAfter },
+    // per-worker arenas are disposed at the end: their blocks are not handed over
+    workerData: { kind, heap, control, slots, ops, seed, handover: kind === 'arena-buddy' ? 0 : 30, joinAfter },
   });
   const done = new Promise<Result>((resolve, reject) => {
     worker.once('message', (m: Result) => {
