@@ -59,9 +59,20 @@ import {
   readSlot,
   writeSlot,
 } from '../memory/header.js';
-import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
+import {
+  MAX_WORKERS,
+  breakLock,
+  joinWorker,
+  leaveWorker,
+  lock as lockWord,
+  unlock as unlockWord,
+} from '../memory/lock.js';
 import { MAX_MEMORY_BYTES, Memory } from '../memory/memory.js';
 import { stateBytes } from './layout.js';
+
+// Module-local copies of the lock functions: the hot paths call them without an imported binding's read.
+const lock = lockWord;
+const unlock = unlockWord;
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use, and alloc/free are made of such reads. scripts/layout-copies.ts writes them; npm test
