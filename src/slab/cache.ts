@@ -775,11 +775,11 @@ export class SlabCache {
     }
     this.unlink(pg, C_PARTIAL);
     const d = this.pt + pg * PAGE_WORDS;
-    Atomics.store(u32, d + P_REMOTE, 0); // from now on other workers' frees go on its remote list
+    // (its remote word is open already: a partial slab's frees from other workers wait there)
     Atomics.store(u32, d + P_OWNER, this.slot + 1);
     u32[this.cpuAt] = pg;
     let slot = u32[d + P_FREELIST]!;
-    if (slot === 0) slot = this.extend(d, pg);
+    if (slot === 0) slot = this.extend(d, pg); // never-used slots, else its remote list
     const fp = (slot + this.fpOffset) >>> 2;
     const next = u32[fp]!;
     if (u32[fp + 1] !== (next ^ FREE_TAG) >>> 0 || (next !== 0 && this.offGrid(next, pg)))
@@ -803,17 +803,7 @@ export class SlabCache {
     if (pg === NIL) return;
     const d = this.pt + pg * PAGE_WORDS;
     const r = Atomics.exchange(u32, d + P_REMOTE, SEALED);
-    if (r !== 0) {
-      const n = this.remoteLength(r, pg);
-      let tail = r;
-      for (let p = u32[(r + this.fpOffset) >>> 2]!; p !== 0; p = u32[(p + this.fpOffset) >>> 2]!) tail = p;
-      const head = u32[d + P_FREELIST]!;
-      const fp = (tail + this.fpOffset) >>> 2;
-      u32[fp] = head;
-      u32[fp + 1] = (head ^ FREE_TAG) >>> 0;
-      u32[d + P_FREELIST] = r;
-      u32[d + P_INFO] = u32[d + P_INFO]! - (n << 16);
-    }
+    if (r !== 0 && r !== SEALED) this.mergeRemote(d, pg, r);
     Atomics.store(u32, d + P_OWNER, 0);
     u32[this.cpuAt] = NIL;
     const inuse = u32[d + P_INFO]! >>> 16;
@@ -911,6 +901,7 @@ export class SlabCache {
     const u32 = this.memory.u32;
     const c = this.c;
     const d = this.pt + pg * PAGE_WORDS;
+    if (this.cpuAt >= 0) list = this.seal(d, pg, list);
     const head = u32[c + list]!;
     u32[d + P_NEXT] = head;
     u32[d + P_PREV] = NIL;
@@ -918,6 +909,42 @@ export class SlabCache {
     u32[c + list] = pg;
     const n = list - C_PARTIAL + C_N_PARTIAL;
     u32[c + n] = u32[c + n]! + 1;
+  }
+
+  /**
+   * Per-worker mode (under the cache lock): the remote word of a slab going
+   * on `list`. A partial slab takes frees from other workers on its
+   * remote-free list without the lock (the word is unsealed); a full or empty
+   * one is SEALED, so a free into it takes the lock and moves it. A slab
+   * headed for the full list whose remote list is not empty has free objects
+   * after all: they are merged into its freelist and it goes on the partial
+   * list instead. Returns the list to use.
+   */
+  private seal(d: number, pg: number, list: number): number {
+    const u32 = this.memory.u32;
+    if (list === C_PARTIAL) {
+      Atomics.compareExchange(u32, d + P_REMOTE, SEALED, 0);
+      return list;
+    }
+    const r = Atomics.exchange(u32, d + P_REMOTE, SEALED);
+    if (r === 0 || r === SEALED) return list;
+    this.mergeRemote(d, pg, r);
+    Atomics.store(u32, d + P_REMOTE, 0);
+    return C_PARTIAL;
+  }
+
+  /** Puts remote-free list `r` (taken from slab `pg`'s remote word) in front of its freelist; inuse drops by its length. */
+  private mergeRemote(d: number, pg: number, r: number): void {
+    const u32 = this.memory.u32;
+    const n = this.remoteLength(r, pg);
+    let tail = r;
+    for (let p = u32[(r + this.fpOffset) >>> 2]!; p !== 0; p = u32[(p + this.fpOffset) >>> 2]!) tail = p;
+    const head = u32[d + P_FREELIST]!;
+    const fp = (tail + this.fpOffset) >>> 2;
+    u32[fp] = head;
+    u32[fp + 1] = (head ^ FREE_TAG) >>> 0;
+    u32[d + P_FREELIST] = r;
+    u32[d + P_INFO] = u32[d + P_INFO]! - (n << 16);
   }
 
   private unlink(pg: number, list: number): void {
@@ -1031,6 +1058,18 @@ export class SlabCache {
    * freelist (a free object was overwritten with zeros): refuse.
    */
   private extend(d: number, pg: number): number {
+    if (this.memory.u32[d + P_UNUSED] === 0 && this.cpuAt >= 0) {
+      // per-worker mode: the free objects may be on the remote list
+      const u32 = this.memory.u32;
+      for (;;) {
+        const r = Atomics.load(u32, d + P_REMOTE);
+        if (r === 0 || r === SEALED) break;
+        if (Atomics.compareExchange(u32, d + P_REMOTE, r, 0) === r) {
+          this.mergeRemote(d, pg, r);
+          return r;
+        }
+      }
+    }
     if (this.memory.u32[d + P_UNUSED] === 0) {
       const start = this.base + ((pg << this.shift) >>> 0);
       throw new HeapCorruptionError(
@@ -1367,6 +1406,7 @@ export class SlabCache {
 
   private shrinkHere(keep: number): number {
     this.memory.sync();
+    if (this.cpuAt >= 0) this.drainPartial();
     let pages = 0;
     while (this.memory.u32[this.c + C_N_EMPTY]! > keep) {
       const pg = this.memory.u32[this.c + C_EMPTY]!;
@@ -1375,6 +1415,26 @@ export class SlabCache {
       pages += 1 << this.order;
     }
     return pages;
+  }
+
+  /**
+   * Per-worker mode, under the lock: takes the remote-free lists of the
+   * partial slabs back into their freelists; a slab that is empty then
+   * moves to the empty list (for shrink).
+   */
+  private drainPartial(): void {
+    const u32 = this.memory.u32;
+    let pg = u32[this.c + C_PARTIAL]!;
+    for (let k = 0; pg !== NIL && k < this.maxPages; k++) {
+      const d = this.pt + pg * PAGE_WORDS;
+      const next = u32[d + P_NEXT]!;
+      const r = Atomics.exchange(u32, d + P_REMOTE, 0);
+      if (r !== 0 && r !== SEALED) {
+        this.mergeRemote(d, pg, r);
+        if (u32[d + P_INFO]! >>> 16 === 0) this.move(pg, C_PARTIAL, C_EMPTY);
+      }
+      pg = next;
+    }
   }
 
   /** Counters. */
@@ -1424,7 +1484,26 @@ export class SlabCache {
       pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
     }
     for (const pg of this.activeSlabs()) n += u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
-    return n + u32[this.c + C_N_FULL]! * this.objectsPerSlab;
+    n += u32[this.c + C_N_FULL]! * this.objectsPerSlab;
+    if (this.cpuAt < 0) return n;
+    // objects freed by other workers and not taken back yet are not in use
+    pg = u32[this.c + C_PARTIAL]!;
+    for (let k = 0; pg !== NIL && k < this.maxPages; k++) {
+      n -= this.remoteCount(pg);
+      pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
+    }
+    for (const a of this.activeSlabs()) n -= this.remoteCount(a);
+    return n;
+  }
+
+  /** Length of slab `pg`'s remote-free list as it is now (a bounded walk; 0 when sealed). */
+  private remoteCount(pg: number): number {
+    const u32 = this.memory.u32;
+    let n = 0;
+    let p = Atomics.load(u32, this.pt + pg * PAGE_WORDS + P_REMOTE);
+    if (p === SEALED) return 0;
+    for (; p !== 0 && n < this.objectsPerSlab && !this.offGrid(p, pg); p = u32[(p + this.fpOffset) >>> 2]!) n++;
+    return n;
   }
 
   /**
@@ -1904,6 +1983,18 @@ function resolveCache(space: SlabSpace, id: number, ctor: ((addr: number) => voi
       if (u32[d + P_OWNER] !== 0)
         corrupt(`cache ${id}: slab page ${pg} on its ${name} list is marked active`, (d + P_OWNER) * 4);
       const start = base + pg * pageSize;
+      // objects freed by other workers wait on a partial slab's remote-free list (per-worker mode),
+      // still counted in inuse: the list is checked for bounds, its length against what inuse leaves
+      let remote = 0;
+      const rw = u32[d + P_REMOTE]!;
+      if (l === 0 && space.cpuTable >= 0 && rw !== SEALED) {
+        for (let p = rw; p !== 0; p = u32[(p + g.fpOffset) >>> 2]!) {
+          if (p < start || p >= start + span || (p - start) % g.stride !== 0 || ++remote > objs)
+            corrupt(`cache ${id}: slab page ${pg}: its remote-free list reaches ${hex(p)}`, (d + P_REMOTE) * 4);
+        }
+      }
+      if (remote > inuse)
+        corrupt(`cache ${id}: slab page ${pg}: ${remote} remote frees, ${inuse} in use`, (d + P_REMOTE) * 4);
       checkFreelist(u32, d, start, span, g.stride, g.fpOffset, g.objOffset, secret, objs - inuse, id);
       prev = pg;
       linkAt = (d + P_NEXT) * 4;
