@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, QUICK_OPTIONS, benchSink, type BenchModule, type CaseResult } from './harness.js';
 
 /** Bench modules, in layer order. */
-const MODULES = ['arena', 'buddy', 'slab', 'kmalloc', 'gc', 'workers'] as const;
+const MODULES = ['arena', 'buddy', 'slab', 'kmalloc', 'gc', 'workers', 'workers-layers'] as const;
 
 interface ResultsFile {
   node: string;

@@ -54,7 +54,9 @@ import {
   argumentError,
   hex,
 } from '../errors/index.js';
-import { HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
+import { H_WORKERS } from '../memory/header.js';
+import { HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
+import { MAX_WORKERS, breakLock, leaveWorker, lock, unlock } from '../memory/lock.js';
 import type { ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource } from './api.js';
 import { ArenaInit, checkBlock, checkState } from './create.js';
 import {
@@ -75,6 +77,7 @@ import {
   MODE_FIXED,
   MODE_MEMORY,
   STATE_WORDS,
+  S_LOCK,
   S_CAPACITY,
   S_CHUNKS,
   S_CUR,
@@ -128,6 +131,14 @@ if (
 const DISPOSED = new Int32Array(0);
 
 /**
+ * `top` of a shared arena while a worker holding its lock moves it to
+ * another chunk (or rewinds it): no bump fits (the aligned address wraps
+ * negative), so every other worker's alloc goes to the locked slow path and
+ * waits there. The lock holder stores the new `top` last.
+ */
+const CLOSED = 0x7fffffff;
+
+/**
  * A bump allocator over memkit memory: `alloc(size, align)` returns a byte
  * offset into {@link Arena.memory}; `reset()`, `rewind(mark)` or the end of
  * a scope free everything allocated after a point at once.
@@ -156,6 +167,16 @@ export class Arena implements Disposable {
   readonly buddy: PageSource | null;
   /** The state region as 32-bit words, all below 2^31 (or {@link DISPOSED}). */
   private s: Int32Array;
+  /**
+   * True for a shared arena (memory mode on a shared memory): `alloc` bumps
+   * `top` with `Atomics.compareExchange`, and the slow paths (a new chunk,
+   * rewind, reset, the counters) take the arena's lock word.
+   */
+  private readonly atomic: boolean;
+  /** The worker slot this instance takes the lock under (0: the maker, or not shared). */
+  private readonly slot: number;
+  /** True while this instance holds a worker slot it joined itself (attach), so detach gives it back. */
+  private ownsSlot: boolean;
 
   /**
    * Makes a new arena.
@@ -181,6 +202,9 @@ export class Arena implements Disposable {
     this.stateAddress = init.at;
     this.buddy = init.buddy;
     this.s = new Int32Array(init.memory.buffer, init.at, STATE_WORDS);
+    this.atomic = init.memory.shared && init.buddy === null;
+    this.slot = init.slot;
+    this.ownsSlot = init.ownsSlot;
   }
 
   /**
@@ -201,6 +225,96 @@ export class Arena implements Disposable {
   }
 
   /**
+   * Leaves a shared arena: gives back the worker slot that
+   * {@link Arena.attach} took (nothing to do otherwise). The instance must
+   * not be used after. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const shared = new Arena({ bytes: 4096, shared: true });
+   * const mine = Arena.attach(shared.memory); // as a worker would: takes a slot
+   * mine.alloc(16);
+   * mine.detach();
+   * ```
+   */
+  detach(): void {
+    if (!this.ownsSlot) return;
+    this.ownsSlot = false;
+    this.memory.sync();
+    leaveWorker(this.memory.i32, H_WORKERS, this.slot);
+  }
+
+  /**
+   * Releases what a worker that died without {@link Arena.detach} held in
+   * the shared arena of `memory` (the one its header registers): the arena's
+   * lock, if its slot held it, and the slot. Call it from the thread that
+   * saw the worker exit. Returns true if the dead worker held the lock; if
+   * it died while moving the arena to a new chunk, the rest of the current
+   * chunk is given up (counted as used) so that allocation goes on.
+   *
+   * @throws InvalidArgumentError if `slot` is not a worker slot (1..31).
+   * @throws HeapCorruptionError if `memory` holds no arena.
+   *
+   * @example
+   * ```ts
+   * const shared = new Arena({ bytes: 4096, shared: true });
+   * const w = Arena.attach(shared.memory);   // a worker's instance, slot w.workerSlot
+   * Arena.recover(shared.memory, w.workerSlot); // that worker died: free its slot
+   * shared.checkInvariants();
+   * ```
+   */
+  static recover(memory: Memory, slot: number): boolean {
+    if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 1 || slot >= MAX_WORKERS)
+      throw argumentError('slot', `a worker slot (a whole number in [1, ${MAX_WORKERS - 1}])`, slot);
+    if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
+    memory.sync();
+    const at = readSlot(memory, HeaderSlot.Arena);
+    if (
+      at === 0 ||
+      at % 8 !== 0 ||
+      at + STATE_WORDS * 4 > memory.buffer.byteLength ||
+      memory.u32[at >>> 2] !== ARENA_MAGIC
+    )
+      throw new HeapCorruptionError(
+        'no arena registered in this memory (header slot Arena)',
+        16 + 4 * HeaderSlot.Arena,
+      );
+    const s = new Int32Array(memory.buffer, at, STATE_WORDS);
+    const broke = breakLock(s, S_LOCK, slot);
+    if (broke && Atomics.load(s, TOP) === CLOSED) Atomics.store(s, TOP, Atomics.load(s, END));
+    if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
+    return broke;
+  }
+
+  /**
+   * The worker slot this instance takes the arena's lock under: 0 for the
+   * arena's maker (or an arena that is not shared), the slot `attach`
+   * joined otherwise (for {@link Arena.recover}).
+   *
+   * @example
+   * ```ts
+   * const shared = new Arena({ bytes: 4096, shared: true });
+   * shared.workerSlot;                          // 0
+   * Arena.attach(shared.memory).workerSlot;     // 1: a slot of its own
+   * ```
+   */
+  get workerSlot(): number {
+    return this.slot;
+  }
+
+  /** Takes the lock of a shared arena. */
+  private enter(): Int32Array {
+    const s = this.state();
+    lock(s, S_LOCK, this.slot);
+    return s;
+  }
+
+  /** Releases it. */
+  private leave(): void {
+    unlock(this.s, S_LOCK, this.slot);
+  }
+
+  /**
    * Allocates `size` bytes aligned to `align` and returns their address.
    * The bytes are not cleared (after a reset they hold old data).
    *
@@ -218,6 +332,7 @@ export class Arena implements Disposable {
    * ```
    */
   alloc(size: number, align: number = 8): number {
+    if (this.atomic) return this.allocAtomic(size, align);
     // typeof first: an object's valueOf or a BigInt never reaches arithmetic.
     if (typeof size === 'number' && typeof align === 'number') {
       const s = this.s;
@@ -236,14 +351,50 @@ export class Arena implements Disposable {
   }
 
   /**
+   * alloc of a shared arena: the same bump, made with one compareExchange on
+   * `top` (retried if another worker bumped first). `top` is read before
+   * `end`: a worker that moves the arena to a new chunk closes `top` first
+   * and writes it last, so a bump checked against a new `end` with an old
+   * `top` fails its compareExchange.
+   */
+  private allocAtomic(size: number, align: number): number {
+    if (typeof size === 'number' && typeof align === 'number' && (align & -align) === align && (size | 0) === size) {
+      const s = this.s;
+      for (;;) {
+        const top = Atomics.load(s, TOP);
+        const a = (top + align - 1) & -align;
+        const next = a + size;
+        if (!(next <= Atomics.load(s, END) && top <= a && a < next)) break;
+        if (Atomics.compareExchange(s, TOP, top, next) === top) return a;
+      }
+    }
+    this.enter();
+    try {
+      return this.allocSlow(size, align);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
    * A mark: where the arena is now. Pass it to {@link Arena.rewind} to free
    * everything allocated after this point. A mark is a plain number
    * (`(generation mod 2^21) * 2^32 + top`); it goes stale at the next
    * `reset()`, and when a rewind releases its position (see layout.ts).
    */
   mark(): number {
+    if (!this.atomic) return this.markHere();
+    this.enter();
+    try {
+      return this.markHere();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private markHere(): number {
     const s = this.state();
-    const used = this.used;
+    const used = this.usedHere();
     if (used > s[S_HI_MARK]!) s[S_HI_MARK] = used;
     const t = FLOORS + FW * (s[S_DEPTH]! - 1);
     if (used > s[t + 1]!) {
@@ -263,6 +414,16 @@ export class Arena implements Disposable {
    * the top has passed it again). The arena is unchanged then.
    */
   rewind(mark: number): void {
+    if (!this.atomic) return this.rewindHere(mark);
+    this.enter();
+    try {
+      this.rewindHere(mark);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private rewindHere(mark: number): void {
     const s = this.state();
     if (typeof mark !== 'number' || !Number.isInteger(mark) || mark < 0 || mark >= EPOCH_LIMIT * MARK_EPOCH_UNIT) {
       throw argumentError('mark', 'a mark (a number mark() returned)', mark);
@@ -298,10 +459,11 @@ export class Arena implements Disposable {
         'mark',
       );
     }
+    if (this.atomic) Atomics.store(s, S_TOP, CLOSED); // no bump while the chunk changes
     this.releaseAfter(c);
     s[S_CUR] = c;
-    s[S_END] = u32[(c >>> 2) + C_END]!;
-    s[S_TOP] = pos;
+    Atomics.store(s, S_END, u32[(c >>> 2) + C_END]!);
+    Atomics.store(s, S_TOP, pos);
     this.pushFloor(s, offset);
   }
 
@@ -364,6 +526,7 @@ export class Arena implements Disposable {
    * chunk but the first back. Marks taken before go stale.
    */
   reset(): void {
+    if (this.atomic) return this.resetShared();
     const s = this.s;
     const first = s[FIRST]!;
     // Fast case, no call: still in the first chunk (the lecture's loop).
@@ -382,13 +545,24 @@ export class Arena implements Disposable {
     this.resetSlow();
   }
 
+  /** reset of a shared arena, under its lock. */
+  private resetShared(): void {
+    this.enter();
+    try {
+      this.resetSlow();
+    } finally {
+      this.leave();
+    }
+  }
+
   private resetSlow(): void {
     const s = this.state();
     const first = s[S_FIRST]!;
+    if (this.atomic) Atomics.store(s, S_TOP, CLOSED); // no bump while the chunk changes
     this.releaseAfter(first);
     s[S_CUR] = first;
-    s[S_END] = this.memory.u32[(first >>> 2) + C_END]!;
-    s[S_TOP] = first + CHUNK_HEADER_BYTES;
+    Atomics.store(s, S_END, this.memory.u32[(first >>> 2) + C_END]!);
+    Atomics.store(s, S_TOP, first + CHUNK_HEADER_BYTES);
     const gen = (s[S_GEN]! + 1) | 0;
     s[S_GEN] = gen;
     s[S_HI_MARK] = -1;
@@ -437,6 +611,16 @@ export class Arena implements Disposable {
 
   /** Bytes handed out since the last reset, alignment padding included. */
   get used(): number {
+    if (!this.atomic) return this.usedHere();
+    this.enter();
+    try {
+      return this.usedHere();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private usedHere(): number {
     const s = this.state();
     const cur = s[S_CUR]!;
     return this.memory.u32[(cur >>> 2) + C_USED0]! + s[S_TOP]! - (cur + CHUNK_HEADER_BYTES);
@@ -472,10 +656,20 @@ export class Arena implements Disposable {
 
   /** Used, capacity, chunks, waste and the bytes left in the current chunk. */
   stats(): ArenaStats {
+    if (!this.atomic) return this.statsHere();
+    this.enter();
+    try {
+      return this.statsHere();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private statsHere(): ArenaStats {
     const s = this.state();
     const mode = s[S_MODE]!;
     return {
-      used: this.used,
+      used: this.usedHere(),
       capacity: s[S_CAPACITY]!,
       chunks: s[S_CHUNKS]!,
       waste: this.memory.u32[(s[S_CUR]! >>> 2) + C_WASTE0]!,
@@ -486,6 +680,16 @@ export class Arena implements Disposable {
 
   /** Every chunk, first to current, then the spares (for maps and tests). */
   chunkList(): ArenaChunkInfo[] {
+    if (!this.atomic) return this.chunkListHere();
+    this.enter();
+    try {
+      return this.chunkListHere();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private chunkListHere(): ArenaChunkInfo[] {
     const s = this.state();
     const u32 = this.memory.u32;
     const chain: ArenaChunkInfo[] = [];
@@ -529,7 +733,13 @@ export class Arena implements Disposable {
    */
   checkInvariants(): void {
     this.state();
-    checkState(this.memory, this.stateAddress, this.buddy);
+    if (!this.atomic) return checkState(this.memory, this.stateAddress, this.buddy);
+    this.enter();
+    try {
+      checkState(this.memory, this.stateAddress, this.buddy);
+    } finally {
+      this.leave();
+    }
   }
 
   /**
@@ -557,6 +767,7 @@ export class Arena implements Disposable {
   /** `using arena = new Arena(...)` disposes it at the end of the block. */
   [Symbol.dispose](): void {
     this.dispose();
+    this.detach();
   }
 
   // ---- slow paths ---------------------------------------------------------
@@ -599,34 +810,62 @@ export class Arena implements Disposable {
         size,
       );
     }
-    const a = alignUp(s[S_TOP]!, align);
+    if (this.atomic) return this.allocSlowShared(s, size, align);
+    const top = s[S_TOP]!;
+    const a = alignUp(top, align);
     if (a + size <= s[S_END]!) {
       s[S_TOP] = a + size;
       return a;
     }
+    return this.allocElsewhere(s, size, align, top);
+  }
+
+  /**
+   * allocSlow of a shared arena, under its lock: other workers may still
+   * bump `top` (with compareExchange) until it is closed.
+   */
+  private allocSlowShared(s: Int32Array, size: number, align: number): number {
+    for (;;) {
+      const top = Atomics.load(s, S_TOP);
+      const a = alignUp(top, align);
+      if (a + size > Atomics.load(s, S_END)) break;
+      if (Atomics.compareExchange(s, S_TOP, top, a + size) === top) return a;
+    }
+    // Close the chunk: from here no other worker bumps until the new top is stored.
+    const last = Atomics.exchange(s, S_TOP, CLOSED);
+    try {
+      return this.allocElsewhere(s, size, align, last);
+    } catch (e) {
+      Atomics.store(s, S_TOP, last); // nothing changed: reopen it
+      throw e;
+    }
+  }
+
+  /** The current chunk (whose top is `top`) has no room: another chunk, or OutOfMemoryError. */
+  private allocElsewhere(s: Int32Array, size: number, align: number, top: number): number {
     const mode = s[S_MODE]!;
     if (mode === MODE_FIXED) {
       throw new OutOfMemoryError(
-        `arena full: ${size} bytes (align ${align}) do not fit in the ${s[S_END]! - s[S_TOP]!} bytes left of ${s[S_CAPACITY]!}`,
+        `arena full: ${size} bytes (align ${align}) do not fit in the ${s[S_END]! - top} bytes left of ${s[S_CAPACITY]!}`,
         size,
       );
     }
-    return mode === MODE_MEMORY ? this.allocInSpareOrGrown(size, align) : this.allocInBuddyChunk(size, align);
+    return mode === MODE_MEMORY ? this.allocInSpareOrGrown(size, align, top) : this.allocInBuddyChunk(size, align, top);
   }
 
   /** Memory mode: the first spare chunk it fits in, else a new chunk at the end. */
-  private allocInSpareOrGrown(size: number, align: number): number {
+  private allocInSpareOrGrown(size: number, align: number, top: number): number {
     const s = this.s;
     const cur = s[S_CUR]!;
     const limit = s[S_LIMIT]!;
-    const lost = s[S_END]! - s[S_TOP]!;
+    const lost = s[S_END]! - top;
     let c = align16(s[S_END]!);
     let u32 = this.memory.u32;
     while (c < limit) {
       // a spare too small for this request is passed over (it stays spare)
       const end = u32[(c >>> 2) + C_END]!;
       const a = alignUp(c + CHUNK_HEADER_BYTES, align);
-      if (a + size <= end) return this.enter(c, cur, lost, a, size);
+      if (a + size <= end) return this.enterChunk(c, cur, lost, a, size, top);
       c = align16(end);
     }
     c = align16(limit);
@@ -654,11 +893,11 @@ export class Arena implements Disposable {
     st[S_LIMIT] = data + dataBytes;
     st[S_CHUNKS] = st[S_CHUNKS]! + 1;
     st[S_CAPACITY] = cap + dataBytes;
-    return this.enter(c, cur, lost, alignUp(data, align), size);
+    return this.enterChunk(c, cur, lost, alignUp(data, align), size, top);
   }
 
   /** Buddy mode: a new chunk of at least `chunkPages` pages. */
-  private allocInBuddyChunk(size: number, align: number): number {
+  private allocInBuddyChunk(size: number, align: number, top: number): number {
     const s = this.s;
     const buddy = this.buddy!;
     const pageSize = s[S_PAGE_SIZE]!;
@@ -687,25 +926,27 @@ export class Arena implements Disposable {
     this.memory.u32[(block >>> 2) + C_END] = end;
     st[S_CHUNKS] = st[S_CHUNKS]! + 1;
     st[S_CAPACITY] = cap + (end - data);
-    return this.enter(block, st[S_CUR]!, st[S_END]! - st[S_TOP]!, alignUp(data, align), size);
+    return this.enterChunk(block, st[S_CUR]!, st[S_END]! - top, alignUp(data, align), size, top);
   }
 
   /**
-   * Makes chunk `c` (its `end` already written) current after `prev`, with
-   * `lost` bytes added to waste, and hands out `size` bytes at `a` in it.
+   * Makes chunk `c` (its `end` already written) current after `prev` (whose
+   * top was `top`), with `lost` bytes added to waste, and hands out `size`
+   * bytes at `a` in it. `top` is stored last (and atomically): a shared
+   * arena's other workers bump only once it is.
    */
-  private enter(c: number, prev: number, lost: number, a: number, size: number): number {
+  private enterChunk(c: number, prev: number, lost: number, a: number, size: number, top: number): number {
     const s = this.s;
     const u32 = this.memory.u32;
     const w = c >>> 2;
     const pw = prev >>> 2;
-    const used = u32[pw + C_USED0]! + s[S_TOP]! - (prev + CHUNK_HEADER_BYTES);
+    const used = u32[pw + C_USED0]! + top - (prev + CHUNK_HEADER_BYTES);
     u32[w + C_PREV] = prev;
     u32[w + C_USED0] = used;
     u32[w + C_WASTE0] = u32[pw + C_WASTE0]! + lost;
     s[S_CUR] = c;
-    s[S_END] = u32[w + C_END]!;
-    s[S_TOP] = a + size; // padding before `a` counts in `used`, as in one chunk
+    Atomics.store(s, S_END, u32[w + C_END]!);
+    Atomics.store(s, S_TOP, a + size); // padding before `a` counts in `used`, as in one chunk
     return a;
   }
 
@@ -721,7 +962,7 @@ export class Arena implements Disposable {
       const end = u32[(c >>> 2) + C_END]!;
       s[S_CUR] = prev;
       s[S_END] = u32[(prev >>> 2) + C_END]!;
-      s[S_TOP] = s[S_END]!;
+      if (!this.atomic) s[S_TOP] = s[S_END]!;
       s[S_CHUNKS] = s[S_CHUNKS]! - 1;
       s[S_CAPACITY] = s[S_CAPACITY]! - (end - (c + CHUNK_HEADER_BYTES));
       buddy.free(c);

@@ -17,7 +17,9 @@ import {
   checkOptions,
   hex,
 } from '../errors/index.js';
+import { H_WORKERS } from '../memory/header.js';
 import { HEADER_BYTES, HeaderSlot, Memory, checkHeader, ensureHeader, readSlot, writeSlot } from '../memory/index.js';
+import { joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import type { ArenaAttachOptions, ArenaBuddyOptions, ArenaMemoryOptions, ArenaOptions, PageSource } from './api.js';
 import {
   ADDRESS_LIMIT,
@@ -81,6 +83,10 @@ export class ArenaInit {
     readonly at: number,
     /** The page source of a buddy-backed arena, else `null`. */
     readonly buddy: PageSource | null,
+    /** The instance's worker slot (0: the maker, an unshared memory, or a per-worker buddy-backed arena). */
+    readonly slot: number = 0,
+    /** True when the instance joined `slot` itself (attach of a shared arena), so detach gives it back. */
+    readonly ownsSlot: boolean = false,
   ) {}
 
   /** Checks the options, then lays out a new arena (nothing is made if an option is bad). */
@@ -144,8 +150,26 @@ export class ArenaInit {
         throw new InvalidArgumentError('the buddy given to attach does not manage this memory', 'buddy');
       }
     }
-    checkState(memory, at, buddy);
-    return new ArenaInit(memory, at, buddy);
+    if (!memory.shared || buddy !== null) {
+      checkState(memory, at, buddy);
+      return new ArenaInit(memory, at, buddy);
+    }
+    // A shared arena (memory mode on a shared memory): join, then check it
+    // under its lock, as another worker may be allocating in it.
+    checkHeader(memory);
+    const slot = joinWorker(memory.i32, H_WORKERS);
+    try {
+      lock(memory.i32, w + S_LOCK, slot);
+      try {
+        checkState(memory, at, buddy);
+      } finally {
+        unlock(memory.i32, w + S_LOCK, slot);
+      }
+    } catch (e) {
+      leaveWorker(memory.i32, H_WORKERS, slot);
+      throw e;
+    }
+    return new ArenaInit(memory, at, buddy, slot, true);
   }
 
   /** The record for a state `create` has just written (this module only). */

@@ -1,25 +1,45 @@
 /**
- * For the layers above the buddy (slab, tlsf): open the buddy allocator of a
- * Memory on their attach path. Not exported from the package root.
+ * For the layers above the buddy (slab, tlsf, kmalloc): open the buddy
+ * allocator of a Memory on their attach path, and break its lock when they
+ * recover a dead worker. Not exported from the package root.
  *
  * @module
  */
 import { HeapCorruptionError, MemkitError } from '../errors/index.js';
 import { HeaderSlot } from '../memory/header.js';
 import type { Memory } from '../memory/memory.js';
-import { BuddyAllocator } from './buddy.js';
+import { type BuddyAllocator, breakBuddyLock, openBuddy } from './buddy.js';
 
 /**
  * The buddy allocator of `memory`, for the attach of a layer built on it:
  * "no buddy here" is, for that layer, "no `what` here", so it is a
  * HeapCorruptionError (with the address of the buddy's header slot) whatever
  * the buddy layer throws for it.
+ *
+ * `slot` is the worker slot the upper layer's attach joined (0 on an
+ * unshared memory, or for the heap's maker): the buddy instance takes its
+ * lock under that slot and does not join one of its own (its `detach` gives
+ * nothing back; the upper layer's does).
  */
-export function attachBuddyUnder(memory: Memory, what: string): BuddyAllocator {
+export function attachBuddyUnder(memory: Memory, what: string, slot = 0): BuddyAllocator {
   try {
-    return BuddyAllocator.attach(memory);
+    return openBuddy(memory, slot, false);
   } catch (e) {
     if (e instanceof HeapCorruptionError || !(e instanceof MemkitError)) throw e;
     throw new HeapCorruptionError(`no ${what} in this Memory: ${e.message}`, 16 + 4 * HeaderSlot.Buddy);
+  }
+}
+
+/**
+ * For an upper layer's `recover(memory, slot)`: breaks the buddy lock if the
+ * dead worker's `slot` held it (the upper layer frees the slot). Returns
+ * whether it did; false when `memory` has no buddy allocator.
+ */
+export function recoverBuddyUnder(memory: Memory, slot: number): boolean {
+  try {
+    return breakBuddyLock(memory, slot);
+  } catch (e) {
+    if (e instanceof HeapCorruptionError) return false;
+    throw e;
   }
 }

@@ -2,6 +2,27 @@
  * Cross-worker locks in the buffer: one i32 word per lock, taken with
  * `Atomics.compareExchange`, waited on with `Atomics.wait` / `notify`.
  *
+ * Lock order (mm/slub.c's comment is the model). A thread holding a lock
+ * may take only locks further down this list, never one above it, so no
+ * cycle (no deadlock) can form:
+ *
+ *   1. the kmalloc heap lock (word 0 of kmalloc's control block)
+ *   2. the memkit header lock (header word 2; held only while a layer's
+ *      state region is first laid out, e.g. the slab space)
+ *   3. a TLSF heap's lock
+ *   4. a slab cache's lock (word 0 of its cache descriptor), then
+ *      the slab space lock (word 0 of the space; cache ids)
+ *   5. an arena's lock (word 1 of its state; only to chain a chunk, rewind
+ *      or reset: alloc bumps `top` with compareExchange, no lock)
+ *   6. the buddy lock (word 0 of the buddy's control block): the innermost.
+ *      The buddy never calls a layer above it, and takes nothing under it.
+ *
+ * Two locks of one level are never held together (a slab cache never
+ * takes another cache's lock). A layer opened on another's attach path
+ * (the buddy under a slab cache, a TLSF heap or kmalloc) takes its locks
+ * under the upper layer's worker slot, so `recover(memory, slot)` of the
+ * upper layer breaks them all.
+ *
  * Lock word (i32):
  * ```
  *   bit 31       30          29 .. 0

@@ -8,7 +8,9 @@
  */
 import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
+import { H_LOCK, HeaderSlot, hasHeader, writeSlot } from '../memory/header.js';
 import type { Memory } from '../memory/index.js';
+import { MAX_WORKERS, lock, unlock } from '../memory/lock.js';
 import {
   CACHE_WORDS,
   MAX_CACHES,
@@ -21,6 +23,7 @@ import {
   SPACE_MAGIC,
   S_CACHES,
   S_CACHE_TABLE,
+  S_LOCK,
   S_MAGIC,
   S_MAX_PAGES,
   S_PAGE_TABLE,
@@ -28,6 +31,19 @@ import {
 } from './layout.js';
 
 const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
+
+/**
+ * Space control word 6 (free in layout.ts's control block): byte address of
+ * the per-worker table of a space on a shared memory, 0 = none. The table
+ * has MAX_WORKERS words per cache (cache id * MAX_WORKERS + worker slot):
+ * the page index of the slab that worker allocates from without the lock
+ * (its active slab, SLUB's kmem_cache_cpu), or NIL_PAGE. Made with the space.
+ */
+export const S_CPU = 6;
+/** "No slab" in the per-worker table. */
+export const NIL_PAGE = 0xffffffff;
+/** Bytes of the per-worker table. */
+export const CPU_TABLE_BYTES = MAX_CACHES * MAX_WORKERS * 4;
 
 /** The page and cache descriptor tables of one buddy allocator. */
 export class SlabSpace {
@@ -41,8 +57,10 @@ export class SlabSpace {
   readonly pageTable: number;
   /** u32 index of the cache table. */
   readonly cacheTable: number;
+  /** u32 index of the per-worker table (see {@link S_CPU}), or -1 when the space has none. */
+  readonly cpuTable: number;
 
-  private constructor(buddy: BuddyAllocator, region: number, init: boolean) {
+  private constructor(buddy: BuddyAllocator, region: number, init: boolean, cpuAddr = 0) {
     if (buddy.memory === null)
       throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
     this.buddy = buddy;
@@ -57,11 +75,15 @@ export class SlabSpace {
       u32[w + S_MAX_PAGES] = buddy.maxPages;
       u32[w + S_CACHE_TABLE] = SPACE_CONTROL_WORDS;
       u32[w + S_PAGE_TABLE] = SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS;
+      u32[w + S_CPU] = cpuAddr;
     } else if (u32[w + S_MAGIC] !== SPACE_MAGIC) {
       throw new MemkitError(`no slab space at ${region} (magic SLAB missing)`);
     }
     this.cacheTable = w + u32[w + S_CACHE_TABLE]!;
     this.pageTable = w + u32[w + S_PAGE_TABLE]!;
+    const cpu = u32[w + S_CPU]!;
+    this.cpuTable =
+      cpu !== 0 && cpu % 4 === 0 && cpu + CPU_TABLE_BYTES <= this.memory.buffer.byteLength ? cpu >>> 2 : -1;
   }
 
   /** Bytes the region takes for a buddy of `maxPages` pages. */
@@ -69,17 +91,45 @@ export class SlabSpace {
     return (SPACE_CONTROL_WORDS + MAX_CACHES * CACHE_WORDS + maxPages * PAGE_WORDS) * 4;
   }
 
-  /** The space of `buddy`, made (and its region allocated) on first use. */
-  static of(buddy: BuddyAllocator): SlabSpace {
+  /**
+   * The space of `buddy`, made (and its region allocated) on first use. With
+   * `register` (the SlabCache path) the space is the one the memkit header's
+   * Slab slot points at: found there when another instance (another worker)
+   * made it, else made and written there. On a shared memory that lookup
+   * and the making happen under the header lock, so two workers making their
+   * first cache at once get one space.
+   */
+  static of(buddy: BuddyAllocator, register = false): SlabSpace {
     let s = spaces.get(buddy);
-    if (s === undefined) {
-      if (buddy.memory === null)
-        throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
-      const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
-      const region = buddy.allocPagesExact(pages);
-      s = new SlabSpace(buddy, region, true);
-      spaces.set(buddy, s);
+    if (s !== undefined) {
+      // made without register (kmalloc's): the first SlabCache on it registers it
+      if (register && hasHeader(s.memory) && s.memory.u32[4 + HeaderSlot.Slab] === 0)
+        writeSlot(s.memory, HeaderSlot.Slab, s.region);
+      return s;
     }
+    const memory = buddy.memory;
+    if (memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
+    memory.sync();
+    const locked = register && memory.shared && hasHeader(memory);
+    if (locked) lock(memory.i32, H_LOCK, buddy.slot);
+    try {
+      const known = register && hasHeader(memory) ? memory.u32[4 + HeaderSlot.Slab]! : 0;
+      if (known !== 0) s = new SlabSpace(buddy, known, false);
+      else {
+        const pages = Math.ceil(SlabSpace.bytesFor(buddy.maxPages) / buddy.pageSize);
+        const region = buddy.allocPagesExact(pages);
+        // A space for caches on a shared memory gets the per-worker table too.
+        const cpu = locked ? buddy.allocPagesExact(Math.ceil(CPU_TABLE_BYTES / buddy.pageSize)) : 0;
+        memory.sync();
+        if (cpu !== 0) memory.u32.fill(NIL_PAGE, cpu >>> 2, (cpu + CPU_TABLE_BYTES) >>> 2);
+        s = new SlabSpace(buddy, region, true, cpu);
+        memory.sync();
+        if (register) writeSlot(memory, HeaderSlot.Slab, region);
+      }
+    } finally {
+      if (locked) unlock(memory.i32, H_LOCK, buddy.slot);
+    }
+    spaces.set(buddy, s);
     return s;
   }
 
@@ -98,14 +148,26 @@ export class SlabSpace {
     return this.memory.u32[(this.region >>> 2) + S_CACHES]!;
   }
 
-  /** Reserves a cache descriptor and returns its id. */
-  newCacheId(): number {
-    const u32 = this.memory.u32;
-    const w = (this.region >>> 2) + S_CACHES;
-    const id = u32[w]!;
-    if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
-    u32[w] = id + 1;
-    return id;
+  /**
+   * Reserves a cache descriptor, lets `fill(c)` write it (`c`: its u32
+   * index), then publishes it by raising the cache count; returns its id.
+   * On a shared memory this runs under the space lock.
+   */
+  newCacheId(fill?: (c: number) => void): number {
+    const m = this.memory;
+    m.sync();
+    const lockAt = m.shared ? (this.region >>> 2) + S_LOCK : -1;
+    if (lockAt >= 0) lock(m.i32, lockAt, this.buddy.slot);
+    try {
+      const w = (this.region >>> 2) + S_CACHES;
+      const id = m.u32[w]!;
+      if (id >= MAX_CACHES) throw new MemkitError(`too many slab caches on this buddy (max ${MAX_CACHES})`);
+      fill?.(this.cacheWords(id));
+      Atomics.store(m.i32, w, id + 1);
+      return id;
+    } finally {
+      if (lockAt >= 0) unlock(m.i32, lockAt, this.buddy.slot);
+    }
   }
 
   /** u32 index of page `pg`'s descriptor (`pageTable + (pg << PAGE_SHIFT)`). */

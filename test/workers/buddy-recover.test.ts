@@ -1,0 +1,57 @@
+/**
+ * A worker dies while it holds the lock of a buddy, a slab cache or a shared
+ * arena (it takes it on purpose): the other workers block until the thread
+ * that saw it die calls X.recover(memory, slot), then finish with nothing
+ * corrupted, and the layer ends as a fresh one.
+ */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { Arena, BuddyAllocator, InvalidArgumentError, SlabCache } from '../../src/index.js';
+import { H_WORKERS } from '../../src/memory/header.js';
+import { type Result, drainExchange, makeHeap, runWorker } from './buddy-harness.js';
+
+const RECOVER = { buddy: BuddyAllocator.recover, slab: SlabCache.recover, arena: Arena.recover };
+
+describe.each(['buddy', 'slab', 'arena'] as const)(
+  '%s: a worker killed while holding the lock',
+  (kind: 'buddy' | 'slab' | 'arena') => {
+    it(`${kind}.recover releases it; the others finish intact`, async () => {
+      const h = makeHeap(kind);
+      const joinedBefore = h.memory.u32[H_WORKERS]!;
+      const holder = new Worker(new URL('./fixtures/buddy-layers-holder.mjs', import.meta.url), {
+        workerData: { heap: h.memory.buffer, kind },
+      });
+      const { slot } = await new Promise<{ slot: number }>((resolve, reject) => {
+        holder.once('message', resolve);
+        holder.once('error', reject);
+      });
+      await holder.terminate();
+      expect(slot).toBeGreaterThanOrEqual(1);
+
+      const control = new SharedArrayBuffer((8 + 3 * 16) * 4);
+      new Int32Array(control)[2] = 2;
+      let finished = 0;
+      const others = [1, 2].map((seed) =>
+        runWorker(kind, h.memory.buffer as SharedArrayBuffer, control, seed, 2000, 0, 16).done.then((r: Result) => {
+          finished++;
+          return r;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(finished).toBe(0); // blocked on the dead worker's lock
+
+      const recover = RECOVER[kind];
+      expect(() => recover(h.memory, 0)).toThrow(InvalidArgumentError); // slot 0 is the maker's
+      expect(recover(h.memory, slot)).toBe(true);
+      expect(recover(h.memory, slot)).toBe(false); // nothing left to release
+      const results = await Promise.all(others);
+      expect(results.flatMap((r) => r.problems)).toEqual([]);
+      expect(results.map((r) => r.ops)).toEqual([2000, 2000]);
+      h.memory.sync();
+      expect(h.memory.u32[H_WORKERS]).toBe(joinedBefore); // the dead worker's slot was freed too
+      drainExchange(h, control, 16);
+      h.check();
+      h.expectFresh();
+    });
+  },
+);
