@@ -123,14 +123,21 @@ describe('Kmalloc.attach after the change: class pages live in the buffer', () =
       expect(k2.ksize(b)).toBe(k1.ksize(b));
       expect(k2.bytes[b + 7]).toBe(i);
     }
+    // k2 is another worker (a slot of its own): it allocates from a page of its own, not k1's.
     const next = k2.alloc(8);
-    expect(next).toBe(blocks[80]! + 8); // the next slot of the page of blocks 0, 40 and 80 (8 B each)
-    for (const b of blocks.filter((_, i) => i % 2 === 0)) k2.free(b);
+    const pageOf = (a: number): number => (a - k1.buddy.base) >>> 12;
+    expect(pageOf(next)).not.toBe(pageOf(blocks[80]!));
+    expect(k1.alloc(8)).toBe(blocks[80]! + 8); // k1 goes on with its page of blocks 0, 40 and 80 (8 B each)
+    k1.free(blocks[80]! + 8);
+    for (const b of blocks.filter((_, i) => i % 2 === 0)) k2.free(b); // remote frees: k1's thread_free lists
     for (const b of blocks.filter((_, i) => i % 2 === 1)) k1.free(b);
-    k1.free(next);
+    k1.free(next); // a remote free into k2's page
     expect(() => k2.free(blocks[0]!)).toThrow(DoubleFreeError);
+    expect(() => k1.free(blocks[0]!)).toThrow(DoubleFreeError); // found on its page's thread_free list
     expect(k1.slabinfo()).toBe(k2.slabinfo());
-    k2.shrink();
+    k2.detach(); // k2's page held only `next`, freed: back to the buddy
+    k1.checkInvariants();
+    k1.shrink(); // takes the remote frees in, gives the empty pages back
     expect(k1.footprint()).toBe(0);
   });
 });
