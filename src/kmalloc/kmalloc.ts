@@ -134,8 +134,10 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 64); larger sizes go
-   * to the TLSF heap, then (above what a TLSF chunk holds) to buddy pages.
+   * Largest size served by a size-class page (default 64, or 512 on a
+   * shared memory, where class pages are per worker and the TLSF tier takes
+   * the heap lock); larger sizes go to the TLSF heap, then (above what a
+   * TLSF chunk holds) to buddy pages.
    * Larger values put more sizes on the fast path and cost utilization
    * (docs/kmalloc.md has the figures).
    */
@@ -163,6 +165,8 @@ const KMALLOC_OPTIONS = [
   'largeAbove',
   'tlsfChunkPages',
 ];
+/** Default maxClass of a heap on a shared memory (workers): the sizes served by per-worker pages. */
+const SHARED_MAX_CLASS = 512;
 /** `new Kmalloc()`: 1 MiB that grows to 64 MiB. */
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
@@ -462,7 +466,14 @@ export class Kmalloc implements ByteAllocator {
     const usedBefore = buddy.pages - buddy.freePages;
     const space = SlabSpace.of(buddy);
     const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
-    const maxClass = checkInteger(options.maxClass ?? 64, 'maxClass', 8, Math.min(tlsf.maxSize, buddy.pageSize << 6));
+    // On a shared memory sizes up to 512 B take the per-worker class pages by default (the TLSF
+    // tier above maxClass is one heap under the heap lock); unshared heaps keep 64 B (utilization).
+    const maxClass = checkInteger(
+      options.maxClass ?? (buddy.memory.shared ? SHARED_MAX_CLASS : 64),
+      'maxClass',
+      8,
+      Math.min(tlsf.maxSize, buddy.pageSize << 6),
+    );
     const sizes = classSizes(options.classes ?? 8, maxClass);
     if (sizes.length > MAX_CLASSES) throw new InvalidArgumentError(`kmalloc: at most ${MAX_CLASSES} size classes`);
     const debug = options.debug === true;
