@@ -20,8 +20,8 @@
  *
  *   free         what alloc pops: `b = free; free = next(b); used++`
  *   local_free   what free pushes on: `next(b) = local_free; local_free = b; used--`
- *   thread_free  (issue 12) frees from other workers, pushed with one
- *                compareExchange, taken by the owner in one exchange
+ *   thread_free  frees from other workers, pushed with one compareExchange,
+ *                taken by the owner in one exchange (see "Many workers")
  *
  * The common alloc is therefore: class = table[(size + 7) >> 3]; d =
  * cur[class]; b = free(d); if b != 0, pop. The common free is: page = (addr -
@@ -49,10 +49,59 @@
  * object is poisoned (0x6b .. 0xa5) and its right zone is 0xbb, and every free
  * walks the lists for a double free.
  *
- * Invariants (checked by the tests through the public API): a class page's
- * slots are each on exactly one of free / local_free / the never-used tail,
- * or handed out; `used` counts those handed out; a page is on its class's
- * queue iff it is not FULL; `cur[class]` is the queue head (or NO_PAGE).
+ * ## Many workers (docs/workers.md)
+ *
+ * Lock order (acyclic; the lock words are K_LOCK here and T_LOCK in
+ * src/tlsf/layout.ts, taken with src/memory/lock.ts):
+ *   1. the kmalloc heap lock, K_LOCK (its TLSF heap takes this same word, so
+ *      Kmalloc calls the TLSF `*Locked` methods under it);
+ *   2. under it: the buddy's own lock, if the buddy has one (BuddyAllocator).
+ *   No lock is held while a worker works on its own pages: the class-page
+ *   fast paths and remote frees take none (remote frees use Atomics only).
+ *
+ * Every worker slot (0: the heap's maker; 1..31: attach on a shared memory)
+ * has a cur[] table of its own, so a worker allocates only from pages whose
+ * heap byte (bits 24..31 of P_INFO, on every page of the class page) is its
+ * slot, and frees into them with plain reads and writes, as on an unshared
+ * heap. A free of a block on another slot's page (or an abandoned one)
+ * pushes it on that page's thread_free with one compareExchange; the owner
+ * takes the whole list with one exchange in the generic path (before
+ * extending, before marking the page FULL). `used` counts a block on
+ * thread_free as used until then, so only the owner writes `used`.
+ *
+ * FULL pages and remote frees: the owner takes a page with no free block
+ * off its queue, sets FULL in P_USED, then TF_FULL in thread_free with a
+ * compareExchange from 0 (if a remote free came meanwhile, the page is
+ * queued again and collected). The first remote free that sees TF_FULL
+ * takes the heap lock, clears it in its push and puts the page on
+ * reclaim[owner] (linked by P_PREV, which the owner leaves alone while the
+ * page is FULL). The owner takes its reclaim list under the heap lock when
+ * its queue of that class runs dry, before adopting or taking a new page. A
+ * free by the owner into its own FULL page clears TF_FULL itself (then it
+ * queues the page) or finds it cleared (then the page is on its reclaim
+ * list: left to reclaim()).
+ *
+ * Abandoned pages: `detach` (and `Kmalloc.recover` for a dead worker), under
+ * the heap lock, collects each of the slot's pages; an empty one goes back to
+ * the buddy, any other gets heap byte HEAP_ABANDONED and joins
+ * abandoned[class] (P_NEXT / P_PREV). Frees into it keep going to its
+ * thread_free; any worker that needs a page of that class first looks at the
+ * first ADOPT_SCAN abandoned pages (gives back the empty ones, adopts the
+ * first with a free block), and `shrink` gives back every empty one.
+ *
+ * The pages, TLSF chunks and large blocks come from the buddy under the heap
+ * lock; so do the TLSF tier's operations (sizes above maxClass, 512 B by
+ * default on a shared memory) and the large blocks'.
+ *
+ * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
+ * are each on exactly one of free / local_free / thread_free / the
+ * never-used tail, or handed out; `used` counts those handed out plus those
+ * on thread_free; the heap byte is a joined slot or HEAP_ABANDONED; a page of
+ * slot s is on s's queue of its class iff it is not FULL, and a FULL one has
+ * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
+ * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
+ * slot is its queue head (or NO_PAGE), and a slot that is not joined has
+ * empty queues and an empty reclaim list.
  *
  * State: the slab space's page table (slab/layout.ts owns the descriptor and
  * draws these fields), the TLSF control block, and the control block below,
@@ -60,10 +109,14 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug) | 11 version (2) | 12 NO_PAGE (always 0)
- *        16 .. 16+n-1           cur[class]: descriptor word index of the current page
- *        16+n .. 16+n+6n-1      per class: size, stride, buddy pages per page, objects
+ *         9 free-tag key | 10 flags (1 = debug) | 11 version (3) | 12 NO_PAGE (always 0)
+ *        13 largeAbove
+ *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
+ *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
  *                               per page, pages made, pages given back
+ *        16+7n .. 16+38n-1      cur[] of worker slots 1..31, n words each
+ *        16+38n .. 16+38n+31    reclaim[slot]: FULL pages a remote free gave back (0 = none)
+ *        16+38n+32 .. +n-1      abandoned[class]: pages whose worker left (0 = none)
  * ```
  *
  * @module

@@ -36,6 +36,15 @@
  * every word against the buffer and the buddy, then T1-T4. Both resolve a
  * {@link TlsfState} and hand it to the one constructor.
  *
+ * Many workers: on a shared memory every public method takes the heap's
+ * lock word (T_LOCK of the control structure; src/memory/lock.ts), so one
+ * TlsfHeap may be used from several workers (`TlsfHeap.attach(memory)` in
+ * each joins a worker slot; `detach()` leaves; `TlsfHeap.recover` releases
+ * the lock of one that died). Lock order: this lock, then under it the
+ * buddy's (chunks come from the buddy while it is held). A TlsfHeap under a
+ * Kmalloc takes Kmalloc's heap lock instead ({@link TlsfHeap.shareLock}),
+ * and Kmalloc calls the `*Locked` methods while it holds it.
+ *
  * All state lives in the buffer (see layout.ts): the control structure in a
  * region taken from the buddy, the headers inside the chunks. Views are read
  * from `memory` after `sync()` at the start of each public operation and
