@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../src/index.js';
+import { lock, unlock } from '../src/memory/lock.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
 
 const WINDOW = 1024;
@@ -72,6 +73,92 @@ function singleThreaded(ops: number): Rate {
   for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) k.kfree(win[s]!);
   const c = process.cpuUsage(c0);
   return { wall: ops / ((performance.now() - t0) / 1000), cpu: ops / ((c.user + c.system) / 1e6) };
+}
+
+/**
+ * Load-independent checks in this thread, timed by CPU time, the contenders
+ * alternating round by round: (a) the thread-local loop on an unshared heap
+ * and on a shared one through an attached instance (a worker slot with the
+ * concurrency machinery on); (b) the producer/consumer pattern without
+ * threads: one instance allocates 4096 blocks, another frees them all
+ * (remote frees), per-worker and with a lock word taken around every call.
+ * No core is contended here, so (b) leaves out what contention adds to the
+ * global lock; it is what each design costs per operation.
+ */
+function inProcess(ops: number, rounds: number): { unshared: number; shared: number; pcPerWorker: number; pcGlobal: number } {
+  const cpu = (f: () => void): number => {
+    const c0 = process.cpuUsage();
+    f();
+    const c = process.cpuUsage(c0);
+    return ops / ((c.user + c.system) / 1e6);
+  };
+  const loop = (k: Kmalloc, seed0: number) => (): void => {
+    const u8 = k.memory.u8;
+    const win = new Float64Array(WINDOW);
+    let seed = seed0;
+    for (let i = 0; i < ops; i += 2) {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      const s = (seed >>> 0) & (WINDOW - 1);
+      if (win[s] !== 0) k.kfree(win[s]!);
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      const p = k.kmalloc(16 + ((seed >>> 0) % 497));
+      u8[p] = 1;
+      win[s] = p;
+    }
+    for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) k.kfree(win[s]!);
+  };
+  const memory = Memory.create({ bytes: HEAP, shared: true });
+  new Kmalloc({ memory, ...KMALLOC_OPTIONS });
+  const unshared = new Kmalloc({ bytes: HEAP, ...KMALLOC_OPTIONS });
+  const worker = Kmalloc.attach(Memory.wrap(memory.buffer));
+  const producer = Kmalloc.attach(Memory.wrap(memory.buffer));
+  const consumer = Kmalloc.attach(Memory.wrap(memory.buffer));
+  const lockWords = new Int32Array(new SharedArrayBuffer(8));
+  const batch = new Float64Array(RING);
+  const pc = (global: boolean) => (): void => {
+    let seed = 777;
+    const u8 = producer.memory.u8;
+    for (let done = 0; done < ops; done += 2 * RING) {
+      for (let i = 0; i < RING; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        if (global) lock(lockWords, 0, 1);
+        const p = producer.kmalloc(16 + ((seed >>> 0) % 497));
+        if (global) unlock(lockWords, 0, 1);
+        u8[p] = 1;
+        batch[i] = p;
+      }
+      for (let i = 0; i < RING; i++) {
+        if (global) lock(lockWords, 0, 2);
+        consumer.kfree(batch[i]!);
+        if (global) unlock(lockWords, 0, 2);
+      }
+    }
+  };
+  const r = { unshared: [] as number[], shared: [] as number[], pcPerWorker: [] as number[], pcGlobal: [] as number[] };
+  const a = loop(unshared, 12345);
+  const b = loop(worker, 12345);
+  const c = pc(false);
+  const d = pc(true);
+  for (let i = 0; i < rounds + 1; i++) {
+    const x = [cpu(a), cpu(b), cpu(c), cpu(d)];
+    if (i === 0) continue; // warm-up
+    r.unshared.push(x[0]!);
+    r.shared.push(x[1]!);
+    r.pcPerWorker.push(x[2]!);
+    r.pcGlobal.push(x[3]!);
+  }
+  return {
+    unshared: median(r.unshared),
+    shared: median(r.shared),
+    pcPerWorker: median(r.pcPerWorker),
+    pcGlobal: median(r.pcGlobal),
+  };
 }
 
 async function memkit(mode: 'local' | 'pc', workers: number, ops: number, global: boolean): Promise<Rate> {
@@ -216,6 +303,16 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       at(PER_WORKER, 'producer/consumer', n) / at(GLOBAL_LOCK, 'producer/consumer', n),
       3,
     );
+  const ip = inProcess(ops, quick ? 3 : 9);
+  console.log(
+    `\nIn this thread, by CPU time (load-independent; median of ${quick ? 3 : 9} alternating rounds, M ops per CPU-second):`,
+  );
+  console.log(
+    `  thread-local loop: unshared heap ${(ip.unshared / 1e6).toFixed(2)}, attached instance on a shared heap ${(ip.shared / 1e6).toFixed(2)}: ${(ip.shared / ip.unshared).toFixed(2)}x`,
+  );
+  console.log(
+    `  producer/consumer pattern, one thread (remote frees, no contention): per-worker ${(ip.pcPerWorker / 1e6).toFixed(2)}, lock word around every call ${(ip.pcGlobal / 1e6).toFixed(2)}: ${(ip.pcPerWorker / ip.pcGlobal).toFixed(2)}x`,
+  );
   console.log('');
   // One case per workload and worker count: each row ran alone (workers need the whole machine), so
   // ratios here are of medians over separate runs, not per-round ratios.

@@ -613,15 +613,21 @@ export class Kmalloc implements ByteAllocator {
       throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
-    Kmalloc.fsck(buddy, space, tlsf, u32, k, n);
+    // On a shared memory other joined workers change their own queues without the lock: their
+    // queues are not read here (the lock-guarded lists are); on a copy every queue is.
+    const busy = memory.shared ? u32[H_WORKERS]! & ~(1 << slot) : 0;
+    Kmalloc.fsck(buddy, space, tlsf, u32, k, n, busy);
     return new Kmalloc({}, { buddy, space, tlsf, k, slot });
   }
 
   /**
    * attach's check of the control block (the buddy, slab space and TLSF heap
    * checked themselves): the class table consistent, the always-0 word 0, and
-   * every class's page queue a bounded chain of head descriptors of that class.
-   * A damaged word is HeapCorruptionError with its address.
+   * every class's page queue of every worker slot not in `busy` a bounded
+   * chain of head descriptors of that class and slot, every reclaim list a
+   * chain of that slot's FULL pages, every abandoned list a chain of
+   * abandoned pages of its class. A damaged word is HeapCorruptionError with
+   * its address.
    */
   private static fsck(
     buddy: BuddyAllocator,
@@ -630,6 +636,7 @@ export class Kmalloc implements ByteAllocator {
     u32: Uint32Array,
     k: number,
     n: number,
+    busy: number,
   ): void {
     const bad = (what: string, word: number): never => {
       throw new HeapCorruptionError(`kmalloc: damaged control block: ${what}`, word * 4);
@@ -678,7 +685,8 @@ export class Kmalloc implements ByteAllocator {
     };
     for (let slot = 0; slot < MAX_WORKERS; slot++) {
       const cur = curTable(k, n, slot);
-      for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
+      if ((busy & (1 << slot)) === 0)
+        for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
       // reclaim[slot]: FULL head pages of that slot, linked by P_PREV.
       const r = reclaimTable(k, n) + slot;
       let d = u32[r]!;
@@ -940,8 +948,8 @@ export class Kmalloc implements ByteAllocator {
 
   /**
    * Takes this worker's reclaim list (its FULL pages that got a remote free)
-   * under the heap lock: each page is collected and queued again, or given
-   * back when nothing in it is used. True if the list was not empty.
+   * under the heap lock: each page is collected and queued again (also when
+   * nothing in it is used now). True if the list was not empty.
    */
   private reclaim(): boolean {
     this.enter();
@@ -956,9 +964,10 @@ export class Kmalloc implements ByteAllocator {
         u32[d + P_NEXT] = 0;
         u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
         this.collect(d);
-        const cls = this.classOfHead(d);
-        if ((u32[d + P_USED]! & USED_MASK) === 0) this.releasePage(d, cls);
-        else this.enqueueSecond(cls, d);
+        // Queued again even when empty: a page that other workers emptied is about to be
+        // filled again (producer/consumer), and giving it back only to take a new one would
+        // cost two buddy calls. `shrink` and `detach` give back the empty ones.
+        this.enqueueSecond(this.classOfHead(d), d);
         d = next;
       }
       return true;

@@ -370,19 +370,36 @@ export class TlsfHeap implements ByteAllocator {
       onChunk = o.onChunk;
     }
     if (onChunk !== undefined && typeof onChunk !== 'function') throw argumentError('onChunk', 'a function', onChunk);
-    const heap = new TlsfHeap(resolveHeap(buddy, region, (onChunk as TlsfState['onChunk'] | undefined) ?? null));
-    if (!(where instanceof BuddyAllocator) && heap.memory.shared) {
-      // Another worker may be changing the heap: join, then check it under its lock.
-      heap.slot = joinWorker(heap.memory.i32, H_WORKERS);
-      heap.joined = true;
+    const cb = (onChunk as TlsfState['onChunk'] | undefined) ?? null;
+    const memory = buddy.memory;
+    if (!(where instanceof BuddyAllocator) && memory !== null && memory.shared) {
+      // Another worker may be changing the heap: join, then read and check it under its lock
+      // (the lock word is found only after the region is seen to hold a TLSF heap at all).
+      memory.sync();
+      const c = region >>> 2;
+      if ((region & 3) !== 0 || c + T_CHUNK_MAP > memory.u32.length || memory.u32[c + T_MAGIC] !== TLSF_MAGIC)
+        return TlsfHeap.attachUnlocked(buddy, region, cb); // throws the fsck's error
+      const slot = joinWorker(memory.i32, H_WORKERS);
+      lock(memory.i32, c + T_LOCK, slot);
+      let heap: TlsfHeap;
       try {
-        heap.checkInvariants();
+        heap = TlsfHeap.attachUnlocked(buddy, region, cb);
       } catch (e) {
-        heap.detach();
+        unlock(memory.i32, c + T_LOCK, slot);
+        leaveWorker(memory.i32, H_WORKERS, slot);
         throw e;
       }
+      unlock(memory.i32, c + T_LOCK, slot);
+      heap.slot = slot;
+      heap.joined = true;
       return heap;
     }
+    return TlsfHeap.attachUnlocked(buddy, region, cb);
+  }
+
+  /** attach's checks and construction (the caller holds the heap's lock, or the memory is not shared). */
+  private static attachUnlocked(buddy: BuddyAllocator, region: number, onChunk: TlsfState['onChunk']): TlsfHeap {
+    const heap = new TlsfHeap(resolveHeap(buddy, region, onChunk));
     heap.checkInvariantsLocked();
     return heap;
   }

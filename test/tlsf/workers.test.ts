@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 import { BuddyAllocator, Memory, TlsfHeap } from '../../src/index.js';
 
 it('two workers and the main thread on one TlsfHeap: nothing handed out twice, payloads intact, all freed = empty', async () => {
-  const memory = Memory.create({ bytes: 16 << 20, shared: true });
+  const memory = Memory.create({ bytes: 64 << 20, shared: true });
   const heap = new TlsfHeap(new BuddyAllocator({ memory }), { chunkPages: 16 });
   const run = (seed: number) =>
     new Promise<{ problems: string[]; given: number[] }>((resolve, reject) => {
