@@ -553,7 +553,11 @@ export class Kmalloc implements ByteAllocator {
     for (let c = 0; c < n; c++) {
       const size = sizes[c]!;
       const stride = debug ? size + 2 * RED_ZONE : size;
-      const order = Math.min(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), 8);
+      // On a shared memory a class page is at least 2 buddy pages: its head descriptor (the
+      // words its owner writes on every alloc and free) then has a 64-byte line of its own,
+      // not one shared with the descriptor of a page another worker owns (false sharing).
+      const minOrder = memory.shared ? Math.min(1, buddy.maxOrder) : 0;
+      const order = Math.min(Math.max(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), minOrder), 8);
       const pages = 1 << order;
       for (let slot = 0; slot < MAX_WORKERS; slot++) u32[curTable(k, n, slot) + c] = k + K_NO_PAGE;
       const w = k + K_CUR + n + c * CLASS_WORDS;

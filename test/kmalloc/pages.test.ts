@@ -189,20 +189,22 @@ describe('Kmalloc workers: a FULL page refilled by remote frees', () => {
     const memory = Memory.create({ bytes: 1 << 20, shared: true });
     const k0 = new Kmalloc({ memory, maxClass: 512 });
     const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
-    const perPage = k0.caches.find((c) => c.size === 512)!.objectsPerSlab;
+    const cache = k0.caches.find((c) => c.size === 512)!;
+    const perPage = cache.objectsPerSlab;
+    const pageBytes = cache.pagesPerSlab * 4096;
     const first = Array.from({ length: perPage }, () => k0.alloc(512)); // page P1, all used
     const second = Array.from({ length: perPage }, () => k0.alloc(512)); // P1 FULL (off the queue), P2 all used
-    const pageOf = (a: number): number => (a - k0.buddy.base) >>> 12;
+    const pageOf = (a: number): number => Math.floor((a - k0.buddy.base) / pageBytes);
     expect(new Set(first.map(pageOf)).size).toBe(1);
     expect(pageOf(second[0]!)).not.toBe(pageOf(first[0]!));
     for (const a of first) k1.free(a); // remote: the first one hands P1 back on k0's reclaim list
     k0.checkInvariants();
-    expect(k0.footprint()).toBe(2 * 4096);
+    expect(k0.footprint()).toBe(2 * pageBytes);
     // P2 fills, goes FULL; with no page queued k0 takes P1 back instead of a new page.
     const again = k0.alloc(512);
     expect(first).toContain(again);
     k0.checkInvariants();
-    expect(k0.footprint()).toBe(2 * 4096);
+    expect(k0.footprint()).toBe(2 * pageBytes);
     // P2 is FULL and waits with TF_FULL: a local free takes it back on the queue.
     k0.free(second[3]!);
     k0.checkInvariants();
