@@ -85,7 +85,10 @@ function singleThreaded(ops: number): Rate {
  * No core is contended here, so (b) leaves out what contention adds to the
  * global lock; it is what each design costs per operation.
  */
-function inProcess(ops: number, rounds: number): { unshared: number; shared: number; pcPerWorker: number; pcGlobal: number } {
+function inProcess(
+  ops: number,
+  rounds: number,
+): { unshared: number; shared: number; pcPerWorker: number; pcGlobal: number } {
   const cpu = (f: () => void): number => {
     const c0 = process.cpuUsage();
     f();
