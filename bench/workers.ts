@@ -249,7 +249,9 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     opsPerSec: st,
     opsPerCpuSec: median(sts.map((r) => r.cpu)),
   });
-  for (const mode of ['local', 'pc'] as const) {
+  // MEMKIT_WORKLOADS=pc (or local) runs one workload only.
+  const workloads = (['local', 'pc'] as const).filter((w) => (process.env.MEMKIT_WORKLOADS ?? w) === w);
+  for (const mode of workloads) {
     for (const n of mode === 'local' ? [1, 2, 4] : [2, 4]) {
       const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
       // The contenders take turns within each repetition, so a change in the machine's load
