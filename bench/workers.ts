@@ -88,7 +88,7 @@ function singleThreaded(ops: number): Rate {
 function inProcess(
   ops: number,
   rounds: number,
-): { unshared: number; shared: number; pcPerWorker: number; pcGlobal: number } {
+): { unshared: number; unsharedSame: number; shared: number; pcPerWorker: number; pcGlobal: number } {
   const cpu = (f: () => void): number => {
     const c0 = process.cpuUsage();
     f();
@@ -115,8 +115,10 @@ function inProcess(
     for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) k.kfree(win[s]!);
   };
   const memory = Memory.create({ bytes: HEAP, shared: true });
-  new Kmalloc({ memory, ...KMALLOC_OPTIONS });
+  const maker = new Kmalloc({ memory, ...KMALLOC_OPTIONS });
   const unshared = new Kmalloc({ bytes: HEAP, ...KMALLOC_OPTIONS });
+  // The same size classes as the shared heap (whose maxClass defaults to 512 B, not 64 B).
+  const unsharedSame = new Kmalloc({ bytes: HEAP, ...KMALLOC_OPTIONS, maxClass: maker.maxClass });
   const worker = Kmalloc.attach(Memory.wrap(memory.buffer));
   const producer = Kmalloc.attach(Memory.wrap(memory.buffer));
   const consumer = Kmalloc.attach(Memory.wrap(memory.buffer));
@@ -143,21 +145,30 @@ function inProcess(
       }
     }
   };
-  const r = { unshared: [] as number[], shared: [] as number[], pcPerWorker: [] as number[], pcGlobal: [] as number[] };
+  const r = {
+    unshared: [] as number[],
+    unsharedSame: [] as number[],
+    shared: [] as number[],
+    pcPerWorker: [] as number[],
+    pcGlobal: [] as number[],
+  };
   const a = loop(unshared, 12345);
+  const e = loop(unsharedSame, 12345);
   const b = loop(worker, 12345);
   const c = pc(false);
   const d = pc(true);
   for (let i = 0; i < rounds + 1; i++) {
-    const x = [cpu(a), cpu(b), cpu(c), cpu(d)];
+    const x = [cpu(a), cpu(b), cpu(c), cpu(d), cpu(e)];
     if (i === 0) continue; // warm-up
     r.unshared.push(x[0]!);
+    r.unsharedSame.push(x[4]!);
     r.shared.push(x[1]!);
     r.pcPerWorker.push(x[2]!);
     r.pcGlobal.push(x[3]!);
   }
   return {
     unshared: median(r.unshared),
+    unsharedSame: median(r.unsharedSame),
     shared: median(r.shared),
     pcPerWorker: median(r.pcPerWorker),
     pcGlobal: median(r.pcGlobal),
@@ -313,7 +324,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     `\nIn this thread, by CPU time (load-independent; median of ${quick ? 3 : 9} alternating rounds, M ops per CPU-second):`,
   );
   console.log(
-    `  thread-local loop: unshared heap ${(ip.unshared / 1e6).toFixed(2)}, attached instance on a shared heap ${(ip.shared / 1e6).toFixed(2)}: ${(ip.shared / ip.unshared).toFixed(2)}x`,
+    `  thread-local loop: unshared heap ${(ip.unshared / 1e6).toFixed(2)} (with the shared heap's maxClass: ${(ip.unsharedSame / 1e6).toFixed(2)}), attached instance on a shared heap ${(ip.shared / 1e6).toFixed(2)}: ${(ip.shared / ip.unshared).toFixed(2)}x (${(ip.shared / ip.unsharedSame).toFixed(2)}x)`,
   );
   console.log(
     `  producer/consumer pattern, one thread (remote frees, no contention): per-worker ${(ip.pcPerWorker / 1e6).toFixed(2)}, lock word around every call ${(ip.pcGlobal / 1e6).toFixed(2)}: ${(ip.pcPerWorker / ip.pcGlobal).toFixed(2)}x`,
