@@ -7,7 +7,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { expect, it } from 'vitest';
-import { BuddyAllocator, Memory, TlsfHeap } from '../../src/index.js';
+import { BuddyAllocator, InvalidArgumentError, Memory, TlsfHeap } from '../../src/index.js';
+import { lock } from '../../src/memory/lock.js';
 
 it('two workers and the main thread on one TlsfHeap: nothing handed out twice, payloads intact, all freed = empty', async () => {
   const memory = Memory.create({ bytes: 64 << 20, shared: true });
@@ -45,4 +46,19 @@ it('two workers and the main thread on one TlsfHeap: nothing handed out twice, p
   expect(heap.stats().usedBlocks).toBe(0);
   heap.shrink();
   expect(heap.footprint()).toBe(0);
+});
+
+it('TlsfHeap.recover breaks the lock of a dead worker slot (and refuses a bad slot); the heap works after', () => {
+  const memory = Memory.create({ bytes: 4 << 20, shared: true });
+  const heap = new TlsfHeap(new BuddyAllocator({ memory }));
+  const word = heap.region >>> 2; // word 0 of the control structure is the lock
+  lock(memory.i32, word, 5); // as if worker slot 5 died holding it
+  expect(memory.i32[word]! & 0x3fffffff).toBe(6);
+  for (const bad of [0, 32, -1, 1.5, Number.NaN, '3', null])
+    expect(() => TlsfHeap.recover(memory, bad as number)).toThrow(InvalidArgumentError);
+  expect(TlsfHeap.recover(memory, 4)).toBe(false); // slot 4 holds nothing
+  expect(TlsfHeap.recover(memory, 5)).toBe(true);
+  const p = heap.alloc(100);
+  heap.free(p);
+  heap.checkInvariants();
 });
