@@ -912,12 +912,15 @@ export class Kmalloc implements ByteAllocator {
     const i32 = mem.i32;
     const a = slot >>> 2;
     const w = h + P_THREAD_FREE;
+    // A plain read to start with: the compareExchange checks it, and returns the word it found.
+    let old = i32[w]!;
     for (;;) {
-      const old = Atomics.load(i32, w);
       if ((old & TF_FULL) !== 0) return this.pushRemoteFull(h, slot);
       u32[a] = old;
       u32[a + 1] = old ^ this.key;
-      if (Atomics.compareExchange(i32, w, old, slot) === old) return;
+      const seen = Atomics.compareExchange(i32, w, old, slot);
+      if (seen === old) return;
+      old = seen;
     }
   }
 
