@@ -348,53 +348,56 @@ export class TlsfHeap implements ByteAllocator {
     b?: TlsfAttachOptions | number,
     c?: Pick<TlsfOptions, 'onChunk'>,
   ): TlsfHeap {
-    let buddy: BuddyAllocator;
-    let region: number;
-    let onChunk: unknown;
     if (where instanceof BuddyAllocator) {
       if (typeof b !== 'number' || b >>> 0 !== b)
         throw argumentError('region', 'an address (a whole number in [0, 2^32))', b);
-      buddy = where;
-      region = b;
-      onChunk = c?.onChunk;
-    } else {
-      if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
-      const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
-      if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
-        throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
-      where.sync();
-      buddy = attachBuddyUnder(where, 'TLSF heap');
-      region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
+      return TlsfHeap.attachUnlocked(where, b, TlsfHeap.checkOnChunk(c?.onChunk));
+    }
+    if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
+    const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
+    if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
+      throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
+    const cb = TlsfHeap.checkOnChunk(o.onChunk);
+    const memory = where;
+    memory.sync();
+    const region = o.at ?? readSlot(memory, HeaderSlot.Tlsf);
+    const open = (): TlsfHeap => {
+      const buddy = attachBuddyUnder(memory, 'TLSF heap');
       if (region === 0)
         throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
-      onChunk = o.onChunk;
+      return TlsfHeap.attachUnlocked(buddy, region, cb);
+    };
+    const w = region >>> 2;
+    if (
+      !memory.shared ||
+      region === 0 ||
+      (region & 3) !== 0 ||
+      w + T_CHUNK_MAP > memory.u32.length ||
+      memory.u32[w + T_MAGIC] !== TLSF_MAGIC
+    ) {
+      return open(); // unshared, or no heap there (open throws the fsck's error)
     }
+    // Another worker may be changing the heap (and taking chunks from the buddy under its
+    // lock): join, then attach the buddy, read and check the heap, all under the heap's lock.
+    const slot = joinWorker(memory.i32, H_WORKERS);
+    lock(memory.i32, w + T_LOCK, slot);
+    let heap: TlsfHeap;
+    try {
+      heap = open();
+    } catch (e) {
+      unlock(memory.i32, w + T_LOCK, slot);
+      leaveWorker(memory.i32, H_WORKERS, slot);
+      throw e;
+    }
+    unlock(memory.i32, w + T_LOCK, slot);
+    heap.slot = slot;
+    heap.joined = true;
+    return heap;
+  }
+
+  private static checkOnChunk(onChunk: unknown): TlsfState['onChunk'] {
     if (onChunk !== undefined && typeof onChunk !== 'function') throw argumentError('onChunk', 'a function', onChunk);
-    const cb = (onChunk as TlsfState['onChunk'] | undefined) ?? null;
-    const memory = buddy.memory;
-    if (!(where instanceof BuddyAllocator) && memory !== null && memory.shared) {
-      // Another worker may be changing the heap: join, then read and check it under its lock
-      // (the lock word is found only after the region is seen to hold a TLSF heap at all).
-      memory.sync();
-      const c = region >>> 2;
-      if ((region & 3) !== 0 || c + T_CHUNK_MAP > memory.u32.length || memory.u32[c + T_MAGIC] !== TLSF_MAGIC)
-        return TlsfHeap.attachUnlocked(buddy, region, cb); // throws the fsck's error
-      const slot = joinWorker(memory.i32, H_WORKERS);
-      lock(memory.i32, c + T_LOCK, slot);
-      let heap: TlsfHeap;
-      try {
-        heap = TlsfHeap.attachUnlocked(buddy, region, cb);
-      } catch (e) {
-        unlock(memory.i32, c + T_LOCK, slot);
-        leaveWorker(memory.i32, H_WORKERS, slot);
-        throw e;
-      }
-      unlock(memory.i32, c + T_LOCK, slot);
-      heap.slot = slot;
-      heap.joined = true;
-      return heap;
-    }
-    return TlsfHeap.attachUnlocked(buddy, region, cb);
+    return (onChunk as TlsfState['onChunk'] | undefined) ?? null;
   }
 
   /** attach's checks and construction (the caller holds the heap's lock, or the memory is not shared). */
