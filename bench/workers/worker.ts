@@ -3,26 +3,54 @@
  * Kmalloc heap shared through a SharedArrayBuffer, written as a user would
  * (Kmalloc.attach, kmalloc, kfree).
  *
+ * With `global`, every kmalloc and kfree is taken under one lock word of
+ * the control buffer (src/memory/lock.ts): the naive design, one lock around
+ * every call, as a contender.
+ *
  * Control words (i32): 0 = go (the main thread sets it to 1 and notifies);
- * ring r of a producer/consumer pair at RING0 + r * (RING + 2): head, tail, slots.
+ * 1 = the global lock; ring r of a producer/consumer pair at RING0 + r * (RING + 2):
+ * head, tail, slots.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../../src/index.js';
+import { lock, unlock } from '../../src/memory/lock.js';
 
 export const WINDOW = 1024;
 export const RING = 4096;
 export const RING0 = 4;
+/** Words of one producer/consumer ring: head, tail, two sleeping flags, the slots. */
+export const RING_WORDS = RING + 4;
+/** A sleeping side of a ring is woken once this many slots are ready for it. */
+const WAKE_BATCH = 256;
 export const WARM_UP = 300_000;
 
-const { heap, control, mode, index, ops } = workerData as {
+const { heap, control, mode, index, ops, global } = workerData as {
   heap: SharedArrayBuffer;
   control: SharedArrayBuffer;
   mode: 'local' | 'producer' | 'consumer';
   index: number;
   ops: number;
+  global: boolean;
 };
 const k = Kmalloc.attach(Memory.wrap(heap));
 const ctl = new Int32Array(control);
+const GLOBAL_LOCK = 1;
+const me = index + 1; // the lock's owner id: any id distinct per worker
+
+function kmalloc(size: number): number {
+  if (!global) return k.kmalloc(size);
+  lock(ctl, GLOBAL_LOCK, me);
+  const p = k.kmalloc(size);
+  unlock(ctl, GLOBAL_LOCK, me);
+  return p;
+}
+
+function kfree(p: number): void {
+  if (!global) return k.kfree(p);
+  lock(ctl, GLOBAL_LOCK, me);
+  k.kfree(p);
+  unlock(ctl, GLOBAL_LOCK, me);
+}
 const u8 = k.memory.u8;
 let seed = (12345 + index * 7919) >>> 0;
 function next(): number {
@@ -37,12 +65,12 @@ function local(ops: number): void {
   const win = new Float64Array(WINDOW);
   for (let i = 0; i < ops; i += 2) {
     const s = next() & (WINDOW - 1);
-    if (win[s] !== 0) k.kfree(win[s]!);
-    const p = k.kmalloc(16 + (next() % 497));
+    if (win[s] !== 0) kfree(win[s]!);
+    const p = kmalloc(16 + (next() % 497));
     u8[p] = 1;
     win[s] = p;
   }
-  for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) k.kfree(win[s]!);
+  for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) kfree(win[s]!);
 }
 
 local(WARM_UP); // the JIT's warm-up, untimed (as in a long-running program)
@@ -52,24 +80,39 @@ const t0 = performance.now();
 if (mode === 'local') {
   local(ops);
 } else {
-  const r = RING0 + (index >> 1) * (RING + 2);
+  // Ring words: head, tail, consumer sleeping, producer sleeping, then RING slots. A side
+  // sleeps (Atomics.wait, 1 ms at most) only after a short spin, and the other side wakes it
+  // only when its flag says it sleeps and a batch of WAKE_BATCH slots is ready (one context
+  // switch per batch, not per block): the ring costs the two contenders as little as it can.
+  const r = RING0 + (index >> 1) * RING_WORDS;
   if (mode === 'producer') {
     for (let i = 0; i < ops; i++) {
-      const p = k.kmalloc(16 + (next() % 497));
+      const p = kmalloc(16 + (next() % 497));
       u8[p] = 1;
       const h = ctl[r]!;
-      while (h - Atomics.load(ctl, r + 1) >= RING) Atomics.wait(ctl, r + 1, Atomics.load(ctl, r + 1), 1);
-      ctl[r + 2 + (h & (RING - 1))] = p;
+      for (let spin = 0; h - Atomics.load(ctl, r + 1) >= RING; spin++) {
+        if (spin < 100) continue;
+        Atomics.store(ctl, r + 3, 1);
+        const t = Atomics.load(ctl, r + 1);
+        if (h - t >= RING) Atomics.wait(ctl, r + 1, t, 1);
+        Atomics.store(ctl, r + 3, 0);
+      }
+      ctl[r + 4 + (h & (RING - 1))] = p;
       Atomics.store(ctl, r, h + 1);
-      Atomics.notify(ctl, r);
+      if ((h & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + 2) !== 0) Atomics.notify(ctl, r);
     }
   } else {
     for (let i = 0; i < ops; i++) {
       const t = ctl[r + 1]!;
-      while (Atomics.load(ctl, r) === t) Atomics.wait(ctl, r, t, 1);
-      k.kfree(ctl[r + 2 + (t & (RING - 1))]! >>> 0);
+      for (let spin = 0; Atomics.load(ctl, r) === t; spin++) {
+        if (spin < 100) continue;
+        Atomics.store(ctl, r + 2, 1);
+        if (Atomics.load(ctl, r) === t) Atomics.wait(ctl, r, t, 1);
+        Atomics.store(ctl, r + 2, 0);
+      }
+      kfree(ctl[r + 4 + (t & (RING - 1))]! >>> 0);
       Atomics.store(ctl, r + 1, t + 1);
-      Atomics.notify(ctl, r + 1);
+      if ((t & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + 3) !== 0) Atomics.notify(ctl, r + 1);
     }
   }
 }

@@ -20,8 +20,8 @@
  *
  *   free         what alloc pops: `b = free; free = next(b); used++`
  *   local_free   what free pushes on: `next(b) = local_free; local_free = b; used--`
- *   thread_free  (issue 12) frees from other workers, pushed with one
- *                compareExchange, taken by the owner in one exchange
+ *   thread_free  frees from other workers, pushed with one compareExchange,
+ *                taken by the owner in one exchange (see "Many workers")
  *
  * The common alloc is therefore: class = table[(size + 7) >> 3]; d =
  * cur[class]; b = free(d); if b != 0, pop. The common free is: page = (addr -
@@ -49,10 +49,59 @@
  * object is poisoned (0x6b .. 0xa5) and its right zone is 0xbb, and every free
  * walks the lists for a double free.
  *
- * Invariants (checked by the tests through the public API): a class page's
- * slots are each on exactly one of free / local_free / the never-used tail,
- * or handed out; `used` counts those handed out; a page is on its class's
- * queue iff it is not FULL; `cur[class]` is the queue head (or NO_PAGE).
+ * ## Many workers (docs/workers.md)
+ *
+ * Lock order (acyclic; the lock words are K_LOCK here and T_LOCK in
+ * src/tlsf/layout.ts, taken with src/memory/lock.ts):
+ *   1. the kmalloc heap lock, K_LOCK (its TLSF heap takes this same word, so
+ *      Kmalloc calls the TLSF `*Locked` methods under it);
+ *   2. under it: the buddy's own lock, if the buddy has one (BuddyAllocator).
+ *   No lock is held while a worker works on its own pages: the class-page
+ *   fast paths and remote frees take none (remote frees use Atomics only).
+ *
+ * Every worker slot (0: the heap's maker; 1..31: attach on a shared memory)
+ * has a cur[] table of its own, so a worker allocates only from pages whose
+ * heap byte (bits 24..31 of P_INFO, on every page of the class page) is its
+ * slot, and frees into them with plain reads and writes, as on an unshared
+ * heap. A free of a block on another slot's page (or an abandoned one)
+ * pushes it on that page's thread_free with one compareExchange; the owner
+ * takes the whole list with one exchange in the generic path (before
+ * extending, before marking the page FULL). `used` counts a block on
+ * thread_free as used until then, so only the owner writes `used`.
+ *
+ * FULL pages and remote frees: the owner takes a page with no free block
+ * off its queue, sets FULL in P_USED, then TF_FULL in thread_free with a
+ * compareExchange from 0 (if a remote free came meanwhile, the page is
+ * queued again and collected). The first remote free that sees TF_FULL
+ * takes the heap lock, clears it in its push and puts the page on
+ * reclaim[owner] (linked by P_PREV, which the owner leaves alone while the
+ * page is FULL). The owner takes its reclaim list under the heap lock when
+ * its queue of that class runs dry, before adopting or taking a new page. A
+ * free by the owner into its own FULL page clears TF_FULL itself (then it
+ * queues the page) or finds it cleared (then the page is on its reclaim
+ * list: left to reclaim()).
+ *
+ * Abandoned pages: `detach` (and `Kmalloc.recover` for a dead worker), under
+ * the heap lock, collects each of the slot's pages; an empty one goes back to
+ * the buddy, any other gets heap byte HEAP_ABANDONED and joins
+ * abandoned[class] (P_NEXT / P_PREV). Frees into it keep going to its
+ * thread_free; any worker that needs a page of that class first looks at the
+ * first ADOPT_SCAN abandoned pages (gives back the empty ones, adopts the
+ * first with a free block), and `shrink` gives back every empty one.
+ *
+ * The pages, TLSF chunks and large blocks come from the buddy under the heap
+ * lock; so do the TLSF tier's operations (sizes above maxClass, 512 B by
+ * default on a shared memory) and the large blocks'.
+ *
+ * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
+ * are each on exactly one of free / local_free / thread_free / the
+ * never-used tail, or handed out; `used` counts those handed out plus those
+ * on thread_free; the heap byte is a joined slot or HEAP_ABANDONED; a page of
+ * slot s is on s's queue of its class iff it is not FULL, and a FULL one has
+ * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
+ * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
+ * slot is its queue head (or NO_PAGE), and a slot that is not joined has
+ * empty queues and an empty reclaim list.
  *
  * State: the slab space's page table (slab/layout.ts owns the descriptor and
  * draws these fields), the TLSF control block, and the control block below,
@@ -60,10 +109,14 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug) | 11 version (2) | 12 NO_PAGE (always 0)
- *        16 .. 16+n-1           cur[class]: descriptor word index of the current page
- *        16+n .. 16+n+6n-1      per class: size, stride, buddy pages per page, objects
+ *         9 free-tag key | 10 flags (1 = debug) | 11 version (3) | 12 NO_PAGE (always 0)
+ *        13 largeAbove
+ *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
+ *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
  *                               per page, pages made, pages given back
+ *        16+7n .. 16+38n-1      cur[] of worker slots 1..31, n words each
+ *        16+38n .. 16+38n+31    reclaim[slot]: FULL pages a remote free gave back (0 = none)
+ *        16+38n+32 .. +n-1      abandoned[class]: pages whose worker left (0 = none)
  * ```
  *
  * @module
@@ -71,6 +124,7 @@
 import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
+import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -110,8 +164,13 @@ const OWNER_CLASS_DEBUG = 0xc000;
 const OWNER_TLSF = 0xfffe;
 const OWNER_LARGE = 0xffff;
 const HEAD_DELTA_MASK = 0xff;
+const HEAP_SHIFT = 24;
+const HEAP_ABANDONED = 0xff;
+const TF_FULL = 1;
 // end layout-copies
 const { makeInfo, MAX_CLASSES } = slabLayout;
+/** An owner field of no kmalloc tier (for badFree of a block freed under our feet). */
+const OWNER_NONE_VALUE = 0;
 
 /** Options of {@link Kmalloc}. */
 export interface KmallocOptions {
@@ -129,8 +188,10 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 64); larger sizes go
-   * to the TLSF heap, then (above what a TLSF chunk holds) to buddy pages.
+   * Largest size served by a size-class page (default 64, or 512 on a
+   * shared memory, where class pages are per worker and the TLSF tier takes
+   * the heap lock); larger sizes go to the TLSF heap, then (above what a
+   * TLSF chunk holds) to buddy pages.
    * Larger values put more sizes on the fast path and cost utilization
    * (docs/kmalloc.md has the figures).
    */
@@ -158,11 +219,13 @@ const KMALLOC_OPTIONS = [
   'largeAbove',
   'tlsfChunkPages',
 ];
+/** Default maxClass of a heap on a shared memory (workers): the sizes served by per-worker pages. */
+const SHARED_MAX_CLASS = 512;
 /** `new Kmalloc()`: 1 MiB that grows to 64 MiB. */
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
 const KMALLOC_MAGIC = 0x4c414d4b;
-const KMALLOC_VERSION = 2;
+const KMALLOC_VERSION = 3;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 const K_LOCK = 0;
 const K_MAGIC = 1;
@@ -181,6 +244,8 @@ const K_LARGE_ABOVE = 13;
 const K_NO_PAGE = 12;
 /** cur[class] starts here; the class table follows it. */
 const K_CUR = 16;
+/** Longest abandoned-page list prefix a worker looks at for a page before it takes a new one. */
+const ADOPT_SCAN = 16;
 /** Words per class in the class table: size, stride, pages, objects, pages made, pages freed. */
 const CLASS_WORDS = 6;
 const CW_MADE = 4;
@@ -355,9 +420,14 @@ export class Kmalloc implements ByteAllocator {
   private readonly pageSize: number;
   private readonly pageMask: number;
   private readonly maxPages: number;
-  // Many workers (docs/workers.md): on a shared memory every public method holds the heap lock.
+  // Many workers (docs/workers.md): a worker's class pages are its own (no lock); the buddy, the TLSF
+  // tier, large blocks and the hand-over lists below are under the heap lock on a shared memory.
   /** u32 index of the heap lock (word K_LOCK of the control block) when the memory is shared, else -1. */
   private readonly lockAt: number;
+  /** u32 index of reclaim[this.slot]: this worker's FULL pages that got a remote free (linked by P_PREV). */
+  private readonly reclaimAt: number;
+  /** u32 index of abandoned[0]: per class, the pages whose worker left (linked by P_NEXT / P_PREV). */
+  private readonly abandonedAt: number;
   /** This instance's worker slot: 0 for the thread that made the heap, 1..31 for one that attached. */
   private readonly slot: number;
   /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
@@ -383,9 +453,11 @@ export class Kmalloc implements ByteAllocator {
     this.space = space;
     this.tlsf = tlsf;
     this.k = k;
-    this.cur = k + K_CUR;
+    this.cur = curTable(k, n, st.slot);
     this.noPage = k + K_NO_PAGE;
     this.nClasses = n;
+    this.reclaimAt = reclaimTable(k, n) + st.slot;
+    this.abandonedAt = abandonedTable(k, n);
     this.debug = (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0;
     this.objOffset = this.debug ? RED_ZONE : 0;
     this.key = u32[k + K_KEY]! | 0;
@@ -420,6 +492,7 @@ export class Kmalloc implements ByteAllocator {
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
+    tlsf.shareLock(k + K_LOCK, st.slot); // k.tlsf used directly takes the heap lock too
   }
 
   /** Lays a new heap out in the buffer; returns where its state is. */
@@ -447,12 +520,19 @@ export class Kmalloc implements ByteAllocator {
     const usedBefore = buddy.pages - buddy.freePages;
     const space = SlabSpace.of(buddy);
     const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
-    const maxClass = checkInteger(options.maxClass ?? 64, 'maxClass', 8, Math.min(tlsf.maxSize, buddy.pageSize << 6));
+    // On a shared memory sizes up to 512 B take the per-worker class pages by default (the TLSF
+    // tier above maxClass is one heap under the heap lock); unshared heaps keep 64 B (utilization).
+    const maxClass = checkInteger(
+      options.maxClass ?? (buddy.memory.shared ? SHARED_MAX_CLASS : 64),
+      'maxClass',
+      8,
+      Math.min(tlsf.maxSize, buddy.pageSize << 6),
+    );
     const sizes = classSizes(options.classes ?? 8, maxClass);
     if (sizes.length > MAX_CLASSES) throw new InvalidArgumentError(`kmalloc: at most ${MAX_CLASSES} size classes`);
     const debug = options.debug === true;
     const n = sizes.length;
-    const words = K_CUR + n + n * CLASS_WORDS;
+    const words = controlWords(n);
     const kAddr = buddy.allocPagesExact(Math.ceil((words * 4) / buddy.pageSize));
     const memory = buddy.memory;
     memory.sync();
@@ -474,9 +554,13 @@ export class Kmalloc implements ByteAllocator {
     for (let c = 0; c < n; c++) {
       const size = sizes[c]!;
       const stride = debug ? size + 2 * RED_ZONE : size;
-      const order = Math.min(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), 8);
+      // On a shared memory a class page is at least 2 buddy pages: its head descriptor (the
+      // words its owner writes on every alloc and free) then has a 64-byte line of its own,
+      // not one shared with the descriptor of a page another worker owns (false sharing).
+      const minOrder = memory.shared ? Math.min(1, buddy.maxOrder) : 0;
+      const order = Math.min(Math.max(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), minOrder), 8);
       const pages = 1 << order;
-      u32[k + K_CUR + c] = k + K_NO_PAGE;
+      for (let slot = 0; slot < MAX_WORKERS; slot++) u32[curTable(k, n, slot) + c] = k + K_NO_PAGE;
       const w = k + K_CUR + n + c * CLASS_WORDS;
       u32[w] = size;
       u32[w + 1] = stride;
@@ -527,22 +611,28 @@ export class Kmalloc implements ByteAllocator {
 
   /** attach's checks and construction, on the control block at u32 index `k`. */
   private static open(memory: Memory, k: number, slot: number): Kmalloc {
-    const buddy = BuddyAllocator.attach(memory);
+    const buddy = attachBuddyUnder(memory, 'kmalloc heap', slot); // the buddy takes its lock in this slot's name
     const u32 = memory.u32;
     const n = u32[k + K_CLASSES]!;
-    if (n < 1 || n > MAX_CLASSES || k + K_CUR + n * (1 + CLASS_WORDS) > u32.length)
+    if (n < 1 || n > MAX_CLASSES || k + controlWords(n) > u32.length)
       throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
-    Kmalloc.fsck(buddy, space, tlsf, u32, k, n);
+    // On a shared memory other joined workers change their own queues without the lock: their
+    // queues are not read here (the lock-guarded lists are); on a copy every queue is.
+    const busy = memory.shared ? u32[H_WORKERS]! & ~(1 << slot) : 0;
+    Kmalloc.fsck(buddy, space, tlsf, u32, k, n, busy);
     return new Kmalloc({}, { buddy, space, tlsf, k, slot });
   }
 
   /**
    * attach's check of the control block (the buddy, slab space and TLSF heap
    * checked themselves): the class table consistent, the always-0 word 0, and
-   * every class's page queue a bounded chain of head descriptors of that class.
-   * A damaged word is HeapCorruptionError with its address.
+   * every class's page queue of every worker slot not in `busy` a bounded
+   * chain of head descriptors of that class and slot, every reclaim list a
+   * chain of that slot's FULL pages, every abandoned list a chain of
+   * abandoned pages of its class. A damaged word is HeapCorruptionError with
+   * its address.
    */
   private static fsck(
     buddy: BuddyAllocator,
@@ -551,6 +641,7 @@ export class Kmalloc implements ByteAllocator {
     u32: Uint32Array,
     k: number,
     n: number,
+    busy: number,
   ): void {
     const bad = (what: string, word: number): never => {
       throw new HeapCorruptionError(`kmalloc: damaged control block: ${what}`, word * 4);
@@ -577,28 +668,46 @@ export class Kmalloc implements ByteAllocator {
     if (u32[k + K_META_PAGES]! > buddy.pages) bad(`meta pages ${u32[k + K_META_PAGES]!}`, k + K_META_PAGES);
     const pt = space.pageTable;
     const end = pt + (buddy.pages << PAGE_SHIFT);
-    for (let c = 0; c < n; c++) {
-      const owner = (debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + c;
-      let d = u32[k + K_CUR + c]!;
-      if (d === k + K_NO_PAGE) continue;
+    const isDescriptor = (d: number): boolean => d >= pt && d < end && ((d - pt) & ((1 << PAGE_SHIFT) - 1)) === 0;
+    const headOf = (d: number, c: number, heap: number): boolean =>
+      u32[d + P_INFO] === (makeInfo((debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + c, 0) | (heap << HEAP_SHIFT)) >>> 0;
+    /** A doubly linked list (P_NEXT / P_PREV) of head pages of class c and heap `heap`, from word `at`. */
+    const queue = (at: number, c: number, heap: number, what: string): void => {
+      let d = u32[at]!;
+      if (heap !== HEAP_ABANDONED) {
+        if (d === k + K_NO_PAGE) return;
+        if (d === 0) bad(`${what} is 0 (an empty queue is the always-0 word's index)`, at);
+      }
       let back = 0;
       for (let steps = 0; d !== 0; steps++) {
-        if (steps > buddy.pages || d < pt || d >= end || ((d - pt) & ((1 << PAGE_SHIFT) - 1)) !== 0) {
-          bad(
-            `class ${c}'s page queue reaches ${d}, not a page descriptor`,
-            steps === 0 ? k + K_CUR + c : back + P_NEXT,
-          );
-        }
-        if (u32[d + P_INFO] !== makeInfo(owner, 0) || u32[d + P_PREV] !== back) {
-          bad(
-            `class ${c}'s page queue holds a page that is not a head page of that class`,
-            steps === 0 ? k + K_CUR + c : back + P_NEXT,
-          );
-        }
+        const from = steps === 0 ? at : back + P_NEXT;
+        if (steps > buddy.pages || !isDescriptor(d)) bad(`${what} reaches ${d}, not a page descriptor`, from);
+        if (!headOf(d, c, heap) || u32[d + P_PREV] !== back)
+          bad(`${what} holds a page that is not a head page of class ${c} of that heap`, from);
         back = d;
         d = u32[d + P_NEXT]!;
       }
+    };
+    for (let slot = 0; slot < MAX_WORKERS; slot++) {
+      const cur = curTable(k, n, slot);
+      if ((busy & (1 << slot)) === 0)
+        for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
+      // reclaim[slot]: FULL head pages of that slot, linked by P_PREV.
+      const r = reclaimTable(k, n) + slot;
+      let d = u32[r]!;
+      for (let steps = 0, from = r; d !== 0; steps++) {
+        if (steps > buddy.pages || !isDescriptor(d) || u32[d + P_INFO]! >>> HEAP_SHIFT !== slot)
+          bad(`worker slot ${slot}'s reclaim list reaches ${d}, not a page of that slot`, from);
+        const own = u32[d + P_INFO]! & 0xffffff;
+        const c = own - (debug ? OWNER_CLASS_DEBUG : OWNER_CLASS);
+        if (!(c >= 0 && c < n) || !headOf(d, c, slot) || (u32[d + P_USED]! & USED_FULL) === 0)
+          bad(`worker slot ${slot}'s reclaim list holds a page that is not a FULL head page`, from);
+        from = d + P_PREV;
+        d = u32[d + P_PREV]!;
+      }
     }
+    const ab = abandonedTable(k, n);
+    for (let c = 0; c < n; c++) queue(ab + c, c, HEAP_ABANDONED, `class ${c}'s abandoned list`);
   }
 
   // ------------------------------------------------------------ fast paths
@@ -611,17 +720,6 @@ export class Kmalloc implements ByteAllocator {
    * @throws HeapCorruptionError when a free block was written to after its free.
    */
   alloc(size: number): number {
-    if (this.lockAt < 0) return this.allocHere(size);
-    this.enter();
-    try {
-      return this.allocHere(size);
-    } finally {
-      this.leave();
-    }
-  }
-
-  /** alloc without the heap lock: the whole of it on an unshared memory. */
-  private allocHere(size: number): number {
     if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
     if (size <= this.fastMax && size >>> 0 === size) {
       const mem = this.memory;
@@ -649,10 +747,31 @@ export class Kmalloc implements ByteAllocator {
       size >>> 0 === size &&
       (-size & this.pageMask) << PAGE_FIT_SHIFT > size
     ) {
-      const p = this.tlsf.tryAlloc(size);
+      const p = this.lockAt < 0 ? this.tlsf.tryAllocLocked(size) : this.tryAllocMedium(size);
       if (p !== 0) return p;
     }
     return this.allocOther(size);
+  }
+
+  /** The TLSF tier's alloc under the heap lock (a shared memory). */
+  private tryAllocMedium(size: number): number {
+    this.enter();
+    try {
+      return this.tlsf.tryAllocLocked(size);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** The TLSF tier's free, under the heap lock on a shared memory. */
+  private freeMedium(addr: number): void {
+    if (this.lockAt < 0) return this.tlsf.freeLocked(addr);
+    this.enter();
+    try {
+      this.tlsf.freeLocked(addr);
+    } finally {
+      this.leave();
+    }
   }
 
   /**
@@ -661,17 +780,6 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
-    if (this.lockAt < 0) return this.freeHere(addr);
-    this.enter();
-    try {
-      this.freeHere(addr);
-    } finally {
-      this.leave();
-    }
-  }
-
-  /** free without the heap lock: the whole of it on an unshared memory. */
-  private freeHere(addr: number): void {
     if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
@@ -687,6 +795,8 @@ export class Kmalloc implements ByteAllocator {
         const rel = addr - (this.base + (((h - this.pt) >>> PAGE_SHIFT) << this.shift));
         // On the grid, and below `unused` (which never passes the last slot's end).
         if (addr < u32[h + P_UNUSED]! && Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel) {
+          // Another worker's page (or an abandoned one): its thread_free list.
+          if (info >>> HEAP_SHIFT !== this.slot) return this.freeRemote(h, addr, addr);
           const a = addr >>> 2;
           if ((u32[a + 1]! ^ u32[a]!) === this.key) return this.freeSuspect(h, addr, addr);
           // The current page takes the block straight back on `free` (SLUB's
@@ -702,7 +812,7 @@ export class Kmalloc implements ByteAllocator {
           return;
         }
       } else if ((info & OWNER_MASK) === OWNER_TLSF) {
-        return this.tlsf.free(addr);
+        return this.freeMedium(addr);
       } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
         return this.freeLarge(addr, pg);
       }
@@ -725,19 +835,248 @@ export class Kmalloc implements ByteAllocator {
             // Take the page's local frees as its new free list (free-list sharding).
             u32[d + P_FREELIST] = lf;
             u32[d + P_LOCAL_FREE] = 0;
+          } else if (u32[d + P_THREAD_FREE] !== 0) {
+            this.collect(d); // other workers' frees, taken in one exchange
+            continue;
           } else if (u32[d + P_UNUSED]! < this.pageAddr(d) + this.span[cls]!) {
             this.extend(d, cls);
           } else {
-            // No free block: the page is full. Off the queue; the next page becomes current.
-            u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
+            // No free block: the page is full. Off the queue first, then TF_FULL tells the
+            // first remote free, which hands it back on reclaim[owner] (and so writes P_PREV).
             this.unqueue(cls, d);
+            u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
+            if (Atomics.compareExchange(mem.i32, d + P_THREAD_FREE, 0, TF_FULL) !== 0) {
+              // A remote free came in between: keep the page, collect it next round.
+              u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
+              this.enqueueHead(cls, d);
+            }
             continue;
           }
         }
         return this.take(d) + this.objOffset;
       }
+      // No page queued: full pages that remote frees gave back, an abandoned page, a new page.
+      if (u32[this.reclaimAt] !== 0 && this.reclaim()) continue;
+      if (u32[this.abandonedAt + cls] !== 0 && this.adopt(cls)) continue;
       this.newPage(cls, size);
     }
+  }
+
+  /**
+   * Takes page `d`'s thread_free list (frees from other workers) in one
+   * exchange and puts it in front of its free list; those blocks stop
+   * counting as used. `d` is this worker's, or the heap lock is held.
+   */
+  private collect(d: number): void {
+    const mem = this.memory;
+    const u32 = mem.u32;
+    const list = Atomics.exchange(mem.i32, d + P_THREAD_FREE, 0) & ~TF_FULL;
+    if (list === 0) return;
+    const cls = this.classOfHead(d);
+    const limit = this.span[cls]! / this.stride[cls]!;
+    let n = 1;
+    let tail = list >>> 0;
+    for (let p = u32[tail >>> 2]!; p !== 0; p = u32[p >>> 2]!) {
+      if (++n > limit)
+        throw new HeapCorruptionError(
+          `kmalloc: thread_free list of page ${hex(this.pageAddr(d))} is longer than the page`,
+          (d + P_THREAD_FREE) * 4,
+        );
+      tail = p;
+    }
+    const free = u32[d + P_FREELIST]!;
+    u32[tail >>> 2] = free;
+    u32[(tail >>> 2) + 1] = free ^ this.key;
+    u32[d + P_FREELIST] = list >>> 0;
+    u32[d + P_USED] = u32[d + P_USED]! - n;
+  }
+
+  /**
+   * free of a block on a page this worker does not own: push it on the
+   * page's thread_free list with one compareExchange (mimalloc's
+   * thread_free). The first remote free into a FULL page (TF_FULL set) takes
+   * the heap lock and hands the page back to its owner's reclaim list.
+   */
+  private freeRemote(h: number, slot: number, addr: number): void {
+    const mem = this.memory;
+    const u32 = mem.u32;
+    const a = slot >>> 2;
+    if ((u32[a + 1]! ^ u32[a]!) === this.key && this.onLists(h, slot))
+      throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+    this.pushRemote(h, slot);
+  }
+
+  /** Pushes `slot` on page `h`'s thread_free list (see {@link freeRemote}). */
+  private pushRemote(h: number, slot: number): void {
+    const mem = this.memory;
+    const u32 = mem.u32;
+    const i32 = mem.i32;
+    const a = slot >>> 2;
+    const w = h + P_THREAD_FREE;
+    // A plain read to start with: the compareExchange checks it, and returns the word it found.
+    let old = i32[w]!;
+    for (;;) {
+      if ((old & TF_FULL) !== 0) return this.pushRemoteFull(h, slot);
+      u32[a] = old;
+      u32[a + 1] = old ^ this.key;
+      const seen = Atomics.compareExchange(i32, w, old, slot);
+      if (seen === old) return;
+      old = seen;
+    }
+  }
+
+  /** The first remote free into a FULL page: under the heap lock, push and hand the page to its owner. */
+  private pushRemoteFull(h: number, slot: number): void {
+    this.enter();
+    try {
+      const mem = this.memory;
+      const u32 = mem.u32;
+      const i32 = mem.i32;
+      const a = slot >>> 2;
+      const w = h + P_THREAD_FREE;
+      for (;;) {
+        const old = Atomics.load(i32, w);
+        const next = old & ~TF_FULL;
+        u32[a] = next;
+        u32[a + 1] = next ^ this.key;
+        if (Atomics.compareExchange(i32, w, old, slot) !== old) continue;
+        if ((old & TF_FULL) !== 0) {
+          // TF_FULL is set only on a page of a worker slot (never an abandoned one): its
+          // heap byte is stable under the lock. The page goes on that slot's reclaim list.
+          const r = reclaimTable(this.k, this.nClasses) + (u32[h + P_INFO]! >>> HEAP_SHIFT);
+          u32[h + P_PREV] = u32[r]!;
+          Atomics.store(i32, r, h);
+        }
+        return;
+      }
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * Takes this worker's reclaim list (its FULL pages that got a remote free)
+   * under the heap lock: each page is collected and queued again (also when
+   * nothing in it is used now). True if the list was not empty.
+   */
+  private reclaim(): boolean {
+    this.enter();
+    try {
+      const mem = this.memory;
+      const u32 = mem.u32;
+      let d = Atomics.exchange(mem.i32, this.reclaimAt, 0) >>> 0;
+      if (d === 0) return false;
+      while (d !== 0) {
+        const next = u32[d + P_PREV]!;
+        u32[d + P_PREV] = 0;
+        u32[d + P_NEXT] = 0;
+        u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
+        this.collect(d);
+        // Queued again even when empty: a page that other workers emptied is about to be
+        // filled again (producer/consumer), and giving it back only to take a new one would
+        // cost two buddy calls. `shrink` and `detach` give back the empty ones.
+        this.enqueueSecond(this.classOfHead(d), d);
+        d = next;
+      }
+      return true;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * Looks at the first ADOPT_SCAN abandoned pages of class `cls` (their
+   * worker left) under the heap lock: an empty one goes back to the buddy,
+   * the first with a free block becomes this worker's. True if one was adopted.
+   */
+  private adopt(cls: number): boolean {
+    this.enter();
+    try {
+      const u32 = this.memory.u32;
+      const end = this.span[cls]!;
+      let d = u32[this.abandonedAt + cls]!;
+      for (let i = 0; d !== 0 && i < ADOPT_SCAN; i++) {
+        const next = u32[d + P_NEXT]!;
+        this.collect(d);
+        const used = u32[d + P_USED]! & USED_MASK;
+        if (used === 0) {
+          this.unlinkAbandoned(cls, d);
+          this.releasePage(d, cls);
+        } else if (
+          u32[d + P_FREELIST] !== 0 ||
+          u32[d + P_LOCAL_FREE] !== 0 ||
+          u32[d + P_UNUSED]! < this.pageAddr(d) + end
+        ) {
+          this.unlinkAbandoned(cls, d);
+          this.setHeap(d, cls, this.slot);
+          this.enqueueHead(cls, d);
+          return true;
+        }
+        d = next;
+      }
+      return false;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Writes worker slot `heap` (or HEAP_ABANDONED) in the heap byte of every page of class page `d`. */
+  private setHeap(d: number, cls: number, heap: number): void {
+    const u32 = this.memory.u32;
+    for (let i = 0, pages = this.pagesOf[cls]!; i < pages; i++) {
+      const e = d + (i << PAGE_SHIFT);
+      u32[e + P_INFO] = ((u32[e + P_INFO]! & 0xffffff) | (heap << HEAP_SHIFT)) >>> 0;
+    }
+  }
+
+  private unlinkAbandoned(cls: number, d: number): void {
+    const u32 = this.memory.u32;
+    const next = u32[d + P_NEXT]!;
+    const prev = u32[d + P_PREV]!;
+    if (prev !== 0) u32[prev + P_NEXT] = next;
+    else u32[this.abandonedAt + cls] = next;
+    if (next !== 0) u32[next + P_PREV] = prev;
+    u32[d + P_NEXT] = 0;
+    u32[d + P_PREV] = 0;
+  }
+
+  /**
+   * Hands every class page of worker slot `slot` over (the heap lock held):
+   * each is collected; an empty one goes back to the buddy, any other joins
+   * its class's abandoned list (any worker adopts it when it needs a page of
+   * that class; remote frees into it stay correct meanwhile). Then the
+   * slot's cur[] table and reclaim list are empty.
+   */
+  private abandonSlot(slot: number): void {
+    const mem = this.memory;
+    mem.sync();
+    const n = this.nClasses;
+    const cur = curTable(this.k, n, slot);
+    for (let pg = 0; pg < this.buddy.pages; pg++) {
+      const u32 = mem.u32;
+      const d = this.pt + (pg << PAGE_SHIFT);
+      const info = u32[d + P_INFO]!;
+      const own = info & OWNER_MASK;
+      if (own < OWNER_CLASS || own >= OWNER_TLSF || ((info >>> 16) & HEAD_DELTA_MASK) !== 0) continue;
+      if (info >>> HEAP_SHIFT !== slot) continue;
+      const cls = this.classOfHead(d);
+      u32[d + P_NEXT] = 0;
+      u32[d + P_PREV] = 0;
+      u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
+      this.collect(d); // also clears TF_FULL
+      if ((u32[d + P_USED]! & USED_MASK) === 0) {
+        this.releasePage(d, cls);
+        continue;
+      }
+      this.setHeap(d, cls, HEAP_ABANDONED);
+      const head = u32[this.abandonedAt + cls]!;
+      u32[d + P_NEXT] = head;
+      if (head !== 0) u32[head + P_PREV] = d;
+      u32[this.abandonedAt + cls] = d;
+    }
+    const u32 = mem.u32;
+    for (let c = 0; c < n; c++) u32[cur + c] = this.k + K_NO_PAGE;
+    Atomics.store(mem.i32, reclaimTable(this.k, n) + slot, 0);
   }
 
   /** Pops the first block of page `d`'s free list (not empty), checking its free tag. */
@@ -781,30 +1120,36 @@ export class Kmalloc implements ByteAllocator {
 
   /** Takes a page for class `cls` from the buddy and makes it the current one. */
   private newPage(cls: number, size: number): void {
-    const pages = this.pagesOf[cls]!;
-    this.tlsf.shrink(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
-    let addr: number;
+    this.enter();
     try {
-      addr = this.buddy.allocPages(pages);
-    } catch (e) {
-      if (e instanceof OutOfMemoryError)
-        throw new OutOfMemoryError(
-          `kmalloc: no ${pages} free pages for a page of class ${this.classSizes[cls]} (request of ${size} bytes)`,
-          size,
-        );
-      throw e;
+      const pages = this.pagesOf[cls]!;
+      this.tlsf.shrinkLocked(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
+      let addr: number;
+      try {
+        addr = this.buddy.allocPages(pages);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError)
+          throw new OutOfMemoryError(
+            `kmalloc: no ${pages} free pages for a page of class ${this.classSizes[cls]} (request of ${size} bytes)`,
+            size,
+          );
+        throw e;
+      }
+      const mem = this.memory;
+      mem.sync(); // taking pages may have grown (and replaced) the buffer
+      const u32 = mem.u32;
+      const pg = (addr - this.base) >>> this.shift;
+      const d = this.pt + (pg << PAGE_SHIFT);
+      this.space.clearPages(pg, pages);
+      // The heap byte (bits 24..31) names this worker's slot on every page.
+      this.space.setOwner(pg, pages, (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls, true, this.slot << 8);
+      u32[d + P_UNUSED] = addr;
+      this.enqueueHead(cls, d);
+      const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_MADE;
+      u32[w] = u32[w]! + 1;
+    } finally {
+      this.leave();
     }
-    const mem = this.memory;
-    mem.sync(); // taking pages may have grown (and replaced) the buffer
-    const u32 = mem.u32;
-    const pg = (addr - this.base) >>> this.shift;
-    const d = this.pt + (pg << PAGE_SHIFT);
-    this.space.clearPages(pg, pages);
-    this.space.setOwner(pg, pages, (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls, true);
-    u32[d + P_UNUSED] = addr;
-    this.enqueueHead(cls, d);
-    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_MADE;
-    u32[w] = u32[w]! + 1;
   }
 
   /** A free left page `h` empty (`w` = 0) or un-full (FULL set): queue it again or give it back. */
@@ -812,6 +1157,9 @@ export class Kmalloc implements ByteAllocator {
     const u32 = this.memory.u32;
     const used = w & USED_MASK;
     if ((w & USED_FULL) !== 0) {
+      // Still waiting with TF_FULL? Then this worker takes it back; else a remote free
+      // has put it on this worker's reclaim list, and reclaim() will queue it.
+      if (!this.clearFullFlag(h)) return;
       u32[h + P_USED] = used;
       if (used === 0) return this.releasePage(h, cls);
       // Back on the queue, after the current page (mimalloc appends un-full pages too).
@@ -824,14 +1172,29 @@ export class Kmalloc implements ByteAllocator {
     this.releasePage(h, cls);
   }
 
+  /** Clears TF_FULL of FULL page `h` if no remote free has yet; true if it did. */
+  private clearFullFlag(h: number): boolean {
+    const i32 = this.memory.i32;
+    for (;;) {
+      const old = Atomics.load(i32, h + P_THREAD_FREE);
+      if ((old & TF_FULL) === 0) return false;
+      if (Atomics.compareExchange(i32, h + P_THREAD_FREE, old, old & ~TF_FULL) === old) return true;
+    }
+  }
+
   /** Gives page `h` (off every queue) back to the buddy. */
   private releasePage(h: number, cls: number): void {
-    const pg = (h - this.pt) >>> PAGE_SHIFT;
-    this.space.clearPages(pg, this.pagesOf[cls]!);
-    this.buddy.free(this.base + (pg << this.shift));
-    const u32 = this.memory.u32;
-    const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_FREED;
-    u32[w] = u32[w]! + 1;
+    this.enter();
+    try {
+      const pg = (h - this.pt) >>> PAGE_SHIFT;
+      this.space.clearPages(pg, this.pagesOf[cls]!);
+      this.buddy.free(this.base + (pg << this.shift));
+      const u32 = this.memory.u32;
+      const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_FREED;
+      u32[w] = u32[w]! + 1;
+    } finally {
+      this.leave();
+    }
   }
 
   // Queue links: P_NEXT / P_PREV hold descriptor word indices, 0 = none.
@@ -889,7 +1252,7 @@ export class Kmalloc implements ByteAllocator {
 
   private onList(headWord: number, slot: number, limit: number): boolean {
     const u32 = this.memory.u32;
-    let p = u32[headWord]!;
+    let p = (u32[headWord]! & ~TF_FULL) >>> 0;
     for (let n = 0; p !== 0 && n <= limit; n++) {
       if (p === slot) return true;
       p = u32[p >>> 2]!;
@@ -1007,6 +1370,7 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     this.poison(cls, slot);
+    if (this.memory.u32[h + P_INFO]! >>> HEAP_SHIFT !== this.slot) return this.pushRemote(h, slot);
     this.pushFree(h, slot);
   }
 
@@ -1022,13 +1386,19 @@ export class Kmalloc implements ByteAllocator {
       return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
     }
     if (size <= this.largeAbove && (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
-      const p = this.tlsf.tryAlloc(size);
+      const p = this.lockAt < 0 ? this.tlsf.tryAllocLocked(size) : this.tryAllocMedium(size);
       if (p !== 0) return p;
       // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
     }
-    return this.allocLarge(size);
+    this.enter();
+    try {
+      return this.allocLarge(size);
+    } finally {
+      this.leave();
+    }
   }
 
+  /** Exact buddy pages for `size` (the heap lock held on a shared memory). */
   private allocLarge(size: number): number {
     const pages = Math.ceil(size / this.pageSize);
     if (pages > 2 ** this.buddy.maxOrder) {
@@ -1037,7 +1407,7 @@ export class Kmalloc implements ByteAllocator {
         size,
       );
     }
-    this.tlsf.shrink();
+    this.tlsf.shrinkLocked();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
@@ -1070,18 +1440,31 @@ export class Kmalloc implements ByteAllocator {
       return this.freeDebug(this.locH, this.locCls, this.locSlot);
     }
     if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) return this.freeLarge(addr, pg);
-    this.badFree(addr, own);
+    this.enter();
+    try {
+      this.badFree(addr, own);
+    } finally {
+      this.leave();
+    }
   }
 
+  /** Gives large block `addr` (first page `pg`) back to the buddy, under the heap lock on a shared memory. */
   private freeLarge(addr: number, pg: number): void {
-    const d = this.pt + (pg << PAGE_SHIFT);
-    const pages = this.memory.u32[d + P_FREELIST]!;
-    this.buddy.free(addr);
-    const u32 = this.memory.u32;
-    u32[d + P_INFO] = 0;
-    u32[d + P_FREELIST] = 0;
-    u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
-    u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
+    this.enter();
+    try {
+      this.memory.sync();
+      const d = this.pt + (pg << PAGE_SHIFT);
+      if ((this.memory.u32[d + P_INFO]! & OWNER_MASK) !== OWNER_LARGE) return this.badFree(addr, OWNER_NONE_VALUE); // freed meanwhile
+      const pages = this.memory.u32[d + P_FREELIST]!;
+      this.buddy.free(addr);
+      const u32 = this.memory.u32;
+      u32[d + P_INFO] = 0;
+      u32[d + P_FREELIST] = 0;
+      u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
+      u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
+    } finally {
+      this.leave();
+    }
   }
 
   private badFree(addr: number, own: number): never {
@@ -1115,51 +1498,57 @@ export class Kmalloc implements ByteAllocator {
    * InvalidArgumentError for a bad size (the heap is unchanged then).
    */
   realloc(addr: number, size: number): number {
+    if (addr === 0) return this.alloc(size);
+    if (typeof size !== 'number' || size >>> 0 !== size)
+      throw argumentError('size', 'a whole number in [0, 2^32)', size);
+    if (typeof addr !== 'number' || addr >>> 0 !== addr)
+      throw typeof addr === 'number'
+        ? new InvalidFreeError(`krealloc(${describe(addr)}): not an address`, addr)
+        : argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
+    let usable: number;
+    const mem = this.memory;
+    mem.sync();
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    const own =
+      addr >>> 0 === addr && off >= 0 && pg < this.maxPages
+        ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK
+        : 0;
+    if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
+      if (this.locate(addr) !== LIVE_BLOCK)
+        throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
+      usable = this.classSizes[this.locCls]!;
+    } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
+      return this.reallocMedium(addr, size); // in place when it fits or the next block is free
+    } else {
+      usable = this.usableSize(addr);
+    }
+    if (size === 0) {
+      this.free(addr);
+      return 0;
+    }
+    if (size <= usable && size * 2 >= usable) return addr;
+    const fresh = this.alloc(size);
+    const n = Math.min(usable, size);
+    if (n <= 256) {
+      // Small moves word by word (copyWithin's call costs more than the copy). Usable
+      // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
+      const u32 = this.memory.u32;
+      for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++)
+        u32[to + i] = u32[from + i]!;
+    } else {
+      this.memory.u8.copyWithin(fresh, addr, addr + n);
+    }
+    this.free(addr);
+    return fresh;
+  }
+
+  /** The TLSF tier's realloc, under the heap lock on a shared memory. */
+  private reallocMedium(addr: number, size: number): number {
+    if (this.lockAt < 0) return this.tlsf.reallocLocked(addr, size);
     this.enter();
     try {
-      if (addr === 0) return this.alloc(size);
-      if (typeof size !== 'number' || size >>> 0 !== size)
-        throw argumentError('size', 'a whole number in [0, 2^32)', size);
-      if (typeof addr !== 'number' || addr >>> 0 !== addr)
-        throw typeof addr === 'number'
-          ? new InvalidFreeError(`krealloc(${describe(addr)}): not an address`, addr)
-          : argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
-      let usable: number;
-      const mem = this.memory;
-      mem.sync();
-      const off = addr - this.base;
-      const pg = off >>> this.shift;
-      const own =
-        addr >>> 0 === addr && off >= 0 && pg < this.maxPages
-          ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK
-          : 0;
-      if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
-        if (this.locate(addr) !== LIVE_BLOCK)
-          throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
-        usable = this.classSizes[this.locCls]!;
-      } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
-        return this.tlsf.realloc(addr, size); // in place when it fits or the next block is free
-      } else {
-        usable = this.usableSize(addr);
-      }
-      if (size === 0) {
-        this.free(addr);
-        return 0;
-      }
-      if (size <= usable && size * 2 >= usable) return addr;
-      const fresh = this.alloc(size);
-      const n = Math.min(usable, size);
-      if (n <= 256) {
-        // Small moves word by word (copyWithin's call costs more than the copy). Usable
-        // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
-        const u32 = this.memory.u32;
-        for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++)
-          u32[to + i] = u32[from + i]!;
-      } else {
-        this.memory.u8.copyWithin(fresh, addr, addr + n);
-      }
-      this.free(addr);
-      return fresh;
+      return this.tlsf.reallocLocked(addr, size);
     } finally {
       this.leave();
     }
@@ -1171,21 +1560,31 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
   usableSize(addr: number): number {
+    const pg = this.space.pageOf(addr);
+    const own = this.space.ownerOf(pg);
+    if (own >= OWNER_CLASS && own < OWNER_TLSF) {
+      if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
+    } else if (own === OWNER_TLSF || own === OWNER_LARGE) {
+      const n = this.usableLocked(addr, own);
+      if (n >= 0) return n;
+    }
+    throw new InvalidFreeError(
+      `ksize(${typeof addr === 'number' ? hex(addr) : describe(addr)}): not a block allocated by kmalloc`,
+      typeof addr === 'number' ? addr : NaN,
+    );
+  }
+
+  /** usableSize of a TLSF or large block under the heap lock; -1 when `addr` is not one. */
+  private usableLocked(addr: number, own: number): number {
     this.enter();
     try {
-      const pg = this.space.pageOf(addr);
-      const own = this.space.ownerOf(pg);
-      if (own >= OWNER_CLASS && own < OWNER_TLSF) {
-        if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
-      } else if (own === OWNER_TLSF) {
-        if (this.tlsf.isAllocated(addr)) return this.tlsf.usableSize(addr);
-      } else if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) {
+      if (own === OWNER_TLSF) return this.tlsf.isAllocatedLocked(addr) ? this.tlsf.usableSizeLocked(addr) : -1;
+      if (
+        ((addr - this.base) & (this.pageSize - 1)) === 0 &&
+        this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE
+      )
         return this.buddy.blockPages(addr) * this.pageSize;
-      }
-      throw new InvalidFreeError(
-        `ksize(${typeof addr === 'number' ? hex(addr) : describe(addr)}): not a block allocated by kmalloc`,
-        typeof addr === 'number' ? addr : NaN,
-      );
+      return -1;
     } finally {
       this.leave();
     }
@@ -1211,16 +1610,11 @@ export class Kmalloc implements ByteAllocator {
 
   /** True when `addr` is the start of a live block. */
   isAllocated(addr: number): boolean {
-    this.enter();
     try {
-      try {
-        this.usableSize(addr);
-        return true;
-      } catch {
-        return false;
-      }
-    } finally {
-      this.leave();
+      this.usableSize(addr);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -1238,7 +1632,7 @@ export class Kmalloc implements ByteAllocator {
           }
         });
       });
-      this.tlsf.forEachBlock((addr, size, isFree) => {
+      this.tlsf.forEachBlockLocked((addr, size, isFree) => {
         if (!isFree) visit(addr, size);
       });
       this.buddy.forEachBlock((addr, pages, isFree) => {
@@ -1271,11 +1665,16 @@ export class Kmalloc implements ByteAllocator {
       const u32 = this.memory.u32;
       const owner = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
       const info = makeInfo(owner, 0);
+      const limit = this.span[cls]! / this.stride[cls]!;
       for (let pg = 0; pg < this.buddy.pages; pg++) {
         const d = this.pt + (pg << PAGE_SHIFT);
-        if (u32[d + P_INFO] !== info) continue;
+        if ((u32[d + P_INFO]! & 0xffffff) !== info) continue; // any heap byte
         const w = u32[d + P_USED]!;
-        visit(this.base + (pg << this.shift), w & USED_MASK, (w & USED_FULL) !== 0);
+        // Blocks on thread_free still count in `used` until the owner collects them.
+        let remote = 0;
+        for (let p = (u32[d + P_THREAD_FREE]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!)
+          remote++;
+        visit(this.base + (pg << this.shift), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
       }
     } finally {
       this.leave();
@@ -1292,7 +1691,8 @@ export class Kmalloc implements ByteAllocator {
       const out: number[] = [];
       const limit = this.span[cls]! / this.stride[cls]!;
       for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
-        for (let p = u32[h + list]!; p !== 0 && out.length <= limit; p = u32[p >>> 2]!) out.push(p + this.objOffset);
+        for (let p = (u32[h + list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
+          out.push(p + this.objOffset);
       }
       for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!)
         out.push(q + this.objOffset);
@@ -1302,24 +1702,188 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** Gives the empty pages kept as current pages, and the TLSF heap's spare chunk, back to the buddy; returns pages freed. */
+  /**
+   * Gives back to the buddy: this worker's empty pages (after taking in the
+   * frees other workers made into them), the empty abandoned pages, and the
+   * TLSF heap's spare chunk. Returns the pages freed.
+   */
   shrink(): number {
     this.enter();
     try {
-      let pages = this.tlsf.shrink();
-      const u32 = this.memory.u32;
+      this.memory.sync();
+      let pages = this.tlsf.shrinkLocked();
+      let u32 = this.memory.u32;
+      if (u32[this.reclaimAt] !== 0) this.reclaim();
       for (let cls = 0; cls < this.nClasses; cls++) {
-        const d = u32[this.cur + cls]!;
-        if (d !== this.noPage && (u32[d + P_USED]! & USED_MASK) === 0) {
-          this.unqueue(cls, d);
-          this.releasePage(d, cls);
-          pages += this.pagesOf[cls]!;
+        for (let d = u32[this.cur + cls]!; d !== this.noPage && d !== 0; ) {
+          const next = u32[d + P_NEXT]!;
+          this.collect(d);
+          if ((u32[d + P_USED]! & USED_MASK) === 0) {
+            this.unqueue(cls, d);
+            this.releasePage(d, cls);
+            pages += this.pagesOf[cls]!;
+            u32 = this.memory.u32;
+          }
+          d = next;
+        }
+        for (let d = u32[this.abandonedAt + cls]!; d !== 0; ) {
+          const next = u32[d + P_NEXT]!;
+          this.collect(d);
+          if ((u32[d + P_USED]! & USED_MASK) === 0) {
+            this.unlinkAbandoned(cls, d);
+            this.releasePage(d, cls);
+            pages += this.pagesOf[cls]!;
+            u32 = this.memory.u32;
+          }
+          d = next;
         }
       }
       return pages;
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * Checks the whole heap and throws a HeapCorruptionError naming the first
+   * broken invariant: the buddy's and the TLSF heap's, then for every class
+   * page its free, local_free and thread_free lists (disjoint, on the grid,
+   * below `unused`, free-tagged; `used` = slots handed out, remote frees
+   * included), its heap byte (a joined worker slot or abandoned), and that it
+   * sits on exactly the list its state says (see "Pages and lists" at the top
+   * of this file); the per-slot cur[] tables and reclaim lists, the abandoned
+   * lists, and the page and large-block counters. O(pages + blocks). On a
+   * shared memory it holds the heap lock, but workers' own pages change
+   * without it: call it when no worker is allocating.
+   */
+  checkInvariants(): void {
+    this.enter();
+    try {
+      this.checkAll();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private checkAll(): void {
+    this.buddy.checkInvariants();
+    this.tlsf.checkInvariantsLocked();
+    const mem = this.memory;
+    mem.sync();
+    const u32 = mem.u32;
+    const n = this.nClasses;
+    const k = this.k;
+    const bad = (what: string, word: number): never => {
+      throw new HeapCorruptionError(`kmalloc: ${what}`, word * 4);
+    };
+    const joined = this.lockAt >= 0 ? u32[H_WORKERS]! | 1 : 1;
+    const ownerBase = this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS;
+    // Where each head page is listed: 1 = a cur[] queue, 2 = a reclaim list, 3 = an abandoned list.
+    const listed = new Map<number, number>();
+    const note = (d: number, where: number, at: number): void => {
+      if (listed.has(d)) bad(`page ${hex(this.pageAddr(d))} is on two lists`, at);
+      listed.set(d, where);
+    };
+    for (let slot = 0; slot < MAX_WORKERS; slot++) {
+      const cur = curTable(k, n, slot);
+      const live = (joined & (1 << slot)) !== 0;
+      for (let c = 0; c < n; c++) {
+        let d = u32[cur + c]!;
+        if (d === this.noPage) continue;
+        if (!live) bad(`worker slot ${slot} is not joined but its class ${c} queue is not empty`, cur + c);
+        for (let back = 0, steps = 0; d !== 0; back = d, d = u32[d + P_NEXT]!, steps++) {
+          if (steps > this.buddy.pages || u32[d + P_INFO] !== (makeInfo(ownerBase + c, 0) | (slot << HEAP_SHIFT)) >>> 0)
+            bad(`slot ${slot}'s class ${c} queue holds ${d}, not a head page of that class and slot`, cur + c);
+          if (u32[d + P_PREV] !== back) bad(`slot ${slot}'s class ${c} queue: bad prev link`, d + P_PREV);
+          note(d, 1, cur + c);
+        }
+      }
+      const r = reclaimTable(k, n) + slot;
+      if (u32[r] !== 0 && !live) bad(`worker slot ${slot} is not joined but its reclaim list is not empty`, r);
+      for (let d = u32[r]!, steps = 0; d !== 0; d = u32[d + P_PREV]!, steps++) {
+        if (steps > this.buddy.pages || u32[d + P_INFO]! >>> HEAP_SHIFT !== slot)
+          bad(`slot ${slot}'s reclaim list holds ${d}, not a page of that slot`, r);
+        note(d, 2, r);
+      }
+    }
+    for (let c = 0; c < n; c++) {
+      const at = this.abandonedAt + c;
+      for (let d = u32[at]!, back = 0, steps = 0; d !== 0; back = d, d = u32[d + P_NEXT]!, steps++) {
+        if (
+          steps > this.buddy.pages ||
+          u32[d + P_INFO] !== (makeInfo(ownerBase + c, 0) | (HEAP_ABANDONED << HEAP_SHIFT)) >>> 0
+        )
+          bad(`class ${c}'s abandoned list holds ${d}, not an abandoned head page of that class`, at);
+        if (u32[d + P_PREV] !== back) bad(`class ${c}'s abandoned list: bad prev link`, d + P_PREV);
+        note(d, 3, at);
+      }
+    }
+    const pagesOfClass = new Int32Array(n);
+    let largeBlocks = 0;
+    for (let pg = 0; pg < this.buddy.pages; pg++) {
+      const d = this.pt + (pg << PAGE_SHIFT);
+      const info = u32[d + P_INFO]!;
+      const own = info & OWNER_MASK;
+      if (own === OWNER_LARGE) largeBlocks++;
+      if (own < OWNER_CLASS || own >= OWNER_TLSF) continue;
+      if (((info >>> 16) & HEAD_DELTA_MASK) !== 0) continue; // a tail: checked with its head
+      const c = own - ownerBase;
+      if (!(c >= 0 && c < n)) bad(`page ${pg} has owner ${hex(own)}, not a class of this heap`, d + P_INFO);
+      pagesOfClass[c]!++;
+      const heap = info >>> HEAP_SHIFT;
+      if (heap !== HEAP_ABANDONED && (heap >= MAX_WORKERS || (joined & (1 << heap)) === 0))
+        bad(`page ${pg} belongs to worker slot ${heap}, which is not joined`, d + P_INFO);
+      for (let i = 1; i < this.pagesOf[c]!; i++) {
+        if (u32[d + (i << PAGE_SHIFT) + P_INFO] !== (makeInfo(own, i) | (heap << HEAP_SHIFT)) >>> 0)
+          bad(`tail page ${pg + i} of class page ${pg} has a bad INFO word`, d + (i << PAGE_SHIFT) + P_INFO);
+      }
+      // The lists: disjoint, on the grid, below unused, tagged.
+      const page = this.pageAddr(d);
+      const stride = this.stride[c]!;
+      const unused = u32[d + P_UNUSED]!;
+      if (unused < page || unused > page + this.span[c]! || (unused - page) % stride !== 0)
+        bad(`page ${pg}: unused ${hex(unused)} is off the page's grid`, d + P_UNUSED);
+      const seen = new Set<number>();
+      let onLists = 0;
+      let remote = 0;
+      for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
+        for (let p = (u32[d + list]! & ~TF_FULL) >>> 0; p !== 0; p = u32[p >>> 2]!) {
+          if (p < page || p >= unused || (p - page) % stride !== 0 || seen.has(p))
+            bad(`page ${pg}: list word ${list} reaches ${hex(p)}, not a free slot of the page (or twice)`, d + list);
+          seen.add(p);
+          if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key)
+            bad(`page ${pg}: free block ${hex(p)} has a bad free tag`, (p >>> 2) + 1);
+          onLists++;
+          if (list === P_THREAD_FREE) remote++;
+        }
+      }
+      const w = u32[d + P_USED]!;
+      if ((w & ~(USED_MASK | USED_FULL)) !== 0 || (w & USED_MASK) !== (unused - page) / stride - onLists + remote)
+        bad(`page ${pg}: used ${w & USED_MASK}, lists say ${(unused - page) / stride - onLists + remote}`, d + P_USED);
+      // Where it is listed follows from its state.
+      const full = (w & USED_FULL) !== 0;
+      const tfFull = (u32[d + P_THREAD_FREE]! & TF_FULL) !== 0;
+      const where = listed.get(d) ?? 0;
+      if (heap === HEAP_ABANDONED) {
+        if (where !== 3 || full || tfFull) bad(`abandoned page ${pg} is not (only) on its abandoned list`, d + P_INFO);
+      } else if (!full) {
+        if (where !== 1 || tfFull) bad(`page ${pg} is not FULL but not on its slot's queue`, d + P_USED);
+      } else if (where === 1 || where === 3 || tfFull === (where === 2)) {
+        bad(`FULL page ${pg}: waits with TF_FULL ${tfFull}, listed ${where}: needs exactly one of them`, d + P_USED);
+      }
+      listed.delete(d);
+    }
+    if (listed.size !== 0) bad(`a list holds ${listed.size} page(s) that are not class head pages`, k + K_CUR);
+    for (let c = 0; c < n; c++) {
+      const w = k + K_CUR + n + c * CLASS_WORDS;
+      if (u32[w + CW_MADE]! - u32[w + CW_FREED]! !== pagesOfClass[c])
+        bad(
+          `class ${c}: ${pagesOfClass[c]} pages, counters say ${u32[w + CW_MADE]! - u32[w + CW_FREED]!}`,
+          w + CW_MADE,
+        );
+    }
+    if (u32[k + K_LARGE_BLOCKS] !== largeBlocks)
+      bad(`${largeBlocks} large blocks, counter ${u32[k + K_LARGE_BLOCKS]!}`, k + K_LARGE_BLOCKS);
   }
 
   /** `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them). */
@@ -1362,13 +1926,27 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /**
-   * Leaves the heap: gives this worker's slot back (see {@link Kmalloc.recover}
-   * for a worker that could not). Blocks stay allocated; the instance must not
-   * be used after.
+   * Leaves the heap: hands this worker's class pages over (empty ones go
+   * back to the buddy; pages with live blocks become abandoned, adopted by
+   * the next worker that needs a page of their class, and frees into them
+   * stay correct) and gives the worker slot back (see
+   * {@link Kmalloc.recover} for a worker that could not). Blocks stay
+   * allocated; the instance must not be used after. A second call does nothing.
    */
   detach(): void {
-    if (this.lockAt >= 0 && this.slot !== 0) leaveWorker(this.memory.i32, H_WORKERS, this.slot);
+    if (this.lockAt < 0 || this.slot === 0 || this.detached) return;
+    this.enter();
+    try {
+      this.abandonSlot(this.slot);
+    } finally {
+      this.leave();
+    }
+    this.detached = true;
+    leaveWorker(this.memory.i32, H_WORKERS, this.slot);
   }
+
+  /** True once {@link detach} ran. */
+  private detached = false;
 
   /** `using k = Kmalloc.attach(memory)` detaches at the end of the block. */
   [Symbol.dispose](): void {
@@ -1397,8 +1975,21 @@ export class Kmalloc implements ByteAllocator {
     ) {
       throw new HeapCorruptionError('no kmalloc heap in this Memory (header slot empty or magic KMAL missing)', kAddr);
     }
-    const broke = breakLock(memory.i32, (kAddr >>> 2) + K_LOCK, slot);
-    if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
+    const k = kAddr >>> 2;
+    const broke = breakLock(memory.i32, k + K_LOCK, slot);
+    recoverBuddyUnder(memory, slot); // it may have died in a page refill, under the buddy lock
+    if ((memory.u32[H_WORKERS]! & (1 << slot)) === 0) return broke; // left already (or never joined)
+    // Hand the dead worker's pages over under the heap lock, taken in its name: nobody
+    // else uses a joined slot's id, and the lock records who holds it.
+    lock(memory.i32, k + K_LOCK, slot);
+    try {
+      const dead = Kmalloc.open(memory, k, slot);
+      dead.depth = 1; // the lock is held
+      dead.abandonSlot(slot);
+    } finally {
+      unlock(memory.i32, k + K_LOCK, slot);
+    }
+    leaveWorker(memory.i32, H_WORKERS, slot);
     return broke;
   }
 
@@ -1430,6 +2021,29 @@ export class Kmalloc implements ByteAllocator {
   ksize(addr: number): number {
     return this.usableSize(addr);
   }
+}
+
+/**
+ * u32 index of worker slot `slot`'s cur[] table: slot 0's at K_CUR (where it
+ * was before workers had pages of their own), the others after the class table.
+ */
+function curTable(k: number, n: number, slot: number): number {
+  return slot === 0 ? k + K_CUR : k + K_CUR + (1 + CLASS_WORDS) * n + (slot - 1) * n;
+}
+
+/** u32 index of reclaim[0] (one word per worker slot). */
+function reclaimTable(k: number, n: number): number {
+  return k + K_CUR + (1 + CLASS_WORDS) * n + (MAX_WORKERS - 1) * n;
+}
+
+/** u32 index of abandoned[0] (one word per class). */
+function abandonedTable(k: number, n: number): number {
+  return reclaimTable(k, n) + MAX_WORKERS;
+}
+
+/** Words of a control block with `n` classes. */
+function controlWords(n: number): number {
+  return K_CUR + (1 + CLASS_WORDS) * n + (MAX_WORKERS - 1) * n + MAX_WORKERS + n;
 }
 
 function pad(n: number, w: number): string {

@@ -42,7 +42,7 @@
  *  head  free      | heap << 24 | 0 << 16 | owner | next page| prev page| unused
  *  tail  -         | heap << 24 | k << 16 | owner |    -     |    -     |   -
  *        word 5        word 6                       word 7
- *  head  local_free  | FULL << 16 | used          | thread_free (issue 12: 0 now)
+ *  head  local_free  | FULL << 16 | used          | thread_free | TF_FULL (bit 0)
  *
  *  kmalloc large block (owner = OWNER_LARGE, on its first page only):
  *        word 0: the block's pages   word 1: OWNER_LARGE   words 2..7: -
@@ -52,11 +52,14 @@
  * `free` is the list alloc pops (and free pushes on while the page is its
  * class's current page); `local_free` the list free pushes on otherwise (taken
  * over as a whole when `free` runs dry: free-list sharding); `thread_free`
- * is reserved for frees that arrive from another worker, pushed with one
- * compareExchange and taken by the owner in one exchange; `heap` (bits
- * 24..31 of INFO) will name the owning worker's heap. `used` counts blocks
- * handed out; FULL (bit 16 of word 6) marks a page taken off its class's
- * queue because it had no free block.
+ * holds the frees that arrive from another worker, pushed with one
+ * compareExchange and taken by the owner in one exchange (its bit 0,
+ * TF_FULL, says the page is FULL and no remote free has come since: the
+ * first one that clears it hands the page back to its owner); `heap` (bits
+ * 24..31 of INFO, on every page of a class page) names the owning worker
+ * slot, or HEAP_ABANDONED. `used` counts blocks handed out (a block on
+ * thread_free counts until its owner collects it); FULL (bit 16 of word 6)
+ * marks a page taken off its class's queue because it had no free block.
  *
  * `unused` is the address of the first slot never put on the freelist (for a
  * SlabCache 0 when every slot has been; for a kmalloc class page the end of its
@@ -102,7 +105,7 @@ export const P_UNUSED = 4;
 export const P_LOCAL_FREE = 5;
 /** kmalloc class page: blocks in use (bits 0..15) and FULL (bit 16). */
 export const P_USED = 6;
-/** kmalloc class page: frees from other workers (issue 12); 0 until then. */
+/** kmalloc class page: frees from other workers (a list pushed with compareExchange; bit 0 is TF_FULL). */
 export const P_THREAD_FREE = 7;
 /** P_USED flag: the page is off its class's queue because it had no free block. */
 export const USED_FULL = 0x10000;
@@ -129,8 +132,12 @@ export const OWNER_TLSF = 0xfffe;
 export const OWNER_LARGE = 0xffff;
 /** Class pages: bits 16..23 of P_INFO hold the page's distance from its head page. */
 export const HEAD_DELTA_MASK = 0xff;
-/** Class pages: bits 24..31 of P_INFO will hold the owning heap (issue 12). */
+/** Class pages: bits 24..31 of P_INFO hold the owning worker slot (its heap), or HEAP_ABANDONED. */
 export const HEAP_SHIFT = 24;
+/** Class pages: the heap byte of a page whose worker left with blocks still live in it. */
+export const HEAP_ABANDONED = 0xff;
+/** P_THREAD_FREE bit 0: the page is FULL and waits, off every list, for its first remote free. */
+export const TF_FULL = 1;
 
 /** The owner field of a P_INFO word. */
 export function infoOwner(info: number): number {

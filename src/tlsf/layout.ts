@@ -126,7 +126,9 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  * ```
  * `spare` is the header address of the one wholly free chunk kept for
  * reuse (0 = none); `usedBytes` counts used blocks' sizes, headers included.
- * `lock` is reserved (0) for the issue that shares heaps across workers.
+ * `lock` is the heap's lock word on a shared memory (src/memory/lock.ts): the
+ * public methods of a TlsfHeap take it. A TlsfHeap under a Kmalloc takes
+ * Kmalloc's heap lock instead (this word stays 0 there).
  */
 export const TLSF_MAGIC = 0x46534c54; // 'TLSF' little-endian
 export const T_LOCK = 0;

@@ -36,6 +36,15 @@
  * every word against the buffer and the buddy, then T1-T4. Both resolve a
  * {@link TlsfState} and hand it to the one constructor.
  *
+ * Many workers: on a shared memory every public method takes the heap's
+ * lock word (T_LOCK of the control structure; src/memory/lock.ts), so one
+ * TlsfHeap may be used from several workers (`TlsfHeap.attach(memory)` in
+ * each joins a worker slot; `detach()` leaves; `TlsfHeap.recover` releases
+ * the lock of one that died). Lock order: this lock, then under it the
+ * buddy's (chunks come from the buddy while it is held). A TlsfHeap under a
+ * Kmalloc takes Kmalloc's heap lock instead ({@link TlsfHeap.shareLock}),
+ * and Kmalloc calls the `*Locked` methods while it holds it.
+ *
  * All state lives in the buffer (see layout.ts): the control structure in a
  * region taken from the buddy, the headers inside the chunks. Views are read
  * from `memory` after `sync()` at the start of each public operation and
@@ -44,7 +53,7 @@
  * @module
  */
 import { BuddyAllocator } from '../buddy/index.js';
-import { attachBuddyUnder } from '../buddy/attach.js';
+import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -56,9 +65,12 @@ import {
   hex,
 } from '../errors/index.js';
 import { HeaderSlot, Memory, readSlot, writeSlot, type ByteAllocator } from '../memory/index.js';
+import { H_WORKERS } from '../memory/header.js';
+import { breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
 import {
   MAX_CHUNK_SHIFT,
   TLSF_MAGIC,
+  T_LOCK,
   T_BASE,
   T_CHUNK_PAGES,
   T_CHUNK_SHIFT,
@@ -197,6 +209,16 @@ export class TlsfHeap implements ByteAllocator {
   /** Odd multiplier keying the prevSize tags (see layout.ts). */
   private readonly key: number;
   private readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
+  /**
+   * Many workers: u32 index of the lock word the public methods take on a
+   * shared memory (word T_LOCK of the control structure, or the lock of the
+   * Kmalloc this heap serves: see {@link TlsfHeap.shareLock}); -1 unshared.
+   */
+  private lockAt = -1;
+  /** The worker slot this instance locks as (0: the heap's maker; an attach on a shared memory joins one). */
+  private slot = 0;
+  /** Nesting of enter() (re-entrant within this instance: forEachBlock's visit may alloc). */
+  private depth = 0;
 
   /** @internal The one construction path: from a resolved state (see {@link TlsfState}). */
   constructor(state: TlsfState);
@@ -226,6 +248,75 @@ export class TlsfHeap implements ByteAllocator {
     this.maxSize = this.whole - BLOCK_HEADER_BYTES;
     this.key = s.key | 0;
     this.onChunk = s.onChunk;
+    if (s.memory.shared) this.lockAt = this.c + T_LOCK;
+  }
+
+  // ------------------------------------------------------------ workers
+
+  /** Takes the heap's lock on a shared memory (re-entrant within this instance). */
+  private enter(): void {
+    if (this.lockAt >= 0 && this.depth++ === 0) lock(this.memory.i32, this.lockAt, this.slot);
+  }
+
+  /** Releases what {@link enter} took. */
+  private leave(): void {
+    if (this.lockAt >= 0 && --this.depth === 0) unlock(this.memory.i32, this.lockAt, this.slot);
+  }
+
+  /**
+   * @internal Kmalloc: this heap's public methods take lock word `index`
+   * (Kmalloc's heap lock) as worker slot `slot`; Kmalloc itself calls the
+   * `*Locked` methods while it holds that lock.
+   */
+  shareLock(index: number, slot: number): void {
+    this.lockAt = this.memory.shared ? index : -1;
+    this.slot = slot;
+  }
+
+  /**
+   * Leaves the heap: gives back the worker slot a `TlsfHeap.attach` on a
+   * shared memory took. The instance must not be used after.
+   */
+  detach(): void {
+    if (this.joined) {
+      this.joined = false;
+      leaveWorker(this.memory.i32, H_WORKERS, this.slot);
+    }
+  }
+
+  /** `using heap = TlsfHeap.attach(memory)` detaches at the end of the block. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
+  /** True when this instance joined a worker slot of its own (TlsfHeap.attach on a shared memory). */
+  private joined = false;
+
+  /**
+   * Releases the lock of the TLSF heap at `at` (default: the first one made
+   * in `memory`) if worker slot `slot`, which died without detaching, held
+   * it, and gives the slot back. Returns true if it held the lock. For a
+   * TlsfHeap under a Kmalloc, call {@link Kmalloc.recover} instead.
+   *
+   * @throws HeapCorruptionError when no TLSF heap is there.
+   */
+  static recover(memory: Memory, slot: number, at?: number): boolean {
+    if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 1 || slot > 31)
+      throw argumentError('slot', 'a worker slot in [1, 31]', slot);
+    memory.sync();
+    const region = at ?? readSlot(memory, HeaderSlot.Tlsf);
+    const c = region >>> 2;
+    if (
+      region === 0 ||
+      (region & 3) !== 0 ||
+      c + T_CHUNK_MAP > memory.u32.length ||
+      memory.u32[c + T_MAGIC] !== TLSF_MAGIC
+    )
+      throw new HeapCorruptionError(`no TLSF heap at ${hex(region)}`, region);
+    const broke = breakLock(memory.i32, c + T_LOCK, slot);
+    recoverBuddyUnder(memory, slot); // it may have died inside a chunk refill, under the buddy lock
+    if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
+    return broke;
   }
 
   /**
@@ -258,30 +349,62 @@ export class TlsfHeap implements ByteAllocator {
     b?: TlsfAttachOptions | number,
     c?: Pick<TlsfOptions, 'onChunk'>,
   ): TlsfHeap {
-    let buddy: BuddyAllocator;
-    let region: number;
-    let onChunk: unknown;
     if (where instanceof BuddyAllocator) {
       if (typeof b !== 'number' || b >>> 0 !== b)
         throw argumentError('region', 'an address (a whole number in [0, 2^32))', b);
-      buddy = where;
-      region = b;
-      onChunk = c?.onChunk;
-    } else {
-      if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
-      const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
-      if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
-        throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
-      where.sync();
-      buddy = attachBuddyUnder(where, 'TLSF heap');
-      region = o.at ?? readSlot(where, HeaderSlot.Tlsf);
+      return TlsfHeap.attachUnlocked(where, b, TlsfHeap.checkOnChunk(c?.onChunk));
+    }
+    if (!(where instanceof Memory)) throw argumentError('memory', 'a Memory', where);
+    const o = checkOptions(b as TlsfAttachOptions | undefined, 'options', ['at', 'onChunk']);
+    if (o.at !== undefined && (typeof o.at !== 'number' || o.at >>> 0 !== o.at))
+      throw argumentError('at', 'an address (a whole number in [0, 2^32))', o.at);
+    const cb = TlsfHeap.checkOnChunk(o.onChunk);
+    const memory = where;
+    memory.sync();
+    const region = o.at ?? readSlot(memory, HeaderSlot.Tlsf);
+    const open = (slot: number): TlsfHeap => {
+      const buddy = attachBuddyUnder(memory, 'TLSF heap', slot); // the buddy shares this heap's slot
       if (region === 0)
         throw new HeapCorruptionError('no TLSF heap in this Memory (header slot empty)', 16 + 4 * HeaderSlot.Tlsf);
-      onChunk = o.onChunk;
+      return TlsfHeap.attachUnlocked(buddy, region, cb);
+    };
+    const w = region >>> 2;
+    if (
+      !memory.shared ||
+      region === 0 ||
+      (region & 3) !== 0 ||
+      w + T_CHUNK_MAP > memory.u32.length ||
+      memory.u32[w + T_MAGIC] !== TLSF_MAGIC
+    ) {
+      return open(0); // unshared, or no heap there (open throws the fsck's error)
     }
+    // Another worker may be changing the heap (and taking chunks from the buddy under its
+    // lock): join, then attach the buddy, read and check the heap, all under the heap's lock.
+    const slot = joinWorker(memory.i32, H_WORKERS);
+    lock(memory.i32, w + T_LOCK, slot);
+    let heap: TlsfHeap;
+    try {
+      heap = open(slot);
+    } catch (e) {
+      unlock(memory.i32, w + T_LOCK, slot);
+      leaveWorker(memory.i32, H_WORKERS, slot);
+      throw e;
+    }
+    unlock(memory.i32, w + T_LOCK, slot);
+    heap.slot = slot;
+    heap.joined = true;
+    return heap;
+  }
+
+  private static checkOnChunk(onChunk: unknown): TlsfState['onChunk'] {
     if (onChunk !== undefined && typeof onChunk !== 'function') throw argumentError('onChunk', 'a function', onChunk);
-    const heap = new TlsfHeap(resolveHeap(buddy, region, (onChunk as TlsfState['onChunk'] | undefined) ?? null));
-    heap.checkInvariants();
+    return (onChunk as TlsfState['onChunk'] | undefined) ?? null;
+  }
+
+  /** attach's checks and construction (the caller holds the heap's lock, or the memory is not shared). */
+  private static attachUnlocked(buddy: BuddyAllocator, region: number, onChunk: TlsfState['onChunk']): TlsfHeap {
+    const heap = new TlsfHeap(resolveHeap(buddy, region, onChunk));
+    heap.checkInvariantsLocked();
     return heap;
   }
 
@@ -294,7 +417,13 @@ export class TlsfHeap implements ByteAllocator {
    * @throws OutOfMemoryError when no free block fits and the buddy has no chunk.
    */
   alloc(size: number): number {
-    return this.allocate(size, true);
+    if (this.lockAt < 0) return this.allocate(size, true);
+    this.enter();
+    try {
+      return this.allocate(size, true);
+    } finally {
+      this.leave();
+    }
   }
 
   /**
@@ -304,6 +433,17 @@ export class TlsfHeap implements ByteAllocator {
    * @throws InvalidArgumentError unless size is a whole number in [1, maxSize].
    */
   tryAlloc(size: number): number {
+    if (this.lockAt < 0) return this.allocate(size, false);
+    this.enter();
+    try {
+      return this.allocate(size, false);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal {@link tryAlloc} for a caller that holds this heap's lock (Kmalloc). */
+  tryAllocLocked(size: number): number {
     return this.allocate(size, false);
   }
 
@@ -385,6 +525,17 @@ export class TlsfHeap implements ByteAllocator {
    * if it is already free. The heap is unchanged then.
    */
   free(addr: number): void {
+    if (this.lockAt < 0) return this.freeLocked(addr);
+    this.enter();
+    try {
+      this.freeLocked(addr);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As free, for a caller that holds this heap's lock (Kmalloc). */
+  freeLocked(addr: number): void {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -432,6 +583,17 @@ export class TlsfHeap implements ByteAllocator {
    * InvalidArgumentError for a bad size; the heap is unchanged then.
    */
   realloc(addr: number, size: number): number {
+    if (this.lockAt < 0) return this.reallocLocked(addr, size);
+    this.enter();
+    try {
+      return this.reallocLocked(addr, size);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As realloc, for a caller that holds this heap's lock (Kmalloc). */
+  reallocLocked(addr: number, size: number): number {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -472,10 +634,10 @@ export class TlsfHeap implements ByteAllocator {
       }
       return addr;
     }
-    const fresh = this.alloc(size);
+    const fresh = this.allocate(size, true);
     const u8 = this.memory.u8;
     u8.copyWithin(fresh, addr, addr + cur - BLOCK_HEADER_BYTES);
-    this.free(addr);
+    this.freeLocked(addr);
     return fresh;
   }
 
@@ -486,6 +648,17 @@ export class TlsfHeap implements ByteAllocator {
    * @throws InvalidFreeError if `addr` is not a used block's start.
    */
   usableSize(addr: number): number {
+    if (this.lockAt < 0) return this.usableSizeLocked(addr);
+    this.enter();
+    try {
+      return this.usableSizeLocked(addr);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As usableSize, for a caller that holds this heap's lock (Kmalloc). */
+  usableSizeLocked(addr: number): number {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -500,6 +673,17 @@ export class TlsfHeap implements ByteAllocator {
    * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
    */
   isAllocated(addr: number): boolean {
+    if (this.lockAt < 0) return this.isAllocatedLocked(addr);
+    this.enter();
+    try {
+      return this.isAllocatedLocked(addr);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As isAllocated, for a caller that holds this heap's lock (Kmalloc). */
+  isAllocatedLocked(addr: number): boolean {
     if (typeof addr !== 'number' || addr >>> 0 !== addr)
       throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     const mem = this.memory;
@@ -753,6 +937,17 @@ export class TlsfHeap implements ByteAllocator {
    * most one; this drops it too. Returns the pages given back.
    */
   shrink(): number {
+    if (this.lockAt < 0) return this.shrinkLocked();
+    this.enter();
+    try {
+      return this.shrinkLocked();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As shrink, for a caller that holds this heap's lock (Kmalloc). */
+  shrinkLocked(): number {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -866,6 +1061,17 @@ export class TlsfHeap implements ByteAllocator {
    * @throws HeapCorruptionError on a block header that breaks the tiling.
    */
   forEachBlock(visit: (addr: number, size: number, free: boolean) => void): void {
+    if (this.lockAt < 0) return this.forEachBlockLocked(visit);
+    this.enter();
+    try {
+      this.forEachBlockLocked(visit);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As forEachBlock, for a caller that holds this heap's lock (Kmalloc). */
+  forEachBlockLocked(visit: (addr: number, size: number, free: boolean) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
     const chunks = this.chunks(); // syncs the memory
     const u32 = this.memory.u32;
@@ -885,6 +1091,17 @@ export class TlsfHeap implements ByteAllocator {
 
   /** Counters of the heap. */
   stats(): TlsfStats {
+    if (this.lockAt < 0) return this.statsLocked();
+    this.enter();
+    try {
+      return this.statsLocked();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As stats, for a caller that holds this heap's lock (Kmalloc). */
+  statsLocked(): TlsfStats {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
@@ -907,6 +1124,17 @@ export class TlsfHeap implements ByteAllocator {
    * bad word). O(blocks); attach runs it, and the tests.
    */
   checkInvariants(): void {
+    if (this.lockAt < 0) return this.checkInvariantsLocked();
+    this.enter();
+    try {
+      this.checkInvariantsLocked();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** @internal As checkInvariants, for a caller that holds this heap's lock (Kmalloc). */
+  checkInvariantsLocked(): void {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;

@@ -80,6 +80,24 @@ describe('Kmalloc.attach fuzzer', () => {
         check(copy, `control word ${w} = ${v >>> 0} (was ${orig})`);
       }
     }
+    // The words of many workers (docs/workers.md): the cur[] tables of worker slots 1, 2 and 31
+    // (all alike, so three stand for the 31), reclaim[slot] and abandoned[class], set to
+    // garbage or to a real class page's descriptor (a page of slot 0, listed where it is not).
+    const realPage = memory.u32[k0 + 16]!; // slot 0's current page of class 0
+    const curOf = (slot: number): number => 16 + 7 * n + (slot - 1) * n;
+    const workerWords = [
+      ...[1, 2, 31].flatMap((slot) => Array.from({ length: n }, (_, c) => curOf(slot) + c)),
+      ...Array.from({ length: 32 + n }, (_, i) => 16 + 38 * n + i),
+    ];
+    for (const w of workerWords) {
+      const orig = memory.u32[k0 + w]!;
+      for (const v of [1, 0xffffffff, orig ^ 0x10000, realPage]) {
+        if (v >>> 0 === orig) continue;
+        const copy = Memory.wrap(memory.buffer.slice(0) as ArrayBuffer);
+        copy.u32[k0 + w] = v >>> 0;
+        check(copy, `worker control word ${w} = ${v >>> 0} (was ${orig})`);
+      }
+    }
     for (const cut of [64, 4096, 65536, memory.byteLength >>> 1, memory.byteLength - 4096]) {
       check(Memory.wrap(memory.buffer.slice(0, cut) as ArrayBuffer), `truncated to ${cut} bytes`);
     }

@@ -13,70 +13,77 @@ function kmallocBadValues(p: number, t: number, l: number, other: number): unkno
 }
 
 describe('Kmalloc bad-input matrix', () => {
-  it('every method refuses every bad value with a MemkitError, the buffer byte-identical after', () => {
-    const k = new Kmalloc({ bytes: 1 << 20 });
-    const p = k.alloc(24);
-    const t = k.alloc(3000);
-    const l = k.alloc(100_000);
-    const other = new Kmalloc({ bytes: 1 << 20 }).alloc(5000) + (1 << 21); // past this heap's pages
-    const calls: Array<[string, (b: unknown) => unknown, (b: unknown) => boolean]> = [
-      // [name, call, whether b is a value the method accepts (then it is not a bad input for it)]
-      ['free', (b) => k.free(b as number), () => false],
-      ['kfree', (b) => k.kfree(b as number), (b) => b === 0], // kfree(0) does nothing, as in the kernel
-      ['usableSize', (b) => k.usableSize(b as number), () => false],
-      ['ksize', (b) => k.ksize(b as number), () => false],
-      ['realloc(b, 8)', (b) => k.realloc(b as number, 8), (b) => b === 0], // realloc(0, n) allocates
-      ['krealloc(b, 8)', (b) => k.krealloc(b as number, 8), (b) => b === 0],
-      [
-        'realloc(p, b)',
-        (b) => k.realloc(p, b as number),
-        (b) => typeof b === 'number' && b >= 0 && b < 2 ** 32 && Number.isInteger(b),
-      ],
-      [
-        'alloc',
-        (b) => k.alloc(b as number),
-        (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
-      ],
-      [
-        'kmalloc',
-        (b) => k.kmalloc(b as number),
-        (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
-      ],
-      [
-        'kzalloc',
-        (b) => k.kzalloc(b as number),
-        (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
-      ],
-    ];
-    let refused = 0;
-    for (const b of kmallocBadValues(p, t, l, other)) {
-      for (const [name, call, accepts] of calls) {
-        if (accepts(b)) continue;
-        const before = Uint8Array.from(k.bytes);
-        const stats = JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats(), k.largeStats()]);
-        let thrown: unknown;
-        try {
-          call(b);
-        } catch (e) {
-          thrown = e;
+  // Unshared; and a worker's instance on a shared heap, the blocks being another worker's (the
+  // maker's), so frees of them and of addresses inside them take the remote-free path.
+  for (const where of ['unshared', 'a worker on a shared heap'] as const)
+    it(`every method refuses every bad value with a MemkitError, the buffer byte-identical after (${where})`, () => {
+      const maker =
+        where === 'unshared'
+          ? new Kmalloc({ bytes: 1 << 20 })
+          : new Kmalloc({ memory: Memory.create({ bytes: 2 << 20, shared: true }) });
+      const p = maker.alloc(24);
+      const t = maker.alloc(3000);
+      const l = maker.alloc(100_000);
+      const k = where === 'unshared' ? maker : Kmalloc.attach(Memory.wrap(maker.memory.buffer));
+      const other = new Kmalloc({ bytes: 1 << 20 }).alloc(5000) + (1 << 21); // past this heap's pages
+      const calls: Array<[string, (b: unknown) => unknown, (b: unknown) => boolean]> = [
+        // [name, call, whether b is a value the method accepts (then it is not a bad input for it)]
+        ['free', (b) => k.free(b as number), () => false],
+        ['kfree', (b) => k.kfree(b as number), (b) => b === 0], // kfree(0) does nothing, as in the kernel
+        ['usableSize', (b) => k.usableSize(b as number), () => false],
+        ['ksize', (b) => k.ksize(b as number), () => false],
+        ['realloc(b, 8)', (b) => k.realloc(b as number, 8), (b) => b === 0], // realloc(0, n) allocates
+        ['krealloc(b, 8)', (b) => k.krealloc(b as number, 8), (b) => b === 0],
+        [
+          'realloc(p, b)',
+          (b) => k.realloc(p, b as number),
+          (b) => typeof b === 'number' && b >= 0 && b < 2 ** 32 && Number.isInteger(b),
+        ],
+        [
+          'alloc',
+          (b) => k.alloc(b as number),
+          (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
+        ],
+        [
+          'kmalloc',
+          (b) => k.kmalloc(b as number),
+          (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
+        ],
+        [
+          'kzalloc',
+          (b) => k.kzalloc(b as number),
+          (b) => typeof b === 'number' && b >= 0 && Number.isInteger(b) && b < 2 ** 20,
+        ],
+      ];
+      let refused = 0;
+      for (const b of kmallocBadValues(p, t, l, other)) {
+        for (const [name, call, accepts] of calls) {
+          if (accepts(b)) continue;
+          const before = Uint8Array.from(k.bytes);
+          const stats = JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats(), k.largeStats()]);
+          let thrown: unknown;
+          try {
+            call(b);
+          } catch (e) {
+            thrown = e;
+          }
+          expect(thrown, `${name} with ${typeof b === 'bigint' ? `${b}n` : String(b)}`).toBeInstanceOf(MemkitError);
+          expect(Buffer.compare(k.bytes, before), `${name}: the buffer changed`).toBe(0);
+          expect(JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats(), k.largeStats()])).toBe(stats);
+          refused++;
         }
-        expect(thrown, `${name} with ${typeof b === 'bigint' ? `${b}n` : String(b)}`).toBeInstanceOf(MemkitError);
-        expect(Buffer.compare(k.bytes, before), `${name}: the buffer changed`).toBe(0);
-        expect(JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats(), k.largeStats()])).toBe(stats);
-        refused++;
       }
-    }
-    expect(refused).toBeGreaterThan(150);
-    // the live blocks are still live, and usable
-    for (const a of [p, t, l]) {
-      expect(k.isAllocated(a)).toBe(true);
-      k.free(a);
-      expect(k.isAllocated(a)).toBe(false);
-    }
-    let live = 0;
-    k.forEachBlock(() => live++);
-    expect(live).toBe(0);
-  });
+      expect(refused).toBeGreaterThan(150);
+      // the live blocks are still live, and usable
+      for (const a of [p, t, l]) {
+        expect(k.isAllocated(a)).toBe(true);
+        k.free(a);
+        expect(k.isAllocated(a)).toBe(false);
+      }
+      let live = 0;
+      k.forEachBlock(() => live++);
+      expect(live).toBe(0);
+    });
 
   it('options: an unknown or malformed option names itself; new Kmalloc() is a small heap that grows', () => {
     expect(() => new Kmalloc({ bytes: 1 << 20, tlsfAbove: 64 } as never)).toThrow(/unknown option "tlsfAbove"/);

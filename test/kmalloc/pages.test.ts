@@ -123,14 +123,21 @@ describe('Kmalloc.attach after the change: class pages live in the buffer', () =
       expect(k2.ksize(b)).toBe(k1.ksize(b));
       expect(k2.bytes[b + 7]).toBe(i);
     }
+    // k2 is another worker (a slot of its own): it allocates from a page of its own, not k1's.
     const next = k2.alloc(8);
-    expect(next).toBe(blocks[80]! + 8); // the next slot of the page of blocks 0, 40 and 80 (8 B each)
-    for (const b of blocks.filter((_, i) => i % 2 === 0)) k2.free(b);
+    const pageOf = (a: number): number => (a - k1.buddy.base) >>> 12;
+    expect(pageOf(next)).not.toBe(pageOf(blocks[80]!));
+    expect(k1.alloc(8)).toBe(blocks[80]! + 8); // k1 goes on with its page of blocks 0, 40 and 80 (8 B each)
+    k1.free(blocks[80]! + 8);
+    for (const b of blocks.filter((_, i) => i % 2 === 0)) k2.free(b); // remote frees: k1's thread_free lists
     for (const b of blocks.filter((_, i) => i % 2 === 1)) k1.free(b);
-    k1.free(next);
+    k1.free(next); // a remote free into k2's page
     expect(() => k2.free(blocks[0]!)).toThrow(DoubleFreeError);
+    expect(() => k1.free(blocks[0]!)).toThrow(DoubleFreeError); // found on its page's thread_free list
     expect(k1.slabinfo()).toBe(k2.slabinfo());
-    k2.shrink();
+    k2.detach(); // k2's page held only `next`, freed: back to the buddy
+    k1.checkInvariants();
+    k1.shrink(); // takes the remote frees in, gives the empty pages back
     expect(k1.footprint()).toBe(0);
   });
 });
@@ -174,5 +181,37 @@ describe('Kmalloc fast paths refuse what is not an address or a size, and change
     }
     expect(state()).toBe(before);
     expect([k.isAllocated(p), k.isAllocated(t), k.isAllocated(l)]).toEqual([true, true, true]);
+  });
+});
+
+describe('Kmalloc workers: a FULL page refilled by remote frees', () => {
+  it('comes back to its owner through the reclaim list, and a local free un-fulls a page itself', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k0 = new Kmalloc({ memory, maxClass: 512 });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const cache = k0.caches.find((c) => c.size === 512)!;
+    const perPage = cache.objectsPerSlab;
+    const pageBytes = cache.pagesPerSlab * 4096;
+    const first = Array.from({ length: perPage }, () => k0.alloc(512)); // page P1, all used
+    const second = Array.from({ length: perPage }, () => k0.alloc(512)); // P1 FULL (off the queue), P2 all used
+    const pageOf = (a: number): number => Math.floor((a - k0.buddy.base) / pageBytes);
+    expect(new Set(first.map(pageOf)).size).toBe(1);
+    expect(pageOf(second[0]!)).not.toBe(pageOf(first[0]!));
+    for (const a of first) k1.free(a); // remote: the first one hands P1 back on k0's reclaim list
+    k0.checkInvariants();
+    expect(k0.footprint()).toBe(2 * pageBytes);
+    // P2 fills, goes FULL; with no page queued k0 takes P1 back instead of a new page.
+    const again = k0.alloc(512);
+    expect(first).toContain(again);
+    k0.checkInvariants();
+    expect(k0.footprint()).toBe(2 * pageBytes);
+    // P2 is FULL and waits with TF_FULL: a local free takes it back on the queue.
+    k0.free(second[3]!);
+    k0.checkInvariants();
+    for (const a of [...second.filter((_, i) => i !== 3), again]) (a % 2 === 0 ? k0 : k1).free(a);
+    k1.detach();
+    k0.checkInvariants();
+    k0.shrink();
+    expect(k0.footprint()).toBe(0);
   });
 });

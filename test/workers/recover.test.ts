@@ -19,7 +19,7 @@ it('Kmalloc.recover releases the lock of a worker killed while holding it; the o
   const holder = new Worker(new URL('./fixtures/holder-worker.mjs', import.meta.url), {
     workerData: { heap: memory.buffer },
   });
-  const { slot } = await new Promise<{ slot: number }>((resolve, reject) => {
+  const { slot, blocks } = await new Promise<{ slot: number; blocks: number[] }>((resolve, reject) => {
     holder.once('message', resolve);
     holder.once('error', reject);
   });
@@ -50,6 +50,14 @@ it('Kmalloc.recover releases the lock of a worker killed while holding it; the o
   expect(results.map((r) => r.ops)).toEqual([2000, 2000]);
   const ctl = new Int32Array(control);
   for (let s = 0; s < 16; s++) if (ctl[8 + 3 * s] === 2) k.kfree(ctl[8 + 3 * s + 1]! >>> 0);
+  // The dead worker's pages were handed over (abandoned): its blocks stayed allocated, and
+  // freeing them now (remote frees into abandoned pages) leaves nothing behind.
+  k.checkInvariants();
+  let live = 0;
+  k.forEachBlock(() => live++);
+  expect(live).toBe(blocks.length);
+  for (const b of blocks) k.kfree(b);
+  k.checkInvariants();
   k.shrink();
   expect(k.footprint()).toBe(fresh);
 });

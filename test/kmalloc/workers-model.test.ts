@@ -1,0 +1,139 @@
+/**
+ * Kmalloc's per-worker path against a model, in one thread: several
+ * instances over one shared memory (each attach is a worker slot with pages
+ * of its own), random allocs by any of them, frees and reallocs of any
+ * block by any of them (remote frees: thread_free lists, FULL pages handed
+ * back through reclaim), detaches and new joins between ops (abandoned pages,
+ * adopted later). After each step: checkInvariants (lists, cur tables,
+ * reclaim and abandoned lists), no overlap, payloads intact; at the end
+ * everything freed and shrunk is a fresh heap.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DoubleFreeError, Kmalloc, Memory } from '../../src/index.js';
+import { H_WORKERS, HeaderSlot, readSlot } from '../../src/memory/header.js';
+import { LiveBlocks, checkEnds, fillEnds, runs } from '../support/fuzz.js';
+
+const WORKERS = 3;
+// Few sizes, so class pages fill up (512 B: 8 a page) and FULL pages get remote frees.
+const sizeArb = fc.constantFrom(1, 8, 24, 64, 100, 200, 512, 3000, 20_000, 70_000);
+type Op =
+  | { kind: 'a'; who: number; size: number }
+  | { kind: 'f'; who: number; pick: number }
+  | { kind: 'r'; who: number; pick: number; size: number }
+  | { kind: 'd'; who: number };
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant('a' as const), who: fc.nat(WORKERS - 1), size: sizeArb }) },
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('f' as const), who: fc.nat(WORKERS - 1), pick: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('r' as const), who: fc.nat(WORKERS - 1), pick: fc.nat(), size: sizeArb }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('d' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
+  },
+);
+
+describe('Kmalloc, many instances on one shared memory, against a model', () => {
+  it('remote frees, FULL pages refilled by them, detach and join: invariants after every op, no overlap, all freed = fresh', () => {
+    let ops = 0;
+    let remote = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(64, 512), fc.array(opArb, { minLength: 50, maxLength: 400 }), (maxClass, script) => {
+        const memory = Memory.create({ bytes: 8 << 20, shared: true });
+        const k0 = new Kmalloc({ memory, maxClass });
+        const ks: Kmalloc[] = [k0];
+        for (let i = 1; i < WORKERS; i++) ks.push(Kmalloc.attach(Memory.wrap(memory.buffer)));
+        const owner = new Map<number, number>(); // block -> the instance that allocated it
+        const live = new LiveBlocks();
+        const addrs: number[] = [];
+        const sizes = new Map<number, number>();
+        let id = 0;
+        for (const op of script) {
+          ops++;
+          const k = ks[op.who]!;
+          if (op.kind === 'd') {
+            k.detach();
+            ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
+          } else if (op.kind === 'a' || addrs.length === 0) {
+            const size = op.kind === 'a' ? op.size : 8;
+            const a = k.alloc(size);
+            expect(k.usableSize(a)).toBeGreaterThanOrEqual(size);
+            live.add(a, size, (id += 2));
+            fillEnds(k0.bytes, a, size, id);
+            addrs.push(a);
+            sizes.set(a, size);
+            owner.set(a, op.who);
+          } else {
+            const i = op.pick % addrs.length;
+            const a = addrs[i]!;
+            const old = sizes.get(a)!;
+            const blk = live.remove(a);
+            expect(checkEnds(k0.bytes, a, old, blk.id)).toBe('');
+            if (owner.get(a) !== op.who) remote++;
+            sizes.delete(a);
+            owner.delete(a);
+            if (op.kind === 'f') {
+              addrs[i] = addrs[addrs.length - 1]!;
+              addrs.pop();
+              k.free(a);
+              expect(() => ks[(op.who + 1) % WORKERS]!.free(a)).toThrow(DoubleFreeError);
+            } else {
+              const b = k.realloc(a, op.size);
+              addrs[i] = b;
+              sizes.set(b, op.size);
+              owner.set(b, op.who);
+              live.add(b, op.size, (id += 2));
+              fillEnds(k0.bytes, b, op.size, id);
+            }
+          }
+          k0.checkInvariants();
+        }
+        for (const a of addrs) ks[a % WORKERS]!.free(a);
+        for (let i = 1; i < WORKERS; i++) ks[i]!.detach();
+        k0.checkInvariants();
+        let blocks = 0;
+        k0.forEachBlock(() => blocks++);
+        expect(blocks).toBe(0);
+        k0.shrink();
+        k0.checkInvariants();
+        expect(k0.footprint()).toBe(0);
+      }),
+      { numRuns: runs(80), endOnFailure: true },
+    );
+    expect(ops).toBeGreaterThan(4_000);
+    expect(remote).toBeGreaterThan(1_000);
+  });
+});
+
+describe('Kmalloc attach and detach on a shared memory: one worker slot each, given back', () => {
+  it('an attach takes exactly one slot (its buddy and TLSF heap share it) and detach frees it, 100 times over', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const maker = new Kmalloc({ memory });
+    const before = memory.u32[H_WORKERS]!;
+    for (let i = 0; i < 100; i++) {
+      const k = Kmalloc.attach(memory);
+      expect(memory.u32[H_WORKERS]).toBe(before | (1 << 1)); // slot 1 each time: nothing leaked
+      k.kfree(k.kmalloc(100 + i));
+      k.kfree(k.kmalloc(5000)); // the TLSF tier and the buddy, in this slot's name
+      k.detach();
+      expect(memory.u32[H_WORKERS]).toBe(before);
+    }
+    maker.checkInvariants();
+  });
+
+  it('recover breaks the buddy lock a dead worker held, so the heap does not hang', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const maker = new Kmalloc({ memory });
+    const dead = Kmalloc.attach(memory);
+    const slot = 31 - Math.clz32(memory.u32[H_WORKERS]! & ~1);
+    const buddyLock = readSlot(memory, HeaderSlot.Buddy) >>> 2; // word 0 (B_LOCK) of the buddy's control block
+    expect(Atomics.compareExchange(memory.i32, buddyLock, 0, slot + 1)).toBe(0); // as if it died in a refill
+    void dead;
+    Kmalloc.recover(memory, slot);
+    expect(memory.i32[buddyLock]).toBe(0);
+    maker.kfree(maker.kmalloc(1 << 16)); // a large block: through the buddy lock
+    maker.checkInvariants();
+  });
+});
