@@ -1618,6 +1618,53 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
+  /**
+   * This instance's worker slot: 0 for the thread that made the heap (and on
+   * an unshared memory), 1..31 for a worker that joined with {@link Kmalloc.attach}.
+   *
+   * @example
+   * ```ts
+   * import { Kmalloc, Memory } from 'memkit';
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const maker = new Kmalloc({ memory });
+   * using worker = Kmalloc.attach(memory); // as a worker would
+   * console.log(maker.workerSlot, worker.workerSlot); // 0 1
+   * ```
+   */
+  get workerSlot(): number {
+    return this.slot;
+  }
+
+  /**
+   * The worker slot whose own size-class page holds `addr` (per-worker pages on
+   * a shared heap; always 0 on an unshared one), or -1 when `addr` is on no
+   * class page (a TLSF block, a large block, a free page, outside the heap) or
+   * on a page abandoned by a worker that left, waiting to be adopted. For
+   * inspection (the visualizer's workers view); O(1), reads one descriptor.
+   *
+   * @example
+   * ```ts
+   * import { Kmalloc, Memory } from 'memkit';
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const maker = new Kmalloc({ memory });
+   * using worker = Kmalloc.attach(memory);
+   * const p = worker.kmalloc(48);
+   * console.log(maker.pageOwner(p), maker.pageOwner(maker.kmalloc(5000))); // 1 -1
+   * ```
+   */
+  pageOwner(addr: number): number {
+    if (typeof addr !== 'number' || addr >>> 0 !== addr) throw argumentError('addr', 'an address', addr);
+    this.memory.sync();
+    const pg = (addr - this.base) >>> this.shift;
+    if (addr < this.base || pg >= this.buddy.pages) return -1;
+    const info = this.memory.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]!;
+    const owner = info & OWNER_MASK;
+    const cls = owner - (owner >= OWNER_CLASS_DEBUG ? OWNER_CLASS_DEBUG : OWNER_CLASS);
+    if (owner < OWNER_CLASS || cls >= this.nClasses) return -1;
+    const heap = info >>> HEAP_SHIFT;
+    return heap === HEAP_ABANDONED ? -1 : heap;
+  }
+
   /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks). */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
     this.enter();

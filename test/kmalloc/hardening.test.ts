@@ -32,6 +32,11 @@ describe('Kmalloc bad-input matrix', () => {
         ['kfree', (b) => k.kfree(b as number), (b) => b === 0], // kfree(0) does nothing, as in the kernel
         ['usableSize', (b) => k.usableSize(b as number), () => false],
         ['ksize', (b) => k.ksize(b as number), () => false],
+        [
+          'pageOwner',
+          (b) => k.pageOwner(b as number),
+          (b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 2 ** 32, // any address: -1 off class pages
+        ],
         ['realloc(b, 8)', (b) => k.realloc(b as number, 8), (b) => b === 0], // realloc(0, n) allocates
         ['krealloc(b, 8)', (b) => k.krealloc(b as number, 8), (b) => b === 0],
         [

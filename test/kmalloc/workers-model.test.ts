@@ -137,3 +137,37 @@ describe('Kmalloc attach and detach on a shared memory: one worker slot each, gi
     maker.checkInvariants();
   });
 });
+
+describe('Kmalloc.pageOwner and workerSlot', () => {
+  it('name the slot whose own class page holds a block, -1 for other tiers and abandoned pages', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const maker = new Kmalloc({ memory });
+    const a = Kmalloc.attach(memory);
+    const b = Kmalloc.attach(memory);
+    expect([maker.workerSlot, a.workerSlot, b.workerSlot]).toEqual([0, 1, 2]);
+    const pa = a.kmalloc(40);
+    const pb = b.kmalloc(40);
+    const pm = maker.kmalloc(40);
+    expect([maker.pageOwner(pa), maker.pageOwner(pb), a.pageOwner(pm)]).toEqual([1, 2, 0]);
+    expect(maker.pageOwner(pa + 8)).toBe(1); // any address on the page
+    const medium = a.kmalloc(5000);
+    const large = a.kmalloc(200_000);
+    expect([maker.pageOwner(medium), maker.pageOwner(large), maker.pageOwner(0), maker.pageOwner(2 ** 32 - 1)]).toEqual(
+      [-1, -1, -1, -1],
+    );
+    b.detach(); // pb stays live: its page is abandoned until a worker adopts it
+    expect(maker.pageOwner(pb)).toBe(-1);
+    for (const p of [pa, pb, pm, medium, large]) maker.kfree(p);
+    a.detach();
+    maker.shrink();
+    maker.checkInvariants();
+    expect(() => maker.pageOwner(-1)).toThrow(/addr/);
+    expect(() => maker.pageOwner(1.5)).toThrow(/addr/);
+  });
+
+  it('is 0 for every class page of an unshared heap', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    expect(k.workerSlot).toBe(0);
+    for (const size of [1, 8, 64]) expect(k.pageOwner(k.kmalloc(size))).toBe(0);
+  });
+});

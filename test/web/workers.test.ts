@@ -175,6 +175,16 @@ describe.skipIf(!hasChromium)('the Workers view in chromium', () => {
     await p.click('[data-testid=workers-check]');
     await p.waitForSelector('[data-testid=workers-check-result][data-ok=true]');
     expect(await p.textContent('[data-testid=workers-check-result]')).toMatch(/The heap checks out/);
+    // Per-worker pages: the lanes show size-class pages each worker owns (Kmalloc.pageOwner on the picture).
+    await p.waitForFunction(
+      () =>
+        [0, 1, 2].reduce(
+          (n, l) => n + (Number(document.querySelector(`[data-testid=workers-pages-${l}]`)?.textContent) || 0),
+          0,
+        ) > 0,
+      undefined,
+      { timeout: 10_000 },
+    );
     // Run again, then another tab: the workers stop (they do not burn the CPU behind the page).
     await p.click('[data-testid=workers-run]');
     const again = await ops(p);

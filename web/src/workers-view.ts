@@ -94,11 +94,7 @@ const FIELDS: Array<[string, string, string]> = [
     'found lock taken',
     'Heap calls that found the heap lock held by another thread (peeked just before the call)',
   ],
-  [
-    'pages',
-    'own pages',
-    'Pages this worker owns (per-worker pages, read from the page descriptors): none today, every page is shared under the heap lock',
-  ],
+  ['pages', 'own pages', 'Size-class pages this worker owns (read from the page descriptors: Kmalloc.pageOwner)'],
   [
     'longest',
     'longest call',
@@ -210,19 +206,19 @@ export class WorkersView implements View {
         'p',
         {},
         el('b', {}, 'The lock. '),
-        'Today every kmalloc and kfree on a shared heap holds the one heap lock: a word in the buffer taken with ',
+        'Each worker allocates sizes up to 512 B from size-class pages of its own (framed in its colour on the map), with plain reads and writes: no lock. The heap lock, a word in the buffer taken with ',
         el('code', {}, 'Atomics.compareExchange'),
-        ', naming its holder. A worker that finds it taken spins a little, then sleeps in ',
+        ' and naming its holder, is taken only for what the workers share: a new page from the buddy, the medium (TLSF) and large blocks. A worker that finds it taken spins a little, then sleeps in ',
         el('code', {}, 'Atomics.wait'),
-        ' until the holder lets go. That is why workers wait: the more of them, and the faster they go, the more often one finds the lock taken.',
+        ' until the holder lets go. That is why workers sometimes wait: the more of them, and the more they need shared pages, the more often one finds the lock taken.',
       ),
       el(
         'p',
         {},
         el('b', {}, 'A remote free '),
-        "is a worker freeing a block another worker allocated (in producer/consumer, every free is one). The heap takes the block back at once, under its lock; the orange dot is the notice going back to the owner, whose own record of its live blocks catches up when it collects it. With per-worker pages (issue 12's next step) the heap does the same: the free goes on the owner page's ",
+        "is a worker freeing a block another worker allocated (in producer/consumer, every free is one). A block on another worker's page is not put back on that page's lists (only the owner touches them): it goes on the page's ",
         el('code', {}, 'thread_free'),
-        ' list with one compareExchange, and the owner takes the whole list back when it runs out.',
+        ' list with one compareExchange, and the owner takes the whole list back with one exchange when its own lists run dry. The orange dot is that block travelling back to its owner.',
       ),
       el(
         'p',
@@ -854,13 +850,15 @@ function explainOp(s: LaneStats, name: (lane: number) => string): string {
   const a = hex(s.lastAddr);
   switch (s.lastOp) {
     case OP_ALLOC:
-      return `kmalloc(${s.lastSize}) gave it ${a}. It took the heap lock, got a free block of the right size class (or a piece of a TLSF chunk) and let go.`;
+      return s.lastSize <= 512
+        ? `kmalloc(${s.lastSize}) gave it ${a}: the next free block of its own page of that size class, no lock (only a new page from the buddy takes the heap lock).`
+        : `kmalloc(${s.lastSize}) gave it ${a}: a medium block from the shared TLSF heap, under the heap lock.`;
     case OP_FREE:
-      return `kfree(${a}): a block it allocated itself goes back to the heap (under the lock).`;
+      return `kfree(${a}): a block it allocated itself goes back on its own page's list (no lock; a medium block takes the heap lock).`;
     case OP_HAND:
       return `it put ${a} (${s.lastSize} B) on the ring to ${name(s.lastPeer)} (blue dot). No heap call: the block stays allocated, ${name(s.lastPeer)} will free it.`;
     case OP_REMOTE_FREE:
-      return `kfree(${a}), a block ${name(s.lastPeer)} allocated: a remote free. The heap has the block back at once; the orange dot is the notice to ${name(s.lastPeer)}, whose count of its live blocks drops when it collects it.`;
+      return `kfree(${a}), a block ${name(s.lastPeer)} allocated: a remote free. It goes on the thread_free list of ${name(s.lastPeer)}'s page with one compareExchange (the orange dot); ${name(s.lastPeer)} takes it back when its own lists run dry.`;
     case OP_IDLE:
       return 'nothing to do this time: its window is full and nobody handed it a block.';
     default:

@@ -3,7 +3,7 @@
  * shared Kmalloc heap is laid out is here, so the drawing code
  * (workers-view.ts) never reads memkit internals.
  *
- * What it reads today (the one-heap-lock design of docs/workers.md):
+ * What it reads (the per-worker design of docs/workers.md):
  * - the heap lock: word 0 of kmalloc's state (header slot Kmalloc), holding
  *   its owner's worker slot + 1 (src/memory/lock.ts);
  * - the worker slots: the workers bitmask, word 12 of the memkit header;
@@ -17,13 +17,13 @@
  *   byte per 8-byte granule, lane + 1, written by the allocating worker after
  *   kmalloc returns and cleared by the freeing one before kfree).
  *
- * Later (issue 12's per-worker fast path): a size-class page names its owner
- * slot in its descriptor (bits 24..31 of the info word) and remote frees go
- * on the page's `thread_free` list. Fill {@link pageOwners} from the
- * descriptors then; the view already draws a page's owner (`owner` in
- * {@link HeapPicture.pages}). With a lock-free fast path, a copy taken under
- * the heap lock may catch a worker's page mid-update: {@link snapshot}
- * reports a copy that does not open as torn, and the view keeps the last one.
+ * - whose each size-class page is: `Kmalloc.pageOwner` on the copy (the
+ *   owner slot in the page descriptor; {@link pageOwners}).
+ *
+ * Workers change their own pages without the heap lock, so a copy taken under
+ * it may catch a page mid-update: {@link snapshot} reports a copy that does
+ * not open as torn, and the view keeps the last one; the heap check runs only
+ * once the workers are paused.
  */
 import { HeaderSlot, Kmalloc, Memory, readSlot } from '../../../src/index.js';
 import { lock, tryLock, unlock } from '../../../src/memory/lock.js';
@@ -154,12 +154,12 @@ function copyUnderLock(
 }
 
 /**
- * Pages owned by one worker (per-worker pages). None today: every page is
- * shared under the heap lock. With per-worker pages, read the owner slot from
- * each size-class page's descriptor here (bits 24..31 of the info word).
+ * The owner slot of each size-class page (a worker's own pages; -1 for a
+ * page abandoned by a worker that left, and for every other kind of page),
+ * read from its descriptor with `Kmalloc.pageOwner`.
  */
-function pageOwners(_copy: Kmalloc, runs: PageRun[]): void {
-  for (const r of runs) r.ownerSlot = -1;
+function pageOwners(copy: Kmalloc, runs: PageRun[], pageSize: number, base: number): void {
+  for (const r of runs) r.ownerSlot = r.owner.startsWith('slab ') ? copy.pageOwner(base + r.page * pageSize) : -1;
 }
 
 /** A picture of the heap now, or why there is none. */
@@ -175,7 +175,7 @@ export function snapshot(heap: SharedHeap, owners: Uint8Array, ms = 4): HeapPict
   }
   const map = heapMap(copy.buddy, { kmalloc: copy });
   const runs: PageRun[] = map.blocks.map((b) => ({ ...b, ownerSlot: -1 }));
-  pageOwners(copy, runs);
+  pageOwners(copy, runs, map.pageSize, map.base);
   const blocks: LiveBlock[] = [];
   copy.forEachBlock((addr, size) => {
     const t = c.owners[addr >>> 3]!;
