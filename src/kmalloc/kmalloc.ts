@@ -169,6 +169,8 @@ const HEAP_ABANDONED = 0xff;
 const TF_FULL = 1;
 // end layout-copies
 const { makeInfo, MAX_CLASSES } = slabLayout;
+/** Pages after the current one that a shared heap looks through for its spare empty page. */
+const SPARE_LOOK = 4;
 /** An owner field of no kmalloc tier (for badFree of a block freed under our feet). */
 const OWNER_NONE_VALUE = 0;
 
@@ -1166,10 +1168,35 @@ export class Kmalloc implements ByteAllocator {
       this.enqueueSecond(cls, h);
       return;
     }
-    // Empty: keep it only when it is the current page and the only one queued.
-    if (u32[this.cur + cls] === h && u32[h + P_NEXT] === 0) return;
+    // Empty: keep it when it is the current page and the only one queued.
+    const cur = u32[this.cur + cls]!;
+    if (cur === h && u32[h + P_NEXT] === 0) return;
+    if (this.lockAt >= 0 && cur !== h && (u32[cur + P_USED]! & USED_MASK) !== 0 && !this.spareQueued(cur, h)) {
+      // A shared heap keeps one empty page per class and worker as a spare, right after
+      // the current page (SLUB's min_partial, mimalloc's retired pages): a class that
+      // drains and refills then takes no heap lock and no buddy call each time round.
+      if (u32[cur + P_NEXT] !== h) {
+        this.unqueue(cls, h);
+        this.enqueueSecond(cls, h);
+      }
+      return;
+    }
     this.unqueue(cls, h);
     this.releasePage(h, cls);
+  }
+
+  /**
+   * True when an empty page other than `h` is among the first SPARE_LOOK pages
+   * queued after the current page `cur` (a bounded look: an empty page deeper in
+   * the queue is still used before the buddy is asked, and shrink() frees it).
+   */
+  private spareQueued(cur: number, h: number): boolean {
+    const u32 = this.memory.u32;
+    let d = u32[cur + P_NEXT]!;
+    for (let n = 0; d !== 0 && n < SPARE_LOOK; n++, d = u32[d + P_NEXT]!) {
+      if (d !== h && (u32[d + P_USED]! & USED_MASK) === 0) return true;
+    }
+    return false;
   }
 
   /** Clears TF_FULL of FULL page `h` if no remote free has yet; true if it did. */

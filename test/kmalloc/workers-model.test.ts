@@ -171,3 +171,50 @@ describe('Kmalloc.pageOwner and workerSlot', () => {
     for (const size of [1, 8, 64]) expect(k.pageOwner(k.kmalloc(size))).toBe(0);
   });
 });
+
+describe('Kmalloc on a shared heap keeps one empty page per class as a spare', () => {
+  // The blocks grouped by the class page they are on (the pages of kmalloc-512, from its cache view).
+  const pagesOf = (k: Kmalloc, blocks: number[]): number[][] => {
+    const starts: number[] = [];
+    k.caches.find((c) => c.size === 512)!.forEachSlab((addr) => starts.push(addr));
+    starts.sort((x, y) => x - y);
+    const pages = new Map<number, number[]>();
+    for (const p of blocks) {
+      const start = starts.filter((s) => s <= p).at(-1)!;
+      pages.set(start, [...(pages.get(start) ?? []), p]);
+    }
+    return [...pages.values()];
+  };
+
+  for (const shared of [true, false]) {
+    it(`${shared ? 'shared: the first page that empties stays, the second goes back' : 'unshared: an emptied page goes back at once'}; invariants hold`, () => {
+      const memory = Memory.create({ bytes: 8 << 20, shared });
+      const k = new Kmalloc({ memory, maxClass: 512 });
+      const pages = pagesOf(
+        k,
+        Array.from({ length: 400 }, () => k.kmalloc(512)),
+      );
+      expect(pages.length).toBeGreaterThanOrEqual(4);
+      const f0 = k.footprint();
+      for (const p of pages[0]!) k.kfree(p);
+      k.checkInvariants();
+      if (shared)
+        expect(k.footprint()).toBe(f0); // kept: the spare
+      else expect(k.footprint()).toBeLessThan(f0);
+      const f1 = k.footprint();
+      for (const p of pages[1]!) k.kfree(p);
+      k.checkInvariants();
+      expect(k.footprint()).toBeLessThan(f1); // a second empty page is given back
+      if (shared) {
+        // The spare is used again before the buddy is asked: refilling one page's worth costs no footprint.
+        const f2 = k.footprint();
+        const again = Array.from({ length: pages[0]!.length }, () => k.kmalloc(512));
+        expect(k.footprint()).toBe(f2);
+        for (const p of again) k.kfree(p);
+      }
+      for (const pg of pages.slice(2)) for (const p of pg) k.kfree(p);
+      k.shrink();
+      k.checkInvariants();
+    });
+  }
+});
