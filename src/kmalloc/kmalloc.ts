@@ -169,6 +169,8 @@ const HEAP_ABANDONED = 0xff;
 const TF_FULL = 1;
 // end layout-copies
 const { makeInfo, MAX_CLASSES } = slabLayout;
+/** Blocks a size-class page of a shared heap holds at least (within 16 buddy pages). */
+const SHARED_PAGE_OBJECTS = 64;
 /** Pages after the current one that a shared heap looks through for its spare empty page. */
 const SPARE_LOOK = 4;
 /** An owner field of no kmalloc tier (for badFree of a block freed under our feet). */
@@ -559,7 +561,16 @@ export class Kmalloc implements ByteAllocator {
       // On a shared memory a class page is at least 2 buddy pages: its head descriptor (the
       // words its owner writes on every alloc and free) then has a 64-byte line of its own,
       // not one shared with the descriptor of a page another worker owns (false sharing).
-      const minOrder = memory.shared ? Math.min(1, buddy.maxOrder) : 0;
+      // It also holds at least SHARED_PAGE_OBJECTS blocks (up to 16 buddy pages, mimalloc's
+      // 64 KiB small pages): a page that fills and comes back through remote frees costs the
+      // heap lock once a round, so more blocks a page means fewer rounds.
+      const minOrder = memory.shared
+        ? Math.min(
+            Math.max(1, Math.ceil(Math.log2((SHARED_PAGE_OBJECTS * stride) / buddy.pageSize))),
+            4,
+            buddy.maxOrder,
+          )
+        : 0;
       const order = Math.min(Math.max(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), minOrder), 8);
       const pages = 1 << order;
       for (let slot = 0; slot < MAX_WORKERS; slot++) u32[curTable(k, n, slot) + c] = k + K_NO_PAGE;
