@@ -73,10 +73,13 @@
  * off its queue, sets FULL in P_USED, then TF_FULL in thread_free with a
  * compareExchange from 0 (if a remote free came meanwhile, the page is
  * queued again and collected). The first remote free that sees TF_FULL
- * takes the heap lock, clears it in its push and puts the page on
- * reclaim[owner] (linked by P_PREV, which the owner leaves alone while the
- * page is FULL). The owner takes its reclaim list under the heap lock when
- * its queue of that class runs dry, before adopting or taking a new page. A
+ * takes the heap lock, clears it in its push and pushes the page on
+ * reclaim[owner] with a compareExchange (linked by P_PREV, which the owner
+ * leaves alone while the page is FULL; the lock keeps the owner's slot from
+ * being abandoned meanwhile). The owner takes its whole reclaim list with one
+ * exchange, without the lock (a stack that only its owner pops, and only
+ * whole, has no ABA problem), when its queue of that class runs dry, before
+ * adopting or taking a new page. A
  * free by the owner into its own FULL page clears TF_FULL itself (then it
  * queues the page) or finds it cleared (then the page is on its reclaim
  * list: left to reclaim()).
@@ -705,9 +708,10 @@ export class Kmalloc implements ByteAllocator {
       const cur = curTable(k, n, slot);
       if ((busy & (1 << slot)) === 0)
         for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
-      // reclaim[slot]: FULL head pages of that slot, linked by P_PREV.
+      // reclaim[slot]: FULL head pages of that slot, linked by P_PREV (a joined worker takes
+      // its own without the lock, so only the lists of slots not busy are read).
       const r = reclaimTable(k, n) + slot;
-      let d = u32[r]!;
+      let d = (busy & (1 << slot)) === 0 ? u32[r]! : 0;
       for (let steps = 0, from = r; d !== 0; steps++) {
         if (steps > buddy.pages || !isDescriptor(d) || u32[d + P_INFO]! >>> HEAP_SHIFT !== slot)
           bad(`worker slot ${slot}'s reclaim list reaches ${d}, not a page of that slot`, from);
@@ -956,9 +960,14 @@ export class Kmalloc implements ByteAllocator {
         if ((old & TF_FULL) !== 0) {
           // TF_FULL is set only on a page of a worker slot (never an abandoned one): its
           // heap byte is stable under the lock. The page goes on that slot's reclaim list.
+          // The owner takes the list without the lock (reclaim()), so push with a compareExchange.
           const r = reclaimTable(this.k, this.nClasses) + (u32[h + P_INFO]! >>> HEAP_SHIFT);
-          u32[h + P_PREV] = u32[r]!;
-          Atomics.store(i32, r, h);
+          for (let head = Atomics.load(i32, r); ; ) {
+            u32[h + P_PREV] = head;
+            const seen = Atomics.compareExchange(i32, r, head, h);
+            if (seen === head) break;
+            head = seen;
+          }
         }
         return;
       }
@@ -969,32 +978,29 @@ export class Kmalloc implements ByteAllocator {
 
   /**
    * Takes this worker's reclaim list (its FULL pages that got a remote free)
-   * under the heap lock: each page is collected and queued again (also when
-   * nothing in it is used now). True if the list was not empty.
+   * whole, with one exchange and no lock (pushers push with compareExchange;
+   * only this worker takes, and only the whole list): each page is collected
+   * and queued again (also when nothing in it is used now), all of it this
+   * worker's own state. True if the list was not empty.
    */
   private reclaim(): boolean {
-    this.enter();
-    try {
-      const mem = this.memory;
-      const u32 = mem.u32;
-      let d = Atomics.exchange(mem.i32, this.reclaimAt, 0) >>> 0;
-      if (d === 0) return false;
-      while (d !== 0) {
-        const next = u32[d + P_PREV]!;
-        u32[d + P_PREV] = 0;
-        u32[d + P_NEXT] = 0;
-        u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
-        this.collect(d);
-        // Queued again even when empty: a page that other workers emptied is about to be
-        // filled again (producer/consumer), and giving it back only to take a new one would
-        // cost two buddy calls. `shrink` and `detach` give back the empty ones.
-        this.enqueueSecond(this.classOfHead(d), d);
-        d = next;
-      }
-      return true;
-    } finally {
-      this.leave();
+    const mem = this.memory;
+    const u32 = mem.u32;
+    let d = Atomics.exchange(mem.i32, this.reclaimAt, 0) >>> 0;
+    if (d === 0) return false;
+    while (d !== 0) {
+      const next = u32[d + P_PREV]!;
+      u32[d + P_PREV] = 0;
+      u32[d + P_NEXT] = 0;
+      u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
+      this.collect(d);
+      // Queued again even when empty: a page that other workers emptied is about to be
+      // filled again (producer/consumer), and giving it back only to take a new one would
+      // cost two buddy calls. `shrink` and `detach` give back the empty ones.
+      this.enqueueSecond(this.classOfHead(d), d);
+      d = next;
     }
+    return true;
   }
 
   /**
