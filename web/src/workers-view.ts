@@ -200,7 +200,7 @@ export class WorkersView implements View {
         el('code', {}, 'Kmalloc.attach(memory)'),
         ' and got a ',
         el('b', {}, 'slot'),
-        ' (a number in the heap header; the page, which made the heap, is slot 0). All of them allocate from the same pages.',
+        ' (a number in the heap header; the page, which made the heap, is slot 0). Each allocates small blocks from size-class pages of its own (framed in its colour), and the medium and large blocks from what they all share. A page of its own holds at least 64 blocks, and each worker keeps one empty page per size class as a spare: on this small heap most pages belong to one worker each, with few blocks live in them (the price of not taking a lock).',
       ),
       el(
         'p',
