@@ -306,6 +306,7 @@ export class Arena implements Disposable {
   private enter(): Int32Array {
     const s = this.state();
     lock(s, S_LOCK, this.slot);
+    this.memory.sync(); // the chain may lead into bytes another worker grew the memory by
     return s;
   }
 
@@ -365,7 +366,11 @@ export class Arena implements Disposable {
         const a = (top + align - 1) & -align;
         const next = a + size;
         if (!(next <= Atomics.load(s, END) && top <= a && a < next)) break;
-        if (Atomics.compareExchange(s, TOP, top, next) === top) return a;
+        if (Atomics.compareExchange(s, TOP, top, next) === top) {
+          // The chunk may be one another worker chained in bytes it grew the memory by.
+          if (next > this.memory.viewBytes) this.memory.sync();
+          return a;
+        }
       }
     }
     this.enter();

@@ -19,7 +19,7 @@ import {
 } from '../errors/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { HEADER_BYTES, HeaderSlot, Memory, checkHeader, ensureHeader, readSlot, writeSlot } from '../memory/index.js';
-import { joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
+import { joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
 import type { ArenaAttachOptions, ArenaBuddyOptions, ArenaMemoryOptions, ArenaOptions, PageSource } from './api.js';
 import {
   ADDRESS_LIMIT,
@@ -159,7 +159,7 @@ export class ArenaInit {
     checkHeader(memory);
     const slot = joinWorker(memory.i32, H_WORKERS);
     try {
-      lock(memory.i32, w + S_LOCK, slot);
+      lockMemory(memory, w + S_LOCK, slot);
       try {
         checkState(memory, at, buddy);
       } finally {

@@ -125,7 +125,7 @@
  * @module
  */
 import { H_WORKERS } from '../memory/header.js';
-import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
+import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import {
@@ -183,7 +183,12 @@ const OWNER_NONE_VALUE = 0;
 export interface KmallocOptions {
   /** Heap size in bytes (a new buddy allocator of that many bytes of pages). With neither `bytes` nor `maxBytes` (`new Kmalloc()`): 1 MiB that grows to 64 MiB. */
   bytes?: number;
-  /** Let the heap grow up to this many bytes when it runs out. */
+  /**
+   * Let the heap grow up to this many bytes when it runs out. With `memory`:
+   * how far the heap may grow that memory (without it, a WebAssembly.Memory
+   * is used at its current size, since JavaScript cannot read its maximum;
+   * a growable SharedArrayBuffer up to its maxByteLength).
+   */
   maxBytes?: number;
   /** Use this buddy allocator instead (it must have bytes). */
   buddy?: BuddyAllocator;
@@ -507,7 +512,15 @@ export class Kmalloc implements ByteAllocator {
     const options = checkOptions(opts, 'Kmalloc options', KMALLOC_OPTIONS);
     let buddy = options.buddy;
     if (buddy === undefined && options.memory !== undefined) {
-      buddy = new BuddyAllocator({ memory: options.memory, pageSize: options.pageSize ?? 4096 });
+      const pageSize = options.pageSize ?? 4096;
+      // maxBytes caps how far the heap grows the memory: needed for a WebAssembly.Memory,
+      // whose maximum JavaScript cannot read (each page also takes 9 bytes of buddy state).
+      const cap = options.maxBytes === undefined ? undefined : checkInteger(options.maxBytes, 'maxBytes', 1, 2 ** 32);
+      buddy = new BuddyAllocator({
+        memory: options.memory,
+        pageSize,
+        ...(cap === undefined ? {} : { maxPages: Math.max(1, Math.floor(cap / (pageSize + 9))) }),
+      });
     }
     if (buddy === undefined) {
       const pageSize = options.pageSize ?? 4096;
@@ -614,7 +627,7 @@ export class Kmalloc implements ByteAllocator {
     if (!memory.shared) return Kmalloc.open(memory, k, 0);
     // Another worker may be changing the heap: join, then check and open it under the heap lock.
     const slot = joinWorker(memory.i32, H_WORKERS);
-    lock(memory.i32, k + K_LOCK, slot);
+    lockMemory(memory, k + K_LOCK, slot);
     try {
       return Kmalloc.open(memory, k, slot);
     } catch (e) {
@@ -2008,7 +2021,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** Takes the heap lock on a shared memory (re-entrant within this instance); nothing otherwise. */
   private enter(): void {
-    if (this.lockAt >= 0 && this.depth++ === 0) lock(this.memory.i32, this.lockAt, this.slot);
+    if (this.lockAt >= 0 && this.depth++ === 0) lockMemory(this.memory, this.lockAt, this.slot);
   }
 
   /** Releases what {@link enter} took. */
@@ -2072,7 +2085,7 @@ export class Kmalloc implements ByteAllocator {
     if ((memory.u32[H_WORKERS]! & (1 << slot)) === 0) return broke; // left already (or never joined)
     // Hand the dead worker's pages over under the heap lock, taken in its name: nobody
     // else uses a joined slot's id, and the lock records who holds it.
-    lock(memory.i32, k + K_LOCK, slot);
+    lockMemory(memory, k + K_LOCK, slot);
     try {
       const dead = Kmalloc.open(memory, k, slot);
       dead.depth = 1; // the lock is held

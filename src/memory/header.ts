@@ -14,10 +14,13 @@
  *        +--------+--------+--------+--------+   state region, 0 = absent
  *    32  | slot 4 | slot 5 | slot 6 | slot 7 |   (see {@link HeaderSlot})
  *        +--------+--------+--------+--------+
- *    48  | workers|   reserved (zero)        |   workers: bit s set while worker
- *        +--------+--------------------------+   slot s is joined (memory/lock.ts)
+ *    48  | workers| length | reserved (zero) |   workers: bit s set while worker
+ *        +--------+--------+-----------------+   slot s is joined (memory/lock.ts)
  *    64  first byte after the header
  * ```
+ * `length` is the byte length memkit last grew the memory to (raised with
+ * compareExchange; 0 in a header written before it existed): other workers'
+ * `Memory.sync()` compare it with their views' length (memory.ts).
  * `lock` is reserved (0); each allocator's own lock word is in its state
  * (Kmalloc's: word 0 of its control block).
  *
@@ -41,6 +44,8 @@ export const H_FLAGS = 3;
 /** u32 index of the bitmask of joined worker slots (bit 0: the thread that laid the heap out). */
 export const H_WORKERS = 12;
 export const H_SLOTS = 4;
+/** u32 index of the byte length memkit last grew the memory to (see memory.ts). */
+export const H_LENGTH = 13;
 /** Number of directory slots. */
 export const HEADER_SLOT_COUNT = 8;
 
@@ -68,7 +73,9 @@ function checkMemory(memory: unknown): void {
 export function hasHeader(memory: Memory): boolean {
   checkMemory(memory);
   memory.sync();
-  return memory.buffer.byteLength >= HEADER_BYTES && memory.u32[H_MAGIC] === HEADER_MAGIC;
+  if (!(memory.viewBytes >= HEADER_BYTES && memory.u32[H_MAGIC] === HEADER_MAGIC)) return false;
+  memory.watchLength(H_LENGTH);
+  return true;
 }
 
 /**
@@ -81,6 +88,7 @@ export function ensureHeader(memory: Memory): boolean {
   for (let i = 0; i < HEADER_BYTES >>> 2; i++) u32[i] = 0;
   u32[H_MAGIC] = HEADER_MAGIC;
   u32[H_VERSION] = HEADER_VERSION;
+  memory.watchLength(H_LENGTH);
   return true;
 }
 
@@ -95,7 +103,7 @@ export function readSlot(memory: Memory, slot: HeaderSlot): number {
 export function writeSlot(memory: Memory, slot: HeaderSlot, offset: number): void {
   checkInteger(slot, 'slot', 0, HEADER_SLOT_COUNT - 1);
   checkHeader(memory);
-  checkInteger(offset, 'offset', 0, memory.buffer.byteLength - 1); // 0 = absent, else inside the memory
+  checkInteger(offset, 'offset', 0, memory.viewBytes - 1); // 0 = absent, else inside the memory
   memory.u32[H_SLOTS + slot] = offset >>> 0;
 }
 

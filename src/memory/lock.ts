@@ -43,6 +43,10 @@
  * correct but burns its time slice, so keep the main thread off contended
  * heaps.
  *
+ * Views after a lock: what a lock guards may point into bytes that another
+ * worker grew the memory by (memory.ts), so a lock on a Memory's words is
+ * taken with {@link lockMemory}, which syncs the views once it is held.
+ *
  * Invariants:
  * - A lock is held by at most one owner; only the owner unlocks it (checked).
  * - A lock is never taken recursively (checked: a second take by its owner
@@ -53,6 +57,7 @@
  * @module
  */
 import { HeapCorruptionError, MemkitError } from '../errors/index.js';
+import type { Memory } from './memory.js';
 
 /** Owner bits of a lock word. */
 export const LOCK_OWNER_MASK = 0x3fff_ffff;
@@ -90,6 +95,16 @@ export function lock(i32: Int32Array, index: number, slot: number): void {
   const me = slot + 1;
   if (Atomics.compareExchange(i32, index, 0, me) === 0) return;
   lockSlow(i32, index, me, canWait());
+}
+
+/**
+ * {@link lock} on `memory.i32[index]`, then `memory.sync()`: the structures
+ * the lock guards may lead into bytes another worker grew the memory by
+ * after this worker's last sync (memory.ts draws how growth is seen).
+ */
+export function lockMemory(memory: Memory, index: number, slot: number): void {
+  lock(memory.i32, index, slot);
+  memory.sync();
 }
 
 /** Takes the lock if it is free; never waits. */

@@ -18,7 +18,9 @@ interface Result {
   ops: number;
 }
 
-function run(heap: SharedArrayBuffer, control: SharedArrayBuffer, seed: number, ops: number): Promise<Result> {
+type Heap = SharedArrayBuffer | WebAssembly.Memory;
+
+function run(heap: Heap, control: SharedArrayBuffer, seed: number, ops: number): Promise<Result> {
   const worker = new Worker(new URL('./fixtures/stress-worker.mjs', import.meta.url), {
     workerData: { heap, control, slots: SLOTS, ops, seed, maxSize: 1 << 20, handover: 30 },
   });
@@ -31,24 +33,47 @@ function run(heap: SharedArrayBuffer, control: SharedArrayBuffer, seed: number, 
   });
 }
 
-async function stress(workers: number, opsPerWorker: number, maxClass?: number): Promise<void> {
-  const memory = Memory.create({ bytes: 64 << 20, shared: true });
-  const k = new Kmalloc({ memory, ...(maxClass === undefined ? {} : { maxClass }) });
+/**
+ * The heap's memory: a fixed SharedArrayBuffer, or one that starts at 1 MiB and
+ * grows (a growable SharedArrayBuffer, a shared WebAssembly.Memory) as the
+ * workers need pages, so workers receive blocks in bytes another worker grew
+ * the memory by (memory.ts: the header's length word).
+ */
+type Kind = 'fixed' | 'growable' | 'wasm';
+
+function makeMemory(kind: Kind): { memory: Memory; heap: Heap } {
+  if (kind === 'fixed') {
+    const memory = Memory.create({ bytes: 64 << 20, shared: true });
+    return { memory, heap: memory.buffer as SharedArrayBuffer };
+  }
+  if (kind === 'growable') {
+    const memory = Memory.create({ bytes: 1 << 20, maxBytes: 64 << 20, shared: true });
+    return { memory, heap: memory.buffer as SharedArrayBuffer };
+  }
+  const wasm = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: true });
+  return { memory: Memory.wrap(wasm), heap: wasm };
+}
+
+async function stress(workers: number, opsPerWorker: number, maxClass?: number, kind: Kind = 'fixed'): Promise<void> {
+  const { memory, heap } = makeMemory(kind);
+  const start = memory.byteLength;
+  const k = new Kmalloc({
+    memory,
+    ...(maxClass === undefined ? {} : { maxClass }),
+    ...(kind === 'wasm' ? { maxBytes: 64 << 20 } : {}), // JavaScript cannot read a wasm memory's maximum
+  });
   const fresh = k.footprint();
   const control = new SharedArrayBuffer((8 + 3 * SLOTS) * 4);
   // the first half of the workers start together; the rest join as the first ones finish
-  const first = Array.from({ length: workers }, (_, i) =>
-    run(memory.buffer as SharedArrayBuffer, control, 1000 + i, opsPerWorker),
-  );
-  const late = first.map((p, i) =>
-    p.then(() => run(memory.buffer as SharedArrayBuffer, control, 2000 + i, opsPerWorker >> 1)),
-  );
+  const first = Array.from({ length: workers }, (_, i) => run(heap, control, 1000 + i, opsPerWorker));
+  const late = first.map((p, i) => p.then(() => run(heap, control, 2000 + i, opsPerWorker >> 1)));
   const results = await Promise.all([...first, ...late]);
   const problems = results.flatMap((r) => r.problems);
   expect(problems).toEqual([]);
   expect(new Int32Array(control)[0]).toBe(0);
   // blocks parked in the exchange table: still stamped, then freed here
   const ctl = new Int32Array(control);
+  if (kind !== 'fixed') expect(memory.byteLength).toBeGreaterThan(start); // the workers grew it
   for (let s = 0; s < SLOTS; s++) {
     const w = 8 + 3 * s;
     if (ctl[w] !== 2) continue;
@@ -78,5 +103,11 @@ describe('one Kmalloc heap, many workers', () => {
   });
   it('2 workers (+2 joining later), class pages up to 4 KiB: most frees of handed-over blocks are remote frees into class pages', async () => {
     await stress(2, SOAK ? 400_000 : 10_000, 4096);
+  });
+  it('2 workers (+2 joining later) on a growable SharedArrayBuffer that they grow from 1 MiB', async () => {
+    await stress(2, SOAK ? 400_000 : 10_000, undefined, 'growable');
+  });
+  it('2 workers (+2 joining later) on a shared WebAssembly.Memory that they grow from 1 MiB', async () => {
+    await stress(2, SOAK ? 400_000 : 10_000, undefined, 'wasm');
   });
 });

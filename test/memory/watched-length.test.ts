@@ -1,0 +1,77 @@
+/**
+ * Growth seen through the header's length word (memory.ts): a memory that
+ * another party may grow keeps fixed-length views (fast in V8), and `sync()`
+ * refreshes them when the word says memkit grew it, or when a wasm-side grow
+ * detached them.
+ */
+import { describe, expect, it } from 'vitest';
+import { Memory, ensureHeader } from '../../src/index.js';
+import { H_LENGTH } from '../../src/memory/header.js';
+
+/** True when `view` is a fixed-length view (it does not follow its buffer's growth). */
+function fixedLength(m: Memory): boolean {
+  return m.u32.length * 4 === m.viewBytes && m.u8.length === m.viewBytes;
+}
+
+describe('the watched length word', () => {
+  it('two Memory objects over one growable SharedArrayBuffer: a grow by one is seen by the other at its next sync', () => {
+    const a = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20, shared: true });
+    ensureHeader(a);
+    const b = Memory.wrap(a.buffer);
+    expect(b.u32[H_LENGTH]).toBe(1 << 16);
+    ensureHeader(b); // the header is there: b starts watching
+    expect(fixedLength(a)).toBe(true);
+    expect(fixedLength(b)).toBe(true);
+    a.growTo(3 << 16);
+    expect(a.u32[H_LENGTH]).toBe(3 << 16);
+    expect(b.u32.length).toBe((1 << 16) / 4); // b has not synced yet
+    a.u32[(2 << 16) / 4] = 0xabcd;
+    b.sync();
+    expect(b.viewBytes).toBe(3 << 16);
+    expect(b.u32[(2 << 16) / 4]).toBe(0xabcd);
+    expect(fixedLength(b)).toBe(true);
+  });
+
+  it('a growable SharedArrayBuffer without a header keeps length-tracking views (slow, but never stale)', () => {
+    const a = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20, shared: true });
+    const b = Memory.wrap(a.buffer);
+    a.growTo(2 << 16);
+    expect(b.u8.length).toBe(2 << 16);
+  });
+
+  it('a damaged length word costs a refresh, never a wrong view, and is mended', () => {
+    const m = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20, shared: true });
+    ensureHeader(m);
+    for (const bad of [0, 1, 0xffffffff, (1 << 16) + 4, 123456789]) {
+      m.u32[H_LENGTH] = bad;
+      m.sync();
+      expect(m.viewBytes).toBe(1 << 16);
+      expect(fixedLength(m)).toBe(true);
+      // a word above the buffer's length is mended; one below it is raised
+      expect(m.u32[H_LENGTH]).toBe(1 << 16);
+    }
+  });
+
+  it('a shared WebAssembly.Memory grown by the wasm side: growTo counts from its real length', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+    const m = Memory.wrap(wasm);
+    ensureHeader(m);
+    wasm.grow(2); // the wasm code grows it: no word written
+    expect(m.byteLength).toBe(1 << 16); // memkit does not need those bytes yet
+    expect(m.growTo(2 << 16)).toBe(3 << 16); // already there: no wasm page added
+    expect(wasm.buffer.byteLength).toBe(3 << 16);
+    expect(m.viewBytes).toBe(3 << 16);
+  });
+
+  it('a non-shared WebAssembly.Memory with a header: a wasm-side grow detaches the views, sync sees it', () => {
+    const wasm = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    const m = Memory.wrap(wasm);
+    ensureHeader(m);
+    m.u32[100] = 77;
+    wasm.grow(1);
+    expect(m.u32.length).toBe(0); // detached
+    m.sync();
+    expect(m.viewBytes).toBe(2 << 16);
+    expect(m.u32[100]).toBe(77);
+  });
+});
