@@ -26,7 +26,9 @@ import type { BenchOptions, CaseResult, RowResult } from './harness.js';
 
 const WINDOW = 1024;
 const RING = 4096;
-const RING0 = 4;
+/** The ring layout of bench/workers/worker.ts (not imported: that module runs as a worker). */
+const RING0 = 16;
+const RING_WORDS = RING + 64;
 const HEAP = 256 << 20;
 
 interface Row {
@@ -178,7 +180,7 @@ function inProcess(
 async function memkit(mode: 'local' | 'pc', workers: number, ops: number, global: boolean): Promise<Rate> {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   new Kmalloc({ memory, ...KMALLOC_OPTIONS });
-  const control = new SharedArrayBuffer((RING0 + (workers >> 1) * (RING + 4) + 4) * 4);
+  const control = new SharedArrayBuffer((RING0 + (workers >> 1) * RING_WORDS + 16) * 4);
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';

@@ -23,9 +23,14 @@
 static long ops_per_thread;
 static int mode_pc;
 
+/* The ring of bench/workers/worker.ts: head and tail on cache lines of their own; each
+   side keeps the other's index as last seen, reads it again only when that says full
+   (producer) or empty (consumer), and publishes its own once per PUBLISH blocks. */
+#define PUBLISH 16
 typedef struct {
-  _Atomic uint64_t head, tail;
-  void *slot[RING];
+  _Alignas(64) _Atomic uint64_t head;
+  _Alignas(64) _Atomic uint64_t tail;
+  _Alignas(64) void *slot[RING];
 } ring_t;
 static ring_t *rings;
 
@@ -52,24 +57,31 @@ static void *local(void *arg) {
 static void *producer(void *arg) {
   ring_t *r = &rings[(uintptr_t)arg];
   uint32_t seed = 777u + (uint32_t)(uintptr_t)arg;
-  for (long i = 0; i < ops_per_thread; i++) {
+  uint64_t tail = 0;
+  for (uint64_t h = 0; h < (uint64_t)ops_per_thread; h++) {
     void *p = malloc(16 + next(&seed) % 497);
     ((volatile char *)p)[0] = 1;
-    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-    while (h - atomic_load_explicit(&r->tail, memory_order_acquire) >= RING) sched_yield();
+    if (h - tail >= RING) {
+      atomic_store_explicit(&r->head, h, memory_order_release);
+      while (h - (tail = atomic_load_explicit(&r->tail, memory_order_acquire)) >= RING) sched_yield();
+    }
     r->slot[h % RING] = p;
-    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+    if (h % PUBLISH == PUBLISH - 1 || h == (uint64_t)ops_per_thread - 1)
+      atomic_store_explicit(&r->head, h + 1, memory_order_release);
   }
   return NULL;
 }
 
 static void *consumer(void *arg) {
   ring_t *r = &rings[(uintptr_t)arg];
-  for (long i = 0; i < ops_per_thread; i++) {
-    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    while (atomic_load_explicit(&r->head, memory_order_acquire) == t) sched_yield();
+  uint64_t head = 0;
+  for (uint64_t t = 0; t < (uint64_t)ops_per_thread; t++) {
+    if (t == head) {
+      atomic_store_explicit(&r->tail, t, memory_order_release);
+      while ((head = atomic_load_explicit(&r->head, memory_order_acquire)) == t) sched_yield();
+    }
     free(r->slot[t % RING]);
-    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    if (t % PUBLISH == PUBLISH - 1) atomic_store_explicit(&r->tail, t + 1, memory_order_release);
   }
   return NULL;
 }
@@ -79,7 +91,8 @@ int main(int argc, char **argv) {
   mode_pc = strcmp(argv[1], "pc") == 0;
   int n = atoi(argv[2]);
   ops_per_thread = atol(argv[3]);
-  rings = calloc((size_t)n, sizeof(ring_t));
+  rings = aligned_alloc(64, (size_t)n * sizeof(ring_t));
+  memset(rings, 0, (size_t)n * sizeof(ring_t));
   pthread_t th[64];
   struct timespec a, b, ca, cb;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);

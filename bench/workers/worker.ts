@@ -8,8 +8,9 @@
  * every call, as a contender.
  *
  * Control words (i32): 0 = go (the main thread sets it to 1 and notifies);
- * 1 = the global lock; ring r of a producer/consumer pair at RING0 + r * (RING + 2):
- * head, tail, slots.
+ * 1 = the global lock; ring r of a producer/consumer pair at RING0 + r * RING_WORDS:
+ * head, tail, consumer sleeping, producer sleeping (each on a 64-byte line of its
+ * own), then the slots.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../../src/index.js';
@@ -17,9 +18,15 @@ import { lock, unlock } from '../../src/memory/lock.js';
 
 export const WINDOW = 1024;
 export const RING = 4096;
-export const RING0 = 4;
-/** Words of one producer/consumer ring: head, tail, two sleeping flags, the slots. */
-export const RING_WORDS = RING + 4;
+export const RING0 = 16;
+/** Words of one producer/consumer ring: head, tail, two sleeping flags (16 words apart), the slots. */
+export const RING_WORDS = RING + 64;
+const TAIL = 16;
+const C_SLEEPS = 32;
+const P_SLEEPS = 48;
+const SLOTS = 64;
+/** Each side publishes its index once per this many blocks (and before it sleeps or ends). */
+const PUBLISH = 16;
 /** A sleeping side of a ring is woken once this many slots are ready for it. */
 const WAKE_BATCH = 256;
 export const WARM_UP = 300_000;
@@ -80,39 +87,60 @@ const t0 = performance.now();
 if (mode === 'local') {
   local(ops);
 } else {
-  // Ring words: head, tail, consumer sleeping, producer sleeping, then RING slots. A side
-  // sleeps (Atomics.wait, 1 ms at most) only after a short spin, and the other side wakes it
-  // only when its flag says it sleeps and a batch of WAKE_BATCH slots is ready (one context
-  // switch per batch, not per block): the ring costs the two contenders as little as it can.
+  // Ring words: head, tail, consumer sleeping, producer sleeping (a cache line each), then
+  // RING slots. Each side keeps the other's index as last seen and reads it again only when
+  // that says full (producer) or empty (consumer), and publishes its own once per PUBLISH
+  // blocks: the index lines move between the cores once per batch, not once per block
+  // (FastForward / Lamport-with-caching). A side sleeps (Atomics.wait, 1 ms at most) only
+  // after a short spin, and the other side wakes it only when its flag says it sleeps and a
+  // batch of WAKE_BATCH slots is ready. The same ring for every contender (and native.c).
   const r = RING0 + (index >> 1) * RING_WORDS;
   if (mode === 'producer') {
-    for (let i = 0; i < ops; i++) {
+    let tail = 0; // the consumer's index as last seen
+    for (let h = 0; h < ops; h++) {
       const p = kmalloc(16 + (next() % 497));
       u8[p] = 1;
-      const h = ctl[r]!;
-      for (let spin = 0; h - Atomics.load(ctl, r + 1) >= RING; spin++) {
-        if (spin < 100) continue;
-        Atomics.store(ctl, r + 3, 1);
-        const t = Atomics.load(ctl, r + 1);
-        if (h - t >= RING) Atomics.wait(ctl, r + 1, t, 1);
-        Atomics.store(ctl, r + 3, 0);
+      if (h - tail >= RING) {
+        Atomics.store(ctl, r, h); // all made so far: the consumer may be waiting for them
+        tail = Atomics.load(ctl, r + TAIL);
+        for (let spin = 0; h - tail >= RING; spin++) {
+          if (spin >= 100) {
+            Atomics.store(ctl, r + P_SLEEPS, 1);
+            if (h - Atomics.load(ctl, r + TAIL) >= RING) Atomics.wait(ctl, r + TAIL, tail, 1);
+            Atomics.store(ctl, r + P_SLEEPS, 0);
+          }
+          tail = Atomics.load(ctl, r + TAIL);
+        }
       }
-      ctl[r + 4 + (h & (RING - 1))] = p;
-      Atomics.store(ctl, r, h + 1);
-      if ((h & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + 2) !== 0) Atomics.notify(ctl, r);
+      ctl[r + SLOTS + (h & (RING - 1))] = p;
+      if ((h & (PUBLISH - 1)) === PUBLISH - 1 || h === ops - 1) {
+        Atomics.store(ctl, r, h + 1);
+        if ((h & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + C_SLEEPS) !== 0)
+          Atomics.notify(ctl, r);
+      }
     }
+    Atomics.notify(ctl, r);
   } else {
-    for (let i = 0; i < ops; i++) {
-      const t = ctl[r + 1]!;
-      for (let spin = 0; Atomics.load(ctl, r) === t; spin++) {
-        if (spin < 100) continue;
-        Atomics.store(ctl, r + 2, 1);
-        if (Atomics.load(ctl, r) === t) Atomics.wait(ctl, r, t, 1);
-        Atomics.store(ctl, r + 2, 0);
+    let head = 0; // the producer's index as last seen
+    for (let t = 0; t < ops; t++) {
+      if (t === head) {
+        Atomics.store(ctl, r + TAIL, t); // all freed so far: the producer may be waiting for room
+        head = Atomics.load(ctl, r);
+        for (let spin = 0; head === t; spin++) {
+          if (spin >= 100) {
+            Atomics.store(ctl, r + C_SLEEPS, 1);
+            if (Atomics.load(ctl, r) === t) Atomics.wait(ctl, r, t, 1);
+            Atomics.store(ctl, r + C_SLEEPS, 0);
+          }
+          head = Atomics.load(ctl, r);
+        }
       }
-      kfree(ctl[r + 4 + (t & (RING - 1))]! >>> 0);
-      Atomics.store(ctl, r + 1, t + 1);
-      if ((t & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + 3) !== 0) Atomics.notify(ctl, r + 1);
+      kfree(ctl[r + SLOTS + (t & (RING - 1))]! >>> 0);
+      if ((t & (PUBLISH - 1)) === PUBLISH - 1) {
+        Atomics.store(ctl, r + TAIL, t + 1);
+        if ((t & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + P_SLEEPS) !== 0)
+          Atomics.notify(ctl, r + TAIL);
+      }
     }
   }
 }
