@@ -247,8 +247,10 @@ const GLIBC = 'glibc malloc (C, pthreads)';
 
 export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const quick = options.rounds <= 3;
-  const ops = quick ? 100_000 : 1_000_000;
-  const reps = quick ? 1 : 3;
+  // 4M ops a worker: about 0.1 s of work at 40 M ops/s. With 1M (25 ms) one GC pause or a
+  // late tier-up moved a single worker's figure between 29 and 42 M ops/s from run to run.
+  const ops = quick ? 100_000 : 4_000_000;
+  const reps = quick ? 1 : 5;
   const bin = nativeBinary();
   const rows: Row[] = [];
   if (process.env.MEMKIT_KMALLOC_OPTIONS !== undefined)

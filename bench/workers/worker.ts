@@ -29,7 +29,7 @@ const SLOTS = 64;
 const PUBLISH = 16;
 /** A sleeping side of a ring is woken once this many slots are ready for it. */
 const WAKE_BATCH = 256;
-export const WARM_UP = 300_000;
+export const WARM_UP = 1_000_000;
 
 const { heap, control, mode, index, ops, global } = workerData as {
   heap: SharedArrayBuffer;
