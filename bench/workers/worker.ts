@@ -115,8 +115,7 @@ if (mode === 'local') {
       ctl[r + SLOTS + (h & (RING - 1))] = p;
       if ((h & (PUBLISH - 1)) === PUBLISH - 1 || h === ops - 1) {
         Atomics.store(ctl, r, h + 1);
-        if ((h & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + C_SLEEPS) !== 0)
-          Atomics.notify(ctl, r);
+        if ((h & (WAKE_BATCH - 1)) === WAKE_BATCH - 1 && Atomics.load(ctl, r + C_SLEEPS) !== 0) Atomics.notify(ctl, r);
       }
     }
     Atomics.notify(ctl, r);
