@@ -112,7 +112,8 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug) | 11 version (3) | 12 NO_PAGE (always 0)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (4)
+ *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
  *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
@@ -120,6 +121,9 @@
  *        16+7n .. 16+38n-1      cur[] of worker slots 1..31, n words each
  *        16+38n .. 16+38n+31    reclaim[slot]: FULL pages a remote free gave back (0 = none)
  *        16+38n+32 .. +n-1      abandoned[class]: pages whose worker left (0 = none)
+ *        (next 64-byte line)    with flag 2 (a shared memory): the thread_free table, 8 words
+ *                               per buddy page, word d - pageTable holding descriptor d's
+ *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
  * ```
  *
  * @module
@@ -237,7 +241,7 @@ const SHARED_MAX_CLASS = 512;
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
 const KMALLOC_MAGIC = 0x4c414d4b;
-const KMALLOC_VERSION = 3;
+const KMALLOC_VERSION = 4;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 const K_LOCK = 0;
 const K_MAGIC = 1;
@@ -263,6 +267,14 @@ const CLASS_WORDS = 6;
 const CW_MADE = 4;
 const CW_FREED = 5;
 const FLAG_DEBUG = 1;
+/**
+ * The heap keeps its pages' thread_free words in a table of their own (a
+ * shared memory): word `d - pageTable` of the table is page descriptor d's,
+ * so the words the owner writes on every alloc and free (free, used) and the
+ * word other workers compareExchange on every remote free are on different
+ * cache lines. Without it thread_free is word P_THREAD_FREE of the descriptor.
+ */
+const FLAG_REMOTE_TABLE = 2;
 /** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32). */
 const PAGE_FIT_SHIFT = 5;
 // What locate() finds at an address.
@@ -442,6 +454,8 @@ export class Kmalloc implements ByteAllocator {
   private readonly abandonedAt: number;
   /** This instance's worker slot: 0 for the thread that made the heap, 1..31 for one that attached. */
   private readonly slot: number;
+  /** Page descriptor d's thread_free word is `d + tfDelta` (FLAG_REMOTE_TABLE). */
+  private readonly tfDelta: number;
   /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
   private depth = 0;
 
@@ -471,6 +485,7 @@ export class Kmalloc implements ByteAllocator {
     this.reclaimAt = reclaimTable(k, n) + st.slot;
     this.abandonedAt = abandonedTable(k, n);
     this.debug = (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0;
+    this.tfDelta = threadFreeDelta(u32, k, n, space.pageTable);
     this.objOffset = this.debug ? RED_ZONE : 0;
     this.key = u32[k + K_KEY]! | 0;
     this.pt = space.pageTable;
@@ -552,7 +567,8 @@ export class Kmalloc implements ByteAllocator {
     if (sizes.length > MAX_CLASSES) throw new InvalidArgumentError(`kmalloc: at most ${MAX_CLASSES} size classes`);
     const debug = options.debug === true;
     const n = sizes.length;
-    const words = controlWords(n);
+    const remote = buddy.memory.shared;
+    const words = (remote ? remoteTable(0, n) : controlWords(n)) + (remote ? buddy.maxPages << PAGE_SHIFT : 0);
     const kAddr = buddy.allocPagesExact(Math.ceil((words * 4) / buddy.pageSize));
     const memory = buddy.memory;
     memory.sync();
@@ -570,7 +586,7 @@ export class Kmalloc implements ByteAllocator {
       checkInteger(options.largeAbove ?? tlsf.maxSize, 'largeAbove', 0, tlsf.maxSize),
     );
     u32[k + K_KEY] = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
-    u32[k + K_FLAGS] = debug ? FLAG_DEBUG : 0;
+    u32[k + K_FLAGS] = (debug ? FLAG_DEBUG : 0) | (remote ? FLAG_REMOTE_TABLE : 0);
     for (let c = 0; c < n; c++) {
       const size = sizes[c]!;
       const stride = debug ? size + 2 * RED_ZONE : size;
@@ -645,6 +661,14 @@ export class Kmalloc implements ByteAllocator {
     const n = u32[k + K_CLASSES]!;
     if (n < 1 || n > MAX_CLASSES || k + controlWords(n) > u32.length)
       throw new HeapCorruptionError('kmalloc: damaged control block (class count)', (k + K_CLASSES) * 4);
+    if (
+      (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 &&
+      remoteTable(k, n) + (buddy.maxPages << PAGE_SHIFT) > u32.length
+    )
+      throw new HeapCorruptionError(
+        'kmalloc: damaged control block (the thread_free table is past the end)',
+        (k + K_FLAGS) * 4,
+      );
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
     const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
     // On a shared memory other joined workers change their own queues without the lock: their
@@ -676,7 +700,9 @@ export class Kmalloc implements ByteAllocator {
       throw new HeapCorruptionError(`kmalloc: damaged control block: ${what}`, word * 4);
     };
     const debug =
-      (u32[k + K_FLAGS]! & ~FLAG_DEBUG) === 0 ? (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0 : bad('flags', k + K_FLAGS);
+      (u32[k + K_FLAGS]! & ~(FLAG_DEBUG | FLAG_REMOTE_TABLE)) === 0
+        ? (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0
+        : bad('flags', k + K_FLAGS);
     if (u32[k + K_NO_PAGE] !== 0) bad('the always-0 word is not 0', k + K_NO_PAGE);
     let prev = 0;
     for (let c = 0; c < n; c++) {
@@ -865,7 +891,7 @@ export class Kmalloc implements ByteAllocator {
             // Take the page's local frees as its new free list (free-list sharding).
             u32[d + P_FREELIST] = lf;
             u32[d + P_LOCAL_FREE] = 0;
-          } else if (u32[d + P_THREAD_FREE] !== 0) {
+          } else if (u32[d + this.tfDelta] !== 0) {
             this.collect(d); // other workers' frees, taken in one exchange
             continue;
           } else if (u32[d + P_UNUSED]! < this.pageAddr(d) + this.span[cls]!) {
@@ -875,7 +901,7 @@ export class Kmalloc implements ByteAllocator {
             // first remote free, which hands it back on reclaim[owner] (and so writes P_PREV).
             this.unqueue(cls, d);
             u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
-            if (Atomics.compareExchange(mem.i32, d + P_THREAD_FREE, 0, TF_FULL) !== 0) {
+            if (Atomics.compareExchange(mem.i32, d + this.tfDelta, 0, TF_FULL) !== 0) {
               // A remote free came in between: keep the page, collect it next round.
               u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
               this.enqueueHead(cls, d);
@@ -900,7 +926,7 @@ export class Kmalloc implements ByteAllocator {
   private collect(d: number): void {
     const mem = this.memory;
     const u32 = mem.u32;
-    const list = Atomics.exchange(mem.i32, d + P_THREAD_FREE, 0) & ~TF_FULL;
+    const list = Atomics.exchange(mem.i32, d + this.tfDelta, 0) & ~TF_FULL;
     if (list === 0) return;
     const cls = this.classOfHead(d);
     const limit = this.span[cls]! / this.stride[cls]!;
@@ -910,7 +936,7 @@ export class Kmalloc implements ByteAllocator {
       if (++n > limit)
         throw new HeapCorruptionError(
           `kmalloc: thread_free list of page ${hex(this.pageAddr(d))} is longer than the page`,
-          (d + P_THREAD_FREE) * 4,
+          (d + this.tfDelta) * 4,
         );
       tail = p;
     }
@@ -942,7 +968,7 @@ export class Kmalloc implements ByteAllocator {
     const u32 = mem.u32;
     const i32 = mem.i32;
     const a = slot >>> 2;
-    const w = h + P_THREAD_FREE;
+    const w = h + this.tfDelta;
     // A plain read to start with: the compareExchange checks it, and returns the word it found.
     let old = i32[w]!;
     for (;;) {
@@ -963,7 +989,7 @@ export class Kmalloc implements ByteAllocator {
       const u32 = mem.u32;
       const i32 = mem.i32;
       const a = slot >>> 2;
-      const w = h + P_THREAD_FREE;
+      const w = h + this.tfDelta;
       for (;;) {
         const old = Atomics.load(i32, w);
         const next = old & ~TF_FULL;
@@ -1233,9 +1259,9 @@ export class Kmalloc implements ByteAllocator {
   private clearFullFlag(h: number): boolean {
     const i32 = this.memory.i32;
     for (;;) {
-      const old = Atomics.load(i32, h + P_THREAD_FREE);
+      const old = Atomics.load(i32, h + this.tfDelta);
       if ((old & TF_FULL) === 0) return false;
-      if (Atomics.compareExchange(i32, h + P_THREAD_FREE, old, old & ~TF_FULL) === old) return true;
+      if (Atomics.compareExchange(i32, h + this.tfDelta, old, old & ~TF_FULL) === old) return true;
     }
   }
 
@@ -1303,7 +1329,7 @@ export class Kmalloc implements ByteAllocator {
     return (
       this.onList(h + P_FREELIST, slot, limit) ||
       this.onList(h + P_LOCAL_FREE, slot, limit) ||
-      this.onList(h + P_THREAD_FREE, slot, limit)
+      this.onList(h + this.tfDelta, slot, limit)
     );
   }
 
@@ -1776,8 +1802,7 @@ export class Kmalloc implements ByteAllocator {
         const w = u32[d + P_USED]!;
         // Blocks on thread_free still count in `used` until the owner collects them.
         let remote = 0;
-        for (let p = (u32[d + P_THREAD_FREE]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!)
-          remote++;
+        for (let p = (u32[d + this.tfDelta]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!) remote++;
         visit(this.base + (pg << this.shift), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
       }
     } finally {
@@ -1794,8 +1819,8 @@ export class Kmalloc implements ByteAllocator {
       const h = this.pt + (((pageAddr - this.base) >>> this.shift) << PAGE_SHIFT);
       const out: number[] = [];
       const limit = this.span[cls]! / this.stride[cls]!;
-      for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
-        for (let p = (u32[h + list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
+      for (const list of [h + P_FREELIST, h + P_LOCAL_FREE, h + this.tfDelta]) {
+        for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
           out.push(p + this.objOffset);
       }
       for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!)
@@ -1929,8 +1954,11 @@ export class Kmalloc implements ByteAllocator {
       const info = u32[d + P_INFO]!;
       const own = info & OWNER_MASK;
       if (own === OWNER_LARGE) largeBlocks++;
-      if (own < OWNER_CLASS || own >= OWNER_TLSF) continue;
-      if (((info >>> 16) & HEAD_DELTA_MASK) !== 0) continue; // a tail: checked with its head
+      const head = own >= OWNER_CLASS && own < OWNER_TLSF && ((info >>> 16) & HEAD_DELTA_MASK) === 0;
+      // Only a class page's head has a thread_free word in use (in the table: the others are 0).
+      if (!head && this.tfDelta !== P_THREAD_FREE && u32[d + this.tfDelta] !== 0)
+        bad(`page ${pg} is no class head page but its thread_free word is not 0`, d + this.tfDelta);
+      if (!head) continue; // not a class page, or a tail: checked with its head
       const c = own - ownerBase;
       if (!(c >= 0 && c < n)) bad(`page ${pg} has owner ${hex(own)}, not a class of this heap`, d + P_INFO);
       pagesOfClass[c]!++;
@@ -1950,15 +1978,18 @@ export class Kmalloc implements ByteAllocator {
       const seen = new Set<number>();
       let onLists = 0;
       let remote = 0;
-      for (const list of [P_FREELIST, P_LOCAL_FREE, P_THREAD_FREE]) {
-        for (let p = (u32[d + list]! & ~TF_FULL) >>> 0; p !== 0; p = u32[p >>> 2]!) {
+      for (const list of [d + P_FREELIST, d + P_LOCAL_FREE, d + this.tfDelta]) {
+        for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0; p = u32[p >>> 2]!) {
           if (p < page || p >= unused || (p - page) % stride !== 0 || seen.has(p))
-            bad(`page ${pg}: list word ${list} reaches ${hex(p)}, not a free slot of the page (or twice)`, d + list);
+            bad(
+              `page ${pg}: list word ${hex(list * 4)} reaches ${hex(p)}, not a free slot of the page (or twice)`,
+              list,
+            );
           seen.add(p);
           if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key)
             bad(`page ${pg}: free block ${hex(p)} has a bad free tag`, (p >>> 2) + 1);
           onLists++;
-          if (list === P_THREAD_FREE) remote++;
+          if (list === d + this.tfDelta) remote++;
         }
       }
       const w = u32[d + P_USED]!;
@@ -1966,7 +1997,7 @@ export class Kmalloc implements ByteAllocator {
         bad(`page ${pg}: used ${w & USED_MASK}, lists say ${(unused - page) / stride - onLists + remote}`, d + P_USED);
       // Where it is listed follows from its state.
       const full = (w & USED_FULL) !== 0;
-      const tfFull = (u32[d + P_THREAD_FREE]! & TF_FULL) !== 0;
+      const tfFull = (u32[d + this.tfDelta]! & TF_FULL) !== 0;
       const where = listed.get(d) ?? 0;
       if (heap === HEAP_ABANDONED) {
         if (where !== 3 || full || tfFull) bad(`abandoned page ${pg} is not (only) on its abandoned list`, d + P_INFO);
@@ -2143,6 +2174,16 @@ function reclaimTable(k: number, n: number): number {
 /** u32 index of abandoned[0] (one word per class). */
 function abandonedTable(k: number, n: number): number {
   return reclaimTable(k, n) + MAX_WORKERS;
+}
+
+/** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
+function remoteTable(k: number, n: number): number {
+  return k + ((controlWords(n) + 15) & ~15);
+}
+
+/** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
+function threadFreeDelta(u32: Uint32Array, k: number, n: number, pageTable: number): number {
+  return (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? remoteTable(k, n) - pageTable : P_THREAD_FREE;
 }
 
 /** Words of a control block with `n` classes. */
