@@ -118,9 +118,11 @@
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
  *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
  *                               per page, pages made, pages given back
- *        16+7n .. 16+38n-1      cur[] of worker slots 1..31, n words each
- *        16+38n .. 16+38n+31    reclaim[slot]: FULL pages a remote free gave back (0 = none)
- *        16+38n+32 .. +n-1      abandoned[class]: pages whose worker left (0 = none)
+ *        C = 16+7n rounded up to 16 words (a 64-byte line); L = n rounded up to 16:
+ *        C .. C+31L-1           cur[] of worker slots 1..31, L words each (whole lines:
+ *                               no two workers' tables share a cache line)
+ *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
+ *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
  *        (next 64-byte line)    with flag 2 (a shared memory): the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
@@ -2163,12 +2165,26 @@ export class Kmalloc implements ByteAllocator {
  * was before workers had pages of their own), the others after the class table.
  */
 function curTable(k: number, n: number, slot: number): number {
-  return slot === 0 ? k + K_CUR : k + K_CUR + (1 + CLASS_WORDS) * n + (slot - 1) * n;
+  return slot === 0 ? k + K_CUR : k + curTables(n) + (slot - 1) * line(n);
+}
+
+/**
+ * Word offset of slot 1's cur[] table: on a 64-byte line, as is every
+ * slot's table (each takes whole lines), so that one worker's page changes
+ * never take the line another worker reads on every alloc and free.
+ */
+function curTables(n: number): number {
+  return line(K_CUR + (1 + CLASS_WORDS) * n);
+}
+
+/** `words` rounded up to whole 64-byte lines (16 words). */
+function line(words: number): number {
+  return (words + 15) & ~15;
 }
 
 /** u32 index of reclaim[0] (one word per worker slot). */
 function reclaimTable(k: number, n: number): number {
-  return k + K_CUR + (1 + CLASS_WORDS) * n + (MAX_WORKERS - 1) * n;
+  return k + curTables(n) + (MAX_WORKERS - 1) * line(n);
 }
 
 /** u32 index of abandoned[0] (one word per class). */
@@ -2178,7 +2194,7 @@ function abandonedTable(k: number, n: number): number {
 
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 function remoteTable(k: number, n: number): number {
-  return k + ((controlWords(n) + 15) & ~15);
+  return k + line(controlWords(n));
 }
 
 /** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
@@ -2188,7 +2204,7 @@ function threadFreeDelta(u32: Uint32Array, k: number, n: number, pageTable: numb
 
 /** Words of a control block with `n` classes. */
 function controlWords(n: number): number {
-  return K_CUR + (1 + CLASS_WORDS) * n + (MAX_WORKERS - 1) * n + MAX_WORKERS + n;
+  return reclaimTable(0, n) + MAX_WORKERS + n;
 }
 
 function pad(n: number, w: number): string {
