@@ -105,6 +105,8 @@ export class Memory {
   viewBytes = 0;
   /** u32 index of the header's length word once watched, else -1. */
   private lengthWord = -1;
+  /** True while the views are length-tracking ones (see makeViews). */
+  private tracking = false;
 
   private constructor(backing: MemoryBacking) {
     if (backing instanceof WebAssembly.Memory) {
@@ -175,7 +177,8 @@ export class Memory {
   /** Current size in bytes: what the views cover. */
   get byteLength(): number {
     this.sync();
-    return this.viewBytes;
+    // Length-tracking views (an unwatched growable buffer) cover whatever it has grown to.
+    return this.tracking ? this.buffer.byteLength : this.viewBytes;
   }
 
   /** True when `grow()` can add bytes. */
@@ -302,7 +305,8 @@ export class Memory {
   private makeViews(): void {
     const b = this.buffer;
     const r = b as { resizable?: boolean; growable?: boolean };
-    if (r.resizable === true || (r.growable === true && this.lengthWord < 0)) {
+    this.tracking = r.resizable === true || (r.growable === true && this.lengthWord < 0);
+    if (this.tracking) {
       // Length-tracking views: they follow resize()/grow() by themselves
       // (an unwatched growable SharedArrayBuffer; a resizable ArrayBuffer
       // that the user wrapped: every view of one is slow in V8 11 anyway).

@@ -75,3 +75,13 @@ describe('the watched length word', () => {
     expect(m.u32[100]).toBe(77);
   });
 });
+
+describe('byteLength of length-tracking views', () => {
+  it('a resizable ArrayBuffer resized by its owner: byteLength follows it', () => {
+    const buf = new ArrayBuffer(1 << 16, { maxByteLength: 1 << 20 });
+    const m = Memory.wrap(buf);
+    buf.resize(2 << 16);
+    expect(m.byteLength).toBe(2 << 16);
+    expect(m.u8.length).toBe(2 << 16);
+  });
+});
