@@ -7,7 +7,11 @@
  * gcc when there is one). Prints total ops/s (allocs + frees) and the scaling
  * against the smallest run. The single-threaded row is the same loop on a
  * non-shared heap in this thread: what the concurrency machinery costs.
- * The producer/consumer workload runs in pairs: 2 and 4 workers.
+ * The producer/consumer workload runs in pairs: 2 and 4 workers. A third
+ * workload, thread-local with sizes 16 B .. 4 KiB, sets the default shared
+ * heap (sizes above 512 B in the TLSF tier, under the heap lock) beside one
+ * with maxClass 4096 (per-worker class pages for them too), with the heap's
+ * footprint. `MEMKIT_WORKLOADS=local|pc|medium` runs one workload;
  * `MEMKIT_KMALLOC_OPTIONS='{"maxClass":64}'` measures another Kmalloc configuration.
  *
  * Goals (issue 12, on a 2-core machine): thread-local, 2 workers >= 1.7x one;
@@ -38,13 +42,19 @@ interface Row {
   opsPerSec: number;
   /** Ops per second of CPU time used by the whole process (all threads) while the workers ran. */
   opsPerCpuSec: number;
+  /** The heap's footprint (bytes taken from the buddy) at the end of the timed loop, windows live. */
+  footprint?: number;
 }
 
-/** A run's ops per wall-clock second and per CPU second. */
+/** A run's ops per wall-clock second and per CPU second, and the heap's footprint at its end. */
 interface Rate {
   wall: number;
   cpu: number;
+  footprint?: number;
 }
+
+/** The medium-size workload's largest size (the others: 16 B .. 512 B). */
+const MEDIUM_MAX = 4096;
 
 const KMALLOC_OPTIONS = JSON.parse(process.env.MEMKIT_KMALLOC_OPTIONS ?? '{}') as object;
 
@@ -177,15 +187,22 @@ function inProcess(
   };
 }
 
-async function memkit(mode: 'local' | 'pc', workers: number, ops: number, global: boolean): Promise<Rate> {
+async function memkit(
+  mode: 'local' | 'pc',
+  workers: number,
+  ops: number,
+  global: boolean,
+  maxSize = 512,
+  options: object = KMALLOC_OPTIONS,
+): Promise<Rate> {
   const memory = Memory.create({ bytes: HEAP, shared: true });
-  new Kmalloc({ memory, ...KMALLOC_OPTIONS });
+  new Kmalloc({ memory, ...options });
   const control = new SharedArrayBuffer((RING0 + (workers >> 1) * RING_WORDS + 16) * 4);
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';
     return new Worker(new URL('./workers/worker.mjs', import.meta.url), {
-      workerData: { heap: memory.buffer, control, mode: role, index, ops, global },
+      workerData: { heap: memory.buffer, control, mode: role, index, ops, global, maxSize },
     });
   });
   const ready = ws.map(
@@ -198,7 +215,7 @@ async function memkit(mode: 'local' | 'pc', workers: number, ops: number, global
   await Promise.all(ready);
   const done = ws.map(
     (w) =>
-      new Promise<{ ms: number }>((r, j) => {
+      new Promise<{ ms: number; footprint: number }>((r, j) => {
         w.once('message', r);
         w.once('error', j);
       }),
@@ -212,6 +229,7 @@ async function memkit(mode: 'local' | 'pc', workers: number, ops: number, global
   return {
     wall: (ops * workers) / (Math.max(...times.map((t) => t.ms)) / 1000),
     cpu: (ops * workers) / ((c.user + c.system) / 1e6),
+    footprint: Math.max(...times.map((t) => t.footprint)),
   };
 }
 
@@ -228,12 +246,46 @@ function nativeBinary(): string | null {
   }
 }
 
-function glibc(bin: string, mode: 'local' | 'pc', workers: number, ops: number): Rate {
-  const [n, s, cpu] = execFileSync(bin, [mode, String(workers), String(ops)], { encoding: 'utf8' })
+function glibc(bin: string, mode: 'local' | 'pc', workers: number, ops: number, maxSize = 512): Rate {
+  const [n, s, cpu] = execFileSync(bin, [mode, String(workers), String(ops), String(maxSize)], { encoding: 'utf8' })
     .trim()
     .split(' ')
     .map(Number);
   return { wall: n! / s!, cpu: n! / cpu! };
+}
+
+/**
+ * Thread-local, sizes 16 B .. MEDIUM_MAX: with the shared heap's default
+ * maxClass (512 B) sizes above it go to the one TLSF tier under the heap
+ * lock; with maxClass MEDIUM_MAX they take per-worker class pages too
+ * (mimalloc's answer for medium sizes: more size classes, bigger pages), at
+ * the footprint the last column shows. glibc from as many threads beside.
+ */
+async function medium(bin: string | null, ops: number, reps: number): Promise<Row[]> {
+  const workload = `thread-local, 16 B-${MEDIUM_MAX / 1024} KiB`;
+  const wide = { ...KMALLOC_OPTIONS, maxClass: MEDIUM_MAX };
+  const rows: Row[] = [];
+  for (const n of [1, 2]) {
+    const m: Rate[] = [];
+    const w: Rate[] = [];
+    const c: Rate[] = [];
+    for (let r = 0; r < reps; r++) {
+      m.push(await memkit('local', n, ops, false, MEDIUM_MAX));
+      w.push(await memkit('local', n, ops, false, MEDIUM_MAX, wide));
+      if (bin !== null) c.push(glibc(bin, 'local', n, ops * 4, MEDIUM_MAX));
+    }
+    const row = (contender: string, rs: Rate[]): Row => ({
+      workload,
+      contender,
+      workers: n,
+      opsPerSec: median(rs.map((r) => r.wall)),
+      opsPerCpuSec: median(rs.map((r) => r.cpu)),
+      ...(rs[0]?.footprint === undefined ? {} : { footprint: median(rs.map((r) => r.footprint!)) }),
+    });
+    rows.push(row(`${PER_WORKER}, maxClass 512 (default)`, m), row(`${PER_WORKER}, maxClass ${MEDIUM_MAX}`, w));
+    if (bin !== null) rows.push(row(GLIBC, c));
+  }
+  return rows;
 }
 
 function median(xs: number[]): number {
@@ -264,9 +316,13 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     opsPerSec: st,
     opsPerCpuSec: median(sts.map((r) => r.cpu)),
   });
-  // MEMKIT_WORKLOADS=pc (or local) runs one workload only.
-  const workloads = (['local', 'pc'] as const).filter((w) => (process.env.MEMKIT_WORKLOADS ?? w) === w);
+  // MEMKIT_WORKLOADS=pc (or local, or medium) runs one workload only.
+  const workloads = (['local', 'pc', 'medium'] as const).filter((w) => (process.env.MEMKIT_WORKLOADS ?? w) === w);
   for (const mode of workloads) {
+    if (mode === 'medium') {
+      rows.push(...(await medium(bin, ops, reps)));
+      continue;
+    }
     for (const n of mode === 'local' ? [1, 2, 4] : [2, 4]) {
       const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
       // The contenders take turns within each repetition, so a change in the machine's load
@@ -285,6 +341,9 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         workers: n,
         opsPerSec: median(rs.map((r) => r.wall)),
         opsPerCpuSec: median(rs.map((r) => r.cpu)),
+        ...(mode === 'local' && rs[0]?.footprint !== undefined
+          ? { footprint: median(rs.map((r) => r.footprint!)) }
+          : {}),
       });
       rows.push(row(PER_WORKER, m), row(GLOBAL_LOCK, g));
       if (bin !== null) rows.push(row(GLIBC, c));
@@ -293,12 +352,15 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   if (bin === null) console.log('(no gcc: the glibc rows are skipped)');
   const at = (c: string, w: string, n: number): number =>
     rows.find((r) => r.contender === c && r.workload === w && r.workers === n)?.opsPerSec ?? NaN;
-  const one = (c: string, w: string): number => at(c, w, w === 'thread-local' ? 1 : 2);
-  console.log('| workload | contender | workers | M ops/s | vs its smallest run | M ops per CPU-second |');
-  console.log('|---|---|---|---|---|---|');
+  const one = (c: string, w: string): number => at(c, w, w.startsWith('thread-local') ? 1 : 2);
+  console.log(
+    '| workload | contender | workers | M ops/s | vs its smallest run | M ops per CPU-second | heap footprint, MiB |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const fp = r.footprint === undefined ? '' : (r.footprint / 2 ** 20).toFixed(1);
     console.log(
-      `| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x | ${(r.opsPerCpuSec / 1e6).toFixed(2)} |`,
+      `| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x | ${(r.opsPerCpuSec / 1e6).toFixed(2)} | ${fp} |`,
     );
   }
   // On a machine other processes keep busy, the workers do not get a core each and wall-clock
@@ -308,8 +370,10 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   console.log(
     `\nload average during the run: ${load.map((x) => x.toFixed(1)).join(' ')} (${(await import('node:os')).cpus().length} cores)`,
   );
-  const goal = (what: string, v: number, want: number): void =>
+  const goal = (what: string, v: number, want: number): void => {
+    if (Number.isNaN(v)) return; // that workload did not run (MEMKIT_WORKLOADS)
     console.log(`${what}: ${v.toFixed(2)}x (goal >= ${want}x: ${v >= want ? 'met' : 'NOT met'})`);
+  };
   console.log('');
   goal('one worker (shared heap) / one thread, not shared', at(PER_WORKER, 'thread-local', 1) / st, 0.85);
   goal(

@@ -21,6 +21,7 @@
 #define RING 4096
 
 static long ops_per_thread;
+static unsigned span = 497; /* sizes 16 .. 16 + span - 1 (argv[4]: the largest size) */
 static int mode_pc;
 
 /* The ring of bench/workers/worker.ts: head and tail on cache lines of their own; each
@@ -46,7 +47,7 @@ static void *local(void *arg) {
   for (long i = 0; i < ops_per_thread; i += 2) {
     int k = next(&seed) & (WINDOW - 1);
     free(win[k]);
-    win[k] = malloc(16 + next(&seed) % 497);
+    win[k] = malloc(16 + next(&seed) % span);
     ((volatile char *)win[k])[0] = 1;
   }
   for (int k = 0; k < WINDOW; k++) free(win[k]);
@@ -59,7 +60,7 @@ static void *producer(void *arg) {
   uint32_t seed = 777u + (uint32_t)(uintptr_t)arg;
   uint64_t tail = 0;
   for (uint64_t h = 0; h < (uint64_t)ops_per_thread; h++) {
-    void *p = malloc(16 + next(&seed) % 497);
+    void *p = malloc(16 + next(&seed) % span);
     ((volatile char *)p)[0] = 1;
     if (h - tail >= RING) {
       atomic_store_explicit(&r->head, h, memory_order_release);
@@ -87,7 +88,8 @@ static void *consumer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) { fprintf(stderr, "usage: native local|pc THREADS OPS\n"); return 2; }
+  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: native local|pc THREADS OPS [MAXSIZE]\n"); return 2; }
+  if (argc == 5) span = (unsigned)atoi(argv[4]) - 15;
   mode_pc = strcmp(argv[1], "pc") == 0;
   int n = atoi(argv[2]);
   ops_per_thread = atol(argv[3]);

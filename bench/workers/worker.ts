@@ -31,14 +31,17 @@ const PUBLISH = 16;
 const WAKE_BATCH = 256;
 export const WARM_UP = 1_000_000;
 
-const { heap, control, mode, index, ops, global } = workerData as {
+const { heap, control, mode, index, ops, global, maxSize } = workerData as {
   heap: SharedArrayBuffer;
   control: SharedArrayBuffer;
   mode: 'local' | 'producer' | 'consumer';
   index: number;
   ops: number;
   global: boolean;
+  /** Sizes are 16 B .. maxSize, uniform. */
+  maxSize: number;
 };
+const SPAN = maxSize - 15;
 const k = Kmalloc.attach(Memory.wrap(heap));
 const ctl = new Int32Array(control);
 const GLOBAL_LOCK = 1;
@@ -67,25 +70,33 @@ function next(): number {
   return seed >>> 0;
 }
 
-/** `ops` allocs and frees, each worker keeping a window of WINDOW blocks. */
-function local(ops: number): void {
-  const win = new Float64Array(WINDOW);
+/** `ops` allocs and frees, each worker keeping a window of WINDOW blocks (still live at the end). */
+function local(ops: number, win: Float64Array): void {
   for (let i = 0; i < ops; i += 2) {
     const s = next() & (WINDOW - 1);
     if (win[s] !== 0) kfree(win[s]!);
-    const p = kmalloc(16 + (next() % 497));
+    const p = kmalloc(16 + (next() % SPAN));
     u8[p] = 1;
     win[s] = p;
   }
-  for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) kfree(win[s]!);
 }
 
-local(WARM_UP); // the JIT's warm-up, untimed (as in a long-running program)
+function release(win: Float64Array): void {
+  for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) kfree(win[s]!);
+  win.fill(0);
+}
+
+const win = new Float64Array(WINDOW);
+local(WARM_UP, win); // the JIT's warm-up, untimed (as in a long-running program)
+release(win);
 parentPort!.postMessage('ready');
 Atomics.wait(ctl, 0, 0);
 const t0 = performance.now();
+let footprint = 0;
 if (mode === 'local') {
-  local(ops);
+  local(ops, win);
+  footprint = k.footprint(); // with this worker's window still live (the others' too, if still running)
+  release(win);
 } else {
   // Ring words: head, tail, consumer sleeping, producer sleeping (a cache line each), then
   // RING slots. Each side keeps the other's index as last seen and reads it again only when
@@ -98,7 +109,7 @@ if (mode === 'local') {
   if (mode === 'producer') {
     let tail = 0; // the consumer's index as last seen
     for (let h = 0; h < ops; h++) {
-      const p = kmalloc(16 + (next() % 497));
+      const p = kmalloc(16 + (next() % SPAN));
       u8[p] = 1;
       if (h - tail >= RING) {
         Atomics.store(ctl, r, h); // all made so far: the consumer may be waiting for them
@@ -143,4 +154,4 @@ if (mode === 'local') {
     }
   }
 }
-parentPort!.postMessage({ ms: performance.now() - t0 });
+parentPort!.postMessage({ ms: performance.now() - t0, footprint });
