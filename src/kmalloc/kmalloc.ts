@@ -93,7 +93,7 @@
  * first with a free block), and `shrink` gives back every empty one.
  *
  * The pages, TLSF chunks and large blocks come from the buddy under the heap
- * lock; so do the TLSF tier's operations (sizes above maxClass, 512 B by
+ * lock; so do the TLSF tier's operations (sizes above maxClass, 4 KiB by
  * default on a shared memory) and the large blocks'.
  *
  * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
@@ -178,8 +178,10 @@ const HEAP_ABANDONED = 0xff;
 const TF_FULL = 1;
 // end layout-copies
 const { makeInfo, MAX_CLASSES } = slabLayout;
-/** Blocks a size-class page of a shared heap holds at least (within 16 buddy pages). */
+/** Blocks a size-class page of a shared heap holds at least (within SHARED_PAGE_BYTES). */
 const SHARED_PAGE_OBJECTS = 64;
+/** ...or at least this many bytes, whichever is less: the medium classes' pages (8 blocks of 4 KiB). */
+const SHARED_PAGE_BYTES = 32 << 10;
 /** Pages after the current one that a shared heap looks through for its spare empty page. */
 const SPARE_LOOK = 4;
 /** An owner field of no kmalloc tier (for badFree of a block freed under our feet). */
@@ -238,7 +240,7 @@ const KMALLOC_OPTIONS = [
   'tlsfChunkPages',
 ];
 /** Default maxClass of a heap on a shared memory (workers): the sizes served by per-worker pages. */
-const SHARED_MAX_CLASS = 512;
+const SHARED_MAX_CLASS = 4096;
 /** `new Kmalloc()`: 1 MiB that grows to 64 MiB. */
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
@@ -557,13 +559,15 @@ export class Kmalloc implements ByteAllocator {
     const usedBefore = buddy.pages - buddy.freePages;
     const space = SlabSpace.of(buddy);
     const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
-    // On a shared memory sizes up to 512 B take the per-worker class pages by default (the TLSF
+    // On a shared memory sizes up to 4 KiB take the per-worker class pages by default (the TLSF
     // tier above maxClass is one heap under the heap lock); unshared heaps keep 64 B (utilization).
+    const classLimit = Math.min(tlsf.maxSize, buddy.pageSize << 6);
+    const sharedDefault = classLimit >= SHARED_MAX_CLASS ? SHARED_MAX_CLASS : 512; // 512: a tiny heap
     const maxClass = checkInteger(
-      options.maxClass ?? (buddy.memory.shared ? SHARED_MAX_CLASS : 64),
+      options.maxClass ?? (buddy.memory.shared ? sharedDefault : 64),
       'maxClass',
       8,
-      Math.min(tlsf.maxSize, buddy.pageSize << 6),
+      classLimit,
     );
     const sizes = classSizes(options.classes ?? 8, maxClass);
     if (sizes.length > MAX_CLASSES) throw new InvalidArgumentError(`kmalloc: at most ${MAX_CLASSES} size classes`);
@@ -595,15 +599,14 @@ export class Kmalloc implements ByteAllocator {
       // On a shared memory a class page is at least 2 buddy pages: its head descriptor (the
       // words its owner writes on every alloc and free) then has a 64-byte line of its own,
       // not one shared with the descriptor of a page another worker owns (false sharing).
-      // It also holds at least SHARED_PAGE_OBJECTS blocks (up to 16 buddy pages, mimalloc's
-      // 64 KiB small pages): a page that fills and comes back through remote frees costs the
-      // heap lock once a round, so more blocks a page means fewer rounds.
+      // It also holds at least SHARED_PAGE_OBJECTS blocks or SHARED_PAGE_BYTES (32 KiB: 64
+      // blocks of 512 B, 8 of 4 KiB; mimalloc's small pages are 64 KiB): a page that fills
+      // and comes back through remote frees costs the heap lock once a round, so more blocks
+      // a page means fewer rounds, while a medium class's page stays small enough that each
+      // worker can have its own (and a spare) without a large footprint.
+      const minBytes = Math.min(SHARED_PAGE_OBJECTS * stride, SHARED_PAGE_BYTES);
       const minOrder = memory.shared
-        ? Math.min(
-            Math.max(1, Math.ceil(Math.log2((SHARED_PAGE_OBJECTS * stride) / buddy.pageSize))),
-            4,
-            buddy.maxOrder,
-          )
+        ? Math.min(Math.max(1, Math.ceil(Math.log2(minBytes / buddy.pageSize))), 4, buddy.maxOrder)
         : 0;
       const order = Math.min(Math.max(calculateOrder(stride, buddy.pageSize, buddy.maxOrder), minOrder), 8);
       const pages = 1 << order;

@@ -19,7 +19,7 @@ const KIND: Array<{ test: (owner: string) => boolean; name: string; color: strin
     test: (o) => o.startsWith('slab '),
     name: 'size-class page',
     color: '#d9e1ec',
-    info: 'size-class page (blocks up to 64 B)',
+    info: 'size-class page (blocks up to 512 B)',
   },
   { test: (o) => o.includes('TLSF'), name: 'TLSF chunk', color: '#eadfcf', info: 'TLSF chunk (medium blocks)' },
   { test: (o) => o.startsWith('large'), name: 'large block', color: '#f3d2bc', info: 'large block (whole pages)' },

@@ -44,7 +44,9 @@ export interface SharedHeap {
 /** Makes a Kmalloc heap of `bytes` in a SharedArrayBuffer. */
 export function createHeap(bytes: number): SharedHeap {
   const memory = Memory.create({ bytes, shared: true });
-  const k = new Kmalloc({ memory });
+  // maxClass 512 (a shared heap's default is 4 KiB): on the view's small heap each worker
+  // could not have a 32 KiB page of every medium class, and the map shows both tiers this way.
+  const k = new Kmalloc({ memory, maxClass: 512 });
   return { memory, k, lockWord: readSlot(memory, HeaderSlot.Kmalloc) >>> 2 };
 }
 
