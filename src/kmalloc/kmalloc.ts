@@ -853,7 +853,7 @@ export class Kmalloc implements ByteAllocator {
       const cls = (info & OWNER_MASK) - OWNER_CLASS;
       if (cls >>> 0 < this.nClasses) {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT); // the head page's descriptor
-        const rel = addr - (this.base + (((h - this.pt) >>> PAGE_SHIFT) << this.shift));
+        const rel = addr - (this.base + ((((h - this.pt) >>> PAGE_SHIFT) << this.shift) >>> 0));
         // On the grid, and below `unused` (which never passes the last slot's end).
         if (addr < u32[h + P_UNUSED]! && Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel) {
           // Another worker's page (or an abandoned one): its thread_free list.
@@ -1276,7 +1276,7 @@ export class Kmalloc implements ByteAllocator {
     try {
       const pg = (h - this.pt) >>> PAGE_SHIFT;
       this.space.clearPages(pg, this.pagesOf[cls]!);
-      this.buddy.free(this.base + (pg << this.shift));
+      this.buddy.free(this.base + ((pg << this.shift) >>> 0));
       const u32 = this.memory.u32;
       const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS + CW_FREED;
       u32[w] = u32[w]! + 1;
@@ -1324,7 +1324,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** Byte address of the page whose head descriptor is `d`. */
   private pageAddr(d: number): number {
-    return this.base + (((d - this.pt) >>> PAGE_SHIFT) << this.shift);
+    return this.base + ((((d - this.pt) >>> PAGE_SHIFT) << this.shift) >>> 0);
   }
 
   /** True when `slot` is on page `h`'s free, local_free or thread_free list (a walk: O(blocks)). */
@@ -1808,7 +1808,7 @@ export class Kmalloc implements ByteAllocator {
         // Blocks on thread_free still count in `used` until the owner collects them.
         let remote = 0;
         for (let p = (u32[d + this.tfDelta]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!) remote++;
-        visit(this.base + (pg << this.shift), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
+        visit(this.base + ((pg << this.shift) >>> 0), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
       }
     } finally {
       this.leave();
