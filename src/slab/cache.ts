@@ -112,6 +112,7 @@ const F_HARDENED = 4;
 const F_POISON = 1;
 const F_RED_ZONE = 2;
 const PAGE_WORDS = 8;
+const PAGE_SHIFT = 3;
 const POISON_END = 0xa5;
 const POISON_FREE = 0x6b;
 const P_FREELIST = 0;
@@ -141,7 +142,7 @@ const SEALED = 1;
 
 /** Every flag a cache descriptor may carry. */
 const ALL_FLAGS = F_POISON | F_RED_ZONE | F_CHECKS | F_HARDENED | F_CTOR;
-/** The largest slab: 1 GiB (`inverse` below is exact up to there). */
+/** The largest slab: 1 GiB (a slot offset in a slab is then an int32: see onStride). */
 const MAX_SLAB_SHIFT = 30;
 const OPTION_NAMES = ['name', 'size', 'align', 'ctor', 'debug', 'order', 'minEmpty'] as const;
 const DEBUG_NAMES = ['poison', 'redZone', 'checks', 'hardened'] as const;
@@ -294,12 +295,6 @@ export class SlabCache {
   private readonly maxPages: number;
   /** Bytes of a slab's object grid (objectsPerSlab * stride). */
   private readonly span: number;
-  /**
-   * (1 + 2^-30) / stride: for 0 <= rel < 2^30, floor(rel * inverse) is
-   * exactly floor(rel / stride) (the excess stays below 1/stride), and a
-   * multiply is cheaper than an integer division on the free path.
-   */
-  private readonly inverse: number;
   /** i32 index of this cache's lock word (C_LOCK) when the memory is shared between workers, else -1. */
   private readonly lockAt: number;
   /** The worker slot the lock is taken under: the buddy's (docs/workers.md). */
@@ -312,6 +307,15 @@ export class SlabCache {
    * cache with debug checks or a ctor, which always take the lock).
    */
   private readonly cpuAt: number;
+  /** True for the unshared fast path of alloc and free: a memory that is not shared, no debug checks. */
+  private readonly fast: boolean;
+  /** id + 1: the owner field of this cache's pages. */
+  private readonly id1: number;
+  /** The stride's odd factor's inverse mod 2^32, its power of two's exponent k, 32 - k, and floor((2^32 - 1) / stride): see onStride. */
+  private readonly gridInv: number;
+  private readonly gridShift: number;
+  private readonly gridRot: number;
+  private readonly gridMax: number;
 
   /** @internal The one construction path: from a resolved state (see {@link SlabCacheState}). */
   constructor(state: SlabCacheState);
@@ -348,12 +352,18 @@ export class SlabCache {
     this.shift = space.buddy.pageShift;
     this.maxPages = space.buddy.maxPages;
     this.span = s.objs * s.stride;
-    this.inverse = (1 + 2 ** -30) / s.stride;
     this.lockAt = space.memory.shared ? this.c + C_LOCK : -1;
     this.slot = space.buddy.slot;
     this.ownsSlot = s.ownsSlot;
     this.cpuAt =
       this.lockAt >= 0 && s.flags === 0 && space.cpuTable >= 0 ? space.cpuTable + s.id * MAX_WORKERS + this.slot : -1;
+    this.fast = this.lockAt < 0 && !this.debugOn;
+    this.id1 = s.id + 1;
+    const k = 31 - Math.clz32(s.stride & -s.stride);
+    this.gridInv = oddInverse(s.stride >>> k);
+    this.gridShift = k;
+    this.gridRot = (32 - k) & 31;
+    this.gridMax = Math.floor(0xffffffff / s.stride);
   }
 
   /**
@@ -571,6 +581,41 @@ export class SlabCache {
    * @throws InvalidArgumentError if `requested` is given and is not a whole number in [0, 2^32).
    */
   alloc(requested?: number): number {
+    // The unshared fast path, whole: a partial slab's freelist popped with
+    // plain typed-array reads and writes. Everything else (a shared memory,
+    // debug checks, `requested`, an empty freelist, a slab that fills up, a
+    // damaged free pointer) goes to allocOther, which starts over.
+    if (this.fast && requested === undefined) {
+      const mem = this.memory;
+      mem.sync();
+      const u32 = mem.u32;
+      const pg = u32[this.c + C_PARTIAL]!;
+      if (pg !== NIL) {
+        const d = this.pt + (pg << PAGE_SHIFT);
+        const slot = u32[d + P_FREELIST]!;
+        const info = u32[d + P_INFO]! + 0x10000;
+        if (slot !== 0 && info >>> 16 !== this.objectsPerSlab) {
+          const fp = (slot + this.fpOffset) >>> 2;
+          const next = u32[fp]!;
+          // the free pointer checked before it is followed: its tag, and 0 or a slot of this slab
+          const rel = next - (this.base + ((pg << this.shift) >>> 0));
+          if (
+            u32[fp + 1] === (next ^ FREE_TAG) >>> 0 &&
+            (next === 0 || (rel >>> 0 < this.span && this.onStride(rel)))
+          ) {
+            u32[d + P_FREELIST] = next;
+            u32[fp + 1] = 0; // clear the free tag
+            u32[d + P_INFO] = info;
+            return slot + this.objOffset;
+          }
+        }
+      }
+    }
+    return this.allocOther(requested);
+  }
+
+  /** alloc's every other case (see {@link alloc}). */
+  private allocOther(requested: number | undefined): number {
     if (this.lockAt < 0) return this.allocHere(requested);
     if (this.cpuAt >= 0) return this.allocActive(requested);
     this.enter();
@@ -623,6 +668,48 @@ export class SlabCache {
    * The cache is unchanged when it throws.
    */
   free(addr: number): void {
+    // The unshared fast path, whole: an allocated object of a partial slab
+    // pushed on its freelist. Everything else (a shared memory, debug checks,
+    // a bad address, a tail page, an object that looks free, a slab that
+    // fills or empties) goes to freeOther, which starts over.
+    if (this.fast && typeof addr === 'number' && addr >>> 0 === addr) {
+      const mem = this.memory;
+      mem.sync();
+      const u32 = mem.u32;
+      const off = addr - this.base;
+      const pg = off >>> this.shift;
+      if (off >= 0 && pg < this.maxPages) {
+        const d = this.pt + (pg << PAGE_SHIFT);
+        const info = u32[d + P_INFO]! - 0x10000;
+        const slot = addr - this.objOffset;
+        const rel = slot - (this.base + ((pg << this.shift) >>> 0));
+        const fp = (slot + this.fpOffset) >>> 2;
+        const unused = u32[d + P_UNUSED]!;
+        if (
+          // this cache's head page, inuse > 1 and below objectsPerSlab (the slab stays partial)
+          ((info + 0x10000) & 0xffff) === this.id1 &&
+          info >>> 16 !== 0 &&
+          info >>> 16 < this.objectsPerSlab - 1 &&
+          // a slot of the slab, handed out before, not tagged free
+          rel >>> 0 < this.span &&
+          this.onStride(rel) &&
+          (unused === 0 || slot < unused) &&
+          u32[fp + 1] !== (u32[fp]! ^ FREE_TAG) >>> 0
+        ) {
+          const head = u32[d + P_FREELIST]!;
+          u32[fp] = head;
+          u32[fp + 1] = (head ^ FREE_TAG) >>> 0;
+          u32[d + P_FREELIST] = slot;
+          u32[d + P_INFO] = info;
+          return;
+        }
+      }
+    }
+    this.freeOther(addr);
+  }
+
+  /** free's every other case (see {@link free}). */
+  private freeOther(addr: number): void {
     if (this.lockAt < 0) return this.freeHere(addr);
     if (this.cpuAt >= 0) return this.freeActive(addr);
     this.enter();
@@ -666,11 +753,7 @@ export class SlabCache {
     }
     const slot = addr - this.objOffset;
     const rel = slot - (this.base + ((pg << this.shift) >>> 0));
-    // rel / stride without a division: see `inverse` (exact for slabs < 1 GiB).
-    const index = Math.floor(rel * this.inverse);
-    if (index * this.stride !== rel || rel < 0 || index >= this.objectsPerSlab) {
-      this.badPointer(addr, 'not the start of an object');
-    }
+    if (rel >>> 0 >= this.span || !this.onStride(rel)) this.badPointer(addr, 'not the start of an object');
     const fp = (slot + this.fpOffset) >>> 2;
     const unused = u32[d + P_UNUSED]!;
     if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
@@ -840,10 +923,7 @@ export class SlabCache {
     }
     const slot = addr - this.objOffset;
     const rel = slot - (this.base + ((pg << this.shift) >>> 0));
-    const index = Math.floor(rel * this.inverse);
-    if (index * this.stride !== rel || rel < 0 || index >= this.objectsPerSlab) {
-      this.badPointer(addr, 'not the start of an object');
-    }
+    if (rel >>> 0 >= this.span || !this.onStride(rel)) this.badPointer(addr, 'not the start of an object');
     const unused = u32[d + P_UNUSED]!;
     if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
     const fp = (slot + this.fpOffset) >>> 2;
@@ -886,7 +966,19 @@ export class SlabCache {
   /** True unless `next` is a slot start of slab `pg` (inside the slab, on the object grid). */
   private offGrid(next: number, pg: number): boolean {
     const rel = next - (this.base + ((pg << this.shift) >>> 0));
-    return rel >>> 0 >= this.span || Math.floor(rel * this.inverse) * this.stride !== rel;
+    return rel >>> 0 >= this.span || !this.onStride(rel);
+  }
+
+  /**
+   * True when `rel` (an int32, or a number whose low 32 bits are taken) is a
+   * multiple of the stride, without a division: stride = odd * 2^k, and
+   * n is a multiple of it exactly when (n * odd^-1 mod 2^32) rotated right
+   * by k is at most floor((2^32 - 1) / stride) (Hacker's Delight 10-17).
+   * Callers check the range first (rel in [0, span)).
+   */
+  private onStride(rel: number): boolean {
+    const x = Math.imul(rel, this.gridInv);
+    return ((x >>> this.gridShift) | (x << this.gridRot)) >>> 0 <= this.gridMax;
   }
 
   // ----------------------------------------------------------- slow paths
@@ -2173,6 +2265,13 @@ export function calculateOrder(stride: number, pageSize: number, maxOrder: numbe
     }
   }
   return best;
+}
+
+/** The inverse of odd `d` mod 2^32 (Newton's iteration: each step doubles the bits that are right). */
+function oddInverse(d: number): number {
+  let x = d; // right in 3 bits: d * d = 1 mod 8 for odd d
+  for (let i = 0; i < 4; i++) x = Math.imul(x, 2 - Math.imul(d, x));
+  return x;
 }
 
 function alignUp(x: number, a: number): number {
