@@ -107,6 +107,11 @@ describe('SlabCache per-worker lists against a model', () => {
     objs.splice(per, per);
     expect(maker.stats().emptySlabs).toBe(1);
     maker.checkInvariants();
+    // its active slab is full: the next alloc takes the first slab (one free object), the one after
+    // the empty slab, which is counted no more
+    objs.push(w.alloc(), w.alloc());
+    expect(maker.stats().emptySlabs).toBe(0);
+    maker.checkInvariants();
     const u32 = memory.u32;
     const space = u32[(16 + 4 * 5) >>> 2]! >>> 2; // header slot Slab
     const entry = (u32[space + 6]! >>> 2) + (0 * 32 + w.workerSlot) * 4; // cache 0's entry of the worker
