@@ -2367,9 +2367,11 @@ function resolveCache(
     // Workers may be running: their slabs change without the cache lock. Only the entries' words.
     for (let w = 0; w < MAX_WORKERS; w++) {
       const e = space.cpuTable + (id * MAX_WORKERS + w) * CPU_WORDS;
-      for (const k of [W_ACTIVE, W_HEAD, W_TAIL])
-        if (u32[e + k] !== NIL_PAGE && u32[e + k]! >= limit)
-          corrupt(`cache ${id}: worker ${w}'s entry word ${k} is ${u32[e + k]!}, not a page of the heap`, (e + k) * 4);
+      for (const k of [W_ACTIVE, W_HEAD, W_TAIL]) {
+        const v = u32[e + k]!; // read once: its worker may change it meanwhile
+        if (v !== NIL_PAGE && v >= limit)
+          corrupt(`cache ${id}: worker ${w}'s entry word ${k} is ${v}, not a page of the heap`, (e + k) * 4);
+      }
     }
     return new SlabCacheState(
       space,

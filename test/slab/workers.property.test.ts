@@ -40,7 +40,7 @@ describe('SlabCache per-worker lists against a model', () => {
           // slot 0 is the maker; 1..3 attached instances, opened on first use and after a detach
           const inst: (SlabCache | null)[] = [maker, null, null, null];
           const get = (i: number): SlabCache => {
-            let c = inst[i];
+            let c = inst[i] ?? null;
             if (c === null) inst[i] = c = SlabCache.attach(memory, { name: 'w' });
             return c;
           };
