@@ -149,7 +149,7 @@ const P_REMOTE = 7;
 const SEALED = 1;
 
 /** Slabs of its own list a worker looks at for a free object before it takes the cache lock (switchActive). */
-const SWITCH_PROBES = 4;
+const SWITCH_PROBES = 8;
 
 /** Every flag a cache descriptor may carry. */
 const ALL_FLAGS = F_POISON | F_RED_ZONE | F_CHECKS | F_HARDENED | F_CTOR;
