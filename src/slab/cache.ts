@@ -368,7 +368,7 @@ export class SlabCache {
     this.ownsSlot = s.ownsSlot;
     this.cpuAt =
       this.lockAt >= 0 && s.flags === 0 && space.cpuTable >= 0
-        ? space.cpuTable + (s.id * MAX_WORKERS + this.slot) * CPU_WORDS
+        ? space.cpuTable + (this.slot * MAX_CACHES + s.id) * CPU_WORDS
         : -1;
     this.fast = this.lockAt < 0 && !this.debugOn;
     this.id1 = s.id + 1;
@@ -540,7 +540,7 @@ export class SlabCache {
     if (cpu !== 0) {
       let space: SlabSpace | undefined;
       for (let id = 0; id < caches; id++) {
-        const e = (cpu >>> 2) + (id * MAX_WORKERS + slot) * CPU_WORDS;
+        const e = (cpu >>> 2) + (slot * MAX_CACHES + id) * CPU_WORDS;
         if (u32[e + W_ACTIVE] === NIL && u32[e + W_HEAD] === NIL) continue;
         space ??= SlabSpace.open(attachBuddyUnder(memory, 'slab space', slot), region);
         const cache = new SlabCache(lockedResolve(space, id, undefined, false));
@@ -1814,7 +1814,7 @@ export class SlabCache {
     if (t < 0) return out;
     const u32 = this.memory.u32;
     for (let w = 0; w < MAX_WORKERS; w++) {
-      const pg = u32[t + (this.id * MAX_WORKERS + w) * CPU_WORDS + W_ACTIVE]!;
+      const pg = u32[t + (w * MAX_CACHES + this.id) * CPU_WORDS + W_ACTIVE]!;
       if (pg !== NIL && pg < this.maxPages) out.push(pg);
     }
     return out;
@@ -1827,7 +1827,7 @@ export class SlabCache {
     if (t < 0) return out;
     const u32 = this.memory.u32;
     for (let w = 0; w < MAX_WORKERS; w++) {
-      let pg = u32[t + (this.id * MAX_WORKERS + w) * CPU_WORDS + W_HEAD]!;
+      let pg = u32[t + (w * MAX_CACHES + this.id) * CPU_WORDS + W_HEAD]!;
       for (let k = 0; pg !== NIL && pg < this.maxPages && k < this.maxPages; k++) {
         out.push(pg);
         pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
@@ -2366,7 +2366,7 @@ function resolveCache(
   if (space.cpuTable >= 0 && !quiet) {
     // Workers may be running: their slabs change without the cache lock. Only the entries' words.
     for (let w = 0; w < MAX_WORKERS; w++) {
-      const e = space.cpuTable + (id * MAX_WORKERS + w) * CPU_WORDS;
+      const e = space.cpuTable + (w * MAX_CACHES + id) * CPU_WORDS;
       for (const k of [W_ACTIVE, W_HEAD, W_TAIL]) {
         const v = u32[e + k]!; // read once: its worker may change it meanwhile
         if (v !== NIL_PAGE && v >= limit)
@@ -2391,7 +2391,7 @@ function resolveCache(
   }
   if (space.cpuTable >= 0) {
     for (let w = 0; w < MAX_WORKERS; w++) {
-      const e = space.cpuTable + (id * MAX_WORKERS + w) * CPU_WORDS;
+      const e = space.cpuTable + (w * MAX_CACHES + id) * CPU_WORDS;
       const pg = u32[e + W_ACTIVE]!;
       if (pg !== NIL_PAGE) {
         workerSlab(pg, w, 'active slab', (e + W_ACTIVE) * 4);

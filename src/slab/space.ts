@@ -36,7 +36,9 @@ const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
  * Space control word 6 (free in layout.ts's control block): byte address of
  * the per-worker table of a space on a shared memory, 0 = none. The table
  * has one entry of CPU_WORDS words per cache and worker slot, at word
- * (cache id * MAX_WORKERS + slot) * CPU_WORDS (SLUB's kmem_cache_cpu):
+ * (slot * MAX_CACHES + cache id) * CPU_WORDS (SLUB's kmem_cache_cpu; a
+ * worker's entries are together, so two workers never write one cache line
+ * of the table):
  *
  *   W_ACTIVE  the page index of the slab that worker allocates from without
  *             the lock (its active slab), or NIL_PAGE

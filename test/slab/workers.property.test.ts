@@ -114,7 +114,7 @@ describe('SlabCache per-worker lists against a model', () => {
     maker.checkInvariants();
     const u32 = memory.u32;
     const space = u32[(16 + 4 * 5) >>> 2]! >>> 2; // header slot Slab
-    const entry = (u32[space + 6]! >>> 2) + (0 * 32 + w.workerSlot) * 4; // cache 0's entry of the worker
+    const entry = (u32[space + 6]! >>> 2) + (w.workerSlot * 128 + 0) * 4; // cache 0's entry of the worker
     for (const [word, bad, what] of [
       [2, u32[entry + 1]!, /list ends at/], // tail = head
       [3, 5, /empty slabs, its count says/],
