@@ -6,7 +6,9 @@
  *
  * Rows: memkit's SlabCache; the lower bound, a hand-written free-list
  * push/pop over an Int32Array (what a slab's fast path does, without list
- * moves, checks or counters); `@thi.ng/malloc` MemPool with the same size.
+ * moves, checks or counters, its head in a local); the same with its head
+ * in the array (as memkit's state is in the buffer); `@thi.ng/malloc`
+ * MemPool with the same size.
  * Goal: slab pairs within 3x of the lower bound.
  *
  * Run: `npm run bench -- slab`.
@@ -30,6 +32,7 @@ const SIZE = 64;
 const BATCH = 1000;
 const MEMKIT = 'memkit SlabCache';
 const BOUND = 'lower bound: free-list push/pop';
+const BOUND_IN_BUFFER = 'free-list push/pop, head in the buffer';
 const THING = '@thi.ng/malloc';
 
 /** A random permutation of 0..n-1 (the free order of a batch). */
@@ -119,6 +122,53 @@ function boundContender(batch: boolean): Contender {
   };
 }
 
+/**
+ * The same push/pop with the list head kept in the buffer (next[HEAD]) rather
+ * than in a local: memkit keeps every piece of state in the buffer (another
+ * worker or a copy must see it), so its head is a memory word read and
+ * written by every alloc and free; this row shows what that alone costs.
+ */
+function boundInBufferContender(batch: boolean): Contender {
+  const HEAD = BATCH * 2;
+  const next = new Int32Array(BATCH * 2 + 1);
+  const held = new Int32Array(BATCH);
+  return {
+    name: BOUND_IN_BUFFER,
+    role: 'bound',
+    setup() {
+      for (let i = 0; i < HEAD; i++) next[i] = i + 1 < HEAD ? i + 1 : -1;
+      next[HEAD] = 0;
+    },
+    run(n) {
+      let s = 0;
+      if (!batch) {
+        for (let i = 0; i < n; i++) {
+          const p = next[HEAD]!; // pop
+          next[HEAD] = next[p]!;
+          next[p] = next[HEAD]!; // push it back
+          next[HEAD] = p;
+          s ^= p;
+        }
+        return s;
+      }
+      for (let done = 0; done < n; done += 2 * BATCH) {
+        for (let i = 0; i < BATCH; i++) {
+          const p = next[HEAD]!;
+          next[HEAD] = next[p]!;
+          held[i] = p;
+        }
+        for (let i = 0; i < BATCH; i++) {
+          const p = held[ORDER[i]!]!;
+          next[p] = next[HEAD]!;
+          next[HEAD] = p;
+        }
+        s ^= held[0]!;
+      }
+      return s;
+    },
+  };
+}
+
 function thingContender(batch: boolean): Contender {
   let pool: MemPool | null = null;
   const held = new Float64Array(BATCH);
@@ -155,14 +205,14 @@ function cases(): BenchCase[] {
     {
       name: `slab: alloc+free pairs, ${SIZE}-byte objects`,
       unit: 'pairs',
-      contenders: [slabContender(false), boundContender(false), thingContender(false)],
+      contenders: [slabContender(false), boundContender(false), boundInBufferContender(false), thingContender(false)],
       goals: [goal],
     },
     {
       name: `slab: batches of ${BATCH} allocs then ${BATCH} frees in random order, ${SIZE}-byte objects`,
       unit: 'ops',
       opsMultiple: 2 * BATCH,
-      contenders: [slabContender(true), boundContender(true), thingContender(true)],
+      contenders: [slabContender(true), boundContender(true), boundInBufferContender(true), thingContender(true)],
     },
   ];
 }

@@ -113,15 +113,19 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       }
     }
   }
-  console.log('| layer | workload | contender | workers | M ops/s | memkit / global lock |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of rows) {
-    const g = rows.find(
-      (x) => x.layer === r.layer && x.workload === r.workload && x.workers === r.workers && x.contender !== r.contender,
+  console.log('| layer | workload | contender | workers | M ops/s | memkit / global lock | memkit / one thread |');
+  console.log('|---|---|---|---|---|---|---|');
+  const like = (r: Row, contender: string): Row | undefined =>
+    rows.find(
+      (x) => x.layer === r.layer && x.workload === r.workload && x.workers === r.workers && x.contender === contender,
     );
-    const vs = r.contender === 'memkit' && g !== undefined ? `${(r.opsPerSec / g.opsPerSec).toFixed(2)}x` : '';
+  for (const r of rows) {
+    const g = like(r, 'memkit + one global lock');
+    const one = like(r, 'one thread, not shared');
+    const ratio = (x: Row | undefined): string =>
+      r.contender === 'memkit' && x !== undefined ? `${(r.opsPerSec / x.opsPerSec).toFixed(2)}x` : '';
     console.log(
-      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${vs} |`,
+      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${ratio(g)} | ${ratio(one)} |`,
     );
   }
   console.log('');

@@ -35,15 +35,35 @@ const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
 /**
  * Space control word 6 (free in layout.ts's control block): byte address of
  * the per-worker table of a space on a shared memory, 0 = none. The table
- * has MAX_WORKERS words per cache (cache id * MAX_WORKERS + worker slot):
- * the page index of the slab that worker allocates from without the lock
- * (its active slab, SLUB's kmem_cache_cpu), or NIL_PAGE. Made with the space.
+ * has one entry of CPU_WORDS words per cache and worker slot, at word
+ * (slot * MAX_CACHES + cache id) * CPU_WORDS (SLUB's kmem_cache_cpu; a
+ * worker's entries are together, so two workers never write one cache line
+ * of the table):
+ *
+ *   W_ACTIVE  the page index of the slab that worker allocates from without
+ *             the lock (its active slab), or NIL_PAGE
+ *   W_HEAD    first and last slab of the worker's own list (the slabs it
+ *   W_TAIL    owns besides its active one: partial ones in front, full ones
+ *             behind; SLUB's per-CPU partial list), or NIL_PAGE
+ *   W_EMPTY   how many slabs on that list have no object in use
+ *
+ * Made with the space.
  */
 export const S_CPU = 6;
 /** "No slab" in the per-worker table. */
 export const NIL_PAGE = 0xffffffff;
+/** Words per entry of the per-worker table. */
+export const CPU_WORDS = 4;
+/** Entry word: the worker's active slab. */
+export const W_ACTIVE = 0;
+/** Entry word: the first slab of the worker's own list. */
+export const W_HEAD = 1;
+/** Entry word: the last slab of the worker's own list. */
+export const W_TAIL = 2;
+/** Entry word: empty slabs on the worker's own list. */
+export const W_EMPTY = 3;
 /** Bytes of the per-worker table. */
-export const CPU_TABLE_BYTES = MAX_CACHES * MAX_WORKERS * 4;
+export const CPU_TABLE_BYTES = MAX_CACHES * MAX_WORKERS * CPU_WORDS * 4;
 
 /** The page and cache descriptor tables of one buddy allocator. */
 export class SlabSpace {
@@ -121,7 +141,15 @@ export class SlabSpace {
         // A space for caches on a shared memory gets the per-worker table too.
         const cpu = locked ? buddy.allocPagesExact(Math.ceil(CPU_TABLE_BYTES / buddy.pageSize)) : 0;
         memory.sync();
-        if (cpu !== 0) memory.u32.fill(NIL_PAGE, cpu >>> 2, (cpu + CPU_TABLE_BYTES) >>> 2);
+        if (cpu !== 0) {
+          const u32 = memory.u32;
+          for (let e = cpu >>> 2; e < (cpu + CPU_TABLE_BYTES) >>> 2; e += CPU_WORDS) {
+            u32[e + W_ACTIVE] = NIL_PAGE;
+            u32[e + W_HEAD] = NIL_PAGE;
+            u32[e + W_TAIL] = NIL_PAGE;
+            u32[e + W_EMPTY] = 0;
+          }
+        }
         s = new SlabSpace(buddy, region, true, cpu);
         memory.sync();
         if (register) writeSlot(memory, HeaderSlot.Slab, region);

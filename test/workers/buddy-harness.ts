@@ -26,6 +26,8 @@ export interface Heap {
   /** Frees a block parked in the exchange table (or kept by an arena worker). */
   free(addr: number): void;
   check(): void;
+  /** Slab caches: slabs the workers hold (active ones and their own lists' ones). */
+  workerSlabs?(): number;
   /** Everything freed and detached: the state equals the fresh one's. */
   expectFresh(): void;
 }
@@ -59,6 +61,9 @@ export function makeHeap(kind: Kind): Heap {
         cache.checkInvariants();
         buddy.checkInvariants();
       },
+      // while the first wave holds still, no worker has detached and the maker allocates nothing,
+      // so every slab of the cache is a worker's (active or on its own list)
+      workerSlabs: () => cache.stats().slabs,
       expectFresh: () => {
         expect(cache.stats().activeObjects).toBe(0);
         cache.shrink();
@@ -90,10 +95,21 @@ export function runWorker(
   ops: number,
   joinAfter = 0,
   slots = SLOTS,
+  quiet = false,
 ): { done: Promise<Result>; worker: Worker } {
   const worker = new Worker(new URL('./fixtures/buddy-layers-worker.mjs', import.meta.url), {
     // per-worker arenas are disposed at the end: their blocks are not handed over
-    workerData: { kind, heap, control, slots, ops, seed, handover: kind === 'arena-buddy' ? 0 : 30, joinAfter },
+    workerData: {
+      kind,
+      heap,
+      control,
+      slots,
+      ops,
+      seed,
+      handover: kind === 'arena-buddy' ? 0 : 30,
+      joinAfter,
+      quiet,
+    },
   });
   const done = new Promise<Result>((resolve, reject) => {
     worker.once('message', (m: Result) => {
@@ -153,11 +169,27 @@ export async function stress(kind: Kind, workers: number, ops: number): Promise<
   const control = new SharedArrayBuffer((8 + 3 * SLOTS) * 4);
   const buf = h.memory.buffer as SharedArrayBuffer;
   new Int32Array(control)[2] = workers;
+  // A slab cache's workers hold still once after their operations (blocks and slabs kept), so that
+  // checkInvariants() walks every worker's active slab and own list while they are quiet.
+  const quiet = kind === 'slab';
   const first = Array.from(
     { length: workers },
-    (_, i) => runWorker(kind, buf, control, 1000 + i, Math.round((ops * (i + 1)) / workers)).done,
+    (_, i) => runWorker(kind, buf, control, 1000 + i, Math.round((ops * (i + 1)) / workers), 0, SLOTS, quiet).done,
   );
   const late = Array.from({ length: workers }, (_, i) => runWorker(kind, buf, control, 2000 + i, ops >> 1, i + 1).done);
+  if (quiet) {
+    const ctl = new Int32Array(control);
+    const deadline = Date.now() + 60_000;
+    while (Atomics.load(ctl, 4) < workers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(Atomics.load(ctl, 4)).toBe(workers);
+    try {
+      h.check(); // every worker attached now is quiet: its lists are walked
+      expect(h.workerSlabs?.()).toBeGreaterThan(0); // and there were some to walk
+    } finally {
+      Atomics.store(ctl, 5, 1);
+      Atomics.notify(ctl, 5);
+    }
+  }
   const results = await Promise.all([...first, ...late]);
   expect(results.flatMap((r) => r.problems)).toEqual([]);
   expect(new Int32Array(control)[0]).toBe(0);
