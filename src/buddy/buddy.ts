@@ -59,19 +59,11 @@ import {
   readSlot,
   writeSlot,
 } from '../memory/header.js';
-import {
-  MAX_WORKERS,
-  breakLock,
-  joinWorker,
-  leaveWorker,
-  lock as lockWord,
-  unlock as unlockWord,
-} from '../memory/lock.js';
+import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 import { MAX_MEMORY_BYTES, Memory } from '../memory/memory.js';
 import { stateBytes } from './layout.js';
 
-// Module-local copies of the lock functions: the hot paths call them without an imported binding's read.
-const lock = lockWord;
+// A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
@@ -568,7 +560,8 @@ export class BuddyAllocator {
   private enter(): void {
     const st = this.state;
     st.sync();
-    lock(st.i32, this.lockAt, this.slot);
+    lockMemory(st, this.lockAt, this.slot);
+    if (this.memory !== null && this.memory !== st) this.memory.sync();
   }
 
   /** Releases the buddy lock. */
@@ -1312,7 +1305,7 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
     return b;
   }
   // Read and check the state under its lock: another worker may be changing it.
-  lock(memory.i32, at, slot);
+  lockMemory(memory, at, slot);
   let init: BuddyInit;
   try {
     init = BuddyInit.open(memory, slot, owns);

@@ -54,17 +54,9 @@ import { BuddyAllocator } from '../buddy/index.js';
 import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import { HeaderSlot, Memory, checkHeader, readSlot } from '../memory/index.js';
 import { H_WORKERS } from '../memory/header.js';
-import {
-  MAX_WORKERS,
-  breakLock,
-  joinWorker,
-  leaveWorker,
-  lock as lockWord,
-  unlock as unlockWord,
-} from '../memory/lock.js';
+import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 
-// Module-local copies of the lock functions: the hot paths call them without an imported binding's read.
-const lock = lockWord;
+// A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
 import {
   MAX_CACHES,
@@ -579,7 +571,7 @@ export class SlabCache {
   private enter(): void {
     const m = this.memory;
     m.sync();
-    lock(m.i32, this.lockAt, this.slot);
+    lockMemory(m, this.lockAt, this.slot);
   }
 
   /** Releases this cache's lock. */
@@ -2472,7 +2464,7 @@ function lockedResolve(
   const count = memory.u32[(space.region >>> 2) + S_CACHES]!;
   if (!memory.shared || id >= count) return withSlot(resolveCache(space, id, ctor), ownsSlot);
   const slot = space.buddy.slot;
-  lock(memory.i32, c + C_LOCK, slot);
+  lockMemory(memory, c + C_LOCK, slot);
   try {
     // (other workers may be running: their own slabs are not checked here, see resolveCache)
     return withSlot(resolveCache(space, id, ctor, false), ownsSlot);

@@ -10,7 +10,7 @@ import { InvalidArgumentError, MemkitError } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import { H_LOCK, HeaderSlot, hasHeader, writeSlot } from '../memory/header.js';
 import type { Memory } from '../memory/index.js';
-import { MAX_WORKERS, lock, unlock } from '../memory/lock.js';
+import { lockMemory, MAX_WORKERS, unlock } from '../memory/lock.js';
 import {
   CACHE_WORDS,
   MAX_CACHES,
@@ -131,7 +131,7 @@ export class SlabSpace {
     if (memory === null) throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only');
     memory.sync();
     const locked = register && memory.shared && hasHeader(memory);
-    if (locked) lock(memory.i32, H_LOCK, buddy.slot);
+    if (locked) lockMemory(memory, H_LOCK, buddy.slot);
     try {
       const known = register && hasHeader(memory) ? memory.u32[4 + HeaderSlot.Slab]! : 0;
       if (known !== 0) s = new SlabSpace(buddy, known, false);
@@ -185,7 +185,7 @@ export class SlabSpace {
     const m = this.memory;
     m.sync();
     const lockAt = m.shared ? (this.region >>> 2) + S_LOCK : -1;
-    if (lockAt >= 0) lock(m.i32, lockAt, this.buddy.slot);
+    if (lockAt >= 0) lockMemory(m, lockAt, this.buddy.slot);
     try {
       const w = (this.region >>> 2) + S_CACHES;
       const id = m.u32[w]!;

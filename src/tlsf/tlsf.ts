@@ -66,7 +66,7 @@ import {
 } from '../errors/index.js';
 import { HeaderSlot, Memory, readSlot, writeSlot, type ByteAllocator } from '../memory/index.js';
 import { H_WORKERS } from '../memory/header.js';
-import { breakLock, joinWorker, leaveWorker, lock, unlock } from '../memory/lock.js';
+import { lockMemory, breakLock, joinWorker, leaveWorker, unlock } from '../memory/lock.js';
 import {
   MAX_CHUNK_SHIFT,
   TLSF_MAGIC,
@@ -255,7 +255,7 @@ export class TlsfHeap implements ByteAllocator {
 
   /** Takes the heap's lock on a shared memory (re-entrant within this instance). */
   private enter(): void {
-    if (this.lockAt >= 0 && this.depth++ === 0) lock(this.memory.i32, this.lockAt, this.slot);
+    if (this.lockAt >= 0 && this.depth++ === 0) lockMemory(this.memory, this.lockAt, this.slot);
   }
 
   /** Releases what {@link enter} took. */
@@ -381,7 +381,7 @@ export class TlsfHeap implements ByteAllocator {
     // Another worker may be changing the heap (and taking chunks from the buddy under its
     // lock): join, then attach the buddy, read and check the heap, all under the heap's lock.
     const slot = joinWorker(memory.i32, H_WORKERS);
-    lock(memory.i32, w + T_LOCK, slot);
+    lockMemory(memory, w + T_LOCK, slot);
     let heap: TlsfHeap;
     try {
       heap = open(slot);
