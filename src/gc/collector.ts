@@ -60,6 +60,7 @@ const SCAN_MAX_DIRECT = 250;
 const SCAN_SHIFT = 16;
 const S_BLOCKS = 4;
 const S_BSWEEP = 5;
+const S_CLEARED = 41;
 const S_EMPTY = 35;
 const S_FINQ = 6;
 const S_FLAGS = 7;
@@ -108,7 +109,9 @@ export function cycleStart(st: HeapState): void {
   st.setPhase(PHASE_MARK);
   u32[s + S_MTOP] = 0;
   u32[s + S_WTOP] = 0;
-  u32.fill(0, st.mb, st.mb + st.bmWords);
+  // Incremental steps may have cleared a prefix of MARK already (clearMarkSlice).
+  u32.fill(0, st.mb + Math.min(u32[s + S_CLEARED]!, st.bmWords), st.mb + st.bmWords);
+  u32[s + S_CLEARED] = 0;
   markCurrentRuns(st);
   const rcap = u32[s + S_RCAP]!;
   for (let i = 0; i < rcap; i++) {
@@ -128,6 +131,28 @@ export function cycleStart(st: HeapState): void {
     const a = u32[(u32[s + S_SSTACK]! >>> 2) + i]!;
     if (a !== 0) st.shade(a);
   }
+}
+
+/** MARK words an incremental step clears, at least, before a cycle starts (256 KiB, some 20-50 µs). */
+const CLEAR_SLICE = 1 << 16;
+/** Empty pooled blocks an incremental step gives back to the backend, at most. */
+const TRIM_SLICE = 32;
+
+/**
+ * While idle, before an incremental cycle: clears the next slice of the
+ * MARK bitmap (at least CLEAR_SLICE words, 16 per budget unit if more).
+ * Returns true when all of it is clear, so the cycle may start. Nothing
+ * sets a MARK bit while the heap is idle, so a cleared prefix stays clear;
+ * the clear is not charged to the budget (it is bounded by itself).
+ */
+function clearMarkSlice(st: HeapState, budget: number): boolean {
+  const u32 = st.v.u32;
+  const s = st.s;
+  const from = u32[s + S_CLEARED]!;
+  const to = Math.min(st.bmWords, from + Math.max(CLEAR_SLICE, budget * 16));
+  if (to > from) u32.fill(0, st.mb + from, st.mb + to);
+  u32[s + S_CLEARED] = to;
+  return to >= st.bmWords;
 }
 
 /**
@@ -520,7 +545,7 @@ function addSweepCounts(
 }
 
 /** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
-export function finishCycle(st: HeapState): void {
+export function finishCycle(st: HeapState, trimMax: number = WHOLE): void {
   const f64 = st.v.f64;
   const sf = st.sf;
   st.setPhase(PHASE_IDLE);
@@ -534,7 +559,7 @@ export function finishCycle(st: HeapState): void {
   // hand out), so the next allocations start over from swept blocks.
   for (let c = 0; c < CLASS_SIZES.length; c++) releaseCurrent(st, c, true);
   st.setCredit(threshold);
-  trimPool(st, Math.ceil(threshold / BLOCK_BYTES));
+  trimPool(st, Math.ceil(threshold / BLOCK_BYTES), trimMax);
 }
 
 /** Calls the finalizers of queued dead objects, then frees them. */
@@ -585,15 +610,20 @@ export function collectStep(st: HeapState, budget: number): boolean {
   let done = false;
   try {
     const s = st.s;
-    if (st.v.u32[s + S_PHASE] === PHASE_IDLE) cycleStart(st);
+    // A cycle starts once the MARK bitmap is clear, in slices: the heap's
+    // size must not set the length of a step.
+    if (st.v.u32[s + S_PHASE] === PHASE_IDLE && clearMarkSlice(st, budget)) cycleStart(st);
     if (st.v.u32[s + S_PHASE] === PHASE_MARK) {
       budget = drainMark(st, budget);
       if (budget > 0) finishMark(st);
     }
     if (budget > 0 && st.v.u32[s + S_PHASE] === PHASE_SWEEP && sweepStep(st, budget) > 0) {
-      finishCycle(st);
+      finishCycle(st, TRIM_SLICE);
       done = true;
     }
+    // The pool of empty blocks shrinks by slices too (a cycle that frees much
+    // leaves it above the next threshold's size).
+    trimPool(st, Math.ceil(st.counter(F_THRESHOLD) / BLOCK_BYTES), TRIM_SLICE);
   } finally {
     st.inCollector = false;
   }
@@ -652,7 +682,9 @@ export function allocationTrigger(st: HeapState): void {
   }
   if ((st.v.u32[st.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0) {
     collectStep(st, cfg.stepBudget);
-    if (st.v.u32[st.s + S_PHASE] !== PHASE_IDLE) st.setCredit(cfg.stepBytes);
+    // A cycle runs, or its MARK bitmap is being cleared: the next step after stepBytes more.
+    const u32 = st.v.u32;
+    if (u32[st.s + S_PHASE] !== PHASE_IDLE || u32[st.s + S_CLEARED] !== 0) st.setCredit(cfg.stepBytes);
   } else {
     collectAll(st, true);
   }
