@@ -60,14 +60,17 @@ function check(spec: Spec, mode: 'collect' | 'steps', budget: number): void {
   const addrs: number[] = [];
   const kinds = spec.kinds.map((k) => KINDS[k]!);
   // Allocate everything first (nothing collects: autoCollect off).
+  const objTypes = { r0: R0, r1: R1, r2: R2, r3: R3, table: Tb } as const;
   for (const [i, k] of kinds.entries()) {
     let a: number;
-    if (k === 'r0') (a = R0.alloc()), R0.fields.id.set(a, i);
-    else if (k === 'r1') (a = R1.alloc()), R1.fields.id.set(a, i);
-    else if (k === 'r2') (a = R2.alloc()), R2.fields.id.set(a, i);
-    else if (k === 'r3') (a = R3.alloc()), R3.fields.id.set(a, i);
-    else if (k === 'table') (a = Tb.alloc()), Tb.fields.id.set(a, i);
-    else (a = Arr.alloc(slotCount(k))), Ids.set(a, i);
+    if (k === 'arr' || k === 'big') {
+      a = Arr.alloc(slotCount(k));
+      Ids.set(a, i);
+    } else {
+      const T = objTypes[k];
+      a = T.alloc();
+      T.fields.id.set(a, i);
+    }
     addrs.push(a);
   }
   const setSlot = (i: number, s: number, v: number): void => {
