@@ -270,16 +270,23 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
     // code much tighter than the loop.
     let next = 0;
     if (n === 1) {
+      // A chain of one-ref objects (a list) is followed here, object after
+      // object, without going back to the loop's head, while the budget lasts.
       work += 2;
-      const c = u32[w + 2]!;
-      if (c !== 0) {
+      let c = u32[w + 2]!;
+      while (c !== 0) {
         const mi = mb + (c >>> 8);
         const bit = 1 << ((c >>> 3) & 31);
         const m = u32[mi]!;
-        if ((m & bit) === 0) {
-          u32[mi] = m | bit;
-          next = c;
+        if ((m & bit) !== 0) break;
+        u32[mi] = m | bit;
+        const cw = c >>> 2;
+        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+          next = c; // another shape, or the budget's end: the loop's head decides
+          break;
         }
+        work += 2;
+        c = u32[cw + 2]!;
       }
     } else if (n === 2) {
       if (top === cap) break; // drainMark grows the stack

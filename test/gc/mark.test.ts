@@ -174,6 +174,31 @@ describe('the mark loop against a model', () => {
     expect(heap.stats().liveObjects).toBe(1 + 24);
   });
 
+  it('a step marks a list only as far as its budget goes (a chain of one-ref objects is followed in one go otherwise)', () => {
+    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
+    const N = heap.defineType('N', { next: 'ref', v: 'i32' });
+    const head = heap.root(N.alloc());
+    let p = head.value;
+    for (let i = 1; i < 10_000; i++) {
+      const n = N.alloc();
+      N.fields.v.set(n, i);
+      N.fields.next.set(p, n);
+      p = n;
+    }
+    heap.step(100); // 2 units an object: about 50 objects
+    expect(heap.phase).toBe('mark');
+    const reached = heap.graph().nodes.filter((n) => n.color !== 'white').length;
+    expect(reached).toBeGreaterThan(10);
+    expect(reached).toBeLessThanOrEqual(60);
+    let steps = 1;
+    while (!heap.step(100)) steps++;
+    expect(steps).toBeGreaterThan(150); // 10,000 objects at about 50 a step, then the sweep
+    expect(heap.stats().liveObjects).toBe(10_000);
+    let sum = 0;
+    for (let q = head.value; q !== 0; q = N.fields.next.get(q)) sum += N.fields.v.get(q);
+    expect(sum).toBe((9_999 * 10_000) / 2);
+  });
+
   it('random graphs of every shape: a collect() leaves exactly the reachable objects, ids intact', () => {
     fc.assert(
       fc.property(specArb, (spec) => check(spec, 'collect', 0)),
