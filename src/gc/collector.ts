@@ -290,27 +290,42 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       }
     } else if (n === 2) {
       if (top === cap) break; // drainMark grows the stack
-      work += 3;
-      const c2 = u32[w + 3]!;
-      if (c2 !== 0) {
-        const mi = mb + (c2 >>> 8);
-        const bit = 1 << ((c2 >>> 3) & 31);
-        const m = u32[mi]!;
-        if ((m & bit) === 0) {
-          u32[mi] = m | bit;
-          next = c2;
+      // Down the first refs of two-ref objects (a tree's left spine) in an
+      // inner loop, pushing the second ones, while the shape, the stack room
+      // and the budget last.
+      let x = w;
+      for (;;) {
+        work += 3;
+        let pend = 0;
+        const c2 = u32[x + 3]!;
+        if (c2 !== 0) {
+          const mi = mb + (c2 >>> 8);
+          const bit = 1 << ((c2 >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            pend = c2;
+          }
         }
-      }
-      const c1 = u32[w + 2]!;
-      if (c1 !== 0) {
-        const mi = mb + (c1 >>> 8);
-        const bit = 1 << ((c1 >>> 3) & 31);
-        const m = u32[mi]!;
-        if ((m & bit) === 0) {
-          u32[mi] = m | bit;
-          if (next !== 0) u32[ms + top++] = next;
-          next = c1;
+        const c1 = u32[x + 2]!;
+        if (c1 !== 0) {
+          const mi = mb + (c1 >>> 8);
+          const bit = 1 << ((c1 >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            if (pend !== 0) u32[ms + top++] = pend;
+            const cw = c1 >>> 2;
+            if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
+              x = cw;
+              continue;
+            }
+            next = c1;
+            break;
+          }
         }
+        next = pend;
+        break;
       }
     } else {
       if (cap - top < n) break; // drainMark grows the stack

@@ -199,6 +199,30 @@ describe('the mark loop against a model', () => {
     expect(sum).toBe((9_999 * 10_000) / 2);
   });
 
+  it('a step marks a tree only as far as its budget goes (the left spine is followed in one go otherwise)', () => {
+    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
+    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
+    // A left spine of 5000 nodes, each with a right leaf.
+    const head = heap.root(T.alloc());
+    let p = head.value;
+    for (let i = 1; i < 5000; i++) {
+      const n = T.alloc();
+      T.fields.v.set(n, i);
+      T.fields.l.set(p, n);
+      T.fields.r.set(p, T.alloc());
+      p = n;
+    }
+    heap.step(90); // 3 units an object: about 30 objects
+    expect(heap.phase).toBe('mark');
+    const reached = heap.graph().nodes.filter((n) => n.color !== 'white').length;
+    expect(reached).toBeGreaterThan(10);
+    expect(reached).toBeLessThanOrEqual(70); // spine nodes and the right leaves they pushed
+    while (!heap.step(90)) {
+      /* finish */
+    }
+    expect(heap.stats().liveObjects).toBe(5000 + 4999);
+  });
+
   it('random graphs of every shape: a collect() leaves exactly the reachable objects, ids intact', () => {
     fc.assert(
       fc.property(specArb, (spec) => check(spec, 'collect', 0)),
