@@ -40,6 +40,7 @@ const F_CREDIT = 30;
 const H_LEN = 1;
 const LARGE_PRE = 8;
 const MAX_SMALL = 1024;
+const PHASE_IDLE = 0;
 const S_BLOCKS = 4;
 const S_EMPTY = 35;
 const S_LARGE = 32;
@@ -190,7 +191,9 @@ export function allocLarge(st: HeapState, info: number, size: number): number {
   const bi = a >>> 8;
   const bit = 1 << ((a >>> 3) & 31);
   u32[st.sb + bi] = u32[st.sb + bi]! | bit;
-  u32[st.mb + bi] = u32[st.mb + bi]! | bit;
+  // Born black during a cycle; never marked while idle (an incremental
+  // cycle's MARK bitmap may be partly cleared already: see clearMarkSlice).
+  if (st.phase !== PHASE_IDLE) u32[st.mb + bi] = u32[st.mb + bi]! | bit;
   return a;
 }
 

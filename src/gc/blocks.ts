@@ -154,11 +154,11 @@ export function freeAhead(st: HeapState, cls: number): number {
   return free;
 }
 
-/** Frees pooled empty blocks until at most `keep` remain; returns bytes freed. */
-export function trimPool(st: HeapState, keep: number): number {
+/** Frees pooled empty blocks until at most `keep` remain (at most `max` of them now); returns bytes freed. */
+export function trimPool(st: HeapState, keep: number, max: number = 0x3fffffff): number {
   const s = st.s;
   let freed = 0;
-  while (st.v.u32[s + S_NEMPTY]! > keep) {
+  for (let n = 0; n < max && st.v.u32[s + S_NEMPTY]! > keep; n++) {
     const u32 = st.v.u32;
     const b = u32[s + S_EMPTY]!;
     u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;

@@ -58,8 +58,10 @@ const R_ADDR = 0;
 const SCAN_ARRAY = 0xfe;
 const SCAN_MAX_DIRECT = 250;
 const SCAN_SHIFT = 16;
+const SCAN_TABLE = 0xff;
 const S_BLOCKS = 4;
 const S_BSWEEP = 5;
+const S_CLEARED = 41;
 const S_EMPTY = 35;
 const S_FINQ = 6;
 const S_FLAGS = 7;
@@ -80,12 +82,10 @@ const S_REFOFFS = 20;
 const S_ROOTS = 11;
 const S_SSTACK = 14;
 const S_STOP = 16;
-const S_TYPES = 17;
 const S_WSTACK = 26;
 const S_WTOP = 28;
 const TFLAG_FINALIZER = 1;
 const TYPE_MASK = 0xffff;
-const TYPE_WORDS = 8;
 const T_FLAGS = 6;
 const T_KIND = 0;
 const T_NREFS = 2;
@@ -108,7 +108,9 @@ export function cycleStart(st: HeapState): void {
   st.setPhase(PHASE_MARK);
   u32[s + S_MTOP] = 0;
   u32[s + S_WTOP] = 0;
-  u32.fill(0, st.mb, st.mb + st.bmWords);
+  // Incremental steps may have cleared a prefix of MARK already (clearMarkSlice).
+  u32.fill(0, st.mb + Math.min(u32[s + S_CLEARED]!, st.bmWords), st.mb + st.bmWords);
+  u32[s + S_CLEARED] = 0;
   markCurrentRuns(st);
   const rcap = u32[s + S_RCAP]!;
   for (let i = 0; i < rcap; i++) {
@@ -130,145 +132,86 @@ export function cycleStart(st: HeapState): void {
   }
 }
 
+/** MARK words an incremental step clears, at least, before a cycle starts (256 KiB, some 20-50 µs). */
+const CLEAR_SLICE = 1 << 16;
+/** Empty pooled blocks an incremental step gives back to the backend, at most. */
+const TRIM_SLICE = 32;
+
+/**
+ * While idle, before an incremental cycle: clears the next slice of the
+ * MARK bitmap (at least CLEAR_SLICE words, 16 per budget unit if more).
+ * Returns true when all of it is clear, so the cycle may start. Nothing
+ * sets a MARK bit while the heap is idle, so a cleared prefix stays clear;
+ * the clear is not charged to the budget (it is bounded by itself).
+ */
+function clearMarkSlice(st: HeapState, budget: number): boolean {
+  const u32 = st.v.u32;
+  const s = st.s;
+  const from = u32[s + S_CLEARED]!;
+  const to = Math.min(st.bmWords, from + Math.max(CLEAR_SLICE, budget * 16));
+  if (to > from) u32.fill(0, st.mb + from, st.mb + to);
+  u32[s + S_CLEARED] = to;
+  return to >= st.bmWords;
+}
+
 /**
  * Pops and scans gray objects until the stack is empty or `budget` work
  * units (one per object plus one per ref slot) are spent. Returns the
  * budget left (<= 0 when it ran out).
+ *
+ * The work is done by `markLoop`, which makes no calls and keeps its views
+ * and stack in locals; it hands back the objects it cannot finish by itself
+ * (one whose refs are found through the type table, one with more refs than
+ * the stack has room for, the gray object in hand when the budget ran out),
+ * and this function deals with them and goes on.
  */
 export function drainMark(st: HeapState, budget: number): number {
   const s = st.s;
-  const mb = st.mb;
-  let u32 = st.v.u32;
-  const types = u32[s + S_TYPES]! >>> 2;
-  const refs = u32[s + S_REFOFFS]! >>> 2;
-  let ms = u32[s + S_MSTACK]! >>> 2;
-  let cap = u32[s + S_MCAP]!;
-  let top = u32[s + S_MTOP]!;
-  // Work is counted up in an integer (no float math in the loop). The scan
-  // code in the header spares the type-table lookups for most objects.
   let work = 0;
   for (;;) {
-    // `a`: the gray object to scan next. The last white child found is
-    // scanned right after its parent without a trip through the stack (a
-    // list marks with no stack traffic at all), the others are pushed.
-    let a = 0;
-    while (work < budget) {
-      if (a === 0) {
-        if (top === 0) break;
-        a = u32[ms + --top]!;
-      }
-      const w = a >>> 2;
-      const info = u32[w]!;
-      const scan = (info >>> SCAN_SHIFT) & 0xff;
-      let n: number;
-      if (scan <= SCAN_MAX_DIRECT) {
-        n = scan; // an object whose first `scan` words are its refs
-      } else if (scan === SCAN_ARRAY) {
-        n = u32[w + H_LEN]!;
-      } else {
-        // The type table: ref offsets anywhere, and weak fields to remember.
-        const t = types + (info & TYPE_MASK) * TYPE_WORDS;
-        const m = u32[t + T_NREFS]!;
-        const first = refs + u32[t + T_REFS]!;
-        u32[s + S_MTOP] = top;
-        if (u32[t + T_NWEAK] !== 0) st.pushWeak(a);
-        work += m + 1;
-        for (let i = m - 1; i >= 0; i--) {
-          const c = st.v.u32[w + st.v.u32[first + i]!]!;
-          if (c !== 0) st.shade(c);
-        }
-        u32 = st.v.u32;
-        top = u32[s + S_MTOP]!;
-        ms = u32[s + S_MSTACK]! >>> 2;
-        cap = u32[s + S_MCAP]!;
-        a = 0;
-        continue;
-      }
-      work += n + 1;
-      // The refs are the n words after the 8-byte header. Last one first, so
-      // the first child is scanned next: a structure built depth-first then
-      // marks in address order (fewer cache misses). One and two refs (list
-      // cells, tree nodes) are written out: V8 compiles the straight-line
-      // code much tighter than the loop (a 1M list: 3.3 vs 5.6 ms measured).
-      let next = 0;
-      if (n === 1) {
-        const c = u32[w + 2]!;
-        if (c !== 0) {
-          const mi = mb + (c >>> 8);
-          const bit = 1 << ((c >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            next = c;
-          }
-        }
-      } else if (n === 2) {
-        const c2 = u32[w + 3]!;
-        if (c2 !== 0) {
-          const mi = mb + (c2 >>> 8);
-          const bit = 1 << ((c2 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            next = c2;
-          }
-        }
-        const c1 = u32[w + 2]!;
-        if (c1 !== 0) {
-          const mi = mb + (c1 >>> 8);
-          const bit = 1 << ((c1 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            if (next !== 0) {
-              if (top === cap) {
-                u32[s + S_MTOP] = top;
-                st.pushMark(next);
-                u32 = st.v.u32;
-                top = u32[s + S_MTOP]!;
-                ms = u32[s + S_MSTACK]! >>> 2;
-                cap = u32[s + S_MCAP]!;
-              } else {
-                u32[ms + top++] = next;
-              }
-            }
-            next = c1;
-          }
-        }
-      } else {
-        for (let i = w + 1 + n; i > w + 1; i--) {
-          const c = u32[i]!;
-          if (c === 0) continue;
-          const mi = mb + (c >>> 8);
-          const bit = 1 << ((c >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) !== 0) continue;
-          u32[mi] = m | bit;
-          if (next !== 0) {
-            if (top === cap) {
-              u32[s + S_MTOP] = top;
-              st.pushMark(next);
-              u32 = st.v.u32;
-              top = u32[s + S_MTOP]!;
-              ms = u32[s + S_MSTACK]! >>> 2;
-              cap = u32[s + S_MCAP]!;
-            } else {
-              u32[ms + top++] = next;
-            }
-          }
-          next = c;
-        }
-      }
-      a = next;
-    }
+    let u32 = st.v.u32;
+    const a = markLoop(u32, st.mb, u32[s + S_MSTACK]! >>> 2, u32[s + S_MCAP]!, u32[s + S_MTOP]!, budget - work);
+    u32[s + S_MTOP] = loopTop;
+    work += loopWork;
     if (a !== 0) {
-      // The budget ran out with a gray object in hand: back on the stack.
-      u32[s + S_MTOP] = top;
-      st.pushMark(a);
-      u32 = st.v.u32;
-      top = u32[s + S_MTOP]!;
+      if (work >= budget) {
+        st.pushMark(a); // the budget ran out with a gray object in hand: back on the stack
+      } else {
+        const w = a >>> 2;
+        const info = u32[w]!;
+        const scan = (info >>> SCAN_SHIFT) & 0xff;
+        if (scan === SCAN_TABLE) {
+          // The type table: ref offsets anywhere, and weak fields to remember.
+          const t = st.typeWord(a);
+          const m = u32[t + T_NREFS]!;
+          const first = (u32[s + S_REFOFFS]! >>> 2) + u32[t + T_REFS]!;
+          if (u32[t + T_NWEAK] !== 0) st.pushWeak(a);
+          work += m + 1;
+          for (let i = m - 1; i >= 0; i--) {
+            u32 = st.v.u32;
+            const c = u32[w + u32[first + i]!]!;
+            if (c !== 0) st.shade(c);
+          }
+        } else {
+          // More refs than the stack has room for: grow it, or (no room in
+          // the heap) shade them one by one (an overflow is recorded then).
+          const n = scan === SCAN_ARRAY ? u32[w + H_LEN]! : scan;
+          if (st.growTable(S_MSTACK, S_MCAP, 4, u32[s + S_MTOP]! + n + 1)) {
+            st.pushMark(a);
+          } else {
+            work += n + 1;
+            for (let i = n - 1; i >= 0; i--) {
+              u32 = st.v.u32;
+              const c = u32[w + 2 + i]!;
+              if (c !== 0) st.shade(c);
+            }
+          }
+        }
+      }
+      if (work < budget) continue;
     }
-    u32[s + S_MTOP] = top;
+    u32 = st.v.u32;
+    const top = u32[s + S_MTOP]!;
     if (top > 0 || work >= budget || (u32[s + S_FLAGS]! & FLAG_OVERFLOW) === 0) return budget - work;
     // The stack overflowed: rescan every marked object for white children.
     u32[s + S_FLAGS] = u32[s + S_FLAGS]! & ~FLAG_OVERFLOW;
@@ -279,11 +222,138 @@ export function drainMark(st: HeapState, budget: number): number {
         if (c !== 0) st.shade(c);
       });
     });
-    u32 = st.v.u32;
-    top = u32[s + S_MTOP]!;
-    ms = u32[s + S_MSTACK]! >>> 2;
-    cap = u32[s + S_MCAP]!;
   }
+}
+
+/** The stack height markLoop left (an out-parameter, read right after the call). */
+let loopTop = 0;
+/** The work markLoop did (an out-parameter). */
+let loopWork = 0;
+
+/**
+ * The mark loop proper: pops gray objects from the stack at word `ms` and
+ * scans them, until the stack is empty (returns 0) or it meets an object it
+ * hands back (returned, popped, marked): one scanned through the type table,
+ * one with more refs than the stack has room for, or the object in hand when
+ * `budget` ran out. Sets loopTop and loopWork.
+ *
+ * No calls, no view reloads: nothing here allocates. The last white child
+ * found is scanned right after its parent without a trip through the stack
+ * (a list marks with no stack traffic at all), the others are pushed. A
+ * white child whose refs are all 0 (a leaf: no refs, or one or two null
+ * ones, read from its header) is marked and counted but not pushed: arrays
+ * of small objects and the leaves of trees cost no stack traffic either.
+ */
+function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: number, budget: number): number {
+  let work = 0;
+  let a = 0;
+  for (;;) {
+    if (a === 0) {
+      if (top === 0) break;
+      a = u32[ms + --top]!;
+    }
+    if (work >= budget) break;
+    const w = a >>> 2;
+    const scan = (u32[w]! >>> SCAN_SHIFT) & 0xff;
+    let n: number;
+    if (scan <= SCAN_MAX_DIRECT) {
+      n = scan; // an object whose first `scan` words are its refs
+    } else if (scan === SCAN_ARRAY) {
+      n = u32[w + H_LEN]!;
+    } else {
+      break; // the type table (SCAN_TABLE): drainMark scans it
+    }
+    // The refs are the n words after the 8-byte header. Last one first, so
+    // the first child is scanned next: a structure built depth-first then
+    // marks in address order (fewer cache misses). One and two refs (list
+    // cells, tree nodes) are written out: V8 compiles the straight-line
+    // code much tighter than the loop.
+    let next = 0;
+    if (n === 1) {
+      // A chain of one-ref objects (a list) is followed here, object after
+      // object, without going back to the loop's head, while the budget lasts.
+      work += 2;
+      let c = u32[w + 2]!;
+      while (c !== 0) {
+        const mi = mb + (c >>> 8);
+        const bit = 1 << ((c >>> 3) & 31);
+        const m = u32[mi]!;
+        if ((m & bit) !== 0) break;
+        u32[mi] = m | bit;
+        const cw = c >>> 2;
+        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+          next = c; // another shape, or the budget's end: the loop's head decides
+          break;
+        }
+        work += 2;
+        c = u32[cw + 2]!;
+      }
+    } else if (n === 2) {
+      if (top === cap) break; // drainMark grows the stack
+      // Down the first refs of two-ref objects (a tree's left spine) in an
+      // inner loop, pushing the second ones, while the shape, the stack room
+      // and the budget last.
+      let x = w;
+      for (;;) {
+        work += 3;
+        let pend = 0;
+        const c2 = u32[x + 3]!;
+        if (c2 !== 0) {
+          const mi = mb + (c2 >>> 8);
+          const bit = 1 << ((c2 >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            pend = c2;
+          }
+        }
+        const c1 = u32[x + 2]!;
+        if (c1 !== 0) {
+          const mi = mb + (c1 >>> 8);
+          const bit = 1 << ((c1 >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            if (pend !== 0) u32[ms + top++] = pend;
+            const cw = c1 >>> 2;
+            if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
+              x = cw;
+              continue;
+            }
+            next = c1;
+            break;
+          }
+        }
+        next = pend;
+        break;
+      }
+    } else {
+      if (cap - top < n) break; // drainMark grows the stack
+      work += n + 1;
+      for (let i = w + 1 + n; i > w + 1; i--) {
+        const c = u32[i]!;
+        if (c === 0) continue;
+        const mi = mb + (c >>> 8);
+        const bit = 1 << ((c >>> 3) & 31);
+        const m = u32[mi]!;
+        if ((m & bit) !== 0) continue;
+        u32[mi] = m | bit;
+        // A leaf child is done here: marked, counted, not pushed.
+        const cw = c >>> 2;
+        const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
+        if (cs === 0 || (cs === 1 && u32[cw + 2] === 0) || (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0)) {
+          work += cs + 1;
+          continue;
+        }
+        if (next !== 0) u32[ms + top++] = next;
+        next = c;
+      }
+    }
+    a = next;
+  }
+  loopTop = top;
+  loopWork = work;
+  return a;
 }
 
 /** Calls fn with each ref slot value of `a` (weak ones too if asked), its byte offset, and whether it is weak. */
@@ -520,7 +590,7 @@ function addSweepCounts(
 }
 
 /** SWEEP -> IDLE: live sizes, the next threshold, cursors back to their block starts, the empty-block pool trimmed. */
-export function finishCycle(st: HeapState): void {
+export function finishCycle(st: HeapState, trimMax: number = WHOLE): void {
   const f64 = st.v.f64;
   const sf = st.sf;
   st.setPhase(PHASE_IDLE);
@@ -534,7 +604,7 @@ export function finishCycle(st: HeapState): void {
   // hand out), so the next allocations start over from swept blocks.
   for (let c = 0; c < CLASS_SIZES.length; c++) releaseCurrent(st, c, true);
   st.setCredit(threshold);
-  trimPool(st, Math.ceil(threshold / BLOCK_BYTES));
+  trimPool(st, Math.ceil(threshold / BLOCK_BYTES), trimMax);
 }
 
 /** Calls the finalizers of queued dead objects, then frees them. */
@@ -585,15 +655,20 @@ export function collectStep(st: HeapState, budget: number): boolean {
   let done = false;
   try {
     const s = st.s;
-    if (st.v.u32[s + S_PHASE] === PHASE_IDLE) cycleStart(st);
+    // A cycle starts once the MARK bitmap is clear, in slices: the heap's
+    // size must not set the length of a step.
+    if (st.v.u32[s + S_PHASE] === PHASE_IDLE && clearMarkSlice(st, budget)) cycleStart(st);
     if (st.v.u32[s + S_PHASE] === PHASE_MARK) {
       budget = drainMark(st, budget);
       if (budget > 0) finishMark(st);
     }
     if (budget > 0 && st.v.u32[s + S_PHASE] === PHASE_SWEEP && sweepStep(st, budget) > 0) {
-      finishCycle(st);
+      finishCycle(st, TRIM_SLICE);
       done = true;
     }
+    // The pool of empty blocks shrinks by slices too (a cycle that frees much
+    // leaves it above the next threshold's size).
+    trimPool(st, Math.ceil(st.counter(F_THRESHOLD) / BLOCK_BYTES), TRIM_SLICE);
   } finally {
     st.inCollector = false;
   }
@@ -652,7 +727,9 @@ export function allocationTrigger(st: HeapState): void {
   }
   if ((st.v.u32[st.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0) {
     collectStep(st, cfg.stepBudget);
-    if (st.v.u32[st.s + S_PHASE] !== PHASE_IDLE) st.setCredit(cfg.stepBytes);
+    // A cycle runs, or its MARK bitmap is being cleared: the next step after stepBytes more.
+    const u32 = st.v.u32;
+    if (u32[st.s + S_PHASE] !== PHASE_IDLE || u32[st.s + S_CLEARED] !== 0) st.setCredit(cfg.stepBytes);
   } else {
     collectAll(st, true);
   }

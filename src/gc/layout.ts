@@ -72,7 +72,8 @@
  *  35 EMPTY  36 NEMPTY              pool of empty GC blocks
  *  37 HSTACK 38 HCAP 39 HTOP        handle stack: roots made inside a scope
  *  40 RSEQ                          generation counter of roots (never 0)
- *  41 (unused)
+ *  41 CLEARED                      MARK words cleared so far while idle, before an
+ *                                   incremental cycle starts (0 when none)
  *  42 GLOBALS                       names of the global roots: a block
  *                                   `| byte length | UTF-8 JSON {name: slot} |`
  *  then f64 counters (f64 index from state/8): see F_* below.
@@ -156,6 +157,7 @@ export const S_HSTACK = 37;
 export const S_HCAP = 38;
 export const S_HTOP = 39;
 export const S_RSEQ = 40;
+export const S_CLEARED = 41;
 export const S_GLOBALS = 42;
 /** Pause times kept in the PAUSES ring. */
 export const PAUSE_RING = 1024;

@@ -252,6 +252,106 @@ describe('incremental collection', () => {
     }
   });
 
+  it('a big heap clears its MARK bitmap in slices before a cycle; objects made meanwhile are traced, old marks gone', () => {
+    // 64 MiB: a MARK bitmap of 4 slices, so steps from idle stay idle (clearing)
+    // a few times. Between those steps the program replaces everything it holds
+    // with new objects: a large array born then must not be black (it would not
+    // be scanned, and its children would be freed), and the marks of the last
+    // cycle must all be gone (an old black object is not scanned either).
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }), (sizes) => {
+        const heap = new ManagedHeap({ bytes: 64 << 20, autoCollect: false, incremental: true });
+        const Node = heap.defineType('Node', { next: 'ref', v: 'i32' });
+        const Refs = heap.defineArray('Refs', 'ref');
+        const holder = heap.root(Refs.alloc(400)); // a large object (1608 bytes)
+        const fillFresh = (tag: number): void => {
+          for (let i = 0; i < 400; i++) {
+            if (i % 2 === 0) {
+              const n = Node.alloc();
+              Node.fields.v.set(n, tag * 1000 + i);
+              Refs.set(holder.value, i, n);
+            } else {
+              const arr = Refs.alloc(sizes[i % sizes.length]! + 300); // large: born while idle
+              Refs.set(holder.value, i, arr);
+              for (let j = 0; j < 3; j++) {
+                const n = Node.alloc();
+                Node.fields.v.set(n, tag * 1000 + i * 10 + j);
+                Refs.set(arr, j, n);
+              }
+            }
+          }
+        };
+        fillFresh(0);
+        while (!heap.step(1000)) {
+          /* a whole cycle: its marks stay in the bitmap */
+        }
+        const old: number[] = [];
+        for (let i = 0; i < 400; i++) old.push(Refs.get(holder.value, i));
+        let idleSteps = 0;
+        let tag = 1;
+        for (;;) {
+          heap.step(1);
+          if (heap.phase !== 'idle') break;
+          idleSteps++;
+          fillFresh(tag++);
+        }
+        expect(idleSteps).toBeGreaterThan(0);
+        const last = tag - 1;
+        while (!heap.step(50)) {
+          /* finish the cycle */
+        }
+        for (const o of old) expect(heap.isLive(o)).toBe(false);
+        for (let i = 0; i < 400; i++) {
+          const x = Refs.get(holder.value, i);
+          expect(heap.isLive(x)).toBe(true);
+          if (i % 2 === 0) expect(Node.fields.v.get(x)).toBe(last * 1000 + i);
+          else {
+            for (let j = 0; j < 3; j++) {
+              const n = Refs.get(x, j);
+              expect(heap.isLive(n)).toBe(true);
+              expect(Node.fields.v.get(n)).toBe(last * 1000 + i * 10 + j);
+            }
+          }
+        }
+        // Exactly the reachable set after one more (stepped) cycle, as collect() leaves it.
+        while (!heap.step(1000)) {
+          /* next cycle */
+        }
+        const stepped = heap.stats().liveObjects;
+        heap.collect();
+        expect(stepped).toBe(1 + 200 + 200 * 4);
+        expect(heap.stats().liveObjects).toBe(stepped);
+      }),
+      { numRuns: runs(4) },
+    );
+  });
+
+  it('after a cycle that frees much, steps give the pool of empty blocks back by slices (not in one pause)', () => {
+    const run = (extraSteps: number): number => {
+      const heap = new ManagedHeap({ bytes: 32 << 20, autoCollect: false, incremental: true });
+      const T = heap.defineType('T', { next: 'ref', v: 'i32' });
+      const head = heap.root(T.alloc());
+      let p = head.value;
+      for (let i = 0; i < 600_000; i++) {
+        const n = T.alloc();
+        T.fields.next.set(p, n);
+        p = n;
+      }
+      heap.collect(); // about 9.6 MB live: the next threshold (and the pool's limit) is 3x that
+      head.release();
+      while (!heap.step(100_000)) {
+        /* the cycle that frees the list: its ~590 blocks go to the pool */
+      }
+      expect(heap.stats().liveObjects).toBe(0);
+      for (let i = 0; i < extraSteps; i++) heap.step(1);
+      return heap.trim() / (16 << 10); // blocks still pooled
+    };
+    // The cycle's end trims at most 32 blocks toward the new limit (64 blocks: 1 MiB)...
+    expect(run(0)).toBeGreaterThan(400);
+    // ... and every later step 32 more, down to that limit.
+    expect(run(30)).toBeLessThanOrEqual(64);
+  });
+
   it('automatic incremental collection keeps pauses bounded by the step budget', () => {
     const pauses: number[] = [];
     const heap = new ManagedHeap({ bytes: 1 << 23, incremental: true, onPause: (ms) => pauses.push(ms) });
