@@ -14,10 +14,9 @@
 import { Worker } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../src/index.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
+import { controlBytes } from './ring.js';
 
 const WINDOW = 256;
-const RING = 4096;
-const RING0 = 4;
 const HEAP = 64 << 20;
 
 type Layer = 'slab' | 'buddy';
@@ -66,7 +65,7 @@ function singleThreaded(layer: Layer, ops: number): number {
 async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, global: boolean) {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   make(layer, memory);
-  const control = new SharedArrayBuffer((RING0 + (workers >> 1) * (RING + 2) + 2) * 4);
+  const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';

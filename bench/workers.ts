@@ -27,12 +27,10 @@ import { Worker } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../src/index.js';
 import { lock, unlock } from '../src/memory/lock.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
+import { RING, controlBytes } from './ring.js';
 
 const WINDOW = 1024;
-const RING = 4096;
-/** The ring layout of bench/workers/worker.ts (not imported: that module runs as a worker). */
-const RING0 = 16;
-const RING_WORDS = RING + 64;
+
 const HEAP = 256 << 20;
 
 interface Row {
@@ -197,7 +195,7 @@ async function memkit(
 ): Promise<Rate> {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   new Kmalloc({ memory, ...options });
-  const control = new SharedArrayBuffer((RING0 + (workers >> 1) * RING_WORDS + 16) * 4);
+  const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';

@@ -5,16 +5,14 @@
  * (control word 1) around every call: the naive design.
  *
  * Control words (i32): 0 = go (the main thread sets it to 1 and notifies);
- * 1 = the global lock; ring r of a producer/consumer pair at
- * RING0 + r * (RING + 2): head, tail, slots.
+ * 1 = the global lock; then the producer/consumer rings (bench/ring.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../../src/index.js';
 import { lock, unlock } from '../../src/memory/lock.js';
+import { consume, produce } from '../ring.js';
 
 export const WINDOW = 256;
-export const RING = 4096;
-export const RING0 = 4;
 const GLOBAL = 1;
 
 const { heap, control, layer, mode, index, ops, global } = workerData as {
@@ -94,26 +92,15 @@ const t0 = performance.now();
 if (mode === 'local') {
   local(ops);
 } else {
-  const r = RING0 + (index >> 1) * (RING + 2);
-  if (mode === 'producer') {
-    for (let i = 0; i < ops; i++) {
+  // The ring (bench/ring.ts) is the same for every contender (and for bench/workers).
+  const pair = index >> 1;
+  if (mode === 'producer')
+    produce(ctl, pair, ops, () => {
       const p = alloc();
       u8[p] = 1;
-      const h = ctl[r]!;
-      while (h - Atomics.load(ctl, r + 1) >= RING) Atomics.wait(ctl, r + 1, Atomics.load(ctl, r + 1), 1);
-      ctl[r + 2 + (h & (RING - 1))] = p;
-      Atomics.store(ctl, r, h + 1);
-      Atomics.notify(ctl, r);
-    }
-  } else {
-    for (let i = 0; i < ops; i++) {
-      const t = ctl[r + 1]!;
-      while (Atomics.load(ctl, r) === t) Atomics.wait(ctl, r, t, 1);
-      free(ctl[r + 2 + (t & (RING - 1))]! >>> 0);
-      Atomics.store(ctl, r + 1, t + 1);
-      Atomics.notify(ctl, r + 1);
-    }
-  }
+      return p;
+    });
+  else consume(ctl, pair, ops, free);
 }
 const ms = performance.now() - t0;
 detach();
