@@ -272,18 +272,24 @@ async function medium(bin: string | null, ops: number, reps: number): Promise<Ro
       w.push(await memkit('local', n, ops, false, MEDIUM_MAX, wide));
       if (bin !== null) c.push(glibc(bin, 'local', n, ops * 4, MEDIUM_MAX));
     }
-    const row = (contender: string, rs: Rate[]): Row => ({
-      workload,
-      contender,
-      workers: n,
-      opsPerSec: median(rs.map((r) => r.wall)),
-      opsPerCpuSec: median(rs.map((r) => r.cpu)),
-      ...(rs[0]?.footprint === undefined ? {} : { footprint: median(rs.map((r) => r.footprint!)) }),
-    });
+    const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
     rows.push(row(`${PER_WORKER}, maxClass 512 (default)`, m), row(`${PER_WORKER}, maxClass ${MEDIUM_MAX}`, w));
     if (bin !== null) rows.push(row(GLIBC, c));
   }
   return rows;
+}
+
+/** A table row: the medians of a contender's runs (the footprint where its runs measured one). */
+function rowOf(workload: string, contender: string, workers: number, rs: Rate[]): Row {
+  const fp = rs.map((r) => r.footprint ?? 0);
+  return {
+    workload,
+    contender,
+    workers,
+    opsPerSec: median(rs.map((r) => r.wall)),
+    opsPerCpuSec: median(rs.map((r) => r.cpu)),
+    ...(fp.every((f) => f > 0) ? { footprint: median(fp) } : {}),
+  };
 }
 
 function median(xs: number[]): number {
@@ -333,16 +339,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         g.push(await memkit(mode, n, ops, true));
         if (bin !== null) c.push(glibc(bin, mode, n, ops * 4));
       }
-      const row = (contender: string, rs: Rate[]): Row => ({
-        workload,
-        contender,
-        workers: n,
-        opsPerSec: median(rs.map((r) => r.wall)),
-        opsPerCpuSec: median(rs.map((r) => r.cpu)),
-        ...(mode === 'local' && rs[0]?.footprint !== undefined
-          ? { footprint: median(rs.map((r) => r.footprint!)) }
-          : {}),
-      });
+      const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
       rows.push(row(PER_WORKER, m), row(GLOBAL_LOCK, g));
       if (bin !== null) rows.push(row(GLIBC, c));
     }

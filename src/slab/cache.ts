@@ -2355,17 +2355,8 @@ function resolveCache(
     checkFreelist(u32, d, start, span, g.stride, g.fpOffset, g.objOffset, secret, objs - inuse, id);
     seen.add(pg);
   };
-  if (space.cpuTable >= 0 && !quiet) {
-    // Workers may be running: their slabs change without the cache lock. Only the entries' words.
-    for (let w = 0; w < MAX_WORKERS; w++) {
-      const e = space.cpuTable + (w * MAX_CACHES + id) * CPU_WORDS;
-      for (const k of [W_ACTIVE, W_HEAD, W_TAIL]) {
-        const v = u32[e + k]!; // read once: its worker may change it meanwhile
-        if (v !== NIL_PAGE && v >= limit)
-          corrupt(`cache ${id}: worker ${w}'s entry word ${k} is ${v}, not a page of the heap`, (e + k) * 4);
-      }
-    }
-    return new SlabCacheState(
+  const made = (): SlabCacheState =>
+    new SlabCacheState(
       space,
       id,
       readName(space, id),
@@ -2380,6 +2371,17 @@ function resolveCache(
       secret,
       ctor,
     );
+  if (space.cpuTable >= 0 && !quiet) {
+    // Workers may be running: their slabs change without the cache lock. Only the entries' words.
+    for (let w = 0; w < MAX_WORKERS; w++) {
+      const e = space.cpuTable + (w * MAX_CACHES + id) * CPU_WORDS;
+      for (const k of [W_ACTIVE, W_HEAD, W_TAIL]) {
+        const v = u32[e + k]!; // read once: its worker may change it meanwhile
+        if (v !== NIL_PAGE && v >= limit)
+          corrupt(`cache ${id}: worker ${w}'s entry word ${k} is ${v}, not a page of the heap`, (e + k) * 4);
+      }
+    }
+    return made();
   }
   if (space.cpuTable >= 0) {
     for (let w = 0; w < MAX_WORKERS; w++) {
@@ -2431,21 +2433,7 @@ function resolveCache(
         (pt + pg * PAGE_WORDS + P_INFO) * 4,
       );
   }
-  return new SlabCacheState(
-    space,
-    id,
-    readName(space, id),
-    size,
-    align,
-    flags,
-    g.stride,
-    g.objOffset,
-    g.fpOffset,
-    order,
-    objs,
-    secret,
-    ctor,
-  );
+  return made();
 }
 
 /**
