@@ -7,46 +7,12 @@
  * @module
  */
 import { ManagedHeap } from '../src/gc/index.js';
+import { buildArrays, buildList, buildTree } from './gc.js';
 
 const shape = process.argv[2] ?? 'list';
 const repeats = Number(process.argv[3] ?? 30);
 const heap = new ManagedHeap({ bytes: 96 << 20, autoCollect: false });
-if (shape === 'list') {
-  const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-  const { next } = Node.fields;
-  let cur = Node.alloc();
-  heap.setGlobal('root', cur);
-  for (let i = 1; i < 1_000_000; i++) {
-    const n = Node.alloc();
-    next.set(cur, n);
-    cur = n;
-  }
-} else if (shape === 'tree') {
-  const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
-  const { left, right } = Tree.fields;
-  const fill = (t: number, d: number): void => {
-    if (d === 0) return;
-    const l = Tree.alloc();
-    left.set(t, l);
-    fill(l, d - 1);
-    const r = Tree.alloc();
-    right.set(t, r);
-    fill(r, d - 1);
-  };
-  const root = Tree.alloc();
-  heap.setGlobal('root', root);
-  fill(root, 19);
-} else {
-  const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-  const Refs = heap.defineArray('Refs', 'ref');
-  const outer = Refs.alloc(1000);
-  heap.setGlobal('root', outer);
-  for (let i = 0; i < 1000; i++) {
-    const a = Refs.alloc(999);
-    Refs.set(outer, i, a);
-    for (let j = 0; j < 999; j++) Refs.set(a, j, Node.alloc());
-  }
-}
+(shape === 'list' ? buildList : shape === 'tree' ? buildTree : buildArrays)(heap);
 const ms: number[] = [];
 const cpu: number[] = [];
 for (let r = 0; r < repeats; r++) {

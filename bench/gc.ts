@@ -566,61 +566,58 @@ const LIST_N = 1_000_000;
 const TREE_DEPTH = 19; // 2^20 - 1 nodes
 const ARRAYS = [1000, 999] as const; // 1000 arrays of 999 refs: 1000 + 999,000 + 1 objects
 
+/** The full-collect structures (bench/gc-prof.ts builds them too): a 1M-object list from global 'root'. */
+export function buildList(heap: ManagedHeap): void {
+  const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+  const { next } = Node.fields;
+  let cur = Node.alloc();
+  heap.setGlobal('root', cur);
+  for (let i = 1; i < LIST_N; i++) {
+    const n = Node.alloc();
+    next.set(cur, n);
+    cur = n;
+  }
+}
+
+/** A complete binary tree of 2^20 - 1 nodes from global 'root'. */
+export function buildTree(heap: ManagedHeap): void {
+  const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+  const { left, right } = Tree.fields;
+  const fill = (t: number, d: number): void => {
+    if (d === 0) return;
+    const l = Tree.alloc();
+    left.set(t, l);
+    fill(l, d - 1);
+    const r = Tree.alloc();
+    right.set(t, r);
+    fill(r, d - 1);
+  };
+  const root = Tree.alloc();
+  heap.setGlobal('root', root);
+  fill(root, TREE_DEPTH);
+}
+
+/** 1000 arrays of 999 refs to small objects, from global 'root'. */
+export function buildArrays(heap: ManagedHeap): void {
+  const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+  const Refs = heap.defineArray('Refs', 'ref');
+  const outer = Refs.alloc(ARRAYS[0]);
+  heap.setGlobal('root', outer);
+  for (let i = 0; i < ARRAYS[0]; i++) {
+    const a = Refs.alloc(ARRAYS[1]);
+    Refs.set(outer, i, a);
+    for (let j = 0; j < ARRAYS[1]; j++) Refs.set(a, j, Node.alloc());
+  }
+}
+
 /** Builds each structure in a fresh heap, then times full collections, alternating with ITCMS. */
 export async function measureCollect(repeats: number): Promise<CollectRow[]> {
   const as = await itcms();
   const rows: CollectRow[] = [];
   const shapes: Array<[string, (heap: ManagedHeap) => void, (() => void) | null]> = [
-    [
-      '1M-object list',
-      (heap) => {
-        const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-        const { next } = Node.fields;
-        let cur = Node.alloc();
-        heap.setGlobal('root', cur);
-        for (let i = 1; i < LIST_N; i++) {
-          const n = Node.alloc();
-          next.set(cur, n);
-          cur = n;
-        }
-      },
-      as === null ? null : () => as.buildList(LIST_N),
-    ],
-    [
-      '1M-node binary tree',
-      (heap) => {
-        const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
-        const { left, right } = Tree.fields;
-        const fill = (t: number, d: number): void => {
-          if (d === 0) return;
-          const l = Tree.alloc();
-          left.set(t, l);
-          fill(l, d - 1);
-          const r = Tree.alloc();
-          right.set(t, r);
-          fill(r, d - 1);
-        };
-        const root = Tree.alloc();
-        heap.setGlobal('root', root);
-        fill(root, TREE_DEPTH);
-      },
-      as === null ? null : () => as.buildTree(TREE_DEPTH),
-    ],
-    [
-      '1000 arrays of 999 refs',
-      (heap) => {
-        const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
-        const Refs = heap.defineArray('Refs', 'ref');
-        const outer = Refs.alloc(ARRAYS[0]);
-        heap.setGlobal('root', outer);
-        for (let i = 0; i < ARRAYS[0]; i++) {
-          const a = Refs.alloc(ARRAYS[1]);
-          Refs.set(outer, i, a);
-          for (let j = 0; j < ARRAYS[1]; j++) Refs.set(a, j, Node.alloc());
-        }
-      },
-      as === null ? null : () => as.buildArrays(ARRAYS[0], ARRAYS[1]),
-    ],
+    ['1M-object list', buildList, as === null ? null : () => as.buildList(LIST_N)],
+    ['1M-node binary tree', buildTree, as === null ? null : () => as.buildTree(TREE_DEPTH)],
+    ['1000 arrays of 999 refs', buildArrays, as === null ? null : () => as.buildArrays(ARRAYS[0], ARRAYS[1])],
   ];
   for (const [name, build, buildAs] of shapes) {
     const heap = new ManagedHeap({ bytes: 96 << 20, autoCollect: false });
