@@ -866,6 +866,8 @@ export class Kmalloc implements ByteAllocator {
           if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
           return;
         }
+      } else if (info === HotKmalloc.OWNER_TLSF && this.lockAt < 0) {
+        return this.tlsf.freeLocked(addr); // INFO of a TLSF chunk's page: the owner alone
       }
     }
     this.freeRest(addr);
