@@ -178,6 +178,30 @@ const HEAP_ABANDONED = 0xff;
 const TF_FULL = 1;
 // end layout-copies
 const { makeInfo, MAX_CLASSES } = slabLayout;
+
+/**
+ * The layout words and fields of the two inlined fast paths (alloc, free) as
+ * a const enum, so they compile to literals: a module `const` costs V8 a
+ * context-slot load and a hole check per use in bytecode, which count
+ * against its budget for inlining free (460 bytecode bytes) into the caller.
+ * test/kmalloc/fastpath.test.ts checks them against slab/layout.ts.
+ */
+// biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
+export const enum HotKmalloc {
+  PAGE_SHIFT = 3,
+  P_FREELIST = 0,
+  P_INFO = 1,
+  P_UNUSED = 4,
+  P_LOCAL_FREE = 5,
+  P_USED = 6,
+  USED_MASK = 0xffff,
+  // biome-ignore lint/suspicious/noDuplicateEnumValues: two fields of the descriptor, both 16 bits wide
+  OWNER_MASK = 0xffff,
+  OWNER_CLASS = 0x8000,
+  OWNER_TLSF = 0xfffe,
+  HEAD_DELTA_MASK = 0xff,
+  HEAP_SHIFT = 24,
+}
 /** Blocks a size-class page of a shared heap holds at least (within SHARED_PAGE_BYTES). */
 const SHARED_PAGE_OBJECTS = 64;
 /** ...or at least this many bytes, whichever is less: the medium classes' pages (8 blocks of 4 KiB). */
@@ -437,6 +461,8 @@ export class Kmalloc implements ByteAllocator {
   private readonly table: Uint8Array; // (size + 7) >> 3 -> class
   private readonly stride: Int32Array;
   private readonly inverse: Float64Array; // (1 + 2^-30) / stride: floor(rel * inverse) = floor(rel / stride)
+  /** Per class, 4 words: free's grid check of an offset in a page (see {@link gridOf}). */
+  private readonly grid: Int32Array;
   private readonly span: Int32Array; // objects * stride: the slots' end in a page
   private readonly pagesOf: Int32Array;
   private readonly objOffset: number;
@@ -501,6 +527,7 @@ export class Kmalloc implements ByteAllocator {
     const sizes: number[] = [];
     this.stride = new Int32Array(n);
     this.inverse = new Float64Array(n);
+    this.grid = new Int32Array(4 * n);
     this.span = new Int32Array(n);
     this.pagesOf = new Int32Array(n);
     const caches: KmallocCache[] = [];
@@ -511,6 +538,7 @@ export class Kmalloc implements ByteAllocator {
       sizes.push(size);
       this.stride[c] = stride;
       this.inverse[c] = (1 + 2 ** -30) / stride;
+      this.grid.set(gridOf(stride), 4 * c);
       this.pagesOf[c] = u32[w + 2]!;
       this.span[c] = u32[w + 3]! * stride;
       caches.push(new KmallocCache(this, c, size, stride, u32[w + 2]!, u32[w + 3]!, this.objOffset));
@@ -788,14 +816,14 @@ export class Kmalloc implements ByteAllocator {
       const u32 = mem.u32;
       const cls = this.table[(size + 7) >>> 3]!;
       const d = u32[this.cur + cls]!;
-      const b = u32[d]!; // P_FREELIST of the current page (0 with no page)
+      const b = u32[d]!; // HotKmalloc.P_FREELIST of the current page (0 with no page)
       if (b !== 0) {
         const a = b >>> 2;
         const next = u32[a]!;
         if ((u32[a + 1]! ^ next) === this.key) {
           u32[d] = next;
           u32[a + 1] = 0; // a live block carries no free tag
-          u32[d + P_USED] = u32[d + P_USED]! + 1;
+          u32[d + HotKmalloc.P_USED] = u32[d + HotKmalloc.P_USED]! + 1;
           return b;
         }
       }
@@ -841,37 +869,70 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
+    // Kept under V8's inlining budget (460 bytecode bytes): locals for fields, literals for
+    // layout words (HotKmalloc); every other case is freeRest's.
     if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
     const off = addr - this.base;
-    const pg = off >>> this.shift;
-    if (addr >>> 0 === addr && off >= 0 && pg < this.maxPages) {
-      const d = this.pt + (pg << PAGE_SHIFT);
-      const info = u32[d + P_INFO]!;
-      const cls = (info & OWNER_MASK) - OWNER_CLASS;
+    const pg = off >>> this.shift; // off < 0 gives a pg past maxPages: the buffer ends below 2^32
+    if (addr >>> 0 === addr && pg < this.maxPages) {
+      const info = u32[this.pt + (pg << HotKmalloc.PAGE_SHIFT) + HotKmalloc.P_INFO]!;
+      const cls = (info & HotKmalloc.OWNER_MASK) - HotKmalloc.OWNER_CLASS;
       if (cls >>> 0 < this.nClasses) {
-        const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT); // the head page's descriptor
-        const rel = addr - (this.base + ((((h - this.pt) >>> PAGE_SHIFT) << this.shift) >>> 0));
-        // On the grid, and below `unused` (which never passes the last slot's end).
-        if (addr < u32[h + P_UNUSED]! && Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! === rel) {
-          // Another worker's page (or an abandoned one): its thread_free list.
-          if (info >>> HEAP_SHIFT !== this.slot) return this.freeRemote(h, addr, addr);
+        const head = pg - ((info >>> 16) & HotKmalloc.HEAD_DELTA_MASK); // the head page of a multi-page page
+        const h = this.pt + (head << HotKmalloc.PAGE_SHIFT);
+        const rel = off - ((head << this.shift) >>> 0); // unsigned: a heap may pass 2 GiB
+        // On the grid (rel a multiple of the stride, with one multiply: see gridOf), below
+        // `unused` (which never passes the last slot's end), and on this worker's page.
+        const grid = this.grid;
+        const gi = cls << 2;
+        const g = Math.imul(rel, grid[gi]!);
+        const tz = grid[gi + 1]!;
+        if (
+          ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]! &&
+          addr < u32[h + HotKmalloc.P_UNUSED]! &&
+          info >>> HotKmalloc.HEAP_SHIFT === this.slot
+        ) {
           const a = addr >>> 2;
-          if ((u32[a + 1]! ^ u32[a]!) === this.key) return this.freeSuspect(h, addr, addr);
+          const key = this.key;
+          if ((u32[a + 1]! ^ u32[a]!) === key) return this.freeSuspect(h, addr, addr);
           // The current page takes the block straight back on `free` (SLUB's
           // per-CPU slab); any other page collects it on `local_free`.
-          const list = h + (u32[this.cur + cls] === h ? P_FREELIST : P_LOCAL_FREE);
+          const list = u32[this.cur + cls] === h ? h : h + HotKmalloc.P_LOCAL_FREE;
           const lf = u32[list]!;
           u32[a] = lf;
-          u32[a + 1] = lf ^ this.key;
+          u32[a + 1] = lf ^ key;
           u32[list] = addr;
-          const w = u32[h + P_USED]! - 1;
-          u32[h + P_USED] = w;
-          if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
+          const w = u32[h + HotKmalloc.P_USED]! - 1;
+          u32[h + HotKmalloc.P_USED] = w;
+          if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
           return;
         }
+      } else if (info === HotKmalloc.OWNER_TLSF && this.lockAt < 0) {
+        return this.tlsf.freeLocked(addr); // INFO of a TLSF chunk's page: the owner alone
+      }
+    }
+    this.freeRest(addr);
+  }
+
+  /** free's other cases: another worker's page, a TLSF block on a shared heap, a large block, a bad address. */
+  private freeRest(addr: number): void {
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    if (addr >>> 0 === addr && off >= 0 && pg < this.maxPages) {
+      const u32 = this.memory.u32;
+      const d = this.pt + (pg << PAGE_SHIFT);
+      const info = u32[d + P_INFO]!;
+      if (info === OWNER_TLSF && this.lockAt < 0) return this.tlsf.freeLocked(addr); // INFO of a TLSF page: the owner alone
+      const cls = (info & OWNER_MASK) - OWNER_CLASS;
+      if (cls >>> 0 < this.nClasses) {
+        const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
+        const rel = addr - this.pageAddr(h);
+        // Another worker's page (or an abandoned one): its thread_free list.
+        if (addr < u32[h + P_UNUSED]! && rel % this.stride[cls]! === 0 && info >>> HEAP_SHIFT !== this.slot)
+          return this.freeRemote(h, addr, addr);
       } else if ((info & OWNER_MASK) === OWNER_TLSF) {
         return this.freeMedium(addr);
       } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
@@ -2161,6 +2222,21 @@ export class Kmalloc implements ByteAllocator {
   ksize(addr: number): number {
     return this.usableSize(addr);
   }
+}
+
+/**
+ * free's test "rel is a multiple of stride" with no division (Granlund and
+ * Montgomery's divisibility test): stride = odd << tz; then rel is a multiple
+ * iff Math.imul(rel, inv) (inv: odd's inverse mod 2^32), rotated right by tz,
+ * is at most floor((2^32 - 1) / stride), for every 32-bit rel. Returns [inv,
+ * tz, that limit, 0] (as int32s).
+ */
+export function gridOf(stride: number): Int32Array {
+  const tz = 31 - Math.clz32(stride & -stride);
+  const odd = stride >>> tz;
+  let inv = odd; // Newton's iteration: each step doubles the correct low bits (3 to start)
+  for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(odd, inv));
+  return Int32Array.of(inv, tz, Math.floor(0xffffffff / stride), 0);
 }
 
 /**

@@ -109,6 +109,38 @@ const T_HEADS = 40; // T_SL_MAPS + 24
 const T_CHUNK_MAP = 776; // T_HEADS + FL_COUNT * SL_COUNT
 // end layout-copies
 
+/**
+ * The layout words of the hot paths (allocate, freeLocked, headerOf and the list
+ * operations) as a const enum, so they compile to literals: a module `const` costs
+ * V8 a context-slot load and a hole check per use in bytecode, which count against
+ * its budget for inlining unlink, link and push into alloc and free.
+ * test/tlsf/tlsf.test.ts checks them against layout.ts.
+ */
+// biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
+export const enum HotTlsf {
+  BLOCK_HEADER_BYTES = 8,
+  BH_TAG = 1,
+  BH_NEXT_FREE = 2,
+  BH_PREV_FREE = 3,
+  // biome-ignore lint/suspicious/noDuplicateEnumValues: different fields of the layout
+  FREE = 1,
+  PREV_FREE = 2,
+  SIZE_MASK = -8,
+  MIN_BLOCK = 16,
+  SL_BITS = 5,
+  SL_COUNT = 32,
+  SB_SHIFT = 8,
+  SB_SIZE = 256,
+  FL_COUNT = 23,
+  T_FL_MAP = 2,
+  T_SPARE = 5,
+  T_USED_BLOCKS = 6,
+  T_USED_BYTES = 7,
+  T_SL_MAPS = 16,
+  T_HEADS = 40,
+  T_CHUNK_MAP = 776,
+}
+
 /** Options of {@link TlsfHeap}. */
 export interface TlsfOptions {
   /** Buddy pages per chunk, a power of two (default 64: 256 KiB with 4 KiB pages). */
@@ -454,68 +486,68 @@ export class TlsfHeap implements ByteAllocator {
     mem.sync();
     const u32 = mem.u32;
     const c = this.c;
-    const s = (size + 15) & SIZE_MASK; // payload rounded to 8, plus the header
+    const s = (size + 15) & HotTlsf.SIZE_MASK; // payload rounded to 8, plus the header
     // mapping_search: the first list whose every block holds s bytes.
     let fl = 0;
     let sl = s >>> 3;
-    if (s >= SB_SIZE) {
-      const r = s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1;
+    if (s >= HotTlsf.SB_SIZE) {
+      const r = s + (1 << (31 - Math.clz32(s) - HotTlsf.SL_BITS)) - 1;
       const t = 31 - Math.clz32(r);
-      sl = (r >>> (t - SL_BITS)) ^ SL_COUNT;
-      fl = t - SB_SHIFT + 1;
-      if (fl >= FL_COUNT) return this.allocSlow(size, s, orThrow);
+      sl = (r >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
+      fl = t - HotTlsf.SB_SHIFT + 1;
+      if (fl >= HotTlsf.FL_COUNT) return this.allocSlow(size, s, orThrow);
     }
-    let m = u32[c + T_SL_MAPS + fl]! & (-1 << sl);
+    let m = u32[c + HotTlsf.T_SL_MAPS + fl]! & (-1 << sl);
     if (m === 0) {
-      const f = u32[c + T_FL_MAP]! & (-2 << fl);
+      const f = u32[c + HotTlsf.T_FL_MAP]! & (-2 << fl);
       if (f === 0) return this.allocSlow(size, s, orThrow);
       fl = 31 - Math.clz32(f & -f);
-      m = u32[c + T_SL_MAPS + fl]!;
+      m = u32[c + HotTlsf.T_SL_MAPS + fl]!;
     }
     sl = 31 - Math.clz32(m & -m);
     // The list's head H (b bytes) serves the request from its tail end: H
     // stays a free block of b - s bytes, on the same list when that still
     // maps there (no list operation at all), and the used block U follows it.
-    const hi = c + T_HEADS + (fl << SL_BITS) + sl;
+    const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     const H = u32[hi]!;
     const h = H >>> 2;
-    const b = u32[h]! & SIZE_MASK;
-    if (b === this.whole) u32[c + T_SPARE] = 0;
+    const b = u32[h]! & HotTlsf.SIZE_MASK;
+    if (b === this.whole) u32[c + HotTlsf.T_SPARE] = 0;
     const rest = b - s;
     const X = H + b;
-    u32[c + T_USED_BLOCKS] = u32[c + T_USED_BLOCKS]! + 1;
-    if (rest < MIN_BLOCK) {
+    u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
+    if (rest < HotTlsf.MIN_BLOCK) {
       // Take H whole: pop it (the new head's prev link may go stale, see unlink).
-      const next = u32[h + BH_NEXT_FREE]!;
+      const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
       u32[hi] = next;
       if (next === 0) this.clearBits(u32, fl, sl);
       u32[h] = b;
-      u32[X >>> 2] = u32[X >>> 2]! & ~PREV_FREE;
-      u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + b;
-      return H + BLOCK_HEADER_BYTES;
+      u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
+      u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + b;
+      return H + HotTlsf.BLOCK_HEADER_BYTES;
     }
-    u32[h] = rest | FREE;
+    u32[h] = rest | HotTlsf.FREE;
     let fl2 = 0;
     let sl2 = rest >>> 3;
-    if (rest >= SB_SIZE) {
+    if (rest >= HotTlsf.SB_SIZE) {
       const t = 31 - Math.clz32(rest);
-      sl2 = (rest >>> (t - SL_BITS)) ^ SL_COUNT;
-      fl2 = t - SB_SHIFT + 1;
+      sl2 = (rest >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
+      fl2 = t - HotTlsf.SB_SHIFT + 1;
     }
     if (fl2 !== fl || sl2 !== sl) {
-      const next = u32[h + BH_NEXT_FREE]!;
+      const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
       u32[hi] = next;
       if (next === 0) this.clearBits(u32, fl, sl);
       this.push(u32, H, fl2, sl2);
     }
     const U = H + rest;
     const key = this.key;
-    u32[U >>> 2] = s | PREV_FREE;
-    u32[(U >>> 2) + BH_TAG] = rest ^ Math.imul(U, key);
-    u32[X >>> 2] = u32[X >>> 2]! & ~PREV_FREE;
-    u32[(X >>> 2) + BH_TAG] = s ^ Math.imul(X, key);
-    u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + s;
-    return U + BLOCK_HEADER_BYTES;
+    u32[U >>> 2] = s | HotTlsf.PREV_FREE;
+    u32[(U >>> 2) + HotTlsf.BH_TAG] = rest ^ Math.imul(U, key);
+    u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
+    u32[(X >>> 2) + HotTlsf.BH_TAG] = s ^ Math.imul(X, key);
+    u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + s;
+    return U + HotTlsf.BLOCK_HEADER_BYTES;
   }
 
   /**
@@ -543,33 +575,33 @@ export class TlsfHeap implements ByteAllocator {
     if (H < 0) return this.badFree(addr, 'free');
     const c = this.c;
     const h = u32[H >>> 2]!;
-    let size = h & SIZE_MASK;
-    u32[c + T_USED_BLOCKS] = u32[c + T_USED_BLOCKS]! - 1;
-    u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! - size;
+    let size = h & HotTlsf.SIZE_MASK;
+    u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
+    u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - size;
     // Merge with the right neighbour (never the sentinel: it is used).
     const rh = u32[(H + size) >>> 2]!;
-    if ((rh & FREE) !== 0) {
-      const rs = rh & SIZE_MASK;
+    if ((rh & HotTlsf.FREE) !== 0) {
+      const rs = rh & HotTlsf.SIZE_MASK;
       this.unlink(u32, H + size, rs);
       size += rs;
     }
     // Merge with the left neighbour, found by the prevSize boundary tag.
-    if ((h & PREV_FREE) !== 0) {
-      const p = u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key);
-      // The absorbed header keeps FREE, so a second free(addr) is told a double free.
-      u32[H >>> 2] = h | FREE;
+    if ((h & HotTlsf.PREV_FREE) !== 0) {
+      const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, this.key);
+      // The absorbed header keeps HotTlsf.FREE, so a second free(addr) is told a double free.
+      u32[H >>> 2] = h | HotTlsf.FREE;
       H -= p;
       this.unlink(u32, H, p);
       size += p;
     }
-    u32[H >>> 2] = size | FREE;
+    u32[H >>> 2] = size | HotTlsf.FREE;
     const X = H + size;
-    u32[X >>> 2] = u32[X >>> 2]! | PREV_FREE;
-    u32[(X >>> 2) + BH_TAG] = size ^ Math.imul(X, this.key);
+    u32[X >>> 2] = u32[X >>> 2]! | HotTlsf.PREV_FREE;
+    u32[(X >>> 2) + HotTlsf.BH_TAG] = size ^ Math.imul(X, this.key);
     if (size === this.whole) {
       // The chunk is empty: keep one spare, give any other back.
-      if (u32[c + T_SPARE] !== 0) return this.releaseChunk(H);
-      u32[c + T_SPARE] = H;
+      if (u32[c + HotTlsf.T_SPARE] !== 0) return this.releaseChunk(H);
+      u32[c + HotTlsf.T_SPARE] = H;
     }
     this.link(u32, H, size);
   }
@@ -602,41 +634,41 @@ export class TlsfHeap implements ByteAllocator {
     if (typeof size !== 'number' || !(size >= 1 && size <= this.maxSize) || (size | 0) !== size)
       return this.badSize(size);
     const c = this.c;
-    const s = (size + 15) & SIZE_MASK;
+    const s = (size + 15) & HotTlsf.SIZE_MASK;
     const h = u32[H >>> 2]!;
-    const cur = h & SIZE_MASK;
+    const cur = h & HotTlsf.SIZE_MASK;
     if (s <= cur) {
       const rest = cur - s;
-      if (rest >= MIN_BLOCK) {
-        u32[H >>> 2] = s | (h & PREV_FREE);
-        u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! - rest;
+      if (rest >= HotTlsf.MIN_BLOCK) {
+        u32[H >>> 2] = s | (h & HotTlsf.PREV_FREE);
+        u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - rest;
         this.freeTail(u32, H + s, rest, s);
       }
       return addr;
     }
     const R = H + cur;
     const rh = u32[R >>> 2]!;
-    if ((rh & FREE) !== 0 && cur + (rh & SIZE_MASK) >= s) {
-      const rs = rh & SIZE_MASK;
+    if ((rh & HotTlsf.FREE) !== 0 && cur + (rh & HotTlsf.SIZE_MASK) >= s) {
+      const rs = rh & HotTlsf.SIZE_MASK;
       this.unlink(u32, R, rs);
       const total = cur + rs;
       const rest = total - s;
-      if (rest >= MIN_BLOCK) {
-        u32[H >>> 2] = s | (h & PREV_FREE);
+      if (rest >= HotTlsf.MIN_BLOCK) {
+        u32[H >>> 2] = s | (h & HotTlsf.PREV_FREE);
         this.splitFree(u32, H + s, rest, s);
-        u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + (s - cur);
+        u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + (s - cur);
       } else {
-        u32[H >>> 2] = total | (h & PREV_FREE);
+        u32[H >>> 2] = total | (h & HotTlsf.PREV_FREE);
         const X = H + total;
-        u32[X >>> 2] = u32[X >>> 2]! & ~PREV_FREE;
-        u32[(X >>> 2) + BH_TAG] = total ^ Math.imul(X, this.key);
-        u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + rs;
+        u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
+        u32[(X >>> 2) + HotTlsf.BH_TAG] = total ^ Math.imul(X, this.key);
+        u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + rs;
       }
       return addr;
     }
     const fresh = this.allocate(size, true);
     const u8 = this.memory.u8;
-    u8.copyWithin(fresh, addr, addr + cur - BLOCK_HEADER_BYTES);
+    u8.copyWithin(fresh, addr, addr + cur - HotTlsf.BLOCK_HEADER_BYTES);
     this.freeLocked(addr);
     return fresh;
   }
@@ -664,7 +696,7 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const H = this.headerOf(u32, addr);
     if (H < 0) return this.badFree(addr, 'usableSize');
-    return (u32[H >>> 2]! & SIZE_MASK) - BLOCK_HEADER_BYTES;
+    return (u32[H >>> 2]! & HotTlsf.SIZE_MASK) - HotTlsf.BLOCK_HEADER_BYTES;
   }
 
   /**
@@ -716,48 +748,55 @@ export class TlsfHeap implements ByteAllocator {
     if (typeof addr !== 'number') return -1;
     const a = addr >>> 0; // addr as a uint32 when it is one (keeps the math in integers)
     const off = a - this.base;
-    if (a !== addr || (a & 7) !== 0 || off < BLOCK_HEADER_BYTES) return -1;
+    if (a !== addr || (a & 7) !== 0 || off < HotTlsf.BLOCK_HEADER_BYTES) return -1;
     const slot = off >>> this.chunkShift;
-    if (slot >= this.maxChunks || (u32[this.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) === 0) return -1;
-    const rel = (off & this.chunkMask) - BLOCK_HEADER_BYTES; // H's offset in its chunk
-    const H = a - BLOCK_HEADER_BYTES;
+    if (slot >= this.maxChunks || (u32[this.c + HotTlsf.T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) === 0)
+      return -1;
+    const rel = (off & this.chunkMask) - HotTlsf.BLOCK_HEADER_BYTES; // H's offset in its chunk
+    const H = a - HotTlsf.BLOCK_HEADER_BYTES;
     const h = u32[H >>> 2]!;
-    const size = h & SIZE_MASK;
-    if ((h & ~(SIZE_MASK | PREV_FREE)) !== 0 || rel < 0 || size < MIN_BLOCK || rel + size > this.whole) return -1;
+    const size = h & HotTlsf.SIZE_MASK;
+    if (
+      (h & ~(HotTlsf.SIZE_MASK | HotTlsf.PREV_FREE)) !== 0 ||
+      rel < 0 ||
+      size < HotTlsf.MIN_BLOCK ||
+      rel + size > this.whole
+    )
+      return -1;
     const R = H + size;
-    if ((u32[(R >>> 2) + BH_TAG]! ^ Math.imul(R, this.key)) !== size) return -1;
+    if ((u32[(R >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(R, this.key)) !== size) return -1;
     return H;
   }
 
   /**
    * Serves s bytes from free block H (still on its list) as alloc's fast
    * path does: from its tail end, H keeping the rest when it is at least
-   * MIN_BLOCK. Returns the payload address.
+   * HotTlsf.MIN_BLOCK. Returns the payload address.
    */
   private carve(u32: Uint32Array, H: number, s: number): number {
     const c = this.c;
-    const b = u32[H >>> 2]! & SIZE_MASK;
-    if (b === this.whole) u32[c + T_SPARE] = 0;
+    const b = u32[H >>> 2]! & HotTlsf.SIZE_MASK;
+    if (b === this.whole) u32[c + HotTlsf.T_SPARE] = 0;
     this.unlink(u32, H, b);
     const rest = b - s;
     const X = H + b;
-    u32[c + T_USED_BLOCKS] = u32[c + T_USED_BLOCKS]! + 1;
-    if (rest < MIN_BLOCK) {
-      // A free block's left neighbour is used: H's PREV_FREE stays 0.
+    u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
+    if (rest < HotTlsf.MIN_BLOCK) {
+      // A free block's left neighbour is used: H's HotTlsf.PREV_FREE stays 0.
       u32[H >>> 2] = b;
-      u32[X >>> 2] = u32[X >>> 2]! & ~PREV_FREE;
-      u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + b;
-      return H + BLOCK_HEADER_BYTES;
+      u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
+      u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + b;
+      return H + HotTlsf.BLOCK_HEADER_BYTES;
     }
-    u32[H >>> 2] = rest | FREE;
+    u32[H >>> 2] = rest | HotTlsf.FREE;
     this.link(u32, H, rest);
     const U = H + rest;
-    u32[U >>> 2] = s | PREV_FREE;
-    u32[(U >>> 2) + BH_TAG] = rest ^ Math.imul(U, this.key);
-    u32[X >>> 2] = u32[X >>> 2]! & ~PREV_FREE;
-    u32[(X >>> 2) + BH_TAG] = s ^ Math.imul(X, this.key);
-    u32[c + T_USED_BYTES] = u32[c + T_USED_BYTES]! + s;
-    return U + BLOCK_HEADER_BYTES;
+    u32[U >>> 2] = s | HotTlsf.PREV_FREE;
+    u32[(U >>> 2) + HotTlsf.BH_TAG] = rest ^ Math.imul(U, this.key);
+    u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
+    u32[(X >>> 2) + HotTlsf.BH_TAG] = s ^ Math.imul(X, this.key);
+    u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + s;
+    return U + HotTlsf.BLOCK_HEADER_BYTES;
   }
 
   /**
@@ -767,19 +806,19 @@ export class TlsfHeap implements ByteAllocator {
   private splitFree(u32: Uint32Array, N: number, size: number, leftSize: number): void {
     const key = this.key;
     const n = N >>> 2;
-    u32[n] = size | FREE;
-    u32[n + BH_TAG] = leftSize ^ Math.imul(N, key);
+    u32[n] = size | HotTlsf.FREE;
+    u32[n + HotTlsf.BH_TAG] = leftSize ^ Math.imul(N, key);
     const X = N + size;
-    u32[X >>> 2] = u32[X >>> 2]! | PREV_FREE;
-    u32[(X >>> 2) + BH_TAG] = size ^ Math.imul(X, key);
+    u32[X >>> 2] = u32[X >>> 2]! | HotTlsf.PREV_FREE;
+    u32[(X >>> 2) + HotTlsf.BH_TAG] = size ^ Math.imul(X, key);
     this.link(u32, N, size);
   }
 
   /** Frees the tail [N, N + size) cut off a used block, merging it with a free right neighbour. */
   private freeTail(u32: Uint32Array, N: number, size: number, leftSize: number): void {
     const rh = u32[(N + size) >>> 2]!;
-    if ((rh & FREE) !== 0) {
-      const rs = rh & SIZE_MASK;
+    if ((rh & HotTlsf.FREE) !== 0) {
+      const rs = rh & HotTlsf.SIZE_MASK;
       this.unlink(u32, N + size, rs);
       size += rs;
     }
@@ -790,10 +829,10 @@ export class TlsfHeap implements ByteAllocator {
   private link(u32: Uint32Array, H: number, size: number): void {
     let fl = 0;
     let sl = size >>> 3;
-    if (size >= SB_SIZE) {
+    if (size >= HotTlsf.SB_SIZE) {
       const t = 31 - Math.clz32(size);
-      sl = (size >>> (t - SL_BITS)) ^ SL_COUNT;
-      fl = t - SB_SHIFT + 1;
+      sl = (size >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
+      fl = t - HotTlsf.SB_SHIFT + 1;
     }
     this.push(u32, H, fl, sl);
   }
@@ -806,21 +845,21 @@ export class TlsfHeap implements ByteAllocator {
    */
   private push(u32: Uint32Array, H: number, fl: number, sl: number): void {
     const c = this.c;
-    const hi = c + T_HEADS + (fl << SL_BITS) + sl;
+    const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     const head = u32[hi]!;
-    u32[(H >>> 2) + BH_NEXT_FREE] = head;
-    if (head !== 0) u32[(head >>> 2) + BH_PREV_FREE] = H;
+    u32[(H >>> 2) + HotTlsf.BH_NEXT_FREE] = head;
+    if (head !== 0) u32[(head >>> 2) + HotTlsf.BH_PREV_FREE] = H;
     u32[hi] = H;
-    u32[c + T_FL_MAP] = u32[c + T_FL_MAP]! | (1 << fl);
-    u32[c + T_SL_MAPS + fl] = u32[c + T_SL_MAPS + fl]! | (1 << sl);
+    u32[c + HotTlsf.T_FL_MAP] = u32[c + HotTlsf.T_FL_MAP]! | (1 << fl);
+    u32[c + HotTlsf.T_SL_MAPS + fl] = u32[c + HotTlsf.T_SL_MAPS + fl]! | (1 << sl);
   }
 
   /** Clears list (fl, sl)'s bit, and fl's when its second level is empty now. */
   private clearBits(u32: Uint32Array, fl: number, sl: number): void {
     const c = this.c;
-    const sm = u32[c + T_SL_MAPS + fl]! & ~(1 << sl);
-    u32[c + T_SL_MAPS + fl] = sm;
-    if (sm === 0) u32[c + T_FL_MAP] = u32[c + T_FL_MAP]! & ~(1 << fl);
+    const sm = u32[c + HotTlsf.T_SL_MAPS + fl]! & ~(1 << sl);
+    u32[c + HotTlsf.T_SL_MAPS + fl] = sm;
+    if (sm === 0) u32[c + HotTlsf.T_FL_MAP] = u32[c + HotTlsf.T_FL_MAP]! & ~(1 << fl);
   }
 
   /** Takes free block H of the given size off its list (the head is known by the heads table, not by its prev link). */
@@ -828,22 +867,22 @@ export class TlsfHeap implements ByteAllocator {
     const c = this.c;
     let fl = 0;
     let sl = size >>> 3;
-    if (size >= SB_SIZE) {
+    if (size >= HotTlsf.SB_SIZE) {
       const t = 31 - Math.clz32(size);
-      sl = (size >>> (t - SL_BITS)) ^ SL_COUNT;
-      fl = t - SB_SHIFT + 1;
+      sl = (size >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
+      fl = t - HotTlsf.SB_SHIFT + 1;
     }
     const h = H >>> 2;
-    const next = u32[h + BH_NEXT_FREE]!;
-    const hi = c + T_HEADS + (fl << SL_BITS) + sl;
+    const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
+    const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     if (u32[hi] === H) {
       u32[hi] = next;
       if (next === 0) this.clearBits(u32, fl, sl);
       return;
     }
-    const prev = u32[h + BH_PREV_FREE]!;
-    u32[(prev >>> 2) + BH_NEXT_FREE] = next;
-    if (next !== 0) u32[(next >>> 2) + BH_PREV_FREE] = prev;
+    const prev = u32[h + HotTlsf.BH_PREV_FREE]!;
+    u32[(prev >>> 2) + HotTlsf.BH_NEXT_FREE] = next;
+    if (next !== 0) u32[(next >>> 2) + HotTlsf.BH_PREV_FREE] = prev;
   }
 
   // ------------------------------------------------------------ slow paths

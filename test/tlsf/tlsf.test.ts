@@ -341,3 +341,33 @@ describe('TLSF: bad input gets a typed error and leaves the heap unchanged', () 
     expect(() => new TlsfHeap(new BuddyAllocator({ pages: 64, offsetsOnly: true }))).toThrow(InvalidArgumentError);
   });
 });
+
+describe('TlsfHeap fast paths', () => {
+  it('HotTlsf (the literals the hot paths compile to) matches layout.ts', async () => {
+    const L = await import('../../src/tlsf/layout.js');
+    const { HotTlsf } = await import('../../src/tlsf/tlsf.js');
+    const hot: Record<string, number> = {
+      BLOCK_HEADER_BYTES: HotTlsf.BLOCK_HEADER_BYTES,
+      BH_TAG: HotTlsf.BH_TAG,
+      BH_NEXT_FREE: HotTlsf.BH_NEXT_FREE,
+      BH_PREV_FREE: HotTlsf.BH_PREV_FREE,
+      FREE: HotTlsf.FREE,
+      PREV_FREE: HotTlsf.PREV_FREE,
+      SIZE_MASK: HotTlsf.SIZE_MASK,
+      MIN_BLOCK: HotTlsf.MIN_BLOCK,
+      SL_BITS: HotTlsf.SL_BITS,
+      SL_COUNT: HotTlsf.SL_COUNT,
+      SB_SHIFT: HotTlsf.SB_SHIFT,
+      SB_SIZE: HotTlsf.SB_SIZE,
+      FL_COUNT: HotTlsf.FL_COUNT,
+      T_FL_MAP: HotTlsf.T_FL_MAP,
+      T_SPARE: HotTlsf.T_SPARE,
+      T_USED_BLOCKS: HotTlsf.T_USED_BLOCKS,
+      T_USED_BYTES: HotTlsf.T_USED_BYTES,
+      T_SL_MAPS: HotTlsf.T_SL_MAPS,
+      T_HEADS: HotTlsf.T_HEADS,
+      T_CHUNK_MAP: HotTlsf.T_CHUNK_MAP,
+    };
+    for (const [name, value] of Object.entries(hot)) expect(value, name).toBe((L as Record<string, unknown>)[name]);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidFreeError, Kmalloc } from '../../src/index.js';
+import { HotKmalloc, gridOf } from '../../src/kmalloc/kmalloc.js';
+import * as L from '../../src/slab/layout.js';
+
+describe('Kmalloc fast paths', () => {
+  it('HotKmalloc (the literals alloc and free compile to) matches the slab layout', () => {
+    expect(HotKmalloc.PAGE_SHIFT).toBe(L.PAGE_SHIFT);
+    expect(HotKmalloc.P_FREELIST).toBe(L.P_FREELIST);
+    expect(HotKmalloc.P_INFO).toBe(L.P_INFO);
+    expect(HotKmalloc.P_UNUSED).toBe(L.P_UNUSED);
+    expect(HotKmalloc.P_LOCAL_FREE).toBe(L.P_LOCAL_FREE);
+    expect(HotKmalloc.P_USED).toBe(L.P_USED);
+    expect(HotKmalloc.USED_MASK).toBe(L.USED_MASK);
+    expect(HotKmalloc.OWNER_MASK).toBe(L.OWNER_MASK);
+    expect(HotKmalloc.OWNER_CLASS).toBe(L.OWNER_CLASS);
+    expect(HotKmalloc.OWNER_TLSF).toBe(L.OWNER_TLSF);
+    expect(HotKmalloc.HEAD_DELTA_MASK).toBe(L.HEAD_DELTA_MASK);
+    expect(HotKmalloc.HEAP_SHIFT).toBe(L.HEAP_SHIFT);
+  });
+
+  it("free's grid test (one multiply) agrees with rel % stride for every class stride, debug ones too", () => {
+    const onGrid = (rel: number, g: Int32Array): boolean => {
+      const x = Math.imul(rel, g[0]!);
+      const tz = g[1]!;
+      return ((x >>> tz) | (x << (32 - tz))) >>> 0 <= g[2]!;
+    };
+    const strides = new Set<number>();
+    for (const maxClass of [64, 1024, 8192, 65520]) {
+      for (const debug of [false, true]) {
+        const k = new Kmalloc({ bytes: 1 << 22, maxClass, debug });
+        for (const c of k.caches) strides.add(c.stride);
+      }
+    }
+    for (let s = 8; s <= 4096; s += 8) strides.add(s);
+    let checked = 0;
+    const wrong: string[] = [];
+    for (const stride of strides) {
+      const g = gridOf(stride);
+      // every offset up to a few strides, around many multiples, and the 32-bit edges
+      const rels: number[] = [];
+      for (let r = 0; r < Math.min(3 * stride, 6000) + 9; r++) rels.push(r);
+      for (let m = 1; m < 1 << 20; m = m * 3 + 1) for (const d of [-1, 0, 1, 8]) rels.push(m * stride + d);
+      rels.push(2 ** 32 - 1, 2 ** 31, 2 ** 31 - 1, Math.floor((2 ** 32 - 1) / stride) * stride);
+      for (const rel of rels) {
+        if (rel < 0 || rel >= 2 ** 32) continue;
+        if (onGrid(rel, g) !== (rel % stride === 0)) wrong.push(`stride ${stride}, rel ${rel}`);
+        checked++;
+      }
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(checked).toBeGreaterThan(100_000);
+  });
+
+  it('free of every interior address of a block on a multi-page class page is refused, state unchanged', () => {
+    // 1,536 B class: a page of several buddy pages, so the head-page delta and the grid both matter
+    const k = new Kmalloc({ bytes: 1 << 22, maxClass: 2048 });
+    const p = k.alloc(1500);
+    const q = k.alloc(1500);
+    const stride = k.ksize(p);
+    expect(k.caches.find((c) => c.size === stride)!.pagesPerSlab).toBeGreaterThan(1);
+    const before = k.footprint();
+    for (const bad of [p + 8, p + stride - 8, q + 16, q + 4, q - 8, p + 1, p + 0.5]) {
+      expect(() => k.free(bad)).toThrow(InvalidFreeError);
+    }
+    expect(k.ksize(p)).toBe(stride);
+    k.free(q);
+    k.free(p);
+    expect(k.footprint()).toBe(before);
+    k.checkInvariants();
+  });
+});
