@@ -8,10 +8,10 @@
  * against the smallest run. The single-threaded row is the same loop on a
  * non-shared heap in this thread: what the concurrency machinery costs.
  * The producer/consumer workload runs in pairs: 2 and 4 workers. A third
- * workload, thread-local with sizes 16 B .. 4 KiB, sets the default shared
- * heap (sizes above 512 B in the TLSF tier, under the heap lock) beside one
- * with maxClass 4096 (per-worker class pages for them too), with the heap's
- * footprint. `MEMKIT_WORKLOADS=local|pc|medium` runs one workload;
+ * workload, thread-local with sizes 16 B .. 4 KiB, sets a shared heap with
+ * maxClass 512 (sizes above it in the TLSF tier, under the heap lock) beside
+ * the default maxClass 4096 (per-worker class pages for them too), with the
+ * heap's footprint. `MEMKIT_WORKLOADS=local|pc|medium` runs one workload;
  * `MEMKIT_KMALLOC_OPTIONS='{"maxClass":64}'` measures another Kmalloc configuration.
  *
  * Goals (issue 12, on a 2-core machine): thread-local, 2 workers >= 1.7x one;
@@ -253,27 +253,28 @@ function glibc(bin: string, mode: 'local' | 'pc', workers: number, ops: number, 
 }
 
 /**
- * Thread-local, sizes 16 B .. MEDIUM_MAX: with the shared heap's default
- * maxClass (512 B) sizes above it go to the one TLSF tier under the heap
- * lock; with maxClass MEDIUM_MAX they take per-worker class pages too
- * (mimalloc's answer for medium sizes: more size classes, bigger pages), at
- * the footprint the last column shows. glibc from as many threads beside.
+ * Thread-local, sizes 16 B .. MEDIUM_MAX: with maxClass 512 (the shared
+ * heap's default until 2 Dec) sizes above it go to the one TLSF tier under
+ * the heap lock; with the default maxClass (MEDIUM_MAX) they take per-worker
+ * class pages too (mimalloc's answer for medium sizes: more size classes,
+ * bigger pages), at the footprint the last column shows. glibc from as many
+ * threads beside.
  */
 async function medium(bin: string | null, ops: number, reps: number): Promise<Row[]> {
   const workload = `thread-local, 16 B-${MEDIUM_MAX / 1024} KiB`;
-  const wide = { ...KMALLOC_OPTIONS, maxClass: MEDIUM_MAX };
+  const narrow = { ...KMALLOC_OPTIONS, maxClass: 512 };
   const rows: Row[] = [];
   for (const n of [1, 2]) {
     const m: Rate[] = [];
     const w: Rate[] = [];
     const c: Rate[] = [];
     for (let r = 0; r < reps; r++) {
-      m.push(await memkit('local', n, ops, false, MEDIUM_MAX));
-      w.push(await memkit('local', n, ops, false, MEDIUM_MAX, wide));
+      m.push(await memkit('local', n, ops, false, MEDIUM_MAX, narrow));
+      w.push(await memkit('local', n, ops, false, MEDIUM_MAX));
       if (bin !== null) c.push(glibc(bin, 'local', n, ops * 4, MEDIUM_MAX));
     }
     const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
-    rows.push(row(`${PER_WORKER}, maxClass 512 (default)`, m), row(`${PER_WORKER}, maxClass ${MEDIUM_MAX}`, w));
+    rows.push(row(`${PER_WORKER}, maxClass 512`, m), row(`${PER_WORKER}, maxClass ${MEDIUM_MAX} (the default)`, w));
     if (bin !== null) rows.push(row(GLIBC, c));
   }
   return rows;
