@@ -931,7 +931,7 @@ export class Kmalloc implements ByteAllocator {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
         const rel = addr - this.pageAddr(h);
         // Another worker's page (or an abandoned one): its thread_free list.
-        if (addr < u32[h + P_UNUSED]! && rel % this.stride[cls]! === 0 && info >>> HEAP_SHIFT !== this.slot)
+        if (addr < u32[h + P_UNUSED]! && this.onGrid(cls, rel) && info >>> HEAP_SHIFT !== this.slot)
           return this.freeRemote(h, addr, addr);
       } else if ((info & OWNER_MASK) === OWNER_TLSF) {
         return this.freeMedium(addr);
@@ -940,6 +940,19 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     this.freeOther(addr);
+  }
+
+  /**
+   * True when offset `rel` (0 <= rel < 2^31) of a class page is a slot's start:
+   * free's grid check (see {@link gridOf}), with no division (`rel % stride`
+   * on a rel that is not known to be an int32 was a float modulo, a C call).
+   */
+  private onGrid(cls: number, rel: number): boolean {
+    const grid = this.grid;
+    const gi = cls << 2;
+    const g = Math.imul(rel, grid[gi]!);
+    const tz = grid[gi + 1]!;
+    return ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]!;
   }
 
   // ------------------------------------------------ size-class pages, slow

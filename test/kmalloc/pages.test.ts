@@ -73,6 +73,26 @@ describe('Kmalloc size-class pages', () => {
     k.free(q);
     expect(k.isAllocated(q)).toBe(false);
   });
+
+  it('the same from another worker (remote frees go through their own grid check)', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const k = new Kmalloc({ memory });
+    const other = Kmalloc.attach(Memory.wrap(memory.buffer));
+    for (const size of [24, 48, 200, 1000, 3000]) {
+      const p = k.alloc(size);
+      const q = k.alloc(size);
+      const stride = k.usableSize(q);
+      const bytes = Buffer.from(k.memory.u8);
+      for (const bad of [q + 8, q + 4, q + stride - 8, q + stride * 3])
+        expect(() => other.free(bad), `${size} B block + ${bad - q}`).toThrow(InvalidFreeError);
+      expect(Buffer.compare(Buffer.from(k.memory.u8), bytes)).toBe(0); // the heap unchanged
+      other.free(p); // a remote free: onto p's page's thread_free list
+      expect(() => other.free(p)).toThrow(DoubleFreeError);
+      other.free(q);
+      k.checkInvariants();
+    }
+    other.detach();
+  });
 });
 
 describe('Kmalloc debug checks (only in debug heaps: other owner values, so the fast paths never look)', () => {
