@@ -61,7 +61,7 @@ import {
 } from '../memory/header.js';
 import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 import { MAX_MEMORY_BYTES, Memory } from '../memory/memory.js';
-import { stateBytes } from './layout.js';
+import { pagesFitting, stateBytes } from './layout.js';
 
 // A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
@@ -230,7 +230,7 @@ export class BuddyInit {
           'memory',
         );
       }
-      const room = (bytes: number): number => Math.max(0, Math.floor((bytes - stateOff) / (pageSize + 9)));
+      const room = (bytes: number): number => pagesFitting(bytes, pageSize, stateOff);
       // A wasm memory does not tell its maximum: plan for its current size
       // unless the caller passes maxPages.
       const fitMax = room(memory.wasm !== null ? memory.buffer.byteLength : memory.maxByteLength);

@@ -78,6 +78,15 @@ export const INFO_ALLOC = 0x80;
 /** Sentinel for "no page" in links and heads. */
 export const NIL = -1;
 
+/**
+ * How many pages of `pageSize` bytes a buddy laid out at `stateOff` in a
+ * memory of `bytes` bytes can plan for: each page takes its bytes plus 9 of
+ * state (8 of links, 1 of info; the control block is in the slack).
+ */
+export function pagesFitting(bytes: number, pageSize: number, stateOff: number): number {
+  return Math.max(0, Math.floor((bytes - stateOff) / (pageSize + 9)));
+}
+
 /** Bytes of state needed for `maxPages` pages (control block + links + info). */
 export function stateBytes(maxPages: number): number {
   return CONTROL_BYTES + 8 * maxPages + ((maxPages + 7) & ~7);

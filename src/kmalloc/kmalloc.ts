@@ -134,6 +134,7 @@ import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
 import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
+import { pagesFitting } from '../buddy/layout.js';
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -146,7 +147,7 @@ import {
   describe,
   hex,
 } from '../errors/index.js';
-import { HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
+import { HEADER_BYTES, HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
 import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
@@ -561,12 +562,12 @@ export class Kmalloc implements ByteAllocator {
     if (buddy === undefined && options.memory !== undefined) {
       const pageSize = options.pageSize ?? 4096;
       // maxBytes caps how far the heap grows the memory: needed for a WebAssembly.Memory,
-      // whose maximum JavaScript cannot read (each page also takes 9 bytes of buddy state).
+      // whose maximum JavaScript cannot read (the buddy's own rule for what fits in it).
       const cap = options.maxBytes === undefined ? undefined : checkInteger(options.maxBytes, 'maxBytes', 1, 2 ** 32);
       buddy = new BuddyAllocator({
         memory: options.memory,
         pageSize,
-        ...(cap === undefined ? {} : { maxPages: Math.max(1, Math.floor(cap / (pageSize + 9))) }),
+        ...(cap === undefined ? {} : { maxPages: Math.max(1, pagesFitting(cap, pageSize, HEADER_BYTES)) }),
       });
     }
     if (buddy === undefined) {
@@ -931,7 +932,7 @@ export class Kmalloc implements ByteAllocator {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
         const rel = addr - this.pageAddr(h);
         // Another worker's page (or an abandoned one): its thread_free list.
-        if (addr < u32[h + P_UNUSED]! && this.onGrid(cls, rel) && info >>> HEAP_SHIFT !== this.slot)
+        if (addr < u32[h + P_UNUSED]! && onGrid(this.grid, cls << 2, rel) && info >>> HEAP_SHIFT !== this.slot)
           return this.freeRemote(h, addr, addr);
       } else if ((info & OWNER_MASK) === OWNER_TLSF) {
         return this.freeMedium(addr);
@@ -940,19 +941,6 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     this.freeOther(addr);
-  }
-
-  /**
-   * True when offset `rel` (0 <= rel < 2^31) of a class page is a slot's start:
-   * free's grid check (see {@link gridOf}), with no division (`rel % stride`
-   * on a rel that is not known to be an int32 was a float modulo, a C call).
-   */
-  private onGrid(cls: number, rel: number): boolean {
-    const grid = this.grid;
-    const gi = cls << 2;
-    const g = Math.imul(rel, grid[gi]!);
-    const tz = grid[gi + 1]!;
-    return ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]!;
   }
 
   // ------------------------------------------------ size-class pages, slow
@@ -2250,6 +2238,18 @@ export function gridOf(stride: number): Int32Array {
   let inv = odd; // Newton's iteration: each step doubles the correct low bits (3 to start)
   for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(odd, inv));
   return Int32Array.of(inv, tz, Math.floor(0xffffffff / stride), 0);
+}
+
+/**
+ * True when offset `rel` (0 <= rel < 2^31) of a class page is a slot's start,
+ * for the class whose {@link gridOf} words start at `grid[gi]`: no division
+ * (`rel % stride` on a rel not known to be an int32 is a float modulo, a C
+ * call). free's fast path has this inline (its bytecode budget); freeRest calls it.
+ */
+export function onGrid(grid: Int32Array, gi: number, rel: number): boolean {
+  const g = Math.imul(rel, grid[gi]!);
+  const tz = grid[gi + 1]!;
+  return ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]!;
 }
 
 /**
