@@ -61,7 +61,7 @@ import {
 } from '../memory/header.js';
 import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 import { MAX_MEMORY_BYTES, Memory } from '../memory/memory.js';
-import { pagesFitting, stateBytes } from './layout.js';
+import { pagesFitting, pcpTableOffset, stateBytes } from './layout.js';
 
 // A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
@@ -83,6 +83,8 @@ const B_MAGIC = 1;
 const B_MAX_ORDER = 6;
 const B_MAX_PAGES = 5;
 const B_NON_EMPTY = 13;
+const B_PCP_CONF = 15;
+const B_PCP_OFF = 14;
 const B_PAGES = 4;
 const B_PAGE_SHIFT = 3;
 const B_PAGE_SIZE = 2;
@@ -90,11 +92,15 @@ const B_USED_BLOCKS = 9;
 const CONTROL_BYTES = 320; // (B_COUNTS + MAX_ORDERS) * 4
 const FLAG_OFFSETS_ONLY = 1;
 const INFO_ALLOC = 0x80;
+const INFO_CACHED = 0xc0;
 const INFO_FREE = 0x40;
 const INFO_FREED = 0x20;
 const INFO_ORDER_MASK = 0x1f;
 const MAX_ORDERS = 32;
 const NIL = -1;
+const PCP_SLOTS = 32;
+const PCP_TABLE_BYTES = 2048; // PCP_WORDS * PCP_SLOTS * 4
+const PCP_WORDS = 16;
 // end layout-copies
 
 /** Options of {@link BuddyAllocator}. Every one is optional: `new BuddyAllocator()` is 256 pages of 4 KiB (1 MiB). */
@@ -113,10 +119,21 @@ export interface BuddyOptions {
   maxOrder?: number;
   /** Pages `grow()` may reach (default `pages`, or what the Memory's maxByteLength allows). */
   maxPages?: number;
+  /**
+   * The per-worker page lists (the kernel's per-CPU page lists), made on a
+   * shared `memory` only (ignored otherwise): each attached worker keeps
+   * order-0 and order-1 blocks on lists of its own, taken and given back
+   * without the buddy lock. `high`: pages a worker may keep before it gives
+   * `batch` back; `batch`: pages' worth of blocks it takes from the buddy
+   * when its list is empty (`1 <= batch <= high <= 65535`). Default: `high`
+   * = pages / 64 (at least 1, at most 1024), `batch` = high / 4 (at least 1,
+   * at most 63). `false`: no lists, every call takes the buddy lock.
+   */
+  pcp?: { high?: number; batch?: number } | false;
 }
 
 /** The option names {@link BuddyAllocator} knows; any other is an error. */
-const BUDDY_OPTIONS = ['pages', 'pageSize', 'memory', 'offsetsOnly', 'base', 'maxOrder', 'maxPages'] as const;
+const BUDDY_OPTIONS = ['pages', 'pageSize', 'memory', 'offsetsOnly', 'base', 'maxOrder', 'maxPages', 'pcp'] as const;
 
 /** Pages of `new BuddyAllocator()` with no `pages` option. */
 const DEFAULT_PAGES = 256;
@@ -130,11 +147,13 @@ export interface BuddyStats {
   pages: number;
   /** Bytes per page. */
   pageSize: number;
-  /** Pages in free blocks. */
+  /** Pages in free blocks: on the buddy's free lists or on a worker's per-worker list. */
   freePages: number;
+  /** Of `freePages`, those on the workers' per-worker lists (not on the buddy's lists: `freeCounts()` leaves them out). */
+  cachedPages: number;
   /** Pages in allocated blocks. */
   usedPages: number;
-  /** Allocated blocks. */
+  /** Allocated blocks (blocks on per-worker lists not counted). */
   usedBlocks: number;
   /** Free blocks (all orders). */
   freeBlocks: number;
@@ -176,6 +195,10 @@ export class BuddyInit {
     readonly slot: number,
     /** True when the instance joined `slot` itself (its `detach` gives it back). */
     readonly ownsSlot: boolean,
+    /** Fresh state: the pcp words to write (0: no per-worker lists). Attached: -1. */
+    readonly pcpConf: number,
+    /** True when the instance keeps its slot's per-worker lists. */
+    readonly usePcp: boolean,
   ) {}
 
   /**
@@ -205,6 +228,7 @@ export class BuddyInit {
     let base: number;
     const stateOff = HEADER_BYTES; // the first 8-aligned byte after the header
     if (offsetsOnly) {
+      resolvePcp(o.pcp, 1); // checked; an offsets-only state is not shared
       pages = o.pages === undefined ? DEFAULT_PAGES : checkInteger(o.pages, 'pages', 1, MAX_PAGE_COUNT);
       maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
       base = o.base === undefined ? 0 : checkInteger(o.base, 'base', 0, 2 ** 32 - 1);
@@ -217,9 +241,20 @@ export class BuddyInit {
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       state = Memory.create({ bytes: HEADER_BYTES + stateBytes(maxPages) });
       memory = null;
-      return new BuddyInit(memory, state, stateOff, pageSize, base, maxOrder, maxPages, pages, 0, false).format(
-        offsetsOnly,
-      );
+      return new BuddyInit(
+        memory,
+        state,
+        stateOff,
+        pageSize,
+        base,
+        maxOrder,
+        maxPages,
+        pages,
+        0,
+        false,
+        0,
+        false,
+      ).format(offsetsOnly);
     }
     if (o.memory !== undefined) {
       memory = o.memory;
@@ -243,13 +278,29 @@ export class BuddyInit {
           'maxPages',
         );
       }
+      const conf = resolvePcp(o.pcp, maxPages); // checked either way; lists on a shared memory only
+      const pcpConf = memory.shared ? conf : 0;
+      if (pcpConf !== 0) base = alignUp(pcpTableOffset(stateOff, maxPages) + PCP_TABLE_BYTES, pageSize);
       const fitNow = Math.floor((memory.buffer.byteLength - base) / pageSize);
       pages =
         o.pages === undefined ? Math.max(1, Math.min(fitNow, maxPages)) : checkInteger(o.pages, 'pages', 1, maxPages);
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       // Last thing that can fail, and it fails with the Memory unchanged.
       if (base + pages * pageSize > memory.buffer.byteLength) memory.growTo(base + pages * pageSize);
-      return new BuddyInit(memory, memory, stateOff, pageSize, base, maxOrder, maxPages, pages, 0, false).format(false);
+      return new BuddyInit(
+        memory,
+        memory,
+        stateOff,
+        pageSize,
+        base,
+        maxOrder,
+        maxPages,
+        pages,
+        0,
+        false,
+        pcpConf,
+        false,
+      ).format(false);
     }
     pages = o.pages === undefined ? DEFAULT_PAGES : checkInteger(o.pages, 'pages', 1, MAX_PAGE_COUNT);
     maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
@@ -263,8 +314,22 @@ export class BuddyInit {
       );
     }
     const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
+    resolvePcp(o.pcp, maxPages); // checked; a Memory of its own is not shared
     memory = Memory.create(maxBytes > bytes ? { bytes, maxBytes } : { bytes });
-    return new BuddyInit(memory, memory, stateOff, pageSize, base, maxOrder, maxPages, pages, 0, false).format(false);
+    return new BuddyInit(
+      memory,
+      memory,
+      stateOff,
+      pageSize,
+      base,
+      maxOrder,
+      maxPages,
+      pages,
+      0,
+      false,
+      0,
+      false,
+    ).format(false);
   }
 
   /** Writes the header (if missing) and a fresh control block; the lists are seeded by the allocator. */
@@ -288,6 +353,17 @@ export class BuddyInit {
     for (let k = 0; k < MAX_ORDERS; k++) i32[w + B_HEADS + k] = NIL;
     const info = this.stateOff + CONTROL_BYTES + 8 * this.maxPages;
     st.u8.fill(0, info, info + this.maxPages);
+    if (this.pcpConf !== 0) {
+      const table = pcpTableOffset(this.stateOff, this.maxPages);
+      u32[w + B_PCP_OFF] = table;
+      u32[w + B_PCP_CONF] = this.pcpConf;
+      for (let s = 0; s < PCP_SLOTS; s++) {
+        const e = (table >>> 2) + s * PCP_WORDS;
+        for (let i = 0; i < PCP_WORDS; i++) i32[e + i] = 0;
+        i32[e] = NIL;
+        i32[e + 2] = NIL;
+      }
+    }
     writeSlot(st, HeaderSlot.Buddy, this.stateOff);
     return this;
   }
@@ -300,7 +376,7 @@ export class BuddyInit {
    *
    * @throws HeapCorruptionError naming the first word that is wrong.
    */
-  static open(memory: Memory, slot = 0, ownsSlot = false): BuddyInit {
+  static open(memory: Memory, slot = 0, ownsSlot = false, drain = false): BuddyInit {
     if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
     memory.sync();
     checkHeader(memory);
@@ -362,6 +438,35 @@ export class BuddyInit {
       bad(B_INFO_OFF, 'infoOff', `not ${CONTROL_BYTES} + 8 * maxPages`);
     if (u32[w + B_FREE_PAGES]! > pages) bad(B_FREE_PAGES, 'freePages', `more than pages (${pages})`);
     if (u32[w + B_USED_BLOCKS]! > pages) bad(B_USED_BLOCKS, 'usedBlocks', `more than pages (${pages})`);
+    const pcpOff = u32[w + B_PCP_OFF]!;
+    const pcpConf = u32[w + B_PCP_CONF]!;
+    if (pcpOff !== 0) {
+      if (offsetsOnly || pcpOff !== pcpTableOffset(off, maxPages) || pcpOff + PCP_TABLE_BYTES > base)
+        bad(B_PCP_OFF, 'pcpOff', `not 0 or the 64-byte line after the state's info bytes, before base`);
+      const high = pcpConf & 0xffff;
+      const batch = pcpConf >>> 16;
+      if (high < 1 || batch < 1 || batch > high)
+        bad(B_PCP_CONF, 'pcpConf', 'not high | batch << 16 with 1 <= batch <= high');
+      // Heads and counts only: the lists are walked by checkInvariants (their owners change them without a lock).
+      for (let s = 0; s < PCP_SLOTS; s++) {
+        for (let o = 0; o <= 1; o++) {
+          const word = (pcpOff >>> 2) + s * PCP_WORDS + 2 * o;
+          const head = memory.i32[word]!;
+          const count = memory.i32[word + 1]!;
+          const where = `per-worker list ${o} of slot ${s}`;
+          if (head !== NIL && !(head >= 0 && head < pages && (head & o) === 0))
+            throw new HeapCorruptionError(
+              `buddy ${where}: head ${head} is not -1 or an aligned page index below pages (${pages})`,
+              4 * word,
+            );
+          if (!(count >= 0 && count <= pages))
+            throw new HeapCorruptionError(
+              `buddy ${where}: count ${count} is not in [0, pages ${pages}]`,
+              4 * (word + 1),
+            );
+        }
+      }
+    } else if (pcpConf !== 0) bad(B_PCP_CONF, 'pcpConf', 'not 0 with no per-worker lists');
     const nonEmpty = u32[w + B_NON_EMPTY]!;
     for (let k = 0; k < MAX_ORDERS; k++) {
       const head = memory.i32[w + B_HEADS + k]!;
@@ -386,8 +491,50 @@ export class BuddyInit {
       -1,
       slot,
       ownsSlot,
+      -1,
+      pcpOff !== 0 && memory.shared && slot !== 0 && (drain || !recoveredHere(memory, slot)),
     );
   }
+}
+
+/**
+ * The per-worker lists' `high | batch << 16` for a buddy of `pages` pages
+ * (0 for `pcp: false`), after checking the option.
+ */
+function resolvePcp(given: unknown, pages: number): number {
+  if (given === false) return 0;
+  const o = checkOptions(given as { high?: number; batch?: number } | undefined, 'pcp', ['high', 'batch'] as const);
+  const high =
+    o.high === undefined
+      ? Math.min(Math.max(Math.floor(pages / 64), 1), 1024)
+      : checkInteger(o.high, 'pcp.high', 1, 0xffff);
+  const batch =
+    o.batch === undefined ? Math.min(Math.max(high >>> 2, 1), 63) : checkInteger(o.batch, 'pcp.batch', 1, high);
+  return (high | (batch << 16)) >>> 0;
+}
+
+/**
+ * Worker slots whose per-worker lists this thread drained in a recover, per
+ * memory (thread-local: a module's state is per thread). The rest of an upper
+ * layer's recover opens the buddy under the dead slot and gives pages back
+ * through it: those go straight to the buddy's lists, not to the dead slot's.
+ * A buddy opened by this thread under such a slot later (it joined the slot
+ * itself) keeps no lists either; `BuddyAllocator.attach` clears the mark.
+ */
+const recovered = new WeakMap<object, number>();
+
+function recoveredKey(memory: Memory): object {
+  return memory.wasm ?? memory.buffer;
+}
+
+function recoveredHere(memory: Memory, slot: number): boolean {
+  return ((recovered.get(recoveredKey(memory)) ?? 0) & (1 << slot)) !== 0;
+}
+
+function markRecovered(memory: Memory, slot: number, on: boolean): void {
+  const key = recoveredKey(memory);
+  const bits = recovered.get(key) ?? 0;
+  recovered.set(key, on ? bits | (1 << slot) : bits & ~(1 << slot));
 }
 
 function resolveMaxOrder(given: unknown, maxPages: number): number {
@@ -449,6 +596,14 @@ export class BuddyAllocator {
   private readonly lockAt: number;
   /** True while this instance holds a worker slot it joined itself (attach), so detach gives it back. */
   private ownsSlot: boolean;
+  /** i32 index of this slot's entry in the per-worker list table, or -1 (no lists: unshared, slot 0, `pcp: false`). */
+  private readonly pcpAt: number;
+  /** i32 index of the per-worker list table, or -1 when the state has none. */
+  private readonly pcpTable: number;
+  /** Pages a worker keeps on its lists before it gives `pcpBatch` back. */
+  private readonly pcpHigh: number;
+  /** Pages' worth of blocks a refill takes, and a give-back returns. */
+  private readonly pcpBatch: number;
 
   /**
    * Creates a buddy allocator. With no options: 256 pages of 4 KiB in a
@@ -473,6 +628,13 @@ export class BuddyAllocator {
     this.slot = r.slot;
     this.lockAt = r.state.shared ? (r.stateOff >>> 2) + B_LOCK : -1;
     this.ownsSlot = r.ownsSlot;
+    const w = r.stateOff >>> 2;
+    const table = r.state.u32[w + B_PCP_OFF]!;
+    const conf = r.state.u32[w + B_PCP_CONF]!;
+    this.pcpTable = table === 0 ? -1 : table >>> 2;
+    this.pcpAt = table !== 0 && r.usePcp ? (table >>> 2) + r.slot * PCP_WORDS : -1;
+    this.pcpHigh = conf & 0xffff;
+    this.pcpBatch = conf >>> 16;
     if (r.seedPages > 0) this.addPages(r.seedPages);
   }
 
@@ -493,6 +655,7 @@ export class BuddyAllocator {
     checkHeader(memory);
     const slot = joinWorker(memory.i32, H_WORKERS);
     try {
+      markRecovered(memory, slot, false); // a fresh join: this instance keeps the slot's lists
       return openBuddy(memory, slot, true);
     } catch (e) {
       leaveWorker(memory.i32, H_WORKERS, slot);
@@ -517,10 +680,70 @@ export class BuddyAllocator {
    */
   detach(): void {
     if (!this.ownsSlot) return;
+    this.drain();
     this.ownsSlot = false;
     const st = this.state;
     st.sync();
     leaveWorker(st.i32, H_WORKERS, this.slot);
+  }
+
+  /**
+   * Gives every block on this worker's per-worker lists back to the buddy's
+   * free lists (where they merge with their buddies), under the buddy lock.
+   * `detach()` does it; a worker may call it to hand its cached pages to
+   * the others without leaving. Nothing to do on an unshared memory or
+   * without lists.
+   *
+   * @example
+   * ```ts
+   * import { BuddyAllocator, Memory } from 'memkit';
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const buddy = new BuddyAllocator({ memory, pages: 64, pcp: { high: 4, batch: 2 } });
+   * const mine = BuddyAllocator.attach(memory); // a worker's instance
+   * mine.free(mine.allocPages(1));              // the page stays on its list
+   * buddy.stats().cachedPages;                  // 2: the refill took a batch of 2
+   * mine.drain();
+   * buddy.stats().cachedPages;                  // 0
+   * mine.detach();
+   * ```
+   */
+  drain(): void {
+    if (this.pcpAt < 0) return;
+    this.enter();
+    try {
+      this.drainHere();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** drain with the buddy lock held. Stops at a listed page that is not a cached block of the list's order. */
+  private drainHere(): void {
+    const st = this.state;
+    const i32 = st.i32;
+    const u8 = st.u8;
+    const pages = i32[this.w + B_PAGES]!;
+    for (let o = 0; o <= 1; o++) {
+      const e = this.pcpAt + 2 * o;
+      let p = i32[e]!;
+      i32[e] = NIL;
+      i32[e + 1] = 0;
+      for (let steps = 0; p !== NIL && steps < pages; steps++) {
+        if (!(p >= 0 && p < pages) || (u8[this.info + p]! & ~INFO_FREED) !== (INFO_CACHED | o)) break;
+        const next = i32[this.links + 2 * p]!;
+        this.giveBack(i32, u8, p, o);
+        p = next;
+      }
+    }
+  }
+
+  /** A cached block of `order` at page p back to the buddy's lists (lock held). */
+  private giveBack(i32: Int32Array, u8: Uint8Array, p: number, order: number): void {
+    const w = this.w;
+    u8[this.info + p] = u8[this.info + p]! & INFO_FREED;
+    i32[w + B_USED_BLOCKS] = i32[w + B_USED_BLOCKS]! - 1;
+    i32[w + B_FREE_PAGES] = i32[w + B_FREE_PAGES]! + (1 << order);
+    this.freeBlock(i32, u8, p, order);
   }
 
   /** `using buddy = BuddyAllocator.attach(memory)` detaches at the end of the block. */
@@ -552,6 +775,7 @@ export class BuddyAllocator {
   static recover(memory: Memory, slot: number): boolean {
     checkInteger(slot, 'slot', 1, MAX_WORKERS - 1);
     const broke = breakBuddyLock(memory, slot);
+    drainBuddySlot(memory, slot);
     if ((memory.u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(memory.i32, H_WORKERS, slot);
     return broke;
   }
@@ -576,11 +800,35 @@ export class BuddyAllocator {
     return st.u32[this.w + B_PAGES]!;
   }
 
-  /** Pages in free blocks now (O(1)). */
+  /**
+   * Pages in free blocks now: on the buddy's free lists, and on the workers'
+   * per-worker lists (a snapshot of those while workers run). O(1).
+   */
   get freePages(): number {
     const st = this.state;
     st.sync();
-    return st.i32[this.w + B_FREE_PAGES]!;
+    const free = st.i32[this.w + B_FREE_PAGES]!;
+    return this.pcpTable < 0 ? free : free + this.cachedPagesNow();
+  }
+
+  /** Pages on every worker's per-worker lists (each count read once). */
+  private cachedPagesNow(): number {
+    const i32 = this.state.i32;
+    let n = 0;
+    for (let s = 0; s < PCP_SLOTS; s++) {
+      const e = this.pcpTable + s * PCP_WORDS;
+      n += i32[e + 1]! + 2 * i32[e + 3]!;
+    }
+    return n;
+  }
+
+  /** Blocks on every worker's per-worker lists. */
+  private cachedBlocksNow(): number {
+    const i32 = this.state.i32;
+    let n = 0;
+    for (let s = 0; s < PCP_SLOTS; s++)
+      n += i32[this.pcpTable + s * PCP_WORDS + 1]! + i32[this.pcpTable + s * PCP_WORDS + 3]!;
+    return n;
   }
 
   /** True when the allocator hands out offsets only (no bytes). */
@@ -599,9 +847,110 @@ export class BuddyAllocator {
    */
   allocPages(n: number): number {
     if (this.lockAt < 0) return this.allocPagesHere(n);
+    return this.allocPagesShared(n, false);
+  }
+
+  /**
+   * allocPages / allocPagesExact on a shared memory. 1 or 2 pages with
+   * per-worker lists: pop this worker's list, no lock; an empty list takes
+   * a batch under the lock (refill). Anything else under the buddy lock.
+   */
+  private allocPagesShared(n: number, exact: boolean): number {
+    if (this.pcpAt >= 0 && (n === 1 || n === 2)) {
+      const st = this.state;
+      st.sync();
+      const i32 = st.i32;
+      const e = this.pcpAt + 2 * (n - 1);
+      const p = i32[e]!;
+      if (p !== NIL) {
+        // links first, then the info byte: a map walk under the lock that sees ALLOC reads a length
+        i32[e] = i32[this.links + 2 * p]!;
+        i32[e + 1] = i32[e + 1]! - 1;
+        i32[this.links + 2 * p] = n;
+        st.u8[this.info + p] = INFO_ALLOC | (n - 1);
+        return this.base + p * this.pageSize;
+      }
+      return this.refill(n);
+    }
     this.enter();
     try {
-      return this.allocPagesHere(n);
+      return this.allocLocked(n, exact);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * With the lock held: the block for a request that missed this worker's
+   * lists. When no free block is big enough and this worker holds cached
+   * pages, they go back first (they may merge into one), before the
+   * memory grows or OutOfMemoryError is thrown.
+   */
+  private allocLocked(n: number, exact: boolean): number {
+    if (this.pcpAt >= 0 && typeof n === 'number' && n >= 1 && n <= 0x40000000) {
+      const order = n === 1 ? 0 : 32 - Math.clz32(n - 1);
+      const i32 = this.state.i32;
+      if (i32[this.w + B_NON_EMPTY]! >>> order === 0 && (i32[this.pcpAt]! !== NIL || i32[this.pcpAt + 2]! !== NIL))
+        this.drainHere();
+    }
+    return exact ? this.allocPagesExactHere(n) : this.allocPagesHere(n);
+  }
+
+  /**
+   * This worker's list of order n - 1 is empty: under the lock, take a
+   * batch (`pcpBatch` pages' worth of blocks, at least one) from the buddy,
+   * hand out the first and keep the rest. With no free block of the order
+   * at all, the locked path (drain, grow, or OutOfMemoryError).
+   */
+  private refill(n: number): number {
+    this.enter();
+    try {
+      const order = n - 1;
+      const p = this.takeBlock(order, n);
+      if (p < 0) return this.allocLocked(n, false);
+      const st = this.state;
+      const i32 = st.i32;
+      const u8 = st.u8;
+      const e = this.pcpAt + 2 * order;
+      let count = i32[e + 1]!;
+      for (let more = (this.pcpBatch >>> order) - 1; more > 0; more--) {
+        const q = this.takeBlock(order, n); // counted as a used block: cached blocks are (checkInvariants)
+        if (q < 0) break;
+        u8[this.info + q] = INFO_CACHED | order;
+        i32[this.links + 2 * q] = i32[e]!;
+        i32[e] = q;
+        count++;
+      }
+      i32[e + 1] = count;
+      return this.base + p * this.pageSize;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * This worker holds more than `pcpHigh` pages on its lists: under the
+   * lock, give blocks back, from the list of `order` first, until it holds
+   * at most high - batch pages.
+   */
+  private trim(order: number): void {
+    this.enter();
+    try {
+      const st = this.state;
+      const i32 = st.i32;
+      const u8 = st.u8;
+      const target = Math.max(0, this.pcpHigh - this.pcpBatch);
+      const a = this.pcpAt;
+      for (let k = 0; k <= 1; k++) {
+        const o = k === 0 ? order : 1 - order;
+        const e = a + 2 * o;
+        while (i32[a + 1]! + 2 * i32[a + 3]! > target && i32[e]! !== NIL) {
+          const p = i32[e]!;
+          i32[e] = i32[this.links + 2 * p]!;
+          i32[e + 1] = i32[e + 1]! - 1;
+          this.giveBack(i32, u8, p, o);
+        }
+      }
     } finally {
       this.leave();
     }
@@ -626,12 +975,7 @@ export class BuddyAllocator {
    */
   allocPagesExact(n: number): number {
     if (this.lockAt < 0) return this.allocPagesExactHere(n);
-    this.enter();
-    try {
-      return this.allocPagesExactHere(n);
-    } finally {
-      this.leave();
-    }
+    return this.allocPagesShared(n, true);
   }
 
   private allocPagesExactHere(n: number): number {
@@ -770,7 +1114,7 @@ export class BuddyAllocator {
     const u8 = this.state.u8;
     for (let q = from; q < to; ) {
       const v = u8[this.info + q]!;
-      if ((v & INFO_FREE) === 0) return false;
+      if ((v & INFO_CACHED) !== INFO_FREE) return false; // allocated, or on a worker's list
       q += 1 << (v & INFO_ORDER_MASK);
     }
     return true;
@@ -787,6 +1131,40 @@ export class BuddyAllocator {
    */
   free(addr: number): void {
     if (this.lockAt < 0) return this.freeHere(addr);
+    this.freeShared(addr);
+  }
+
+  /**
+   * free on a shared memory. An allocated block of 1 or 2 pages, with
+   * per-worker lists: pushed on this worker's list, no lock (whichever
+   * worker allocated it); past `pcpHigh` pages a batch goes back under the
+   * lock (trim). Anything else, and every error, under the buddy lock.
+   */
+  private freeShared(addr: number): void {
+    if (this.pcpAt >= 0 && typeof addr === 'number' && addr >>> 0 === addr) {
+      const st = this.state;
+      st.sync();
+      const i32 = st.i32;
+      const u8 = st.u8;
+      const off = addr - this.base;
+      const p = off >>> this.pageShift;
+      if (off >= 0 && (off & (this.pageSize - 1)) === 0 && p < i32[this.w + B_PAGES]!) {
+        const v = u8[this.info + p]!;
+        // an allocated head of order 0 or 1 (FREE and FREED clear), its length the whole block
+        if ((v & ~1) === INFO_ALLOC && i32[this.links + 2 * p] === 1 << (v - INFO_ALLOC)) {
+          const order = v - INFO_ALLOC;
+          const e = this.pcpAt + 2 * order;
+          // the info byte first: a map walk under the lock that sees CACHED reads no length
+          u8[this.info + p] = INFO_FREED | INFO_CACHED | order;
+          i32[this.links + 2 * p] = i32[e]!;
+          i32[e] = p;
+          i32[e + 1] = i32[e + 1]! + 1;
+          const a = this.pcpAt;
+          if (i32[a + 1]! + 2 * i32[a + 3]! > this.pcpHigh) this.trim(order);
+          return;
+        }
+      }
+    }
     this.enter();
     try {
       this.freeHere(addr);
@@ -809,7 +1187,7 @@ export class BuddyAllocator {
     if (
       !(off >= 0 && off < i32[this.w + B_PAGES]! * this.pageSize) ||
       (off & (this.pageSize - 1)) !== 0 ||
-      (u8[this.info + p]! & INFO_ALLOC) === 0
+      (u8[this.info + p]! & INFO_CACHED) !== INFO_ALLOC
     ) {
       this.badFree(addr);
     }
@@ -998,7 +1376,7 @@ export class BuddyAllocator {
     if (
       !(off >= 0 && off < st.i32[this.w + B_PAGES]! * this.pageSize) ||
       (off & (this.pageSize - 1)) !== 0 ||
-      (st.u8[this.info + p]! & INFO_ALLOC) === 0
+      (st.u8[this.info + p]! & INFO_CACHED) !== INFO_ALLOC
     ) {
       this.badFree(addr);
     }
@@ -1031,7 +1409,7 @@ export class BuddyAllocator {
       off >= 0 &&
       off < st.i32[this.w + B_PAGES]! * this.pageSize &&
       (off & (this.pageSize - 1)) === 0 &&
-      (st.u8[this.info + p]! & INFO_ALLOC) !== 0
+      (st.u8[this.info + p]! & INFO_CACHED) === INFO_ALLOC
     );
   }
 
@@ -1119,13 +1497,16 @@ export class BuddyAllocator {
     const st = this.state;
     st.sync();
     const i32 = st.i32;
-    const freePages = i32[this.w + B_FREE_PAGES]!;
+    const cachedPages = this.pcpTable < 0 ? 0 : this.cachedPagesNow();
+    const cachedBlocks = this.pcpTable < 0 ? 0 : this.cachedBlocksNow();
+    const freePages = i32[this.w + B_FREE_PAGES]! + cachedPages;
     return {
       pages: this.pages,
       pageSize: this.pageSize,
       freePages,
+      cachedPages,
       usedPages: this.pages - freePages,
-      usedBlocks: i32[this.w + B_USED_BLOCKS]!,
+      usedBlocks: i32[this.w + B_USED_BLOCKS]! - cachedBlocks,
       freeBlocks,
       largestFreeOrder: largest,
       maxOrder: this.maxOrder,
@@ -1134,7 +1515,9 @@ export class BuddyAllocator {
 
   /**
    * Calls `visit(addr, pages, free, order)` for every block in address order
-   * (the memory map). The blocks tile the managed pages.
+   * (the memory map). The blocks tile the managed pages. A block on a
+   * worker's per-worker list is reported free (its pages are free, held
+   * by that worker; it is on no list of `freeList` / `freeCounts`).
    *
    * @throws HeapCorruptionError if a page that should head a block does not
    * (the walk stops there: it never loops or leaves the pages).
@@ -1146,7 +1529,7 @@ export class BuddyAllocator {
     st.sync();
     const pages = st.u32[this.w + B_PAGES]!;
     for (let p = 0; p < pages; ) {
-      const len = this.blockAt(p, pages);
+      const len = this.blockAt(p, pages, false);
       const v = st.u8[this.info + p]!;
       visit(this.base + p * this.pageSize, len, (v & INFO_FREE) !== 0, v & INFO_ORDER_MASK);
       st.sync(); // the visitor may have grown a wasm memory
@@ -1162,7 +1545,7 @@ export class BuddyAllocator {
       const st = this.state;
       const pages = st.u32[this.w + B_PAGES]!;
       for (let p = 0; p < pages; ) {
-        const len = this.blockAt(p, pages);
+        const len = this.blockAt(p, pages, true);
         const v = st.u8[this.info + p]!;
         found.push(this.base + p * this.pageSize, len, (v & INFO_FREE) !== 0 ? 1 : 0, v & INFO_ORDER_MASK);
         p += len;
@@ -1177,9 +1560,13 @@ export class BuddyAllocator {
    * Pages of the block headed by page `p`, checked against the layout: the
    * head's info byte names one kind and an order <= maxOrder, the block is
    * aligned to its order and ends by `pages`, an allocated block's length
-   * is one its order rounds up from. Throws HeapCorruptionError otherwise.
+   * is one its order rounds up from, a cached block (on a worker's list) is
+   * of order 0 or 1 in a state with the lists. Throws HeapCorruptionError
+   * otherwise. `racy`: workers may be moving blocks of order 0 and 1 between
+   * their lists and their users without the lock (the length word of such a
+   * block is a list link for a moment), so their length is not read.
    */
-  private blockAt(p: number, pages: number): number {
+  private blockAt(p: number, pages: number, racy: boolean): number {
     const st = this.state;
     const v = st.u8[this.info + p]!;
     const order = v & INFO_ORDER_MASK;
@@ -1187,6 +1574,8 @@ export class BuddyAllocator {
     const kind = v & (INFO_FREE | INFO_ALLOC);
     let len = -1;
     if (kind === INFO_FREE) len = size;
+    else if (kind === INFO_CACHED) len = order <= 1 && this.pcpTable >= 0 ? size : -1;
+    else if (racy && order <= 1 && this.pcpTable >= 0) len = size;
     else if (kind === INFO_ALLOC) {
       len = st.i32[this.links + 2 * p]!;
       if (!(len >= 1 && len <= size && (order === 0 || len > size / 2))) len = -1;
@@ -1208,16 +1597,33 @@ export class BuddyAllocator {
    * `attach` runs it on every state it opens.
    */
   checkInvariants(): void {
-    if (this.lockAt < 0) return this.checkInvariantsHere();
+    if (this.lockAt < 0) return this.checkInvariantsHere(true);
     this.enter();
     try {
-      this.checkInvariantsHere();
+      this.checkInvariantsHere(true);
     } finally {
       this.leave();
     }
   }
 
-  private checkInvariantsHere(): void {
+  /**
+   * `deep`: walk every worker's per-worker lists too (call it when the
+   * workers are quiet). Without it (the attach fsck on a shared memory,
+   * where workers may be moving order-0/1 blocks between their lists and
+   * their users without the lock), those blocks count as taken and the lists
+   * are not walked.
+   */
+  /** @internal The attach fsck on a shared memory: checkInvariants without walking the workers' lists, under the lock. */
+  checkShared(): void {
+    this.enter();
+    try {
+      this.checkInvariantsHere(false);
+    } finally {
+      this.leave();
+    }
+  }
+
+  private checkInvariantsHere(deep: boolean): void {
     const st = this.state;
     st.sync();
     const i32 = st.i32;
@@ -1231,16 +1637,19 @@ export class BuddyAllocator {
     };
     let freePages = 0;
     let used = 0;
+    let cached = 0;
     for (let p = 0; p < pages; ) {
-      const len = this.blockAt(p, pages);
-      const free = (u8[info + p]! & INFO_FREE) !== 0;
+      const len = this.blockAt(p, pages, !deep);
+      const kind = u8[info + p]! & INFO_CACHED;
+      if (kind === INFO_CACHED) cached++;
+      const free = kind === INFO_FREE;
       // I1: no page inside a block heads another one.
       for (let q = p + 1; q < p + len; q++) {
         if ((u8[info + q]! & (INFO_FREE | INFO_ALLOC)) !== 0)
           corrupt(`I1: page ${q} lies inside the block at page ${p} but heads a block`, info + q);
       }
       if (free) freePages += len;
-      else used++;
+      else if (kind === INFO_ALLOC) used++;
       p += len;
     }
     // Pages not managed yet (up to maxPages) have no info: growth seeds them.
@@ -1282,8 +1691,55 @@ export class BuddyAllocator {
       corrupt(`I2: the lists hold ${listed} pages, the map ${freePages} free pages (a free head off its list?)`, info);
     if (freePages !== i32[w + B_FREE_PAGES])
       corrupt(`I4: free pages: map ${freePages}, counter ${i32[w + B_FREE_PAGES]}`, 4 * (w + B_FREE_PAGES));
-    if (used !== i32[w + B_USED_BLOCKS])
-      corrupt(`used blocks: map ${used}, counter ${i32[w + B_USED_BLOCKS]}`, 4 * (w + B_USED_BLOCKS));
+    // Blocks on the workers' lists are neither free (not on the buddy's lists, not in freePages'
+    // word) nor a user's: usedBlocks counts them with the allocated ones, the lists hold them all.
+    if (used + cached !== i32[w + B_USED_BLOCKS])
+      corrupt(
+        `used blocks: map ${used} allocated + ${cached} on per-worker lists, counter ${i32[w + B_USED_BLOCKS]}`,
+        4 * (w + B_USED_BLOCKS),
+      );
+    if (deep && this.pcpTable >= 0) this.checkLists(pages, cached, corrupt);
+  }
+
+  /**
+   * Walks every worker slot's per-worker lists: each listed page a cached
+   * block of the list's order (so on none of the buddy's lists), none listed
+   * twice, each list as long as its count, and together every cached block
+   * of the map (`cached`).
+   */
+  private checkLists(pages: number, cached: number, corrupt: (what: string, at: number) => never): void {
+    const i32 = this.state.i32;
+    const u8 = this.state.u8;
+    const seen = new Uint8Array(pages);
+    let listed = 0;
+    for (let s = 0; s < PCP_SLOTS; s++) {
+      for (let o = 0; o <= 1; o++) {
+        const e = this.pcpTable + s * PCP_WORDS + 2 * o;
+        const count = i32[e + 1]!;
+        let n = 0;
+        for (let p = i32[e]!, from = 4 * e; p !== NIL; from = 4 * (this.links + 2 * p), p = i32[this.links + 2 * p]!) {
+          if (!(p >= 0 && p < pages))
+            corrupt(`per-worker list ${o} of slot ${s} links to page ${p}, outside [0, ${pages})`, from);
+          if ((u8[this.info + p]! & ~INFO_FREED) !== (INFO_CACHED | o))
+            corrupt(
+              `page ${p} on per-worker list ${o} of slot ${s} is not a cached block of order ${o}`,
+              this.info + p,
+            );
+          if (seen[p] !== 0)
+            corrupt(`page ${p} is on the per-worker lists twice (slot ${s}, list ${o})`, this.info + p);
+          seen[p] = 1;
+          if (++n > count)
+            corrupt(`per-worker list ${o} of slot ${s} is longer than its count ${count} (a cycle?)`, 4 * (e + 1));
+        }
+        if (n !== count) corrupt(`per-worker list ${o} of slot ${s} has ${n} blocks, count says ${count}`, 4 * (e + 1));
+        listed += n;
+      }
+    }
+    if (listed !== cached)
+      corrupt(
+        `the per-worker lists hold ${listed} blocks, the map ${cached} cached blocks (one off its list?)`,
+        this.info,
+      );
   }
 }
 
@@ -1304,6 +1760,7 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
     b.checkInvariants();
     return b;
   }
+  if (owns) markRecovered(memory, slot, false); // a fresh join: the slot's lists are this instance's
   // Read and check the state under its lock: another worker may be changing it.
   lockMemory(memory, at, slot);
   let init: BuddyInit;
@@ -1313,8 +1770,25 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
     unlock(memory.i32, at, slot);
   }
   const b = new BuddyAllocator(init as BuddyOptions);
-  b.checkInvariants(); // under the lock again
+  b.checkShared(); // under the lock again; the workers' lists are not walked (they change without it)
   return b;
+}
+
+/**
+ * Gives the blocks on worker slot `slot`'s per-worker lists back to the
+ * buddy of `memory` (the worker died, or is leaving: recover here and in
+ * the layers above, attach.ts), under the buddy lock taken in that slot's
+ * name (the caller broke it if the dead worker held it). From then on, a
+ * buddy this thread opens under `slot` keeps no lists (the rest of a
+ * recover frees through one), until this thread joins the slot itself.
+ * Nothing to do without lists.
+ *
+ * @internal
+ */
+export function drainBuddySlot(memory: Memory, slot: number): void {
+  const b = new BuddyAllocator(BuddyInit.open(memory, slot, false, true) as BuddyOptions);
+  b.drain();
+  markRecovered(memory, slot, true);
 }
 
 /**

@@ -12,8 +12,8 @@
  *  +------+------+--------+---------+-------+----------+----------+------+
  *  | lock | magic| pgSize | pgShift | pages | maxPages | maxOrder | base |  0..7
  *  +------+------+--------+---------+-------+----------+----------+------+
- *  | freePages | usedBlocks | flags | linksOff | infoOff | nonEmpty | ... |  8..15
- *  +-----------+------------+-------+----------+---------+----------+-----+
+ *  | freePages | usedBlocks | flags | linksOff | infoOff | nonEmpty | pcpOff | pcpConf |  8..15
+ *  +-----------+------------+-------+----------+---------+----------+--------+---------+
  *  | head[0] head[1] ... head[31]    first free block of each order, -1   | 16..47
  *  | count[0] ... count[31]          free blocks of each order            | 48..79
  *  +----------------------------------------------------------------------+
@@ -21,7 +21,23 @@
  *                                           neighbours on the free list, -1 = none;
  *                                           for an allocated head, links[2p] holds
  *                                           its length in pages
- *  S + infoOff    u8  info[maxPages]        one byte per page:
+ *  S + infoOff    u8  info[maxPages]        one byte per page (below)
+ *  S + pcpOff     i32 pcp[32][16]           shared memory only (pcpOff = 0 otherwise):
+ *                                           the per-worker page lists, 64 bytes a
+ *                                           worker slot (a cache line of its own):
+ *       word 0 head of the slot's order-0 list (page index, -1 = empty)
+ *       word 1 blocks on it
+ *       word 2 head of the slot's order-1 list
+ *       word 3 blocks on it
+ *       words 4..15 unused
+ *     A listed block is linked through links[2p] (next); its head's info
+ *     byte is CACHED | order.
+ *
+ *  pcpConf = high | batch << 16: a worker gives `batch` pages back when it
+ *  holds more than `high` pages on its lists, and takes `batch` pages' worth
+ *  of blocks when the list it allocates from is empty.
+ *
+ *  The info byte:
  *
  *     7      6      5      4   3   2   1   0
  *   +------+------+------+-------------------+
@@ -29,6 +45,8 @@
  *   +------+------+------+-------------------+
  *   ALLOC  page heads an allocated block of 2^order pages
  *   FREE   page heads a free block of 2^order pages (it is on list head[order])
+ *   ALLOC|FREE  (CACHED) page heads a block of 2^order pages (order 0 or 1)
+ *          on a worker's per-worker list: free, but not on the buddy's lists
  *   FREED  the page was the start of a block that the user freed; kept so a
  *          second free of it is reported as a double free, not a wild pointer
  *   0      the page is inside a block (not its first page)
@@ -61,6 +79,10 @@ export const B_FLAGS = 10;
 export const B_LINKS_OFF = 11;
 export const B_INFO_OFF = 12;
 export const B_NON_EMPTY = 13;
+/** Byte offset (in the state Memory) of the per-worker list table; 0 = none (not a shared memory). */
+export const B_PCP_OFF = 14;
+/** The per-worker lists' `high` (bits 0..15) and `batch` (bits 16..31), in pages. */
+export const B_PCP_CONF = 15;
 export const B_HEADS = 16;
 export const B_COUNTS = B_HEADS + MAX_ORDERS;
 /** Bytes of the control block. */
@@ -74,6 +96,17 @@ export const INFO_ORDER_MASK = 0x1f;
 export const INFO_FREED = 0x20;
 export const INFO_FREE = 0x40;
 export const INFO_ALLOC = 0x80;
+/** Both kind bits: the block is on a worker's per-worker list. */
+export const INFO_CACHED = 0xc0;
+
+/** i32 words of one worker slot's entry in the per-worker list table (a 64-byte line). */
+export const PCP_WORDS = 16;
+/** Worker slots in the table (MAX_WORKERS of memory/lock.ts). */
+export const PCP_SLOTS = 32;
+/** Bytes of the per-worker list table. */
+export const PCP_TABLE_BYTES = PCP_WORDS * PCP_SLOTS * 4;
+/** Largest order kept on the per-worker lists. */
+export const PCP_MAX_ORDER = 1;
 
 /** Sentinel for "no page" in links and heads. */
 export const NIL = -1;
@@ -90,4 +123,12 @@ export function pagesFitting(bytes: number, pageSize: number, stateOff: number):
 /** Bytes of state needed for `maxPages` pages (control block + links + info). */
 export function stateBytes(maxPages: number): number {
   return CONTROL_BYTES + 8 * maxPages + ((maxPages + 7) & ~7);
+}
+
+/**
+ * Byte offset of the per-worker list table of a buddy whose state starts at
+ * `stateOff` (a 64-byte boundary after links and info), on a shared memory.
+ */
+export function pcpTableOffset(stateOff: number, maxPages: number): number {
+  return Math.ceil((stateOff + stateBytes(maxPages)) / 64) * 64;
 }

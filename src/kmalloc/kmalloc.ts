@@ -133,7 +133,7 @@
 import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
 import { BuddyAllocator } from '../buddy/index.js';
-import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
+import { attachBuddyUnder, detachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import { pagesFitting } from '../buddy/layout.js';
 import {
   DoubleFreeError,
@@ -2143,6 +2143,7 @@ export class Kmalloc implements ByteAllocator {
     } finally {
       this.leave();
     }
+    detachBuddyUnder(this.buddy); // this slot's per-worker buddy pages go back
     this.detached = true;
     leaveWorker(this.memory.i32, H_WORKERS, this.slot);
   }

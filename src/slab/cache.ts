@@ -51,7 +51,7 @@ import {
   hex,
 } from '../errors/index.js';
 import { BuddyAllocator } from '../buddy/index.js';
-import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
+import { attachBuddyUnder, detachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import { HeaderSlot, Memory, checkHeader, readSlot } from '../memory/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
@@ -470,6 +470,7 @@ export class SlabCache {
         this.leave();
       }
     }
+    detachBuddyUnder(this.buddy); // this slot's per-worker buddy pages go back
     if (!this.ownsSlot) return;
     this.ownsSlot = false;
     leaveWorker(this.memory.i32, H_WORKERS, this.slot);

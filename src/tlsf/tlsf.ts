@@ -53,7 +53,7 @@
  * @module
  */
 import { BuddyAllocator } from '../buddy/index.js';
-import { attachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
+import { attachBuddyUnder, detachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
 import {
   DoubleFreeError,
   HeapCorruptionError,
@@ -310,6 +310,7 @@ export class TlsfHeap implements ByteAllocator {
    * shared memory took. The instance must not be used after.
    */
   detach(): void {
+    detachBuddyUnder(this.buddy); // this slot's per-worker buddy pages go back
     if (this.joined) {
       this.joined = false;
       leaveWorker(this.memory.i32, H_WORKERS, this.slot);
