@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { Arena, BuddyAllocator, Memory, SlabCache } from '../../src/index.js';
 import { H_WORKERS } from '../../src/memory/header.js';
 
-export type Kind = 'buddy' | 'slab' | 'arena' | 'arena-buddy';
+export type Kind = 'buddy' | 'buddy-pcp' | 'slab' | 'arena' | 'arena-buddy';
 export const SOAK = process.env.MEMKIT_FUZZ === 'soak';
 const SLOTS = 64;
 
@@ -26,23 +26,30 @@ export interface Heap {
   /** Frees a block parked in the exchange table (or kept by an arena worker). */
   free(addr: number): void;
   check(): void;
-  /** Slab caches: slabs the workers hold (active ones and their own lists' ones). */
+  /** Slab caches: slabs the workers hold (active ones and their own lists' ones); buddy-pcp: pages on the workers' lists. */
   workerSlabs?(): number;
   /** Everything freed and detached: the state equals the fresh one's. */
   expectFresh(): void;
 }
 
 export function makeHeap(kind: Kind): Heap {
-  if (kind === 'buddy' || kind === 'arena-buddy') {
+  if (kind === 'buddy' || kind === 'arena-buddy' || kind === 'buddy-pcp') {
     const memory = Memory.create({ bytes: 4 << 20, shared: true });
-    const buddy = new BuddyAllocator({ memory, pageSize: 512 });
+    // buddy-pcp: per-worker lists with a small high, so they fill and give batches back all the time
+    const buddy = new BuddyAllocator({
+      memory,
+      pageSize: 512,
+      ...(kind === 'buddy-pcp' ? { pcp: { high: 6, batch: 2 } } : {}),
+    });
     const fresh = buddy.freeCounts();
     const freePages = buddy.freePages;
     return {
       memory,
       free: (a) => buddy.free(a),
       check: () => buddy.checkInvariants(),
+      workerSlabs: () => buddy.stats().cachedPages,
       expectFresh: () => {
+        expect(buddy.stats().cachedPages).toBe(0); // every worker's lists drained by its detach
         expect(buddy.freeCounts()).toEqual(fresh);
         expect(buddy.freePages).toBe(freePages);
         expect(buddy.stats().usedBlocks).toBe(0);
@@ -171,7 +178,8 @@ export async function stress(kind: Kind, workers: number, ops: number): Promise<
   new Int32Array(control)[2] = workers;
   // A slab cache's workers hold still once after their operations (blocks and slabs kept), so that
   // checkInvariants() walks every worker's active slab and own list while they are quiet.
-  const quiet = kind === 'slab';
+  // So do the workers of a buddy with per-worker lists: checkInvariants() walks their lists, still holding pages.
+  const quiet = kind === 'slab' || kind === 'buddy-pcp';
   const first = Array.from(
     { length: workers },
     (_, i) => runWorker(kind, buf, control, 1000 + i, Math.round((ops * (i + 1)) / workers), 0, SLOTS, quiet).done,

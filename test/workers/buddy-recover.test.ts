@@ -7,8 +7,17 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Arena, BuddyAllocator, InvalidArgumentError, SlabCache } from '../../src/index.js';
-import { H_WORKERS } from '../../src/memory/header.js';
+import { B_PCP_OFF, PCP_WORDS } from '../../src/buddy/layout.js';
+import { H_WORKERS, HeaderSlot, readSlot } from '../../src/memory/header.js';
+import type { Memory } from '../../src/index.js';
 import { type Result, drainExchange, makeHeap, runWorker } from './buddy-harness.js';
+
+/** Pages on the per-worker lists of `slot` (read from the buddy's table: its lock may be held). */
+function heldBy(memory: Memory, slot: number): number {
+  const table = memory.u32[(readSlot(memory, HeaderSlot.Buddy) >>> 2) + B_PCP_OFF]! >>> 2;
+  const e = table + slot * PCP_WORDS;
+  return memory.i32[e + 1]! + 2 * memory.i32[e + 3]!;
+}
 
 const RECOVER = { buddy: BuddyAllocator.recover, slab: SlabCache.recover, arena: Arena.recover };
 
@@ -27,6 +36,7 @@ describe.each(['buddy', 'slab', 'arena'] as const)(
       });
       await holder.terminate();
       expect(slot).toBeGreaterThanOrEqual(1);
+      if (kind === 'buddy') expect(heldBy(h.memory, slot)).toBeGreaterThan(0); // its lists hold pages
 
       const control = new SharedArrayBuffer((8 + 3 * 16) * 4);
       new Int32Array(control)[2] = 2;
@@ -43,6 +53,7 @@ describe.each(['buddy', 'slab', 'arena'] as const)(
       const recover = RECOVER[kind];
       expect(() => recover(h.memory, 0)).toThrow(InvalidArgumentError); // slot 0 is the maker's
       expect(recover(h.memory, slot)).toBe(true);
+      if (kind === 'buddy') expect(heldBy(h.memory, slot)).toBe(0); // given back
       expect(recover(h.memory, slot)).toBe(false); // nothing left to release
       const results = await Promise.all(others);
       expect(results.flatMap((r) => r.problems)).toEqual([]);

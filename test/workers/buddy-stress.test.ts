@@ -14,4 +14,7 @@ describe('one buddy, many workers', () => {
   it('4 workers (+4 joining later)', async () => {
     await stress('buddy', 4, SOAK ? 200_000 : 4_000);
   });
+  it('per-worker lists with high 6, batch 2: 3 workers (+3 joining later), 1- and 2-page blocks crossing workers', async () => {
+    await stress('buddy-pcp', 3, SOAK ? 300_000 : 6_000);
+  });
 });
