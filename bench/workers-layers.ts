@@ -5,8 +5,10 @@
  * thread-local (each worker frees its own blocks, a window of 256 live) and
  * producer/consumer (every block freed by the other worker of a pair,
  * handed over through a ring). Contenders: memkit as it is (its per-layer
- * locks), and memkit with one global lock around every call (the naive
- * design). The single-threaded row is the same loop on an unshared memory
+ * locks; the buddy with its per-worker page lists), memkit with one global
+ * lock around every call (the naive design), and for the buddy, memkit with
+ * no per-worker lists (`pcp: false`: the buddy lock on every call, as
+ * before the lists). `MEMKIT_LAYERS=buddy` (or `slab`) runs one layer. The single-threaded row is the same loop on an unshared memory
  * in this thread. Prints total ops/s (allocs + frees).
  *
  * On a busy 2-core machine the figures are noisy: compare rows of one run.
@@ -29,8 +31,8 @@ interface Row {
   opsPerSec: number;
 }
 
-function make(layer: Layer, memory: Memory): { alloc: () => number; free: (a: number) => void } {
-  const buddy = new BuddyAllocator({ memory, pageSize: 4096 });
+function make(layer: Layer, memory: Memory, pcp = true): { alloc: () => number; free: (a: number) => void } {
+  const buddy = new BuddyAllocator({ memory, pageSize: 4096, ...(pcp ? {} : { pcp: false as const }) });
   if (layer === 'buddy') return { alloc: () => buddy.allocPages(1), free: (a) => buddy.free(a) };
   const c = new SlabCache(buddy, { name: 'bench', size: 64 });
   return { alloc: () => c.alloc(), free: (a) => c.free(a) };
@@ -62,9 +64,9 @@ function singleThreaded(layer: Layer, ops: number): number {
   return ops / (ms / 1000);
 }
 
-async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, global: boolean) {
+async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, global: boolean, pcp = true) {
   const memory = Memory.create({ bytes: HEAP, shared: true });
-  make(layer, memory);
+  make(layer, memory, pcp);
   const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
@@ -97,23 +99,31 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const ops = quick ? 100_000 : 1_000_000;
   const reps = quick ? 1 : 3;
   const rows: Row[] = [];
-  for (const layer of ['slab', 'buddy'] as const) {
+  const only = process.env.MEMKIT_LAYERS;
+  for (const layer of (['slab', 'buddy'] as const).filter((l) => only === undefined || only === l)) {
     const st = median(Array.from({ length: reps }, () => singleThreaded(layer, ops)));
     rows.push({ layer, workload: 'thread-local', contender: 'one thread, not shared', workers: 1, opsPerSec: st });
     for (const mode of ['local', 'pc'] as const) {
       for (const n of mode === 'local' ? [1, 2, 4] : [2, 4]) {
         const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
-        for (const global of [false, true]) {
-          const m: number[] = [];
-          for (let r = 0; r < reps; r++) m.push(await shared(layer, mode, n, ops, global));
-          const contender = global ? 'memkit + one global lock' : 'memkit';
-          rows.push({ layer, workload, contender, workers: n, opsPerSec: median(m) });
-        }
+        // the buddy also without its per-worker lists; the contenders' rounds alternate
+        const kinds = layer === 'buddy' ? (['memkit', 'global', 'nopcp'] as const) : (['memkit', 'global'] as const);
+        const m = kinds.map(() => [] as number[]);
+        for (let r = 0; r < reps; r++)
+          for (let k = 0; k < kinds.length; k++)
+            m[k]!.push(await shared(layer, mode, n, ops, kinds[k] === 'global', kinds[k] !== 'nopcp'));
+        kinds.forEach((kind, k) => {
+          const contender =
+            kind === 'global' ? 'memkit + one global lock' : kind === 'nopcp' ? 'memkit, pcp: false' : 'memkit';
+          rows.push({ layer, workload, contender, workers: n, opsPerSec: median(m[k]!) });
+        });
       }
     }
   }
-  console.log('| layer | workload | contender | workers | M ops/s | memkit / global lock | memkit / one thread |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(
+    '| layer | workload | contender | workers | M ops/s | memkit / global lock | memkit / one thread | memkit / pcp: false |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
   const like = (r: Row, contender: string): Row | undefined =>
     rows.find(
       (x) => x.layer === r.layer && x.workload === r.workload && x.workers === r.workers && x.contender === contender,
@@ -121,10 +131,11 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   for (const r of rows) {
     const g = like(r, 'memkit + one global lock');
     const one = like(r, 'one thread, not shared');
+    const nopcp = like(r, 'memkit, pcp: false');
     const ratio = (x: Row | undefined): string =>
       r.contender === 'memkit' && x !== undefined ? `${(r.opsPerSec / x.opsPerSec).toFixed(2)}x` : '';
     console.log(
-      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${ratio(g)} | ${ratio(one)} |`,
+      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${ratio(g)} | ${ratio(one)} | ${ratio(nopcp)} |`,
     );
   }
   console.log('');
