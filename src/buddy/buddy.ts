@@ -21,6 +21,20 @@
  *   I4  freePages = sum over k of count[k] * 2^k.
  *   I5  A region whose size is not a power of two is seeded with the largest
  *       aligned blocks that fit, so I1..I4 hold from the start.
+ *   I6  (shared memory) A block on a worker's per-worker list (info CACHED,
+ *       order 0 or 1) is on exactly one such list and on no free list; the
+ *       usedBlocks word counts allocated + cached blocks, freePages (the
+ *       word) only the free lists' pages.
+ *
+ * Per-worker lists (the kernel's per-CPU page lists; docs/workers.md): on a
+ * shared memory an attached worker's 1- and 2-page allocs pop its own
+ * list and its frees push on it, with plain reads and writes and no lock
+ * (only the owner touches a slot's lists; under the buddy lock it takes
+ * `batch` pages' worth when a list is empty and gives some back past
+ * `high`). A block changes between cached and allocated under the owner's
+ * hand only, so a reader under the lock sees either kind, never a free one:
+ * the buddy never merges with it. The owner writes a popped block's length
+ * before its info byte, and a pushed block's info byte before its link.
  *
  * All state lives in the buffer (see layout.ts); this object only caches
  * offsets and the views' owner, so `attach` on another worker, or on a copy
@@ -664,8 +678,10 @@ export class BuddyAllocator {
   }
 
   /**
-   * Leaves the heap: gives back the worker slot that {@link BuddyAllocator.attach}
-   * took on a shared memory (nothing to do otherwise). Blocks stay allocated;
+   * Leaves the heap: gives the blocks on this worker's per-worker lists back
+   * to the buddy ({@link BuddyAllocator.drain}) and the worker slot that
+   * {@link BuddyAllocator.attach} took on a shared memory (nothing to do
+   * otherwise). Blocks stay allocated;
    * the instance must not be used after. Idempotent.
    *
    * @example
@@ -754,7 +770,8 @@ export class BuddyAllocator {
   /**
    * Releases what a worker that died without {@link BuddyAllocator.detach}
    * held in the buddy allocator of `memory`: the buddy lock, if its slot held
-   * it, and the slot. Call it from the thread that saw the worker exit.
+   * it, the blocks on its per-worker lists (back to the buddy's free lists),
+   * and the slot. Call it from the thread that saw the worker exit.
    * Blocks the worker allocated stay allocated (others may use them).
    * Returns true if the dead worker held the lock (then the state may be
    * half-updated by the operation it was in: run `checkInvariants()`).
