@@ -904,10 +904,14 @@ export class BuddyAllocator {
    * memory grows or OutOfMemoryError is thrown.
    */
   private allocLocked(n: number, exact: boolean): number {
-    if (this.pcpAt >= 0 && typeof n === 'number' && n >= 1 && n <= 0x40000000) {
+    if (this.pcpAt >= 0 && typeof n === 'number' && (n | 0) === n && n >= 1 && n <= 0x40000000) {
       const order = n === 1 ? 0 : 32 - Math.clz32(n - 1);
       const i32 = this.state.i32;
-      if (i32[this.w + B_NON_EMPTY]! >>> order === 0 && (i32[this.pcpAt]! !== NIL || i32[this.pcpAt + 2]! !== NIL))
+      if (
+        order <= this.maxOrder &&
+        i32[this.w + B_NON_EMPTY]! >>> order === 0 &&
+        (i32[this.pcpAt]! !== NIL || i32[this.pcpAt + 2]! !== NIL)
+      )
         this.drainHere();
     }
     return exact ? this.allocPagesExactHere(n) : this.allocPagesHere(n);

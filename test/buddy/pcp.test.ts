@@ -246,6 +246,49 @@ describe('per-worker page lists', () => {
     }, /not a free head|I2/);
   });
 
+  it('bad arguments to a worker with cached pages: a typed error, its lists and the heap unchanged', () => {
+    const { buddy, memory } = heap(64, { high: 8, batch: 4 });
+    const w = BuddyAllocator.attach(memory);
+    const two = w.allocPages(2);
+    w.free(w.allocPages(1)); // pages on its order-0 list
+    const other = new BuddyAllocator({ memory: Memory.create({ bytes: 1 << 20, shared: true }) });
+    const foreign = other.allocPages(1);
+    const e = entry(w, w.slot);
+    const state = (): string =>
+      JSON.stringify([buddy.stats(), buddy.freeCounts(), Array.from(memory.i32.subarray(e, e + 4))]);
+    const before = state();
+    const values: unknown[] = [
+      0,
+      -1,
+      1.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      -0,
+      2 ** 31,
+      2 ** 32,
+      2 ** 53,
+      '4096',
+      10n,
+      null,
+      undefined,
+      { valueOf: () => two },
+      [two],
+      true,
+    ];
+    for (const v of [...values, two + 1, two + buddy.pageSize, foreign]) {
+      expect(() => w.free(v as number), String(v)).toThrow(MemkitError);
+      expect(state()).toBe(before);
+    }
+    for (const v of [...values, 2 ** 30, 65]) {
+      expect(() => w.allocPages(v as number), String(v)).toThrow(MemkitError);
+      expect(state()).toBe(before);
+    }
+    buddy.checkInvariants();
+    w.free(two);
+    w.detach();
+  });
+
   it('pcp option: bad values are InvalidArgumentError naming it, nothing made', () => {
     for (const pcp of [
       0,
