@@ -140,7 +140,7 @@ export interface BuddyOptions {
    * without the buddy lock. `high`: pages a worker may keep before it gives
    * `batch` back; `batch`: pages' worth of blocks it takes from the buddy
    * when its list is empty (`1 <= batch <= high <= 65535`). Default: `high`
-   * = pages / 64 (at least 1, at most 1024), `batch` = high / 4 (at least 1,
+   * = maxPages / 64 (at least 1, at most 1024), `batch` = high / 4 (at least 1,
    * at most 63). `false`: no lists, every call takes the buddy lock.
    */
   pcp?: { high?: number; batch?: number } | false;
