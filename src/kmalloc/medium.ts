@@ -172,7 +172,9 @@ export class MediumHeaps {
     if (s !== this.slot) return this.freeRemote(addr, s);
     const mem = this.memory;
     mem.sync();
-    if (mem.u32[this.remoteAt] !== 0) this.drain(this.slot); // a block freed twice is then free: refused below
+    // Another worker's free of this block may wait on the list: then this one is a double free.
+    if (mem.u32[this.remoteAt] !== 0 && this.drain(this.slot, addr))
+      throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
     (this.own ?? this.ownHeap()).freeLocked(addr);
   }
 
@@ -180,23 +182,25 @@ export class MediumHeaps {
   realloc(addr: number, size: number): number {
     const mem = this.memory;
     mem.sync();
-    if (mem.u32[this.remoteAt] !== 0) this.drain(this.slot);
+    if (mem.u32[this.remoteAt] !== 0 && this.drain(this.slot, addr))
+      throw new InvalidFreeError(`krealloc(${hex(addr)}): block already freed by another worker`, addr);
     return (this.own ?? this.ownHeap()).reallocLocked(addr, size);
   }
 
   /**
    * Takes slot `s`'s remote list whole (one exchange) and frees its blocks
    * into the heap. The caller is the slot's worker, or holds the heap lock
-   * for a slot nobody holds.
+   * for a slot nobody holds. True when `watch` was on the list.
    */
-  drain(s: number): void {
+  drain(s: number, watch = 0): boolean {
     const mem = this.memory;
     const heap = s === this.slot ? (this.own ?? this.ownHeap()) : this.heapOf(s);
     let p = Atomics.exchange(mem.i32, remoteHead(this.m, s), 0) >>> 0;
     if (heap === null) {
       if (p !== 0) throw new HeapCorruptionError(`kmalloc: slot ${s} has remote frees but no medium heap`, p);
-      return;
+      return false;
     }
+    let seen = false;
     for (let steps = 0; p !== 0; steps++) {
       const u32 = mem.u32;
       const a = p >>> 2;
@@ -207,8 +211,10 @@ export class MediumHeaps {
         throw new HeapCorruptionError(`kmalloc: block ${hex(p)} on slot ${s}'s remote list has a bad tag`, p + 4);
       // Two workers racing to free one block may both have pushed it: the second is dropped.
       if (heap.isAllocatedLocked(p)) heap.freeLocked(p);
+      if (p === watch) seen = true;
       p = next;
     }
+    return seen;
   }
 
   // ------------------------------------------------------- other workers
