@@ -51,13 +51,16 @@
  *
  * ## Many workers (docs/workers.md)
  *
- * Lock order (acyclic; the lock words are K_LOCK here and T_LOCK in
- * src/tlsf/layout.ts, taken with src/memory/lock.ts):
- *   1. the kmalloc heap lock, K_LOCK (its TLSF heap takes this same word, so
- *      Kmalloc calls the TLSF `*Locked` methods under it);
+ * Lock order (acyclic; the lock words are K_LOCK here and the buddy's,
+ * taken with src/memory/lock.ts):
+ *   1. the kmalloc heap lock, K_LOCK (an unshared heap's one TLSF heap takes
+ *      this same word when used directly, and Kmalloc calls the TLSF
+ *      `*Locked` methods under it);
  *   2. under it: the buddy's own lock, if the buddy has one (BuddyAllocator).
- *   No lock is held while a worker works on its own pages: the class-page
- *   fast paths and remote frees take none (remote frees use Atomics only).
+ *   No lock is held while a worker works on its own pages or its own TLSF
+ *   heap: the class-page fast paths, its medium alloc/free and remote frees
+ *   take none (remote frees use Atomics only); a chunk refill of its TLSF
+ *   heap takes the buddy lock alone (medium.ts).
  *
  * Every worker slot (0: the heap's maker; 1..31: attach on a shared memory)
  * has a cur[] table of its own, so a worker allocates only from pages whose
@@ -92,9 +95,13 @@
  * first ADOPT_SCAN abandoned pages (gives back the empty ones, adopts the
  * first with a free block), and `shrink` gives back every empty one.
  *
- * The pages, TLSF chunks and large blocks come from the buddy under the heap
- * lock; so do the TLSF tier's operations (sizes above maxClass, 4 KiB by
- * default on a shared memory) and the large blocks'.
+ * Medium sizes (above maxClass, 4 KiB by default on a shared memory, up to
+ * largeAbove) on a shared heap: a TLSF heap per worker slot, its chunks'
+ * pages carrying the slot in the heap byte; the owner allocates and frees
+ * without a lock, other workers' frees go on the slot's remote list (one
+ * compareExchange) and the owner drains it before its next medium call (see
+ * medium.ts). Class pages come from the buddy under the heap lock; TLSF
+ * chunks under the buddy lock alone; large blocks under the heap lock.
  *
  * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
  * are each on exactly one of free / local_free / thread_free / the
@@ -112,7 +119,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (4)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -123,7 +130,10 @@
  *                               no two workers' tables share a cache line)
  *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
  *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
- *        (next 64-byte line)    with flag 2 (a shared memory): the thread_free table, 8 words
+ *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
+ *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
+ *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
  * ```
@@ -235,10 +245,9 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 64, or 512 on a
-   * shared memory, where class pages are per worker and the TLSF tier takes
-   * the heap lock); larger sizes go to the TLSF heap, then (above what a
-   * TLSF chunk holds) to buddy pages.
+   * Largest size served by a size-class page (default 64, or 4096 on a
+   * shared memory, where class pages and TLSF heaps are per worker); larger
+   * sizes go to the TLSF tier, then (above what a TLSF chunk holds) to buddy pages.
    * Larger values put more sizes on the fast path and cost utilization
    * (docs/kmalloc.md has the figures).
    */
@@ -1629,10 +1638,13 @@ export class Kmalloc implements ByteAllocator {
       const d = this.pt + (pg << PAGE_SHIFT);
       if ((this.memory.u32[d + P_INFO]! & OWNER_MASK) !== OWNER_LARGE) return this.badFree(addr, OWNER_NONE_VALUE); // freed meanwhile
       const pages = this.memory.u32[d + P_FREELIST]!;
-      this.buddy.free(addr);
-      const u32 = this.memory.u32;
+      // The descriptor is cleared before the pages go back: once they are the buddy's, a worker
+      // refilling its own TLSF heap (no heap lock) may take them and mark them as its chunk.
+      let u32 = this.memory.u32;
       u32[d + P_INFO] = 0;
       u32[d + P_FREELIST] = 0;
+      this.buddy.free(addr);
+      u32 = this.memory.u32;
       u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
       u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
     } finally {

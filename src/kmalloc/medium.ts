@@ -46,6 +46,7 @@ import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, hex } from '../
 import type { Memory } from '../memory/index.js';
 import { MAX_WORKERS } from '../memory/lock.js';
 import type { SlabSpace } from '../slab/index.js';
+import { P_INFO, makeInfo } from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
 import { T_CHUNKS, T_KEY, T_MAGIC, TLSF_MAGIC, T_USED_BLOCKS, controlBytes } from '../tlsf/layout.js';
 
@@ -62,12 +63,24 @@ const MIN_BLOCK = 16;
 const NOT_BLOCK = -1;
 const LOOKS_FREE = -2;
 
-/** The onChunk of slot `slot`'s TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF of that slot. */
+/**
+ * The onChunk of slot `slot`'s TLSF heap: marks the chunk's pages as
+ * OWNER_TLSF of that slot when it is added. When it is given back the TLSF
+ * heap has already returned the pages to the buddy (tlsf.ts's releaseChunk:
+ * `buddy.free`, then onChunk), and with no heap lock around a worker's own
+ * TLSF heap another worker may have taken them and marked them as its own
+ * meanwhile: so each page's INFO word is cleared with a compareExchange from
+ * this chunk's value, never overwritten. (The chunk's other descriptor words
+ * are never written: they stay 0.)
+ */
 export function markChunk(space: SlabSpace, slot: number) {
+  const info = makeInfo(OWNER_TLSF, slot << 8) | 0;
   return (addr: number, pages: number, added: boolean): void => {
     const pg = (addr - space.buddy.base) >>> space.buddy.pageShift;
-    if (added) space.setOwner(pg, pages, OWNER_TLSF, false, slot << 8);
-    else space.clearPages(pg, pages);
+    if (added) return space.setOwner(pg, pages, OWNER_TLSF, false, slot << 8);
+    const mem = space.memory;
+    mem.sync();
+    for (let i = 0; i < pages; i++) Atomics.compareExchange(mem.i32, space.descriptor(pg + i) + P_INFO, info, 0);
   };
 }
 
