@@ -18,7 +18,16 @@ import { consume, produce } from '../ring.js';
 export const WINDOW = 1024;
 export const WARM_UP = 1_000_000;
 
-const { heap, control, mode, index, ops, global, maxSize, minSize = 16 } = workerData as {
+const {
+  heap,
+  control,
+  mode,
+  index,
+  ops,
+  global,
+  maxSize,
+  minSize = 16,
+} = workerData as {
   heap: SharedArrayBuffer;
   control: SharedArrayBuffer;
   mode: 'local' | 'producer' | 'consumer';

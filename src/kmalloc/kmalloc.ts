@@ -759,9 +759,13 @@ export class Kmalloc implements ByteAllocator {
       throw new HeapCorruptionError('kmalloc: damaged TLSF heap (chunk pages)', u32[k + K_TLSF]!);
     Kmalloc.fsck(buddy, space, chunkPages * buddy.pageSize - 16, u32, k, n, busy);
     const heap = new Kmalloc({}, { buddy, space, tlsf, k, slot });
-    heap.med?.checkAll(busy, (what, word) => {
-      throw new HeapCorruptionError(`kmalloc: damaged medium heaps: ${what}`, word * 4);
-    }, space.pageTable);
+    heap.med?.checkAll(
+      busy,
+      (what, word) => {
+        throw new HeapCorruptionError(`kmalloc: damaged medium heaps: ${what}`, word * 4);
+      },
+      space.pageTable,
+    );
     return heap;
   }
 
@@ -1695,7 +1699,8 @@ export class Kmalloc implements ByteAllocator {
     mem.sync();
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    const info = addr >>> 0 === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! : 0;
+    const info =
+      addr >>> 0 === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! : 0;
     const own = info & OWNER_MASK;
     if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
       if (this.locate(addr) !== LIVE_BLOCK)

@@ -265,7 +265,7 @@ export class MediumHeaps {
     const limit = u32.length >>> 2;
     for (let p = Atomics.load(mem.i32, remoteHead(this.m, s)) >>> 0, n = 0; p !== 0 && n < limit; n++) {
       if (p === addr) return true;
-      if ((p & 7) !== 0 || (p >>> 2) >= u32.length) return false;
+      if ((p & 7) !== 0 || p >>> 2 >= u32.length) return false;
       p = u32[p >>> 2]!;
     }
     return false;
@@ -375,7 +375,8 @@ export class MediumHeaps {
       if ((skip & (1 << s)) !== 0) continue;
       const region = mem.u32[this.m + s]!;
       if (region === 0) {
-        if (mem.u32[remoteHead(this.m, s)] !== 0) bad(`slot ${s} has remote frees but no medium heap`, remoteHead(this.m, s));
+        if (mem.u32[remoteHead(this.m, s)] !== 0)
+          bad(`slot ${s} has remote frees but no medium heap`, remoteHead(this.m, s));
         continue;
       }
       if (region < this.base || (region - this.base) % this.buddy.pageSize !== 0 || !this.buddy.isAllocated(region))
@@ -388,7 +389,7 @@ export class MediumHeaps {
         const pg = (A - this.base) >>> this.buddy.pageShift;
         for (let i = 0; i < this.chunkPages; i++) {
           const d = pageTable + ((pg + i) << 3) + 1;
-          if (u32[d] !== ((OWNER_TLSF | (s << 24)) >>> 0))
+          if (u32[d] !== (OWNER_TLSF | (s << 24)) >>> 0)
             bad(`page ${pg + i} of slot ${s}'s TLSF chunk ${hex(A)} is not marked as that slot's`, d);
         }
       });
@@ -396,10 +397,12 @@ export class MediumHeaps {
       const seen = new Set<number>();
       const w = remoteHead(this.m, s);
       for (let p = u32[w]!; p !== 0; p = u32[p >>> 2]!) {
-        if (seen.has(p) || seen.size >= used) bad(`slot ${s}'s remote list loops or holds more blocks than are used`, w);
+        if (seen.has(p) || seen.size >= used)
+          bad(`slot ${s}'s remote list loops or holds more blocks than are used`, w);
         if (this.check(p, s) < 0 || !heap.isAllocatedLocked(p))
           bad(`slot ${s}'s remote list holds ${hex(p)}, not a used block of its heap`, w);
-        if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key) bad(`block ${hex(p)} on slot ${s}'s remote list has a bad tag`, (p >>> 2) + 1);
+        if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key)
+          bad(`block ${hex(p)} on slot ${s}'s remote list has a bad tag`, (p >>> 2) + 1);
         seen.add(p);
       }
     }

@@ -29,8 +29,7 @@ describe('Kmalloc medium tier: a TLSF heap per worker slot', () => {
       const locks = countLock(k);
       const live: number[] = [];
       for (let i = 0; i < 4000; i++) {
-        if (live.length > 40 || (live.length > 0 && i % 3 === 0))
-          k.free(live.splice((i * 7) % live.length, 1)[0]!);
+        if (live.length > 40 || (live.length > 0 && i % 3 === 0)) k.free(live.splice((i * 7) % live.length, 1)[0]!);
         else live.push(k.alloc(MEDIUM[i % MEDIUM.length]! + (i % 50)));
       }
       for (const p of live) k.free(p);
