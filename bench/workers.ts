@@ -11,7 +11,9 @@
  * workload, thread-local with sizes 16 B .. 4 KiB, sets a shared heap with
  * maxClass 512 (sizes above it in the TLSF tier, under the heap lock) beside
  * the default maxClass 4096 (per-worker class pages for them too), with the
- * heap's footprint. `MEMKIT_WORKLOADS=local|pc|medium` runs one workload;
+ * heap's footprint; and a thread-local 4 KiB-32 KiB workload (the TLSF tier:
+ * per-worker TLSF heaps beside one global lock, 1 and 2 workers).
+ * `MEMKIT_WORKLOADS=local|pc|medium|tlsf` runs one workload;
  * `MEMKIT_KMALLOC_OPTIONS='{"maxClass":64}'` measures another Kmalloc configuration.
  *
  * Goals (issue 12, on a 2-core machine): thread-local, 2 workers >= 1.7x one;
@@ -192,6 +194,7 @@ async function memkit(
   global: boolean,
   maxSize = 512,
   options: object = KMALLOC_OPTIONS,
+  minSize = 16,
 ): Promise<Rate> {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   new Kmalloc({ memory, ...options });
@@ -200,7 +203,7 @@ async function memkit(
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';
     return new Worker(new URL('./workers/worker.mjs', import.meta.url), {
-      workerData: { heap: memory.buffer, control, mode: role, index, ops, global, maxSize },
+      workerData: { heap: memory.buffer, control, mode: role, index, ops, global, maxSize, minSize },
     });
   });
   const ready = ws.map(
@@ -280,6 +283,34 @@ async function medium(bin: string | null, ops: number, reps: number): Promise<Ro
   return rows;
 }
 
+/** The TLSF workload's sizes: 4 KiB .. 32 KiB, all above the shared heap's default maxClass. */
+const TLSF_MIN = 4 << 10;
+const TLSF_MAX = 32 << 10;
+
+/**
+ * Thread-local, sizes 4 KiB .. 32 KiB (above the shared heap's maxClass):
+ * the TLSF tier. Each worker allocates from a TLSF heap of its own slot and
+ * frees into it without the heap lock (src/kmalloc/medium.ts); beside it the
+ * same heap with one global lock around every call, which is what every
+ * medium call paid before per-worker TLSF heaps (the one TLSF heap under the
+ * kmalloc heap lock). Sizes that whole pages serve with at most 1/32 waste
+ * (about 14% of these) take the large tier, under the heap lock, in both.
+ */
+async function tlsf(ops: number, reps: number): Promise<Row[]> {
+  const workload = `thread-local, ${TLSF_MIN >> 10}-${TLSF_MAX >> 10} KiB`;
+  const rows: Row[] = [];
+  for (const n of [1, 2]) {
+    const m: Rate[] = [];
+    const g: Rate[] = [];
+    for (let r = 0; r < reps; r++) {
+      m.push(await memkit('local', n, ops, false, TLSF_MAX, KMALLOC_OPTIONS, TLSF_MIN));
+      g.push(await memkit('local', n, ops, true, TLSF_MAX, KMALLOC_OPTIONS, TLSF_MIN));
+    }
+    rows.push(rowOf(workload, PER_WORKER, n, m), rowOf(workload, GLOBAL_LOCK, n, g));
+  }
+  return rows;
+}
+
 /** A table row: the medians of a contender's runs (the footprint where its runs measured one). */
 function rowOf(workload: string, contender: string, workers: number, rs: Rate[]): Row {
   const fp = rs.map((r) => r.footprint ?? 0);
@@ -321,11 +352,17 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     opsPerSec: st,
     opsPerCpuSec: median(sts.map((r) => r.cpu)),
   });
-  // MEMKIT_WORKLOADS=pc (or local, or medium) runs one workload only.
-  const workloads = (['local', 'pc', 'medium'] as const).filter((w) => (process.env.MEMKIT_WORKLOADS ?? w) === w);
+  // MEMKIT_WORKLOADS=pc (or local, medium, tlsf) runs one workload only.
+  const workloads = (['local', 'pc', 'medium', 'tlsf'] as const).filter(
+    (w) => (process.env.MEMKIT_WORKLOADS ?? w) === w,
+  );
   for (const mode of workloads) {
     if (mode === 'medium') {
       rows.push(...(await medium(bin, ops, reps)));
+      continue;
+    }
+    if (mode === 'tlsf') {
+      rows.push(...(await tlsf(ops / 4, reps))); // a quarter of the ops: each block is 4-32 KiB
       continue;
     }
     for (const n of mode === 'local' ? [1, 2, 4] : [2, 4]) {

@@ -18,17 +18,28 @@ import { consume, produce } from '../ring.js';
 export const WINDOW = 1024;
 export const WARM_UP = 1_000_000;
 
-const { heap, control, mode, index, ops, global, maxSize } = workerData as {
+const {
+  heap,
+  control,
+  mode,
+  index,
+  ops,
+  global,
+  maxSize,
+  minSize = 16,
+} = workerData as {
   heap: SharedArrayBuffer;
   control: SharedArrayBuffer;
   mode: 'local' | 'producer' | 'consumer';
   index: number;
   ops: number;
   global: boolean;
-  /** Sizes are 16 B .. maxSize, uniform. */
+  /** Sizes are minSize .. maxSize, uniform. */
   maxSize: number;
+  /** Smallest size (default 16 B). */
+  minSize?: number;
 };
-const SPAN = maxSize - 15;
+const SPAN = maxSize - minSize + 1;
 const k = Kmalloc.attach(Memory.wrap(heap));
 const ctl = new Int32Array(control);
 const GLOBAL_LOCK = 1;
@@ -62,7 +73,7 @@ function local(ops: number, win: Float64Array): void {
   for (let i = 0; i < ops; i += 2) {
     const s = next() & (WINDOW - 1);
     if (win[s] !== 0) kfree(win[s]!);
-    const p = kmalloc(16 + (next() % SPAN));
+    const p = kmalloc(minSize + (next() % SPAN));
     u8[p] = 1;
     win[s] = p;
   }
@@ -70,7 +81,7 @@ function local(ops: number, win: Float64Array): void {
 
 /** The producer's block: a random size, its first byte written (as a user would). */
 function made(): number {
-  const p = kmalloc(16 + (next() % SPAN));
+  const p = kmalloc(minSize + (next() % SPAN));
   u8[p] = 1;
   return p;
 }

@@ -51,13 +51,16 @@
  *
  * ## Many workers (docs/workers.md)
  *
- * Lock order (acyclic; the lock words are K_LOCK here and T_LOCK in
- * src/tlsf/layout.ts, taken with src/memory/lock.ts):
- *   1. the kmalloc heap lock, K_LOCK (its TLSF heap takes this same word, so
- *      Kmalloc calls the TLSF `*Locked` methods under it);
+ * Lock order (acyclic; the lock words are K_LOCK here and the buddy's,
+ * taken with src/memory/lock.ts):
+ *   1. the kmalloc heap lock, K_LOCK (an unshared heap's one TLSF heap takes
+ *      this same word when used directly, and Kmalloc calls the TLSF
+ *      `*Locked` methods under it);
  *   2. under it: the buddy's own lock, if the buddy has one (BuddyAllocator).
- *   No lock is held while a worker works on its own pages: the class-page
- *   fast paths and remote frees take none (remote frees use Atomics only).
+ *   No lock is held while a worker works on its own pages or its own TLSF
+ *   heap: the class-page fast paths, its medium alloc/free and remote frees
+ *   take none (remote frees use Atomics only); a chunk refill of its TLSF
+ *   heap takes the buddy lock alone (medium.ts).
  *
  * Every worker slot (0: the heap's maker; 1..31: attach on a shared memory)
  * has a cur[] table of its own, so a worker allocates only from pages whose
@@ -92,9 +95,13 @@
  * first ADOPT_SCAN abandoned pages (gives back the empty ones, adopts the
  * first with a free block), and `shrink` gives back every empty one.
  *
- * The pages, TLSF chunks and large blocks come from the buddy under the heap
- * lock; so do the TLSF tier's operations (sizes above maxClass, 4 KiB by
- * default on a shared memory) and the large blocks'.
+ * Medium sizes (above maxClass, 4 KiB by default on a shared memory, up to
+ * largeAbove) on a shared heap: a TLSF heap per worker slot, its chunks'
+ * pages carrying the slot in the heap byte; the owner allocates and frees
+ * without a lock, other workers' frees go on the slot's remote list (one
+ * compareExchange) and the owner drains it before its next medium call (see
+ * medium.ts). Class pages come from the buddy under the heap lock; TLSF
+ * chunks under the buddy lock alone; large blocks under the heap lock.
  *
  * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
  * are each on exactly one of free / local_free / thread_free / the
@@ -112,7 +119,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (4)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -123,7 +130,10 @@
  *                               no two workers' tables share a cache line)
  *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
  *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
- *        (next 64-byte line)    with flag 2 (a shared memory): the thread_free table, 8 words
+ *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
+ *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
+ *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
  * ```
@@ -151,6 +161,8 @@ import { HEADER_BYTES, HeaderSlot, readSlot, writeSlot, type ByteAllocator, type
 import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
+import { T_CHUNK_PAGES } from '../tlsf/layout.js';
+import { MEDIUM_WORDS, MediumHeaps, markChunk } from './medium.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
@@ -233,10 +245,9 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 64, or 512 on a
-   * shared memory, where class pages are per worker and the TLSF tier takes
-   * the heap lock); larger sizes go to the TLSF heap, then (above what a
-   * TLSF chunk holds) to buddy pages.
+   * Largest size served by a size-class page (default 64, or 4096 on a
+   * shared memory, where class pages and TLSF heaps are per worker); larger
+   * sizes go to the TLSF tier, then (above what a TLSF chunk holds) to buddy pages.
    * Larger values put more sizes on the fast path and cost utilization
    * (docs/kmalloc.md has the figures).
    */
@@ -270,7 +281,7 @@ const SHARED_MAX_CLASS = 4096;
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
 const KMALLOC_MAGIC = 0x4c414d4b;
-const KMALLOC_VERSION = 4;
+const KMALLOC_VERSION = 5;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 const K_LOCK = 0;
 const K_MAGIC = 1;
@@ -323,18 +334,14 @@ const RED_INACTIVE = 0xbb;
 interface State {
   buddy: BuddyAllocator;
   space: SlabSpace;
-  tlsf: TlsfHeap;
+  tlsf: TlsfHeap | null; // the K_TLSF heap (null: another worker's own heap, not opened)
   k: number; // u32 index of the control block
   slot: number; // the worker slot of the instance (0: the heap's maker, or an unshared memory)
 }
 
-/** The onChunk of Kmalloc's TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF. */
+/** The onChunk of Kmalloc's (slot 0's) TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF. */
 function markTlsfChunk(space: SlabSpace) {
-  return (addr: number, pages: number, added: boolean): void => {
-    const pg = (addr - space.buddy.base) >>> space.buddy.pageShift;
-    if (added) space.setOwner(pg, pages, OWNER_TLSF, false);
-    else space.clearPages(pg, pages);
-  };
+  return markChunk(space, 0);
 }
 
 /**
@@ -446,14 +453,23 @@ export class Kmalloc implements ByteAllocator {
   readonly classSizes: readonly number[];
   /** Largest size served by a size-class page. */
   readonly maxClass: number;
-  /** The TLSF heap of the sizes (maxClass, tlsf.maxSize]. */
-  readonly tlsf: TlsfHeap;
+  /**
+   * The TLSF heap of the sizes (maxClass, largeAbove]: on a shared heap this
+   * worker slot's own (made on first use), used without a lock by this worker only.
+   */
+  get tlsf(): TlsfHeap {
+    return this.med === null ? this.heap0 : this.med.ownHeap();
+  }
   /** Sizes above this go to buddy pages (the TLSF heap serves (maxClass, largeAbove]). */
   readonly largeAbove: number;
   /** True when the debug checks are on. */
   readonly debug: boolean;
 
   // Derived from the control block (hot-path copies; the buffer is the truth).
+  /** The one TLSF heap of an unshared heap (K_TLSF); on a shared one slot 0's, opened by slot 0 only. */
+  private readonly heap0: TlsfHeap;
+  /** The per-slot TLSF heaps (src/kmalloc/medium.ts) of a heap laid out shared; null otherwise. */
+  private readonly med: MediumHeaps | null;
   private readonly space: SlabSpace;
   private readonly k: number;
   private readonly cur: number; // u32 index of cur[0]
@@ -508,7 +524,7 @@ export class Kmalloc implements ByteAllocator {
     this.buddy = buddy;
     this.memory = memory;
     this.space = space;
-    this.tlsf = tlsf;
+    this.heap0 = tlsf as TlsfHeap; // null only with med (a shared heap's other slots)
     this.k = k;
     this.cur = curTable(k, n, st.slot);
     this.noPage = k + K_NO_PAGE;
@@ -552,7 +568,28 @@ export class Kmalloc implements ByteAllocator {
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
-    tlsf.shareLock(k + K_LOCK, st.slot); // k.tlsf used directly takes the heap lock too
+    if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0) {
+      // Per-slot TLSF heaps (medium.ts); their control regions count as metadata.
+      const med = new MediumHeaps(
+        memory,
+        buddy,
+        space,
+        mediumTable(k, n),
+        st.slot,
+        this.key,
+        u32[(u32[k + K_TLSF]! >>> 2) + T_CHUNK_PAGES]!,
+        (on) => (on ? this.enter() : this.leave()),
+        (pages) => {
+          const w = this.memory.u32;
+          w[k + K_META_PAGES] = w[k + K_META_PAGES]! + pages;
+        },
+      );
+      if (tlsf !== null) med.adopt(0, tlsf);
+      this.med = med;
+    } else {
+      this.med = null;
+      tlsf!.shareLock(k + K_LOCK, st.slot); // k.tlsf used directly takes the heap lock too
+    }
   }
 
   /** Lays a new heap out in the buffer; returns where its state is. */
@@ -616,6 +653,7 @@ export class Kmalloc implements ByteAllocator {
     u32[k + K_CLASSES] = n;
     u32[k + K_MAX_CLASS] = sizes[n - 1]!;
     u32[k + K_TLSF] = tlsf.region;
+    if (remote) u32[mediumTable(k, n)] = tlsf.region; // slot 0's medium heap
     u32[k + K_LARGE_ABOVE] = Math.max(
       sizes[n - 1]!,
       checkInteger(options.largeAbove ?? tlsf.maxSize, 'largeAbove', 0, tlsf.maxSize),
@@ -679,7 +717,9 @@ export class Kmalloc implements ByteAllocator {
     const slot = joinWorker(memory.i32, H_WORKERS);
     lockMemory(memory, k + K_LOCK, slot);
     try {
-      return Kmalloc.open(memory, k, slot);
+      const heap = Kmalloc.open(memory, k, slot);
+      heap.med?.ownHeap(true); // this slot's medium heap (its leftover one, or a new one): k.tlsf is it
+      return heap;
     } catch (e) {
       leaveWorker(memory.i32, H_WORKERS, slot);
       throw e;
@@ -704,12 +744,29 @@ export class Kmalloc implements ByteAllocator {
         (k + K_FLAGS) * 4,
       );
     const space = SlabSpace.open(buddy, u32[k + K_SPACE]!);
-    const tlsf = TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
-    // On a shared memory other joined workers change their own queues without the lock: their
-    // queues are not read here (the lock-guarded lists are); on a copy every queue is.
+    // On a shared memory other joined workers change their own queues and medium heaps without
+    // the lock: those are not read here (the lock-guarded lists are); on a copy every one is.
     const busy = memory.shared ? u32[H_WORKERS]! & ~(1 << slot) : 0;
-    Kmalloc.fsck(buddy, space, tlsf, u32, k, n, busy);
-    return new Kmalloc({}, { buddy, space, tlsf, k, slot });
+    const perSlot = (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0;
+    // Slot 0's TLSF heap (K_TLSF) is its own on a shared heap: opened (and checked) only when idle.
+    const tlsf =
+      perSlot && (busy & 1) !== 0 ? null : TlsfHeap.attach(buddy, u32[k + K_TLSF]!, { onChunk: markTlsfChunk(space) });
+    const chunkPages = u32[(u32[k + K_TLSF]! >>> 2) + T_CHUNK_PAGES]!;
+    if (
+      tlsf === null &&
+      (chunkPages === 0 || (chunkPages & (chunkPages - 1)) !== 0 || chunkPages > 2 ** buddy.maxOrder)
+    )
+      throw new HeapCorruptionError('kmalloc: damaged TLSF heap (chunk pages)', u32[k + K_TLSF]!);
+    Kmalloc.fsck(buddy, space, chunkPages * buddy.pageSize - 16, u32, k, n, busy);
+    const heap = new Kmalloc({}, { buddy, space, tlsf, k, slot });
+    heap.med?.checkAll(
+      busy,
+      (what, word) => {
+        throw new HeapCorruptionError(`kmalloc: damaged medium heaps: ${what}`, word * 4);
+      },
+      space.pageTable,
+    );
+    return heap;
   }
 
   /**
@@ -724,7 +781,7 @@ export class Kmalloc implements ByteAllocator {
   private static fsck(
     buddy: BuddyAllocator,
     space: SlabSpace,
-    tlsf: TlsfHeap,
+    tlsfMax: number,
     u32: Uint32Array,
     k: number,
     n: number,
@@ -753,7 +810,7 @@ export class Kmalloc implements ByteAllocator {
     const maxClass = u32[k + K_MAX_CLASS]!;
     if (maxClass !== prev) bad(`maxClass ${maxClass}, largest class ${prev}`, k + K_MAX_CLASS);
     const largeAbove = u32[k + K_LARGE_ABOVE]!;
-    if (largeAbove < maxClass || largeAbove > tlsf.maxSize) bad(`largeAbove ${largeAbove}`, k + K_LARGE_ABOVE);
+    if (largeAbove < maxClass || largeAbove > tlsfMax) bad(`largeAbove ${largeAbove}`, k + K_LARGE_ABOVE);
     if (u32[k + K_META_PAGES]! > buddy.pages) bad(`meta pages ${u32[k + K_META_PAGES]!}`, k + K_META_PAGES);
     const pt = space.pageTable;
     const end = pt + (buddy.pages << PAGE_SHIFT);
@@ -837,31 +894,10 @@ export class Kmalloc implements ByteAllocator {
       size >>> 0 === size &&
       (-size & this.pageMask) << PAGE_FIT_SHIFT > size
     ) {
-      const p = this.lockAt < 0 ? this.tlsf.tryAllocLocked(size) : this.tryAllocMedium(size);
+      const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
       if (p !== 0) return p;
     }
     return this.allocOther(size);
-  }
-
-  /** The TLSF tier's alloc under the heap lock (a shared memory). */
-  private tryAllocMedium(size: number): number {
-    this.enter();
-    try {
-      return this.tlsf.tryAllocLocked(size);
-    } finally {
-      this.leave();
-    }
-  }
-
-  /** The TLSF tier's free, under the heap lock on a shared memory. */
-  private freeMedium(addr: number): void {
-    if (this.lockAt < 0) return this.tlsf.freeLocked(addr);
-    this.enter();
-    try {
-      this.tlsf.freeLocked(addr);
-    } finally {
-      this.leave();
-    }
   }
 
   /**
@@ -911,8 +947,8 @@ export class Kmalloc implements ByteAllocator {
           if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
           return;
         }
-      } else if (info === HotKmalloc.OWNER_TLSF && this.lockAt < 0) {
-        return this.tlsf.freeLocked(addr); // INFO of a TLSF chunk's page: the owner alone
+      } else if (info === HotKmalloc.OWNER_TLSF && this.med === null) {
+        return this.heap0.freeLocked(addr); // INFO of a TLSF chunk's page: the owner alone
       }
     }
     this.freeRest(addr);
@@ -926,7 +962,7 @@ export class Kmalloc implements ByteAllocator {
       const u32 = this.memory.u32;
       const d = this.pt + (pg << PAGE_SHIFT);
       const info = u32[d + P_INFO]!;
-      if (info === OWNER_TLSF && this.lockAt < 0) return this.tlsf.freeLocked(addr); // INFO of a TLSF page: the owner alone
+      if (info === OWNER_TLSF && this.med === null) return this.heap0.freeLocked(addr); // INFO of a TLSF page: the owner alone
       const cls = (info & OWNER_MASK) - OWNER_CLASS;
       if (cls >>> 0 < this.nClasses) {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
@@ -934,8 +970,8 @@ export class Kmalloc implements ByteAllocator {
         // Another worker's page (or an abandoned one): its thread_free list.
         if (addr < u32[h + P_UNUSED]! && onGrid(this.grid, cls << 2, rel) && info >>> HEAP_SHIFT !== this.slot)
           return this.freeRemote(h, addr, addr);
-      } else if ((info & OWNER_MASK) === OWNER_TLSF) {
-        return this.freeMedium(addr);
+      } else if ((info & OWNER_MASK) === OWNER_TLSF && this.med !== null) {
+        return this.med.free(addr, info >>> HEAP_SHIFT); // its slot's heap: no lock, or a remote free
       } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
         return this.freeLarge(addr, pg);
       }
@@ -1248,7 +1284,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       const pages = this.pagesOf[cls]!;
-      this.tlsf.shrinkLocked(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
+      this.shrinkSpare(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
       let addr: number;
       try {
         addr = this.buddy.allocPages(pages);
@@ -1536,7 +1572,7 @@ export class Kmalloc implements ByteAllocator {
       return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
     }
     if (size <= this.largeAbove && (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
-      const p = this.lockAt < 0 ? this.tlsf.tryAllocLocked(size) : this.tryAllocMedium(size);
+      const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
       if (p !== 0) return p;
       // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
     }
@@ -1557,7 +1593,7 @@ export class Kmalloc implements ByteAllocator {
         size,
       );
     }
-    this.tlsf.shrinkLocked();
+    this.shrinkSpare();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
@@ -1606,10 +1642,13 @@ export class Kmalloc implements ByteAllocator {
       const d = this.pt + (pg << PAGE_SHIFT);
       if ((this.memory.u32[d + P_INFO]! & OWNER_MASK) !== OWNER_LARGE) return this.badFree(addr, OWNER_NONE_VALUE); // freed meanwhile
       const pages = this.memory.u32[d + P_FREELIST]!;
-      this.buddy.free(addr);
-      const u32 = this.memory.u32;
+      // The descriptor is cleared before the pages go back: once they are the buddy's, a worker
+      // refilling its own TLSF heap (no heap lock) may take them and mark them as its chunk.
+      let u32 = this.memory.u32;
       u32[d + P_INFO] = 0;
       u32[d + P_FREELIST] = 0;
+      this.buddy.free(addr);
+      u32 = this.memory.u32;
       u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
       u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
     } finally {
@@ -1660,16 +1699,21 @@ export class Kmalloc implements ByteAllocator {
     mem.sync();
     const off = addr - this.base;
     const pg = off >>> this.shift;
-    const own =
-      addr >>> 0 === addr && off >= 0 && pg < this.maxPages
-        ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! & OWNER_MASK
-        : 0;
+    const info =
+      addr >>> 0 === addr && off >= 0 && pg < this.maxPages ? mem.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! : 0;
+    const own = info & OWNER_MASK;
     if (own >= OWNER_CLASS && own < OWNER_CLASS_DEBUG) {
       if (this.locate(addr) !== LIVE_BLOCK)
         throw new InvalidFreeError(`krealloc(${hex(addr)}): not a block allocated by kmalloc`, addr);
       usable = this.classSizes[this.locCls]!;
-    } else if (own === OWNER_TLSF && size > this.maxClass && size <= this.largeAbove) {
-      return this.reallocMedium(addr, size); // in place when it fits or the next block is free
+    } else if (
+      own === OWNER_TLSF &&
+      size > this.maxClass &&
+      size <= this.largeAbove &&
+      (this.med === null || info >>> HEAP_SHIFT === this.slot)
+    ) {
+      // In place when it fits or the next block is free (another slot's block moves: below).
+      return this.med === null ? this.heap0.reallocLocked(addr, size) : this.med.realloc(addr, size);
     } else {
       usable = this.usableSize(addr);
     }
@@ -1693,15 +1737,10 @@ export class Kmalloc implements ByteAllocator {
     return fresh;
   }
 
-  /** The TLSF tier's realloc, under the heap lock on a shared memory. */
-  private reallocMedium(addr: number, size: number): number {
-    if (this.lockAt < 0) return this.tlsf.reallocLocked(addr, size);
-    this.enter();
-    try {
-      return this.tlsf.reallocLocked(addr, size);
-    } finally {
-      this.leave();
-    }
+  /** Gives this worker's spare TLSF chunk back (before taking pages from the buddy). */
+  private shrinkSpare(): void {
+    if (this.med === null) this.heap0.shrinkLocked();
+    else this.med.own?.shrinkLocked();
   }
 
   /**
@@ -1714,6 +1753,10 @@ export class Kmalloc implements ByteAllocator {
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS && own < OWNER_TLSF) {
       if (this.locate(addr) === LIVE_BLOCK) return this.classSizes[this.locCls]!;
+    } else if (own === OWNER_TLSF && this.med !== null) {
+      // Any slot's block, read without a lock (medium.ts).
+      const n = this.med.usable(addr, this.memory.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]! >>> HEAP_SHIFT);
+      if (n >= 0) return n;
     } else if (own === OWNER_TLSF || own === OWNER_LARGE) {
       const n = this.usableLocked(addr, own);
       if (n >= 0) return n;
@@ -1728,7 +1771,7 @@ export class Kmalloc implements ByteAllocator {
   private usableLocked(addr: number, own: number): number {
     this.enter();
     try {
-      if (own === OWNER_TLSF) return this.tlsf.isAllocatedLocked(addr) ? this.tlsf.usableSizeLocked(addr) : -1;
+      if (own === OWNER_TLSF) return this.heap0.isAllocatedLocked(addr) ? this.heap0.usableSizeLocked(addr) : -1;
       if (
         ((addr - this.base) & (this.pageSize - 1)) === 0 &&
         this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE
@@ -1829,9 +1872,20 @@ export class Kmalloc implements ByteAllocator {
           }
         });
       });
-      this.tlsf.forEachBlockLocked((addr, size, isFree) => {
-        if (!isFree) visit(addr, size);
-      });
+      if (this.med === null) {
+        this.heap0.forEachBlockLocked((addr, size, isFree) => {
+          if (!isFree) visit(addr, size);
+        });
+      } else {
+        // Every slot's heap; a block on a remote list (a free not yet taken in) is not live.
+        const med = this.med;
+        med.forEachHeap((s, heap) => {
+          const pending = med.remoteBlocks(s);
+          heap.forEachBlockLocked((addr, size, isFree) => {
+            if (!isFree && !pending.has(addr)) visit(addr, size);
+          });
+        });
+      }
       this.buddy.forEachBlock((addr, pages, isFree) => {
         if (isFree) return;
         if (this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * this.pageSize);
@@ -1907,7 +1961,10 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
-      let pages = this.tlsf.shrinkLocked();
+      let pages =
+        this.med === null
+          ? this.heap0.shrinkLocked()
+          : this.med.shrink(this.memory.u32[H_WORKERS]! | 1 | (1 << this.slot));
       let u32 = this.memory.u32;
       if (u32[this.reclaimAt] !== 0) this.reclaim();
       for (let cls = 0; cls < this.nClasses; cls++) {
@@ -1963,8 +2020,16 @@ export class Kmalloc implements ByteAllocator {
 
   private checkAll(): void {
     this.buddy.checkInvariants();
-    this.tlsf.checkInvariantsLocked();
     const mem = this.memory;
+    if (this.med === null) this.heap0.checkInvariantsLocked();
+    else
+      this.med.checkAll(
+        0,
+        (what, word) => {
+          throw new HeapCorruptionError(`kmalloc: ${what}`, word * 4);
+        },
+        this.pt,
+      );
     mem.sync();
     const u32 = mem.u32;
     const n = this.nClasses;
@@ -2140,6 +2205,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.abandonSlot(this.slot);
+      this.med?.leave(); // its remote frees taken in, its spare chunk back; the heap stays with the slot
     } finally {
       this.leave();
     }
@@ -2287,12 +2353,17 @@ function abandonedTable(k: number, n: number): number {
 
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 function remoteTable(k: number, n: number): number {
-  return k + line(controlWords(n));
+  return mediumTable(k, n) + MEDIUM_WORDS;
 }
 
 /** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
 function threadFreeDelta(u32: Uint32Array, k: number, n: number, pageTable: number): number {
   return (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? remoteTable(k, n) - pageTable : P_THREAD_FREE;
+}
+
+/** u32 index of the medium area (medium.ts: per-slot TLSF regions, remote lists; FLAG_REMOTE_TABLE only). */
+function mediumTable(k: number, n: number): number {
+  return k + line(controlWords(n));
 }
 
 /** Words of a control block with `n` classes. */

@@ -10,13 +10,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DoubleFreeError, Kmalloc, Memory } from '../../src/index.js';
+import { DoubleFreeError, InvalidFreeError, Kmalloc, Memory, SlabSpace } from '../../src/index.js';
+import { P_INFO, infoOwner } from '../../src/slab/layout.js';
 import { H_WORKERS, HeaderSlot, readSlot } from '../../src/memory/header.js';
 import { LiveBlocks, checkEnds, fillEnds, runs } from '../support/fuzz.js';
 
 const WORKERS = 3;
 // Few sizes, so class pages fill up (512 B: 8 a page) and FULL pages get remote frees.
-const sizeArb = fc.constantFrom(1, 8, 24, 64, 100, 200, 512, 3000, 20_000, 70_000);
+// 3000 .. 33 000: the medium tier (a TLSF heap per worker slot) with maxClass 64 / 512 / 4096; 20 000 and 70 000: whole pages.
+const sizeArb = fc.constantFrom(1, 8, 24, 64, 100, 200, 512, 3000, 5000, 9000, 20_000, 33_000, 70_000);
 type Op =
   | { kind: 'a'; who: number; size: number }
   | { kind: 'f'; who: number; pick: number }
@@ -40,66 +42,76 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
     let ops = 0;
     let remote = 0;
     fc.assert(
-      fc.property(fc.constantFrom(64, 512), fc.array(opArb, { minLength: 50, maxLength: 400 }), (maxClass, script) => {
-        const memory = Memory.create({ bytes: 8 << 20, shared: true });
-        const k0 = new Kmalloc({ memory, maxClass });
-        const ks: Kmalloc[] = [k0];
-        for (let i = 1; i < WORKERS; i++) ks.push(Kmalloc.attach(Memory.wrap(memory.buffer)));
-        const owner = new Map<number, number>(); // block -> the instance that allocated it
-        const live = new LiveBlocks();
-        const addrs: number[] = [];
-        const sizes = new Map<number, number>();
-        let id = 0;
-        for (const op of script) {
-          ops++;
-          const k = ks[op.who]!;
-          if (op.kind === 'd') {
-            k.detach();
-            ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
-          } else if (op.kind === 'a' || addrs.length === 0) {
-            const size = op.kind === 'a' ? op.size : 8;
-            const a = k.alloc(size);
-            expect(k.usableSize(a)).toBeGreaterThanOrEqual(size);
-            live.add(a, size, (id += 2));
-            fillEnds(k0.bytes, a, size, id);
-            addrs.push(a);
-            sizes.set(a, size);
-            owner.set(a, op.who);
-          } else {
-            const i = op.pick % addrs.length;
-            const a = addrs[i]!;
-            const old = sizes.get(a)!;
-            const blk = live.remove(a);
-            expect(checkEnds(k0.bytes, a, old, blk.id)).toBe('');
-            if (owner.get(a) !== op.who) remote++;
-            sizes.delete(a);
-            owner.delete(a);
-            if (op.kind === 'f') {
-              addrs[i] = addrs[addrs.length - 1]!;
-              addrs.pop();
-              k.free(a);
-              expect(() => ks[(op.who + 1) % WORKERS]!.free(a)).toThrow(DoubleFreeError);
+      fc.property(
+        fc.constantFrom(64, 512, 4096),
+        fc.array(opArb, { minLength: 50, maxLength: 400 }),
+        (maxClass, script) => {
+          const memory = Memory.create({ bytes: 8 << 20, shared: true });
+          const k0 = new Kmalloc({ memory, maxClass });
+          const ks: Kmalloc[] = [k0];
+          for (let i = 1; i < WORKERS; i++) ks.push(Kmalloc.attach(Memory.wrap(memory.buffer)));
+          const owner = new Map<number, number>(); // block -> the instance that allocated it
+          const live = new LiveBlocks();
+          const addrs: number[] = [];
+          const sizes = new Map<number, number>();
+          let id = 0;
+          for (const op of script) {
+            ops++;
+            const k = ks[op.who]!;
+            if (op.kind === 'd') {
+              k.detach();
+              ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
+            } else if (op.kind === 'a' || addrs.length === 0) {
+              const size = op.kind === 'a' ? op.size : 8;
+              const a = k.alloc(size);
+              expect(k.usableSize(a)).toBeGreaterThanOrEqual(size);
+              live.add(a, size, (id += 2));
+              fillEnds(k0.bytes, a, size, id);
+              addrs.push(a);
+              sizes.set(a, size);
+              owner.set(a, op.who);
             } else {
-              const b = k.realloc(a, op.size);
-              addrs[i] = b;
-              sizes.set(b, op.size);
-              owner.set(b, op.who);
-              live.add(b, op.size, (id += 2));
-              fillEnds(k0.bytes, b, op.size, id);
+              const i = op.pick % addrs.length;
+              const a = addrs[i]!;
+              const old = sizes.get(a)!;
+              const blk = live.remove(a);
+              expect(checkEnds(k0.bytes, a, old, blk.id)).toBe('');
+              if (owner.get(a) !== op.who) remote++;
+              sizes.delete(a);
+              owner.delete(a);
+              if (op.kind === 'f') {
+                addrs[i] = addrs[addrs.length - 1]!;
+                addrs.pop();
+                k.free(a);
+                // A double free is told as one, unless that free emptied a TLSF chunk (or page) that went
+                // back to the buddy: then the address is in free pages, as a wild one would be.
+                const pg = Math.floor((a - k0.buddy.base) / k0.buddy.pageSize);
+                const gone = infoOwner(k0.memory.u32[SlabSpace.of(k0.buddy).descriptor(pg) + P_INFO]!) === 0;
+                const second = (): void => ks[(op.who + 1) % WORKERS]!.free(a);
+                if (gone) expect(second).toThrow(InvalidFreeError);
+                else expect(second).toThrow(DoubleFreeError);
+              } else {
+                const b = k.realloc(a, op.size);
+                addrs[i] = b;
+                sizes.set(b, op.size);
+                owner.set(b, op.who);
+                live.add(b, op.size, (id += 2));
+                fillEnds(k0.bytes, b, op.size, id);
+              }
             }
+            k0.checkInvariants();
           }
+          for (const a of addrs) ks[a % WORKERS]!.free(a);
+          for (let i = 1; i < WORKERS; i++) ks[i]!.detach();
           k0.checkInvariants();
-        }
-        for (const a of addrs) ks[a % WORKERS]!.free(a);
-        for (let i = 1; i < WORKERS; i++) ks[i]!.detach();
-        k0.checkInvariants();
-        let blocks = 0;
-        k0.forEachBlock(() => blocks++);
-        expect(blocks).toBe(0);
-        k0.shrink();
-        k0.checkInvariants();
-        expect(k0.footprint()).toBe(0);
-      }),
+          let blocks = 0;
+          k0.forEachBlock(() => blocks++);
+          expect(blocks).toBe(0);
+          k0.shrink();
+          k0.checkInvariants();
+          expect(k0.footprint()).toBe(0);
+        },
+      ),
       { numRuns: runs(80), endOnFailure: true },
     );
     expect(ops).toBeGreaterThan(4_000);

@@ -101,7 +101,7 @@ describe('one Kmalloc heap, many workers', () => {
   it('4 workers (+4 joining later)', async () => {
     await stress(4, SOAK ? 400_000 : 10_000);
   });
-  it('2 workers (+2 joining later), class pages only up to 512 B: sizes above take the TLSF tier under the heap lock', async () => {
+  it('2 workers (+2 joining later), class pages only up to 512 B: sizes above take the per-worker TLSF heaps', async () => {
     await stress(2, SOAK ? 400_000 : 10_000, 512);
   });
   it('2 workers (+2 joining later) on a growable SharedArrayBuffer that they grow from 1 MiB', async () => {
