@@ -1895,6 +1895,32 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
+  /**
+   * Calls `visit(addr, slot)` for every chunk the medium tier's TLSF heaps
+   * hold: on a shared heap each worker slot's heap (`slot` its owner), on an
+   * unshared one the one heap (`slot` 0). Makes no heap.
+   *
+   * @example
+   * ```ts
+   * import { Kmalloc } from 'memkit';
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kfree(k.kmalloc(1000)); // the TLSF heap takes its first chunk
+   * let chunks = 0;
+   * k.forEachTlsfChunk(() => chunks++);
+   * console.log(chunks >= 1); // true
+   * ```
+   */
+  forEachTlsfChunk(visit: (addr: number, slot: number) => void): void {
+    if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
+    this.enter();
+    try {
+      if (this.med === null) this.heap0.forEachChunk((addr) => visit(addr, 0));
+      else this.med.forEachHeap((s, heap) => heap.forEachChunk((addr) => visit(addr, s)));
+    } finally {
+      this.leave();
+    }
+  }
+
   /** @internal Pages of class `cls` taken from and given back to the buddy since the heap was made. */
   pagesMadeFreed(cls: number): { slabsMade: number; slabsFreed: number } {
     this.enter();

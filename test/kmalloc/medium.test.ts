@@ -45,6 +45,31 @@ describe('Kmalloc medium tier: a TLSF heap per worker slot', () => {
     k0.checkInvariants();
   });
 
+  it('forEachTlsfChunk names every slot’s chunks, and makes no heap', () => {
+    const memory = Memory.create({ bytes: 16 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const k2 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const seen = (): Map<number, number> => {
+      const m = new Map<number, number>();
+      k0.forEachTlsfChunk((addr, slot) => m.set(addr, slot));
+      return m;
+    };
+    expect(seen().size).toBe(0); // no medium block yet: no chunk
+    k0.alloc(5000);
+    const b1 = k1.alloc(9000);
+    const chunks = seen();
+    expect(chunks.size).toBe(2); // one chunk each for slots 0 and 1; k2 has made nothing
+    const owners = [...chunks.values()].sort();
+    expect(owners).toEqual([k0.workerSlot, k1.workerSlot].sort());
+    const c1 = [...chunks].find(([, s]) => s === k1.workerSlot)![0];
+    expect(b1 > c1 && b1 < c1 + k1.tlsf.chunkPages * k1.buddy.pageSize).toBe(true);
+    expect(seen().size).toBe(chunks.size); // k2 (no medium call) still has no heap
+    expect(() => k0.forEachTlsfChunk(null as unknown as () => void)).toThrow(MemkitError);
+    k2.detach();
+    k1.detach();
+  });
+
   it('remote medium frees go on the owner’s remote list and come back to it at its next medium call', () => {
     const memory = Memory.create({ bytes: 16 << 20, shared: true });
     const k0 = new Kmalloc({ memory });

@@ -65,10 +65,10 @@ export function heapMap(
     { cache: number; name: string; inuse: number; objs: number; list: string; size: number }
   >();
   const large = new Set<number>();
-  const tlsfChunks = new Set<number>();
+  const tlsfChunks = new Map<number, number>(); // chunk address -> owner's worker slot
   const k = parts.kmalloc;
   if (k !== undefined) {
-    k.tlsf.forEachChunk((addr) => tlsfChunks.add(addr));
+    k.forEachTlsfChunk((addr, slot) => tlsfChunks.set(addr, slot));
     k.caches.forEach((c, i) =>
       c.forEachSlab((addr, inuse, list) =>
         slabs.set(addr, { cache: i, name: c.name, inuse, objs: c.objectsPerSlab, list, size: c.size }),
@@ -117,7 +117,9 @@ export function heapMap(
         pages,
         owner: 'kmalloc TLSF chunk',
         color: TLSF_COLOR,
-        info: `TLSF chunk of kmalloc (medium sizes, first fit in segregated lists)\n${where}`,
+        info: `TLSF chunk of kmalloc${
+          buddy.memory?.shared === true ? ` (worker slot ${tlsfChunks.get(addr)}'s medium heap)` : ' (medium sizes)'
+        }, good fit in segregated lists\n${where}`,
       });
     } else if (large.has(addr)) {
       blocks.push({ page, pages, owner: 'large kmalloc', color: LARGE_COLOR, info: `large kmalloc block\n${where}` });
