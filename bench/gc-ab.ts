@@ -12,10 +12,12 @@
  * working tree). Each side has its own module graph, so V8 compiles its
  * code apart from the other's. A side must bring its `package.json` and
  * `tsconfig.json`: without them tsx compiles the snapshot differently (as
- * CommonJS, without the project's target), which once made a handle class
- * look like it allocated where the real build did not. Run the same rev on
- * both sides first: the B/A ratio it prints is the noise floor (a few
- * percent either way).
+ * CommonJS, without the project's target), which once changed how often V8
+ * allocated the Root handle. Run the same rev on both sides first: the B/A
+ * ratio it prints is the noise floor (a few percent either way). Some JIT
+ * outcomes are bimodal from process to process (whether V8's escape
+ * analysis drops a handle, say): one process shows one mode, so also
+ * compare across several processes (bench/gc.ts's rows, `--trace-gc`).
  *
  * `bt`: binary-trees as the bench runs it (README root() style by default),
  * sides alternating within each round, V8 objects once a round as the
