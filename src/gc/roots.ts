@@ -87,9 +87,9 @@ export class Root {
   // TypeScript-private fields, `declare`d and set in the constructor, not
   // `#` fields: a class with `#` fields runs an instance-members initializer
   // per handle, and with it V8 (Node 20) dropped the handle of the README's
-  // recursive bottomUp in only some processes (binary-trees depth 16: 5 of
-  // 8 processes allocated every handle, about 110 scavenges a run; with plain
-  // fields 0 of 8). No private methods either, and a `release()` small
+  // recursive bottomUp in only some processes (binary-trees depth 16: 12 of
+  // 16 processes allocated every handle, about 110 scavenges a run; with
+  // plain fields 2 of 17). No private methods either, and a `release()` small
   // enough to inline: a root made and released in one function then costs
   // a few typed-array operations and no allocation (escape analysis).
   declare private _st: HeapState;
