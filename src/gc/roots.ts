@@ -89,7 +89,7 @@ export class Root {
   // per handle, and with it V8 (Node 20) dropped the handle of the README's
   // recursive bottomUp in only some processes (binary-trees depth 16: 12 of
   // 16 processes allocated every handle, about 110 scavenges a run; with
-  // plain fields 2 of 17). No private methods either, and a `release()` small
+  // plain fields 7 of 31). No private methods either, and a `release()` small
   // enough to inline: a root made and released in one function then costs
   // a few typed-array operations and no allocation (escape analysis).
   declare private _st: HeapState;
