@@ -62,3 +62,12 @@ it('the const-enum copies of layout words in the inlined fast paths equal layout
   }
   expect(checked).toBeGreaterThan(10);
 });
+
+it('the Root handle class has no # members (with them V8 often allocated a handle it could otherwise drop)', () => {
+  const text = readFileSync(new URL('roots.ts', dir), 'utf8');
+  const start = text.indexOf('export class Root {');
+  expect(start).toBeGreaterThan(0);
+  const body = text.slice(start, text.indexOf('\n}\n', start));
+  expect(body).toContain('release(): void');
+  expect(body.match(/#\w+/g) ?? []).toEqual([]);
+});
