@@ -620,8 +620,9 @@ export class TlsfHeap implements ByteAllocator {
     if (H < 0) return this.badFree(addr, 'free');
     const h = u32[H >>> 2]!;
     const size = h & HotTlsf.SIZE_MASK;
-    if (size < HotTlsf.Q_MAX) {
-      // Onto the quick list of the block's floor class, if it and the total have room.
+    if (size < HotTlsf.Q_MAX && (h & HotTlsf.PREV_FREE) === 0 && (u32[(H + size) >>> 2]! & HotTlsf.FREE) === 0) {
+      // A block with no free neighbour (TLSF would not merge it) goes onto the quick list
+      // of its floor class, if that list and the total have room.
       let fl = 0;
       let sl = size >>> 3;
       if (size >= HotTlsf.SB_SIZE) {
@@ -1478,7 +1479,8 @@ function createHeap(buddy: unknown, options: unknown): TlsfState {
   if (
     typeof quickBytes !== 'number' ||
     !Number.isInteger(quickBytes) ||
-    quickBytes < 0 ||
+    !(quickBytes >= 0) ||
+    Object.is(quickBytes, -0) ||
     quickBytes > chunkBytes ||
     (quickBytes & 7) !== 0
   )

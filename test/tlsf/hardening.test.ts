@@ -64,6 +64,11 @@ describe('TlsfHeap: one argument gate per public method', () => {
       ['new TlsfHeap(b, options)', (x) => new TlsfHeap(w.buddy, x as object), ['undefined']],
       ['new TlsfHeap(b, { chunkPages })', (x) => new TlsfHeap(w.buddy, { chunkPages: x as number }), ['undefined']],
       [
+        'new TlsfHeap(b, { quickBytes })',
+        (x) => new TlsfHeap(w.buddy, { chunkPages: 8, quickBytes: x as number }),
+        ['undefined', '0'],
+      ],
+      [
         'new TlsfHeap(b, { onChunk })',
         (x) => new TlsfHeap(w.buddy, { onChunk: x as () => void }),
         ['undefined', 'a function'],
