@@ -1084,8 +1084,9 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   /**
-   * Gives the spare (wholly free) chunk back to the buddy. free() keeps at
-   * most one; this drops it too. Returns the pages given back.
+   * Puts the quick lists' blocks back into the heap (merged), then gives the
+   * spare (wholly free) chunk back to the buddy. free() keeps at most one; this
+   * drops it too. Returns the pages given back (chunks the flush emptied included).
    */
   shrink(): number {
     if (this.lockAt < 0) return this.shrinkLocked();
@@ -1102,13 +1103,16 @@ export class TlsfHeap implements ByteAllocator {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
+    const chunks = u32[this.c + T_CHUNKS]!;
+    // The quick lists first: merged, their blocks may empty chunks (all but one go back at once).
     if (u32[this.c + T_Q_BYTES] !== 0) this.flushQuick(u32);
     const A = u32[this.c + T_SPARE]!;
-    if (A === 0) return 0;
-    this.unlink(u32, A, this.whole);
-    u32[this.c + T_SPARE] = 0;
-    this.releaseChunk(A);
-    return this.chunkPages;
+    if (A !== 0) {
+      this.unlink(u32, A, this.whole);
+      u32[this.c + T_SPARE] = 0;
+      this.releaseChunk(A);
+    }
+    return (chunks - u32[this.c + T_CHUNKS]!) * this.chunkPages;
   }
 
   private badSize(size: unknown): never {

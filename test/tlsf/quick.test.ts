@@ -149,7 +149,9 @@ describe('TlsfHeap quick lists', () => {
     for (let i = 1; i < ps.length; i += 2) heap.free(ps[i]!);
     expect(heap.stats().usedBlocks).toBe(0);
     expect(blocks(heap).every(([, , f]) => f)).toBe(true);
-    heap.shrink();
+    const held = heap.footprint();
+    expect(heap.stats().chunks).toBeGreaterThan(1);
+    expect(heap.shrink() * buddy.pageSize).toBe(held); // the chunks the flush emptied are counted
     expect(heap.footprint()).toBe(0);
     expect(buddy.freePages).toBe(initial);
     heap.checkInvariants();
