@@ -1103,16 +1103,22 @@ export class TlsfHeap implements ByteAllocator {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
-    const chunks = u32[this.c + T_CHUNKS]!;
-    // The quick lists first: merged, their blocks may empty chunks (all but one go back at once).
-    if (u32[this.c + T_Q_BYTES] !== 0) this.flushQuick(u32);
-    const A = u32[this.c + T_SPARE]!;
+    const c = this.c;
+    const chunks = u32[c + T_CHUNKS]!;
+    // The quick lists first: merged, their blocks may empty chunks (all but the spare go back
+    // at once). Only when that can happen: the live bytes (used, not quick) must then fit in
+    // the other chunks. Kmalloc calls this before every page it takes, and a flush for nothing
+    // would cost the lists their contents.
+    const qBytes = u32[c + T_Q_BYTES]!;
+    const held = chunks - (u32[c + T_SPARE] !== 0 ? 1 : 0);
+    if (qBytes !== 0 && u32[c + T_USED_BYTES]! - qBytes <= (held - 1) * this.whole) this.flushQuick(u32);
+    const A = u32[c + T_SPARE]!;
     if (A !== 0) {
       this.unlink(u32, A, this.whole);
-      u32[this.c + T_SPARE] = 0;
+      u32[c + T_SPARE] = 0;
       this.releaseChunk(A);
     }
-    return (chunks - u32[this.c + T_CHUNKS]!) * this.chunkPages;
+    return (chunks - u32[c + T_CHUNKS]!) * this.chunkPages;
   }
 
   private badSize(size: unknown): never {

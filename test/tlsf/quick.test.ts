@@ -157,6 +157,20 @@ describe('TlsfHeap quick lists', () => {
     heap.checkInvariants();
   });
 
+  it('shrink flushes only when that can empty a chunk (Kmalloc calls it before every page it takes)', () => {
+    const { heap } = setup();
+    const ps: number[] = [];
+    for (let i = 0; i < 40; i++) ps.push(heap.alloc(100 + 8 * (i % 10)), heap.alloc(8));
+    for (let i = 0; i < ps.length; i += 4) heap.free(ps[i]!); // quick-listed, between used blocks
+    const n = blocks(heap).length;
+    expect(heap.shrink()).toBe(0); // one chunk, live blocks in it: nothing to give back
+    expect(blocks(heap).length).toBe(n); // the quick blocks stayed
+    for (let i = 0; i < ps.length; i++) if (i % 4 !== 0) heap.free(ps[i]!);
+    expect(heap.shrink()).toBe(16); // nothing live: flushed, merged, the chunk goes back
+    expect(heap.footprint()).toBe(0);
+    heap.checkInvariants();
+  });
+
   it('quickBytes bounds the bytes held; 0 turns the quick lists off', () => {
     for (const q of [0, 256]) {
       const { heap } = setup(q);
