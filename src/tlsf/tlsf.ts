@@ -535,11 +535,15 @@ export class TlsfHeap implements ByteAllocator {
         const qh = Q >>> 2;
         const hq = u32[qh]!;
         if ((hq & HotTlsf.QUICK) === 0) return this.badQuick(Q, qi);
-        u32[qh] = hq ^ HotTlsf.QUICK;
-        u32[qi] = u32[qh + HotTlsf.BH_NEXT_FREE]!;
-        u32[qi + 1] = u32[qi + 1]! - 1;
-        u32[c + HotTlsf.T_Q_BYTES] = u32[c + HotTlsf.T_Q_BYTES]! - (hq & HotTlsf.SIZE_MASK);
-        return Q + HotTlsf.BLOCK_HEADER_BYTES;
+        // Only a block TLSF would hand out whole too (what is left over could not be a block):
+        // the waste stays TLSF's. Always so below 512 B.
+        if ((hq & HotTlsf.SIZE_MASK) - s < HotTlsf.MIN_BLOCK) {
+          u32[qh] = hq ^ HotTlsf.QUICK;
+          u32[qi] = u32[qh + HotTlsf.BH_NEXT_FREE]!;
+          u32[qi + 1] = u32[qi + 1]! - 1;
+          u32[c + HotTlsf.T_Q_BYTES] = u32[c + HotTlsf.T_Q_BYTES]! - (hq & HotTlsf.SIZE_MASK);
+          return Q + HotTlsf.BLOCK_HEADER_BYTES;
+        }
       }
     }
     let m = u32[c + HotTlsf.T_SL_MAPS + fl]! & (-1 << sl);
