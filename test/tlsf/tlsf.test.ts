@@ -375,6 +375,11 @@ describe('TlsfHeap fast paths', () => {
       T_SL_MAPS: HotTlsf.T_SL_MAPS,
       T_HEADS: HotTlsf.T_HEADS,
       T_CHUNK_MAP: HotTlsf.T_CHUNK_MAP,
+      QUICK: HotTlsf.QUICK,
+      T_Q_BYTES: HotTlsf.T_Q_BYTES,
+      Q_FL: HotTlsf.Q_FL,
+      Q_MAX: HotTlsf.Q_MAX,
+      Q_DEPTH: HotTlsf.Q_DEPTH,
     };
     for (const [name, value] of Object.entries(hot)) expect(value, name).toBe((L as Record<string, unknown>)[name]);
   });
