@@ -66,7 +66,12 @@ export const BH_PREV_FREE = 3;
 export const FREE = 1;
 /** Flag bit: the block left of this one is free. */
 export const PREV_FREE = 2;
-/** The flag bits that a header may carry. */
+/**
+ * Flag bit: the block is on a quick list (see "Quick lists" below): free to
+ * the caller, but used to TLSF's lists, bitmaps and merges. Never set with FREE.
+ */
+export const QUICK = 4;
+/** The flag bits that a header may carry (QUICK aside). */
 export const FLAGS = FREE | PREV_FREE;
 /** Mask of the size bits of the first header word (flags in the low 3 bits). */
 export const SIZE_MASK = ~7;
@@ -113,7 +118,7 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  *  word  0 +------+-------+-------+------------+--------+-------+------------+-----------+
  *          | lock | magic | flMap | chunkShift | chunks | spare | usedBlocks | usedBytes |
  *        8 +------+-------+-------+------------+--------+-------+------------+-----------+
- *          | base | maxChunks | chunkPages | key | reserved (4 words)                    |
+ *          | base | maxChunks | chunkPages | key | qBytes | qLimit | reserved (2 words)   |
  *       16 +----------------------------------------------------------------------------+
  *          | slMaps[FL_COUNT]                       (one u32 bitmap per first level)    |
  *       40 +----------------------------------------------------------------------------+
@@ -122,6 +127,8 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  *      776 +----------------------------------------------------------------------------+
  *          | chunkMap[ceil(maxChunks / 32)]         bit i: the chunk at base + i*C is   |
  *          |                                         this heap's                        |
+ *   quickAt+----------------------------------------------------------------------------+
+ *          | quick[Q_LISTS] = { head, count }       quick list of each list index       |
  *          +----------------------------------------------------------------------------+
  * ```
  * `spare` is the header address of the one wholly free chunk kept for
@@ -130,7 +137,9 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  * public methods of a TlsfHeap take it. A TlsfHeap under a Kmalloc takes
  * Kmalloc's heap lock instead (this word stays 0 there).
  */
-export const TLSF_MAGIC = 0x46534c54; // 'TLSF' little-endian
+export const TLSF_MAGIC = 0x32534c54; // 'TLS2' little-endian: layout version 2 (quick lists)
+/** The magic of layout version 1 (no quick lists), which attach refuses by name. */
+export const TLSF_MAGIC_V1 = 0x46534c54; // 'TLSF'
 export const T_LOCK = 0;
 export const T_MAGIC = 1;
 export const T_FL_MAP = 2;
@@ -143,6 +152,10 @@ export const T_BASE = 8;
 export const T_MAX_CHUNKS = 9;
 export const T_CHUNK_PAGES = 10;
 export const T_KEY = 11;
+/** Bytes of the blocks on the quick lists, headers included. */
+export const T_Q_BYTES = 12;
+/** The bound on T_Q_BYTES ({@link quickLimit} of the chunk size). */
+export const T_Q_LIMIT = 13;
 /** Word index of slMaps[0]. */
 export const T_SL_MAPS = 16;
 /** Word index of heads[0]; list (fl, sl) is heads[(fl << SL_BITS) + sl]. */
@@ -150,7 +163,49 @@ export const T_HEADS = T_SL_MAPS + 24;
 /** Word index of the chunk map. */
 export const T_CHUNK_MAP = T_HEADS + FL_COUNT * SL_COUNT;
 
+// ------------------------------------------------------------ quick lists
+
+/**
+ * Quick lists (glibc's tcache, dlmalloc's fastbins, in the buffer): free
+ * keeps a small block whole on a LIFO list of its size class instead of
+ * merging it, and alloc pops it, with no bitmap, boundary-tag or neighbour
+ * work. A quick-listed block keeps its header with QUICK set (FREE clear: to
+ * TLSF's merges and lists it is a used block), its next link at H + 8.
+ *
+ * The lists are indexed as TLSF's own lists, `(fl << SL_BITS) + sl`, for the
+ * first Q_FL first levels (blocks below Q_MAX = 1 KiB). free keys a block by
+ * its floor class (mapping_insert, the list a free block of its size is on),
+ * alloc a request by its ceiling class (mapping_search, the rounding of
+ * TLSF's good fit), so every block on quick list i is at least the lower
+ * bound of class i, which is at least every request rounding to i. Below
+ * 256 B both are the size itself: the block fits exactly.
+ *
+ * Bounds: Q_DEPTH blocks per list and `qLimit` bytes in all. Before the heap
+ * takes a new chunk from the buddy it puts every quick block back into TLSF
+ * proper (merging it) and tries again, and shrink does so first, so the heap
+ * never grows while a cached block could have served it.
+ */
+export const Q_FL = 3;
+/** Quick lists: the TLSF lists of the first Q_FL first levels. */
+export const Q_LISTS = Q_FL * SL_COUNT;
+/** Blocks of this size and above are never quick-listed. */
+export const Q_MAX = 1 << (SB_SHIFT + Q_FL - 1);
+/** Blocks per quick list at most. */
+export const Q_DEPTH = 8;
+/** u32 words per quick list in the table: head, count. */
+export const Q_WORDS = 2;
+
+/** Bytes the quick lists may hold in all, for chunks of `chunkBytes`: a quarter chunk, at most 32 KiB. */
+export function quickLimit(chunkBytes: number): number {
+  return Math.min(chunkBytes >>> 2, 1 << 15);
+}
+
+/** Word index (from the control structure's start) of the quick-list table. */
+export function quickAt(maxChunks: number): number {
+  return T_CHUNK_MAP + ((maxChunks + 31) >>> 5);
+}
+
 /** Bytes of a control structure whose chunk map has `maxChunks` bits. */
 export function controlBytes(maxChunks: number): number {
-  return (T_CHUNK_MAP + ((maxChunks + 31) >>> 5)) * 4;
+  return (quickAt(maxChunks) + Q_LISTS * Q_WORDS) * 4;
 }

@@ -70,6 +70,7 @@ import { lockMemory, breakLock, joinWorker, leaveWorker, unlock } from '../memor
 import {
   MAX_CHUNK_SHIFT,
   TLSF_MAGIC,
+  TLSF_MAGIC_V1,
   T_LOCK,
   T_BASE,
   T_CHUNK_PAGES,
@@ -77,7 +78,10 @@ import {
   T_KEY,
   T_MAGIC,
   T_MAX_CHUNKS,
+  T_Q_LIMIT,
   controlBytes,
+  quickAt,
+  quickLimit,
 } from './layout.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
@@ -90,6 +94,7 @@ const BH_NEXT_FREE = 2;
 const BH_PREV_FREE = 3;
 const FREE = 1;
 const PREV_FREE = 2;
+const QUICK = 4;
 const FLAGS = 3; // FREE | PREV_FREE
 const SIZE_MASK = -8; // ~7
 const MIN_BLOCK = 16;
@@ -107,6 +112,11 @@ const T_USED_BYTES = 7;
 const T_SL_MAPS = 16;
 const T_HEADS = 40; // T_SL_MAPS + 24
 const T_CHUNK_MAP = 776; // T_HEADS + FL_COUNT * SL_COUNT
+const T_Q_BYTES = 12;
+const Q_LISTS = 96; // Q_FL * SL_COUNT
+const Q_MAX = 1024; // 1 << (SB_SHIFT + Q_FL - 1)
+const Q_DEPTH = 8;
+const Q_WORDS = 2;
 // end layout-copies
 
 /**
@@ -139,6 +149,11 @@ export const enum HotTlsf {
   T_SL_MAPS = 16,
   T_HEADS = 40,
   T_CHUNK_MAP = 776,
+  QUICK = 4,
+  T_Q_BYTES = 12,
+  Q_FL = 3,
+  Q_MAX = 1024,
+  Q_DEPTH = 8,
 }
 
 /** Options of {@link TlsfHeap}. */
@@ -151,6 +166,13 @@ export interface TlsfOptions {
    * kfree(addr) of any address inside routes to this heap.
    */
   onChunk?: (addr: number, pages: number, added: boolean) => void;
+  /**
+   * Bytes the quick lists may hold in all (freed blocks under 1 KiB kept whole
+   * for reuse by the next alloc of their size class, at most 8 per class;
+   * flushed into the heap before it takes a chunk and by shrink). A multiple of
+   * 8 up to the chunk size; 0: no quick lists. Default: a quarter chunk, at most 32 KiB.
+   */
+  quickBytes?: number;
 }
 
 /** Options of {@link TlsfHeap.attach}. */
@@ -179,6 +201,8 @@ export class TlsfState {
     readonly maxChunks: number,
     readonly key: number,
     readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null,
+    /** Bound on the bytes of the quick lists (0: no quick lists). */
+    readonly quickBytes: number,
   ) {}
 }
 
@@ -240,6 +264,10 @@ export class TlsfHeap implements ByteAllocator {
   private readonly whole: number;
   /** Odd multiplier keying the prevSize tags (see layout.ts). */
   private readonly key: number;
+  /** u32 index of the quick-list table: list i's head at q + 2i, its count at q + 2i + 1. */
+  private readonly q: number;
+  /** Bound on the bytes of the quick lists (T_Q_LIMIT). */
+  private readonly qLimit: number;
   private readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
   /**
    * Many workers: u32 index of the lock word the public methods take on a
@@ -279,6 +307,8 @@ export class TlsfHeap implements ByteAllocator {
     this.whole = chunkBytes - SENTINEL_BYTES;
     this.maxSize = this.whole - BLOCK_HEADER_BYTES;
     this.key = s.key | 0;
+    this.q = this.c + quickAt(s.maxChunks);
+    this.qLimit = s.quickBytes;
     this.onChunk = s.onChunk;
     if (s.memory.shared) this.lockAt = this.c + T_LOCK;
   }
@@ -498,6 +528,25 @@ export class TlsfHeap implements ByteAllocator {
       fl = t - HotTlsf.SB_SHIFT + 1;
       if (fl >= HotTlsf.FL_COUNT) return this.allocSlow(size, s, orThrow);
     }
+    if (fl < HotTlsf.Q_FL) {
+      // A quick list of the request's ceiling class: every block on it fits (layout.ts).
+      const qi = this.q + (((fl << HotTlsf.SL_BITS) + sl) << 1);
+      const Q = u32[qi]!;
+      if (Q !== 0) {
+        const qh = Q >>> 2;
+        const hq = u32[qh]!;
+        if ((hq & HotTlsf.QUICK) === 0) return this.badQuick(Q, qi);
+        // Only a block TLSF would hand out whole too (what is left over could not be a block):
+        // the waste stays TLSF's. Always so below 512 B.
+        if ((hq & HotTlsf.SIZE_MASK) - s < HotTlsf.MIN_BLOCK) {
+          u32[qh] = hq ^ HotTlsf.QUICK;
+          u32[qi] = u32[qh + HotTlsf.BH_NEXT_FREE]!;
+          u32[qi + 1] = u32[qi + 1]! - 1;
+          u32[c + HotTlsf.T_Q_BYTES] = u32[c + HotTlsf.T_Q_BYTES]! - (hq & HotTlsf.SIZE_MASK);
+          return Q + HotTlsf.BLOCK_HEADER_BYTES;
+        }
+      }
+    }
     let m = u32[c + HotTlsf.T_SL_MAPS + fl]! & (-1 << sl);
     if (m === 0) {
       const f = u32[c + HotTlsf.T_FL_MAP]! & (-2 << fl);
@@ -572,10 +621,41 @@ export class TlsfHeap implements ByteAllocator {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
-    let H = this.headerOf(u32, addr);
+    const H = this.headerOf(u32, addr);
     if (H < 0) return this.badFree(addr, 'free');
-    const c = this.c;
     const h = u32[H >>> 2]!;
+    const size = h & HotTlsf.SIZE_MASK;
+    if (size < HotTlsf.Q_MAX && (h & HotTlsf.PREV_FREE) === 0 && (u32[(H + size) >>> 2]! & HotTlsf.FREE) === 0) {
+      // A block with no free neighbour (TLSF would not merge it) goes onto the quick list
+      // of its floor class, if that list and the total have room.
+      let fl = 0;
+      let sl = size >>> 3;
+      if (size >= HotTlsf.SB_SIZE) {
+        const t = 31 - Math.clz32(size);
+        sl = (size >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
+        fl = t - HotTlsf.SB_SHIFT + 1;
+      }
+      const qi = this.q + (((fl << HotTlsf.SL_BITS) + sl) << 1);
+      const n = u32[qi + 1]!;
+      const qb = u32[this.c + HotTlsf.T_Q_BYTES]! + size;
+      if (n < HotTlsf.Q_DEPTH && qb <= this.qLimit) {
+        u32[H >>> 2] = h | HotTlsf.QUICK;
+        u32[(H >>> 2) + HotTlsf.BH_NEXT_FREE] = u32[qi]!;
+        u32[qi] = H;
+        u32[qi + 1] = n + 1;
+        u32[this.c + HotTlsf.T_Q_BYTES] = qb;
+        return;
+      }
+    }
+    this.release(u32, H, h);
+  }
+
+  /**
+   * TLSF's free of used block H (header word h): merges it with its free
+   * neighbours and lists the result (or gives its chunk back when it empties).
+   */
+  private release(u32: Uint32Array, H: number, h: number): void {
+    const c = this.c;
     let size = h & HotTlsf.SIZE_MASK;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
     u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - size;
@@ -605,6 +685,37 @@ export class TlsfHeap implements ByteAllocator {
       u32[c + HotTlsf.T_SPARE] = H;
     }
     this.link(u32, H, size);
+  }
+
+  /**
+   * Puts every quick-listed block back into TLSF proper (merged with its free
+   * neighbours), emptying the quick lists. O(blocks on them): bounded.
+   */
+  private flushQuick(u32: Uint32Array): void {
+    const q = this.q;
+    for (let i = 0; i < Q_LISTS; i++) {
+      let H = u32[q + i * Q_WORDS]!;
+      if (H === 0) continue;
+      u32[q + i * Q_WORDS] = 0;
+      u32[q + i * Q_WORDS + 1] = 0;
+      for (let n = 0; H !== 0; n++) {
+        const h = u32[H >>> 2]!;
+        if ((h & QUICK) === 0 || n >= Q_DEPTH) this.badQuick(H, q + i * Q_WORDS);
+        const next = u32[(H >>> 2) + BH_NEXT_FREE]!;
+        u32[H >>> 2] = h ^ QUICK;
+        this.release(u32, H, h ^ QUICK);
+        H = next;
+      }
+    }
+    u32[this.c + T_Q_BYTES] = 0;
+  }
+
+  /** A quick list leads to a block without the QUICK bit: its link was overwritten (a use after free). */
+  private badQuick(H: number, qi: number): never {
+    throw new HeapCorruptionError(
+      `tlsf: quick list ${(qi - this.q) / Q_WORDS} leads to ${hex(H)}, not a quick-listed block (a write after free?)`,
+      H,
+    );
   }
 
   /**
@@ -898,6 +1009,11 @@ export class TlsfHeap implements ByteAllocator {
     const c = this.c;
     let H = u32[c + T_SPARE]!;
     if (H === 0) H = this.scanExact(u32, s);
+    if (H === 0 && u32[c + T_Q_BYTES] !== 0) {
+      // Growing: first give the quick lists' blocks back to TLSF, then search again.
+      this.flushQuick(u32);
+      return this.allocate(size, orThrow);
+    }
     if (H === 0) {
       H = this.addChunk(size, orThrow);
       if (H === 0) return 0;
@@ -973,8 +1089,9 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   /**
-   * Gives the spare (wholly free) chunk back to the buddy. free() keeps at
-   * most one; this drops it too. Returns the pages given back.
+   * Puts the quick lists' blocks back into the heap (merged), then gives the
+   * spare (wholly free) chunk back to the buddy. free() keeps at most one; this
+   * drops it too. Returns the pages given back (chunks the flush emptied included).
    */
   shrink(): number {
     if (this.lockAt < 0) return this.shrinkLocked();
@@ -991,12 +1108,22 @@ export class TlsfHeap implements ByteAllocator {
     const mem = this.memory;
     mem.sync();
     const u32 = mem.u32;
-    const A = u32[this.c + T_SPARE]!;
-    if (A === 0) return 0;
-    this.unlink(u32, A, this.whole);
-    u32[this.c + T_SPARE] = 0;
-    this.releaseChunk(A);
-    return this.chunkPages;
+    const c = this.c;
+    const chunks = u32[c + T_CHUNKS]!;
+    // The quick lists first: merged, their blocks may empty chunks (all but the spare go back
+    // at once). Only when that can happen: the live bytes (used, not quick) must then fit in
+    // the other chunks. Kmalloc calls this before every page it takes, and a flush for nothing
+    // would cost the lists their contents.
+    const qBytes = u32[c + T_Q_BYTES]!;
+    const held = chunks - (u32[c + T_SPARE] !== 0 ? 1 : 0);
+    if (qBytes !== 0 && u32[c + T_USED_BYTES]! - qBytes <= (held - 1) * this.whole) this.flushQuick(u32);
+    const A = u32[c + T_SPARE]!;
+    if (A !== 0) {
+      this.unlink(u32, A, this.whole);
+      u32[c + T_SPARE] = 0;
+      this.releaseChunk(A);
+    }
+    return (chunks - u32[c + T_CHUNKS]!) * this.chunkPages;
   }
 
   private badSize(size: unknown): never {
@@ -1018,6 +1145,8 @@ export class TlsfHeap implements ByteAllocator {
     const A = this.chunkOf(addr);
     if (A < 0) throw new InvalidFreeError(`${what}: not inside a chunk of this heap`, addr);
     const u32 = this.memory.u32;
+    if (this.isQuick(u32, addr - BLOCK_HEADER_BYTES, A))
+      throw new DoubleFreeError(`${what}: block already free (double free; on a quick list)`, addr);
     for (let H = A; H < A + this.whole; ) {
       const h = u32[H >>> 2]!;
       const size = h & SIZE_MASK;
@@ -1054,6 +1183,21 @@ export class TlsfHeap implements ByteAllocator {
       H += size;
     }
     throw new InvalidFreeError(`${what}: not the start of a block of this heap`, addr);
+  }
+
+  /**
+   * True when H (in chunk A) is the header of a quick-listed block: QUICK set
+   * and FREE clear, a size that ends inside the chunk, and the block right of
+   * it carrying that size in its keyed tag. O(1).
+   */
+  private isQuick(u32: Uint32Array, H: number, A: number): boolean {
+    if ((H & 7) !== 0 || H < A) return false;
+    const h = u32[H >>> 2]!;
+    const size = h & SIZE_MASK;
+    if ((h & ~(SIZE_MASK | PREV_FREE)) !== QUICK || size < MIN_BLOCK || size >= Q_MAX || H + size > A + this.whole)
+      return false;
+    const R = H + size;
+    return (u32[(R >>> 2) + BH_TAG]! ^ Math.imul(R, this.key)) === size;
   }
 
   /** Address of this heap's chunk that contains addr, or -1. */
@@ -1122,7 +1266,7 @@ export class TlsfHeap implements ByteAllocator {
         const size = h & SIZE_MASK;
         if (size < MIN_BLOCK || H + size > A + this.whole)
           throw new HeapCorruptionError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`, H);
-        found.push(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, h & FREE);
+        found.push(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, h & (FREE | QUICK)); // quick-listed: free
         H += size;
       }
     }
@@ -1147,11 +1291,14 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const c = this.c;
     const chunks = u32[c + T_CHUNKS]!;
-    const usedBytes = u32[c + T_USED_BYTES]!;
+    // The counters count quick-listed blocks as used (TLSF's view); to the caller they are free.
+    let quick = 0;
+    for (let i = 0; i < Q_LISTS; i++) quick += u32[this.q + i * Q_WORDS + 1]!;
+    const usedBytes = u32[c + T_USED_BYTES]! - u32[c + T_Q_BYTES]!;
     return {
       chunks,
       footprint: chunks * this.chunkBytes,
-      usedBlocks: u32[c + T_USED_BLOCKS]!,
+      usedBlocks: u32[c + T_USED_BLOCKS]! - quick,
       usedBytes,
       freeBytes: chunks * this.whole - usedBytes,
       spareChunks: u32[c + T_SPARE] !== 0 ? 1 : 0,
@@ -1180,6 +1327,7 @@ export class TlsfHeap implements ByteAllocator {
     const u32 = mem.u32;
     const c = this.c;
     const freeBlocks = new Set<number>();
+    const quickBlocks = new Set<number>();
     let chunks = 0;
     let empty = 0;
     let usedBlocks = 0;
@@ -1193,8 +1341,14 @@ export class TlsfHeap implements ByteAllocator {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
         const free = (h & FREE) !== 0;
-        if ((h & ~(SIZE_MASK | FLAGS)) !== 0 || size < MIN_BLOCK)
+        if (
+          (h & ~(SIZE_MASK | FLAGS | QUICK)) !== 0 ||
+          size < MIN_BLOCK ||
+          (free && (h & QUICK) !== 0) ||
+          ((h & QUICK) !== 0 && size >= Q_MAX)
+        )
           throw new HeapCorruptionError(`T1: bad header ${hex(h)} at ${hex(H)}`, H);
+        if ((h & QUICK) !== 0) quickBlocks.add(H);
         const p = u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, this.key);
         if (p !== prevSize)
           throw new HeapCorruptionError(`T1: block at ${hex(H)} has prevSize ${p}, left block is ${prevSize}`, H + 4);
@@ -1276,12 +1430,44 @@ export class TlsfHeap implements ByteAllocator {
         (c + T_USED_BLOCKS) * 4,
       );
     }
+    // T5: the quick lists hold exactly the QUICK blocks, each once, on the list of its
+    // floor class, at most Q_DEPTH a list, and T_Q_BYTES (<= the limit) is their bytes.
+    const seen = new Set<number>();
+    let qBytes = 0;
+    for (let i = 0; i < Q_LISTS; i++) {
+      const qi = this.q + i * Q_WORDS;
+      let n = 0;
+      for (let H = u32[qi]!; H !== 0; H = u32[(H >>> 2) + BH_NEXT_FREE]!) {
+        if (!quickBlocks.has(H))
+          throw new HeapCorruptionError(`T5: ${hex(H)} on quick list ${i} is not a quick-listed block`, qi * 4);
+        if (seen.has(H)) throw new HeapCorruptionError(`T5: ${hex(H)} is on the quick lists twice`, H);
+        seen.add(H);
+        const size = u32[H >>> 2]! & SIZE_MASK;
+        const [f, sl] = mapping(size);
+        if ((f << SL_BITS) + sl !== i)
+          throw new HeapCorruptionError(`T5: block ${hex(H)} of ${size} bytes on quick list ${i}`, H);
+        qBytes += size;
+        n++;
+      }
+      if (n !== u32[qi + 1] || n > Q_DEPTH)
+        throw new HeapCorruptionError(`T5: quick list ${i} has ${n} blocks, count ${u32[qi + 1]}`, (qi + 1) * 4);
+    }
+    if (seen.size !== quickBlocks.size)
+      throw new HeapCorruptionError(
+        `T5: ${quickBlocks.size} quick blocks, ${seen.size} on the quick lists`,
+        this.q * 4,
+      );
+    if (qBytes !== u32[c + T_Q_BYTES] || qBytes > this.qLimit)
+      throw new HeapCorruptionError(
+        `T5: quick lists hold ${qBytes} bytes, counter ${u32[c + T_Q_BYTES]}, limit ${this.qLimit}`,
+        (c + T_Q_BYTES) * 4,
+      );
   }
 }
 
 // --------------------------------------------------- construction and fsck
 
-const OPTION_NAMES = ['chunkPages', 'onChunk'] as const;
+const OPTION_NAMES = ['chunkPages', 'onChunk', 'quickBytes'] as const;
 
 /**
  * `new TlsfHeap(buddy, options)`: checks every argument, then (and only
@@ -1304,6 +1490,16 @@ function createHeap(buddy: unknown, options: unknown): TlsfState {
   if (o.onChunk !== undefined && typeof o.onChunk !== 'function')
     throw argumentError('onChunk', 'a function', o.onChunk);
   const chunkBytes = chunkPages * buddy.pageSize;
+  const quickBytes = o.quickBytes === undefined ? quickLimit(chunkBytes) : o.quickBytes;
+  if (
+    typeof quickBytes !== 'number' ||
+    !Number.isInteger(quickBytes) ||
+    !(quickBytes >= 0) ||
+    Object.is(quickBytes, -0) ||
+    quickBytes > chunkBytes ||
+    (quickBytes & 7) !== 0
+  )
+    throw argumentError('quickBytes', `a multiple of 8 in [0, ${chunkBytes}] (the chunk size)`, o.quickBytes);
   const chunkShift = 31 - Math.clz32(chunkBytes);
   const maxChunks = Math.ceil((buddy.maxPages * buddy.pageSize) / chunkBytes);
   const bytes = controlBytes(maxChunks);
@@ -1320,8 +1516,9 @@ function createHeap(buddy: unknown, options: unknown): TlsfState {
   u32[c + T_CHUNK_PAGES] = chunkPages;
   const key = (Math.floor(Math.random() * 2 ** 32) | 1) >>> 0;
   u32[c + T_KEY] = key;
+  u32[c + T_Q_LIMIT] = quickBytes;
   if (readSlot(memory, HeaderSlot.Tlsf) === 0) writeSlot(memory, HeaderSlot.Tlsf, region);
-  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, o.onChunk ?? null);
+  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, o.onChunk ?? null, quickBytes);
 }
 
 function validChunk(buddy: BuddyAllocator, chunkPages: unknown): chunkPages is number {
@@ -1361,7 +1558,12 @@ function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['
       region,
     );
   }
-  if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLSF missing)`, at(T_MAGIC));
+  if (u32[c + T_MAGIC] === TLSF_MAGIC_V1)
+    corrupt(
+      `the TLSF heap at ${hex(region)} has layout version 1 (magic TLSF, before the quick lists): not supported`,
+      at(T_MAGIC),
+    );
+  if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLS2 missing)`, at(T_MAGIC));
   if (u32[c + T_BASE] !== buddy.base)
     corrupt(`control word base is ${hex(u32[c + T_BASE]!)}, the buddy's base is ${hex(buddy.base)}`, at(T_BASE));
   const chunkPages = u32[c + T_CHUNK_PAGES]!;
@@ -1377,6 +1579,9 @@ function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['
     corrupt(`control structure at ${hex(region)} runs past the end of the ${bytes}-byte buffer (truncated?)`, region);
   const key = u32[c + T_KEY]!;
   if ((key & 1) === 0) corrupt(`control word key ${hex(key)} is even`, at(T_KEY));
+  const quickBytes = u32[c + T_Q_LIMIT]!;
+  if (quickBytes > chunkBytes || (quickBytes & 7) !== 0)
+    corrupt(`control word qLimit is ${quickBytes}, not a multiple of 8 up to the chunk size`, at(T_Q_LIMIT));
   const words = (maxChunks + 31) >>> 5;
   let chunks = 0;
   for (let w = 0; w < words; w++) {
@@ -1407,7 +1612,7 @@ function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: TlsfState['
   if (spare !== 0 && (spare < buddy.base || (spare - buddy.base) % chunkBytes !== 0 || spare + chunkBytes > bytes)) {
     corrupt(`control word spare is ${hex(spare)}, not a chunk`, at(T_SPARE));
   }
-  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, onChunk);
+  return new TlsfState(buddy, memory, region, chunkPages, chunkShift, maxChunks, key, onChunk, quickBytes);
 }
 
 /** mapping_insert as a pair (for checks and tests): the list a free block of `size` bytes is on. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BuddyAllocator, OutOfMemoryError, TlsfHeap } from '../../src/index.js';
+import { BuddyAllocator, DoubleFreeError, InvalidFreeError, OutOfMemoryError, TlsfHeap } from '../../src/index.js';
 import { SOAK, checkEnds, fillEnds, runs } from '../support/fuzz.js';
 import { runAttachFuzz } from '../slab/attach-fuzz.js';
 
@@ -48,11 +48,14 @@ const opArb: fc.Arbitrary<Op> = fc.tuple(
  */
 function replay(
   ops: Iterable<Op>,
-  opts: { pages: number; chunkPages: number; everyStep: boolean },
-): { n: number; ooms: number } {
+  opts: { pages: number; chunkPages: number; everyStep: boolean; quickBytes?: number },
+): { n: number; ooms: number; doubles: number } {
   const buddy = new BuddyAllocator({ pages: opts.pages });
   const initial = JSON.stringify(buddy.freeCounts());
-  const heap = new TlsfHeap(buddy, { chunkPages: opts.chunkPages });
+  const heap = new TlsfHeap(buddy, { chunkPages: opts.chunkPages, quickBytes: opts.quickBytes });
+  let doubles = 0;
+  /** Freed and not handed out again since (a double free of each must be refused). */
+  const freed = new Set<number>();
   const live = new Model();
   const addrs: number[] = [];
   const sizes = new Map<number, number>();
@@ -73,6 +76,7 @@ function replay(
     if (usable < size || usable > size + 23) throw new Error(`usableSize ${usable} for ${size} bytes`);
     if (opts.everyStep && !inChunk(a, usable)) throw new Error(`block ${a} (+${usable}) is not inside a chunk`);
     live.add(a, size, (id += 2));
+    freed.delete(a);
     fillEnds(heap.bytes, a, size, id);
     sizes.set(a, size);
   };
@@ -100,8 +104,33 @@ function replay(
       sizes.delete(a);
       if (kind === 'f') {
         heap.free(a);
+        freed.add(a);
         addrs[i] = addrs[addrs.length - 1]!;
         addrs.pop();
+        if (opts.everyStep && pick % 4 === 0) {
+          // Free it again at once: refused with DoubleFreeError (it is quick-listed, or free
+          // in TLSF, or merged into a free neighbour that keeps its header), the heap unchanged.
+          // The state a refused free could touch: the control structure, the block's header and link.
+          const digest = (): string =>
+            `${heap.bytes.subarray(heap.region, heap.region + 4096).join()}|${heap.bytes.subarray(a - 8, a + 8).join()}`;
+          const before = digest();
+          let err: unknown = null;
+          try {
+            heap.free(a);
+          } catch (e) {
+            err = e;
+          }
+          // Still a block start (quick-listed, or free in TLSF): DoubleFreeError. Merged into a
+          // neighbour or its chunk given back: InvalidFreeError may be all that is left to say.
+          let start = false;
+          heap.forEachBlock((p) => {
+            if (p === a) start = true;
+          });
+          if (!(err instanceof DoubleFreeError) && (start || !(err instanceof InvalidFreeError)))
+            throw new Error(`double free of ${a} gave ${String(err)}`);
+          if (digest() !== before) throw new Error(`double free of ${a} changed the heap`);
+          if (start) doubles++;
+        }
       } else {
         let b: number;
         try {
@@ -137,14 +166,19 @@ function replay(
   }
   heap.checkInvariants();
   expect(heap.stats().usedBlocks).toBe(0);
-  expect(heap.stats().chunks).toBeLessThanOrEqual(1); // at most one spare is kept
+  expect(heap.stats().usedBytes).toBe(0);
+  // Without quick lists at most one spare chunk is kept; quick-listed blocks keep their chunks until shrink.
+  if (opts.quickBytes === 0) expect(heap.stats().chunks).toBeLessThanOrEqual(1);
+  heap.forEachBlock((_a, _s, free) => {
+    if (!free) throw new Error('a block is still used after every free');
+  });
   heap.shrink();
   heap.checkInvariants();
   expect(heap.footprint()).toBe(0);
   // Every chunk is back: only the control region is still taken.
   heap.buddy.free(heap.region);
   expect(JSON.stringify(buddy.freeCounts())).toBe(initial);
-  return { n, ooms };
+  return { n, ooms, doubles };
 }
 
 /** A seeded op stream (mulberry32) for the long runs. */
@@ -174,26 +208,44 @@ function* randomOps(seed: number, count: number, maxLive: number): Generator<Op>
 }
 
 describe('TlsfHeap against a model', () => {
-  it('random alloc/free/realloc of 1 B..64 KiB, invariants after every step', () => {
+  it('random alloc/free/realloc of 1 B..64 KiB (quick lists of 0, 8, 1024 B and the default), a double free after some frees, invariants after every step', () => {
     let ops = 0;
+    let doubles = 0;
     fc.assert(
       fc.property(
         fc.constantFrom(16, 32, 64),
+        fc.constantFrom<number | undefined>(undefined, 0, 8, 1024),
         fc.array(opArb, { minLength: 50, maxLength: 400 }),
-        (chunkPages, script) => {
-          ops += replay(script, { pages: 2048, chunkPages, everyStep: true }).n;
+        (chunkPages, quickBytes, script) => {
+          const r = replay(script, { pages: 2048, chunkPages, everyStep: true, quickBytes });
+          ops += r.n;
+          doubles += r.doubles;
         },
       ),
       { numRuns: runs(100) },
     );
     expect(ops).toBeGreaterThan(runs(100) * 50);
+    expect(doubles).toBeGreaterThan(runs(100));
   });
 
   it('long seeded runs (260k ops), including running the buddy dry', () => {
     // Roomy: 64 MiB, up to 300 live blocks; tight: 2 MiB with up to 200, so
     // allocs and reallocs run into OutOfMemoryError (and the heap goes on).
     const roomy = replay(randomOps(1, runs(200_000, 10), 300), { pages: 16384, chunkPages: 64, everyStep: false });
-    const tight = replay(randomOps(2, runs(60_000, 10), 200), { pages: 512, chunkPages: 32, everyStep: false });
+    const tight = replay(randomOps(2, runs(60_000, 10), 200), {
+      pages: 512,
+      chunkPages: 32,
+      everyStep: false,
+      quickBytes: 0,
+    });
+    // the tight run with quick lists: the heap flushes them before it grows, so it runs dry as late
+    const tightQ = replay(randomOps(2, runs(60_000, 10), 200), {
+      pages: 512,
+      chunkPages: 32,
+      everyStep: false,
+      quickBytes: 32768,
+    });
+    expect(tightQ.ooms).toBeGreaterThan(0);
     expect(roomy.n + tight.n).toBeGreaterThanOrEqual(runs(260_000, 10));
     expect(roomy.ooms).toBe(0);
     expect(tight.ooms).toBeGreaterThan(0);

@@ -10,11 +10,19 @@ import {
   tlsfMapping,
 } from '../../src/index.js';
 
-/** A heap on a 1 MiB buddy with 64 KiB chunks (maxSize 65520). */
-function setup(pages = 256, chunkPages = 16) {
+/**
+ * A heap on a 1 MiB buddy with 64 KiB chunks (maxSize 65520). No quick lists
+ * (quickBytes 0): these tests check TLSF's own placement and merging; the
+ * quick lists are tested in quick.test.ts and property.test.ts.
+ */
+function setup(pages = 256, chunkPages = 16, quickBytes = 0) {
   const buddy = new BuddyAllocator({ pages });
   const events: Array<[number, number, boolean]> = [];
-  const heap = new TlsfHeap(buddy, { chunkPages, onChunk: (a, p, added) => events.push([a, p, added]) });
+  const heap = new TlsfHeap(buddy, {
+    chunkPages,
+    quickBytes,
+    onChunk: (a, p, added) => events.push([a, p, added]),
+  });
   return { buddy, heap, events };
 }
 
@@ -367,6 +375,11 @@ describe('TlsfHeap fast paths', () => {
       T_SL_MAPS: HotTlsf.T_SL_MAPS,
       T_HEADS: HotTlsf.T_HEADS,
       T_CHUNK_MAP: HotTlsf.T_CHUNK_MAP,
+      QUICK: HotTlsf.QUICK,
+      T_Q_BYTES: HotTlsf.T_Q_BYTES,
+      Q_FL: HotTlsf.Q_FL,
+      Q_MAX: HotTlsf.Q_MAX,
+      Q_DEPTH: HotTlsf.Q_DEPTH,
     };
     for (const [name, value] of Object.entries(hot)) expect(value, name).toBe((L as Record<string, unknown>)[name]);
   });
