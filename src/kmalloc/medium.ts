@@ -48,30 +48,38 @@ import { MAX_WORKERS } from '../memory/lock.js';
 import type { SlabSpace } from '../slab/index.js';
 import { P_INFO, makeInfo } from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
-import { T_CHUNKS, T_KEY, T_MAGIC, TLSF_MAGIC, T_USED_BLOCKS, controlBytes } from '../tlsf/layout.js';
+import {
+  BLOCK_HEADER_BYTES as HEADER,
+  BH_TAG,
+  FREE,
+  MIN_BLOCK,
+  PREV_FREE,
+  QUICK,
+  SIZE_MASK,
+  T_CHUNKS,
+  T_KEY,
+  T_MAGIC,
+  TLSF_MAGIC,
+  T_USED_BLOCKS,
+  controlBytes,
+} from '../tlsf/layout.js';
 
 /** Words of the medium area: 32 region words, then one 16-word line per slot's remote list head. */
 export const MEDIUM_WORDS = MAX_WORKERS + MAX_WORKERS * 16;
 /** Owner field of a TLSF chunk's pages (slab/layout.ts's OWNER_TLSF). */
 const OWNER_TLSF = 0xfffe;
-const SIZE_MASK = -8;
-const FREE = 1;
-const PREV_FREE = 2;
-const HEADER = 8;
-const MIN_BLOCK = 16;
 /** check(): not a block start / a block that looks free. */
 const NOT_BLOCK = -1;
 const LOOKS_FREE = -2;
 
 /**
  * The onChunk of slot `slot`'s TLSF heap: marks the chunk's pages as
- * OWNER_TLSF of that slot when it is added. When it is given back the TLSF
- * heap has already returned the pages to the buddy (tlsf.ts's releaseChunk:
- * `buddy.free`, then onChunk), and with no heap lock around a worker's own
- * TLSF heap another worker may have taken them and marked them as its own
- * meanwhile: so each page's INFO word is cleared with a compareExchange from
- * this chunk's value, never overwritten. (The chunk's other descriptor words
- * are never written: they stay 0.)
+ * OWNER_TLSF of that slot when it is added, and clears them when it is given
+ * back, before the pages go back to the buddy (tlsf.ts's releaseChunk): with
+ * no heap lock around a worker's own TLSF heap, another worker may take them
+ * the moment the buddy has them. The clear is a compareExchange from this
+ * chunk's value all the same, so it can never wipe another owner's mark.
+ * (The chunk's other descriptor words are never written: they stay 0.)
  */
 export function markChunk(space: SlabSpace, slot: number) {
   const info = makeInfo(OWNER_TLSF, slot << 8) | 0;
@@ -251,11 +259,13 @@ export class MediumHeaps {
     const H = addr - HEADER;
     const h = u32[H >>> 2]!;
     const size = h & SIZE_MASK;
-    if ((h & ~(SIZE_MASK | PREV_FREE | FREE)) !== 0 || size < MIN_BLOCK || rel + size > this.whole) return NOT_BLOCK;
-    // A freed block's header keeps FREE (also one merged into its left neighbour, as tlsf.ts's badFree says).
-    if ((h & FREE) !== 0) return LOOKS_FREE;
+    if ((h & ~(SIZE_MASK | PREV_FREE | FREE | QUICK)) !== 0 || size < MIN_BLOCK || rel + size > this.whole)
+      return NOT_BLOCK;
+    // A freed block's header keeps FREE (also one merged into its left neighbour, as tlsf.ts's
+    // badFree says); one the owner keeps on a quick list has QUICK.
+    if ((h & (FREE | QUICK)) !== 0) return LOOKS_FREE;
     const R = H + size;
-    return ((u32[(R >>> 2) + 1]! ^ Math.imul(R, key)) | 0) === size ? H : NOT_BLOCK;
+    return ((u32[(R >>> 2) + BH_TAG]! ^ Math.imul(R, key)) | 0) === size ? H : NOT_BLOCK;
   }
 
   /** True when `addr` is on slot `s`'s remote list (a bounded walk; the list may change under it). */

@@ -1084,8 +1084,10 @@ export class TlsfHeap implements ByteAllocator {
     const slot = (A - this.base) / this.chunkBytes;
     u32[c + T_CHUNK_MAP + (slot >>> 5)] = u32[c + T_CHUNK_MAP + (slot >>> 5)]! & ~(1 << (slot & 31));
     u32[c + T_CHUNKS] = u32[c + T_CHUNKS]! - 1;
-    this.buddy.free(A);
+    // The owner's marks come off first: once the buddy has the pages, another worker may
+    // take them (a kmalloc slot heap refills with no kmalloc lock) and mark them as its own.
     if (this.onChunk !== null) this.onChunk(A, this.chunkPages, false);
+    this.buddy.free(A);
   }
 
   /**

@@ -140,6 +140,23 @@ describe('Kmalloc medium tier: a TLSF heap per worker slot', () => {
     expect(k.footprint()).toBe(0);
   });
 
+  it('a block the owner keeps on a TLSF quick list, freed again by another worker, is a double free', () => {
+    const memory = Memory.create({ bytes: 16 << 20, shared: true });
+    const k0 = new Kmalloc({ memory, maxClass: 512 }); // 513 B..1 KiB: TLSF sizes a quick list takes
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const [a, b, c] = [k0.alloc(600), k0.alloc(600), k0.alloc(600)];
+    k0.free(b); // both neighbours used: b goes on k0's quick list, its header marked QUICK
+    expect(k0.tlsf.isAllocated(b)).toBe(false);
+    const bytes = Buffer.from(memory.u8);
+    expect(() => k1.free(b)).toThrow(DoubleFreeError);
+    expect(() => k1.ksize(b)).toThrow(InvalidFreeError);
+    expect(Buffer.compare(Buffer.from(memory.u8), bytes)).toBe(0);
+    k1.free(a); // a live neighbour of a quick block: an ordinary remote free
+    k0.free(c);
+    k0.checkInvariants();
+    k1.detach();
+  });
+
   it("a slot's heap stays with the slot: frees into it after its worker left wait for the next worker of the slot (or shrink)", () => {
     const memory = Memory.create({ bytes: 8 << 20, shared: true });
     const k0 = new Kmalloc({ memory });
