@@ -101,7 +101,8 @@
  * without a lock, other workers' frees go on the slot's remote list (one
  * compareExchange) and the owner drains it before its next medium call (see
  * medium.ts). Class pages come from the buddy under the heap lock; TLSF
- * chunks under the buddy lock alone; large blocks under the heap lock.
+ * chunks and large blocks under the buddy lock alone (a large block's free
+ * claims it with one compareExchange of its descriptor: see freeLarge).
  *
  * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
  * are each on exactly one of free / local_free / thread_free / the
@@ -491,8 +492,8 @@ export class Kmalloc implements ByteAllocator {
   private readonly pageSize: number;
   private readonly pageMask: number;
   private readonly maxPages: number;
-  // Many workers (docs/workers.md): a worker's class pages are its own (no lock); the buddy, the TLSF
-  // tier, large blocks and the hand-over lists below are under the heap lock on a shared memory.
+  // Many workers (docs/workers.md): a worker's class pages and TLSF heap are its own (no lock); large
+  // blocks take the buddy lock alone; page refills and the hand-over lists below take the heap lock.
   /** u32 index of the heap lock (word K_LOCK of the control block) when the memory is shared, else -1. */
   private readonly lockAt: number;
   /** u32 index of reclaim[this.slot]: this worker's FULL pages that got a remote free (linked by P_PREV). */
@@ -1576,15 +1577,14 @@ export class Kmalloc implements ByteAllocator {
       if (p !== 0) return p;
       // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
     }
-    this.enter();
-    try {
-      return this.allocLarge(size);
-    } finally {
-      this.leave();
-    }
+    return this.allocLarge(size);
   }
 
-  /** Exact buddy pages for `size` (the heap lock held on a shared memory). */
+  /**
+   * Exact buddy pages for `size`. No heap lock: the buddy takes its own, the
+   * block's descriptor is this worker's until it hands the address out, and
+   * the large-block counters change with Atomics (see {@link freeLarge}).
+   */
   private allocLarge(size: number): number {
     const pages = Math.ceil(size / this.pageSize);
     if (pages > 2 ** this.buddy.maxOrder) {
@@ -1605,11 +1605,12 @@ export class Kmalloc implements ByteAllocator {
     const pg = (addr - this.base) >>> this.shift;
     this.memory.sync(); // taking pages may have grown (and replaced) the buffer
     const u32 = this.memory.u32;
+    const i32 = this.memory.i32;
     const d = this.pt + (pg << PAGE_SHIFT);
-    u32[d + P_INFO] = OWNER_LARGE; // the first page only: an interior page has no owner
     u32[d + P_FREELIST] = pages; // a large block's word 0: its pages (free needs no buddy lookup)
-    u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! + 1;
-    u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! + pages;
+    Atomics.store(i32, d + P_INFO, OWNER_LARGE); // the first page only: an interior page has no owner
+    Atomics.add(i32, this.k + K_LARGE_BLOCKS, 1);
+    Atomics.add(i32, this.k + K_LARGE_PAGES, pages);
     return addr;
   }
 
@@ -1634,26 +1635,32 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** Gives large block `addr` (first page `pg`) back to the buddy, under the heap lock on a shared memory. */
+  /**
+   * Gives large block `addr` (first page `pg`) back to the buddy, with no heap
+   * lock: one compareExchange of its descriptor's INFO word from OWNER_LARGE
+   * to 0 claims it, so of two workers freeing it at once exactly one goes on
+   * (the other finds no large block there: a double free). The descriptor is
+   * cleared before the pages go back: once they are the buddy's, another
+   * worker may take them and mark them as its own.
+   */
   private freeLarge(addr: number, pg: number): void {
-    this.enter();
-    try {
-      this.memory.sync();
-      const d = this.pt + (pg << PAGE_SHIFT);
-      if ((this.memory.u32[d + P_INFO]! & OWNER_MASK) !== OWNER_LARGE) return this.badFree(addr, OWNER_NONE_VALUE); // freed meanwhile
-      const pages = this.memory.u32[d + P_FREELIST]!;
-      // The descriptor is cleared before the pages go back: once they are the buddy's, a worker
-      // refilling its own TLSF heap (no heap lock) may take them and mark them as its chunk.
-      let u32 = this.memory.u32;
-      u32[d + P_INFO] = 0;
-      u32[d + P_FREELIST] = 0;
-      this.buddy.free(addr);
-      u32 = this.memory.u32;
-      u32[this.k + K_LARGE_BLOCKS] = u32[this.k + K_LARGE_BLOCKS]! - 1;
-      u32[this.k + K_LARGE_PAGES] = u32[this.k + K_LARGE_PAGES]! - pages;
-    } finally {
-      this.leave();
+    const mem = this.memory;
+    mem.sync();
+    const d = this.pt + (pg << PAGE_SHIFT);
+    if (Atomics.compareExchange(mem.i32, d + P_INFO, OWNER_LARGE, 0) !== OWNER_LARGE) {
+      this.enter();
+      try {
+        return this.badFree(addr, OWNER_NONE_VALUE); // freed meanwhile, or never a large block
+      } finally {
+        this.leave();
+      }
     }
+    const pages = mem.u32[d + P_FREELIST]!;
+    mem.u32[d + P_FREELIST] = 0;
+    this.buddy.free(addr);
+    const i32 = this.memory.i32; // the buddy may have seen the memory grow: fresh views
+    Atomics.sub(i32, this.k + K_LARGE_BLOCKS, 1);
+    Atomics.sub(i32, this.k + K_LARGE_PAGES, pages);
   }
 
   private badFree(addr: number, own: number): never {

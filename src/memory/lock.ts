@@ -8,8 +8,10 @@
  *
  *   1. the kmalloc heap lock (word 0 of kmalloc's control block). A
  *      worker's own class pages and its own TLSF heap (a shared Kmalloc's
- *      medium tier, one per worker slot) take no lock; their refills take
- *      the buddy lock alone (6), or this lock then the buddy's
+ *      medium tier, one per worker slot) take no lock, nor do large blocks
+ *      (a free claims one with a compareExchange of its page descriptor);
+ *      TLSF chunk refills and large blocks take the buddy lock alone (6),
+ *      class page refills this lock then the buddy's
  *   2. the memkit header lock (header word 2; held only while a layer's
  *      state region is first laid out, e.g. the slab space)
  *   3. a TLSF heap's lock

@@ -157,6 +157,31 @@ describe('Kmalloc medium tier: a TLSF heap per worker slot', () => {
     k1.detach();
   });
 
+  it('large blocks (whole pages) take no heap lock: alloc, free by the owner or by another worker', () => {
+    const memory = Memory.create({ bytes: 16 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const before = k0.largeStats();
+    const l0 = countLock(k0);
+    const l1 = countLock(k1);
+    const sizes = [8192, 12_288, 100_000, 1 << 20]; // page multiples (or past a TLSF chunk): the large tier
+    const blocks = sizes.map((n) => k0.alloc(n));
+    k1.free(blocks[0]!); // another worker's free: claimed with one compareExchange
+    k0.free(blocks[1]!);
+    expect(l0.n + l1.n).toBe(0);
+    expect(k0.largeStats().blocks).toBe(before.blocks + sizes.length - 2);
+    // A second free of the same block finds no large block there (the claim was taken).
+    const bytes = Buffer.from(memory.u8);
+    expect(() => k0.free(blocks[0]!)).toThrow(DoubleFreeError);
+    expect(() => k1.free(blocks[1]!)).toThrow(DoubleFreeError);
+    expect(() => k1.free(blocks[2]! + 4096)).toThrow(InvalidFreeError); // an interior page
+    expect(Buffer.compare(Buffer.from(memory.u8), bytes)).toBe(0);
+    for (const p of blocks.slice(2)) k1.free(p);
+    expect(k0.largeStats()).toEqual(before);
+    k0.checkInvariants();
+    k1.detach();
+  });
+
   it("a slot's heap stays with the slot: frees into it after its worker left wait for the next worker of the slot (or shrink)", () => {
     const memory = Memory.create({ bytes: 8 << 20, shared: true });
     const k0 = new Kmalloc({ memory });
