@@ -37,7 +37,8 @@ export function attachBuddyUnder(memory: Memory, what: string, slot = 0): BuddyA
  * dead worker's `slot` held it, and gives the blocks on the slot's
  * per-worker lists back to the buddy (the upper layer frees the slot).
  * Pages the rest of that recover gives back through a buddy opened under
- * `slot` in this thread go straight to the buddy's lists. Returns whether
+ * `slot` land on those lists again: a recover that gives pages back calls
+ * this once more at its end, before it frees the slot. Returns whether
  * the dead worker held the lock; false when `memory` has no buddy allocator.
  */
 export function recoverBuddyUnder(memory: Memory, slot: number): boolean {

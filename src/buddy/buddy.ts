@@ -390,7 +390,7 @@ export class BuddyInit {
    *
    * @throws HeapCorruptionError naming the first word that is wrong.
    */
-  static open(memory: Memory, slot = 0, ownsSlot = false, drain = false): BuddyInit {
+  static open(memory: Memory, slot = 0, ownsSlot = false): BuddyInit {
     if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
     memory.sync();
     checkHeader(memory);
@@ -506,7 +506,7 @@ export class BuddyInit {
       slot,
       ownsSlot,
       -1,
-      pcpOff !== 0 && memory.shared && slot !== 0 && (drain || !recoveredHere(memory, slot)),
+      pcpOff !== 0 && memory.shared && slot !== 0,
     );
   }
 }
@@ -525,30 +525,6 @@ function resolvePcp(given: unknown, pages: number): number {
   const batch =
     o.batch === undefined ? Math.min(Math.max(high >>> 2, 1), 63) : checkInteger(o.batch, 'pcp.batch', 1, high);
   return (high | (batch << 16)) >>> 0;
-}
-
-/**
- * Worker slots whose per-worker lists this thread drained in a recover, per
- * memory (thread-local: a module's state is per thread). The rest of an upper
- * layer's recover opens the buddy under the dead slot and gives pages back
- * through it: those go straight to the buddy's lists, not to the dead slot's.
- * A buddy opened by this thread under such a slot later (it joined the slot
- * itself) keeps no lists either; `BuddyAllocator.attach` clears the mark.
- */
-const recovered = new WeakMap<object, number>();
-
-function recoveredKey(memory: Memory): object {
-  return memory.wasm ?? memory.buffer;
-}
-
-function recoveredHere(memory: Memory, slot: number): boolean {
-  return ((recovered.get(recoveredKey(memory)) ?? 0) & (1 << slot)) !== 0;
-}
-
-function markRecovered(memory: Memory, slot: number, on: boolean): void {
-  const key = recoveredKey(memory);
-  const bits = recovered.get(key) ?? 0;
-  recovered.set(key, on ? bits | (1 << slot) : bits & ~(1 << slot));
 }
 
 function resolveMaxOrder(given: unknown, maxPages: number): number {
@@ -669,7 +645,6 @@ export class BuddyAllocator {
     checkHeader(memory);
     const slot = joinWorker(memory.i32, H_WORKERS);
     try {
-      markRecovered(memory, slot, false); // a fresh join: this instance keeps the slot's lists
       return openBuddy(memory, slot, true);
     } catch (e) {
       leaveWorker(memory.i32, H_WORKERS, slot);
@@ -1781,7 +1756,6 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
     b.checkInvariants();
     return b;
   }
-  if (owns) markRecovered(memory, slot, false); // a fresh join: the slot's lists are this instance's
   // Read and check the state under its lock: another worker may be changing it.
   lockMemory(memory, at, slot);
   let init: BuddyInit;
@@ -1799,17 +1773,16 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
  * Gives the blocks on worker slot `slot`'s per-worker lists back to the
  * buddy of `memory` (the worker died, or is leaving: recover here and in
  * the layers above, attach.ts), under the buddy lock taken in that slot's
- * name (the caller broke it if the dead worker held it). From then on, a
- * buddy this thread opens under `slot` keeps no lists (the rest of a
- * recover frees through one), until this thread joins the slot itself.
- * Nothing to do without lists.
+ * name (the caller broke it if the dead worker held it). A recover that
+ * frees pages through a buddy opened under the dead slot (the layers above
+ * hand its pages over) calls this again at its end, before the slot is given
+ * back. Nothing to do without lists.
  *
  * @internal
  */
 export function drainBuddySlot(memory: Memory, slot: number): void {
-  const b = new BuddyAllocator(BuddyInit.open(memory, slot, false, true) as BuddyOptions);
+  const b = new BuddyAllocator(BuddyInit.open(memory, slot, false) as BuddyOptions);
   b.drain();
-  markRecovered(memory, slot, true);
 }
 
 /**

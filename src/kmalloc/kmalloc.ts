@@ -2291,6 +2291,7 @@ export class Kmalloc implements ByteAllocator {
     } finally {
       unlock(memory.i32, k + K_LOCK, slot);
     }
+    recoverBuddyUnder(memory, slot); // the pages handed back above went on the dead slot's buddy lists
     leaveWorker(memory.i32, H_WORKERS, slot);
     return broke;
   }

@@ -530,8 +530,8 @@ export class SlabCache {
     if (recoverBuddyUnder(memory, slot)) broke = true;
     // Its active slabs go back on their caches' lists (taken over under its slot: it is gone).
     const cpu = u32[w + S_CPU]!;
+    let space: SlabSpace | undefined;
     if (cpu !== 0) {
-      let space: SlabSpace | undefined;
       for (let id = 0; id < caches; id++) {
         const e = (cpu >>> 2) + (slot * MAX_CACHES + id) * CPU_WORDS;
         if (u32[e + W_ACTIVE] === NIL && u32[e + W_HEAD] === NIL) continue;
@@ -545,6 +545,7 @@ export class SlabCache {
         }
       }
     }
+    if (space !== undefined) recoverBuddyUnder(memory, slot); // slabs given back above went on its buddy lists
     if ((u32[H_WORKERS]! & (1 << slot)) !== 0) leaveWorker(i32, H_WORKERS, slot);
     return broke;
   }

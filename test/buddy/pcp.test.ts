@@ -184,11 +184,14 @@ describe('per-worker page lists', () => {
     expect(buddy.stats().cachedPages).toBe(4);
     expect(recoverBuddyUnder(memory, slot)).toBe(false);
     expect(buddy.stats().cachedPages).toBe(0);
-    // ...and what the rest of that recover frees through a buddy under the dead slot goes straight back
+    // ...what the rest of that recover frees through a buddy under the dead slot lands on its
+    // lists again, and the recover's closing recoverBuddyUnder gives it back
     const rest = BuddyAllocator.attach(memory); // another worker's block, freed by the recover
     const blk = rest.allocPages(1);
     const late = openUnder(memory, slot);
     late.free(blk);
+    expect(memory.i32[entry(buddy, slot) + 1]).toBe(1);
+    expect(recoverBuddyUnder(memory, slot)).toBe(false);
     expect(memory.i32[entry(buddy, slot) + 1]).toBe(0);
     rest.detach();
     up.detach();

@@ -234,4 +234,21 @@ describe('Kmalloc workers: a FULL page refilled by remote frees', () => {
     k0.shrink();
     expect(k0.footprint()).toBe(0);
   });
+
+  it("recover of a dead worker gives back the pages its hand-over put on the dead slot's buddy lists", () => {
+    const memory = Memory.create({ bytes: 16 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const fresh = k0.buddy.freeCounts();
+    const dead = Kmalloc.attach(Memory.wrap(memory.buffer));
+    // Class pages of one and two buddy pages, emptied: the dead worker keeps them (a spare a
+    // class) until it leaves; recover gives them back through a buddy under its slot.
+    const blocks: number[] = [];
+    for (const size of [16, 48, 200, 1000]) for (let i = 0; i < 70; i++) blocks.push(dead.alloc(size));
+    for (const p of blocks) dead.free(p);
+    Kmalloc.recover(memory, dead.workerSlot); // it died without detach()
+    expect(k0.buddy.stats().cachedPages).toBe(0);
+    k0.shrink();
+    k0.checkInvariants();
+    expect(k0.buddy.freeCounts()).toEqual(fresh);
+  });
 });
