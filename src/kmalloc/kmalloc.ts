@@ -162,7 +162,7 @@ import { HEADER_BYTES, HeaderSlot, readSlot, writeSlot, type ByteAllocator, type
 import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
-import { T_CHUNK_PAGES } from '../tlsf/layout.js';
+import { T_CHUNK_PAGES, maxBlockSize } from '../tlsf/layout.js';
 import { MEDIUM_WORDS, MediumHeaps, markChunk } from './medium.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 
@@ -758,7 +758,7 @@ export class Kmalloc implements ByteAllocator {
       (chunkPages === 0 || (chunkPages & (chunkPages - 1)) !== 0 || chunkPages > 2 ** buddy.maxOrder)
     )
       throw new HeapCorruptionError('kmalloc: damaged TLSF heap (chunk pages)', u32[k + K_TLSF]!);
-    Kmalloc.fsck(buddy, space, chunkPages * buddy.pageSize - 16, u32, k, n, busy);
+    Kmalloc.fsck(buddy, space, maxBlockSize(chunkPages * buddy.pageSize), u32, k, n, busy);
     const heap = new Kmalloc({}, { buddy, space, tlsf, k, slot });
     heap.med?.checkAll(
       busy,

@@ -55,6 +55,7 @@ import {
   MIN_BLOCK,
   PREV_FREE,
   QUICK,
+  SENTINEL_BYTES,
   SIZE_MASK,
   T_CHUNKS,
   T_KEY,
@@ -131,7 +132,7 @@ export class MediumHeaps {
     this.remoteAt = remoteHead(m, slot);
     this.base = buddy.base;
     this.chunkMask = chunkBytes - 1;
-    this.whole = chunkBytes - 8;
+    this.whole = chunkBytes - SENTINEL_BYTES; // a chunk's blocks end at its sentinel
   }
 
   /** Pages of one heap's control region. */

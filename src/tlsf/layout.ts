@@ -95,6 +95,10 @@ export const MIN_BLOCK = 16;
  * C - 8 bytes (`whole`), which is how free() sees that a chunk emptied.
  */
 export const SENTINEL_BYTES = 8;
+/** The largest block a TLSF heap with chunks of `chunkBytes` serves: the chunk less its sentinel and one header. */
+export function maxBlockSize(chunkBytes: number): number {
+  return chunkBytes - SENTINEL_BYTES - BLOCK_HEADER_BYTES;
+}
 /** Largest chunk: 2^30 bytes (block sizes stay below 2^30). */
 export const MAX_CHUNK_SHIFT = 30;
 

@@ -80,6 +80,7 @@ import {
   T_MAX_CHUNKS,
   T_Q_LIMIT,
   controlBytes,
+  maxBlockSize,
   quickAt,
   quickLimit,
 } from './layout.js';
@@ -305,7 +306,7 @@ export class TlsfHeap implements ByteAllocator {
     this.chunkMask = chunkBytes - 1;
     this.maxChunks = s.maxChunks;
     this.whole = chunkBytes - SENTINEL_BYTES;
-    this.maxSize = this.whole - BLOCK_HEADER_BYTES;
+    this.maxSize = maxBlockSize(chunkBytes);
     this.key = s.key | 0;
     this.q = this.c + quickAt(s.maxChunks);
     this.qLimit = s.quickBytes;
