@@ -507,7 +507,7 @@ export class WorkersView implements View {
     // It acts between two ops (a parked worker too: it looks at its command every 50 ms).
     const slot = await p.terminateHolding(lane);
     const s = p.stats(lane);
-    this.narrative.textContent = `${this.laneName(lane)} (slot ${slot}) took the heap lock and was terminated holding it, without detaching. Every other worker now waits for the lock at its next heap call: watch their "in heap call" time grow. Recover slot ${slot} to let them go on. Its blocks (${s.liveBlocks} by its last count) stay allocated.`;
+    this.narrative.textContent = `${this.laneName(lane)} (slot ${slot}) took the heap lock and was terminated holding it, without detaching. Every other worker goes on with what takes no lock (its own pages and TLSF heap, large blocks) and then waits for the lock at its first call that needs it (a class page refill, a hand-over list): watch their "in heap call" time grow. Recover slot ${slot} to let them go on. Its blocks (${s.liveBlocks} by its last count) stay allocated.`;
   }
 
   private recover(lane: number): void {
