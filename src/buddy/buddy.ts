@@ -255,20 +255,7 @@ export class BuddyInit {
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       state = Memory.create({ bytes: HEADER_BYTES + stateBytes(maxPages) });
       memory = null;
-      return new BuddyInit(
-        memory,
-        state,
-        stateOff,
-        pageSize,
-        base,
-        maxOrder,
-        maxPages,
-        pages,
-        0,
-        false,
-        0,
-        false,
-      ).format(offsetsOnly);
+      return BuddyInit.fresh(memory, state, stateOff, pageSize, base, maxOrder, maxPages, pages, 0, offsetsOnly);
     }
     if (o.memory !== undefined) {
       memory = o.memory;
@@ -301,20 +288,7 @@ export class BuddyInit {
       const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
       // Last thing that can fail, and it fails with the Memory unchanged.
       if (base + pages * pageSize > memory.buffer.byteLength) memory.growTo(base + pages * pageSize);
-      return new BuddyInit(
-        memory,
-        memory,
-        stateOff,
-        pageSize,
-        base,
-        maxOrder,
-        maxPages,
-        pages,
-        0,
-        false,
-        pcpConf,
-        false,
-      ).format(false);
+      return BuddyInit.fresh(memory, memory, stateOff, pageSize, base, maxOrder, maxPages, pages, pcpConf, false);
     }
     pages = o.pages === undefined ? DEFAULT_PAGES : checkInteger(o.pages, 'pages', 1, MAX_PAGE_COUNT);
     maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
@@ -330,9 +304,29 @@ export class BuddyInit {
     const maxOrder = resolveMaxOrder(o.maxOrder, maxPages);
     resolvePcp(o.pcp, maxPages); // checked; a Memory of its own is not shared
     memory = Memory.create(maxBytes > bytes ? { bytes, maxBytes } : { bytes });
+    return BuddyInit.fresh(memory, memory, stateOff, pageSize, base, maxOrder, maxPages, pages, 0, false);
+  }
+
+  /**
+   * The init of a fresh state (the maker's: slot 0, no slot of its own, no
+   * per-worker lists of its own), its control block written by {@link format}.
+   * `pcpConf` is the lists' configuration to write (0: none).
+   */
+  private static fresh(
+    memory: Memory | null,
+    state: Memory,
+    stateOff: number,
+    pageSize: number,
+    base: number,
+    maxOrder: number,
+    maxPages: number,
+    pages: number,
+    pcpConf: number,
+    offsetsOnly: boolean,
+  ): BuddyInit {
     return new BuddyInit(
       memory,
-      memory,
+      state,
       stateOff,
       pageSize,
       base,
@@ -341,9 +335,9 @@ export class BuddyInit {
       pages,
       0,
       false,
-      0,
+      pcpConf,
       false,
-    ).format(false);
+    ).format(offsetsOnly);
   }
 
   /** Writes the header (if missing) and a fresh control block; the lists are seeded by the allocator. */
