@@ -40,7 +40,6 @@ const S_GLOBALS = 42;
 const S_HCAP = 38;
 const S_HSTACK = 37;
 const S_HTOP = 39;
-const S_ROOTS = 11;
 const S_STOP = 16;
 // end layout-copies
 
@@ -53,7 +52,6 @@ const S_STOP = 16;
  */
 // biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
 export const enum HotRoots {
-  S_ROOTS = 11,
   S_RFREE = 13,
   S_RSEQ = 40,
   ROOT_WORDS = 4,
@@ -62,8 +60,8 @@ export const enum HotRoots {
   R_GEN = 2,
 }
 
-/** Moves an escaped Root to its new slot. */
-let moveRoot: (r: Root, slot: number, gen: number, scoped: boolean) => void;
+/** Moves an escaped Root to its new slot (a root-table slot, or `~i` for handle-stack entry i). */
+let moveRoot: (r: Root, slot: number, gen: number) => void;
 /** The object an escaped Root holds (valid until its scope ends), -1 if it was released. */
 let rootTarget: (r: Root) => number;
 /** u32 index of a Root's entry (handle stack or root table), or -1 when released. */
@@ -92,25 +90,25 @@ export class Root {
   // plain fields 7 of 31). No private methods either, and a `release()` small
   // enough to inline: a root made and released in one function then costs
   // a few typed-array operations and no allocation (escape analysis).
+  // `_slot` is a root-table slot (>= 0), or `~i` for entry i of the handle
+  // stack (a root made inside a scope): one field and one sign test instead
+  // of a flag, which keeps makeRoot and release small (see makeRoot).
   declare private _st: HeapState;
   declare private _slot: number;
   declare private _gen: number;
-  declare private _scoped: boolean;
 
-  private constructor(st: HeapState, slot: number, gen: number, scoped: boolean) {
+  private constructor(st: HeapState, slot: number, gen: number) {
     this._st = st;
     this._slot = slot;
     this._gen = gen;
-    this._scoped = scoped;
   }
 
   static {
-    moveRoot = (r, slot, gen, scoped) => {
+    moveRoot = (r, slot, gen) => {
       r._slot = slot;
       r._gen = gen;
-      r._scoped = scoped;
     };
-    rootEntry = (r) => entryOf(r._st, r._slot, r._gen, r._scoped);
+    rootEntry = (r) => entryOf(r._st, r._slot, r._gen);
     rootTarget = (r) => {
       const w = rootEntry(r);
       return w < 0 ? -1 : r._st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
@@ -141,19 +139,16 @@ export class Root {
   release(): void {
     const st = this._st;
     const slot = this._slot;
-    if (this._scoped) {
-      releaseHandle(st, slot, this._gen);
-      return;
-    }
+    if (slot < 0) return releaseHandle(st, ~slot, this._gen);
     // The common case, an unscoped root: its slot goes back on the free list.
     const u32 = st.v.u32;
-    const s = st.s;
-    const w = (u32[s + HotRoots.S_ROOTS]! >>> 2) + slot * HotRoots.ROOT_WORDS;
+    const w = st.rb + slot * HotRoots.ROOT_WORDS;
     if (u32[w + HotRoots.R_GEN] !== this._gen) return;
     u32[w + HotRoots.R_ADDR] = 0;
     u32[w + HotRoots.R_GEN] = 0;
-    u32[w + HotRoots.R_NEXT] = u32[s + HotRoots.S_RFREE]!;
-    u32[s + HotRoots.S_RFREE] = slot + 1;
+    const f = st.s + HotRoots.S_RFREE;
+    u32[w + HotRoots.R_NEXT] = u32[f]!;
+    u32[f] = slot + 1;
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -162,12 +157,13 @@ export class Root {
   }
 }
 
-/** u32 index of the entry (slot, gen, scoped) names, or -1 when it was released. */
-function entryOf(st: HeapState, slot: number, gen: number, scoped: boolean): number {
+/** u32 index of the entry (slot, gen) names, or -1 when it was released. */
+function entryOf(st: HeapState, slot: number, gen: number): number {
   const u32 = st.v.u32;
-  if (scoped) {
-    if (slot >= u32[st.s + S_HTOP]!) return -1;
-    const w = (u32[st.s + S_HSTACK]! >>> 2) + slot * HANDLE_WORDS;
+  if (slot < 0) {
+    const i = ~slot;
+    if (i >= u32[st.s + S_HTOP]!) return -1;
+    const w = (u32[st.s + S_HSTACK]! >>> 2) + i * HANDLE_WORDS;
     return u32[w + HS_GEN] === gen ? w : -1;
   }
   const w = st.rootWord(slot);
@@ -205,7 +201,7 @@ function watchRoot(st: HeapState, r: Root, slot: number, gen: number): void {
 }
 
 /** The Root constructor, private to the class in the public types, called from this module. */
-type RootConstructor = new (st: HeapState, slot: number, gen: number, scoped: boolean) => Root;
+type RootConstructor = new (st: HeapState, slot: number, gen: number) => Root;
 const RootCtor = Root as unknown as RootConstructor;
 
 /** Pushes `obj` on the handle stack; returns the entry index. */
@@ -234,26 +230,23 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
 export function makeRoot(st: HeapState, obj: number): Root {
   const u32 = st.v.u32;
   const s = st.s;
-  const head = u32[s + HotRoots.S_RFREE]!;
-  let slot = head - 1;
+  let slot = u32[s + HotRoots.S_RFREE]! - 1;
   let gen: number;
-  let scoped = false;
-  if (head !== 0 && st.fastRoots) {
+  if (slot >= 0 && st.fastRoots) {
     gen = (u32[s + HotRoots.S_RSEQ]! + 1) >>> 0 || 1;
     u32[s + HotRoots.S_RSEQ] = gen;
-    const w = (u32[s + HotRoots.S_ROOTS]! >>> 2) + slot * HotRoots.ROOT_WORDS;
+    const w = st.rb + slot * HotRoots.ROOT_WORDS;
     u32[s + HotRoots.S_RFREE] = u32[w + HotRoots.R_NEXT]!;
     u32[w + HotRoots.R_ADDR] = obj;
     u32[w + HotRoots.R_GEN] = gen;
   } else {
     slot = rootSlotSlow(st, obj);
     gen = st.slowGen;
-    scoped = st.scopeDepth > 0;
   }
   // One allocation site, and the handle is passed to nothing here (the
   // debug backstop watches it in makeRootWatched): V8's escape analysis can
   // then drop the handle of a root made and released in one function.
-  return new RootCtor(st, slot, gen, scoped);
+  return new RootCtor(st, slot, gen);
 }
 
 /**
@@ -265,7 +258,7 @@ function rootSlotSlow(st: HeapState, obj: number): number {
   st.checkWritable('root');
   const gen = st.nextGen();
   st.slowGen = gen;
-  return st.scopeDepth > 0 ? pushHandle(st, obj, gen) : st.takeRootSlot(obj, gen);
+  return st.scopeDepth > 0 ? ~pushHandle(st, obj, gen) : st.takeRootSlot(obj, gen);
 }
 
 /**
@@ -277,7 +270,7 @@ export function makeRootWatched(st: HeapState, obj: number): Root {
   const r = makeRoot(st, obj);
   if (!scoped) {
     const w = rootEntry(r);
-    const slot = (w - (st.v.u32[st.s + S_ROOTS]! >>> 2)) / ROOT_WORDS;
+    const slot = (w - st.rb) / ROOT_WORDS;
     watchRoot(st, r, slot, st.v.u32[w + R_GEN]!);
   }
   return r;
@@ -299,7 +292,7 @@ export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
   if (st.scopeDepth < depth) throw new InvalidArgumentError('escape() called after its scope ended');
   if (obj !== 0) st.checkStore(obj);
   const gen = st.nextGen();
-  const r = new RootCtor(st, pushHandle(st, obj, gen), gen, true);
+  const r = new RootCtor(st, ~pushHandle(st, obj, gen), gen);
   st.escapes.push(r);
   st.escapeDepths.push(depth);
   return r;
@@ -341,14 +334,14 @@ export function leaveScope(
     if (obj < 0) continue; // released before its scope ended
     if (depths[i]! < depth) {
       // An outer scope's escape: stays rooted here until that scope ends.
-      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+      moveRoot(r, ~pushHandle(st, obj, gen), gen);
       st.escapes.push(r);
       st.escapeDepths.push(depths[i]!);
     } else if (depth > 1) {
-      moveRoot(r, pushHandle(st, obj, gen), gen, true);
+      moveRoot(r, ~pushHandle(st, obj, gen), gen);
     } else {
       const slot = st.takeRootSlot(obj, gen);
-      moveRoot(r, slot, gen, false);
+      moveRoot(r, slot, gen);
       if (st.registry !== null) watchRoot(st, r, slot, gen);
     }
   }

@@ -81,6 +81,9 @@ export const enum HotState {
   PHASE_MARK = 1,
 }
 
+/** The ref-store filter during a cycle: every index reads `undefined` (see HeapState.start). */
+const NO_BITS = new Uint32Array(0);
+
 /** JS-side facts about a type that cannot live in the buffer (callbacks), and its field list. */
 export interface TypeMeta {
   readonly name: string;
@@ -125,10 +128,19 @@ export class HeapState {
   declare bmWords: number;
   /**
    * A view of just the START bitmap (rebuilt whenever the bitmap moves or
-   * the buffer is replaced): the ref-store check reads it with one field
-   * load, and an index past its end reads `undefined` (no bounds test).
+   * the buffer is replaced).
+   */
+  declare startBits: Uint32Array;
+  /**
+   * The ref-store check's filter: {@link startBits} while no cycle runs, an
+   * empty view during a cycle (so every store then takes `storeSlow`, which
+   * checks the START bit and applies the write barrier). The check reads it
+   * with one field load, and an index past its end reads `undefined` (no
+   * bounds test); with it the inlined check needs no phase test of its own.
    */
   declare start: Uint32Array;
+  /** u32 index of the root table (a cache of S_ROOTS kept by the writer; see Root.release). */
+  declare rb: number;
   /**
    * The collector's phase, a copy of the state word PHASE kept by the writer
    * (setPhase), so the write barrier reads a field, not the buffer.
@@ -167,8 +179,10 @@ export class HeapState {
     this.sb = 0;
     this.mb = 0;
     this.bmWords = 0;
-    this.start = new Uint32Array(0);
+    this.startBits = NO_BITS;
+    this.start = NO_BITS;
     this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
+    this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
     this.config = config;
     this.typeMeta = [];
     this.globalSlots = new Map();
@@ -189,7 +203,8 @@ export class HeapState {
     this.sb = u32[this.s + S_START]! >>> 2;
     this.mb = u32[this.s + S_MARK]! >>> 2;
     this.bmWords = u32[this.s + S_BMWORDS]!;
-    this.start = u32.subarray(this.sb, this.sb + this.bmWords);
+    this.startBits = u32.subarray(this.sb, this.sb + this.bmWords);
+    this.start = this.phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
   }
 
   /** Copies the Memory's new views (its buffer was replaced), and rebuilds the START view. */
@@ -202,6 +217,7 @@ export class HeapState {
   setPhase(phase: number): void {
     this.v.u32[this.s + S_PHASE] = phase;
     this.phase = phase;
+    this.start = phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
   }
 
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
@@ -251,6 +267,7 @@ export class HeapState {
     mem.u8.fill(0, a, a + cap * entryBytes);
     mem.u32[this.s + capWord] = cap;
     mem.u32[this.s + addrWord] = a;
+    if (addrWord === S_ROOTS) this.rb = a >>> 2;
   }
 
   /**
@@ -269,6 +286,7 @@ export class HeapState {
     mem.u8.fill(0, a + oldCap * entryBytes, a + cap * entryBytes);
     mem.u32[this.s + capWord] = cap;
     mem.u32[this.s + addrWord] = a;
+    if (addrWord === S_ROOTS) this.rb = a >>> 2;
     this.free(oldAddr);
     return true;
   }
@@ -456,14 +474,32 @@ export class HeapState {
     // typeof first: a BigInt or an object must not reach `>>>` (a TypeError,
     // or a valueOf call). Then g = v / 8 as an unsigned integer: `g * 8 === v`
     // only for an integer in [0, 2^32) that is a multiple of 8 (not for a
-    // fraction, a negative number, NaN or 2^32 and up). Kept small (one throw
-    // site, the phase from a JS field): it is inlined into every ref store,
-    // root and pushRoot, and V8 inlines only so much into one function.
+    // fraction, a negative number, NaN or 2^32 and up). Kept small (no throw
+    // and no phase test here: during a cycle `start` is empty, so every store
+    // goes to storeSlow): it is inlined into every ref store, root and
+    // pushRoot, and V8 inlines only so much bytecode into one function.
     let g: number;
     if (typeof v !== 'number' || (g = v >>> 3) * 8 !== v || (this.start[g >>> 5]! & (1 << (g & 31))) === 0) {
+      this.storeSlow(v);
+    }
+  }
+
+  /**
+   * checkStore when its filter failed: a bad value (throws), or any store
+   * during a cycle (the check against the START bitmap itself, then the
+   * write barrier).
+   */
+  storeSlow(v: unknown): void {
+    let g: number;
+    if (
+      this.phase === HotState.PHASE_IDLE ||
+      typeof v !== 'number' ||
+      (g = v >>> 3) * 8 !== v ||
+      (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0
+    ) {
       throw this.badRef(v);
     }
-    if (this.phase !== HotState.PHASE_IDLE) this.storeDuringCycle(v);
+    this.storeDuringCycle(v);
   }
 
   private storeDuringCycle(v: number): void {
