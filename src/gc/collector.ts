@@ -644,13 +644,27 @@ export function runFinalizers(st: HeapState): void {
 /** A work budget meaning "all of it", as a small integer. */
 export const WHOLE = 0x3fffffff;
 
+/** Work units between two looks at the clock in a step with a deadline (some 5-20 µs of optimized work). */
+const STEP_SLICE = 2048;
+/**
+ * How long an automatic incremental step may run, ms: it stops at the first
+ * slice boundary past this. Its budget takes some 0.05 ms in optimized code;
+ * the deadline matters when the code is not optimized yet (a fresh process's
+ * first cycles) or was just deoptimized, when the same budget took 1-1.5 ms.
+ */
+export const STEP_DEADLINE_MS = 0.4;
+
 /**
  * Does up to `budget` units of collector work, starting a cycle when none
  * is running (see `ManagedHeap.step`). Returns true when a cycle completed.
+ * With `deadlineMs` (automatic steps), marking and sweeping go in slices of
+ * STEP_SLICE units and stop once the step has run that long: the budget
+ * bounds the work, the deadline the time when the code runs slow.
  */
-export function collectStep(st: HeapState, budget: number): boolean {
+export function collectStep(st: HeapState, budget: number, deadlineMs = 0): boolean {
   if (st.inCollector) return false;
   const t0 = performance.now();
+  const end = deadlineMs > 0 ? t0 + deadlineMs : Number.POSITIVE_INFINITY;
   st.inCollector = true;
   let done = false;
   try {
@@ -659,12 +673,28 @@ export function collectStep(st: HeapState, budget: number): boolean {
     // size must not set the length of a step.
     if (st.v.u32[s + S_PHASE] === PHASE_IDLE && clearMarkSlice(st, budget)) cycleStart(st);
     if (st.v.u32[s + S_PHASE] === PHASE_MARK) {
-      budget = drainMark(st, budget);
+      for (;;) {
+        const slice = end === Number.POSITIVE_INFINITY ? budget : Math.min(budget, STEP_SLICE);
+        const left = drainMark(st, slice);
+        budget -= slice - left;
+        if (left > 0) break; // the mark stack is empty: budget > 0
+        if (budget <= 0 || performance.now() >= end) {
+          budget = 0;
+          break;
+        }
+      }
       if (budget > 0) finishMark(st);
     }
-    if (budget > 0 && st.v.u32[s + S_PHASE] === PHASE_SWEEP && sweepStep(st, budget) > 0) {
-      finishCycle(st, TRIM_SLICE);
-      done = true;
+    while (budget > 0 && st.v.u32[s + S_PHASE] === PHASE_SWEEP) {
+      const slice = end === Number.POSITIVE_INFINITY ? budget : Math.min(budget, STEP_SLICE);
+      const left = sweepStep(st, slice);
+      if (left > 0) {
+        finishCycle(st, TRIM_SLICE);
+        done = true;
+        break;
+      }
+      budget -= slice - left;
+      if (performance.now() >= end) break;
     }
     // The pool of empty blocks shrinks by slices too (a cycle that frees much
     // leaves it above the next threshold's size).
@@ -726,7 +756,7 @@ export function allocationTrigger(st: HeapState): void {
     return;
   }
   if ((st.v.u32[st.s + S_FLAGS]! & FLAG_INCREMENTAL) !== 0) {
-    collectStep(st, cfg.stepBudget);
+    collectStep(st, cfg.stepBudget, STEP_DEADLINE_MS);
     // A cycle runs, or its MARK bitmap is being cleared: the next step after stepBytes more.
     const u32 = st.v.u32;
     if (u32[st.s + S_PHASE] !== PHASE_IDLE || u32[st.s + S_CLEARED] !== 0) st.setCredit(cfg.stepBytes);

@@ -374,6 +374,42 @@ describe('incremental collection', () => {
     expect(heap.stats().liveObjects).toBe(2 ** 15 - 1);
     expect(pauses.length).toBeGreaterThan(20);
   });
+
+  it('an automatic step stops at its deadline: a budget of a whole cycle still marks a 1M list over many steps, losing nothing', () => {
+    let unfinished = 0; // steps that left a cycle running
+    // stepBudget: 2^29 units, a whole cycle's work in one step were there no deadline.
+    const heap: ManagedHeap = new ManagedHeap({
+      bytes: 64 << 20,
+      incremental: true,
+      stepBudget: 1 << 29,
+      growthFactor: 0.25,
+      onPause: () => {
+        if (heap.phase !== 'idle') unfinished++;
+      },
+    });
+    const T = heap.defineType('T', { next: 'ref', v: 'i32' });
+    const head = heap.root(T.alloc());
+    let p = head.value;
+    for (let i = 1; i < 1_000_000; i++) {
+      const n = T.alloc();
+      T.fields.v.set(n, i);
+      T.fields.next.set(p, n);
+      p = n;
+    }
+    heap.collect();
+    const c0 = heap.stats().collections;
+    unfinished = 0;
+    // Garbage until the next cycle (it starts after some 4 MB) has ended.
+    for (let i = 0; i < 4000 && heap.stats().collections === c0; i++) for (let j = 0; j < 1000; j++) T.alloc();
+    expect(heap.stats().collections).toBe(c0 + 1); // an incremental cycle, not a full collect
+    // Marking 1M objects takes milliseconds: without the deadline the cycle is one step.
+    expect(unfinished).toBeGreaterThan(2);
+    let n = 0;
+    let wrong = 0;
+    for (let q = head.value; q !== 0; q = T.fields.next.get(q)) if (T.fields.v.get(q) !== n++) wrong++;
+    expect(n).toBe(1_000_000);
+    expect(wrong).toBe(0);
+  });
 });
 
 describe('finalizers and weak fields', () => {
