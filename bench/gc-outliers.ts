@@ -10,6 +10,8 @@
  * A long step whose window holds about as much run-queue wait as the step
  * is over budget was preempted; one that held the CPU the whole time did
  * work on the main thread (ours, or V8's: a deopt, a code install, a GC).
+ * The process's minor page faults in the same window are counted too (a
+ * fresh page touched for the first time costs a fault and its zeroing).
  * V8's own GCs are listed from a `PerformanceObserver`.
  *
  * `npx tsx bench/gc-outliers.ts [depth=16] [rounds=3] [limit=0.5]`. With
@@ -51,12 +53,14 @@ interface Step {
   kind: string;
   runMs: number;
   waitMs: number;
+  faults: number;
 }
 
 for (let round = 0; round < rounds; round++) {
   const steps: Step[] = [];
   let before = 'idle';
   let last = sched();
+  let lastFaults = process.resourceUsage().minorPageFault;
   let count = 0;
   const heap: ManagedHeap = new ManagedHeap({
     bytes: Math.max(8 << 20, 16 * 2 ** (depth + 6)), // as bench/gc.ts
@@ -66,13 +70,23 @@ for (let round = 0; round < rounds; round++) {
       const after = heap.stats().phase;
       const kind = `${before}->${after}`;
       before = after;
+      const faults = process.resourceUsage().minorPageFault;
       if (ms < limit) {
         last = sched();
+        lastFaults = faults;
         return;
       }
       const at = performance.now();
       const now = sched();
-      steps.push({ at, ms, kind, runMs: (now[0] - last[0]) / 1e6, waitMs: (now[1] - last[1]) / 1e6 });
+      steps.push({
+        at,
+        ms,
+        kind,
+        runMs: (now[0] - last[0]) / 1e6,
+        waitMs: (now[1] - last[1]) / 1e6,
+        faults: faults - lastFaults,
+      });
+      lastFaults = faults;
       if (live)
         process.stdout.write(
           `### step ${kind} ${ms.toFixed(3)} ms, run queue ${((now[1] - last[1]) / 1e6).toFixed(3)} ms\n`,
@@ -89,7 +103,7 @@ for (let round = 0; round < rounds; round++) {
     const gc = v8Gc.filter(([st, d]) => st < s.at && st + d > s.at - s.ms);
     const pre = s.waitMs >= 0.5 * (s.ms - limit / 2);
     if (pre) preempted++;
-    return `  +${(s.at - t0).toFixed(1).padStart(8)} ms  ${s.kind.padEnd(12)} ${s.ms.toFixed(3)} ms: window on CPU ${s.runMs.toFixed(3)}, run queue ${s.waitMs.toFixed(3)} ms${pre ? '  (preempted)' : ''}${gc.length > 0 ? `  V8 GC ${gc.map(([, d]) => d.toFixed(2)).join(', ')} ms` : ''}`;
+    return `  +${(s.at - t0).toFixed(1).padStart(8)} ms  ${s.kind.padEnd(12)} ${s.ms.toFixed(3)} ms: window on CPU ${s.runMs.toFixed(3)}, run queue ${s.waitMs.toFixed(3)} ms, ${s.faults} page faults${pre ? '  (preempted)' : ''}${gc.length > 0 ? `  V8 GC ${gc.map(([, d]) => d.toFixed(2)).join(', ')} ms` : ''}`;
   });
   console.log(
     `depth ${depth}, round ${round}: ${(t1 - t0).toFixed(0)} ms, ${count} steps, ${steps.length} over ${limit} ms (${preempted} preempted)`,
