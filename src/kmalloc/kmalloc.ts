@@ -67,10 +67,13 @@
  * heap byte (bits 24..31 of P_INFO, on every page of the class page) is its
  * slot, and frees into them with plain reads and writes, as on an unshared
  * heap. A free of a block on another slot's page (or an abandoned one)
- * pushes it on that page's thread_free with one compareExchange; the owner
- * takes the whole list with one exchange in the generic path (before
- * extending, before marking the page FULL). `used` counts a block on
- * thread_free as used until then, so only the owner writes `used`.
+ * goes on the freer's pending chain of that page (see PEND_ENTRIES: plain
+ * writes), and a chain goes on the page's thread_free with one
+ * compareExchange once it is full or its entry is needed (or the freer
+ * takes a page, shrinks, detaches or is recovered); the owner takes the
+ * whole list with one exchange in the generic path (before extending,
+ * before marking the page FULL). `used` counts a block on a pending chain
+ * or thread_free as used until then, so only the owner writes `used`.
  *
  * FULL pages and remote frees: the owner takes a page with no free block
  * off its queue, sets FULL in P_USED, then TF_FULL in thread_free with a
@@ -112,7 +115,9 @@
  * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
  * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
  * slot is its queue head (or NO_PAGE), and a slot that is not joined has
- * empty queues and an empty reclaim list.
+ * empty queues, an empty reclaim list and no pending chain; a pending chain
+ * holds handed-out blocks of one class page (hashed to its entry), on no
+ * list and in no other chain, at most PEND_MAX.
  *
  * State: the slab space's page table (slab/layout.ts owns the descriptor and
  * draws these fields), the TLSF control block, and the control block below,
@@ -120,7 +125,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -134,6 +139,9 @@
  *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
  *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
  *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *        (after it)             with flag 2: pending[slot][entry], PEND_ENTRIES words per slot:
+ *                               the head of the slot's pending chain of remote frees whose
+ *                               page hashes to the entry (0 = none; see PEND_ENTRIES)
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
