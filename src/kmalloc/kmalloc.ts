@@ -1207,15 +1207,16 @@ export class Kmalloc implements ByteAllocator {
    * and chainLength.
    */
   private chainAt(w: number, e: number): number {
-    const u32 = this.memory.u32;
-    const first = u32[w]!;
+    const first = this.memory.u32[w]!;
     if (first === 0) return -1;
-    const h = this.pendingPage(first);
+    const h = this.pendingPage(first); // (reads the buddy's page count: may sync the views)
     if (h < 0 || pendEntry(h - this.pt) !== e) return -1;
     let n = 0;
     let last = first;
-    for (let p = first; p !== 0; p = u32[p >>> 2]!) {
-      if (++n > PEND_MAX || this.pendingPage(p) !== h || (u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key) return -1;
+    for (let p = first; p !== 0; p = this.memory.u32[p >>> 2]!) {
+      if (++n > PEND_MAX || this.pendingPage(p) !== h) return -1;
+      const u32 = this.memory.u32;
+      if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key) return -1;
       last = p;
     }
     this.chainTail = last;
