@@ -67,10 +67,13 @@
  * heap byte (bits 24..31 of P_INFO, on every page of the class page) is its
  * slot, and frees into them with plain reads and writes, as on an unshared
  * heap. A free of a block on another slot's page (or an abandoned one)
- * pushes it on that page's thread_free with one compareExchange; the owner
- * takes the whole list with one exchange in the generic path (before
- * extending, before marking the page FULL). `used` counts a block on
- * thread_free as used until then, so only the owner writes `used`.
+ * goes on the freer's pending chain of that page (see PEND_ENTRIES: plain
+ * writes), and a chain goes on the page's thread_free with one
+ * compareExchange once it is full or its entry is needed (or the freer
+ * takes a page, shrinks, detaches or is recovered); the owner takes the
+ * whole list with one exchange in the generic path (before extending,
+ * before marking the page FULL). `used` counts a block on a pending chain
+ * or thread_free as used until then, so only the owner writes `used`.
  *
  * FULL pages and remote frees: the owner takes a page with no free block
  * off its queue, sets FULL in P_USED, then TF_FULL in thread_free with a
@@ -112,7 +115,9 @@
  * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
  * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
  * slot is its queue head (or NO_PAGE), and a slot that is not joined has
- * empty queues and an empty reclaim list.
+ * empty queues, an empty reclaim list and no pending chain; a pending chain
+ * holds handed-out blocks of one class page (hashed to its entry), on no
+ * list and in no other chain, at most PEND_MAX.
  *
  * State: the slab space's page table (slab/layout.ts owns the descriptor and
  * draws these fields), the TLSF control block, and the control block below,
@@ -120,7 +125,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -134,6 +139,9 @@
  *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
  *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
  *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *        (after it)             with flag 2: pending[slot][entry], PEND_ENTRIES words per slot:
+ *                               the head of the slot's pending chain of remote frees whose
+ *                               page hashes to the entry (0 = none; see PEND_ENTRIES)
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
@@ -282,7 +290,7 @@ const SHARED_MAX_CLASS = 4096;
 const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
 const KMALLOC_MAGIC = 0x4c414d4b;
-const KMALLOC_VERSION = 5;
+const KMALLOC_VERSION = 6;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 const K_LOCK = 0;
 const K_MAGIC = 1;
@@ -316,6 +324,20 @@ const FLAG_DEBUG = 1;
  * cache lines. Without it thread_free is word P_THREAD_FREE of the descriptor.
  */
 const FLAG_REMOTE_TABLE = 2;
+/**
+ * Batched remote frees (snmalloc's message batches, mimalloc's delayed free):
+ * a worker's frees into another worker's page wait in one of its
+ * PEND_ENTRIES pending chains (one per page, hashed by page index, linked
+ * and free-tagged as on thread_free) and are published with one
+ * compareExchange once a chain holds pendLimit(cls) blocks, or another page
+ * needs its entry, or the worker takes a page, shrinks or detaches.
+ */
+const PEND_SHIFT = 7;
+const PEND_ENTRIES = 1 << PEND_SHIFT;
+/** Most blocks one pending chain holds (also the bound of a walk of one). */
+const PEND_MAX = 32;
+/** ...and most bytes: a chain of a class with large blocks publishes sooner. */
+const PEND_BYTES = 8 << 10;
 /** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32). */
 const PAGE_FIT_SHIFT = 5;
 // What locate() finds at an address.
@@ -506,6 +528,17 @@ export class Kmalloc implements ByteAllocator {
   private readonly tfDelta: number;
   /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
   private depth = 0;
+  /** u32 index of slot 0's pending-chain heads (FLAG_REMOTE_TABLE), or -1: see PEND_ENTRIES. */
+  private readonly pendTable: number;
+  /** u32 index of this slot's pending-chain heads, or -1. */
+  private readonly pendAt: number;
+  // Hot-path copies of this slot's pending chains (the heads in the buffer are the truth): the
+  // head descriptor of each entry's page (0 = none), its last block, its length; per class, the
+  // length at which a chain is published.
+  private readonly pendH = new Int32Array(PEND_ENTRIES);
+  private readonly pendTail = new Uint32Array(PEND_ENTRIES);
+  private readonly pendN = new Int32Array(PEND_ENTRIES);
+  private readonly pendLimit: Int32Array;
 
   /**
    * Creates a kmalloc heap: `{ bytes }` (optionally `maxBytes`), `{ memory }` or `{ buddy }`.
@@ -534,6 +567,9 @@ export class Kmalloc implements ByteAllocator {
     this.abandonedAt = abandonedTable(k, n);
     this.debug = (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0;
     this.tfDelta = threadFreeDelta(u32, k, n, space.pageTable);
+    this.pendTable = (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? pendingTable(k, n) : -1;
+    this.pendAt = this.pendTable < 0 ? -1 : this.pendTable + st.slot * PEND_ENTRIES;
+    this.pendLimit = new Int32Array(n);
     this.objOffset = this.debug ? RED_ZONE : 0;
     this.key = u32[k + K_KEY]! | 0;
     this.pt = space.pageTable;
@@ -559,6 +595,7 @@ export class Kmalloc implements ByteAllocator {
       this.grid.set(gridOf(stride), 4 * c);
       this.pagesOf[c] = u32[w + 2]!;
       this.span[c] = u32[w + 3]! * stride;
+      this.pendLimit[c] = Math.max(1, Math.min(PEND_MAX, Math.floor(PEND_BYTES / stride)));
       caches.push(new KmallocCache(this, c, size, stride, u32[w + 2]!, u32[w + 3]!, this.objOffset));
     }
     this.classSizes = sizes;
@@ -566,6 +603,14 @@ export class Kmalloc implements ByteAllocator {
     this.maxClass = u32[k + K_MAX_CLASS]!;
     this.largeAbove = u32[k + K_LARGE_ABOVE]!;
     this.fastMax = this.debug ? -1 : this.maxClass;
+    // This slot's pending chains in the buffer (a copy's slot 0, or left damaged): adopt the sound ones.
+    for (let e = 0; this.pendAt >= 0 && e < PEND_ENTRIES; e++) {
+      const h = this.chainAt(this.pendAt + e, e);
+      if (h < 0) continue;
+      this.pendH[e] = h;
+      this.pendTail[e] = this.chainTail;
+      this.pendN[e] = this.chainLength;
+    }
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
@@ -718,7 +763,7 @@ export class Kmalloc implements ByteAllocator {
     const slot = joinWorker(memory.i32, H_WORKERS);
     lockMemory(memory, k + K_LOCK, slot);
     try {
-      const heap = Kmalloc.open(memory, k, slot);
+      const heap = Kmalloc.open(memory, k, slot, true);
       heap.med?.ownHeap(true); // this slot's medium heap (its leftover one, or a new one): k.tlsf is it
       return heap;
     } catch (e) {
@@ -729,8 +774,8 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** attach's checks and construction, on the control block at u32 index `k`. */
-  private static open(memory: Memory, k: number, slot: number): Kmalloc {
+  /** attach's checks and construction, on the control block at u32 index `k` (`joining`: a slot just taken). */
+  private static open(memory: Memory, k: number, slot: number, joining = false): Kmalloc {
     const buddy = attachBuddyUnder(memory, 'kmalloc heap', slot); // the buddy takes its lock in this slot's name
     const u32 = memory.u32;
     const n = u32[k + K_CLASSES]!;
@@ -759,6 +804,15 @@ export class Kmalloc implements ByteAllocator {
     )
       throw new HeapCorruptionError('kmalloc: damaged TLSF heap (chunk pages)', u32[k + K_TLSF]!);
     Kmalloc.fsck(buddy, space, maxBlockSize(chunkPages * buddy.pageSize), u32, k, n, busy);
+    // A slot just taken starts with no pending chain (its last worker published them in detach or recover).
+    for (let e = 0; joining && perSlot && e < PEND_ENTRIES; e++) {
+      const w = pendingTable(k, n) + slot * PEND_ENTRIES + e;
+      if (u32[w] !== 0)
+        throw new HeapCorruptionError(
+          `kmalloc: damaged control block: worker slot ${slot} is joined with its pending chain ${e} not empty`,
+          w * 4,
+        );
+    }
     const heap = new Kmalloc({}, { buddy, space, tlsf, k, slot });
     heap.med?.checkAll(
       busy,
@@ -856,6 +910,14 @@ export class Kmalloc implements ByteAllocator {
     }
     const ab = abandonedTable(k, n);
     for (let c = 0; c < n; c++) queue(ab + c, c, HEAP_ABANDONED, `class ${c}'s abandoned list`);
+    // A slot nobody holds has published its pending chains (detach, recover).
+    const joined = u32[H_WORKERS]! | 1;
+    for (let slot = 0; (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 && slot < MAX_WORKERS; slot++) {
+      if ((joined & (1 << slot)) !== 0) continue;
+      const w = pendingTable(k, n) + slot * PEND_ENTRIES;
+      for (let e = 0; e < PEND_ENTRIES; e++)
+        if (u32[w + e] !== 0) bad(`worker slot ${slot} is not joined but its pending chain ${e} is not empty`, w + e);
+    }
   }
 
   // ------------------------------------------------------------ fast paths
@@ -970,7 +1032,7 @@ export class Kmalloc implements ByteAllocator {
         const rel = addr - this.pageAddr(h);
         // Another worker's page (or an abandoned one): its thread_free list.
         if (addr < u32[h + P_UNUSED]! && onGrid(this.grid, cls << 2, rel) && info >>> HEAP_SHIFT !== this.slot)
-          return this.freeRemote(h, addr, addr);
+          return this.freeRemote(h, addr, addr, cls);
       } else if ((info & OWNER_MASK) === OWNER_TLSF && this.med !== null) {
         return this.med.free(addr, info >>> HEAP_SHIFT); // its slot's heap: no lock, or a remote free
       } else if ((info & OWNER_MASK) === OWNER_LARGE && (off & this.pageMask) === 0) {
@@ -1052,54 +1114,201 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /**
-   * free of a block on a page this worker does not own: push it on the
-   * page's thread_free list with one compareExchange (mimalloc's
-   * thread_free). The first remote free into a FULL page (TF_FULL set) takes
-   * the heap lock and hands the page back to its owner's reclaim list.
+   * free of a block on a page this worker does not own: checked for a
+   * double free (its free tag, then the page's lists and the pending
+   * chains), then put on this worker's pending chain of that page (plain
+   * writes: the chain is this worker's); the chain goes on the page's
+   * thread_free list with one compareExchange (mimalloc's thread_free) once
+   * it is long enough or its entry is needed for another page. The first
+   * push into a FULL page (TF_FULL set) takes the heap lock and hands the
+   * page back to its owner's reclaim list.
    */
-  private freeRemote(h: number, slot: number, addr: number): void {
-    const mem = this.memory;
-    const u32 = mem.u32;
+  private freeRemote(h: number, slot: number, addr: number, cls: number): void {
+    const u32 = this.memory.u32;
     const a = slot >>> 2;
     if ((u32[a + 1]! ^ u32[a]!) === this.key && this.onLists(h, slot))
       throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
-    this.pushRemote(h, slot);
+    if (this.pendAt < 0) return this.pushRemote(h, slot, slot);
+    const e = pendEntry(h - this.pt);
+    const w = this.pendAt + e;
+    let head = 0;
+    if (this.pendH[e] === h) head = u32[w]!;
+    else {
+      if (this.pendH[e] !== 0) this.flushPending(e);
+      this.pendH[e] = h;
+      this.pendTail[e] = slot;
+    }
+    u32[a] = head;
+    u32[a + 1] = head ^ this.key;
+    u32[w] = slot;
+    if (++this.pendN[e]! >= this.pendLimit[cls]!) this.flushPending(e);
   }
 
-  /** Pushes `slot` on page `h`'s thread_free list (see {@link freeRemote}). */
-  private pushRemote(h: number, slot: number): void {
+  /** Publishes this worker's pending chain `e` (not empty) on its page's thread_free list. */
+  private flushPending(e: number): void {
+    const w = this.pendAt + e;
+    const h = this.pendH[e]!;
+    this.pendH[e] = 0;
+    this.pendN[e] = 0;
+    // Published first, then the head cleared: a double-free check racing with this sees the
+    // blocks on one list or both, never on none.
+    this.pushRemote(h, this.memory.u32[w]!, this.pendTail[e]!);
+    this.memory.u32[w] = 0;
+  }
+
+  /** Publishes all of this worker's pending chains (a page taken, shrink, detach). */
+  private flushAllPending(): void {
+    if (this.pendAt < 0) return;
+    for (let e = 0; e < PEND_ENTRIES; e++) if (this.pendH[e] !== 0) this.flushPending(e);
+  }
+
+  /**
+   * Publishes dead worker slot `slot`'s pending chains from the buffer alone
+   * (recover; its instance is gone; the heap lock held). A chain that is not
+   * sound (see {@link chainAt}), or whose first block is already on its
+   * page's lists (the worker died between publishing it and clearing its
+   * head word), is not published: its blocks stay counted as used, which
+   * leaks them but corrupts nothing. Every head word is cleared.
+   */
+  private publishSlotPending(slot: number): void {
+    if (this.pendTable < 0) return;
+    this.memory.sync();
+    for (let e = 0; e < PEND_ENTRIES; e++) {
+      const w = this.pendTable + slot * PEND_ENTRIES + e;
+      const h = this.chainAt(w, e);
+      if (h >= 0) {
+        const first = this.memory.u32[w]!;
+        const cls = this.classOfHead(h);
+        const limit = this.span[cls]! / this.stride[cls]!;
+        if (
+          !this.onList(h + P_FREELIST, first, limit) &&
+          !this.onList(h + P_LOCAL_FREE, first, limit) &&
+          !this.onList(h + this.tfDelta, first, limit)
+        )
+          this.pushRemote(h, first, this.chainTail);
+      }
+      this.memory.u32[w] = 0;
+    }
+    if (slot === this.slot) {
+      this.pendH.fill(0);
+      this.pendN.fill(0);
+    }
+  }
+
+  // chainAt()'s other results (fields: no object per call).
+  private chainTail = 0;
+  private chainLength = 0;
+
+  /**
+   * The head descriptor of the page of the pending chain whose head word is
+   * `w` (entry `e`), or -1 when the chain is empty or not sound: its blocks
+   * must be handed-out slots of one class page whose entry is `e`, free-tagged,
+   * at most PEND_MAX of them. Leaves its last block and length in chainTail
+   * and chainLength.
+   */
+  private chainAt(w: number, e: number): number {
+    const first = this.memory.u32[w]!;
+    if (first === 0) return -1;
+    const h = this.pendingPage(first); // (reads the buddy's page count: may sync the views)
+    if (h < 0 || pendEntry(h - this.pt) !== e) return -1;
+    let n = 0;
+    let last = first;
+    for (let p = first; p !== 0; p = this.memory.u32[p >>> 2]!) {
+      if (++n > PEND_MAX || this.pendingPage(p) !== h) return -1;
+      const u32 = this.memory.u32;
+      if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== this.key) return -1;
+      last = p;
+    }
+    this.chainTail = last;
+    this.chainLength = n;
+    return h;
+  }
+
+  /** The head descriptor of the class page a pending block at `p` is a slot of (handed out), or -1. */
+  private pendingPage(p: number): number {
+    const off = p - this.base;
+    const pg = off >>> this.shift;
+    if (p >>> 0 !== p || off < 0 || pg >= this.buddy.pages) return -1;
+    const u32 = this.memory.u32;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    const info = u32[d + P_INFO]!;
+    const own = info & OWNER_MASK;
+    if (own < OWNER_CLASS || own >= OWNER_TLSF) return -1;
+    const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
+    const cls = this.classOfHead(h);
+    if (cls >= this.nClasses || cls < 0) return -1;
+    const rel = p - this.pageAddr(h);
+    if (rel % this.stride[cls]! !== 0 || p >= u32[h + P_UNUSED]!) return -1;
+    return h;
+  }
+
+  /**
+   * True when block `slot` waits on some worker's pending chain (O(1): the
+   * chains of its page's entry in each slot, at most PEND_MAX blocks each).
+   * Reads other workers' chains without a lock, as the thread_free walk does.
+   */
+  private onPending(h: number, slot: number): boolean {
+    if (this.pendTable < 0) return false;
+    const u32 = this.memory.u32;
+    const e = pendEntry(h - this.pt);
+    for (let s = 0; s < MAX_WORKERS; s++) {
+      let p = u32[this.pendTable + s * PEND_ENTRIES + e]!;
+      for (let n = 0; p !== 0 && n < PEND_MAX; n++) {
+        if (p === slot) return true;
+        p = u32[p >>> 2]!;
+      }
+    }
+    return false;
+  }
+
+  /** Blocks of page `h` waiting on pending chains (introspection, checkInvariants: the workers quiet). */
+  private pendingOf(h: number): number[] {
+    const out: number[] = [];
+    if (this.pendTable < 0) return out;
+    const u32 = this.memory.u32;
+    const e = pendEntry(h - this.pt);
+    for (let s = 0; s < MAX_WORKERS; s++) {
+      const first = u32[this.pendTable + s * PEND_ENTRIES + e]!;
+      if (first === 0 || this.pendingPage(first) !== h) continue;
+      for (let p = first, n = 0; p !== 0 && n < PEND_MAX; n++, p = u32[p >>> 2]!) out.push(p);
+    }
+    return out;
+  }
+
+  /** Pushes the chain `first` .. `last` (linked, tagged) on page `h`'s thread_free list (see {@link freeRemote}). */
+  private pushRemote(h: number, first: number, last: number): void {
     const mem = this.memory;
     const u32 = mem.u32;
     const i32 = mem.i32;
-    const a = slot >>> 2;
+    const a = last >>> 2;
     const w = h + this.tfDelta;
     // A plain read to start with: the compareExchange checks it, and returns the word it found.
     let old = i32[w]!;
     for (;;) {
-      if ((old & TF_FULL) !== 0) return this.pushRemoteFull(h, slot);
+      if ((old & TF_FULL) !== 0) return this.pushRemoteFull(h, first, last);
       u32[a] = old;
       u32[a + 1] = old ^ this.key;
-      const seen = Atomics.compareExchange(i32, w, old, slot);
+      const seen = Atomics.compareExchange(i32, w, old, first | 0);
       if (seen === old) return;
       old = seen;
     }
   }
 
   /** The first remote free into a FULL page: under the heap lock, push and hand the page to its owner. */
-  private pushRemoteFull(h: number, slot: number): void {
+  private pushRemoteFull(h: number, first: number, last: number): void {
     this.enter();
     try {
       const mem = this.memory;
       const u32 = mem.u32;
       const i32 = mem.i32;
-      const a = slot >>> 2;
+      const a = last >>> 2;
       const w = h + this.tfDelta;
       for (;;) {
         const old = Atomics.load(i32, w);
         const next = old & ~TF_FULL;
         u32[a] = next;
         u32[a + 1] = next ^ this.key;
-        if (Atomics.compareExchange(i32, w, old, slot) !== old) continue;
+        if (Atomics.compareExchange(i32, w, old, first | 0) !== old) continue;
         if ((old & TF_FULL) !== 0) {
           // TF_FULL is set only on a page of a worker slot (never an abandoned one): its
           // heap byte is stable under the lock. The page goes on that slot's reclaim list.
@@ -1284,6 +1493,7 @@ export class Kmalloc implements ByteAllocator {
   private newPage(cls: number, size: number): void {
     this.enter();
     try {
+      this.flushAllPending(); // rare here: bounds how long a worker that mostly allocates holds them
       const pages = this.pagesOf[cls]!;
       this.shrinkSpare(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
       let addr: number;
@@ -1433,7 +1643,8 @@ export class Kmalloc implements ByteAllocator {
     return (
       this.onList(h + P_FREELIST, slot, limit) ||
       this.onList(h + P_LOCAL_FREE, slot, limit) ||
-      this.onList(h + this.tfDelta, slot, limit)
+      this.onList(h + this.tfDelta, slot, limit) ||
+      this.onPending(h, slot)
     );
   }
 
@@ -1557,7 +1768,7 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     this.poison(cls, slot);
-    if (this.memory.u32[h + P_INFO]! >>> HEAP_SHIFT !== this.slot) return this.pushRemote(h, slot);
+    if (this.memory.u32[h + P_INFO]! >>> HEAP_SHIFT !== this.slot) return this.pushRemote(h, slot, slot);
     this.pushFree(h, slot);
   }
 
@@ -1957,6 +2168,7 @@ export class Kmalloc implements ByteAllocator {
         // Blocks on thread_free still count in `used` until the owner collects them.
         let remote = 0;
         for (let p = (u32[d + this.tfDelta]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!) remote++;
+        remote += this.pendingOf(d).length; // and on workers' pending chains
         visit(this.base + ((pg << this.shift) >>> 0), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
       }
     } finally {
@@ -1977,6 +2189,7 @@ export class Kmalloc implements ByteAllocator {
         for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
           out.push(p + this.objOffset);
       }
+      for (const p of this.pendingOf(h)) out.push(p + this.objOffset);
       for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!)
         out.push(q + this.objOffset);
       return out;
@@ -1994,6 +2207,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
+      this.flushAllPending();
       let pages =
         this.med === null
           ? this.heap0.shrinkLocked()
@@ -2112,6 +2326,25 @@ export class Kmalloc implements ByteAllocator {
         note(d, 3, at);
       }
     }
+    // Pending chains (batched remote frees): each of one class page, in the entry its page hashes
+    // to, its blocks handed out (counted in `used`), free-tagged, on no list and in no other chain.
+    const pending = new Map<number, Set<number>>();
+    for (let slot = 0; this.pendTable >= 0 && slot < MAX_WORKERS; slot++) {
+      for (let e = 0; e < PEND_ENTRIES; e++) {
+        const w = this.pendTable + slot * PEND_ENTRIES + e;
+        if (u32[w] === 0) continue;
+        if ((joined & (1 << slot)) === 0)
+          bad(`worker slot ${slot} is not joined but its pending chain ${e} is not empty`, w);
+        const h = this.chainAt(w, e);
+        if (h < 0) bad(`worker slot ${slot}'s pending chain ${e} is damaged (head ${hex(u32[w]!)})`, w);
+        const set = pending.get(h) ?? new Set<number>();
+        for (let p = u32[w]!; p !== 0; p = u32[p >>> 2]!) {
+          if (set.has(p)) bad(`block ${hex(p)} is on two pending chains`, w);
+          set.add(p);
+        }
+        pending.set(h, set);
+      }
+    }
     const pagesOfClass = new Int32Array(n);
     let largeBlocks = 0;
     for (let pg = 0; pg < this.buddy.pages; pg++) {
@@ -2157,6 +2390,9 @@ export class Kmalloc implements ByteAllocator {
           if (list === d + this.tfDelta) remote++;
         }
       }
+      for (const p of pending.get(d) ?? [])
+        if (seen.has(p)) bad(`page ${pg}: block ${hex(p)} is on a pending chain and on a list`, d + P_FREELIST);
+      pending.delete(d);
       const w = u32[d + P_USED]!;
       if ((w & ~(USED_MASK | USED_FULL)) !== 0 || (w & USED_MASK) !== (unused - page) / stride - onLists + remote)
         bad(`page ${pg}: used ${w & USED_MASK}, lists say ${(unused - page) / stride - onLists + remote}`, d + P_USED);
@@ -2174,6 +2410,7 @@ export class Kmalloc implements ByteAllocator {
       listed.delete(d);
     }
     if (listed.size !== 0) bad(`a list holds ${listed.size} page(s) that are not class head pages`, k + K_CUR);
+    if (pending.size !== 0) bad('a pending chain is on a page that is not a class head page', this.pendTable);
     for (let c = 0; c < n; c++) {
       const w = k + K_CUR + n + c * CLASS_WORDS;
       if (u32[w + CW_MADE]! - u32[w + CW_FREED]! !== pagesOfClass[c])
@@ -2237,6 +2474,7 @@ export class Kmalloc implements ByteAllocator {
     if (this.lockAt < 0 || this.slot === 0 || this.detached) return;
     this.enter();
     try {
+      this.flushAllPending(); // this worker's batched remote frees go on their pages' lists
       this.abandonSlot(this.slot);
       this.med?.leave(); // its remote frees taken in, its spare chunk back; the heap stays with the slot
     } finally {
@@ -2287,6 +2525,7 @@ export class Kmalloc implements ByteAllocator {
     try {
       const dead = Kmalloc.open(memory, k, slot);
       dead.depth = 1; // the lock is held
+      dead.publishSlotPending(slot); // its batched remote frees, from the buffer
       dead.abandonSlot(slot);
     } finally {
       unlock(memory.i32, k + K_LOCK, slot);
@@ -2387,6 +2626,20 @@ function abandonedTable(k: number, n: number): number {
 
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 function remoteTable(k: number, n: number): number {
+  return pendingTable(k, n) + MAX_WORKERS * PEND_ENTRIES;
+}
+
+/**
+ * The pending-chain entry of the page whose head descriptor is word `rel` of
+ * the page table: a Fibonacci hash of the page index (class pages start at
+ * multiples of 2 to 16 pages, so its low bits alone would use few entries).
+ */
+function pendEntry(rel: number): number {
+  return Math.imul(rel >>> PAGE_SHIFT, 0x9e3779b1) >>> (32 - PEND_SHIFT);
+}
+
+/** u32 index of slot 0's pending-chain heads (FLAG_REMOTE_TABLE): PEND_ENTRIES words a slot, whole lines. */
+function pendingTable(k: number, n: number): number {
   return mediumTable(k, n) + MEDIUM_WORDS;
 }
 

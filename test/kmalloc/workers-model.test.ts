@@ -4,9 +4,12 @@
  * of its own), random allocs by any of them, frees and reallocs of any
  * block by any of them (remote frees: thread_free lists, FULL pages handed
  * back through reclaim), detaches and new joins between ops (abandoned pages,
- * adopted later). After each step: checkInvariants (lists, cur tables,
- * reclaim and abandoned lists), no overlap, payloads intact; at the end
- * everything freed and shrunk is a fresh heap.
+ * adopted later), workers that die between ops (Kmalloc.recover; their
+ * pending remote frees published). After each step: checkInvariants (lists,
+ * cur tables, reclaim and abandoned lists, pending chains), no overlap,
+ * payloads intact; a freed block is not live and a second free of it (by
+ * another instance) is a DoubleFreeError; at the end everything freed and
+ * shrunk is a fresh heap.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +26,8 @@ type Op =
   | { kind: 'a'; who: number; size: number }
   | { kind: 'f'; who: number; pick: number }
   | { kind: 'r'; who: number; pick: number; size: number }
-  | { kind: 'd'; who: number };
+  | { kind: 'd'; who: number }
+  | { kind: 'x'; who: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('a' as const), who: fc.nat(WORKERS - 1), size: sizeArb }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('f' as const), who: fc.nat(WORKERS - 1), pick: fc.nat() }) },
@@ -34,6 +38,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('d' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
+  },
+  // A worker that dies between operations (no detach): Kmalloc.recover publishes its pending remote frees.
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('x' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
   },
 );
 
@@ -60,6 +69,10 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
             const k = ks[op.who]!;
             if (op.kind === 'd') {
               k.detach();
+              ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
+            } else if (op.kind === 'x') {
+              Kmalloc.recover(memory, k.workerSlot); // k is never used again
+              k0.checkInvariants(); // with the slot free: its pending chains are empty
               ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
             } else if (op.kind === 'a' || addrs.length === 0) {
               const size = op.kind === 'a' ? op.size : 8;
@@ -89,7 +102,11 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
                 const gone = infoOwner(k0.memory.u32[SlabSpace.of(k0.buddy).descriptor(pg) + P_INFO]!) === 0;
                 const second = (): void => ks[(op.who + 1) % WORKERS]!.free(a);
                 if (gone) expect(second).toThrow(InvalidFreeError);
-                else expect(second).toThrow(DoubleFreeError);
+                else {
+                  expect(second).toThrow(DoubleFreeError);
+                  // Not live, also while it waits on the freer's pending chain (a batched remote free).
+                  expect(k0.isAllocated(a)).toBe(false);
+                }
               } else {
                 const b = k.realloc(a, op.size);
                 addrs[i] = b;
