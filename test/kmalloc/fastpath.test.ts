@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidFreeError, Kmalloc } from '../../src/index.js';
+import { DoubleFreeError, InvalidFreeError, Kmalloc } from '../../src/index.js';
 import { HotKmalloc, gridOf, onGrid } from '../../src/kmalloc/kmalloc.js';
 import * as L from '../../src/slab/layout.js';
+import { T_Q_PAUSE } from '../../src/tlsf/layout.js';
 
 describe('Kmalloc fast paths', () => {
   it('HotKmalloc (the literals alloc and free compile to) matches the slab layout', () => {
@@ -63,5 +64,65 @@ describe('Kmalloc fast paths', () => {
     k.free(p);
     expect(k.footprint()).toBe(before);
     k.checkInvariants();
+  });
+  it('free of a TLSF-tier block: every other address of its chunk is refused, buffer unchanged; a chunk given back and reused as class pages frees as class pages', () => {
+    const k = new Kmalloc({ bytes: 1 << 22 });
+    const chunk = k.tlsf.chunkBytes;
+    // Fill one TLSF chunk with medium blocks, check every non-start address in it is refused.
+    const medium: number[] = [];
+    for (let i = 0; i < 20; i++) medium.push(k.alloc(1000 + 8 * i));
+    const A = medium[0]! - ((medium[0]! - k.buddy.base) % chunk);
+    const snapshot = k.memory.u8.slice();
+    const starts = new Set(medium);
+    let refused = 0;
+    for (let a = A; a < A + chunk; a += 8) {
+      if (starts.has(a)) continue;
+      expect(() => k.free(a)).toThrow(InvalidFreeError);
+      refused++;
+    }
+    expect(refused).toBeGreaterThan(8000);
+    expect(Buffer.compare(k.memory.u8, snapshot)).toBe(0); // byte-identical
+    for (const p of medium) k.free(p);
+    k.checkInvariants();
+    for (const p of medium) expect(() => k.free(p)).toThrow(InvalidFreeError);
+    // The chunk goes back to the buddy; small blocks then take its pages as class pages.
+    k.shrink();
+    expect(k.tlsf.footprint()).toBe(0);
+    const small: number[] = [];
+    for (let i = 0; i < 4096; i++) small.push(k.alloc(48));
+    const reused = small.filter((p) => p >= A && p < A + chunk);
+    expect(reused.length).toBeGreaterThan(0); // the chunk's pages are class pages now
+    const keep = reused[0]!; // keeps its class page a class page
+    for (const p of small) if (p !== keep) k.free(p);
+    k.checkInvariants();
+    const samePage = reused.filter((p) => p !== keep && (p - keep) >> 12 === 0 && p >> 12 === keep >> 12);
+    expect(samePage.length).toBeGreaterThan(0);
+    for (const p of samePage) expect(() => k.free(p)).toThrow(DoubleFreeError);
+    k.free(keep);
+    k.checkInvariants();
+  });
+  it("the random 8..4096 B workload pauses the TLSF tier's quick lists (few hits); the heap stays consistent", () => {
+    const k = new Kmalloc({ bytes: 64 << 20 });
+    const c = k.tlsf.region >>> 2;
+    let seed = 42;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const live: number[] = [];
+    let paused = 0;
+    for (let i = 0; i < 150_000; i++) {
+      if (live.length === 0 || (live.length < 10_000 && rnd() < 0.55)) live.push(k.alloc(8 + Math.floor(rnd() * 4089)));
+      else {
+        const j = Math.floor(rnd() * live.length);
+        k.free(live[j]!);
+        live[j] = live[live.length - 1]!;
+        live.pop();
+      }
+      if (k.memory.u32[c + T_Q_PAUSE] !== 0) paused++;
+    }
+    expect(paused).toBeGreaterThan(20_000);
+    k.checkInvariants();
+    for (const a of live) k.free(a);
+    k.shrink();
+    k.checkInvariants();
+    expect(k.tlsf.footprint()).toBe(0);
   });
 });
