@@ -1,0 +1,151 @@
+/**
+ * The control block of a {@link Kmalloc} heap in the buffer (kmalloc.ts keeps
+ * hot-path copies of these constants: scripts/layout-copies.ts).
+ *
+ * The slab space's page table (slab/layout.ts owns the descriptor and draws
+ * its fields), the TLSF control block and this control block are all in the
+ * buffer; the header slot `HeaderSlot.Kmalloc` points at it.
+ * ```
+ *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
+ *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
+ *        12 NO_PAGE (always 0)
+ *        13 largeAbove
+ *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
+ *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
+ *                               per page, pages made, pages given back
+ *        C = 16+7n rounded up to 16 words (a 64-byte line); L = n rounded up to 16:
+ *        C .. C+31L-1           cur[] of worker slots 1..31, L words each (whole lines:
+ *                               no two workers' tables share a cache line)
+ *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
+ *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
+ *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
+ *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
+ *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *        (after it)             with flag 2: pending[slot][entry], PEND_ENTRIES words per slot:
+ *                               the head of the slot's pending chain of remote frees whose
+ *                               page hashes to the entry (0 = none; see PEND_ENTRIES)
+ *        (after it)             with flag 2: the thread_free table, 8 words
+ *                               per buddy page, word d - pageTable holding descriptor d's
+ *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
+ * ```
+ *
+ * @module
+ */
+import { MAX_WORKERS } from '../memory/lock.js';
+import { PAGE_SHIFT, P_THREAD_FREE } from '../slab/layout.js';
+import { MEDIUM_WORDS } from './medium.js';
+
+export const KMALLOC_MAGIC = 0x4c414d4b;
+export const KMALLOC_VERSION = 6;
+/** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
+export const K_LOCK = 0;
+export const K_MAGIC = 1;
+export const K_LARGE_BLOCKS = 2;
+export const K_LARGE_PAGES = 3;
+export const K_META_PAGES = 4;
+export const K_SPACE = 5;
+export const K_CLASSES = 6;
+export const K_MAX_CLASS = 7;
+export const K_TLSF = 8;
+export const K_KEY = 9;
+export const K_FLAGS = 10;
+export const K_VERSION = 11;
+export const K_LARGE_ABOVE = 13;
+/** A word that is always 0: `cur[class]` of a class with no page points here. */
+export const K_NO_PAGE = 12;
+/** cur[class] starts here; the class table follows it. */
+export const K_CUR = 16;
+/** Words per class in the class table: size, stride, pages, objects, pages made, pages freed. */
+export const CLASS_WORDS = 6;
+export const CW_MADE = 4;
+export const CW_FREED = 5;
+export const FLAG_DEBUG = 1;
+/**
+ * The heap keeps its pages' thread_free words in a table of their own (a
+ * shared memory): word `d - pageTable` of the table is page descriptor d's,
+ * so the words the owner writes on every alloc and free (free, used) and the
+ * word other workers compareExchange on every remote free are on different
+ * cache lines. Without it thread_free is word P_THREAD_FREE of the descriptor.
+ */
+export const FLAG_REMOTE_TABLE = 2;
+/**
+ * Batched remote frees (snmalloc's message batches, mimalloc's delayed free):
+ * a worker's frees into another worker's page wait in one of its
+ * PEND_ENTRIES pending chains (one per page, hashed by page index, linked
+ * and free-tagged as on thread_free) and are published with one
+ * compareExchange once a chain holds pendLimit(cls) blocks, or another page
+ * needs its entry, or the worker takes a page, shrinks or detaches.
+ */
+export const PEND_SHIFT = 7;
+export const PEND_ENTRIES = 1 << PEND_SHIFT;
+/** Most blocks one pending chain holds (also the bound of a walk of one). */
+export const PEND_MAX = 32;
+/** ...and most bytes: a chain of a class with large blocks publishes sooner. */
+export const PEND_BYTES = 8 << 10;
+
+/**
+ * u32 index of worker slot `slot`'s cur[] table: slot 0's at K_CUR (where it
+ * was before workers had pages of their own), the others after the class table.
+ */
+export function curTable(k: number, n: number, slot: number): number {
+  return slot === 0 ? k + K_CUR : k + curTables(n) + (slot - 1) * line(n);
+}
+
+/**
+ * Word offset of slot 1's cur[] table: on a 64-byte line, as is every
+ * slot's table (each takes whole lines), so that one worker's page changes
+ * never take the line another worker reads on every alloc and free.
+ */
+export function curTables(n: number): number {
+  return line(K_CUR + (1 + CLASS_WORDS) * n);
+}
+
+/** `words` rounded up to whole 64-byte lines (16 words). */
+export function line(words: number): number {
+  return (words + 15) & ~15;
+}
+
+/** u32 index of reclaim[0] (one word per worker slot). */
+export function reclaimTable(k: number, n: number): number {
+  return k + curTables(n) + (MAX_WORKERS - 1) * line(n);
+}
+
+/** u32 index of abandoned[0] (one word per class). */
+export function abandonedTable(k: number, n: number): number {
+  return reclaimTable(k, n) + MAX_WORKERS;
+}
+
+/** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
+export function remoteTable(k: number, n: number): number {
+  return pendingTable(k, n) + MAX_WORKERS * PEND_ENTRIES;
+}
+
+/**
+ * The pending-chain entry of the page whose head descriptor is word `rel` of
+ * the page table: a Fibonacci hash of the page index (class pages start at
+ * multiples of 2 to 16 pages, so its low bits alone would use few entries).
+ */
+export function pendEntry(rel: number): number {
+  return Math.imul(rel >>> PAGE_SHIFT, 0x9e3779b1) >>> (32 - PEND_SHIFT);
+}
+
+/** u32 index of slot 0's pending-chain heads (FLAG_REMOTE_TABLE): PEND_ENTRIES words a slot, whole lines. */
+export function pendingTable(k: number, n: number): number {
+  return mediumTable(k, n) + MEDIUM_WORDS;
+}
+
+/** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
+export function threadFreeDelta(u32: Uint32Array, k: number, n: number, pageTable: number): number {
+  return (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? remoteTable(k, n) - pageTable : P_THREAD_FREE;
+}
+
+/** u32 index of the medium area (medium.ts: per-slot TLSF regions, remote lists; FLAG_REMOTE_TABLE only). */
+export function mediumTable(k: number, n: number): number {
+  return k + line(controlWords(n));
+}
+
+/** Words of a control block with `n` classes. */
+export function controlWords(n: number): number {
+  return reclaimTable(0, n) + MAX_WORKERS + n;
+}
