@@ -67,7 +67,17 @@ import { checkState, blockAt } from './check.js';
 import { type BuddyCore, alignedOrder } from './core.js';
 import { addPages, growBy, growFor } from './grow.js';
 import { type BlockVisitor, BuddyInit, type BuddyOptions, type BuddyStats } from './init.js';
-import { cachedBlocks, cachedPages, drainBeforeFail, drainEntry, refillLocked, trim } from './pcp.js';
+import {
+  cachedBlocks,
+  cachedPages,
+  claimEntry,
+  drainBeforeFail,
+  drainEntry,
+  leaveEntry,
+  refillLocked,
+  releaseClaim,
+  trim,
+} from './pcp.js';
 
 // A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
@@ -93,6 +103,7 @@ const INFO_FREED = 0x20;
 const INFO_ORDER_MASK = 0x1f;
 const NIL = -1;
 const PCP_WORDS = 16;
+const PCP_CLAIM = 4;
 // end layout-copies
 
 /**
@@ -160,6 +171,12 @@ export class BuddyAllocator implements BuddyCore {
   readonly pcpHigh: number;
   /** @internal Pages' worth of blocks a refill takes, and a give-back returns. */
   readonly pcpBatch: number;
+  /** @internal The claim word value this instance last held its slot's entry with (-1: none yet; pcp.ts). */
+  pcpMine: number;
+  /** @internal The claim the pending release microtask frees (0: none pending). */
+  claimHeld: number;
+  /** @internal Frees `claimHeld`: the microtask callback, made once per instance. */
+  readonly releaseClaim: () => void;
 
   /**
    * Creates a buddy allocator. With no options: 256 pages of 4 KiB in a
@@ -191,6 +208,9 @@ export class BuddyAllocator implements BuddyCore {
     this.pcpAt = table !== 0 && r.usePcp ? (table >>> 2) + r.slot * PCP_WORDS : -1;
     this.pcpHigh = conf & 0xffff;
     this.pcpBatch = conf >>> 16;
+    this.pcpMine = -1;
+    this.claimHeld = 0;
+    this.releaseClaim = () => releaseClaim(this);
     if (r.seedPages > 0) addPages(this, r.seedPages);
   }
 
@@ -237,7 +257,7 @@ export class BuddyAllocator implements BuddyCore {
    */
   detach(): void {
     if (!this.ownsSlot) return;
-    this.drain();
+    this.leaveLists();
     this.ownsSlot = false;
     const st = this.state;
     st.sync();
@@ -269,6 +289,22 @@ export class BuddyAllocator implements BuddyCore {
     this.enter();
     try {
       drainEntry(this, this.pcpAt);
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * @internal The slot's tenure of its lists ends (detach, recover, an
+   * upper layer's detach): drain them, free the claim, count the tenure up
+   * (pcp.ts, leaveEntry). Nothing to do without lists of its own.
+   */
+  leaveLists(): void {
+    if (this.pcpAt < 0) return;
+    this.enter();
+    try {
+      leaveEntry(this, this.pcpAt, this.slot);
+      this.claimHeld = 0;
     } finally {
       this.leave();
     }
@@ -361,14 +397,17 @@ export class BuddyAllocator implements BuddyCore {
 
   /**
    * allocPages / allocPagesExact on a shared memory. 1 or 2 pages with
-   * per-worker lists: pop this worker's list, no lock; an empty list takes
-   * a batch under the lock (refill). Anything else under the buddy lock.
+   * per-worker lists: pop this worker's list, no lock, while the instance
+   * holds its slot's claim (one plain read; claimEntry claims it once a
+   * task); an empty list takes a batch under the lock (refill). Anything
+   * else, or an entry another worker is draining, under the buddy lock.
    */
   private allocPagesShared(n: number, exact: boolean): number {
     if (this.pcpAt >= 0 && (n === 1 || n === 2)) {
       const st = this.state;
       st.sync();
       const i32 = st.i32;
+      if (i32[this.pcpAt + PCP_CLAIM] !== this.pcpMine && !claimEntry(this)) return this.allocPagesLocked(n, exact);
       const e = this.pcpAt + 2 * (n - 1);
       const p = i32[e]!;
       if (p !== NIL) {
@@ -381,6 +420,11 @@ export class BuddyAllocator implements BuddyCore {
       }
       return this.refill(n);
     }
+    return this.allocPagesLocked(n, exact);
+  }
+
+  /** allocPages / allocPagesExact under the buddy lock. */
+  private allocPagesLocked(n: number, exact: boolean): number {
     this.enter();
     try {
       return this.allocLocked(n, exact);
@@ -563,7 +607,11 @@ export class BuddyAllocator implements BuddyCore {
       if (off >= 0 && (off & (this.pageSize - 1)) === 0 && p < i32[this.w + B_PAGES]!) {
         const v = u8[this.info + p]!;
         // an allocated head of order 0 or 1 (FREE and FREED clear), its length the whole block
-        if ((v & ~1) === INFO_ALLOC && i32[this.links + 2 * p] === 1 << (v - INFO_ALLOC)) {
+        if (
+          (v & ~1) === INFO_ALLOC &&
+          i32[this.links + 2 * p] === 1 << (v - INFO_ALLOC) &&
+          (i32[this.pcpAt + PCP_CLAIM] === this.pcpMine || claimEntry(this))
+        ) {
           const order = v - INFO_ALLOC;
           const e = this.pcpAt + 2 * order;
           // the info byte first: a map walk under the lock that sees CACHED reads no length
@@ -1009,7 +1057,7 @@ export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAll
  */
 export function drainBuddySlot(memory: Memory, slot: number): void {
   const b = new BuddyAllocator(BuddyInit.open(memory, slot, false) as BuddyOptions);
-  b.drain();
+  b.leaveLists();
 }
 
 /**

@@ -37,6 +37,12 @@ export interface BuddyCore {
   readonly pcpHigh: number;
   /** Pages' worth of blocks a refill takes, and a give-back returns. */
   readonly pcpBatch: number;
+  /** The claim word value this instance last held its slot's entry with (-1: none yet). */
+  pcpMine: number;
+  /** The claim the pending release microtask frees (0: none pending). */
+  claimHeld: number;
+  /** Frees `claimHeld` (bound to the instance once: a microtask callback). */
+  readonly releaseClaim: () => void;
   /** Pages managed now (synced). */
   readonly pages: number;
   /** Free pages now, cached ones included. */

@@ -12,12 +12,37 @@
  * table: PCP_SLOTS entries of PCP_WORDS i32 (one 64-byte line per slot)
  *   +0 head of the order-0 list (page index, -1 = empty)   +1 its block count
  *   +2 head of the order-1 list                            +3 its block count
- *   +4 .. +15 zero
+ *   +4 claim   +5 tenure   +6 .. +15 zero     (layout.ts draws the claim word)
  * ```
  * A listed block is linked through its first page's links word; its info
- * byte is INFO_CACHED | order. Only the slot's owner changes its lists
- * without the buddy lock; everything here runs with the lock held (or takes
- * it).
+ * byte is INFO_CACHED | order. Everything here runs with the buddy lock
+ * held (or takes it).
+ *
+ * Who may change a slot's lists (issue 12: draining other workers' lists):
+ * - its owner, with plain reads and writes and no lock, while it holds the
+ *   entry's claim. It claims with one compareExchange at its first 1- or
+ *   2-page call of a task ({@link claimEntry}) and a microtask releases
+ *   the claim when the task ends ({@link releaseClaim}); every call in
+ *   between tests the claim word with one plain read, so the pop and push
+ *   stay free of atomic operations (one compareExchange per pop or push
+ *   measured 0.6x);
+ * - anyone holding the buddy lock, when the owner is in its locked paths
+ *   (refill, trim, drain: the owner holds the lock itself then);
+ * - a worker that found no free block (lock held, {@link drainOthers}):
+ *   for each other slot with cached blocks it claims a free entry (0 ->
+ *   DRAIN | its slot + 1), gives the lists back and frees the entry; on a
+ *   claimed entry it sets REQ and takes nothing: that owner may be in the
+ *   middle of a pop. The owner sees REQ at its next 1- or 2-page call (the
+ *   plain read differs) and gives its lists back under the lock. Nobody
+ *   waits for anybody: an owner that finds the entry being drained takes the
+ *   locked path (the drainer holds the lock, briefly); the drainer never
+ *   waits for an owner, which may be idle or dead.
+ * So an allocation that finds no block gets every cached page of the
+ * workers not inside a task that called the buddy (idle ones, finished
+ * ones, and the maker's thread between tasks); the pages of workers that
+ * are (a running loop, a worker blocked in Atomics.wait) come back at
+ * their next call, their detach, or their recover, and the allocation
+ * throws OutOfMemoryError saying how many pages wait there.
  *
  * @module
  */
@@ -40,6 +65,10 @@ const NIL = -1;
 const PCP_SLOTS = 32;
 const PCP_TABLE_BYTES = 2048; // PCP_WORDS * PCP_SLOTS * 4
 const PCP_WORDS = 16;
+const PCP_CLAIM = 4;
+const PCP_TENURE = 5;
+const CLAIM_REQ = 0x40;
+const CLAIM_DRAIN = 0x80;
 // end layout-copies
 
 /**
@@ -196,6 +225,102 @@ export function drainEntry(b: BuddyCore, at: number): void {
   }
 }
 
+/**
+ * The owner's slow step before a pop or push: its claim word is not the
+ * value it last claimed with. Returns true when `b` holds its slot's claim
+ * now: it was free and `b` took it (a microtask gives it back), or this
+ * slot's present tenure holds it (another instance of this worker, same
+ * thread), with a drainer's request answered first (the lists given back
+ * under the lock). False when another worker is draining the entry: the
+ * caller takes the locked path.
+ */
+export function claimEntry(b: BuddyCore): boolean {
+  const st = b.state;
+  const i32 = st.i32;
+  const at = b.pcpAt + PCP_CLAIM;
+  const mine = ((Atomics.load(i32, b.pcpAt + PCP_TENURE) & 0xffffff) << 8) | (b.slot + 1);
+  let v = Atomics.load(i32, at);
+  if (v === 0) {
+    v = Atomics.compareExchange(i32, at, 0, mine);
+    if (v === 0) {
+      b.pcpMine = mine;
+      b.claimHeld = mine;
+      queueMicrotask(b.releaseClaim);
+      return true;
+    }
+  }
+  if ((v & ~CLAIM_REQ) !== mine) return false;
+  if ((v & CLAIM_REQ) !== 0) {
+    b.enter();
+    try {
+      drainEntry(b, b.pcpAt);
+      Atomics.store(b.state.i32, at, mine);
+    } finally {
+      b.leave();
+    }
+  }
+  b.pcpMine = mine;
+  return true;
+}
+
+/** The microtask of {@link claimEntry}: frees the claim `b` took, if its entry still holds it (REQ or not). */
+export function releaseClaim(b: BuddyCore): void {
+  const mine = b.claimHeld;
+  if (mine === 0) return;
+  b.claimHeld = 0;
+  const st = b.state;
+  st.sync();
+  const i32 = st.i32;
+  const at = b.pcpAt + PCP_CLAIM;
+  let v = Atomics.load(i32, at);
+  while ((v & ~CLAIM_REQ) === mine) {
+    const was = Atomics.compareExchange(i32, at, v, 0);
+    if (was === v) return;
+    v = was;
+  }
+}
+
+/**
+ * The slot of the entry at `at` is given up (detach, recover; lock held):
+ * its lists back to the buddy, the claim freed, the tenure counted up (so a
+ * late release of the old tenure's claim frees nothing of the next one).
+ * Also frees the claims a dead drainer of slot `slot` left on other entries.
+ */
+export function leaveEntry(b: BuddyCore, at: number, slot: number): void {
+  const i32 = b.state.i32;
+  drainEntry(b, at);
+  Atomics.store(i32, at + PCP_CLAIM, 0);
+  Atomics.add(i32, at + PCP_TENURE, 1);
+  for (let s = 0; s < PCP_SLOTS; s++) {
+    const c = b.pcpTable + s * PCP_WORDS + PCP_CLAIM;
+    if (Atomics.load(i32, c) === (CLAIM_DRAIN | (slot + 1))) Atomics.store(i32, c, 0);
+  }
+}
+
+/**
+ * Lock held, no free block of order `order` even after `b`'s own lists went
+ * back: takes the lists of every other slot whose entry is free, and asks
+ * (REQ) the owners of claimed ones. Returns the pages left on the lists of
+ * the slots asked.
+ */
+export function drainOthers(b: BuddyCore): number {
+  const i32 = b.state.i32;
+  let left = 0;
+  for (let s = 0; s < PCP_SLOTS; s++) {
+    const e = b.pcpTable + s * PCP_WORDS;
+    if (e === b.pcpAt || i32[e + 1]! + i32[e + 3]! === 0) continue;
+    const v = Atomics.compareExchange(i32, e + PCP_CLAIM, 0, CLAIM_DRAIN | (b.slot + 1));
+    if (v === 0) {
+      drainEntry(b, e);
+      Atomics.store(i32, e + PCP_CLAIM, 0);
+      continue;
+    }
+    if ((v & (CLAIM_REQ | CLAIM_DRAIN)) === 0) Atomics.or(i32, e + PCP_CLAIM, CLAIM_REQ);
+    left += i32[e + 1]! + 2 * i32[e + 3]!;
+  }
+  return left;
+}
+
 /** A cached block of `order` at page p back to the buddy's lists (lock held). */
 function giveBack(b: BuddyCore, i32: Int32Array, u8: Uint8Array, p: number, order: number): void {
   const w = b.w;
@@ -206,20 +331,21 @@ function giveBack(b: BuddyCore, i32: Int32Array, u8: Uint8Array, p: number, orde
 }
 
 /**
- * Lock held, a request for `n` pages missed the lists: when no free block is
- * big enough and the owner holds cached pages, they go back first (they may
- * merge into one), before the memory grows or OutOfMemoryError is thrown.
+ * Lock held, a request for `n` pages missed the lists and the buddy has no
+ * free block big enough: the owner's cached pages go back first (they may
+ * merge into one), then other workers' ({@link drainOthers}), before the
+ * memory grows or OutOfMemoryError is thrown.
  */
 export function drainBeforeFail(b: BuddyCore, n: number): void {
-  if (b.pcpAt < 0 || typeof n !== 'number' || (n | 0) !== n || n < 1 || n > 0x40000000) return;
+  if (b.pcpTable < 0 || typeof n !== 'number' || (n | 0) !== n || n < 1 || n > 0x40000000) return;
   const order = n === 1 ? 0 : 32 - Math.clz32(n - 1);
   const i32 = b.state.i32;
-  if (
-    order <= b.maxOrder &&
-    i32[b.w + B_NON_EMPTY]! >>> order === 0 &&
-    (i32[b.pcpAt]! !== NIL || i32[b.pcpAt + 2]! !== NIL)
-  )
+  if (order > b.maxOrder || i32[b.w + B_NON_EMPTY]! >>> order !== 0) return;
+  if (b.pcpAt >= 0 && (i32[b.pcpAt]! !== NIL || i32[b.pcpAt + 2]! !== NIL)) {
     drainEntry(b, b.pcpAt);
+    if (i32[b.w + B_NON_EMPTY]! >>> order !== 0) return;
+  }
+  drainOthers(b);
 }
 
 /** Pages on every worker's per-worker lists (each count read once). */
