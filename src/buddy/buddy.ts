@@ -64,9 +64,11 @@ import { HEADER_BYTES, H_SLOTS, H_WORKERS, HeaderSlot, checkHeader, hasHeader } 
 import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 import { Memory } from '../memory/memory.js';
 import { checkState, blockAt } from './check.js';
-import { type BuddyCore, alignedOrder } from './core.js';
+import { alignedOrder } from './core.js';
 import { addPages, growBy, growFor } from './grow.js';
 import { type BlockVisitor, BuddyInit, type BuddyOptions, type BuddyStats } from './init.js';
+// The types this module exported before init.ts was split off (kept: other layers may import them from here).
+export type { BlockVisitor, BuddyOptions, BuddyStats } from './init.js';
 import {
   cachedBlocks,
   cachedPages,
@@ -119,7 +121,7 @@ const PCP_CLAIM = 4;
  * buddy.freeCounts();                // [0, 0, 0, 0, 1]: one block of 16 pages
  * ```
  */
-export class BuddyAllocator implements BuddyCore {
+export class BuddyAllocator {
   /** Bytes per page. */
   readonly pageSize: number;
   /** log2(pageSize). */

@@ -2,7 +2,7 @@
  * What the buddy's helper files (pcp.ts, check.ts, grow.ts) see of an
  * allocator: the cached indices of its state and the free-list steps they
  * build on. {@link BuddyAllocator} implements it; the members are
- * `@internal` there (not in the published types). Declared here, below the
+ * marked internal there (not in the published types). Declared here, below the
  * class, so that the helpers import no file that imports them (no cycle).
  *
  * @module

@@ -104,7 +104,7 @@ export const INFO_CACHED = 0xc0;
  * ```
  *  word  0 head of the order-0 list   1 its block count
  *        2 head of the order-1 list   3 its block count
- *        4 claim (below)              5 tenure: +1 each time the slot's lists are given up (detach, recover)
+ *        4 claim (below)              5 tenure: +1 when detach or recover frees a claim still held
  *        6..15 zero
  *
  *  claim  bit 31 .. 8          7       6     5 .. 0

@@ -282,15 +282,20 @@ export function releaseClaim(b: BuddyCore): void {
 
 /**
  * The slot of the entry at `at` is given up (detach, recover; lock held):
- * its lists back to the buddy, the claim freed, the tenure counted up (so a
+ * its lists back to the buddy, a held claim freed and the tenure counted up (so a
  * late release of the old tenure's claim frees nothing of the next one).
  * Also frees the claims a dead drainer of slot `slot` left on other entries.
+ * (A claim that is free has no release pending, so the tenure stays.)
  */
 export function leaveEntry(b: BuddyCore, at: number, slot: number): void {
   const i32 = b.state.i32;
   drainEntry(b, at);
-  Atomics.store(i32, at + PCP_CLAIM, 0);
-  Atomics.add(i32, at + PCP_TENURE, 1);
+  // A free claim has no release pending (only a held one does): then nothing to count up, and a
+  // slot that held nothing is left byte for byte as it was.
+  if (Atomics.load(i32, at + PCP_CLAIM) !== 0) {
+    Atomics.store(i32, at + PCP_CLAIM, 0);
+    Atomics.add(i32, at + PCP_TENURE, 1);
+  }
   for (let s = 0; s < PCP_SLOTS; s++) {
     const c = b.pcpTable + s * PCP_WORDS + PCP_CLAIM;
     if (Atomics.load(i32, c) === (CLAIM_DRAIN | (slot + 1))) Atomics.store(i32, c, 0);

@@ -79,7 +79,6 @@ import {
   paintRedZones,
   poison,
 } from './debug.js';
-import type { SlabCore } from './core.js';
 import { freeObjectsOf, isAllocatedIn, slabsOf, statsOf } from './inspect.js';
 import { checkSpace, lockedResolve, readName, resolveCache } from './fsck.js';
 
@@ -149,7 +148,7 @@ const ATTACH_NAMES = ['id', 'name', 'ctor'] as const;
  * inodes.shrink();          // empty slabs go back to the buddy
  * ```
  */
-export class SlabCache implements SlabCore {
+export class SlabCache {
   /** Name shown by slabinfo. */
   readonly name: string;
   /** Object size asked for. */

@@ -1,7 +1,7 @@
 /**
  * What the slab cache's helper files (debug.ts, inspect.ts) see of a cache: the
  * geometry and indices they read. {@link SlabCache} implements it (the
- * members not public are `@internal` there). Declared here, below the
+ * members not public are marked internal there). Declared here, below the
  * class, so that the helpers import no file that imports them (no cycle).
  *
  * @module

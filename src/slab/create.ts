@@ -167,6 +167,8 @@ export function maxSlabOrder(buddy: BuddyAllocator): number {
 /**
  * `new SlabCache(buddy, options)`: checks every argument, then (and only
  * then) takes the slab space and a descriptor and writes it.
+ *
+ * @internal
  */
 export function createCache(buddy: unknown, options: unknown): SlabCacheState {
   if (!(buddy instanceof BuddyAllocator)) throw argumentError('buddy', 'a BuddyAllocator', buddy);

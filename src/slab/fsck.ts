@@ -121,6 +121,8 @@ const LIST_NAMES = ['partial', 'full', 'empty'] as const;
  * shared memory, where other workers may be running) the workers' slabs,
  * which change without the cache lock, are not walked, nor the counts that
  * include them: only their entries' words are checked.
+ *
+ * @internal
  */
 export function resolveCache(
   space: SlabSpace,
@@ -346,6 +348,8 @@ export function resolveCache(
 /**
  * resolveCache under the cache's lock when the memory is shared (another
  * worker may be changing the cache while attach checks it).
+ *
+ * @internal
  */
 export function lockedResolve(
   space: SlabSpace,
