@@ -61,5 +61,5 @@ export function recoverBuddyUnder(memory: Memory, slot: number): boolean {
  * an unshared memory, for slot 0, or without lists.
  */
 export function detachBuddyUnder(buddy: BuddyAllocator): void {
-  buddy.drain();
+  buddy.leaveLists();
 }

@@ -99,8 +99,34 @@ export const INFO_ALLOC = 0x80;
 /** Both kind bits: the block is on a worker's per-worker list. */
 export const INFO_CACHED = 0xc0;
 
-/** i32 words of one worker slot's entry in the per-worker list table (a 64-byte line). */
+/**
+ * One worker slot's entry in the per-worker list table (a 64-byte line):
+ * ```
+ *  word  0 head of the order-0 list   1 its block count
+ *        2 head of the order-1 list   3 its block count
+ *        4 claim (below)              5 tenure: +1 when detach or recover frees a claim still held
+ *        6..15 zero
+ *
+ *  claim  bit 31 .. 8          7       6     5 .. 0
+ *        +-----------------+-------+-----+-----------+
+ *        | tenure (24 bits)| DRAIN | REQ | slot + 1  |     0 = free
+ *        +-----------------+-------+-----+-----------+
+ * ```
+ * The owner claims its entry with one compareExchange (0 -> tenure << 8 |
+ * slot + 1) at its first 1- or 2-page call of a task and releases it in a
+ * microtask; a worker that runs out of memory takes the lists of a free
+ * entry itself (0 -> DRAIN | its slot + 1, under the buddy lock), and sets
+ * REQ on a claimed one, which its owner answers at its next call.
+ */
 export const PCP_WORDS = 16;
+/** Word of an entry: its claim. */
+export const PCP_CLAIM = 4;
+/** Word of an entry: its tenure count. */
+export const PCP_TENURE = 5;
+/** Claim bit: a worker that ran out of memory asks the owner to give its lists back. */
+export const CLAIM_REQ = 0x40;
+/** Claim bit: the lists are being drained by the worker whose slot + 1 is in bits 0..5. */
+export const CLAIM_DRAIN = 0x80;
 /** Worker slots in the table (MAX_WORKERS of memory/lock.ts). */
 export const PCP_SLOTS = 32;
 /** Bytes of the per-worker list table. */

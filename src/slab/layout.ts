@@ -208,3 +208,18 @@ export const RED_ZONE_BYTES = 8;
  * O(1) and confirms it by walking the slab's freelist.
  */
 export const FREE_TAG = 0x46524545;
+
+// Per-worker active slabs (docs/workers.md). Head-page descriptor words that
+// the words above leave unused for a SlabCache slab:
+/** Word 5: worker slot + 1 of the worker whose active slab this is; 0 = on a list. */
+export const P_OWNER = 5;
+/**
+ * Word 7: while the slab is active, the head of its remote-free list (objects
+ * freed by other workers, pushed with one compareExchange, 0 = empty); while
+ * it is on a list, SEALED, so that a free that reads it takes the cache lock.
+ */
+export const P_REMOTE = 7;
+/** P_REMOTE of a slab on a list (never an object address: those are 8-aligned). */
+export const SEALED = 1;
+/** "No slab" in a cache's list head or link (the u32 view of -1). */
+export const SLAB_NIL = 0xffffffff;

@@ -1,0 +1,44 @@
+/**
+ * What the slab cache's helper files (debug.ts, inspect.ts) see of a cache: the
+ * geometry and indices they read. {@link SlabCache} implements it (the
+ * members not public are marked internal there). Declared here, below the
+ * class, so that the helpers import no file that imports them (no cycle).
+ *
+ * @module
+ */
+import type { Memory } from '../memory/memory.js';
+import type { SlabSpace } from './space.js';
+
+/** A cache as its helper functions use it. */
+export interface SlabCore {
+  readonly name: string;
+  readonly size: number;
+  readonly memory: Memory;
+  readonly flags: number;
+  readonly objOffset: number;
+  readonly fpOffset: number;
+  readonly objectsPerSlab: number;
+  /** u32 index of the page table. */
+  readonly pt: number;
+  /** The free-pointer secret (0: not hardened). */
+  readonly secret: number;
+  /** Address of the buddy's page 0. */
+  readonly base: number;
+  /** log2 of a page's bytes. */
+  readonly shift: number;
+  readonly id: number;
+  readonly stride: number;
+  readonly order: number;
+  /** The slab space the cache is in. */
+  readonly space: SlabSpace;
+  /** u32 index of the cache descriptor. */
+  readonly c: number;
+  /** Pages the buddy may reach. */
+  readonly maxPages: number;
+  /** Bytes of a slab's object grid. */
+  readonly span: number;
+  /** u32 index of this worker's per-worker table word, or -1. */
+  readonly cpuAt: number;
+  /** True unless `next` is a slot start of slab `pg`. */
+  offGrid(next: number, pg: number): boolean;
+}
