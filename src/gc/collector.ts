@@ -324,7 +324,20 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
             break;
           }
         }
-        next = pend;
+        // No left child to go down: the right one, or the stack's top,
+        // is next; still a two-ref object, it is scanned here without a
+        // trip through the loop's head.
+        let d = pend;
+        if (d === 0) {
+          if (top === 0) break;
+          d = u32[ms + --top]!;
+        }
+        const dw = d >>> 2;
+        if (((u32[dw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
+          x = dw;
+          continue;
+        }
+        next = d;
         break;
       }
     } else {
