@@ -253,6 +253,49 @@ describe('the mark loop against a model', () => {
     }
   });
 
+  it("a tree's left child is taken for a leaf only when it is a two-ref object with both refs 0", () => {
+    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
+    const U = heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' });
+    const L = heap.defineType('L', { v: 'i32' });
+    // A left spine of 300 nodes; each node's right child is a two-ref node
+    // whose left ref is 0 and right ref a T, or a three-ref node whose
+    // first two refs are 0 and third an L (each seen as the left child
+    // of a node of its own, the spine node's right).
+    const head = heap.root(T.alloc());
+    let p = head.value;
+    for (let i = 0; i < 300; i++) {
+      const side = T.alloc();
+      T.fields.r.set(p, side);
+      if (i % 2 === 0) {
+        const a = T.alloc();
+        T.fields.l.set(side, a);
+        const b = T.alloc();
+        T.fields.v.set(b, i);
+        T.fields.r.set(a, b);
+      } else {
+        const a = U.alloc();
+        T.fields.l.set(side, a);
+        const b = L.alloc();
+        L.fields.v.set(b, i);
+        U.fields.c.set(a, b);
+      }
+      const n = T.alloc();
+      T.fields.l.set(p, n);
+      p = n;
+    }
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(301 + 300 * 3);
+    let sum = 0;
+    for (let q = head.value; q !== 0; q = T.fields.l.get(q)) {
+      const side = T.fields.r.get(q);
+      if (side === 0) continue;
+      const a = T.fields.l.get(side);
+      sum += heap.typeOf(a) === 'T' ? T.fields.v.get(T.fields.r.get(a)) : L.fields.v.get(U.fields.c.get(a));
+    }
+    expect(sum).toBe((299 * 300) / 2);
+  });
+
   it('random graphs of every shape: a collect() leaves exactly the reachable objects, ids intact', () => {
     fc.assert(
       fc.property(specArb, (spec) => check(spec, 'collect', 0)),
