@@ -314,17 +314,35 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
           const m = u32[mi]!;
           if ((m & bit) === 0) {
             u32[mi] = m | bit;
-            if (pend !== 0) u32[ms + top++] = pend;
             const cw = c1 >>> 2;
-            if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
-              x = cw;
-              continue;
+            const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
+            if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+              work += 3; // a leaf: done here
+            } else {
+              if (pend !== 0) u32[ms + top++] = pend;
+              if (cs === 2 && top !== cap && work < budget) {
+                x = cw;
+                continue;
+              }
+              next = c1;
+              break;
             }
-            next = c1;
-            break;
           }
         }
-        next = pend;
+        // No left child to go down: the right one, or the stack's top,
+        // is next; still a two-ref object, it is scanned here without a
+        // trip through the loop's head.
+        let d = pend;
+        if (d === 0) {
+          if (top === 0) break;
+          d = u32[ms + --top]!;
+        }
+        const dw = d >>> 2;
+        if (((u32[dw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
+          x = dw;
+          continue;
+        }
+        next = d;
         break;
       }
     } else {

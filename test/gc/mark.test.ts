@@ -223,6 +223,79 @@ describe('the mark loop against a model', () => {
     expect(heap.stats().liveObjects).toBe(5000 + 4999);
   });
 
+  it('a step marks a right spine only as far as its budget goes (the next right child or the stack top is scanned in the inner loop)', () => {
+    for (const withLeaves of [false, true]) {
+      const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
+      const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
+      // A right spine of 5000 nodes: no left child (the right one is next),
+      // or a left leaf (the right one comes back from the stack).
+      const head = heap.root(T.alloc());
+      let p = head.value;
+      for (let i = 1; i < 5000; i++) {
+        const n = T.alloc();
+        T.fields.v.set(n, i);
+        T.fields.r.set(p, n);
+        if (withLeaves) T.fields.l.set(p, T.alloc());
+        p = n;
+      }
+      heap.step(90); // 3 units an object: about 30 objects
+      expect(heap.phase).toBe('mark');
+      const reached = heap.graph().nodes.filter((n) => n.color !== 'white').length;
+      expect(reached).toBeGreaterThan(10);
+      expect(reached).toBeLessThanOrEqual(70);
+      while (!heap.step(90)) {
+        /* finish */
+      }
+      expect(heap.stats().liveObjects).toBe(withLeaves ? 5000 + 4999 : 5000);
+      let sum = 0;
+      for (let q = head.value; q !== 0; q = T.fields.r.get(q)) sum += T.fields.v.get(q);
+      expect(sum).toBe((4_999 * 5_000) / 2);
+    }
+  });
+
+  it("a tree's left child is taken for a leaf only when it is a two-ref object with both refs 0", () => {
+    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
+    const U = heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' });
+    const L = heap.defineType('L', { v: 'i32' });
+    // A left spine of 300 nodes; each node's right child is a two-ref node
+    // whose left ref is 0 and right ref a T, or a three-ref node whose
+    // first two refs are 0 and third an L (each seen as the left child
+    // of a node of its own, the spine node's right).
+    const head = heap.root(T.alloc());
+    let p = head.value;
+    for (let i = 0; i < 300; i++) {
+      const side = T.alloc();
+      T.fields.r.set(p, side);
+      if (i % 2 === 0) {
+        const a = T.alloc();
+        T.fields.l.set(side, a);
+        const b = T.alloc();
+        T.fields.v.set(b, i);
+        T.fields.r.set(a, b);
+      } else {
+        const a = U.alloc();
+        T.fields.l.set(side, a);
+        const b = L.alloc();
+        L.fields.v.set(b, i);
+        U.fields.c.set(a, b);
+      }
+      const n = T.alloc();
+      T.fields.l.set(p, n);
+      p = n;
+    }
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(301 + 300 * 3);
+    let sum = 0;
+    for (let q = head.value; q !== 0; q = T.fields.l.get(q)) {
+      const side = T.fields.r.get(q);
+      if (side === 0) continue;
+      const a = T.fields.l.get(side);
+      sum += heap.typeOf(a) === 'T' ? T.fields.v.get(T.fields.r.get(a)) : L.fields.v.get(U.fields.c.get(a));
+    }
+    expect(sum).toBe((299 * 300) / 2);
+  });
+
   it('random graphs of every shape: a collect() leaves exactly the reachable objects, ids intact', () => {
     fc.assert(
       fc.property(specArb, (spec) => check(spec, 'collect', 0)),
