@@ -8,7 +8,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -22,9 +22,6 @@
  *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
  *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
  *                               0's is word 8's), then remote[slot], one 64-byte line each
- *        (after it)             with flag 2: pending[slot][entry], PEND_ENTRIES words per slot:
- *                               the head of the slot's pending chain of remote frees whose
- *                               page hashes to the entry (0 = none; see PEND_ENTRIES)
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
@@ -33,11 +30,11 @@
  * @module
  */
 import { MAX_WORKERS } from '../memory/lock.js';
-import { PAGE_SHIFT, P_THREAD_FREE } from '../slab/layout.js';
+import { P_THREAD_FREE } from '../slab/layout.js';
 import { MEDIUM_WORDS } from './medium.js';
 
 export const KMALLOC_MAGIC = 0x4c414d4b;
-export const KMALLOC_VERSION = 6;
+export const KMALLOC_VERSION = 5;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 export const K_LOCK = 0;
 export const K_MAGIC = 1;
@@ -69,20 +66,6 @@ export const FLAG_DEBUG = 1;
  * cache lines. Without it thread_free is word P_THREAD_FREE of the descriptor.
  */
 export const FLAG_REMOTE_TABLE = 2;
-/**
- * Batched remote frees (snmalloc's message batches, mimalloc's delayed free):
- * a worker's frees into another worker's page wait in one of its
- * PEND_ENTRIES pending chains (one per page, hashed by page index, linked
- * and free-tagged as on thread_free) and are published with one
- * compareExchange once a chain holds pendLimit(cls) blocks, or another page
- * needs its entry, or the worker takes a page, shrinks or detaches.
- */
-export const PEND_SHIFT = 7;
-export const PEND_ENTRIES = 1 << PEND_SHIFT;
-/** Most blocks one pending chain holds (also the bound of a walk of one). */
-export const PEND_MAX = 32;
-/** ...and most bytes: a chain of a class with large blocks publishes sooner. */
-export const PEND_BYTES = 8 << 10;
 
 /**
  * u32 index of worker slot `slot`'s cur[] table: slot 0's at K_CUR (where it
@@ -118,20 +101,6 @@ export function abandonedTable(k: number, n: number): number {
 
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 export function remoteTable(k: number, n: number): number {
-  return pendingTable(k, n) + MAX_WORKERS * PEND_ENTRIES;
-}
-
-/**
- * The pending-chain entry of the page whose head descriptor is word `rel` of
- * the page table: a Fibonacci hash of the page index (class pages start at
- * multiples of 2 to 16 pages, so its low bits alone would use few entries).
- */
-export function pendEntry(rel: number): number {
-  return Math.imul(rel >>> PAGE_SHIFT, 0x9e3779b1) >>> (32 - PEND_SHIFT);
-}
-
-/** u32 index of slot 0's pending-chain heads (FLAG_REMOTE_TABLE): PEND_ENTRIES words a slot, whole lines. */
-export function pendingTable(k: number, n: number): number {
   return mediumTable(k, n) + MEDIUM_WORDS;
 }
 

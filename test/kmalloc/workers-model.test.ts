@@ -4,9 +4,9 @@
  * of its own), random allocs by any of them, frees and reallocs of any
  * block by any of them (remote frees: thread_free lists, FULL pages handed
  * back through reclaim), detaches and new joins between ops (abandoned pages,
- * adopted later), workers that die between ops (Kmalloc.recover; their
- * pending remote frees published). After each step: checkInvariants (lists,
- * cur tables, reclaim and abandoned lists, pending chains), no overlap,
+ * adopted later), workers that die between ops (Kmalloc.recover hands their
+ * pages over). After each step: checkInvariants (lists,
+ * cur tables, reclaim and abandoned lists), no overlap,
  * payloads intact; a freed block is not live and a second free of it (by
  * another instance) is a DoubleFreeError; at the end everything freed and
  * shrunk is a fresh heap.
@@ -39,7 +39,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('d' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
   },
-  // A worker that dies between operations (no detach): Kmalloc.recover publishes its pending remote frees.
+  // A worker that dies between operations (no detach): Kmalloc.recover hands its pages over.
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('x' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
@@ -72,7 +72,7 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
               ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
             } else if (op.kind === 'x') {
               Kmalloc.recover(memory, k.workerSlot); // k is never used again
-              k0.checkInvariants(); // with the slot free: its pending chains are empty
+              k0.checkInvariants(); // with the slot free: its queues and reclaim list are empty
               ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
             } else if (op.kind === 'a' || addrs.length === 0) {
               const size = op.kind === 'a' ? op.size : 8;
@@ -104,7 +104,7 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
                 if (gone) expect(second).toThrow(InvalidFreeError);
                 else {
                   expect(second).toThrow(DoubleFreeError);
-                  // Not live, also while it waits on the freer's pending chain (a batched remote free).
+                  // Not live once freed, by any instance.
                   expect(k0.isAllocated(a)).toBe(false);
                 }
               } else {
