@@ -122,7 +122,7 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  *  word  0 +------+-------+-------+------------+--------+-------+------------+-----------+
  *          | lock | magic | flMap | chunkShift | chunks | spare | usedBlocks | usedBytes |
  *        8 +------+-------+-------+------------+--------+-------+------------+-----------+
- *          | base | maxChunks | chunkPages | key | qBytes | qLimit | qWindow | qPause    |
+ *          | base | maxChunks | chunkPages | key | qBytes | qLimit | reserved (2 words)   |
  *       16 +----------------------------------------------------------------------------+
  *          | slMaps[FL_COUNT]                       (one u32 bitmap per first level)    |
  *       40 +----------------------------------------------------------------------------+
@@ -160,19 +160,6 @@ export const T_KEY = 11;
 export const T_Q_BYTES = 12;
 /** The bound on T_Q_BYTES ({@link quickLimit} of the chunk size). */
 export const T_Q_LIMIT = 13;
-/**
- * The quick lists' hit count over a window of puts: puts in bits 0..15, pops (hits) in bits
- * 16..31. After Q_WINDOW puts, a hit rate under 1/4 pauses the puts (T_Q_PAUSE); the word
- * restarts at 0. (Words 14 and 15 were reserved, always 0, in the first layout of version 2:
- * 0 here is an empty window and no pause, so such a heap attaches unchanged.)
- */
-export const T_Q_WINDOW = 14;
-/** Frees left before the quick lists take blocks again (0: they take them). */
-export const T_Q_PAUSE = 15;
-/** Quick-list puts per window of the hit-rate check. */
-export const Q_WINDOW = 4096;
-/** Frees without quick-list puts after a window whose hit rate was under 1/4. */
-export const Q_PAUSE = 1 << 20;
 /** Word index of slMaps[0]. */
 export const T_SL_MAPS = 16;
 /** Word index of heads[0]; list (fl, sl) is heads[(fl << SL_BITS) + sl]. */

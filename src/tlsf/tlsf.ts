@@ -114,10 +114,6 @@ const T_SL_MAPS = 16;
 const T_HEADS = 40; // T_SL_MAPS + 24
 const T_CHUNK_MAP = 776; // T_HEADS + FL_COUNT * SL_COUNT
 const T_Q_BYTES = 12;
-const T_Q_WINDOW = 14;
-const T_Q_PAUSE = 15;
-const Q_WINDOW = 4096;
-const Q_PAUSE = 1048576; // 1 << 20
 const Q_LISTS = 96; // Q_FL * SL_COUNT
 const Q_MAX = 1024; // 1 << (SB_SHIFT + Q_FL - 1)
 const Q_DEPTH = 8;
@@ -156,10 +152,6 @@ export const enum HotTlsf {
   T_CHUNK_MAP = 776,
   QUICK = 4,
   T_Q_BYTES = 12,
-  T_Q_WINDOW = 14,
-  T_Q_PAUSE = 15,
-  Q_WINDOW = 4096,
-  Q_PAUSE = 1048576,
   Q_FL = 3,
   Q_MAX = 1024,
   Q_DEPTH = 8,
@@ -549,7 +541,6 @@ export class TlsfHeap implements ByteAllocator {
         // the waste stays TLSF's. Always so below 512 B.
         if ((hq & HotTlsf.SIZE_MASK) - s < HotTlsf.MIN_BLOCK) {
           u32[qh] = hq ^ HotTlsf.QUICK;
-          u32[c + HotTlsf.T_Q_WINDOW] = u32[c + HotTlsf.T_Q_WINDOW]! + 0x10000; // a hit
           u32[qi] = u32[qh + HotTlsf.BH_NEXT_FREE]!;
           u32[qi + 1] = u32[qi + 1]! - 1;
           u32[c + HotTlsf.T_Q_BYTES] = u32[c + HotTlsf.T_Q_BYTES]! - (hq & HotTlsf.SIZE_MASK);
@@ -635,11 +626,7 @@ export class TlsfHeap implements ByteAllocator {
     if (H < 0) return this.badFree(addr, 'free');
     const h = u32[H >>> 2]!;
     const size = h & HotTlsf.SIZE_MASK;
-    const c = this.c;
-    const pause = u32[c + HotTlsf.T_Q_PAUSE]!;
-    if (pause !== 0) {
-      u32[c + HotTlsf.T_Q_PAUSE] = pause - 1; // the lists missed too often: TLSF's free alone for now
-    } else if (size < HotTlsf.Q_MAX && (h & HotTlsf.PREV_FREE) === 0 && (u32[(H + size) >>> 2]! & HotTlsf.FREE) === 0) {
+    if (size < HotTlsf.Q_MAX && (h & HotTlsf.PREV_FREE) === 0 && (u32[(H + size) >>> 2]! & HotTlsf.FREE) === 0) {
       // A block with no free neighbour (TLSF would not merge it) goes onto the quick list
       // of its floor class, if that list and the total have room.
       let fl = 0;
@@ -651,16 +638,13 @@ export class TlsfHeap implements ByteAllocator {
       }
       const qi = this.q + (((fl << HotTlsf.SL_BITS) + sl) << 1);
       const n = u32[qi + 1]!;
-      const qb = u32[c + HotTlsf.T_Q_BYTES]! + size;
+      const qb = u32[this.c + HotTlsf.T_Q_BYTES]! + size;
       if (n < HotTlsf.Q_DEPTH && qb <= this.qLimit) {
         u32[H >>> 2] = h | HotTlsf.QUICK;
         u32[(H >>> 2) + HotTlsf.BH_NEXT_FREE] = u32[qi]!;
         u32[qi] = H;
         u32[qi + 1] = n + 1;
-        u32[c + HotTlsf.T_Q_BYTES] = qb;
-        const w = u32[c + HotTlsf.T_Q_WINDOW]! + 1;
-        u32[c + HotTlsf.T_Q_WINDOW] = w;
-        if ((w & 0xffff) >= HotTlsf.Q_WINDOW) this.judgeQuick(u32, w);
+        u32[this.c + HotTlsf.T_Q_BYTES] = qb;
         return;
       }
     }
@@ -725,17 +709,6 @@ export class TlsfHeap implements ByteAllocator {
       }
     }
     u32[this.c + T_Q_BYTES] = 0;
-  }
-
-  /**
-   * A window of Q_WINDOW quick-list puts is over (w: its puts and, above bit 16, its hits):
-   * a hit rate under 1/4 pauses the puts for Q_PAUSE frees. Sizes spread as the random
-   * workload spreads them find their list empty or flushed almost every time, and the lists
-   * then cost more than they save (docs/kmalloc.md); the traces hit 80% and more.
-   */
-  private judgeQuick(u32: Uint32Array, w: number): void {
-    if ((w >>> 16) * 4 < (w & 0xffff)) u32[this.c + T_Q_PAUSE] = Q_PAUSE;
-    u32[this.c + T_Q_WINDOW] = 0;
   }
 
   /** A quick list leads to a block without the QUICK bit: its link was overwritten (a use after free). */
@@ -1492,11 +1465,6 @@ export class TlsfHeap implements ByteAllocator {
         `T5: quick lists hold ${qBytes} bytes, counter ${u32[c + T_Q_BYTES]}, limit ${this.qLimit}`,
         (c + T_Q_BYTES) * 4,
       );
-    // The hit-rate window is under Q_WINDOW puts, a pause at most Q_PAUSE frees.
-    if ((u32[c + T_Q_WINDOW]! & 0xffff) >= Q_WINDOW)
-      throw new HeapCorruptionError(`T5: quick window word ${hex(u32[c + T_Q_WINDOW]!)}`, (c + T_Q_WINDOW) * 4);
-    if (u32[c + T_Q_PAUSE]! > Q_PAUSE)
-      throw new HeapCorruptionError(`T5: quick pause word ${u32[c + T_Q_PAUSE]}`, (c + T_Q_PAUSE) * 4);
   }
 }
 

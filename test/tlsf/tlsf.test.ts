@@ -380,10 +380,6 @@ describe('TlsfHeap fast paths', () => {
       Q_FL: HotTlsf.Q_FL,
       Q_MAX: HotTlsf.Q_MAX,
       Q_DEPTH: HotTlsf.Q_DEPTH,
-      T_Q_WINDOW: HotTlsf.T_Q_WINDOW,
-      T_Q_PAUSE: HotTlsf.T_Q_PAUSE,
-      Q_WINDOW: HotTlsf.Q_WINDOW,
-      Q_PAUSE: HotTlsf.Q_PAUSE,
     };
     for (const [name, value] of Object.entries(hot)) expect(value, name).toBe((L as Record<string, unknown>)[name]);
   });
