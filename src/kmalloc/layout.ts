@@ -80,12 +80,12 @@ export function curTable(k: number, n: number, slot: number): number {
  * slot's table (each takes whole lines), so that one worker's page changes
  * never take the line another worker reads on every alloc and free.
  */
-export function curTables(n: number): number {
+function curTables(n: number): number {
   return line(K_CUR + (1 + CLASS_WORDS) * n);
 }
 
 /** `words` rounded up to whole 64-byte lines (16 words). */
-export function line(words: number): number {
+function line(words: number): number {
   return (words + 15) & ~15;
 }
 
