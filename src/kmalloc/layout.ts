@@ -8,13 +8,15 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (5)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
- *        16+n .. 16+7n-1        per class: size, stride, buddy pages per page, objects
- *                               per page, pages made, pages given back
- *        C = 16+7n rounded up to 16 words (a 64-byte line); L = n rounded up to 16:
+ *        14 hotPages: buddy pages of the classes promoted for their rate (CW_CHURN)
+ *        16+n .. 16+10n-1       per class: size, stride, buddy pages per page, objects
+ *                               per page, pages made, pages given back, wait, promoteAt,
+ *                               churn (promotion: CW_WAIT below)
+ *        C = 16+10n rounded up to 16 words (a 64-byte line); L = n rounded up to 16:
  *        C .. C+31L-1           cur[] of worker slots 1..31, L words each (whole lines:
  *                               no two workers' tables share a cache line)
  *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
@@ -34,7 +36,7 @@ import { P_THREAD_FREE } from '../slab/layout.js';
 import { MEDIUM_WORDS } from './medium.js';
 
 export const KMALLOC_MAGIC = 0x4c414d4b;
-export const KMALLOC_VERSION = 5;
+export const KMALLOC_VERSION = 6;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 export const K_LOCK = 0;
 export const K_MAGIC = 1;
@@ -53,10 +55,32 @@ export const K_LARGE_ABOVE = 13;
 export const K_NO_PAGE = 12;
 /** cur[class] starts here; the class table follows it. */
 export const K_CUR = 16;
-/** Words per class in the class table: size, stride, pages, objects, pages made, pages freed. */
-export const CLASS_WORDS = 6;
+/** Words per class in the class table: size, stride, pages, objects, pages made, pages freed, wait, promoteAt, churn. */
+export const CLASS_WORDS = 9;
 export const CW_MADE = 4;
 export const CW_FREED = 5;
+/**
+ * Promotion (the `promoteAfter` option): while a class's `wait` word is not 0 its
+ * sizes go to the TLSF tier, and each of its blocks there counts down `wait`
+ * (a free counts it up again, never above CW_PROMOTE_AT); at 0 the class takes
+ * pages of its own for good. A heuristic count: a realloc in place or a block
+ * TLSF did not split may count in a neighbouring class, which moves only when
+ * a class is promoted, never where a block is.
+ *
+ * A class with few blocks live but many allocations is promoted for its rate:
+ * every CHURN_ALLOCS of its TLSF allocations (`churn` counts them down) it is,
+ * if the pages of all classes so promoted (K_HOT_PAGES) would still be at most
+ * 1/HOT_SHARE of the heap's footprint. Its page's waste is then within that share.
+ */
+export const CW_WAIT = 6;
+export const CW_PROMOTE_AT = 7;
+export const CW_CHURN = 8;
+/** Control word: buddy pages of the classes promoted for their allocation rate. */
+export const K_HOT_PAGES = 14;
+/** TLSF allocations of a waiting class between two looks at promoting it for its rate. */
+export const CHURN_ALLOCS = 256;
+/** Classes promoted for their rate hold at most 1/HOT_SHARE of the footprint in pages (at promotion). */
+export const HOT_SHARE = 32;
 export const FLAG_DEBUG = 1;
 /**
  * The heap keeps its pages' thread_free words in a table of their own (a

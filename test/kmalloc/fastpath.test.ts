@@ -49,7 +49,7 @@ describe('Kmalloc fast paths', () => {
 
   it('free of every interior address of a block on a multi-page class page is refused, state unchanged', () => {
     // 1,536 B class: a page of several buddy pages, so the head-page delta and the grid both matter
-    const k = new Kmalloc({ bytes: 1 << 22, maxClass: 2048 });
+    const k = new Kmalloc({ bytes: 1 << 22, maxClass: 2048, promoteAfter: 0 });
     const p = k.alloc(1500);
     const q = k.alloc(1500);
     const stride = k.ksize(p);

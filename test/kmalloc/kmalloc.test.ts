@@ -14,7 +14,7 @@ const snapshot = (k: Kmalloc) => JSON.stringify([k.buddy.freeCounts(), k.footpri
 
 describe('Kmalloc', () => {
   it('serves sizes from the smallest class that fits, and large sizes from exact pages', () => {
-    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 8192, largeAbove: 8192 }); // no TLSF tier
+    const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 8192, largeAbove: 8192, promoteAfter: 0 }); // no TLSF tier
     expect(k.classSizes).toEqual([8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]);
     const cases: Array<[number, number]> = [
       [1, 8],

@@ -25,9 +25,10 @@ describe('Kmalloc against a model', () => {
       fc.property(
         fc.constantFrom<'kernel' | number>('kernel', 4, 8),
         fc.constantFrom(64, 1024),
+        fc.constantFrom(0, 0.25, 2),
         fc.array(opArb, { minLength: 300, maxLength: 1200 }),
-        (classes, maxClass, script) => {
-          const k = new Kmalloc({ bytes: 16 << 20, classes, maxClass });
+        (classes, maxClass, promoteAfter, script) => {
+          const k = new Kmalloc({ bytes: 16 << 20, classes, maxClass, promoteAfter });
           const initial = JSON.stringify(k.buddy.freeCounts());
           const live = new LiveBlocks();
           const addrs: number[] = [];
@@ -83,9 +84,10 @@ describe('Kmalloc against a model', () => {
             }
           }
           // The size-class pages' counters agree with the live blocks: each block
-          // served by a class (usable size at most maxClass; a realloc may keep a
-          // larger block in place) is one active object of its class.
-          const small = addrs.filter((a) => k.ksize(a) <= k.maxClass).length;
+          // on a class page (pageOwner: its worker slot; -1 for TLSF and large
+          // blocks, which is where a class waiting for promotion is served) is one
+          // active object of its class.
+          const small = addrs.filter((a) => k.pageOwner(a) !== -1).length;
           expect(k.caches.reduce((n, c) => n + c.stats().activeObjects, 0)).toBe(small);
           for (const a of addrs) k.free(a);
           // All freed: what is still held is only what shrink gives back (a kept
