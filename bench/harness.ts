@@ -279,6 +279,25 @@ export async function runCases(
   return results;
 }
 
+let copies = 0;
+
+/**
+ * A fresh copy of a timing loop, with type feedback of its own: each
+ * contender's call sites then see one receiver class, as in a user's code.
+ *
+ * `new Function` alone is not enough: V8 caches compiled code by source text,
+ * and closures made from one cached source share their feedback, so a second
+ * `new Function` of the same text saw the first one's receivers (3+ classes
+ * through one loop: megamorphic, nothing inlined; a push/pop pair behind
+ * methods ran at 330 M/s instead of 560 M/s, and a step of bench/pair-steps.ts
+ * at a third of its speed when it ran after the others). So each copy's source
+ * carries a number of its own.
+ */
+export function freshLoop<F>(params: readonly string[], body: string): F {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...params, `// timing loop copy ${copies++}\n${body}`) as F;
+}
+
 /** Deterministic PRNG (mulberry32) for workloads every contender replays alike. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -10,6 +10,8 @@
  *     utilization >= TLSF's - 0.01.
  *  2. The small tier's alloc+free pair (kmalloc(64) then kfree) against the
  *     hand-written free-list push/pop bound of bench/slab.ts. Goal: within 3x.
+ *     Then the pair built up from that bound one piece at a time
+ *     (bench/pair-steps.ts): where the rest of its time goes.
  *
  * Run: `npm run bench -- kmalloc` (`--quick`: 3 rounds, the random workload
  * and one trace). `MEMKIT_TRACES=dir` replays the traces of another
@@ -28,6 +30,7 @@ import {
   type CaseResult,
   type Contender,
 } from './harness.js';
+import { pairSteps } from './pair-steps.js';
 import { cleanupGlibc, replaySideBySide, summaryTable } from './replay.js';
 import { randomScript, traceScript, type Script } from './workload.js';
 
@@ -121,6 +124,7 @@ export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<Case
           contenders: [pairContender(), boundContender()],
           goals: [{ subject: PAIR, vs: BOUND, atLeast: 1 / 3, text: 'kmalloc pairs within 3x of the lower bound' }],
         },
+        pairSteps(),
       ],
       options,
     )),

@@ -27,7 +27,7 @@ import { Kmalloc } from '../src/kmalloc/index.js';
 import type { ByteAllocator } from '../src/memory/index.js';
 import { createTlsfAllocator } from '../src/peers/tlsf.js';
 import { OpKind } from '../src/trace/index.js';
-import { formatRatio, type CaseResult, type RowResult } from './harness.js';
+import { formatRatio, freshLoop, type CaseResult, type RowResult } from './harness.js';
 import { measureUtilization, type Script } from './workload.js';
 
 /** Row names. */
@@ -37,15 +37,10 @@ export const GLIBC = 'glibc malloc (native C)';
 
 type Loop = (a: ByteAllocator, kind: Uint8Array, id: Int32Array, size: Uint32Array, addr: Float64Array) => number;
 
-/** A fresh copy of the replay loop (own type feedback: monomorphic per contender). */
+/** A fresh copy of the replay loop (own type feedback: monomorphic per contender; see freshLoop). */
 function makeLoop(): Loop {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function(
-    'a',
-    'kind',
-    'id',
-    'size',
-    'addr',
+  return freshLoop<Loop>(
+    ['a', 'kind', 'id', 'size', 'addr'],
     `
     let s = 0;
     const n = kind.length;
@@ -56,7 +51,7 @@ function makeLoop(): Loop {
       else addr[b] = a.realloc(addr[b], size[i]);
     }
     return s;`,
-  ) as Loop;
+  );
 }
 
 /** The native replayer, built once per process; null without gcc. */

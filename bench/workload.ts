@@ -12,7 +12,7 @@
  */
 import { readTrace, OpKind } from '../src/trace/index.js';
 import type { ByteAllocator } from '../src/memory/index.js';
-import { prng, type Contender, type Role } from './harness.js';
+import { freshLoop, prng, type Contender, type Role } from './harness.js';
 
 /** A cyclic script: after the last op every block is free again. */
 export interface Script {
@@ -118,15 +118,8 @@ type Loop = (
 
 /** A fresh copy of the replay loop (own feedback: monomorphic per contender). */
 function makeLoop(): Loop {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function(
-    'a',
-    'kind',
-    'id',
-    'size',
-    'addr',
-    'from',
-    'to',
+  return freshLoop<Loop>(
+    ['a', 'kind', 'id', 'size', 'addr', 'from', 'to'],
     `
     let s = 0;
     for (let i = from; i < to; i++) {
@@ -136,7 +129,7 @@ function makeLoop(): Loop {
       else addr[b] = a.realloc(addr[b], size[i]);
     }
     return s;`,
-  ) as Loop;
+  );
 }
 
 /**

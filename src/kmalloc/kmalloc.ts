@@ -479,9 +479,7 @@ export class Kmalloc implements ByteAllocator {
   private readonly classWords: number;
   private readonly table: Uint8Array; // (size + 7) >> 3 -> class
   private readonly stride: Int32Array;
-  private readonly inverse: Float64Array; // (1 + 2^-30) / stride: floor(rel * inverse) = floor(rel / stride)
-  /** Per class, 4 words: free's grid check of an offset in a page (see {@link gridOf}). */
-  private readonly grid: Int32Array;
+  private readonly inverse: Float64Array; // inverseOf(stride): floor(rel * inverse) = floor(rel / stride), see onSlot
   private readonly span: Int32Array; // objects * stride: the slots' end in a page
   private readonly pagesOf: Int32Array;
   private readonly objOffset: number;
@@ -547,7 +545,6 @@ export class Kmalloc implements ByteAllocator {
     const sizes: number[] = [];
     this.stride = new Int32Array(n);
     this.inverse = new Float64Array(n);
-    this.grid = new Int32Array(4 * n);
     this.span = new Int32Array(n);
     this.pagesOf = new Int32Array(n);
     const caches: KmallocCache[] = [];
@@ -557,8 +554,7 @@ export class Kmalloc implements ByteAllocator {
       const stride = u32[w + 1]!;
       sizes.push(size);
       this.stride[c] = stride;
-      this.inverse[c] = (1 + 2 ** -30) / stride;
-      this.grid.set(gridOf(stride), 4 * c);
+      this.inverse[c] = inverseOf(stride);
       this.pagesOf[c] = u32[w + 2]!;
       this.span[c] = u32[w + 3]! * stride;
       caches.push(new KmallocCache(this, c, size, stride, u32[w + 2]!, u32[w + 3]!, this.objOffset));
@@ -918,8 +914,10 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
-    // Kept under V8's inlining budget (460 bytecode bytes): locals for fields, literals for
-    // layout words (HotKmalloc); every other case is freeRest's.
+    // Kept under V8's limit for inlining a function (460 bytecode bytes; 453 as tsx compiles it on
+    // node 20: `node --print-bytecode --print-bytecode-filter=free`): locals for fields, literals for
+    // layout words (HotKmalloc), the slot test as one float multiply (onSlot; an imul-and-rotate test was 50 bytes more);
+    // every other case is freeRest's. Above the limit free is a call, and the pair ran 0.7x.
     if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
@@ -933,20 +931,17 @@ export class Kmalloc implements ByteAllocator {
         const head = pg - ((info >>> 16) & HotKmalloc.HEAD_DELTA_MASK); // the head page of a multi-page page
         const h = this.pt + (head << HotKmalloc.PAGE_SHIFT);
         const rel = off - ((head << this.shift) >>> 0); // unsigned: a heap may pass 2 GiB
-        // On the grid (rel a multiple of the stride, with one multiply: see gridOf), below
-        // `unused` (which never passes the last slot's end), and on this worker's page.
-        const grid = this.grid;
-        const gi = cls << 2;
-        const g = Math.imul(rel, grid[gi]!);
-        const tz = grid[gi + 1]!;
+        // A slot's start (onSlot, inline: rel × inverse truncated is rel's slot index, times the
+        // stride it is rel only at a slot's start), below `unused` (which never passes the last
+        // slot's end), on this worker's page.
         if (
-          ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]! &&
+          ((rel * this.inverse[cls]!) | 0) * this.stride[cls]! === rel &&
           addr < u32[h + HotKmalloc.P_UNUSED]! &&
           info >>> HotKmalloc.HEAP_SHIFT === this.slot
         ) {
           const a = addr >>> 2;
           const key = this.key;
-          if ((u32[a + 1]! ^ u32[a]!) === key) return this.freeSuspect(h, addr, addr);
+          if ((u32[a + 1]! ^ u32[a]!) === key) return this.freeSuspect(h, addr);
           // The current page takes the block straight back on `free` (SLUB's
           // per-CPU slab); any other page collects it on `local_free`.
           const list = u32[this.cur + cls] === h ? h : h + HotKmalloc.P_LOCAL_FREE;
@@ -959,8 +954,8 @@ export class Kmalloc implements ByteAllocator {
           if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
           return;
         }
-      } else if (info === HotKmalloc.OWNER_TLSF && this.med === null) {
-        return this.freeTlsf(addr); // INFO of a TLSF chunk's page: the owner alone
+      } else if (info === HotKmalloc.OWNER_TLSF) {
+        return this.freeTlsf(addr); // INFO of an unshared TLSF chunk's page (a shared one's names its slot)
       }
     }
     this.freeRest(addr);
@@ -980,7 +975,7 @@ export class Kmalloc implements ByteAllocator {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
         const rel = addr - this.pageAddr(h);
         // Another worker's page (or an abandoned one): its thread_free list.
-        if (addr < u32[h + P_UNUSED]! && onGrid(this.grid, cls << 2, rel) && info >>> HEAP_SHIFT !== this.slot)
+        if (addr < u32[h + P_UNUSED]! && onSlot(rel, this.inverse[cls]!, this.stride[cls]!) && info >>> HEAP_SHIFT !== this.slot)
           return this.freeRemote(h, addr, addr);
       } else if ((info & OWNER_MASK) === OWNER_TLSF && this.med !== null) {
         return this.med.free(addr, info >>> HEAP_SHIFT); // its slot's heap: no lock, or a remote free
@@ -1067,12 +1062,14 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /**
-   * free of a block of slot 0's TLSF heap on an unshared heap: counts it back
+   * free of a block on a page whose INFO is OWNER_TLSF (slot 0's chunks; on an
+   * unshared heap, every TLSF chunk): on an unshared heap, counts it back
    * into its class's `wait` while the class waits for promotion. The block's
    * size is read first and counted after the free, which refuses a bad address
    * with nothing changed.
    */
   private freeTlsf(addr: number): void {
+    if (this.med !== null) return this.freeRest(addr); // slot 0's TLSF pages on a shared heap
     const size = (this.memory.u32[(addr >>> 2) - 2]! & ~7) - 8; // BH_SIZE of the block's header: payload bytes
     this.heap0.freeLocked(addr);
     if (size <= this.maxClass) this.countBack(size);
@@ -1517,8 +1514,8 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /** free of a block whose words look like a free block's: a double free, or live data that looks like a tag. */
-  private freeSuspect(h: number, slot: number, addr: number): void {
-    if (this.onLists(h, slot)) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
+  private freeSuspect(h: number, slot: number): void {
+    if (this.onLists(h, slot)) throw new DoubleFreeError(`kfree(${hex(slot)}): block already free (double free)`, slot);
     this.pushFree(h, slot);
   }
 
@@ -1562,7 +1559,7 @@ export class Kmalloc implements ByteAllocator {
     const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
     const slot = addr - this.objOffset;
     const rel = slot - this.pageAddr(h);
-    if (rel < 0 || Math.floor(rel * this.inverse[cls]!) * this.stride[cls]! !== rel || slot >= u32[h + P_UNUSED]!)
+    if (rel < 0 || !onSlot(rel, this.inverse[cls]!, this.stride[cls]!) || slot >= u32[h + P_UNUSED]!)
       return NOT_A_BLOCK;
     this.locH = h;
     this.locCls = cls;
@@ -2407,31 +2404,23 @@ export class Kmalloc implements ByteAllocator {
   }
 }
 
-/**
- * free's test "rel is a multiple of stride" with no division (Granlund and
- * Montgomery's divisibility test): stride = odd << tz; then rel is a multiple
- * iff Math.imul(rel, inv) (inv: odd's inverse mod 2^32), rotated right by tz,
- * is at most floor((2^32 - 1) / stride), for every 32-bit rel. Returns [inv,
- * tz, that limit, 0] (as int32s).
- */
-export function gridOf(stride: number): Int32Array {
-  const tz = 31 - Math.clz32(stride & -stride);
-  const odd = stride >>> tz;
-  let inv = odd; // Newton's iteration: each step doubles the correct low bits (3 to start)
-  for (let i = 0; i < 5; i++) inv = Math.imul(inv, 2 - Math.imul(odd, inv));
-  return Int32Array.of(inv, tz, Math.floor(0xffffffff / stride), 0);
+/** A class's `inverse` word: (1 + 2^-30) / stride (see {@link onSlot}). */
+export function inverseOf(stride: number): number {
+  return (1 + 2 ** -30) / stride;
 }
 
 /**
- * True when offset `rel` (0 <= rel < 2^31) of a class page is a slot's start,
- * for the class whose {@link gridOf} words start at `grid[gi]`: no division
- * (`rel % stride` on a rel not known to be an int32 is a float modulo, a C
- * call). free's fast path has this inline (its bytecode budget); freeRest calls it.
+ * True when offset `rel` (0 <= rel < 2^30) of a class page is a slot's start:
+ * rel = m * stride + r with 0 <= r < stride; rel * (1 + 2^-30) / stride is
+ * m + r / stride + (m + r / stride) * 2^-30, whose integer part is m exactly
+ * while (m + 1) * stride < 2^30 (the last term stays under the (stride - r) /
+ * stride left to the next integer), so m * stride === rel iff r = 0. One float
+ * multiply, a truncation and an integer multiply: no division (`rel % stride`
+ * on a rel not known to be an int32 is a float modulo). free's fast path has
+ * this inline (its bytecode budget); the other paths call it.
  */
-export function onGrid(grid: Int32Array, gi: number, rel: number): boolean {
-  const g = Math.imul(rel, grid[gi]!);
-  const tz = grid[gi + 1]!;
-  return ((g >>> tz) | (g << (32 - tz))) >>> 0 <= grid[gi + 2]!;
+export function onSlot(rel: number, inverse: number, stride: number): boolean {
+  return ((rel * inverse) | 0) * stride === rel;
 }
 
 function pad(n: number, w: number): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatCase, formatRatio, measureCase, prng, type Contender } from '../../bench/harness.js';
+import { formatCase, formatRatio, freshLoop, measureCase, prng, type Contender } from '../../bench/harness.js';
+import { contenders as pairSteps } from '../../bench/pair-steps.js';
 
 /** A contender whose operation costs about `work` loop steps. */
 function spin(name: string, role: Contender['role'], work: number): Contender & { ops: number } {
@@ -63,6 +64,21 @@ describe('bench harness', () => {
       const x = a();
       expect(x).toBe(b());
       expect(x >= 0 && x < 1).toBe(true);
+    }
+  });
+
+  it('freshLoop gives each copy a source of its own (V8 shares feedback between copies of one source)', () => {
+    const a = freshLoop<(x: number) => number>(['x'], 'return x + 1;');
+    const b = freshLoop<(x: number) => number>(['x'], 'return x + 1;');
+    expect(a(1)).toBe(2);
+    expect(b(2)).toBe(3);
+    expect(a.toString()).not.toBe(b.toString());
+  });
+
+  it('pair-steps: every step stays on its fast path (each throws if it leaves it) and returns blocks', () => {
+    for (const c of pairSteps()) {
+      c.setup?.();
+      expect(() => c.run(10_000), c.name).not.toThrow();
     }
   });
 });

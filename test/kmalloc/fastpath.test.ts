@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DoubleFreeError, InvalidFreeError, Kmalloc } from '../../src/index.js';
-import { HotKmalloc, gridOf, onGrid } from '../../src/kmalloc/kmalloc.js';
+import { HotKmalloc, inverseOf, onSlot } from '../../src/kmalloc/kmalloc.js';
 import * as L from '../../src/slab/layout.js';
 
 describe('Kmalloc fast paths', () => {
@@ -19,7 +19,7 @@ describe('Kmalloc fast paths', () => {
     expect(HotKmalloc.HEAP_SHIFT).toBe(L.HEAP_SHIFT);
   });
 
-  it("free's grid test (one multiply) agrees with rel % stride for every class stride, debug ones too", () => {
+  it("free's slot test (a float multiply) agrees with rel % stride for every class stride, debug ones too", () => {
     const strides = new Set<number>();
     for (const maxClass of [64, 1024, 8192, 65520]) {
       for (const debug of [false, true]) {
@@ -31,15 +31,18 @@ describe('Kmalloc fast paths', () => {
     let checked = 0;
     const wrong: string[] = [];
     for (const stride of strides) {
-      const g = gridOf(stride);
-      // every offset up to a few strides, around many multiples, and the 32-bit edges
+      const inv = inverseOf(stride);
+      // every offset up to a few strides, around many multiples, and up to the 2^30 the test
+      // holds below (a class page spans at most 256 buddy pages: 16 MiB with 64 KiB pages)
       const rels: number[] = [];
       for (let r = 0; r < Math.min(3 * stride, 6000) + 9; r++) rels.push(r);
       for (let m = 1; m < 1 << 20; m = m * 3 + 1) for (const d of [-1, 0, 1, 8]) rels.push(m * stride + d);
-      rels.push(2 ** 32 - 1, 2 ** 31, 2 ** 31 - 1, Math.floor((2 ** 32 - 1) / stride) * stride);
+      const top = Math.floor(2 ** 30 / stride) - 1; // the largest m with (m + 1) * stride < 2^30
+      for (let m = top - 4; m <= top; m++) for (const d of [-1, 0, 1, stride - 1]) rels.push(m * stride + d);
+      rels.push(2 ** 24 - 1, 2 ** 24, 2 ** 30 - 1);
       for (const rel of rels) {
-        if (rel < 0 || rel >= 2 ** 32) continue;
-        if (onGrid(g, 0, rel) !== (rel % stride === 0)) wrong.push(`stride ${stride}, rel ${rel}`);
+        if (rel < 0 || rel >= 2 ** 30) continue;
+        if (onSlot(rel, inv, stride) !== (rel % stride === 0)) wrong.push(`stride ${stride}, rel ${rel}`);
         checked++;
       }
     }
