@@ -895,17 +895,7 @@ export class Kmalloc implements ByteAllocator {
       }
       return this.allocSmall(cls, size);
     }
-    // Medium: TLSF, unless whole pages would waste at most 1/32 of the size.
-    if (
-      size <= this.largeAbove &&
-      size > this.maxClass &&
-      size >>> 0 === size &&
-      (-size & this.pageMask) << PAGE_FIT_SHIFT > size
-    ) {
-      const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
-      if (p !== 0) return p;
-    }
-    return this.allocOther(size);
+    return this.allocOther(size); // medium and large sizes, bad sizes, debug heaps
   }
 
   /**
@@ -914,10 +904,12 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
    */
   free(addr: number): void {
-    // Kept under V8's limit for inlining a function (460 bytecode bytes; 453 as tsx compiles it on
-    // node 20: `node --print-bytecode --print-bytecode-filter=free`): locals for fields, literals for
-    // layout words (HotKmalloc), the slot test as one float multiply (onSlot; an imul-and-rotate test was 50 bytes more);
-    // every other case is freeRest's. Above the limit free is a call, and the pair ran 0.7x.
+    // Kept under V8's limit for inlining a function (460 bytecode bytes; 445 as tsx and the build
+    // compile it on node 20: `node --print-bytecode --print-bytecode-filter=free`), and as small as
+    // can be, since what V8 inlines into one caller shares a budget of 920 bytes (alloc is 201,
+    // memory.sync 51): locals for fields, literals for layout words (HotKmalloc), the slot test as
+    // one float multiply (onSlot; an imul-and-rotate test was 50 bytes more); every other case is
+    // freeRest's. Above the limit free is a call: the 64 B pair ran 0.7x.
     if (typeof addr !== 'number') return this.freeOther(addr);
     const mem = this.memory;
     mem.sync();
@@ -926,8 +918,11 @@ export class Kmalloc implements ByteAllocator {
     const pg = off >>> this.shift; // off < 0 gives a pg past maxPages: the buffer ends below 2^32
     if (addr >>> 0 === addr && pg < this.maxPages) {
       const info = u32[this.pt + (pg << HotKmalloc.PAGE_SHIFT) + HotKmalloc.P_INFO]!;
-      const cls = (info & HotKmalloc.OWNER_MASK) - HotKmalloc.OWNER_CLASS;
-      if (cls >>> 0 < this.nClasses) {
+      // owner - OWNER_CLASS when the owner is OWNER_CLASS + c, else 0x8000 or more: the owner
+      // (low 16 bits) moved to the top, its bit 15 flipped (-2^31 is a pooled constant: the
+      // 0xffff and 0x8000 of the plain form take 20 bytes of free's bytecode budget), moved back.
+      const cls = ((info << 16) ^ -0x80000000) >>> 16;
+      if (cls < this.nClasses) {
         const head = pg - ((info >>> 16) & HotKmalloc.HEAD_DELTA_MASK); // the head page of a multi-page page
         const h = this.pt + (head << HotKmalloc.PAGE_SHIFT);
         const rel = off - ((head << this.shift) >>> 0); // unsigned: a heap may pass 2 GiB
@@ -1624,19 +1619,27 @@ export class Kmalloc implements ByteAllocator {
 
   // ------------------------------------------------ medium, large, errors
 
-  /** alloc for sizes the fast path does not take: a bad size, debug small sizes, TLSF, large. */
+  /**
+   * alloc for sizes the fast path does not take: medium sizes (TLSF, unless whole
+   * pages would waste at most 1/32 of the size), large ones, debug small sizes, a
+   * bad size. Out of alloc so that alloc stays small (V8 inlines it into the caller,
+   * in one budget with free and the caller's other calls).
+   */
   private allocOther(size: number): number {
+    if (typeof size === 'number' && size <= this.largeAbove && size > this.maxClass && size >>> 0 === size) {
+      if ((-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
+        const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
+        if (p !== 0) return p;
+        // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
+      }
+      return this.allocLarge(size);
+    }
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size >= 2 ** 32) {
       throw argumentError('size', 'a whole number in [0, 2^32)', size);
     }
     if (size <= this.maxClass) {
       this.memory.sync();
       return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
-    }
-    if (size <= this.largeAbove && (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
-      const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
-      if (p !== 0) return p;
-      // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
     }
     return this.allocLarge(size);
   }

@@ -192,12 +192,16 @@ export class Memory {
    * nothing changed.
    */
   sync(): void {
+    // Small on purpose (V8 inlines it into every allocator's alloc and free, and their
+    // inlined bytecode shares one budget in the caller): a watched word that moved,
+    // or a wasm memory with no header yet, goes out of line.
     const w = this.lengthWord;
-    if (w >= 0) {
-      if (this.u32[w] !== this.viewBytes) this.refresh();
-    } else if (this.wasm !== null && this.wasm.buffer !== this.buffer) {
-      this.refresh();
-    }
+    if (w >= 0 ? this.u32[w] !== this.viewBytes : this.wasm !== null) this.syncSlow();
+  }
+
+  /** sync's rest: the length word moved, or a wasm memory with no length word (compare buffers). */
+  private syncSlow(): void {
+    if (this.lengthWord >= 0 || this.wasm!.buffer !== this.buffer) this.refresh();
   }
 
   /**
