@@ -1627,7 +1627,7 @@ export class Kmalloc implements ByteAllocator {
    */
   private allocOther(size: number): number {
     if (typeof size === 'number' && size <= this.largeAbove && size > this.maxClass && size >>> 0 === size) {
-      if ((-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
+      if (size < this.pageSize || (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
         const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
         if (p !== 0) return p;
         // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
