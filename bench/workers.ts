@@ -13,7 +13,9 @@
  * the default maxClass 4096 (per-worker class pages for them too), with the
  * heap's footprint; and a thread-local 4 KiB-32 KiB workload (the TLSF tier:
  * per-worker TLSF heaps beside one global lock, 1 and 2 workers).
- * `MEMKIT_WORKLOADS=local|pc|medium|tlsf` runs one workload;
+ * A last workload, the thread-local loop with no allocator in JS workers and C
+ * threads, measures the machine's own scaling (the ceiling of the goal's).
+ * `MEMKIT_WORKLOADS=local|pc|medium|tlsf|ceiling` runs one workload;
  * `MEMKIT_KMALLOC_OPTIONS='{"maxClass":64}'` measures another Kmalloc configuration.
  *
  * Goals (issue 12, on a 2-core machine): thread-local, 2 workers >= 1.7x one;
@@ -188,7 +190,7 @@ function inProcess(
 }
 
 async function memkit(
-  mode: 'local' | 'pc',
+  mode: 'local' | 'pc' | 'spin',
   workers: number,
   ops: number,
   global: boolean,
@@ -201,7 +203,7 @@ async function memkit(
   const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
-    const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';
+    const role = mode === 'local' || mode === 'spin' ? mode : index % 2 === 0 ? 'producer' : 'consumer';
     return new Worker(new URL('./workers/worker.mjs', import.meta.url), {
       workerData: { heap: memory.buffer, control, mode: role, index, ops, global, maxSize, minSize },
     });
@@ -247,7 +249,7 @@ function nativeBinary(): string | null {
   }
 }
 
-function glibc(bin: string, mode: 'local' | 'pc', workers: number, ops: number, maxSize = 512): Rate {
+function glibc(bin: string, mode: 'local' | 'pc' | 'spin', workers: number, ops: number, maxSize = 512): Rate {
   const [n, s, cpu] = execFileSync(bin, [mode, String(workers), String(ops), String(maxSize)], { encoding: 'utf8' })
     .trim()
     .split(' ')
@@ -279,6 +281,30 @@ async function medium(bin: string | null, ops: number, reps: number): Promise<Ro
     const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
     rows.push(row(`${PER_WORKER}, maxClass 512`, m), row(`${PER_WORKER}, maxClass ${MEDIUM_MAX} (the default)`, w));
     if (bin !== null) rows.push(row(GLIBC, c));
+  }
+  return rows;
+}
+
+const SPIN = 'the same loop, no allocator';
+
+/**
+ * The machine's own scaling: the thread-local loop with no allocator (the same
+ * PRNG calls and window, a byte written per step), in JS workers and in C
+ * threads. Two JS workers share the 2 cores with V8's background threads (the
+ * compilers, the GC helpers) where one worker leaves them a core, so this is
+ * the ceiling of what an allocator's loop can scale to here.
+ */
+async function ceiling(bin: string | null, ops: number, reps: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of [1, 2, 4]) {
+    const js: Rate[] = [];
+    const c: Rate[] = [];
+    for (let r = 0; r < reps; r++) {
+      js.push(await memkit('spin', n, ops, false));
+      if (bin !== null) c.push(glibc(bin, 'spin', n, ops * 4));
+    }
+    rows.push(rowOf(SPIN, 'JS workers', n, js));
+    if (bin !== null) rows.push(rowOf(SPIN, 'C threads', n, c));
   }
   return rows;
 }
@@ -353,10 +379,14 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     opsPerCpuSec: median(sts.map((r) => r.cpu)),
   });
   // MEMKIT_WORKLOADS=pc (or local, medium, tlsf) runs one workload only.
-  const workloads = (['local', 'pc', 'medium', 'tlsf'] as const).filter(
+  const workloads = (['local', 'pc', 'medium', 'tlsf', 'ceiling'] as const).filter(
     (w) => (process.env.MEMKIT_WORKLOADS ?? w) === w,
   );
   for (const mode of workloads) {
+    if (mode === 'ceiling') {
+      rows.push(...(await ceiling(bin, ops, reps)));
+      continue;
+    }
     if (mode === 'medium') {
       rows.push(...(await medium(bin, ops, reps)));
       continue;
@@ -385,7 +415,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   if (bin === null) console.log('(no gcc: the glibc rows are skipped)');
   const at = (c: string, w: string, n: number): number =>
     rows.find((r) => r.contender === c && r.workload === w && r.workers === n)?.opsPerSec ?? NaN;
-  const one = (c: string, w: string): number => at(c, w, w.startsWith('thread-local') ? 1 : 2);
+  const one = (c: string, w: string): number => at(c, w, w === 'producer/consumer' ? 2 : 1);
   console.log(
     '| workload | contender | workers | M ops/s | vs its smallest run | M ops per CPU-second | heap footprint, MiB |',
   );
@@ -414,6 +444,11 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     at(PER_WORKER, 'thread-local', 2) / at(PER_WORKER, 'thread-local', 1),
     1.7,
   );
+  const ceil = (c: string): string => (at(c, SPIN, 2) / at(c, SPIN, 1)).toFixed(2);
+  if (!Number.isNaN(at('JS workers', SPIN, 1)))
+    console.log(
+      `  the machine's ceiling, 2 / 1 on the same loop with no allocator: JS workers ${ceil('JS workers')}x, C threads ${ceil('C threads')}x`,
+    );
   for (const n of [2, 4])
     goal(
       `producer/consumer, ${n} workers, per-worker / global lock`,

@@ -6,6 +6,9 @@
  *   producer/consumer: threads in pairs; the producer allocates and pushes
  *                 the block on a single-producer ring, the consumer pops and
  *                 frees it (every free is of another thread's block).
+ *   spin:         the thread-local loop with no allocator (the same PRNG calls,
+ *                 window reads and writes, a byte written per step): the
+ *                 machine's own scaling, the ceiling of any allocator's.
  * Usage: native MODE THREADS OPS_PER_THREAD  -> prints "ops seconds cpu-seconds"
  */
 #include <pthread.h>
@@ -55,6 +58,21 @@ static void *local(void *arg) {
   return NULL;
 }
 
+static void *spin(void *arg) {
+  uint32_t seed = 12345u + (uint32_t)(uintptr_t)arg * 7919u;
+  uintptr_t *win = calloc(WINDOW, sizeof(uintptr_t));
+  volatile char *bytes = calloc(1 << 20, 1);
+  for (long i = 0; i < ops_per_thread; i += 2) {
+    int k = next(&seed) & (WINDOW - 1);
+    uintptr_t p = ((win[k] + 16 + next(&seed) % span) * 16) & ((1 << 20) - 1);
+    bytes[p] = 1;
+    win[k] = p;
+  }
+  free((void *)bytes);
+  free(win);
+  return NULL;
+}
+
 static void *producer(void *arg) {
   ring_t *r = &rings[(uintptr_t)arg];
   uint32_t seed = 777u + (uint32_t)(uintptr_t)arg;
@@ -88,9 +106,10 @@ static void *consumer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: native local|pc THREADS OPS [MAXSIZE]\n"); return 2; }
+  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: native local|pc|spin THREADS OPS [MAXSIZE]\n"); return 2; }
   if (argc == 5) span = (unsigned)atoi(argv[4]) - 15;
   mode_pc = strcmp(argv[1], "pc") == 0;
+  int mode_spin = strcmp(argv[1], "spin") == 0;
   int n = atoi(argv[2]);
   ops_per_thread = atol(argv[3]);
   rings = aligned_alloc(64, (size_t)n * sizeof(ring_t));
@@ -100,7 +119,7 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (int i = 0; i < n; i++) {
-    void *(*fn)(void *) = !mode_pc ? local : (i % 2 == 0 ? producer : consumer);
+    void *(*fn)(void *) = mode_spin ? spin : !mode_pc ? local : (i % 2 == 0 ? producer : consumer);
     pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)(mode_pc ? i / 2 : i));
   }
   for (int i = 0; i < n; i++) pthread_join(th[i], NULL);

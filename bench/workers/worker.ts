@@ -30,7 +30,7 @@ const {
 } = workerData as {
   heap: SharedArrayBuffer;
   control: SharedArrayBuffer;
-  mode: 'local' | 'producer' | 'consumer';
+  mode: 'local' | 'producer' | 'consumer' | 'spin';
   index: number;
   ops: number;
   global: boolean;
@@ -79,6 +79,22 @@ function local(ops: number, win: Float64Array): void {
   }
 }
 
+/**
+ * The thread-local loop with no allocator: the same PRNG calls, window reads and
+ * writes, and a byte written in the shared buffer per step (at an address from the
+ * window's own arithmetic). What 1, 2 and 4 workers do with that on this machine is
+ * the ceiling of any allocator's scaling here (V8's background threads included).
+ */
+function spin(ops: number, win: Float64Array, scratch: number): void {
+  const mask = (1 << 20) - 1;
+  for (let i = 0; i < ops; i += 2) {
+    const s = next() & (WINDOW - 1);
+    const p = ((win[s]! + minSize + (next() % SPAN)) * 16) & mask;
+    u8[scratch + p] = 1;
+    win[s] = p;
+  }
+}
+
 /** The producer's block: a random size, its first byte written (as a user would). */
 function made(): number {
   const p = kmalloc(minSize + (next() % SPAN));
@@ -92,13 +108,20 @@ function release(win: Float64Array): void {
 }
 
 const win = new Float64Array(WINDOW);
-local(WARM_UP, win); // the JIT's warm-up, untimed (as in a long-running program)
-release(win);
+const scratch = mode === 'spin' ? k.kmalloc(1 << 20) : 0; // spin's bytes: a block of this worker's own
+if (mode === 'spin') spin(WARM_UP, win, scratch);
+else {
+  local(WARM_UP, win); // the JIT's warm-up, untimed (as in a long-running program)
+  release(win);
+}
 parentPort!.postMessage('ready');
 Atomics.wait(ctl, 0, 0);
 const t0 = performance.now();
 let footprint = 0;
-if (mode === 'local') {
+if (mode === 'spin') {
+  spin(ops, win, scratch);
+  k.kfree(scratch);
+} else if (mode === 'local') {
   local(ops, win);
   footprint = k.footprint(); // with this worker's window still live (the others' too, if still running)
   release(win);
