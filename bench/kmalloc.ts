@@ -30,7 +30,7 @@ import {
   type CaseResult,
   type Contender,
 } from './harness.js';
-import { pairSteps } from './pair-steps.js';
+import { pairSteps, pushPopBound } from './pair-steps.js';
 import { cleanupGlibc, replaySideBySide, summaryTable } from './replay.js';
 import { randomScript, traceScript, type Script } from './workload.js';
 
@@ -53,30 +53,6 @@ function pairContender(): Contender {
       for (let i = 0; i < n; i++) {
         const p = a.alloc(SIZE);
         a.free(p);
-        s ^= p;
-      }
-      return s;
-    },
-  };
-}
-
-function boundContender(): Contender {
-  const next = new Int32Array(2048);
-  let head = 0;
-  return {
-    name: BOUND,
-    role: 'bound',
-    setup() {
-      for (let i = 0; i < next.length; i++) next[i] = i + 1 < next.length ? i + 1 : -1;
-      head = 0;
-    },
-    run(n) {
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const p = head; // pop
-        head = next[p]!;
-        next[p] = head; // push it back
-        head = p;
         s ^= p;
       }
       return s;
@@ -121,7 +97,7 @@ export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<Case
         {
           name: `kmalloc: alloc+free pairs, ${SIZE}-byte blocks (the size-class fast path)`,
           unit: 'pairs',
-          contenders: [pairContender(), boundContender()],
+          contenders: [pairContender(), pushPopBound(BOUND)],
           goals: [{ subject: PAIR, vs: BOUND, atLeast: 1 / 3, text: 'kmalloc pairs within 3x of the lower bound' }],
         },
         pairSteps(),

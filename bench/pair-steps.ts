@@ -66,11 +66,12 @@ function contender(name: string, role: 'memkit' | 'bound', make: () => Pair): Co
   };
 }
 
-function bound(): Contender {
+/** The free-list push/pop bound: a pop and a push of one Int32Array list, inline in the loop. */
+export function pushPopBound(name: string): Contender {
   const next = new Int32Array(2048);
   let head = 0;
   return {
-    name: 'bound: push/pop inline',
+    name,
     role: 'bound',
     setup() {
       for (let i = 0; i < next.length; i++) next[i] = i + 1 < next.length ? i + 1 : -1;
@@ -326,7 +327,7 @@ class Routing implements Pair {
 /** The contenders, bound first. */
 export function contenders(): Contender[] {
   return [
-    bound(),
+    pushPopBound('bound: push/pop inline'),
     contender('calls: alloc()/free() methods', 'bound', () => new Calls()),
     contender('+ argument checks', 'bound', () => new Checks()),
     contender('+ state in the buffer (sync, views)', 'bound', () => new Buffer_()),
