@@ -315,8 +315,15 @@ const DEFAULT_BYTES = 1 << 20;
 const DEFAULT_MAX_BYTES = 64 << 20;
 /** Longest abandoned-page list prefix a worker looks at for a page before it takes a new one. */
 const ADOPT_SCAN = 16;
-/** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32). */
+/** A medium size goes to whole pages when they waste at most size >> PAGE_FIT_SHIFT (1/32)... */
 const PAGE_FIT_SHIFT = 5;
+/**
+ * ...and it is at least pageSize << PAGE_FIT_MIN_SHIFT (4 pages), or a whole number of
+ * pages: below that TLSF serves every size. A pair of 2-page allocs and frees through the
+ * buddy took 255-294 ns, through TLSF 60-64 ns (8,032 against 7,900 B, one process), and
+ * TLSF wastes at most 22 B; a whole number of pages wastes nothing as pages.
+ */
+const PAGE_FIT_MIN_SHIFT = 2;
 // What locate() finds at an address.
 const NOT_A_BLOCK = 0;
 const LIVE_BLOCK = 1;
@@ -1627,7 +1634,8 @@ export class Kmalloc implements ByteAllocator {
    */
   private allocOther(size: number): number {
     if (typeof size === 'number' && size <= this.largeAbove && size > this.maxClass && size >>> 0 === size) {
-      if (size < this.pageSize || (-size & this.pageMask) << PAGE_FIT_SHIFT > size) {
+      const waste = -size & this.pageMask; // whole pages' waste: 0 for a whole number of pages
+      if (waste !== 0 && (size < this.pageSize << PAGE_FIT_MIN_SHIFT || waste << PAGE_FIT_SHIFT > size)) {
         const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
         if (p !== 0) return p;
         // No TLSF chunk to be had (a heap smaller than a chunk): exact pages serve it.
