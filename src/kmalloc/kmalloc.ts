@@ -143,6 +143,8 @@ import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
 import { T_CHUNK_PAGES, maxBlockSize } from '../tlsf/layout.js';
 import { MediumHeaps, markChunk } from './medium.js';
+import type { KmallocCore } from './core.js';
+import { RED_ZONE, badFree, checkFreeBytes, checkRedZones, paintZones, poisonSlot } from './debug.js';
 import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
 import {
   abandonedTable,
@@ -323,12 +325,8 @@ const LIVE_BLOCK = 1;
 const FREE_BLOCK = 2;
 /** Slots put on a page's free list at a time when it runs dry (mimalloc's extend). */
 const EXTEND_SLOTS = 32;
-/** Debug red zone bytes on each side of an object (the left one holds the link and tag when free). */
-const RED_ZONE = 8;
-const POISON_FREE = 0x6b;
-const POISON_END = 0xa5;
+/** debug.ts's red zone byte of a live block (a module-local copy: take() paints with it). */
 const RED_ACTIVE = 0xcc;
-const RED_INACTIVE = 0xbb;
 
 /** The resolved state both `new` and `attach` build an instance from. */
 interface State {
@@ -440,7 +438,7 @@ export class KmallocCache {
  * k.kfree(q);
  * ```
  */
-export class Kmalloc implements ByteAllocator {
+export class Kmalloc implements ByteAllocator, KmallocCore {
   /** Name in reports. */
   readonly name = 'kmalloc';
   /** The buddy allocator underneath. */
@@ -466,43 +464,56 @@ export class Kmalloc implements ByteAllocator {
   readonly debug: boolean;
 
   // Derived from the control block (hot-path copies; the buffer is the truth).
-  /** The one TLSF heap of an unshared heap (K_TLSF); on a shared one slot 0's, opened by slot 0 only. */
-  private readonly heap0: TlsfHeap;
-  /** The per-slot TLSF heaps (src/kmalloc/medium.ts) of a heap laid out shared; null otherwise. */
-  private readonly med: MediumHeaps | null;
-  private readonly space: SlabSpace;
-  private readonly k: number;
+  /** @internal The one TLSF heap of an unshared heap (K_TLSF); on a shared one slot 0's, opened by slot 0 only. */
+  readonly heap0: TlsfHeap;
+  /** @internal The per-slot TLSF heaps (src/kmalloc/medium.ts) of a heap laid out shared; null otherwise. */
+  readonly med: MediumHeaps | null;
+  /** @internal */
+  readonly space: SlabSpace;
+  /** @internal u32 index of the control block. */
+  readonly k: number;
   private readonly cur: number; // u32 index of cur[0]
-  private readonly noPage: number; // u32 index of the always-0 word
-  private readonly nClasses: number;
+  /** @internal u32 index of the always-0 word. */
+  readonly noPage: number;
+  /** @internal */
+  readonly nClasses: number;
   /** u32 index of class 0's words in the class table (CLASS_WORDS per class). */
   private readonly classWords: number;
   private readonly table: Uint8Array; // (size + 7) >> 3 -> class
-  private readonly stride: Int32Array;
+  /** @internal */
+  readonly stride: Int32Array;
   private readonly inverse: Float64Array; // inverseOf(stride): floor(rel * inverse) = floor(rel / stride), see onSlot
-  private readonly span: Int32Array; // objects * stride: the slots' end in a page
-  private readonly pagesOf: Int32Array;
-  private readonly objOffset: number;
+  /** @internal objects * stride: the slots' end in a page. */
+  readonly span: Int32Array;
+  /** @internal */
+  readonly pagesOf: Int32Array;
+  /** @internal */
+  readonly objOffset: number;
   private readonly fastMax: number; // maxClass, or -1 with debug (every small size takes the slow path)
-  private readonly key: number;
-  private readonly pt: number;
-  private readonly base: number;
-  private readonly shift: number;
-  private readonly pageSize: number;
+  /** @internal */
+  readonly key: number;
+  /** @internal */
+  readonly pt: number;
+  /** @internal */
+  readonly base: number;
+  /** @internal */
+  readonly shift: number;
+  /** @internal */
+  readonly pageSize: number;
   private readonly pageMask: number;
   private readonly maxPages: number;
   // Many workers (docs/workers.md): a worker's class pages and TLSF heap are its own (no lock); large
   // blocks take the buddy lock alone; page refills and the hand-over lists below take the heap lock.
-  /** u32 index of the heap lock (word K_LOCK of the control block) when the memory is shared, else -1. */
-  private readonly lockAt: number;
+  /** @internal u32 index of the heap lock (word K_LOCK of the control block) when the memory is shared, else -1. */
+  readonly lockAt: number;
   /** u32 index of reclaim[this.slot]: this worker's FULL pages that got a remote free (linked by P_PREV). */
   private readonly reclaimAt: number;
-  /** u32 index of abandoned[0]: per class, the pages whose worker left (linked by P_NEXT / P_PREV). */
-  private readonly abandonedAt: number;
-  /** This instance's worker slot: 0 for the thread that made the heap, 1..31 for one that attached. */
-  private readonly slot: number;
-  /** Page descriptor d's thread_free word is `d + tfDelta` (FLAG_REMOTE_TABLE). */
-  private readonly tfDelta: number;
+  /** @internal u32 index of abandoned[0]: per class, the pages whose worker left (linked by P_NEXT / P_PREV). */
+  readonly abandonedAt: number;
+  /** @internal This instance's worker slot: 0 for the thread that made the heap, 1..31 for one that attached. */
+  readonly slot: number;
+  /** @internal Page descriptor d's thread_free word is `d + tfDelta` (FLAG_REMOTE_TABLE). */
+  readonly tfDelta: number;
   /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
   private depth = 0;
 
@@ -970,7 +981,11 @@ export class Kmalloc implements ByteAllocator {
         const h = d - (((info >>> 16) & HEAD_DELTA_MASK) << PAGE_SHIFT);
         const rel = addr - this.pageAddr(h);
         // Another worker's page (or an abandoned one): its thread_free list.
-        if (addr < u32[h + P_UNUSED]! && onSlot(rel, this.inverse[cls]!, this.stride[cls]!) && info >>> HEAP_SHIFT !== this.slot)
+        if (
+          addr < u32[h + P_UNUSED]! &&
+          onSlot(rel, this.inverse[cls]!, this.stride[cls]!) &&
+          info >>> HEAP_SHIFT !== this.slot
+        )
           return this.freeRemote(h, addr, addr);
       } else if ((info & OWNER_MASK) === OWNER_TLSF && this.med !== null) {
         return this.med.free(addr, info >>> HEAP_SHIFT); // its slot's heap: no lock, or a remote free
@@ -1477,8 +1492,8 @@ export class Kmalloc implements ByteAllocator {
     u32[d + P_PREV] = 0;
   }
 
-  /** Byte address of the page whose head descriptor is `d`. */
-  private pageAddr(d: number): number {
+  /** @internal Byte address of the page whose head descriptor is `d`. */
+  pageAddr(d: number): number {
     return this.base + ((((d - this.pt) >>> PAGE_SHIFT) << this.shift) >>> 0);
   }
 
@@ -1563,55 +1578,24 @@ export class Kmalloc implements ByteAllocator {
     return (u32[a + 1]! ^ u32[a]!) === this.key && this.onLists(h, slot) ? FREE_BLOCK : LIVE_BLOCK;
   }
 
-  // ------------------------------------------------------------ debug
+  // ------------------------------------------------------------ debug (debug.ts)
 
   private poison(cls: number, slot: number): void {
-    const u8 = this.memory.u8;
-    const size = this.classSizes[cls]!;
-    const a = slot + RED_ZONE;
-    u8.fill(POISON_FREE, a, a + size - 1);
-    u8[a + size - 1] = POISON_END;
-    u8.fill(RED_INACTIVE, a + size, a + size + RED_ZONE);
+    poisonSlot(this, cls, slot);
   }
 
   private paint(cls: number, slot: number, left: number, right: number): void {
-    const u8 = this.memory.u8;
-    const a = slot + RED_ZONE;
-    const size = this.classSizes[cls]!;
-    u8.fill(left, slot, a);
-    u8.fill(right, a + size, a + size + RED_ZONE);
+    paintZones(this, cls, slot, left, right);
   }
 
   /** Debug: a free block's poison and right red zone must be intact. */
   private checkFreeBytes(cls: number, slot: number): void {
-    const u8 = this.memory.u8;
-    const a = slot + RED_ZONE;
-    const size = this.classSizes[cls]!;
-    for (let i = a; i < a + size + RED_ZONE; i++) {
-      const want = i < a + size - 1 ? POISON_FREE : i === a + size - 1 ? POISON_END : RED_INACTIVE;
-      if (u8[i] !== want) {
-        throw new HeapCorruptionError(
-          `kmalloc: ${i < a + size ? 'Poison' : 'Right Redzone'} overwritten in free block ${hex(a)} at ${hex(i)}: 0x${u8[i]!.toString(16)} instead of 0x${want.toString(16)}`,
-          i,
-        );
-      }
-    }
+    checkFreeBytes(this, cls, slot);
   }
 
   /** Debug free of a live block at `slot`: red zones intact, then poison and push. */
   private freeDebug(h: number, cls: number, slot: number): void {
-    const u8 = this.memory.u8;
-    const a = slot + RED_ZONE;
-    const size = this.classSizes[cls]!;
-    for (let i = slot; i < a + size + RED_ZONE; i++) {
-      if (i === a) i = a + size;
-      if (u8[i] !== RED_ACTIVE) {
-        throw new HeapCorruptionError(
-          `kmalloc: ${i < a ? 'Left' : 'Right'} Redzone overwritten at ${hex(i)} ${i < a ? 'before' : 'after'} block ${hex(a)}: 0x${u8[i]!.toString(16)} instead of 0x${RED_ACTIVE.toString(16)}`,
-          i,
-        );
-      }
-    }
+    checkRedZones(this, cls, slot);
     this.poison(cls, slot);
     if (this.memory.u32[h + P_INFO]! >>> HEAP_SHIFT !== this.slot) return this.pushRemote(h, slot);
     this.pushFree(h, slot);
@@ -1727,22 +1711,9 @@ export class Kmalloc implements ByteAllocator {
     Atomics.sub(i32, this.k + K_LARGE_PAGES, pages);
   }
 
+  /** The error of a bad free (debug.ts); under the heap lock. */
   private badFree(addr: number, own: number): never {
-    if (own >= OWNER_CLASS && own < OWNER_TLSF)
-      throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block (or never handed out)`, addr);
-    if (own === OWNER_LARGE)
-      throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
-    const pg = this.space.pageOf(addr);
-    if (pg >= 0 && pg < this.buddy.pages && !this.buddy.isAllocated(addr)) {
-      // Let the buddy tell a double free of a large block from a wild pointer.
-      try {
-        this.buddy.blockPages(addr);
-      } catch (e) {
-        if (e instanceof DoubleFreeError)
-          throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
-      }
-    }
-    throw new InvalidFreeError(`kfree(${hex(addr)}): not a block allocated by kmalloc`, addr);
+    return badFree(this, addr, own);
   }
 
   // ------------------------------------------------------------- the rest
@@ -2296,13 +2267,13 @@ export class Kmalloc implements ByteAllocator {
 
   // ------------------------------------------------------------ workers
 
-  /** Takes the heap lock on a shared memory (re-entrant within this instance); nothing otherwise. */
-  private enter(): void {
+  /** @internal Takes the heap lock on a shared memory (re-entrant within this instance); nothing otherwise. */
+  enter(): void {
     if (this.lockAt >= 0 && this.depth++ === 0) lockMemory(this.memory, this.lockAt, this.slot);
   }
 
-  /** Releases what {@link enter} took. */
-  private leave(): void {
+  /** @internal Releases what {@link enter} took. */
+  leave(): void {
     if (this.lockAt >= 0 && --this.depth === 0) unlock(this.memory.i32, this.lockAt, this.slot);
   }
 
