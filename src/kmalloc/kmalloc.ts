@@ -138,15 +138,26 @@ import {
   hex,
 } from '../errors/index.js';
 import { HEADER_BYTES, HeaderSlot, readSlot, writeSlot, type ByteAllocator, type Memory } from '../memory/index.js';
-import { SlabSpace, calculateOrder, type SlabList, type SlabStats } from '../slab/index.js';
+import { SlabSpace, calculateOrder } from '../slab/index.js';
 import * as slabLayout from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
 import { T_CHUNK_PAGES, maxBlockSize } from '../tlsf/layout.js';
 import { MediumHeaps, markChunk } from './medium.js';
 import { checkHeap } from './check.js';
+import {
+  KmallocCache,
+  forEachBlock,
+  forEachClassPage,
+  forEachTlsfChunk,
+  freeBlocksOf,
+  largeStats,
+  pageOwner,
+  pagesMadeFreed,
+  slabinfo,
+} from './inspect.js';
 import type { KmallocCore } from './core.js';
 import { RED_ZONE, badFree, checkFreeBytes, checkRedZones, paintZones, poisonSlot } from './debug.js';
-import { type SizeClassSpec, classSizes, classTable, className } from './classes.js';
+import { type SizeClassSpec, classSizes, classTable } from './classes.js';
 import {
   abandonedTable,
   controlWords,
@@ -337,92 +348,12 @@ interface State {
   slot: number; // the worker slot of the instance (0: the heap's maker, or an unshared memory)
 }
 
+// The names this module exported before inspect.ts was split off.
+export { KmallocCache } from './inspect.js';
+
 /** The onChunk of Kmalloc's (slot 0's) TLSF heap: marks (or clears) the chunk's pages as OWNER_TLSF. */
 function markTlsfChunk(space: SlabSpace) {
   return markChunk(space, 0);
-}
-
-/**
- * One size class of a {@link Kmalloc} seen as a cache (for `slabinfo`,
- * `caches`, the visualizer): its pages are its slabs.
- */
-export class KmallocCache {
-  /** kmalloc-<size>, as the kernel names its caches. */
-  readonly name: string;
-  /** Block size (what `ksize` reports). */
-  readonly size: number;
-  /** Bytes per slot (the size, or with debug the size and two red zones). */
-  readonly stride: number;
-  /** Blocks per page. */
-  readonly objectsPerSlab: number;
-  /** Buddy pages per page of this class. */
-  readonly pagesPerSlab: number;
-  /** Offset of the block in its slot (8 with debug red zones, else 0). */
-  readonly objOffset: number;
-  private readonly k: Kmalloc;
-  private readonly cls: number;
-
-  /** @internal made by Kmalloc. */
-  constructor(k: Kmalloc, cls: number, size: number, stride: number, pages: number, objs: number, objOffset: number) {
-    this.k = k;
-    this.cls = cls;
-    this.name = className(size);
-    this.size = size;
-    this.stride = stride;
-    this.pagesPerSlab = pages;
-    this.objectsPerSlab = objs;
-    this.objOffset = objOffset;
-  }
-
-  /** Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'. */
-  forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
-    this.k.forEachClassPage(this.cls, (addr, used, full) =>
-      visit(addr, used, full ? 'full' : used === 0 ? 'empty' : 'partial'),
-    );
-  }
-
-  /** Addresses of the free blocks of the page at `pageAddr`. */
-  freeObjects(pageAddr: number): number[] {
-    return this.k.freeBlocksOf(this.cls, pageAddr);
-  }
-
-  /** Counters, as a SlabCache's. */
-  stats(): SlabStats {
-    let slabs = 0;
-    let full = 0;
-    let empty = 0;
-    let active = 0;
-    this.k.forEachClassPage(this.cls, (_a, used, isFull) => {
-      slabs++;
-      active += used;
-      if (isFull) full++;
-      else if (used === 0) empty++;
-    });
-    return {
-      name: this.name,
-      objectSize: this.size,
-      stride: this.stride,
-      objectsPerSlab: this.objectsPerSlab,
-      pagesPerSlab: this.pagesPerSlab,
-      slabs,
-      partialSlabs: slabs - full - empty,
-      fullSlabs: full,
-      emptySlabs: empty,
-      activeObjects: active,
-      totalObjects: slabs * this.objectsPerSlab,
-      ...this.k.pagesMadeFreed(this.cls),
-    };
-  }
-
-  /** This class's `/proc/slabinfo` (version 2.1) row. */
-  slabinfoRow(): string {
-    const s = this.stats();
-    const activeSlabs = s.slabs - s.emptySlabs;
-    return (
-      `${s.name.padEnd(17)} ${pad(s.activeObjects, 6)} ${pad(s.totalObjects, 6)} ${pad(s.stride, 6)} ${pad(s.objectsPerSlab, 4)} ${pad(s.pagesPerSlab, 4)}` +
-      ` : tunables ${pad(0, 4)} ${pad(0, 4)} ${pad(0, 4)} : slabdata ${pad(activeSlabs, 6)} ${pad(s.slabs, 6)} ${pad(0, 6)}`
-    );
-  }
 }
 
 /**
@@ -1892,53 +1823,12 @@ export class Kmalloc implements ByteAllocator, KmallocCore {
    * ```
    */
   pageOwner(addr: number): number {
-    if (typeof addr !== 'number' || addr >>> 0 !== addr) throw argumentError('addr', 'an address', addr);
-    this.memory.sync();
-    const pg = (addr - this.base) >>> this.shift;
-    if (addr < this.base || pg >= this.buddy.pages) return -1;
-    const info = this.memory.u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]!;
-    const owner = info & OWNER_MASK;
-    const cls = owner - (owner >= OWNER_CLASS_DEBUG ? OWNER_CLASS_DEBUG : OWNER_CLASS);
-    if (owner < OWNER_CLASS || cls >= this.nClasses) return -1;
-    const heap = info >>> HEAP_SHIFT;
-    return heap === HEAP_ABANDONED ? -1 : heap;
+    return pageOwner(this, addr);
   }
 
   /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks). */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
-    this.enter();
-    try {
-      this.caches.forEach((c, cls) => {
-        this.forEachClassPage(cls, (page, used) => {
-          if (used === 0) return;
-          const free = new Set(this.freeBlocksOf(cls, page));
-          for (let i = 0; i < c.objectsPerSlab; i++) {
-            const obj = page + i * c.stride + this.objOffset;
-            if (!free.has(obj)) visit(obj, c.size);
-          }
-        });
-      });
-      if (this.med === null) {
-        this.heap0.forEachBlockLocked((addr, size, isFree) => {
-          if (!isFree) visit(addr, size);
-        });
-      } else {
-        // Every slot's heap; a block on a remote list (a free not yet taken in) is not live.
-        const med = this.med;
-        med.forEachHeap((s, heap) => {
-          const pending = med.remoteBlocks(s);
-          heap.forEachBlockLocked((addr, size, isFree) => {
-            if (!isFree && !pending.has(addr)) visit(addr, size);
-          });
-        });
-      }
-      this.buddy.forEachBlock((addr, pages, isFree) => {
-        if (isFree) return;
-        if (this.space.ownerOf(this.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * this.pageSize);
-      });
-    } finally {
-      this.leave();
-    }
+    forEachBlock(this, this.caches, visit);
   }
 
   /**
@@ -1957,71 +1847,22 @@ export class Kmalloc implements ByteAllocator, KmallocCore {
    * ```
    */
   forEachTlsfChunk(visit: (addr: number, slot: number) => void): void {
-    if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
-    this.enter();
-    try {
-      if (this.med === null) this.heap0.forEachChunk((addr) => visit(addr, 0));
-      else this.med.forEachHeap((s, heap) => heap.forEachChunk((addr) => visit(addr, s)));
-    } finally {
-      this.leave();
-    }
+    forEachTlsfChunk(this, visit);
   }
 
   /** @internal Pages of class `cls` taken from and given back to the buddy since the heap was made. */
   pagesMadeFreed(cls: number): { slabsMade: number; slabsFreed: number } {
-    this.enter();
-    try {
-      this.memory.sync();
-      const u32 = this.memory.u32;
-      const w = this.k + K_CUR + this.nClasses + cls * CLASS_WORDS;
-      return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
-    } finally {
-      this.leave();
-    }
+    return pagesMadeFreed(this, cls);
   }
 
   /** @internal Calls `visit(pageAddr, used, full)` for each page of class `cls`, in address order. */
   forEachClassPage(cls: number, visit: (addr: number, used: number, full: boolean) => void): void {
-    this.enter();
-    try {
-      this.memory.sync();
-      const u32 = this.memory.u32;
-      const owner = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
-      const info = makeInfo(owner, 0);
-      const limit = this.span[cls]! / this.stride[cls]!;
-      for (let pg = 0; pg < this.buddy.pages; pg++) {
-        const d = this.pt + (pg << PAGE_SHIFT);
-        if ((u32[d + P_INFO]! & 0xffffff) !== info) continue; // any heap byte
-        const w = u32[d + P_USED]!;
-        // Blocks on thread_free still count in `used` until the owner collects them.
-        let remote = 0;
-        for (let p = (u32[d + this.tfDelta]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!) remote++;
-        visit(this.base + ((pg << this.shift) >>> 0), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
-      }
-    } finally {
-      this.leave();
-    }
+    forEachClassPage(this, cls, visit);
   }
 
   /** @internal Addresses of the free blocks of class `cls`'s page at `pageAddr` (lists, then never-used slots). */
   freeBlocksOf(cls: number, pageAddr: number): number[] {
-    this.enter();
-    try {
-      this.memory.sync();
-      const u32 = this.memory.u32;
-      const h = this.pt + (((pageAddr - this.base) >>> this.shift) << PAGE_SHIFT);
-      const out: number[] = [];
-      const limit = this.span[cls]! / this.stride[cls]!;
-      for (const list of [h + P_FREELIST, h + P_LOCAL_FREE, h + this.tfDelta]) {
-        for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
-          out.push(p + this.objOffset);
-      }
-      for (let q = u32[h + P_UNUSED]!; q < pageAddr + this.span[cls]!; q += this.stride[cls]!)
-        out.push(q + this.objOffset);
-      return out;
-    } finally {
-      this.leave();
-    }
+    return freeBlocksOf(this, cls, pageAddr);
   }
 
   /**
@@ -2092,29 +1933,12 @@ export class Kmalloc implements ByteAllocator, KmallocCore {
 
   /** `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them). */
   slabinfo(): string {
-    this.enter();
-    try {
-      const lines = [
-        'slabinfo - version: 2.1',
-        '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
-      ];
-      for (let i = this.caches.length - 1; i >= 0; i--) lines.push(this.caches[i]!.slabinfoRow());
-      return lines.join('\n') + '\n';
-    } finally {
-      this.leave();
-    }
+    return slabinfo(this, this.caches);
   }
 
   /** Counters of the large blocks. */
   largeStats(): { blocks: number; pages: number } {
-    this.enter();
-    try {
-      this.memory.sync();
-      const u32 = this.memory.u32;
-      return { blocks: u32[this.k + K_LARGE_BLOCKS]!, pages: u32[this.k + K_LARGE_PAGES]! };
-    } finally {
-      this.leave();
-    }
+    return largeStats(this);
   }
 
   // ------------------------------------------------------------ workers
@@ -2247,8 +2071,4 @@ export function inverseOf(stride: number): number {
  */
 export function onSlot(rel: number, inverse: number, stride: number): boolean {
   return ((rel * inverse) | 0) * stride === rel;
-}
-
-function pad(n: number, w: number): string {
-  return String(n).padStart(w);
 }
