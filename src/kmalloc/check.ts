@@ -1,5 +1,6 @@
 /**
- * Kmalloc's `checkInvariants`: the whole heap checked against the invariants
+ * Kmalloc's checks: attach's fsck of the control block ({@link fsck}) and
+ * `checkInvariants`, the whole heap checked against the invariants
  * drawn at the top of kmalloc.ts ("Invariants"): the buddy's and the TLSF
  * heaps', then every class page's lists, heap byte and the one list it sits
  * on, the per-slot cur[] tables and reclaim lists, the abandoned lists, and
@@ -9,6 +10,7 @@
  *
  * @module
  */
+import type { BuddyAllocator } from '../buddy/index.js';
 import { HeapCorruptionError, hex } from '../errors/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS } from '../memory/lock.js';
@@ -35,7 +37,9 @@ import {
   USED_MASK,
   makeInfo,
 } from '../slab/layout.js';
+import type { SlabSpace } from '../slab/index.js';
 import type { KmallocCore } from './core.js';
+import { RED_ZONE } from './debug.js';
 import {
   CHURN_ALLOCS,
   CLASS_WORDS,
@@ -44,9 +48,17 @@ import {
   CW_MADE,
   CW_PROMOTE_AT,
   CW_WAIT,
+  FLAG_DEBUG,
+  FLAG_REMOTE_TABLE,
   K_CUR,
+  K_FLAGS,
   K_HOT_PAGES,
+  K_LARGE_ABOVE,
   K_LARGE_BLOCKS,
+  K_MAX_CLASS,
+  K_META_PAGES,
+  K_NO_PAGE,
+  abandonedTable,
   curTable,
   reclaimTable,
 } from './layout.js';
@@ -192,4 +204,92 @@ export function checkHeap(kh: KmallocCore): void {
     );
   if (u32[k + K_LARGE_BLOCKS] !== largeBlocks)
     bad(`${largeBlocks} large blocks, counter ${u32[k + K_LARGE_BLOCKS]!}`, k + K_LARGE_BLOCKS);
+}
+
+/**
+ * attach's check of the control block (the buddy, slab space and TLSF heap
+ * checked themselves): the class table consistent, the always-0 word 0, and
+ * every class's page queue of every worker slot not in `busy` a bounded
+ * chain of head descriptors of that class and slot, every reclaim list a
+ * chain of that slot's FULL pages, every abandoned list a chain of
+ * abandoned pages of its class. A damaged word is HeapCorruptionError with
+ * its address.
+ */
+export function fsck(
+  buddy: BuddyAllocator,
+  space: SlabSpace,
+  tlsfMax: number,
+  u32: Uint32Array,
+  k: number,
+  n: number,
+  busy: number,
+): void {
+  const bad = (what: string, word: number): never => {
+    throw new HeapCorruptionError(`kmalloc: damaged control block: ${what}`, word * 4);
+  };
+  const debug =
+    (u32[k + K_FLAGS]! & ~(FLAG_DEBUG | FLAG_REMOTE_TABLE)) === 0
+      ? (u32[k + K_FLAGS]! & FLAG_DEBUG) !== 0
+      : bad('flags', k + K_FLAGS);
+  if (u32[k + K_NO_PAGE] !== 0) bad('the always-0 word is not 0', k + K_NO_PAGE);
+  let prev = 0;
+  for (let c = 0; c < n; c++) {
+    const w = k + K_CUR + n + c * CLASS_WORDS;
+    const size = u32[w]!;
+    const stride = u32[w + 1]!;
+    const pages = u32[w + 2]!;
+    if (size <= prev || size > buddy.pageSize << 6) bad(`class ${c} size ${size}`, w);
+    if (stride !== (debug ? size + 2 * RED_ZONE : size)) bad(`class ${c} stride ${stride}`, w + 1);
+    if (pages === 0 || (pages & (pages - 1)) !== 0 || pages > 256) bad(`class ${c} pages ${pages}`, w + 2);
+    if (u32[w + 3] !== Math.floor((pages * buddy.pageSize) / stride)) bad(`class ${c} objects ${u32[w + 3]!}`, w + 3);
+    prev = size;
+  }
+  const maxClass = u32[k + K_MAX_CLASS]!;
+  if (maxClass !== prev) bad(`maxClass ${maxClass}, largest class ${prev}`, k + K_MAX_CLASS);
+  const largeAbove = u32[k + K_LARGE_ABOVE]!;
+  if (largeAbove < maxClass || largeAbove > tlsfMax) bad(`largeAbove ${largeAbove}`, k + K_LARGE_ABOVE);
+  if (u32[k + K_META_PAGES]! > buddy.pages) bad(`meta pages ${u32[k + K_META_PAGES]!}`, k + K_META_PAGES);
+  const pt = space.pageTable;
+  const end = pt + (buddy.pages << PAGE_SHIFT);
+  const isDescriptor = (d: number): boolean => d >= pt && d < end && ((d - pt) & ((1 << PAGE_SHIFT) - 1)) === 0;
+  const headOf = (d: number, c: number, heap: number): boolean =>
+    u32[d + P_INFO] === (makeInfo((debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + c, 0) | (heap << HEAP_SHIFT)) >>> 0;
+  /** A doubly linked list (P_NEXT / P_PREV) of head pages of class c and heap `heap`, from word `at`. */
+  const queue = (at: number, c: number, heap: number, what: string): void => {
+    let d = u32[at]!;
+    if (heap !== HEAP_ABANDONED) {
+      if (d === k + K_NO_PAGE) return;
+      if (d === 0) bad(`${what} is 0 (an empty queue is the always-0 word's index)`, at);
+    }
+    let back = 0;
+    for (let steps = 0; d !== 0; steps++) {
+      const from = steps === 0 ? at : back + P_NEXT;
+      if (steps > buddy.pages || !isDescriptor(d)) bad(`${what} reaches ${d}, not a page descriptor`, from);
+      if (!headOf(d, c, heap) || u32[d + P_PREV] !== back)
+        bad(`${what} holds a page that is not a head page of class ${c} of that heap`, from);
+      back = d;
+      d = u32[d + P_NEXT]!;
+    }
+  };
+  for (let slot = 0; slot < MAX_WORKERS; slot++) {
+    const cur = curTable(k, n, slot);
+    if ((busy & (1 << slot)) === 0)
+      for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
+    // reclaim[slot]: FULL head pages of that slot, linked by P_PREV (a joined worker takes
+    // its own without the lock, so only the lists of slots not busy are read).
+    const r = reclaimTable(k, n) + slot;
+    let d = (busy & (1 << slot)) === 0 ? u32[r]! : 0;
+    for (let steps = 0, from = r; d !== 0; steps++) {
+      if (steps > buddy.pages || !isDescriptor(d) || u32[d + P_INFO]! >>> HEAP_SHIFT !== slot)
+        bad(`worker slot ${slot}'s reclaim list reaches ${d}, not a page of that slot`, from);
+      const own = u32[d + P_INFO]! & 0xffffff;
+      const c = own - (debug ? OWNER_CLASS_DEBUG : OWNER_CLASS);
+      if (!(c >= 0 && c < n) || !headOf(d, c, slot) || (u32[d + P_USED]! & USED_FULL) === 0)
+        bad(`worker slot ${slot}'s reclaim list holds a page that is not a FULL head page`, from);
+      from = d + P_PREV;
+      d = u32[d + P_PREV]!;
+    }
+  }
+  const ab = abandonedTable(k, n);
+  for (let c = 0; c < n; c++) queue(ab + c, c, HEAP_ABANDONED, `class ${c}'s abandoned list`);
 }
