@@ -11,7 +11,21 @@ import type { BuddyAllocator } from '../buddy/index.js';
 import type { Memory } from '../memory/index.js';
 import type { SlabSpace } from '../slab/index.js';
 import type { TlsfHeap } from '../tlsf/index.js';
-import type { MediumHeaps } from './medium.js';
+
+/**
+ * What the helpers call of a shared heap's per-slot TLSF heaps (MediumHeaps,
+ * medium.ts, which is internal: the published types must not name it).
+ */
+export interface MediumCore {
+  /** This slot's heap (made on first use; `held`: the heap lock is held). */
+  ownHeap(held?: boolean): TlsfHeap;
+  /** Calls `visit(slot, heap)` for every slot's heap there is. */
+  forEachHeap(visit: (s: number, heap: TlsfHeap) => void): void;
+  /** The blocks on slot `s`'s remote list (frees not yet taken in). */
+  remoteBlocks(s: number): Set<number>;
+  /** Checks every slot's heap not in `skip`; `bad` throws. */
+  checkAll(skip: number, bad: (what: string, word: number) => never, pageTable: number): void;
+}
 
 /** A heap as its helper functions use it. */
 export interface KmallocCore {
@@ -26,7 +40,7 @@ export interface KmallocCore {
   /** The one TLSF heap of an unshared heap (K_TLSF); on a shared one slot 0's, opened by slot 0 only. */
   readonly heap0: TlsfHeap;
   /** The per-slot TLSF heaps of a heap laid out shared; null otherwise. */
-  readonly med: MediumHeaps | null;
+  readonly med: MediumCore | null;
   /** The slab space whose page table the heap's pages are described in. */
   readonly space: SlabSpace;
   /** u32 index of the control block. */
