@@ -348,10 +348,14 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
     } else {
       if (cap - top < n) break; // drainMark grows the stack
       work += n + 1;
+      // A word index is below 2^30 (a Memory is at most 4 GiB): masked so,
+      // V8 checks `mb` once here, not per child, and knows that
+      // `bm + (c >>> 8)` cannot overflow.
+      const bm = mb & 0x3fffffff;
       for (let i = w + 1 + n; i > w + 1; i--) {
         const c = u32[i]!;
         if (c === 0) continue;
-        const mi = mb + (c >>> 8);
+        const mi = bm + (c >>> 8);
         const bit = 1 << ((c >>> 3) & 31);
         const m = u32[mi]!;
         if ((m & bit) !== 0) continue;
