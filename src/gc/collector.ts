@@ -360,11 +360,22 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         const m = u32[mi]!;
         if ((m & bit) !== 0) continue;
         u32[mi] = m | bit;
-        // A leaf child is done here: marked, counted, not pushed.
+        // A leaf child is done here: marked, counted, not pushed. Its scan
+        // code is compared in place (0x10000: one ref, 0x20000: two, the
+        // codes << SCAN_SHIFT as literals) and each case counts a constant:
+        // fewer instructions per child than decoding the code.
         const cw = c >>> 2;
-        const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
-        if (cs === 0 || (cs === 1 && u32[cw + 2] === 0) || (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0)) {
-          work += cs + 1;
+        const cs = u32[cw]! & 0xff0000;
+        if (cs === 0x10000) {
+          if (u32[cw + 2] === 0) {
+            work += 2;
+            continue;
+          }
+        } else if (cs === 0) {
+          work += 1;
+          continue;
+        } else if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+          work += 3;
           continue;
         }
         if (next !== 0) u32[ms + top++] = next;
