@@ -294,12 +294,15 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // inner loop, pushing the second ones, while the shape, the stack room
       // and the budget last.
       let x = w;
+      // Masked to 30 bits (a word index of a Memory of at most 4 GiB): V8
+      // then knows `bm + (c >>> 8)` cannot overflow, and checks `mb` once.
+      const bm = mb & 0x3fffffff;
       for (;;) {
         work += 3;
         let pend = 0;
         const c2 = u32[x + 3]!;
         if (c2 !== 0) {
-          const mi = mb + (c2 >>> 8);
+          const mi = bm + (c2 >>> 8);
           const bit = 1 << ((c2 >>> 3) & 31);
           const m = u32[mi]!;
           if ((m & bit) === 0) {
@@ -309,7 +312,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         }
         const c1 = u32[x + 2]!;
         if (c1 !== 0) {
-          const mi = mb + (c1 >>> 8);
+          const mi = bm + (c1 >>> 8);
           const bit = 1 << ((c1 >>> 3) & 31);
           const m = u32[mi]!;
           if ((m & bit) === 0) {
