@@ -273,9 +273,10 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // A chain of one-ref objects (a list) is followed here, object after
       // object, without going back to the loop's head, while the budget lasts.
       work += 2;
+      const bm = mb & 0x3fffffff; // as in the tree's loop below
       let c = u32[w + 2]!;
       while (c !== 0) {
-        const mi = mb + (c >>> 8);
+        const mi = bm + (c >>> 8);
         const bit = 1 << ((c >>> 3) & 31);
         const m = u32[mi]!;
         if ((m & bit) !== 0) break;
