@@ -63,6 +63,16 @@ it('the const-enum copies of layout words in the inlined fast paths equal layout
   expect(checked).toBeGreaterThan(10);
 });
 
+it("the mark loop's literal scan-code masks (0xff0000, 0x10000, 0x20000) are the layout's codes << SCAN_SHIFT", async () => {
+  const { SCAN_SHIFT } = await import('../../src/gc/layout.js');
+  const text = readFileSync(new URL('collector.ts', dir), 'utf8');
+  // The array loop compares the info word's scan-code byte in place, as literals.
+  expect(text).toContain('u32[cw]! & 0xff0000');
+  expect(0xff << SCAN_SHIFT).toBe(0xff0000);
+  expect(1 << SCAN_SHIFT).toBe(0x10000);
+  expect(2 << SCAN_SHIFT).toBe(0x20000);
+});
+
 it('the Root handle class has no # members (with them V8 often allocated a handle it could otherwise drop)', () => {
   const text = readFileSync(new URL('roots.ts', dir), 'utf8');
   const start = text.indexOf('export class Root {');
