@@ -251,7 +251,10 @@ function memorySetup(): Setup {
     mayFail: (size, align) => {
       if (fitsHeld(size, align)) return false;
       const up = (x: number): number => Math.ceil(x / align) * align;
-      const data = Math.ceil(arena.chunkList().at(-1)!.end / 16) * 16 + 16;
+      // A new chunk goes after the highest one; chunkList() lists the chain, then the spares
+      // (a spare from before a rewind may lie below the chain's last chunk).
+      const top = Math.max(...arena.chunkList().map((c) => c.end));
+      const data = Math.ceil(top / 16) * 16 + 16;
       return up(data) - data + size > MAX - arena.capacity;
     },
   };
