@@ -274,7 +274,11 @@ function buddySetup(): Setup {
       expect(arena.stats()).toMatchObject({ chunks: 1, capacity: PAGE - 208 });
     },
     mayFail: (size, align) => {
-      const cur = arena.chunkList().at(-1)!;
+      // The chain's last chunk (the one the mark is in): chunkList() lists spares after the chain.
+      const cur = arena
+        .chunkList()
+        .filter((c) => c.kind === 'chain')
+        .at(-1)!;
       if (Math.ceil((arena.mark() % U32) / align) * align + size <= cur.end) return false;
       const need = 16 + size + (align > 16 ? align - 1 : 0);
       const order = Math.ceil(Math.log2(Math.max(1, Math.ceil(need / PAGE))));
