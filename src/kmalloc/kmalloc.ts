@@ -632,7 +632,7 @@ export class Kmalloc implements ByteAllocator {
    */
   private allocWaiting(cls: number, size: number): number {
     const w = this.classWords + cls * CLASS_WORDS;
-    const p = this.med === null ? this.heap0.tryAllocLocked(size) : this.med.alloc(size);
+    const p = this.heap0.tryAllocLocked(size); // a class waits only on an unshared heap (promoteAfter)
     const u32 = this.memory.u32; // after the alloc: taking a chunk may have grown the buffer
     if (p === 0) {
       u32[w + CW_WAIT] = 0; // no chunk to be had: pages serve the class
@@ -644,8 +644,7 @@ export class Kmalloc implements ByteAllocator {
     if (churn === 0) {
       // Promoted for its rate if all such classes' pages stay within 1/HOT_SHARE of the footprint.
       const hot = u32[this.k + K_HOT_PAGES]! + this.pagesOf[cls]!;
-      const footprintPages = this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!;
-      if (hot * HOT_SHARE <= footprintPages) {
+      if (hot * HOT_SHARE <= this.footprintPages()) {
         u32[this.k + K_HOT_PAGES] = hot;
         u32[w + CW_WAIT] = 0;
       }
@@ -662,9 +661,23 @@ export class Kmalloc implements ByteAllocator {
    */
   private freeTlsf(addr: number): void {
     if (this.med !== null) return this.freeRest(addr); // slot 0's TLSF pages on a shared heap
-    const size = (this.memory.u32[(addr >>> 2) - 2]! & ~7) - 8; // BH_SIZE of the block's header: payload bytes
+    const size = this.tlsfPayload(addr);
     this.heap0.freeLocked(addr);
     if (size <= this.maxClass) this.countBack(size);
+  }
+
+  /**
+   * Payload bytes of the TLSF block at `addr` by its header's size word (BH_SIZE), read
+   * unchecked: callers use it only after TLSF has accepted `addr` (a refused address
+   * throws first), so a wrong read never counts.
+   */
+  private tlsfPayload(addr: number): number {
+    return (this.memory.u32[(addr >>> 2) - 2]! & ~7) - 8;
+  }
+
+  /** Buddy pages the heap holds for blocks (its footprint in pages: metadata pages aside). */
+  private footprintPages(): number {
+    return this.buddy.pages - this.buddy.freePages - this.memory.u32[this.k + K_META_PAGES]!;
   }
 
   /** A TLSF block of `size` payload bytes left its class: counts it back while the class waits. */
@@ -1339,7 +1352,7 @@ export class Kmalloc implements ByteAllocator {
     ) {
       // In place when it fits or the next block is free (another slot's block moves: below).
       if (this.med !== null) return this.med.realloc(addr, size);
-      const was = this.usableSize(addr);
+      const was = this.tlsfPayload(addr); // counted only if reallocLocked accepts addr
       const p = this.heap0.reallocLocked(addr, size);
       if (was <= this.maxClass) this.countBack(was); // a block of a waiting class grew out of it
       return p;
@@ -1417,8 +1430,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
-      const u32 = this.memory.u32;
-      return (this.buddy.pages - this.buddy.freePages - u32[this.k + K_META_PAGES]!) * this.pageSize;
+      return this.footprintPages() * this.pageSize;
     } finally {
       this.leave();
     }
