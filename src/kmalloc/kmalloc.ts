@@ -1325,6 +1325,68 @@ export class Kmalloc implements ByteAllocator {
    * InvalidArgumentError for a bad size (the heap is unchanged then).
    */
   realloc(addr: number, size: number): number {
+    // The common case inline: a live block of a size class (not debug) moves to
+    // another class or stays. Its checks are free's (the same grid, bound, owner
+    // and tag tests), read once: the move's free below takes the block on trust.
+    // Sizes 1..maxClass: (size - 1) >>> 0 is below fastMax (-1 with debug: never).
+    if (
+      typeof addr === 'number' &&
+      typeof size === 'number' &&
+      (size - 1) >>> 0 < this.fastMax &&
+      size >>> 0 === size
+    ) {
+      const usable = this.classUsable(addr);
+      if (usable !== 0) {
+        if (size <= usable && size * 2 >= usable) return addr;
+        const fresh = this.alloc(size);
+        this.move(addr, fresh, Math.min(usable, size));
+        this.free(addr);
+        return fresh;
+      }
+    }
+    return this.reallocRest(addr, size);
+  }
+
+  /** Copies n bytes from block `from` to block `to`, both with usable sizes >= n rounded up to 8. */
+  private move(from: number, to: number, n: number): void {
+    const mem = this.memory; // synced by the alloc of `to`
+    if (n <= 256) {
+      // Small moves word by word (copyWithin's call costs more than the copy). Usable
+      // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
+      const u32 = mem.u32;
+      for (let i = 0, f = from >>> 2, t = to >>> 2, words = (n + 3) >>> 2; i < words; i++) u32[t + i] = u32[f + i]!;
+    } else {
+      mem.u8.copyWithin(to, from, from + n);
+    }
+  }
+
+  /**
+   * The class size of `addr` when it is a live block on a size-class page of
+   * this heap (any worker's; debug classes excluded), else 0: realloc's
+   * inline case. A block whose free tag checks out may be free: 0 (the
+   * general path looks at the lists).
+   */
+  private classUsable(addr: number): number {
+    const mem = this.memory;
+    mem.sync();
+    const u32 = mem.u32;
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    if (addr >>> 0 !== addr || off < 0 || pg >= this.maxPages) return 0;
+    const info = u32[this.pt + (pg << PAGE_SHIFT) + P_INFO]!;
+    const cls = ((info << 16) ^ -0x80000000) >>> 16; // as in free
+    if (cls >= this.nClasses) return 0;
+    const head = pg - ((info >>> 16) & HEAD_DELTA_MASK);
+    const h = this.pt + (head << PAGE_SHIFT);
+    const rel = off - ((head << this.shift) >>> 0);
+    const stride = this.stride[cls]!;
+    if (!onSlot(rel, this.inverse[cls]!, stride) || addr >= u32[h + P_UNUSED]!) return 0;
+    const a = addr >>> 2;
+    return (u32[a + 1]! ^ u32[a]!) === this.key ? 0 : stride;
+  }
+
+  /** realloc's other cases: TLSF and large blocks, sizes past the class tier, 0, bad arguments, debug heaps. */
+  private reallocRest(addr: number, size: number): number {
     if (addr === 0) return this.alloc(size);
     if (typeof size !== 'number' || size >>> 0 !== size)
       throw argumentError('size', 'a whole number in [0, 2^32)', size);
@@ -1365,16 +1427,7 @@ export class Kmalloc implements ByteAllocator {
     }
     if (size <= usable && size * 2 >= usable) return addr;
     const fresh = this.alloc(size);
-    const n = Math.min(usable, size);
-    if (n <= 256) {
-      // Small moves word by word (copyWithin's call costs more than the copy). Usable
-      // sizes are multiples of 8, so rounding n up to 4 stays inside both blocks.
-      const u32 = this.memory.u32;
-      for (let i = 0, from = addr >>> 2, to = fresh >>> 2, words = (n + 3) >>> 2; i < words; i++)
-        u32[to + i] = u32[from + i]!;
-    } else {
-      this.memory.u8.copyWithin(fresh, addr, addr + n);
-    }
+    this.move(addr, fresh, Math.min(usable, size));
     this.free(addr);
     return fresh;
   }
@@ -1391,6 +1444,10 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidFreeError if `addr` is not an allocated block start.
    */
   usableSize(addr: number): number {
+    if (typeof addr === 'number') {
+      const n = this.classUsable(addr); // a live block of a size class (debug ones excluded): its size
+      if (n !== 0) return n;
+    }
     const pg = this.space.pageOf(addr);
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS && own < OWNER_TLSF) {

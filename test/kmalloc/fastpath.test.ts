@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DoubleFreeError, InvalidFreeError, Kmalloc } from '../../src/index.js';
+import { DoubleFreeError, InvalidFreeError, Kmalloc, Memory } from '../../src/index.js';
 import { HotKmalloc, inverseOf, onSlot } from '../../src/kmalloc/kmalloc.js';
 import * as L from '../../src/slab/layout.js';
 
@@ -103,4 +103,56 @@ describe('Kmalloc fast paths', () => {
     k.free(keep);
     k.checkInvariants();
   });
+
+  // realloc and ksize test a class block inline with free's checks (classUsable); every
+  // address those checks let through must still be a live block, and every other one
+  // must reach the general path's errors with the heap unchanged.
+  for (const where of ['unshared', 'shared, blocks of another worker'] as const)
+    it(`realloc and ksize of class blocks: moves keep content, bad blocks are refused unchanged (${where})`, () => {
+      const maker =
+        where === 'unshared'
+          ? new Kmalloc({ bytes: 1 << 22, promoteAfter: 0 })
+          : new Kmalloc({ memory: Memory.create({ bytes: 4 << 20, shared: true }) });
+      const k = where === 'unshared' ? maker : Kmalloc.attach(Memory.wrap(maker.memory.buffer));
+      const blocks: number[] = [];
+      for (let i = 0; i < 64; i++) {
+        const p = maker.alloc(24);
+        maker.bytes.fill(i + 1, p, p + 24);
+        blocks.push(p);
+      }
+      // A live block whose first two words happen to look like a free tag: still live.
+      const u32 = maker.memory.u32;
+      const forged = blocks[5]!;
+      const gone = blocks[6]!;
+      maker.free(gone); // a free block (its tag is real): refused by both
+      u32[(forged >>> 2) + 1] = u32[forged >>> 2]! ^ (u32[(gone >>> 2) + 1]! ^ u32[gone >>> 2]!);
+      expect(k.ksize(forged)).toBe(24);
+      const unused = blocks[63]! + 24 * 40; // a slot never handed out (past the page's `unused`)
+      for (const bad of [gone, unused, blocks[7]! + 8]) {
+        const before = Uint8Array.from(k.bytes);
+        expect(() => k.realloc(bad, 40), `realloc(${bad}, 40)`).toThrow(InvalidFreeError);
+        expect(() => k.realloc(bad, 4000), `realloc(${bad}, 4000)`).toThrow(InvalidFreeError);
+        expect(() => k.ksize(bad), `ksize(${bad})`).toThrow(InvalidFreeError);
+        expect(Buffer.compare(k.bytes, before), 'the buffer changed').toBe(0);
+      }
+      expect(() => k.free(gone)).toThrow(DoubleFreeError);
+      // Moves between classes (up and down), in place when it fits by half, content kept.
+      for (let i = 0; i < 64; i++) {
+        if (i === 6) continue;
+        let p = blocks[i]!;
+        const fill = i + 1;
+        const c0 = k.bytes[p]!;
+        expect(k.realloc(p, 20)).toBe(p); // 20 of 24: in place
+        p = k.realloc(p, 200);
+        expect(k.ksize(p)).toBeGreaterThanOrEqual(200);
+        expect(k.bytes[p]).toBe(c0);
+        if (i !== 5) expect(k.bytes.subarray(p, p + 24).every((b) => b === fill)).toBe(true);
+        p = k.realloc(p, 16); // 16 of 200: moves down
+        expect(k.ksize(p)).toBe(16);
+        if (i !== 5) expect(k.bytes.subarray(p, p + 16).every((b) => b === fill)).toBe(true);
+        expect(k.realloc(p, 0)).toBe(0);
+      }
+      k.checkInvariants();
+      maker.checkInvariants();
+    });
 });
