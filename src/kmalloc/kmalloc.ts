@@ -1326,8 +1326,8 @@ export class Kmalloc implements ByteAllocator {
    */
   realloc(addr: number, size: number): number {
     // The common case inline: a live block of a size class (not debug) moves to
-    // another class or stays. Its checks are free's (the same grid, bound, owner
-    // and tag tests), read once: the move's free below takes the block on trust.
+    // another class or stays. classUsable makes free's checks (grid, bound, tag),
+    // before anything changes; the general path (locate) is for everything else.
     // Sizes 1..maxClass: (size - 1) >>> 0 is below fastMax (-1 with debug: never).
     if (
       typeof addr === 'number' &&
