@@ -96,7 +96,9 @@ function median(xs: number[]): number {
 
 export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const quick = options.rounds <= 3;
-  const ops = quick ? 100_000 : 1_000_000;
+  // 4M ops a worker: about 0.15 s a run; at 1M (40 ms) thread start skew and the JIT's
+  // background compiles of a 100k warm-up decided the 2- and 4-worker rows.
+  const ops = quick ? 100_000 : 4_000_000;
   const reps = quick ? 1 : 3;
   const rows: Row[] = [];
   const only = process.env.MEMKIT_LAYERS;

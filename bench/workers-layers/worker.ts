@@ -13,6 +13,8 @@ import { lock, unlock } from '../../src/memory/lock.js';
 import { consume, produce } from '../ring.js';
 
 export const WINDOW = 256;
+/** Untimed ops before the timed run: enough for V8 to finish compiling the loop and its callees. */
+export const WARM_UP = 1_000_000;
 const GLOBAL = 1;
 
 const { heap, control, layer, mode, index, ops, global } = workerData as {
@@ -85,7 +87,7 @@ function local(n: number): void {
   for (let s = 0; s < WINDOW; s++) if (win[s] !== 0) free(win[s]!);
 }
 
-local(Math.min(ops, 100_000)); // the JIT's warm-up, untimed
+local(Math.min(ops, WARM_UP)); // the JIT's warm-up, untimed (as bench/workers/worker.ts)
 parentPort!.postMessage('ready');
 Atomics.wait(ctl, 0, 0);
 const t0 = performance.now();
