@@ -117,6 +117,11 @@
  * State: the slab space's page table, the TLSF control block, and kmalloc's
  * control block, all in the buffer; layout.ts draws the control block.
  *
+ * Files: this one holds the class, its fast paths and a class's generic path
+ * (allocSmall); the slow paths are free functions over KmallocCore (core.ts)
+ * in pages.ts (a class page's life and queue), remote.ts (remote frees,
+ * reclaim, abandoned pages), debug.ts, check.ts, inspect.ts and create.ts.
+ *
  *
  * @module
  */
