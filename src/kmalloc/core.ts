@@ -1,6 +1,7 @@
 /**
- * What kmalloc's helper files (debug.ts, check.ts, inspect.ts) see of a
- * heap: the cached indices and geometry they read and the lock they take.
+ * What kmalloc's helper files (debug.ts, check.ts, inspect.ts, pages.ts,
+ * remote.ts) see of a heap: the cached indices and geometry they read, the
+ * lock they take, and what they call back.
  * {@link Kmalloc} implements it (the members not public are marked internal
  * there). Declared here, below the class, so that the helpers import no file
  * that imports them (no cycle).
@@ -45,6 +46,8 @@ export interface KmallocCore {
   readonly space: SlabSpace;
   /** u32 index of the control block. */
   readonly k: number;
+  /** u32 index of this slot's cur[0]: per class, the head of its page queue (the current page). */
+  readonly cur: number;
   /** u32 index of the always-0 word (an empty queue). */
   readonly noPage: number;
   /** Size classes. */
@@ -69,6 +72,8 @@ export interface KmallocCore {
   readonly pageSize: number;
   /** u32 index of the heap lock when the memory is shared, else -1. */
   readonly lockAt: number;
+  /** u32 index of reclaim[slot]: this slot's FULL pages that got a remote free (linked by P_PREV). */
+  readonly reclaimAt: number;
   /** u32 index of abandoned[0]. */
   readonly abandonedAt: number;
   /** This instance's worker slot. */
@@ -77,6 +82,8 @@ export interface KmallocCore {
   readonly tfDelta: number;
   /** Byte address of the page whose head descriptor is `d`. */
   pageAddr(d: number): number;
+  /** Gives this slot's spare TLSF chunk back (before pages are taken from the buddy); the heap lock held. */
+  shrinkSpare(): void;
   /** Takes the heap lock on a shared memory (re-entrant within the instance); nothing otherwise. */
   enter(): void;
   /** Releases what `enter` took. */

@@ -1,6 +1,7 @@
 /**
- * The control block of a {@link Kmalloc} heap in the buffer (kmalloc.ts keeps
- * hot-path copies of these constants: scripts/layout-copies.ts).
+ * The control block of a {@link Kmalloc} heap in the buffer (kmalloc.ts,
+ * pages.ts and remote.ts keep hot-path copies of these constants:
+ * scripts/layout-copies.ts).
  *
  * The slab space's page table (slab/layout.ts owns the descriptor and draws
  * its fields), the TLSF control block and this control block are all in the
