@@ -247,6 +247,10 @@ let loopWork = 0;
 function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: number, budget: number): number {
   let work = 0;
   let a = 0;
+  ms |= 0;
+  cap |= 0;
+  top |= 0;
+  budget |= 0;
   for (;;) {
     if (a === 0) {
       if (top === 0) break;
