@@ -279,15 +279,30 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       work += 2;
       const bm = mb & 0x3fffffff; // as in the tree's loop below
       let c = u32[w + 2]!;
+      // Two cells a turn: V8 re-checks the view and the stack limit on
+      // every turn of a loop, so the second cell's code skips them.
       while (c !== 0) {
-        const mi = bm + (c >>> 8);
-        const bit = 1 << ((c >>> 3) & 31);
-        const m = u32[mi]!;
+        let mi = bm + (c >>> 8);
+        let bit = 1 << ((c >>> 3) & 31);
+        let m = u32[mi]!;
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
-        const cw = c >>> 2;
+        let cw = c >>> 2;
         if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
           next = c; // another shape, or the budget's end: the loop's head decides
+          break;
+        }
+        work += 2;
+        c = u32[cw + 2]!;
+        if (c === 0) break;
+        mi = bm + (c >>> 8);
+        bit = 1 << ((c >>> 3) & 31);
+        m = u32[mi]!;
+        if ((m & bit) !== 0) break;
+        u32[mi] = m | bit;
+        cw = c >>> 2;
+        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+          next = c;
           break;
         }
         work += 2;
