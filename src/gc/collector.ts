@@ -375,34 +375,49 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // V8 checks `mb` once here, not per child, and knows that
       // `bm + (c >>> 8)` cannot overflow.
       const bm = mb & 0x3fffffff;
-      for (let i = w + 1 + n; i > w + 1; i--) {
+      // Two slots a turn (the second read as 0 past the first slot): V8
+      // re-checks the view and the stack limit on every turn of a loop.
+      // A leaf child is done here: marked, counted, not pushed. Its scan
+      // code is compared in place (0x10000: one ref, 0x20000: two, the
+      // codes << SCAN_SHIFT as literals) and each case counts a constant:
+      // fewer instructions per child than decoding the code.
+      for (let i = w + 1 + n; i > w + 1; i -= 2) {
         const c = u32[i]!;
-        if (c === 0) continue;
-        const mi = bm + (c >>> 8);
-        const bit = 1 << ((c >>> 3) & 31);
-        const m = u32[mi]!;
-        if ((m & bit) !== 0) continue;
-        u32[mi] = m | bit;
-        // A leaf child is done here: marked, counted, not pushed. Its scan
-        // code is compared in place (0x10000: one ref, 0x20000: two, the
-        // codes << SCAN_SHIFT as literals) and each case counts a constant:
-        // fewer instructions per child than decoding the code.
-        const cw = c >>> 2;
-        const cs = u32[cw]! & 0xff0000;
-        if (cs === 0x10000) {
-          if (u32[cw + 2] === 0) {
-            work += 2;
-            continue;
+        if (c !== 0) {
+          const mi = bm + (c >>> 8);
+          const bit = 1 << ((c >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            const cw = c >>> 2;
+            const cs = u32[cw]! & 0xff0000;
+            if (cs === 0x10000 && u32[cw + 2] === 0) work += 2;
+            else if (cs === 0) work += 1;
+            else if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) work += 3;
+            else {
+              if (next !== 0) u32[ms + top++] = next;
+              next = c;
+            }
           }
-        } else if (cs === 0) {
-          work += 1;
-          continue;
-        } else if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
-          work += 3;
-          continue;
         }
-        if (next !== 0) u32[ms + top++] = next;
-        next = c;
+        const d = i - 1 > w + 1 ? u32[i - 1]! : 0;
+        if (d !== 0) {
+          const mi = bm + (d >>> 8);
+          const bit = 1 << ((d >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            const dw = d >>> 2;
+            const ds = u32[dw]! & 0xff0000;
+            if (ds === 0x10000 && u32[dw + 2] === 0) work += 2;
+            else if (ds === 0) work += 1;
+            else if (ds === 0x20000 && (u32[dw + 2]! | u32[dw + 3]!) === 0) work += 3;
+            else {
+              if (next !== 0) u32[ms + top++] = next;
+              next = d;
+            }
+          }
+        }
       }
     }
     a = next;
