@@ -174,6 +174,46 @@ describe('the mark loop against a model', () => {
     expect(heap.stats().liveObjects).toBe(1 + 24);
   });
 
+  it('a ref array marks the children of a child at every slot, of either parity (the loop takes two slots a turn)', () => {
+    // Each slot holds a one-ref or a two-ref child whose refs are partly
+    // null, and whose only non-null ref leads to an object reachable only
+    // through it: calling such a child a leaf (at an even or an odd slot,
+    // the turn's first slot or its second) loses that object.
+    for (let len = 1; len <= 7; len++) {
+      for (const mode of ['collect', 'steps'] as const) {
+        const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+        const R1 = heap.defineType('R1', { a: 'ref', id: 'i32' });
+        const R2 = heap.defineType('R2', { a: 'ref', b: 'ref', id: 'i32' });
+        const R0 = heap.defineType('R0', { id: 'i32' });
+        const Arr = heap.defineArray('Arr', 'ref');
+        const arr = heap.root(Arr.alloc(len));
+        const hidden: number[] = [];
+        for (let i = 0; i < len; i++) {
+          const h = R0.alloc();
+          R0.fields.id.set(h, 1000 + i);
+          hidden.push(h);
+          if (i % 3 === 0) {
+            const c = R1.alloc();
+            R1.fields.a.set(c, h);
+            Arr.set(arr.value, i, c);
+          } else {
+            const c = R2.alloc();
+            (i % 3 === 1 ? R2.fields.a : R2.fields.b).set(c, h);
+            Arr.set(arr.value, i, c);
+          }
+        }
+        if (mode === 'collect') heap.collect();
+        else while (!heap.step(3)) {}
+        expect(heap.stats().liveObjects).toBe(1 + 2 * len);
+        for (const [i, h] of hidden.entries()) {
+          expect(heap.isLive(h)).toBe(true);
+          expect(R0.fields.id.get(h)).toBe(1000 + i);
+        }
+        arr.release();
+      }
+    }
+  });
+
   it('a step marks a list only as far as its budget goes (a chain of one-ref objects is followed in one go otherwise)', () => {
     const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
     const N = heap.defineType('N', { next: 'ref', v: 'i32' });
