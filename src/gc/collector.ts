@@ -317,56 +317,117 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // Masked to 30 bits (a word index of a Memory of at most 4 GiB): V8
       // then knows `bm + (c >>> 8)` cannot overflow, and checks `mb` once.
       const bm = mb & 0x3fffffff;
+      // The body twice a turn (each copy ends with the next object in x):
+      // V8 re-checks the view and the stack limit on every turn of a loop.
+      // Stack room: top < cap whenever a copy starts (checked on entry);
+      // a copy pushes at most once, going down to its left child, and
+      // checks there, so the way to the right child or the stack's top
+      // (which pushes nothing) needs no check.
       for (;;) {
-        work += 3;
-        let pend = 0;
-        const c2 = u32[x + 3]!;
-        if (c2 !== 0) {
-          const mi = bm + (c2 >>> 8);
-          const bit = 1 << ((c2 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            pend = c2;
+        {
+          work += 3;
+          let pend = 0;
+          const c2 = u32[x + 3]!;
+          if (c2 !== 0) {
+            const mi = bm + (c2 >>> 8);
+            const bit = 1 << ((c2 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              pend = c2;
+            }
           }
-        }
-        const c1 = u32[x + 2]!;
-        if (c1 !== 0) {
-          const mi = bm + (c1 >>> 8);
-          const bit = 1 << ((c1 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            const cw = c1 >>> 2;
-            const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
-            if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
-              work += 3; // a leaf: done here
-            } else {
-              if (pend !== 0) u32[ms + top++] = pend;
-              if (cs === 2 && top !== cap && work < budget) {
-                x = cw;
-                continue;
+          let go = 0;
+          const c1 = u32[x + 2]!;
+          if (c1 !== 0) {
+            const mi = bm + (c1 >>> 8);
+            const bit = 1 << ((c1 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              const cw = c1 >>> 2;
+              const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
+              if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf: done here
+              } else {
+                if (pend !== 0) u32[ms + top++] = pend;
+                if (cs !== 2 || top === cap || work >= budget) {
+                  next = c1;
+                  break;
+                }
+                go = cw;
               }
-              next = c1;
+            }
+          }
+          if (go === 0) {
+            // No left child to go down: the right one, or the stack's top,
+            // is next; still a two-ref object, it is scanned here without a
+            // trip through the loop's head.
+            let d = pend;
+            if (d === 0) {
+              if (top === 0) break;
+              d = u32[ms + --top]!;
+            }
+            go = d >>> 2;
+            if (((u32[go]! >>> SCAN_SHIFT) & 0xff) !== 2 || work >= budget) {
+              next = d;
               break;
             }
           }
+          x = go;
         }
-        // No left child to go down: the right one, or the stack's top,
-        // is next; still a two-ref object, it is scanned here without a
-        // trip through the loop's head.
-        let d = pend;
-        if (d === 0) {
-          if (top === 0) break;
-          d = u32[ms + --top]!;
+        {
+          work += 3;
+          let pend = 0;
+          const c2 = u32[x + 3]!;
+          if (c2 !== 0) {
+            const mi = bm + (c2 >>> 8);
+            const bit = 1 << ((c2 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              pend = c2;
+            }
+          }
+          let go = 0;
+          const c1 = u32[x + 2]!;
+          if (c1 !== 0) {
+            const mi = bm + (c1 >>> 8);
+            const bit = 1 << ((c1 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              const cw = c1 >>> 2;
+              const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
+              if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf: done here
+              } else {
+                if (pend !== 0) u32[ms + top++] = pend;
+                if (cs !== 2 || top === cap || work >= budget) {
+                  next = c1;
+                  break;
+                }
+                go = cw;
+              }
+            }
+          }
+          if (go === 0) {
+            // No left child to go down: the right one, or the stack's top,
+            // is next; still a two-ref object, it is scanned here without a
+            // trip through the loop's head.
+            let d = pend;
+            if (d === 0) {
+              if (top === 0) break;
+              d = u32[ms + --top]!;
+            }
+            go = d >>> 2;
+            if (((u32[go]! >>> SCAN_SHIFT) & 0xff) !== 2 || work >= budget) {
+              next = d;
+              break;
+            }
+          }
+          x = go;
         }
-        const dw = d >>> 2;
-        if (((u32[dw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
-          x = dw;
-          continue;
-        }
-        next = d;
-        break;
       }
     } else {
       if (cap - top < n) break; // drainMark grows the stack
