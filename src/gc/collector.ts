@@ -288,7 +288,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
         let cw = c >>> 2;
-        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+        if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
           next = c; // another shape, or the budget's end: the loop's head decides
           break;
         }
@@ -301,7 +301,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
         cw = c >>> 2;
-        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+        if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
           next = c;
           break;
         }
@@ -346,12 +346,12 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
             if ((m & bit) === 0) {
               u32[mi] = m | bit;
               const cw = c1 >>> 2;
-              const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
-              if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+              const cs = u32[cw]! & 0xff0000;
+              if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
                 work += 3; // a leaf: done here
               } else {
                 if (pend !== 0) u32[ms + top++] = pend;
-                if (cs !== 2 || top === cap || work >= budget) {
+                if (cs !== 0x20000 || top === cap || work >= budget) {
                   next = c1;
                   break;
                 }
@@ -369,7 +369,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
               d = u32[ms + --top]!;
             }
             go = d >>> 2;
-            if (((u32[go]! >>> SCAN_SHIFT) & 0xff) !== 2 || work >= budget) {
+            if ((u32[go]! & 0xff0000) !== 0x20000 || work >= budget) {
               next = d;
               break;
             }
@@ -398,12 +398,12 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
             if ((m & bit) === 0) {
               u32[mi] = m | bit;
               const cw = c1 >>> 2;
-              const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
-              if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+              const cs = u32[cw]! & 0xff0000;
+              if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
                 work += 3; // a leaf: done here
               } else {
                 if (pend !== 0) u32[ms + top++] = pend;
-                if (cs !== 2 || top === cap || work >= budget) {
+                if (cs !== 0x20000 || top === cap || work >= budget) {
                   next = c1;
                   break;
                 }
@@ -421,7 +421,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
               d = u32[ms + --top]!;
             }
             go = d >>> 2;
-            if (((u32[go]! >>> SCAN_SHIFT) & 0xff) !== 2 || work >= budget) {
+            if ((u32[go]! & 0xff0000) !== 0x20000 || work >= budget) {
               next = d;
               break;
             }
