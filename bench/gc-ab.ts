@@ -21,8 +21,13 @@
  *
  * `bt`: binary-trees as the bench runs it (README root() style by default),
  * sides alternating within each round, V8 objects once a round as the
- * reference; process CPU time. `collect`: builds the structure in one heap
- * of each side, then alternates full `collect()`s; wall time.
+ * reference; process CPU time. `collect`: warms each side's collector up on
+ * small lists, trees and ref arrays (as `npm run bench` has with
+ * binary-trees), builds the structure in one heap of each side, then
+ * alternates full `collect()`s; wall time. Single processes still differ
+ * by a few percent either way (and at times by up to 20% in favour of one
+ * order): run both orders, several processes each, and take the
+ * geometric mean of new/old.
  *
  * @module
  */
