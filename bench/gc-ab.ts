@@ -21,8 +21,13 @@
  *
  * `bt`: binary-trees as the bench runs it (README root() style by default),
  * sides alternating within each round, V8 objects once a round as the
- * reference; process CPU time. `collect`: builds the structure in one heap
- * of each side, then alternates full `collect()`s; wall time.
+ * reference; process CPU time. `collect`: warms each side's collector up on
+ * small lists, trees and ref arrays (as `npm run bench` has with
+ * binary-trees), builds the structure in one heap of each side, then
+ * alternates full `collect()`s; wall time. Single processes still differ
+ * by a few percent either way (and at times by up to 20% in favour of one
+ * order): run both orders, several processes each, and take the
+ * geometric mean of new/old.
  *
  * @module
  */
@@ -117,6 +122,12 @@ async function main(): Promise<void> {
   }
   const shape = arg ?? 'tree';
   const n = Number(count ?? 40);
+  // Warm the collector up on small structures of every shape first (as
+  // `npm run bench` does with binary-trees): otherwise its first call is a
+  // 1M-object marathon, compiled on-stack (OSR) half-way and deoptimized
+  // after, and which code the later collections run differs from process
+  // to process (a tree collect 25% apart: bimodal).
+  for (const s of sides) warmUp(s.gc);
   const heaps = sides.map((s) => {
     const heap = new s.gc.ManagedHeap({ bytes: 96 << 20, autoCollect: false });
     (shape === 'list' ? s.bench.buildList : shape === 'arrays' ? s.bench.buildArrays : s.bench.buildTree)(heap);
@@ -140,6 +151,41 @@ async function main(): Promise<void> {
       `B/A median ${quantile(ratio, 0.5).toFixed(2)}; live objects ${live[0]} / ${live[1]}`,
   );
   if (live[0] !== live[1]) process.exitCode = 1;
+}
+
+/** Small lists, trees and ref arrays, collected often: the collector's code optimized with feedback from all of them. */
+function warmUp(gc: Gc): void {
+  const heap = new gc.ManagedHeap({ bytes: 8 << 20, autoCollect: false });
+  const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+  const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+  const Refs = heap.defineArray('Refs', 'ref');
+  let list = Node.alloc();
+  heap.setGlobal('list', list);
+  for (let i = 0; i < 2000; i++) {
+    const c = Node.alloc();
+    Node.fields.next.set(c, list);
+    list = c;
+    heap.setGlobal('list', list);
+  }
+  const tree = (d: number): number => {
+    const t = Tree.alloc();
+    if (d > 0) {
+      heap.pushRoot(t);
+      Tree.fields.left.set(t, tree(d - 1));
+      Tree.fields.right.set(t, tree(d - 1));
+      heap.popRoot();
+    }
+    return t;
+  };
+  heap.setGlobal('tree', tree(11));
+  const outer = Refs.alloc(20);
+  heap.setGlobal('arrays', outer);
+  for (let i = 0; i < 20; i++) {
+    const a = Refs.alloc(100);
+    Refs.set(outer, i, a);
+    for (let j = 0; j < 100; j++) Refs.set(a, j, Node.alloc());
+  }
+  for (let i = 0; i < 300; i++) heap.collect();
 }
 
 await main();

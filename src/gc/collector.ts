@@ -247,6 +247,10 @@ let loopWork = 0;
 function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: number, budget: number): number {
   let work = 0;
   let a = 0;
+  ms |= 0;
+  cap |= 0;
+  top |= 0;
+  budget |= 0;
   for (;;) {
     if (a === 0) {
       if (top === 0) break;
@@ -275,15 +279,30 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       work += 2;
       const bm = mb & 0x3fffffff; // as in the tree's loop below
       let c = u32[w + 2]!;
+      // Two cells a turn: V8 re-checks the view and the stack limit on
+      // every turn of a loop, so the second cell's code skips them.
       while (c !== 0) {
-        const mi = bm + (c >>> 8);
-        const bit = 1 << ((c >>> 3) & 31);
-        const m = u32[mi]!;
+        let mi = bm + (c >>> 8);
+        let bit = 1 << ((c >>> 3) & 31);
+        let m = u32[mi]!;
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
-        const cw = c >>> 2;
-        if (((u32[cw]! >>> SCAN_SHIFT) & 0xff) !== 1 || work >= budget) {
+        let cw = c >>> 2;
+        if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
           next = c; // another shape, or the budget's end: the loop's head decides
+          break;
+        }
+        work += 2;
+        c = u32[cw + 2]!;
+        if (c === 0) break;
+        mi = bm + (c >>> 8);
+        bit = 1 << ((c >>> 3) & 31);
+        m = u32[mi]!;
+        if ((m & bit) !== 0) break;
+        u32[mi] = m | bit;
+        cw = c >>> 2;
+        if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
+          next = c;
           break;
         }
         work += 2;
@@ -298,56 +317,117 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // Masked to 30 bits (a word index of a Memory of at most 4 GiB): V8
       // then knows `bm + (c >>> 8)` cannot overflow, and checks `mb` once.
       const bm = mb & 0x3fffffff;
+      // The body twice a turn (each copy ends with the next object in x):
+      // V8 re-checks the view and the stack limit on every turn of a loop.
+      // Stack room: top < cap whenever a copy starts (checked on entry);
+      // a copy pushes at most once, going down to its left child, and
+      // checks there, so the way to the right child or the stack's top
+      // (which pushes nothing) needs no check.
       for (;;) {
-        work += 3;
-        let pend = 0;
-        const c2 = u32[x + 3]!;
-        if (c2 !== 0) {
-          const mi = bm + (c2 >>> 8);
-          const bit = 1 << ((c2 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            pend = c2;
+        {
+          work += 3;
+          let pend = 0;
+          const c2 = u32[x + 3]!;
+          if (c2 !== 0) {
+            const mi = bm + (c2 >>> 8);
+            const bit = 1 << ((c2 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              pend = c2;
+            }
           }
-        }
-        const c1 = u32[x + 2]!;
-        if (c1 !== 0) {
-          const mi = bm + (c1 >>> 8);
-          const bit = 1 << ((c1 >>> 3) & 31);
-          const m = u32[mi]!;
-          if ((m & bit) === 0) {
-            u32[mi] = m | bit;
-            const cw = c1 >>> 2;
-            const cs = (u32[cw]! >>> SCAN_SHIFT) & 0xff;
-            if (cs === 2 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
-              work += 3; // a leaf: done here
-            } else {
-              if (pend !== 0) u32[ms + top++] = pend;
-              if (cs === 2 && top !== cap && work < budget) {
-                x = cw;
-                continue;
+          let go = 0;
+          const c1 = u32[x + 2]!;
+          if (c1 !== 0) {
+            const mi = bm + (c1 >>> 8);
+            const bit = 1 << ((c1 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              const cw = c1 >>> 2;
+              const cs = u32[cw]! & 0xff0000;
+              if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf: done here
+              } else {
+                if (pend !== 0) u32[ms + top++] = pend;
+                if (cs !== 0x20000 || top === cap || work >= budget) {
+                  next = c1;
+                  break;
+                }
+                go = cw;
               }
-              next = c1;
+            }
+          }
+          if (go === 0) {
+            // No left child to go down: the right one, or the stack's top,
+            // is next; still a two-ref object, it is scanned here without a
+            // trip through the loop's head.
+            let d = pend;
+            if (d === 0) {
+              if (top === 0) break;
+              d = u32[ms + --top]!;
+            }
+            go = d >>> 2;
+            if ((u32[go]! & 0xff0000) !== 0x20000 || work >= budget) {
+              next = d;
               break;
             }
           }
+          x = go;
         }
-        // No left child to go down: the right one, or the stack's top,
-        // is next; still a two-ref object, it is scanned here without a
-        // trip through the loop's head.
-        let d = pend;
-        if (d === 0) {
-          if (top === 0) break;
-          d = u32[ms + --top]!;
+        {
+          work += 3;
+          let pend = 0;
+          const c2 = u32[x + 3]!;
+          if (c2 !== 0) {
+            const mi = bm + (c2 >>> 8);
+            const bit = 1 << ((c2 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              pend = c2;
+            }
+          }
+          let go = 0;
+          const c1 = u32[x + 2]!;
+          if (c1 !== 0) {
+            const mi = bm + (c1 >>> 8);
+            const bit = 1 << ((c1 >>> 3) & 31);
+            const m = u32[mi]!;
+            if ((m & bit) === 0) {
+              u32[mi] = m | bit;
+              const cw = c1 >>> 2;
+              const cs = u32[cw]! & 0xff0000;
+              if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf: done here
+              } else {
+                if (pend !== 0) u32[ms + top++] = pend;
+                if (cs !== 0x20000 || top === cap || work >= budget) {
+                  next = c1;
+                  break;
+                }
+                go = cw;
+              }
+            }
+          }
+          if (go === 0) {
+            // No left child to go down: the right one, or the stack's top,
+            // is next; still a two-ref object, it is scanned here without a
+            // trip through the loop's head.
+            let d = pend;
+            if (d === 0) {
+              if (top === 0) break;
+              d = u32[ms + --top]!;
+            }
+            go = d >>> 2;
+            if ((u32[go]! & 0xff0000) !== 0x20000 || work >= budget) {
+              next = d;
+              break;
+            }
+          }
+          x = go;
         }
-        const dw = d >>> 2;
-        if (((u32[dw]! >>> SCAN_SHIFT) & 0xff) === 2 && top !== cap && work < budget) {
-          x = dw;
-          continue;
-        }
-        next = d;
-        break;
       }
     } else {
       if (cap - top < n) break; // drainMark grows the stack
@@ -356,34 +436,49 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
       // V8 checks `mb` once here, not per child, and knows that
       // `bm + (c >>> 8)` cannot overflow.
       const bm = mb & 0x3fffffff;
-      for (let i = w + 1 + n; i > w + 1; i--) {
+      // Two slots a turn (the second read as 0 past the first slot): V8
+      // re-checks the view and the stack limit on every turn of a loop.
+      // A leaf child is done here: marked, counted, not pushed. Its scan
+      // code is compared in place (0x10000: one ref, 0x20000: two, the
+      // codes << SCAN_SHIFT as literals) and each case counts a constant:
+      // fewer instructions per child than decoding the code.
+      for (let i = w + 1 + n; i > w + 1; i -= 2) {
         const c = u32[i]!;
-        if (c === 0) continue;
-        const mi = bm + (c >>> 8);
-        const bit = 1 << ((c >>> 3) & 31);
-        const m = u32[mi]!;
-        if ((m & bit) !== 0) continue;
-        u32[mi] = m | bit;
-        // A leaf child is done here: marked, counted, not pushed. Its scan
-        // code is compared in place (0x10000: one ref, 0x20000: two, the
-        // codes << SCAN_SHIFT as literals) and each case counts a constant:
-        // fewer instructions per child than decoding the code.
-        const cw = c >>> 2;
-        const cs = u32[cw]! & 0xff0000;
-        if (cs === 0x10000) {
-          if (u32[cw + 2] === 0) {
-            work += 2;
-            continue;
+        if (c !== 0) {
+          const mi = bm + (c >>> 8);
+          const bit = 1 << ((c >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            const cw = c >>> 2;
+            const cs = u32[cw]! & 0xff0000;
+            if (cs === 0x10000 && u32[cw + 2] === 0) work += 2;
+            else if (cs === 0) work += 1;
+            else if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) work += 3;
+            else {
+              if (next !== 0) u32[ms + top++] = next;
+              next = c;
+            }
           }
-        } else if (cs === 0) {
-          work += 1;
-          continue;
-        } else if (cs === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
-          work += 3;
-          continue;
         }
-        if (next !== 0) u32[ms + top++] = next;
-        next = c;
+        const d = i - 1 > w + 1 ? u32[i - 1]! : 0;
+        if (d !== 0) {
+          const mi = bm + (d >>> 8);
+          const bit = 1 << ((d >>> 3) & 31);
+          const m = u32[mi]!;
+          if ((m & bit) === 0) {
+            u32[mi] = m | bit;
+            const dw = d >>> 2;
+            const ds = u32[dw]! & 0xff0000;
+            if (ds === 0x10000 && u32[dw + 2] === 0) work += 2;
+            else if (ds === 0) work += 1;
+            else if (ds === 0x20000 && (u32[dw + 2]! | u32[dw + 3]!) === 0) work += 3;
+            else {
+              if (next !== 0) u32[ms + top++] = next;
+              next = d;
+            }
+          }
+        }
       }
     }
     a = next;
@@ -510,9 +605,15 @@ function sweepBlocks(st: HeapState, budget: number): number {
       releaseCurrent(st, u32[bw + B_CLASS]!, false);
       u32 = st.v.u32;
     }
-    const counts = sweepWords(u32, sb + (b >>> 8), mb + (b >>> 8), wordsPerBlock);
-    const live = counts & 0xffff;
-    const dead = counts >>> 16;
+    // B_LIVE is the block's START count here (see sweepWords): live = that
+    // minus the slots this sweep frees, recounted if the two disagree.
+    const r = sweepWords(u32, sb + (b >>> 8), mb + (b >>> 8), wordsPerBlock);
+    const dead = r & 0xffff;
+    let live = 0;
+    if (r > 0xffff) {
+      live = u32[bw + B_LIVE]! - dead;
+      if (live <= 0 || live > u32[bw + B_NSLOTS]!) live = countWords(u32, sb + (b >>> 8), wordsPerBlock);
+    }
     const slot = u32[bw + B_SLOT]!;
     liveBytes += live * slot;
     liveObjs += live;
@@ -546,25 +647,57 @@ function sweepBlocks(st: HeapState, budget: number): number {
 
 /**
  * `START &= MARK` over `n` bitmap words (one block); returns the slots
- * left live plus 65536 times the slots freed. A function of its own, so
+ * freed, plus 65536 if any slot is left live. A function of its own, so
  * that V8 optimizes this loop by itself: compiled on-stack inside the block
  * loop on its first pass, before the code after it had run, it deoptimized
  * again and again.
+ *
+ * Only the freed slots are counted (a popcount of the words that change):
+ * the live count is the block's B_LIVE minus them. B_LIVE equals the
+ * block's START bits whenever it is swept: a block gains objects only
+ * while it is some class's current block, and releaseCurrent (which the
+ * sweep calls first for a current block) sets B_LIVE exactly; the sweep
+ * itself is the only thing that clears START bits. So a heap whose objects
+ * all survive sweeps with two loads, an AND and a compare a word.
  */
 function sweepWords(u32: Uint32Array, start: number, mark: number, n: number): number {
-  let live = 0;
+  // Word indexes as int32 once, here (a parameter is Smi-checked at every
+  // use in the loop otherwise), and the words read as int32 (`| 0`): a
+  // uint32 word with bit 31 set, compared with the int32 `keep`, would
+  // deoptimize the loop.
+  const sw = start | 0;
+  const mw = mark | 0;
   let dead = 0;
-  for (let i = 0; i < n; i++) {
-    const st = u32[start + i]!;
-    if (st === 0) continue;
-    const keep = st & u32[mark + i]!;
-    if (keep !== st) {
-      dead += popcount(st & ~keep);
-      u32[start + i] = keep;
+  let any = 0;
+  // Four words a turn (n is a multiple of 4: a block's 64), with one test
+  // for the common case of nothing freed: V8 re-checks the view and the
+  // stack limit on every turn of a loop, so fewer turns cost less.
+  for (let i = 0; i < n; i += 4) {
+    const s0 = u32[sw + i]! | 0;
+    const s1 = u32[sw + i + 1]! | 0;
+    const s2 = u32[sw + i + 2]! | 0;
+    const s3 = u32[sw + i + 3]! | 0;
+    const k0 = s0 & u32[mw + i]!;
+    const k1 = s1 & u32[mw + i + 1]!;
+    const k2 = s2 & u32[mw + i + 2]!;
+    const k3 = s3 & u32[mw + i + 3]!;
+    any |= k0 | k1 | k2 | k3;
+    if (((s0 ^ k0) | (s1 ^ k1) | (s2 ^ k2) | (s3 ^ k3)) !== 0) {
+      dead += popcount(s0 ^ k0) + popcount(s1 ^ k1) + popcount(s2 ^ k2) + popcount(s3 ^ k3);
+      u32[sw + i] = k0;
+      u32[sw + i + 1] = k1;
+      u32[sw + i + 2] = k2;
+      u32[sw + i + 3] = k3;
     }
-    if (keep !== 0) live += popcount(keep);
   }
-  return live + dead * 65536;
+  return any !== 0 ? dead + 65536 : dead;
+}
+
+/** Set bits in `n` bitmap words from word `from` (a block's objects, when B_LIVE cannot be trusted). */
+function countWords(u32: Uint32Array, from: number, n: number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) k += popcount(u32[from + i]!);
+  return k;
 }
 
 /** Sweeps large objects for up to `budget` units (1 each); returns the work done. */

@@ -174,6 +174,118 @@ describe('the mark loop against a model', () => {
     expect(heap.stats().liveObjects).toBe(1 + 24);
   });
 
+  it('a ref array marks the children of a child at every slot, of either parity (the loop takes two slots a turn)', () => {
+    // Each slot holds a one-ref or a two-ref child whose refs are partly
+    // null, and whose only non-null ref leads to an object reachable only
+    // through it: calling such a child a leaf (at an even or an odd slot,
+    // the turn's first slot or its second) loses that object.
+    for (let len = 1; len <= 7; len++) {
+      for (const mode of ['collect', 'steps'] as const) {
+        const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+        const R1 = heap.defineType('R1', { a: 'ref', id: 'i32' });
+        const R2 = heap.defineType('R2', { a: 'ref', b: 'ref', id: 'i32' });
+        const R0 = heap.defineType('R0', { id: 'i32' });
+        const Arr = heap.defineArray('Arr', 'ref');
+        const arr = heap.root(Arr.alloc(len));
+        const hidden: number[] = [];
+        for (let i = 0; i < len; i++) {
+          const h = R0.alloc();
+          R0.fields.id.set(h, 1000 + i);
+          hidden.push(h);
+          if (i % 3 === 0) {
+            const c = R1.alloc();
+            R1.fields.a.set(c, h);
+            Arr.set(arr.value, i, c);
+          } else {
+            const c = R2.alloc();
+            (i % 3 === 1 ? R2.fields.a : R2.fields.b).set(c, h);
+            Arr.set(arr.value, i, c);
+          }
+        }
+        if (mode === 'collect') heap.collect();
+        else while (!heap.step(3)) {}
+        expect(heap.stats().liveObjects).toBe(1 + 2 * len);
+        for (const [i, h] of hidden.entries()) {
+          expect(heap.isLive(h)).toBe(true);
+          expect(R0.fields.id.get(h)).toBe(1000 + i);
+        }
+        arr.release();
+      }
+    }
+  });
+
+  it("a tree's left child with one null and one non-null ref is scanned, at every depth of a left spine (the loop runs its body twice a turn)", () => {
+    // A left spine of 1 to 6 two-ref nodes ending in a node with one ref null
+    // and the other leading to an object reachable only through it: calling
+    // that node a leaf (in either copy of the loop's body) loses the object.
+    for (let len = 1; len <= 6; len++) {
+      for (const nullFirst of [true, false]) {
+        for (const mode of ['collect', 'steps'] as const) {
+          const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+          const R2 = heap.defineType('R2', { a: 'ref', b: 'ref', id: 'i32' });
+          const R0 = heap.defineType('R0', { id: 'i32' });
+          const root = heap.root(R2.alloc());
+          let p = root.value;
+          for (let i = 1; i < len; i++) {
+            const n = R2.alloc();
+            R2.fields.a.set(p, n);
+            p = n;
+          }
+          const end = R2.alloc();
+          R2.fields.a.set(p, end);
+          const hidden = R0.alloc();
+          R0.fields.id.set(hidden, 7);
+          (nullFirst ? R2.fields.b : R2.fields.a).set(end, hidden);
+          if (mode === 'collect') heap.collect();
+          else while (!heap.step(3)) {}
+          expect(heap.stats().liveObjects).toBe(len + 2);
+          expect(heap.isLive(hidden)).toBe(true);
+          expect(R0.fields.id.get(hidden)).toBe(7);
+          root.release();
+        }
+      }
+    }
+  });
+
+  it('a chain of one-ref objects ending in another shape scans that object as its shape says, at every length (the list loop takes two cells a turn)', () => {
+    // A chain of 1 to 6 one-ref cells ending in a two-ref object or a ref
+    // array whose first ref is null and whose second leads to an object
+    // reachable only through it: scanning the end as another list cell (at
+    // either cell of a turn) loses that object.
+    for (let len = 1; len <= 6; len++) {
+      for (const end of ['r2', 'arr'] as const) {
+        const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+        const R1 = heap.defineType('R1', { a: 'ref', id: 'i32' });
+        const R2 = heap.defineType('R2', { a: 'ref', b: 'ref', id: 'i32' });
+        const R0 = heap.defineType('R0', { id: 'i32' });
+        const Arr = heap.defineArray('Arr', 'ref');
+        const root = heap.root(R1.alloc());
+        let p = root.value;
+        for (let i = 1; i < len; i++) {
+          const n = R1.alloc();
+          R1.fields.a.set(p, n);
+          p = n;
+        }
+        const hidden = R0.alloc();
+        R0.fields.id.set(hidden, 9);
+        let e: number;
+        if (end === 'r2') {
+          e = R2.alloc();
+          R2.fields.b.set(e, hidden);
+        } else {
+          e = Arr.alloc(2);
+          Arr.set(e, 1, hidden);
+        }
+        R1.fields.a.set(p, e);
+        heap.collect();
+        expect(heap.stats().liveObjects).toBe(len + 2);
+        expect(heap.isLive(hidden)).toBe(true);
+        expect(R0.fields.id.get(hidden)).toBe(9);
+        root.release();
+      }
+    }
+  });
+
   it('a step marks a list only as far as its budget goes (a chain of one-ref objects is followed in one go otherwise)', () => {
     const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
     const N = heap.defineType('N', { next: 'ref', v: 'i32' });
