@@ -1,11 +1,13 @@
 /**
- * What the slab cache's helper files (debug.ts, inspect.ts) see of a cache: the
- * geometry and indices they read. {@link SlabCache} implements it (the
+ * What the slab cache's helper files (debug.ts, inspect.ts, slabs.ts,
+ * worker.ts) see of a cache: the geometry and indices they read, the lock
+ * they take, and what they call back. {@link SlabCache} implements it (the
  * members not public are marked internal there). Declared here, below the
  * class, so that the helpers import no file that imports them (no cycle).
  *
  * @module
  */
+import type { BuddyAllocator } from '../buddy/index.js';
 import type { Memory } from '../memory/memory.js';
 import type { SlabSpace } from './space.js';
 
@@ -39,6 +41,24 @@ export interface SlabCore {
   readonly span: number;
   /** u32 index of this worker's per-worker table word, or -1. */
   readonly cpuAt: number;
+  /** The buddy the slabs come from. */
+  readonly buddy: BuddyAllocator;
+  /** The constructor run on each object of a new slab (a method call: `this` is the cache). */
+  readonly ctor: ((addr: number) => void) | undefined;
+  /** u32 index of the cache's lock word when the memory is shared, else -1. */
+  readonly lockAt: number;
+  /** The worker slot the cache's lock is taken under. */
+  readonly slot: number;
   /** True unless `next` is a slot start of slab `pg`. */
   offGrid(next: number, pg: number): boolean;
+  /** Moves slab `pg` from list `from` to list `to` (C_PARTIAL / C_FULL / C_EMPTY of layout.ts). */
+  move(pg: number, from: number, to: number): void;
+  /** Puts slab `pg` (on no list) at the head of list `list`. */
+  pushList(pg: number, list: number): void;
+  /** Takes slab `pg` off list `list`. */
+  unlink(pg: number, list: number): void;
+  /** Takes the cache's lock (shared memory only). */
+  enter(): void;
+  /** Releases what `enter` took. */
+  leave(): void;
 }
