@@ -76,7 +76,7 @@ const LOOKS_FREE = -2;
 /**
  * The onChunk of slot `slot`'s TLSF heap: marks the chunk's pages as
  * OWNER_TLSF of that slot when it is added, and clears them when it is given
- * back, before the pages go back to the buddy (tlsf.ts's releaseChunk): with
+ * back, before the pages go back to the buddy (src/tlsf/chunks.ts's releaseChunk): with
  * no heap lock around a worker's own TLSF heap, another worker may take them
  * the moment the buddy has them. The clear is a compareExchange from this
  * chunk's value all the same, so it can never wipe another owner's mark.
