@@ -127,7 +127,10 @@ describe('Kmalloc fast paths', () => {
       maker.free(gone); // a free block (its tag is real): refused by both
       u32[(forged >>> 2) + 1] = u32[forged >>> 2]! ^ (u32[(gone >>> 2) + 1]! ^ u32[gone >>> 2]!);
       expect(k.ksize(forged)).toBe(24);
-      const unused = blocks[63]! + 24 * 40; // a slot never handed out (past the page's `unused`)
+      // Slot 103 of the class page: 64 allocations from a fresh page extend it 32 slots at a
+      // time, so `unused` stands at slot 64 and this slot was never handed out nor listed.
+      const unused = blocks[63]! + 24 * 40;
+      expect(unused - blocks[0]!).toBe(103 * 24); // the 64 blocks are the page's first slots, in order
       for (const bad of [gone, unused, blocks[7]! + 8]) {
         const before = Uint8Array.from(k.bytes);
         expect(() => k.realloc(bad, 40), `realloc(${bad}, 40)`).toThrow(InvalidFreeError);
