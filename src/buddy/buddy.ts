@@ -1027,38 +1027,44 @@ export class BuddyAllocator {
 export function openBuddy(memory: Memory, slot: number, owns: boolean): BuddyAllocator {
   if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
   memory.sync();
+  const b = new BuddyAllocator(openInit(memory, slot, owns) as BuddyOptions);
+  if (memory.shared && buddyLockWord(memory) >= 0)
+    b.checkShared(); // under the lock again; the workers' lists are not walked (they change without it)
+  else b.checkInvariants();
+  return b;
+}
+
+/**
+ * BuddyInit.open of `memory` for `slot`, under the buddy lock (taken in
+ * `slot`'s name) when the memory is shared: another worker may be in the
+ * middle of an operation that changes the words BuddyInit.open checks (a
+ * free list's head and count are written one after the other).
+ */
+function openInit(memory: Memory, slot: number, owns: boolean): BuddyInit {
   const at = memory.shared ? buddyLockWord(memory) : -1;
-  if (at < 0) {
-    const b = new BuddyAllocator(BuddyInit.open(memory, slot, owns) as BuddyOptions);
-    b.checkInvariants();
-    return b;
-  }
-  // Read and check the state under its lock: another worker may be changing it.
+  if (at < 0) return BuddyInit.open(memory, slot, owns);
   lockMemory(memory, at, slot);
-  let init: BuddyInit;
   try {
-    init = BuddyInit.open(memory, slot, owns);
+    return BuddyInit.open(memory, slot, owns);
   } finally {
     unlock(memory.i32, at, slot);
   }
-  const b = new BuddyAllocator(init as BuddyOptions);
-  b.checkShared(); // under the lock again; the workers' lists are not walked (they change without it)
-  return b;
 }
 
 /**
  * Gives the blocks on worker slot `slot`'s per-worker lists back to the
  * buddy of `memory` (the worker died, or is leaving: recover here and in
  * the layers above, attach.ts), under the buddy lock taken in that slot's
- * name (the caller broke it if the dead worker held it). A recover that
- * frees pages through a buddy opened under the dead slot (the layers above
- * hand its pages over) calls this again at its end, before the slot is given
- * back. Nothing to do without lists.
+ * name (the caller broke it if the dead worker held it). The state is read
+ * under that lock too: the other workers go on while a recover runs. A
+ * recover that frees pages through a buddy opened under the dead slot (the
+ * layers above hand its pages over) calls this again at its end, before
+ * the slot is given back. Nothing to do without lists.
  *
  * @internal
  */
 export function drainBuddySlot(memory: Memory, slot: number): void {
-  const b = new BuddyAllocator(BuddyInit.open(memory, slot, false) as BuddyOptions);
+  const b = new BuddyAllocator(openInit(memory, slot, false) as BuddyOptions);
   b.leaveLists();
 }
 

@@ -2,14 +2,14 @@
  * A worker dies while it holds the lock of a buddy, a slab cache or a shared
  * arena (it takes it on purpose): the other workers block until the thread
  * that saw it die calls X.recover(memory, slot), then finish with nothing
- * corrupted, and the layer ends as a fresh one.
+ * corrupted, and the layer ends as a fresh one. And a recover while another
+ * worker churns the buddy reads the buddy's state under its lock.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Arena, BuddyAllocator, InvalidArgumentError, SlabCache } from '../../src/index.js';
+import { Arena, BuddyAllocator, InvalidArgumentError, Kmalloc, Memory, SlabCache } from '../../src/index.js';
 import { B_PCP_OFF, PCP_WORDS } from '../../src/buddy/layout.js';
 import { H_WORKERS, HeaderSlot, readSlot } from '../../src/memory/header.js';
-import type { Memory } from '../../src/index.js';
 import { type Result, drainExchange, makeHeap, runWorker } from './buddy-harness.js';
 
 /** Pages on the per-worker lists of `slot` (read from the buddy's table: its lock may be held). */
@@ -66,3 +66,41 @@ describe.each(['buddy', 'slab', 'arena'] as const)(
     });
   },
 );
+
+it('recover reads the buddy state under the buddy lock: another worker churning it never makes it throw', async () => {
+  // Kmalloc.recover and BuddyAllocator.recover of a slot nobody holds, again and again, while a
+  // worker rewrites the buddy's free-list heads and counts under its lock. Read without the lock,
+  // a head and its count disagree now and then, and recover threw a HeapCorruptionError.
+  const memory = Memory.create({ bytes: 16 << 20, shared: true });
+  const k = new Kmalloc({ memory });
+  const fresh = k.footprint();
+  const stop = new SharedArrayBuffer(4);
+  const w = new Worker(new URL('./fixtures/buddy-churn.mjs', import.meta.url), {
+    workerData: { heap: memory.buffer, stop },
+  });
+  const ops = new Promise<number>((resolve, reject) => {
+    w.on('message', (m: unknown) => {
+      if (typeof m === 'number') resolve(m);
+    });
+    w.once('error', reject);
+  });
+  await new Promise<void>((resolve) => w.once('message', () => resolve()));
+  const idle = 20; // a slot nobody joined
+  let calls = 0;
+  const until = Date.now() + 1500;
+  try {
+    while (Date.now() < until) {
+      expect(Kmalloc.recover(memory, idle)).toBe(false);
+      expect(BuddyAllocator.recover(memory, idle)).toBe(false);
+      calls += 2;
+    }
+  } finally {
+    Atomics.store(new Int32Array(stop), 0, 1);
+  }
+  expect(await ops).toBeGreaterThan(1000);
+  await w.terminate();
+  expect(calls).toBeGreaterThan(100);
+  k.checkInvariants();
+  k.shrink();
+  expect(k.footprint()).toBe(fresh);
+});
