@@ -431,6 +431,14 @@ describe.skipIf(!hasChromium)('visualizer in chromium', () => {
     // One page: twelve splits; zoom into the split node at the bottom of the drawn tree, twice, down to page 0.
     await q.fill('[data-testid=buddy-n]', '1');
     await q.click('[data-testid=buddy-alloc]');
+    // The twelve splits play as frames (setTimeout, each redrawing the tree): zoom once the last has.
+    await q.waitForFunction(
+      () =>
+        document.getElementById('view-buddy')!.dataset.frame === '' &&
+        /Normal(\s+1){12}\s+0\s*$/.test(document.querySelector('[data-testid=buddyinfo]')?.textContent ?? ''),
+      undefined,
+      { timeout: 10_000 },
+    );
     await q.click('[data-testid=buddy-tree] circle.zoomable');
     expect(await q.textContent('#view-buddy .tree-nav')).toMatch(/Subtree of pages 0–255 \(levels 2\^8…2\^4\)/);
     await q.click('[data-testid=buddy-tree] circle.zoomable');
