@@ -3,12 +3,12 @@
  * to a hostile value (every word in turn), or cut short, or empty. `attach` must either throw a
  * MemkitError subclass or give a heap that passes checkInvariants() and
  * never hands out a block outside its buffer. The cases run in a worker; a
- * watchdog here stops it and fails the case that ran over 1 s (a hang).
+ * watchdog here stops it and fails the case that ran over HANG_MS (a hang).
  * Named *.property.test.ts so that `npm run fuzz` runs it 20 times longer.
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { SOAK, runs } from '../support/fuzz.js';
+import { HANG_MS, SOAK, runs } from '../support/fuzz.js';
 
 interface Msg {
   i?: number;
@@ -34,7 +34,7 @@ function fuzz(layer: string, seed: number, cases: number): Promise<{ typed: numb
     worker.on('message', (m: Msg) => {
       if (m.phase === 'start') {
         clearTimeout(timer);
-        timer = setTimeout(() => fail(`${layer} case ${m.i} ran over 1 s (a hang?): ${m.desc}`), 1000);
+        timer = setTimeout(() => fail(`${layer} case ${m.i} ran over ${HANG_MS} ms (a hang?): ${m.desc}`), HANG_MS);
       } else if (m.phase === 'done') {
         clearTimeout(timer);
         const out = m.outcome!;

@@ -5,12 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { HANG_MS } from '../support/fuzz.js';
 
 export interface FuzzReport {
   typed: number;
   usable: number;
   failures: string[];
-  slowest: number;
   /** State words of the source heap (each is damaged once per round of cases). */
   words: number;
 }
@@ -21,13 +21,13 @@ export function runAttachFuzz(
   layer: 'slab' | 'tlsf',
   seed: number,
   cases: number,
-  limitMs = 1000,
+  limitMs = HANG_MS,
 ): Promise<FuzzReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, layer, String(seed), String(cases)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const report: FuzzReport = { typed: 0, usable: 0, failures: [], slowest: 0, words: 0 };
+    const report: FuzzReport = { typed: 0, usable: 0, failures: [], words: 0 };
     let current = -1;
     let timer: NodeJS.Timeout | undefined;
     let buffered = '';
@@ -46,7 +46,7 @@ export function runAttachFuzz(
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        const [tag, n, outcome, ms] = line.split(' ');
+        const [tag, n, outcome] = line.split(' ');
         if (tag === 'words') {
           report.words = Number(n);
         } else if (tag === 'start') {
@@ -56,7 +56,6 @@ export function runAttachFuzz(
           clearTimeout(timer);
           if (outcome === 'typed') report.typed++;
           else report.usable++;
-          report.slowest = Math.max(report.slowest, Number(ms));
         } else if (tag === 'fail') {
           clearTimeout(timer);
           report.failures.push(line);

@@ -144,7 +144,7 @@ describe('slab caches and a TLSF heap on a 3 GiB heap, against a shadow model', 
 
 describe('SlabCache.attach on damaged copies (the attach fuzzer; 20k cases in npm run fuzz)', () => {
   it(
-    'a typed error or a sound heap, never a hang (1 s watchdog per case)',
+    'a typed error or a sound heap, never a hang (a hang watchdog per case)',
     async () => {
       const { runAttachFuzz } = await import('./attach-fuzz.js');
       const report = await runAttachFuzz('slab', 99, runs(100, 200));

@@ -4,6 +4,14 @@
  */
 export const SOAK = process.env.MEMKIT_FUZZ === 'soak';
 
+/**
+ * The attach fuzzers' watchdog: a case that gives no answer within this is a
+ * hang. Generous on purpose: a case takes milliseconds, a hang forever, and a
+ * busy 2-core machine (a GC pause in the fuzzing worker, a main thread that
+ * reads the case's answer late) once stretched a sound case past 1 s.
+ */
+export const HANG_MS = 10_000;
+
 /** Scales a run count: `n` normally, `n * soakFactor` in the soak. */
 export function runs(n: number, soakFactor = 20): number {
   return SOAK ? n * soakFactor : n;
