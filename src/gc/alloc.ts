@@ -66,12 +66,14 @@ export const enum HotAlloc {
  */
 export function allocSmall(st: HeapState, info: number, size: number, c: number): number {
   // The fast path: bump through a run of free slots that was zeroed (and,
-  // during a cycle, marked black) when the run began. Kept tiny so that V8
-  // inlines it into the caller; the credit is charged per block in refill().
+  // during a cycle, marked black) when the run began; the credit is charged
+  // per block in refill(). (SmallType.alloc has its own copy of it, which
+  // reads the run's JS copy; this one reads the buffer, which is exact too.)
   const u32 = st.v.u32;
   const a = u32[c + HotAlloc.C_CURSOR]!;
   if (a >= u32[c + HotAlloc.C_LIMIT]!) return allocNextRun(st, info, size, c);
   u32[c + HotAlloc.C_CURSOR] = a + size;
+  st.runs[(c - st.ct) / CLASS_WORDS]!.cursor = a + size;
   const bi = st.sb + (a >>> 8);
   u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;
@@ -83,6 +85,7 @@ function allocNextRun(st: HeapState, info: number, size: number, c: number): num
   const a = nextRun(st, (c - st.ct) / CLASS_WORDS, size);
   const u32 = st.v.u32; // the memory may have grown
   u32[c + C_CURSOR] = a + size;
+  st.runs[(c - st.ct) / CLASS_WORDS]!.cursor = a + size;
   const bi = st.sb + (a >>> 8);
   u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;

@@ -58,8 +58,7 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
   let a = from;
   while (a < end && (u32[sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) a += size;
   if (a >= end) {
-    u32[c + C_CURSOR] = end;
-    u32[c + C_LIMIT] = end;
+    st.setRun(c, end, end);
     return 0;
   }
   let e = a + size;
@@ -77,8 +76,7 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
     }
   }
   if (e > end) e = end;
-  u32[c + C_CURSOR] = a;
-  u32[c + C_LIMIT] = e;
+  st.setRun(c, a, e);
   st.v.u8.fill(0, a, e);
   if (u32[st.s + S_PHASE] !== PHASE_IDLE) markRange(st, a, e);
   return a;
@@ -122,8 +120,7 @@ export function releaseCurrent(st: HeapState, cls: number, toAvail: boolean): vo
   const size = u32[(b >>> 2) + B_SLOT]!;
   st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! + free * size;
   u32[c + C_BLOCK] = 0;
-  u32[c + C_CURSOR] = 0;
-  u32[c + C_LIMIT] = 0;
+  st.setRun(c, 0, 0);
   // Behind the cursor every slot is taken, so the block's live count is exact.
   u32[(b >>> 2) + B_LIVE] = u32[(b >>> 2) + B_NSLOTS]! - free;
   if (toAvail && free > 0) {

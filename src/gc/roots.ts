@@ -232,7 +232,7 @@ export function makeRoot(st: HeapState, obj: number): Root {
   const s = st.s;
   let slot = u32[s + HotRoots.S_RFREE]! - 1;
   let gen: number;
-  if (slot >= 0 && st.fastRoots) {
+  if (slot >= 0 && st.fastRoots === true) {
     gen = (u32[s + HotRoots.S_RSEQ]! + 1) >>> 0 || 1;
     u32[s + HotRoots.S_RSEQ] = gen;
     const w = st.rb + slot * HotRoots.ROOT_WORDS;

@@ -32,6 +32,9 @@ const BLOCK_HEADER = 64;
 const B_NEXT = 4;
 const B_NSLOTS = 3;
 const B_SLOT = 2;
+const CLASS_WORDS = 4;
+const C_CURSOR = 0;
+const C_LIMIT = 1;
 const FLAG_OVERFLOW = 2;
 const FLAG_WEAK_OVERFLOW = 4;
 const F_ALLOCATED = 24;
@@ -81,7 +84,7 @@ export const enum HotState {
   PHASE_MARK = 1,
 }
 
-/** The ref-store filter during a cycle: every index reads `undefined` (see HeapState.start). */
+/** The START view before the bitmaps exist. */
 const NO_BITS = new Uint32Array(0);
 
 /** JS-side facts about a type that cannot live in the buffer (callbacks), and its field list. */
@@ -109,6 +112,24 @@ export interface StateConfig {
   readonly rootLeaks: boolean;
 }
 
+/**
+ * The writer's JS copy of one size class's allocation run: the words
+ * C_CURSOR and C_LIMIT of its entry in the size-class table. The buffer's
+ * words stay exact (every write goes to both, see HeapState.setRun); the
+ * allocation fast path reads this copy, which is two field loads from the
+ * type object instead of a chain type -> views -> typed array -> word.
+ * A read-only heap keeps 0 and 0 (its allocations take the slow path,
+ * which throws).
+ */
+export class RunCursor {
+  declare cursor: number;
+  declare limit: number;
+  constructor() {
+    this.cursor = 0;
+    this.limit = 0;
+  }
+}
+
 /** Internal state of one ManagedHeap (see the module comment). */
 export class HeapState {
   // `declare`d and set in the constructor: V8 keeps exact field representations.
@@ -131,14 +152,6 @@ export class HeapState {
    * the buffer is replaced).
    */
   declare startBits: Uint32Array;
-  /**
-   * The ref-store check's filter: {@link startBits} while no cycle runs, an
-   * empty view during a cycle (so every store then takes `storeSlow`, which
-   * checks the START bit and applies the write barrier). The check reads it
-   * with one field load, and an index past its end reads `undefined` (no
-   * bounds test); with it the inlined check needs no phase test of its own.
-   */
-  declare start: Uint32Array;
   /** u32 index of the root table (a cache of S_ROOTS kept by the writer; see Root.release). */
   declare rb: number;
   /**
@@ -149,6 +162,8 @@ export class HeapState {
   declare readonly config: StateConfig;
   /** JS-side type facts by type id. */
   declare readonly typeMeta: TypeMeta[];
+  /** The JS copies of the size classes' runs, by class (see RunCursor). */
+  declare readonly runs: RunCursor[];
   /** Global root name -> root slot. */
   declare readonly globalSlots: Map<string, number>;
   /** Open scopes. */
@@ -180,11 +195,11 @@ export class HeapState {
     this.mb = 0;
     this.bmWords = 0;
     this.startBits = NO_BITS;
-    this.start = NO_BITS;
     this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
     this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
     this.config = config;
     this.typeMeta = [];
+    this.runs = [];
     this.globalSlots = new Map();
     this.scopeDepth = 0;
     this.fastRoots = backend !== null;
@@ -204,7 +219,35 @@ export class HeapState {
     this.mb = u32[this.s + S_MARK]! >>> 2;
     this.bmWords = u32[this.s + S_BMWORDS]!;
     this.startBits = u32.subarray(this.sb, this.sb + this.bmWords);
-    this.start = this.phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
+    this.v.sb = this.sb;
+    this.v.cl = this.phase === HotState.PHASE_IDLE ? this.bmWords : 0;
+  }
+
+  /**
+   * Sets where the size-class table is (u32 index `ct`, `classes` entries)
+   * and makes the JS copies of its runs (a writer's from the buffer).
+   */
+  setClassTable(ct: number, classes: number): void {
+    this.ct = ct;
+    const u32 = this.v.u32;
+    for (let i = 0; i < classes; i++) {
+      const k = new RunCursor();
+      if (this.backend !== null) {
+        k.cursor = u32[ct + i * CLASS_WORDS + C_CURSOR]!;
+        k.limit = u32[ct + i * CLASS_WORDS + C_LIMIT]!;
+      }
+      this.runs.push(k);
+    }
+  }
+
+  /** Sets the run of the size class whose table entry is at u32 index `c` (buffer and JS copy). */
+  setRun(c: number, cursor: number, limit: number): void {
+    const u32 = this.v.u32;
+    u32[c + C_CURSOR] = cursor;
+    u32[c + C_LIMIT] = limit;
+    const k = this.runs[(c - this.ct) / CLASS_WORDS]!;
+    k.cursor = cursor;
+    k.limit = limit;
   }
 
   /** Copies the Memory's new views (its buffer was replaced), and rebuilds the START view. */
@@ -217,7 +260,7 @@ export class HeapState {
   setPhase(phase: number): void {
     this.v.u32[this.s + S_PHASE] = phase;
     this.phase = phase;
-    this.start = phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
+    this.v.cl = phase === HotState.PHASE_IDLE ? this.bmWords : 0;
   }
 
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
@@ -474,12 +517,19 @@ export class HeapState {
     // typeof first: a BigInt or an object must not reach `>>>` (a TypeError,
     // or a valueOf call). Then g = v / 8 as an unsigned integer: `g * 8 === v`
     // only for an integer in [0, 2^32) that is a multiple of 8 (not for a
-    // fraction, a negative number, NaN or 2^32 and up). Kept small (no throw
-    // and no phase test here: during a cycle `start` is empty, so every store
-    // goes to storeSlow): it is inlined into every ref store, root and
-    // pushRoot, and V8 inlines only so much bytecode into one function.
+    // fraction, a negative number, NaN or 2^32 and up). Then its START bit,
+    // if `v >>> 8` is under the limit `cl`, which is 0 during a cycle (so
+    // every store then goes to storeSlow: no phase test here). Kept small
+    // (no throw): it is inlined into every root and pushRoot (RefField.set
+    // has its own copy), and V8 inlines only so much bytecode into one function.
+    const m = this.v;
     let g: number;
-    if (typeof v !== 'number' || (g = v >>> 3) * 8 !== v || (this.start[g >>> 5]! & (1 << (g & 31))) === 0) {
+    if (
+      typeof v !== 'number' ||
+      (g = v >>> 3) * 8 !== v ||
+      g >>> 5 >= m.cl ||
+      (m.u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0
+    ) {
       this.storeSlow(v);
     }
   }
