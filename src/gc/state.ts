@@ -118,8 +118,8 @@ export interface StateConfig {
  * words stay exact (every write goes to both, see HeapState.setRun); the
  * allocation fast path reads this copy, which is two field loads from the
  * type object instead of a chain type -> views -> typed array -> word.
- * A read-only heap keeps 0 and 0 (its allocations take the slow path,
- * which throws).
+ * A read-only heap keeps 0 and 0 (and its types allocate through
+ * allocLarge, which throws).
  */
 export class RunCursor {
   declare cursor: number;

@@ -415,7 +415,7 @@ class SmallType extends TypeBase {
     // is written too: it stays exact.
     const k = this.k;
     const a = k.cursor;
-    if (a >= k.limit) return allocSmall(this.st, this.info, this.size, this.c);
+    if (a >= k.limit) return allocSmall(this.st, this.info, this.size, this.c, k);
     const m = this.mem;
     const u32 = m.u32;
     const n = a + this.size;

@@ -125,6 +125,28 @@ describe('ManagedHeap.attach', () => {
     );
   });
 
+  it('a read-only heap cannot allocate from its writer\'s open run: it throws, and the writer goes on where it was', () => {
+    // The writer has a run open (allocated since its last collection): the
+    // run's cursor and limit are in the buffer, and the read-only heap must
+    // not bump them (its allocations read an empty JS copy of the run).
+    const { memory, heap, Node } = sharedHeap();
+    const a = Node.alloc();
+    const Arr = heap.defineArray('Arr', 'i32');
+    const arr = Arr.alloc(2); // 16 bytes, Node's size class
+    const before = memory.u8.slice();
+    const view = ManagedHeap.attach(memory, {}, { readOnly: true });
+    const N = view.type<{ next: 'ref'; value: 'i32' }>('Node');
+    const A = view.arrayType('Arr');
+    expect(() => N.alloc()).toThrow(/read-only/);
+    expect(() => A.alloc(2)).toThrow(/read-only/);
+    let changed = 0;
+    for (let i = 0; i < before.length; i++) if (memory.u8[i] !== before[i]) changed++;
+    expect(changed).toBe(0);
+    const b = Node.alloc();
+    expect([arr - a, b - arr]).toEqual([Node.size, Node.size]); // the same run, slot after slot
+    expect(heap.isLive(b) && !view.isLive(0)).toBe(true);
+  });
+
   it('an attached heap has the same hidden class as a constructed one (%HaveSameMap)', () => {
     const script = `
       import { Kmalloc, ManagedHeap, Memory } from './src/index.ts';
