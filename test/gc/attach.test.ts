@@ -125,7 +125,7 @@ describe('ManagedHeap.attach', () => {
     );
   });
 
-  it('a read-only heap cannot allocate from its writer\'s open run: it throws, and the writer goes on where it was', () => {
+  it("a read-only heap cannot allocate from its writer's open run: it throws, and the writer goes on where it was", () => {
     // The writer has a run open (allocated since its last collection): the
     // run's cursor and limit are in the buffer, and the read-only heap must
     // not bump them (its allocations read an empty JS copy of the run).
