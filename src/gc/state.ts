@@ -155,6 +155,14 @@ export class HeapState {
   /** u32 index of the root table (a cache of S_ROOTS kept by the writer; see Root.release). */
   declare rb: number;
   /**
+   * JS copies of the root table's free-list head (S_RFREE) and of the root
+   * generation counter (S_RSEQ), written together with the buffer's words
+   * (which stay exact): `root()` and `release()` read these fields instead
+   * of the buffer, whose words sit at the end of a chain of dependent loads.
+   */
+  declare rfree: number;
+  declare rseq: number;
+  /**
    * The collector's phase, a copy of the state word PHASE kept by the writer
    * (setPhase), so the write barrier reads a field, not the buffer.
    */
@@ -197,6 +205,8 @@ export class HeapState {
     this.startBits = NO_BITS;
     this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
     this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
+    this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
+    this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
     this.config = config;
     this.typeMeta = [];
     this.runs = [];
@@ -393,13 +403,14 @@ export class HeapState {
       head = i + 1;
     }
     u32[s + S_RFREE] = head;
+    this.rfree = head;
   }
 
   /** A new root generation (never 0). */
   nextGen(): number {
-    const u32 = this.v.u32;
-    const g = (u32[this.s + S_RSEQ]! + 1) >>> 0 || 1;
-    u32[this.s + S_RSEQ] = g;
+    const g = (this.rseq + 1) >>> 0 || 1;
+    this.rseq = g;
+    this.v.u32[this.s + S_RSEQ] = g;
     return g;
   }
 
@@ -407,17 +418,18 @@ export class HeapState {
   takeRootSlot(obj: number, gen: number): number {
     const s = this.s;
     let u32 = this.v.u32;
-    let head = u32[s + S_RFREE]!;
+    let head = this.rfree;
     if (head === 0) {
       const old = u32[s + S_RCAP]!;
       if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0))
         throw new OutOfMemoryError('no room for the root table', old * 2 * ROOT_WORDS * 4);
       this.initRootFreeList(old);
       u32 = this.v.u32;
-      head = u32[s + S_RFREE]!;
+      head = this.rfree;
     }
     const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
-    u32[s + S_RFREE] = u32[w + R_NEXT]!;
+    this.rfree = u32[w + R_NEXT]!;
+    u32[s + S_RFREE] = this.rfree;
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
     return head - 1;
@@ -435,8 +447,9 @@ export class HeapState {
     const w = (u32[s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = 0;
-    u32[w + R_NEXT] = u32[s + S_RFREE]!;
+    u32[w + R_NEXT] = this.rfree;
     u32[s + S_RFREE] = slot + 1;
+    this.rfree = slot + 1;
   }
 
   /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */

@@ -466,17 +466,18 @@ class RefField extends Field implements NumberField {
     // view as the store: V8 then loads the view's pointers once. The slow
     // path returns before the store, so the common path makes no call.
     const m = this.mem;
+    const u32 = m.u32;
     let g: number;
     if (
       v !== 0 &&
       (typeof v !== 'number' ||
         (g = v >>> 3) * 8 !== v ||
         g >>> 5 >= m.cl ||
-        (m.u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0)
+        (u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0)
     ) {
       return this.setSlow(o, v);
     }
-    m.u32[(o >>> 2) + this.w] = v;
+    u32[(o >>> 2) + this.w] = v;
   }
   /** set when the quick check failed: a bad value (throws), or a store during a cycle (the write barrier). */
   private setSlow(o: number, v: number): void {
