@@ -89,6 +89,42 @@ describe('ManagedHeap.attach', () => {
     expect(() => ManagedHeap.attach(memory, { Res: {} })).toThrow(/another writer/);
   });
 
+  it("a writer attached after detach() goes on with the first one's root free list, generations and open run", () => {
+    // The JS copies of the root free list, the generation counter and the
+    // size classes' runs are loaded from the buffer: the second writer must
+    // neither reuse a slot the first left rooted nor hand out a slot of the
+    // first's open run again.
+    const memory = Memory.create({ bytes: 2 << 20 });
+    const first = new ManagedHeap({ backend: new Kmalloc({ memory }), autoCollect: false });
+    const Node = first.defineType('Node', { next: 'ref', value: 'i32' });
+    const kept = first.root(Node.alloc());
+    Node.fields.value.set(kept.value, 1);
+    first.root(Node.alloc()).release(); // its slot heads the free list
+    const c = Node.alloc();
+    Node.fields.value.set(c, 2);
+    first.setGlobal('c', c);
+    const keptObj = kept.value;
+    first.detach();
+    const second = ManagedHeap.attach(memory);
+    const N = second.type<{ next: 'ref'; value: 'i32' }>('Node');
+    const made: number[] = [];
+    const roots = [];
+    for (let i = 0; i < 20; i++) {
+      const o = N.alloc();
+      N.fields.value.set(o, 100 + i);
+      made.push(o);
+      roots.push(second.root(o));
+    }
+    expect(made.includes(keptObj) || made.includes(c)).toBe(false);
+    expect(new Set(made).size).toBe(made.length);
+    second.collect();
+    expect([second.isLive(keptObj), N.fields.value.get(keptObj), N.fields.value.get(c)]).toEqual([true, 1, 2]);
+    expect(made.map((o) => N.fields.value.get(o))).toEqual(made.map((_, i) => 100 + i));
+    for (const r of roots) r.release();
+    second.collect();
+    expect([second.isLive(keptObj), second.isLive(c), made.some((o) => second.isLive(o))]).toEqual([true, true, false]);
+  });
+
   it('attach where there is no heap, or a damaged one, throws HeapCorruptionError', () => {
     const bare = Memory.create({ bytes: 1 << 20 });
     expect(() => ManagedHeap.attach(bare)).toThrow(HeapCorruptionError);
