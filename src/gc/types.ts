@@ -391,7 +391,6 @@ class SmallType extends TypeBase {
   declare private readonly c: number;
   /** The JS copy of the size class's run (shared by every type of the class). */
   declare private readonly k: RunCursor;
-  declare private readonly mem: Views;
   constructor(
     st: HeapState,
     name: string,
@@ -404,24 +403,23 @@ class SmallType extends TypeBase {
     super(st, name, id, info, CLASS_SIZES[cls]!, fields);
     this.c = st.ct + cls * CLASS_WORDS;
     this.k = st.runs[cls]!;
-    this.mem = st.v;
   }
   alloc(): number {
     // allocSmall's fast path, written out here with the run's cursor and
     // limit read from their JS copy (two field loads, where the buffer's
     // words sit at the end of a chain of dependent loads: type, heap state,
-    // views, typed array, word), and no call of an imported function (a
-    // module-cell load and two checks in the caller). The buffer's cursor
-    // is written too: it stays exact.
+    // views, typed array, word), the view and the START bitmap's index from
+    // the same object, and no call of an imported function (a module-cell
+    // load and two checks in the caller). The buffer's cursor is written
+    // too: it stays exact.
     const k = this.k;
     const a = k.cursor;
     if (a >= k.limit) return allocSmall(this.st, this.info, this.size, this.c, k);
-    const m = this.mem;
-    const u32 = m.u32;
+    const u32 = k.u32;
     const n = a + this.size;
     k.cursor = n;
     u32[this.c] = n; // C_CURSOR = 0
-    const bi = m.sb + (a >>> 8);
+    const bi = k.sb + (a >>> 8);
     u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
     u32[a >>> 2] = this.info;
     return a;
