@@ -65,10 +65,14 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
   while (e < end) {
     const word = u32[sb + (e >>> 8)]!;
     if (word >>> ((e >>> 3) & 31) === 0) {
-      // No object starts in the rest of this bitmap word: skip to the
-      // first slot in the next word (256 bytes at a time through empty space).
-      const next = ((e >>> 8) + 1) << 8;
-      e += Math.ceil((next - e) / size) * size;
+      // No object starts in the rest of this bitmap word, nor in the zero
+      // words after it: skip to the first slot in the first word that has a
+      // START bit (an empty block: one pass over its 64 words, one division).
+      // `* 256`, not `<< 8`: an address may be 2^31 or more.
+      let w = (e >>> 8) + 1;
+      const last = (end - 1) >>> 8;
+      while (w <= last && u32[sb + w] === 0) w++;
+      e += Math.ceil((w * 256 - e) / size) * size;
     } else if ((word & (1 << ((e >>> 3) & 31))) === 0) {
       e += size;
     } else {
