@@ -115,7 +115,9 @@ async function main(): Promise<void> {
     console.log(
       `binary-trees depth ${depth}, ${st}() style, ${rounds} rounds, CPU ms median: ` +
         `A ${revA} ${a.toFixed(0)} (${(a / v8).toFixed(2)}x V8), B ${revB} ${b.toFixed(0)} (${(b / v8).toFixed(2)}x V8), ` +
-        `V8 ${v8.toFixed(0)}; B/A median ${quantile(ratio, 0.5).toFixed(2)} [${range(ratio)}]; output identical to V8's: ${identical ? 'yes' : 'NO'}`,
+        `V8 ${v8.toFixed(0)}; B/A median ${quantile(ratio, 0.5).toFixed(2)} [${range(ratio)}]; ` +
+        `min A ${Math.min(...t[0]!).toFixed(0)}, B ${Math.min(...t[1]!).toFixed(0)}, V8 ${Math.min(...js).toFixed(0)} (B/A of the minima ${(Math.min(...t[1]!) / Math.min(...t[0]!)).toFixed(2)}); ` +
+        `output identical to V8's: ${identical ? 'yes' : 'NO'}`,
     );
     if (!identical) process.exitCode = 1;
     return;

@@ -14,7 +14,7 @@ import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
 import { releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
 import { CLASS_OF, CLASS_SIZES } from './layout.js';
-import type { HeapState } from './state.js';
+import type { HeapState, RunCursor } from './state.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use. scripts/layout-copies.ts writes them; npm test checks they match
@@ -62,15 +62,18 @@ export const enum HotAlloc {
  * Allocates a zeroed object with header word `info` (magic, scan code,
  * type id) in a GC block of size class `cls` (`size` = the class's slot
  * size, `c` = the u32 index of the class's entry in the size-class table,
- * which never moves).
+ * which never moves, `k` = the JS copy of the class's run).
  */
-export function allocSmall(st: HeapState, info: number, size: number, c: number): number {
+export function allocSmall(st: HeapState, info: number, size: number, c: number, k: RunCursor): number {
   // The fast path: bump through a run of free slots that was zeroed (and,
-  // during a cycle, marked black) when the run began. Kept tiny so that V8
-  // inlines it into the caller; the credit is charged per block in refill().
+  // during a cycle, marked black) when the run began; the credit is charged
+  // per block in refill(). SmallType.alloc has its own copy of it. The run
+  // is read from its JS copy (see RunCursor); the buffer's cursor is written
+  // too. (A read-only heap's types allocate through allocLarge, which throws.)
+  const a = k.cursor;
+  if (a >= k.limit) return allocNextRun(st, info, size, c);
   const u32 = st.v.u32;
-  const a = u32[c + HotAlloc.C_CURSOR]!;
-  if (a >= u32[c + HotAlloc.C_LIMIT]!) return allocNextRun(st, info, size, c);
+  k.cursor = a + size;
   u32[c + HotAlloc.C_CURSOR] = a + size;
   const bi = st.sb + (a >>> 8);
   u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
@@ -83,6 +86,7 @@ function allocNextRun(st: HeapState, info: number, size: number, c: number): num
   const a = nextRun(st, (c - st.ct) / CLASS_WORDS, size);
   const u32 = st.v.u32; // the memory may have grown
   u32[c + C_CURSOR] = a + size;
+  st.runs[(c - st.ct) / CLASS_WORDS]!.cursor = a + size;
   const bi = st.sb + (a >>> 8);
   u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;
@@ -206,7 +210,7 @@ export function allocArray(st: HeapState, info: number, length: number, elemByte
   let a: number;
   if (size <= MAX_SMALL && !large) {
     const cls = CLASS_OF[size >>> 3]!;
-    a = allocSmall(st, info, CLASS_SIZES[cls]!, st.ct + cls * CLASS_WORDS);
+    a = allocSmall(st, info, CLASS_SIZES[cls]!, st.ct + cls * CLASS_WORDS, st.runs[cls]!);
   } else {
     a = allocLarge(st, info, size);
   }

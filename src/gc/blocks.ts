@@ -58,18 +58,21 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
   let a = from;
   while (a < end && (u32[sb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0) a += size;
   if (a >= end) {
-    u32[c + C_CURSOR] = end;
-    u32[c + C_LIMIT] = end;
+    st.setRun(c, end, end);
     return 0;
   }
   let e = a + size;
   while (e < end) {
     const word = u32[sb + (e >>> 8)]!;
     if (word >>> ((e >>> 3) & 31) === 0) {
-      // No object starts in the rest of this bitmap word: skip to the
-      // first slot in the next word (256 bytes at a time through empty space).
-      const next = ((e >>> 8) + 1) << 8;
-      e += Math.ceil((next - e) / size) * size;
+      // No object starts in the rest of this bitmap word, nor in the zero
+      // words after it: skip to the first slot in the first word that has a
+      // START bit (an empty block: one pass over its 64 words, one division).
+      // `* 256`, not `<< 8`: an address may be 2^31 or more.
+      let w = (e >>> 8) + 1;
+      const last = (end - 1) >>> 8;
+      while (w <= last && u32[sb + w] === 0) w++;
+      e += Math.ceil((w * 256 - e) / size) * size;
     } else if ((word & (1 << ((e >>> 3) & 31))) === 0) {
       e += size;
     } else {
@@ -77,8 +80,7 @@ export function startRun(st: HeapState, c: number, b: number, from: number, size
     }
   }
   if (e > end) e = end;
-  u32[c + C_CURSOR] = a;
-  u32[c + C_LIMIT] = e;
+  st.setRun(c, a, e);
   st.v.u8.fill(0, a, e);
   if (u32[st.s + S_PHASE] !== PHASE_IDLE) markRange(st, a, e);
   return a;
@@ -122,8 +124,7 @@ export function releaseCurrent(st: HeapState, cls: number, toAvail: boolean): vo
   const size = u32[(b >>> 2) + B_SLOT]!;
   st.v.f64[st.sf + F_CREDIT] = st.v.f64[st.sf + F_CREDIT]! + free * size;
   u32[c + C_BLOCK] = 0;
-  u32[c + C_CURSOR] = 0;
-  u32[c + C_LIMIT] = 0;
+  st.setRun(c, 0, 0);
   // Behind the cursor every slot is taken, so the block's live count is exact.
   u32[(b >>> 2) + B_LIVE] = u32[(b >>> 2) + B_NSLOTS]! - free;
   if (toAvail && free > 0) {

@@ -266,7 +266,7 @@ function createState(options: ManagedHeapOptions): Resolved {
   if (ct === 0) throw new OutOfMemoryError('ManagedHeap: no room for its size classes', classBytes);
   state.v.u8.fill(0, ct, ct + classBytes);
   state.v.u32[s + S_CLASSES] = ct;
-  state.ct = ct >>> 2;
+  state.setClassTable(ct >>> 2, CLASS_SIZES.length);
   state.initRootFreeList(0);
   state.growBitmaps(memory.byteLength - 1);
   const f64 = state.v.f64;
@@ -436,7 +436,7 @@ export class ManagedHeap {
     }
     const backend = readOnly ? null : (options.backend ?? Kmalloc.attach(memory));
     const state = new HeapState(memory, backend, addr, resolveConfig(options.options ?? {}, readOnly));
-    state.ct = state.word(S_CLASSES) >>> 2;
+    state.setClassTable(state.word(S_CLASSES) >>> 2, CLASS_SIZES.length);
     state.loadBitmaps();
     readGlobalNames(state);
     const resolved: Resolved = { state, owner, finalizers: types };

@@ -146,9 +146,9 @@ export class Root {
     if (u32[w + HotRoots.R_GEN] !== this._gen) return;
     u32[w + HotRoots.R_ADDR] = 0;
     u32[w + HotRoots.R_GEN] = 0;
-    const f = st.s + HotRoots.S_RFREE;
-    u32[w + HotRoots.R_NEXT] = u32[f]!;
-    u32[f] = slot + 1;
+    u32[w + HotRoots.R_NEXT] = st.rfree;
+    u32[st.s + HotRoots.S_RFREE] = slot + 1;
+    st.rfree = slot + 1;
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -228,15 +228,20 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
  * inline into the caller.
  */
 export function makeRoot(st: HeapState, obj: number): Root {
-  const u32 = st.v.u32;
-  const s = st.s;
-  let slot = u32[s + HotRoots.S_RFREE]! - 1;
+  // The free-list head and the generation counter are read from their JS
+  // copies (see HeapState.rfree) and written to both.
+  let slot = st.rfree - 1;
   let gen: number;
-  if (slot >= 0 && st.fastRoots) {
-    gen = (u32[s + HotRoots.S_RSEQ]! + 1) >>> 0 || 1;
+  if (slot >= 0 && st.fastRoots === true) {
+    const u32 = st.v.u32;
+    const s = st.s;
+    gen = (st.rseq + 1) >>> 0 || 1;
+    st.rseq = gen;
     u32[s + HotRoots.S_RSEQ] = gen;
     const w = st.rb + slot * HotRoots.ROOT_WORDS;
-    u32[s + HotRoots.S_RFREE] = u32[w + HotRoots.R_NEXT]!;
+    const next = u32[w + HotRoots.R_NEXT]!;
+    st.rfree = next;
+    u32[s + HotRoots.S_RFREE] = next;
     u32[w + HotRoots.R_ADDR] = obj;
     u32[w + HotRoots.R_GEN] = gen;
   } else {

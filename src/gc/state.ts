@@ -32,6 +32,9 @@ const BLOCK_HEADER = 64;
 const B_NEXT = 4;
 const B_NSLOTS = 3;
 const B_SLOT = 2;
+const CLASS_WORDS = 4;
+const C_CURSOR = 0;
+const C_LIMIT = 1;
 const FLAG_OVERFLOW = 2;
 const FLAG_WEAK_OVERFLOW = 4;
 const F_ALLOCATED = 24;
@@ -81,7 +84,7 @@ export const enum HotState {
   PHASE_MARK = 1,
 }
 
-/** The ref-store filter during a cycle: every index reads `undefined` (see HeapState.start). */
+/** The START view before the bitmaps exist. */
 const NO_BITS = new Uint32Array(0);
 
 /** JS-side facts about a type that cannot live in the buffer (callbacks), and its field list. */
@@ -109,6 +112,33 @@ export interface StateConfig {
   readonly rootLeaks: boolean;
 }
 
+/**
+ * The writer's JS copy of one size class's allocation run: the words
+ * C_CURSOR and C_LIMIT of its entry in the size-class table. The buffer's
+ * words stay exact (every write goes to both, see HeapState.setRun); the
+ * allocation fast path reads this copy, which is two field loads from the
+ * type object instead of a chain type -> views -> typed array -> word.
+ * A read-only heap keeps 0 and 0 (and its types allocate through
+ * allocLarge, which throws).
+ */
+export class RunCursor {
+  declare cursor: number;
+  declare limit: number;
+  /**
+   * The heap's u32 view and the START bitmap's u32 index, copied here (and
+   * kept current by HeapState.loadBitmaps and refreshViews) so that the fast
+   * path reaches them from the type in two loads, not three.
+   */
+  declare u32: Uint32Array;
+  declare sb: number;
+  constructor(u32: Uint32Array, sb: number) {
+    this.cursor = 0;
+    this.limit = 0;
+    this.u32 = u32;
+    this.sb = sb;
+  }
+}
+
 /** Internal state of one ManagedHeap (see the module comment). */
 export class HeapState {
   // `declare`d and set in the constructor: V8 keeps exact field representations.
@@ -131,16 +161,16 @@ export class HeapState {
    * the buffer is replaced).
    */
   declare startBits: Uint32Array;
-  /**
-   * The ref-store check's filter: {@link startBits} while no cycle runs, an
-   * empty view during a cycle (so every store then takes `storeSlow`, which
-   * checks the START bit and applies the write barrier). The check reads it
-   * with one field load, and an index past its end reads `undefined` (no
-   * bounds test); with it the inlined check needs no phase test of its own.
-   */
-  declare start: Uint32Array;
   /** u32 index of the root table (a cache of S_ROOTS kept by the writer; see Root.release). */
   declare rb: number;
+  /**
+   * JS copies of the root table's free-list head (S_RFREE) and of the root
+   * generation counter (S_RSEQ), written together with the buffer's words
+   * (which stay exact): `root()` and `release()` read these fields instead
+   * of the buffer, whose words sit at the end of a chain of dependent loads.
+   */
+  declare rfree: number;
+  declare rseq: number;
   /**
    * The collector's phase, a copy of the state word PHASE kept by the writer
    * (setPhase), so the write barrier reads a field, not the buffer.
@@ -149,6 +179,8 @@ export class HeapState {
   declare readonly config: StateConfig;
   /** JS-side type facts by type id. */
   declare readonly typeMeta: TypeMeta[];
+  /** The JS copies of the size classes' runs, by class (see RunCursor). */
+  declare readonly runs: RunCursor[];
   /** Global root name -> root slot. */
   declare readonly globalSlots: Map<string, number>;
   /** Open scopes. */
@@ -180,11 +212,13 @@ export class HeapState {
     this.mb = 0;
     this.bmWords = 0;
     this.startBits = NO_BITS;
-    this.start = NO_BITS;
     this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
     this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
+    this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
+    this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
     this.config = config;
     this.typeMeta = [];
+    this.runs = [];
     this.globalSlots = new Map();
     this.scopeDepth = 0;
     this.fastRoots = backend !== null;
@@ -204,12 +238,42 @@ export class HeapState {
     this.mb = u32[this.s + S_MARK]! >>> 2;
     this.bmWords = u32[this.s + S_BMWORDS]!;
     this.startBits = u32.subarray(this.sb, this.sb + this.bmWords);
-    this.start = this.phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
+    this.v.sb = this.sb;
+    this.v.cl = this.phase === HotState.PHASE_IDLE ? this.bmWords : 0;
+    for (const k of this.runs) k.sb = this.sb;
+  }
+
+  /**
+   * Sets where the size-class table is (u32 index `ct`, `classes` entries)
+   * and makes the JS copies of its runs (a writer's from the buffer).
+   */
+  setClassTable(ct: number, classes: number): void {
+    this.ct = ct;
+    const u32 = this.v.u32;
+    for (let i = 0; i < classes; i++) {
+      const k = new RunCursor(u32, this.sb);
+      if (this.backend !== null) {
+        k.cursor = u32[ct + i * CLASS_WORDS + C_CURSOR]!;
+        k.limit = u32[ct + i * CLASS_WORDS + C_LIMIT]!;
+      }
+      this.runs.push(k);
+    }
+  }
+
+  /** Sets the run of the size class whose table entry is at u32 index `c` (buffer and JS copy). */
+  setRun(c: number, cursor: number, limit: number): void {
+    const u32 = this.v.u32;
+    u32[c + C_CURSOR] = cursor;
+    u32[c + C_LIMIT] = limit;
+    const k = this.runs[(c - this.ct) / CLASS_WORDS]!;
+    k.cursor = cursor;
+    k.limit = limit;
   }
 
   /** Copies the Memory's new views (its buffer was replaced), and rebuilds the START view. */
   private refreshViews(): void {
     this.v.refresh(this.memory);
+    for (const k of this.runs) k.u32 = this.v.u32;
     if (this.bmWords !== 0) this.loadBitmaps();
   }
 
@@ -217,7 +281,7 @@ export class HeapState {
   setPhase(phase: number): void {
     this.v.u32[this.s + S_PHASE] = phase;
     this.phase = phase;
-    this.start = phase === HotState.PHASE_IDLE ? this.startBits : NO_BITS;
+    this.v.cl = phase === HotState.PHASE_IDLE ? this.bmWords : 0;
   }
 
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
@@ -350,13 +414,14 @@ export class HeapState {
       head = i + 1;
     }
     u32[s + S_RFREE] = head;
+    this.rfree = head;
   }
 
   /** A new root generation (never 0). */
   nextGen(): number {
-    const u32 = this.v.u32;
-    const g = (u32[this.s + S_RSEQ]! + 1) >>> 0 || 1;
-    u32[this.s + S_RSEQ] = g;
+    const g = (this.rseq + 1) >>> 0 || 1;
+    this.rseq = g;
+    this.v.u32[this.s + S_RSEQ] = g;
     return g;
   }
 
@@ -364,17 +429,18 @@ export class HeapState {
   takeRootSlot(obj: number, gen: number): number {
     const s = this.s;
     let u32 = this.v.u32;
-    let head = u32[s + S_RFREE]!;
+    let head = this.rfree;
     if (head === 0) {
       const old = u32[s + S_RCAP]!;
       if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0))
         throw new OutOfMemoryError('no room for the root table', old * 2 * ROOT_WORDS * 4);
       this.initRootFreeList(old);
       u32 = this.v.u32;
-      head = u32[s + S_RFREE]!;
+      head = this.rfree;
     }
     const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
-    u32[s + S_RFREE] = u32[w + R_NEXT]!;
+    this.rfree = u32[w + R_NEXT]!;
+    u32[s + S_RFREE] = this.rfree;
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
     return head - 1;
@@ -392,8 +458,9 @@ export class HeapState {
     const w = (u32[s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = 0;
-    u32[w + R_NEXT] = u32[s + S_RFREE]!;
+    u32[w + R_NEXT] = this.rfree;
     u32[s + S_RFREE] = slot + 1;
+    this.rfree = slot + 1;
   }
 
   /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
@@ -474,12 +541,19 @@ export class HeapState {
     // typeof first: a BigInt or an object must not reach `>>>` (a TypeError,
     // or a valueOf call). Then g = v / 8 as an unsigned integer: `g * 8 === v`
     // only for an integer in [0, 2^32) that is a multiple of 8 (not for a
-    // fraction, a negative number, NaN or 2^32 and up). Kept small (no throw
-    // and no phase test here: during a cycle `start` is empty, so every store
-    // goes to storeSlow): it is inlined into every ref store, root and
-    // pushRoot, and V8 inlines only so much bytecode into one function.
+    // fraction, a negative number, NaN or 2^32 and up). Then its START bit,
+    // if `v >>> 8` is under the limit `cl`, which is 0 during a cycle (so
+    // every store then goes to storeSlow: no phase test here). Kept small
+    // (no throw): it is inlined into every root and pushRoot (RefField.set
+    // has its own copy), and V8 inlines only so much bytecode into one function.
+    const m = this.v;
     let g: number;
-    if (typeof v !== 'number' || (g = v >>> 3) * 8 !== v || (this.start[g >>> 5]! & (1 << (g & 31))) === 0) {
+    if (
+      typeof v !== 'number' ||
+      (g = v >>> 3) * 8 !== v ||
+      g >>> 5 >= m.cl ||
+      (m.u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0
+    ) {
       this.storeSlow(v);
     }
   }

@@ -17,7 +17,7 @@
  */
 import { InvalidArgumentError, hex } from '../errors/index.js';
 import { allocArray, allocLarge, allocSmall } from './alloc.js';
-import type { HeapState, TypeMeta } from './state.js';
+import type { HeapState, RunCursor, TypeMeta } from './state.js';
 import type { Views } from './views.js';
 import { OutOfMemoryError } from '../errors/index.js';
 import { CLASS_OF, CLASS_SIZES } from './layout.js';
@@ -389,6 +389,8 @@ abstract class TypeBase {
 class SmallType extends TypeBase {
   /** u32 index of the size class's entry in the size-class table (it never moves). */
   declare private readonly c: number;
+  /** The JS copy of the size class's run (shared by every type of the class). */
+  declare private readonly k: RunCursor;
   constructor(
     st: HeapState,
     name: string,
@@ -400,9 +402,27 @@ class SmallType extends TypeBase {
     const cls = CLASS_OF[size >>> 3]!;
     super(st, name, id, info, CLASS_SIZES[cls]!, fields);
     this.c = st.ct + cls * CLASS_WORDS;
+    this.k = st.runs[cls]!;
   }
   alloc(): number {
-    return allocSmall(this.st, this.info, this.size, this.c);
+    // allocSmall's fast path, written out here with the run's cursor and
+    // limit read from their JS copy (two field loads, where the buffer's
+    // words sit at the end of a chain of dependent loads: type, heap state,
+    // views, typed array, word), the view and the START bitmap's index from
+    // the same object, and no call of an imported function (a module-cell
+    // load and two checks in the caller). The buffer's cursor is written
+    // too: it stays exact.
+    const k = this.k;
+    const a = k.cursor;
+    if (a >= k.limit) return allocSmall(this.st, this.info, this.size, this.c, k);
+    const u32 = k.u32;
+    const n = a + this.size;
+    k.cursor = n;
+    u32[this.c] = n; // C_CURSOR = 0
+    const bi = k.sb + (a >>> 8);
+    u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
+    u32[a >>> 2] = this.info;
+    return a;
   }
 }
 
@@ -440,7 +460,26 @@ class RefField extends Field implements NumberField {
     return this.mem.u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
-    if (v !== 0) this.st.checkStore(v);
+    // HeapState.checkStore written out (0 is always fine), through the same
+    // view as the store: V8 then loads the view's pointers once. The slow
+    // path returns before the store, so the common path makes no call.
+    const m = this.mem;
+    const u32 = m.u32;
+    let g: number;
+    if (
+      v !== 0 &&
+      (typeof v !== 'number' ||
+        (g = v >>> 3) * 8 !== v ||
+        g >>> 5 >= m.cl ||
+        (u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0)
+    ) {
+      return this.setSlow(o, v);
+    }
+    u32[(o >>> 2) + this.w] = v;
+  }
+  /** set when the quick check failed: a bad value (throws), or a store during a cycle (the write barrier). */
+  private setSlow(o: number, v: number): void {
+    this.st.storeSlow(v);
     this.mem.u32[(o >>> 2) + this.w] = v;
   }
 }

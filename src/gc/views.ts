@@ -20,6 +20,16 @@ export class Views {
   declare u32: Uint32Array;
   declare i32: Int32Array;
   declare f64: Float64Array;
+  /**
+   * The ref-store check's words (see HeapState.checkStore): `sb` is the u32
+   * index of the START bitmap, `cl` the check's limit on `address >>> 8`:
+   * the bitmap's words while no cycle runs, 0 during a cycle (so every
+   * store then fails the quick check and takes the slow path, which
+   * applies the write barrier). Kept here, beside `u32`, so that a ref
+   * `set` checks and stores through one typed-array load.
+   */
+  declare sb: number;
+  declare cl: number;
 
   constructor(m: Memory) {
     this.u8 = m.u8;
@@ -27,6 +37,8 @@ export class Views {
     this.u32 = m.u32;
     this.i32 = m.i32;
     this.f64 = m.f64;
+    this.sb = 0;
+    this.cl = 0;
   }
 
   /** Copies the Memory's current views (after it replaced its buffer). */

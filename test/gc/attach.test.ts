@@ -89,6 +89,42 @@ describe('ManagedHeap.attach', () => {
     expect(() => ManagedHeap.attach(memory, { Res: {} })).toThrow(/another writer/);
   });
 
+  it("a writer attached after detach() goes on with the first one's root free list, generations and open run", () => {
+    // The JS copies of the root free list, the generation counter and the
+    // size classes' runs are loaded from the buffer: the second writer must
+    // neither reuse a slot the first left rooted nor hand out a slot of the
+    // first's open run again.
+    const memory = Memory.create({ bytes: 2 << 20 });
+    const first = new ManagedHeap({ backend: new Kmalloc({ memory }), autoCollect: false });
+    const Node = first.defineType('Node', { next: 'ref', value: 'i32' });
+    const kept = first.root(Node.alloc());
+    Node.fields.value.set(kept.value, 1);
+    first.root(Node.alloc()).release(); // its slot heads the free list
+    const c = Node.alloc();
+    Node.fields.value.set(c, 2);
+    first.setGlobal('c', c);
+    const keptObj = kept.value;
+    first.detach();
+    const second = ManagedHeap.attach(memory);
+    const N = second.type<{ next: 'ref'; value: 'i32' }>('Node');
+    const made: number[] = [];
+    const roots = [];
+    for (let i = 0; i < 20; i++) {
+      const o = N.alloc();
+      N.fields.value.set(o, 100 + i);
+      made.push(o);
+      roots.push(second.root(o));
+    }
+    expect(made.includes(keptObj) || made.includes(c)).toBe(false);
+    expect(new Set(made).size).toBe(made.length);
+    second.collect();
+    expect([second.isLive(keptObj), N.fields.value.get(keptObj), N.fields.value.get(c)]).toEqual([true, 1, 2]);
+    expect(made.map((o) => N.fields.value.get(o))).toEqual(made.map((_, i) => 100 + i));
+    for (const r of roots) r.release();
+    second.collect();
+    expect([second.isLive(keptObj), second.isLive(c), made.some((o) => second.isLive(o))]).toEqual([true, true, false]);
+  });
+
   it('attach where there is no heap, or a damaged one, throws HeapCorruptionError', () => {
     const bare = Memory.create({ bytes: 1 << 20 });
     expect(() => ManagedHeap.attach(bare)).toThrow(HeapCorruptionError);
@@ -123,6 +159,28 @@ describe('ManagedHeap.attach', () => {
     expect(() => ManagedHeap.attach(memory, { Node: { finalizer: () => {} } }, { readOnly: true })).toThrow(
       /without a finalizer/,
     );
+  });
+
+  it("a read-only heap cannot allocate from its writer's open run: it throws, and the writer goes on where it was", () => {
+    // The writer has a run open (allocated since its last collection): the
+    // run's cursor and limit are in the buffer, and the read-only heap must
+    // not bump them (its allocations read an empty JS copy of the run).
+    const { memory, heap, Node } = sharedHeap();
+    const a = Node.alloc();
+    const Arr = heap.defineArray('Arr', 'i32');
+    const arr = Arr.alloc(2); // 16 bytes, Node's size class
+    const before = memory.u8.slice();
+    const view = ManagedHeap.attach(memory, {}, { readOnly: true });
+    const N = view.type<{ next: 'ref'; value: 'i32' }>('Node');
+    const A = view.arrayType('Arr');
+    expect(() => N.alloc()).toThrow(/read-only/);
+    expect(() => A.alloc(2)).toThrow(/read-only/);
+    let changed = 0;
+    for (let i = 0; i < before.length; i++) if (memory.u8[i] !== before[i]) changed++;
+    expect(changed).toBe(0);
+    const b = Node.alloc();
+    expect([arr - a, b - arr]).toEqual([Node.size, Node.size]); // the same run, slot after slot
+    expect(heap.isLive(b) && !view.isLive(0)).toBe(true);
   });
 
   it('an attached heap has the same hidden class as a constructed one (%HaveSameMap)', () => {
