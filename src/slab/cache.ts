@@ -820,7 +820,11 @@ export class SlabCache {
       u32[d + P_FREELIST] = slot;
       const inuse = (u32[d + P_INFO]! - 0x10000) >>> 16;
       u32[d + P_INFO] = u32[d + P_INFO]! - 0x10000;
-      if (pg !== u32[this.cpuAt + W_ACTIVE] && (head === 0 || inuse === 0)) this.mineFreed(pg, d, head, inuse);
+      // Not the active slab: full before, empty now, or the active slab's freelist is empty (then this
+      // slab may become the active one: mineFreed). (A slab of this worker's means it has an active one.)
+      const act = u32[this.cpuAt + W_ACTIVE]!;
+      if (pg !== act && (head === 0 || inuse === 0 || u32[this.pt + act * PAGE_WORDS + P_FREELIST] === 0))
+        this.mineFreed(pg, d, head, inuse);
       return;
     }
     for (;;) {
