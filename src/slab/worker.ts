@@ -110,11 +110,11 @@ export function refillActive(c: SlabCore, d: number, pg: number): number {
 }
 
 /**
- * The active slab has no free object (it stays where it is on this
- * worker's list): the first other slab of that list with a free object (on
- * its freelist, never used, or on its remote-free list, taken in one
- * exchange) becomes the active one; a slab without one met on the way goes
- * to the tail. No lock: only this worker touches its list. After
+ * The active slab has no free object: it goes to the tail of this worker's
+ * list, and the first other slab of that list with a free object (on its
+ * freelist, never used, or on its remote-free list, taken in one exchange)
+ * becomes the active one (it stays where it is); a slab without one met on
+ * the way goes to the tail. No lock: only this worker touches its list. After
  * SWITCH_PROBES slabs without a free object, the cache lock: a partial slab
  * of the cache's list, an empty one, or a new one (newActive).
  */
@@ -122,6 +122,12 @@ export function switchActive(c: SlabCore, requested: number): number {
   const u32 = c.memory.u32;
   const w = c.cpuAt;
   const old = u32[w + W_ACTIVE]!;
+  if (old !== SLAB_NIL && u32[w + W_TAIL] !== old) {
+    // the old active slab to the tail first (it is full, or its free objects wait on its remote
+    // list): the walk's probes go to the other slabs
+    mineUnlink(c, old);
+    minePush(c, old, false);
+  }
   let pg = u32[w + W_HEAD]!;
   for (let k = 0; pg !== SLAB_NIL && k < SWITCH_PROBES; k++) {
     const d = c.pt + pg * PAGE_WORDS;
