@@ -783,7 +783,10 @@ export class SlabCache {
    * plain writes; one of another worker's slab, or of a partial slab of the
    * cache's list, on that slab's remote-free list with one compareExchange;
    * one of a full or empty slab of the cache's lists (its remote word
-   * SEALED) under the cache lock, as `free`.
+   * SEALED) under the cache lock, as `free`. A free into one of this
+   * worker's slabs while its active slab has nothing on its freelist may
+   * make that slab the active one (mineFreed): the next alloc pops the
+   * object just freed, with no slab moved between lists.
    * A free object is told by its tag: on the lock-free paths an object
    * whose tag says "free" is refused as a double free (no list walk, as
    * the owner may be changing the lists).
