@@ -111,10 +111,11 @@ export function refillActive(c: SlabCore, d: number, pg: number): number {
 
 /**
  * The active slab has no free object: it goes to the tail of this worker's
- * list, and the first other slab of that list with a free object (on its
+ * list, and the first slab of that list with a free object (on its
  * freelist, never used, or on its remote-free list, taken in one exchange)
- * becomes the active one (it stays where it is); a slab without one met on
- * the way goes to the tail. No lock: only this worker touches its list. After
+ * becomes the active one (it stays where it is; the old one too, if its
+ * remote list was pushed on meanwhile); a slab without one met on the way
+ * goes to the tail. No lock: only this worker touches its list. After
  * SWITCH_PROBES slabs without a free object, the cache lock: a partial slab
  * of the cache's list, an empty one, or a new one (newActive).
  */
@@ -132,18 +133,18 @@ export function switchActive(c: SlabCore, requested: number): number {
   for (let k = 0; pg !== SLAB_NIL && k < SWITCH_PROBES; k++) {
     const d = c.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
-    if (pg !== old) {
-      if (u32[d + P_FREELIST] !== 0 || u32[d + P_UNUSED] !== 0) {
-        if (u32[d + P_INFO]! >>> 16 === 0) u32[w + W_EMPTY] = u32[w + W_EMPTY]! - 1;
-        u32[w + W_ACTIVE] = pg;
-        return popActive(c, d, pg);
-      }
-      if (Atomics.load(u32, d + P_REMOTE) !== 0) {
-        // (not counted empty: it had objects in use until this merge)
-        mergeRemote(c, d, pg, Atomics.exchange(u32, d + P_REMOTE, 0));
-        u32[w + W_ACTIVE] = pg;
-        return popActive(c, d, pg);
-      }
+    // (the old active slab, met last, has nothing on its freelist or never used: only its remote
+    // list, which may have been pushed on since allocActive looked)
+    if (u32[d + P_FREELIST] !== 0 || u32[d + P_UNUSED] !== 0) {
+      if (u32[d + P_INFO]! >>> 16 === 0) u32[w + W_EMPTY] = u32[w + W_EMPTY]! - 1;
+      u32[w + W_ACTIVE] = pg;
+      return popActive(c, d, pg);
+    }
+    if (Atomics.load(u32, d + P_REMOTE) !== 0) {
+      // (not counted empty: it had objects in use until this merge)
+      mergeRemote(c, d, pg, Atomics.exchange(u32, d + P_REMOTE, 0));
+      u32[w + W_ACTIVE] = pg;
+      return popActive(c, d, pg);
     }
     if (next === SLAB_NIL) break; // the last one: nothing to rotate
     mineUnlink(c, pg);
