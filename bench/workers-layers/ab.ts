@@ -1,17 +1,26 @@
 /**
  * The workers-layers slab loop (worker.ts's `local()`: a window of 256 live
  * 64-byte objects, each step frees a random one and allocates one) in ONE
- * thread, on an unshared Memory (`new SlabCache`) and on a shared one (an
+ * thread, on an unshared Memory (`new SlabCache`) or on a shared one (an
  * instance from `SlabCache.attach`, as a worker gets), with two builds of
- * memkit side by side: this tree's `src` and another copy (`MEMKIT_BASE`,
- * a directory holding a `src`, e.g. from `git archive <commit> src | tar -x -C dir`).
- * The four contenders run in alternating passes; each pass is timed by CPU
- * time (process.cpuUsage) and the minimum per contender is printed (the
- * machine is shared: the minimum is the figure least disturbed by others).
+ * memkit side by side: this tree's `src` (or `MEMKIT_NEW`'s) and another
+ * copy (`MEMKIT_BASE`, a directory holding a `src`, e.g. from `git archive
+ * <commit> src | tar -x -C dir`). The contenders run in alternating passes;
+ * each pass is timed by CPU time (process.cpuUsage) and the minimum per
+ * contender is printed (the machine is shared: the minimum is the figure
+ * least disturbed by others), with the minimum wall time and the cache
+ * lock entries. Each contender's loop and closures are compiled apart
+ * (`new Function`), so no call site is polymorphic over them.
  *
- * Run: `MEMKIT_BASE=/tmp/base MODE=shared npx tsx bench/workers-layers/ab.ts`
- * (MODE=shared, unshared or both; PASSES=n, OPS=n ops a pass). Without MEMKIT_BASE, only this tree. `COUNT=1` counts
- * the shared instance's slow paths instead (wrapping its private methods).
+ * Run: `MEMKIT_BASE=/tmp/base MODE=shared npx tsx --tsconfig <cfg>
+ * bench/workers-layers/ab.ts` (MODE=shared, unshared, pc or both; PASSES=n,
+ * OPS=n ops a pass; OLD_FIRST=1 loads the copy first). `<cfg>` must include
+ * the copy's directory (`{"extends": "<this tree>/tsconfig.json", "include":
+ * [..., "/tmp/base/src"]}`): tsx applies a tsconfig only to the files it
+ * includes, and compiles the others with define semantics for class fields
+ * (useDefineForClassFields), which made the same code 10-25% slower here.
+ * Without MEMKIT_BASE, only this tree. `COUNT=1` counts the shared
+ * instance's slow paths instead (wrapping its private methods).
  *
  * @module
  */
