@@ -8,7 +8,8 @@
  * locks; the buddy with its per-worker page lists), memkit with one global
  * lock around every call (the naive design), and for the buddy, memkit with
  * no per-worker lists (`pcp: false`: the buddy lock on every call, as
- * before the lists). `MEMKIT_LAYERS=buddy` (or `slab`) runs one layer. The single-threaded row is the same loop on an unshared memory
+ * before the lists). `MEMKIT_LAYERS=buddy` (or `slab`) runs one layer,
+ * `MEMKIT_WORKLOADS=local` (or `pc`) one workload. The single-threaded row is the same loop on an unshared memory
  * in this thread. Prints total ops/s (allocs + frees).
  *
  * On a busy 2-core machine the figures are noisy: compare rows of one run.
@@ -105,7 +106,8 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   for (const layer of (['slab', 'buddy'] as const).filter((l) => only === undefined || only === l)) {
     const st = median(Array.from({ length: reps }, () => singleThreaded(layer, ops)));
     rows.push({ layer, workload: 'thread-local', contender: 'one thread, not shared', workers: 1, opsPerSec: st });
-    for (const mode of ['local', 'pc'] as const) {
+    const workloads = process.env.MEMKIT_WORKLOADS; // `local` or `pc`: one workload only
+    for (const mode of (['local', 'pc'] as const).filter((m) => workloads === undefined || workloads === m)) {
       for (const n of mode === 'local' ? [1, 2, 4] : [2, 4]) {
         const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
         // the buddy also without its per-worker lists; the contenders' rounds alternate

@@ -783,7 +783,10 @@ export class SlabCache {
    * plain writes; one of another worker's slab, or of a partial slab of the
    * cache's list, on that slab's remote-free list with one compareExchange;
    * one of a full or empty slab of the cache's lists (its remote word
-   * SEALED) under the cache lock, as `free`.
+   * SEALED) under the cache lock, as `free`. A free into one of this
+   * worker's slabs while its active slab has nothing on its freelist may
+   * make that slab the active one (mineFreed): the next alloc pops the
+   * object just freed, with no slab moved between lists.
    * A free object is told by its tag: on the lock-free paths an object
    * whose tag says "free" is refused as a double free (no list walk, as
    * the owner may be changing the lists).
@@ -820,7 +823,11 @@ export class SlabCache {
       u32[d + P_FREELIST] = slot;
       const inuse = (u32[d + P_INFO]! - 0x10000) >>> 16;
       u32[d + P_INFO] = u32[d + P_INFO]! - 0x10000;
-      if (pg !== u32[this.cpuAt + W_ACTIVE] && (head === 0 || inuse === 0)) this.mineFreed(pg, d, head, inuse);
+      // Not the active slab: full before, empty now, or the active slab's freelist is empty (then this
+      // slab may become the active one: mineFreed). (A slab of this worker's means it has an active one.)
+      const act = u32[this.cpuAt + W_ACTIVE]!;
+      if (pg !== act && (head === 0 || inuse === 0 || u32[this.pt + act * PAGE_WORDS + P_FREELIST] === 0))
+        this.mineFreed(pg, d, head, inuse);
       return;
     }
     for (;;) {

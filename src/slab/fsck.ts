@@ -116,7 +116,7 @@ const LIST_NAMES = ['partial', 'full', 'empty'] as const;
  * walked (each pointer in its slab, on the object grid, seen once, its tag
  * intact) and counted against the slab's inuse, the list counts and the
  * slabs made and freed, and no page of this cache off the lists; the
- * workers' active slabs and own lists the same way (links, tail, count of
+ * workers' own lists (each with its active slab on it) the same way (links, tail, count of
  * empty slabs, owner words). With `quiet` false (attach and recover on a
  * shared memory, where other workers may be running) the workers' slabs,
  * which change without the cache lock, are not walked, nor the counts that
@@ -234,7 +234,7 @@ export function resolveCache(
     if (u32[c + C_N_PARTIAL + l] !== n)
       corrupt(`cache ${id}: ${name} count is ${u32[c + C_N_PARTIAL + l]!}, the list has ${n}`, at(C_N_PARTIAL + l));
   }
-  // The workers' slabs (off the cache's lists): each worker's active slab and its own list, each a
+  // The workers' slabs (off the cache's lists): each worker's own list, its active slab on it, each a
   // slab of this cache whose owner word names the worker, its remote list open and in bounds, its
   // freelist whole; the list's links, tail and count of empty slabs as the entry says.
   let active = 0;
@@ -295,24 +295,28 @@ export function resolveCache(
   if (space.cpuTable >= 0) {
     for (let w = 0; w < MAX_WORKERS; w++) {
       const e = space.cpuTable + (w * MAX_CACHES + id) * CPU_WORDS;
-      const pg = u32[e + W_ACTIVE]!;
-      if (pg !== NIL_PAGE) {
-        workerSlab(pg, w, 'active slab', (e + W_ACTIVE) * 4);
-        active++;
-      }
+      const act = u32[e + W_ACTIVE]!; // on the list (the walk checks it there)
+      if (act !== NIL_PAGE && act >= limit)
+        corrupt(`cache ${id}: worker ${w}'s active slab ${act} is not a page of the heap`, (e + W_ACTIVE) * 4);
       let prev = NIL_PAGE;
       let from = (e + W_HEAD) * 4;
       let empty = 0;
+      let onList = false;
       for (let q = u32[e + W_HEAD]!; q !== NIL_PAGE; q = u32[pt + q * PAGE_WORDS + P_NEXT]!) {
-        workerSlab(q, w, 'listed slab', from);
+        workerSlab(q, w, q === act ? 'active slab' : 'listed slab', from);
         const d = pt + q * PAGE_WORDS;
         if (u32[d + P_PREV] !== prev)
           corrupt(`cache ${id}: slab page ${q} has prev link ${u32[d + P_PREV]!}, expected ${prev}`, (d + P_PREV) * 4);
-        if (u32[d + P_INFO]! >>> 16 === 0) empty++;
+        if (q === act) onList = true;
+        else if (u32[d + P_INFO]! >>> 16 === 0) empty++;
         prev = q;
         from = (d + P_NEXT) * 4;
         active++;
       }
+      if (act !== NIL_PAGE && !onList)
+        corrupt(`cache ${id}: worker ${w}'s active slab ${act} is not on its list`, (e + W_ACTIVE) * 4);
+      if (act === NIL_PAGE && prev !== NIL_PAGE)
+        corrupt(`cache ${id}: worker ${w} has slabs on its list and no active one`, (e + W_ACTIVE) * 4);
       if (u32[e + W_TAIL] !== prev)
         corrupt(
           `cache ${id}: worker ${w}'s list ends at ${prev}, its tail word says ${u32[e + W_TAIL]!}`,

@@ -102,7 +102,8 @@ export function remoteCount(c: SlabCore, pg: number): number {
 }
 
 /**
- * Page indices of the workers' active slabs of this cache (off the lists).
+ * Page indices of the workers' active slabs of this cache (each on its
+ * worker's own list, off the cache's lists).
  * Their inuse counts, read while those workers run, include objects freed
  * by others and not taken back yet.
  */
@@ -118,16 +119,22 @@ export function activeSlabs(c: SlabCore): number[] {
   return out;
 }
 
-/** Page indices of the slabs on the workers' own lists (bounded walks; exact when the workers are quiet). */
+/**
+ * Page indices of the slabs on the workers' own lists but their active
+ * ones (which are on those lists too; activeSlabs has them): bounded
+ * walks, exact when the workers are quiet.
+ */
 export function listedSlabs(c: SlabCore): number[] {
   const out: number[] = [];
   const t = c.space.cpuTable;
   if (t < 0) return out;
   const u32 = c.memory.u32;
   for (let w = 0; w < MAX_WORKERS; w++) {
-    let pg = u32[t + (w * MAX_CACHES + c.id) * CPU_WORDS + W_HEAD]!;
+    const e = t + (w * MAX_CACHES + c.id) * CPU_WORDS;
+    const active = u32[e + W_ACTIVE]!;
+    let pg = u32[e + W_HEAD]!;
     for (let k = 0; pg !== SLAB_NIL && pg < c.maxPages && k < c.maxPages; k++) {
-      out.push(pg);
+      if (pg !== active) out.push(pg);
       pg = u32[c.pt + pg * PAGE_WORDS + P_NEXT]!;
     }
   }

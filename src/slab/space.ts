@@ -41,11 +41,12 @@ const spaces = new WeakMap<BuddyAllocator, SlabSpace>();
  * of the table):
  *
  *   W_ACTIVE  the page index of the slab that worker allocates from without
- *             the lock (its active slab), or NIL_PAGE
- *   W_HEAD    first and last slab of the worker's own list (the slabs it
- *   W_TAIL    owns besides its active one: partial ones in front, full ones
- *             behind; SLUB's per-CPU partial list), or NIL_PAGE
- *   W_EMPTY   how many slabs on that list have no object in use
+ *             the lock (its active slab, one of its own list), or NIL_PAGE
+ *   W_HEAD    first and last slab of the worker's own list (every slab it
+ *   W_TAIL    owns, the active one too: slabs a free made non-full go in
+ *             front, full ones behind; SLUB's per-CPU partial list), or NIL_PAGE
+ *   W_EMPTY   how many slabs on that list, the active one not counted, have
+ *             no object in use
  *
  * Made with the space.
  */

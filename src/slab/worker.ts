@@ -1,25 +1,43 @@
 /**
  * A slab cache's per-worker slabs on a shared memory (docs/workers.md): the
  * slow parts of allocActive and freeActive (cache.ts) and what detach,
- * recover and shrink do with a worker's slabs. Each worker has, in its word
- * of the per-worker table (W_* of space.ts), an active slab it allocates
- * from and a list of its own slabs (W_HEAD / W_TAIL, linked by P_NEXT /
- * P_PREV; W_EMPTY counts the empty ones). When the active slab runs dry it
- * is refilled ({@link refillActive}: never-used slots, else its remote-free
- * list) or replaced ({@link switchActive}: a slab of the worker's list, else
- * one of the cache's lists, {@link newActive}). A free into a slab of the
- * worker's list may move it ({@link mineFreed}); {@link deactivate} hands
- * every slab back to the cache's lists. Free functions over the cache
- * ({@link SlabCore}); a slab's life is slabs.ts's, the cache's list operations the class's.
+ * recover and shrink do with a worker's slabs. Each worker has, in its entry
+ * of the per-worker table (W_* of space.ts), a list of its own slabs
+ * (W_HEAD / W_TAIL, linked by P_NEXT / P_PREV) and, among them, an active
+ * slab it allocates from (W_ACTIVE); W_EMPTY counts the empty slabs of the
+ * list but the active one. When the active slab runs dry it is refilled
+ * ({@link refillActive}: never-used slots, else its remote-free list) or
+ * another one becomes active: on a free into one of the worker's slabs
+ * while the active one is dry ({@link mineFreed}: that slab, no list
+ * change), else on alloc ({@link switchActive}: a slab of the worker's
+ * list with a free object, else one of the cache's lists, {@link
+ * newActive}). Switching the active slab moves no slab between lists; a
+ * slab that a free made non-full goes to the front of the worker's list
+ * (where switchActive looks first) unless it became the active one.
+ * {@link deactivate} hands every slab back to the cache's lists. Free
+ * functions over the cache ({@link SlabCore}); a slab's life is
+ * slabs.ts's, the cache's list operations the class's.
  *
- * Invariants kept here: a slab is the active slab of one worker, or on one
- * worker's own list, or on one of the cache's lists, never two; its P_OWNER
- * is that worker's slot + 1 while it is the worker's (0 otherwise), and only
- * that worker changes its freelist, inuse count and the worker's list
- * (plain reads and writes). Other workers push frees on its remote word
+ *   per-worker entry              the worker's own list (P_NEXT / P_PREV)
+ *   +----------+
+ *   | W_ACTIVE |-----------------------------+
+ *   | W_HEAD   |--> [slab] <-> [slab] <-> [slab (active)] <-> [slab] <--+
+ *   | W_TAIL   |------------------------------------------------------+
+ *   | W_EMPTY  |  empty slabs on the list, the active one not counted
+ *   +----------+
+ *
+ * Invariants kept here: a slab is on one worker's own list or on one of
+ * the cache's lists, never two; a worker's active slab is on its own list
+ * (W_ACTIVE is SLAB_NIL only when the list is empty); its P_OWNER is that
+ * worker's slot + 1 while it is the worker's (0 otherwise), and only that
+ * worker changes its freelist, inuse count and the worker's list (plain
+ * reads and writes). Other workers push frees on its remote word
  * (P_REMOTE) with compareExchange, and the owner takes that list whole
  * with one exchange (no ABA), its length off inuse. W_EMPTY counts the
- * empty slabs of the worker's list (at most the cache's minEmpty).
+ * empty slabs of the worker's list other than the active one (at most the
+ * cache's minEmpty). A slab stops being the active one only when it has
+ * no free object on its freelist or never used (so it is not empty then:
+ * W_EMPTY stays exact without a check).
  *
  * Locks (the order is at the top of src/memory/lock.ts): refillActive,
  * switchActive's walk of the worker's own list and mineFreed take none (the
@@ -92,35 +110,41 @@ export function refillActive(c: SlabCore, d: number, pg: number): number {
 }
 
 /**
- * The active slab has no free object: it goes to the tail of this
- * worker's own list (full; remote frees may still come to it), and the
- * first slab of that list with a free object (on its freelist, never
- * used, or on its remote-free list, taken in one exchange) becomes the
- * active one; a full slab met on the way goes to the tail. No lock: only
- * this worker touches its list. After SWITCH_PROBES slabs without a free
- * object, the cache lock: a partial slab of the cache's list, an empty
- * one, or a new one (newActive).
+ * The active slab has no free object: it goes to the tail of this worker's
+ * list, and the first slab of that list with a free object (on its
+ * freelist, never used, or on its remote-free list, taken in one exchange)
+ * becomes the active one (it stays where it is; the old one too, if its
+ * remote list was pushed on meanwhile); a slab without one met on the way
+ * goes to the tail. No lock: only this worker touches its list. After
+ * SWITCH_PROBES slabs without a free object, the cache lock: a partial slab
+ * of the cache's list, an empty one, or a new one (newActive).
  */
 export function switchActive(c: SlabCore, requested: number): number {
   const u32 = c.memory.u32;
   const w = c.cpuAt;
   const old = u32[w + W_ACTIVE]!;
-  if (old !== SLAB_NIL) {
-    u32[w + W_ACTIVE] = SLAB_NIL;
+  if (old !== SLAB_NIL && u32[w + W_TAIL] !== old) {
+    // the old active slab to the tail first (it is full, or its free objects wait on its remote
+    // list): the walk's probes go to the other slabs
+    mineUnlink(c, old);
     minePush(c, old, false);
   }
   let pg = u32[w + W_HEAD]!;
   for (let k = 0; pg !== SLAB_NIL && k < SWITCH_PROBES; k++) {
     const d = c.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
+    // (the old active slab, met last, has nothing on its freelist or never used: only its remote
+    // list, which may have been pushed on since allocActive looked)
     if (u32[d + P_FREELIST] !== 0 || u32[d + P_UNUSED] !== 0) {
       if (u32[d + P_INFO]! >>> 16 === 0) u32[w + W_EMPTY] = u32[w + W_EMPTY]! - 1;
-      return takeMine(c, pg, d);
+      u32[w + W_ACTIVE] = pg;
+      return popActive(c, d, pg);
     }
     if (Atomics.load(u32, d + P_REMOTE) !== 0) {
-      const r = Atomics.exchange(u32, d + P_REMOTE, 0);
-      mergeRemote(c, d, pg, r);
-      return takeMine(c, pg, d);
+      // (not counted empty: it had objects in use until this merge)
+      mergeRemote(c, d, pg, Atomics.exchange(u32, d + P_REMOTE, 0));
+      u32[w + W_ACTIVE] = pg;
+      return popActive(c, d, pg);
     }
     if (next === SLAB_NIL) break; // the last one: nothing to rotate
     mineUnlink(c, pg);
@@ -133,13 +157,6 @@ export function switchActive(c: SlabCore, requested: number): number {
   } finally {
     c.leave();
   }
-}
-
-/** Slab `pg` (descriptor `d`) of this worker's list, which has a free object, becomes its active slab; its first free object is handed out. */
-function takeMine(c: SlabCore, pg: number, d: number): number {
-  mineUnlink(c, pg);
-  c.memory.u32[c.cpuAt + W_ACTIVE] = pg;
-  return popActive(c, d, pg);
 }
 
 /** Pops the first free object of active slab `pg` (which has one), extending its freelist first if need be. */
@@ -211,6 +228,7 @@ function newActive(c: SlabCore, requested: number): number {
   const d = c.pt + pg * PAGE_WORDS;
   // (its remote word is open already: a partial slab's frees from other workers wait there)
   Atomics.store(u32, d + P_OWNER, c.slot + 1);
+  minePush(c, pg, true);
   u32[c.cpuAt + W_ACTIVE] = pg;
   return popActive(c, d, pg);
 }
@@ -226,11 +244,7 @@ function newActive(c: SlabCore, requested: number): number {
 export function deactivate(c: SlabCore): void {
   const u32 = c.memory.u32;
   const w = c.cpuAt;
-  const active = u32[w + W_ACTIVE]!;
-  if (active !== SLAB_NIL) {
-    u32[w + W_ACTIVE] = SLAB_NIL;
-    handBack(c, active);
-  }
+  u32[w + W_ACTIVE] = SLAB_NIL; // (it is on the list)
   for (let k = 0; u32[w + W_HEAD] !== SLAB_NIL && k < c.maxPages; k++) {
     const pg = u32[w + W_HEAD]!;
     mineUnlink(c, pg);
@@ -254,16 +268,30 @@ function handBack(c: SlabCore, pg: number): void {
 }
 
 /**
- * A free by this worker into slab `pg` of its own list (not its active
- * one) that was full before (`head` 0: it goes to the front of the list,
- * where switchActive looks first) or is now empty (`inuse` 0: it stays,
- * counted, while the worker keeps fewer than the cache's minEmpty empty
- * slabs; else it goes back to the buddy). No lock: the list is this
- * worker's, and an empty slab has no object another worker could free.
+ * A free by this worker into slab `pg` of its own list, not its active
+ * one, that was full before (`head` 0), is now empty (`inuse` 0), or came
+ * while the active slab has no free object on its freelist. When the
+ * active slab has no free object at all (freelist and never-used slots
+ * empty), `pg` becomes the active one: the next alloc pops the object
+ * just freed, and no list changes (mimalloc allocates from the page a
+ * free made non-full in the same way, without moving pages between
+ * queues). Otherwise a slab that is now empty stays, counted, while the
+ * worker keeps fewer than the cache's minEmpty empty slabs, else it goes
+ * back to the buddy; one that was full goes to the front of the list,
+ * where switchActive looks first. No lock: the list is this worker's, and
+ * an empty slab has no object another worker could free.
  */
 export function mineFreed(c: SlabCore, pg: number, d: number, head: number, inuse: number): void {
   const u32 = c.memory.u32;
   const w = c.cpuAt;
+  const a = c.pt + u32[w + W_ACTIVE]! * PAGE_WORDS;
+  // (a slab of this worker's own means it has an active one: only deactivate clears it, with the list)
+  if (u32[a + P_FREELIST] === 0 && u32[a + P_UNUSED] === 0) {
+    // (the old active one is full, or its free objects wait on its remote list, which inuse still
+    // counts: it is not empty, so W_EMPTY stays; `pg`, now active, was not counted either)
+    u32[w + W_ACTIVE] = pg;
+    return;
+  }
   if (inuse === 0) {
     if (u32[w + W_EMPTY]! >= u32[c.c + C_MIN_EMPTY]!) {
       mineUnlink(c, pg);
@@ -282,20 +310,21 @@ export function mineFreed(c: SlabCore, pg: number, d: number, head: number, inus
 /**
  * Per-worker mode, under the cache lock (shrink): takes the remote-free
  * lists of the slabs of this worker's own list back into their freelists
- * and gives every slab of it that is empty then back to the buddy. Returns
- * the pages given back.
+ * and gives every slab of it that is empty then back to the buddy, but
+ * the active one. Returns the pages given back.
  */
 export function shrinkMine(c: SlabCore): number {
   const u32 = c.memory.u32;
   const w = c.cpuAt;
   let pages = 0;
+  const active = u32[w + W_ACTIVE]!;
   let pg = u32[w + W_HEAD]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
     const d = c.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
     const r = Atomics.exchange(u32, d + P_REMOTE, 0);
     if (r !== 0) mergeRemote(c, d, pg, r);
-    if (u32[d + P_INFO]! >>> 16 === 0) {
+    if (pg !== active && u32[d + P_INFO]! >>> 16 === 0) {
       mineUnlink(c, pg);
       Atomics.store(u32, d + P_OWNER, 0);
       releaseSlab(c, pg);

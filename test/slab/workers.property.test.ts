@@ -100,15 +100,17 @@ describe('SlabCache per-worker lists against a model', () => {
     const maker = new SlabCache(buddy, { name: 'w', size: 64, minEmpty: 2 });
     const w = SlabCache.attach(memory, { name: 'w' });
     const objs = Array.from({ length: 3 * w.objectsPerSlab }, () => w.alloc()); // 2 slabs on its list, 1 active
-    w.free(objs[0]!); // the first slab: partial, to the front
+    w.free(objs[0]!); // the first slab: partial, and the active one (the active slab is full)
+    expect(w.alloc()).toBe(objs[0]); // the object just freed, from the new active slab
+    w.free(objs[0]!);
     maker.checkInvariants();
     const per = w.objectsPerSlab;
     for (const p of objs.slice(per, 2 * per)) w.free(p); // the second slab: empty, kept (minEmpty 2) and counted
     objs.splice(per, per);
     expect(maker.stats().emptySlabs).toBe(1);
     maker.checkInvariants();
-    // its active slab is full: the next alloc takes the first slab (one free object), the one after
-    // the empty slab, which is counted no more
+    // its active slab (the first) has one free object: the next alloc takes it, the one after
+    // switches to the empty slab, which is counted no more
     objs.push(w.alloc(), w.alloc());
     expect(maker.stats().emptySlabs).toBe(0);
     maker.checkInvariants();

@@ -83,4 +83,73 @@ describe('SlabCache per-worker active slabs', () => {
     expect(cache.stats().slabs).toBe(0);
     expect(buddy.freeCounts()).toEqual(fresh);
   });
+
+  it('a free into a full slab of its own while the active slab is dry makes that slab the active one', () => {
+    const { buddy, cache, fresh, a, b } = setup();
+    const per = a.objectsPerSlab;
+    const objs = Array.from({ length: 3 * per }, () => a.alloc()); // three full slabs, the last one active
+    const slabs = [0, 1, 2].map((i) => slabOf(a, objs[i * per]!));
+    expect(new Set(slabs).size).toBe(3);
+    // b frees one of the active slab's objects: it waits on that slab's remote list
+    const remote = objs[2 * per]!;
+    b.free(remote);
+    // a frees into its first slab (full): the active slab has nothing on its freelist, so the
+    // first slab becomes the active one, and the next alloc is the object just freed
+    a.free(objs[0]!);
+    cache.checkInvariants();
+    expect(a.alloc()).toBe(objs[0]);
+    // again into the second slab, twice: the second free leaves the active one alone
+    a.free(objs[per]!);
+    a.free(objs[per + 1]!);
+    cache.checkInvariants();
+    const got = [a.alloc(), a.alloc()];
+    expect(new Set(got)).toEqual(new Set([objs[per], objs[per + 1]]));
+    // every slab of a's is full locally now: the next alloc finds the remote free on the old
+    // active slab (switchActive's walk), not a new slab
+    const made = cache.stats().slabsMade;
+    expect(a.alloc()).toBe(remote);
+    expect(cache.stats().slabsMade).toBe(made);
+    const fresher = a.alloc(); // then a new slab
+    expect(slabs).not.toContain(slabOf(a, fresher));
+    cache.checkInvariants();
+    const live = [...objs.filter((p) => p !== objs[per + 2]), fresher];
+    a.free(objs[per + 2]!);
+    expect(() => a.free(objs[per + 2]!)).toThrow(DoubleFreeError);
+    for (const p of live) (p % 3 === 0 ? b : a).free(p);
+    expect(cache.stats().activeObjects).toBe(0);
+    a.detach();
+    b.detach();
+    cache.checkInvariants();
+    cache.shrink();
+    expect(buddy.freeCounts()).toEqual(fresh);
+  });
+
+  it('the window loop of bench/workers-layers switches no active slab on alloc in steady state', () => {
+    // each step frees a random object of a window of live ones and allocates one: the free
+    // into a full slab of its own while the active one is dry makes it active (no list walk)
+    const { cache, a } = setup();
+    const proto = SlabCache.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const switchActive = proto.switchActive!;
+    let walks = 0;
+    proto.switchActive = function (this: unknown, ...args: unknown[]) {
+      walks++;
+      return switchActive.apply(this, args);
+    };
+    try {
+      const win = new Array<number>(64).fill(0);
+      let seed = 12345;
+      for (let i = 0; i < 20_000; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        const s = (seed >>> 16) & 63;
+        if (win[s] !== 0) a.free(win[s]!);
+        if (i === 1000) walks = 0; // the warm-up took slabs
+        win[s] = a.alloc();
+      }
+      expect(walks).toBe(0);
+      expect(cache.stats().activeObjects).toBe(64);
+      cache.checkInvariants();
+    } finally {
+      proto.switchActive = switchActive;
+    }
+  });
 });
