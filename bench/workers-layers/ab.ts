@@ -10,7 +10,8 @@
  * contender is printed (the machine is shared: the minimum is the figure
  * least disturbed by others), with the minimum wall time and the cache
  * lock entries. Each contender's loop and closures are compiled apart
- * (`new Function`), so no call site is polymorphic over them.
+ * (harness.ts's `freshLoop`: a copy of unique source text, so V8 shares
+ * neither code nor feedback), so no call site is polymorphic over them.
  *
  * Run: `MEMKIT_BASE=/tmp/base MODE=shared npx tsx --tsconfig <cfg>
  * bench/workers-layers/ab.ts` (MODE=shared, unshared, pc or both; PASSES=n,
@@ -25,6 +26,7 @@
  * @module
  */
 import { fileURLToPath } from 'node:url';
+import { freshLoop } from '../harness.js';
 
 const WINDOW = 256;
 const OPS = Number(process.env.OPS ?? 2_000_000);
@@ -64,9 +66,9 @@ function make(lib: Lib, shared: boolean, name: string): Contender {
   const pc = MODE === 'pc';
   const c = shared ? lib.SlabCache.attach(memory) : made;
   const freer = pc ? lib.SlabCache.attach(memory) : c;
-  // (closures made by new Function too: one call site of c.alloc per contender)
-  const alloc = new Function('c', 'return () => c.alloc();')(c) as () => number;
-  const free = new Function('c', 'return (a) => c.free(a);')(freer) as (a: number) => void;
+  // (closures made by freshLoop too: one call site of c.alloc per contender)
+  const alloc = freshLoop<(c: unknown) => () => number>(['c'], 'return () => c.alloc();')(c);
+  const free = freshLoop<(c: unknown) => (a: number) => void>(['c'], 'return (a) => c.free(a);')(freer);
   const k: Contender = {
     name,
     loop: pc ? makePcLoop() : makeLoop(),
@@ -91,9 +93,8 @@ function make(lib: Lib, shared: boolean, name: string): Contender {
 
 /** The producer/consumer loop: each op pair allocates one object and frees the one allocated PC_LAG allocations before (with the other instance). */
 function makePcLoop(): (k: Contender, n: number) => void {
-  return new Function(
-    'k',
-    'n',
+  return freshLoop<(k: Contender, n: number) => void>(
+    ['k', 'n'],
     `const { alloc, free, u8, win } = k;
     let at = k.seed;
     for (let i = 0; i < n; i += 2) {
@@ -104,18 +105,17 @@ function makePcLoop(): (k: Contender, n: number) => void {
       at = (at + 1) & ${PC_LAG - 1};
     }
     k.seed = at;`,
-  ) as (k: Contender, n: number) => void;
+  );
 }
 
 /**
  * `n` ops of the window loop (as worker.ts's local(), without the final frees),
- * compiled once per contender (`new Function`): each gets its own feedback, so
- * no call site in it is polymorphic over the contenders.
+ * compiled once per contender (`freshLoop`: identical source text would share
+ * V8's code and feedback): no call site in it is polymorphic over the contenders.
  */
 function makeLoop(): (k: Contender, n: number) => void {
-  return new Function(
-    'k',
-    'n',
+  return freshLoop<(k: Contender, n: number) => void>(
+    ['k', 'n'],
     `const { alloc, free, u8, win } = k;
     let seed = k.seed;
     for (let i = 0; i < n; i += 2) {
@@ -129,7 +129,7 @@ function makeLoop(): (k: Contender, n: number) => void {
       win[s] = p;
     }
     k.seed = seed;`,
-  ) as (k: Contender, n: number) => void;
+  );
 }
 
 async function load(dir: string): Promise<Lib> {

@@ -109,6 +109,6 @@ it('Kmalloc.recover while the other workers keep allocating: a parked dead worke
   const results = await others.results;
   expect(results.flatMap((r) => r.problems)).toEqual([]);
   expect(results.map((r) => r.ops)).toEqual([30_000, 30_000]);
-  expect(calls).toBeGreaterThan(0);
+  expect(calls).toBeGreaterThan(100); // the recovers overlapped the run
   endCheck(k, control, blocks, fresh);
 });
