@@ -8,11 +8,15 @@
  * How it measures: each contender has its own copy of the replay loop (a
  * `new Function`, so its call sites stay monomorphic) and calls the API as the
  * README teaches it (`k.alloc(size)`, `k.free(p)`, `k.realloc(p, size)`).
- * A round replays the whole script once per contender, in an order rotated
- * from round to round (glibc: one timed pass of the native program after a
- * warm-up pass); the figure is the median over rounds, and a ratio is the
- * median over rounds of the ratio within the round, so load from other
- * processes that drifts over the run cancels out. Utilization is peak live
+ * Each JavaScript contender first runs untimed passes until its speed stops
+ * improving (warmUp: V8 compiles a JS allocator's rarer paths over the first
+ * few million ops). A pass replays the script enough times over to make at
+ * least 2 M ops (repeatsOf). A round makes one pass per JavaScript
+ * contender, in an order rotated from round to round; the native passes are
+ * timed in one run of their own program, before the rounds (glibcSide says
+ * why). The figure is the median over rounds, and a ratio is the median over
+ * rounds of the ratio within the round, so load from other processes that
+ * drifts over the run cancels out. Utilization is peak live
  * payload / peak footprint over one pass on a fresh allocator (glibc:
  * mallinfo2's arena + mmapped bytes).
  *
@@ -116,6 +120,45 @@ interface Side {
   /** CPU seconds of the last pass (the whole process); NaN for the native side. */
   cpu: number;
   utilization: number;
+  /** Untimed passes run before the rounds (see warmUp). */
+  warmPasses: number;
+}
+
+/**
+ * A pass replays the script this many times over (at least REPEAT_OPS ops):
+ * a 300 k-op trace replays in 7 ms, shorter than the scheduler's slice on a
+ * loaded 2-core VM, so one preemption decided a round.
+ */
+const REPEAT_OPS = 2_000_000;
+/** Warm-up: at least MIN_WARM_PASSES passes, then until a pass is no faster than 0.95x the best before it, twice running, or MAX_WARM_PASSES. */
+const MIN_WARM_PASSES = 4;
+const MAX_WARM_PASSES = 12;
+
+/** The number of times a pass replays `s`. */
+export function repeatsOf(s: Script): number {
+  return Math.max(1, Math.round(REPEAT_OPS / s.kind.length));
+}
+
+/**
+ * Untimed passes until the side's speed stops improving. One pass is not
+ * enough for a JavaScript allocator: V8 compiles its rarely taken paths
+ * (a new page, a page given back, realloc's moves) only after enough calls
+ * of each, over the first few million ops (`node --trace-opt` on gcc-cc1:
+ * `allocSmall`, `newPage`, `releasePage`, `shrinkSpare` optimized in passes
+ * 2 to 5, the pass time falling from 29 to 7 ms), and a long-running
+ * program runs them optimized. Every side gets the same rule.
+ */
+function warmUp(side: Side): void {
+  let best = Infinity;
+  let calm = 0;
+  let n = 0;
+  while ((calm < 2 || n < MIN_WARM_PASSES) && n < MAX_WARM_PASSES) {
+    const t = side.pass();
+    n++;
+    calm = t < best * 0.95 ? 0 : calm + 1;
+    best = Math.min(best, t);
+  }
+  side.warmPasses = n;
 }
 
 async function jsSide(
@@ -128,16 +171,18 @@ async function jsSide(
   const a = await make();
   const loop = makeLoop();
   const addr = new Float64Array(s.ids);
+  const repeats = repeatsOf(s);
   let sink = 0;
   const side: Side = {
     name,
     role,
     utilization,
     cpu: NaN,
+    warmPasses: 0,
     pass() {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      sink ^= loop(a, s.kind, s.id, s.size, addr);
+      for (let r = 0; r < repeats; r++) sink ^= loop(a, s.kind, s.id, s.size, addr);
       const dt = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(c0);
       side.cpu = (c.user + c.system) / 1e6;
@@ -145,22 +190,37 @@ async function jsSide(
       return dt;
     },
   };
-  side.pass(); // warm-up: the first pass also lays the heap out
+  warmUp(side); // the first pass also lays the heap out
   return side;
 }
 
-function glibcSide(s: Script, bin: string): Side {
+/**
+ * The native side. Its passes are all timed in one run of the native
+ * program, before the JavaScript rounds: a process spawned between two
+ * JavaScript passes would fork this one (fork write-protects every page of
+ * the parent, so the next pass takes a fault on each page of its heap it
+ * writes), and the drift that rotating the order cancels is the JavaScript
+ * sides'. pass() hands those times out in order.
+ */
+function glibcSide(s: Script, bin: string, rounds: number): Side {
   const file = writeScript(s);
   const u = spawnSync(bin, [file, 'util'], { encoding: 'utf8' });
+  const repeats = repeatsOf(s);
+  // One warm-up pass, then rounds x repeats timed passes of the script, one line each (ns).
+  const r = spawnSync(bin, [file, 'time', String(rounds * repeats)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`glibc-replay failed: ${r.stderr}`);
+  const ns = r.stdout.trim().split('\n').map(Number);
+  let next = 0;
   return {
     name: GLIBC,
     role: 'peer',
     utilization: Number(u.stdout.trim()),
     cpu: NaN,
+    warmPasses: 1, // the native program's own untimed pass
     pass() {
-      const r = spawnSync(bin, [file, 'time', '1'], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`glibc-replay failed: ${r.stderr}`);
-      return Number(r.stdout.trim()) / 1e9;
+      let t = 0;
+      for (let i = 0; i < repeats; i++) t += ns[next++]!;
+      return t / 1e9;
     },
   };
 }
@@ -181,7 +241,7 @@ export async function replaySideBySide(s: Script, rounds: number, kmallocOptions
     await jsSide(TLSF, 'peer', s, () => createTlsfAllocator(bytes)),
   ];
   const bin = buildGlibc();
-  if (bin !== null) sides.push(glibcSide(s, bin));
+  if (bin !== null) sides.push(glibcSide(s, bin, rounds));
   const secs: number[][] = sides.map(() => []);
   const bestCpu = sides.map(() => Infinity);
   for (let r = 0; r < rounds; r++) {
@@ -191,7 +251,7 @@ export async function replaySideBySide(s: Script, rounds: number, kmallocOptions
       bestCpu[i] = Math.min(bestCpu[i]!, sides[i]!.cpu);
     }
   }
-  const ops = s.kind.length;
+  const ops = s.kind.length * repeatsOf(s);
   const rate = secs.map((xs) => xs.map((t) => ops / t));
   const ratio = (a: number, b: number): number[] => rate[a]!.map((x, r) => x / rate[b]![r]!);
   const rows: RowResult[] = sides.map((side, i) => ({
@@ -206,12 +266,13 @@ export async function replaySideBySide(s: Script, rounds: number, kmallocOptions
       ratioMin: Math.min(...ratio(0, i)),
       ratioMax: Math.max(...ratio(0, i)),
       ratioBestCpu: bestCpu[i]! / bestCpu[0]!, // NaN for the native side
+      warmPasses: side.warmPasses,
     },
   }));
   const vsTlsf = median(ratio(0, 1));
   const utilOk = sides[0]!.utilization >= sides[1]!.utilization - 0.01;
   return {
-    name: `kmalloc replay: ${s.name} (${(ops / 1e6).toFixed(2)} M ops, ${rounds} rounds)`,
+    name: `kmalloc replay: ${s.name} (${(ops / 1e6).toFixed(2)} M ops a pass, ${rounds} rounds)`,
     unit: 'ops',
     reference: KMALLOC,
     rows,
