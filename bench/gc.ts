@@ -208,6 +208,8 @@ export interface BtResult {
   outputIdentical: boolean;
   output: string[];
   rows: BtRow[];
+  /** The incremental heap's longest step in the first, untimed run of the process's warm-up (cold code), ms. */
+  coldMaxPauseMs: number;
 }
 
 interface Contender {
@@ -261,10 +263,16 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
   const pauseCounts: number[][] = cs.map(() => []);
   let output: string[] = [];
   let identical = true;
-  // Warm-up (JIT), not measured: twice at a smaller depth, so that the
-  // collector's loops are optimized before the first measured pause.
-  for (const c of contenders(Math.min(maxDepth, 14))) {
-    c.run();
+  // Warm-up (JIT), not measured: twice at depth 16 at most, so that the
+  // collector's loops, rare steps included, are optimized before the first
+  // measured pause (`bench/gc-steps.ts 16 6`: the first run in a process has
+  // steps of 0.6-2.4 ms in cold code, the five after it none over 0.31 ms;
+  // two runs at depth 14 left some of that for the first measured round).
+  // The first (cold) run's longest incremental step is kept and printed.
+  let coldMaxPauseMs = 0;
+  for (const [k, c] of contenders(Math.min(maxDepth, 16)).entries()) {
+    const first = c.run();
+    if (k === 2) coldMaxPauseMs = Math.max(0, ...first.pauses); // the incremental contender
     c.run();
   }
   for (let r = 0; r < rounds; r++) {
@@ -301,7 +309,7 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
       cpuVsV8: med(cpus[0]!.map((t, r) => t / cpus[i]![r]!)),
     };
   });
-  return { maxDepth, rounds, outputIdentical: identical, output, rows };
+  return { maxDepth, rounds, outputIdentical: identical, output, rows, coldMaxPauseMs };
 }
 
 /** Renders a {@link BtResult} as text. */
@@ -339,7 +347,8 @@ export function formatBinaryTrees(r: BtResult): string {
       `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 1.5 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`,
   );
   lines.push(
-    `goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}`,
+    `goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}` +
+      ` (in the warm-up's first run, cold code: ${r.coldMaxPauseMs.toFixed(2)} ms)`,
   );
   lines.push('(V8 pauses: its GC events from PerformanceObserver, some of them concurrent with the program;');
   lines.push(' ManagedHeap pauses: each collector entry, a whole collection or one incremental step)');
