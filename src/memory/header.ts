@@ -31,8 +31,16 @@ import { Memory } from './memory.js';
 
 /** 'MKIT' read as a little-endian u32. */
 export const HEADER_MAGIC = 0x54494b4d;
-/** Layout version; bumped when any in-buffer layout changes. */
-export const HEADER_VERSION = 1;
+/**
+ * Layout version; bumped when any in-buffer layout changes, so that attach
+ * refuses a buffer another version laid out (a typed error, nothing read
+ * further) instead of misreading it.
+ *
+ *   1  the first layout
+ *   2  (3 Dec 2026) a SlabCache worker's active slab stays on the worker's own
+ *      slab list (src/slab/worker.ts); a version-1 buffer has it off the list
+ */
+export const HEADER_VERSION = 2;
 /** Bytes taken by the header at address 0. */
 export const HEADER_BYTES = 64;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BuddyAllocator, HeapCorruptionError, Kmalloc, SlabCache } from '../../src/index.js';
 import {
   InvalidArgumentError,
   Memory,
@@ -82,5 +83,19 @@ describe('Memory', () => {
     writeSlot(m, HeaderSlot.Arena, 1234);
     expect(readSlot(m, HeaderSlot.Arena)).toBe(1234);
     expect(String.fromCharCode(...m.u8.slice(0, 4))).toBe('MKIT');
+  });
+
+  it('attach refuses a buffer of another layout version (version 1: the slab lists before 3 Dec), changing nothing', () => {
+    const memory = Memory.create({ bytes: 1 << 20 });
+    new Kmalloc({ memory }).kmalloc(40);
+    const buddy = new BuddyAllocator({ pages: 64 });
+    new SlabCache(buddy, { name: 'node', size: 32 }).alloc();
+    for (const m of [memory, buddy.memory!]) m.u32[1] = 1; // H_VERSION
+    const before = [memory.u8.slice(), buddy.memory!.u8.slice()];
+    expect(() => Kmalloc.attach(memory)).toThrow(HeapCorruptionError);
+    expect(() => Kmalloc.attach(memory)).toThrow(/version 1, this memkit reads 2/);
+    expect(() => SlabCache.attach(buddy.memory!, { name: 'node' })).toThrow(/version 1, this memkit reads 2/);
+    expect(() => BuddyAllocator.attach(buddy.memory!)).toThrow(HeapCorruptionError);
+    expect([memory.u8, buddy.memory!.u8]).toEqual(before);
   });
 });
