@@ -715,16 +715,19 @@ export class Kmalloc implements ByteAllocator {
     if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w);
   }
 
-  // locate()'s results (fields, so that no object is made per call).
+  // locate()'s results (fields, so that no object is made per call). Small
+  // integers only: a field that once holds a heap number (an address read from
+  // a Float64Array, say) changes representation, which deprecates Kmalloc's
+  // hidden class and deoptimizes alloc and free (seen with --trace-generalization
+  // when the slot was kept here too: its callers compute it from the address).
   private locH = 0;
   private locCls = 0;
-  private locSlot = 0;
 
   /**
    * For an address in a class page: LIVE when `addr` is a handed-out
    * block's address, FREE when it is a free block's, NOT_A_BLOCK otherwise
    * (not on the grid, never handed out, not a class page). Leaves the head
-   * descriptor, class and slot in locH, locCls, locSlot.
+   * descriptor and class in locH and locCls (the slot is `addr - objOffset`).
    */
   private locate(addr: number): number {
     if (typeof addr !== 'number' || addr >>> 0 !== addr) return NOT_A_BLOCK;
@@ -746,7 +749,6 @@ export class Kmalloc implements ByteAllocator {
       return NOT_A_BLOCK;
     this.locH = h;
     this.locCls = cls;
-    this.locSlot = slot;
     const a = slot >>> 2;
     return (u32[a + 1]! ^ u32[a]!) === this.key && onLists(this, h, slot) ? FREE_BLOCK : LIVE_BLOCK;
   }
@@ -833,7 +835,7 @@ export class Kmalloc implements ByteAllocator {
       const at = this.locate(addr);
       if (at === NOT_A_BLOCK) throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block`, addr);
       if (at === FREE_BLOCK) throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
-      return this.freeDebug(this.locH, this.locCls, this.locSlot);
+      return this.freeDebug(this.locH, this.locCls, addr - this.objOffset);
     }
     if (own === OWNER_LARGE && ((addr - this.base) & (this.pageSize - 1)) === 0) return this.freeLarge(addr, pg);
     this.enter();
