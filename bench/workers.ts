@@ -22,7 +22,7 @@
  * one worker >= 0.85x the single-threaded speed; producer/consumer >= 3x the
  * global-lock design.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,17 @@ import type { BenchOptions, CaseResult, RowResult } from './harness.js';
 import { RING, controlBytes } from './ring.js';
 
 const WINDOW = 1024;
+
+/**
+ * Untimed ops before a timed loop (each worker's, and the single-threaded
+ * row's). V8 optimizes an allocator's rarer paths (a new page, a page given
+ * back) only after many calls of each, over the first few million ops
+ * (bench/replay.ts's warmUp says how it was seen); with 1 M, that compiling
+ * went on in the timed loop, on the core a second worker needs. Thread-local
+ * 2 workers / 1, five runs each on a quiet machine: 1.62x-1.84x (median
+ * 1.74x) with 1 M, 1.61x-2.03x (median 1.82x) with 4 M.
+ */
+export const WARM_UP = 4_000_000;
 
 const HEAP = 256 << 20;
 
@@ -80,7 +91,7 @@ function singleThreaded(ops: number): Rate {
       win[s] = p;
     }
   };
-  loop(300_000); // warm-up, untimed, as each worker does
+  loop(WARM_UP); // warm-up, untimed, as each worker does
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   loop(ops);
@@ -189,7 +200,13 @@ function inProcess(
   };
 }
 
-async function memkit(
+/**
+ * One run: a shared Kmalloc heap, `workers` workers on it (bench/workers/worker.ts),
+ * timed from the go signal to the last worker's end. `beforeStart` runs once
+ * every worker has warmed up, just before the go (bench/workers/solo.ts waits
+ * there for its parent's go).
+ */
+export async function memkit(
   mode: 'local' | 'pc' | 'spin',
   workers: number,
   ops: number,
@@ -197,6 +214,7 @@ async function memkit(
   maxSize = 512,
   options: object = KMALLOC_OPTIONS,
   minSize = 16,
+  beforeStart?: () => Promise<void>,
 ): Promise<Rate> {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   new Kmalloc({ memory, ...options });
@@ -216,6 +234,7 @@ async function memkit(
       }),
   );
   await Promise.all(ready);
+  if (beforeStart !== undefined) await beforeStart();
   const done = ws.map(
     (w) =>
       new Promise<{ ms: number; footprint: number }>((r, j) => {
@@ -306,7 +325,43 @@ async function ceiling(bin: string | null, ops: number, reps: number): Promise<R
     rows.push(rowOf(SPIN, 'JS workers', n, js));
     if (bin !== null) rows.push(rowOf(SPIN, 'C threads', n, c));
   }
+  for (const n of [1, 2]) {
+    const ps: Rate[] = [];
+    for (let r = 0; r < reps; r++) ps.push(await processes(n, ops));
+    rows.push(rowOf('thread-local', PROCESSES, n, ps));
+  }
   return rows;
+}
+
+const PROCESSES = 'memkit Kmalloc, one process each, unshared heaps';
+
+/**
+ * The thread-local workload in `n` separate processes at once, each with a
+ * heap of its own and one worker on it (bench/workers/solo.ts): nothing is
+ * shared between them, not a heap, not a V8 instance, so their scaling is
+ * what this machine gives two copies of the loop, the ceiling of the shared
+ * heap's. The processes warm up, then start together on their parent's go
+ * (IPC messages); the rate is all their ops over the slowest one's time.
+ */
+async function processes(n: number, ops: number): Promise<Rate> {
+  const script = fileURLToPath(new URL('./workers/solo.ts', import.meta.url));
+  const kids = Array.from({ length: n }, () =>
+    fork(script, [String(ops)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
+  const next = (c: ChildProcess): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      c.once('message', resolve);
+      c.once('error', reject);
+    });
+  await Promise.all(kids.map(next)); // each: warmed up, waiting
+  const results = kids.map(next);
+  for (const c of kids) c.send('go');
+  const rates = (await Promise.all(results)) as Rate[];
+  await Promise.all(
+    kids.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(0) : c.once('exit', resolve)))),
+  );
+  const slowest = Math.max(...rates.map((r) => ops / r.wall));
+  return { wall: (n * ops) / slowest, cpu: rates.reduce((t, r) => t + r.cpu, 0) / n };
 }
 
 /** The TLSF workload's sizes: 4 KiB .. 32 KiB, all above the shared heap's default maxClass. */
@@ -447,7 +502,8 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const ceil = (c: string): string => (at(c, SPIN, 2) / at(c, SPIN, 1)).toFixed(2);
   if (!Number.isNaN(at('JS workers', SPIN, 1)))
     console.log(
-      `  the machine's ceiling, 2 / 1 on the same loop with no allocator: JS workers ${ceil('JS workers')}x, C threads ${ceil('C threads')}x`,
+      `  the machine's ceiling, 2 / 1 on the same loop with no allocator: JS workers ${ceil('JS workers')}x, C threads ${ceil('C threads')}x;\n` +
+        `  the thread-local loop in two processes, an unshared heap each: ${(at(PROCESSES, 'thread-local', 2) / at(PROCESSES, 'thread-local', 1)).toFixed(2)}x`,
     );
   for (const n of [2, 4])
     goal(

@@ -14,18 +14,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../../src/index.js';
 import { lock, unlock } from '../../src/memory/lock.js';
 import { consume, produce } from '../ring.js';
+import { WARM_UP } from '../workers.js';
 
 export const WINDOW = 1024;
-/**
- * Untimed ops before the timed loop. V8 optimizes an allocator's rarer paths
- * (a new page, a page given back) only after many calls of each, over the
- * first few million ops (bench/replay.ts's warmUp says how it was seen); with
- * 1 M, that compiling went on in the timed loop, on the core a second worker
- * needs. Thread-local 2 workers / 1, five runs each on a quiet machine:
- * 1.62x-1.84x (median 1.74x) with 1 M, 1.61x-2.03x (median 1.82x) with 4 M.
- */
-export const WARM_UP = 4_000_000;
-
 const {
   heap,
   control,

@@ -1,0 +1,26 @@
+/**
+ * A child process of `npm run bench -- workers` (its processes() ceiling):
+ * one shared Kmalloc heap with one worker on it, the thread-local workload,
+ * as one run of bench/workers.ts's memkit() with one worker. It tells its
+ * parent when the worker has warmed up, starts on the parent's go, and sends
+ * back the run's rate. Its parent starts several at once: processes that
+ * share nothing.
+ *
+ * `node --import tsx bench/workers/solo.ts OPS` (forked, with an IPC channel).
+ *
+ * @module
+ */
+import { memkit } from '../workers.js';
+
+const ops = Number(process.argv[2]);
+const send = (m: unknown): void => {
+  process.send!(m);
+};
+const go = (): Promise<void> =>
+  new Promise((resolve) => {
+    process.once('message', () => resolve());
+    send('ready');
+  });
+const rate = await memkit('local', 1, ops, false, 512, {}, 16, go);
+send(rate);
+process.disconnect();
