@@ -80,7 +80,7 @@ export async function run(options: BenchOptions = DEFAULT_OPTIONS): Promise<Case
   const results: CaseResult[] = [];
   try {
     for (const s of scripts) {
-      const r = await replaySideBySide(s, rounds, kmallocOptions);
+      const r = await replaySideBySide(s, rounds, kmallocOptions, options.quick);
       console.log(formatCase(r) + '\n');
       results.push(r);
     }

@@ -134,9 +134,9 @@ const REPEAT_OPS = 2_000_000;
 const MIN_WARM_PASSES = 4;
 const MAX_WARM_PASSES = 12;
 
-/** The number of times a pass replays `s`. */
-export function repeatsOf(s: Script): number {
-  return Math.max(1, Math.round(REPEAT_OPS / s.kind.length));
+/** The number of times a pass replays `s` (once with `--quick`: a smoke test). */
+export function repeatsOf(s: Script, quick = false): number {
+  return quick ? 1 : Math.max(1, Math.round(REPEAT_OPS / s.kind.length));
 }
 
 /**
@@ -148,11 +148,11 @@ export function repeatsOf(s: Script): number {
  * 2 to 5, the pass time falling from 29 to 7 ms), and a long-running
  * program runs them optimized. Every side gets the same rule.
  */
-function warmUp(side: Side): void {
+function warmUp(side: Side, quick: boolean): void {
   let best = Infinity;
   let calm = 0;
   let n = 0;
-  while ((calm < 2 || n < MIN_WARM_PASSES) && n < MAX_WARM_PASSES) {
+  while ((calm < 2 || n < MIN_WARM_PASSES) && n < (quick ? 1 : MAX_WARM_PASSES)) {
     const t = side.pass();
     n++;
     calm = t < best * 0.95 ? 0 : calm + 1;
@@ -162,6 +162,7 @@ function warmUp(side: Side): void {
 }
 
 async function jsSide(
+  quick: boolean,
   name: string,
   role: 'memkit' | 'peer',
   s: Script,
@@ -171,7 +172,7 @@ async function jsSide(
   const a = await make();
   const loop = makeLoop();
   const addr = new Float64Array(s.ids);
-  const repeats = repeatsOf(s);
+  const repeats = repeatsOf(s, quick);
   let sink = 0;
   const side: Side = {
     name,
@@ -190,7 +191,7 @@ async function jsSide(
       return dt;
     },
   };
-  warmUp(side); // the first pass also lays the heap out
+  warmUp(side, quick); // the first pass also lays the heap out
   return side;
 }
 
@@ -202,10 +203,10 @@ async function jsSide(
  * writes), and the drift that rotating the order cancels is the JavaScript
  * sides'. pass() hands those times out in order.
  */
-function glibcSide(s: Script, bin: string, rounds: number): Side {
+function glibcSide(s: Script, bin: string, rounds: number, quick: boolean): Side {
   const file = writeScript(s);
   const u = spawnSync(bin, [file, 'util'], { encoding: 'utf8' });
-  const repeats = repeatsOf(s);
+  const repeats = repeatsOf(s, quick);
   // One warm-up pass, then rounds x repeats timed passes of the script, one line each (ns).
   const r = spawnSync(bin, [file, 'time', String(rounds * repeats)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`glibc-replay failed: ${r.stderr}`);
@@ -234,14 +235,19 @@ export function heapBytes(s: Script): number {
  * Replays `s` side by side through Kmalloc, TLSF-in-wasm and (with gcc)
  * glibc, `rounds` rounds; returns the case as the harness reports cases.
  */
-export async function replaySideBySide(s: Script, rounds: number, kmallocOptions: object = {}): Promise<CaseResult> {
+export async function replaySideBySide(
+  s: Script,
+  rounds: number,
+  kmallocOptions: object = {},
+  quick = false,
+): Promise<CaseResult> {
   const bytes = heapBytes(s);
   const sides: Side[] = [
-    await jsSide(KMALLOC, 'memkit', s, () => new Kmalloc({ bytes, maxBytes: 2 ** 31, ...kmallocOptions })),
-    await jsSide(TLSF, 'peer', s, () => createTlsfAllocator(bytes)),
+    await jsSide(quick, KMALLOC, 'memkit', s, () => new Kmalloc({ bytes, maxBytes: 2 ** 31, ...kmallocOptions })),
+    await jsSide(quick, TLSF, 'peer', s, () => createTlsfAllocator(bytes)),
   ];
   const bin = buildGlibc();
-  if (bin !== null) sides.push(glibcSide(s, bin, rounds));
+  if (bin !== null) sides.push(glibcSide(s, bin, rounds, quick));
   const secs: number[][] = sides.map(() => []);
   const bestCpu = sides.map(() => Infinity);
   for (let r = 0; r < rounds; r++) {
@@ -251,7 +257,7 @@ export async function replaySideBySide(s: Script, rounds: number, kmallocOptions
       bestCpu[i] = Math.min(bestCpu[i]!, sides[i]!.cpu);
     }
   }
-  const ops = s.kind.length * repeatsOf(s);
+  const ops = s.kind.length * repeatsOf(s, quick);
   const rate = secs.map((xs) => xs.map((t) => ops / t));
   const ratio = (a: number, b: number): number[] => rate[a]!.map((x, r) => x / rate[b]![r]!);
   const rows: RowResult[] = sides.map((side, i) => ({
