@@ -189,6 +189,13 @@ export interface BtRow {
   maxPauseMs: number;
   /** 99th percentile of all pauses of all rounds, ms. */
   p99PauseMs: number;
+  /**
+   * The longest pause without the V8 garbage collections that ran inside it
+   * (ManagedHeap rows; for V8's row the same as maxPauseMs), ms. See ownPauses.
+   */
+  maxOwnPauseMs: number;
+  /** The V8 collection time inside the pause that maxPauseMs is, ms. */
+  v8InMaxPauseMs: number;
   /** Pauses per run (median). */
   pauses: number;
   /** V8 time ÷ this time, median over rounds (1 = as fast as V8). */
@@ -214,7 +221,8 @@ export interface BtResult {
 
 interface Contender {
   name: string;
-  run(): { out: string[]; pauses: number[] };
+  /** pauses: each collector entry's ms; ends: performance.now() as each ended. */
+  run(): { out: string[]; pauses: number[]; ends: number[] };
 }
 
 /** V8's GC events (start time, duration), collected for the whole run. */
@@ -224,9 +232,17 @@ let v8Observer: PerformanceObserver | null = null;
 function contenders(maxDepth: number): Contender[] {
   const heapRun = (incremental: boolean, style: 'root' | 'stack') => () => {
     const pauses: number[] = [];
-    const heap = new ManagedHeap({ bytes: heapBytes(maxDepth), incremental, onPause: (ms) => pauses.push(ms) });
+    const ends: number[] = [];
+    const heap = new ManagedHeap({
+      bytes: heapBytes(maxDepth),
+      incremental,
+      onPause: (ms) => {
+        ends.push(performance.now());
+        pauses.push(ms);
+      },
+    });
     const out = binaryTreesHeap(heap, maxDepth, style);
-    return { out, pauses };
+    return { out, pauses, ends };
   };
   return [
     {
@@ -234,13 +250,39 @@ function contenders(maxDepth: number): Contender[] {
       run: () => {
         // GC entries arrive asynchronously: the caller picks this run's by time.
         const out = binaryTreesJs(maxDepth);
-        return { out, pauses: [] };
+        return { out, pauses: [], ends: [] };
       },
     },
     { name: 'ManagedHeap root() style, stop-the-world', run: heapRun(false, 'root') },
     { name: 'ManagedHeap root() style, incremental', run: heapRun(true, 'root') },
     { name: 'ManagedHeap pushRoot style, stop-the-world', run: heapRun(false, 'stack') },
   ];
+}
+
+/**
+ * Each pause less the V8 collections that ran inside it. A collector step
+ * that allocates a JavaScript object (performance.now() returns a fresh heap
+ * number on Node 20) is, in this program, the only code that allocates any:
+ * the tree code allocates none (the handles are escape-analysed away). So
+ * V8's incremental marking of its own heap advances, and finishes with its
+ * atomic pause, inside our steps (seen with `perf record -e
+ * sched:sched_switch --call-graph dwarf`: MarkCompactCollector::CollectGarbage
+ * under a step, once a round, when a new heap's 64 MiB ArrayBuffer is
+ * external memory pressure). Those milliseconds are V8's, and its row shows
+ * them as its own pauses too; both figures are printed.
+ */
+function ownPauses(pauses: number[], ends: number[], gc: Array<[number, number]>): { own: number[]; v8: number[] } {
+  const own: number[] = [];
+  const v8: number[] = [];
+  for (let i = 0; i < pauses.length; i++) {
+    const e = ends[i]!;
+    const s = e - pauses[i]!;
+    let inside = 0;
+    for (const [gs, gd] of gc) inside += Math.max(0, Math.min(e, gs + gd) - Math.max(s, gs));
+    own.push(Math.max(0, pauses[i]! - inside));
+    v8.push(inside);
+  }
+  return { own, v8 };
 }
 
 const cpuMs = (): number => {
@@ -260,6 +302,8 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
   const times: number[][] = cs.map(() => []);
   const cpus: number[][] = cs.map(() => []);
   const pauses: number[][] = cs.map(() => []);
+  const ownPause: number[][] = cs.map(() => []);
+  const v8Inside: number[][] = cs.map(() => []);
   const pauseCounts: number[][] = cs.map(() => []);
   let output: string[] = [];
   let identical = true;
@@ -285,9 +329,12 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
       times[i]!.push(t1 - t0);
       cpus[i]!.push(cpuMs() - c0);
       await new Promise((resolve) => setTimeout(resolve, 5)); // let V8's gc entries arrive
-      const own = i === 0 ? v8Gc.filter(([start]) => start >= t0 && start <= t1).map(([, ms]) => ms) : res.pauses;
-      pauses[i]!.push(...own);
-      pauseCounts[i]!.push(own.length);
+      const ps = i === 0 ? v8Gc.filter(([start]) => start >= t0 && start <= t1).map(([, ms]) => ms) : res.pauses;
+      pauses[i]!.push(...ps);
+      pauseCounts[i]!.push(ps.length);
+      const split = i === 0 ? { own: ps, v8: ps.map(() => 0) } : ownPauses(res.pauses, res.ends, v8Gc);
+      ownPause[i]!.push(...split.own);
+      v8Inside[i]!.push(...split.v8);
       if (output.length === 0) output = res.out;
       else if (res.out.join('\n') !== output.join('\n')) identical = false;
     }
@@ -299,11 +346,14 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
     );
   const rows = cs.map((c, i): BtRow => {
     const sorted = [...pauses[i]!].sort((a, b) => a - b);
+    const maxAt = pauses[i]!.indexOf(sorted.length === 0 ? 0 : sorted[sorted.length - 1]!);
     return {
       name: c.name,
       medianMs: med(times[i]!),
       maxPauseMs: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
       p99PauseMs: quantile(sorted, 0.99),
+      maxOwnPauseMs: Math.max(0, ...ownPause[i]!),
+      v8InMaxPauseMs: maxAt < 0 ? 0 : v8Inside[i]![maxAt]!,
       pauses: med(pauseCounts[i]!),
       speedVsV8: med(times[0]!.map((t, r) => t / times[i]![r]!)),
       cpuVsV8: med(cpus[0]!.map((t, r) => t / cpus[i]![r]!)),
@@ -324,6 +374,7 @@ export function formatBinaryTrees(r: BtResult): string {
     'row ÷ V8 (CPU time)',
     'pauses/run',
     'max pause ms',
+    'max without V8 GC inside',
     'p99 pause ms',
   ];
   const body = r.rows.map((row) => [
@@ -333,6 +384,7 @@ export function formatBinaryTrees(r: BtResult): string {
     formatRatio(1 / row.cpuVsV8),
     String(row.pauses),
     row.maxPauseMs.toFixed(2),
+    row.maxOwnPauseMs.toFixed(2),
     row.p99PauseMs.toFixed(2),
   ]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j]!.length)));
@@ -347,11 +399,14 @@ export function formatBinaryTrees(r: BtResult): string {
       `${r.maxDepth >= 16 ? (1 / stw.speedVsV8 <= 1.5 ? 'MET' : 'NOT MET') : '(depth < 16: not judged)'}`,
   );
   lines.push(
-    `goal: incremental max pause < 1 ms: ${inc.maxPauseMs.toFixed(2)} ms ${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'}` +
-      ` (in the warm-up's first run, cold code: ${r.coldMaxPauseMs.toFixed(2)} ms)`,
+    `goal: incremental max pause < 1 ms: the collector's own ${inc.maxOwnPauseMs.toFixed(2)} ms ` +
+      `${inc.maxOwnPauseMs < 1 ? 'MET' : 'NOT MET'}; as measured ${inc.maxPauseMs.toFixed(2)} ms ` +
+      `${inc.maxPauseMs < 1 ? 'MET' : 'NOT MET'} (V8's own collections inside that step: ${inc.v8InMaxPauseMs.toFixed(2)} ms; ` +
+      `the warm-up's first run, cold code: ${r.coldMaxPauseMs.toFixed(2)} ms)`,
   );
   lines.push('(V8 pauses: its GC events from PerformanceObserver, some of them concurrent with the program;');
-  lines.push(' ManagedHeap pauses: each collector entry, a whole collection or one incremental step)');
+  lines.push(' ManagedHeap pauses: each collector entry, a whole collection or one incremental step;');
+  lines.push(' "without V8 GC inside": less the V8 collections that ran within it, which are V8\'s: see ownPauses)');
   return lines.join('\n');
 }
 
