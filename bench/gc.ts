@@ -271,7 +271,11 @@ function contenders(maxDepth: number): Contender[] {
  * external memory pressure). Those milliseconds are V8's, and its row shows
  * them as its own pauses too; both figures are printed.
  */
-function ownPauses(pauses: number[], ends: number[], gc: Array<[number, number]>): { own: number[]; v8: number[] } {
+export function ownPauses(
+  pauses: number[],
+  ends: number[],
+  gc: Array<[number, number]>,
+): { own: number[]; v8: number[] } {
   const own: number[] = [];
   const v8: number[] = [];
   for (let i = 0; i < pauses.length; i++) {

@@ -148,7 +148,7 @@ export function repeatsOf(s: Script, quick = false): number {
  * 2 to 5, the pass time falling from 29 to 7 ms), and a long-running
  * program runs them optimized. Every side gets the same rule.
  */
-function warmUp(side: Side, quick: boolean): void {
+export function warmUp(side: Pick<Side, 'pass' | 'warmPasses'>, quick: boolean): void {
   let best = Infinity;
   let calm = 0;
   let n = 0;

@@ -82,3 +82,44 @@ describe('bench harness', () => {
     }
   });
 });
+
+describe('bench/gc.ts ownPauses: a pause less the V8 collections inside it', () => {
+  it('subtracts only the overlap, and never goes below zero', async () => {
+    const { ownPauses } = await import('../../bench/gc.js');
+    // Pauses [9, 10], [19, 21], [29.5, 30]; V8 collections [9.5, 10.5], [18, 20], [29, 31].
+    const { own, v8 } = ownPauses(
+      [1, 2, 0.5],
+      [10, 21, 30],
+      [
+        [9.5, 1],
+        [18, 2],
+        [29, 2],
+        [50, 5],
+      ],
+    );
+    expect(v8.map((x) => +x.toFixed(9))).toEqual([0.5, 1, 0.5]);
+    expect(own.map((x) => +x.toFixed(9))).toEqual([0.5, 1, 0]);
+  });
+});
+
+describe('bench/replay.ts warmUp: passes until the speed stops improving', () => {
+  const side = (times: number[]) => {
+    let i = 0;
+    return { warmPasses: 0, pass: () => times[Math.min(i++, times.length - 1)]! };
+  };
+  it('runs at least 4 passes, then stops after two that are no faster than 0.95x the best before', async () => {
+    const { warmUp } = await import('../../bench/replay.js');
+    const steady = side([10, 10, 10, 10, 10, 10]);
+    warmUp(steady, false);
+    expect(steady.warmPasses).toBe(4);
+    const improving = side([100, 50, 30, 20, 12, 8, 7.9, 7.8, 7.9]);
+    warmUp(improving, false);
+    expect(improving.warmPasses).toBe(8); // 8 -> 7.9 -> 7.8: two passes within 5% of the best
+    const never = side(Array.from({ length: 30 }, (_, k) => 100 * 0.9 ** k));
+    warmUp(never, false);
+    expect(never.warmPasses).toBe(12);
+    const quick = side([10, 5, 1]);
+    warmUp(quick, true);
+    expect(quick.warmPasses).toBe(1);
+  });
+});
