@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../src/index.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
 import { controlBytes } from './ring.js';
+import { WARM_UP } from './workers.js';
 
 const WINDOW = 256;
 const HEAP = 64 << 20;
@@ -57,7 +58,7 @@ function singleThreaded(layer: Layer, ops: number): number {
       win[s] = p;
     }
   };
-  loop(Math.min(ops, 100_000));
+  loop(Math.min(ops, WARM_UP)); // as long as each worker warms up (bench/workers.ts says why)
   const t0 = performance.now();
   loop(ops);
   const ms = performance.now() - t0;

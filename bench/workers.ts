@@ -200,30 +200,54 @@ function inProcess(
   };
 }
 
+/** memkit()'s settings beyond the workload and the worker count. */
+interface RunOptions {
+  /** Sizes are minSize .. maxSize (default 16 .. 512 B). */
+  maxSize?: number;
+  minSize?: number;
+  /** Kmalloc options of the heap (default MEMKIT_KMALLOC_OPTIONS). */
+  options?: object;
+  /** Runs once every worker has warmed up, just before the go (bench/workers/solo.ts waits there for its parent's go). */
+  beforeStart?: () => Promise<void>;
+  /** A heap of its own for each worker (in this one process) instead of one heap for all. */
+  heapEach?: boolean;
+}
+
+/** A new shared Kmalloc heap; returns its buffer. */
+function newHeap(options: object): SharedArrayBuffer {
+  const memory = Memory.create({ bytes: HEAP, shared: true });
+  new Kmalloc({ memory, ...options });
+  return memory.buffer as SharedArrayBuffer;
+}
+
 /**
  * One run: a shared Kmalloc heap, `workers` workers on it (bench/workers/worker.ts),
- * timed from the go signal to the last worker's end. `beforeStart` runs once
- * every worker has warmed up, just before the go (bench/workers/solo.ts waits
- * there for its parent's go).
+ * timed from the go signal to the last worker's end.
  */
 export async function memkit(
   mode: 'local' | 'pc' | 'spin',
   workers: number,
   ops: number,
   global: boolean,
-  maxSize = 512,
-  options: object = KMALLOC_OPTIONS,
-  minSize = 16,
-  beforeStart?: () => Promise<void>,
+  run: RunOptions = {},
 ): Promise<Rate> {
-  const memory = Memory.create({ bytes: HEAP, shared: true });
-  new Kmalloc({ memory, ...options });
+  const { maxSize = 512, minSize = 16, options = KMALLOC_OPTIONS, beforeStart, heapEach = false } = run;
+  const shared = newHeap(options);
   const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' || mode === 'spin' ? mode : index % 2 === 0 ? 'producer' : 'consumer';
     return new Worker(new URL('./workers/worker.mjs', import.meta.url), {
-      workerData: { heap: memory.buffer, control, mode: role, index, ops, global, maxSize, minSize },
+      workerData: {
+        heap: heapEach && index > 0 ? newHeap(options) : shared,
+        control,
+        mode: role,
+        index,
+        ops,
+        global,
+        maxSize,
+        minSize,
+      },
     });
   });
   const ready = ws.map(
@@ -293,8 +317,8 @@ async function medium(bin: string | null, ops: number, reps: number): Promise<Ro
     const w: Rate[] = [];
     const c: Rate[] = [];
     for (let r = 0; r < reps; r++) {
-      m.push(await memkit('local', n, ops, false, MEDIUM_MAX, narrow));
-      w.push(await memkit('local', n, ops, false, MEDIUM_MAX));
+      m.push(await memkit('local', n, ops, false, { maxSize: MEDIUM_MAX, options: narrow }));
+      w.push(await memkit('local', n, ops, false, { maxSize: MEDIUM_MAX }));
       if (bin !== null) c.push(glibc(bin, 'local', n, ops * 4, MEDIUM_MAX));
     }
     const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
@@ -325,15 +349,11 @@ async function ceiling(bin: string | null, ops: number, reps: number): Promise<R
     rows.push(rowOf(SPIN, 'JS workers', n, js));
     if (bin !== null) rows.push(rowOf(SPIN, 'C threads', n, c));
   }
-  for (const n of [1, 2]) {
-    const ps: Rate[] = [];
-    for (let r = 0; r < reps; r++) ps.push(await processes(n, ops));
-    rows.push(rowOf('thread-local', PROCESSES, n, ps));
-  }
   return rows;
 }
 
 const PROCESSES = 'memkit Kmalloc, one process each, unshared heaps';
+const HEAP_EACH = 'memkit Kmalloc, a heap per worker, one process';
 
 /**
  * The thread-local workload in `n` separate processes at once, each with a
@@ -384,8 +404,8 @@ async function tlsf(ops: number, reps: number): Promise<Row[]> {
     const m: Rate[] = [];
     const g: Rate[] = [];
     for (let r = 0; r < reps; r++) {
-      m.push(await memkit('local', n, ops, false, TLSF_MAX, KMALLOC_OPTIONS, TLSF_MIN));
-      g.push(await memkit('local', n, ops, true, TLSF_MAX, KMALLOC_OPTIONS, TLSF_MIN));
+      m.push(await memkit('local', n, ops, false, { maxSize: TLSF_MAX, minSize: TLSF_MIN }));
+      g.push(await memkit('local', n, ops, true, { maxSize: TLSF_MAX, minSize: TLSF_MIN }));
     }
     rows.push(rowOf(workload, PER_WORKER, n, m), rowOf(workload, GLOBAL_LOCK, n, g));
   }
@@ -433,6 +453,11 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     opsPerSec: st,
     opsPerCpuSec: median(sts.map((r) => r.cpu)),
   });
+  /**
+   * Per repetition, thread-local, 2 workers: one heap ÷ a heap each (one process), a heap
+   * each ÷ two processes, one heap ÷ two processes.
+   */
+  let sameMoment: number[][] = [];
   // MEMKIT_WORKLOADS=pc (or local, medium, tlsf) runs one workload only.
   const workloads = (['local', 'pc', 'medium', 'tlsf', 'ceiling'] as const).filter(
     (w) => (process.env.MEMKIT_WORKLOADS ?? w) === w,
@@ -457,14 +482,27 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       const m: Rate[] = [];
       const g: Rate[] = [];
       const c: Rate[] = [];
+      // Thread-local, 1 and 2 workers: the same loop in as many processes that share nothing
+      // runs in each repetition too, so the two are measured moments apart (processes()).
+      // With 2 workers, also a heap per worker in this process: heap sharing's own cost.
+      const ps: Rate[] = [];
+      const he: Rate[] = [];
+      const withProcesses = mode === 'local' && n <= 2;
       for (let r = 0; r < reps; r++) {
         m.push(await memkit(mode, n, ops, false));
         g.push(await memkit(mode, n, ops, true));
         if (bin !== null) c.push(glibc(bin, mode, n, ops * 4));
+        if (withProcesses) ps.push(await processes(n, ops));
+        if (withProcesses && n === 2) he.push(await memkit(mode, n, ops, false, { heapEach: true }));
       }
       const row = (contender: string, rs: Rate[]): Row => rowOf(workload, contender, n, rs);
       rows.push(row(PER_WORKER, m), row(GLOBAL_LOCK, g));
       if (bin !== null) rows.push(row(GLIBC, c));
+      if (withProcesses) rows.push(row(PROCESSES, ps));
+      if (he.length > 0) {
+        rows.push(row(HEAP_EACH, he));
+        sameMoment = m.map((x, r) => [x.wall / he[r]!.wall, he[r]!.wall / ps[r]!.wall, x.wall / ps[r]!.wall]);
+      }
     }
   }
   if (bin === null) console.log('(no gcc: the glibc rows are skipped)');
@@ -478,7 +516,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   for (const r of rows) {
     const fp = r.footprint === undefined ? '' : (r.footprint / 2 ** 20).toFixed(1);
     console.log(
-      `| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x | ${(r.opsPerCpuSec / 1e6).toFixed(2)} | ${fp} |`,
+      `| ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${Number.isNaN(one(r.contender, r.workload)) ? '-' : `${(r.opsPerSec / one(r.contender, r.workload)).toFixed(2)}x`} | ${(r.opsPerCpuSec / 1e6).toFixed(2)} | ${fp} |`,
     );
   }
   // On a machine other processes keep busy, the workers do not get a core each and wall-clock
@@ -502,9 +540,19 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const ceil = (c: string): string => (at(c, SPIN, 2) / at(c, SPIN, 1)).toFixed(2);
   if (!Number.isNaN(at('JS workers', SPIN, 1)))
     console.log(
-      `  the machine's ceiling, 2 / 1 on the same loop with no allocator: JS workers ${ceil('JS workers')}x, C threads ${ceil('C threads')}x;\n` +
-        `  the thread-local loop in two processes, an unshared heap each: ${(at(PROCESSES, 'thread-local', 2) / at(PROCESSES, 'thread-local', 1)).toFixed(2)}x`,
+      `  the machine's ceiling, 2 / 1 on the same loop with no allocator: JS workers ${ceil('JS workers')}x, C threads ${ceil('C threads')}x`,
     );
+  if (sameMoment.length > 0) {
+    const col = (j: number): string => {
+      const xs = sameMoment.map((x) => x[j]!);
+      return `${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(2)).join(' ')})`;
+    };
+    console.log(
+      `  the same loop in two processes, a heap each, 2 / 1: ${(at(PROCESSES, 'thread-local', 2) / at(PROCESSES, 'thread-local', 1)).toFixed(2)}x\n` +
+        `  2 workers, repetition by repetition (median, then each): one shared heap ÷ a heap per worker in one process ${col(0)};\n` +
+        `  a heap per worker in one process ÷ two processes ${col(1)}; one shared heap ÷ two processes ${col(2)}`,
+    );
+  }
   for (const n of [2, 4])
     goal(
       `producer/consumer, ${n} workers, per-worker / global lock`,

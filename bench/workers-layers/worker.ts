@@ -11,10 +11,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../../src/index.js';
 import { lock, unlock } from '../../src/memory/lock.js';
 import { consume, produce } from '../ring.js';
+import { WARM_UP } from '../workers.js';
 
 export const WINDOW = 256;
 /** Untimed ops before the timed run: enough for V8 to finish compiling the loop and its callees. */
-export const WARM_UP = 1_000_000;
 const GLOBAL = 1;
 
 const { heap, control, layer, mode, index, ops, global } = workerData as {

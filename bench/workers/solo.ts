@@ -21,6 +21,6 @@ const go = (): Promise<void> =>
     process.once('message', () => resolve());
     send('ready');
   });
-const rate = await memkit('local', 1, ops, false, 512, {}, 16, go);
+const rate = await memkit('local', 1, ops, false, { options: {}, beforeStart: go });
 send(rate);
 process.disconnect();
