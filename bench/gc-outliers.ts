@@ -12,7 +12,11 @@
  * work on the main thread (ours, or V8's: a deopt, a code install, a GC).
  * The process's minor page faults in the same window are counted too (a
  * fresh page touched for the first time costs a fault and its zeroing).
- * V8's own GCs are listed from a `PerformanceObserver`.
+ * V8's own GCs are listed from a `PerformanceObserver`. Mind the observer
+ * effect: this onPause callback allocates (heap.stats(), resourceUsage()), so
+ * V8's own collections tend to run in it, outside the step, where without it
+ * they run inside a step (a step is then the only code that allocates: see
+ * docs/gc.md, seventh session, and bench/gc.ts's ownPauses).
  *
  * `npx tsx bench/gc-outliers.ts [depth=16] [rounds=3] [limit=0.5]`. With
  * `live` as a fourth argument each long step is also printed as it ends, so
