@@ -7,6 +7,11 @@
  * gcc when there is one). Prints total ops/s (allocs + frees) and the scaling
  * against the smallest run. The single-threaded row is the same loop on a
  * non-shared heap in this thread: what the concurrency machinery costs.
+ * With 1 and 2 workers the thread-local workload also runs, in each
+ * repetition, in as many separate processes with a heap each (processes())
+ * and, with 2, as two workers with a heap each in this process: what the
+ * machine gives copies of the loop that share nothing, measured moments
+ * apart from the shared heap.
  * The producer/consumer workload runs in pairs: 2 and 4 workers. A third
  * workload, thread-local with sizes 16 B .. 4 KiB, sets a shared heap with
  * maxClass 512 (sizes above it in the TLSF tier, under the heap lock) beside
@@ -359,8 +364,9 @@ const HEAP_EACH = 'memkit Kmalloc, a heap per worker, one process';
  * The thread-local workload in `n` separate processes at once, each with a
  * heap of its own and one worker on it (bench/workers/solo.ts): nothing is
  * shared between them, not a heap, not a V8 instance, so their scaling is
- * what this machine gives two copies of the loop, the ceiling of the shared
- * heap's. The processes warm up, then start together on their parent's go
+ * what this machine gives two copies of the loop that share nothing (on this
+ * VM it swings from run to run as much as the shared heap's does). The
+ * processes warm up, then start together on their parent's go
  * (IPC messages); the rate is all their ops over the slowest one's time.
  */
 async function processes(n: number, ops: number): Promise<Rate> {
