@@ -197,11 +197,12 @@ async function jsSide(
 
 /**
  * The native side. Its passes are all timed in one run of the native
- * program, before the JavaScript rounds: a process spawned between two
- * JavaScript passes would fork this one (fork write-protects every page of
- * the parent, so the next pass takes a fault on each page of its heap it
- * writes), and the drift that rotating the order cancels is the JavaScript
- * sides'. pass() hands those times out in order.
+ * program, before the JavaScript rounds, so that no process is created
+ * between two JavaScript passes (where a fork may write-protect this
+ * process's pages for the next pass to fault back: a scratch test with a
+ * spawn between passes was too noisy to say by how much), and because the
+ * drift that rotating the order cancels is the JavaScript sides'. pass()
+ * hands those times out in order.
  */
 function glibcSide(s: Script, bin: string, rounds: number, quick: boolean): Side {
   const file = writeScript(s);
