@@ -144,8 +144,9 @@ export function repeatsOf(s: Script, quick = false): number {
  * enough for a JavaScript allocator: V8 compiles its rarely taken paths
  * (a new page, a page given back, realloc's moves) only after enough calls
  * of each, over the first few million ops (`node --trace-opt` on gcc-cc1:
- * `allocSmall`, `newPage`, `releasePage`, `shrinkSpare` optimized in passes
- * 2 to 5, the pass time falling from 29 to 7 ms), and a long-running
+ * `allocSmall`, `newPage`, `releasePage`, `shrinkSpare` optimized in the
+ * third to the fourth pass, `freeRest` in the seventh, the pass time falling
+ * from 29-41 ms to 7 ms), and a long-running
  * program runs them optimized. Every side gets the same rule.
  */
 export function warmUp(side: Pick<Side, 'pass' | 'warmPasses'>, quick: boolean): void {
