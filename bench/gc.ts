@@ -350,14 +350,15 @@ export async function measureBinaryTrees(maxDepth: number, rounds: number): Prom
     );
   const rows = cs.map((c, i): BtRow => {
     const sorted = [...pauses[i]!].sort((a, b) => a - b);
-    const maxAt = pauses[i]!.indexOf(sorted.length === 0 ? 0 : sorted[sorted.length - 1]!);
+    const maxPauseMs = sorted.at(-1) ?? 0;
+    const maxAt = pauses[i]!.indexOf(maxPauseMs); // -1 with no pause
     return {
       name: c.name,
       medianMs: med(times[i]!),
-      maxPauseMs: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
+      maxPauseMs,
       p99PauseMs: quantile(sorted, 0.99),
       maxOwnPauseMs: Math.max(0, ...ownPause[i]!),
-      v8InMaxPauseMs: maxAt < 0 ? 0 : v8Inside[i]![maxAt]!,
+      v8InMaxPauseMs: v8Inside[i]![maxAt] ?? 0,
       pauses: med(pauseCounts[i]!),
       speedVsV8: med(times[0]!.map((t, r) => t / times[i]![r]!)),
       cpuVsV8: med(cpus[0]!.map((t, r) => t / cpus[i]![r]!)),

@@ -14,7 +14,6 @@ import { consume, produce } from '../ring.js';
 import { WARM_UP } from '../workers.js';
 
 export const WINDOW = 256;
-/** Untimed ops before the timed run: enough for V8 to finish compiling the loop and its callees. */
 const GLOBAL = 1;
 
 const { heap, control, layer, mode, index, ops, global } = workerData as {

@@ -1,5 +1,5 @@
 /**
- * A child process of `npm run bench -- workers` (its processes() ceiling):
+ * A child process of `npm run bench -- workers` (its processes() contender):
  * one shared Kmalloc heap with one worker on it, the thread-local workload,
  * as one run of bench/workers.ts's memkit() with one worker. It tells its
  * parent when the worker has warmed up, starts on the parent's go, and sends

@@ -99,6 +99,17 @@ describe('bench/gc.ts ownPauses: a pause less the V8 collections inside it', () 
     );
     expect(v8.map((x) => +x.toFixed(9))).toEqual([0.5, 1, 0.5]);
     expect(own.map((x) => +x.toFixed(9))).toEqual([0.5, 1, 0]);
+    // Two V8 entries that overlap each other inside one pause sum past it: the pause's own part stays 0.
+    const twice = ownPauses(
+      [1],
+      [10],
+      [
+        [9, 1],
+        [9.2, 0.8],
+      ],
+    );
+    expect(twice.v8[0]).toBeCloseTo(1.8, 9);
+    expect(twice.own).toEqual([0]);
   });
 });
 
