@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { HeapCorruptionError, hex } from '../errors/index.js';
 import { markCurrentRuns, releaseCurrent, trimPool } from './blocks.js';
 import type { HeapState } from './state.js';
 import { CLASS_SIZES } from './layout.js';
@@ -182,6 +183,9 @@ export function drainMark(st: HeapState, budget: number): number {
         const scan = (info >>> SCAN_SHIFT) & 0xff;
         if (scan === SCAN_TABLE) {
           // The type table: ref offsets anywhere, and weak fields to remember.
+          // A type id no type has (a damaged header) would read the table's
+          // neighbours as a ref count: refused, not looped over.
+          if ((info & TYPE_MASK) >= st.typeMeta.length) throw damaged(a, info);
           const t = st.typeWord(a);
           const m = u32[t + T_NREFS]!;
           const first = (u32[s + S_REFOFFS]! >>> 2) + u32[t + T_REFS]!;
@@ -196,6 +200,7 @@ export function drainMark(st: HeapState, budget: number): number {
           // More refs than the stack has room for: grow it, or (no room in
           // the heap) shade them one by one (an overflow is recorded then).
           const n = scan === SCAN_ARRAY ? u32[w + H_LEN]! : scan;
+          if (n > (u32.length - w) >>> 0) throw damaged(a, info); // more elements than the memory holds
           if (st.growTable(S_MSTACK, S_MCAP, 4, u32[s + S_MTOP]! + n + 1)) {
             st.pushMark(a);
           } else {
@@ -223,6 +228,14 @@ export function drainMark(st: HeapState, budget: number): number {
       });
     });
   }
+}
+
+/** The error for a gray object whose header cannot be right (a damaged buffer). */
+function damaged(a: number, info: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `ManagedHeap: the object at ${hex(a)} has a damaged header (${hex(info)}): damaged buffer`,
+    a,
+  );
 }
 
 /** The stack height markLoop left (an out-parameter, read right after the call). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { HeapCorruptionError, hex } from '../errors/index.js';
 import type { HeapState } from './state.js';
 import { forEachRef } from './collector.js';
 import {
@@ -22,6 +23,7 @@ import {
   S_SSTACK,
   S_STOP,
   TYPE_MASK,
+  T_SIZE,
 } from './layout.js';
 
 /** A node of {@link HeapGraph}. */
@@ -67,6 +69,15 @@ export interface HeapGraph {
   roots: GraphRoot[];
 }
 
+/** The error for an object whose header names no type, or a length past the memory's end (a damaged buffer). */
+export function damagedHeader(heap: HeapState, a: number): HeapCorruptionError {
+  return new HeapCorruptionError(
+    `ManagedHeap: the header of the object at ${hex(a)} is damaged (${hex(heap.v.u32[a >>> 2]!)}, ` +
+      `length word ${heap.v.u32[(a >>> 2) + 1]!}): damaged buffer`,
+    a,
+  );
+}
+
 /** `heap.graph()`. */
 export function heapGraph(heap: HeapState): HeapGraph {
   heap.sync();
@@ -78,12 +89,20 @@ export function heapGraph(heap: HeapState): HeapGraph {
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
   heap.forEachObject((a) => {
-    const meta = heap.typeMeta[u32()[a >>> 2]! & TYPE_MASK]!;
+    const meta = heap.typeMeta[u32()[a >>> 2]! & TYPE_MASK];
+    if (meta === undefined) throw damagedHeader(heap, a);
+    // An array length past the memory's end (a damaged header) would walk a billion elements.
+    if (
+      meta.array &&
+      ARR_HEADER + u32()[(a >>> 2) + H_LEN]! * u32()[heap.typeWord(a) + T_SIZE]! > heap.memory.byteLength - a
+    )
+      throw damagedHeader(heap, a);
+    const size = heap.objectSize(a);
     const marked = (u32()[heap.mb + (a >>> 8)]! & (1 << ((a >>> 3) & 31))) !== 0;
     const node: GraphNode = {
       id: a,
       type: meta.name,
-      size: heap.objectSize(a),
+      size,
       color: phase === 'idle' ? 'black' : !marked ? 'white' : gray.has(a) ? 'gray' : 'black',
     };
     if (meta.array) node.length = u32()[(a >>> 2) + H_LEN]!;

@@ -47,14 +47,22 @@
  *
  * @module
  */
-import { HeapCorruptionError, InvalidArgumentError, OutOfMemoryError, hex } from '../errors/index.js';
+import {
+  HeapCorruptionError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+  hex,
+} from '../errors/index.js';
 import { Kmalloc } from '../kmalloc/index.js';
 import { HeaderSlot, hasHeader, readSlot, writeSlot } from '../memory/header.js';
 import { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
 import { trimPool } from './blocks.js';
 import { WHOLE, collectAll, collectStep } from './collector.js';
-import { heapGraph, type HeapGraph } from './graph.js';
+import { damagedHeader, heapGraph, type HeapGraph } from './graph.js';
 import {
   CLASS_SIZES,
   CLASS_WORDS,
@@ -199,6 +207,75 @@ const MIN_TABLE = 64;
 /** Writer tokens: one per ManagedHeap made in this thread, never 0. */
 let nextOwner = (Math.random() * 0x7fffffff) | 0 || 1;
 
+/** The collector's options (the constructor's, less `bytes`, `maxBytes` and `backend`; attach's `options`). */
+const COLLECTOR_OPTIONS = [
+  'incremental',
+  'minThreshold',
+  'growthFactor',
+  'stepBytes',
+  'stepBudget',
+  'autoCollect',
+  'debug',
+  'onPause',
+  'onLeakedRoot',
+  'onFinalizerError',
+] as const;
+
+/**
+ * Checks the collector's options (`what` names them in errors): an object
+ * naming no unknown option, each option of its type and range, before
+ * anything is allocated or written. Nothing is coerced: a string
+ * threshold, a truthy number for a flag, a BigInt are refused.
+ */
+function checkCollectorOptions(
+  options: unknown,
+  what: string,
+  known: readonly string[],
+): Omit<ManagedHeapOptions, 'bytes' | 'maxBytes' | 'backend'> {
+  const o = checkOptions(options as object | undefined, what, known) as Record<string, unknown>;
+  const flag = (k: string): void => {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`${what}.${k}`, 'a boolean', o[k]);
+  };
+  const callback = (k: string): void => {
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw argumentError(`${what}.${k}`, 'a function', o[k]);
+  };
+  flag('incremental');
+  flag('autoCollect');
+  if (o.minThreshold !== undefined) checkInteger(o.minThreshold, `${what}.minThreshold`, 0, 2 ** 53);
+  if (o.stepBytes !== undefined) checkInteger(o.stepBytes, `${what}.stepBytes`, 1, 2 ** 53);
+  const g = o.growthFactor;
+  if (g !== undefined && !(typeof g === 'number' && Number.isFinite(g) && g >= 0))
+    throw argumentError(`${what}.growthFactor`, 'a finite number >= 0', g);
+  // As step(budget): any positive number (Infinity: a whole cycle).
+  const b = o.stepBudget;
+  if (b !== undefined && !(typeof b === 'number' && b > 0))
+    throw argumentError(`${what}.stepBudget`, 'a positive number', b);
+  if (o.debug !== undefined) {
+    const d = checkOptions(o.debug as ManagedHeapDebug, `${what}.debug`, ['rootLeaks']);
+    if (d.rootLeaks !== undefined && typeof d.rootLeaks !== 'boolean')
+      throw argumentError(`${what}.debug.rootLeaks`, 'a boolean', d.rootLeaks);
+  }
+  callback('onPause');
+  callback('onLeakedRoot');
+  callback('onFinalizerError');
+  return o;
+}
+
+/** Checks a `backend` option: an allocator over a memkit Memory (GcBackend). */
+function checkBackend(b: unknown, what: string): void {
+  if (b === undefined) return;
+  const x = b as Partial<GcBackend> | null;
+  if (
+    typeof x !== 'object' ||
+    x === null ||
+    !(x.memory instanceof Memory) ||
+    typeof x.alloc !== 'function' ||
+    typeof x.free !== 'function'
+  ) {
+    throw argumentError(what, 'an allocator over a Memory (alloc, free, memory), such as a Kmalloc', b);
+  }
+}
+
 function resolveConfig(options: ManagedHeapOptions, readOnly: boolean): StateConfig {
   const stepBytes = options.stepBytes ?? 1 << 16;
   return {
@@ -235,6 +312,14 @@ const RESOLVED = Symbol('resolved heap');
 
 /** Lays out a new heap's state over its backend (the constructor's work). */
 function createState(options: ManagedHeapOptions): Resolved {
+  // Every option is checked before the backend is touched (a bad one throws and allocates nothing).
+  checkCollectorOptions(options, 'ManagedHeap options', ['bytes', 'maxBytes', 'backend', ...COLLECTOR_OPTIONS]);
+  checkBackend(options.backend, 'ManagedHeap options.backend');
+  // Their ranges are Kmalloc's to check; null is not "unset" (`??` would read it so).
+  for (const k of ['bytes', 'maxBytes'] as const) {
+    if (options[k] !== undefined && typeof options[k] !== 'number')
+      throw argumentError(`ManagedHeap options.${k}`, 'a number of bytes', options[k]);
+  }
   const backend = options.backend ?? defaultBackend(options);
   const memory = backend.memory;
   memory.sync();
@@ -403,8 +488,12 @@ export class ManagedHeap {
       throw new InvalidArgumentError(`attach: memory must be a Memory (Memory.wrap(buffer)), got ${String(memory)}`);
     if (typeof types !== 'object' || types === null)
       throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
-    if (typeof options !== 'object' || options === null)
-      throw new InvalidArgumentError('attach: options must be an object');
+    if (Array.isArray(types)) throw argumentError('attach: types', 'an object of { finalizer } by type name', types);
+    checkOptions(options, 'attach: options', ['readOnly', 'backend', 'options']);
+    if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean')
+      throw argumentError('attach: options.readOnly', 'a boolean', options.readOnly);
+    checkBackend(options.backend, 'attach: options.backend');
+    checkCollectorOptions(options.options, 'attach: options.options', COLLECTOR_OPTIONS);
     memory.sync();
     const addr = hasHeader(memory) ? readSlot(memory, HeaderSlot.Heap) : 0;
     if (addr === 0 || (addr & 7) !== 0 || addr + STATE_BYTES > memory.byteLength) {
@@ -434,7 +523,18 @@ export class ManagedHeap {
       }
       if (!(memory.buffer instanceof SharedArrayBuffer)) i32[(addr >>> 2) + S_OWNER] = owner;
     }
-    const backend = readOnly ? null : (options.backend ?? Kmalloc.attach(memory));
+    let backend: GcBackend | null = null;
+    if (!readOnly) {
+      try {
+        backend = options.backend ?? Kmalloc.attach(memory);
+      } catch (e) {
+        // No writer after all: give the token back (the heap stays as it was).
+        const i = (addr >>> 2) + S_OWNER;
+        if (memory.buffer instanceof SharedArrayBuffer) Atomics.compareExchange(memory.i32, i, owner, 0);
+        else if (memory.i32[i] === owner) memory.i32[i] = 0;
+        throw e;
+      }
+    }
     const state = new HeapState(memory, backend, addr, resolveConfig(options.options ?? {}, readOnly));
     state.setClassTable(state.word(S_CLASSES) >>> 2, CLASS_SIZES.length);
     state.loadBitmaps();
@@ -552,6 +652,7 @@ export class ManagedHeap {
   }
 
   set incremental(on: boolean) {
+    if (typeof on !== 'boolean') throw argumentError('incremental', 'a boolean', on);
     this.#st.checkWritable('incremental');
     const u32 = this.#st.v.u32;
     const i = this.#st.s + S_FLAGS;
@@ -755,12 +856,14 @@ export class ManagedHeap {
    * sees the globals set before it attached (their names are in the buffer).
    */
   getGlobal(name: string): number {
+    if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
     if (this.#st.backend === null) this.#refresh();
     return getGlobal(this.#st, name);
   }
 
   /** Removes a named global root; returns false if there was none. */
   deleteGlobal(name: string): boolean {
+    if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
     this.#st.checkWritable('deleteGlobal');
     return deleteGlobal(this.#st, name);
   }
@@ -798,7 +901,9 @@ export class ManagedHeap {
     const st = this.#st;
     this.#refresh();
     if (!this.isLive(obj)) throw st.badRef(obj);
-    return st.typeMeta[st.v.u32[obj >>> 2]! & TYPE_MASK]!.name;
+    const meta = st.typeMeta[st.v.u32[obj >>> 2]! & TYPE_MASK];
+    if (meta === undefined) throw damagedHeader(st, obj);
+    return meta.name;
   }
 
   /** Bytes of the live object `obj`, header included (before rounding to a slot). */

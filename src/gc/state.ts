@@ -212,7 +212,9 @@ export class HeapState {
     this.mb = 0;
     this.bmWords = 0;
     this.startBits = NO_BITS;
-    this.phase = memory.u32[(address >>> 2) + S_PHASE]!;
+    // A read-only heap never runs the write barrier: its copy stays IDLE
+    // (and its `v.cl` 0, see loadBitmaps), so its ref stores all fail.
+    this.phase = backend === null ? HotState.PHASE_IDLE : memory.u32[(address >>> 2) + S_PHASE]!;
     this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
@@ -239,7 +241,8 @@ export class HeapState {
     this.bmWords = u32[this.s + S_BMWORDS]!;
     this.startBits = u32.subarray(this.sb, this.sb + this.bmWords);
     this.v.sb = this.sb;
-    this.v.cl = this.phase === HotState.PHASE_IDLE ? this.bmWords : 0;
+    // 0 for a read-only heap: every ref store (but of 0) takes storeSlow, which refuses it.
+    this.v.cl = this.phase === HotState.PHASE_IDLE && this.backend !== null ? this.bmWords : 0;
     for (const k of this.runs) k.sb = this.sb;
   }
 
@@ -571,6 +574,7 @@ export class HeapState {
       (g = v >>> 3) * 8 !== v ||
       (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0
     ) {
+      if (this.backend === null) this.checkWritable('a ref store or root');
       throw this.badRef(v);
     }
     this.storeDuringCycle(v);
@@ -597,6 +601,7 @@ export class HeapState {
 
   /** A weak field of `holder` was written during marking: remember the holder. */
   weakStored(holder: number): void {
+    if (this.backend === null) this.checkWritable('a weak field store');
     if (this.v.u32[this.s + S_PHASE] === PHASE_MARK) this.pushWeak(holder);
   }
 

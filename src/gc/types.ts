@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, hex } from '../errors/index.js';
+import { InvalidArgumentError, argumentError, checkOptions, hex } from '../errors/index.js';
 import { allocArray, allocLarge, allocSmall } from './alloc.js';
 import type { HeapState, RunCursor, TypeMeta } from './state.js';
 import type { Views } from './views.js';
@@ -185,7 +185,8 @@ function specAlign(spec: FieldSpec): number {
 
 function checkSpec(name: string, spec: FieldSpec): void {
   if (typeof spec === 'string') {
-    if (!(spec in SCALAR_BYTES)) throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`);
+    if (!Object.hasOwn(SCALAR_BYTES, spec))
+      throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`);
     return;
   }
   if (
@@ -224,6 +225,7 @@ function objectLayout(specs: FieldSpecs): { order: string[]; offsets: Map<string
 function checkTypeOptions(name: string, options: TypeOptions): void {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`type ${name}: options must be an object`);
+  checkOptions(options, `type ${name}: options`, ['finalizer']);
   if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
     throw new InvalidArgumentError(`type ${name}: finalizer must be a function, got ${String(options.finalizer)}`);
   }
@@ -592,6 +594,10 @@ class BytesFieldImpl implements BytesField {
     return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
   }
   set(o: number, v: ArrayLike<number>): void {
+    // Not a hot path (a loop of byte stores): the value must be array-like
+    // (a number, a string or a BigInt is refused, not read as length 0 or as characters).
+    if (typeof v !== 'object' || v === null || typeof v.length !== 'number' || v.length >>> 0 !== v.length)
+      throw argumentError(`field ${this.name}`, 'an array or typed array of bytes', v);
     const n = Math.min(this.length, v.length);
     const u8 = this.mem.u8;
     for (let i = 0; i < n; i++) u8[o + this.offset + i] = v[i]!;
@@ -697,25 +703,33 @@ abstract class ArrayBase {
     return allocArray(this.st, this.info, length, this.elemBytes, this.large);
   }
   length(arr: number): number {
+    if (typeof arr !== 'number') throw this.bad(arr, 0);
     return this.mem.u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
-  protected bad(arr: number, i: number): InvalidArgumentError {
+  protected bad(arr: unknown, i: unknown): InvalidArgumentError {
+    // typeof first: an index or array that is not a number (a BigInt, a
+    // symbol, an object with valueOf) is refused before any arithmetic.
+    if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr);
+    if (typeof i !== 'number') return argumentError(`${this.name} index`, 'a whole number', i);
     return new InvalidArgumentError(
       `index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`,
+      'index',
     );
   }
 }
 
 class RefArray extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     return this.mem.u32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
   }
@@ -723,33 +737,39 @@ class RefArray extends ArrayBase implements ArrayType {
 
 class I32Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     return this.mem.i32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     this.mem.i32[(a >>> 2) + BASE + i] = v;
   }
 }
 
 class F64Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     return this.mem.f64[((a + ARR_HEADER) >>> 3) + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     this.mem.f64[((a + ARR_HEADER) >>> 3) + i] = v;
   }
 }
 
 class U8Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     return this.mem.u8[a + ARR_HEADER + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!) throw this.bad(a, i);
+    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+      throw this.bad(a, i);
     this.mem.u8[a + ARR_HEADER + i] = v;
   }
 }
