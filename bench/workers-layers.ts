@@ -11,19 +11,26 @@
  * before the lists). `MEMKIT_LAYERS=buddy` (or `slab`) runs one layer,
  * `MEMKIT_WORKLOADS=local` (or `pc`) one workload. The single-threaded row is the same loop on an unshared memory
  * in this thread. Prints total ops/s (allocs + frees).
+ * With 1 and 2 workers the thread-local workload also runs, in each
+ * repetition, in as many separate processes with a memory each
+ * (processes(), as bench/workers.ts's) and, with 2, as two workers with a
+ * memory each in this process: what the machine gives copies of the loop
+ * that share nothing, measured moments apart from the shared memory, with
+ * the ratios of each repetition.
  *
  * On a busy 2-core machine the figures are noisy: compare rows of one run.
  */
 import { Worker } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../src/index.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
+import { together } from './processes.js';
 import { controlBytes } from './ring.js';
 import { WARM_UP } from './workers.js';
 
 const WINDOW = 256;
 const HEAP = 64 << 20;
 
-type Layer = 'slab' | 'buddy';
+export type Layer = 'slab' | 'buddy';
 
 interface Row {
   layer: Layer;
@@ -66,15 +73,47 @@ function singleThreaded(layer: Layer, ops: number): number {
   return ops / (ms / 1000);
 }
 
-async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, global: boolean, pcp = true) {
+/** shared()'s settings beyond the layer, the workload and the worker count. */
+interface RunOptions {
+  /** One global lock around every call (the naive design). */
+  global?: boolean;
+  /** The buddy's per-worker page lists (default on). */
+  pcp?: boolean;
+  /** A memory (and SlabCache or buddy) of its own for each worker, in this one process, instead of one for all. */
+  heapEach?: boolean;
+  /** Runs once every worker has warmed up, just before the go (bench/workers-layers/solo.ts waits there for its parent's go). */
+  beforeStart?: () => Promise<void>;
+}
+
+/** A new shared memory with the layer made in it; returns its buffer. */
+function newHeap(layer: Layer, pcp: boolean): SharedArrayBuffer {
   const memory = Memory.create({ bytes: HEAP, shared: true });
   make(layer, memory, pcp);
+  return memory.buffer as SharedArrayBuffer;
+}
+
+/**
+ * One run: the layer in a shared memory, `workers` workers on it
+ * (bench/workers-layers/worker.ts), timed from the go signal to the last
+ * worker's end; total ops/s.
+ */
+export async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, run: RunOptions = {}) {
+  const { global = false, pcp = true, heapEach = false, beforeStart } = run;
+  const heap = newHeap(layer, pcp);
   const control = new SharedArrayBuffer(controlBytes(workers >> 1));
   const ctl = new Int32Array(control);
   const ws = Array.from({ length: workers }, (_, index) => {
     const role = mode === 'local' ? 'local' : index % 2 === 0 ? 'producer' : 'consumer';
     return new Worker(new URL('./workers-layers/worker.mjs', import.meta.url), {
-      workerData: { heap: memory.buffer, control, layer, mode: role, index, ops, global },
+      workerData: {
+        heap: heapEach && index > 0 ? newHeap(layer, pcp) : heap,
+        control,
+        layer,
+        mode: role,
+        index,
+        ops,
+        global,
+      },
     });
   });
   const next = <T>(w: Worker): Promise<T> =>
@@ -83,6 +122,7 @@ async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: 
       w.once('error', j);
     });
   await Promise.all(ws.map((w) => next<unknown>(w)));
+  if (beforeStart !== undefined) await beforeStart();
   const done = ws.map((w) => next<{ ms: number }>(w));
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
@@ -91,9 +131,34 @@ async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: 
   return (ops * workers) / (Math.max(...times.map((t) => t.ms)) / 1000);
 }
 
+/**
+ * The thread-local workload in `n` separate processes at once, each with the
+ * layer in a shared memory of its own and one worker on it
+ * (bench/workers-layers/solo.ts, bench/processes.ts): nothing shared, not a
+ * memory, not a V8 instance, so their scaling is what this machine gives
+ * copies of the loop that share nothing (as bench/workers.ts's processes()).
+ * All their ops over the slowest one's time.
+ */
+async function processes(layer: Layer, n: number, ops: number): Promise<number> {
+  const rates = await together<number>(new URL('./workers-layers/solo.ts', import.meta.url), [layer, String(ops)], n);
+  return (n * ops) / Math.max(...rates.map((r) => ops / r));
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1]!;
+}
+
+const MEMKIT = 'memkit';
+const PROCESSES = 'memkit, one process each, a memory each';
+const HEAP_EACH = 'memkit, a memory per worker, one process';
+
+/** Per layer, thread-local, the same-moment ratios of each repetition. */
+interface SameMoment {
+  /** 1 worker: shared memory ÷ one process. */
+  one: number[];
+  /** 2 workers: [one shared memory ÷ a memory per worker in one process, a memory per worker ÷ two processes, one shared memory ÷ two processes]. */
+  two: number[][];
 }
 
 export async function run(options: BenchOptions): Promise<CaseResult[]> {
@@ -103,6 +168,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
   const ops = quick ? 100_000 : 4_000_000;
   const reps = quick ? 1 : 3;
   const rows: Row[] = [];
+  const sameMoment = new Map<Layer, SameMoment>();
   const only = process.env.MEMKIT_LAYERS;
   for (const layer of (['slab', 'buddy'] as const).filter((l) => only === undefined || only === l)) {
     const st = median(Array.from({ length: reps }, () => singleThreaded(layer, ops)));
@@ -114,33 +180,74 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         // the buddy also without its per-worker lists; the contenders' rounds alternate
         const kinds = layer === 'buddy' ? (['memkit', 'global', 'nopcp'] as const) : (['memkit', 'global'] as const);
         const m = kinds.map(() => [] as number[]);
-        for (let r = 0; r < reps; r++)
+        // Thread-local, 1 and 2 workers: the same loop in as many processes that share nothing
+        // runs in each repetition too, so the two are measured moments apart (processes()).
+        // With 2 workers, also a memory per worker in this process: sharing's own cost.
+        const withProcesses = mode === 'local' && n <= 2;
+        const ps: number[] = [];
+        const he: number[] = [];
+        for (let r = 0; r < reps; r++) {
           for (let k = 0; k < kinds.length; k++)
-            m[k]!.push(await shared(layer, mode, n, ops, kinds[k] === 'global', kinds[k] !== 'nopcp'));
+            m[k]!.push(await shared(layer, mode, n, ops, { global: kinds[k] === 'global', pcp: kinds[k] !== 'nopcp' }));
+          if (withProcesses) ps.push(await processes(layer, n, ops));
+          if (withProcesses && n === 2) he.push(await shared(layer, mode, n, ops, { heapEach: true }));
+        }
         kinds.forEach((kind, k) => {
           const contender =
-            kind === 'global' ? 'memkit + one global lock' : kind === 'nopcp' ? 'memkit, pcp: false' : 'memkit';
+            kind === 'global' ? 'memkit + one global lock' : kind === 'nopcp' ? 'memkit, pcp: false' : MEMKIT;
           rows.push({ layer, workload, contender, workers: n, opsPerSec: median(m[k]!) });
         });
+        if (!withProcesses) continue;
+        rows.push({ layer, workload, contender: PROCESSES, workers: n, opsPerSec: median(ps) });
+        const mine = m[0]!; // kinds[0] is memkit
+        const sm = sameMoment.get(layer) ?? { one: [], two: [] };
+        sameMoment.set(layer, sm);
+        if (n === 1) sm.one = mine.map((x, r) => x / ps[r]!);
+        else {
+          rows.push({ layer, workload, contender: HEAP_EACH, workers: n, opsPerSec: median(he) });
+          sm.two = mine.map((x, r) => [x / he[r]!, he[r]! / ps[r]!, x / ps[r]!]);
+        }
       }
     }
   }
   console.log(
-    '| layer | workload | contender | workers | M ops/s | memkit / global lock | memkit / one thread | memkit / pcp: false |',
+    '| layer | workload | contender | workers | M ops/s | vs 1 worker | memkit / global lock | memkit / one thread | memkit / pcp: false |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
-  const like = (r: Row, contender: string): Row | undefined =>
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const like = (r: Row, contender: string, workers = r.workers): Row | undefined =>
     rows.find(
-      (x) => x.layer === r.layer && x.workload === r.workload && x.workers === r.workers && x.contender === contender,
+      (x) => x.layer === r.layer && x.workload === r.workload && x.workers === workers && x.contender === contender,
     );
+  /** A row's 1-worker row: its contender's (memkit's for a memory per worker: with one worker, the same thing). */
+  const oneWorker = (r: Row): Row | undefined =>
+    r.workers > 1 ? like(r, r.contender === HEAP_EACH ? MEMKIT : r.contender, 1) : undefined;
   for (const r of rows) {
     const g = like(r, 'memkit + one global lock');
     const one = like(r, 'one thread, not shared');
     const nopcp = like(r, 'memkit, pcp: false');
-    const ratio = (x: Row | undefined): string =>
-      r.contender === 'memkit' && x !== undefined ? `${(r.opsPerSec / x.opsPerSec).toFixed(2)}x` : '';
+    const over = (x: Row | undefined): string => (x === undefined ? '' : `${(r.opsPerSec / x.opsPerSec).toFixed(2)}x`);
+    const ratio = (x: Row | undefined): string => (r.contender === MEMKIT ? over(x) : '');
     console.log(
-      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${ratio(g)} | ${ratio(one)} | ${ratio(nopcp)} |`,
+      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${over(oneWorker(r))} | ${ratio(g)} | ${ratio(one)} | ${ratio(nopcp)} |`,
+    );
+  }
+  for (const [layer, sm] of sameMoment) {
+    if (sm.two.length === 0) continue;
+    const col = (xs: number[]): string => `${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(2)).join(' ')})`;
+    const at = (contender: string, workers: number): number =>
+      rows.find(
+        (x) => x.layer === layer && x.workload === 'thread-local' && x.workers === workers && x.contender === contender,
+      )?.opsPerSec ?? NaN;
+    const twoOverOne = (contender: string): string =>
+      (at(contender, 2) / at(contender === HEAP_EACH ? MEMKIT : contender, 1)).toFixed(2);
+    console.log(
+      `\n${layer}, thread-local, 2 workers / 1 (goal >= 1.7x): one shared memory ${twoOverOne(MEMKIT)}x; ` +
+        `the same loop in separate processes, a memory each ${twoOverOne(PROCESSES)}x; ` +
+        `a memory per worker in one process (÷ memkit's 1 worker) ${twoOverOne(HEAP_EACH)}x\n` +
+        `  repetition by repetition (median, then each): 1 worker, shared memory ÷ one process ${col(sm.one)};\n` +
+        `  2 workers: one shared memory ÷ a memory per worker in one process ${col(sm.two.map((x) => x[0]!))};\n` +
+        `  a memory per worker in one process ÷ two processes ${col(sm.two.map((x) => x[1]!))}; ` +
+        `one shared memory ÷ two processes ${col(sm.two.map((x) => x[2]!))}`,
     );
   }
   console.log('');
@@ -154,7 +261,7 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     }
     (c.rows as RowResult[]).push({
       name: r.contender,
-      role: r.contender === 'memkit' ? 'memkit' : 'peer',
+      role: r.contender === MEMKIT ? 'memkit' : 'peer',
       opsPerSec: r.opsPerSec,
       spread: NaN,
       memkitOver: NaN,

@@ -27,7 +27,7 @@
  * one worker >= 0.85x the single-threaded speed; producer/consumer >= 3x the
  * global-lock design.
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,7 @@ import { Worker } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../src/index.js';
 import { lock, unlock } from '../src/memory/lock.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
+import { together } from './processes.js';
 import { RING, controlBytes } from './ring.js';
 
 const WINDOW = 1024;
@@ -367,25 +368,11 @@ const HEAP_EACH = 'memkit Kmalloc, a heap per worker, one process';
  * what this machine gives two copies of the loop that share nothing (on this
  * VM it swings from run to run as much as the shared heap's does). The
  * processes warm up, then start together on their parent's go
- * (IPC messages); the rate is all their ops over the slowest one's time.
+ * (IPC messages, bench/processes.ts); the rate is all their ops over the
+ * slowest one's time.
  */
 async function processes(n: number, ops: number): Promise<Rate> {
-  const script = fileURLToPath(new URL('./workers/solo.ts', import.meta.url));
-  const kids = Array.from({ length: n }, () =>
-    fork(script, [String(ops)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
-  );
-  const next = (c: ChildProcess): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      c.once('message', resolve);
-      c.once('error', reject);
-    });
-  await Promise.all(kids.map(next)); // each: warmed up, waiting
-  const results = kids.map(next);
-  for (const c of kids) c.send('go');
-  const rates = (await Promise.all(results)) as Rate[];
-  await Promise.all(
-    kids.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(0) : c.once('exit', resolve)))),
-  );
+  const rates = await together<Rate>(new URL('./workers/solo.ts', import.meta.url), [String(ops)], n);
   const slowest = Math.max(...rates.map((r) => ops / r.wall));
   return { wall: (n * ops) / slowest, cpu: rates.reduce((t, r) => t + r.cpu, 0) / n };
 }

@@ -3,24 +3,15 @@
  * one shared Kmalloc heap with one worker on it, the thread-local workload,
  * as one run of bench/workers.ts's memkit() with one worker. It tells its
  * parent when the worker has warmed up, starts on the parent's go, and sends
- * back the run's rate. Its parent starts several at once: processes that
- * share nothing.
+ * back the run's rate (bench/processes.ts). Its parent starts several at
+ * once: processes that share nothing.
  *
  * `node --import tsx bench/workers/solo.ts OPS` (forked, with an IPC channel).
  *
  * @module
  */
+import { solo } from '../processes.js';
 import { memkit } from '../workers.js';
 
 const ops = Number(process.argv[2]);
-const send = (m: unknown): void => {
-  process.send!(m);
-};
-const go = (): Promise<void> =>
-  new Promise((resolve) => {
-    process.once('message', () => resolve());
-    send('ready');
-  });
-const rate = await memkit('local', 1, ops, false, { options: {}, beforeStart: go });
-send(rate);
-process.disconnect();
+await solo((go) => memkit('local', 1, ops, false, { options: {}, beforeStart: go }));
