@@ -20,6 +20,7 @@
  *
  * On a busy 2-core machine the figures are noisy: compare rows of one run.
  */
+import { cpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BuddyAllocator, Memory, SlabCache } from '../src/index.js';
 import type { BenchOptions, CaseResult, RowResult } from './harness.js';
@@ -250,6 +251,10 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         `one shared memory ÷ two processes ${col(sm.two.map((x) => x[2]!))}`,
     );
   }
+  // Other processes on the machine take cores from the workers and the processes alike; the
+  // ratios of one repetition are measured moments apart, but a busy machine still skews them.
+  const load = loadavg().map((x) => x.toFixed(1));
+  console.log(`\nload average at the end: ${load.join(' ')} (${cpus().length} cores)`);
   console.log('');
   const cases: CaseResult[] = [];
   for (const r of rows) {
