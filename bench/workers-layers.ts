@@ -10,7 +10,8 @@
  * no per-worker lists (`pcp: false`: the buddy lock on every call, as
  * before the lists). `MEMKIT_LAYERS=buddy` (or `slab`) runs one layer,
  * `MEMKIT_WORKLOADS=local` (or `pc`) one workload. The single-threaded row is the same loop on an unshared memory
- * in this thread. Prints total ops/s (allocs + frees).
+ * in this thread. Prints total ops/s (allocs + frees), and per CPU-second
+ * of the process (all threads) while the workers ran.
  * With 1 and 2 workers the thread-local workload also runs, in each
  * repetition, in as many separate processes with a memory each
  * (processes(), as bench/workers.ts's) and, with 2, as two workers with a
@@ -39,6 +40,14 @@ interface Row {
   contender: string;
   workers: number;
   opsPerSec: number;
+  /** Ops per second of CPU time used by the whole process (all threads; all processes for PROCESSES) while the workers ran. */
+  opsPerCpuSec?: number;
+}
+
+/** A run's ops per wall-clock second and per CPU second. */
+interface Rate {
+  wall: number;
+  cpu: number;
 }
 
 function make(layer: Layer, memory: Memory, pcp = true): { alloc: () => number; free: (a: number) => void } {
@@ -96,9 +105,15 @@ function newHeap(layer: Layer, pcp: boolean): SharedArrayBuffer {
 /**
  * One run: the layer in a shared memory, `workers` workers on it
  * (bench/workers-layers/worker.ts), timed from the go signal to the last
- * worker's end; total ops/s.
+ * worker's end; total ops per second and per CPU second of this process.
  */
-export async function shared(layer: Layer, mode: 'local' | 'pc', workers: number, ops: number, run: RunOptions = {}) {
+export async function shared(
+  layer: Layer,
+  mode: 'local' | 'pc',
+  workers: number,
+  ops: number,
+  run: RunOptions = {},
+): Promise<Rate> {
   const { global = false, pcp = true, heapEach = false, beforeStart } = run;
   const heap = newHeap(layer, pcp);
   const control = new SharedArrayBuffer(controlBytes(workers >> 1));
@@ -125,11 +140,16 @@ export async function shared(layer: Layer, mode: 'local' | 'pc', workers: number
   await Promise.all(ws.map((w) => next<unknown>(w)));
   if (beforeStart !== undefined) await beforeStart();
   const done = ws.map((w) => next<{ ms: number }>(w));
+  const c0 = process.cpuUsage();
   Atomics.store(ctl, 0, 1);
   Atomics.notify(ctl, 0);
   const times = await Promise.all(done);
+  const c = process.cpuUsage(c0);
   await Promise.all(ws.map((w) => w.terminate()));
-  return (ops * workers) / (Math.max(...times.map((t) => t.ms)) / 1000);
+  return {
+    wall: (ops * workers) / (Math.max(...times.map((t) => t.ms)) / 1000),
+    cpu: (ops * workers) / ((c.user + c.system) / 1e6),
+  };
 }
 
 /**
@@ -138,11 +158,20 @@ export async function shared(layer: Layer, mode: 'local' | 'pc', workers: number
  * (bench/workers-layers/solo.ts, bench/processes.ts): nothing shared, not a
  * memory, not a V8 instance, so their scaling is what this machine gives
  * copies of the loop that share nothing (as bench/workers.ts's processes()).
- * All their ops over the slowest one's time.
+ * All their ops over the slowest one's time, and over all their CPU time.
  */
-async function processes(layer: Layer, n: number, ops: number): Promise<number> {
-  const rates = await together<number>(new URL('./workers-layers/solo.ts', import.meta.url), [layer, String(ops)], n);
-  return (n * ops) / Math.max(...rates.map((r) => ops / r));
+async function processes(layer: Layer, n: number, ops: number): Promise<Rate> {
+  const rates = await together<Rate>(new URL('./workers-layers/solo.ts', import.meta.url), [layer, String(ops)], n);
+  return {
+    wall: (n * ops) / Math.max(...rates.map((r) => ops / r.wall)),
+    cpu: (n * ops) / rates.reduce((t, r) => t + ops / r.cpu, 0),
+  };
+}
+
+/** A table row: the medians of a contender's runs. */
+function rowOf(layer: Layer, workload: string, contender: string, workers: number, rs: Rate[]): Row {
+  const opsPerSec = median(rs.map((r) => r.wall));
+  return { layer, workload, contender, workers, opsPerSec, opsPerCpuSec: median(rs.map((r) => r.cpu)) };
 }
 
 function median(xs: number[]): number {
@@ -180,13 +209,13 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         const workload = mode === 'local' ? 'thread-local' : 'producer/consumer';
         // the buddy also without its per-worker lists; the contenders' rounds alternate
         const kinds = layer === 'buddy' ? (['memkit', 'global', 'nopcp'] as const) : (['memkit', 'global'] as const);
-        const m = kinds.map(() => [] as number[]);
+        const m = kinds.map(() => [] as Rate[]);
         // Thread-local, 1 and 2 workers: the same loop in as many processes that share nothing
         // runs in each repetition too, so the two are measured moments apart (processes()).
         // With 2 workers, also a memory per worker in this process: sharing's own cost.
         const withProcesses = mode === 'local' && n <= 2;
-        const ps: number[] = [];
-        const he: number[] = [];
+        const ps: Rate[] = [];
+        const he: Rate[] = [];
         for (let r = 0; r < reps; r++) {
           for (let k = 0; k < kinds.length; k++)
             m[k]!.push(await shared(layer, mode, n, ops, { global: kinds[k] === 'global', pcp: kinds[k] !== 'nopcp' }));
@@ -196,25 +225,25 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         kinds.forEach((kind, k) => {
           const contender =
             kind === 'global' ? 'memkit + one global lock' : kind === 'nopcp' ? 'memkit, pcp: false' : MEMKIT;
-          rows.push({ layer, workload, contender, workers: n, opsPerSec: median(m[k]!) });
+          rows.push(rowOf(layer, workload, contender, n, m[k]!));
         });
         if (!withProcesses) continue;
-        rows.push({ layer, workload, contender: PROCESSES, workers: n, opsPerSec: median(ps) });
+        rows.push(rowOf(layer, workload, PROCESSES, n, ps));
         const mine = m[0]!; // kinds[0] is memkit
         const sm = sameMoment.get(layer) ?? { one: [], two: [] };
         sameMoment.set(layer, sm);
-        if (n === 1) sm.one = mine.map((x, r) => x / ps[r]!);
+        if (n === 1) sm.one = mine.map((x, r) => x.wall / ps[r]!.wall);
         else {
-          rows.push({ layer, workload, contender: HEAP_EACH, workers: n, opsPerSec: median(he) });
-          sm.two = mine.map((x, r) => [x / he[r]!, he[r]! / ps[r]!, x / ps[r]!]);
+          rows.push(rowOf(layer, workload, HEAP_EACH, n, he));
+          sm.two = mine.map((x, r) => [x.wall / he[r]!.wall, he[r]!.wall / ps[r]!.wall, x.wall / ps[r]!.wall]);
         }
       }
     }
   }
   console.log(
-    '| layer | workload | contender | workers | M ops/s | vs 1 worker | memkit / global lock | memkit / one thread | memkit / pcp: false |',
+    '| layer | workload | contender | workers | M ops/s | vs 1 worker | M ops per CPU-second | memkit / global lock | memkit / one thread | memkit / pcp: false |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   const like = (r: Row, contender: string, workers = r.workers): Row | undefined =>
     rows.find(
       (x) => x.layer === r.layer && x.workload === r.workload && x.workers === workers && x.contender === contender,
@@ -229,22 +258,28 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
     const over = (x: Row | undefined): string => (x === undefined ? '' : `${(r.opsPerSec / x.opsPerSec).toFixed(2)}x`);
     const ratio = (x: Row | undefined): string => (r.contender === MEMKIT ? over(x) : '');
     console.log(
-      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${over(oneWorker(r))} | ${ratio(g)} | ${ratio(one)} | ${ratio(nopcp)} |`,
+      `| ${r.layer} | ${r.workload} | ${r.contender} | ${r.workers} | ${(r.opsPerSec / 1e6).toFixed(2)} | ${over(oneWorker(r))} | ${r.opsPerCpuSec === undefined ? '' : (r.opsPerCpuSec / 1e6).toFixed(2)} | ${ratio(g)} | ${ratio(one)} | ${ratio(nopcp)} |`,
     );
   }
   for (const [layer, sm] of sameMoment) {
     if (sm.two.length === 0) continue;
     const col = (xs: number[]): string => `${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(2)).join(' ')})`;
-    const at = (contender: string, workers: number): number =>
+    const at = (contender: string, workers: number): Row | undefined =>
       rows.find(
         (x) => x.layer === layer && x.workload === 'thread-local' && x.workers === workers && x.contender === contender,
-      )?.opsPerSec ?? NaN;
-    const twoOverOne = (contender: string): string =>
-      (at(contender, 2) / at(contender === HEAP_EACH ? MEMKIT : contender, 1)).toFixed(2);
+      );
+    const twoOverOne = (contender: string, f: (r: Row) => number): string => {
+      const [two, one] = [at(contender, 2), at(contender === HEAP_EACH ? MEMKIT : contender, 1)];
+      return two === undefined || one === undefined ? '-' : (f(two) / f(one)).toFixed(2);
+    };
+    // Per CPU-second, 2 / 1 is 1 when the second worker costs each op nothing (no lock waits, no
+    // cache lines moving between cores); the wall-clock 2 / 1 also depends on how many cores were free.
+    const both = (contender: string): string =>
+      `${twoOverOne(contender, (r) => r.opsPerSec)}x (per CPU-second ${twoOverOne(contender, (r) => r.opsPerCpuSec ?? NaN)}x)`;
     console.log(
-      `\n${layer}, thread-local, 2 workers / 1 (goal >= 1.7x): one shared memory ${twoOverOne(MEMKIT)}x; ` +
-        `the same loop in separate processes, a memory each ${twoOverOne(PROCESSES)}x; ` +
-        `a memory per worker in one process (÷ memkit's 1 worker) ${twoOverOne(HEAP_EACH)}x\n` +
+      `\n${layer}, thread-local, 2 workers / 1 (goal >= 1.7x): one shared memory ${both(MEMKIT)}; ` +
+        `the same loop in separate processes, a memory each ${both(PROCESSES)}; ` +
+        `a memory per worker in one process (÷ memkit's 1 worker) ${both(HEAP_EACH)}\n` +
         `  repetition by repetition (median, then each): 1 worker, shared memory ÷ one process ${col(sm.one)};\n` +
         `  2 workers: one shared memory ÷ a memory per worker in one process ${col(sm.two.map((x) => x[0]!))};\n` +
         `  a memory per worker in one process ÷ two processes ${col(sm.two.map((x) => x[1]!))}; ` +

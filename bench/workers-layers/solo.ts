@@ -4,7 +4,7 @@
  * worker on it, the thread-local workload, as one run of
  * bench/workers-layers.ts's shared() with one worker. It tells its parent
  * when the worker has warmed up, starts on the parent's go, and sends back
- * the run's ops/s (bench/processes.ts). Its parent starts several at once:
+ * the run's rate (bench/processes.ts). Its parent starts several at once:
  * processes that share nothing.
  *
  * `node --import tsx bench/workers-layers/solo.ts LAYER OPS` (forked, with an IPC channel).
