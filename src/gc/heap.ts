@@ -811,7 +811,9 @@ export class ManagedHeap {
    */
   pushRoot(obj: number): void {
     const st = this.#st;
+    // A read-only heap refuses a non-zero obj in checkStore's slow path, and 0 here.
     if (obj !== 0) st.checkStore(obj);
+    else if (st.backend === null) st.checkWritable('pushRoot');
     let u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
@@ -828,6 +830,7 @@ export class ManagedHeap {
   /** Pops the shadow stack and returns the object that was on top. */
   popRoot(): number {
     const st = this.#st;
+    if (st.backend === null) st.checkWritable('popRoot'); // a read-only heap: the stack is the writer's
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;

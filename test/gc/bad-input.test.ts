@@ -452,6 +452,8 @@ describe('odd environments', () => {
       ['root(live)', () => view.root(env.live)],
       ['scope(fn)', () => view.scope(() => 1)],
       ['pushRoot(live)', () => view.pushRoot(env.live)],
+      ['pushRoot(0)', () => view.pushRoot(0)],
+      ['popRoot()', () => view.popRoot()],
       ['next.set(live, other)', () => Node.fields.next.set(env.live, env.other)],
       ['weak.set(live, other)', () => Node.fields.weak.set(env.live, env.other)],
       ['A_ref.set(arr, 0, live)', () => view.arrayType('A_ref').set(env.arr.ref, 0, env.live)],
