@@ -435,6 +435,25 @@ class LargeType extends TypeBase {
   }
 }
 
+/**
+ * The error of a field store whose index lands in the memkit header (its
+ * first 64 bytes, HEADER_BYTES of src/memory/header.ts, where no object
+ * starts): every number field's and ref field's `set` computes its index
+ * (`(o >>> 2) + w` for a word field) and refuses one below the header's end
+ * (16 words, 8 f64s, 32 halfwords, 64 bytes): one compare on a number it
+ * needs anyway. So a store through null, undefined, NaN, 0, 2^32 (all 0
+ * after `>>>`) throws instead of overwriting the header, which every layer
+ * reads. A store does not check that `obj` is a live object otherwise
+ * (docs/gc.md: the C-like part): an address past the header is written as
+ * it is, and a string is converted to a number, as `>>>` does. A BigInt or a
+ * symbol throws the engine's TypeError from `>>>`. The bytes field and the
+ * arrays (off the hot paths) refuse any `obj` that is not a whole number in
+ * [64, 2^32).
+ */
+function badObject(o: unknown): InvalidArgumentError {
+  return argumentError('obj', 'an object of this heap (not 0: a field of null)', o);
+}
+
 /** Base of the number-field accessors: where the field is. */
 abstract class Field {
   /** @internal word (or halfword, or f64) index of the field from the object's own index. */
@@ -467,20 +486,23 @@ class RefField extends Field implements NumberField {
     // path returns before the store, so the common path makes no call.
     const m = this.mem;
     const u32 = m.u32;
+    const i = (o >>> 2) + this.w;
     let g: number;
     if (
-      v !== 0 &&
-      (typeof v !== 'number' ||
-        (g = v >>> 3) * 8 !== v ||
-        g >>> 5 >= m.cl ||
-        (u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0)
+      i < 16 || // the memkit header (see badObject)
+      (v !== 0 &&
+        (typeof v !== 'number' ||
+          (g = v >>> 3) * 8 !== v ||
+          g >>> 5 >= m.cl ||
+          (u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0))
     ) {
       return this.setSlow(o, v);
     }
-    u32[(o >>> 2) + this.w] = v;
+    u32[i] = v;
   }
   /** set when the quick check failed: a bad value (throws), or a store during a cycle (the write barrier). */
   private setSlow(o: number, v: number): void {
+    if ((o >>> 2) + this.w < 16) throw badObject(o);
     this.st.storeSlow(v);
     this.mem.u32[(o >>> 2) + this.w] = v;
   }
@@ -498,6 +520,7 @@ class WeakField extends Field implements NumberField {
     return this.mem.u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
+    if ((o >>> 2) + this.w < 16) throw badObject(o); // the memkit header
     if (v !== 0) {
       this.st.checkObject(v);
       this.st.weakStored(o);
@@ -516,7 +539,9 @@ class I32Field extends Field implements NumberField {
     return this.mem.i32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
-    this.mem.i32[(o >>> 2) + this.w] = v;
+    const i = (o >>> 2) + this.w;
+    if (i < 16) throw badObject(o); // the memkit header
+    this.mem.i32[i] = v;
   }
 }
 
@@ -530,7 +555,9 @@ class U32Field extends Field implements NumberField {
     return this.mem.u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
-    this.mem.u32[(o >>> 2) + this.w] = v;
+    const i = (o >>> 2) + this.w;
+    if (i < 16) throw badObject(o); // the memkit header
+    this.mem.u32[i] = v;
   }
 }
 
@@ -544,7 +571,9 @@ class F64Field extends Field implements NumberField {
     return this.mem.f64[(o >>> 3) + this.w]!;
   }
   set(o: number, v: number): void {
-    this.mem.f64[(o >>> 3) + this.w] = v;
+    const i = (o >>> 3) + this.w;
+    if (i < 8) throw badObject(o); // the memkit header
+    this.mem.f64[i] = v;
   }
 }
 
@@ -561,7 +590,9 @@ class U16Field extends Field implements NumberField {
     return this.signed ? (v << 16) >> 16 : v;
   }
   set(o: number, v: number): void {
-    this.mem.u16[(o >>> 1) + this.w] = v;
+    const i = (o >>> 1) + this.w;
+    if (i < 32) throw badObject(o); // the memkit header
+    this.mem.u16[i] = v;
   }
 }
 
@@ -578,7 +609,9 @@ class U8Field extends Field implements NumberField {
     return this.signed ? (v << 24) >> 24 : v;
   }
   set(o: number, v: number): void {
-    this.mem.u8[o + this.w] = v;
+    const i = (o >>> 0) + this.w; // >>> 0: a string obj is not concatenated
+    if (i < 64) throw badObject(o); // the memkit header
+    this.mem.u8[i] = v;
   }
 }
 
@@ -591,9 +624,12 @@ class BytesFieldImpl implements BytesField {
     readonly length: number,
   ) {}
   get(o: number): Uint8Array {
+    // A view, so writable: checked as stores are (see badObject).
+    if (typeof o !== 'number' || o >>> 0 !== o || o < 64) throw badObject(o);
     return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
   }
   set(o: number, v: ArrayLike<number>): void {
+    if (typeof o !== 'number' || o >>> 0 !== o || o < 64) throw badObject(o);
     // Not a hot path (a loop of byte stores): the value must be array-like
     // (a number, a string or a BigInt is refused, not read as length 0 or as characters).
     if (typeof v !== 'object' || v === null || typeof v.length !== 'number' || v.length >>> 0 !== v.length)
@@ -703,7 +739,7 @@ abstract class ArrayBase {
     return allocArray(this.st, this.info, length, this.elemBytes, this.large);
   }
   length(arr: number): number {
-    if (typeof arr !== 'number') throw this.bad(arr, 0);
+    if (typeof arr !== 'number' || arr >>> 0 !== arr || arr < 64) throw this.bad(arr, 0);
     return this.mem.u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
@@ -713,6 +749,7 @@ abstract class ArrayBase {
     // typeof first: an index or array that is not a number (a BigInt, a
     // symbol, an object with valueOf) is refused before any arithmetic.
     if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr);
+    if (arr >>> 0 !== arr || arr < 64) return badObject(arr);
     if (typeof i !== 'number') return argumentError(`${this.name} index`, 'a whole number', i);
     return new InvalidArgumentError(
       `index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`,
@@ -723,12 +760,26 @@ abstract class ArrayBase {
 
 class RefArray extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     return this.mem.u32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
@@ -737,12 +788,26 @@ class RefArray extends ArrayBase implements ArrayType {
 
 class I32Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     return this.mem.i32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     this.mem.i32[(a >>> 2) + BASE + i] = v;
   }
@@ -750,12 +815,26 @@ class I32Array extends ArrayBase implements ArrayType {
 
 class F64Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     return this.mem.f64[((a + ARR_HEADER) >>> 3) + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     this.mem.f64[((a + ARR_HEADER) >>> 3) + i] = v;
   }
@@ -763,12 +842,26 @@ class F64Array extends ArrayBase implements ArrayType {
 
 class U8Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     return this.mem.u8[a + ARR_HEADER + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (typeof a !== 'number' || typeof i !== 'number' || i >>> 0 !== i || i >= this.mem.u32[(a >>> 2) + H_LEN]!)
+    if (
+      typeof a !== 'number' ||
+      a >>> 0 !== a ||
+      a < 64 ||
+      typeof i !== 'number' ||
+      i >>> 0 !== i ||
+      i >= this.mem.u32[(a >>> 2) + H_LEN]!
+    )
       throw this.bad(a, i);
     this.mem.u8[a + ARR_HEADER + i] = v;
   }
