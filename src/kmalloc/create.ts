@@ -16,10 +16,11 @@ import {
   argumentError,
   checkInteger,
   checkOptions,
+  isIntegerIn,
 } from '../errors/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
-import { HEADER_BYTES, HeaderSlot, type Memory, readSlot, writeSlot } from '../memory/index.js';
+import { HEADER_BYTES, HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
 import { SlabSpace, calculateOrder } from '../slab/index.js';
 import { MAX_CLASSES, PAGE_SHIFT } from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
@@ -148,9 +149,58 @@ function markTlsfChunk(space: SlabSpace) {
   return markChunk(space, 0);
 }
 
+/**
+ * Every option's type and range that can be known before anything is
+ * written: a refused option must leave a caller's buddy or memory as it was,
+ * and the buddy, the TLSF heap and the control block are all made in it.
+ */
+function checkBeforeActing(options: Partial<KmallocOptions>): void {
+  const { buddy, memory } = options;
+  if (buddy !== undefined && !(buddy instanceof BuddyAllocator))
+    throw argumentError('buddy', 'a BuddyAllocator', buddy);
+  if (memory !== undefined && !(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
+  let pageSize = buddy?.pageSize ?? 4096;
+  if (options.pageSize !== undefined) {
+    if (!isIntegerIn(options.pageSize, 1, 2 ** 30) || (options.pageSize & (options.pageSize - 1)) !== 0)
+      throw argumentError('pageSize', 'a power of two in [1, 2^30]', options.pageSize);
+    if (buddy !== undefined && options.pageSize !== buddy.pageSize)
+      throw argumentError('pageSize', `the buddy's page size (${buddy.pageSize})`, options.pageSize);
+    pageSize = options.pageSize;
+  }
+  if (options.debug !== undefined && typeof options.debug !== 'boolean')
+    throw argumentError('debug', 'a boolean', options.debug);
+  const classes = options.classes;
+  if (classes !== undefined && classes !== 'kernel' && !isIntegerIn(classes, 1, 16))
+    throw argumentError('classes', "'kernel' or a whole number in [1, 16]", classes);
+  const chunkPages = options.tlsfChunkPages === undefined ? 16 : options.tlsfChunkPages;
+  if (
+    !isIntegerIn(chunkPages, 1, 2 ** 30) ||
+    (chunkPages & (chunkPages - 1)) !== 0 ||
+    chunkPages * pageSize < 64 ||
+    chunkPages * pageSize > 2 ** 30 ||
+    (buddy !== undefined && chunkPages > 2 ** buddy.maxOrder)
+  )
+    throw argumentError('tlsfChunkPages', 'a power of two, the chunk 64 B to 1 GiB', options.tlsfChunkPages);
+  const tlsfMax = maxBlockSize(chunkPages * pageSize);
+  if (options.maxClass !== undefined) checkInteger(options.maxClass, 'maxClass', 8, Math.min(tlsfMax, pageSize << 6));
+  if (options.largeAbove !== undefined) checkInteger(options.largeAbove, 'largeAbove', 0, tlsfMax);
+  const shared = (buddy?.memory ?? memory)?.shared === true;
+  const promoteAfter = options.promoteAfter;
+  const promoteMax = shared ? 0 : 2 ** 16;
+  if (
+    promoteAfter !== undefined &&
+    (typeof promoteAfter !== 'number' || !(promoteAfter >= 0 && promoteAfter <= promoteMax))
+  )
+    throw argumentError('promoteAfter', `a number in [0, ${promoteMax}]`, promoteAfter);
+  if (options.bytes !== undefined) checkInteger(options.bytes, 'bytes', 1, 2 ** 32);
+  const minMax = buddy === undefined && memory === undefined ? (options.bytes ?? 1) : 1;
+  if (options.maxBytes !== undefined) checkInteger(options.maxBytes, 'maxBytes', minMax, 2 ** 32);
+}
+
 /** Lays a new heap out in the buffer (`new Kmalloc(options)`); returns where its state is. */
 export function createState(opts: KmallocOptions): KmallocState {
   const options = checkOptions(opts, 'Kmalloc options', KMALLOC_OPTIONS);
+  checkBeforeActing(options);
   let buddy = options.buddy;
   if (buddy === undefined && options.memory !== undefined) {
     const pageSize = options.pageSize ?? 4096;
@@ -259,6 +309,7 @@ export function createState(opts: KmallocOptions): KmallocState {
  * shared memory and calls `open(k, slot)` under the heap lock.
  */
 export function attachHeap<T extends KmallocCore>(memory: Memory, open: (k: number, slot: number) => T): T {
+  if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
   memory.sync();
   const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
   const u32 = memory.u32;
@@ -332,6 +383,7 @@ export function openState(memory: Memory, k: number, slot: number): OpenedState 
  */
 export function recoverSlot(memory: Memory, slot: number, handOver: (k: number) => void): boolean {
   checkInteger(slot, 'slot', 1, MAX_WORKERS - 1);
+  if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
   memory.sync();
   const kAddr = readSlot(memory, HeaderSlot.Kmalloc);
   if (

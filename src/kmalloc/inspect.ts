@@ -128,6 +128,13 @@ export function forEachBlock(
   caches: readonly KmallocCache[],
   visit: (addr: number, usableSize: number) => void,
 ): void {
+  if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
+  // Listed first, then visited with no lock held: `visit` may alloc and free (a walk of the
+  // buddy or of a page while a visit frees its blocks reads a changing state).
+  const found: number[] = [];
+  const see = (addr: number, size: number): void => {
+    found.push(addr, size);
+  };
   kh.enter();
   try {
     caches.forEach((c, cls) => {
@@ -136,13 +143,13 @@ export function forEachBlock(
         const free = new Set(freeBlocksOf(kh, cls, page));
         for (let i = 0; i < c.objectsPerSlab; i++) {
           const obj = page + i * c.stride + kh.objOffset;
-          if (!free.has(obj)) visit(obj, c.size);
+          if (!free.has(obj)) see(obj, c.size);
         }
       });
     });
     if (kh.med === null) {
       kh.heap0.forEachBlockLocked((addr, size, isFree) => {
-        if (!isFree) visit(addr, size);
+        if (!isFree) see(addr, size);
       });
     } else {
       // Every slot's heap; a block on a remote list (a free not yet taken in) is not live.
@@ -150,17 +157,18 @@ export function forEachBlock(
       med.forEachHeap((s, heap) => {
         const pending = med.remoteBlocks(s);
         heap.forEachBlockLocked((addr, size, isFree) => {
-          if (!isFree && !pending.has(addr)) visit(addr, size);
+          if (!isFree && !pending.has(addr)) see(addr, size);
         });
       });
     }
     kh.buddy.forEachBlock((addr, pages, isFree) => {
       if (isFree) return;
-      if (kh.space.ownerOf(kh.space.pageOf(addr)) === OWNER_LARGE) visit(addr, pages * kh.pageSize);
+      if (kh.space.ownerOf(kh.space.pageOf(addr)) === OWNER_LARGE) see(addr, pages * kh.pageSize);
     });
   } finally {
     kh.leave();
   }
+  for (let i = 0; i < found.length; i += 2) visit(found[i]!, found[i + 1]!);
 }
 
 /** Calls `visit(addr, slot)` for every chunk of the medium tier's TLSF heaps (see `Kmalloc.forEachTlsfChunk`). */
