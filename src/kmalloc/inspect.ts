@@ -73,6 +73,7 @@ export class KmallocCache {
 
   /** Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'. */
   forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
+    if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
     forEachClassPage(this.k, this.cls, (addr, used, full) =>
       visit(addr, used, full ? 'full' : used === 0 ? 'empty' : 'partial'),
     );
@@ -229,7 +230,18 @@ export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): nu
   try {
     kh.memory.sync();
     const u32 = kh.memory.u32;
-    const h = kh.pt + (((pageAddr - kh.base) >>> kh.shift) << PAGE_SHIFT);
+    // Only the first page of one of this class's pages: any other descriptor's words are no
+    // list of this class (a walk of them reads anywhere, and its never-used run can be 2^29 long).
+    const ok = typeof pageAddr === 'number' && pageAddr >>> 0 === pageAddr && pageAddr >= kh.base;
+    const pg = ok ? (pageAddr - kh.base) >>> kh.shift : 0;
+    const h = kh.pt + (pg << PAGE_SHIFT);
+    if (
+      !ok ||
+      ((pageAddr - kh.base) & (kh.pageSize - 1)) !== 0 ||
+      pg >= kh.buddy.pages ||
+      (u32[h + P_INFO]! & 0xffffff) !== makeInfo((kh.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls, 0)
+    )
+      throw argumentError('pageAddr', `the address of a page of class ${cls}`, pageAddr);
     const out: number[] = [];
     const limit = kh.span[cls]! / kh.stride[cls]!;
     for (const list of [h + P_FREELIST, h + P_LOCAL_FREE, h + kh.tfDelta]) {

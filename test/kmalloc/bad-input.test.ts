@@ -344,3 +344,36 @@ describe('Kmalloc: walks and shrink', () => {
     expect(k.footprint()).toBe(0);
   });
 });
+
+describe('KmallocCache (k.caches[i]): freeObjects and forEachSlab', () => {
+  it('freeObjects refuses any address but the first byte of a page of its class; forEachSlab a non-function', () => {
+    const k = new Kmalloc({ bytes: 8 << 20 });
+    const p = k.alloc(24);
+    const other = k.alloc(40); // another class's page
+    const m = k.alloc(3000);
+    const l = k.alloc(200_000);
+    const c = k.caches[k.classSizes.indexOf(24)]!;
+    const page = p - ((p - k.buddy.base) % k.pageSize);
+    expect(c.freeObjects(page).length).toBe(c.objectsPerSlab - 1);
+    const before = Buffer.from(k.bytes);
+    const wrong: Array<[string, unknown]> = [
+      ...values(page, other),
+      ['the page + 8', page + 8],
+      ["another class's page", other - ((other - k.buddy.base) % k.pageSize)],
+      ['a TLSF block', m],
+      ["a TLSF block's page", m - ((m - k.buddy.base) % k.pageSize)],
+      ['a large block', l],
+      ["a large block's second page", l + k.pageSize],
+      ['the first page of the heap', k.buddy.base],
+      ['past the memory', k.memory.buffer.byteLength],
+      ['2^32 - 4096', 2 ** 32 - 4096],
+    ];
+    for (const [l2, x] of wrong) {
+      const e = refused(`freeObjects(${l2})`, () => c.freeObjects(x as number));
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      if (l2 !== 'a function') refused(`forEachSlab(${l2})`, () => c.forEachSlab(x as never));
+      expect(Buffer.compare(k.bytes, before), l2).toBe(0);
+    }
+    expect(valueOfRuns).toBe(0);
+  });
+});
