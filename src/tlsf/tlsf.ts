@@ -294,6 +294,9 @@ export class TlsfHeap implements ByteAllocator {
   static recover(memory: Memory, slot: number, at?: number): boolean {
     if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 1 || slot > 31)
       throw argumentError('slot', 'a worker slot in [1, 31]', slot);
+    if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
+    if (at !== undefined && (typeof at !== 'number' || at >>> 0 !== at))
+      throw argumentError('at', 'an address (a whole number in [0, 2^32))', at);
     memory.sync();
     const region = at ?? readSlot(memory, HeaderSlot.Tlsf);
     const c = region >>> 2;
