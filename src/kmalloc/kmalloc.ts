@@ -1169,7 +1169,9 @@ export class Kmalloc implements ByteAllocator {
       let u32 = this.memory.u32;
       if (u32[this.reclaimAt] !== 0) reclaim(this);
       for (let cls = 0; cls < this.nClasses; cls++) {
+        let steps = 0;
         for (let d = u32[this.cur + cls]!; d !== this.noPage && d !== 0; ) {
+          this.checkQueued(d, cls, steps++, this.cur + cls);
           const next = u32[d + P_NEXT]!;
           collect(this, d);
           if ((u32[d + P_USED]! & USED_MASK) === 0) {
@@ -1180,7 +1182,9 @@ export class Kmalloc implements ByteAllocator {
           }
           d = next;
         }
+        steps = 0;
         for (let d = u32[this.abandonedAt + cls]!; d !== 0; ) {
+          this.checkQueued(d, cls, steps++, this.abandonedAt + cls);
           const next = u32[d + P_NEXT]!;
           collect(this, d);
           if ((u32[d + P_USED]! & USED_MASK) === 0) {
@@ -1196,6 +1200,28 @@ export class Kmalloc implements ByteAllocator {
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * shrink's check of a page queue's `step`-th link `d` (the list of class `cls` whose head
+   * word is `list`): the head descriptor of a class page of `cls`, within the page table, and
+   * no more links than pages (a loop). A damaged word would send collect and release anywhere.
+   */
+  private checkQueued(d: number, cls: number, step: number, list: number): void {
+    const rel = d - this.pt;
+    const u32 = this.memory.u32;
+    const own = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
+    if (
+      rel < 0 ||
+      (rel & ((1 << PAGE_SHIFT) - 1)) !== 0 ||
+      rel >>> PAGE_SHIFT >= this.maxPages ||
+      step > this.maxPages ||
+      (u32[d + P_INFO]! & 0xffffff) !== own
+    )
+      throw new HeapCorruptionError(
+        `kmalloc: damaged page queue of class ${cls} (link ${step}: ${hex(d * 4)} is no page of the class)`,
+        list * 4,
+      );
   }
 
   /**
