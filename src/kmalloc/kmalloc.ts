@@ -133,6 +133,7 @@ import {
   DoubleFreeError,
   HeapCorruptionError,
   InvalidFreeError,
+  MemkitError,
   OutOfMemoryError,
   argumentError,
   describe,
@@ -614,6 +615,7 @@ export class Kmalloc implements ByteAllocator {
         if (p !== 0) return p;
       }
       // No page queued: full pages that remote frees gave back, an abandoned page, a new page.
+      if (this.detached) this.gone(); // its slot is given back: no page may become the slot's
       if (u32[this.reclaimAt] !== 0 && reclaim(this)) continue;
       if (u32[this.abandonedAt + cls] !== 0 && adopt(this, cls)) continue;
       newPage(this, cls, size);
@@ -797,6 +799,7 @@ export class Kmalloc implements ByteAllocator {
    * the large-block counters change with Atomics (see {@link freeLarge}).
    */
   private allocLarge(size: number): number {
+    if (this.detached) this.gone();
     const pages = Math.ceil(size / this.pageSize);
     if (pages > 2 ** this.buddy.maxOrder) {
       throw new OutOfMemoryError(
@@ -1159,6 +1162,7 @@ export class Kmalloc implements ByteAllocator {
    * TLSF heap's spare chunk. Returns the pages freed.
    */
   shrink(): number {
+    if (this.detached) this.gone();
     this.enter();
     try {
       this.memory.sync();
@@ -1286,11 +1290,21 @@ export class Kmalloc implements ByteAllocator {
     }
     detachBuddyUnder(this.buddy); // this slot's per-worker buddy pages go back
     this.detached = true;
+    if (this.med !== null) {
+      // Its medium heap stays with the slot, for the next worker that joins it: no longer ours.
+      this.med.own = null;
+      this.med.closed = true;
+    }
     leaveWorker(this.memory.i32, H_WORKERS, this.slot);
   }
 
   /** True once {@link detach} ran. */
   private detached = false;
+
+  /** The error of a call that would take pages or a heap for a detached instance's slot. */
+  private gone(): never {
+    throw new MemkitError('kmalloc: this instance has detached from the heap (its worker slot is given back)');
+  }
 
   /** `using k = Kmalloc.attach(memory)` detaches at the end of the block. */
   [Symbol.dispose](): void {

@@ -42,7 +42,7 @@
  * @module
  */
 import type { BuddyAllocator } from '../buddy/index.js';
-import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, hex } from '../errors/index.js';
+import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, MemkitError, hex } from '../errors/index.js';
 import type { Memory } from '../memory/index.js';
 import { MAX_WORKERS } from '../memory/lock.js';
 import type { SlabSpace } from '../slab/index.js';
@@ -107,6 +107,8 @@ export function remoteHead(m: number, slot: number): number {
 export class MediumHeaps {
   /** This instance's own heap once it has one (made or opened on the first medium call). */
   own: TlsfHeap | null = null;
+  /** Set by Kmalloc.detach (with `own` cleared): the slot is given back, its heap is not this instance's. */
+  closed = false;
   private readonly heaps: (TlsfHeap | null)[] = new Array<TlsfHeap | null>(MAX_WORKERS).fill(null);
   private readonly remoteAt: number;
   private readonly base: number;
@@ -164,6 +166,8 @@ export class MediumHeaps {
 
   /** This slot's heap, made on first use (its control region under the heap lock; `held`: the caller holds it). */
   ownHeap(held = false): TlsfHeap {
+    if (this.closed)
+      throw new MemkitError('kmalloc: this instance has detached from the heap (its worker slot is given back)');
     const h = this.own ?? this.heapOf(this.slot);
     if (h !== null) return h;
     if (!held) this.lock(true);

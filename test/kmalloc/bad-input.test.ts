@@ -442,3 +442,40 @@ describe('Kmalloc: a live heap damaged under it', () => {
     expect(answered).toBeGreaterThan(0);
   });
 });
+
+describe('Kmalloc: an instance used after detach', () => {
+  it('refuses what would take a page or a heap for the given-back slot; the heap stays sound', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const k = new Kmalloc({ memory });
+    const w = Kmalloc.attach(memory);
+    const blocks = [24, 5000, 9000, 100_000].map((s) => w.alloc(s));
+    w.free(w.alloc(24)); // a page with a free block, abandoned at detach
+    w.detach();
+    k.checkInvariants();
+    const before = Buffer.from(memory.u8);
+    for (const [name, call] of [
+      ['alloc(24)', () => w.alloc(24)],
+      ['alloc(5000)', () => w.alloc(5000)],
+      ['alloc(100000)', () => w.alloc(100_000)],
+      ['kzalloc(64)', () => w.kzalloc(64)],
+      ['realloc(0, 24)', () => w.realloc(0, 24)],
+      ['shrink', () => w.shrink()],
+      ['tlsf', () => w.tlsf],
+    ] as const) {
+      refused(`${name} after detach`, call);
+      expect(Buffer.compare(memory.u8, before), name).toBe(0);
+    }
+    k.checkInvariants();
+    // The blocks stay allocated; another worker (or the maker) frees them.
+    for (const b of blocks) {
+      expect(k.isAllocated(b)).toBe(true);
+      k.free(b);
+    }
+    k.checkInvariants();
+    const again = Kmalloc.attach(memory); // the slot is free for the next worker
+    expect(again.workerSlot).toBe(1);
+    again.free(again.alloc(5000));
+    again.detach();
+    k.checkInvariants();
+  });
+});
