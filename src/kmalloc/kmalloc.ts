@@ -1117,7 +1117,7 @@ export class Kmalloc implements ByteAllocator {
     return pageOwner(this, addr);
   }
 
-  /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks). */
+  /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks); the blocks are listed first, so `visit` may alloc and free. */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
     forEachBlock(this, this.caches, visit);
   }
