@@ -491,6 +491,7 @@ export class TlsfHeap implements ByteAllocator {
     // maps there (no list operation at all), and the used block U follows it.
     const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     const H = u32[hi]!;
+    if (H === 0) return this.badBits(fl, sl); // a damaged bitmap: its bit says the list has a head
     const h = H >>> 2;
     const b = u32[h]! & HotTlsf.SIZE_MASK;
     if (b === this.whole) u32[c + HotTlsf.T_SPARE] = 0;
@@ -617,6 +618,14 @@ export class TlsfHeap implements ByteAllocator {
       u32[c + HotTlsf.T_SPARE] = H;
     }
     this.link(u32, H, size);
+  }
+
+  /** allocate found list (fl, sl)'s bit set and its head 0: the bitmaps are damaged. */
+  private badBits(fl: number, sl: number): never {
+    throw new HeapCorruptionError(
+      `tlsf: the bitmaps say list (${fl}, ${sl}) has blocks, but its head is 0 (a damaged control structure)`,
+      this.region + 4 * (HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl),
+    );
   }
 
   /** @internal A quick list leads to a block without the QUICK bit: its link was overwritten (a use after free). */
