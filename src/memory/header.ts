@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { HeapCorruptionError, argumentError, checkInteger } from '../errors/index.js';
+import { HeapCorruptionError, InvalidArgumentError, argumentError, checkInteger } from '../errors/index.js';
 import { Memory } from './memory.js';
 
 /** 'MKIT' read as a little-endian u32. */
@@ -92,10 +92,18 @@ export function hasHeader(memory: Memory): boolean {
  */
 export function ensureHeader(memory: Memory): boolean {
   if (hasHeader(memory)) return false;
+  if (memory.viewBytes < HEADER_BYTES) {
+    throw new InvalidArgumentError(
+      `a memory of ${memory.viewBytes} bytes has no room for the ${HEADER_BYTES}-byte memkit header`,
+      'memory',
+    );
+  }
   const u32 = memory.u32;
   for (let i = 0; i < HEADER_BYTES >>> 2; i++) u32[i] = 0;
   u32[H_MAGIC] = HEADER_MAGIC;
   u32[H_VERSION] = HEADER_VERSION;
+  // A buffer detached after it was wrapped drops every write (its views read undefined).
+  if (u32[H_MAGIC] !== HEADER_MAGIC) throw new InvalidArgumentError("the memory's buffer is detached", 'memory');
   memory.watchLength(H_LENGTH);
   return true;
 }

@@ -34,7 +34,14 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError, argumentError, checkInteger, checkOptions } from '../errors/index.js';
+import {
+  InvalidArgumentError,
+  MemkitError,
+  OutOfMemoryError,
+  argumentError,
+  checkInteger,
+  checkOptions,
+} from '../errors/index.js';
 
 /** What a {@link Memory} can wrap. */
 export type MemoryBacking = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
@@ -132,6 +139,17 @@ export class Memory {
       this.buffer = backing;
       this.shared = isShared(backing);
       this.maxByteLength = maxLengthOf(backing);
+      const r = backing as { resizable?: boolean; growable?: boolean };
+      // Length-tracking views (makeViews) can only be made over a multiple of their element size.
+      if (
+        (r.resizable === true || r.growable === true) &&
+        (backing.byteLength % 8 !== 0 || this.maxByteLength % 8 !== 0)
+      ) {
+        throw new InvalidArgumentError(
+          `a resizable or growable buffer must have a length and a maximum that are multiples of 8, got ${backing.byteLength} and ${this.maxByteLength}`,
+          'backing',
+        );
+      }
     }
     this.makeViews();
   }
@@ -171,7 +189,17 @@ export class Memory {
     if (!(backing instanceof ArrayBuffer || isShared(backing) || backing instanceof WebAssembly.Memory)) {
       throw argumentError('backing', 'an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory', backing);
     }
-    return new Memory(backing);
+    try {
+      return new Memory(backing);
+    } catch (e) {
+      if (e instanceof MemkitError) throw e;
+      // A detached buffer, or an object that only inherits from one of the three (brand checks throw).
+      throw argumentError(
+        'backing',
+        'a live (not detached) ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory',
+        backing,
+      );
+    }
   }
 
   /** Current size in bytes: what the views cover. */
@@ -298,9 +326,16 @@ export class Memory {
       this.makeViews();
     } else {
       const buf = this.buffer as unknown as { resize?(n: number): void; grow?(n: number): void };
-      if (typeof buf.resize === 'function') buf.resize(byteLength);
-      else if (typeof buf.grow === 'function') buf.grow(byteLength);
-      else throw new OutOfMemoryError('memory is not growable', byteLength);
+      // A multiple of 8, so that the views can be remade over it (the constructor checked the maximum is one).
+      const target = Math.min(this.maxByteLength, Math.ceil(byteLength / 8) * 8);
+      try {
+        if (typeof buf.resize === 'function') buf.resize(target);
+        else if (typeof buf.grow === 'function') buf.grow(target);
+        else throw new TypeError('not growable');
+      } catch {
+        // A fixed or detached buffer (resize throws on both), or the host refused the bytes.
+        throw new OutOfMemoryError(`memory cannot grow to ${byteLength} bytes`, byteLength);
+      }
       this.refresh();
     }
     return this.viewBytes;
