@@ -135,6 +135,15 @@ export function lockSlow(i32: Int32Array, index: number, me: number, wait: boole
       if (Atomics.compareExchange(i32, index, 0, next) === 0) return;
       continue;
     }
+    const owner = v & LOCK_OWNER_MASK;
+    if (v < 0 || owner === 0 || owner > MAX_WORKERS) {
+      // No taker writes such a word (bit 31, no owner, an owner past the last slot):
+      // it was overwritten, and nobody would ever release it.
+      throw new HeapCorruptionError(
+        `lock word ${index} holds ${v >>> 0}, which no worker writes (damaged)`,
+        index << 2,
+      );
+    }
     if (spin < SPINS || !wait) {
       pause(spin);
       continue;

@@ -68,7 +68,17 @@ import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as 
 
 // A module-local copy of unlock: the hot paths call it without an imported binding's read.
 const unlock = unlockWord;
-import { MAX_CACHES, S_LOCK, SPACE_CONTROL_WORDS, SPACE_MAGIC, S_CACHES, S_CACHE_TABLE, S_MAGIC } from './layout.js';
+import {
+  C_SLABS_FREED,
+  C_SLABS_MADE,
+  MAX_CACHES,
+  S_LOCK,
+  SPACE_CONTROL_WORDS,
+  SPACE_MAGIC,
+  S_CACHES,
+  S_CACHE_TABLE,
+  S_MAGIC,
+} from './layout.js';
 import { S_CPU, SlabSpace } from './space.js';
 import {
   type SlabAttachOptions,
@@ -80,7 +90,7 @@ import {
   createCache,
   oddInverse,
 } from './create.js';
-import { checkAlloc, checkFree, checkRedZones, corruptFreePointer, onFreelist } from './debug.js';
+import { checkAlloc, checkFree, checkListPage, checkRedZones, corruptFreePointer, onFreelist } from './debug.js';
 import { freeObjectsOf, isAllocatedIn, slabsOf, statsOf } from './inspect.js';
 import { checkSpace, lockedResolve, readName, resolveCache } from './fsck.js';
 import { addSlab, extend, mergeRemote, refill, releaseSlab, slabEmptied, takeSlab } from './slabs.js';
@@ -330,6 +340,11 @@ export class SlabCache {
       for (let i = 0; i < space.cacheCount && id < 0; i++) if (readName(space, i) === o.name) id = i;
       if (id < 0)
         throw new InvalidArgumentError(`no slab cache named ${JSON.stringify(o.name)} in this Memory`, 'name');
+      if (o.id !== undefined && id !== wanted)
+        throw new InvalidArgumentError(
+          `slab cache ${wanted} is not the one named ${JSON.stringify(o.name)} (${id})`,
+          'id',
+        );
     }
     return new SlabCache(lockedResolve(space, id, o.ctor, slot !== 0));
   }
@@ -945,7 +960,22 @@ export class SlabCache {
         for (const a of got) this.buddy.free(a);
         throw e;
       }
-      for (const a of got) addSlab(this, a, C_EMPTY);
+      let k = 0;
+      try {
+        for (; k < got.length; k++) addSlab(this, got[k]!, C_EMPTY);
+      } catch (e) {
+        // A ctor threw (addSlab gave that slab back): undo the slabs laid out before it, give back the rest.
+        for (let j = 0; j < k; j++) {
+          const pg = (got[j]! - this.base) / this.buddy.pageSize;
+          this.unlink(pg, C_EMPTY);
+          releaseSlab(this, pg);
+          const u32 = this.memory.u32;
+          u32[this.c + C_SLABS_MADE] = u32[this.c + C_SLABS_MADE]! - 1;
+          u32[this.c + C_SLABS_FREED] = u32[this.c + C_SLABS_FREED]! - 1;
+        }
+        for (let j = k + 1; j < got.length; j++) this.buddy.free(got[j]!);
+        throw e;
+      }
     }
     let i = 0;
     try {
@@ -964,6 +994,7 @@ export class SlabCache {
     let n = u32[this.c + C_N_EMPTY]! * this.objectsPerSlab;
     let pg = u32[this.c + C_PARTIAL]!;
     for (let k = 0; pg !== SLAB_NIL && k < this.maxPages; k++) {
+      checkListPage(this, pg);
       n += this.objectsPerSlab - (u32[this.pt + pg * PAGE_WORDS + P_INFO]! >>> 16);
       pg = u32[this.pt + pg * PAGE_WORDS + P_NEXT]!;
     }
@@ -1003,9 +1034,14 @@ export class SlabCache {
     const seen = new Set<number>();
     for (let i = 0; i < count; i++) {
       const addr = addrs[i];
-      if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addrs[i]');
-      if (seen.has(addr)) throw new DoubleFreeError(`${this.name}: freeBulk: ${hex(addr)} is twice in the batch`, addr);
-      seen.add(addr);
+      this.memory.sync();
+      this.checkOwned(addr); // all or nothing: no free before every address is known to be an object start here
+      if (seen.has(addr as number))
+        throw new DoubleFreeError(
+          `${this.name}: freeBulk: ${hex(addr as number)} is twice in the batch`,
+          addr as number,
+        );
+      seen.add(addr as number);
     }
     for (let i = 0; i < count; i++) this.freeActive(addrs[i]!);
   }
@@ -1028,6 +1064,22 @@ export class SlabCache {
 
   /** Throws what free(addr) would throw, changing nothing. */
   private checkFreeable(addr: unknown): void {
+    const pg = this.checkOwned(addr);
+    const u32 = this.memory.u32;
+    const slot = (addr as number) - this.objOffset;
+    const unused = u32[this.pt + pg * PAGE_WORDS + P_UNUSED]!;
+    if (unused !== 0 && slot >= unused) this.badPointer(addr as number, 'object never allocated');
+    if (onFreelist(this, pg, slot))
+      throw new DoubleFreeError(`${this.name}: free(${hex(addr as number)}): Object already free`, addr as number);
+    if ((this.flags & F_RED_ZONE) !== 0) checkRedZones(this, slot, RED_ACTIVE);
+  }
+
+  /**
+   * Throws what free(addr) would throw for an address that is no object
+   * start of this cache's slabs (these page words do not change while the
+   * object is allocated, so no lock is needed); returns the slab's page.
+   */
+  private checkOwned(addr: unknown): number {
     if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addrs[i]');
     const u32 = this.memory.u32;
     const off = addr - this.base;
@@ -1039,13 +1091,8 @@ export class SlabCache {
       pg = u32[this.pt + pg * PAGE_WORDS + P_FREELIST]!;
       info = u32[this.pt + pg * PAGE_WORDS + P_INFO]!;
     }
-    const slot = addr - this.objOffset;
-    if (this.offGrid(slot, pg)) this.badPointer(addr, 'not the start of an object');
-    const unused = u32[this.pt + pg * PAGE_WORDS + P_UNUSED]!;
-    if (unused !== 0 && slot >= unused) this.badPointer(addr, 'object never allocated');
-    if (onFreelist(this, pg, slot))
-      throw new DoubleFreeError(`${this.name}: free(${hex(addr)}): Object already free`, addr);
-    if ((this.flags & F_RED_ZONE) !== 0) checkRedZones(this, slot, RED_ACTIVE);
+    if (this.offGrid(addr - this.objOffset, pg)) this.badPointer(addr, 'not the start of an object');
+    return pg;
   }
 
   /**

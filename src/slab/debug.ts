@@ -123,3 +123,17 @@ export function checkRedZones(c: SlabCore, slot: number, byte: number): void {
       );
   }
 }
+
+/**
+ * Throws HeapCorruptionError unless `pg`, read from a list head or link, is a
+ * page of the buddy (the cold walks check it before they index the page
+ * table with it: a damaged link would have them read or write any word).
+ */
+export function checkListPage(c: SlabCore, pg: number): void {
+  if (!(pg < c.maxPages)) {
+    throw new HeapCorruptionError(
+      `${c.name}: a slab list links to page ${pg}, past the buddy's ${c.maxPages} pages`,
+      c.c << 2,
+    );
+  }
+}

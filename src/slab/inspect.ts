@@ -11,7 +11,7 @@ import { InvalidArgumentError, hex } from '../errors/index.js';
 import { MAX_WORKERS } from '../memory/lock.js';
 import type { SlabCore } from './core.js';
 import type { SlabList, SlabStats } from './create.js';
-import { onFreelist } from './debug.js';
+import { checkListPage, onFreelist } from './debug.js';
 import {
   C_EMPTY,
   C_FULL,
@@ -74,6 +74,7 @@ export function countActive(c: SlabCore): number {
   let n = 0;
   let pg = u32[c.c + C_PARTIAL]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
+    checkListPage(c, pg);
     n += u32[c.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
     pg = u32[c.pt + pg * PAGE_WORDS + P_NEXT]!;
   }
@@ -84,6 +85,7 @@ export function countActive(c: SlabCore): number {
   // objects freed by other workers and not taken back yet are not in use
   pg = u32[c.c + C_PARTIAL]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
+    checkListPage(c, pg);
     n -= remoteCount(c, pg);
     pg = u32[c.pt + pg * PAGE_WORDS + P_NEXT]!;
   }
@@ -154,6 +156,7 @@ export function slabsOf(c: SlabCore): Array<[number, number, SlabList]> {
   for (const [list, name] of lists) {
     let pg = u32[c.c + list]!;
     for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
+      checkListPage(c, pg);
       found.push([c.base + ((pg << c.shift) >>> 0), u32[c.pt + pg * PAGE_WORDS + P_INFO]! >>> 16, name]);
       pg = u32[c.pt + pg * PAGE_WORDS + P_NEXT]!;
     }

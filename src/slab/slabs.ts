@@ -166,7 +166,29 @@ function initSlab(c: SlabCore, pg: number, addr: number): void {
   // Debug and ctor caches prepare every object now, as the kernel does.
   extendBy(c, d, c.objectsPerSlab);
   if (c.ctor !== undefined) {
-    for (let i = 0; i < c.objectsPerSlab; i++) c.ctor(addr + i * c.stride + c.objOffset);
+    try {
+      for (let i = 0; i < c.objectsPerSlab; i++) c.ctor(addr + i * c.stride + c.objOffset);
+    } catch (e) {
+      // A ctor that throws (or allocates from this cache and fails) leaves no slab behind:
+      // the pages were on no list yet, so they would leak marked as this cache's.
+      clearDescriptors(c, pg);
+      c.buddy.free(addr);
+      throw e;
+    }
+  }
+}
+
+/** Zeroes the page descriptors of slab `pg`. */
+function clearDescriptors(c: SlabCore, pg: number): void {
+  const u32 = c.memory.u32;
+  const pages = 1 << c.order;
+  for (let t = 0; t < pages; t++) {
+    const dt = c.pt + (pg + t) * PAGE_WORDS;
+    u32[dt + P_FREELIST] = 0;
+    u32[dt + P_INFO] = 0;
+    u32[dt + P_UNUSED] = 0;
+    u32[dt + P_OWNER] = 0;
+    u32[dt + P_REMOTE] = 0;
   }
 }
 
@@ -224,16 +246,7 @@ export function extendBy(c: SlabCore, d: number, n: number): void {
 
 /** Gives slab `pg` (not on any list) back to the buddy. */
 export function releaseSlab(c: SlabCore, pg: number): void {
-  const u32 = c.memory.u32;
-  const pages = 1 << c.order;
-  for (let t = 0; t < pages; t++) {
-    const dt = c.pt + (pg + t) * PAGE_WORDS;
-    u32[dt + P_FREELIST] = 0;
-    u32[dt + P_INFO] = 0;
-    u32[dt + P_UNUSED] = 0;
-    u32[dt + P_OWNER] = 0;
-    u32[dt + P_REMOTE] = 0;
-  }
+  clearDescriptors(c, pg);
   c.buddy.free(c.base + ((pg << c.shift) >>> 0));
   // (the buddy may have synced a grown memory; a worker gives back its own empty slabs without the cache lock)
   const w = c.memory.u32;

@@ -49,7 +49,7 @@
  * @module
  */
 import type { SlabCore } from './core.js';
-import { corruptFreePointer } from './debug.js';
+import { checkListPage, corruptFreePointer } from './debug.js';
 import { extend, extendBy, mergeRemote, refill, releaseSlab, remoteLength } from './slabs.js';
 
 // Copies of layout constants (module-local: an imported binding is a module-cell load per use).
@@ -247,6 +247,7 @@ export function deactivate(c: SlabCore): void {
   u32[w + W_ACTIVE] = SLAB_NIL; // (it is on the list)
   for (let k = 0; u32[w + W_HEAD] !== SLAB_NIL && k < c.maxPages; k++) {
     const pg = u32[w + W_HEAD]!;
+    checkListPage(c, pg);
     mineUnlink(c, pg);
     handBack(c, pg);
   }
@@ -320,6 +321,7 @@ export function shrinkMine(c: SlabCore): number {
   const active = u32[w + W_ACTIVE]!;
   let pg = u32[w + W_HEAD]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
+    checkListPage(c, pg);
     const d = c.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
     const r = Atomics.exchange(u32, d + P_REMOTE, 0);
@@ -345,6 +347,7 @@ export function drainPartial(c: SlabCore): void {
   const u32 = c.memory.u32;
   let pg = u32[c.c + C_PARTIAL]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
+    checkListPage(c, pg);
     const d = c.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
     const r = Atomics.exchange(u32, d + P_REMOTE, 0);
