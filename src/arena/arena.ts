@@ -55,7 +55,7 @@ import {
   hex,
 } from '../errors/index.js';
 import { H_WORKERS } from '../memory/header.js';
-import { HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
+import { HEADER_BYTES, HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
 import { MAX_WORKERS, breakLock, leaveWorker, lock, unlock } from '../memory/lock.js';
 import type { ArenaAttachOptions, ArenaChunkInfo, ArenaOptions, ArenaScope, ArenaStats, PageSource } from './api.js';
 import { ArenaInit, checkBlock, checkState } from './create.js';
@@ -563,6 +563,13 @@ export class Arena implements Disposable {
   private resetSlow(): void {
     const s = this.state();
     const first = s[S_FIRST]!;
+    const firstEnd = this.memory.u32[(first >>> 2) + C_END];
+    if (!(first >= HEADER_BYTES && first % CHUNK_ALIGN === 0 && firstEnd !== undefined && firstEnd > first)) {
+      throw new HeapCorruptionError(
+        `arena state word first is ${hex(first)}, not a chunk`,
+        this.stateAddress + 4 * S_FIRST,
+      );
+    }
     if (this.atomic) Atomics.store(s, S_TOP, CLOSED); // no bump while the chunk changes
     this.releaseAfter(first);
     s[S_CUR] = first;
@@ -638,6 +645,7 @@ export class Arena implements Disposable {
 
   /** The memory's bytes (`arena.bytes[addr]`); refreshed after a grow. */
   get bytes(): Uint8Array {
+    if (this.s === DISPOSED) this.state(); // throws: a disposed buddy arena's bytes are the buddy's again
     this.memory.sync();
     return this.memory.u8;
   }
@@ -649,6 +657,7 @@ export class Arena implements Disposable {
    * @throws InvalidArgumentError if the range is not inside the memory.
    */
   view(addr: number, length: number): Uint8Array {
+    if (this.s === DISPOSED) this.state(); // throws
     this.memory.sync();
     const n = this.memory.buffer.byteLength;
     if (typeof addr !== 'number' || addr >>> 0 !== addr || addr >= n)
@@ -855,6 +864,15 @@ export class Arena implements Disposable {
         size,
       );
     }
+    if (mode !== MODE_MEMORY && mode !== MODE_BUDDY) {
+      throw new HeapCorruptionError(`arena state word mode is ${mode}, not a mode`, this.stateAddress + 4 * S_MODE);
+    }
+    if ((mode === MODE_BUDDY) !== (this.buddy !== null)) {
+      throw new HeapCorruptionError(
+        `arena state word mode is ${mode}, but this arena was ${this.buddy === null ? 'not ' : ''}made on a buddy`,
+        this.stateAddress + 4 * S_MODE,
+      );
+    }
     return mode === MODE_MEMORY ? this.allocInSpareOrGrown(size, align, top) : this.allocInBuddyChunk(size, align, top);
   }
 
@@ -863,12 +881,20 @@ export class Arena implements Disposable {
     const s = this.s;
     const cur = s[S_CUR]!;
     const limit = s[S_LIMIT]!;
+    // New chunks start at limit: one below the current chunk's end or past the memory is damage.
+    if (!(limit >= s[S_END]! && limit <= this.memory.u32.length * 4)) {
+      throw new HeapCorruptionError(`arena state word limit is ${hex(limit)}`, this.stateAddress + 4 * S_LIMIT);
+    }
     const lost = s[S_END]! - top;
     let c = align16(s[S_END]!);
     let u32 = this.memory.u32;
     while (c < limit) {
       // a spare too small for this request is passed over (it stays spare)
       const end = u32[(c >>> 2) + C_END]!;
+      // A damaged end (or a damaged S_END that led here) would walk in place, or outside the memory.
+      if (!(end > c && end <= u32.length * 4)) {
+        throw new HeapCorruptionError(`arena spare chunk ${hex(c)} ends at ${hex(end)}`, c);
+      }
       const a = alignUp(c + CHUNK_HEADER_BYTES, align);
       if (a + size <= end) return this.enterChunk(c, cur, lost, a, size, top);
       c = align16(end);

@@ -14,6 +14,7 @@ import {
   OutOfMemoryError,
   argumentError,
   checkInteger,
+  describe,
   checkOptions,
   hex,
 } from '../errors/index.js';
@@ -137,6 +138,12 @@ export class ArenaInit {
       throw new HeapCorruptionError(`no arena state at ${hex(at)} (magic 'ARNA' missing)`, at);
     }
     let buddy: PageSource | null = null;
+    if (s[w + S_MODE] !== MODE_BUDDY && o.buddy !== undefined) {
+      throw new InvalidArgumentError(
+        'this arena takes no chunks from a buddy allocator: attach it without { buddy }',
+        'buddy',
+      );
+    }
     if (s[w + S_MODE] === MODE_BUDDY) {
       if (o.buddy === undefined) {
         throw new InvalidArgumentError(
@@ -288,6 +295,20 @@ function createOnMemory(options: ArenaMemoryOptions): ArenaInit {
  * aligned (a page size of at least 16) and below {@link ADDRESS_LIMIT}.
  */
 export function checkBlock(buddy: PageSource, block: number, size: number): void {
+  // A PageSource is the user's: what it answers is checked before a chunk header is written there.
+  const pages: unknown = typeof block === 'number' && block >>> 0 === block ? buddy.blockPages(block) : 0;
+  const bytes = buddy.memory === null ? 0 : buddy.memory.buffer.byteLength;
+  if (
+    !(typeof block === 'number' && block >>> 0 === block && block >= HEADER_BYTES) ||
+    !(typeof pages === 'number' && Number.isInteger(pages) && pages >= 1) ||
+    block + pages * buddy.pageSize > bytes
+  ) {
+    if (typeof block === 'number' && block >>> 0 === block) buddy.free(block);
+    throw new InvalidArgumentError(
+      `the buddy gave block ${describe(block)} of ${describe(pages)} pages, not inside its ${bytes}-byte memory`,
+      'buddy',
+    );
+  }
   if (block % CHUNK_ALIGN !== 0) {
     buddy.free(block);
     throw new InvalidArgumentError(
