@@ -745,6 +745,21 @@ abstract class ArrayBase {
   is(obj: number): boolean {
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
+  /**
+   * The check of every get and set: `a` an address past the memkit header
+   * (see badObject) and `i` a whole number below the array's length. V8
+   * inlines it into each accessor.
+   */
+  protected inBounds(a: number, i: number): boolean {
+    return (
+      typeof a === 'number' &&
+      a >>> 0 === a &&
+      a >= 64 &&
+      typeof i === 'number' &&
+      i >>> 0 === i &&
+      i < this.mem.u32[(a >>> 2) + H_LEN]!
+    );
+  }
   protected bad(arr: unknown, i: unknown): InvalidArgumentError {
     // typeof first: an index or array that is not a number (a BigInt, a
     // symbol, an object with valueOf) is refused before any arithmetic.
@@ -760,27 +775,11 @@ abstract class ArrayBase {
 
 class RefArray extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     return this.mem.u32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     if (v !== 0) this.st.checkStore(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
   }
@@ -788,81 +787,33 @@ class RefArray extends ArrayBase implements ArrayType {
 
 class I32Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     return this.mem.i32[(a >>> 2) + BASE + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     this.mem.i32[(a >>> 2) + BASE + i] = v;
   }
 }
 
 class F64Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     return this.mem.f64[((a + ARR_HEADER) >>> 3) + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     this.mem.f64[((a + ARR_HEADER) >>> 3) + i] = v;
   }
 }
 
 class U8Array extends ArrayBase implements ArrayType {
   get(a: number, i: number): number {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     return this.mem.u8[a + ARR_HEADER + i]!;
   }
   set(a: number, i: number, v: number): void {
-    if (
-      typeof a !== 'number' ||
-      a >>> 0 !== a ||
-      a < 64 ||
-      typeof i !== 'number' ||
-      i >>> 0 !== i ||
-      i >= this.mem.u32[(a >>> 2) + H_LEN]!
-    )
-      throw this.bad(a, i);
+    if (!this.inBounds(a, i)) throw this.bad(a, i);
     this.mem.u8[a + ARR_HEADER + i] = v;
   }
 }
