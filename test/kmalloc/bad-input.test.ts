@@ -19,22 +19,7 @@ import {
   MemkitError,
   readSlot,
 } from '../../src/index.js';
-import { badValues } from '../support/bad-values.js';
-
-/** Calls f; returns what it threw (fails when it threw nothing). */
-function refused(what: string, f: () => unknown): unknown {
-  let err: unknown;
-  let threw = false;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-    threw = true;
-  }
-  expect(threw, `${what}: nothing thrown`).toBe(true);
-  expect(err, `${what}: ${String(err)}`).toBeInstanceOf(MemkitError);
-  return err;
-}
+import { badValues, refused } from '../support/bad-values.js';
 
 function snapshot(k: Kmalloc): string {
   return JSON.stringify([k.slabinfo(), k.footprint(), k.tlsf.stats(), k.largeStats()]);

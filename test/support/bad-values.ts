@@ -1,3 +1,6 @@
+import { expect } from 'vitest';
+import { MemkitError } from '../../src/index.js';
+
 /**
  * The bad values of the hardening issue, one table for every layer's
  * bad-input matrix: numbers out of range or not whole, other types, objects
@@ -30,4 +33,19 @@ export function badValues(live: number, foreign: number): Array<[string, unknown
     ['a symbol', Symbol('x')],
     ['a function', () => live],
   ];
+}
+
+/** Calls f and returns what it threw; fails the test unless that is a MemkitError (`what` names the call). */
+export function refused(what: string, f: () => unknown): unknown {
+  let err: unknown;
+  let threw = false;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+    threw = true;
+  }
+  expect(threw, `${what}: nothing thrown`).toBe(true);
+  expect(err, `${what}: ${String(err)}`).toBeInstanceOf(MemkitError);
+  return err;
 }

@@ -10,21 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, HEADER_BYTES, InvalidArgumentError, Memory, MemkitError, TlsfHeap } from '../../src/index.js';
-import { badValues } from '../support/bad-values.js';
-
-function refused(what: string, f: () => unknown): unknown {
-  let err: unknown;
-  let threw = false;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-    threw = true;
-  }
-  expect(threw, `${what}: nothing thrown`).toBe(true);
-  expect(err, `${what}: ${String(err)}`).toBeInstanceOf(MemkitError);
-  return err;
-}
+import { badValues, refused } from '../support/bad-values.js';
 
 function world(shared = false) {
   const memory = Memory.create({ bytes: 1 << 20, shared });
