@@ -318,6 +318,8 @@ export class Kmalloc implements ByteAllocator {
   /** @internal */
   readonly objOffset: number;
   private readonly fastMax: number; // maxClass, or -1 with debug (every small size takes the slow path)
+  /** INFO of a head page of class 0 owned by this slot (class c: + c); alloc's fast path checks cur[c] by it. */
+  private readonly classInfo: number;
   /** @internal */
   readonly key: number;
   /** @internal */
@@ -403,6 +405,7 @@ export class Kmalloc implements ByteAllocator {
     this.maxClass = u32[k + K_MAX_CLASS]!;
     this.largeAbove = u32[k + K_LARGE_ABOVE]!;
     this.fastMax = this.debug ? -1 : this.maxClass;
+    this.classInfo = (st.slot << HotKmalloc.HEAP_SHIFT) + (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS);
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
@@ -475,7 +478,10 @@ export class Kmalloc implements ByteAllocator {
       if (b !== 0) {
         const a = b >>> 2;
         const next = u32[a]!;
-        if ((u32[a + 1]! ^ next) === this.key) {
+        // The block's free tag, and the page's INFO word: a head page of this class and slot.
+        // (A damaged cur[cls] would pop from any address; the INFO word shares the list
+        // head's cache line. allocSmall checks the whole descriptor.)
+        if ((u32[a + 1]! ^ next) === this.key && u32[d + HotKmalloc.P_INFO] === this.classInfo + cls) {
           u32[d] = next;
           u32[a + 1] = 0; // a live block carries no free tag
           u32[d + HotKmalloc.P_USED] = u32[d + HotKmalloc.P_USED]! + 1;
@@ -583,6 +589,7 @@ export class Kmalloc implements ByteAllocator {
       const u32 = mem.u32;
       const d = u32[this.cur + cls]!;
       if (d !== this.noPage) {
+        this.checkQueued(d, cls, 0, this.cur + cls); // a damaged cur[cls] would send extend or take anywhere
         if (u32[d + P_FREELIST] === 0) {
           const lf = u32[d + P_LOCAL_FREE]!;
           if (lf !== 0) {

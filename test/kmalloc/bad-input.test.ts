@@ -387,10 +387,13 @@ describe('Kmalloc: a live heap damaged under it', () => {
         // 0..63: the control block; then the descriptors of p's, m's and l's pages.
         const word = w < 64 ? k.k + w : desc([p, m, l][(w - 64) >> 3]!) + ((w - 64) & 7);
         mem.u32[word] = mem.u32[word]! ^ flip;
-        // Not here: alloc and free of a class block. They trust cur[] and the page's list words
-        // (a flipped cur[class] sends alloc's fast path to pop from any address: it rewrote the
-        // memkit header); a check there would be on the hot path: left (see the hardk report).
+        // alloc and free of a class block too: the fast path checks the current page's INFO word
+        // (a flipped cur[class] once sent it to pop from any address, over the memkit header).
         const calls: Array<[string, () => unknown]> = [
+          ['alloc(24)', () => k.alloc(24)],
+          ['alloc(24) again', () => k.alloc(24)],
+          ['free(p)', () => k.free(p)],
+          ['alloc(40)', () => k.alloc(40)],
           ['usableSize(p)', () => k.usableSize(p)],
           ['ksize(m)', () => k.ksize(m)],
           ['isAllocated(l)', () => k.isAllocated(l)],
