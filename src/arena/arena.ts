@@ -112,8 +112,11 @@ const HI_MARK = 14;
 const DEPTH = 15;
 const FLOORS = 16;
 const FW = 4;
+/** CHUNK_HEADER_BYTES - 1: the fast paths' bound on top is `top > cur + 15` (its chunk's data). */
+const CHUNK_DATA_MINUS_1 = 15;
 if (
   FW !== FLOOR_WORDS ||
+  CHUNK_DATA_MINUS_1 !== CHUNK_HEADER_BYTES - 1 ||
   MAGIC !== S_MAGIC ||
   TOP !== S_TOP ||
   END !== S_END ||
@@ -341,9 +344,18 @@ export class Arena implements Disposable {
       const a = (top + align - 1) & -align;
       const next = a + size;
       // fits; no wrap-around (and align != 0); size >= 1; align a power of
-      // two; size a whole number below 2^31. NaN, a detached view (after a
-      // wasm grow) or a disposed arena fail a comparison: slow path.
-      if (next <= s[END]! && top <= a && a < next && (align & -align) === align && (size | 0) === size) {
+      // two; size a whole number below 2^31; top inside the current chunk's
+      // data (a damaged top of 0 or -1 would hand out the memkit header).
+      // NaN, a detached view (after a wasm grow) or a disposed arena fail a
+      // comparison: slow path.
+      if (
+        next <= s[END]! &&
+        top <= a &&
+        a < next &&
+        (align & -align) === align &&
+        (size | 0) === size &&
+        top > s[CUR]! + CHUNK_DATA_MINUS_1
+      ) {
         s[TOP] = next;
         return a;
       }
@@ -365,7 +377,8 @@ export class Arena implements Disposable {
         const top = Atomics.load(s, TOP);
         const a = (top + align - 1) & -align;
         const next = a + size;
-        if (!(next <= Atomics.load(s, END) && top <= a && a < next)) break;
+        // CUR is read after top: a worker that moves to a new chunk closes top first.
+        if (!(next <= Atomics.load(s, END) && top <= a && a < next && top > s[CUR]! + CHUNK_DATA_MINUS_1)) break;
         if (Atomics.compareExchange(s, TOP, top, next) === top) {
           // The chunk may be one another worker chained in bytes it grew the memory by.
           if (next > this.memory.viewBytes) this.memory.sync();
@@ -826,6 +839,7 @@ export class Arena implements Disposable {
     }
     if (this.atomic) return this.allocSlowShared(s, size, align);
     const top = s[S_TOP]!;
+    this.checkTop(s, top);
     const a = alignUp(top, align);
     if (a + size <= s[S_END]!) {
       s[S_TOP] = a + size;
@@ -841,6 +855,7 @@ export class Arena implements Disposable {
   private allocSlowShared(s: Int32Array, size: number, align: number): number {
     for (;;) {
       const top = Atomics.load(s, S_TOP);
+      this.checkTop(s, top); // under the lock: top is not CLOSED (only the lock's holder closes it)
       const a = alignUp(top, align);
       if (a + size > Atomics.load(s, S_END)) break;
       if (Atomics.compareExchange(s, S_TOP, top, a + size) === top) return a;
@@ -853,6 +868,15 @@ export class Arena implements Disposable {
       Atomics.store(s, S_TOP, last); // nothing changed: reopen it
       throw e;
     }
+  }
+
+  /** The slow paths' check of `top`: inside the current chunk's data, from its first byte to `end`. */
+  private checkTop(s: Int32Array, top: number): void {
+    if (!(top >= s[S_CUR]! + CHUNK_HEADER_BYTES && top <= s[S_END]!))
+      throw new HeapCorruptionError(
+        `arena state word top is ${hex(top)}, outside the current chunk's data (${hex(s[S_CUR]! + CHUNK_HEADER_BYTES)}..${hex(s[S_END]!)})`,
+        this.stateAddress + 4 * S_TOP,
+      );
   }
 
   /** The current chunk (whose top is `top`) has no room: another chunk, or OutOfMemoryError. */

@@ -42,9 +42,6 @@ for (let wi = 0; wi < count; wi++) {
     const orig = u32[idx]!;
     const v = [0, 0xffffffff, (orig ^ 1) >>> 0, (orig + 4096) >>> 0, 0x7fffffff, (orig - 16) >>> 0][vi]!;
     if (kind === 'shared' && v >= 1 && v <= 32) continue; // a lock word naming a live slot: a held lock
-    // Not covered: top (state word 3) at 0 or 2^32 - 1. The alloc fast path trusts top and end (one
-    // compare each; checking top >= the chunk's data would put work on it) and returns address 0.
-    if (wi === 3 && (v === 0 || v === 0xffffffff)) continue;
     u32[idx] = v;
     const len = w.memory.buffer.byteLength;
     const header = Buffer.from(w.memory.u8.slice(0, 64));
