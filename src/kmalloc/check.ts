@@ -62,6 +62,7 @@ import {
   curTable,
   reclaimTable,
 } from './layout.js';
+import { checkLargeCache, largeCacheAt } from './large-cache.js';
 
 /** Checks the heap `kh` (see `Kmalloc.checkInvariants`); throws HeapCorruptionError at the first broken invariant. */
 export function checkHeap(kh: KmallocCore): void {
@@ -202,6 +203,17 @@ export function checkHeap(kh: KmallocCore): void {
       `${u32[k + K_HOT_PAGES]!} pages promoted for their rate, more than the ${hotLimit} of promoted classes`,
       k + K_HOT_PAGES,
     );
+  // The large-block counter counts the blocks in workers' caches too (large-cache.ts).
+  if (kh.med !== null) {
+    const seen = new Set<number>();
+    const g = { base: kh.base, pageSize: kh.pageSize, pages: kh.buddy.pages, pt: kh.pt };
+    for (let s = 0; s < MAX_WORKERS; s++) {
+      const at = largeCacheAt(k, n, s);
+      const held = checkLargeCache(u32, at, g, s, bad, seen);
+      if (held !== 0 && (joined & (1 << s)) === 0) bad(`worker slot ${s} is not joined but caches large blocks`, at);
+      largeBlocks += held;
+    }
+  }
   if (u32[k + K_LARGE_BLOCKS] !== largeBlocks)
     bad(`${largeBlocks} large blocks, counter ${u32[k + K_LARGE_BLOCKS]!}`, k + K_LARGE_BLOCKS);
 }
@@ -292,4 +304,11 @@ export function fsck(
   }
   const ab = abandonedTable(k, n);
   for (let c = 0; c < n; c++) queue(ab + c, c, HEAP_ABANDONED, `class ${c}'s abandoned list`);
+  // The large-block caches of the slots not busy (a joined worker changes its own without a lock).
+  if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0) {
+    const seen = new Set<number>();
+    const g = { base: buddy.base, pageSize: buddy.pageSize, pages: buddy.pages, pt };
+    for (let slot = 0; slot < MAX_WORKERS; slot++)
+      if ((busy & (1 << slot)) === 0) checkLargeCache(u32, largeCacheAt(k, n, slot), g, slot, bad, seen);
+  }
 }

@@ -14,6 +14,7 @@
 import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, hex } from '../errors/index.js';
 import { OWNER_CLASS, OWNER_LARGE, OWNER_TLSF } from '../slab/layout.js';
 import type { KmallocCore } from './core.js';
+import { inLargeCaches } from './large-cache.js';
 
 /** Debug red zone bytes on each side of an object (the left one holds the link and tag when free). */
 export const RED_ZONE = 8;
@@ -82,6 +83,9 @@ export function badFree(c: KmallocCore, addr: number, own: number): never {
   if (own >= OWNER_CLASS && own < OWNER_TLSF)
     throw new InvalidFreeError(`kfree(${hex(addr)}): not the start of a block (or never handed out)`, addr);
   if (own === OWNER_LARGE) throw new InvalidFreeError(`kfree(${hex(addr)}): interior pointer into a large block`, addr);
+  // A large block a worker keeps in its cache (large-cache.ts) was freed already.
+  if (c.med !== null && ((addr - c.base) & (c.pageSize - 1)) === 0 && inLargeCaches(c, addr))
+    throw new DoubleFreeError(`kfree(${hex(addr)}): block already free (double free)`, addr);
   const pg = c.space.pageOf(addr);
   if (pg >= 0 && pg < c.buddy.pages && !c.buddy.isAllocated(addr)) {
     // Let the buddy tell a double free of a large block from a wild pointer.

@@ -30,6 +30,7 @@ import {
 import { className } from './classes.js';
 import type { KmallocCore } from './core.js';
 import { CLASS_WORDS, CW_FREED, CW_MADE, K_CUR, K_LARGE_BLOCKS, K_LARGE_PAGES } from './layout.js';
+import { cachedTotals } from './large-cache.js';
 
 /**
  * One size class of a {@link Kmalloc} seen as a cache (for `slabinfo`,
@@ -276,7 +277,9 @@ export function largeStats(kh: KmallocCore): { blocks: number; pages: number } {
   try {
     kh.memory.sync();
     const u32 = kh.memory.u32;
-    return { blocks: u32[kh.k + K_LARGE_BLOCKS]!, pages: u32[kh.k + K_LARGE_PAGES]! };
+    // The counters include the blocks workers keep in their large-block caches (large-cache.ts).
+    const cached = kh.med === null ? { blocks: 0, pages: 0 } : cachedTotals(kh);
+    return { blocks: u32[kh.k + K_LARGE_BLOCKS]! - cached.blocks, pages: u32[kh.k + K_LARGE_PAGES]! - cached.pages };
   } finally {
     kh.leave();
   }

@@ -126,7 +126,7 @@
  * @module
  */
 import { H_WORKERS } from '../memory/header.js';
-import { leaveWorker, lockMemory, unlock } from '../memory/lock.js';
+import { MAX_WORKERS, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import { detachBuddyUnder } from '../buddy/attach.js';
 import {
@@ -162,6 +162,7 @@ import { classOfHead, enqueueHead, extend, newPage, onLists, pageFreed, releaseP
 import { abandonSlot, adopt, collect, freeRemote, pushRemote, reclaim, unlinkAbandoned } from './remote.js';
 import { classTable } from './classes.js';
 import { abandonedTable, curTable, mediumTable, reclaimTable, threadFreeDelta } from './layout.js';
+import { LC_MAX_PAGES, cacheDrop, cacheFind, cachePut, flushLargeCache, largeCacheAt } from './large-cache.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use, and alloc/free are made of such reads. scripts/layout-copies.ts writes them; npm test
@@ -344,6 +345,8 @@ export class Kmalloc implements ByteAllocator {
   readonly slot: number;
   /** @internal Page descriptor d's thread_free word is `d + tfDelta` (FLAG_REMOTE_TABLE). */
   readonly tfDelta: number;
+  /** u32 index of this slot's large-block cache (large-cache.ts) on a shared heap, else -1. */
+  private readonly lcAt: number;
   /** Nesting of enter() in this instance (the lock is re-entrant for its holder: realloc calls alloc). */
   private depth = 0;
 
@@ -409,6 +412,7 @@ export class Kmalloc implements ByteAllocator {
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
+    this.lcAt = (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? largeCacheAt(k, n, st.slot) : -1;
     if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0) {
       // Per-slot TLSF heaps (medium.ts); their control regions count as metadata.
       const med = new MediumHeaps(
@@ -814,14 +818,21 @@ export class Kmalloc implements ByteAllocator {
         size,
       );
     }
+    if (this.lcAt >= 0 && pages <= LC_MAX_PAGES) {
+      this.memory.sync();
+      const i = cacheFind(this.memory.u32, this.lcAt, pages);
+      if (i >= 0) return this.fromCache(i, pages);
+    }
     this.shrinkSpare();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
     } catch (e) {
-      if (e instanceof OutOfMemoryError)
+      if (!(e instanceof OutOfMemoryError)) throw e;
+      // This worker's cached large blocks go back first (they may merge), then once more.
+      if (this.lcAt < 0 || flushLargeCache(this, this.slot) === 0)
         throw new OutOfMemoryError(`kmalloc: no ${pages} free pages for ${size} bytes`, size);
-      throw e;
+      return this.allocLarge(size);
     }
     const pg = (addr - this.base) >>> this.shift;
     this.memory.sync(); // taking pages may have grown (and replaced) the buffer
@@ -832,6 +843,34 @@ export class Kmalloc implements ByteAllocator {
     Atomics.store(i32, d + P_INFO, OWNER_LARGE); // the first page only: an interior page has no owner
     Atomics.add(i32, this.k + K_LARGE_BLOCKS, 1);
     Atomics.add(i32, this.k + K_LARGE_PAGES, pages);
+    return addr;
+  }
+
+  /**
+   * allocLarge's block from entry `i` of this worker's cache (large-cache.ts): checked to be a
+   * cached block of `pages` pages (a damaged cache word must not hand out any
+   * other address), then marked a large block again. No lock, no counter.
+   */
+  private fromCache(i: number, pages: number): number {
+    const u32 = this.memory.u32;
+    const addr = u32[this.lcAt + i]!;
+    const off = addr - this.base;
+    const pg = off >>> this.shift;
+    const d = this.pt + (pg << PAGE_SHIFT);
+    if (
+      addr >>> 0 !== addr ||
+      off < 0 ||
+      (off & this.pageMask) !== 0 ||
+      pg + pages > this.maxPages ||
+      u32[d + P_INFO] !== 0 ||
+      u32[d + P_FREELIST] !== pages
+    )
+      throw new HeapCorruptionError(
+        `kmalloc: this worker's large-block cache holds ${hex(addr)} (${pages} pages), which is no cached block`,
+        (this.lcAt + i) * 4,
+      );
+    cacheDrop(u32, this.lcAt, i);
+    Atomics.store(this.memory.i32, d + P_INFO, OWNER_LARGE);
     return addr;
   }
 
@@ -877,6 +916,8 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     const pages = mem.u32[d + P_FREELIST]!;
+    // Into this worker's cache when it has room (INFO is 0 now, P_FREELIST keeps the pages).
+    if (this.lcAt >= 0 && !this.detached && cachePut(mem.u32, this.lcAt, addr, pages)) return;
     mem.u32[d + P_FREELIST] = 0;
     this.buddy.free(addr);
     const i32 = this.memory.i32; // the buddy may have seen the memory grow: fresh views
@@ -1173,10 +1214,13 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
-      let pages =
-        this.med === null
-          ? this.heap0.shrinkLocked()
-          : this.med.shrink(this.memory.u32[H_WORKERS]! | 1 | (1 << this.slot));
+      const held = this.memory.u32[H_WORKERS]! | 1 | (1 << this.slot);
+      let pages = this.med === null ? this.heap0.shrinkLocked() : this.med.shrink(held);
+      if (this.lcAt >= 0) {
+        // This worker's cached large blocks, and those of every slot nobody holds.
+        for (let s = 0; s < MAX_WORKERS; s++)
+          if (s === this.slot || (held & (1 << s)) === 0) pages += flushLargeCache(this, s);
+      }
       let u32 = this.memory.u32;
       if (u32[this.reclaimAt] !== 0) reclaim(this);
       for (let cls = 0; cls < this.nClasses; cls++) {
@@ -1291,6 +1335,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       abandonSlot(this, this.slot);
+      flushLargeCache(this, this.slot); // its cached large blocks back to the buddy
       this.med?.leave(); // its remote frees taken in, its spare chunk back; the heap stays with the slot
     } finally {
       this.leave();
@@ -1333,6 +1378,7 @@ export class Kmalloc implements ByteAllocator {
       const dead = Kmalloc.open(memory, k, slot);
       dead.depth = 1; // the lock is held
       abandonSlot(dead, slot);
+      if (dead.lcAt >= 0) flushLargeCache(dead, slot);
     });
   }
 

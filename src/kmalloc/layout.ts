@@ -24,7 +24,9 @@
  *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
  *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
  *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
- *                               0's is word 8's), then remote[slot], one 64-byte line each
+ *                               0's is word 8's), then remote[slot], one 64-byte line each,
+ *                               whose other 15 words are the slot's large-block cache
+ *                               (large-cache.ts)
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)

@@ -37,6 +37,7 @@
  *                      slot 0's is the TLSF heap made with the kmalloc heap, K_TLSF)
  *   m + 32 + 16 s      remote[s]: payload address of the first block on slot s's remote list
  *                      (0 = empty), on a 64-byte line of its own
+ *   m + 33 + 16 s ..   the rest of that line: slot s's large-block cache (large-cache.ts)
  * ```
  *
  * @module
