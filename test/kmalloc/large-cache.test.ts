@@ -148,3 +148,30 @@ describe('Kmalloc: per-worker large-block caches (shared heap)', () => {
     }
   });
 });
+
+describe('Kmalloc: a class page when the buddy has none', () => {
+  it('takes this worker’s cached large blocks back first', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const blocks: number[] = [];
+    for (;;) {
+      try {
+        blocks.push(k0.alloc(FIVE));
+      } catch {
+        break;
+      }
+    }
+    const small: number[] = [];
+    for (;;) {
+      try {
+        small.push(k0.alloc(24)); // fills the class pages, then the buddy's last pages
+      } catch {
+        break;
+      }
+    }
+    k0.free(blocks.pop()!); // cached: the only free pages
+    const p = k0.alloc(200); // a new class page: from the cache's pages
+    expect(k0.isAllocated(p)).toBe(true);
+    k0.checkInvariants();
+  });
+});
