@@ -1216,8 +1216,9 @@ export class Kmalloc implements ByteAllocator {
 
   /**
    * Gives back to the buddy: this worker's empty pages (after taking in the
-   * frees other workers made into them), the empty abandoned pages, and the
-   * TLSF heap's spare chunk. Returns the pages freed.
+   * frees other workers made into them), the empty abandoned pages, the
+   * TLSF heap's spare chunk, and (on a shared heap) the large blocks this
+   * worker keeps for reuse. Returns the pages freed.
    */
   shrink(): number {
     if (this.detached) this.gone();
