@@ -56,6 +56,7 @@ const PHASE_MARK = 1;
 const PHASE_SWEEP = 2;
 const ROOT_WORDS = 4;
 const R_ADDR = 0;
+const R_GEN = 2;
 const SCAN_ARRAY = 0xfe;
 const SCAN_MAX_DIRECT = 250;
 const SCAN_SHIFT = 16;
@@ -116,8 +117,10 @@ export function cycleStart(st: HeapState): void {
   const rcap = u32[s + S_RCAP]!;
   for (let i = 0; i < rcap; i++) {
     u32 = st.v.u32;
-    const a = u32[(u32[s + S_ROOTS]! >>> 2) + i * ROOT_WORDS + R_ADDR]!;
-    if (a !== 0) st.shade(a);
+    const w = (u32[s + S_ROOTS]! >>> 2) + i * ROOT_WORDS;
+    const a = u32[w + R_ADDR]!;
+    // A free slot (R_GEN 0) may keep its last R_ADDR (Root.release leaves it).
+    if (a !== 0 && u32[w + R_GEN] !== 0) st.shade(a);
   }
   const htop = st.v.u32[s + S_HTOP]!;
   for (let i = 0; i < htop; i++) {

@@ -275,7 +275,8 @@ export const KIND_U8_ARRAY = 4;
 /**
  * Root table slot (unscoped handles and named globals), ROOT_WORDS u32 words:
  * ```
- *  0 ADDR   the rooted object (0 = null; always 0 when the slot is free)
+ *  0 ADDR   the rooted object (0 = null); meaningless when the slot is free
+ *           (Root.release leaves it: read GEN first)
  *  1 NEXT   free slot: index + 1 of the next free slot (0 = end)
  *  2 GEN    0 when free; else the root's generation (from RSEQ), so a
  *           handle whose slot was released and reused is inert
