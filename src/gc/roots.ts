@@ -246,7 +246,7 @@ export function makeRoot(st: HeapState, obj: number): Root {
     const next = u32[w + HotRoots.R_NEXT]!;
     st.rfree = next;
     u32[s + HotRoots.S_RFREE] = next;
-    u32[w + HotRoots.R_ADDR] = obj;
+    u32[w] = obj; // + HotRoots.R_ADDR (0): an add of 0 is four bytes of bytecode (the inlining budget, see release)
     u32[w + HotRoots.R_GEN] = gen;
   } else {
     slot = rootSlotSlow(st, obj);
