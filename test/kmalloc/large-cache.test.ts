@@ -175,3 +175,53 @@ describe('Kmalloc: a class page when the buddy has none', () => {
     k0.checkInvariants();
   });
 });
+
+describe('Kmalloc: every large-block cache word damaged under a live shared heap', () => {
+  it('each method answers typed or sound; nothing is written in the memkit header or outside the heap', () => {
+    const bad: string[] = [];
+    let typed = 0;
+    for (const flip of [0xffffffff, 0x80000000, 0x7, 0x1000, 0x40]) {
+      for (let word = 0; word < 15; word++) {
+        const memory = Memory.create({ bytes: 4 << 20, shared: true });
+        const k0 = new Kmalloc({ memory });
+        const a = k0.alloc(FIVE);
+        const b = k0.alloc(8 * PAGE - 100);
+        const live = k0.alloc(FIVE);
+        k0.free(a);
+        k0.free(b); // two cached blocks
+        const canary = k0.buddy.allocPages(4);
+        memory.u8.fill(0x5a, canary, canary + 4 * PAGE);
+        memory.u8.fill(0x33, live, live + FIVE);
+        const header = Buffer.from(memory.u8.subarray(0, 64));
+        const at = cacheOf(k0, 0) + word;
+        memory.u32[at] = (memory.u32[at]! ^ flip) >>> 0;
+        const calls: Array<[string, () => unknown]> = [
+          ['alloc 5 pages', () => k0.alloc(FIVE)],
+          ['alloc 8 pages', () => k0.alloc(8 * PAGE - 100)],
+          ['free(live)', () => k0.free(live)],
+          ['free(a) again', () => k0.free(a)],
+          ['largeStats', () => k0.largeStats()],
+          ['checkInvariants', () => k0.checkInvariants()],
+          ['attach', () => Kmalloc.attach(Memory.wrap(memory.buffer)).detach()],
+          ['shrink', () => k0.shrink()],
+        ];
+        for (const [name, call] of calls) {
+          try {
+            const r = call();
+            if (typeof r === 'number' && name.startsWith('alloc') && (r < 64 || r + FIVE > memory.buffer.byteLength))
+              bad.push(`${word}^${flip.toString(16)} ${name} gave ${r}`);
+          } catch (e) {
+            if (!(e instanceof MemkitError)) bad.push(`${word}^${flip.toString(16)} ${name}: ${String(e)}`);
+            typed++;
+          }
+          if (Buffer.compare(memory.u8.subarray(0, 64), header) !== 0)
+            bad.push(`${word}^${flip.toString(16)} ${name}: header`);
+          if (!memory.u8.subarray(canary, canary + 4 * PAGE).every((v) => v === 0x5a))
+            bad.push(`${word}^${flip.toString(16)} ${name}: canary`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(typed).toBeGreaterThan(0);
+  });
+});
