@@ -206,10 +206,9 @@ export function checkHeap(kh: KmallocCore): void {
   // The large-block counter counts the blocks in workers' caches too (large-cache.ts).
   if (kh.med !== null) {
     const seen = new Set<number>();
-    const g = { base: kh.base, pageSize: kh.pageSize, pages: kh.buddy.pages, pt: kh.pt };
     for (let s = 0; s < MAX_WORKERS; s++) {
       const at = largeCacheAt(k, n, s);
-      const held = checkLargeCache(u32, at, g, s, bad, seen);
+      const held = checkLargeCache(u32, at, kh, kh.buddy.pages, s, bad, seen);
       if (held !== 0 && (joined & (1 << s)) === 0) bad(`worker slot ${s} is not joined but caches large blocks`, at);
       largeBlocks += held;
     }
@@ -307,8 +306,8 @@ export function fsck(
   // The large-block caches of the slots not busy (a joined worker changes its own without a lock).
   if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0) {
     const seen = new Set<number>();
-    const g = { base: buddy.base, pageSize: buddy.pageSize, pages: buddy.pages, pt };
+    const g = { base: buddy.base, pageSize: buddy.pageSize, pt };
     for (let slot = 0; slot < MAX_WORKERS; slot++)
-      if ((busy & (1 << slot)) === 0) checkLargeCache(u32, largeCacheAt(k, n, slot), g, slot, bad, seen);
+      if ((busy & (1 << slot)) === 0) checkLargeCache(u32, largeCacheAt(k, n, slot), g, buddy.pages, slot, bad, seen);
   }
 }

@@ -162,7 +162,15 @@ import { classOfHead, enqueueHead, extend, newPage, onLists, pageFreed, releaseP
 import { abandonSlot, adopt, collect, freeRemote, pushRemote, reclaim, unlinkAbandoned } from './remote.js';
 import { classTable } from './classes.js';
 import { abandonedTable, curTable, mediumTable, reclaimTable, threadFreeDelta } from './layout.js';
-import { LC_MAX_PAGES, cacheDrop, cacheFind, cachePut, flushLargeCache, largeCacheAt } from './large-cache.js';
+import {
+  LC_MAX_PAGES,
+  cacheDrop,
+  cacheFind,
+  cachePut,
+  cachedDescriptor,
+  flushLargeCache,
+  largeCacheAt,
+} from './large-cache.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use, and alloc/free are made of such reads. scripts/layout-copies.ts writes them; npm test
@@ -864,17 +872,8 @@ export class Kmalloc implements ByteAllocator {
   private fromCache(i: number, pages: number): number {
     const u32 = this.memory.u32;
     const addr = u32[this.lcAt + i]!;
-    const off = addr - this.base;
-    const pg = off >>> this.shift;
-    const d = this.pt + (pg << PAGE_SHIFT);
-    if (
-      addr >>> 0 !== addr ||
-      off < 0 ||
-      (off & this.pageMask) !== 0 ||
-      pg + pages > this.maxPages ||
-      u32[d + P_INFO] !== 0 ||
-      u32[d + P_FREELIST] !== pages
-    )
+    const d = cachedDescriptor(u32, this, this.buddy.pages, addr, pages);
+    if (d < 0)
       throw new HeapCorruptionError(
         `kmalloc: this worker's large-block cache holds ${hex(addr)} (${pages} pages), which is no cached block`,
         (this.lcAt + i) * 4,

@@ -145,27 +145,45 @@ export function cachedTotals(c: KmallocCore): { blocks: number; pages: number } 
   return { blocks, pages };
 }
 
-/** Where a heap's pages are, for {@link checkLargeCache}. */
+/** Where a heap's pages are (a Kmalloc, or its parts at attach). */
 export interface PageGeometry {
   /** Address of page 0. */
   readonly base: number;
   readonly pageSize: number;
-  /** Pages of the heap. */
-  readonly pages: number;
   /** u32 index of the page table. */
   readonly pt: number;
 }
 
 /**
+ * The descriptor (u32 index) of `addr` when it can be a cached block of
+ * `pages` pages: 1..LC_MAX_PAGES pages at a page of the heap (`heapPages`
+ * pages now) whose descriptor has INFO 0 and P_FREELIST `pages`; else -1.
+ * What allocLarge checks before it hands a cached block out, and checkLargeCache of every entry.
+ */
+export function cachedDescriptor(
+  u32: Uint32Array,
+  g: PageGeometry,
+  heapPages: number,
+  addr: number,
+  pages: number,
+): number {
+  const off = addr - g.base;
+  if (off < 0 || off % g.pageSize !== 0 || pages < 1 || pages > LC_MAX_PAGES || off / g.pageSize + pages > heapPages)
+    return -1;
+  const d = g.pt + (off / g.pageSize) * 8;
+  return u32[d + P_INFO] === 0 && u32[d + P_FREELIST] === pages ? d : -1;
+}
+
+/**
  * Checks the cache at `at` (slot `slot`'s): every entry empty (both words 0)
- * or a block of 1..LC_MAX_PAGES pages at a page of the heap whose descriptor
- * has INFO 0 and P_FREELIST its pages, no block twice (`seen`), and the total
- * right. `bad` throws. Returns the blocks it holds.
+ * or a cached block ({@link cachedDescriptor}), no block twice (`seen`), and
+ * the total right. `bad` throws. Returns the blocks it holds.
  */
 export function checkLargeCache(
   u32: Uint32Array,
   at: number,
   g: PageGeometry,
+  heapPages: number,
   slot: number,
   bad: (what: string, word: number) => never,
   seen: Set<number>,
@@ -179,15 +197,11 @@ export function checkLargeCache(
       if (pages !== 0) bad(`slot ${slot}'s large-block cache: entry ${i >> 1} has pages but no block`, at + i + 1);
       continue;
     }
-    const off = addr - g.base;
-    if (off < 0 || off % g.pageSize !== 0 || off / g.pageSize + pages > g.pages || pages < 1 || pages > LC_MAX_PAGES)
+    if (cachedDescriptor(u32, g, heapPages, addr, pages) < 0 || seen.has(addr))
       bad(
-        `slot ${slot}'s large-block cache: entry ${i >> 1} (${hex(addr)}, ${pages} pages) is no block of the heap`,
+        `slot ${slot}'s large-block cache: entry ${i >> 1} (${hex(addr)}, ${pages} pages) is no cached block (or listed twice)`,
         at + i,
       );
-    const d = g.pt + (off / g.pageSize) * 8;
-    if (u32[d + P_INFO] !== 0 || u32[d + P_FREELIST] !== pages || seen.has(addr))
-      bad(`slot ${slot}'s large-block cache: block ${hex(addr)} is not a cached block (or is listed twice)`, at + i);
     seen.add(addr);
     total += pages;
     blocks++;
