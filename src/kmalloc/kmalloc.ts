@@ -637,12 +637,12 @@ export class Kmalloc implements ByteAllocator {
       if (this.detached) this.gone(); // its slot is given back: no page may become the slot's
       if (u32[this.reclaimAt] !== 0 && reclaim(this)) continue;
       if (u32[this.abandonedAt + cls] !== 0 && adopt(this, cls)) continue;
-      this.newPage(cls, size);
+      this.newPageOrFlush(cls, size);
     }
   }
 
   /** A new page for class `cls`; when the buddy has none, this worker's cached large blocks go back first. */
-  private newPage(cls: number, size: number): void {
+  private newPageOrFlush(cls: number, size: number): void {
     try {
       newPage(this, cls, size);
     } catch (e) {

@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { hex } from '../errors/index.js';
+import { HeapCorruptionError, hex } from '../errors/index.js';
 import { MAX_WORKERS } from '../memory/lock.js';
 import type { KmallocCore } from './core.js';
 import { K_LARGE_BLOCKS, K_LARGE_PAGES, mediumTable } from './layout.js';
@@ -104,7 +104,13 @@ export function flushLargeCache(c: KmallocCore, slot: number): number {
     const addr = u32[at + i]!;
     if (addr === 0) continue;
     const pages = u32[at + i + 1]!;
-    const d = descriptorOf(c, addr);
+    // Checked before anything changes: a damaged entry must not send a write or a free anywhere.
+    const d = cachedDescriptor(u32, c, c.buddy.pages, addr, pages);
+    if (d < 0)
+      throw new HeapCorruptionError(
+        `kmalloc: slot ${slot}'s large-block cache holds ${hex(addr)} (${pages} pages), which is no cached block`,
+        (at + i) * 4,
+      );
     u32[at + i] = 0;
     u32[at + i + 1] = 0;
     u32[at + LC_TOTAL] = u32[at + LC_TOTAL]! - pages;
@@ -209,9 +215,4 @@ export function checkLargeCache(
   if (u32[at + LC_TOTAL] !== total)
     bad(`slot ${slot}'s large-block cache: total ${u32[at + LC_TOTAL]!}, entries ${total}`, at + LC_TOTAL);
   return blocks;
-}
-
-/** u32 index of the descriptor of the page at `addr`. */
-function descriptorOf(c: KmallocCore, addr: number): number {
-  return c.pt + (((addr - c.base) >>> c.shift) << 3);
 }

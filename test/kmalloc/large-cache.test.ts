@@ -144,6 +144,8 @@ describe('Kmalloc: per-worker large-block caches (shared heap)', () => {
       expect(() => k0.alloc(FIVE)).toThrow(HeapCorruptionError);
       expect(Buffer.compare(Buffer.from(memory.u8), bytes)).toBe(0);
       expect(() => k0.checkInvariants()).toThrow(HeapCorruptionError);
+      expect(() => k0.shrink()).toThrow(HeapCorruptionError); // gives nothing back on the damaged word's say
+      expect(Buffer.compare(Buffer.from(memory.u8), bytes)).toBe(0);
       expect(() => Kmalloc.attach(Memory.wrap(memory.buffer))).toThrow(HeapCorruptionError);
     }
   });
