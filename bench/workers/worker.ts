@@ -14,7 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Kmalloc, Memory } from '../../src/index.js';
 import { lock, unlock } from '../../src/memory/lock.js';
 import { consume, produce } from '../ring.js';
-import { WARM_UP } from '../workers.js';
+import { WARM_UP, remainder } from '../workers.js';
 
 export const WINDOW = 1024;
 const {
@@ -39,6 +39,7 @@ const {
   minSize?: number;
 };
 const SPAN = maxSize - minSize + 1;
+if (!(SPAN >= 1 && SPAN < 2 ** 15)) throw new Error(`bench worker: size span ${SPAN} must be in [1, 2^15)`);
 const k = Kmalloc.attach(Memory.wrap(heap));
 const ctl = new Int32Array(control);
 const GLOBAL_LOCK = 1;
@@ -67,12 +68,17 @@ function next(): number {
   return seed >>> 0;
 }
 
+/** `next() % SPAN`, in int32 arithmetic (see remainder). */
+function nextBelowSpan(): number {
+  return remainder(next(), SPAN);
+}
+
 /** `ops` allocs and frees, each worker keeping a window of WINDOW blocks (still live at the end). */
 function local(ops: number, win: Float64Array): void {
   for (let i = 0; i < ops; i += 2) {
     const s = next() & (WINDOW - 1);
     if (win[s] !== 0) kfree(win[s]!);
-    const p = kmalloc(minSize + (next() % SPAN));
+    const p = kmalloc(minSize + nextBelowSpan());
     u8[p] = 1;
     win[s] = p;
   }
@@ -88,7 +94,7 @@ function spin(ops: number, win: Float64Array, scratch: number): void {
   const mask = (1 << 20) - 1;
   for (let i = 0; i < ops; i += 2) {
     const s = next() & (WINDOW - 1);
-    const p = ((win[s]! + minSize + (next() % SPAN)) * 16) & mask;
+    const p = ((win[s]! + minSize + nextBelowSpan()) * 16) & mask;
     u8[scratch + p] = 1;
     win[s] = p;
   }
@@ -96,7 +102,7 @@ function spin(ops: number, win: Float64Array, scratch: number): void {
 
 /** The producer's block: a random size, its first byte written (as a user would). */
 function made(): number {
-  const p = kmalloc(minSize + (next() % SPAN));
+  const p = kmalloc(minSize + nextBelowSpan());
   u8[p] = 1;
   return p;
 }

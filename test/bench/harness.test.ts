@@ -133,4 +133,14 @@ describe('bench/replay.ts warmUp: passes until the speed stops improving', () =>
     warmUp(quick, true);
     expect(quick.warmPasses).toBe(1);
   });
+
+  it("the workers benches' int32 remainder is uint32 % span for every span they use", async () => {
+    const { remainder } = await import('../../bench/workers.js');
+    const rnd = prng(7);
+    const xs = [0, 1, 0xffff, 0x10000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1];
+    for (let i = 0; i < 2000; i++) xs.push(Math.floor(rnd() * 2 ** 32));
+    for (const span of [1, 2, 497, 4096, 28673, 2 ** 15 - 1]) {
+      for (const x of xs) if (remainder(x, span) !== x % span) expect.fail(`remainder(${x}, ${span})`);
+    }
+  });
 });
