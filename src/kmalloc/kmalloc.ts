@@ -618,7 +618,9 @@ export class Kmalloc implements ByteAllocator {
             // first remote free, which hands it back on reclaim[owner] (and so writes P_PREV).
             unqueue(this, cls, d);
             u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
-            if (Atomics.compareExchange(mem.i32, d + this.tfDelta, 0, TF_FULL) !== 0) {
+            // (thread_free is 0 here; unshared, nothing can change it: a plain write, see clearFullFlag.)
+            if (this.lockAt < 0) u32[d + this.tfDelta] = TF_FULL;
+            else if (Atomics.compareExchange(mem.i32, d + this.tfDelta, 0, TF_FULL) !== 0) {
               // A remote free came in between: keep the page, collect it next round.
               u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
               enqueueHead(this, cls, d);
