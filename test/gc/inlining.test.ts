@@ -10,43 +10,15 @@
  * and bundled, and checks what V8 did: a change that makes one of these
  * functions bigger shows up here, not as a slower benchmark.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { inlinedInto, inliningTrace } from '../support/inlining.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/readme-trees.ts', import.meta.url));
 
-/** Runs node with the inlining trace on `args`; returns the trace (written to a file: see below). */
-function trace(dir: string, args: string[]): string {
-  // V8 prints the trace with C stdio; into a pipe (non-blocking under Node) part
-  // of it was lost whenever the pipe was full. A file loses nothing.
-  const file = join(dir, 'trace.txt');
-  const fd = openSync(file, 'w');
-  try {
-    const r = spawnSync(process.execPath, ['--trace-turbo-inlining', ...args], {
-      stdio: ['ignore', fd, 'pipe'],
-      encoding: 'utf8',
-    });
-    expect(r.status, r.stderr).toBe(0);
-  } finally {
-    closeSync(fd);
-  }
-  const out = readFileSync(file, 'utf8');
-  expect(out).toContain('done');
-  return out;
-}
-
 /** Checks that every optimization of `bottomUp` in the trace inlined the whole per-node path. */
 function expectWholePath(out: string): void {
-  const into = (callee: string): number =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('Inlining') && l.includes(`<SharedFunctionInfo ${callee}>`))
-      .filter((l) => / into \S+ \{\S+ <SharedFunctionInfo bottomUp>\}$/.test(l)).length;
+  const into = (callee: string): number => inlinedInto(out, callee, 'bottomUp');
   // Each line names one call site of one optimization of bottomUp (there may be more than one).
   const optimizations = into('alloc');
   expect(optimizations).toBeGreaterThanOrEqual(1);
@@ -58,30 +30,10 @@ function expectWholePath(out: string): void {
 
 describe("ManagedHeap: the README's per-node path is inlined whole", () => {
   it('per file (as tsx and tsc emit the modules): alloc, root, both sets and release', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'memkit-inlining-'));
-    try {
-      expectWholePath(trace(dir, ['--import', 'tsx', fixture]));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expectWholePath(inliningTrace(fixture, 'per file'));
   }, 60_000);
 
   it('bundled (esbuild, as an app bundler builds it): the same', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'memkit-inlining-'));
-    try {
-      const outfile = join(dir, 'trees.mjs');
-      buildSync({
-        entryPoints: [fixture],
-        bundle: true,
-        format: 'esm',
-        platform: 'node',
-        outfile,
-        external: ['assemblyscript'],
-        logLevel: 'error',
-      });
-      expectWholePath(trace(dir, [outfile]));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expectWholePath(inliningTrace(fixture, 'bundled'));
   }, 60_000);
 });
