@@ -514,7 +514,7 @@ export class Kmalloc implements ByteAllocator {
     // Kept under V8's limit for inlining a function (460 bytecode bytes; 445 as tsx and the build
     // compile it on node 20: `node --print-bytecode --print-bytecode-filter=free`), and as small as
     // can be, since what V8 inlines into one caller shares a budget of 920 bytes (alloc is 225,
-    // memory.sync 33; a candidate must fit 1.2x its size: test/kmalloc/inlining.test.ts): locals
+    // memory.sync 39; a candidate must fit 1.2x its size: test/kmalloc/inlining.test.ts): locals
     // for fields, literals for layout words (HotKmalloc), the slot test as one float multiply
     // (onSlot; an imul-and-rotate test was 50 bytes more); every other case is freeRest's. Above
     // the limit free is a call: the 64 B pair ran 0.7x.

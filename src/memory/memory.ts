@@ -113,15 +113,11 @@ export class Memory {
   /** u32 index of the header's length word once watched, else -1. */
   private lengthWord = -1;
   /**
-   * What sync() compares with viewBytes, as one load: `lengthIn[lengthAt]`. Watched: the
-   * u32 view and the length word. Otherwise a word of this instance's own that holds
-   * viewBytes (nothing to look at), or 2^32 - 1 for a wasm memory with no header yet
-   * (every sync compares buffers).
+   * True when sync() must look: a watched memory (lengthWord >= 0), or a wasm
+   * memory with no header yet (then `u32[-1]` is undefined, never viewBytes, and
+   * every sync compares buffers).
    */
-  private lengthIn!: Uint32Array;
-  private lengthAt = 0;
-  /** The word of this instance's own (see lengthIn). */
-  private readonly ownLength = new Uint32Array(1);
+  private watched = false;
   /** True while the views are length-tracking ones (see makeViews). */
   private tracking = false;
 
@@ -231,11 +227,11 @@ export class Memory {
    */
   sync(): void {
     // Small on purpose (V8 inlines it into every allocator's alloc and free, and their
-    // inlined bytecode shares one budget in the caller): one load and compare, 33 bytes of
-    // bytecode (51 with a branch for the unwatched case took kfree out of a worker's loop:
-    // test/kmalloc/inlining.test.ts). A watched word that moved, or a wasm memory with no
-    // header yet (its own word is 2^32 - 1), goes out of line.
-    if (this.lengthIn[this.lengthAt] !== this.viewBytes) this.syncSlow();
+    // inlined bytecode shares one budget in the caller): 39 bytes of bytecode; the form
+    // before, 51, took kfree out of a worker's loop (test/kmalloc/inlining.test.ts). An
+    // unwatched memory reads one field; a watched word that moved, or a wasm memory with no
+    // header yet (`u32[-1]` is undefined), goes out of line.
+    if (this.watched && this.u32[this.lengthWord] !== this.viewBytes) this.syncSlow();
   }
 
   /** sync's rest: the length word moved, or a wasm memory with no length word (compare buffers). */
@@ -354,15 +350,7 @@ export class Memory {
 
   private makeViews(): void {
     this.makeTypedViews();
-    // sync()'s word (see lengthIn): the new view's, or this instance's own.
-    if (this.lengthWord >= 0) {
-      this.lengthIn = this.u32;
-      this.lengthAt = this.lengthWord;
-    } else {
-      this.lengthIn = this.ownLength;
-      this.lengthAt = 0;
-      this.ownLength[0] = this.wasm !== null ? 0xffffffff : this.viewBytes;
-    }
+    this.watched = this.lengthWord >= 0 || this.wasm !== null;
   }
 
   private makeTypedViews(): void {
