@@ -838,7 +838,7 @@ export class Kmalloc implements ByteAllocator {
     const pages = Math.ceil(size / this.pageSize);
     if (pages > this.maxBlockPages) {
       throw new OutOfMemoryError(
-        `kmalloc: ${size} bytes is more than the largest block (${this.pageSize * 2 ** this.buddy.maxOrder} bytes)`,
+        `kmalloc: ${size} bytes is more than the largest block (${this.pageSize * this.maxBlockPages} bytes)`,
         size,
       );
     }

@@ -115,7 +115,8 @@ export class Memory {
   /**
    * True when sync() must look: a watched memory (lengthWord >= 0), or a wasm
    * memory with no header yet (then `u32[-1]` is undefined, never viewBytes, and
-   * every sync compares buffers).
+   * every sync compares buffers). Set where those two are set: the constructor
+   * and watchLength.
    */
   private watched = false;
   /** True while the views are length-tracking ones (see makeViews). */
@@ -130,6 +131,7 @@ export class Memory {
         );
       }
       this.wasm = backing;
+      this.watched = true; // every sync compares buffers until a header is watched
       this.buffer = backing.buffer;
       this.shared = isShared(backing.buffer);
       // A wasm memory without a declared maximum may grow to 4 GiB - 64 KiB.
@@ -249,6 +251,7 @@ export class Memory {
     if (!(this.shared || this.wasm !== null)) return;
     if (this.lengthWord !== word) {
       this.lengthWord = word;
+      this.watched = true;
       this.refresh(); // fixed-length views from here on
     }
   }
@@ -349,11 +352,6 @@ export class Memory {
   }
 
   private makeViews(): void {
-    this.makeTypedViews();
-    this.watched = this.lengthWord >= 0 || this.wasm !== null;
-  }
-
-  private makeTypedViews(): void {
     const b = this.buffer;
     const r = b as { resizable?: boolean; growable?: boolean };
     this.tracking = r.resizable === true || (r.growable === true && this.lengthWord < 0);
