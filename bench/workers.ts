@@ -295,7 +295,7 @@ export async function memkit(
   };
 }
 
-function nativeBinary(): string | null {
+export function nativeBinary(): string | null {
   try {
     const dir = mkdtempSync(join(tmpdir(), 'memkit-native-'));
     const out = join(dir, 'native');
@@ -306,6 +306,21 @@ function nativeBinary(): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The host's core-to-core round trip now, ns: two C threads hand one cache line back and
+ * forth (native.c's pingpong mode; the median of three probes of 200,000 round trips). On
+ * this VM it moves between about 60 and about 320 ns from one few seconds to the next (its
+ * two vCPUs are placed near or far on the host), so each producer/consumer repetition
+ * prints the value next to it.
+ */
+export function roundTripNs(bin: string): number {
+  const probes = [0, 1, 2].map(() => {
+    const [n, s] = execFileSync(bin, ['pingpong', '2', '200000'], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    return (s! / n!) * 1e9;
+  });
+  return median(probes);
 }
 
 function glibc(bin: string, mode: 'local' | 'pc' | 'spin', workers: number, ops: number, maxSize = 512): Rate {
@@ -461,6 +476,8 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
    * each ÷ two processes, one heap ÷ two processes.
    */
   let sameMoment: number[][] = [];
+  /** Producer/consumer, per worker count, per repetition: round trip (ns), per-worker and global-lock ops/s. */
+  const pcTrips = new Map<number, number[][]>();
   // MEMKIT_WORKLOADS=pc (or local, medium, tlsf) runs one workload only.
   const workloads = (['local', 'pc', 'medium', 'tlsf', 'ceiling'] as const).filter(
     (w) => (process.env.MEMKIT_WORKLOADS ?? w) === w,
@@ -491,7 +508,9 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       const ps: Rate[] = [];
       const he: Rate[] = [];
       const withProcesses = mode === 'local' && n <= 2;
+      const trips: number[] = []; // producer/consumer: the round trip before each repetition
       for (let r = 0; r < reps; r++) {
+        if (mode === 'pc' && bin !== null) trips.push(roundTripNs(bin));
         m.push(await memkit(mode, n, ops, false));
         g.push(await memkit(mode, n, ops, true));
         if (bin !== null) c.push(glibc(bin, mode, n, ops * 4));
@@ -502,6 +521,11 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
       rows.push(row(PER_WORKER, m), row(GLOBAL_LOCK, g));
       if (bin !== null) rows.push(row(GLIBC, c));
       if (withProcesses) rows.push(row(PROCESSES, ps));
+      if (trips.length > 0)
+        pcTrips.set(
+          n,
+          trips.map((t, r) => [t, m[r]!.wall, g[r]!.wall]),
+        );
       if (he.length > 0) {
         rows.push(row(HEAP_EACH, he));
         sameMoment = m.map((x, r) => [x.wall / he[r]!.wall, he[r]!.wall / ps[r]!.wall, x.wall / ps[r]!.wall]);
@@ -556,12 +580,23 @@ export async function run(options: BenchOptions): Promise<CaseResult[]> {
         `  a heap per worker in one process ÷ two processes ${col(1)}; one shared heap ÷ two processes ${col(2)}`,
     );
   }
-  for (const n of [2, 4])
+  for (const n of [2, 4]) {
     goal(
       `producer/consumer, ${n} workers, per-worker / global lock`,
       at(PER_WORKER, 'producer/consumer', n) / at(GLOBAL_LOCK, 'producer/consumer', n),
       3,
     );
+    const reps = pcTrips.get(n);
+    if (reps !== undefined)
+      console.log(
+        `  repetition by repetition (the host's core-to-core round trip just before, ns: per-worker ÷ global lock, M ops/s): ${reps
+          .map(
+            ([t, m, g]) =>
+              `${t!.toFixed(0)} ns: ${(m! / g!).toFixed(2)}x (${(m! / 1e6).toFixed(1)} / ${(g! / 1e6).toFixed(1)})`,
+          )
+          .join('; ')}`,
+      );
+  }
   const ip = inProcess(ops, quick ? 3 : 9);
   console.log(
     `\nIn this thread, by CPU time (load-independent; median of ${quick ? 3 : 9} alternating rounds, M ops per CPU-second):`,

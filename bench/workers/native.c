@@ -9,6 +9,9 @@
  *   spin:         the thread-local loop with no allocator (the same PRNG calls,
  *                 window reads and writes, a byte written per step): the
  *                 machine's own scaling, the ceiling of any allocator's.
+ *   pingpong:     2 threads hand one cache line back and forth OPS times (no
+ *                 allocator): seconds / OPS is the core-to-core round trip,
+ *                 what every block a producer/consumer pair hands over pays.
  * Usage: native MODE THREADS OPS_PER_THREAD  -> prints "ops seconds cpu-seconds"
  */
 #include <pthread.h>
@@ -105,12 +108,25 @@ static void *consumer(void *arg) {
   return NULL;
 }
 
+/* pingpong: thread 0 writes odd values, thread 1 answers with the next even one. */
+static _Alignas(64) _Atomic uint64_t ball;
+static void *ping(void *arg) {
+  uint64_t me = (uintptr_t)arg;
+  for (uint64_t i = 0; i < (uint64_t)ops_per_thread; i++) {
+    uint64_t want = 2 * i + me; /* ping waits for 2i, pong for 2i + 1 */
+    while (atomic_load_explicit(&ball, memory_order_acquire) != want) {}
+    atomic_store_explicit(&ball, want + 1, memory_order_release);
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: native local|pc|spin THREADS OPS [MAXSIZE]\n"); return 2; }
+  if (argc != 4 && argc != 5) { fprintf(stderr, "usage: native local|pc|spin|pingpong THREADS OPS [MAXSIZE]\n"); return 2; }
   if (argc == 5) span = (unsigned)atoi(argv[4]) - 15;
   mode_pc = strcmp(argv[1], "pc") == 0;
   int mode_spin = strcmp(argv[1], "spin") == 0;
-  int n = atoi(argv[2]);
+  int mode_pingpong = strcmp(argv[1], "pingpong") == 0;
+  int n = mode_pingpong ? 2 : atoi(argv[2]);
   ops_per_thread = atol(argv[3]);
   rings = aligned_alloc(64, (size_t)n * sizeof(ring_t));
   memset(rings, 0, (size_t)n * sizeof(ring_t));
@@ -119,13 +135,14 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (int i = 0; i < n; i++) {
-    void *(*fn)(void *) = mode_spin ? spin : !mode_pc ? local : (i % 2 == 0 ? producer : consumer);
+    void *(*fn)(void *) =
+        mode_pingpong ? ping : mode_spin ? spin : !mode_pc ? local : (i % 2 == 0 ? producer : consumer);
     pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)(mode_pc ? i / 2 : i));
   }
   for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
   clock_gettime(CLOCK_MONOTONIC, &b);
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
-  printf("%ld %.6f %.6f\n", ops_per_thread * n, (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
+  printf("%ld %.6f %.6f\n", mode_pingpong ? ops_per_thread : ops_per_thread * n, (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
          (cb.tv_sec - ca.tv_sec) + (cb.tv_nsec - ca.tv_nsec) / 1e9);
   return 0;
 }

@@ -143,4 +143,23 @@ describe('bench/replay.ts warmUp: passes until the speed stops improving', () =>
       for (const x of xs) if (remainder(x, span) !== x % span) expect.fail(`remainder(${x}, ${span})`);
     }
   });
+
+  it("the workers bench's native anchor builds, and its pingpong probe hands the line over as often as asked", async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { nativeBinary, roundTripNs } = await import('../../bench/workers.js');
+    const bin = nativeBinary(); // gcc is part of the machine (.ci/run installs it where it is not)
+    expect(bin).not.toBeNull();
+    const [n, s, cpu] = execFileSync(bin!, ['pingpong', '2', '5000'], { encoding: 'utf8' })
+      .trim()
+      .split(' ')
+      .map(Number);
+    expect(n).toBe(5000); // round trips, not per thread
+    expect(s).toBeGreaterThan(0);
+    expect(cpu).toBeGreaterThan(0);
+    const ns = roundTripNs(bin!);
+    expect(ns).toBeGreaterThan(1); // a cache line cannot go to another core and back in 1 ns
+    expect(ns).toBeLessThan(1e6);
+    // The allocator modes print their ops too: 2 threads of 1000.
+    expect(execFileSync(bin!, ['local', '2', '1000'], { encoding: 'utf8' }).split(' ')[0]).toBe('2000');
+  }, 60_000);
 });
