@@ -569,6 +569,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** free's other cases: another worker's page, a TLSF block on a shared heap, a large block, a bad address. */
   private freeRest(addr: number): void {
+    this.memory.checkLive(); // a detached buffer reads undefined, which sends free here
     const off = addr - this.base;
     const pg = off >>> this.shift;
     if (addr >>> 0 === addr && off >= 0 && pg < this.maxPages) {
@@ -601,6 +602,7 @@ export class Kmalloc implements ByteAllocator {
   /** alloc's generic path for class `cls`: the current page's `free` list is empty (or damaged). */
   private allocSmall(cls: number, size: number): number {
     const mem = this.memory;
+    mem.checkLive(); // a detached buffer reads undefined, which sends alloc here
     for (;;) {
       const u32 = mem.u32;
       const d = u32[this.cur + cls]!;
@@ -809,6 +811,7 @@ export class Kmalloc implements ByteAllocator {
    * in one budget with free and the caller's other calls).
    */
   private allocOther(size: number): number {
+    this.memory.checkLive();
     if (typeof size === 'number' && size <= this.largeAbove && size > this.maxClass && size >>> 0 === size) {
       const waste = -size & this.pageMask; // whole pages' waste: 0 for a whole number of pages
       if (waste !== 0 && (size < this.pageSize << PAGE_FIT_MIN_SHIFT || waste << PAGE_FIT_SHIFT > size)) {
@@ -1034,6 +1037,7 @@ export class Kmalloc implements ByteAllocator {
     let usable: number;
     const mem = this.memory;
     mem.sync();
+    mem.checkLive();
     const off = addr - this.base;
     const pg = off >>> this.shift;
     const info =
@@ -1085,6 +1089,7 @@ export class Kmalloc implements ByteAllocator {
       const n = this.classUsable(addr); // a live block of a size class (debug ones excluded): its size
       if (n !== 0) return n;
     }
+    this.memory.checkLive();
     const pg = this.space.pageOf(addr);
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS && own < OWNER_TLSF) {
@@ -1124,6 +1129,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
+      this.memory.checkLive();
       return this.footprintPages() * this.pageSize;
     } finally {
       this.leave();
@@ -1138,6 +1144,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** True when `addr` is the start of a live block. */
   isAllocated(addr: number): boolean {
+    this.memory.checkLive(); // not a `false`: the heap is gone
     try {
       this.usableSize(addr);
       return true;
@@ -1234,6 +1241,7 @@ export class Kmalloc implements ByteAllocator {
     this.enter();
     try {
       this.memory.sync();
+      this.memory.checkLive();
       const held = this.memory.u32[H_WORKERS]! | 1 | (1 << this.slot);
       let pages = this.med === null ? this.heap0.shrinkLocked() : this.med.shrink(held);
       if (this.lcAt >= 0) {

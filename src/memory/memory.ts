@@ -35,6 +35,7 @@
  * @module
  */
 import {
+  HeapCorruptionError,
   InvalidArgumentError,
   MemkitError,
   OutOfMemoryError,
@@ -113,10 +114,11 @@ export class Memory {
   /** u32 index of the header's length word once watched, else -1. */
   private lengthWord = -1;
   /**
-   * True when sync() must look: a watched memory (lengthWord >= 0), or a wasm
+   * True when sync() must look: a watched memory (lengthWord >= 0), a wasm
    * memory with no header yet (then `u32[-1]` is undefined, never viewBytes, and
-   * every sync compares buffers). Set where those two are set: the constructor
-   * and watchLength.
+   * every sync compares buffers), or a resizable ArrayBuffer its owner wrapped
+   * (every sync checks that the owner has not shrunk or detached it: see
+   * checkLive). Set where those are set: the constructor and watchLength.
    */
   private watched = false;
   /** True while the views are length-tracking ones (see makeViews). */
@@ -158,6 +160,9 @@ export class Memory {
           'backing',
         );
       }
+      // Its owner may shrink it (resize) under a heap: every sync looks (u32[-1] is
+      // undefined), as its length-tracking views already make every access slow.
+      this.watched = r.resizable === true;
     }
     this.makeViews();
   }
@@ -236,9 +241,42 @@ export class Memory {
     if (this.watched && this.u32[this.lengthWord] !== this.viewBytes) this.syncSlow();
   }
 
-  /** sync's rest: the length word moved, or a wasm memory with no length word (compare buffers). */
+  /**
+   * sync's rest: the length word moved, a wasm memory with no length word (compare
+   * buffers), or a resizable ArrayBuffer (is it still all there?).
+   */
   private syncSlow(): void {
-    if (this.lengthWord >= 0 || this.wasm!.buffer !== this.buffer) this.refresh();
+    if (this.lengthWord >= 0 || (this.wasm !== null && this.wasm.buffer !== this.buffer)) this.refresh();
+    else if (this.wasm === null) this.checkLive();
+  }
+
+  /**
+   * True when the buffer is smaller than the bytes memkit works in (detached or
+   * shrunk by its owner: see checkLive).
+   * @internal
+   */
+  isLost(): boolean {
+    return this.wasm === null && this.buffer.byteLength < this.viewBytes;
+  }
+
+  /**
+   * Throws HeapCorruptionError when the buffer is smaller than the bytes memkit
+   * works in: its owner detached it (transferred it: `postMessage` with a transfer
+   * list, `ArrayBuffer.prototype.transfer`) or shrank it (`resize`) under a live
+   * heap, and the heap's metadata now points past its end. sync() calls it on every
+   * operation for a resizable ArrayBuffer; for a fixed one (a detach costs nothing
+   * to see only on a path that already reads a field that moved), the allocators'
+   * slow paths and their other public methods call it. A wasm memory cannot shrink
+   * or be detached by its owner, and a SharedArrayBuffer cannot either.
+   * @internal
+   */
+  checkLive(): void {
+    if (this.isLost()) {
+      throw new HeapCorruptionError(
+        `memory: the buffer has ${this.buffer.byteLength} bytes, fewer than the ${this.viewBytes} memkit works in: its owner detached (transferred) or shrank it under a live heap`,
+        this.buffer.byteLength,
+      );
+    }
   }
 
   /**

@@ -1,0 +1,155 @@
+/**
+ * A buffer taken away under a live heap: its owner detaches it (transfers it
+ * to a worker with `postMessage`, say) or, for a resizable ArrayBuffer,
+ * shrinks it. The heap's metadata then points past the buffer's end, where
+ * every read is `undefined`. Every call must say so with a HeapCorruptionError
+ * (Memory.checkLive), not return NaN, not throw the engine's TypeError or
+ * RangeError, not blame the caller's address.
+ *
+ * Covered: every allocator on a resizable ArrayBuffer shrunk or detached (sync
+ * checks such a memory on every call), and Kmalloc on a fixed ArrayBuffer
+ * detached (its fast paths read `undefined` and fall to its slow paths, which
+ * check). A fixed ArrayBuffer detached under the other layers is not covered:
+ * they answer with a MemkitError naming the damage they see (README, Guarantees).
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  Arena,
+  BuddyAllocator,
+  HeapCorruptionError,
+  InvalidArgumentError,
+  Kmalloc,
+  Memory,
+  SlabCache,
+  TlsfHeap,
+} from '../../src/index.js';
+
+const LOST = /fewer than the \d+ memkit works in: its owner detached \(transferred\) or shrank it/;
+
+type Resizable = ArrayBuffer & { resize(n: number): void };
+
+function resizable(bytes: number): Resizable {
+  return new ArrayBuffer(bytes, { maxByteLength: bytes * 4 }) as Resizable;
+}
+
+/** Detaches `buf` as a postMessage with a transfer list does. */
+function detach(buf: ArrayBuffer): void {
+  structuredClone(buf, { transfer: [buf] });
+  expect(buf.byteLength).toBe(0);
+}
+
+/** Each call throws the lost-buffer HeapCorruptionError. */
+function expectLost(calls: Record<string, () => unknown>): void {
+  for (const [name, call] of Object.entries(calls)) {
+    let thrown: unknown = null;
+    try {
+      call();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown, name).toBeInstanceOf(HeapCorruptionError);
+    expect((thrown as Error).message, name).toMatch(LOST);
+  }
+}
+
+/** A Kmalloc heap over `buf` with live blocks of each tier: a size class, TLSF, whole pages. */
+function kmallocWithBlocks(buf: ArrayBuffer): { k: Kmalloc; blocks: number[] } {
+  const k = new Kmalloc({ memory: Memory.wrap(buf) });
+  const blocks = [k.kmalloc(64), k.kmalloc(3000), k.kmalloc(100_000)];
+  for (const p of blocks) k.memory.u8[p] = 7;
+  return { k, blocks };
+}
+
+function kmallocCalls(k: Kmalloc, blocks: number[]): Record<string, () => unknown> {
+  const calls: Record<string, () => unknown> = {
+    'kmalloc(64)': () => k.kmalloc(64),
+    'kmalloc(3000)': () => k.kmalloc(3000),
+    'kmalloc(100000)': () => k.kmalloc(100_000),
+    'kzalloc(64)': () => k.kzalloc(64),
+    footprint: () => k.footprint(),
+    shrink: () => k.shrink(),
+    checkInvariants: () => k.checkInvariants(),
+  };
+  for (const p of blocks) {
+    calls[`kfree(${p})`] = () => k.kfree(p);
+    calls[`ksize(${p})`] = () => k.ksize(p);
+    calls[`krealloc(${p}, 80)`] = () => k.krealloc(p, 80);
+    calls[`krealloc(${p}, 5000)`] = () => k.krealloc(p, 5000);
+    calls[`isAllocated(${p})`] = () => k.isAllocated(p);
+  }
+  return calls;
+}
+
+describe('a buffer detached or shrunk under a live heap: HeapCorruptionError from every call', () => {
+  it('Kmalloc on a fixed ArrayBuffer, detached', () => {
+    const buf = new ArrayBuffer(1 << 21);
+    const { k, blocks } = kmallocWithBlocks(buf);
+    detach(buf);
+    expectLost(kmallocCalls(k, blocks));
+  });
+
+  it('Kmalloc on a resizable ArrayBuffer, shrunk, then detached', () => {
+    const buf = resizable(1 << 21);
+    const { k, blocks } = kmallocWithBlocks(buf);
+    buf.resize(1 << 16); // the header and the first pages stay; the blocks' pages are gone
+    expectLost(kmallocCalls(k, blocks));
+    buf.resize(1 << 20);
+    expectLost(kmallocCalls(k, blocks)); // still short of the 2 MiB it had
+    detach(buf);
+    expectLost(kmallocCalls(k, blocks));
+  });
+
+  it('BuddyAllocator, TlsfHeap, SlabCache and Arena on a resizable ArrayBuffer, shrunk', () => {
+    const buf = resizable(1 << 20);
+    const memory = Memory.wrap(buf);
+    const buddy = new BuddyAllocator({ memory });
+    const page = buddy.allocPages(2);
+    const tlsf = new TlsfHeap(buddy, { chunkPages: 16 });
+    const t = tlsf.alloc(100);
+    const cache = new SlabCache(buddy, { name: 'obj', size: 96 });
+    const o = cache.alloc();
+    const arena = new Arena({ buddy });
+    arena.alloc(100);
+    buf.resize(1 << 12);
+    expectLost({
+      'buddy.allocPages': () => buddy.allocPages(1),
+      'buddy.free': () => buddy.free(page),
+      'buddy.checkInvariants': () => buddy.checkInvariants(),
+      'tlsf.alloc': () => tlsf.alloc(100),
+      'tlsf.free': () => tlsf.free(t),
+      'tlsf.realloc': () => tlsf.realloc(t, 300),
+      'cache.alloc': () => cache.alloc(),
+      'cache.free': () => cache.free(o),
+      'arena.alloc': () => arena.alloc(100),
+    });
+  });
+
+  it('a resizable ArrayBuffer its owner grows: no false alarm, the heap goes on', () => {
+    const buf = resizable(1 << 21);
+    const { k, blocks } = kmallocWithBlocks(buf);
+    buf.resize(1 << 22);
+    const p = k.kmalloc(64);
+    k.kfree(p);
+    for (const b of blocks) {
+      expect(k.memory.u8[b]).toBe(7);
+      k.kfree(b);
+    }
+    k.checkInvariants();
+  });
+
+  it('a constructor given a memory whose buffer is gone: InvalidArgumentError; attach to a heap cut short: HeapCorruptionError', () => {
+    const fresh = new ArrayBuffer(1 << 20);
+    const memory = Memory.wrap(fresh);
+    detach(fresh);
+    expect(() => new Kmalloc({ memory })).toThrow(InvalidArgumentError);
+    expect(() => new BuddyAllocator({ memory })).toThrow(InvalidArgumentError);
+    const shrunk = resizable(1 << 20);
+    const heap = new Kmalloc({ memory: Memory.wrap(shrunk) });
+    shrunk.resize(1 << 16);
+    // A truncated heap, as attach's fsck names one (README, Guarantees).
+    expectLost({
+      'Kmalloc.attach': () => Kmalloc.attach(heap.memory),
+      'BuddyAllocator.attach': () => BuddyAllocator.attach(heap.memory),
+    });
+  });
+});
