@@ -83,6 +83,8 @@ export function allocSmall(st: HeapState, info: number, size: number, c: number,
 
 /** allocSmall when the current run is used up: the next run, then the same as the fast path. */
 function allocNextRun(st: HeapState, info: number, size: number, c: number): number {
+  // The fast path bumps JS copies of the run's bounds: a detached buffer shows here, at the run's end.
+  st.memory.checkLive();
   const a = nextRun(st, (c - st.ct) / CLASS_WORDS, size);
   const u32 = st.v.u32; // the memory may have grown
   u32[c + C_CURSOR] = a + size;

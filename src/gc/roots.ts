@@ -123,14 +123,14 @@ export class Root {
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
     const w = rootEntry(this);
-    if (w < 0) throw new InvalidArgumentError('this root was released');
+    if (w < 0) throw releasedError(this._st);
     return this._st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
   /** Roots another object (or 0) instead. Throws after release. */
   set(obj: number): void {
     const w = rootEntry(this);
-    if (w < 0) throw new InvalidArgumentError('this root was released');
+    if (w < 0) throw releasedError(this._st);
     if (obj !== 0) this._st.checkStore(obj);
     this._st.v.u32[w] = obj;
   }
@@ -159,6 +159,12 @@ export class Root {
   [Symbol.dispose](): void {
     this.release();
   }
+}
+
+/** The error of a released root's value or set (unless the heap's buffer is gone, which reads as released). */
+function releasedError(st: HeapState): InvalidArgumentError {
+  st.memory.checkLive();
+  return new InvalidArgumentError('this root was released');
 }
 
 /** u32 index of the entry (slot, gen) names, or -1 when it was released. */

@@ -290,6 +290,7 @@ export class HeapState {
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
   sync(): void {
     this.memory.sync();
+    this.memory.checkLive(); // a buffer detached under the heap: named (its views read undefined)
     if (this.v.u32 !== this.memory.u32) this.refreshViews();
   }
 
@@ -575,6 +576,7 @@ export class HeapState {
       (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0
     ) {
       if (this.backend === null) this.checkWritable('a ref store or root');
+      this.memory.checkLive(); // not the caller's value: the heap's buffer is gone
       throw this.badRef(v);
     }
     this.storeDuringCycle(v);

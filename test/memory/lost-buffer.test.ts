@@ -9,8 +9,10 @@
  * Covered: every allocator on a resizable ArrayBuffer shrunk or detached (sync
  * checks such a memory on every call), and Kmalloc on a fixed ArrayBuffer
  * detached (its fast paths read `undefined` and fall to its slow paths, which
- * check). A fixed ArrayBuffer detached under the other layers is not covered:
- * they answer with a MemkitError naming the damage they see (README, Guarantees).
+ * check), and ManagedHeap's methods (its allocation fast path bumps JS copies
+ * of the run's bounds, so it notices at the run's end). A fixed ArrayBuffer
+ * detached under the other layers is not covered: they answer with a
+ * MemkitError naming the damage they see (README, Guarantees).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +21,7 @@ import {
   HeapCorruptionError,
   InvalidArgumentError,
   Kmalloc,
+  ManagedHeap,
   Memory,
   SlabCache,
   TlsfHeap,
@@ -151,5 +154,33 @@ describe('a buffer detached or shrunk under a live heap: HeapCorruptionError fro
       'Kmalloc.attach': () => Kmalloc.attach(heap.memory),
       'BuddyAllocator.attach': () => BuddyAllocator.attach(heap.memory),
     });
+  });
+
+  it('ManagedHeap on its buffer detached: its methods at once, its allocation by the end of the run', () => {
+    const heap = new ManagedHeap({ bytes: 1 << 20 });
+    const Node = heap.defineType('Node', { next: 'ref', value: 'i32' });
+    const a = Node.alloc();
+    const root = heap.root(a);
+    detach(heap.memory.buffer as ArrayBuffer);
+    expectLost({
+      collect: () => heap.collect(),
+      step: () => heap.step(),
+      stats: () => heap.stats(),
+      root: () => heap.root(a),
+      'root.set': () => root.set(a),
+      'next.set': () => Node.fields.next.set(a, a),
+      defineType: () => heap.defineType('Other', { x: 'i32' }),
+    });
+    // The fast path hands out the rest of its run (JS copies of its bounds), then says so.
+    let thrown: unknown = null;
+    for (let i = 0; i < 100_000 && thrown === null; i++) {
+      try {
+        Node.alloc();
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    expect(thrown).toBeInstanceOf(HeapCorruptionError);
+    expect((thrown as Error).message).toMatch(LOST);
   });
 });
