@@ -806,6 +806,7 @@ export class Arena implements Disposable {
     m.sync();
     if (this.s.buffer !== m.buffer) this.s = new Int32Array(m.buffer, this.stateAddress, STATE_WORDS);
     if (this.s[S_MAGIC] !== ARENA_MAGIC) {
+      m.checkLive(); // a detached buffer, not a disposed arena
       throw new HeapCorruptionError(
         `no arena state at ${hex(this.stateAddress)} any more (disposed through another instance?)`,
         this.stateAddress,

@@ -700,6 +700,7 @@ export class BuddyAllocator {
 
   /** Builds the error for a free of an address that is not an allocated block start. */
   private badFree(addr: number): never {
+    this.state.checkLive(); // a detached state reads undefined: not the caller's address
     const what = hex(addr);
     const off = addr - this.base;
     if (off < 0 || off >= this.pages * this.pageSize) {
@@ -919,6 +920,7 @@ export class BuddyAllocator {
   }
 
   private statsHere(): BuddyStats {
+    this.state.checkLive(); // a detached state would report undefined counts
     const counts = this.freeCountsHere();
     let largest = -1;
     let freeBlocks = 0;

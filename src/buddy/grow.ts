@@ -26,6 +26,7 @@ const INFO_ORDER_MASK = 0x1f;
  * free pages at the end merged with new ones), and grows only then.
  */
 export function growFor(b: BuddyCore, n: number, order: number): void {
+  b.state.checkLive(); // a detached state reads as empty lists: not out of memory
   if (order > b.maxOrder) {
     throw new OutOfMemoryError(`cannot allocate ${n} pages: larger than the largest block (2^${b.maxOrder} pages)`, n);
   }

@@ -903,6 +903,7 @@ export class SlabCache {
   // ----------------------------------------------------------- errors
 
   private badPointer(addr: number, why: string): never {
+    this.memory.checkLive(); // a detached buffer reads undefined: not the caller's pointer
     throw new InvalidFreeError(`${this.name}: free(${hex(addr)}): Invalid object pointer (${why})`, addr);
   }
 
@@ -1228,6 +1229,8 @@ export class SlabCache {
   }
 
   private checkInvariantsHere(): void {
+    this.memory.sync();
+    this.memory.checkLive(); // a detached buffer: say so, not which word reads undefined
     const s = resolveCache(this.space, this.id, this.ctor);
     const mine = [
       this.size,

@@ -39,6 +39,7 @@ export function onFreelist(c: SlabCore, pg: number, slot: number): boolean {
 
 /** The free object at `slot` of slab `pg` has a damaged free pointer or tag. */
 export function corruptFreePointer(c: SlabCore, slot: number, next: number, pg: number): never {
+  c.memory.checkLive(); // a detached buffer, not a write after free
   const start = c.base + ((pg << c.shift) >>> 0);
   throw new HeapCorruptionError(
     `${c.name}: Freepointer corrupt in object ${hex(slot + c.objOffset)} (free, in slab ${hex(start)}): ` +

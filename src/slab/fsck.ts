@@ -71,6 +71,7 @@ export function checkSpace(buddy: BuddyAllocator, region: number): void {
   if (memory === null)
     throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
   memory.sync();
+  memory.checkLive();
   const bytes = memory.buffer.byteLength;
   const u32 = memory.u32;
   const w = region >>> 2;

@@ -66,6 +66,7 @@ export function badFree(t: TlsfCore, addr: unknown, op: string): never {
   if (typeof addr !== 'number' || addr >>> 0 !== addr) {
     throw argumentError('addr', `an address (a whole number in [0, 2^32)) for tlsf ${op}`, addr);
   }
+  t.memory.checkLive(); // a detached buffer reads undefined: not the caller's address
   const what = `tlsf ${op}(${hex(addr)})`;
   const A = chunkOf(t, addr);
   if (A < 0) throw new InvalidFreeError(`${what}: not inside a chunk of this heap`, addr);
@@ -139,6 +140,7 @@ function chunkOf(t: TlsfCore, addr: number): number {
 export function checkHeap(t: TlsfCore): void {
   const mem = t.memory;
   mem.sync();
+  mem.checkLive();
   const u32 = mem.u32;
   const c = t.c;
   const freeBlocks = new Set<number>();

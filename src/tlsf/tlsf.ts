@@ -622,6 +622,7 @@ export class TlsfHeap implements ByteAllocator {
 
   /** allocate found list (fl, sl)'s bit set and its head 0: the bitmaps are damaged. */
   private badBits(fl: number, sl: number): never {
+    this.memory.checkLive(); // a detached buffer, not a damaged control structure
     throw new HeapCorruptionError(
       `tlsf: the bitmaps say list (${fl}, ${sl}) has blocks, but its head is 0 (a damaged control structure)`,
       this.region + 4 * (HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl),
@@ -630,6 +631,7 @@ export class TlsfHeap implements ByteAllocator {
 
   /** @internal A quick list leads to a block without the QUICK bit: its link was overwritten (a use after free). */
   badQuick(H: number, qi: number): never {
+    this.memory.checkLive(); // a detached buffer, not a write after free
     throw new HeapCorruptionError(
       `tlsf: quick list ${(qi - this.q) / Q_WORDS} leads to ${hex(H)}, not a quick-listed block (a write after free?)`,
       H,
@@ -923,6 +925,7 @@ export class TlsfHeap implements ByteAllocator {
    * that list), or a new chunk from the buddy.
    */
   private allocSlow(size: number, s: number, orThrow: boolean): number {
+    this.memory.checkLive(); // a detached buffer's bitmaps read as empty: not a full heap
     let u32 = this.memory.u32;
     const c = this.c;
     let H = u32[c + T_SPARE]!;
@@ -1063,6 +1066,7 @@ export class TlsfHeap implements ByteAllocator {
   statsLocked(): TlsfStats {
     const mem = this.memory;
     mem.sync();
+    mem.checkLive();
     const u32 = mem.u32;
     const c = this.c;
     const chunks = u32[c + T_CHUNKS]!;

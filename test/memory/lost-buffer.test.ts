@@ -7,12 +7,13 @@
  * RangeError, not blame the caller's address.
  *
  * Covered: every allocator on a resizable ArrayBuffer shrunk or detached (sync
- * checks such a memory on every call), and Kmalloc on a fixed ArrayBuffer
- * detached (its fast paths read `undefined` and fall to its slow paths, which
- * check), and ManagedHeap's methods (its allocation fast path bumps JS copies
- * of the run's bounds, so it notices at the run's end). A fixed ArrayBuffer
- * detached under the other layers is not covered: they answer with a
- * MemkitError naming the damage they see (README, Guarantees).
+ * checks such a memory on every call); on a fixed ArrayBuffer detached, Kmalloc
+ * (its fast paths read `undefined` and fall to its slow paths, which check),
+ * BuddyAllocator, TlsfHeap, SlabCache and Arena (their slow paths and the
+ * error paths their fast paths fall to check before they blame an address or
+ * a damaged word), and ManagedHeap's methods (its allocation fast path bumps JS
+ * copies of the run's bounds, so it notices at the run's end; its field
+ * accessors check nothing and read `undefined`).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -123,6 +124,39 @@ describe('a buffer detached or shrunk under a live heap: HeapCorruptionError fro
       'tlsf.realloc': () => tlsf.realloc(t, 300),
       'cache.alloc': () => cache.alloc(),
       'cache.free': () => cache.free(o),
+      'arena.alloc': () => arena.alloc(100),
+    });
+  });
+
+  it('BuddyAllocator, TlsfHeap, SlabCache and Arena on a fixed ArrayBuffer, detached', () => {
+    const buf = new ArrayBuffer(1 << 20);
+    const buddy = new BuddyAllocator({ memory: Memory.wrap(buf) });
+    const page = buddy.allocPages(3);
+    const tlsf = new TlsfHeap(buddy, { chunkPages: 16 });
+    const t = tlsf.alloc(100);
+    tlsf.free(tlsf.alloc(40)); // a quick-listed block for the next alloc of its size
+    const cache = new SlabCache(buddy, { name: 'obj', size: 96 });
+    const o = cache.alloc();
+    const arena = new Arena({ buddy });
+    arena.alloc(100);
+    detach(buf);
+    expectLost({
+      'buddy.allocPages(1)': () => buddy.allocPages(1),
+      'buddy.allocPages(64)': () => buddy.allocPages(64),
+      'buddy.free': () => buddy.free(page),
+      'buddy.free(interior)': () => buddy.free(page + 4096),
+      'buddy.stats': () => buddy.stats(),
+      'buddy.checkInvariants': () => buddy.checkInvariants(),
+      'tlsf.alloc(40)': () => tlsf.alloc(40),
+      'tlsf.alloc(2000)': () => tlsf.alloc(2000),
+      'tlsf.free': () => tlsf.free(t),
+      'tlsf.realloc': () => tlsf.realloc(t, 300),
+      'tlsf.usableSize': () => tlsf.usableSize(t),
+      'tlsf.stats': () => tlsf.stats(),
+      'tlsf.checkInvariants': () => tlsf.checkInvariants(),
+      'cache.alloc': () => cache.alloc(),
+      'cache.free': () => cache.free(o),
+      'cache.checkInvariants': () => cache.checkInvariants(),
       'arena.alloc': () => arena.alloc(100),
     });
   });
