@@ -80,13 +80,15 @@ function checkMemory(memory: unknown): void {
 /** True when `memory` starts with a memkit header. */
 export function hasHeader(memory: Memory): boolean {
   checkMemory(memory);
-  // Before sync, which would call it a heap's corruption: a memory handed to a constructor
-  // or an attach is a bad argument when its buffer is gone.
-  if (memory.isLost())
+  if (memory.isLost()) {
+    // A heap cut short (its header still there: a resizable buffer shrunk) is a damaged
+    // heap; a buffer with nothing left (detached) is a bad argument to a constructor or attach.
+    if (memory.u32[H_MAGIC] === HEADER_MAGIC) memory.checkLive();
     throw new InvalidArgumentError(
       "the memory's buffer is detached, or smaller than when it was wrapped or last grown",
       'memory',
     );
+  }
   memory.sync();
   if (!(memory.viewBytes >= HEADER_BYTES && memory.u32[H_MAGIC] === HEADER_MAGIC)) return false;
   memory.watchLength(H_LENGTH);

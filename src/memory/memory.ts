@@ -264,10 +264,11 @@ export class Memory {
    * works in: its owner detached it (transferred it: `postMessage` with a transfer
    * list, `ArrayBuffer.prototype.transfer`) or shrank it (`resize`) under a live
    * heap, and the heap's metadata now points past its end. sync() calls it on every
-   * operation for a resizable ArrayBuffer; for a fixed one (a detach costs nothing
-   * to see only on a path that already reads a field that moved), the allocators'
-   * slow paths and their other public methods call it. A wasm memory cannot shrink
-   * or be detached by its owner, and a SharedArrayBuffer cannot either.
+   * operation for a resizable ArrayBuffer. For a fixed one a per-operation check
+   * would cost the fast paths a load and a compare each, so the allocators call it
+   * where their fast paths go when their reads come back `undefined` (the slow
+   * paths, the error paths) and in their other public methods. A wasm memory
+   * cannot shrink or be detached by its owner, and a SharedArrayBuffer cannot either.
    * @internal
    */
   checkLive(): void {

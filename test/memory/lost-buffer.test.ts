@@ -174,12 +174,17 @@ describe('a buffer detached or shrunk under a live heap: HeapCorruptionError fro
     k.checkInvariants();
   });
 
-  it('a constructor given a memory whose buffer is gone: InvalidArgumentError; attach to a heap cut short: HeapCorruptionError', () => {
+  it('a constructor or attach given a memory whose buffer was detached: InvalidArgumentError; a heap cut short: HeapCorruptionError', () => {
     const fresh = new ArrayBuffer(1 << 20);
     const memory = Memory.wrap(fresh);
     detach(fresh);
     expect(() => new Kmalloc({ memory })).toThrow(InvalidArgumentError);
     expect(() => new BuddyAllocator({ memory })).toThrow(InvalidArgumentError);
+    const made = new ArrayBuffer(1 << 20);
+    new Kmalloc({ memory: Memory.wrap(made) });
+    const again = Memory.wrap(made);
+    detach(made);
+    expect(() => Kmalloc.attach(again)).toThrow(InvalidArgumentError);
     const shrunk = resizable(1 << 20);
     const heap = new Kmalloc({ memory: Memory.wrap(shrunk) });
     shrunk.resize(1 << 16);
