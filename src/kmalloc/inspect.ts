@@ -178,6 +178,8 @@ export function forEachTlsfChunk(kh: KmallocCore, visit: (addr: number, slot: nu
   if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
   kh.enter();
   try {
+    kh.memory.sync();
+    kh.memory.checkLive();
     if (kh.med === null) kh.heap0.forEachChunk((addr) => visit(addr, 0));
     else kh.med.forEachHeap((s, heap) => heap.forEachChunk((addr) => visit(addr, s)));
   } finally {
@@ -190,6 +192,7 @@ export function pagesMadeFreed(kh: KmallocCore, cls: number): { slabsMade: numbe
   kh.enter();
   try {
     kh.memory.sync();
+    kh.memory.checkLive();
     const u32 = kh.memory.u32;
     const w = kh.k + K_CUR + kh.nClasses + cls * CLASS_WORDS;
     return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
@@ -207,6 +210,7 @@ export function forEachClassPage(
   kh.enter();
   try {
     kh.memory.sync();
+    kh.memory.checkLive();
     const u32 = kh.memory.u32;
     const owner = (kh.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
     const info = makeInfo(owner, 0);
@@ -230,6 +234,7 @@ export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): nu
   kh.enter();
   try {
     kh.memory.sync();
+    kh.memory.checkLive();
     const u32 = kh.memory.u32;
     // Only the first page of one of this class's pages: any other descriptor's words are no
     // list of this class (a walk of them reads anywhere, and its never-used run can be 2^29 long).
@@ -260,6 +265,8 @@ export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): nu
 export function slabinfo(kh: KmallocCore, caches: readonly KmallocCache[]): string {
   kh.enter();
   try {
+    kh.memory.sync();
+    kh.memory.checkLive();
     const lines = [
       'slabinfo - version: 2.1',
       '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
@@ -276,6 +283,7 @@ export function largeStats(kh: KmallocCore): { blocks: number; pages: number } {
   kh.enter();
   try {
     kh.memory.sync();
+    kh.memory.checkLive();
     const u32 = kh.memory.u32;
     // The counters include the blocks workers keep in their large-block caches (large-cache.ts).
     const cached = kh.med === null ? { blocks: 0, pages: 0 } : cachedTotals(kh);
@@ -289,6 +297,7 @@ export function largeStats(kh: KmallocCore): { blocks: number; pages: number } {
 export function pageOwner(kh: KmallocCore, addr: number): number {
   if (typeof addr !== 'number' || addr >>> 0 !== addr) throw argumentError('addr', 'an address', addr);
   kh.memory.sync();
+  kh.memory.checkLive();
   const pg = (addr - kh.base) >>> kh.shift;
   if (addr < kh.base || pg >= kh.buddy.pages) return -1;
   const info = kh.memory.u32[kh.pt + (pg << PAGE_SHIFT) + P_INFO]!;

@@ -73,6 +73,11 @@ function kmallocCalls(k: Kmalloc, blocks: number[]): Record<string, () => unknow
     footprint: () => k.footprint(),
     shrink: () => k.shrink(),
     checkInvariants: () => k.checkInvariants(),
+    slabinfo: () => k.slabinfo(),
+    largeStats: () => k.largeStats(),
+    forEachBlock: () => k.forEachBlock(() => {}),
+    forEachTlsfChunk: () => k.forEachTlsfChunk(() => {}),
+    'caches[0].stats': () => k.caches[0]!.stats(),
   };
   for (const p of blocks) {
     calls[`kfree(${p})`] = () => k.kfree(p);
@@ -80,6 +85,7 @@ function kmallocCalls(k: Kmalloc, blocks: number[]): Record<string, () => unknow
     calls[`krealloc(${p}, 80)`] = () => k.krealloc(p, 80);
     calls[`krealloc(${p}, 5000)`] = () => k.krealloc(p, 5000);
     calls[`isAllocated(${p})`] = () => k.isAllocated(p);
+    calls[`pageOwner(${p})`] = () => k.pageOwner(p);
   }
   return calls;
 }
