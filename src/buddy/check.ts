@@ -68,8 +68,7 @@ export function blockAt(b: BuddyCore, p: number, pages: number, racy: boolean): 
  */
 export function checkState(b: BuddyCore, deep: boolean): void {
   const st = b.state;
-  st.sync();
-  st.checkLive();
+  st.syncChecked();
   const i32 = st.i32;
   const u8 = st.u8;
   const w = b.w;

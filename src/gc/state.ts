@@ -289,8 +289,7 @@ export class HeapState {
 
   /** Picks up new views after the memory's buffer was replaced (a wasm memory grown by wasm code). */
   sync(): void {
-    this.memory.sync();
-    this.memory.checkLive(); // a buffer detached under the heap: named (its views read undefined)
+    this.memory.syncChecked(); // a buffer detached under the heap: named (its views read undefined)
     if (this.v.u32 !== this.memory.u32) this.refreshViews();
   }
 

@@ -67,8 +67,7 @@ import { checkLargeCache, largeCacheAt } from './large-cache.js';
 /** Checks the heap `kh` (see `Kmalloc.checkInvariants`); throws HeapCorruptionError at the first broken invariant. */
 export function checkHeap(kh: KmallocCore): void {
   const mem = kh.memory;
-  mem.sync();
-  mem.checkLive(); // a detached or shrunk buffer: say so, not which invariant its undefined reads broke
+  mem.syncChecked(); // a detached or shrunk buffer: say so, not which invariant its undefined reads broke
   kh.buddy.checkInvariants();
   if (kh.med === null) kh.heap0.checkInvariantsLocked();
   else

@@ -178,8 +178,7 @@ export function forEachTlsfChunk(kh: KmallocCore, visit: (addr: number, slot: nu
   if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     if (kh.med === null) kh.heap0.forEachChunk((addr) => visit(addr, 0));
     else kh.med.forEachHeap((s, heap) => heap.forEachChunk((addr) => visit(addr, s)));
   } finally {
@@ -191,8 +190,7 @@ export function forEachTlsfChunk(kh: KmallocCore, visit: (addr: number, slot: nu
 export function pagesMadeFreed(kh: KmallocCore, cls: number): { slabsMade: number; slabsFreed: number } {
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     const u32 = kh.memory.u32;
     const w = kh.k + K_CUR + kh.nClasses + cls * CLASS_WORDS;
     return { slabsMade: u32[w + CW_MADE]!, slabsFreed: u32[w + CW_FREED]! };
@@ -209,8 +207,7 @@ export function forEachClassPage(
 ): void {
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     const u32 = kh.memory.u32;
     const owner = (kh.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;
     const info = makeInfo(owner, 0);
@@ -233,8 +230,7 @@ export function forEachClassPage(
 export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): number[] {
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     const u32 = kh.memory.u32;
     // Only the first page of one of this class's pages: any other descriptor's words are no
     // list of this class (a walk of them reads anywhere, and its never-used run can be 2^29 long).
@@ -265,8 +261,7 @@ export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): nu
 export function slabinfo(kh: KmallocCore, caches: readonly KmallocCache[]): string {
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     const lines = [
       'slabinfo - version: 2.1',
       '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>',
@@ -282,8 +277,7 @@ export function slabinfo(kh: KmallocCore, caches: readonly KmallocCache[]): stri
 export function largeStats(kh: KmallocCore): { blocks: number; pages: number } {
   kh.enter();
   try {
-    kh.memory.sync();
-    kh.memory.checkLive();
+    kh.memory.syncChecked();
     const u32 = kh.memory.u32;
     // The counters include the blocks workers keep in their large-block caches (large-cache.ts).
     const cached = kh.med === null ? { blocks: 0, pages: 0 } : cachedTotals(kh);
@@ -296,8 +290,7 @@ export function largeStats(kh: KmallocCore): { blocks: number; pages: number } {
 /** The worker slot whose own class page holds `addr`, or -1 (see `Kmalloc.pageOwner`). */
 export function pageOwner(kh: KmallocCore, addr: number): number {
   if (typeof addr !== 'number' || addr >>> 0 !== addr) throw argumentError('addr', 'an address', addr);
-  kh.memory.sync();
-  kh.memory.checkLive();
+  kh.memory.syncChecked();
   const pg = (addr - kh.base) >>> kh.shift;
   if (addr < kh.base || pg >= kh.buddy.pages) return -1;
   const info = kh.memory.u32[kh.pt + (pg << PAGE_SHIFT) + P_INFO]!;

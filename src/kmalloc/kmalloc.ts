@@ -1036,8 +1036,7 @@ export class Kmalloc implements ByteAllocator {
         : argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     let usable: number;
     const mem = this.memory;
-    mem.sync();
-    mem.checkLive();
+    mem.syncChecked();
     const off = addr - this.base;
     const pg = off >>> this.shift;
     const info =
@@ -1128,8 +1127,7 @@ export class Kmalloc implements ByteAllocator {
   footprint(): number {
     this.enter();
     try {
-      this.memory.sync();
-      this.memory.checkLive();
+      this.memory.syncChecked();
       return this.footprintPages() * this.pageSize;
     } finally {
       this.leave();
@@ -1240,8 +1238,7 @@ export class Kmalloc implements ByteAllocator {
     if (this.detached) this.gone();
     this.enter();
     try {
-      this.memory.sync();
-      this.memory.checkLive();
+      this.memory.syncChecked();
       const held = this.memory.u32[H_WORKERS]! | 1 | (1 << this.slot);
       let pages = this.med === null ? this.heap0.shrinkLocked() : this.med.shrink(held);
       if (this.lcAt >= 0) {

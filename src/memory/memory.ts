@@ -251,6 +251,16 @@ export class Memory {
   }
 
   /**
+   * sync() and then checkLive(): what slow paths and reports call before they read
+   * the heap (the fast paths call sync() alone; see checkLive).
+   * @internal
+   */
+  syncChecked(): void {
+    this.sync();
+    this.checkLive();
+  }
+
+  /**
    * True when the buffer is smaller than the bytes memkit works in (detached or
    * shrunk by its owner: see checkLive).
    * @internal

@@ -1229,8 +1229,7 @@ export class SlabCache {
   }
 
   private checkInvariantsHere(): void {
-    this.memory.sync();
-    this.memory.checkLive(); // a detached buffer: say so, not which word reads undefined
+    this.memory.syncChecked(); // a detached buffer: say so, not which word reads undefined
     const s = resolveCache(this.space, this.id, this.ctor);
     const mine = [
       this.size,

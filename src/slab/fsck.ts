@@ -70,8 +70,7 @@ export function checkSpace(buddy: BuddyAllocator, region: number): void {
   const memory = buddy.memory;
   if (memory === null)
     throw new InvalidArgumentError('slab caches need bytes: the buddy allocator is offsets-only', 'buddy');
-  memory.sync();
-  memory.checkLive();
+  memory.syncChecked();
   const bytes = memory.buffer.byteLength;
   const u32 = memory.u32;
   const w = region >>> 2;

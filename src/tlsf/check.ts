@@ -139,8 +139,7 @@ function chunkOf(t: TlsfCore, addr: number): number {
 /** Checks invariants T1-T5 (the top of tlsf.ts) of heap `t`; throws a HeapCorruptionError naming the first one broken. O(blocks). */
 export function checkHeap(t: TlsfCore): void {
   const mem = t.memory;
-  mem.sync();
-  mem.checkLive();
+  mem.syncChecked();
   const u32 = mem.u32;
   const c = t.c;
   const freeBlocks = new Set<number>();

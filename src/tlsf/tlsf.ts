@@ -1065,8 +1065,7 @@ export class TlsfHeap implements ByteAllocator {
   /** @internal As stats, for a caller that holds this heap's lock (Kmalloc). */
   statsLocked(): TlsfStats {
     const mem = this.memory;
-    mem.sync();
-    mem.checkLive();
+    mem.syncChecked();
     const u32 = mem.u32;
     const c = this.c;
     const chunks = u32[c + T_CHUNKS]!;
