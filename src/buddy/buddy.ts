@@ -363,7 +363,7 @@ export class BuddyAllocator {
   /** Pages managed now. */
   get pages(): number {
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     return st.u32[this.w + B_PAGES]!;
   }
 
@@ -373,7 +373,7 @@ export class BuddyAllocator {
    */
   get freePages(): number {
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const free = st.i32[this.w + B_FREE_PAGES]!;
     return this.pcpTable < 0 ? free : free + cachedPages(this);
   }
@@ -803,7 +803,7 @@ export class BuddyAllocator {
   private blockPagesHere(addr: number): number {
     if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr);
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
     if (
@@ -835,7 +835,7 @@ export class BuddyAllocator {
   private isAllocatedHere(addr: number): boolean {
     if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr);
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const off = addr - this.base;
     const p = off >>> this.pageShift;
     return (
@@ -864,7 +864,7 @@ export class BuddyAllocator {
 
   private freeListHere(order: number): number[] {
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const i32 = st.i32;
     const out: number[] = [];
     const pages = st.u32[this.w + B_PAGES]!;
@@ -891,7 +891,7 @@ export class BuddyAllocator {
 
   private freeCountsHere(): number[] {
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const out: number[] = [];
     for (let k = 0; k <= this.maxOrder; k++) out.push(st.i32[this.w + B_COUNTS + k]!);
     return out;
@@ -960,7 +960,7 @@ export class BuddyAllocator {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
     if (this.lockAt >= 0) return this.forEachBlockShared(visit);
     const st = this.state;
-    st.sync();
+    st.syncChecked();
     const pages = st.u32[this.w + B_PAGES]!;
     for (let p = 0; p < pages; ) {
       const len = blockAt(this, p, pages, false);

@@ -1115,7 +1115,7 @@ export class SlabCache {
   }
 
   private shrinkHere(keep: number): number {
-    this.memory.sync();
+    this.memory.syncChecked();
     let pages = 0;
     if (this.cpuAt >= 0) {
       drainPartial(this);

@@ -132,6 +132,7 @@ export function checkRedZones(c: SlabCore, slot: number, byte: number): void {
  */
 export function checkListPage(c: SlabCore, pg: number): void {
   if (!(pg < c.maxPages)) {
+    c.memory.checkLive(); // a detached buffer's links read undefined
     throw new HeapCorruptionError(
       `${c.name}: a slab list links to page ${pg}, past the buddy's ${c.maxPages} pages`,
       c.c << 2,

@@ -175,7 +175,7 @@ export function slabsOf(c: SlabCore): Array<[number, number, SlabList]> {
 }
 
 export function freeObjectsOf(c: SlabCore, slabAddr: number): number[] {
-  c.memory.sync();
+  c.memory.syncChecked();
   const u32 = c.memory.u32;
   const off = slabAddr - c.base;
   const pg = off >>> c.shift;
@@ -204,7 +204,7 @@ export function freeObjectsOf(c: SlabCore, slabAddr: number): number[] {
 }
 
 export function isAllocatedIn(c: SlabCore, addr: number): boolean {
-  c.memory.sync();
+  c.memory.syncChecked();
   const u32 = c.memory.u32;
   const off = addr - c.base;
   let pg = off >>> c.shift;

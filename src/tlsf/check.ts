@@ -52,7 +52,7 @@ import {
 /** Addresses of the chunks of heap `t`, in address order (syncs the memory). */
 export function chunksOf(t: TlsfCore): number[] {
   const mem = t.memory;
-  mem.sync();
+  mem.syncChecked();
   const u32 = mem.u32;
   const out: number[] = [];
   for (let slot = 0; slot < t.maxChunks; slot++) {

@@ -751,13 +751,13 @@ export class TlsfHeap implements ByteAllocator {
     if (typeof addr !== 'number' || addr >>> 0 !== addr)
       throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     const mem = this.memory;
-    mem.sync();
+    mem.syncChecked();
     return this.headerOf(mem.u32, addr) >= 0;
   }
 
   /** Bytes of the chunks held from the buddy now (the control region not included). */
   footprint(): number {
-    this.memory.sync();
+    this.memory.syncChecked();
     return this.memory.u32[this.c + T_CHUNKS]! * this.chunkBytes;
   }
 
@@ -961,7 +961,7 @@ export class TlsfHeap implements ByteAllocator {
   /** @internal As shrink, for a caller that holds this heap's lock (Kmalloc). */
   shrinkLocked(): number {
     const mem = this.memory;
-    mem.sync();
+    mem.syncChecked();
     const u32 = mem.u32;
     const c = this.c;
     const chunks = u32[c + T_CHUNKS]!;
