@@ -569,7 +569,6 @@ export class Kmalloc implements ByteAllocator {
 
   /** free's other cases: another worker's page, a TLSF block on a shared heap, a large block, a bad address. */
   private freeRest(addr: number): void {
-    this.memory.checkLive(); // a detached buffer reads undefined, which sends free here
     const off = addr - this.base;
     const pg = off >>> this.shift;
     if (addr >>> 0 === addr && off >= 0 && pg < this.maxPages) {
@@ -811,7 +810,6 @@ export class Kmalloc implements ByteAllocator {
    * in one budget with free and the caller's other calls).
    */
   private allocOther(size: number): number {
-    this.memory.checkLive();
     if (typeof size === 'number' && size <= this.largeAbove && size > this.maxClass && size >>> 0 === size) {
       const waste = -size & this.pageMask; // whole pages' waste: 0 for a whole number of pages
       if (waste !== 0 && (size < this.pageSize << PAGE_FIT_MIN_SHIFT || waste << PAGE_FIT_SHIFT > size)) {
@@ -899,6 +897,8 @@ export class Kmalloc implements ByteAllocator {
   private freeOther(addr: number): void {
     if (typeof addr !== 'number') throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     if (addr >>> 0 !== addr) throw new InvalidFreeError(`kfree(${describe(addr)}): not an address`, addr);
+    // A detached buffer reads undefined, which sends free here through freeRest: say so, not "not a block".
+    this.memory.checkLive();
     const pg = this.space.pageOf(addr);
     const own = this.space.ownerOf(pg);
     if (own >= OWNER_CLASS_DEBUG && own < OWNER_TLSF) {
