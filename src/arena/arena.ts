@@ -35,7 +35,7 @@
  * bumped since the last reset; after `reset()` the arena hands out the very
  * same addresses as when new.
  *
- * Hot-path choice: `top` and `end` are read from and written to a 16-word
+ * Hot-path choice: `top` and `end` are read from and written to a 48-word
  * `Int32Array` over the state region on every call, never cached in JS
  * fields. `bench/arena.ts` measures the alternative (fields, with `top`
  * written back to the buffer as principle 1 demands) side by side: no
@@ -659,7 +659,7 @@ export class Arena implements Disposable {
   /** The memory's bytes (`arena.bytes[addr]`); refreshed after a grow. */
   get bytes(): Uint8Array {
     if (this.s === DISPOSED) this.state(); // throws: a disposed buddy arena's bytes are the buddy's again
-    this.memory.sync();
+    this.memory.syncChecked(); // a buffer detached under the arena: named, not an empty view
     return this.memory.u8;
   }
 
@@ -671,7 +671,7 @@ export class Arena implements Disposable {
    */
   view(addr: number, length: number): Uint8Array {
     if (this.s === DISPOSED) this.state(); // throws
-    this.memory.sync();
+    this.memory.syncChecked(); // a buffer detached under the arena: named, not the caller's addr
     const n = this.memory.buffer.byteLength;
     if (typeof addr !== 'number' || addr >>> 0 !== addr || addr >= n)
       throw argumentError('addr', `an address inside the memory (< ${n})`, addr);

@@ -55,7 +55,8 @@ export const ARENA_MAGIC = 0x414e5241;
  * - `max`: cap on `capacity` (`maxBytes`); 0x7fffffff = no cap.
  * - `grow`: memory mode: least usable bytes of a new chunk; buddy mode:
  *   pages of a new chunk.
- * - `lock`: reserved for the issue that makes allocators worker-safe.
+ * - `lock`: a shared arena's lock word (0 free, else the holder's worker slot + 1),
+ *   taken to chain or reuse a chunk and by mark, rewind, reset and the reports.
  *
  * Marks and generations. A mark is `(gen mod 2^21) * 2^32 + top`. Offsets
  * below are bytes from the first data byte along the chunk chain (what

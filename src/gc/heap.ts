@@ -648,12 +648,14 @@ export class ManagedHeap {
 
   /** True when automatic collection works in small steps. */
   get incremental(): boolean {
+    this.#st.sync(); // a buffer detached under the heap: named, not read as false
     return (this.#st.word(S_FLAGS) & FLAG_INCREMENTAL) !== 0;
   }
 
   set incremental(on: boolean) {
     if (typeof on !== 'boolean') throw argumentError('incremental', 'a boolean', on);
     this.#st.checkWritable('incremental');
+    this.#st.sync(); // a buffer detached under the heap: named, not a store into nothing
     const u32 = this.#st.v.u32;
     const i = this.#st.s + S_FLAGS;
     u32[i] = on ? u32[i]! | FLAG_INCREMENTAL : u32[i]! & ~FLAG_INCREMENTAL;
@@ -661,6 +663,7 @@ export class ManagedHeap {
 
   /** The collector's phase: 'idle', 'mark' or 'sweep'. */
   get phase(): 'idle' | 'mark' | 'sweep' {
+    this.#st.sync(); // a buffer detached under the heap: named, not read as 'idle'
     return this.#st.phaseName();
   }
 
@@ -841,6 +844,7 @@ export class ManagedHeap {
 
   /** Height of the shadow stack. */
   get rootStackHeight(): number {
+    this.#st.sync(); // a buffer detached under the heap: named, not read as undefined
     return this.#st.word(S_STOP);
   }
 
@@ -861,6 +865,7 @@ export class ManagedHeap {
   getGlobal(name: string): number {
     if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
     if (this.#st.backend === null) this.#refresh();
+    else this.#st.sync(); // a buffer detached under the heap: named, not read as undefined
     return getGlobal(this.#st, name);
   }
 
@@ -887,6 +892,7 @@ export class ManagedHeap {
 
   /** The recorded pause times of the last (up to 1024) pauses, ms, oldest first. */
   pauses(): Float64Array {
+    this.#st.sync(); // a buffer detached under the heap: named, not the engine's TypeError
     return pauseRing(this.#st);
   }
 

@@ -117,6 +117,7 @@ export class Root {
 
   /** True until released (by `release()`, by its scope ending, or by the debug backstop). */
   get alive(): boolean {
+    this._st.sync(); // a buffer detached under the heap: named, not read as released
     return rootEntry(this) >= 0;
   }
 

@@ -383,6 +383,7 @@ abstract class TypeBase {
   }
 
   is(obj: number): boolean {
+    this.st.sync(); // a buffer detached under the heap: named, not read as false
     return this.st.isLive(obj) && (this.st.v.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
 }
@@ -740,9 +741,11 @@ abstract class ArrayBase {
   }
   length(arr: number): number {
     if (typeof arr !== 'number' || arr >>> 0 !== arr || arr < 64) throw this.bad(arr, 0);
+    this.st.sync(); // a buffer detached under the heap: named, not read as undefined
     return this.mem.u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
+    this.st.sync(); // a buffer detached under the heap: named, not read as false
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
   /**

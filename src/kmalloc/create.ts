@@ -85,8 +85,9 @@ export interface KmallocOptions {
   /** Size classes: 'kernel' or n per doubling above 64 B (default 8: at most 12.5% apart). */
   classes?: SizeClassSpec;
   /**
-   * Largest size served by a size-class page (default 64, or 4096 on a
-   * shared memory, where class pages and TLSF heaps are per worker); larger
+   * Largest size served by a size-class page (default 512 on an unshared memory,
+   * classes above 64 B promoted on demand (promoteAfter); 4096 on a shared memory,
+   * where class pages and TLSF heaps are per worker); larger
    * sizes go to the TLSF tier, then (above what a TLSF chunk holds) to buddy pages.
    * Larger values put more sizes on the fast path and cost utilization
    * (docs/kmalloc.md has the figures).
@@ -96,8 +97,8 @@ export interface KmallocOptions {
    * Classes above 64 B on demand: such a class starts on the TLSF tier and takes
    * pages of its own (the fast path) once this many pages' worth of its blocks
    * are live there at once, for good. 0: every class takes pages from its first
-   * block. Default 1 (a class's partly used page is then at most what it already
-   * holds live, so a size a program uses little never costs a page of its own);
+   * block. Default 2 (a class's partly used page is then at most half of what it
+   * already holds live, so a size a program uses little never costs a page of its own);
    * on a shared memory only 0, since the count would be a word every worker writes.
    */
   promoteAfter?: number;
@@ -231,7 +232,8 @@ export function createState(opts: KmallocOptions): KmallocState {
   const space = SlabSpace.of(buddy);
   const tlsf = new TlsfHeap(buddy, { chunkPages: options.tlsfChunkPages ?? 16, onChunk: markTlsfChunk(space) });
   // On a shared memory sizes up to 4 KiB take the per-worker class pages by default (the TLSF
-  // tier above maxClass is one heap under the heap lock); unshared heaps keep 64 B (utilization).
+  // tier above maxClass is one heap under the heap lock); unshared heaps 512 B, classes above 64 B
+  // promoted on demand (utilization).
   const classLimit = Math.min(tlsf.maxSize, buddy.pageSize << 6);
   const sharedDefault = classLimit >= SHARED_MAX_CLASS ? SHARED_MAX_CLASS : 512; // 512: a tiny heap
   const maxClass = checkInteger(

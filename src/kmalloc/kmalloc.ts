@@ -1136,7 +1136,7 @@ export class Kmalloc implements ByteAllocator {
 
   /** The byte view of the heap. */
   get bytes(): Uint8Array {
-    this.memory.sync();
+    this.memory.syncChecked(); // a buffer detached under the heap: named, not an empty view
     return this.memory.u8;
   }
 

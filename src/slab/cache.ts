@@ -62,7 +62,7 @@ import {
 } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import { attachBuddyUnder, detachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
-import { HeaderSlot, Memory, checkHeader, readSlot } from '../memory/index.js';
+import { HeaderSlot, Memory, checkHeader, hasHeader, readSlot } from '../memory/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { lockMemory, MAX_WORKERS, breakLock, joinWorker, leaveWorker, unlock as unlockWord } from '../memory/lock.js';
 
@@ -313,6 +313,7 @@ export class SlabCache {
     if (o.name !== undefined && typeof o.name !== 'string') throw argumentError('name', 'a string', o.name);
     const wanted = o.id === undefined ? 0 : checkInteger(o.id, 'id', 0, MAX_CACHES - 1);
     where.sync();
+    hasHeader(where); // a detached buffer: InvalidArgumentError, as every attach says (not "no slab space")
     if (!where.shared) return SlabCache.open(where, o, wanted, 0);
     // Another worker may be using the caches: join (take a slot) first; the
     // buddy and the slab space are opened under that slot, not one of their own.

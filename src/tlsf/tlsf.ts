@@ -763,7 +763,7 @@ export class TlsfHeap implements ByteAllocator {
 
   /** The byte view of the heap's memory. */
   get bytes(): Uint8Array {
-    this.memory.sync();
+    this.memory.syncChecked(); // a buffer detached under the heap: named, not an empty view
     return this.memory.u8;
   }
 

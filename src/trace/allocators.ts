@@ -41,7 +41,8 @@ export interface AllocatorEntry {
 export const ALLOCATORS: Readonly<Record<string, AllocatorEntry>> = {
   // name: { description, create: async (heapBytes) => ByteAllocator },
   kmalloc: {
-    description: 'memkit Kmalloc: size-class pages up to 64 B, a TLSF heap to 64 KiB, larger sizes as buddy pages',
+    description:
+      'memkit Kmalloc: size-class pages up to 512 B (above 64 B once a size is used enough), a TLSF heap to 64 KiB, larger sizes as buddy pages',
     create: async (h) => new (await import('../kmalloc/index.js')).Kmalloc(heapOptions(h)),
   },
   buddy: {
