@@ -837,7 +837,10 @@ export class ManagedHeap {
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
+    if (!(top > 0)) {
+      st.memory.checkLive(); // a detached buffer reads the height as undefined
+      throw new InvalidArgumentError('popRoot on an empty shadow stack');
+    }
     u32[s + HotHeap.S_STOP] = top - 1;
     return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
   }

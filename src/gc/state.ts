@@ -343,6 +343,7 @@ export class HeapState {
    * (the old table is kept).
    */
   growTable(addrWord: number, capWord: number, entryBytes: number, minCap: number): boolean {
+    this.memory.checkLive(); // a detached buffer reads as a full table: name it, do not grow
     const oldAddr = this.v.u32[this.s + addrWord]!;
     const oldCap = this.v.u32[this.s + capWord]!;
     const cap = Math.max(oldCap * 2, minCap);
@@ -430,6 +431,7 @@ export class HeapState {
 
   /** Takes a root-table slot holding `obj` with generation `gen`; returns the slot index. */
   takeRootSlot(obj: number, gen: number): number {
+    this.memory.checkLive(); // makeRoot's fast path reads a detached buffer's free list as undefined
     const s = this.s;
     let u32 = this.v.u32;
     let head = this.rfree;
@@ -619,7 +621,10 @@ export class HeapState {
 
   /** Throws unless `obj` is 0 or live. */
   checkObject(obj: number): void {
-    if (obj !== 0 && !this.isLive(obj)) throw this.badRef(obj);
+    if (obj !== 0 && !this.isLive(obj)) {
+      this.memory.checkLive(); // not the caller's value: the heap's buffer is gone
+      throw this.badRef(obj);
+    }
   }
 
   // ------------------------------------------------------------ objects

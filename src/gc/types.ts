@@ -383,7 +383,6 @@ abstract class TypeBase {
   }
 
   is(obj: number): boolean {
-    this.st.sync(); // a buffer detached under the heap: named, not read as false
     return this.st.isLive(obj) && (this.st.v.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
 }
@@ -741,11 +740,9 @@ abstract class ArrayBase {
   }
   length(arr: number): number {
     if (typeof arr !== 'number' || arr >>> 0 !== arr || arr < 64) throw this.bad(arr, 0);
-    this.st.sync(); // a buffer detached under the heap: named, not read as undefined
     return this.mem.u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
-    this.st.sync(); // a buffer detached under the heap: named, not read as false
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
   }
   /**
@@ -764,6 +761,7 @@ abstract class ArrayBase {
     );
   }
   protected bad(arr: unknown, i: unknown): InvalidArgumentError {
+    this.st.memory.checkLive(); // a detached buffer reads every length as undefined: name it, not the index
     // typeof first: an index or array that is not a number (a BigInt, a
     // symbol, an object with valueOf) is refused before any arithmetic.
     if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr);
