@@ -20,6 +20,7 @@ declare global {
 
   /** An object that `using` can dispose. */
   interface Disposable {
+    /** Releases what the object holds; `using` calls it at the end of the block. */
     [Symbol.dispose](): void;
   }
 

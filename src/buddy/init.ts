@@ -82,7 +82,14 @@ export interface BuddyOptions {
    * = maxPages / 64 (at least 1, at most 1024), `batch` = high / 4 (at least 1,
    * at most 63). `false`: no lists, every call takes the buddy lock.
    */
-  pcp?: { high?: number; batch?: number } | false;
+  pcp?:
+    | {
+        /** Pages a worker may hold on its lists before it gives some back (1 to 65535). */
+        high?: number;
+        /** Pages' worth of blocks a worker takes when its list is empty, and gives back past `high` (1 to `high`). */
+        batch?: number;
+      }
+    | false;
 }
 
 /** The option names {@link BuddyAllocator} knows; any other is an error. */

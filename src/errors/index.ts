@@ -11,6 +11,7 @@
 
 /** Base class of every error memkit throws. */
 export class MemkitError extends Error {
+  /** Always `'MemkitError'`: what `String(e)` prints before the message. */
   override name = 'MemkitError';
 }
 
@@ -25,6 +26,7 @@ export class MemkitError extends Error {
  * ```
  */
 export class InvalidArgumentError extends MemkitError {
+  /** Always `'InvalidArgumentError'`: what `String(e)` prints before the message. */
   override name = 'InvalidArgumentError';
   /** The name of the argument or option that was refused, when one is named. */
   readonly argument: string | undefined;
@@ -39,6 +41,7 @@ export class InvalidArgumentError extends MemkitError {
  * usable: free something, or grow the memory, and try again.
  */
 export class OutOfMemoryError extends MemkitError {
+  /** Always `'OutOfMemoryError'`: what `String(e)` prints before the message. */
   override name = 'OutOfMemoryError';
   /** The size that was asked for, in the unit of the call (bytes or pages). */
   readonly requested: number;
@@ -53,6 +56,7 @@ export class OutOfMemoryError extends MemkitError {
  * its range, not at a block start (an interior pointer), or misaligned.
  */
 export class InvalidFreeError extends MemkitError {
+  /** Always `'InvalidFreeError'`: what `String(e)` prints before the message. */
   override name = 'InvalidFreeError';
   /** The address passed to free. */
   readonly address: number;
@@ -64,6 +68,7 @@ export class InvalidFreeError extends MemkitError {
 
 /** `free(addr)` of a block that is already free. */
 export class DoubleFreeError extends InvalidFreeError {
+  /** Always `'DoubleFreeError'`: what `String(e)` prints before the message. */
   override name = 'DoubleFreeError';
 }
 
@@ -72,6 +77,7 @@ export class DoubleFreeError extends InvalidFreeError {
  * red zone, poison bytes, a free pointer. `address` names where.
  */
 export class HeapCorruptionError extends MemkitError {
+  /** Always `'HeapCorruptionError'`: what `String(e)` prints before the message. */
   override name = 'HeapCorruptionError';
   /** The address of the damaged object or metadata. */
   readonly address: number;

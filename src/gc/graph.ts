@@ -46,26 +46,35 @@ export interface GraphNode {
 
 /** An edge: a non-null ref field (or ref-array element) of `from`. */
 export interface GraphEdge {
+  /** Address of the object that holds the ref. */
   from: number;
+  /** Address of the object it refers to (never 0). */
   to: number;
   /** Field name, or `[i]` for array elements. */
   field: string;
+  /** True for a `'weak'` field (not traced). */
   weak: boolean;
 }
 
 /** A root of {@link HeapGraph}. */
 export interface GraphRoot {
+  /** `'handle'`: a `heap.root()` handle; `'global'`: a named global; `'stack'`: a shadow-stack entry (`pushRoot`). */
   kind: 'handle' | 'global' | 'stack';
   /** Global name, when kind is 'global'. */
   name?: string;
+  /** Address of the rooted object (0 only for a global set to 0). */
   target: number;
 }
 
 /** The heap as a graph. */
 export interface HeapGraph {
+  /** The collector's phase when the graph was taken. */
   phase: 'idle' | 'mark' | 'sweep';
+  /** One node per allocated object (during a cycle, unreached ones too). */
   nodes: GraphNode[];
+  /** Every non-null ref, strong and weak. */
   edges: GraphEdge[];
+  /** Every root that holds an object (and every global, even one set to 0). */
   roots: GraphRoot[];
 }
 

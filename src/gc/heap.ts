@@ -652,6 +652,7 @@ export class ManagedHeap {
     return (this.#st.word(S_FLAGS) & FLAG_INCREMENTAL) !== 0;
   }
 
+  /** Sets whether automatic collection works in small steps (kept in the heap's memory); refused on a read-only view. */
   set incremental(on: boolean) {
     if (typeof on !== 'boolean') throw argumentError('incremental', 'a boolean', on);
     this.#st.checkWritable('incremental');

@@ -44,6 +44,7 @@ export interface PauseStats {
 export interface HeapStats {
   /** Completed collection cycles. */
   collections: number;
+  /** Collector pause times, in milliseconds. */
   pauses: PauseStats;
   /** Bytes allocated for objects, all time (headers included). */
   bytesAllocated: number;

@@ -67,13 +67,22 @@ export type ScalarKind = 'i32' | 'u32' | 'f64' | 'u8' | 'i8' | 'u16' | 'i16';
  * (a managed object or 0, not traced, cleared when its target dies); or
  * `{ bytes: n }`, n raw bytes.
  */
-export type FieldSpec = ScalarKind | 'ref' | 'weak' | { readonly bytes: number };
+export type FieldSpec =
+  | ScalarKind
+  | 'ref'
+  | 'weak'
+  | {
+      /** Bytes of raw storage in the object, 1 to 2^20. */
+      readonly bytes: number;
+    };
 /** Field specs of a type, by name. */
 export type FieldSpecs = Record<string, FieldSpec>;
 
 /** Accessor of a number or ref field. */
 export interface NumberField {
+  /** The field's name, as given to `defineType`. */
   readonly name: string;
+  /** The field's kind, as given in its spec. */
   readonly kind: ScalarKind | 'ref' | 'weak';
   /** Byte offset from the object address. */
   readonly offset: number;
@@ -89,9 +98,13 @@ export interface NumberField {
 
 /** Accessor of a `{ bytes: n }` field. */
 export interface BytesField {
+  /** The field's name, as given to `defineType`. */
   readonly name: string;
+  /** Always `'bytes'`. */
   readonly kind: 'bytes';
+  /** Byte offset from the object address. */
   readonly offset: number;
+  /** Bytes in the field: the `n` of `{ bytes: n }`. */
   readonly length: number;
   /** A view of the bytes (valid until the memory grows or the object dies). */
   get(obj: number): Uint8Array;
@@ -100,7 +113,12 @@ export interface BytesField {
 }
 
 /** The accessor type of a field spec. */
-export type FieldFor<S extends FieldSpec> = S extends { readonly bytes: number } ? BytesField : NumberField;
+export type FieldFor<S extends FieldSpec> = S extends {
+  /** Bytes of raw storage: such a spec gets a {@link BytesField}. */
+  readonly bytes: number;
+}
+  ? BytesField
+  : NumberField;
 
 /** Options of `defineType` / `defineArray`. */
 export interface TypeOptions {
@@ -125,6 +143,7 @@ export interface TypeOptions {
  * ```
  */
 export interface ObjectType<F extends FieldSpecs> {
+  /** The type's name, as given to `defineType`. */
   readonly name: string;
   /** Type id (in every object header). */
   readonly id: number;
@@ -153,13 +172,24 @@ export type ArrayKind = 'ref' | 'i32' | 'f64' | 'u8';
  * ```
  */
 export interface ArrayType {
+  /** The type's name, as given to `defineArray`. */
   readonly name: string;
+  /** Type id (in every array header). */
   readonly id: number;
+  /** Element kind. */
   readonly kind: ArrayKind;
+  /** Allocates a zeroed array of `length` elements (may run the collector first). Unrooted! */
   alloc(length: number): number;
+  /** Reads element `index` of `arr`. */
   get(arr: number, index: number): number;
+  /**
+   * Writes element `index` of `arr`. A ref array checks that `value` is 0 or
+   * a live object of this heap and applies the write barrier.
+   */
   set(arr: number, index: number, value: number): void;
+  /** The number of elements `arr` was allocated with. */
   length(arr: number): number;
+  /** True when `obj` is a live array of this type. */
   is(obj: number): boolean;
 }
 

@@ -1331,7 +1331,12 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /** Counters of the large blocks. */
-  largeStats(): { blocks: number; pages: number } {
+  largeStats(): {
+    /** Large blocks (sizes above `largeAbove`) allocated and not freed; those kept in workers' caches are not counted. */
+    blocks: number;
+    /** Buddy pages those blocks take (each block: `ceil(size / pageSize)` pages). */
+    pages: number;
+  } {
     return largeStats(this);
   }
 

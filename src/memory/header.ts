@@ -59,10 +59,15 @@ export const HEADER_SLOT_COUNT = 8;
 
 /** Which directory slot holds which layer's state offset. */
 export const HeaderSlot = {
+  /** The buddy allocator's state (BuddyAllocator.attach finds it here). */
   Buddy: 0,
+  /** The kmalloc heap's control block (Kmalloc.attach finds it here). */
   Kmalloc: 1,
+  /** The ManagedHeap's state (ManagedHeap.attach finds it here). */
   Heap: 2,
+  /** The arena registered in this Memory (Arena.attach's default). */
   Arena: 3,
+  /** Free for the application: memkit itself never reads or writes it. */
   User0: 4,
   /** The slab space (SlabCache.attach finds its caches here). */
   Slab: 5,

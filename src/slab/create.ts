@@ -84,18 +84,27 @@ export interface SlabAttachOptions {
 
 /** Counters of a cache. */
 export interface SlabStats {
+  /** The cache's name. */
   name: string;
   /** Object size asked for. */
   objectSize: number;
   /** Bytes per slot (object, padding, red zones, free pointer). */
   stride: number;
+  /** Object slots in one slab. */
   objectsPerSlab: number;
+  /** Buddy pages in one slab (2^order). */
   pagesPerSlab: number;
+  /** Slabs the cache holds now, the workers' active slabs included. */
   slabs: number;
+  /** Slabs with some objects in use and some free (a worker's active slab is not counted here). */
   partialSlabs: number;
+  /** Slabs with every object in use (a worker's active slab is not counted here). */
   fullSlabs: number;
+  /** Slabs with no object in use (a worker's active slab is not counted here). */
   emptySlabs: number;
+  /** Objects allocated and not freed. */
   activeObjects: number;
+  /** Object slots in all the cache's slabs: `slabs * objectsPerSlab`. */
   totalObjects: number;
   /** Slabs taken from the buddy since the cache was made. */
   slabsMade: number;

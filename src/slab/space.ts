@@ -78,7 +78,7 @@ export class SlabSpace {
   readonly pageTable: number;
   /** u32 index of the cache table. */
   readonly cacheTable: number;
-  /** u32 index of the per-worker table (see {@link S_CPU}), or -1 when the space has none. */
+  /** u32 index of the per-worker table (see `S_CPU`), or -1 when the space has none. */
   readonly cpuTable: number;
 
   private constructor(buddy: BuddyAllocator, region: number, init: boolean, cpuAddr = 0) {

@@ -20,6 +20,7 @@ import { MemkitError } from '../errors/index.js';
  * ```
  */
 export class TraceFormatError extends MemkitError {
+  /** Always `'TraceFormatError'`: what `String(e)` prints before the message. */
   override name = 'TraceFormatError';
   /** The file (or the name given to `parseTrace`). */
   readonly file: string;
@@ -40,6 +41,7 @@ export class TraceFormatError extends MemkitError {
  * `OutOfMemoryError` on a valid request.
  */
 export class VerificationError extends MemkitError {
+  /** Always `'VerificationError'`: what `String(e)` prints before the message. */
   override name = 'VerificationError';
   /** Index (0-based) of the trace op during which the violation was found. */
   readonly op: number;

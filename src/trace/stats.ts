@@ -103,7 +103,12 @@ export function traceInfo(trace: Trace): TraceInfo {
  * The peak of the live payload the trace asks for (no allocator involved)
  * and the first op after which it is reached (-1 for an empty trace).
  */
-export function payloadPeak(trace: Trace): { peak: number; op: number } {
+export function payloadPeak(trace: Trace): {
+  /** Largest live payload (sum of requested sizes of live blocks), bytes; 0 for an empty trace. */
+  peak: number;
+  /** Index of the op after which the live payload first reaches `peak` (-1 for an empty trace). */
+  op: number;
+} {
   const { kind, id, size, length: n } = trace;
   const cur = new Float64Array(trace.ids);
   let live = 0,

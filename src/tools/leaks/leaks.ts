@@ -26,6 +26,7 @@ import type { Memory } from '../../memory/memory.js';
 
 /** What findLeaks needs from a heap (a `Kmalloc` has all of it). */
 export interface LeakScanTarget {
+  /** The Memory that holds the heap's blocks (the scan reads its words). */
   readonly memory: Memory;
   /** Calls `visit(addr, usableSize)` for every allocated block. */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void;
@@ -46,6 +47,7 @@ export interface FindLeaksOptions {
 
 /** One unreferenced block. */
 export interface Leak {
+  /** Address of the block. */
   address: number;
   /** Bytes asked for when tracked, else the block's usable size. */
   size: number;
@@ -57,6 +59,7 @@ export interface Leak {
 
 /** What {@link findLeaks} returns. */
 export interface LeakReport {
+  /** The unreferenced blocks, in address order (empty when nothing leaked). */
   leaks: Leak[];
   /** Allocated blocks seen. */
   blocks: number;
@@ -86,8 +89,11 @@ export class AllocationTracker implements LeakScanTarget {
   constructor(
     /** The heap being tracked. */
     readonly heap: LeakScanTarget & {
+      /** Allocates `size` bytes; returns the block's address. */
       alloc(size: number): number;
+      /** Frees the block at `addr`. */
       free(addr: number): void;
+      /** Resizes the block at `addr` to `size` bytes; returns its address (0 when it freed it). Optional. */
       realloc?(addr: number, size: number): number;
     },
   ) {}
