@@ -647,16 +647,26 @@ class U8Field extends Field implements NumberField {
 
 class BytesFieldImpl implements BytesField {
   readonly kind = 'bytes' as const;
+  private readonly mem: Views;
+  private readonly st: HeapState;
   constructor(
-    private readonly mem: Views,
+    st: HeapState,
     readonly name: string,
     readonly offset: number,
     readonly length: number,
-  ) {}
+  ) {
+    this.mem = st.v;
+    this.st = st;
+  }
   get(o: number): Uint8Array {
-    // A view, so writable: checked as stores are (see badObject).
+    // A view, so writable: checked as stores are (see badObject), and
+    // inside the memory (a view cut short, or the engine's TypeError on a
+    // detached buffer, is neither the field nor an answer).
     if (typeof o !== 'number' || o >>> 0 !== o || o < 64) throw badObject(o);
-    return this.mem.u8.subarray(o + this.offset, o + this.offset + this.length);
+    let u8 = this.mem.u8;
+    const at = o + this.offset;
+    if (at + this.length > u8.length) u8 = this.synced(o, at + this.length);
+    return u8.subarray(at, at + this.length);
   }
   set(o: number, v: ArrayLike<number>): void {
     if (typeof o !== 'number' || o >>> 0 !== o || o < 64) throw badObject(o);
@@ -665,14 +675,27 @@ class BytesFieldImpl implements BytesField {
     if (typeof v !== 'object' || v === null || typeof v.length !== 'number' || v.length >>> 0 !== v.length)
       throw argumentError(`field ${this.name}`, 'an array or typed array of bytes', v);
     const n = Math.min(this.length, v.length);
+    let u8 = this.mem.u8;
+    const at = o + this.offset;
+    if (at + n > u8.length) u8 = this.synced(o, at + n); // else the stores would be dropped
+    for (let i = 0; i < n; i++) u8[at + i] = v[i]!;
+  }
+  /**
+   * The bytes after sync() when the field at `o` ends at `end`, past the
+   * views: a wasm-side grow is picked up, a lost buffer named
+   * (HeapCorruptionError); past the memory still, `o` is no object.
+   */
+  private synced(o: number, end: number): Uint8Array {
+    this.st.sync();
     const u8 = this.mem.u8;
-    for (let i = 0; i < n; i++) u8[o + this.offset + i] = v[i]!;
+    if (end > u8.length) throw badObject(o);
+    return u8;
   }
 }
 
 function makeField(st: HeapState, name: string, spec: FieldSpec, offset: number): NumberField | BytesField {
   const mem = st.v;
-  if (typeof spec === 'object') return new BytesFieldImpl(mem, name, offset, spec.bytes);
+  if (typeof spec === 'object') return new BytesFieldImpl(st, name, offset, spec.bytes);
   switch (spec) {
     case 'ref':
       return new RefField(st, name, offset);

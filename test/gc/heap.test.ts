@@ -447,6 +447,24 @@ describe('ManagedHeap over a WebAssembly.Memory', () => {
     heap.collect();
     expect(heap.stats().liveObjects).toBe(200_001);
   });
+
+  it('a bytes field after a wasm-side grow: get and set pick the grow up themselves; past the memory, no object', () => {
+    const wasm = new WebAssembly.Memory({ initial: 64, maximum: 1024 });
+    const buddy = new BuddyAllocator({ pages: 200, memory: Memory.wrap(wasm), maxPages: 4000 });
+    const heap = new ManagedHeap({ backend: new Kmalloc({ buddy }) });
+    const T = heap.defineType('T', { raw: { bytes: 16 }, v: 'i32' });
+    const o = T.alloc();
+    T.fields.raw.set(o, [1, 2, 3]);
+    wasm.grow(1); // the views the field holds are of a detached buffer now; no heap.sync()
+    expect([...T.fields.raw.get(o).subarray(0, 4)]).toEqual([1, 2, 3, 0]); // was the engine's TypeError
+    wasm.grow(1);
+    T.fields.raw.set(o, [9]); // was dropped
+    expect(new Uint8Array(wasm.buffer)[o + T.fields.raw.offset]).toBe(9);
+    // An address whose field would end past the memory is no object: refused, not a view cut short.
+    const end = wasm.buffer.byteLength - 8;
+    expect(() => T.fields.raw.get(end)).toThrow(InvalidArgumentError);
+    expect(() => T.fields.raw.set(end, [1])).toThrow(InvalidArgumentError);
+  });
 });
 
 describe('ManagedHeap: introspection', () => {
