@@ -69,20 +69,7 @@ import {
   SlabCache,
   TlsfHeap,
 } from '../../src/index.js';
-
-const LOST = /fewer than the \d+ memkit works in: its owner detached \(transferred\) or shrank it/;
-
-type Resizable = ArrayBuffer & { resize(n: number): void };
-
-function resizable(bytes: number): Resizable {
-  return new ArrayBuffer(bytes, { maxByteLength: bytes * 4 }) as Resizable;
-}
-
-/** Detaches `buf` as a postMessage with a transfer list does. */
-function detach(buf: ArrayBuffer): void {
-  structuredClone(buf, { transfer: [buf] });
-  expect(buf.byteLength).toBe(0);
-}
+import { LOST, type Resizable, detach, resizable } from '../support/lost-buffer.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
 
