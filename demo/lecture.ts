@@ -1,7 +1,8 @@
 /**
  * The lecture's own examples, run on memkit, with the memory map drawn after
  * each step (`npm run demo`): the 16-page buddy walkthrough, the arena
- * example, a slab cache, and kmalloc's slabinfo.
+ * example, a slab cache, and kmalloc's classes and slabinfo (test/docs/demo.test.ts
+ * runs it and checks what it prints).
  *
  * @module
  */
@@ -77,10 +78,10 @@ function arenaExample(): void {
     );
   };
   show('start');
-  const a = arena.alloc(4, 1);
-  show(`alloc(4)   -> ${a}`);
+  const a = arena.alloc(4, 1); // the lecture's arena has no alignment: align 1
+  show(`alloc(4, 1)  -> ${a}`);
   const b = arena.alloc(16, 1);
-  show(`alloc(16)  -> ${b}`);
+  show(`alloc(16, 1) -> ${b}`);
   arena.reset();
   show('reset()  (clear)');
   console.log(dim('Everything is freed at once; it looks the same as when we started.'));
@@ -115,8 +116,14 @@ function slabExample(): void {
 }
 
 function kmallocExample(): void {
-  console.log(bold('\n== kmalloc: size classes backed by slab caches, large sizes by buddy pages ==\n'));
-  const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel' });
+  console.log(
+    bold(
+      "\n== kmalloc: the kernel's size classes on slab pages, a TLSF heap above them, large sizes as buddy pages ==\n",
+    ),
+  );
+  // The kernel's power-of-two classes up to 4 KiB, each on pages of its own from its first block
+  // (memkit's default is 8 classes per doubling up to 512 B, promoted on demand: README, kmalloc).
+  const k = new Kmalloc({ bytes: 1 << 20, classes: 'kernel', maxClass: 4096, promoteAfter: 0 });
   const sizes = [8, 30, 100, 1000, 5000, 20000];
   const ps = sizes.map((s) => k.kmalloc(s));
   sizes.forEach((s, i) =>
