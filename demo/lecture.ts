@@ -1,12 +1,13 @@
 /**
  * The lecture's own examples, run on memkit, with the memory map drawn after
  * each step (`npm run demo`): the 16-page buddy walkthrough, the arena
- * example, a slab cache, and kmalloc's classes and slabinfo (test/docs/demo.test.ts
- * runs it and checks what it prints).
+ * example, a slab cache, kmalloc's classes and slabinfo, and garbage
+ * collection as reachability from the roots (test/docs/demo.test.ts runs it and
+ * checks what it prints).
  *
  * @module
  */
-import { Arena, BuddyAllocator, Kmalloc, SlabCache } from '../src/index.js';
+import { Arena, BuddyAllocator, Kmalloc, ManagedHeap, SlabCache } from '../src/index.js';
 
 const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 const paint = (code: number, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -137,8 +138,45 @@ function kmallocExample(): void {
   for (const p of ps) k.kfree(p);
 }
 
+function gcExample(): void {
+  console.log(bold('\n== Garbage collection: objects are nodes, pointers are edges, locals are roots ==\n'));
+  const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false });
+  const Obj = heap.defineType('Obj', { a: 'ref', b: 'ref' });
+  const [A, B, C, D, E, F] = [0, 1, 2, 3, 4, 5].map(() => Obj.alloc()) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const name = new Map([A, B, C, D, E, F].map((o, i) => [o, 'ABCDEF'[i]!]));
+  Obj.fields.a.set(A, B); // A -> B -> C, and C -> A: a cycle that a root reaches
+  Obj.fields.b.set(A, C);
+  Obj.fields.a.set(B, C);
+  Obj.fields.a.set(C, A);
+  Obj.fields.a.set(D, E); // D -> E: nothing points at D
+  Obj.fields.a.set(F, F); // F -> F: a cycle no root reaches
+  const local = heap.root(A); // a local variable holding A: a root
+  const g = heap.graph();
+  const edges = g.edges.map((e) => `${name.get(e.from)}->${name.get(e.to)}`).join(' ');
+  console.log(`nodes  ${g.nodes.map((n) => name.get(n.id)).join(' ')}`);
+  console.log(`edges  ${edges}`);
+  console.log(`roots  ${g.roots.map((r) => name.get(r.target)).join(' ')} (a local variable)`);
+  heap.collect();
+  const live = [A, B, C, D, E, F].filter((o) => Obj.is(o));
+  const dead = [A, B, C, D, E, F].filter((o) => !Obj.is(o));
+  console.log(`collect(): reachable from a root, kept: ${live.map((o) => name.get(o)).join(' ')}`);
+  console.log(`           not reachable, freed:       ${dead.map((o) => name.get(o)).join(' ')}`);
+  console.log(dim('  A cycle is garbage too (F), unless a root reaches it (A, B, C): reachability, not counting.'));
+  local.release();
+  heap.collect();
+  console.log(`release the root, collect(): ${heap.stats().liveObjects} objects live`);
+}
+
 buddyWalkthrough();
 arenaExample();
 slabExample();
 kmallocExample();
+gcExample();
 console.log(`\n${bold('Next:')} npm test, npm run bench, npx memkit replay traces/bash.rep.gz\n`);

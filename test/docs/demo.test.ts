@@ -4,7 +4,8 @@
  * process, no colour), and what it prints must be what the lecture says:
  * the buddy walkthrough's blocks step by step, the arena that looks the same
  * after a clear as when new, the slab that hands the freed object out again,
- * and the kernel's kmalloc classes.
+ * the kernel's kmalloc classes, and a collection that keeps what the roots
+ * reach (a cycle included) and frees the rest (a cycle included).
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -86,5 +87,13 @@ describe('npm run demo: the lecture on memkit', () => {
       [20000, 20480],
     ]);
     expect(out).toMatch(/^kmalloc-128 +1 +32 +128 +32 +1 :/m);
+  });
+
+  it('garbage collection: the graph as drawn, what a root reaches is kept, the rest (a cycle too) freed', () => {
+    expect(out).toContain('nodes  A B C D E F');
+    expect(out).toContain('edges  A->B A->C B->C C->A D->E F->F');
+    expect(out).toContain('roots  A (a local variable)');
+    expect(out).toMatch(/kept: A B C\n\s+not reachable, freed: +D E F\n/);
+    expect(out).toContain('release the root, collect(): 0 objects live');
   });
 });
