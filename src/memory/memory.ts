@@ -215,15 +215,16 @@ export class Memory {
     }
   }
 
-  /** Current size in bytes: what the views cover. */
+  /** Current size in bytes: what the views cover. A buffer taken away: HeapCorruptionError (checkLive). */
   get byteLength(): number {
-    this.sync();
+    this.syncChecked();
     // Length-tracking views (an unwatched growable buffer) cover whatever it has grown to.
     return this.tracking ? this.buffer.byteLength : this.viewBytes;
   }
 
-  /** True when `grow()` can add bytes. */
+  /** True when `grow()` can add bytes. A buffer taken away: HeapCorruptionError (checkLive). */
   get growable(): boolean {
+    this.checkLive();
     return this.maxByteLength > this.buffer.byteLength;
   }
 
@@ -336,7 +337,8 @@ export class Memory {
    *
    * @returns the new byte length.
    * @throws OutOfMemoryError if the memory cannot grow that far (it is
-   * unchanged then).
+   * unchanged then); HeapCorruptionError if its owner detached or shrank
+   * the buffer under it.
    */
   grow(deltaBytes: number): number {
     checkInteger(deltaBytes, 'deltaBytes', 0, MAX_MEMORY_BYTES);
@@ -348,10 +350,12 @@ export class Memory {
    * nothing when it is already that long.
    *
    * @returns the new byte length.
-   * @throws OutOfMemoryError if the memory cannot grow that far.
+   * @throws OutOfMemoryError if the memory cannot grow that far;
+   * HeapCorruptionError if its owner detached or shrank the buffer under it.
    */
   growTo(byteLength: number): number {
     checkInteger(byteLength, 'byteLength', 0, MAX_MEMORY_BYTES);
+    this.checkLive(); // a buffer taken away cannot be grown back under a heap: named, not out of memory
     const now = this.realBytes();
     if (byteLength <= now) {
       if (now !== this.viewBytes) this.refresh(); // grown by another worker or the wasm code

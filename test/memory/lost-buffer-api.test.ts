@@ -832,7 +832,8 @@ const NOT_SWEPT: Readonly<Record<string, string>> = {
   HeapCorruptionError: 'an error',
   Memory:
     "the buffer's own wrapper, below every heap, where the check lives (checkLive): its buffer and views are " +
-    "the engine's objects, which read undefined past a lost buffer's end by the engine's rules",
+    "the engine's objects, which read undefined past a lost buffer's end by the engine's rules; its byteLength, " +
+    'growable, grow and growTo name the loss (lost-buffer.test.ts)',
   SlabSpace:
     "the slab layer's page and cache tables, reached only through the static SlabSpace.of(buddy) (a cache's " +
     '`space` is @internal): word reads and writes at indexes its caller computes, as field access is',

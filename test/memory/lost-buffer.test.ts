@@ -172,6 +172,23 @@ describe('a buffer detached or shrunk under a live heap: HeapCorruptionError fro
     });
   });
 
+  it('Memory itself: byteLength, growable, grow and growTo name the loss (grow said out of memory)', () => {
+    const fixed = new ArrayBuffer(1 << 16);
+    const a = Memory.wrap(fixed);
+    const shrinking = resizable(1 << 16);
+    const b = Memory.wrap(shrinking);
+    expect([a.byteLength, b.byteLength, b.growable]).toEqual([1 << 16, 1 << 16, true]);
+    detach(fixed);
+    shrinking.resize(1 << 12);
+    for (const m of [a, b])
+      expectLost({
+        byteLength: () => m.byteLength,
+        growable: () => m.growable,
+        grow: () => m.grow(4096),
+        growTo: () => m.growTo(1 << 20),
+      });
+  });
+
   it('a resizable ArrayBuffer its owner grows: no false alarm, the heap goes on', () => {
     const buf = resizable(1 << 21);
     const { k, blocks } = kmallocWithBlocks(buf);
