@@ -222,6 +222,14 @@ export class Arena implements Disposable {
    * registered or no arena state at the address, or the state is damaged or
    * cut short (`address` names the word); InvalidArgumentError for a bad
    * argument, or a buddy-backed arena attached without its `buddy`.
+   *
+   * @example
+   * ```ts
+   * arena.alloc(96);
+   * const other = Arena.attach(arena.memory); // same buffer, same state
+   * other.alloc(8);
+   * arena.stats().used; // 104
+   * ```
    */
   static attach(memory: Memory, options?: ArenaAttachOptions): Arena {
     return new Arena(ArenaInit.open(memory, options) as ArenaOptions);
@@ -399,6 +407,13 @@ export class Arena implements Disposable {
    * everything allocated after this point. A mark is a plain number
    * (`(generation mod 2^21) * 2^32 + top`); it goes stale at the next
    * `reset()`, and when a rewind releases its position (see layout.ts).
+   *
+   * @example
+   * ```ts
+   * const m = arena.mark();
+   * arena.alloc(100);
+   * arena.rewind(m); // the 100 bytes are free again
+   * ```
    */
   mark(): number {
     if (!this.atomic) return this.markHere();
@@ -430,6 +445,15 @@ export class Arena implements Disposable {
    * is stale: from before the last `reset()`, beyond the current top, or
    * released by a rewind to an earlier point since it was taken (even if
    * the top has passed it again). The arena is unchanged then.
+   *
+   * @example
+   * ```ts
+   * arena.alloc(16);
+   * const m = arena.mark();
+   * for (let i = 0; i < 10; i++) arena.alloc(64); // scratch work
+   * arena.rewind(m);
+   * arena.stats().used; // 16
+   * ```
    */
   rewind(mark: number): void {
     if (!this.atomic) return this.rewindHere(mark);
@@ -542,6 +566,13 @@ export class Arena implements Disposable {
    * (the first chunk, `top` at its first byte, `used` 0). Spare chunks of a
    * memory-backed arena are kept for reuse; a buddy-backed arena gives every
    * chunk but the first back. Marks taken before go stale.
+   *
+   * @example
+   * ```ts
+   * arena.alloc(100); arena.alloc(200);
+   * arena.reset();
+   * arena.stats().used; // 0
+   * ```
    */
   reset(): void {
     if (this.atomic) return this.resetShared();
@@ -668,6 +699,13 @@ export class Arena implements Disposable {
    * It shares the bytes; it goes stale if a wasm memory grows.
    *
    * @throws InvalidArgumentError if the range is not inside the memory.
+   *
+   * @example
+   * ```ts
+   * const p = arena.alloc(4);
+   * arena.view(p, 4).set([1, 2, 3, 4]);
+   * arena.memory.u8[p + 3]; // 4
+   * ```
    */
   view(addr: number, length: number): Uint8Array {
     if (this.s === DISPOSED) this.state(); // throws
@@ -681,7 +719,15 @@ export class Arena implements Disposable {
     return this.memory.u8.subarray(addr, addr + length);
   }
 
-  /** Used, capacity, chunks, waste and the bytes left in the current chunk. */
+  /**
+   * Used, capacity, chunks, waste and the bytes left in the current chunk.
+   *
+   * @example
+   * ```ts
+   * arena.alloc(100);
+   * const { used, capacity, chunks } = arena.stats(); // 100 65536 1
+   * ```
+   */
   stats(): ArenaStats {
     if (!this.atomic) return this.statsHere();
     this.enter();
@@ -705,7 +751,15 @@ export class Arena implements Disposable {
     };
   }
 
-  /** Every chunk, first to current, then the spares (for maps and tests). */
+  /**
+   * Every chunk, first to current, then the spares (for maps and tests).
+   *
+   * @example
+   * ```ts
+   * arena.alloc(4);
+   * arena.chunkList().length; // 1: the first chunk, 4 bytes used
+   * ```
+   */
   chunkList(): ArenaChunkInfo[] {
     if (!this.atomic) return this.chunkListHere();
     this.enter();
@@ -757,6 +811,12 @@ export class Arena implements Disposable {
    * the chunk chain and spares, the counters, the floor stack) and throws
    * HeapCorruptionError naming the first thing wrong. O(chunks); for tests
    * and debugging.
+   *
+   * @example
+   * ```ts
+   * arena.alloc(100);
+   * arena.checkInvariants(); // throws a HeapCorruptionError if the state is damaged
+   * ```
    */
   checkInvariants(): void {
     this.state();
@@ -774,6 +834,14 @@ export class Arena implements Disposable {
    * state region too: other attached instances must not be used after). A
    * memory-backed arena leaves the bytes as they are (attached instances
    * keep working) and only this instance becomes unusable. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 64 });
+   * const arena = new Arena({ buddy });
+   * arena.alloc(100);
+   * arena.dispose(); // its chunks go back: buddy.freePages is 64 again
+   * ```
    */
   dispose(): void {
     if (this.s === DISPOSED) return;

@@ -224,6 +224,14 @@ export class BuddyAllocator {
    *
    * @throws HeapCorruptionError if the Memory holds no buddy allocator, or
    * its state is damaged or cut short (`address` names the word or page).
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPages(4);
+   * const copy = BuddyAllocator.attach(Memory.wrap(buddy.memory.buffer.slice(0))); // a copy of the buffer
+   * copy.isAllocated(a); // true
+   * ```
    */
   static attach(memory: Memory): BuddyAllocator {
     if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
@@ -391,6 +399,13 @@ export class BuddyAllocator {
    *
    * @throws InvalidArgumentError if `n` is not a whole number >= 1.
    * @throws OutOfMemoryError if no block is big enough (the allocator is unchanged).
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPages(3); // a block of 4 pages
+   * buddy.blockPages(a); // 4
+   * ```
    */
   allocPages(n: number): number {
     if (this.lockAt < 0) return this.allocPagesHere(n);
@@ -478,6 +493,14 @@ export class BuddyAllocator {
    * cost 17, not 32. `free(addr)` gives all `n` back.
    *
    * @throws InvalidArgumentError / OutOfMemoryError as {@link allocPages}.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPagesExact(3); // the block's 4th page goes back at once
+   * buddy.blockPages(a);     // 3
+   * buddy.stats().freePages; // 13
+   * ```
    */
   allocPagesExact(n: number): number {
     if (this.lockAt < 0) return this.allocPagesExactHere(n);
@@ -586,6 +609,14 @@ export class BuddyAllocator {
    *
    * @throws InvalidFreeError if `addr` is not the start of an allocated block
    * (the allocator is unchanged); DoubleFreeError if it was already freed.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPages(1);
+   * buddy.free(a);      // merges back up to one block
+   * buddy.freeCounts(); // [0, 0, 0, 0, 1]
+   * ```
    */
   free(addr: number): void {
     if (this.lockAt < 0) return this.freeHere(addr);
@@ -776,6 +807,14 @@ export class BuddyAllocator {
    *
    * @throws OutOfMemoryError if `pages + n > maxPages` or the Memory cannot
    * grow (the allocator is unchanged).
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16, maxPages: 64 });
+   * buddy.grow(16);
+   * buddy.pages;           // 32
+   * buddy.freeCounts()[5]; // 1: one free block of 32 pages
+   * ```
    */
   grow(n: number): void {
     if (this.lockAt < 0) return growBy(this, n);
@@ -789,7 +828,16 @@ export class BuddyAllocator {
 
   // --------------------------------------------------------- introspection
 
-  /** Pages of the allocated block at `addr` (n for an exact allocation). */
+  /**
+   * Pages of the allocated block at `addr` (n for an exact allocation).
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.blockPages(buddy.allocPages(5));      // 8
+   * buddy.blockPages(buddy.allocPagesExact(5)); // 5
+   * ```
+   */
   blockPages(addr: number): number {
     if (this.lockAt < 0) return this.blockPagesHere(addr);
     this.enter();
@@ -821,6 +869,14 @@ export class BuddyAllocator {
    * address).
    *
    * @throws InvalidArgumentError if `addr` is not an address at all.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPages(2);
+   * buddy.isAllocated(a);                  // true
+   * buddy.isAllocated(a + buddy.pageSize); // false: inside the block
+   * ```
    */
   isAllocated(addr: number): boolean {
     if (this.lockAt < 0) return this.isAllocatedHere(addr);
@@ -850,6 +906,13 @@ export class BuddyAllocator {
    * The free list of `order` as the allocator keeps it: block addresses from
    * the head (the next block allocPages takes) to the tail. Freed and split-off
    * blocks are pushed on the head, as in the kernel.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * const a = buddy.allocPages(1);
+   * buddy.freeList(0); // [a + buddy.pageSize]: a's buddy, split off
+   * ```
    */
   freeList(order: number): number[] {
     checkInteger(order, 'order', 0, this.maxOrder);
@@ -878,7 +941,16 @@ export class BuddyAllocator {
     return out;
   }
 
-  /** Free blocks per order; index = order, length = maxOrder + 1. */
+  /**
+   * Free blocks per order; index = order, length = maxOrder + 1.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.allocPages(1);
+   * buddy.freeCounts(); // [1, 1, 1, 1, 0]: the 16-page block split down to one page
+   * ```
+   */
   freeCounts(): number[] {
     if (this.lockAt < 0) return this.freeCountsHere();
     this.enter();
@@ -900,6 +972,12 @@ export class BuddyAllocator {
   /**
    * The kernel's `/proc/buddyinfo` line for this allocator:
    * `Node 0, zone   Normal` and the free count of each order as `%6lu `.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.buddyinfo(); // 'Node 0, zone   Normal      0      0      0      0      1 '
+   * ```
    */
   buddyinfo(zone = 'Normal'): string {
     if (typeof zone !== 'string') throw argumentError('zone', 'a string', zone);
@@ -908,7 +986,16 @@ export class BuddyAllocator {
     return line;
   }
 
-  /** Counters: pages, free and used pages, blocks. */
+  /**
+   * Counters: pages, free and used pages, blocks.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.allocPages(3);
+   * const { usedPages, freePages, usedBlocks } = buddy.stats(); // 4 12 1
+   * ```
+   */
   stats(): BuddyStats {
     if (this.lockAt < 0) return this.statsHere();
     this.enter();
@@ -955,6 +1042,13 @@ export class BuddyAllocator {
    *
    * @throws HeapCorruptionError if a page that should head a block does not
    * (the walk stops there: it never loops or leaves the pages).
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.allocPages(4);
+   * buddy.forEachBlock((addr, pages, free) => console.log(pages, free)); // 4 false, 4 true, 8 true
+   * ```
    */
   forEachBlock(visit: BlockVisitor): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
@@ -996,6 +1090,13 @@ export class BuddyAllocator {
    * naming the first thing broken (`address`: the state byte). O(pages),
    * and bounded: a cycle in a list is reported, never followed forever.
    * `attach` runs it on every state it opens.
+   *
+   * @example
+   * ```ts
+   * const buddy = new BuddyAllocator({ pages: 16 });
+   * buddy.free(buddy.allocPages(2));
+   * buddy.checkInvariants(); // throws a HeapCorruptionError if the state is damaged
+   * ```
    */
   checkInvariants(): void {
     if (this.lockAt < 0) return checkState(this, true);

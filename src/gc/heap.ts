@@ -546,6 +546,14 @@ export class ManagedHeap {
   /**
    * Leaves the heap: a writer gives up its writer token (another worker
    * may then attach as the writer). The instance must not be used after.
+   *
+   * @example
+   * ```ts
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const heap = new ManagedHeap({ backend: new Kmalloc({ memory }) });
+   * heap.detach();                              // gives the writer token up
+   * const writer = ManagedHeap.attach(memory);  // so another worker may be the writer
+   * ```
    */
   detach(): void {
     const st = this.#st;
@@ -593,6 +601,14 @@ export class ManagedHeap {
    * `WebAssembly.Memory` grown by wasm code). Every collection and every
    * public operation except field and array element access calls it; call
    * it yourself after wasm code grew the memory, before touching fields.
+   *
+   * @example
+   * ```ts
+   * const wasm = new WebAssembly.Memory({ initial: 16, maximum: 64 });
+   * const heap = new ManagedHeap({ backend: new Kmalloc({ memory: Memory.wrap(wasm) }) });
+   * wasm.grow(1); // as wasm code would: the buffer is replaced
+   * heap.sync();  // new views, before touching fields
+   * ```
    */
   sync(): void {
     this.#st.sync();
@@ -627,6 +643,14 @@ export class ManagedHeap {
    * whole new cycle, so that afterwards exactly the objects reachable from
    * the roots are live. Finalizers of the freed objects run before it
    * returns.
+   *
+   * @example
+   * ```ts
+   * const kept = heap.root(T.alloc());
+   * const garbage = T.alloc();
+   * heap.collect();
+   * heap.isLive(kept.value); heap.isLive(garbage); // true false
+   * ```
    */
   collect(): void {
     this.#st.checkWritable('collect');
@@ -639,6 +663,14 @@ export class ManagedHeap {
    * pages go back to the buddy). Sweeps keep a pool the size of the next
    * cycle's allocation; call this to return memory now. Returns the bytes
    * given back.
+   *
+   * @example
+   * ```ts
+   * for (let i = 0; i < 1000; i++) T.alloc();
+   * heap.collect(); // all garbage: their blocks go to the pool
+   * heap.trim();    // the bytes given back to kmalloc
+   * heap.trim();    // 0: the pool is empty now
+   * ```
    */
   trim(): number {
     this.#st.checkWritable('trim');
@@ -713,6 +745,13 @@ export class ManagedHeap {
    * rebuilt by `attach`). `F` is what the caller asserts its fields are.
    *
    * @throws InvalidArgumentError if there is no object type of that name.
+   *
+   * @example
+   * ```ts
+   * heap.defineType('Point', { x: 'f64', y: 'f64' });
+   * const Point = heap.type<{ x: 'f64'; y: 'f64' }>('Point'); // e.g. in a heap attached elsewhere
+   * Point.fields.x.set(Point.alloc(), 1.5);
+   * ```
    */
   type<F extends FieldSpecs = FieldSpecs>(name: string): ObjectType<F> {
     this.#refresh();
@@ -725,6 +764,13 @@ export class ManagedHeap {
    * The array type named `name`.
    *
    * @throws InvalidArgumentError if there is no array type of that name.
+   *
+   * @example
+   * ```ts
+   * heap.defineArray('Bytes', 'u8');
+   * const Bytes = heap.arrayType('Bytes');
+   * const a = Bytes.alloc(16); // 16 zeroed bytes
+   * ```
    */
   arrayType(name: string): ArrayType {
     this.#refresh();
@@ -812,6 +858,14 @@ export class ManagedHeap {
    * code. Pop it with `popRoot()`; a scope restores the stack height.
    *
    * @throws InvalidArgumentError if `obj` is not 0 or a live object.
+   *
+   * @example
+   * ```ts
+   * const obj = T.alloc();
+   * heap.pushRoot(obj); // rooted: a collection keeps it
+   * heap.collect();
+   * heap.popRoot();     // obj, no longer rooted
+   * ```
    */
   pushRoot(obj: number): void {
     const st = this.#st;
@@ -831,7 +885,17 @@ export class ManagedHeap {
     u32[s + HotHeap.S_STOP] = top + 1;
   }
 
-  /** Pops the shadow stack and returns the object that was on top. */
+  /**
+   * Pops the shadow stack and returns the object that was on top.
+   *
+   * @example
+   * ```ts
+   * heap.pushRoot(T.alloc());
+   * heap.rootStackHeight; // 1
+   * const obj = heap.popRoot();
+   * heap.rootStackHeight; // 0
+   * ```
+   */
   popRoot(): number {
     const st = this.#st;
     if (st.backend === null) st.checkWritable('popRoot'); // a read-only heap: the stack is the writer's
@@ -852,7 +916,16 @@ export class ManagedHeap {
     return this.#st.word(S_STOP);
   }
 
-  /** Sets (creating if needed) the named global root to `obj` (or 0). */
+  /**
+   * Sets (creating if needed) the named global root to `obj` (or 0).
+   *
+   * @example
+   * ```ts
+   * heap.setGlobal('config', T.alloc()); // rooted until replaced or deleted
+   * heap.collect();
+   * heap.isLive(heap.getGlobal('config')); // true
+   * ```
+   */
   setGlobal(name: string, obj: number): void {
     const st = this.#st;
     if (typeof name !== 'string') throw new InvalidArgumentError(`global name must be a string, got ${String(name)}`);
@@ -865,6 +938,13 @@ export class ManagedHeap {
   /**
    * The object in the named global root (0 when unset). An attached heap
    * sees the globals set before it attached (their names are in the buffer).
+   *
+   * @example
+   * ```ts
+   * heap.getGlobal('head'); // 0: not set
+   * heap.setGlobal('head', T.alloc());
+   * heap.typeOf(heap.getGlobal('head')); // 'T'
+   * ```
    */
   getGlobal(name: string): number {
     if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
@@ -873,7 +953,16 @@ export class ManagedHeap {
     return getGlobal(this.#st, name);
   }
 
-  /** Removes a named global root; returns false if there was none. */
+  /**
+   * Removes a named global root; returns false if there was none.
+   *
+   * @example
+   * ```ts
+   * heap.setGlobal('head', T.alloc());
+   * heap.deleteGlobal('head'); // true
+   * heap.deleteGlobal('head'); // false: there is none now
+   * ```
+   */
   deleteGlobal(name: string): boolean {
     if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
     this.#st.checkWritable('deleteGlobal');
@@ -882,19 +971,45 @@ export class ManagedHeap {
 
   // ---------------------------------------------------------- introspection
 
-  /** Counters, pause percentiles, live bytes and objects. */
+  /**
+   * Counters, pause percentiles, live bytes and objects.
+   *
+   * @example
+   * ```ts
+   * T.alloc();
+   * heap.collect();
+   * const { collections, liveObjects } = heap.stats(); // 1 0
+   * ```
+   */
   stats(): HeapStats {
     this.#st.sync();
     return heapStats(this.#st);
   }
 
-  /** Nodes, edges, roots and marks, for the visualizer. */
+  /**
+   * Nodes, edges, roots and marks, for the visualizer.
+   *
+   * @example
+   * ```ts
+   * const head = heap.root(T.alloc());
+   * T.fields.next.set(head.value, T.alloc());
+   * const { nodes, edges, roots } = heap.graph(); // 2 nodes, 1 edge, 1 root
+   * ```
+   */
   graph(): HeapGraph {
     this.#refresh();
     return heapGraph(this.#st);
   }
 
-  /** The recorded pause times of the last (up to 1024) pauses, ms, oldest first. */
+  /**
+   * The recorded pause times of the last (up to 1024) pauses, ms, oldest first.
+   *
+   * @example
+   * ```ts
+   * heap.collect();
+   * heap.pauses().length; // 1: one pause so far
+   * ```
+   */
   pauses(): Float64Array {
     this.#st.sync(); // a buffer detached under the heap: named, not the engine's TypeError
     return pauseRing(this.#st);
@@ -903,13 +1018,28 @@ export class ManagedHeap {
   /**
    * True when `obj` is a live object of this heap: allocated and not (yet)
    * found unreachable. Any value may be passed.
+   *
+   * @example
+   * ```ts
+   * const obj = T.alloc();
+   * heap.isLive(obj); // true
+   * heap.collect();   // obj was not rooted
+   * heap.isLive(obj); // false
+   * ```
    */
   isLive(obj: number): boolean {
     this.#st.sync();
     return this.#st.isLive(obj);
   }
 
-  /** Name of the type of the live object `obj`. */
+  /**
+   * Name of the type of the live object `obj`.
+   *
+   * @example
+   * ```ts
+   * heap.typeOf(T.alloc()); // 'T'
+   * ```
+   */
   typeOf(obj: number): string {
     const st = this.#st;
     this.#refresh();
@@ -919,7 +1049,14 @@ export class ManagedHeap {
     return meta.name;
   }
 
-  /** Bytes of the live object `obj`, header included (before rounding to a slot). */
+  /**
+   * Bytes of the live object `obj`, header included (before rounding to a slot).
+   *
+   * @example
+   * ```ts
+   * heap.sizeOf(T.alloc()); // 16: the header included
+   * ```
+   */
   sizeOf(obj: number): number {
     if (!this.isLive(obj)) throw this.#st.badRef(obj);
     return this.#st.objectSize(obj);

@@ -128,7 +128,15 @@ export class Root {
     return this._st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
-  /** Roots another object (or 0) instead. Throws after release. */
+  /**
+   * Roots another object (or 0) instead. Throws after release.
+   *
+   * @example
+   * ```ts
+   * const r = heap.root(T.alloc());
+   * r.set(T.alloc()); // r now keeps the second object, not the first
+   * ```
+   */
   set(obj: number): void {
     const w = rootEntry(this);
     if (w < 0) throw releasedError(this._st);
@@ -136,7 +144,18 @@ export class Root {
     this._st.v.u32[w] = obj;
   }
 
-  /** Stops rooting the object. Releasing twice does nothing. */
+  /**
+   * Stops rooting the object. Releasing twice does nothing.
+   *
+   * @example
+   * ```ts
+   * const r = heap.root(T.alloc());
+   * const obj = r.value;
+   * r.release();
+   * heap.collect();
+   * heap.isLive(obj); // false
+   * ```
+   */
   release(): void {
     const st = this._st;
     const slot = this._slot;

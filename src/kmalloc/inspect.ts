@@ -72,7 +72,17 @@ export class KmallocCache {
     this.objOffset = objOffset;
   }
 
-  /** Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'. */
+  /**
+   * Calls `visit(pageAddr, used, list)` for each page: 'partial' (on the queue, some used), 'empty' (on the queue, none used), 'full'.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kmalloc(40);
+   * const c40 = k.caches.find((c) => c.size === 40)!;
+   * c40.forEachSlab((addr, inuse, list) => console.log(inuse, list)); // 1 'partial'
+   * ```
+   */
   forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
     forEachClassPage(this.k, this.cls, (addr, used, full) =>
@@ -80,12 +90,32 @@ export class KmallocCache {
     );
   }
 
-  /** Addresses of the free blocks of the page at `pageAddr`. */
+  /**
+   * Addresses of the free blocks of the page at `pageAddr`.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kmalloc(40);
+   * const c40 = k.caches.find((c) => c.size === 40)!;
+   * c40.forEachSlab((addr) => console.log(c40.freeObjects(addr).length)); // 101 of its 102
+   * ```
+   */
   freeObjects(pageAddr: number): number[] {
     return freeBlocksOf(this.k, this.cls, pageAddr);
   }
 
-  /** Counters, as a SlabCache's. */
+  /**
+   * Counters, as a SlabCache's.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kmalloc(40);
+   * const c40 = k.caches.find((c) => c.size === 40)!;
+   * const { slabs, activeObjects, objectsPerSlab } = c40.stats(); // 1 1 102
+   * ```
+   */
   stats(): SlabStats {
     let slabs = 0;
     let full = 0;
@@ -113,7 +143,17 @@ export class KmallocCache {
     };
   }
 
-  /** This class's `/proc/slabinfo` (version 2.1) row. */
+  /**
+   * This class's `/proc/slabinfo` (version 2.1) row.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kmalloc(40);
+   * const c40 = k.caches.find((c) => c.size === 40)!;
+   * c40.slabinfoRow(); // 'kmalloc-40             1    102     40  102    1 : tunables ...'
+   * ```
+   */
   slabinfoRow(): string {
     const s = this.stats();
     const activeSlabs = s.slabs - s.emptySlabs;

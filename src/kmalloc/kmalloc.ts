@@ -453,6 +453,14 @@ export class Kmalloc implements ByteAllocator {
    * SharedArrayBuffer from another worker, or a copy of the buffer).
    *
    * @throws MemkitError if the Memory holds no kmalloc heap.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.kmalloc(32);
+   * const copy = Kmalloc.attach(Memory.wrap(k.memory.buffer.slice(0))); // a copy of the buffer
+   * copy.isAllocated(p); // true
+   * ```
    */
   static attach(memory: Memory): Kmalloc {
     return attachHeap(memory, (k, slot) => Kmalloc.open(memory, k, slot));
@@ -480,6 +488,13 @@ export class Kmalloc implements ByteAllocator {
    * @throws InvalidArgumentError if size is not a whole number in [0, 2^32).
    * @throws OutOfMemoryError when no page can be had.
    * @throws HeapCorruptionError when a free block was written to after its free.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.alloc(100);
+   * k.usableSize(p); // 104
+   * ```
    */
   alloc(size: number): number {
     if (typeof size !== 'number') return this.allocOther(size); // a BigInt, a string...: no arithmetic on it
@@ -512,6 +527,14 @@ export class Kmalloc implements ByteAllocator {
    * Frees a block from alloc/realloc.
    *
    * @throws InvalidFreeError / DoubleFreeError; the heap is unchanged then.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.alloc(40);
+   * k.free(p);
+   * k.isAllocated(p); // false
+   * ```
    */
   free(addr: number): void {
     // Kept under V8's limit for inlining a function (460 bytecode bytes; 445 as tsx and the build
@@ -963,6 +986,14 @@ export class Kmalloc implements ByteAllocator {
    *
    * @throws InvalidFreeError for an address that is not a live block;
    * InvalidArgumentError for a bad size (the heap is unchanged then).
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * let p = k.alloc(40);
+   * p = k.realloc(p, 2000); // moves to a larger block, the 40 bytes kept
+   * k.realloc(p, 0);        // frees it: 0
+   * ```
    */
   realloc(addr: number, size: number): number {
     // The common case inline: a live block of a size class (not debug) moves to
@@ -1082,6 +1113,13 @@ export class Kmalloc implements ByteAllocator {
    * Bytes usable at `addr` (its class size, its TLSF block's payload, or its pages for a large block).
    *
    * @throws InvalidFreeError if `addr` is not an allocated block start.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.usableSize(k.alloc(33));     // 40: the kmalloc-40 class
+   * k.usableSize(k.alloc(100000)); // 102400: a large block of 25 pages of 4096 bytes
+   * ```
    */
   usableSize(addr: number): number {
     if (typeof addr === 'number') {
@@ -1123,7 +1161,17 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** Bytes taken from the buddy now: pages held by size classes, TLSF chunks and large blocks. */
+  /**
+   * Bytes taken from the buddy now: pages held by size classes, TLSF chunks and large blocks.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.footprint();  // 0: no page taken yet
+   * k.alloc(100000);
+   * k.footprint();  // 102400: the large block's 25 pages
+   * ```
+   */
   footprint(): number {
     this.enter();
     try {
@@ -1140,7 +1188,17 @@ export class Kmalloc implements ByteAllocator {
     return this.memory.u8;
   }
 
-  /** True when `addr` is the start of a live block. */
+  /**
+   * True when `addr` is the start of a live block.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.alloc(16);
+   * k.isAllocated(p);     // true
+   * k.isAllocated(p + 8); // false: inside the block, not its start
+   * ```
+   */
   isAllocated(addr: number): boolean {
     this.memory.checkLive(); // not a `false`: the heap is gone
     try {
@@ -1189,7 +1247,18 @@ export class Kmalloc implements ByteAllocator {
     return pageOwner(this, addr);
   }
 
-  /** Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks); the blocks are listed first, so `visit` may alloc and free. */
+  /**
+   * Calls `visit(addr, usableSize)` for every live block (class blocks, TLSF blocks, then large blocks); the blocks are listed first, so `visit` may alloc and free.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.alloc(24); k.alloc(5000);
+   * let blocks = 0;
+   * k.forEachBlock(() => blocks++);
+   * blocks; // 2
+   * ```
+   */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
     forEachBlock(this, this.caches, visit);
   }
@@ -1233,6 +1302,13 @@ export class Kmalloc implements ByteAllocator {
    * frees other workers made into them), the empty abandoned pages, the
    * TLSF heap's spare chunk, and (on a shared heap) the large blocks this
    * worker keeps for reuse. Returns the pages freed.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.free(k.alloc(40)); // the kmalloc-40 page is empty now
+   * k.shrink();          // 1: that page goes back to the buddy
+   * ```
    */
   shrink(): number {
     if (this.detached) this.gone();
@@ -1315,6 +1391,13 @@ export class Kmalloc implements ByteAllocator {
    * lists, and the page and large-block counters. O(pages + blocks). On a
    * shared memory it holds the heap lock, but workers' own pages change
    * without it: call it when no worker is allocating.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.free(k.alloc(40));
+   * k.checkInvariants(); // throws a HeapCorruptionError if the heap is damaged
+   * ```
    */
   checkInvariants(): void {
     this.enter();
@@ -1325,12 +1408,30 @@ export class Kmalloc implements ByteAllocator {
     }
   }
 
-  /** `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them). */
+  /**
+   * `/proc/slabinfo` version 2.1: header, column line, one row per size class (largest first, as the kernel lists them).
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.alloc(40);
+   * k.slabinfo().split('\n')[0]; // 'slabinfo - version: 2.1'
+   * ```
+   */
   slabinfo(): string {
     return slabinfo(this, this.caches);
   }
 
-  /** Counters of the large blocks. */
+  /**
+   * Counters of the large blocks.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.alloc(100000);
+   * k.largeStats(); // { blocks: 1, pages: 25 }
+   * ```
+   */
   largeStats(): {
     /** Large blocks (sizes above `largeAbove`) allocated and not freed; those kept in workers' caches are not counted. */
     blocks: number;
@@ -1359,6 +1460,15 @@ export class Kmalloc implements ByteAllocator {
    * stay correct) and gives the worker slot back (see
    * {@link Kmalloc.recover} for a worker that could not). Blocks stay
    * allocated; the instance must not be used after. A second call does nothing.
+   *
+   * @example
+   * ```ts
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const k = new Kmalloc({ memory });
+   * const worker = Kmalloc.attach(memory); // as a worker would: takes slot 1
+   * const p = worker.kmalloc(48);
+   * worker.detach(); // p stays allocated; slot 1 is free again
+   * ```
    */
   detach(): void {
     if (this.lockAt < 0 || this.slot === 0 || this.detached) return;
@@ -1402,6 +1512,15 @@ export class Kmalloc implements ByteAllocator {
    *
    * @throws InvalidArgumentError if `slot` is not a worker slot (1..31).
    * @throws HeapCorruptionError if `memory` holds no kmalloc heap.
+   *
+   * @example
+   * ```ts
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const k = new Kmalloc({ memory });
+   * const w = Kmalloc.attach(memory);      // a worker's instance
+   * Kmalloc.recover(memory, w.workerSlot); // that worker died: false (it held no lock)
+   * k.checkInvariants();
+   * ```
    */
   static recover(memory: Memory, slot: number): boolean {
     return recoverSlot(memory, slot, (k) => {
@@ -1414,29 +1533,74 @@ export class Kmalloc implements ByteAllocator {
 
   // -------------------------------------------------------- kernel names
 
-  /** kmalloc(size): {@link alloc}. */
+  /**
+   * kmalloc(size): {@link alloc}.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.kmalloc(64);
+   * k.ksize(p); // 64
+   * ```
+   */
   kmalloc(size: number): number {
     return this.alloc(size);
   }
 
-  /** kzalloc(size): alloc and zero the usable bytes. */
+  /**
+   * kzalloc(size): alloc and zero the usable bytes.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.kzalloc(40);
+   * k.bytes[p]; // 0, as every one of its 40 bytes
+   * ```
+   */
   kzalloc(size: number): number {
     const p = this.alloc(size);
     this.memory.u8.fill(0, p, p + this.usableSize(p));
     return p;
   }
 
-  /** kfree(addr): {@link free}; kfree(0) does nothing, as in the kernel. */
+  /**
+   * kfree(addr): {@link free}; kfree(0) does nothing, as in the kernel.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.kfree(k.kmalloc(32));
+   * k.kfree(0); // does nothing
+   * ```
+   */
   kfree(addr: number): void {
     if (addr !== 0) this.free(addr);
   }
 
-  /** krealloc(addr, size): {@link realloc}. */
+  /**
+   * krealloc(addr, size): {@link realloc}.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * const p = k.krealloc(0, 32); // as kmalloc(32)
+   * const q = k.krealloc(p, 64); // a larger block, the 32 bytes kept
+   * k.ksize(q); // 64
+   * ```
+   */
   krealloc(addr: number, size: number): number {
     return this.realloc(addr, size);
   }
 
-  /** ksize(addr): {@link usableSize}. */
+  /**
+   * ksize(addr): {@link usableSize}.
+   *
+   * @example
+   * ```ts
+   * const k = new Kmalloc({ bytes: 1 << 20 });
+   * k.ksize(k.kmalloc(50)); // 56: the kmalloc-56 class
+   * ```
+   */
   ksize(addr: number): number {
     return this.usableSize(addr);
   }

@@ -173,6 +173,13 @@ export class Memory {
    * @throws InvalidArgumentError if `bytes` or `maxBytes` is not a whole
    * number in range, `maxBytes < bytes`, `shared` is not a boolean, or an
    * option is unknown (`argument` names it).
+   *
+   * @example
+   * ```ts
+   * const mem = Memory.create({ bytes: 1 << 16 });                // an ArrayBuffer
+   * const shared = Memory.create({ bytes: 1 << 16, shared: true }); // a SharedArrayBuffer
+   * mem.byteLength; // 65536
+   * ```
    */
   static create(options: MemoryCreateOptions): Memory {
     const o = checkOptions(options, 'Memory.create options', ['bytes', 'shared', 'maxBytes']);
@@ -197,6 +204,13 @@ export class Memory {
   /**
    * Wraps existing bytes: an `ArrayBuffer`, a `SharedArrayBuffer` (for
    * example one received from another worker) or a `WebAssembly.Memory`.
+   *
+   * @example
+   * ```ts
+   * const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+   * const mem = Memory.wrap(wasm); // or an ArrayBuffer, or a SharedArrayBuffer from a worker
+   * mem.byteLength; // 65536: one wasm page
+   * ```
    */
   static wrap(backing: MemoryBacking): Memory {
     if (!(backing instanceof ArrayBuffer || isShared(backing) || backing instanceof WebAssembly.Memory)) {
@@ -232,6 +246,15 @@ export class Memory {
    * Refreshes the views if the memory was grown (by memkit in this or
    * another worker, or by the wasm code). Cheap: one load and compare when
    * nothing changed.
+   *
+   * @example
+   * ```ts
+   * const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+   * const mem = Memory.wrap(wasm);
+   * wasm.grow(1);  // as wasm code would: the old buffer is detached
+   * mem.sync();
+   * mem.u8.length; // 131072
+   * ```
    */
   sync(): void {
     // Small on purpose (V8 inlines it into every allocator's alloc and free, and their
@@ -339,6 +362,13 @@ export class Memory {
    * @throws OutOfMemoryError if the memory cannot grow that far (it is
    * unchanged then); HeapCorruptionError if its owner detached or shrank
    * the buffer under it.
+   *
+   * @example
+   * ```ts
+   * const mem = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20 });
+   * mem.u32[4] = 42;
+   * mem.grow(1 << 16); // 131072; mem.u32[4] is still 42
+   * ```
    */
   grow(deltaBytes: number): number {
     checkInteger(deltaBytes, 'deltaBytes', 0, MAX_MEMORY_BYTES);
@@ -352,6 +382,13 @@ export class Memory {
    * @returns the new byte length.
    * @throws OutOfMemoryError if the memory cannot grow that far;
    * HeapCorruptionError if its owner detached or shrank the buffer under it.
+   *
+   * @example
+   * ```ts
+   * const mem = Memory.create({ bytes: 1 << 16, maxBytes: 1 << 20 });
+   * mem.growTo(1 << 18); // 262144
+   * mem.growTo(1000);    // 262144: already that long
+   * ```
    */
   growTo(byteLength: number): number {
     checkInteger(byteLength, 'byteLength', 0, MAX_MEMORY_BYTES);

@@ -493,6 +493,13 @@ export class SlabCache {
    * to after it was freed (its free pointer or tag is not intact); with
    * debug, also for poison and red zones.
    * @throws InvalidArgumentError if `requested` is given and is not a whole number in [0, 2^32).
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * const a = inodes.alloc(); // a 96-byte object from the first slab
+   * inodes.isAllocated(a);    // true
+   * ```
    */
   alloc(requested?: number): number {
     // The unshared fast path: a partial slab's freelist popped with plain
@@ -582,6 +589,14 @@ export class SlabCache {
    * ("Invalid object pointer"); DoubleFreeError if it is already free
    * ("Object already free"); HeapCorruptionError (debug) on a damaged red zone.
    * The cache is unchanged when it throws.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * const a = inodes.alloc();
+   * inodes.free(a);
+   * inodes.stats().activeObjects; // 0
+   * ```
    */
   free(addr: number): void {
     // The unshared fast path: an allocated object of a slab's head page
@@ -927,6 +942,14 @@ export class SlabCache {
    * @returns n
    * @throws InvalidArgumentError unless `out` is a Uint32Array or an array
    * and `n` a whole number in [0, out.length].
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * const out = new Uint32Array(100);
+   * inodes.allocBulk(100, out); // 100: all allocated, or none
+   * inodes.stats().slabs;       // 3: 42 objects a slab
+   * ```
    */
   allocBulk(n: number, out: Uint32Array | number[]): number {
     if (!(out instanceof Uint32Array || Array.isArray(out)))
@@ -1011,6 +1034,14 @@ export class SlabCache {
    * @throws InvalidArgumentError for a bad `addrs` or `n`, or an address that
    * is not a whole number; InvalidFreeError / DoubleFreeError /
    * HeapCorruptionError as {@link free}.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * const out = new Uint32Array(100);
+   * inodes.allocBulk(100, out);
+   * inodes.freeBulk(out); // all 100, or none if one address is bad
+   * ```
    */
   freeBulk(addrs: ArrayLike<number>, n?: number): void {
     if (!(Array.isArray(addrs) || ArrayBuffer.isView(addrs)) || addrs instanceof DataView) {
@@ -1102,6 +1133,13 @@ export class SlabCache {
    * `keep` of them (default 0). Returns the number of pages given back.
    *
    * @throws InvalidArgumentError unless `keep` is a whole number in [0, 2^32).
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.free(inodes.alloc()); // its slab is empty now, kept
+   * inodes.shrink();             // 1: that slab's page goes back to the buddy
+   * ```
    */
   shrink(keep = 0): number {
     if (typeof keep !== 'number' || keep >>> 0 !== keep)
@@ -1131,7 +1169,16 @@ export class SlabCache {
     return pages;
   }
 
-  /** Counters. */
+  /**
+   * Counters.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.alloc();
+   * const { objectsPerSlab, activeObjects, slabs } = inodes.stats(); // 42 1 1
+   * ```
+   */
   stats(): SlabStats {
     if (this.lockAt < 0) return statsOf(this);
     this.enter();
@@ -1142,12 +1189,31 @@ export class SlabCache {
     }
   }
 
-  /** Bytes of buddy pages this cache holds now. */
+  /**
+   * Bytes of buddy pages this cache holds now.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.footprint(); // 0
+   * inodes.alloc();
+   * inodes.footprint(); // 4096: one slab of one page
+   * ```
+   */
   footprint(): number {
     return this.stats().slabs * this.buddy.pageSize * (1 << this.order);
   }
 
-  /** This cache's `/proc/slabinfo` (version 2.1) row. */
+  /**
+   * This cache's `/proc/slabinfo` (version 2.1) row.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.alloc();
+   * inodes.slabinfoRow(); // 'inode                  1     42     96   42    1 : tunables ...'
+   * ```
+   */
   slabinfoRow(): string {
     const s = this.stats();
     const active = s.partialSlabs + s.fullSlabs;
@@ -1162,6 +1228,13 @@ export class SlabCache {
    * empty). The lists are read first, so `visit` may alloc and free.
    *
    * @throws InvalidArgumentError unless `visit` is a function.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.alloc();
+   * inodes.forEachSlab((addr, inuse, list) => console.log(inuse, list)); // 1 'partial'
+   * ```
    */
   forEachSlab(visit: (addr: number, inuse: number, list: SlabList) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
@@ -1183,6 +1256,13 @@ export class SlabCache {
    * (then the slots never handed out, in address order).
    *
    * @throws InvalidArgumentError unless `slabAddr` is the start of a slab of this cache.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.alloc();
+   * inodes.forEachSlab((addr) => console.log(inodes.freeObjects(addr).length)); // 41
+   * ```
    */
   freeObjects(slabAddr: number): number[] {
     if (typeof slabAddr !== 'number' || slabAddr >>> 0 !== slabAddr) this.badAddress(slabAddr, 'slabAddr');
@@ -1199,6 +1279,14 @@ export class SlabCache {
    * True when `addr` is an allocated object of this cache (O(1) but for a rare freelist walk).
    *
    * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * const a = inodes.alloc();
+   * inodes.isAllocated(a);      // true
+   * inodes.isAllocated(a + 96); // false: only a is allocated
+   * ```
    */
   isAllocated(addr: number): boolean {
     if (typeof addr !== 'number' || addr >>> 0 !== addr) this.badAddress(addr, 'addr');
@@ -1218,6 +1306,13 @@ export class SlabCache {
    * count says), every slab's freelist. O(slabs * objects); for tests.
    *
    * @throws HeapCorruptionError naming the first damaged word.
+   *
+   * @example
+   * ```ts
+   * const inodes = new SlabCache(new BuddyAllocator({ pages: 64 }), { name: 'inode', size: 96 });
+   * inodes.free(inodes.alloc());
+   * inodes.checkInvariants(); // throws a HeapCorruptionError if the cache is damaged
+   * ```
    */
   checkInvariants(): void {
     if (this.lockAt < 0) return this.checkInvariantsHere();

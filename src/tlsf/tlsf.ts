@@ -266,6 +266,15 @@ export class TlsfHeap implements ByteAllocator {
   /**
    * Leaves the heap: gives back the worker slot a `TlsfHeap.attach` on a
    * shared memory took. The instance must not be used after.
+   *
+   * @example
+   * ```ts
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const heap = new TlsfHeap(new BuddyAllocator({ memory }));
+   * const mine = TlsfHeap.attach(memory); // as a worker would: takes a slot
+   * mine.free(mine.alloc(100));
+   * mine.detach();                        // the slot is free again
+   * ```
    */
   detach(): void {
     detachBuddyUnder(this.buddy); // this slot's per-worker buddy pages go back
@@ -290,6 +299,15 @@ export class TlsfHeap implements ByteAllocator {
    * TlsfHeap under a Kmalloc, call {@link Kmalloc.recover} instead.
    *
    * @throws HeapCorruptionError when no TLSF heap is there.
+   *
+   * @example
+   * ```ts
+   * const memory = Memory.create({ bytes: 1 << 20, shared: true });
+   * const heap = new TlsfHeap(new BuddyAllocator({ memory }));
+   * TlsfHeap.attach(memory);     // a worker's instance: the first one takes slot 1
+   * TlsfHeap.recover(memory, 1); // that worker died: false (it held no lock)
+   * heap.checkInvariants();
+   * ```
    */
   static recover(memory: Memory, slot: number, at?: number): boolean {
     if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 1 || slot > 31)
@@ -409,6 +427,13 @@ export class TlsfHeap implements ByteAllocator {
    *
    * @throws InvalidArgumentError unless size is a whole number in [1, maxSize].
    * @throws OutOfMemoryError when no free block fits and the buddy has no chunk.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * const p = heap.alloc(1000); // 8-aligned
+   * heap.usableSize(p);         // 1000
+   * ```
    */
   alloc(size: number): number {
     if (this.lockAt < 0) return this.allocate(size, true);
@@ -425,6 +450,13 @@ export class TlsfHeap implements ByteAllocator {
    * a caller can fall back to another allocator without a try/catch).
    *
    * @throws InvalidArgumentError unless size is a whole number in [1, maxSize].
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 128 }));
+   * heap.tryAlloc(heap.maxSize); // an address: the buddy has room for one chunk
+   * heap.tryAlloc(heap.maxSize); // 0, not an OutOfMemoryError: no room for a second
+   * ```
    */
   tryAlloc(size: number): number {
     if (this.lockAt < 0) return this.allocate(size, false);
@@ -537,6 +569,14 @@ export class TlsfHeap implements ByteAllocator {
    *
    * @throws InvalidFreeError if `addr` is not a used block's start; DoubleFreeError
    * if it is already free. The heap is unchanged then.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * const p = heap.alloc(1000);
+   * heap.free(p);         // merged with its free neighbours
+   * heap.isAllocated(p);  // false
+   * ```
    */
   free(addr: number): void {
     if (this.lockAt < 0) return this.freeLocked(addr);
@@ -645,6 +685,14 @@ export class TlsfHeap implements ByteAllocator {
    *
    * @throws InvalidFreeError / DoubleFreeError for a bad address;
    * InvalidArgumentError for a bad size; the heap is unchanged then.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * const p = heap.alloc(1000);
+   * const q = heap.realloc(p, 500); // shrinks in place: q === p
+   * heap.usableSize(q);             // 504
+   * ```
    */
   realloc(addr: number, size: number): number {
     if (this.lockAt < 0) return this.reallocLocked(addr, size);
@@ -710,6 +758,13 @@ export class TlsfHeap implements ByteAllocator {
    * was asked, at most 16 bytes more).
    *
    * @throws InvalidFreeError if `addr` is not a used block's start.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.usableSize(heap.alloc(1000)); // 1000
+   * heap.usableSize(heap.alloc(1));    // 8: the smallest block
+   * ```
    */
   usableSize(addr: number): number {
     if (this.lockAt < 0) return this.usableSizeLocked(addr);
@@ -735,6 +790,14 @@ export class TlsfHeap implements ByteAllocator {
    * True when `addr` is the start of a used block.
    *
    * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * const p = heap.alloc(100);
+   * heap.isAllocated(p);     // true
+   * heap.isAllocated(p + 8); // false: inside the block
+   * ```
    */
   isAllocated(addr: number): boolean {
     if (this.lockAt < 0) return this.isAllocatedLocked(addr);
@@ -755,7 +818,17 @@ export class TlsfHeap implements ByteAllocator {
     return this.headerOf(mem.u32, addr) >= 0;
   }
 
-  /** Bytes of the chunks held from the buddy now (the control region not included). */
+  /**
+   * Bytes of the chunks held from the buddy now (the control region not included).
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.footprint(); // 0
+   * heap.alloc(100);
+   * heap.footprint(); // heap.chunkBytes: one chunk taken from the buddy
+   * ```
+   */
   footprint(): number {
     this.memory.syncChecked();
     return this.memory.u32[this.c + T_CHUNKS]! * this.chunkBytes;
@@ -947,6 +1020,14 @@ export class TlsfHeap implements ByteAllocator {
    * Puts the quick lists' blocks back into the heap (merged), then gives the
    * spare (wholly free) chunk back to the buddy. free() keeps at most one; this
    * drops it too. Returns the pages given back (chunks the flush emptied included).
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.free(heap.alloc(1000)); // the chunk is empty: kept as the spare
+   * heap.shrink();               // 64: its pages go back to the buddy
+   * heap.footprint();            // 0
+   * ```
    */
   shrink(): number {
     if (this.lockAt < 0) return this.shrinkLocked();
@@ -1008,6 +1089,15 @@ export class TlsfHeap implements ByteAllocator {
    * are listed first, so `visit` may alloc and free).
    *
    * @throws InvalidArgumentError unless `visit` is a function.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.alloc(100);
+   * let chunks = 0;
+   * heap.forEachChunk(() => chunks++);
+   * chunks; // 1
+   * ```
    */
   forEachChunk(visit: (addr: number) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
@@ -1021,6 +1111,15 @@ export class TlsfHeap implements ByteAllocator {
    *
    * @throws InvalidArgumentError unless `visit` is a function.
    * @throws HeapCorruptionError on a block header that breaks the tiling.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.alloc(1000);
+   * let used = 0;
+   * heap.forEachBlock((addr, size, free) => { if (!free) used += size; });
+   * used; // 1000
+   * ```
    */
   forEachBlock(visit: (addr: number, size: number, free: boolean) => void): void {
     if (this.lockAt < 0) return this.forEachBlockLocked(visit);
@@ -1051,7 +1150,16 @@ export class TlsfHeap implements ByteAllocator {
     for (let i = 0; i < found.length; i += 3) visit(found[i]!, found[i + 1]!, found[i + 2] !== 0);
   }
 
-  /** Counters of the heap. */
+  /**
+   * Counters of the heap.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.alloc(1000);
+   * const { chunks, usedBlocks } = heap.stats(); // 1 1
+   * ```
+   */
   stats(): TlsfStats {
     if (this.lockAt < 0) return this.statsLocked();
     this.enter();
@@ -1087,6 +1195,13 @@ export class TlsfHeap implements ByteAllocator {
    * Checks invariants T1-T4 (see the top of this file) and throws a
    * HeapCorruptionError naming the first one broken (and the address of the
    * bad word). O(blocks); attach runs it, and the tests.
+   *
+   * @example
+   * ```ts
+   * const heap = new TlsfHeap(new BuddyAllocator({ pages: 256 }));
+   * heap.free(heap.alloc(1000));
+   * heap.checkInvariants(); // throws a HeapCorruptionError if the heap is damaged
+   * ```
    */
   checkInvariants(): void {
     if (this.lockAt < 0) return this.checkInvariantsLocked();

@@ -103,7 +103,16 @@ export class AllocationTracker implements LeakScanTarget {
     return this.heap.memory;
   }
 
-  /** Allocates (zeroed) through the heap and records the call site. */
+  /**
+   * Allocates (zeroed) through the heap and records the call site.
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * const p = tracker.alloc(30);
+   * tracker.requestedSize(p); // 30
+   * ```
+   */
   alloc(size: number): number {
     const addr = this.heap.alloc(size);
     this.heap.memory.u8.fill(0, addr, addr + size);
@@ -111,13 +120,32 @@ export class AllocationTracker implements LeakScanTarget {
     return addr;
   }
 
-  /** Frees through the heap and forgets the call site. */
+  /**
+   * Frees through the heap and forgets the call site.
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * const p = tracker.alloc(30);
+   * tracker.free(p);
+   * tracker.backtrace(p); // undefined: no longer tracked
+   * ```
+   */
   free(addr: number): void {
     this.heap.free(addr);
     this.sites.delete(addr);
   }
 
-  /** Reallocates through the heap (the block's site becomes this call). */
+  /**
+   * Reallocates through the heap (the block's site becomes this call).
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * const p = tracker.realloc(tracker.alloc(30), 100); // tracked from this call now
+   * tracker.requestedSize(p); // 100
+   * ```
+   */
   realloc(addr: number, size: number): number {
     if (this.heap.realloc === undefined) throw new InvalidArgumentError('the tracked heap has no realloc');
     const fresh = this.heap.realloc(addr, size);
@@ -126,12 +154,30 @@ export class AllocationTracker implements LeakScanTarget {
     return fresh;
   }
 
-  /** Every allocated block of the heap. */
+  /**
+   * Every allocated block of the heap.
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * tracker.alloc(30);
+   * tracker.forEachBlock((addr, usableSize) => console.log(usableSize)); // 32
+   * ```
+   */
   forEachBlock(visit: (addr: number, usableSize: number) => void): void {
     this.heap.forEachBlock(visit);
   }
 
-  /** Stack frames of the allocation of `addr` (innermost first), if tracked. */
+  /**
+   * Stack frames of the allocation of `addr` (innermost first), if tracked.
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * const p = tracker.alloc(30);
+   * console.log(tracker.backtrace(p)?.[0]); // the frame that called alloc
+   * ```
+   */
   backtrace(addr: number): string[] | undefined {
     const site = this.sites.get(addr);
     if (site === undefined) return undefined;
@@ -143,7 +189,17 @@ export class AllocationTracker implements LeakScanTarget {
       .slice(0, 8);
   }
 
-  /** Bytes asked for at `addr`, if tracked. */
+  /**
+   * Bytes asked for at `addr`, if tracked.
+   *
+   * @example
+   * ```ts
+   * const tracker = new AllocationTracker(new Kmalloc({ bytes: 1 << 20 }));
+   * const p = tracker.alloc(30);
+   * tracker.requestedSize(p); // 30 (its usable size is 32)
+   * tracker.requestedSize(0); // undefined: not tracked
+   * ```
+   */
   requestedSize(addr: number): number | undefined {
     return this.sites.get(addr)?.size;
   }
