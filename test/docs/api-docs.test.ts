@@ -5,6 +5,9 @@
  * resolve (`invalidLink`), no link to a symbol left out of the docs. Runs
  * the typedoc CLI with `--emit none`: it checks, writes nothing.
  *
+ * And every public method of an exported class has an `@example` (found
+ * with the TypeScript compiler), which test/docs/codeblocks.test.ts runs.
+ *
  * typedoc.json sets `disableSources` (no links to a source host): the docs
  * build the same in a clone with no git remote, as CI's is.
  *
@@ -14,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import ts from 'typescript';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -66,4 +70,38 @@ describe('API docs (typedoc validation)', () => {
     expect(found, `typedoc reported ${found.length} problem(s):\n${found.join('\n')}`).toEqual([]);
     expect(r.status, `typedoc exited with ${String(r.status)}:\n${output}`).toBe(0);
   }, 120_000);
+
+  it('gives every public method of an exported class an @example (which codeblocks.test.ts runs)', () => {
+    // Left out: SlabSpace (the slab layer's page and cache tables, used by layers above, not by
+    // programs), and [Symbol.dispose] (each class's example shows `using`).
+    const EXEMPT_CLASSES = new Set(['SlabSpace']);
+    const config = ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile);
+    const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, root);
+    const entry = join(root, 'src/index.ts');
+    const program = ts.createProgram([entry], { ...options, noEmit: true });
+    const checker = program.getTypeChecker();
+    const missing: string[] = [];
+    let methods = 0;
+    for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)) {
+      const sym = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      if ((sym.flags & ts.SymbolFlags.Class) === 0 || EXEMPT_CLASSES.has(exported.name)) continue;
+      const members = [
+        ...checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(sym)),
+        ...checker.getPropertiesOfType(checker.getTypeOfSymbol(sym)).filter((p) => p.name !== 'prototype'),
+      ];
+      for (const m of members) {
+        const decls = (m.declarations ?? []).filter(ts.isMethodDeclaration);
+        const first = decls[0];
+        if (first === undefined || m.name.startsWith('__@') || ts.isPrivateIdentifier(first.name)) continue;
+        if (ts.getCombinedModifierFlags(first) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) continue;
+        if (decls.some((d) => ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal'))) continue;
+        if (first.getSourceFile().fileName.includes('/src/errors/')) continue;
+        methods++;
+        if (!decls.some((d) => ts.getJSDocTags(d).some((t) => t.tagName.text === 'example')))
+          missing.push(`${exported.name}.${m.name}`);
+      }
+    }
+    expect(methods).toBeGreaterThan(100); // the walk found the API (not an empty program)
+    expect(missing, `public methods with no @example:\n${missing.join('\n')}`).toEqual([]);
+  });
 });
