@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
+import { memberName, publicTypes } from '../support/public-api.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -75,30 +76,17 @@ describe('API docs (typedoc validation)', () => {
     // Left out: SlabSpace (the slab layer's page and cache tables, used by layers above, not by
     // programs), and [Symbol.dispose] (each class's example shows `using`).
     const EXEMPT_CLASSES = new Set(['SlabSpace']);
-    const config = ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile);
-    const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, root);
-    const entry = join(root, 'src/index.ts');
-    const program = ts.createProgram([entry], { ...options, noEmit: true });
-    const checker = program.getTypeChecker();
     const missing: string[] = [];
     let methods = 0;
-    for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)) {
-      const sym = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-      if ((sym.flags & ts.SymbolFlags.Class) === 0 || EXEMPT_CLASSES.has(exported.name)) continue;
-      const members = [
-        ...checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(sym)),
-        ...checker.getPropertiesOfType(checker.getTypeOfSymbol(sym)).filter((p) => p.name !== 'prototype'),
-      ];
-      for (const m of members) {
+    for (const t of publicTypes()) {
+      if (!t.isClass || EXEMPT_CLASSES.has(t.name)) continue;
+      for (const m of [...t.members, ...t.statics]) {
         const decls = (m.declarations ?? []).filter(ts.isMethodDeclaration);
-        const first = decls[0];
-        if (first === undefined || m.name.startsWith('__@') || ts.isPrivateIdentifier(first.name)) continue;
-        if (ts.getCombinedModifierFlags(first) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) continue;
-        if (decls.some((d) => ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal'))) continue;
-        if (first.getSourceFile().fileName.includes('/src/errors/')) continue;
+        if (decls.length === 0 || memberName(m).startsWith('[Symbol.')) continue;
+        if (decls[0]!.getSourceFile().fileName.includes('/src/errors/')) continue;
         methods++;
-        if (!decls.some((d) => ts.getJSDocTags(d).some((t) => t.tagName.text === 'example')))
-          missing.push(`${exported.name}.${m.name}`);
+        if (!decls.some((d) => ts.getJSDocTags(d).some((tag) => tag.tagName.text === 'example')))
+          missing.push(`${t.name}.${memberName(m)}`);
       }
     }
     expect(methods).toBeGreaterThan(100); // the walk found the API (not an empty program)

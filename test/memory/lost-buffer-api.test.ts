@@ -3,8 +3,8 @@
  * public member of every heap class, on a heap whose buffer its owner took
  * away (a fixed ArrayBuffer detached; a resizable ArrayBuffer shrunk).
  *
- * The members come from the TypeScript compiler (a Program over
- * src/index.ts with the repo's tsconfig options): for each class or
+ * The members come from the TypeScript compiler (test/support/public-api.ts:
+ * a Program over src/index.ts with the repo's tsconfig options): for each class or
  * interface below, the properties of its declared instance type, inherited
  * ones too, getters and readonly fields too, that are public API: no
  * `private`/`protected` modifier, no `#` name, and no `@internal` tag
@@ -50,8 +50,6 @@
  * Members that end or tear down a heap (`detach`, `dispose`,
  * `[Symbol.dispose]`, a root's `release`) run on fresh heaps of their own.
  */
-import { resolve } from 'node:path';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
   Arena,
@@ -70,37 +68,9 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { LOST, type Resizable, detach, resizable } from '../support/lost-buffer.js';
+import { memberName, publicTypes } from '../support/public-api.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
-
-const ROOT = resolve(import.meta.dirname, '../..');
-
-/** A member's name as the tables spell it: `[Symbol.dispose]` for a well-known symbol. */
-function memberName(p: ts.Symbol): string {
-  const m = /^__@(\w+)@\d+$/.exec(p.escapedName as string);
-  return m === null ? p.name : `[Symbol.${m[1]}]`;
-}
-
-/**
- * True when `p` is public API: one of its declarations (an overloaded
- * method's implementation does not count) has no `private`/`protected`
- * modifier, no `#` name and no `@internal` tag.
- */
-function isPublic(p: ts.Symbol): boolean {
-  const decls = p.declarations ?? [];
-  const signatures = decls.filter((d) => !(ts.isFunctionLike(d) && 'body' in d && d.body !== undefined));
-  const shown = decls.length > 1 && signatures.length > 0 ? signatures : decls;
-  return shown.some(
-    (d) =>
-      (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) === 0 &&
-      !isPrivateName(ts.getNameOfDeclaration(d)) &&
-      !ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal'),
-  );
-}
-
-function isPrivateName(name: ts.DeclarationName | undefined): boolean {
-  return name !== undefined && ts.isPrivateIdentifier(name);
-}
 
 interface Api {
   readonly isClass: boolean;
@@ -112,28 +82,12 @@ interface Api {
 
 /** The public API of every class and interface src/index.ts exports, by exported name. */
 function readApi(): Map<string, Api> {
-  const config = ts.readConfigFile(resolve(ROOT, 'tsconfig.json'), ts.sys.readFile);
-  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
-  const entry = resolve(ROOT, 'src/index.ts');
-  const program = ts.createProgram([entry], { ...options, noEmit: true });
-  const checker = program.getTypeChecker();
-  const module = checker.getSymbolAtLocation(program.getSourceFile(entry)!)!;
-  const api = new Map<string, Api>();
-  for (const exported of checker.getExportsOfModule(module)) {
-    const sym = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-    const isClass = (sym.flags & ts.SymbolFlags.Class) !== 0;
-    if (!isClass && (sym.flags & ts.SymbolFlags.Interface) === 0) continue;
-    const members = checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(sym)).filter(isPublic);
-    const statics = isClass
-      ? checker.getPropertiesOfType(checker.getTypeOfSymbol(sym)).filter((p) => p.name !== 'prototype' && isPublic(p))
-      : [];
-    api.set(exported.name, {
-      isClass,
-      members: members.map(memberName).sort(),
-      statics: statics.map(memberName).sort(),
-    });
-  }
-  return api;
+  return new Map(
+    publicTypes().map((t) => [
+      t.name,
+      { isClass: t.isClass, members: t.members.map(memberName).sort(), statics: t.statics.map(memberName).sort() },
+    ]),
+  );
 }
 
 // ------------------------------------------------------------ the tables' vocabulary
