@@ -312,8 +312,8 @@ export class SlabCache {
     if (o.ctor !== undefined && typeof o.ctor !== 'function') throw argumentError('ctor', 'a function', o.ctor);
     if (o.name !== undefined && typeof o.name !== 'string') throw argumentError('name', 'a string', o.name);
     const wanted = o.id === undefined ? 0 : checkInteger(o.id, 'id', 0, MAX_CACHES - 1);
-    where.sync();
-    hasHeader(where); // a detached buffer: InvalidArgumentError, as every attach says (not "no slab space")
+    // hasHeader syncs, and says InvalidArgumentError for a detached buffer, as every attach does (not "no slab space").
+    hasHeader(where);
     if (!where.shared) return SlabCache.open(where, o, wanted, 0);
     // Another worker may be using the caches: join (take a slot) first; the
     // buddy and the slab space are opened under that slot, not one of their own.
