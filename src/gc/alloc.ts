@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
+import { InvalidArgumentError, OutOfMemoryError, describe } from '../errors/index.js';
 import { releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
 import { CLASS_OF, CLASS_SIZES } from './layout.js';
@@ -206,7 +206,10 @@ export function allocLarge(st: HeapState, info: number, size: number): number {
 /** Allocates an array object of `length` elements of `elemBytes`. */
 export function allocArray(st: HeapState, info: number, length: number, elemBytes: number, large: boolean): number {
   if (typeof length !== 'number' || length >>> 0 !== length || length * elemBytes > 0x7fff0000) {
-    throw new InvalidArgumentError(`array length must be a whole number that fits the heap, got ${String(length)}`);
+    throw new InvalidArgumentError(
+      `array length must be a whole number that fits the heap, got ${describe(length)}`,
+      'length',
+    );
   }
   const size = (ARR_HEADER + length * elemBytes + 7) & ~7;
   let a: number;

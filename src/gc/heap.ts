@@ -54,6 +54,7 @@ import {
   argumentError,
   checkInteger,
   checkOptions,
+  describe,
   hex,
 } from '../errors/index.js';
 import { Kmalloc } from '../kmalloc/index.js';
@@ -485,7 +486,10 @@ export class ManagedHeap {
     options: AttachOptions = {},
   ): ManagedHeap {
     if (!(memory instanceof Memory))
-      throw new InvalidArgumentError(`attach: memory must be a Memory (Memory.wrap(buffer)), got ${String(memory)}`);
+      throw new InvalidArgumentError(
+        `attach: memory must be a Memory (Memory.wrap(buffer)), got ${describe(memory)}`,
+        'memory',
+      );
     if (typeof types !== 'object' || types === null)
       throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
     if (Array.isArray(types)) throw argumentError('attach: types', 'an object of { finalizer } by type name', types);
@@ -632,7 +636,7 @@ export class ManagedHeap {
    */
   step(budget: number = this.#st.config.stepBudget): boolean {
     if (typeof budget !== 'number' || !(budget > 0))
-      throw new InvalidArgumentError(`step budget must be positive, got ${String(budget)}`);
+      throw new InvalidArgumentError(`step budget must be positive, got ${describe(budget)}`, 'budget');
     this.#st.checkWritable('step');
     this.#st.sync();
     return collectStep(this.#st, Math.min(Math.ceil(budget), WHOLE));
@@ -756,7 +760,8 @@ export class ManagedHeap {
   type<F extends FieldSpecs = FieldSpecs>(name: string): ObjectType<F> {
     this.#refresh();
     const t = this.#types.get(name);
-    if (t === undefined || !('fields' in t)) throw new InvalidArgumentError(`no object type named ${String(name)}`);
+    if (t === undefined || !('fields' in t))
+      throw new InvalidArgumentError(`no object type named ${describe(name)}`, 'name');
     return t as unknown as ObjectType<F>;
   }
 
@@ -775,7 +780,8 @@ export class ManagedHeap {
   arrayType(name: string): ArrayType {
     this.#refresh();
     const t = this.#types.get(name);
-    if (t === undefined || 'fields' in t) throw new InvalidArgumentError(`no array type named ${String(name)}`);
+    if (t === undefined || 'fields' in t)
+      throw new InvalidArgumentError(`no array type named ${describe(name)}`, 'name');
     return t;
   }
 
@@ -928,7 +934,8 @@ export class ManagedHeap {
    */
   setGlobal(name: string, obj: number): void {
     const st = this.#st;
-    if (typeof name !== 'string') throw new InvalidArgumentError(`global name must be a string, got ${String(name)}`);
+    if (typeof name !== 'string')
+      throw new InvalidArgumentError(`global name must be a string, got ${describe(name)}`, 'name');
     st.checkWritable('setGlobal');
     st.sync();
     if (obj !== 0) st.checkStore(obj);

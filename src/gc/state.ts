@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError, hex } from '../errors/index.js';
+import { InvalidArgumentError, OutOfMemoryError, describe, hex } from '../errors/index.js';
 import type { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
 import { Views } from './views.js';
@@ -598,7 +598,7 @@ export class HeapState {
   /** The error for a ref value that is not a live object. */
   badRef(v: unknown): InvalidArgumentError {
     return new InvalidArgumentError(
-      `${typeof v === 'number' && Number.isInteger(v) ? hex(v) : String(v)} is not a live object of this ManagedHeap (dead, freed, interior or foreign address)`,
+      `${typeof v === 'number' && Number.isInteger(v) ? hex(v) : describe(v)} is not a live object of this ManagedHeap (dead, freed, interior or foreign address)`,
     );
   }
 

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, argumentError, checkOptions, hex } from '../errors/index.js';
+import { InvalidArgumentError, argumentError, checkOptions, describe, hex } from '../errors/index.js';
 import { allocArray, allocLarge, allocSmall } from './alloc.js';
 import type { HeapState, RunCursor, TypeMeta } from './state.js';
 import type { Views } from './views.js';
@@ -257,7 +257,10 @@ function checkTypeOptions(name: string, options: TypeOptions): void {
     throw new InvalidArgumentError(`type ${name}: options must be an object`);
   checkOptions(options, `type ${name}: options`, ['finalizer']);
   if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
-    throw new InvalidArgumentError(`type ${name}: finalizer must be a function, got ${String(options.finalizer)}`);
+    throw new InvalidArgumentError(
+      `type ${name}: finalizer must be a function, got ${describe(options.finalizer)}`,
+      'finalizer',
+    );
   }
 }
 
@@ -282,7 +285,8 @@ export function defineType<F extends FieldSpecs>(
   options: TypeOptions = {},
   id = -1,
 ): ObjectType<F> {
-  if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
+  if (typeof name !== 'string')
+    throw new InvalidArgumentError(`type name must be a string, got ${describe(name)}`, 'name');
   if (typeof specs !== 'object' || specs === null)
     throw new InvalidArgumentError('fields must be an object of field kinds');
   checkTypeOptions(name, options);
@@ -736,10 +740,11 @@ export function defineArray(
   options: TypeOptions = {},
   id = -1,
 ): ArrayType {
-  if (typeof name !== 'string') throw new InvalidArgumentError(`type name must be a string, got ${String(name)}`);
+  if (typeof name !== 'string')
+    throw new InvalidArgumentError(`type name must be a string, got ${describe(name)}`, 'name');
   const entry = typeof kind === 'string' && Object.hasOwn(ARRAY_KINDS, kind) ? ARRAY_KINDS[kind] : undefined;
   if (entry === undefined)
-    throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${String(kind)}`);
+    throw new InvalidArgumentError(`array kind must be 'ref', 'i32', 'f64' or 'u8', got ${describe(kind)}`, 'kind');
   const [k, bytes] = entry;
   checkTypeOptions(name, options);
   const finalizer = options.finalizer ?? null;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors/index.js';
+import { InvalidArgumentError, describe } from '../errors/index.js';
 
 /** How finely kmalloc divides sizes: the kernel's table or n classes per doubling. */
 export type SizeClassSpec = 'kernel' | number;
@@ -23,7 +23,7 @@ const KERNEL_CLASSES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096,
 export function classSizes(spec: SizeClassSpec, maxClass: number): number[] {
   if (spec === 'kernel') return KERNEL_CLASSES.filter((s) => s <= maxClass);
   if (!Number.isInteger(spec) || spec < 1 || spec > 16) {
-    throw new InvalidArgumentError(`size classes: 'kernel' or 1..16 per doubling, got ${String(spec)}`);
+    throw new InvalidArgumentError(`size classes: 'kernel' or 1..16 per doubling, got ${describe(spec)}`, 'classes');
   }
   const out: number[] = [];
   for (let s = 8; s <= 64 && s <= maxClass; s += 8) out.push(s);

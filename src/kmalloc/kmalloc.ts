@@ -1191,6 +1191,8 @@ export class Kmalloc implements ByteAllocator {
   /**
    * True when `addr` is the start of a live block.
    *
+   * @throws InvalidArgumentError unless `addr` is a whole number in [0, 2^32).
+   *
    * @example
    * ```ts
    * const k = new Kmalloc({ bytes: 1 << 20 });
@@ -1201,6 +1203,9 @@ export class Kmalloc implements ByteAllocator {
    */
   isAllocated(addr: number): boolean {
     this.memory.checkLive(); // not a `false`: the heap is gone
+    // Not a `false` either: a string, a BigInt, NaN, a fraction is no address at all (as every layer's isAllocated).
+    if (typeof addr !== 'number' || addr >>> 0 !== addr)
+      throw argumentError('addr', 'an address (a whole number in [0, 2^32))', addr);
     try {
       this.usableSize(addr);
       return true;

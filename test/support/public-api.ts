@@ -2,8 +2,10 @@
  * memkit's public API as the TypeScript compiler sees it: every class and
  * interface src/index.ts exports, with its public instance and static
  * members. Shared by the tests that must cover all of it
- * (test/memory/lost-buffer-api.test.ts, test/docs/api-docs.test.ts), so a new
- * public member cannot be missed by either.
+ * (test/memory/lost-buffer-api.test.ts, test/docs/api-docs.test.ts,
+ * test/memory/bad-values-api.test.ts), so a new public member cannot be
+ * missed by any of them. `publicMethods` adds what the bad-values sweep
+ * needs: each public method's parameters, by declared type.
  */
 import { resolve } from 'node:path';
 import ts from 'typescript';
@@ -47,20 +49,35 @@ export function isPublic(p: ts.Symbol): boolean {
   });
 }
 
-/** Every class and interface src/index.ts exports, with its public members (a Program over src: about 2 s). */
-export function publicTypes(): PublicType[] {
+/** The Program over src/index.ts (with the repo's tsconfig options) and its checker, made once per test file. */
+let compiled: { checker: ts.TypeChecker; exports: Array<{ name: string; sym: ts.Symbol }> } | undefined;
+
+function compile(): NonNullable<typeof compiled> {
+  if (compiled !== undefined) return compiled;
   const config = ts.readConfigFile(resolve(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
   const entry = resolve(ROOT, 'src/index.ts');
   const program = ts.createProgram([entry], { ...options, noEmit: true });
   const checker = program.getTypeChecker();
+  const exports = checker
+    .getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)
+    .map((exported) => ({
+      name: exported.name,
+      sym: exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported,
+    }));
+  compiled = { checker, exports };
+  return compiled;
+}
+
+/** Every class and interface src/index.ts exports, with its public members (a Program over src: about 2 s). */
+export function publicTypes(): PublicType[] {
+  const { checker, exports } = compile();
   const out: PublicType[] = [];
-  for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)) {
-    const sym = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+  for (const { name, sym } of exports) {
     const isClass = (sym.flags & ts.SymbolFlags.Class) !== 0;
     if (!isClass && (sym.flags & ts.SymbolFlags.Interface) === 0) continue;
     out.push({
-      name: exported.name,
+      name,
       isClass,
       members: checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(sym)).filter(isPublic),
       statics: isClass
@@ -69,4 +86,104 @@ export function publicTypes(): PublicType[] {
     });
   }
   return out;
+}
+
+/**
+ * What a parameter's declared type is (undefined and null left out, a type
+ * parameter read as its constraint): `number` (numbers, number literals and
+ * number enums only), `function` (every part callable), `object` (every part
+ * an object that is not callable: options, arrays, typed arrays, a Memory),
+ * `other` (strings, booleans, `unknown`, mixed unions such as `Options | number`).
+ */
+export type ParamKind = 'number' | 'function' | 'object' | 'other';
+
+/** One parameter of a public method, as declared. */
+export interface PublicParam {
+  readonly name: string;
+  readonly kind: ParamKind;
+  /** Optional, or with a default. */
+  readonly optional: boolean;
+  /** The declared type as the checker prints it. */
+  readonly type: string;
+}
+
+/** A public method that takes parameters. */
+export interface PublicMethod {
+  /** As {@link memberName} writes it; a setter is `set name`. */
+  readonly name: string;
+  readonly isStatic: boolean;
+  /**
+   * The parameters of each public signature that has any: one per overload (an
+   * implementation's signature, and an overload tagged `@internal`, left out).
+   */
+  readonly signatures: ReadonlyArray<readonly PublicParam[]>;
+}
+
+function paramKind(checker: ts.TypeChecker, declared: ts.Type): ParamKind {
+  if (declared.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return 'other';
+  let t = checker.getNonNullableType(declared);
+  if (t.flags & ts.TypeFlags.TypeParameter) t = checker.getBaseConstraintOfType(t) ?? t;
+  const parts = t.isUnion() ? t.types : [t];
+  if (parts.every((p) => (p.flags & ts.TypeFlags.NumberLike) !== 0)) return 'number';
+  if (parts.every((p) => p.getCallSignatures().length > 0)) return 'function';
+  if (parts.every((p) => (p.flags & ts.TypeFlags.Object) !== 0 || (p.flags & ts.TypeFlags.Intersection) !== 0))
+    return 'object';
+  return 'other';
+}
+
+function paramsOf(checker: ts.TypeChecker, sig: ts.Signature): PublicParam[] {
+  return sig.getParameters().map((p) => {
+    const decl = p.valueDeclaration;
+    const type = checker.getTypeOfSymbol(p);
+    const optional =
+      decl !== undefined &&
+      ts.isParameter(decl) &&
+      (decl.questionToken !== undefined || decl.initializer !== undefined);
+    return { name: p.name, kind: paramKind(checker, type), optional, type: checker.typeToString(type) };
+  });
+}
+
+/**
+ * The public methods with parameters of every class and interface
+ * src/index.ts exports, by exported name: each method (a member whose type
+ * is callable: a method, or a field that holds a function), each setter and
+ * each public static method, with its parameters by signature. Constructors
+ * are left out (their options are swept option by option in the
+ * bad-options tests).
+ */
+export function publicMethods(): Map<string, PublicMethod[]> {
+  const { checker } = compile();
+  const out = new Map<string, PublicMethod[]>();
+  const methodsOf = (members: readonly ts.Symbol[], isStatic: boolean): PublicMethod[] => {
+    const found: PublicMethod[] = [];
+    for (const m of members) {
+      const decl = m.valueDeclaration ?? m.declarations?.[0];
+      if (decl === undefined) continue;
+      if (m.flags & ts.SymbolFlags.SetAccessor) {
+        const setter = m.declarations!.find(ts.isSetAccessorDeclaration);
+        if (setter !== undefined && isPublicDeclaration(setter)) {
+          const sig = checker.getSignatureFromDeclaration(setter)!;
+          found.push({ name: `set ${memberName(m)}`, isStatic, signatures: [paramsOf(checker, sig)] });
+        }
+      }
+      if (m.flags & ts.SymbolFlags.GetAccessor || m.flags & ts.SymbolFlags.SetAccessor) continue;
+      const signatures = checker
+        .getNonNullableType(checker.getTypeOfSymbolAtLocation(m, decl))
+        .getCallSignatures()
+        .filter((sig) => sig.declaration === undefined || isPublicDeclaration(sig.declaration))
+        .map((sig) => paramsOf(checker, sig))
+        .filter((params) => params.length > 0);
+      if (signatures.length > 0) found.push({ name: memberName(m), isStatic, signatures });
+    }
+    return found;
+  };
+  for (const t of publicTypes()) out.set(t.name, [...methodsOf(t.members, false), ...methodsOf(t.statics, true)]);
+  return out;
+}
+
+function isPublicDeclaration(d: ts.Declaration): boolean {
+  return (
+    (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) === 0 &&
+    !ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal')
+  );
 }
