@@ -111,7 +111,7 @@ export class ArenaInit {
    */
   static open(memory: Memory, options: ArenaAttachOptions | undefined): ArenaInit {
     if (!(memory instanceof Memory)) throw argumentError('memory', 'a Memory', memory);
-    const o = checkOptions(options, 'Arena.attach options', ATTACH_OPTIONS);
+    const o = checkOptions(options, 'Arena.attach options', ATTACH_OPTIONS, 'options');
     memory.sync();
     let at: number;
     if (o.at === undefined) {
@@ -251,7 +251,7 @@ function writeState(
 
 /** Lays out a new Memory: header, state, first chunk (see layout.ts). */
 function createOnMemory(options: ArenaMemoryOptions): ArenaInit {
-  const o = checkOptions(options, 'Arena options', MEMORY_OPTIONS);
+  const o = checkOptions(options, 'Arena options', MEMORY_OPTIONS, 'options');
   const at = HEADER_BYTES;
   const chunk = at + STATE_BYTES;
   const data = chunk + CHUNK_HEADER_BYTES;
@@ -324,7 +324,7 @@ export function checkBlock(buddy: PageSource, block: number, size: number): void
 
 /** Takes the first chunk from the buddy and puts the state at its start. */
 function createOnBuddy(options: ArenaBuddyOptions): ArenaInit {
-  const o = checkOptions(options, 'Arena options', BUDDY_OPTIONS);
+  const o = checkOptions(options, 'Arena options', BUDDY_OPTIONS, 'options');
   const buddy = checkPageSource(o.buddy);
   const memory = buddy.memory;
   if (!(memory instanceof Memory))

@@ -166,7 +166,7 @@ export class BuddyInit {
    * writes the control block: a bad option leaves a given Memory untouched.
    */
   static create(options: BuddyOptions | undefined): BuddyInit {
-    const o = checkOptions(options, 'BuddyAllocator options', BUDDY_OPTIONS);
+    const o = checkOptions(options, 'BuddyAllocator options', BUDDY_OPTIONS, 'options');
     const pageSize = o.pageSize === undefined ? 4096 : checkInteger(o.pageSize, 'pageSize', 1, 2 ** 30);
     if ((pageSize & (pageSize - 1)) !== 0) throw argumentError('pageSize', 'a power of two in [1, 2^30]', pageSize);
     if (o.offsetsOnly !== undefined && typeof o.offsetsOnly !== 'boolean')

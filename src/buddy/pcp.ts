@@ -81,9 +81,11 @@ export function resolvePcp(given: unknown, pages: number): number {
   const high =
     o.high === undefined
       ? Math.min(Math.max(Math.floor(pages / 64), 1), 1024)
-      : checkInteger(o.high, 'pcp.high', 1, 0xffff);
+      : checkInteger(o.high, 'pcp.high', 1, 0xffff, 'high');
   const batch =
-    o.batch === undefined ? Math.min(Math.max(high >>> 2, 1), 63) : checkInteger(o.batch, 'pcp.batch', 1, high);
+    o.batch === undefined
+      ? Math.min(Math.max(high >>> 2, 1), 63)
+      : checkInteger(o.batch, 'pcp.batch', 1, high, 'batch');
   return (high | (batch << 16)) >>> 0;
 }
 

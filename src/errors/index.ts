@@ -28,7 +28,14 @@ export class MemkitError extends Error {
 export class InvalidArgumentError extends MemkitError {
   /** Always `'InvalidArgumentError'`: what `String(e)` prints before the message. */
   override name = 'InvalidArgumentError';
-  /** The name of the argument or option that was refused, when one is named. */
+  /**
+   * The name of the argument or option that was refused, when one is named:
+   * for an argument of a public method, the parameter's name as the typings
+   * show it (`'addr'`, `'obj'`, `'options'`; a setter's: the property's
+   * name), or, inside an options object, the option's name (`'bytes'`, an
+   * unknown option's key). test/memory/bad-values-api.test.ts checks it for
+   * every parameter of every public method.
+   */
   readonly argument: string | undefined;
   constructor(message: string, argument?: string) {
     super(message);
@@ -122,15 +129,23 @@ export function describe(x: unknown): string {
  * common case inline (`(a >>> 0) === a` costs nothing on a fast path) and call
  * this only to build the error, on the cold side of the branch.
  *
+ * `what` starts the message; `argument` (by default `what`) is the error's
+ * {@link InvalidArgumentError.argument}: the bare parameter or option name,
+ * when the message names it with more words (`'Arena.attach options'`,
+ * `'options'`).
+ *
  * @example
  * ```ts
  * const addr = 1.5;
  * const e = (addr >>> 0) !== addr ? argumentError('addr', 'an address', addr) : null;
  * if (e?.message !== 'addr must be an address, got 1.5' || e.argument !== 'addr') throw new Error('unexpected');
+ * const o = argumentError('Memory.create options', 'an options object', null, 'options');
+ * if (o.message !== 'Memory.create options must be an options object, got null' || o.argument !== 'options')
+ *   throw new Error('unexpected');
  * ```
  */
-export function argumentError(what: string, expected: string, got: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`${what} must be ${expected}, got ${describe(got)}`, what);
+export function argumentError(what: string, expected: string, got: unknown, argument = what): InvalidArgumentError {
+  return new InvalidArgumentError(`${what} must be ${expected}, got ${describe(got)}`, argument);
 }
 
 /** True when `x` is a number that is a whole number in `[min, max]` (no coercion). */
@@ -141,13 +156,14 @@ export function isIntegerIn(x: unknown, min: number, max: number): x is number {
 /**
  * Checks that `n` is a whole number in `[min, max]` and returns it; throws
  * {@link InvalidArgumentError} naming `what` otherwise (a string, a BigInt,
- * an object with `valueOf`, NaN, a fraction: all refused, never coerced). Not
- * for hot paths: callers check the common case inline and call this only to
- * build the error.
+ * an object with `valueOf`, NaN, a fraction: all refused, never coerced);
+ * `argument` (by default `what`) is the name the error carries, as for
+ * {@link argumentError}. Not for hot paths: callers check the common case
+ * inline and call this only to build the error.
  */
-export function checkInteger(n: unknown, what: string, min: number, max: number): number {
+export function checkInteger(n: unknown, what: string, min: number, max: number, argument?: string): number {
   if (!isIntegerIn(n, min, max)) {
-    throw argumentError(what, `a whole number in [${min}, ${max}]`, n);
+    throw argumentError(what, `a whole number in [${min}, ${max}]`, n, argument);
   }
   return n;
 }
@@ -166,12 +182,19 @@ export function checkAddress(x: unknown, what: string): number {
 /**
  * Checks that `o` is an options object (or undefined, read as `{}`), and that
  * it names no option outside `known`; returns it. A misspelt option is an
- * error, not a silent default.
+ * error, not a silent default. `what` starts the messages; `argument` (by
+ * default `what`) is the parameter's name the error carries when `o` is not
+ * an object (an unknown option's error carries the option's key).
  */
-export function checkOptions<T extends object>(o: T | undefined, what: string, known: readonly string[]): Partial<T> {
+export function checkOptions<T extends object>(
+  o: T | undefined,
+  what: string,
+  known: readonly string[],
+  argument?: string,
+): Partial<T> {
   if (o === undefined) return {};
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw argumentError(what, 'an options object', o);
+    throw argumentError(what, 'an options object', o, argument);
   }
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) {

@@ -223,38 +223,40 @@ const COLLECTOR_OPTIONS = [
 ] as const;
 
 /**
- * Checks the collector's options (`what` names them in errors): an object
- * naming no unknown option, each option of its type and range, before
- * anything is allocated or written. Nothing is coerced: a string
- * threshold, a truthy number for a flag, a BigInt are refused.
+ * Checks the collector's options (`what` names them in errors' messages;
+ * each error's `argument` is the option's bare name, or `options` for a
+ * value that is no options object): an object naming no unknown option,
+ * each option of its type and range, before anything is allocated or
+ * written. Nothing is coerced: a string threshold, a truthy number for a
+ * flag, a BigInt are refused.
  */
 function checkCollectorOptions(
   options: unknown,
   what: string,
   known: readonly string[],
 ): Omit<ManagedHeapOptions, 'bytes' | 'maxBytes' | 'backend'> {
-  const o = checkOptions(options as object | undefined, what, known) as Record<string, unknown>;
+  const o = checkOptions(options as object | undefined, what, known, 'options') as Record<string, unknown>;
   const flag = (k: string): void => {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`${what}.${k}`, 'a boolean', o[k]);
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`${what}.${k}`, 'a boolean', o[k], k);
   };
   const callback = (k: string): void => {
-    if (o[k] !== undefined && typeof o[k] !== 'function') throw argumentError(`${what}.${k}`, 'a function', o[k]);
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw argumentError(`${what}.${k}`, 'a function', o[k], k);
   };
   flag('incremental');
   flag('autoCollect');
-  if (o.minThreshold !== undefined) checkInteger(o.minThreshold, `${what}.minThreshold`, 0, 2 ** 53);
-  if (o.stepBytes !== undefined) checkInteger(o.stepBytes, `${what}.stepBytes`, 1, 2 ** 53);
+  if (o.minThreshold !== undefined) checkInteger(o.minThreshold, `${what}.minThreshold`, 0, 2 ** 53, 'minThreshold');
+  if (o.stepBytes !== undefined) checkInteger(o.stepBytes, `${what}.stepBytes`, 1, 2 ** 53, 'stepBytes');
   const g = o.growthFactor;
   if (g !== undefined && !(typeof g === 'number' && Number.isFinite(g) && g >= 0))
-    throw argumentError(`${what}.growthFactor`, 'a finite number >= 0', g);
+    throw argumentError(`${what}.growthFactor`, 'a finite number >= 0', g, 'growthFactor');
   // As step(budget): any positive number (Infinity: a whole cycle).
   const b = o.stepBudget;
   if (b !== undefined && !(typeof b === 'number' && b > 0))
-    throw argumentError(`${what}.stepBudget`, 'a positive number', b);
+    throw argumentError(`${what}.stepBudget`, 'a positive number', b, 'stepBudget');
   if (o.debug !== undefined) {
-    const d = checkOptions(o.debug as ManagedHeapDebug, `${what}.debug`, ['rootLeaks']);
+    const d = checkOptions(o.debug as ManagedHeapDebug, `${what}.debug`, ['rootLeaks'], 'debug');
     if (d.rootLeaks !== undefined && typeof d.rootLeaks !== 'boolean')
-      throw argumentError(`${what}.debug.rootLeaks`, 'a boolean', d.rootLeaks);
+      throw argumentError(`${what}.debug.rootLeaks`, 'a boolean', d.rootLeaks, 'rootLeaks');
   }
   callback('onPause');
   callback('onLeakedRoot');
@@ -262,7 +264,7 @@ function checkCollectorOptions(
   return o;
 }
 
-/** Checks a `backend` option: an allocator over a memkit Memory (GcBackend). */
+/** Checks a `backend` option (`what` names it in the message): an allocator over a memkit Memory (GcBackend). */
 function checkBackend(b: unknown, what: string): void {
   if (b === undefined) return;
   const x = b as Partial<GcBackend> | null;
@@ -273,7 +275,7 @@ function checkBackend(b: unknown, what: string): void {
     typeof x.alloc !== 'function' ||
     typeof x.free !== 'function'
   ) {
-    throw argumentError(what, 'an allocator over a Memory (alloc, free, memory), such as a Kmalloc', b);
+    throw argumentError(what, 'an allocator over a Memory (alloc, free, memory), such as a Kmalloc', b, 'backend');
   }
 }
 
@@ -319,7 +321,7 @@ function createState(options: ManagedHeapOptions): Resolved {
   // Their ranges are Kmalloc's to check; null is not "unset" (`??` would read it so).
   for (const k of ['bytes', 'maxBytes'] as const) {
     if (options[k] !== undefined && typeof options[k] !== 'number')
-      throw argumentError(`ManagedHeap options.${k}`, 'a number of bytes', options[k]);
+      throw argumentError(`ManagedHeap options.${k}`, 'a number of bytes', options[k], k);
   }
   const backend = options.backend ?? defaultBackend(options);
   const memory = backend.memory;
@@ -403,7 +405,7 @@ export class ManagedHeap {
 
   constructor(options: ManagedHeapOptions = {}) {
     if (typeof options !== 'object' || options === null)
-      throw new InvalidArgumentError('ManagedHeap options must be an object');
+      throw new InvalidArgumentError('ManagedHeap options must be an object', 'options');
     // `new` lays out a new heap; `attach` resolves an existing one and
     // passes it here under a module-private key. Both end in the same fields.
     const resolved = (options as { [RESOLVED]?: Resolved })[RESOLVED] ?? createState(options);
@@ -433,12 +435,13 @@ export class ManagedHeap {
     const d = readDescriptor(st, id);
     const given: unknown = Object.hasOwn(finalizers, d.name) ? finalizers[d.name] : undefined;
     if (given !== undefined && (typeof given !== 'object' || given === null)) {
-      throw new InvalidArgumentError(`attach: types.${d.name} must be an object such as { finalizer }`);
+      throw new InvalidArgumentError(`attach: types.${d.name} must be an object such as { finalizer }`, 'types');
     }
     const opts = (given ?? {}) as TypeOptions;
     if (opts.finalizer !== undefined && !d.finalizer) {
       throw new InvalidArgumentError(
         `attach: type ${d.name} was defined without a finalizer; one cannot be added on attach`,
+        'types',
       );
     }
     const t =
@@ -490,12 +493,11 @@ export class ManagedHeap {
         `attach: memory must be a Memory (Memory.wrap(buffer)), got ${describe(memory)}`,
         'memory',
       );
-    if (typeof types !== 'object' || types === null)
-      throw new InvalidArgumentError('attach: types must be an object of { finalizer } by type name');
-    if (Array.isArray(types)) throw argumentError('attach: types', 'an object of { finalizer } by type name', types);
-    checkOptions(options, 'attach: options', ['readOnly', 'backend', 'options']);
+    if (typeof types !== 'object' || types === null || Array.isArray(types))
+      throw argumentError('attach: types', 'an object of { finalizer } by type name', types, 'types');
+    checkOptions(options, 'attach: options', ['readOnly', 'backend', 'options'], 'options');
     if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean')
-      throw argumentError('attach: options.readOnly', 'a boolean', options.readOnly);
+      throw argumentError('attach: options.readOnly', 'a boolean', options.readOnly, 'readOnly');
     checkBackend(options.backend, 'attach: options.backend');
     checkCollectorOptions(options.options, 'attach: options.options', COLLECTOR_OPTIONS);
     memory.sync();
@@ -523,6 +525,7 @@ export class ManagedHeap {
         throw new InvalidArgumentError(
           'ManagedHeap.attach: another writer is attached (the GC is single-worker); ' +
             'detach() it first, or attach with { readOnly: true } to inspect',
+          'options',
         );
       }
       if (!(memory.buffer instanceof SharedArrayBuffer)) i32[(addr >>> 2) + S_OWNER] = owner;
@@ -833,7 +836,7 @@ export class ManagedHeap {
    */
   scope<R>(fn: (escape: Escape) => R): R {
     const st = this.#st;
-    if (typeof fn !== 'function') throw new InvalidArgumentError('scope: fn must be a function');
+    if (typeof fn !== 'function') throw new InvalidArgumentError('scope: fn must be a function', 'fn');
     st.checkWritable('scope');
     st.sync();
     const u32 = st.v.u32;
@@ -954,7 +957,7 @@ export class ManagedHeap {
    * ```
    */
   getGlobal(name: string): number {
-    if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
+    if (typeof name !== 'string') throw argumentError('global name', 'a string', name, 'name');
     if (this.#st.backend === null) this.#refresh();
     else this.#st.sync(); // a buffer detached under the heap: named, not read as undefined
     return getGlobal(this.#st, name);
@@ -971,7 +974,7 @@ export class ManagedHeap {
    * ```
    */
   deleteGlobal(name: string): boolean {
-    if (typeof name !== 'string') throw argumentError('global name', 'a string', name);
+    if (typeof name !== 'string') throw argumentError('global name', 'a string', name, 'name');
     this.#st.checkWritable('deleteGlobal');
     return deleteGlobal(this.#st, name);
   }
@@ -1050,7 +1053,7 @@ export class ManagedHeap {
   typeOf(obj: number): string {
     const st = this.#st;
     this.#refresh();
-    if (!this.isLive(obj)) throw st.badRef(obj);
+    if (!this.isLive(obj)) throw st.badRef(obj, 'obj');
     const meta = st.typeMeta[st.v.u32[obj >>> 2]! & TYPE_MASK];
     if (meta === undefined) throw damagedHeader(st, obj);
     return meta.name;
@@ -1065,7 +1068,7 @@ export class ManagedHeap {
    * ```
    */
   sizeOf(obj: number): number {
-    if (!this.isLive(obj)) throw this.#st.badRef(obj);
+    if (!this.isLive(obj)) throw this.#st.badRef(obj, 'obj');
     return this.#st.objectSize(obj);
   }
 }

@@ -539,8 +539,8 @@ export class HeapState {
   // ------------------------------------------------------------ ref checks
 
   /**
-   * Checks that `v` may be stored in a ref field or a root (a live object
-   * of this heap) and applies the write barrier. `v` is not 0.
+   * Checks that `v` may be stored in a root (a live object of this heap;
+   * the error names it `obj`) and applies the write barrier. `v` is not 0.
    */
   checkStore(v: number): void {
     // typeof first: a BigInt or an object must not reach `>>>` (a TypeError,
@@ -550,7 +550,8 @@ export class HeapState {
     // if `v >>> 8` is under the limit `cl`, which is 0 during a cycle (so
     // every store then goes to storeSlow: no phase test here). Kept small
     // (no throw): it is inlined into every root and pushRoot (RefField.set
-    // has its own copy), and V8 inlines only so much bytecode into one function.
+    // has its own copy, a ref array's set checkValue), and V8 inlines only so
+    // much bytecode into one function.
     const m = this.v;
     let g: number;
     if (
@@ -564,11 +565,31 @@ export class HeapState {
   }
 
   /**
+   * checkStore for an array element (`ArrayType.set`): the same filter, its
+   * error naming `value`, not `obj`. A copy, not a parameter of checkStore:
+   * checkStore is inlined into every root (test/gc/inlining.test.ts counts
+   * the bytes), and the name costs nothing here, on the cold side.
+   */
+  checkValue(v: number): void {
+    const m = this.v;
+    let g: number;
+    if (
+      typeof v !== 'number' ||
+      (g = v >>> 3) * 8 !== v ||
+      g >>> 5 >= m.cl ||
+      (m.u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0
+    ) {
+      this.storeSlow(v, 'value');
+    }
+  }
+
+  /**
    * checkStore when its filter failed: a bad value (throws), or any store
    * during a cycle (the check against the START bitmap itself, then the
-   * write barrier).
+   * write barrier). `argument` names the refused value in the error: `obj`
+   * (a root's) when not given, `value` for a field or an element.
    */
-  storeSlow(v: unknown): void {
+  storeSlow(v: unknown, argument?: string): void {
     let g: number;
     if (
       this.phase === HotState.PHASE_IDLE ||
@@ -578,27 +599,28 @@ export class HeapState {
     ) {
       if (this.backend === null) this.checkWritable('a ref store or root');
       this.memory.checkLive(); // not the caller's value: the heap's buffer is gone
-      throw this.badRef(v);
+      throw this.badRef(v, argument ?? 'obj');
     }
-    this.storeDuringCycle(v);
+    this.storeDuringCycle(v, argument);
   }
 
-  private storeDuringCycle(v: number): void {
+  private storeDuringCycle(v: number, argument: string | undefined): void {
     const phase = this.phase;
     const u32 = this.v.u32;
     const mi = this.mb + (v >>> 8);
     const bit = 1 << ((v >>> 3) & 31);
     if ((u32[mi]! & bit) !== 0) return;
-    if (phase === PHASE_SWEEP) throw this.badRef(v);
+    if (phase === PHASE_SWEEP) throw this.badRef(v, argument ?? 'obj');
     // Dijkstra barrier: shade the white target.
     u32[mi] = u32[mi]! | bit;
     this.pushMark(v);
   }
 
-  /** The error for a ref value that is not a live object. */
-  badRef(v: unknown): InvalidArgumentError {
+  /** The error for a ref value that is not a live object, passed as the parameter `argument`. */
+  badRef(v: unknown, argument: string): InvalidArgumentError {
     return new InvalidArgumentError(
       `${typeof v === 'number' && Number.isInteger(v) ? hex(v) : describe(v)} is not a live object of this ManagedHeap (dead, freed, interior or foreign address)`,
+      argument,
     );
   }
 
@@ -619,11 +641,11 @@ export class HeapState {
     return u32[this.s + S_PHASE] !== PHASE_SWEEP || (u32[this.mb + bi]! & bit) !== 0;
   }
 
-  /** Throws unless `obj` is 0 or live. */
+  /** Throws unless `obj` is 0 or live: a weak field's value (the error names `value`). */
   checkObject(obj: number): void {
     if (obj !== 0 && !this.isLive(obj)) {
       this.memory.checkLive(); // not the caller's value: the heap's buffer is gone
-      throw this.badRef(obj);
+      throw this.badRef(obj, 'value');
     }
   }
 

@@ -216,7 +216,7 @@ function specAlign(spec: FieldSpec): number {
 function checkSpec(name: string, spec: FieldSpec): void {
   if (typeof spec === 'string') {
     if (!Object.hasOwn(SCALAR_BYTES, spec))
-      throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`);
+      throw new InvalidArgumentError(`field ${name}: unknown kind ${JSON.stringify(spec)}`, 'fields');
     return;
   }
   if (
@@ -226,7 +226,7 @@ function checkSpec(name: string, spec: FieldSpec): void {
     spec.bytes < 1 ||
     spec.bytes > 1 << 20
   ) {
-    throw new InvalidArgumentError(`field ${name}: expected a kind or { bytes: n } with 1 <= n <= 2^20`);
+    throw new InvalidArgumentError(`field ${name}: expected a kind or { bytes: n } with 1 <= n <= 2^20`, 'fields');
   }
 }
 
@@ -254,8 +254,8 @@ function objectLayout(specs: FieldSpecs): { order: string[]; offsets: Map<string
 
 function checkTypeOptions(name: string, options: TypeOptions): void {
   if (typeof options !== 'object' || options === null)
-    throw new InvalidArgumentError(`type ${name}: options must be an object`);
-  checkOptions(options, `type ${name}: options`, ['finalizer']);
+    throw new InvalidArgumentError(`type ${name}: options must be an object`, 'options');
+  checkOptions(options, `type ${name}: options`, ['finalizer'], 'options');
   if (options.finalizer !== undefined && typeof options.finalizer !== 'function') {
     throw new InvalidArgumentError(
       `type ${name}: finalizer must be a function, got ${describe(options.finalizer)}`,
@@ -288,7 +288,7 @@ export function defineType<F extends FieldSpecs>(
   if (typeof name !== 'string')
     throw new InvalidArgumentError(`type name must be a string, got ${describe(name)}`, 'name');
   if (typeof specs !== 'object' || specs === null)
-    throw new InvalidArgumentError('fields must be an object of field kinds');
+    throw new InvalidArgumentError('fields must be an object of field kinds', 'fields');
   checkTypeOptions(name, options);
   const { order, offsets, size } = objectLayout(specs);
   const refOffsets = order.filter((n) => specs[n] === 'ref').map((n) => offsets.get(n)!);
@@ -484,8 +484,8 @@ class LargeType extends TypeBase {
  * arrays (off the hot paths) refuse any `obj` that is not a whole number in
  * [64, 2^32).
  */
-function badObject(o: unknown): InvalidArgumentError {
-  return argumentError('obj', 'an object of this heap (not 0: a field of null)', o);
+function badObject(o: unknown, argument = 'obj'): InvalidArgumentError {
+  return argumentError('obj', 'an object of this heap (not 0: a field of null)', o, argument);
 }
 
 /** Base of the number-field accessors: where the field is. */
@@ -537,7 +537,7 @@ class RefField extends Field implements NumberField {
   /** set when the quick check failed: a bad value (throws), or a store during a cycle (the write barrier). */
   private setSlow(o: number, v: number): void {
     if ((o >>> 2) + this.w < 16) throw badObject(o);
-    this.st.storeSlow(v);
+    this.st.storeSlow(v, 'value');
     this.mem.u32[(o >>> 2) + this.w] = v;
   }
 }
@@ -677,7 +677,7 @@ class BytesFieldImpl implements BytesField {
     // Not a hot path (a loop of byte stores): the value must be array-like
     // (a number, a string or a BigInt is refused, not read as length 0 or as characters).
     if (typeof v !== 'object' || v === null || typeof v.length !== 'number' || v.length >>> 0 !== v.length)
-      throw argumentError(`field ${this.name}`, 'an array or typed array of bytes', v);
+      throw argumentError(`field ${this.name}`, 'an array or typed array of bytes', v, 'value');
     const n = Math.min(this.length, v.length);
     let u8 = this.mem.u8;
     const at = o + this.offset;
@@ -822,9 +822,9 @@ abstract class ArrayBase {
     this.st.memory.checkLive(); // a detached buffer reads every length as undefined: name it, not the index
     // typeof first: an index or array that is not a number (a BigInt, a
     // symbol, an object with valueOf) is refused before any arithmetic.
-    if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr);
-    if (arr >>> 0 !== arr || arr < 64) return badObject(arr);
-    if (typeof i !== 'number') return argumentError(`${this.name} index`, 'a whole number', i);
+    if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr, 'arr');
+    if (arr >>> 0 !== arr || arr < 64) return badObject(arr, 'arr');
+    if (typeof i !== 'number') return argumentError(`${this.name} index`, 'a whole number', i, 'index');
     return new InvalidArgumentError(
       `index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`,
       'index',
@@ -839,7 +839,7 @@ class RefArray extends ArrayBase implements ArrayType {
   }
   set(a: number, i: number, v: number): void {
     if (!this.inBounds(a, i)) throw this.bad(a, i);
-    if (v !== 0) this.st.checkStore(v);
+    if (v !== 0) this.st.checkValue(v);
     this.mem.u32[(a >>> 2) + BASE + i] = v;
   }
 }

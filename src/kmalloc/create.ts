@@ -200,7 +200,7 @@ function checkBeforeActing(options: Partial<KmallocOptions>): void {
 
 /** Lays a new heap out in the buffer (`new Kmalloc(options)`); returns where its state is. */
 export function createState(opts: KmallocOptions): KmallocState {
-  const options = checkOptions(opts, 'Kmalloc options', KMALLOC_OPTIONS);
+  const options = checkOptions(opts, 'Kmalloc options', KMALLOC_OPTIONS, 'options');
   checkBeforeActing(options);
   let buddy = options.buddy;
   if (buddy === undefined && options.memory !== undefined) {

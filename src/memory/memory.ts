@@ -182,7 +182,7 @@ export class Memory {
    * ```
    */
   static create(options: MemoryCreateOptions): Memory {
-    const o = checkOptions(options, 'Memory.create options', ['bytes', 'shared', 'maxBytes']);
+    const o = checkOptions(options, 'Memory.create options', ['bytes', 'shared', 'maxBytes'], 'options');
     const bytes = checkInteger(o.bytes, 'bytes', 0, MAX_MEMORY_BYTES);
     const max = o.maxBytes === undefined ? bytes : checkInteger(o.maxBytes, 'maxBytes', 0, MAX_MEMORY_BYTES);
     if (max < bytes) throw new InvalidArgumentError(`maxBytes (${max}) is less than bytes (${bytes})`, 'maxBytes');

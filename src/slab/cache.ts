@@ -59,6 +59,7 @@ import {
   checkInteger,
   checkOptions,
   hex,
+  isIntegerIn,
 } from '../errors/index.js';
 import type { BuddyAllocator } from '../buddy/index.js';
 import { attachBuddyUnder, detachBuddyUnder, recoverBuddyUnder } from '../buddy/attach.js';
@@ -954,7 +955,7 @@ export class SlabCache {
   allocBulk(n: number, out: Uint32Array | number[]): number {
     if (!(out instanceof Uint32Array || Array.isArray(out)))
       throw argumentError('out', 'a Uint32Array or an array', out);
-    checkInteger(n, 'n', 0, out.length);
+    if (!isIntegerIn(n, 0, out.length)) this.badBulkCount(n, out);
     if (this.lockAt < 0) return this.allocBulkHere(n, out);
     this.enter();
     try {
@@ -962,6 +963,19 @@ export class SlabCache {
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * The error for allocBulk's `n` outside `[0, out.length]`. A count the
+   * cache could hold names `out` (too short for it); one that is no whole
+   * number, or more objects than the cache could ever hold (all its buddy's
+   * pages in slabs), names `n`, whatever `out` is.
+   */
+  private badBulkCount(n: unknown, out: Uint32Array | number[]): never {
+    const most = this.objectsPerSlab * Math.floor(this.buddy.maxPages / 2 ** this.order);
+    if (isIntegerIn(n, 0, most))
+      throw new InvalidArgumentError(`out must have room for n = ${n} addresses, has ${out.length}`, 'out');
+    throw argumentError('n', `a whole number in [0, ${out.length}]`, n);
   }
 
   private allocBulkHere(n: number, out: Uint32Array | number[]): number {

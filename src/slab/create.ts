@@ -255,7 +255,7 @@ function debugFlags(d: unknown): number {
   if (d === true) return F_POISON | F_RED_ZONE | F_CHECKS | F_HARDENED;
   const o = checkOptions(d as SlabDebugOptions, 'debug', DEBUG_NAMES);
   for (const k of DEBUG_NAMES) {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`debug.${k}`, 'a boolean', o[k]);
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw argumentError(`debug.${k}`, 'a boolean', o[k], k);
   }
   return (
     (o.poison === true ? F_POISON : 0) |

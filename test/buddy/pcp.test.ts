@@ -293,18 +293,19 @@ describe('per-worker page lists', () => {
   });
 
   it('pcp option: bad values are InvalidArgumentError naming it, nothing made', () => {
-    for (const pcp of [
-      0,
-      'x',
-      null,
-      [],
-      { high: 0 },
-      { high: 1.5 },
-      { batch: 5, high: 2 },
-      { high: 70000 },
-      { hi: 2 },
-      true,
-    ]) {
+    // `argument`: the option pcp, or the option inside it.
+    for (const [pcp, argument] of [
+      [0, 'pcp'],
+      ['x', 'pcp'],
+      [null, 'pcp'],
+      [[], 'pcp'],
+      [{ high: 0 }, 'high'],
+      [{ high: 1.5 }, 'high'],
+      [{ batch: 5, high: 2 }, 'batch'],
+      [{ high: 70000 }, 'high'],
+      [{ hi: 2 }, 'hi'],
+      [true, 'pcp'],
+    ] as const) {
       const memory = Memory.create({ bytes: 1 << 20, shared: true });
       const before = memory.u8.slice();
       let err: unknown;
@@ -314,7 +315,7 @@ describe('per-worker page lists', () => {
         err = e;
       }
       expect(err, JSON.stringify(pcp)).toBeInstanceOf(InvalidArgumentError);
-      expect(String((err as InvalidArgumentError).argument)).toMatch(/pcp|hi/);
+      expect((err as InvalidArgumentError).argument, JSON.stringify(pcp)).toBe(argument);
       expect(Buffer.compare(memory.u8, before)).toBe(0);
     }
   });

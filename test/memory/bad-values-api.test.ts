@@ -31,7 +31,11 @@
  * bad values that are not functions, and `{}`), on a heap with live blocks:
  * the buffer (every byte) and the stats of every allocator in it are taken
  * first, then the call is made, and it must
- * - throw a MemkitError subclass,
+ * - throw a MemkitError subclass; an InvalidArgumentError must name the
+ *   parameter in its `argument`: exactly the name the typings show (a
+ *   setter's: the property's name), or, at an object or other parameter (an
+ *   options object, a name), an option's name: a key of the valid argument
+ *   or of the bad value (`misnamed`; the other subclasses have no `argument`),
  * - run no `valueOf` or `toString` of the value (the object with `valueOf`,
  *   the array and the function record every call of theirs),
  * - leave every byte of the buffer and every stat as they were, and
@@ -60,6 +64,7 @@ import {
   BuddyAllocator,
   type FieldSpecs,
   InvalidArgumentError,
+  InvalidFreeError,
   Kmalloc,
   type KmallocCache,
   ManagedHeap,
@@ -269,6 +274,29 @@ function describeResult(x: unknown): string {
 
 function describeError(e: unknown): string {
   return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
+}
+
+/**
+ * What is wrong with the `argument` of `err`, a refusal of `bad` at `param`
+ * of `method` (`valid`: the valid argument there), or null. An
+ * InvalidArgumentError names the parameter as the typings show it (a setter:
+ * its property); at an object or other parameter it may name an option
+ * instead: a key of the valid argument or of the bad value. Other
+ * MemkitErrors name no argument.
+ */
+function misnamed(method: string, param: PublicParam, valid: unknown, bad: unknown, err: unknown): string | null {
+  if (!(err instanceof InvalidArgumentError)) return null;
+  const expected = method.startsWith('set ') ? method.slice(4) : param.name;
+  const keys = (x: unknown): string[] => (typeof x === 'object' && x !== null ? Object.keys(x) : []);
+  const named =
+    err.argument === expected ||
+    (param.kind !== 'number' &&
+      param.kind !== 'function' &&
+      err.argument !== undefined &&
+      [...keys(valid), ...keys(bad)].includes(err.argument));
+  return named
+    ? null
+    : `InvalidArgumentError names argument ${JSON.stringify(err.argument)}, not "${expected}": ${err.message}`;
 }
 
 /** Calls `method` of `target` (a setter `set x`: assigns). */
@@ -1029,6 +1057,7 @@ function sweepPosition(s: Sweep, method: string, entry: Entry<World>, params: re
   for (const [label, x] of valuesFor(param, s.live(w), s.foreign(w))) {
     const at = `${param.name} = ${label}`;
     const args = [...entry.args(w)];
+    const valid = args[i];
     args[i] = x;
     ran.length = 0;
     let threw = false;
@@ -1051,7 +1080,7 @@ function sweepPosition(s: Sweep, method: string, entry: Entry<World>, params: re
     } else if (allowance === undefined || allowance.kind === 'found' || outOfMemory) {
       if (!threw) wrong = `not refused: ${outcome}`;
       else if (!(err instanceof MemkitError)) wrong = outcome;
-      else wrong = coerced ?? changes(w, before);
+      else wrong = coerced ?? changes(w, before) ?? misnamed(method, param, valid, x, err);
       if (allowance !== undefined && !outOfMemory) {
         // A bug left in place: it must still be there (else the allowance is stale).
         wrong = wrong === null ? `refused now: the allowance "${allowance.why}" is stale` : null;
@@ -1175,18 +1204,26 @@ describe('the sweep itself: a probe method that breaks each rule is caught', () 
   const refuse = (): never => {
     throw new InvalidArgumentError('x must be 8', 'x');
   };
-  /** The problems the sweep finds in `probe(x)` (8 is its valid argument), on a Memory world. */
-  const sweepProbe = (probe: (w: MemoryWorld, x: unknown) => unknown, params: Record<string, Position> = {}) => {
+  /**
+   * The problems the sweep finds in `probe(x)` (8 is its valid argument), on a Memory world; or
+   * in `probe(options)`, with `param` and its valid argument `valid`.
+   */
+  const sweepProbe = (
+    probe: (w: MemoryWorld, x: unknown) => unknown,
+    params: Record<string, Position> = {},
+    param: PublicParam = X,
+    valid: unknown = 8,
+  ) => {
     const [s] = sweepsOf({
       subject: 'Memory',
       label: 'a probe',
       build: memoryWorld,
-      target: (w) => ({ probe: (x: unknown) => (x === 8 ? 8 : probe(w, x)) }),
+      target: (w) => ({ probe: (x: unknown) => (x === valid ? valid : probe(w, x)) }),
       live: () => 64,
       foreign: 1 << 12,
       table: {},
     });
-    return sweepPosition(s!, 'probe', call(() => [8], params) as Entry<World>, [X], 0).join('\n');
+    return sweepPosition(s!, 'probe', call(() => [valid], params) as Entry<World>, [param], 0).join('\n');
   };
 
   it('a method that refuses every value passes', () => {
@@ -1209,6 +1246,43 @@ describe('the sweep itself: a probe method that breaks each rule is caught', () 
         refuse();
       }),
     ).toMatch(/^x = 0: the buffer went from 4096 to \d+ bytes$/m);
+  });
+  it('an InvalidArgumentError that names another argument, or none', () => {
+    const naming = (argument: string | undefined) => (): never => {
+      throw new InvalidArgumentError('x must be 8', argument);
+    };
+    expect(sweepProbe(naming('y'))).toMatch(/^x = 0: InvalidArgumentError names argument "y", not "x": x must be 8$/m);
+    expect(sweepProbe(naming(undefined))).toMatch(/^x = 0: InvalidArgumentError names argument undefined, not "x"/m);
+    expect(sweepProbe(naming('x probe'))).toMatch(/^x = 0: InvalidArgumentError names argument "x probe", not "x"/m);
+    // At a number parameter, a key of the bad value is no name of it.
+    expect(sweepProbe(naming('valueOf'))).toMatch(
+      /^x = \{ valueOf: live \}: InvalidArgumentError names argument "valueOf"/m,
+    );
+    // Other MemkitErrors name no argument: not checked.
+    expect(
+      sweepProbe(() => {
+        throw new InvalidFreeError('x is no block', 0);
+      }),
+    ).toBe('');
+  });
+  it('at an options parameter: the parameter, or an option (a key of the valid value or of the bad one)', () => {
+    const OPTIONS: PublicParam = { name: 'options', kind: 'object', optional: false, type: '{ bytes: number }' };
+    const naming = (argument: (x: unknown) => string) => (_w: MemoryWorld, x: unknown) => {
+      throw new InvalidArgumentError('options must be { bytes: 8 }', argument(x));
+    };
+    const sweepOptions = (argument: (x: unknown) => string) =>
+      sweepProbe(naming(argument), { options: swept() }, OPTIONS, { bytes: 8 });
+    // Only `{ valueOf: live }` has a key valueOf (the instrumented array's valueOf is not enumerable).
+    const ownKey = (x: unknown): boolean => typeof x === 'object' && x !== null && Object.keys(x).includes('valueOf');
+    expect(sweepOptions(() => 'options')).toBe('');
+    expect(sweepOptions(() => 'bytes')).toBe('');
+    expect(sweepOptions((x) => (ownKey(x) ? 'valueOf' : 'options'))).toBe('');
+    expect(sweepOptions((x) => (ownKey(x) ? 'options' : 'valueOf'))).toMatch(
+      /^options = 0: InvalidArgumentError names argument "valueOf", not "options"/m,
+    );
+    expect(sweepOptions(() => 'Memory.create options')).toMatch(
+      /^options = null: InvalidArgumentError names argument "Memory.create options", not "options"/m,
+    );
   });
   it('an allowance whose answer is wrong, and a FOUND allowance that is stale', () => {
     expect(sweepProbe((_w, x) => (Object.is(x, 0) ? 1 : refuse()), { x: swept({ 0: noop('zero', is(0)) }) })).toBe(
