@@ -83,8 +83,9 @@ export function allocSmall(st: HeapState, info: number, size: number, c: number,
 
 /** allocSmall when the current run is used up: the next run, then the same as the fast path. */
 function allocNextRun(st: HeapState, info: number, size: number, c: number): number {
-  // The fast path bumps JS copies of the run's bounds: a detached buffer shows here, at the run's end.
-  st.memory.checkLive();
+  // The fast path bumps JS copies of the run's bounds: a buffer replaced by a wasm-side grow,
+  // or detached, shows here, at the run's end (sync refreshes the views, or names the loss).
+  st.sync();
   const a = nextRun(st, (c - st.ct) / CLASS_WORDS, size);
   const u32 = st.v.u32; // the memory may have grown
   u32[c + C_CURSOR] = a + size;
@@ -179,6 +180,7 @@ function newBlock(st: HeapState, cls: number, size: number): number {
  */
 export function allocLarge(st: HeapState, info: number, size: number): number {
   st.checkWritable('alloc');
+  st.sync(); // its own block, a slow path: the views may be of a buffer wasm code replaced
   const mem = st.v;
   const ci = st.sf + F_CREDIT;
   const credit = mem.f64[ci]! - size;

@@ -605,9 +605,15 @@ export class ManagedHeap {
 
   /**
    * Picks up new views after the memory's buffer was replaced (a
-   * `WebAssembly.Memory` grown by wasm code). Every collection and every
-   * public operation except field and array element access calls it; call
-   * it yourself after wasm code grew the memory, before touching fields.
+   * `WebAssembly.Memory` grown by wasm code). The hot paths do not call it:
+   * field and element access, an array type's `length`, a type's `is`,
+   * `root()`, `pushRoot()`, and an `alloc()` served from the current run
+   * read and write through the views they hold; every other public
+   * operation calls it, and so do the slow and error branches of those
+   * (a new run, a large object, a root that reads as released, an empty
+   * shadow stack). Call it yourself after wasm code grew the memory, before
+   * the hot paths (test/memory/wasm-grow-api.test.ts holds each member to
+   * this).
    *
    * @example
    * ```ts
@@ -911,12 +917,24 @@ export class ManagedHeap {
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    if (!(top > 0)) {
-      st.memory.checkLive(); // a detached buffer reads the height as undefined
-      throw new InvalidArgumentError('popRoot on an empty shadow stack');
-    }
+    if (!(top > 0)) return this.#popRootSlow();
     u32[s + HotHeap.S_STOP] = top - 1;
     return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
+  }
+
+  /**
+   * popRoot when the height read 0 or undefined: views of a buffer that wasm
+   * code replaced (or that was detached: sync names it), or a stack that is
+   * really empty.
+   */
+  #popRootSlow(): number {
+    const st = this.#st;
+    st.sync();
+    const u32 = st.v.u32;
+    const top = u32[st.s + S_STOP]!;
+    if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
+    u32[st.s + S_STOP] = top - 1;
+    return u32[(u32[st.s + S_SSTACK]! >>> 2) + top - 1]!;
   }
 
   /** Height of the shadow stack. */
@@ -976,6 +994,7 @@ export class ManagedHeap {
   deleteGlobal(name: string): boolean {
     if (typeof name !== 'string') throw argumentError('global name', 'a string', name, 'name');
     this.#st.checkWritable('deleteGlobal');
+    this.#st.sync();
     return deleteGlobal(this.#st, name);
   }
 

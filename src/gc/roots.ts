@@ -123,8 +123,7 @@ export class Root {
 
   /** The rooted object (0 for null). Throws after release. */
   get value(): number {
-    const w = rootEntry(this);
-    if (w < 0) throw releasedError(this._st);
+    const w = liveEntry(this._st, this);
     return this._st.v.u32[w]!; // HS_ADDR = R_ADDR = 0
   }
 
@@ -138,8 +137,7 @@ export class Root {
    * ```
    */
   set(obj: number): void {
-    const w = rootEntry(this);
-    if (w < 0) throw releasedError(this._st);
+    const w = liveEntry(this._st, this);
     if (obj !== 0) this._st.checkStore(obj);
     this._st.v.u32[w] = obj;
   }
@@ -167,7 +165,7 @@ export class Root {
     // within the bytecode V8 inlines into one function (the README's bottomUp).
     const u32 = st.v.u32;
     const w = st.rb + slot * HotRoots.ROOT_WORDS;
-    if (u32[w + HotRoots.R_GEN] !== this._gen) return;
+    if (u32[w + HotRoots.R_GEN] !== this._gen) return releaseStale(st, this);
     const head = slot + 1;
     u32[w + HotRoots.R_GEN] = 0;
     u32[w + HotRoots.R_NEXT] = st.rfree;
@@ -181,10 +179,29 @@ export class Root {
   }
 }
 
-/** The error of a released root's value or set (unless the heap's buffer is gone, which reads as released). */
-function releasedError(st: HeapState): InvalidArgumentError {
-  st.memory.checkLive();
-  return new InvalidArgumentError('this root was released');
+/**
+ * u32 index of a root's entry; throws if it was released. An entry that
+ * reads as released is read again after a sync first: the views may be of a
+ * buffer that wasm code replaced (a detached one: sync names the loss).
+ */
+function liveEntry(st: HeapState, r: Root): number {
+  let w = rootEntry(r);
+  if (w < 0) {
+    st.sync();
+    w = rootEntry(r);
+    if (w < 0) throw new InvalidArgumentError('this root was released');
+  }
+  return w;
+}
+
+/**
+ * release() of an unscoped root whose generation did not match: a second
+ * release (nothing to do), or views of a buffer that wasm code replaced,
+ * which read undefined: then sync and release it.
+ */
+function releaseStale(st: HeapState, r: Root): void {
+  st.sync();
+  if (rootEntry(r) >= 0) r.release();
 }
 
 /** u32 index of the entry (slot, gen) names, or -1 when it was released. */
