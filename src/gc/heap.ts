@@ -887,15 +887,10 @@ export class ManagedHeap {
     // A read-only heap refuses a non-zero obj in checkStore's slow path, and 0 here.
     if (obj !== 0) st.checkStore(obj);
     else if (st.backend === null) st.checkWritable('pushRoot');
-    let u32 = st.v.u32;
+    const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    if (top === u32[s + HotHeap.S_SCAP]) {
-      st.checkWritable('pushRoot');
-      if (!st.growTable(HotHeap.S_SSTACK, HotHeap.S_SCAP, 4, 0))
-        throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
-      u32 = st.v.u32;
-    }
+    if (!(top < u32[s + HotHeap.S_SCAP]!)) return this.#pushRootSlow(obj);
     u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top] = obj;
     u32[s + HotHeap.S_STOP] = top + 1;
   }
@@ -920,6 +915,25 @@ export class ManagedHeap {
     if (!(top > 0)) return this.#popRootSlow();
     u32[s + HotHeap.S_STOP] = top - 1;
     return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
+  }
+
+  /**
+   * pushRoot when the stack read as full: it is (grow it), or the views are
+   * of a buffer that wasm code replaced and read undefined (sync picks the
+   * grow up; a detached buffer: sync names it).
+   */
+  #pushRootSlow(obj: number): void {
+    const st = this.#st;
+    st.sync();
+    const s = st.s;
+    const top = st.v.u32[s + S_STOP]!;
+    if (top === st.v.u32[s + S_SCAP]) {
+      st.checkWritable('pushRoot');
+      if (!st.growTable(S_SSTACK, S_SCAP, 4, 0)) throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
+    }
+    const u32 = st.v.u32;
+    u32[(u32[s + S_SSTACK]! >>> 2) + top] = obj;
+    u32[s + S_STOP] = top + 1;
   }
 
   /**

@@ -598,7 +598,11 @@ export class HeapState {
       (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0
     ) {
       if (this.backend === null) this.checkWritable('a ref store or root');
-      this.memory.checkLive(); // not the caller's value: the heap's buffer is gone
+      // Not the caller's value, perhaps: views of a buffer that wasm code replaced read
+      // undefined (sync picks the grow up; a detached buffer: sync names it). Then again.
+      const before = this.v.u32;
+      this.sync();
+      if (this.v.u32 !== before) return this.storeSlow(v, argument);
       throw this.badRef(v, argument ?? 'obj');
     }
     this.storeDuringCycle(v, argument);

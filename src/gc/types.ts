@@ -825,6 +825,15 @@ abstract class ArrayBase {
     if (typeof arr !== 'number') return argumentError(`${this.name} array`, 'an array object (a number)', arr, 'arr');
     if (arr >>> 0 !== arr || arr < 64) return badObject(arr, 'arr');
     if (typeof i !== 'number') return argumentError(`${this.name} index`, 'a whole number', i, 'index');
+    const stale = this.mem.u32;
+    this.st.sync(); // views of a buffer that wasm code replaced read every length as undefined
+    if (this.mem.u32 !== stale && this.inBounds(arr, i)) {
+      return new InvalidArgumentError(
+        `${this.name} ${hex(arr)}: read through views of a buffer the wasm side replaced (it grew the memory); ` +
+          'call heap.sync() after wasm code grows the memory, before element access',
+        'arr',
+      );
+    }
     return new InvalidArgumentError(
       `index ${String(i)} out of bounds of ${this.name} ${hex(arr)} (length ${this.mem.u32[(arr >>> 2) + H_LEN]!})`,
       'index',
