@@ -398,8 +398,11 @@ export function checkState(memory: Memory, at: number, buddy: PageSource | null)
   if (chunks < 1 || chunks > len / CHUNK_ALIGN) bad(S_CHUNKS, 'not a chunk count the memory can hold');
   // The chain, newest first, from cur back to first: at most `chunks` steps.
   const cur = word(S_CUR);
+  // A memory-backed arena's chunks follow its first; a buddy-backed one's are buddy blocks
+  // anywhere in the memory (a block below the first is handed out as readily as one above).
+  const low = mode === MODE_BUDDY ? HEADER_BYTES : at + STATE_BYTES;
   const endOf = (c: number): number => {
-    if (!(c >= at + STATE_BYTES && c % CHUNK_ALIGN === 0 && c + CHUNK_HEADER_BYTES <= len))
+    if (!(c >= low && c % CHUNK_ALIGN === 0 && c + CHUNK_HEADER_BYTES <= len))
       badChunk(c, `not a 16-aligned chunk header inside the ${len}-byte memory`);
     const e = u32[(c >>> 2) + C_END]!;
     if (!(e >= c + CHUNK_HEADER_BYTES && inside(e)))

@@ -85,7 +85,9 @@ export function checkHeap(kh: KmallocCore): void {
   const bad = (what: string, word: number): never => {
     throw new HeapCorruptionError(`kmalloc: ${what}`, word * 4);
   };
-  const joined = kh.lockAt >= 0 ? u32[H_WORKERS]! | 1 : 1;
+  // The joined slots as the header says (slot 0 always): a snapshot of a shared heap,
+  // opened unshared, keeps its workers' queues and their header bits.
+  const joined = u32[H_WORKERS]! | 1;
   const ownerBase = kh.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS;
   // Where each head page is listed: 1 = a cur[] queue, 2 = a reclaim list, 3 = an abandoned list.
   const listed = new Map<number, number>();

@@ -81,8 +81,10 @@ export function countActive(c: SlabCore): number {
   const workers = [...activeSlabs(c), ...listedSlabs(c)];
   for (const pg of workers) n += u32[c.pt + pg * PAGE_WORDS + P_INFO]! >>> 16;
   n += u32[c.c + C_N_FULL]! * c.objectsPerSlab;
-  if (c.cpuAt < 0) return n;
-  // objects freed by other workers and not taken back yet are not in use
+  // Objects freed by other workers and not taken back yet are not in use. Whether the
+  // slabs have remote-free lists is the buffer's fact (its per-worker table), not this
+  // instance's: a snapshot of a shared heap, opened unshared, has them too.
+  if (c.space.cpuTable < 0) return n;
   pg = u32[c.c + C_PARTIAL]!;
   for (let k = 0; pg !== SLAB_NIL && k < c.maxPages; k++) {
     checkListPage(c, pg);
