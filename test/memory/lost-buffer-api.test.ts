@@ -68,27 +68,9 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { LOST, type Resizable, detach, resizable } from '../support/lost-buffer.js';
-import { memberName, publicTypes } from '../support/public-api.js';
+import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
-
-interface Api {
-  readonly isClass: boolean;
-  /** Public instance members, inherited ones too. */
-  readonly members: readonly string[];
-  /** Public static members (of a class). */
-  readonly statics: readonly string[];
-}
-
-/** The public API of every class and interface src/index.ts exports, by exported name. */
-function readApi(): Map<string, Api> {
-  return new Map(
-    publicTypes().map((t) => [
-      t.name,
-      { isClass: t.isClass, members: t.members.map(memberName).sort(), statics: t.statics.map(memberName).sort() },
-    ]),
-  );
-}
 
 // ------------------------------------------------------------ the tables' vocabulary
 
@@ -798,7 +780,7 @@ const NOT_SWEPT: Readonly<Record<string, string>> = {
 
 // ------------------------------------------------------------ the sweep
 
-const api = readApi();
+const api = apiNames();
 
 /** What is wrong with the entries of `tables` that `pick` picks. */
 function problemsOf(tables: readonly Table[], pick: (member: string, e: Entry) => boolean): string[] {
@@ -831,11 +813,11 @@ function sweep(build: () => Table[]): string[] {
 
 describe('the public API the sweep covers', () => {
   it('every exported class is swept or named in NOT_SWEPT, and NOT_SWEPT names only exported classes', () => {
-    const swept = new Set(SUBJECTS.map((s) => s.name));
-    const classes = [...api].filter(([, a]) => a.isClass).map(([name]) => name);
-    expect(classes.filter((c) => !swept.has(c) && !(c in NOT_SWEPT))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => !classes.includes(c))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => swept.has(c))).toEqual([]);
+    expectClassesCovered(
+      api,
+      SUBJECTS.map((s) => s.name),
+      NOT_SWEPT,
+    );
   });
 
   for (const subject of SUBJECTS) {
@@ -846,14 +828,7 @@ describe('the public API the sweep covers', () => {
         const tables = subject.tables(setting);
         expect(tables.length).toBeGreaterThan(0);
         for (const table of tables) {
-          expect(
-            info!.members.filter((m) => !Object.hasOwn(table, m)),
-            'public members with no entry',
-          ).toEqual([]);
-          expect(
-            Object.keys(table).filter((m) => !info!.members.includes(m)),
-            'entries of no public member',
-          ).toEqual([]);
+          expectEntries(info!.members, table, 'member');
           for (const [m, entries] of Object.entries(table)) {
             for (const e of entriesOf(entries)) {
               expect(e.calls.length, `${m}: at least one call`).toBeGreaterThan(0);
@@ -862,14 +837,7 @@ describe('the public API the sweep covers', () => {
           }
         }
         const statics = subject.statics?.(setting) ?? {};
-        expect(
-          info!.statics.filter((m) => !Object.hasOwn(statics, m)),
-          'public statics with no entry',
-        ).toEqual([]);
-        expect(
-          Object.keys(statics).filter((m) => !info!.statics.includes(m)),
-          'entries of no public static',
-        ).toEqual([]);
+        expectEntries(info!.statics, statics, 'static');
       }
     });
   }

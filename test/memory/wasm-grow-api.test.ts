@@ -106,27 +106,9 @@ import {
   SlabCache,
   TlsfHeap,
 } from '../../src/index.js';
-import { memberName, publicTypes } from '../support/public-api.js';
+import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
-
-interface Api {
-  readonly isClass: boolean;
-  /** Public instance members, inherited ones too. */
-  readonly members: readonly string[];
-  /** Public static members (of a class). */
-  readonly statics: readonly string[];
-}
-
-/** The public API of every class and interface src/index.ts exports, by exported name. */
-function readApi(): Map<string, Api> {
-  return new Map(
-    publicTypes().map((t) => [
-      t.name,
-      { isClass: t.isClass, members: t.members.map(memberName).sort(), statics: t.statics.map(memberName).sort() },
-    ]),
-  );
-}
 
 // ------------------------------------------------------------ the worlds
 
@@ -1339,7 +1321,7 @@ const NOT_SWEPT: Readonly<Record<string, string>> = {
 
 // ------------------------------------------------------------ the sweep
 
-const api = readApi();
+const api = apiNames();
 
 /** The distinct heaps of a world. */
 const envsOf = (world: readonly Part[]): Env[] => [...new Set(world.map(([env]) => env))];
@@ -1483,11 +1465,11 @@ function deterministic<R>(f: () => R): R {
 
 describe('the public API the wasm-grow sweep covers', () => {
   it('every exported class is swept or named in NOT_SWEPT, and NOT_SWEPT names only exported classes', () => {
-    const sweptNames = new Set(SUBJECTS.map((s) => s.name));
-    const classes = [...api].filter(([, a]) => a.isClass).map(([name]) => name);
-    expect(classes.filter((c) => !sweptNames.has(c) && !(c in NOT_SWEPT))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => !classes.includes(c))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => sweptNames.has(c))).toEqual([]);
+    expectClassesCovered(
+      api,
+      SUBJECTS.map((s) => s.name),
+      NOT_SWEPT,
+    );
   });
 
   for (const subject of SUBJECTS) {
@@ -1497,14 +1479,7 @@ describe('the public API the wasm-grow sweep covers', () => {
       const parts = subject.make();
       expect(parts.length).toBeGreaterThan(0);
       for (const [, table] of parts) {
-        expect(
-          info!.members.filter((m) => !Object.hasOwn(table, m)),
-          'public members with no entry',
-        ).toEqual([]);
-        expect(
-          Object.keys(table).filter((m) => !info!.members.includes(m)),
-          'entries of no public member',
-        ).toEqual([]);
+        expectEntries(info!.members, table, 'member');
         for (const [m, entries] of Object.entries(table)) {
           for (const e of entriesOf(entries)) {
             expect(e.calls.length, `${m}: at least one call`).toBeGreaterThan(0);
@@ -1516,14 +1491,7 @@ describe('the public API the wasm-grow sweep covers', () => {
       }
       const statics = subject.statics?.().map(([, t]) => t) ?? [{}];
       for (const table of statics) {
-        expect(
-          info!.statics.filter((m) => !Object.hasOwn(table, m)),
-          'public statics with no entry',
-        ).toEqual([]);
-        expect(
-          Object.keys(table).filter((m) => !info!.statics.includes(m)),
-          'entries of no public static',
-        ).toEqual([]);
+        expectEntries(info!.statics, table, 'static');
       }
     });
   }

@@ -1,11 +1,13 @@
 /**
  * memkit's public API as the TypeScript compiler sees it: every class and
  * interface src/index.ts exports, with its public instance and static
- * members. Shared by the tests that must cover all of it
- * (test/memory/lost-buffer-api.test.ts, test/docs/api-docs.test.ts,
- * test/memory/bad-values-api.test.ts), so a new public member cannot be
- * missed by any of them. `publicMethods` adds what the bad-values sweep
- * needs: each public method's parameters, by declared type.
+ * members. Shared by the tests that must cover all of it (the sweeps of
+ * test/memory/lost-buffer-api.test.ts, wasm-grow-api.test.ts and
+ * test/workers/attach-api.test.ts through api-coverage.ts;
+ * test/docs/api-docs.test.ts; test/memory/bad-values-api.test.ts), so a new
+ * public member cannot be missed by any of them. `publicMethods` adds what
+ * the bad-values sweep needs: each public method's parameters, by declared
+ * type.
  */
 import { resolve } from 'node:path';
 import ts from 'typescript';

@@ -94,22 +94,11 @@ import {
   SlabCache,
   TlsfHeap,
 } from '../../src/index.js';
-import { memberName, publicTypes } from '../support/public-api.js';
+import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
 
-interface Api {
-  readonly isClass: boolean;
-  readonly members: readonly string[];
-  readonly statics: readonly string[];
-}
-
-const api: Map<string, Api> = new Map(
-  publicTypes().map((t) => [
-    t.name,
-    { isClass: t.isClass, members: t.members.map(memberName).sort(), statics: t.statics.map(memberName).sort() },
-  ]),
-);
+const api = apiNames();
 
 // ------------------------------------------------------------ the tables' vocabulary
 
@@ -1677,11 +1666,11 @@ const NOT_SWEPT: Readonly<Record<string, string>> = {
 
 describe('the public API the attach sweep covers', () => {
   it('every exported class is swept or named in NOT_SWEPT, and NOT_SWEPT names only exported classes', () => {
-    const swept = new Set(SUBJECTS.map((s) => s.name));
-    const classes = [...api].filter(([, a]) => a.isClass).map(([name]) => name);
-    expect(classes.filter((c) => !swept.has(c) && !(c in NOT_SWEPT))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => !classes.includes(c))).toEqual([]);
-    expect(Object.keys(NOT_SWEPT).filter((c) => swept.has(c))).toEqual([]);
+    expectClassesCovered(
+      api,
+      SUBJECTS.map((s) => s.name),
+      NOT_SWEPT,
+    );
   });
 
   for (const subject of SUBJECTS) {
@@ -1692,14 +1681,7 @@ describe('the public API the attach sweep covers', () => {
         const sweeps = subject.sweeps(setting);
         expect(sweeps.length).toBeGreaterThan(0);
         for (const s of sweeps) {
-          expect(
-            info!.members.filter((m) => !Object.hasOwn(s.table, m)),
-            'public members with no entry',
-          ).toEqual([]);
-          expect(
-            Object.keys(s.table).filter((m) => !info!.members.includes(m)),
-            'entries of no public member',
-          ).toEqual([]);
+          expectEntries(info!.members, s.table, 'member');
           for (const [m, entries] of Object.entries(s.table))
             for (const e of entriesOf(entries)) {
               if (e.kind === 'report' || e.kind === 'invariants')
@@ -1709,14 +1691,7 @@ describe('the public API the attach sweep covers', () => {
             }
         }
         const statics = sweeps[0]!.statics ?? {};
-        expect(
-          info!.statics.filter((m) => !Object.hasOwn(statics, m)),
-          'public statics with no entry',
-        ).toEqual([]);
-        expect(
-          Object.keys(statics).filter((m) => !info!.statics.includes(m)),
-          'entries of no public static',
-        ).toEqual([]);
+        expectEntries(info!.statics, statics, 'static');
       }
     });
   }
