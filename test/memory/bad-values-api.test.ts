@@ -78,6 +78,7 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { badValues } from '../support/bad-values.js';
+import { NODE_FIELDS } from '../support/field-kinds.js';
 import { type PublicMethod, type PublicParam, publicMethods } from '../support/public-api.js';
 
 // ------------------------------------------------------------ the tables' vocabulary
@@ -391,18 +392,6 @@ const KMALLOC_FOREIGN = (() => {
   return [k.kmalloc(64), k.kmalloc(3000), k.kmalloc(100_000)] as const;
 })();
 
-const NODE_FIELDS = {
-  next: 'ref',
-  weak: 'weak',
-  i32: 'i32',
-  u32: 'u32',
-  f64: 'f64',
-  u8: 'u8',
-  i8: 'i8',
-  u16: 'u16',
-  i16: 'i16',
-  raw: { bytes: 8 },
-} as const;
 /** The number and ref fields of NODE_FIELDS: one NumberField of each kind. */
 const NUMBER_FIELDS = Object.keys(NODE_FIELDS).filter((f) => f !== 'raw') as Array<
   Exclude<keyof typeof NODE_FIELDS, 'raw'>

@@ -69,6 +69,7 @@ import {
 } from '../../src/index.js';
 import { LOST, type Resizable, detach, resizable } from '../support/lost-buffer.js';
 import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
+import { NODE_FIELDS } from '../support/field-kinds.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
 
@@ -245,19 +246,6 @@ function kmallocHeap(setting: Setting) {
   setting.lose(buf);
   return { setting, k, blocks, cache, page };
 }
-
-const NODE_FIELDS = {
-  next: 'ref',
-  weak: 'weak',
-  i32: 'i32',
-  u32: 'u32',
-  f64: 'f64',
-  u8: 'u8',
-  i8: 'i8',
-  u16: 'u16',
-  i16: 'i16',
-  raw: { bytes: 8 },
-} as const;
 
 /** A ManagedHeap with objects of a small and a large type, an array of each kind, roots of each sort; then the loss. */
 function managedHeap(setting: Setting) {

@@ -107,6 +107,7 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
+import { NODE_FIELDS } from '../support/field-kinds.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
 
@@ -232,19 +233,6 @@ function kmallocHeap() {
   };
   return { env, wasm, memory, k, blocks, cache, page };
 }
-
-const NODE_FIELDS = {
-  next: 'ref',
-  weak: 'weak',
-  i32: 'i32',
-  u32: 'u32',
-  f64: 'f64',
-  u8: 'u8',
-  i8: 'i8',
-  u16: 'u16',
-  i16: 'i16',
-  raw: { bytes: 8 },
-} as const;
 
 /** A ManagedHeap over a Kmalloc over a wasm memory: objects of a small and a large type, an array of each kind, roots of each sort. */
 function managedHeap() {

@@ -95,6 +95,7 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
+import { NODE_FIELDS } from '../support/field-kinds.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
 
@@ -1318,19 +1319,6 @@ const kmallocCacheSweeps = (setting: Setting): Sweep<KmallocCache>[] => {
 };
 
 // ------------------------------------------------------------ ManagedHeap
-
-const NODE_FIELDS = {
-  next: 'ref',
-  weak: 'weak',
-  i32: 'i32',
-  u32: 'u32',
-  f64: 'f64',
-  u8: 'u8',
-  i8: 'i8',
-  u16: 'u16',
-  i16: 'i16',
-  raw: { bytes: 8 },
-} as const;
 
 /**
  * A collected heap: a list of objects of every field kind, arrays of each
