@@ -7,7 +7,9 @@
  * test/docs/api-docs.test.ts; test/memory/bad-values-api.test.ts), so a new
  * public member cannot be missed by any of them. `publicMethods` adds what
  * the bad-values sweep needs: each public method's parameters, by declared
- * type.
+ * type; `publicConstructors` what the bad-options sweep
+ * (test/memory/bad-options-api.test.ts) needs: each public constructor and
+ * static attach/create/wrap, with each property of its options types.
  */
 import { resolve } from 'node:path';
 import ts from 'typescript';
@@ -188,4 +190,132 @@ function isPublicDeclaration(d: ts.Declaration): boolean {
     (ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) === 0 &&
     !ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal')
   );
+}
+
+/**
+ * What an option's declared type is (undefined and null left out): `number`
+ * (numbers and number literals), `boolean`, `string` (strings and string
+ * literals), `function` (every part callable), `object` (every part an object
+ * that is not callable), `union` (anything mixed, such as `Memory | number`).
+ */
+export type OptionKind = 'number' | 'boolean' | 'string' | 'function' | 'object' | 'union';
+
+/** One property of an options type, as declared. */
+export interface PublicOption {
+  readonly name: string;
+  readonly kind: OptionKind;
+  readonly optional: boolean;
+  /** The declared type as the checker prints it. */
+  readonly type: string;
+}
+
+/** A parameter of a constructor (or of a static `attach`/`create`/`wrap`), with its options when it takes some. */
+export interface ConstructorParam extends PublicParam {
+  /**
+   * When the parameter's declared type is an options object (object types
+   * that are not callable, arrays, maps with an index signature, or class
+   * instances such as a Memory or a BuddyAllocator), each of its object types
+   * with its properties; else null.
+   */
+  readonly options: readonly OptionsVariant[] | null;
+}
+
+/** One object type of an options parameter (a union such as ArenaOptions has one per member), with its properties. */
+export interface OptionsVariant {
+  /** The type as the checker prints it (`ArenaBuddyOptions`). */
+  readonly type: string;
+  readonly props: readonly PublicOption[];
+}
+
+/** A public constructor, or a public static `attach`/`create`/`wrap`, of an exported class. */
+export interface PublicConstructor {
+  /** The exported class. */
+  readonly cls: string;
+  /** `constructor`, or the static's name. */
+  readonly name: string;
+  /** The parameters of each public signature (an implementation's signature, and `@internal` ones, left out). */
+  readonly signatures: ReadonlyArray<readonly ConstructorParam[]>;
+}
+
+/** The statics that make an instance, whose options are swept like a constructor's. */
+export const MAKERS: readonly string[] = ['attach', 'create', 'wrap'];
+
+function optionKind(checker: ts.TypeChecker, declared: ts.Type): OptionKind {
+  if (declared.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return 'union';
+  const t = checker.getNonNullableType(declared);
+  const parts = t.isUnion() ? t.types : [t];
+  if (parts.every((p) => (p.flags & ts.TypeFlags.NumberLike) !== 0)) return 'number';
+  if (parts.every((p) => (p.flags & ts.TypeFlags.BooleanLike) !== 0)) return 'boolean';
+  if (parts.every((p) => (p.flags & ts.TypeFlags.StringLike) !== 0)) return 'string';
+  if (parts.every((p) => p.getCallSignatures().length > 0)) return 'function';
+  if (parts.every((p) => (p.flags & ts.TypeFlags.Object) !== 0 || (p.flags & ts.TypeFlags.Intersection) !== 0))
+    return 'object';
+  return 'union';
+}
+
+/** The object types of `declared` with their properties when it is an options object (see {@link ConstructorParam.options}), else null. */
+function optionsOf(checker: ts.TypeChecker, declared: ts.Type): OptionsVariant[] | null {
+  const t = checker.getNonNullableType(declared);
+  const parts = t.isUnion() ? t.types : [t];
+  const isOptions = (p: ts.Type): boolean => {
+    if ((p.flags & ts.TypeFlags.Object) === 0) return false;
+    if (p.getCallSignatures().length > 0 || p.getConstructSignatures().length > 0) return false;
+    if (checker.isArrayType(p) || checker.isTupleType(p) || checker.getIndexInfosOfType(p).length > 0) return false;
+    const sym = p.getSymbol();
+    // A class instance (Memory, BuddyAllocator) or a buffer is an argument, not options.
+    if (sym !== undefined && (sym.flags & ts.SymbolFlags.Class) !== 0) return false;
+    return !(sym !== undefined && /(Array|Buffer|^Memory)$/.test(sym.name));
+  };
+  if (!parts.every(isOptions)) return null;
+  return parts.map((p) => ({
+    type: checker.typeToString(p),
+    props: checker.getPropertiesOfType(p).map((o) => {
+      const type = checker.getTypeOfSymbol(o);
+      return {
+        name: o.name,
+        kind: optionKind(checker, type),
+        optional: (o.flags & ts.SymbolFlags.Optional) !== 0,
+        type: checker.typeToString(checker.getNonNullableType(type)),
+      };
+    }),
+  }));
+}
+
+function constructorParamsOf(checker: ts.TypeChecker, sig: ts.Signature): ConstructorParam[] {
+  const plain = paramsOf(checker, sig);
+  return sig.getParameters().map((p, i) => ({ ...plain[i]!, options: optionsOf(checker, checker.getTypeOfSymbol(p)) }));
+}
+
+/**
+ * The public constructors of every class src/index.ts exports (a class
+ * whose constructor is private, protected or `@internal` has none here), and
+ * each exported class's public static {@link MAKERS}, with their parameters
+ * by signature and, for each options parameter, its properties by declared
+ * kind: what the bad-options sweep goes through option by option.
+ */
+export function publicConstructors(): PublicConstructor[] {
+  const { checker, exports } = compile();
+  const out: PublicConstructor[] = [];
+  for (const { name, sym } of exports) {
+    if ((sym.flags & ts.SymbolFlags.Class) === 0) continue;
+    const classType = checker.getTypeOfSymbol(sym);
+    const ctors = classType
+      .getConstructSignatures()
+      .filter((sig) => sig.declaration === undefined || isPublicDeclaration(sig.declaration));
+    if (ctors.length > 0)
+      out.push({ cls: name, name: 'constructor', signatures: ctors.map((s) => constructorParamsOf(checker, s)) });
+    for (const maker of MAKERS) {
+      const m = checker.getPropertyOfType(classType, maker);
+      if (m === undefined || !isPublic(m)) continue;
+      const decl = m.valueDeclaration ?? m.declarations?.[0];
+      if (decl === undefined) continue;
+      const signatures = checker
+        .getTypeOfSymbolAtLocation(m, decl)
+        .getCallSignatures()
+        .filter((sig) => sig.declaration === undefined || isPublicDeclaration(sig.declaration))
+        .map((sig) => constructorParamsOf(checker, sig));
+      out.push({ cls: name, name: maker, signatures });
+    }
+  }
+  return out;
 }
