@@ -51,7 +51,7 @@ import {
   SlabCache,
   TlsfHeap,
 } from '../../src/index.js';
-import { badValues } from '../support/bad-values.js';
+import { describeError, recordingBadValues } from '../support/bad-values.js';
 import {
   type ConstructorParam,
   type OptionKind,
@@ -140,28 +140,13 @@ const each = (labels: readonly string[], a: Allowance): Allowances =>
 
 /** Calls of a value's `valueOf` and `toString` (the instrumented values record theirs here). */
 const ran: string[] = [];
-const recorder =
-  <T>(name: string, v: T) =>
-  (): T => {
-    ran.push(name);
-    return v;
-  };
 
 const LIVE = 64;
 const FOREIGN = 1 << 12;
 
 /** The values swept at an option of `kind`, instrumented as bad-values-api.test.ts does. */
 function valuesFor(kind: OptionKind): Array<[string, unknown]> {
-  const values = badValues(LIVE, FOREIGN).map(([label, x]): [string, unknown] => {
-    if (label === '{ valueOf: live }')
-      return [label, { valueOf: recorder('valueOf', LIVE), toString: recorder('toString', String(LIVE)) }];
-    if (typeof x === 'object' && x !== null) {
-      Object.defineProperty(x, 'toString', { value: recorder('toString', String(LIVE)) });
-      Object.defineProperty(x, 'valueOf', { value: recorder('valueOf', x) });
-    }
-    if (typeof x === 'function') Object.defineProperty(x, 'toString', { value: recorder('toString', 'f') });
-    return [label, x];
-  });
+  const values = recordingBadValues(LIVE, FOREIGN, ran);
   if (kind === 'function') return [...values.filter(([label]) => label !== 'a function'), ['{}', {}]];
   if (kind === 'boolean') return [...values, ['1', 1], ['"true"', 'true'], ['""', '']];
   return values;
@@ -564,10 +549,6 @@ function nestedOption(option: PublicOption, bad: unknown, argument: string | und
     argument !== undefined &&
     Object.keys(bad).includes(argument)
   );
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
 }
 
 /** Sweeps `option` of `variant` of `e`: every value, on a world reused while calls are refused. Returns what is wrong. */

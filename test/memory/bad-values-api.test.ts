@@ -77,7 +77,7 @@ import {
   SlabCache,
   TlsfHeap,
 } from '../../src/index.js';
-import { badValues } from '../support/bad-values.js';
+import { badValues, describeError, recordingBadValues } from '../support/bad-values.js';
 import { NODE_FIELDS } from '../support/field-kinds.js';
 import { type PublicMethod, type PublicParam, publicMethods } from '../support/public-api.js';
 
@@ -186,14 +186,6 @@ const optional = (answer: Answer, mutates = false): Allowances => ({
 /** Calls of a value's `valueOf` and `toString` (the instrumented values record theirs here). */
 const ran: string[] = [];
 
-/** Records a call of `name` and answers `v`. */
-const recorder =
-  <T>(name: string, v: T) =>
-  (): T => {
-    ran.push(name);
-    return v;
-  };
-
 /**
  * The values swept at a parameter: badValues with the coercible ones
  * instrumented (the object with valueOf, the array and the function record a
@@ -201,16 +193,7 @@ const recorder =
  * are not functions, and `{}`.
  */
 function valuesFor(param: PublicParam, live: number, foreign: number): Array<[string, unknown]> {
-  const values = badValues(live, foreign).map(([label, x]): [string, unknown] => {
-    if (label === '{ valueOf: live }')
-      return [label, { valueOf: recorder('valueOf', live), toString: recorder('toString', String(live)) }];
-    if (typeof x === 'object' && x !== null) {
-      Object.defineProperty(x, 'toString', { value: recorder('toString', String(live)) });
-      Object.defineProperty(x, 'valueOf', { value: recorder('valueOf', x) });
-    }
-    if (typeof x === 'function') Object.defineProperty(x, 'toString', { value: recorder('toString', 'f') });
-    return [label, x];
-  });
+  const values = recordingBadValues(live, foreign, ran);
   return param.kind === 'function' ? [...values.filter(([label]) => label !== 'a function'), ['{}', {}]] : values;
 }
 const FUNCTION_LABELS = [...LABELS.filter((l) => l !== 'a function'), '{}'];
@@ -271,10 +254,6 @@ function describeResult(x: unknown): string {
     }
   }
   return typeof x === 'bigint' ? `${x}n` : String(x);
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
 }
 
 /**

@@ -69,6 +69,7 @@ import {
 } from '../../src/index.js';
 import { LOST, type Resizable, detach, resizable } from '../support/lost-buffer.js';
 import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
+import { describeError } from '../support/bad-values.js';
 import { NODE_FIELDS } from '../support/field-kinds.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
@@ -112,10 +113,6 @@ function describeResult(x: unknown): string {
     }
   }
   return String(x);
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
 }
 
 const isLostError = (e: unknown): boolean => e instanceof HeapCorruptionError && LOST.test(e.message);

@@ -107,6 +107,7 @@ import {
   TlsfHeap,
 } from '../../src/index.js';
 import { apiNames, expectClassesCovered, expectEntries } from '../support/api-coverage.js';
+import { describeError } from '../support/bad-values.js';
 import { NODE_FIELDS } from '../support/field-kinds.js';
 
 // ------------------------------------------------------------ the public API, as TypeScript sees it
@@ -389,10 +390,6 @@ function attempt(call: Call): Outcome {
   } catch (error) {
     return { threw: true, error };
   }
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
 }
 
 const isView = (x: object): x is ArrayBufferView => ArrayBuffer.isView(x);

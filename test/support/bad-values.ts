@@ -49,3 +49,33 @@ export function refused(what: string, f: () => unknown): unknown {
   expect(err, `${what}: ${String(err)}`).toBeInstanceOf(MemkitError);
   return err;
 }
+
+/**
+ * `badValues` with the coercible ones instrumented: the object with
+ * `valueOf`, the array and the function push the name of each of their
+ * `valueOf` / `toString` calls onto `ran`, so a sweep can tell that a method
+ * coerced a value (ran is non-empty after the call) even when it refused it.
+ */
+export function recordingBadValues(live: number, foreign: number, ran: string[]): Array<[string, unknown]> {
+  const recorder =
+    <T>(name: string, v: T) =>
+    (): T => {
+      ran.push(name);
+      return v;
+    };
+  return badValues(live, foreign).map(([label, x]): [string, unknown] => {
+    if (label === '{ valueOf: live }')
+      return [label, { valueOf: recorder('valueOf', live), toString: recorder('toString', String(live)) }];
+    if (typeof x === 'object' && x !== null) {
+      Object.defineProperty(x, 'toString', { value: recorder('toString', String(live)) });
+      Object.defineProperty(x, 'valueOf', { value: recorder('valueOf', x) });
+    }
+    if (typeof x === 'function') Object.defineProperty(x, 'toString', { value: recorder('toString', 'f') });
+    return [label, x];
+  });
+}
+
+/** An error as a sweep reports it: its class and message. */
+export function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.constructor.name}: ${e.message}` : `a throw of ${String(e)}`;
+}
