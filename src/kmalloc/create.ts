@@ -9,7 +9,7 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import { recoverBuddyUnder, attachBuddyUnder } from '../buddy/attach.js';
-import { pagesFitting } from '../buddy/layout.js';
+import { MAX_ORDERS, pagesFitting, stateBytes } from '../buddy/layout.js';
 import {
   HeapCorruptionError,
   InvalidArgumentError,
@@ -20,7 +20,7 @@ import {
 } from '../errors/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { MAX_WORKERS, breakLock, joinWorker, leaveWorker, lockMemory, unlock } from '../memory/lock.js';
-import { HEADER_BYTES, HeaderSlot, Memory, readSlot, writeSlot } from '../memory/index.js';
+import { HEADER_BYTES, HeaderSlot, MAX_MEMORY_BYTES, Memory, readSlot, writeSlot } from '../memory/index.js';
 import { SlabSpace, calculateOrder } from '../slab/index.js';
 import { MAX_CLASSES, PAGE_SHIFT } from '../slab/layout.js';
 import { TlsfHeap } from '../tlsf/index.js';
@@ -66,7 +66,10 @@ const SHARED_PAGE_BYTES = 32 << 10;
 
 /** Options of {@link Kmalloc}. */
 export interface KmallocOptions {
-  /** Heap size in bytes (a new buddy allocator of that many bytes of pages). With neither `bytes` nor `maxBytes` (`new Kmalloc()`): 1 MiB that grows to 64 MiB. */
+  /**
+   * Heap size in bytes (a new buddy allocator of that many bytes of pages). With neither `bytes` nor `maxBytes` (`new Kmalloc()`): 1 MiB that grows to 64 MiB;
+   * with `maxBytes` alone, 1 MiB (or maxBytes if less) that grows to maxBytes. At least enough for one TLSF chunk (tlsfChunkPages).
+   */
   bytes?: number;
   /**
    * Let the heap grow up to this many bytes when it runs out. With `memory`:
@@ -196,6 +199,72 @@ function checkBeforeActing(options: Partial<KmallocOptions>): void {
   if (options.bytes !== undefined) checkInteger(options.bytes, 'bytes', 1, 2 ** 32);
   const minMax = buddy === undefined && memory === undefined ? (options.bytes ?? 1) : 1;
   if (options.maxBytes !== undefined) checkInteger(options.maxBytes, 'maxBytes', minMax, 2 ** 32);
+  if (buddy === undefined && memory === undefined) checkOwnBuddy(options, pageSize, chunkPages);
+}
+
+/**
+ * The buddy `new Kmalloc` makes when given neither `buddy` nor `memory`:
+ * the user's bytes (and maxBytes) in pages, plus the slab space's descriptor
+ * tables and the control pages; and the option that sized it, to name in a
+ * refusal. The one place these sizes are computed: the check before acting
+ * and the construction both call it.
+ */
+function ownBuddyPages(
+  options: Partial<KmallocOptions>,
+  pageSize: number,
+): { pages: number; maxPages: number; by: 'bytes' | 'maxBytes' } {
+  // No size at all: a small heap that grows (DEFAULT_BYTES up to DEFAULT_MAX_BYTES).
+  const bare = options.bytes === undefined && options.maxBytes === undefined;
+  const maxBytes = bare ? DEFAULT_MAX_BYTES : (options.maxBytes ?? (options.bytes as number));
+  const bytes = options.bytes ?? Math.min(DEFAULT_BYTES, maxBytes);
+  const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 2;
+  const userMax = Math.ceil(maxBytes / pageSize);
+  const maxPages = userMax + meta(userMax + 64);
+  const pages = Math.min(maxPages, Math.ceil(bytes / pageSize) + meta(maxPages));
+  return { pages, maxPages, by: options.maxBytes === undefined ? 'bytes' : 'maxBytes' };
+}
+
+/**
+ * What the buddy and the TLSF heap Kmalloc makes will accept, checked here so
+ * that a refusal names Kmalloc's own option (bytes, maxBytes, tlsfChunkPages),
+ * not the inner layer's (maxPages, chunkPages): the pages and their state must
+ * fit in a Memory, and the largest buddy block must hold a TLSF chunk.
+ */
+function checkOwnBuddy(options: Partial<KmallocOptions>, pageSize: number, chunkPages: number): void {
+  const { maxPages, by } = ownBuddyPages(options, pageSize);
+  const fits = (n: number): boolean =>
+    Math.ceil((HEADER_BYTES + stateBytes(n)) / pageSize) * pageSize + n * pageSize <= MAX_MEMORY_BYTES;
+  // The buddy's largest block (its default maxOrder) must hold one TLSF chunk.
+  const largest = (n: number): number => 2 ** Math.min(31 - Math.clz32(n), MAX_ORDERS - 1);
+  const holds = (n: number): boolean => largest(n) >= chunkPages;
+  if (fits(maxPages) && holds(maxPages)) return;
+  if (!fits(maxPages)) {
+    const most = lastBytes(pageSize, fits);
+    throw argumentError(
+      by,
+      `at most ${most} bytes (the pages, their state and kmalloc's tables fit a Memory)`,
+      options[by],
+    );
+  }
+  if (options.tlsfChunkPages !== undefined)
+    throw argumentError('tlsfChunkPages', `at most ${largest(maxPages)} pages (the heap's largest block)`, chunkPages);
+  const least = lastBytes(pageSize, (n) => !holds(n)) + 1;
+  throw argumentError(by, `at least ${least} bytes (for a TLSF chunk of ${chunkPages} pages)`, options[by]);
+}
+
+/**
+ * The largest byte count in [1, 2^32] whose own buddy's maxPages passes
+ * `ok`, for a refusal's message (a binary search: `ok` must be true, then false, as bytes grow).
+ */
+function lastBytes(pageSize: number, ok: (maxPages: number) => boolean): number {
+  let lo = 0;
+  let hi = 2 ** 32;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(ownBuddyPages({ bytes: mid, maxBytes: mid }, pageSize).maxPages)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** Lays a new heap out in the buffer (`new Kmalloc(options)`); returns where its state is. */
@@ -215,17 +284,8 @@ export function createState(opts: KmallocOptions): KmallocState {
     });
   }
   if (buddy === undefined) {
-    const pageSize = options.pageSize ?? 4096;
-    // No size at all: a small heap that grows (DEFAULT_BYTES up to DEFAULT_MAX_BYTES).
-    const bare = options.bytes === undefined && options.maxBytes === undefined;
-    const bytes = checkInteger(bare ? DEFAULT_BYTES : options.bytes, 'bytes', 1, 2 ** 32);
-    const maxBytes = checkInteger(bare ? DEFAULT_MAX_BYTES : (options.maxBytes ?? bytes), 'maxBytes', bytes, 2 ** 32);
-    // The user's bytes, plus the slab space's descriptor tables and the control pages.
-    const meta = (n: number): number => Math.ceil(SlabSpace.bytesFor(n) / pageSize) + 2;
-    const userMax = Math.ceil(maxBytes / pageSize);
-    const maxPages = userMax + meta(userMax + 64);
-    const pages = Math.min(maxPages, Math.ceil(bytes / pageSize) + meta(maxPages));
-    buddy = new BuddyAllocator({ pages, maxPages, pageSize });
+    const { pages, maxPages } = ownBuddyPages(options, options.pageSize ?? 4096);
+    buddy = new BuddyAllocator({ pages, maxPages, pageSize: options.pageSize ?? 4096 });
   }
   if (buddy.memory === null) throw new InvalidArgumentError('kmalloc needs bytes: the buddy allocator is offsets-only');
   const usedBefore = buddy.pages - buddy.freePages;

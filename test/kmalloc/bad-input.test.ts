@@ -17,6 +17,7 @@ import {
   Kmalloc,
   Memory,
   MemkitError,
+  OutOfMemoryError,
   readSlot,
 } from '../../src/index.js';
 import { badValues, refused } from '../support/bad-values.js';
@@ -83,7 +84,8 @@ describe('new Kmalloc(options): every option x every bad value', () => {
       [
         'bytes',
         (x) => new Kmalloc({ bytes: x as number }),
-        ['undefined', 'live + 8 (interior)', 'foreign address', '2^31', '2^32'],
+        // 72 and 4096 B hold no TLSF chunk; 2^32 B and their state pass what a Memory holds.
+        ['undefined', '2^31'],
       ],
       [
         'maxBytes',
@@ -104,6 +106,42 @@ describe('new Kmalloc(options): every option x every bad value', () => {
       }
     expect(n).toBeGreaterThan(90);
     expect(valueOfRuns).toBe(0);
+  });
+
+  it('names its own option where the buddy or TLSF heap it makes would refuse, at the exact bounds', () => {
+    const named = (options: object): string | undefined => {
+      try {
+        new Kmalloc(options);
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidArgumentError);
+        return (e as InvalidArgumentError).argument;
+      }
+      return undefined;
+    };
+    // The smallest heap holds one TLSF chunk (16 pages) in its buddy's largest block.
+    let message = '';
+    try {
+      new Kmalloc({ bytes: 72 });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const least = Number(/at least (\d+) bytes/.exec(message)?.[1]);
+    expect(least).toBeGreaterThan(72);
+    expect(named({ bytes: least - 1 })).toBe('bytes');
+    expect(named({ bytes: least })).toBeUndefined();
+    expect(named({ bytes: 72, maxBytes: least - 1 })).toBe('maxBytes');
+    expect(named({ bytes: 72, maxBytes: least })).toBeUndefined();
+    expect(named({ bytes: 72, tlsfChunkPages: 2 })).toBeUndefined();
+    expect(named({ bytes: 1 << 20, tlsfChunkPages: 4096 })).toBe('tlsfChunkPages');
+    expect(named({ bytes: 2 ** 32 })).toBe('bytes');
+    expect(named({ bytes: 1 << 20, maxBytes: 2 ** 32 })).toBe('maxBytes');
+    // maxBytes alone: 1 MiB (or less) that grows to maxBytes.
+    const k = new Kmalloc({ maxBytes: 4 << 20 });
+    const p = k.kmalloc(2 << 20);
+    expect(k.ksize(p)).toBeGreaterThanOrEqual(2 << 20);
+    expect(() => k.kmalloc(4 << 20)).toThrow(OutOfMemoryError);
+    k.checkInvariants();
+    expect(new Kmalloc({ maxBytes: least }).kmalloc(1000)).toBeGreaterThan(0);
   });
 
   it('with a memory: maxBytes and the tier options refuse every bad value, the memory untouched', () => {

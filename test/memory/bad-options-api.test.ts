@@ -198,28 +198,8 @@ const FLAG = each(BOOLEANS, accepts('a boolean option: true and false are its va
 /** Whole numbers the option's TSDoc range holds. */
 const inRange = (why: string, labels: readonly string[]): Allowances => each(labels, accepts(why));
 
-/** `bytes` of a heap over a Kmalloc of its own (Kmalloc, ManagedHeap): what is accepted, and what is FOUND. */
-const HEAP_BYTES = (who: string): Allowances => ({
-  '2^31': accepts('a byte count: 2 GiB fits a Memory'),
-  '2^32': found(
-    `new ${who}({ bytes: 2 ** 32 }) is refused with argument "maxPages" (the buddy option it passes the size on as), ` +
-      'not "bytes"',
-  ),
-  [INTERIOR]: found(
-    `new ${who}({ bytes: 72 }) is refused with argument "chunkPages" (the TlsfHeap option of its TLSF tier, ` +
-      '16 pages that do not fit), not "bytes"',
-  ),
-  [FOREIGN_LABEL]: found(
-    `new ${who}({ bytes: 4096 }) is refused with argument "chunkPages" (the TlsfHeap option of its TLSF tier), not "bytes"`,
-  ),
-});
-const HEAP_MAX_BYTES = (who: string): Allowances => ({
-  '2^31': accepts('a byte count: 2 GiB fits a Memory'),
-  '2^32': found(
-    `new ${who}({ bytes: 1 << ${who === 'Kmalloc' ? 20 : 16}, maxBytes: 2 ** 32 }) is refused with argument "maxPages" ` +
-      '(the buddy option it passes the size on as), not "maxBytes"',
-  ),
-});
+/** `bytes` and `maxBytes` of a heap over a Kmalloc of its own (Kmalloc, ManagedHeap): 2^32 passes what a Memory holds; 72 and 4096 hold no TLSF chunk. */
+const HEAP_BYTES = (): Allowances => ({ '2^31': accepts('a byte count: 2 GiB fits a Memory') });
 
 /** Options of ManagedHeap that its attach takes too (`options` of AttachOptions). */
 const managedOptions = {
@@ -421,8 +401,8 @@ const TABLE: Readonly<Record<string, Entry>> = {
       KmallocOptions: {
         base: () => ({ bytes: 1 << 20 }),
         options: {
-          bytes: num(HEAP_BYTES('Kmalloc')),
-          maxBytes: num(HEAP_MAX_BYTES('Kmalloc')),
+          bytes: num(HEAP_BYTES()),
+          maxBytes: num(HEAP_BYTES()),
           buddy: obj(),
           memory: obj(),
           classes: union(),
@@ -438,12 +418,7 @@ const TABLE: Readonly<Record<string, Entry>> = {
           pageSize: num(inRange('a power of two', [FOREIGN_LABEL])),
           debug: bool(FLAG),
           largeAbove: num(inRange('a size bound', [...ZEROS, INTERIOR, FOREIGN_LABEL])),
-          tlsfChunkPages: num({
-            [FOREIGN_LABEL]: found(
-              'new Kmalloc({ bytes: 1 << 20, tlsfChunkPages: 4096 }) is refused with argument "chunkPages" (the ' +
-                'TlsfHeap option Kmalloc passes it on as), not "tlsfChunkPages"',
-            ),
-          }),
+          tlsfChunkPages: num({}),
         },
       },
     },
@@ -456,8 +431,8 @@ const TABLE: Readonly<Record<string, Entry>> = {
       ManagedHeapOptions: {
         base: () => ({ bytes: 1 << 16 }),
         options: {
-          bytes: num(HEAP_BYTES('ManagedHeap')),
-          maxBytes: num(HEAP_MAX_BYTES('ManagedHeap')),
+          bytes: num(HEAP_BYTES()),
+          maxBytes: num(HEAP_BYTES()),
           backend: obj(),
           ...managedOptions,
         },
