@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError, describe } from '../errors/index.js';
+import { HeapCorruptionError, InvalidArgumentError, OutOfMemoryError, describe } from '../errors/index.js';
 import { releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
 import { CLASS_OF, CLASS_SIZES } from './layout.js';
@@ -70,15 +70,36 @@ export function allocSmall(st: HeapState, info: number, size: number, c: number,
   // per block in refill(). SmallType.alloc has its own copy of it. The run
   // is read from its JS copy (see RunCursor); the buffer's cursor is written
   // too. (A read-only heap's types allocate through allocLarge, which throws.)
+  // The START bitmap's word is read before anything is written: it reads
+  // undefined when wasm code grew (or someone detached) the buffer under the
+  // views, and then allocStale syncs first. Until a load of the site has
+  // read past a view's end, V8 types it a number and drops the compare.
   const a = k.cursor;
   if (a >= k.limit) return allocNextRun(st, info, size, c);
   const u32 = st.v.u32;
+  const bi = st.sb + (a >>> 8);
+  const m = u32[bi];
+  if (m === undefined) return allocStale(st, info, size, c, k);
   k.cursor = a + size;
   u32[c + HotAlloc.C_CURSOR] = a + size;
-  const bi = st.sb + (a >>> 8);
-  u32[bi] = u32[bi]! | (1 << ((a >>> 3) & 31));
+  u32[bi] = m | (1 << ((a >>> 3) & 31));
   u32[a >>> 2] = info;
   return a;
+}
+
+/**
+ * allocSmall (or SmallType.alloc) whose views read undefined: the buffer was
+ * replaced by a wasm-side grow (sync refreshes the views and the run cursors'
+ * copies) or detached (sync names the loss). Then the fast path, once.
+ */
+function allocStale(st: HeapState, info: number, size: number, c: number, k: RunCursor): number {
+  st.sync();
+  if (st.v.u32[st.sb + (k.cursor >>> 8)] === undefined)
+    throw new HeapCorruptionError(
+      `ManagedHeap: the run cursor ${k.cursor} is outside the memory: damaged state`,
+      k.cursor,
+    );
+  return allocSmall(st, info, size, c, k);
 }
 
 /** allocSmall when the current run is used up: the next run, then the same as the fast path. */

@@ -605,22 +605,23 @@ export class ManagedHeap {
 
   /**
    * Picks up new views after the memory's buffer was replaced (a
-   * `WebAssembly.Memory` grown by wasm code). The hot paths do not call it:
-   * field and element access, an array type's `length`, a type's `is`,
-   * `root()`, `pushRoot()`, and an `alloc()` served from the current run
-   * read and write through the views they hold; every other public
-   * operation calls it, and so do the slow and error branches of those
-   * (a new run, a large object, a root that reads as released, an empty
-   * shadow stack). Call it yourself after wasm code grew the memory, before
-   * the hot paths (test/memory/wasm-grow-api.test.ts holds each member to
-   * this).
+   * `WebAssembly.Memory` grown by wasm code). Field and element access, an
+   * array type's `length` and a type's `is` do not call it: they read and
+   * write through the views they hold (as a typed array would). Every other
+   * public operation picks the new buffer up by itself: `alloc()`, `root()`
+   * and `pushRoot()` read a word before they write one, and a word of a
+   * replaced buffer reads undefined, which sends them to their slow branch,
+   * which syncs (V8 drops that compare from the compiled fast path until it
+   * has seen such a read). Call it yourself after wasm code grew the memory,
+   * before field access (test/memory/wasm-grow-api.test.ts holds each member
+   * to this).
    *
    * @example
    * ```ts
    * const wasm = new WebAssembly.Memory({ initial: 16, maximum: 64 });
    * const heap = new ManagedHeap({ backend: new Kmalloc({ memory: Memory.wrap(wasm) }) });
    * wasm.grow(1); // as wasm code would: the buffer is replaced
-   * heap.sync();  // new views, before touching fields
+   * heap.sync();  // new views, before touching fields (alloc and root would sync by themselves)
    * ```
    */
   sync(): void {
@@ -813,8 +814,8 @@ export class ManagedHeap {
    * ```
    */
   root(obj: number): Root {
-    // A hot path, like pushRoot and field access: no sync() (call it after
-    // wasm code grew the memory).
+    // A hot path: no sync() call; a buffer replaced under the views (wasm
+    // code grew the memory) sends makeRoot to its slow branch, which syncs.
     // A read-only heap takes makeRoot's slow path (st.fastRoots is false), which throws.
     const st = this.#st;
     if (obj !== 0) st.checkStore(obj);

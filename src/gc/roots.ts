@@ -277,16 +277,21 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
 export function makeRoot(st: HeapState, obj: number): Root {
   // The free-list head and the generation counter are read from their JS
   // copies (see HeapState.rfree) and written to both.
+  // The slot's next link is read before anything is written: undefined
+  // (views of a buffer that wasm code replaced) takes the slow path, which
+  // syncs. V8 drops the compare while the load has read no further than a
+  // view's end. (With no free slot, slot -1 reads a word of the state before
+  // the table: read, not used.)
   let slot = st.rfree - 1;
   let gen: number;
-  if (slot >= 0 && st.fastRoots === true) {
-    const u32 = st.v.u32;
+  const u32 = st.v.u32;
+  const w = st.rb + slot * HotRoots.ROOT_WORDS;
+  const next = u32[w + HotRoots.R_NEXT];
+  if (slot >= 0 && st.fastRoots === true && next !== undefined) {
     const s = st.s;
     gen = (st.rseq + 1) >>> 0 || 1;
     st.rseq = gen;
     u32[s + HotRoots.S_RSEQ] = gen;
-    const w = st.rb + slot * HotRoots.ROOT_WORDS;
-    const next = u32[w + HotRoots.R_NEXT]!;
     st.rfree = next;
     u32[s + HotRoots.S_RFREE] = next;
     u32[w] = obj; // + HotRoots.R_ADDR (0): an add of 0 is four bytes of bytecode (the inlining budget, see release)
@@ -307,6 +312,9 @@ export function makeRoot(st: HeapState, obj: number): Root {
  * left in `st.slowGen`.
  */
 function rootSlotSlow(st: HeapState, obj: number): number {
+  // A free slot on the fast path's terms, yet here: its link read undefined
+  // (views of a buffer that wasm code replaced): sync, then take it below.
+  if (st.rfree > 0 && st.fastRoots === true) st.sync();
   st.checkWritable('root');
   const gen = st.nextGen();
   st.slowGen = gen;

@@ -54,15 +54,13 @@
  *   result and the same bytes with no sync in between.
  * - `afterSync`: documented as not syncing, so the grown world makes the sync
  *   the docs name after the grow and before the call (`heap.sync()`), and
- *   the results and bytes must then be equal: ManagedHeap's hot paths, field
- *   and element access (docs/gc.md, `heap.sync()`; ManagedHeap.sync's TSDoc),
- *   `root()` (its TSDoc), `pushRoot` (the comment in root(): "a hot path, like
- *   pushRoot and field access"), the allocation fast path (README: it "bumps
- *   JS copies of a run's bounds"; src/gc/views.ts: the views are refreshed by
- *   "every allocation that reaches the backend"), and an array type's
- *   `length` and a type's `is` (README, Guarantees: "its field and element
- *   accessors, an array type's `length` and a type's `is`, which check
- *   nothing").
+ *   the results and bytes must then be equal: ManagedHeap's field and element
+ *   access (docs/gc.md, `heap.sync()`; ManagedHeap.sync's TSDoc), an array
+ *   type's `length` and a type's `is` (README, Guarantees: "its field and
+ *   element accessors, an array type's `length` and a type's `is`, which check
+ *   nothing"). (`alloc()`, `root()` and `pushRoot()` were here until 3 Dec:
+ *   their fast paths read a word before writing and take the slow, syncing
+ *   branch on `undefined`; they are `self` now.)
  * - `size`: a result that differs because the grown memory is bigger (a byte
  *   length, the buffer, a view of all of it), compared by the rule the entry
  *   states: each world's answer is about its own memory as it is now (its
@@ -883,14 +881,10 @@ const NO_SYNC_FIELDS =
   'field access does not sync (docs/gc.md, heap.sync(): number and ref fields read through the views they hold until then)';
 const NO_SYNC_ELEMENTS =
   'element access does not sync (docs/gc.md, heap.sync(): array elements read through the views they hold until then)';
-const NO_SYNC_ALLOC =
-  'the allocation fast path bumps JS copies of its run through the views it holds (a hot path: docs/gc.md; ' +
-  "src/gc/views.ts: the views are refreshed by 'every allocation that reaches the backend', which this one does not)";
 const NO_SYNC_IS =
   "checks nothing, as field and element access (README, Guarantees: 'its field and element accessors, an array " +
   "type's length and a type's is, which check nothing'): reads the header and the START bitmap through the views it holds";
 const managedTable = ({ heap, Node, a, b }: Managed): Table => {
-  const hs = heapSync(heap);
   return {
     memory: self(() => heap.memory),
     backend: self(() => heap.backend),
@@ -928,9 +922,7 @@ const managedTable = ({ heap, Node, a, b }: Managed): Table => {
       () => heap.arrayType('Ints'),
       () => heap.arrayType('none'),
     ),
-    root: afterSync(
-      'its TSDoc: like field access, it does not sync() (call heap.sync() after wasm code grew the memory)',
-      hs,
+    root: self(
       () => heap.root(a),
       () => heap.root(0),
       () => heap.root(12345),
@@ -939,10 +931,7 @@ const managedTable = ({ heap, Node, a, b }: Managed): Table => {
       visits((v) => heap.scope(v)),
       () => heap.scope((escape) => [heap.root(b).value, escape(a).value, heap.rootStackHeight]),
     ),
-    pushRoot: afterSync(
-      "the comment in ManagedHeap.root: 'A hot path, like pushRoot and field access: no sync() (call it after " +
-        "wasm code grew the memory)'",
-      hs,
+    pushRoot: self(
       () => heap.pushRoot(a),
       () => heap.pushRoot(0),
       () => heap.pushRoot(12345),
@@ -1051,7 +1040,7 @@ const arrayTypeTable = (heap: ManagedHeap, T: ArrayType, arr: number, target: nu
     id: self(() => T.id),
     kind: self(() => T.kind),
     alloc: [
-      afterSync(NO_SYNC_ALLOC, hs, () => T.alloc(4)),
+      self(() => T.alloc(4)),
       // 1000 elements: a kmalloc block of its own, but for bytes (1008: a size class with no run yet).
       // (allocLarge and a new run sync: before 3 Dec the large one's pacing credit was lost
       // and the new run threw the engine's TypeError.)
@@ -1246,7 +1235,7 @@ const SUBJECTS: readonly Subject[] = [
           heap,
           Node,
           a,
-          afterSync(NO_SYNC_ALLOC, heapSync(heap), () => Node.alloc()),
+          self(() => Node.alloc()),
         ),
         objectTypeTable(
           heap,
