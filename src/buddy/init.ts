@@ -212,12 +212,10 @@ export class BuddyInit {
           'memory',
         );
       }
-      const room = (bytes: number): number => pagesFitting(bytes, pageSize, stateOff);
-      // A wasm memory does not tell its maximum: plan for its current size
-      // unless the caller passes maxPages.
-      const fitMax = room(memory.wasm !== null ? memory.buffer.byteLength : memory.maxByteLength);
       maxPages =
-        o.maxPages === undefined ? Math.max(fitMax, 1) : checkInteger(o.maxPages, 'maxPages', 1, MAX_PAGE_COUNT);
+        o.maxPages === undefined
+          ? plannedMaxPages(memory, pageSize)
+          : checkInteger(o.maxPages, 'maxPages', 1, MAX_PAGE_COUNT);
       base = alignUp(stateOff + stateBytes(maxPages), pageSize);
       if (base + maxPages * pageSize > MAX_MEMORY_BYTES) {
         throw new InvalidArgumentError(
@@ -414,7 +412,22 @@ export class BuddyInit {
 }
 
 /** The `maxOrder` option, checked, or its default (the largest order that fits `maxPages`). */
+/**
+ * The pages a buddy made over `memory` plans for when not given maxPages: up
+ * to the memory's maximum, but a wasm memory at its current size (it does
+ * not tell JavaScript its maximum). Its state starts at HEADER_BYTES.
+ */
+export function plannedMaxPages(memory: Memory, pageSize: number): number {
+  const bytes = memory.wasm !== null ? memory.buffer.byteLength : memory.maxByteLength;
+  return Math.max(1, pagesFitting(bytes, pageSize, HEADER_BYTES));
+}
+
+/** The largest block's order a buddy of `maxPages` pages gets when not given maxOrder. */
+export function defaultMaxOrder(maxPages: number): number {
+  return Math.min(31 - Math.clz32(maxPages), MAX_ORDERS - 1);
+}
+
 function resolveMaxOrder(given: unknown, maxPages: number): number {
-  if (given === undefined) return Math.min(31 - Math.clz32(maxPages), MAX_ORDERS - 1);
+  if (given === undefined) return defaultMaxOrder(maxPages);
   return checkInteger(given, 'maxOrder', 0, MAX_ORDERS - 1);
 }

@@ -9,7 +9,8 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import { recoverBuddyUnder, attachBuddyUnder } from '../buddy/attach.js';
-import { MAX_ORDERS, pagesFitting, stateBytes } from '../buddy/layout.js';
+import { defaultMaxOrder, plannedMaxPages } from '../buddy/init.js';
+import { pagesFitting, stateBytes } from '../buddy/layout.js';
 import {
   HeapCorruptionError,
   InvalidArgumentError,
@@ -199,7 +200,7 @@ function checkBeforeActing(options: Partial<KmallocOptions>): void {
   if (options.bytes !== undefined) checkInteger(options.bytes, 'bytes', 1, 2 ** 32);
   const minMax = buddy === undefined && memory === undefined ? (options.bytes ?? 1) : 1;
   if (options.maxBytes !== undefined) checkInteger(options.maxBytes, 'maxBytes', minMax, 2 ** 32);
-  if (buddy === undefined && memory === undefined) checkOwnBuddy(options, pageSize, chunkPages);
+  if (buddy === undefined) checkOwnBuddy(options, pageSize, chunkPages, memory);
 }
 
 /**
@@ -226,16 +227,36 @@ function ownBuddyPages(
 
 /**
  * What the buddy and the TLSF heap Kmalloc makes will accept, checked here so
- * that a refusal names Kmalloc's own option (bytes, maxBytes, tlsfChunkPages),
- * not the inner layer's (maxPages, chunkPages): the pages and their state must
- * fit in a Memory, and the largest buddy block must hold a TLSF chunk.
+ * that a refusal names Kmalloc's own option (bytes, maxBytes, memory,
+ * tlsfChunkPages), not the inner layer's (maxPages, chunkPages), and comes
+ * before the buddy is written into a given memory: the pages and their state
+ * must fit in a Memory, and the buddy's largest block must hold a TLSF chunk.
  */
-function checkOwnBuddy(options: Partial<KmallocOptions>, pageSize: number, chunkPages: number): void {
+function checkOwnBuddy(
+  options: Partial<KmallocOptions>,
+  pageSize: number,
+  chunkPages: number,
+  memory: Memory | undefined,
+): void {
+  const largest = (n: number): number => 2 ** defaultMaxOrder(n);
+  if (memory !== undefined) {
+    // The buddy over the memory: maxPages from maxBytes (createState's cap) or the memory itself.
+    const cap = options.maxBytes;
+    const maxPages =
+      cap === undefined ? plannedMaxPages(memory, pageSize) : Math.max(1, pagesFitting(cap, pageSize, HEADER_BYTES));
+    if (largest(maxPages) >= chunkPages) return;
+    const by = options.tlsfChunkPages !== undefined ? 'tlsfChunkPages' : cap !== undefined ? 'maxBytes' : 'memory';
+    const why = `a TLSF chunk of ${chunkPages} pages; the heap's largest block is ${largest(maxPages)} pages`;
+    throw argumentError(
+      by,
+      by === 'tlsfChunkPages' ? `at most ${largest(maxPages)} pages` : `room for ${why}`,
+      options[by],
+    );
+  }
   const { maxPages, by } = ownBuddyPages(options, pageSize);
   const fits = (n: number): boolean =>
     Math.ceil((HEADER_BYTES + stateBytes(n)) / pageSize) * pageSize + n * pageSize <= MAX_MEMORY_BYTES;
   // The buddy's largest block (its default maxOrder) must hold one TLSF chunk.
-  const largest = (n: number): number => 2 ** Math.min(31 - Math.clz32(n), MAX_ORDERS - 1);
   const holds = (n: number): boolean => largest(n) >= chunkPages;
   if (fits(maxPages) && holds(maxPages)) return;
   if (!fits(maxPages)) {
