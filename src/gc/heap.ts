@@ -605,23 +605,24 @@ export class ManagedHeap {
 
   /**
    * Picks up new views after the memory's buffer was replaced (a
-   * `WebAssembly.Memory` grown by wasm code). Field and element access, an
-   * array type's `length` and a type's `is` do not call it: they read and
-   * write through the views they hold (as a typed array would). Every other
-   * public operation picks the new buffer up by itself: `alloc()`, `root()`
-   * and `pushRoot()` read a word before they write one, and a word of a
-   * replaced buffer reads undefined, which sends them to their slow branch,
-   * which syncs (V8 drops that compare from the compiled fast path until it
-   * has seen such a read). Call it yourself after wasm code grew the memory,
-   * before field access (test/memory/wasm-grow-api.test.ts holds each member
-   * to this).
+   * `WebAssembly.Memory` grown by wasm code). Only a number field's `set`
+   * (and a ref field's set of 0) needs it: it reads nothing before it
+   * writes, so until a sync it writes into the old buffer (lost). Every
+   * other public operation picks the new buffer up by itself: the hot paths
+   * (`alloc()`, `root()`, `pushRoot()`, field gets, ref stores, element
+   * access, `length`, `is`) read a word first, and a word of a replaced
+   * buffer reads undefined, which sends them to a slow branch that syncs (V8
+   * drops that compare from the compiled code until such a read has
+   * happened). Call it after wasm code grew the memory, before setting
+   * number fields (test/memory/wasm-grow-api.test.ts holds each member to
+   * this).
    *
    * @example
    * ```ts
    * const wasm = new WebAssembly.Memory({ initial: 16, maximum: 64 });
    * const heap = new ManagedHeap({ backend: new Kmalloc({ memory: Memory.wrap(wasm) }) });
    * wasm.grow(1); // as wasm code would: the buffer is replaced
-   * heap.sync();  // new views, before touching fields (alloc and root would sync by themselves)
+   * heap.sync();  // new views, before setting number fields (everything else syncs by itself)
    * ```
    */
   sync(): void {

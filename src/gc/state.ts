@@ -590,22 +590,15 @@ export class HeapState {
    * (a root's) when not given, `value` for a field or an element.
    */
   storeSlow(v: unknown, argument?: string): void {
+    if (this.backend === null) this.checkWritable('a ref store or root');
+    // The filter may have failed on views of a buffer that wasm code replaced
+    // (they read undefined): sync first (a detached buffer: named), then
+    // check against the START bitmap as it is now.
+    this.sync();
     let g: number;
-    if (
-      this.phase === HotState.PHASE_IDLE ||
-      typeof v !== 'number' ||
-      (g = v >>> 3) * 8 !== v ||
-      (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0
-    ) {
-      if (this.backend === null) this.checkWritable('a ref store or root');
-      // Not the caller's value, perhaps: views of a buffer that wasm code replaced read
-      // undefined (sync picks the grow up; a detached buffer: sync names it). Then again.
-      const before = this.v.u32;
-      this.sync();
-      if (this.v.u32 !== before) return this.storeSlow(v, argument);
+    if (typeof v !== 'number' || (g = v >>> 3) * 8 !== v || (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0)
       throw this.badRef(v, argument ?? 'obj');
-    }
-    this.storeDuringCycle(v, argument);
+    if (this.phase !== HotState.PHASE_IDLE) this.storeDuringCycle(v, argument);
   }
 
   private storeDuringCycle(v: number, argument: string | undefined): void {
@@ -639,9 +632,16 @@ export class HeapState {
     if (typeof obj !== 'number') return false;
     const bi = obj >>> 8;
     if (obj === 0 || obj !== obj >>> 0 || (obj & 7) !== 0 || bi >= this.bmWords) return false;
-    const u32 = this.v.u32;
+    let u32 = this.v.u32;
     const bit = 1 << ((obj >>> 3) & 31);
-    if ((u32[this.sb + bi]! & bit) === 0) return false;
+    let m = u32[this.sb + bi];
+    if (m === undefined) {
+      // Views of a buffer that wasm code replaced (bi is below the bitmap's words): sync, read again.
+      this.sync();
+      u32 = this.v.u32;
+      m = u32[this.sb + bi]!;
+    }
+    if ((m & bit) === 0) return false;
     return u32[this.s + S_PHASE] !== PHASE_SWEEP || (u32[this.mb + bi]! & bit) !== 0;
   }
 

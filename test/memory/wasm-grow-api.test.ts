@@ -54,13 +54,12 @@
  *   result and the same bytes with no sync in between.
  * - `afterSync`: documented as not syncing, so the grown world makes the sync
  *   the docs name after the grow and before the call (`heap.sync()`), and
- *   the results and bytes must then be equal: ManagedHeap's field and element
- *   access (docs/gc.md, `heap.sync()`; ManagedHeap.sync's TSDoc), an array
- *   type's `length` and a type's `is` (README, Guarantees: "its field and
- *   element accessors, an array type's `length` and a type's `is`, which check
- *   nothing"). (`alloc()`, `root()` and `pushRoot()` were here until 3 Dec:
- *   their fast paths read a word before writing and take the slow, syncing
- *   branch on `undefined`; they are `self` now.)
+ *   the results and bytes must then be equal: a number field's `set` (and a
+ *   ref field's set of 0), which reads nothing before it writes (docs/gc.md,
+ *   `heap.sync()`; ManagedHeap.sync's TSDoc). Until 3 Dec `alloc()`,
+ *   `root()`, `pushRoot()`, field gets, element access, an array's `length`
+ *   and a type's `is` were here too: they read a word first now, and take a
+ *   slow branch that syncs when it reads `undefined`.
  * - `size`: a result that differs because the grown memory is bigger (a byte
  *   length, the buffer, a view of all of it), compared by the rule the entry
  *   states: each world's answer is about its own memory as it is now (its
@@ -878,12 +877,8 @@ const kmallocCacheTable = ({ cache, page }: KmallocWorld): Table => ({
 /** `heap.sync()`: what a hot path needs after a wasm-side grow. */
 const heapSync = (heap: ManagedHeap) => () => heap.sync();
 const NO_SYNC_FIELDS =
-  'field access does not sync (docs/gc.md, heap.sync(): number and ref fields read through the views they hold until then)';
-const NO_SYNC_ELEMENTS =
-  'element access does not sync (docs/gc.md, heap.sync(): array elements read through the views they hold until then)';
-const NO_SYNC_IS =
-  "checks nothing, as field and element access (README, Guarantees: 'its field and element accessors, an array " +
-  "type's length and a type's is, which check nothing'): reads the header and the START bitmap through the views it holds";
+  "a number (or null ref) field's set reads nothing first: it writes through the views it holds until a sync " +
+  '(docs/gc.md, heap.sync(); src/gc/types.ts, Field: a check would cost each store)';
 const managedTable = ({ heap, Node, a, b }: Managed): Table => {
   return {
     memory: self(() => heap.memory),
@@ -1017,23 +1012,20 @@ const backendTable = ({ heap, block }: Managed): Table => {
   };
 };
 
-const objectTypeTable = (heap: ManagedHeap, T: ObjectType<FieldSpecs>, obj: number, alloc: Entry): Table => ({
+const objectTypeTable = (_heap: ManagedHeap, T: ObjectType<FieldSpecs>, obj: number, alloc: Entry): Table => ({
   name: self(() => T.name),
   id: self(() => T.id),
   size: self(() => T.size),
   fields: self(() => T.fields),
   alloc,
-  is: afterSync(
-    NO_SYNC_IS,
-    heapSync(heap),
+  is: self(
     () => T.is(obj),
     () => T.is(0),
     () => T.is(obj + 8),
   ),
 });
 
-const arrayTypeTable = (heap: ManagedHeap, T: ArrayType, arr: number, target: number): Table => {
-  const hs = heapSync(heap);
+const arrayTypeTable = (_heap: ManagedHeap, T: ArrayType, arr: number, target: number): Table => {
   const value = T.kind === 'ref' ? target : T.kind === 'f64' ? 1.5 : 9;
   return {
     name: self(() => T.name),
@@ -1046,23 +1038,17 @@ const arrayTypeTable = (heap: ManagedHeap, T: ArrayType, arr: number, target: nu
       // and the new run threw the engine's TypeError.)
       self(() => T.alloc(1000)),
     ],
-    get: afterSync(
-      NO_SYNC_ELEMENTS,
-      hs,
+    get: self(
       () => [0, 1, 2, 3].map((i) => T.get(arr, i)),
       () => T.get(arr, 4),
     ),
-    set: afterSync(
-      NO_SYNC_ELEMENTS,
-      hs,
+    set: self(
       () => T.set(arr, 0, value),
       () => T.get(arr, 0),
       () => T.set(arr, 9, value),
     ),
-    length: afterSync(NO_SYNC_IS, hs, () => T.length(arr)),
-    is: afterSync(
-      NO_SYNC_IS,
-      hs,
+    length: self(() => T.length(arr)),
+    is: self(
       () => T.is(arr),
       () => T.is(target),
     ),
@@ -1076,9 +1062,7 @@ const numberFieldTable = (heap: ManagedHeap, f: NumberField, obj: number, target
     name: self(() => f.name),
     kind: self(() => f.kind),
     offset: self(() => f.offset),
-    get: afterSync(
-      NO_SYNC_FIELDS,
-      hs,
+    get: self(
       () => f.get(obj),
       () => f.get(target),
     ),
