@@ -591,14 +591,19 @@ export class HeapState {
    */
   storeSlow(v: unknown, argument?: string): void {
     if (this.backend === null) this.checkWritable('a ref store or root');
-    // The filter may have failed on views of a buffer that wasm code replaced
-    // (they read undefined): sync first (a detached buffer: named), then
-    // check against the START bitmap as it is now.
-    this.sync();
+    if (!this.isStart(v)) {
+      // Not an object's start, or views of a buffer that wasm code replaced
+      // (they read undefined): sync (a detached buffer: named), look again.
+      this.sync();
+      if (!this.isStart(v)) throw this.badRef(v, argument ?? 'obj');
+    }
+    if (this.phase !== HotState.PHASE_IDLE) this.storeDuringCycle(v as number, argument);
+  }
+
+  /** True when `v` is the first byte of an allocated object (its START bit, through the views held). */
+  private isStart(v: unknown): boolean {
     let g: number;
-    if (typeof v !== 'number' || (g = v >>> 3) * 8 !== v || (this.startBits[g >>> 5]! & (1 << (g & 31))) === 0)
-      throw this.badRef(v, argument ?? 'obj');
-    if (this.phase !== HotState.PHASE_IDLE) this.storeDuringCycle(v, argument);
+    return typeof v === 'number' && (g = v >>> 3) * 8 === v && (this.startBits[g >>> 5]! & (1 << (g & 31))) !== 0;
   }
 
   private storeDuringCycle(v: number, argument: string | undefined): void {
