@@ -12,14 +12,17 @@
  * `root(obj)` and `pushRoot(obj)` threw "not a live object", `alloc()` and
  * `root(0)` wrote into the old buffer, gets read undefined.)
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Kmalloc, ManagedHeap, Memory } from '../../src/index.js';
+import { Kmalloc, ManagedHeap, Memory, type Root } from '../../src/index.js';
+import { runs } from '../support/fuzz.js';
 
-function world(incremental: boolean) {
+function world(incremental: boolean, autoCollect = true) {
   const wasm = new WebAssembly.Memory({ initial: 64, maximum: 1024 });
   const heap = new ManagedHeap({
     backend: new Kmalloc({ memory: Memory.wrap(wasm), maxBytes: 1024 * 65536 }),
     incremental,
+    autoCollect,
     stepBudget: 4,
   });
   const Node = heap.defineType('Node', {
@@ -122,5 +125,163 @@ describe('ManagedHeap after a wasm-side grow, no heap.sync()', () => {
       expect(heap.stats().liveObjects).toBe(4);
       (heap.backend as Kmalloc).checkInvariants();
     });
+  }
+});
+
+/**
+ * The same, as a property: random programs run on two heaps, one whose
+ * memory wasm code grows at random points (no heap.sync() but before the
+ * documented number and null-ref sets), one never grown; every answer must
+ * be the same, and so must the heaps' objects and fields at the end.
+ */
+type Op =
+  | { k: 'alloc' }
+  | { k: 'array'; n: number }
+  | { k: 'link'; a: number; b: number }
+  | { k: 'unlink'; a: number }
+  | { k: 'setI'; a: number; v: number }
+  | { k: 'get'; a: number }
+  | { k: 'elem'; a: number; i: number; b: number }
+  | { k: 'root'; a: number }
+  | { k: 'release'; r: number }
+  | { k: 'push'; a: number }
+  | { k: 'pop' }
+  | { k: 'is'; a: number }
+  | { k: 'step' }
+  | { k: 'collect' }
+  | { k: 'grow' };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ k: 'alloc' as const }) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 40 }).map((n) => ({ k: 'array' as const, n })) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('link' as const), a: fc.nat(), b: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('unlink' as const), a: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('setI' as const), a: fc.nat(), v: fc.integer() }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('get' as const), a: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('elem' as const), a: fc.nat(), i: fc.nat(), b: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('root' as const), a: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('release' as const), r: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('push' as const), a: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'pop' as const }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('is' as const), a: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'step' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'collect' as const }) },
+  { weight: 3, arbitrary: fc.constant({ k: 'grow' as const }) },
+);
+
+/** One world: a heap, its objects (as this program made them, dead ones dropped at each collection), roots. */
+function propertyWorld(incremental: boolean) {
+  const w = world(incremental, false);
+  const { heap } = w;
+  // autoCollect off: objects die only at the program's own steps and collects, where the lists are pruned.
+  return { ...w, objs: [] as number[], arrays: [] as number[], roots: [] as Root[], stack: 0, heap };
+}
+
+function runOn(w: ReturnType<typeof propertyWorld>, op: Op, grows: boolean): unknown {
+  const { heap, Node, Refs, objs, arrays, roots } = w;
+  const pick = (xs: readonly number[], i: number): number => xs[i % xs.length]!;
+  const prune = (): void => {
+    for (const xs of [objs, arrays]) {
+      const live = xs.filter((o) => heap.isLive(o));
+      xs.length = 0;
+      xs.push(...live);
+    }
+  };
+  switch (op.k) {
+    case 'alloc':
+      objs.push(Node.alloc());
+      return objs.length;
+    case 'array':
+      arrays.push(Refs.alloc(op.n));
+      return Refs.length(arrays[arrays.length - 1]!);
+    case 'link':
+      if (objs.length === 0) return null;
+      Node.fields.next.set(pick(objs, op.a), pick(objs, op.b));
+      return Node.fields.next.get(pick(objs, op.a));
+    case 'unlink':
+      if (objs.length === 0) return null;
+      if (grows) heap.sync(); // a null ref store reads nothing first: documented
+      Node.fields.next.set(pick(objs, op.a), 0);
+      return null;
+    case 'setI':
+      if (objs.length === 0) return null;
+      if (grows) heap.sync(); // a number field's set reads nothing first: documented
+      Node.fields.i.set(pick(objs, op.a), op.v | 0);
+      return null;
+    case 'get':
+      if (objs.length === 0) return null;
+      return [
+        Node.fields.next.get(pick(objs, op.a)),
+        Node.fields.i.get(pick(objs, op.a)),
+        Node.fields.d.get(pick(objs, op.a)),
+      ];
+    case 'elem': {
+      if (arrays.length === 0 || objs.length === 0) return null;
+      const arr = pick(arrays, op.a);
+      const i = op.i % Refs.length(arr);
+      Refs.set(arr, i, pick(objs, op.b));
+      return [Refs.get(arr, i), Refs.length(arr)];
+    }
+    case 'root':
+      if (objs.length === 0) return null;
+      roots.push(heap.root(pick(objs, op.a)));
+      return roots[roots.length - 1]!.value;
+    case 'release': {
+      if (roots.length === 0) return null;
+      const [r] = roots.splice(op.r % roots.length, 1);
+      r!.release();
+      return roots.length;
+    }
+    case 'push':
+      if (objs.length === 0) return null;
+      heap.pushRoot(pick(objs, op.a));
+      w.stack++;
+      return heap.rootStackHeight;
+    case 'pop':
+      if (w.stack === 0) return null;
+      w.stack--;
+      return heap.popRoot();
+    case 'is':
+      if (objs.length === 0) return null;
+      return [Node.is(pick(objs, op.a)), Refs.is(pick(objs, op.a)), heap.isLive(pick(objs, op.a))];
+    case 'step': {
+      const done = heap.step(8);
+      prune();
+      return [done, heap.phase, objs.length, arrays.length];
+    }
+    case 'collect':
+      heap.collect();
+      prune();
+      return [objs.length, arrays.length, heap.stats().liveObjects];
+    case 'grow':
+      if (grows) w.grow();
+      return null;
+  }
+}
+
+describe('ManagedHeap after wasm-side grows, random programs against a twin never grown', () => {
+  for (const incremental of [false, true]) {
+    it(`the same answers and the same heap (${incremental ? 'incremental' : 'stop-the-world'})`, () => {
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 20, maxLength: 160 }), (ops) => {
+          const grown = propertyWorld(incremental);
+          const twin = propertyWorld(incremental);
+          for (const [n, op] of ops.entries()) {
+            const g = runOn(grown, op, true);
+            const t = runOn(twin, op, false);
+            expect(g, `op ${n}: ${JSON.stringify(op)}`).toEqual(t);
+          }
+          const fields = (w: ReturnType<typeof propertyWorld>): unknown[] =>
+            w.objs.map((o) => [o, w.Node.fields.next.get(o), w.Node.fields.i.get(o)]);
+          expect(fields(grown)).toEqual(fields(twin));
+          expect(grown.heap.stats().liveObjects).toBe(twin.heap.stats().liveObjects);
+          grown.heap.collect();
+          twin.heap.collect();
+          expect(grown.heap.stats().liveObjects).toBe(twin.heap.stats().liveObjects);
+          (grown.heap.backend as Kmalloc).checkInvariants();
+        }),
+        { numRuns: runs(200), seed: incremental ? 14 : 41 },
+      );
+    }, 120_000);
   }
 });
