@@ -293,6 +293,12 @@ export class HeapState {
     if (this.v.u32 !== this.memory.u32) this.refreshViews();
   }
 
+  /** sync(), then the views (for a hot path whose read came back undefined: a buffer that wasm code replaced). */
+  synced(): Views {
+    this.sync();
+    return this.v;
+  }
+
   /** Throws unless this heap may be changed from here. */
   checkWritable(what: string): void {
     if (this.backend === null) {

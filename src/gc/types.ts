@@ -525,11 +525,6 @@ abstract class Field {
     this.offset = offset;
     this.w = offset >>> shift;
   }
-  /** Syncs the views (a buffer that wasm code replaced; a detached one is named) and returns them. */
-  protected synced(): Views {
-    this.st.sync();
-    return this.mem;
-  }
 }
 
 class RefField extends Field implements NumberField {
@@ -540,7 +535,7 @@ class RefField extends Field implements NumberField {
   }
   get(o: number): number {
     const v = this.mem.u32[(o >>> 2) + this.w];
-    return v !== undefined ? v : this.synced().u32[(o >>> 2) + this.w]!;
+    return v !== undefined ? v : this.st.synced().u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
     // HeapState.checkStore written out (0 is always fine), through the same
@@ -582,7 +577,7 @@ class WeakField extends Field implements NumberField {
   }
   get(o: number): number {
     const v = this.mem.u32[(o >>> 2) + this.w];
-    return v !== undefined ? v : this.synced().u32[(o >>> 2) + this.w]!;
+    return v !== undefined ? v : this.st.synced().u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
     const i = (o >>> 2) + this.w;
@@ -603,7 +598,7 @@ class I32Field extends Field implements NumberField {
   }
   get(o: number): number {
     const v = this.mem.i32[(o >>> 2) + this.w];
-    return v !== undefined ? v : this.synced().i32[(o >>> 2) + this.w]!;
+    return v !== undefined ? v : this.st.synced().i32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
     const i = (o >>> 2) + this.w;
@@ -620,7 +615,7 @@ class U32Field extends Field implements NumberField {
   }
   get(o: number): number {
     const v = this.mem.u32[(o >>> 2) + this.w];
-    return v !== undefined ? v : this.synced().u32[(o >>> 2) + this.w]!;
+    return v !== undefined ? v : this.st.synced().u32[(o >>> 2) + this.w]!;
   }
   set(o: number, v: number): void {
     const i = (o >>> 2) + this.w;
@@ -637,7 +632,7 @@ class F64Field extends Field implements NumberField {
   }
   get(o: number): number {
     const v = this.mem.f64[(o >>> 3) + this.w];
-    return v !== undefined ? v : this.synced().f64[(o >>> 3) + this.w]!;
+    return v !== undefined ? v : this.st.synced().f64[(o >>> 3) + this.w]!;
   }
   set(o: number, v: number): void {
     const i = (o >>> 3) + this.w;
@@ -656,7 +651,7 @@ class U16Field extends Field implements NumberField {
   }
   get(o: number): number {
     let v = this.mem.u16[(o >>> 1) + this.w];
-    if (v === undefined) v = this.synced().u16[(o >>> 1) + this.w]!;
+    if (v === undefined) v = this.st.synced().u16[(o >>> 1) + this.w]!;
     return this.signed ? (v << 16) >> 16 : v;
   }
   set(o: number, v: number): void {
@@ -676,7 +671,7 @@ class U8Field extends Field implements NumberField {
   }
   get(o: number): number {
     let v = this.mem.u8[o + this.w];
-    if (v === undefined) v = this.synced().u8[o + this.w]!;
+    if (v === undefined) v = this.st.synced().u8[o + this.w]!;
     return this.signed ? (v << 24) >> 24 : v;
   }
   set(o: number, v: number): void {
@@ -835,7 +830,7 @@ abstract class ArrayBase {
   length(arr: number): number {
     if (typeof arr !== 'number' || arr >>> 0 !== arr || arr < 64) throw this.bad(arr, 0);
     const n = this.mem.u32[(arr >>> 2) + H_LEN];
-    return n !== undefined ? n : this.synced().u32[(arr >>> 2) + H_LEN]!;
+    return n !== undefined ? n : this.st.synced().u32[(arr >>> 2) + H_LEN]!;
   }
   is(obj: number): boolean {
     return this.st.isLive(obj) && (this.mem.u32[obj >>> 2]! & TYPE_MASK) === this.id;
@@ -854,11 +849,6 @@ abstract class ArrayBase {
       i >>> 0 === i &&
       i < this.mem.u32[(a >>> 2) + H_LEN]!
     );
-  }
-  /** Syncs the views (a buffer that wasm code replaced; a detached one is named) and returns them. */
-  protected synced(): Views {
-    this.st.sync();
-    return this.mem;
   }
   /**
    * A get or set whose check failed: views of a buffer that wasm code
