@@ -66,21 +66,18 @@ describe('ManagedHeap after a wasm-side grow, no heap.sync()', () => {
       next.set(keep.value, a);
       grow();
       peer.set(a, keep.value);
-      grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
-      i.set(a, -5);
-      grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
-      u.set(a, 0xfffffff0);
-      grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
-      d.set(a, 2.5);
-      grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
-      h.set(a, -300);
-      grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
-      b.set(a, 250);
+      // A number (or null ref) set reads nothing first: it needs the sync, as documented.
+      for (const [f, v] of [
+        [i, -5],
+        [u, 0xfffffff0],
+        [d, 2.5],
+        [h, -300],
+        [b, 250],
+      ] as const) {
+        grow();
+        heap.sync();
+        f.set(a, v);
+      }
       grow();
       const arr = Refs.alloc(3);
       grow();
@@ -94,7 +91,7 @@ describe('ManagedHeap after a wasm-side grow, no heap.sync()', () => {
       grow();
       Refs.set(arr, 0, ints);
       grow();
-      heap.sync(); // a number (or null ref) set reads nothing first: documented
+      heap.sync();
       next.set(a, 0);
       grow();
       expect([next.get(keep.value), peer.get(a), i.get(a), u.get(a), d.get(a), h.get(a), b.get(a)]).toEqual([
