@@ -238,7 +238,7 @@ export class BuddyInit {
     maxPages = o.maxPages === undefined ? pages : checkInteger(o.maxPages, 'maxPages', pages, MAX_PAGE_COUNT);
     base = alignUp(stateOff + stateBytes(maxPages), pageSize);
     const bytes = base + pages * pageSize;
-    const maxBytes = base + maxPages * pageSize;
+    const maxBytes = ownMemoryBytes(maxPages, pageSize); // base + maxPages * pageSize
     if (maxBytes > MAX_MEMORY_BYTES) {
       throw new InvalidArgumentError(
         `${maxPages} pages of ${pageSize} bytes and their state do not fit in a Memory (at most ${MAX_MEMORY_BYTES} bytes)`,
@@ -411,7 +411,15 @@ export class BuddyInit {
   }
 }
 
-/** The `maxOrder` option, checked, or its default (the largest order that fits `maxPages`). */
+/**
+ * Bytes of the Memory a buddy without a `memory` option makes for
+ * `maxPages` pages: its header and state, then the pages (at most
+ * MAX_MEMORY_BYTES, or the buddy is refused).
+ */
+export function ownMemoryBytes(maxPages: number, pageSize: number): number {
+  return alignUp(HEADER_BYTES + stateBytes(maxPages), pageSize) + maxPages * pageSize;
+}
+
 /**
  * The pages a buddy made over `memory` plans for when not given maxPages: up
  * to the memory's maximum, but a wasm memory at its current size (it does
@@ -427,6 +435,7 @@ export function defaultMaxOrder(maxPages: number): number {
   return Math.min(31 - Math.clz32(maxPages), MAX_ORDERS - 1);
 }
 
+/** The `maxOrder` option, checked, or its default (the largest order that fits `maxPages`). */
 function resolveMaxOrder(given: unknown, maxPages: number): number {
   if (given === undefined) return defaultMaxOrder(maxPages);
   return checkInteger(given, 'maxOrder', 0, MAX_ORDERS - 1);

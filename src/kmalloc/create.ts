@@ -9,8 +9,8 @@
  */
 import { BuddyAllocator } from '../buddy/index.js';
 import { recoverBuddyUnder, attachBuddyUnder } from '../buddy/attach.js';
-import { defaultMaxOrder, plannedMaxPages } from '../buddy/init.js';
-import { pagesFitting, stateBytes } from '../buddy/layout.js';
+import { defaultMaxOrder, ownMemoryBytes, plannedMaxPages } from '../buddy/init.js';
+import { pagesFitting } from '../buddy/layout.js';
 import {
   HeapCorruptionError,
   InvalidArgumentError,
@@ -242,8 +242,7 @@ function checkOwnBuddy(
   if (memory !== undefined) {
     // The buddy over the memory: maxPages from maxBytes (createState's cap) or the memory itself.
     const cap = options.maxBytes;
-    const maxPages =
-      cap === undefined ? plannedMaxPages(memory, pageSize) : Math.max(1, pagesFitting(cap, pageSize, HEADER_BYTES));
+    const maxPages = cap === undefined ? plannedMaxPages(memory, pageSize) : capPages(cap, pageSize);
     if (largest(maxPages) >= chunkPages) return;
     const by = options.tlsfChunkPages !== undefined ? 'tlsfChunkPages' : cap !== undefined ? 'maxBytes' : 'memory';
     const why = `a TLSF chunk of ${chunkPages} pages; the heap's largest block is ${largest(maxPages)} pages`;
@@ -254,8 +253,7 @@ function checkOwnBuddy(
     );
   }
   const { maxPages, by } = ownBuddyPages(options, pageSize);
-  const fits = (n: number): boolean =>
-    Math.ceil((HEADER_BYTES + stateBytes(n)) / pageSize) * pageSize + n * pageSize <= MAX_MEMORY_BYTES;
+  const fits = (n: number): boolean => ownMemoryBytes(n, pageSize) <= MAX_MEMORY_BYTES;
   // The buddy's largest block (its default maxOrder) must hold one TLSF chunk.
   const holds = (n: number): boolean => largest(n) >= chunkPages;
   if (fits(maxPages) && holds(maxPages)) return;
@@ -271,6 +269,11 @@ function checkOwnBuddy(
     throw argumentError('tlsfChunkPages', `at most ${largest(maxPages)} pages (the heap's largest block)`, chunkPages);
   const least = lastBytes(pageSize, (n) => !holds(n)) + 1;
   throw argumentError(by, `at least ${least} bytes (for a TLSF chunk of ${chunkPages} pages)`, options[by]);
+}
+
+/** The maxPages of the buddy Kmalloc makes over a memory it may grow to `cap` bytes (its header and state in them too). */
+function capPages(cap: number, pageSize: number): number {
+  return Math.max(1, pagesFitting(cap, pageSize, HEADER_BYTES));
 }
 
 /**
@@ -301,7 +304,7 @@ export function createState(opts: KmallocOptions): KmallocState {
     buddy = new BuddyAllocator({
       memory: options.memory,
       pageSize,
-      ...(cap === undefined ? {} : { maxPages: Math.max(1, pagesFitting(cap, pageSize, HEADER_BYTES)) }),
+      ...(cap === undefined ? {} : { maxPages: capPages(cap, pageSize) }),
     });
   }
   if (buddy === undefined) {
