@@ -32,19 +32,10 @@ import {
   writeSlot,
 } from '../../src/index.js';
 import { badValues } from '../support/bad-values.js';
+import { NODE_FIELDS } from '../support/field-kinds.js';
 
-const NODE = {
-  next: 'ref',
-  weak: 'weak',
-  i32: 'i32',
-  u32: 'u32',
-  f64: 'f64',
-  u8: 'u8',
-  i8: 'i8',
-  u16: 'u16',
-  i16: 'i16',
-  raw: { bytes: 6 },
-} as const;
+/** A field of every kind (test/support/field-kinds.ts), with the 6-byte bytes field this file always used. */
+const NODE = { ...NODE_FIELDS, raw: { bytes: 6 } } as const;
 type NodeSpec = typeof NODE;
 const SCALARS = ['i32', 'u32', 'f64', 'u8', 'i8', 'u16', 'i16'] as const;
 const KINDS: readonly ArrayKind[] = ['ref', 'i32', 'f64', 'u8'];
