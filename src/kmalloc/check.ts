@@ -57,8 +57,10 @@ import {
   K_LARGE_BLOCKS,
   K_MAX_CLASS,
   K_META_PAGES,
+  K_KEY,
   K_NO_PAGE,
   abandonedTable,
+  curFreeTable,
   curTable,
   reclaimTable,
 } from './layout.js';
@@ -98,9 +100,14 @@ export function checkHeap(kh: KmallocCore): void {
   for (let slot = 0; slot < MAX_WORKERS; slot++) {
     const cur = curTable(k, n, slot);
     const live = (joined & (1 << slot)) !== 0;
+    const cf = curFreeTable(u32, k, n, slot);
     for (let c = 0; c < n; c++) {
       let d = u32[cur + c]!;
-      if (d === kh.noPage) continue;
+      if (d === kh.noPage) {
+        if (cf >= 0 && u32[cf + c] !== 0)
+          bad(`slot ${slot}'s class ${c} has no current page but its curFree is not empty`, cf + c);
+        continue;
+      }
       if (!live) bad(`worker slot ${slot} is not joined but its class ${c} queue is not empty`, cur + c);
       for (let back = 0, steps = 0; d !== 0; back = d, d = u32[d + P_NEXT]!, steps++) {
         if (steps > kh.buddy.pages || u32[d + P_INFO] !== (makeInfo(ownerBase + c, 0) | (slot << HEAP_SHIFT)) >>> 0)
@@ -160,7 +167,12 @@ export function checkHeap(kh: KmallocCore): void {
     const seen = new Set<number>();
     let onLists = 0;
     let remote = 0;
-    for (const list of [d + P_FREELIST, d + P_LOCAL_FREE, d + kh.tfDelta]) {
+    // The owner's curFree list when this is its current page: its blocks count as used.
+    const cfAt = heap < MAX_WORKERS ? curFreeTable(u32, k, n, heap) : -1;
+    const current = cfAt >= 0 && u32[curTable(k, n, heap) + c] === d ? cfAt + c : -1;
+    const lists = [d + P_FREELIST, d + P_LOCAL_FREE, d + kh.tfDelta];
+    if (current >= 0) lists.push(current);
+    for (const list of lists) {
       for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0; p = u32[p >>> 2]!) {
         if (p < page || p >= unused || (p - page) % stride !== 0 || seen.has(p))
           bad(`page ${pg}: list word ${hex(list * 4)} reaches ${hex(p)}, not a free slot of the page (or twice)`, list);
@@ -168,7 +180,7 @@ export function checkHeap(kh: KmallocCore): void {
         if ((u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) !== kh.key)
           bad(`page ${pg}: free block ${hex(p)} has a bad free tag`, (p >>> 2) + 1);
         onLists++;
-        if (list === d + kh.tfDelta) remote++;
+        if (list === d + kh.tfDelta || list === current) remote++;
       }
     }
     const w = u32[d + P_USED]!;
@@ -285,10 +297,43 @@ export function fsck(
       d = u32[d + P_NEXT]!;
     }
   };
+  /**
+   * The curFree list at word `at` of the current page named at word `curAt` (class c): empty
+   * with no page; else free-tagged slots of that page below its `unused`, no more than its
+   * slots. (alloc's fast path pops it checking only the tag.)
+   */
+  const currentFree = (curAt: number, at: number, c: number, what: string): void => {
+    const d = u32[curAt]!;
+    let p = u32[at]!;
+    if (d === k + K_NO_PAGE) {
+      if (p !== 0) bad(`${what} is not empty, with no current page`, at);
+      return;
+    }
+    const stride = u32[k + K_CUR + n + c * CLASS_WORDS + 1]!;
+    const objects = u32[k + K_CUR + n + c * CLASS_WORDS + 3]!;
+    const page = buddy.base + ((((d - pt) >>> PAGE_SHIFT) << buddy.pageShift) >>> 0);
+    const unused = u32[d + P_UNUSED]!;
+    for (let steps = 0, from = at; p !== 0; steps++) {
+      if (
+        steps >= objects ||
+        p < page ||
+        p >= unused ||
+        (p - page) % stride !== 0 ||
+        (u32[(p >>> 2) + 1]! ^ u32[p >>> 2]!) >>> 0 !== u32[k + K_KEY]
+      )
+        bad(`${what} reaches ${hex(p)}, not a free slot of its page`, from);
+      from = p >>> 2;
+      p = u32[p >>> 2]!;
+    }
+  };
   for (let slot = 0; slot < MAX_WORKERS; slot++) {
     const cur = curTable(k, n, slot);
     if ((busy & (1 << slot)) === 0)
-      for (let c = 0; c < n; c++) queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
+      for (let c = 0; c < n; c++) {
+        queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
+        const cf = curFreeTable(u32, k, n, slot); // -1: no such table (the queue is empty then)
+        if (cf >= 0) currentFree(cur + c, cf + c, c, `worker slot ${slot}'s class ${c} curFree list`);
+      }
     // reclaim[slot]: FULL head pages of that slot, linked by P_PREV (a joined worker takes
     // its own without the lock, so only the lists of slots not busy are read).
     const r = reclaimTable(k, n) + slot;

@@ -48,6 +48,8 @@ export interface KmallocCore {
   readonly k: number;
   /** u32 index of this slot's cur[0]: per class, the head of its page queue (the current page). */
   readonly cur: number;
+  /** u32 index of this slot's curFree[0]: per class, the free list of its current page (this slot's alone). */
+  readonly cf: number;
   /** u32 index of the always-0 word (an empty queue). */
   readonly noPage: number;
   /** Size classes. */

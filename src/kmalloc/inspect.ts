@@ -31,6 +31,7 @@ import { className } from './classes.js';
 import type { KmallocCore } from './core.js';
 import { CLASS_WORDS, CW_FREED, CW_MADE, K_CUR, K_LARGE_BLOCKS, K_LARGE_PAGES } from './layout.js';
 import { cachedTotals } from './large-cache.js';
+import { currentFreeWord } from './pages.js';
 
 /**
  * One size class of a {@link Kmalloc} seen as a cache (for `slabinfo`,
@@ -256,9 +257,12 @@ export function forEachClassPage(
       const d = kh.pt + (pg << PAGE_SHIFT);
       if ((u32[d + P_INFO]! & 0xffffff) !== info) continue; // any heap byte
       const w = u32[d + P_USED]!;
-      // Blocks on thread_free still count in `used` until the owner collects them.
+      // Blocks on thread_free still count in `used` until the owner collects them, and those on
+      // the owner's curFree while the page is its current one.
       let remote = 0;
       for (let p = (u32[d + kh.tfDelta]! & ~TF_FULL) >>> 0; p !== 0 && remote <= limit; p = u32[p >>> 2]!) remote++;
+      const cf = currentFreeWord(kh, d, cls);
+      if (cf >= 0) for (let p = u32[cf]!, n = 0; p !== 0 && n <= limit; p = u32[p >>> 2]!, n++) remote++;
       visit(kh.base + ((pg << kh.shift) >>> 0), (w & USED_MASK) - remote, (w & USED_FULL) !== 0);
     }
   } finally {
@@ -286,7 +290,10 @@ export function freeBlocksOf(kh: KmallocCore, cls: number, pageAddr: number): nu
       throw argumentError('pageAddr', `the address of a page of class ${cls}`, pageAddr);
     const out: number[] = [];
     const limit = kh.span[cls]! / kh.stride[cls]!;
-    for (const list of [h + P_FREELIST, h + P_LOCAL_FREE, h + kh.tfDelta]) {
+    const lists = [h + P_FREELIST, h + P_LOCAL_FREE, h + kh.tfDelta];
+    const cf = currentFreeWord(kh, h, cls);
+    if (cf >= 0) lists.push(cf);
+    for (const list of lists) {
       for (let p = (u32[list]! & ~TF_FULL) >>> 0; p !== 0 && out.length <= limit; p = u32[p >>> 2]!)
         out.push(p + kh.objOffset);
     }

@@ -15,26 +15,48 @@
  * Sizes up to 64 B come in 8-byte classes, then (with a larger maxClass) 8
  * classes per doubling (at most 12.5% apart). Each class has a queue of pages (1 or more buddy pages
  * each) whose head is the class's *current* page; its descriptor index sits
- * in `cur[class]`, one word per class in the control block. A page keeps two
- * free lists in its descriptor (free-list sharding):
+ * in `cur[class]`, one word per class in the control block. A page keeps its
+ * free blocks on lists (free-list sharding):
  *
- *   free         what alloc pops: `b = free; free = next(b); used++`
- *   local_free   what free pushes on: `next(b) = local_free; local_free = b; used--`
+ *   free         blocks given back to the page when it stops being current
+ *   local_free   what the owner's free pushes on while the page is not current:
+ *                `next(b) = local_free; local_free = b; used--`
  *   thread_free  frees from other workers, pushed with one compareExchange,
  *                taken by the owner in one exchange (see "Many workers")
  *
- * The common alloc is therefore: class = table[(size + 7) >> 3]; d =
- * cur[class]; b = free(d); if b != 0, pop. The common free is: page = (addr -
- * base) >> pageShift; head = page - delta (a field of the descriptor, so no
- * branch for multi-page pages); check the address is on the page's grid;
- * push on `free` when the page is the current one (SLUB's per-CPU slab: an
- * alloc/free pair never leaves the fast path), else on local_free; used--. Everything else, the generic path, runs only
- * when `free` is empty (take local_free whole; else extend the page by some
- * never-used slots; else mark the page FULL, take it off the queue and try
- * the next; else take a new page from the buddy) or when a free makes a page
- * empty (give it back, unless it is the current one) or un-full (queue it
- * again). With no current page, `cur[class]` points at a word that is always
- * 0, so that case costs no extra branch.
+ * ## The current page (SLUB's kmem_cache_cpu freelist)
+ *
+ * The current page's free blocks that alloc pops live not in its descriptor
+ * but in `curFree[class]`, a table of the worker slot's own (layout.ts: on
+ * 64-byte lines no other slot's words share). While a page is current, the
+ * blocks on curFree count as *used* in its P_USED (the page is "frozen", as
+ * SLUB says): so the common alloc and free read and write only the slot's
+ * own line and the block, and never the page descriptor, which other
+ * workers read when they free into the page (a remote free reads its INFO
+ * and `unused` words; with the owner writing `free` and `used` beside them
+ * on every alloc, that cache line moved between cores on every operation).
+ *
+ *   alloc:  class = table[(size + 7) >> 3]; b = curFree[class]; if b != 0
+ *           and b's free tag holds: curFree[class] = next(b), clear the tag.
+ *   free:   page = (addr - base) >> pageShift; head = page - delta (a field
+ *           of the descriptor, so no branch for multi-page pages); check the
+ *           address is on the page's grid; if head is cur[class], push on
+ *           curFree[class] (an alloc/free pair never leaves the fast path),
+ *           else push on local_free and used-- (countOut).
+ *
+ * Everything else, the generic path (allocSmall), runs only when curFree is
+ * empty: refill() moves the page's `free` or `local_free` list there whole
+ * (with one list non-empty every slot carved so far then counts as used: no
+ * walk), else collectCurrent() takes its thread_free in one exchange, else
+ * it extends the page by some never-used slots, else the page is FULL: off
+ * the queue, try the next; else a page from reclaim, the abandoned list or
+ * the buddy. flushCurrent() gives curFree back to the page's `free` list
+ * (`used` -= its length) whenever the page stops being current (a new head
+ * is queued, the head is taken off) and before anything that reads `used`
+ * as the page's truth (shrink, detach, recover). A free that makes a page
+ * that is not current empty gives it back (unless it is the spare after the
+ * current one) or, of a FULL page, queues it again. With no current page,
+ * `cur[class]` points at a word that is always 0 and curFree[class] is 0.
  *
  * A free block holds `next` in its first word and `next ^ key` in its second
  * (the free tag; `key` is random per heap). alloc checks the tag of the block
@@ -105,10 +127,11 @@
  * claims it with one compareExchange of its descriptor: see freeLarge).
  *
  * Invariants (Kmalloc.checkInvariants checks them all): a class page's slots
- * are each on exactly one of free / local_free / thread_free / the
- * never-used tail, or handed out; `used` counts those handed out plus those
- * on thread_free; the heap byte is a joined slot or HEAP_ABANDONED; a page of
- * slot s is on s's queue of its class iff it is not FULL, and a FULL one has
+ * are each on exactly one of free / local_free / thread_free / its owner's
+ * curFree (the current page only) / the never-used tail, or handed out;
+ * `used` counts those handed out plus those on thread_free and curFree;
+ * curFree[class] of a slot is empty when cur[class] is NO_PAGE; the heap
+ * byte is a joined slot or HEAP_ABANDONED; a page of slot s is on s's queue of its class iff it is not FULL, and a FULL one has
  * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
  * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
  * slot is its queue head (or NO_PAGE), and a slot that is not joined has
@@ -158,10 +181,30 @@ import {
   slabinfo,
 } from './inspect.js';
 import { RED_ZONE, badFree, checkRedZones, poisonSlot } from './debug.js';
-import { classOfHead, enqueueHead, extend, newPage, onLists, pageFreed, releasePage, take, unqueue } from './pages.js';
-import { abandonSlot, adopt, collect, freeRemote, pushRemote, reclaim, unlinkAbandoned } from './remote.js';
+import {
+  classOfHead,
+  enqueueHead,
+  flushCurrent,
+  newPage,
+  onLists,
+  pageFreed,
+  refill,
+  releasePage,
+  take,
+  unqueue,
+} from './pages.js';
+import {
+  abandonSlot,
+  adopt,
+  collect,
+  collectCurrent,
+  freeRemote,
+  pushRemote,
+  reclaim,
+  unlinkAbandoned,
+} from './remote.js';
 import { classTable } from './classes.js';
-import { abandonedTable, curTable, mediumTable, reclaimTable, threadFreeDelta } from './layout.js';
+import { abandonedTable, curFreeTable, curTable, mediumTable, reclaimTable, threadFreeDelta } from './layout.js';
 import {
   LC_MAX_PAGES,
   cacheDrop,
@@ -310,6 +353,8 @@ export class Kmalloc implements ByteAllocator {
   readonly k: number;
   /** @internal u32 index of this slot's cur[0]: per class, the head of its page queue (the current page). */
   readonly cur: number;
+  /** @internal u32 index of this slot's curFree[0]: per class, the free list of its current page (this slot's alone). */
+  readonly cf: number;
   /** @internal u32 index of the always-0 word. */
   readonly noPage: number;
   /** @internal */
@@ -327,8 +372,6 @@ export class Kmalloc implements ByteAllocator {
   /** @internal */
   readonly objOffset: number;
   private readonly fastMax: number; // maxClass, or -1 with debug (every small size takes the slow path)
-  /** INFO of a head page of class 0 owned by this slot (class c: + c); alloc's fast path checks cur[c] by it. */
-  private readonly classInfo: number;
   /** @internal */
   readonly key: number;
   /** @internal */
@@ -381,6 +424,7 @@ export class Kmalloc implements ByteAllocator {
     this.heap0 = tlsf as TlsfHeap; // null only with med (a shared heap's other slots)
     this.k = k;
     this.cur = curTable(k, n, st.slot);
+    this.cf = curFreeTable(u32, k, n, st.slot);
     this.noPage = k + K_NO_PAGE;
     this.nClasses = n;
     this.classWords = k + K_CUR + n;
@@ -419,7 +463,6 @@ export class Kmalloc implements ByteAllocator {
     this.maxClass = u32[k + K_MAX_CLASS]!;
     this.largeAbove = u32[k + K_LARGE_ABOVE]!;
     this.fastMax = this.debug ? -1 : this.maxClass;
-    this.classInfo = (st.slot << HotKmalloc.HEAP_SHIFT) + (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS);
     this.table = classTable(sizes);
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
@@ -503,18 +546,16 @@ export class Kmalloc implements ByteAllocator {
       mem.sync();
       const u32 = mem.u32;
       const cls = this.table[(size + 7) >>> 3]!;
-      const d = u32[this.cur + cls]!;
-      const b = u32[d]!; // HotKmalloc.P_FREELIST of the current page (0 with no page)
+      const f = this.cf + cls;
+      const b = u32[f]!; // curFree[cls]: the current page's free list, this slot's own line (0: empty)
       if (b !== 0) {
         const a = b >>> 2;
         const next = u32[a]!;
-        // The block's free tag, and the page's INFO word: a head page of this class and slot.
-        // (A damaged cur[cls] would pop from any address; the INFO word shares the list
-        // head's cache line. allocSmall checks the whole descriptor.)
-        if ((u32[a + 1]! ^ next) === this.key && u32[d + HotKmalloc.P_INFO] === this.classInfo + cls) {
-          u32[d] = next;
+        // The block's free tag (a use-after-free write, or a damaged curFree word, fails it).
+        // No page descriptor is read or written: its `used` counts the blocks on curFree.
+        if ((u32[a + 1]! ^ next) === this.key) {
+          u32[f] = next;
           u32[a + 1] = 0; // a live block carries no free tag
-          u32[d + HotKmalloc.P_USED] = u32[d + HotKmalloc.P_USED]! + 1;
           return b;
         }
       }
@@ -571,16 +612,16 @@ export class Kmalloc implements ByteAllocator {
           const a = addr >>> 2;
           const key = this.key;
           if ((u32[a + 1]! ^ u32[a]!) === key) return this.freeSuspect(h, addr);
-          // The current page takes the block straight back on `free` (SLUB's
-          // per-CPU slab); any other page collects it on `local_free`.
-          const list = u32[this.cur + cls] === h ? h : h + HotKmalloc.P_LOCAL_FREE;
+          // The current page takes the block straight back on curFree, this slot's own
+          // line, with `used` unchanged (SLUB's per-CPU freelist); any other page
+          // collects it on `local_free`, counted out of `used`.
+          const local = h + HotKmalloc.P_LOCAL_FREE;
+          const list = u32[this.cur + cls] === h ? this.cf + cls : local;
           const lf = u32[list]!;
           u32[a] = lf;
           u32[a + 1] = lf ^ key;
           u32[list] = addr;
-          const w = u32[h + HotKmalloc.P_USED]! - 1;
-          u32[h + HotKmalloc.P_USED] = w;
-          if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) this.pageFreed(h, cls, w); // now empty, or was FULL
+          if (list === local) this.countOut(h, cls);
           return;
         }
       } else if (info === HotKmalloc.OWNER_TLSF) {
@@ -629,34 +670,26 @@ export class Kmalloc implements ByteAllocator {
       const u32 = mem.u32;
       const d = u32[this.cur + cls]!;
       if (d !== this.noPage) {
-        this.checkQueued(d, cls, 0, this.cur + cls); // a damaged cur[cls] would send extend or take anywhere
-        if (u32[d + P_FREELIST] === 0) {
-          const lf = u32[d + P_LOCAL_FREE]!;
-          if (lf !== 0) {
-            // Take the page's local frees as its new free list (free-list sharding).
-            u32[d + P_FREELIST] = lf;
-            u32[d + P_LOCAL_FREE] = 0;
-          } else if (u32[d + this.tfDelta] !== 0) {
-            collect(this, d); // other workers' frees, taken in one exchange
-            continue;
-          } else if (u32[d + P_UNUSED]! < this.pageAddr(d) + this.span[cls]!) {
-            extend(this, d, cls);
-          } else {
-            // No free block: the page is full. Off the queue first, then TF_FULL tells the
-            // first remote free, which hands it back on reclaim[owner] (and so writes P_PREV).
-            unqueue(this, cls, d);
-            u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
-            // (thread_free is 0 here; unshared, nothing can change it: a plain write, see clearFullFlag.)
-            if (this.lockAt < 0) u32[d + this.tfDelta] = TF_FULL;
-            else if (Atomics.compareExchange(mem.i32, d + this.tfDelta, 0, TF_FULL) !== 0) {
-              // A remote free came in between: keep the page, collect it next round.
-              u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
-              enqueueHead(this, cls, d);
-            }
+        this.checkQueued(d, cls, 0, this.cur + cls); // a damaged cur[cls] would send refill or take anywhere
+        if (u32[this.cf + cls] === 0 && !refill(this, d, cls)) {
+          if (u32[d + this.tfDelta] !== 0) {
+            collectCurrent(this, d, cls); // other workers' frees, taken in one exchange
             continue;
           }
+          // No free block: the page is full. Off the queue first, then TF_FULL tells the
+          // first remote free, which hands it back on reclaim[owner] (and so writes P_PREV).
+          unqueue(this, cls, d);
+          u32[d + P_USED] = u32[d + P_USED]! | USED_FULL;
+          // (thread_free is 0 here; unshared, nothing can change it: a plain write, see clearFullFlag.)
+          if (this.lockAt < 0) u32[d + this.tfDelta] = TF_FULL;
+          else if (Atomics.compareExchange(mem.i32, d + this.tfDelta, 0, TF_FULL) !== 0) {
+            // A remote free came in between: keep the page, collect it next round.
+            u32[d + P_USED] = u32[d + P_USED]! & ~USED_FULL;
+            enqueueHead(this, cls, d);
+          }
+          continue;
         }
-        return take(this, d) + this.objOffset;
+        return take(this, cls) + this.objOffset;
       }
       // A class not yet promoted (promoteAfter) lives on the TLSF tier.
       if (u32[this.classWords + cls * CLASS_WORDS + CW_WAIT] !== 0) {
@@ -745,6 +778,14 @@ export class Kmalloc implements ByteAllocator {
   }
 
   // ---------------------------------------- pages and workers (pages.ts, remote.ts)
+
+  /** A block of page `h` (not the current page) went on its local_free: one less used, and what follows. */
+  private countOut(h: number, cls: number): void {
+    const u32 = this.memory.u32;
+    const w = u32[h + HotKmalloc.P_USED]! - 1;
+    u32[h + HotKmalloc.P_USED] = w;
+    if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) pageFreed(this, h, cls, w); // now empty, or was FULL
+  }
 
   /** pages.ts's pageFreed as a method: free's call stays `this.pageFreed` (its bytecode budget). */
   private pageFreed(h: number, cls: number, w: number): void {
@@ -1331,6 +1372,8 @@ export class Kmalloc implements ByteAllocator {
       if (u32[this.reclaimAt] !== 0) reclaim(this);
       for (let cls = 0; cls < this.nClasses; cls++) {
         let steps = 0;
+        if (u32[this.cur + cls] !== this.noPage) this.checkQueued(u32[this.cur + cls]!, cls, 0, this.cur + cls);
+        flushCurrent(this, this.slot, cls); // the current page's curFree back on it: `used` is its truth again
         for (let d = u32[this.cur + cls]!; d !== this.noPage && d !== 0; ) {
           this.checkQueued(d, cls, steps++, this.cur + cls);
           const next = u32[d + P_NEXT]!;

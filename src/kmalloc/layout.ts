@@ -9,7 +9,7 @@
  * ```
  *   word  0 lock | 1 magic 'KMAL' | 2 largeBlocks | 3 largePages | 4 metaPages
  *         5 slab space region | 6 class count | 7 maxClass | 8 TLSF region
- *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (6)
+ *         9 free-tag key | 10 flags (1 = debug, 2 = thread_free table) | 11 version (7)
  *        12 NO_PAGE (always 0)
  *        13 largeAbove
  *        16 .. 16+n-1           slot 0's cur[class]: descriptor word index of the current page
@@ -22,11 +22,16 @@
  *                               no two workers' tables share a cache line)
  *        C+31L .. C+31L+31      reclaim[slot]: FULL pages a remote free gave back (0 = none)
  *        C+31L+32 .. +n-1       abandoned[class]: pages whose worker left (0 = none)
+ *        (next 64-byte line)    slot 0's curFree[class], L words: the free list of its
+ *                               current page of the class, which the slot alone pops and
+ *                               pushes (SLUB's per-CPU freelist; "The current page" in
+ *                               kmalloc.ts)
  *        (next 64-byte line)    with flag 2 (a shared memory): the medium area (medium.ts,
  *                               MEDIUM_WORDS): region[slot] of each slot's TLSF heap (slot
  *                               0's is word 8's), then remote[slot], one 64-byte line each,
  *                               whose other 15 words are the slot's large-block cache
  *                               (large-cache.ts)
+ *        (after it)             with flag 2: curFree[] of worker slots 1..31, L words each
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
@@ -39,7 +44,7 @@ import { P_THREAD_FREE } from '../slab/layout.js';
 import { MEDIUM_WORDS } from './medium.js';
 
 export const KMALLOC_MAGIC = 0x4c414d4b;
-export const KMALLOC_VERSION = 6;
+export const KMALLOC_VERSION = 7;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 export const K_LOCK = 0;
 export const K_MAGIC = 1;
@@ -128,7 +133,7 @@ export function abandonedTable(k: number, n: number): number {
 
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 export function remoteTable(k: number, n: number): number {
-  return mediumTable(k, n) + MEDIUM_WORDS;
+  return mediumTable(k, n) + MEDIUM_WORDS + (MAX_WORKERS - 1) * line(n);
 }
 
 /** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
@@ -141,7 +146,20 @@ export function mediumTable(k: number, n: number): number {
   return k + line(controlWords(n));
 }
 
+/**
+ * u32 index of worker slot `slot`'s curFree[] table, on whole 64-byte lines
+ * (no two slots' tables share a line): slot 0's at the end of the control
+ * block, the others' after the medium area, which only a heap laid out
+ * shared (FLAG_REMOTE_TABLE in the flags at `u32[k + K_FLAGS]`) has; -1 for
+ * them on any other heap (it has no slot but 0).
+ */
+export function curFreeTable(u32: Uint32Array, k: number, n: number, slot: number): number {
+  if (slot === 0) return k + line(abandonedTable(0, n) + n);
+  if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) === 0) return -1;
+  return mediumTable(k, n) + MEDIUM_WORDS + (slot - 1) * line(n);
+}
+
 /** Words of a control block with `n` classes. */
 export function controlWords(n: number): number {
-  return reclaimTable(0, n) + MAX_WORKERS + n;
+  return line(abandonedTable(0, n) + n) + line(n);
 }

@@ -49,16 +49,20 @@
  * ```
  * A class page's tail k pages after its head says k in bits 16..23, so
  * free(addr) finds the head from any page with one subtract, no branch.
- * `free` is the list alloc pops (and free pushes on while the page is its
- * class's current page); `local_free` the list free pushes on otherwise (taken
- * over as a whole when `free` runs dry: free-list sharding); `thread_free`
+ * For a kmalloc class page, `free` holds blocks given back when the page
+ * stops being its class's current page: while it is current, the blocks
+ * alloc pops and free pushes live on the owner's own curFree word
+ * (kmalloc/layout.ts) and count as used here. `local_free` is the list free
+ * pushes on otherwise (taken over as a whole when the page is current and
+ * curFree runs dry: free-list sharding); `thread_free`
  * holds the frees that arrive from another worker, pushed with one
  * compareExchange and taken by the owner in one exchange (its bit 0,
  * TF_FULL, says the page is FULL and no remote free has come since: the
  * first one that clears it hands the page back to its owner); `heap` (bits
  * 24..31 of INFO, on every page of a class page) names the owning worker
  * slot, or HEAP_ABANDONED. `used` counts blocks handed out (a block on
- * thread_free counts until its owner collects it); FULL (bit 16 of word 6)
+ * thread_free counts until its owner collects it, one on curFree while the
+ * page is current); FULL (bit 16 of word 6)
  * marks a page taken off its class's queue because it had no free block.
  *
  * `unused` is the address of the first slot never put on the freelist (for a
