@@ -9,19 +9,23 @@
  *   calls      the same behind alloc(size) / free(addr) methods of an object
  *   checks     + the argument checks every public method makes (a number, a
  *                whole number in range: no coercion, typed errors)
- *   buffer     + the state in the buffer: the list head in a page descriptor,
- *                each free block's link in the block, read through the
+ *   buffer     + the state in the buffer: the list head in the worker's own
+ *                curFree word (kmalloc's current page: "The current page" in
+ *                src/kmalloc/kmalloc.ts), each free block's link in the
+ *                block, read through the
  *                Memory's current view (sync() per call: a wasm memory.grow or
  *                another worker may have replaced the buffer)
- *   classes    + size to class (a table lookup) and the class's current page
+ *   classes    + size to class (a table lookup: alloc's curFree[class]) and,
+ *                in free, the page descriptor's INFO word (the class)
  *   tags       + the free tag (next ^ key) checked when a block is handed out
  *                (use-after-free writes are caught) and written on free
  *                (double free caught in O(1))
  *   routing    + what free learns from the address alone: the page
  *                descriptor, its owner (which tier, which class), the head page,
  *                on the class's grid (an interior pointer is refused), below the
- *                page's unused mark, this worker's page, which list, the used
- *                count and the page-empty test
+ *                page's unused mark, this worker's page, and which list (the
+ *                current page's curFree, else local_free with the used count
+ *                and the page-empty test: not taken here, as in kmalloc's pair)
  *   kmalloc    the real Kmalloc (should be close to `routing`)
  *
  * Each step is a stripped copy of kmalloc's fast path up to that piece, over
@@ -131,6 +135,7 @@ const P_UNUSED = 4;
 const P_LOCAL = 5;
 const P_USED = 6;
 const CUR = 64; // cur[class] words
+const CF = 96; // curFree[class] words: the current page's free list
 const KEY = 0x5bd1e995;
 
 function layOut(mem: Memory, tags: boolean): void {
@@ -141,10 +146,11 @@ function layOut(mem: Memory, tags: boolean): void {
     u32[(a >>> 2) + 1] = tags ? prev ^ KEY : 0;
     prev = a;
   }
-  u32[DESC + P_FREE] = PAGE;
+  u32[CF + 7] = PAGE; // the current page's blocks count as used in its descriptor
+  u32[DESC + P_FREE] = 0;
   u32[DESC + P_INFO] = 0x8000 + 7; // OWNER_CLASS + class 7 (64 B), worker slot 0
   u32[DESC + P_UNUSED] = PAGE + PAGE;
-  u32[DESC + P_USED] = 1;
+  u32[DESC + P_USED] = PAGE / SIZE;
   u32[CUR + 7] = DESC;
 }
 
@@ -158,8 +164,8 @@ class Buffer_ implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    const b = u32[DESC + P_FREE]!;
-    u32[DESC + P_FREE] = u32[b >>> 2]!;
+    const b = u32[CF + 7]!;
+    u32[CF + 7] = u32[b >>> 2]!;
     return b;
   }
   free(addr: number): void {
@@ -167,8 +173,8 @@ class Buffer_ implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    u32[addr >>> 2] = u32[DESC + P_FREE]!;
-    u32[DESC + P_FREE] = addr;
+    u32[addr >>> 2] = u32[CF + 7]!;
+    u32[CF + 7] = addr;
   }
 }
 
@@ -186,10 +192,10 @@ class Classes implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    const d = u32[CUR + this.table[(size + 7) >>> 3]!]!;
-    const b = u32[d]!;
+    const f = CF + this.table[(size + 7) >>> 3]!;
+    const b = u32[f]!;
     if (b !== 0) {
-      u32[d] = u32[b >>> 2]!;
+      u32[f] = u32[b >>> 2]!;
       return b;
     }
     throw new Error('empty');
@@ -199,9 +205,9 @@ class Classes implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    const d = DESC + ((addr >>> 12) - 1) * 8;
-    u32[addr >>> 2] = u32[d]!;
-    u32[d] = addr;
+    const f = CF + (u32[DESC + ((addr >>> 12) - 1) * 8 + P_INFO]! & 0xff); // the page's class
+    u32[addr >>> 2] = u32[f]!;
+    u32[f] = addr;
   }
 }
 
@@ -217,13 +223,13 @@ class Tags implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    const d = u32[CUR + this.table[(size + 7) >>> 3]!]!;
-    const b = u32[d]!;
+    const f = CF + this.table[(size + 7) >>> 3]!;
+    const b = u32[f]!;
     if (b !== 0) {
       const a = b >>> 2;
       const next = u32[a]!;
       if ((u32[a + 1]! ^ next) === this.key) {
-        u32[d] = next;
+        u32[f] = next;
         u32[a + 1] = 0;
         return b;
       }
@@ -235,13 +241,13 @@ class Tags implements Pair {
     const mem = this.mem;
     mem.sync();
     const u32 = mem.u32;
-    const d = DESC + ((addr >>> 12) - 1) * 8;
+    const f = CF + (u32[DESC + ((addr >>> 12) - 1) * 8 + P_INFO]! & 0xff); // the page's class
     const a = addr >>> 2;
     if ((u32[a + 1]! ^ u32[a]!) === this.key) throw new Error('double free?');
-    const lf = u32[d]!;
+    const lf = u32[f]!;
     u32[a] = lf;
     u32[a + 1] = lf ^ this.key;
-    u32[d] = addr;
+    u32[f] = addr;
   }
 }
 
@@ -262,6 +268,7 @@ class Routing implements Pair {
   nClasses = 24;
   slot = 0;
   cur = CUR;
+  cf = CF;
   constructor() {
     layOut(this.mem, true);
   }
@@ -271,15 +278,14 @@ class Routing implements Pair {
       const mem = this.mem;
       mem.sync();
       const u32 = mem.u32;
-      const d = u32[this.cur + this.table[(size + 7) >>> 3]!]!;
-      const b = u32[d]!;
+      const f = this.cf + this.table[(size + 7) >>> 3]!;
+      const b = u32[f]!;
       if (b !== 0) {
         const a = b >>> 2;
         const next = u32[a]!;
         if ((u32[a + 1]! ^ next) === this.key) {
-          u32[d] = next;
+          u32[f] = next;
           u32[a + 1] = 0;
-          u32[d + P_USED] = u32[d + P_USED]! + 1;
           return b;
         }
       }
@@ -308,19 +314,25 @@ class Routing implements Pair {
           const a = addr >>> 2;
           const key = this.key;
           if ((u32[a + 1]! ^ u32[a]!) === key) throw new Error('double free?');
-          const list = u32[this.cur + cls] === h ? h : h + P_LOCAL;
+          const local = h + P_LOCAL;
+          const list = u32[this.cur + cls] === h ? this.cf + cls : local;
           const lf = u32[list]!;
           u32[a] = lf;
           u32[a + 1] = lf ^ key;
           u32[list] = addr;
-          const w = u32[h + P_USED]! - 1;
-          u32[h + P_USED] = w;
-          if ((w - 1) >>> 0 >= 0xffff) throw new Error('page empty or full');
+          if (list === local) this.countOut(h);
           return;
         }
       }
     }
     throw new Error('slow path');
+  }
+  /** kmalloc's countOut: a block of a page that is not current, counted out of `used`. */
+  private countOut(h: number): void {
+    const u32 = this.mem.u32;
+    const w = u32[h + P_USED]! - 1;
+    u32[h + P_USED] = w;
+    if ((w - 1) >>> 0 >= 0xffff) throw new Error('page empty or full');
   }
 }
 
@@ -333,7 +345,7 @@ export function contenders(): Contender[] {
     contender('+ state in the buffer (sync, views)', 'bound', () => new Buffer_()),
     contender('+ size class, current page', 'bound', () => new Classes()),
     contender('+ free tags (use-after-free, double free)', 'bound', () => new Tags()),
-    contender("+ free's routing, grid, used count", 'bound', () => new Routing()),
+    contender("+ free's routing, grid, which list", 'bound', () => new Routing()),
     contender('Kmalloc kmalloc(64)+kfree', 'memkit', () => {
       const k = new Kmalloc({ bytes: 1 << 22 });
       k.alloc(SIZE); // the class keeps a current page

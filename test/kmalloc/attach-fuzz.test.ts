@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HeaderSlot, Kmalloc, Memory, MemkitError, readSlot } from '../../src/index.js';
+import { curFreeTable } from '../../src/kmalloc/layout.js';
 import { HANG_MS } from '../support/fuzz.js';
 
 interface Block {
@@ -99,6 +100,29 @@ describe('Kmalloc.attach fuzzer', () => {
         check(copy, `worker control word ${w} = ${v >>> 0} (was ${orig})`);
       }
     }
+    // Slot 0's curFree[class] words (the free list of each current page, popped by alloc with
+    // only the tag check): garbage, a neighbour of the head, a live block (on the page's grid,
+    // below its unused mark, but not free), another class's free block, and the list's own
+    // second block (a list that lost its head: the head leaks, nothing is handed out twice).
+    const cf = curFreeTable(memory.u32, k0, n, 0) - k0;
+    const liveBlock = live[live.length - 1]!.addr;
+    const otherFree = (c: number): number => {
+      for (let o = 0; o < n; o++) if (o !== c && memory.u32[k0 + cf + o] !== 0) return memory.u32[k0 + cf + o]!;
+      return 0;
+    };
+    let listed = 0;
+    for (let c = 0; c < n; c++) {
+      const orig = memory.u32[k0 + cf + c]!;
+      if (orig !== 0) listed++;
+      const second = orig !== 0 ? memory.u32[orig >>> 2]! : 0;
+      for (const v of [1, 0xffffffff, orig + 4, orig ^ 0x10000, liveBlock, otherFree(c), second, k0 * 4]) {
+        if (v >>> 0 === orig) continue;
+        const copy = Memory.wrap(memory.buffer.slice(0) as ArrayBuffer);
+        copy.u32[k0 + cf + c] = v >>> 0;
+        check(copy, `curFree[${c}] = ${v >>> 0} (was ${orig})`);
+      }
+    }
+    expect(listed).toBeGreaterThan(0); // the heap has current pages with free blocks on curFree
     for (const cut of [64, 4096, 65536, memory.byteLength >>> 1, memory.byteLength - 4096]) {
       check(Memory.wrap(memory.buffer.slice(0, cut) as ArrayBuffer), `truncated to ${cut} bytes`);
     }
