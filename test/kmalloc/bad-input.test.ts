@@ -20,6 +20,7 @@ import {
   OutOfMemoryError,
   readSlot,
 } from '../../src/index.js';
+import { curFreeTable } from '../../src/kmalloc/layout.js';
 import { badValues, refused } from '../support/bad-values.js';
 
 function snapshot(k: Kmalloc): string {
@@ -417,7 +418,7 @@ describe('Kmalloc: a live heap damaged under it', () => {
     let typed = 0;
     let answered = 0;
     for (const flip of [0xffffffff, 0x80000000, 0x7, 0x1000]) {
-      for (let w = 0; w < 64 + 3 * 8; w++) {
+      for (let w = 0; w < 64 + 3 * 8 + 3; w++) {
         const buddy = new BuddyAllocator({ memory: Memory.create({ bytes: 4 << 20 }) });
         const k = new Kmalloc({ buddy });
         const mem = k.memory;
@@ -431,11 +432,20 @@ describe('Kmalloc: a live heap damaged under it', () => {
         mem.u8.fill(0x5a, canary, canary + canaryBytes);
         const header = Buffer.from(mem.u8.subarray(0, HEADER_BYTES));
         const desc = (a: number) => k.space.pageTable + (((a - buddy.base) >>> buddy.pageShift) << 3);
-        // 0..63: the control block; then the descriptors of p's, m's and l's pages.
-        const word = w < 64 ? k.k + w : desc([p, m, l][(w - 64) >> 3]!) + ((w - 64) & 7);
+        // 0..63: the control block; then the descriptors of p's, m's and l's pages; then slot 0's
+        // curFree words of the classes of 24 and 40 B and of the one before (the current pages'
+        // free lists, which alloc pops checking only the free tag).
+        const cf = curFreeTable(mem.u32, k.k, k.nClasses, 0);
+        const cls24 = k.caches.findIndex((c) => c.size >= 24);
+        const word =
+          w < 64
+            ? k.k + w
+            : w < 64 + 24
+              ? desc([p, m, l][(w - 64) >> 3]!) + ((w - 64) & 7)
+              : cf + [cls24, cls24 + 1, cls24 - 1][w - 64 - 24]!;
         mem.u32[word] = mem.u32[word]! ^ flip;
-        // alloc and free of a class block too: the fast path checks the current page's INFO word
-        // (a flipped cur[class] once sent it to pop from any address, over the memkit header).
+        // alloc and free of a class block too (a flipped cur[class] once sent alloc to pop from
+        // any address, over the memkit header; since 4 Dec alloc pops curFree[class] instead).
         const calls: Array<[string, () => unknown]> = [
           ['alloc(24)', () => k.alloc(24)],
           ['alloc(24) again', () => k.alloc(24)],

@@ -235,6 +235,32 @@ describe('Kmalloc workers: a FULL page refilled by remote frees', () => {
     expect(k0.footprint()).toBe(0);
   });
 
+  it('a cycle in the remote frees of the current page is a HeapCorruptionError when alloc meets it, no block handed out twice', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k0 = new Kmalloc({ memory, maxClass: 512 });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const perPage = k0.caches.find((c) => c.size === 512)!.objectsPerSlab;
+    const blocks = Array.from({ length: perPage }, () => k0.alloc(512)); // the current page, every slot handed out
+    const [a, b, c] = blocks as [number, number, number];
+    for (const x of [a, b, c]) k1.free(x); // its thread_free: c -> b -> a
+    // Damage that passes the free tags (it knows the heap's key): a's link back to c.
+    const u32 = memory.u32;
+    u32[a >>> 2] = c;
+    u32[(a >>> 2) + 1] = (c ^ k0.key) >>> 0;
+    const out: number[] = [];
+    let error: unknown = null;
+    for (let i = 0; i < 6 && error === null; i++) {
+      try {
+        out.push(k0.alloc(512));
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toBeInstanceOf(HeapCorruptionError);
+    expect(new Set(out).size).toBe(out.length);
+    expect(out).toEqual([c, b, a]);
+  });
+
   it("recover of a dead worker gives back the pages its hand-over put on the dead slot's buddy lists", () => {
     const memory = Memory.create({ bytes: 16 << 20, shared: true });
     const k0 = new Kmalloc({ memory });
