@@ -27,7 +27,8 @@ type Op =
   | { kind: 'f'; who: number; pick: number }
   | { kind: 'r'; who: number; pick: number; size: number }
   | { kind: 'd'; who: number }
-  | { kind: 'x'; who: number };
+  | { kind: 'x'; who: number }
+  | { kind: 's'; who: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('a' as const), who: fc.nat(WORKERS - 1), size: sizeArb }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('f' as const), who: fc.nat(WORKERS - 1), pick: fc.nat() }) },
@@ -44,10 +45,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('x' as const), who: fc.integer({ min: 1, max: WORKERS - 1 }) }),
   },
+  // shrink by any worker mid-run (its current pages' curFree lists go back to them first), then
+  // every instance must report exactly the live blocks (none of a curFree list among them).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('s' as const), who: fc.nat(WORKERS - 1) }) },
 );
 
 describe('Kmalloc, many instances on one shared memory, against a model', () => {
-  it('remote frees, FULL pages refilled by them, detach and join: invariants after every op, no overlap, all freed = fresh', () => {
+  it('remote frees, FULL pages refilled by them, detach, join and shrink: invariants after every op, no overlap, all freed = fresh', () => {
     let ops = 0;
     let remote = 0;
     fc.assert(
@@ -74,6 +78,11 @@ describe('Kmalloc, many instances on one shared memory, against a model', () => 
               Kmalloc.recover(memory, k.workerSlot); // k is never used again
               k0.checkInvariants(); // with the slot free: its queues and reclaim list are empty
               ks[op.who] = Kmalloc.attach(Memory.wrap(memory.buffer));
+            } else if (op.kind === 's') {
+              k.shrink();
+              let blocks = 0;
+              ks[(op.who + 1) % WORKERS]!.forEachBlock(() => blocks++);
+              expect(blocks).toBe(addrs.length);
             } else if (op.kind === 'a' || addrs.length === 0) {
               const size = op.kind === 'a' ? op.size : 8;
               const a = k.alloc(size);
