@@ -130,4 +130,60 @@ describe('Kmalloc.attach fuzzer', () => {
     expect(refused).toBeGreaterThan(words); // most damage is caught at attach
     expect(accepted).toBeGreaterThan(0); // counters and the like are not the heap's shape
   });
+
+  it("a copy of a shared heap: worker slot 1's curFree words damaged are refused, or the heap stays sound", () => {
+    // A heap laid out shared keeps slots 1..31's curFree tables after its medium area; on a
+    // plain copy no slot is busy, so attach's fsck reads slot 1's too (a recover or an adopter
+    // would take its lists back onto the pages).
+    const memory = Memory.create({ bytes: 8 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const live: Block[] = [];
+    const sizes = [8, 24, 64, 16, 100, 40, 56, 300, 1000];
+    for (let i = 0; i < 300; i++) {
+      const a = k1.kmalloc(sizes[i % sizes.length]!);
+      live.push({ addr: a, size: k1.ksize(a) });
+    }
+    for (let i = 0; i < live.length; i += 3) k1.kfree(live[i]!.addr); // slot 1's current pages hold free blocks
+    const kept = live.filter((_, i) => i % 3 !== 0);
+    const k = readSlot(memory, HeaderSlot.Kmalloc) >>> 2;
+    const n = memory.u32[k + 6]!; // K_CLASSES
+    const cf = curFreeTable(memory.u32, k, n, 1);
+    expect(cf).toBeGreaterThan(curFreeTable(memory.u32, k, n, 0));
+    const problems: string[] = [];
+    let refused = 0;
+    let cases = 0;
+    for (let c = 0; c < n; c++) {
+      const orig = memory.u32[cf + c]!;
+      if (orig === 0) continue;
+      const second = memory.u32[orig >>> 2]!;
+      for (const v of [1, orig + 8, kept[kept.length - 1]!.addr, kept[0]!.addr, second, 0]) {
+        if (v >>> 0 === orig) continue;
+        cases++;
+        const copy = Memory.wrap(new Uint8Array(memory.buffer).slice().buffer);
+        copy.u32[cf + c] = v >>> 0;
+        let w: Kmalloc;
+        try {
+          w = Kmalloc.attach(copy);
+        } catch (e) {
+          if (e instanceof MemkitError) refused++;
+          else problems.push(`curFree[${c}] = ${v}: attach threw ${(e as Error).name}`);
+          continue;
+        }
+        // Accepted (a list that lost blocks): slot 1's pages handed over, then used by another worker.
+        try {
+          Kmalloc.recover(copy, 1);
+        } catch (e) {
+          if (!(e instanceof MemkitError)) problems.push(`curFree[${c}] = ${v}: recover threw ${(e as Error).name}`);
+          continue;
+        }
+        const p = exercise(w, kept, copy.byteLength);
+        if (p !== null) problems.push(`curFree[${c}] = ${v}: ${p}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(cases).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(cases / 2); // all but the emptied or shortened lists
+    k0.checkInvariants();
+  });
 });
