@@ -328,10 +328,10 @@ export function fsck(
   };
   for (let slot = 0; slot < MAX_WORKERS; slot++) {
     const cur = curTable(k, n, slot);
+    const cf = curFreeTable(u32, k, n, slot); // -1: no such table (the queue is empty then)
     if ((busy & (1 << slot)) === 0)
       for (let c = 0; c < n; c++) {
         queue(cur + c, c, slot, `worker slot ${slot}'s class ${c} page queue`);
-        const cf = curFreeTable(u32, k, n, slot); // -1: no such table (the queue is empty then)
         if (cf >= 0) currentFree(cur + c, cf + c, c, `worker slot ${slot}'s class ${c} curFree list`);
       }
     // reclaim[slot]: FULL head pages of that slot, linked by P_PREV (a joined worker takes

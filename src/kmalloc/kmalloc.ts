@@ -131,8 +131,9 @@
  * curFree (the current page only) / the never-used tail, or handed out;
  * `used` counts those handed out plus those on thread_free and curFree;
  * curFree[class] of a slot is empty when cur[class] is NO_PAGE; the heap
- * byte is a joined slot or HEAP_ABANDONED; a page of slot s is on s's queue of its class iff it is not FULL, and a FULL one has
- * TF_FULL set xor is on reclaim[s] (exactly once); an abandoned page is on
+ * byte is a joined slot or HEAP_ABANDONED; a page of slot s is on s's queue
+ * of its class iff it is not FULL, and a FULL one has TF_FULL set xor is on
+ * reclaim[s] (exactly once); an abandoned page is on
  * its class's abandoned list and neither FULL nor TF_FULL; `cur[class]` of a
  * slot is its queue head (or NO_PAGE), and a slot that is not joined has
  * empty queues and an empty reclaim list.

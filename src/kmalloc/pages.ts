@@ -175,6 +175,9 @@ export function flushCurrent(c: KmallocCore, slot: number, cls: number): void {
   const list = u32[f]!;
   if (list === 0) return;
   const d = u32[curTable(c.k, c.nClasses, slot) + cls]!;
+  // (With no current page the list has no page to go back to: its head would be written over
+  // the always-0 word.)
+  if (d === c.noPage) throw new HeapCorruptionError('kmalloc: a curFree list with no current page', f * 4);
   const n = listLength(c, d, list, cls, f);
   let tail = list;
   for (let p = u32[tail >>> 2]!; p !== 0; p = u32[p >>> 2]!) tail = p;

@@ -8,6 +8,7 @@ import {
   Memory,
   SlabSpace,
 } from '../../src/index.js';
+import { curFreeTable, curTable } from '../../src/kmalloc/layout.js';
 import { OWNER_CLASS, OWNER_CLASS_DEBUG, OWNER_LARGE, OWNER_TLSF, P_INFO, infoOwner } from '../../src/slab/layout.js';
 
 /** The owner field of addr's page descriptor, read from the buffer through the slab space's layout. */
@@ -259,6 +260,24 @@ describe('Kmalloc workers: a FULL page refilled by remote frees', () => {
     expect(error).toBeInstanceOf(HeapCorruptionError);
     expect(new Set(out).size).toBe(out.length);
     expect(out).toEqual([c, b, a]);
+  });
+
+  it('detach and recover refuse a curFree list with no current page (damage), the always-0 word untouched', () => {
+    const memory = Memory.create({ bytes: 1 << 20, shared: true });
+    const k0 = new Kmalloc({ memory, maxClass: 512 });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const a = k1.alloc(64);
+    k1.alloc(64);
+    k1.free(a); // on slot 1's curFree for the 64 B class
+    const cls = k1.caches.findIndex((c) => c.size === 64);
+    const u32 = memory.u32;
+    const cur = curTable(k0.k, k0.nClasses, 1) + cls;
+    expect(u32[curFreeTable(u32, k0.k, k0.nClasses, 1) + cls]).toBe(a);
+    u32[cur] = k0.noPage; // damage: the queue looks empty while curFree holds a block
+    expect(() => Kmalloc.recover(memory, 1)).toThrow(HeapCorruptionError); // attach's fsck, for the dead slot
+    expect(u32[k0.noPage]).toBe(0);
+    expect(() => k1.detach()).toThrow(HeapCorruptionError); // flushCurrent, for its own slot
+    expect(u32[k0.noPage]).toBe(0);
   });
 
   it("recover of a dead worker gives back the pages its hand-over put on the dead slot's buddy lists", () => {
