@@ -780,17 +780,15 @@ export class Kmalloc implements ByteAllocator {
 
   // ---------------------------------------- pages and workers (pages.ts, remote.ts)
 
-  /** A block of page `h` (not the current page) went on its local_free: one less used, and what follows. */
+  /**
+   * A block of page `h` went on its local_free (free of a page that is not
+   * current, or freeSuspect's confirmed free): one less used, and what follows.
+   */
   private countOut(h: number, cls: number): void {
     const u32 = this.memory.u32;
     const w = u32[h + HotKmalloc.P_USED]! - 1;
     u32[h + HotKmalloc.P_USED] = w;
     if ((w - 1) >>> 0 >= HotKmalloc.USED_MASK) pageFreed(this, h, cls, w); // now empty, or was FULL
-  }
-
-  /** pages.ts's pageFreed as a method: free's call stays `this.pageFreed` (its bytecode budget). */
-  private pageFreed(h: number, cls: number, w: number): void {
-    pageFreed(this, h, cls, w);
   }
 
   /** @internal Byte address of the page whose head descriptor is `d`. */
@@ -813,9 +811,7 @@ export class Kmalloc implements ByteAllocator {
     u32[slot >>> 2] = lf;
     u32[(slot >>> 2) + 1] = lf ^ this.key;
     u32[h + P_LOCAL_FREE] = slot;
-    const w = u32[h + P_USED]! - 1;
-    u32[h + P_USED] = w;
-    if ((w - 1) >>> 0 >= USED_MASK) this.pageFreed(h, cls, w);
+    this.countOut(h, cls);
   }
 
   // locate()'s results (fields, so that no object is made per call). Small

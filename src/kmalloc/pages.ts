@@ -178,6 +178,8 @@ export function flushCurrent(c: KmallocCore, slot: number, cls: number): void {
   // (With no current page the list has no page to go back to: its head would be written over
   // the always-0 word.)
   if (d === c.noPage) throw new HeapCorruptionError('kmalloc: a curFree list with no current page', f * 4);
+  // (The page's `free` list need not be empty: a page made current again keeps it until its
+  // next refill, and frees push on curFree meanwhile. So the list is spliced in front of it.)
   const n = listLength(c, d, list, cls, f);
   let tail = list;
   for (let p = u32[tail >>> 2]!; p !== 0; p = u32[p >>> 2]!) tail = p;

@@ -93,13 +93,11 @@ export function collect(c: KmallocCore, d: number): void {
  * and count as used on curFree: `used` is not written, and the list is not
  * walked (a cycle in it is caught as alloc pops: each pop clears the
  * block's free tag, so a block met twice fails the tag check and take()
- * throws; flushCurrent's walk is bounded). True if there was one.
+ * throws; flushCurrent's walk is bounded).
  */
-export function collectCurrent(c: KmallocCore, d: number, cls: number): boolean {
+export function collectCurrent(c: KmallocCore, d: number, cls: number): void {
   const list = (Atomics.exchange(c.memory.i32, d + c.tfDelta, 0) & ~TF_FULL) >>> 0;
-  if (list === 0) return false;
-  c.memory.u32[c.cf + cls] = list;
-  return true;
+  if (list !== 0) c.memory.u32[c.cf + cls] = list;
 }
 
 /**
