@@ -84,7 +84,11 @@ export interface KmallocCore {
   readonly tfDelta: number;
   /** Byte address of the page whose head descriptor is `d`. */
   pageAddr(d: number): number;
-  /** Gives this slot's spare TLSF chunk back (before pages are taken from the buddy); the heap lock held. */
+  /** Class whose current page reapCurrent looks at first (a rotation: pages.ts). */
+  reapNext: number;
+  /** The most buddy pages in use seen by reapCurrent (its walk runs near this peak only). */
+  peakPages: number;
+  /** Before pages are taken from the buddy: gives back empty current pages (reapCurrent) and this slot's spare TLSF chunk. */
   shrinkSpare(): void;
   /** Takes the heap lock on a shared memory (re-entrant within the instance); nothing otherwise. */
   enter(): void;

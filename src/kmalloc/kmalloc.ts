@@ -191,6 +191,7 @@ import {
   pageFreed,
   refill,
   releasePage,
+  reapCurrent,
   take,
   unqueue,
 } from './pages.js';
@@ -1141,8 +1142,17 @@ export class Kmalloc implements ByteAllocator {
     return fresh;
   }
 
-  /** @internal Gives this worker's spare TLSF chunk back (before taking pages from the buddy). */
+  /** @internal Class of the first current page {@link reapCurrent} looks at next. */
+  reapNext = 0;
+  /** @internal The most buddy pages in use this instance has seen before taking pages ({@link reapCurrent}). */
+  peakPages = 0;
+
+  /**
+   * @internal Before taking pages from the buddy: gives back this worker's
+   * empty current pages that have pages queued behind them, and its spare TLSF chunk.
+   */
   shrinkSpare(): void {
+    reapCurrent(this);
     if (this.med === null) this.heap0.shrinkLocked();
     else this.med.own?.shrinkLocked();
   }

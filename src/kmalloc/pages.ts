@@ -58,6 +58,10 @@ const CW_FREED = 5;
 
 /** Slots put on a page's free list at a time when it runs dry (mimalloc's extend). */
 const EXTEND_SLOTS = 32;
+/** curFree links that one reapCurrent walks at most (its cost before a page is taken: a bound). */
+const REAP_STEPS = 512;
+/** reapCurrent walks when the pages in use are within 1/REAP_NEAR of their peak (the 1/32 of "No cliff"). */
+const REAP_NEAR = 32;
 /** Pages after the current one that a shared heap looks through for its spare empty page. */
 const SPARE_LOOK = 4;
 
@@ -386,4 +390,44 @@ function onList(c: KmallocCore, headWord: number, slot: number, limit: number): 
     p = u32[p >>> 2]!;
   }
   return false;
+}
+
+/**
+ * Gives back every empty current page that has other pages queued behind it,
+ * looking at classes from `c.reapNext` on and walking at most REAP_STEPS
+ * curFree links in all (the classes not reached come first next time).
+ * Called before the heap takes pages from the buddy, and does its walk only
+ * when the buddy's pages in use are within 1/REAP_NEAR of the most they have
+ * been (`c.peakPages`): below that the Memory does not grow, so a page given
+ * back saves nothing yet, and the walk would be time spent for nothing.
+ *
+ * Why it is needed: a free on the current page pushes on curFree and counts
+ * nothing (the fast path's point), so no free sees the current page empty,
+ * as one did when every free counted `used`. A current page is empty when
+ * every block it counts as used is on curFree (and none waits on
+ * thread_free); giving it back makes the next queued, partly used page
+ * current, so the class fills its partly used pages before it reuses an
+ * empty one.
+ */
+export function reapCurrent(c: KmallocCore): void {
+  const held = c.buddy.pages - c.buddy.freePages;
+  if (held > c.peakPages) c.peakPages = held;
+  else if (held < c.peakPages - c.peakPages / REAP_NEAR) return;
+  const u32 = c.memory.u32;
+  const n = c.nClasses;
+  let budget = REAP_STEPS;
+  let cls = c.reapNext;
+  for (let i = 0; i < n && budget > 0; i++, cls = cls + 1 === n ? 0 : cls + 1) {
+    const d = u32[c.cur + cls]!;
+    if (d === c.noPage || u32[d + P_NEXT] === 0 || u32[d + c.tfDelta] !== 0) continue;
+    const used = u32[d + P_USED]! & USED_MASK;
+    let k = 0;
+    let p = u32[c.cf + cls]!;
+    for (; p !== 0 && k <= used && k < budget; p = u32[p >>> 2]!) k++;
+    budget -= k;
+    if (p !== 0 || k !== used || k === 0) continue; // blocks live (or the budget ran out first)
+    unqueue(c, cls, d); // flushCurrent puts curFree back on the page: `used` is 0
+    releasePage(c, d, cls);
+  }
+  c.reapNext = cls;
 }

@@ -49,6 +49,24 @@ describe('Kmalloc size-class pages', () => {
     expect(k.caches[k.classSizes.indexOf(64)]!.stats()).toMatchObject({ slabs: 1, slabsMade: 2, slabsFreed: 1 });
   });
 
+  it('a current page that empties while a page waits behind it goes back before the heap takes another page', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const c64 = k.caches[k.classSizes.indexOf(64)]!;
+    const per = c64.objectsPerSlab;
+    const a = Array.from({ length: per + 1 }, () => k.alloc(64)); // page 1 full, page 2 current
+    k.free(a[3]!); // page 1 un-fulls: queued behind the current page
+    k.free(a[per]!); // page 2, current, is empty now: a free on it counts nothing
+    const before = k.footprint();
+    expect(c64.stats()).toMatchObject({ slabs: 2, slabsFreed: 0 });
+    const small = k.alloc(16); // a new page for class 16: page 2 goes back first
+    expect(k.footprint()).toBe(before);
+    expect(c64.stats()).toMatchObject({ slabs: 1, slabsMade: 2, slabsFreed: 1, activeObjects: per - 1 });
+    expect(k.alloc(64)).toBe(a[3]); // page 1 is current: its free block serves first
+    k.checkInvariants();
+    for (const p of [small, ...a.slice(0, per)]) k.free(p);
+    k.checkInvariants();
+  });
+
   it('a block written after its free is caught when it is handed out again (HeapCorruptionError, no wild address)', () => {
     const k = new Kmalloc({ bytes: 1 << 20 });
     const p = k.alloc(32);
