@@ -84,6 +84,8 @@ export interface KmallocCore {
   readonly tfDelta: number;
   /** Byte address of the page whose head descriptor is `d`. */
   pageAddr(d: number): number;
+  /** Throws HeapCorruptionError unless `d`, link `step` of class `cls`'s list whose head word is `list`, is a page of the class. */
+  checkQueued(d: number, cls: number, step: number, list: number): void;
   /** Class whose current page reapCurrent looks at first (a rotation: pages.ts). */
   reapNext: number;
   /** The most buddy pages in use seen by reapCurrent (its walk runs near this peak only). */

@@ -1414,11 +1414,12 @@ export class Kmalloc implements ByteAllocator {
   }
 
   /**
-   * shrink's check of a page queue's `step`-th link `d` (the list of class `cls` whose head
-   * word is `list`): the head descriptor of a class page of `cls`, within the page table, and
-   * no more links than pages (a loop). A damaged word would send collect and release anywhere.
+   * @internal The check of a page queue's `step`-th link `d` (the list of class `cls` whose
+   * head word is `list`) before shrink, allocSmall or reapCurrent follow it: the head
+   * descriptor of a class page of `cls`, within the page table, and no more links than pages
+   * (a loop). A damaged word would send collect and release anywhere.
    */
-  private checkQueued(d: number, cls: number, step: number, list: number): void {
+  checkQueued(d: number, cls: number, step: number, list: number): void {
     const rel = d - this.pt;
     const u32 = this.memory.u32;
     const own = (this.debug ? OWNER_CLASS_DEBUG : OWNER_CLASS) + cls;

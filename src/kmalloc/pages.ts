@@ -419,11 +419,27 @@ export function reapCurrent(c: KmallocCore): void {
   let cls = c.reapNext;
   for (let i = 0; i < n && budget > 0; i++, cls = cls + 1 === n ? 0 : cls + 1) {
     const d = u32[c.cur + cls]!;
-    if (d === c.noPage || u32[d + P_NEXT] === 0 || u32[d + c.tfDelta] !== 0) continue;
+    if (d === c.noPage) continue;
+    c.checkQueued(d, cls, 0, c.cur + cls); // a damaged word would send the walk and the release anywhere
+    const next = u32[d + P_NEXT]!;
+    if (next === 0 || u32[d + c.tfDelta] !== 0) continue;
+    c.checkQueued(next, cls, 1, d + P_NEXT); // unqueue writes its P_PREV
     const used = u32[d + P_USED]! & USED_MASK;
+    const lo = c.pageAddr(d);
+    const hi = u32[d + P_UNUSED]!;
     let k = 0;
     let p = u32[c.cf + cls]!;
-    for (; p !== 0 && k <= used && k < budget; p = u32[p >>> 2]!) k++;
+    for (; p !== 0 && k <= used && k < budget; k++) {
+      // Each block as take() would check it, and within the page's carved slots: flushCurrent
+      // writes the last one's link.
+      const a = p >>> 2;
+      if (p < lo || p >= hi || (u32[a + 1]! ^ u32[a]!) !== c.key)
+        throw new HeapCorruptionError(
+          `kmalloc: the curFree list of class ${c.classSizes[cls]} holds ${hex(p)}, no free block of its current page`,
+          (c.cf + cls) * 4,
+        );
+      p = u32[a]!;
+    }
     budget -= k;
     if (p !== 0 || k !== used || k === 0) continue; // blocks live (or the budget ran out first)
     unqueue(c, cls, d); // flushCurrent puts curFree back on the page: `used` is 0

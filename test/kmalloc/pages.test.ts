@@ -67,6 +67,38 @@ describe('Kmalloc size-class pages', () => {
     k.checkInvariants();
   });
 
+  it('that reap refuses a damaged curFree list, cur word or queue link (HeapCorruptionError), writing nothing', () => {
+    const cases: Array<[string, (k: Kmalloc, a: number[], cls: number) => [number, number]]> = [
+      // [word index, value]
+      ['curFree: a live block', (k, a, cls) => [curFreeTable(k.memory.u32, k.k, k.nClasses, 0) + cls, a[0]!]],
+      [
+        'curFree: past the carved slots',
+        (k, a, cls) => [curFreeTable(k.memory.u32, k.k, k.nClasses, 0) + cls, a.at(-1)! + 40 * 64],
+      ], // 32 slots carved
+      ['curFree: the memkit header', (k, _a, cls) => [curFreeTable(k.memory.u32, k.k, k.nClasses, 0) + cls, 8]],
+      ['cur: not a descriptor', (k, _a, cls) => [curTable(k.k, k.nClasses, 0) + cls, 5]],
+      [
+        'cur: another class page',
+        (k, _a, cls) => [curTable(k.k, k.nClasses, 0) + cls, k.memory.u32[curTable(k.k, k.nClasses, 0) + cls - 1]!],
+      ],
+      ["the current page's next link", (k, _a, cls) => [k.memory.u32[curTable(k.k, k.nClasses, 0) + cls]! + 2, 3]],
+    ];
+    for (const [name, damage] of cases) {
+      const k = new Kmalloc({ bytes: 1 << 20 });
+      k.alloc(56); // a page of the class below, for 'another class page'
+      const cls = k.classSizes.indexOf(64);
+      const per = k.caches[cls]!.objectsPerSlab;
+      const a = Array.from({ length: per + 1 }, () => k.alloc(64));
+      k.free(a[3]!);
+      k.free(a.at(-1)!); // the current page is empty, a page waits behind it: the reap walks it
+      const [word, value] = damage(k, a, cls);
+      k.memory.u32[word] = value;
+      const before = Buffer.from(k.bytes);
+      expect(() => k.alloc(16), name).toThrow(HeapCorruptionError);
+      expect(Buffer.compare(k.bytes, before), name).toBe(0);
+    }
+  });
+
   it('a block written after its free is caught when it is handed out again (HeapCorruptionError, no wild address)', () => {
     const k = new Kmalloc({ bytes: 1 << 20 });
     const p = k.alloc(32);
