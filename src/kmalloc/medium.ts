@@ -63,7 +63,10 @@ import {
   T_MAGIC,
   TLSF_MAGIC,
   T_USED_BLOCKS,
+  T_MAX_CHUNKS,
   controlBytes,
+  crossesJoined,
+  joinAt,
 } from '../tlsf/layout.js';
 
 /** Words of the medium area: 32 region words, then one 16-word line per slot's remote list head. */
@@ -260,13 +263,20 @@ export class MediumHeaps {
     if (region === 0 || u32[(region >>> 2) + T_MAGIC] !== TLSF_MAGIC) return NOT_BLOCK;
     const key = u32[(region >>> 2) + T_KEY]! | 0;
     const off = addr - this.base;
-    const rel = (off & this.chunkMask) - HEADER;
-    if ((addr & 7) !== 0 || off < HEADER || rel < 0) return NOT_BLOCK;
+    const rel = (off & this.chunkMask) - HEADER; // -8: the header ends the chunk below
+    if ((addr & 7) !== 0 || off < HEADER) return NOT_BLOCK;
     const H = addr - HEADER;
     const h = u32[H >>> 2]!;
     const size = h & SIZE_MASK;
-    if ((h & ~(SIZE_MASK | PREV_FREE | FREE | QUICK)) !== 0 || size < MIN_BLOCK || rel + size > this.whole)
-      return NOT_BLOCK;
+    if ((h & ~(SIZE_MASK | PREV_FREE | FREE | QUICK)) !== 0 || size < MIN_BLOCK) return NOT_BLOCK;
+    if (rel < -HEADER) return NOT_BLOCK;
+    if (rel < 0 || rel + size > this.whole) {
+      // Across a chunk boundary: a block only where the heap joined the two chunks (a run).
+      const maxChunks = u32[(region >>> 2) + T_MAX_CHUNKS]!;
+      const slot = (off - (off & this.chunkMask)) / (this.chunkMask + 1);
+      if (!crossesJoined(u32, (region >>> 2) + joinAt(maxChunks), maxChunks, this.chunkMask + 1, slot, rel, size))
+        return NOT_BLOCK;
+    }
     // A freed block's header keeps FREE (also one merged into its left neighbour, as tlsf.ts's
     // badFree says); one the owner keeps on a quick list has QUICK.
     if ((h & (FREE | QUICK)) !== 0) return LOOKS_FREE;

@@ -17,6 +17,7 @@
  * @module
  */
 import { DoubleFreeError, HeapCorruptionError, InvalidFreeError, argumentError, hex } from '../errors/index.js';
+import { joined } from './chunks.js';
 import type { TlsfCore } from './core.js';
 import {
   BH_NEXT_FREE,
@@ -35,6 +36,7 @@ import {
   Q_WORDS,
   SB_SHIFT,
   SB_SIZE,
+  SENTINEL_BYTES,
   SIZE_MASK,
   SL_BITS,
   SL_COUNT,
@@ -61,19 +63,51 @@ export function chunksOf(t: TlsfCore): number[] {
   return out;
 }
 
-/** Builds the error for an address that is not a used block's start (walks its chunk). */
+/**
+ * The runs of heap `t` (layout.ts, "Runs") in address order, as pairs: the
+ * address of a run's first chunk, and of the sentinel that ends its top
+ * chunk. Throws HeapCorruptionError for a join bit whose chunk below is not
+ * the heap's. Syncs the memory.
+ */
+export function runsOf(t: TlsfCore): number[] {
+  const chunks = chunksOf(t);
+  const u32 = t.memory.u32;
+  const out: number[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    const A = chunks[i]!;
+    if (!joined(t, u32, (A - t.base) / t.chunkBytes)) out.push(A, A + t.whole);
+    else if (i > 0 && chunks[i - 1] === A - t.chunkBytes) out[out.length - 1] = A + t.whole;
+    else throw new HeapCorruptionError(`tlsf: chunk ${hex(A)} is joined to a chunk the heap does not hold`, A);
+  }
+  return out;
+}
+
+/** The run of heap `t` that holds addr, as [first chunk's address, sentinel address], or null. */
+function runOf(t: TlsfCore, addr: number): [number, number] | null {
+  const A = chunkOf(t, addr);
+  if (A < 0) return null;
+  const u32 = t.memory.u32;
+  let lo = (A - t.base) / t.chunkBytes;
+  let hi = lo;
+  while (lo > 0 && joined(t, u32, lo)) lo--;
+  while (hi + 1 < t.maxChunks && joined(t, u32, hi + 1)) hi++;
+  return [t.base + lo * t.chunkBytes, t.base + hi * t.chunkBytes + t.whole];
+}
+
+/** Builds the error for an address that is not a used block's start (walks its run). */
 export function badFree(t: TlsfCore, addr: unknown, op: string): never {
   if (typeof addr !== 'number' || addr >>> 0 !== addr) {
     throw argumentError('addr', `an address (a whole number in [0, 2^32)) for tlsf ${op}`, addr);
   }
   t.memory.checkLive(); // a detached buffer reads undefined: not the caller's address
   const what = `tlsf ${op}(${hex(addr)})`;
-  const A = chunkOf(t, addr);
-  if (A < 0) throw new InvalidFreeError(`${what}: not inside a chunk of this heap`, addr);
+  const run = runOf(t, addr);
+  if (run === null) throw new InvalidFreeError(`${what}: not inside a chunk of this heap`, addr);
+  const [A, end] = run;
   const u32 = t.memory.u32;
-  if (isQuick(t, u32, addr - BLOCK_HEADER_BYTES, A))
+  if (isQuick(t, u32, addr - BLOCK_HEADER_BYTES, A, end))
     throw new DoubleFreeError(`${what}: block already free (double free; on a quick list)`, addr);
-  for (let H = A; H < A + t.whole; ) {
+  for (let H = A; H < end; ) {
     const h = u32[H >>> 2]!;
     const size = h & SIZE_MASK;
     if (size < MIN_BLOCK) break; // corrupt: let the generic message speak
@@ -112,16 +146,15 @@ export function badFree(t: TlsfCore, addr: unknown, op: string): never {
 }
 
 /**
- * True when H (in chunk A) is the header of a quick-listed block: QUICK set
- * and FREE clear, a size that ends inside the chunk, and the block right of
- * it carrying that size in its keyed tag. O(1).
+ * True when H (in the run from A to the sentinel at `end`) is the header of a
+ * quick-listed block: QUICK set and FREE clear, a size that ends inside the
+ * run, and the block right of it carrying that size in its keyed tag. O(1).
  */
-function isQuick(t: TlsfCore, u32: Uint32Array, H: number, A: number): boolean {
+function isQuick(t: TlsfCore, u32: Uint32Array, H: number, A: number, end: number): boolean {
   if ((H & 7) !== 0 || H < A) return false;
   const h = u32[H >>> 2]!;
   const size = h & SIZE_MASK;
-  if ((h & ~(SIZE_MASK | PREV_FREE)) !== QUICK || size < MIN_BLOCK || size >= Q_MAX || H + size > A + t.whole)
-    return false;
+  if ((h & ~(SIZE_MASK | PREV_FREE)) !== QUICK || size < MIN_BLOCK || size >= Q_MAX || H + size > end) return false;
   const R = H + size;
   return (u32[(R >>> 2) + BH_TAG]! ^ Math.imul(R, t.key)) === size;
 }
@@ -148,12 +181,15 @@ export function checkHeap(t: TlsfCore): void {
   let empty = 0;
   let usedBlocks = 0;
   let usedBytes = 0;
-  for (const A of chunksOf(t)) {
-    chunks++;
+  const runs = runsOf(t);
+  for (let i = 0; i < runs.length; i += 2) {
+    const A = runs[i]!;
+    const end = runs[i + 1]!;
+    chunks += (end + SENTINEL_BYTES - A) / t.chunkBytes;
     let prevSize = 0;
     let prevFree = false;
     let H = A;
-    while (H < A + t.whole) {
+    while (H < end) {
       const h = u32[H >>> 2]!;
       const size = h & SIZE_MASK;
       const free = (h & FREE) !== 0;
@@ -173,7 +209,7 @@ export function checkHeap(t: TlsfCore): void {
         throw new HeapCorruptionError(`T2: free blocks at ${hex(H - prevSize)} and ${hex(H)} are adjacent`, H);
       if (free) {
         freeBlocks.add(H);
-        if (size === t.whole) empty++;
+        if (size === t.whole && H === A && end === A + t.whole) empty++; // an empty chunk, a run of its own
       } else {
         usedBlocks++;
         usedBytes += size;
@@ -182,7 +218,7 @@ export function checkHeap(t: TlsfCore): void {
       prevFree = free;
       H += size;
     }
-    if (H !== A + t.whole) throw new HeapCorruptionError(`T1: blocks of chunk ${hex(A)} overrun its sentinel`, A);
+    if (H !== end) throw new HeapCorruptionError(`T1: blocks of the run at ${hex(A)} overrun its sentinel`, A);
     if (u32[H >>> 2] !== (prevFree ? PREV_FREE : 0) || (u32[(H >>> 2) + BH_TAG]! ^ Math.imul(H, t.key)) !== prevSize) {
       throw new HeapCorruptionError(`T1: bad sentinel of chunk ${hex(A)}`, H);
     }

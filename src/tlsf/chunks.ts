@@ -33,6 +33,8 @@ const FREE = 1;
 const PREV_FREE = 2;
 const QUICK = 4;
 const SIZE_MASK = -8; // ~7
+const MIN_BLOCK = 16;
+const SENTINEL_BYTES = 8;
 const SL_BITS = 5;
 const SL_COUNT = 32; // 1 << SL_BITS
 const SB_SHIFT = 8; // SL_BITS + ALIGN_SHIFT
@@ -89,17 +91,127 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   const u32 = mem.u32;
   const c = t.c;
   const slot = (A - t.base) / t.chunkBytes;
+  const key = t.key;
+  const whole = t.whole;
+  let H = A;
+  let bytes = whole;
+  if (slot > 0 && held(t, u32, slot - 1)) {
+    // The chunk below is the heap's, so its run ends with a sentinel at A - 8: that
+    // sentinel, with the free block left of it if there is one, begins a free block
+    // that runs on to this chunk's end (layout.ts, "Runs").
+    const S = A - SENTINEL_BYTES;
+    const sh = u32[S >>> 2]!;
+    if ((sh & ~PREV_FREE) !== 0) {
+      t.buddy.free(A);
+      throw new HeapCorruptionError(`tlsf: the chunk below ${hex(A)} does not end with a sentinel`, S);
+    }
+    H = S;
+    bytes = whole + SENTINEL_BYTES;
+    if ((sh & PREV_FREE) !== 0) {
+      const p = u32[(S >>> 2) + BH_TAG]! ^ Math.imul(S, key);
+      const L = S - p;
+      if ((u32[L >>> 2]! & ~PREV_FREE) !== (p | FREE) || p < MIN_BLOCK) {
+        t.buddy.free(A);
+        throw new HeapCorruptionError(`tlsf: the free block below the sentinel at ${hex(S)} is damaged`, S);
+      }
+      t.unlink(u32, L, p);
+      H = L;
+      bytes += p;
+    }
+    u32[t.j + (slot >>> 5)] = u32[t.j + (slot >>> 5)]! | (1 << (slot & 31));
+  } else {
+    u32[(A >>> 2) + BH_TAG] = 0 ^ Math.imul(A, key); // a run's first block: prevSize 0
+    u32[c + T_SPARE] = A;
+  }
   u32[c + T_CHUNK_MAP + (slot >>> 5)] = u32[c + T_CHUNK_MAP + (slot >>> 5)]! | (1 << (slot & 31));
   u32[c + T_CHUNKS] = u32[c + T_CHUNKS]! + 1;
-  const whole = t.whole;
-  u32[A >>> 2] = whole | FREE;
-  u32[(A >>> 2) + BH_TAG] = 0 ^ Math.imul(A, t.key);
+  u32[H >>> 2] = bytes | FREE; // (a joined H keeps its tag: its left neighbour is used)
   u32[(A + whole) >>> 2] = PREV_FREE; // the sentinel: size 0, used
-  u32[((A + whole) >>> 2) + BH_TAG] = whole ^ Math.imul(A + whole, t.key);
-  u32[c + T_SPARE] = A;
-  t.link(u32, A, whole);
+  u32[((A + whole) >>> 2) + BH_TAG] = bytes ^ Math.imul(A + whole, key);
+  t.link(u32, H, bytes);
   if (t.onChunk !== null) t.onChunk(A, t.chunkPages, true);
-  return A;
+  return H;
+}
+
+/** True when heap `t` holds chunk `slot`. */
+function held(t: TlsfCore, u32: Uint32Array, slot: number): boolean {
+  return (u32[t.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
+}
+
+/** True when chunk `slot` is joined to the one below it (its join bit). */
+export function joined(t: TlsfCore, u32: Uint32Array, slot: number): boolean {
+  return (u32[t.j + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
+}
+
+/** Clears chunk `slot`'s join bit: it starts a run now. */
+function unjoin(t: TlsfCore, u32: Uint32Array, slot: number): void {
+  u32[t.j + (slot >>> 5)] = u32[t.j + (slot >>> 5)]! & ~(1 << (slot & 31));
+}
+
+/**
+ * release's case of a merged free block [H, H + size) of at least `whole`
+ * bytes (not yet listed): cuts every chunk it holds whole out of it where
+ * both remainders are empty or a block (layout.ts, "Runs"); each such chunk
+ * becomes the spare or goes back to the buddy, as an emptied chunk always
+ * did. Lists what is left of the block. Without runs the block is one
+ * emptied chunk, and this is release's old rule.
+ */
+export function releaseWide(t: TlsfCore, u32: Uint32Array, H: number, size: number): void {
+  const C = t.chunkBytes;
+  const key = t.key;
+  const whole = t.whole;
+  const c = t.c;
+  const e = H + size; // the header after the block (used, or the run's sentinel)
+  let s = H;
+  let X = t.base + Math.ceil((s - t.base) / C) * C;
+  for (; X + whole <= e; X += C) {
+    const slot = (X - t.base) / C;
+    const L = X - SENTINEL_BYTES - s; // the remainder below: [s, X - 8), then a sentinel
+    if (X === s ? joined(t, u32, slot) : !(L === 0 || L >= MIN_BLOCK)) continue;
+    // The remainder above: -8 when e is chunk X's own sentinel (its run ends there; e is a
+    // block straddling into a joined chunk otherwise: no room to cut), 0, or a block.
+    const R = e - X - C;
+    if (R === -SENTINEL_BYTES ? slot + 1 < t.maxChunks && joined(t, u32, slot + 1) : !(R === 0 || R >= MIN_BLOCK))
+      continue;
+    if (X !== s) {
+      // The part below ends at a new sentinel at X - 8 (a free block before it, or not).
+      const S = X - SENTINEL_BYTES;
+      if (L > 0) {
+        u32[s >>> 2] = L | FREE;
+        t.link(u32, s, L);
+        u32[S >>> 2] = PREV_FREE;
+        u32[(S >>> 2) + BH_TAG] = L ^ Math.imul(S, key);
+      } else {
+        u32[S >>> 2] = 0; // S is the block's own header: its tag already holds its left neighbour's size
+      }
+      unjoin(t, u32, slot);
+    }
+    // Chunk X alone: one free block of `whole` bytes and its sentinel.
+    u32[X >>> 2] = whole | FREE;
+    u32[(X >>> 2) + BH_TAG] = 0 ^ Math.imul(X, key);
+    u32[(X + whole) >>> 2] = PREV_FREE;
+    u32[((X + whole) >>> 2) + BH_TAG] = whole ^ Math.imul(X + whole, key);
+    if (R >= 0) {
+      // What is above starts a run at X + C: a free block, or the used block there.
+      const N = X + C;
+      if (R > 0) {
+        u32[N >>> 2] = R | FREE;
+        u32[(e >>> 2) + BH_TAG] = R ^ Math.imul(e, key);
+      } else {
+        u32[N >>> 2] = u32[N >>> 2]! & ~PREV_FREE;
+      }
+      u32[(N >>> 2) + BH_TAG] = 0 ^ Math.imul(N, key);
+      unjoin(t, u32, slot + 1);
+    }
+    if (u32[c + T_SPARE] !== 0) releaseChunk(t, X);
+    else {
+      u32[c + T_SPARE] = X;
+      t.link(u32, X, whole);
+    }
+    if (R <= 0) return;
+    s = X + C; // the loop goes on with X = s: a run's start now
+  }
+  t.link(u32, s, e - s);
 }
 
 /** Gives the empty chunk at A (its one free block is off the lists) back to the buddy. */

@@ -31,6 +31,8 @@ export interface TlsfCore {
   readonly whole: number;
   /** Odd multiplier keying the prevSize tags (see layout.ts). */
   readonly key: number;
+  /** u32 index of the join map (bit i: chunk i runs on from chunk i - 1, layout.ts "Runs"). */
+  readonly j: number;
   /** u32 index of the quick-list table: list i's head at q + 2i, its count at q + 2i + 1. */
   readonly q: number;
   /** Bound on the bytes of the quick lists (T_Q_LIMIT). */
@@ -39,6 +41,8 @@ export interface TlsfCore {
   readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
   /** mapping_insert + push of free block H on its list. */
   link(u32: Uint32Array, H: number, size: number): void;
+  /** Takes free block H of `size` bytes off its list. */
+  unlink(u32: Uint32Array, H: number, size: number): void;
   /** TLSF's free of used block H (header word h): merged, listed, or its chunk given back. */
   release(u32: Uint32Array, H: number, h: number): void;
   /** Throws: quick list `qi` leads to H, which is not a quick-listed block. */

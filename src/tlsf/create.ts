@@ -26,6 +26,7 @@ import {
   MAX_CHUNK_SHIFT,
   TLSF_MAGIC,
   TLSF_MAGIC_V1,
+  TLSF_MAGIC_V2,
   T_BASE,
   T_CHUNKS,
   T_CHUNK_MAP,
@@ -37,6 +38,7 @@ import {
   T_Q_LIMIT,
   T_SPARE,
   controlBytes,
+  joinAt,
   quickLimit,
 } from './layout.js';
 
@@ -190,7 +192,12 @@ export function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: Tlsf
       `the TLSF heap at ${hex(region)} has layout version 1 (magic TLSF, before the quick lists): not supported`,
       at(T_MAGIC),
     );
-  if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLS2 missing)`, at(T_MAGIC));
+  if (u32[c + T_MAGIC] === TLSF_MAGIC_V2)
+    corrupt(
+      `the TLSF heap at ${hex(region)} has layout version 2 (magic TLS2, before chunks were joined into runs): not supported`,
+      at(T_MAGIC),
+    );
+  if (u32[c + T_MAGIC] !== TLSF_MAGIC) corrupt(`no TLSF heap at ${hex(region)} (magic TLS3 missing)`, at(T_MAGIC));
   if (u32[c + T_BASE] !== buddy.base)
     corrupt(`control word base is ${hex(u32[c + T_BASE]!)}, the buddy's base is ${hex(buddy.base)}`, at(T_BASE));
   const chunkPages = u32[c + T_CHUNK_PAGES]!;
@@ -231,6 +238,18 @@ export function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: Tlsf
           at(T_CHUNK_MAP + w),
         );
       chunks++;
+    }
+  }
+  // A join bit says chunk i runs on from chunk i - 1: both must be the heap's.
+  const j = c + joinAt(maxChunks);
+  for (let w = 0; w < words; w++) {
+    const bits = u32[j + w]!;
+    for (let b = 0; b < 32; b++) {
+      if ((bits & (1 << b)) === 0) continue;
+      const slot = w * 32 + b;
+      const held = (i: number) => (u32[c + T_CHUNK_MAP + (i >>> 5)]! & (1 << (i & 31))) !== 0;
+      if (slot === 0 || slot >= maxChunks || !held(slot) || !held(slot - 1))
+        corrupt(`join map bit ${slot} joins chunks the heap does not both hold`, at(joinAt(maxChunks) + w));
     }
   }
   if (u32[c + T_CHUNKS] !== chunks)

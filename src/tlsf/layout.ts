@@ -92,7 +92,27 @@ export const MIN_BLOCK = 16;
  * ```
  * The blocks tile [A, A + C - 8) exactly; the 8-byte sentinel header at the
  * end stops merges to the right. An empty chunk is one free block of
- * C - 8 bytes (`whole`), which is how free() sees that a chunk emptied.
+ * C - 8 bytes (`whole`).
+ *
+ * Runs (TLSF's pool extension): a chunk the buddy hands out right above one
+ * the heap holds is *joined* to it (its bit in the join map): the sentinel
+ * below it becomes part of a free block that runs on into the new chunk, so
+ * blocks may straddle the boundary and the end of the lower chunk is not
+ * wasted (a 64 KiB chunk holds 14 blocks of 4,376 bytes and 4,264 bytes
+ * that no such block fits; joined, the next block uses them). A run is a
+ * chunk whose bit is clear and the joined chunks above it; its blocks tile
+ * it up to one sentinel at its top chunk's end:
+ * ```
+ *  A (join bit clear)          A + C (join bit set)               A + 2C - 8
+ *  +------+------ ... ---+------------+----------- ... ---+------+----------+
+ *  | block|              |   block straddling A + C       | block| sentinel |
+ *  +------+------ ... ---+------------+----------- ... ---+------+----------+
+ * ```
+ * A free that leaves a whole chunk free inside a larger free block cuts it
+ * out (a sentinel at the end of the part below, the part above starts a run
+ * with prevSize 0) where both remainders are empty or at least MIN_BLOCK,
+ * so an empty chunk is still one free block of `whole` bytes at a chunk
+ * start, kept as the spare or given back, as without runs.
  */
 export const SENTINEL_BYTES = 8;
 /** The largest block a TLSF heap with chunks of `chunkBytes` serves: the chunk less its sentinel and one header. */
@@ -131,6 +151,10 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  *      776 +----------------------------------------------------------------------------+
  *          | chunkMap[ceil(maxChunks / 32)]         bit i: the chunk at base + i*C is   |
  *          |                                         this heap's                        |
+ *    joinAt+----------------------------------------------------------------------------+
+ *          | joinMap[ceil(maxChunks / 32)]          bit i: chunk i is joined to chunk   |
+ *          |                                         i - 1 (both held; no sentinel      |
+ *          |                                         between them: "Runs" above)        |
  *   quickAt+----------------------------------------------------------------------------+
  *          | quick[Q_LISTS] = { head, count }       quick list of each list index       |
  *          +----------------------------------------------------------------------------+
@@ -141,9 +165,11 @@ export const FL_COUNT = MAX_CHUNK_SHIFT - SB_SHIFT + 1;
  * public methods of a TlsfHeap take it. A TlsfHeap under a Kmalloc takes
  * Kmalloc's heap lock instead (this word stays 0 there).
  */
-export const TLSF_MAGIC = 0x32534c54; // 'TLS2' little-endian: layout version 2 (quick lists)
+export const TLSF_MAGIC = 0x33534c54; // 'TLS3' little-endian: layout version 3 (quick lists, runs)
 /** The magic of layout version 1 (no quick lists), which attach refuses by name. */
 export const TLSF_MAGIC_V1 = 0x46534c54; // 'TLSF'
+/** The magic of layout version 2 (no join map), which attach refuses by name. */
+export const TLSF_MAGIC_V2 = 0x32534c54; // 'TLS2'
 export const T_LOCK = 0;
 export const T_MAGIC = 1;
 export const T_FL_MAP = 2;
@@ -204,9 +230,38 @@ export function quickLimit(chunkBytes: number): number {
   return Math.min(chunkBytes >>> 2, 1 << 15);
 }
 
+/** Word index (from the control structure's start) of the join map. */
+export function joinAt(maxChunks: number): number {
+  return T_CHUNK_MAP + ((maxChunks + 31) >>> 5);
+}
+
+/**
+ * Whether a block of `size` bytes whose header is at offset `rel` of chunk
+ * `slot` (-8: in the last 8 bytes of the chunk below) but that does not lie
+ * inside that chunk is one run's block: the chunks it spans are joined (the
+ * join map at u32 index `j`, of a heap with `maxChunks` chunk slots of
+ * `chunkBytes`). For the O(1) address checks: the heap's own, and Kmalloc's
+ * of other workers' frees.
+ */
+export function crossesJoined(
+  u32: Uint32Array,
+  j: number,
+  maxChunks: number,
+  chunkBytes: number,
+  slot: number,
+  rel: number,
+  size: number,
+): boolean {
+  const whole = chunkBytes - SENTINEL_BYTES;
+  if (rel < 0)
+    return rel === -SENTINEL_BYTES && (u32[j + (slot >>> 5)]! & (1 << (slot & 31))) !== 0 && size + rel <= whole;
+  const up = slot + 1;
+  return rel + size <= whole + chunkBytes && up < maxChunks && (u32[j + (up >>> 5)]! & (1 << (up & 31))) !== 0;
+}
+
 /** Word index (from the control structure's start) of the quick-list table. */
 export function quickAt(maxChunks: number): number {
-  return T_CHUNK_MAP + ((maxChunks + 31) >>> 5);
+  return joinAt(maxChunks) + ((maxChunks + 31) >>> 5);
 }
 
 /** Bytes of a control structure whose chunk map has `maxChunks` bits. */

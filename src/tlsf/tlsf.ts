@@ -67,9 +67,9 @@ import { HeapCorruptionError, InvalidArgumentError, argumentError, checkOptions,
 import { HeaderSlot, Memory, readSlot, type ByteAllocator } from '../memory/index.js';
 import { H_WORKERS } from '../memory/header.js';
 import { lockMemory, breakLock, joinWorker, leaveWorker, unlock } from '../memory/lock.js';
-import { TLSF_MAGIC, T_LOCK, T_MAGIC, maxBlockSize, quickAt } from './layout.js';
-import { badFree, checkHeap, chunksOf } from './check.js';
-import { addChunk, flushQuick, releaseChunk, scanExact } from './chunks.js';
+import { TLSF_MAGIC, T_LOCK, T_MAGIC, crossesJoined, joinAt, maxBlockSize, quickAt } from './layout.js';
+import { badFree, checkHeap, chunksOf, runsOf } from './check.js';
+import { addChunk, flushQuick, releaseChunk, releaseWide, scanExact } from './chunks.js';
 import { type TlsfAttachOptions, type TlsfOptions, TlsfState, createHeap, resolveHeap } from './create.js';
 
 // The names this module exported before check.ts and create.ts were split off (kept: other layers may import them from here).
@@ -191,6 +191,8 @@ export class TlsfHeap implements ByteAllocator {
   readonly whole: number;
   /** @internal Odd multiplier keying the prevSize tags (see layout.ts). */
   readonly key: number;
+  /** @internal u32 index of the join map (bit i: chunk i runs on from chunk i - 1). */
+  readonly j: number;
   /** @internal u32 index of the quick-list table: list i's head at q + 2i, its count at q + 2i + 1. */
   readonly q: number;
   /** @internal Bound on the bytes of the quick lists (T_Q_LIMIT). */
@@ -235,6 +237,7 @@ export class TlsfHeap implements ByteAllocator {
     this.whole = chunkBytes - SENTINEL_BYTES;
     this.maxSize = maxBlockSize(chunkBytes);
     this.key = s.key | 0;
+    this.j = this.c + joinAt(s.maxChunks);
     this.q = this.c + quickAt(s.maxChunks);
     this.qLimit = s.quickBytes;
     this.onChunk = s.onChunk;
@@ -518,50 +521,34 @@ export class TlsfHeap implements ByteAllocator {
       m = u32[c + HotTlsf.T_SL_MAPS + fl]!;
     }
     sl = 31 - Math.clz32(m & -m);
-    // The list's head H (b bytes) serves the request from its tail end: H
-    // stays a free block of b - s bytes, on the same list when that still
-    // maps there (no list operation at all), and the used block U follows it.
+    // The list's head H (b bytes) is popped and serves the request from its start (TLSF's
+    // split): what is left after the used block, b - s bytes, is a free block of its own.
+    // From the start, so that a chunk fills upwards and its free end sits next to the chunk
+    // above, which a run joins to it (layout.ts, "Runs"): a block then straddles the two.
     const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     const H = u32[hi]!;
     if (H === 0) return this.badBits(fl, sl); // a damaged bitmap: its bit says the list has a head
     const h = H >>> 2;
     const b = u32[h]! & HotTlsf.SIZE_MASK;
-    if (b === this.whole) u32[c + HotTlsf.T_SPARE] = 0;
+    if (b === this.whole && H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     const rest = b - s;
-    const X = H + b;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
+    // Pop H (the new head's prev link may go stale, see unlink).
+    const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
+    u32[hi] = next;
+    if (next === 0) this.clearBits(u32, fl, sl);
     if (rest < HotTlsf.MIN_BLOCK) {
-      // Take H whole: pop it (the new head's prev link may go stale, see unlink).
-      const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
-      u32[hi] = next;
-      if (next === 0) this.clearBits(u32, fl, sl);
+      // Take H whole (a free block's left neighbour is used: its PREV_FREE stays clear).
+      const X = H + b;
       u32[h] = b;
       u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
       u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + b;
       return H + HotTlsf.BLOCK_HEADER_BYTES;
     }
-    u32[h] = rest | HotTlsf.FREE;
-    let fl2 = 0;
-    let sl2 = rest >>> 3;
-    if (rest >= HotTlsf.SB_SIZE) {
-      const t = 31 - Math.clz32(rest);
-      sl2 = (rest >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
-      fl2 = t - HotTlsf.SB_SHIFT + 1;
-    }
-    if (fl2 !== fl || sl2 !== sl) {
-      const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
-      u32[hi] = next;
-      if (next === 0) this.clearBits(u32, fl, sl);
-      this.push(u32, H, fl2, sl2);
-    }
-    const U = H + rest;
-    const key = this.key;
-    u32[U >>> 2] = s | HotTlsf.PREV_FREE;
-    u32[(U >>> 2) + HotTlsf.BH_TAG] = rest ^ Math.imul(U, key);
-    u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
-    u32[(X >>> 2) + HotTlsf.BH_TAG] = s ^ Math.imul(X, key);
+    u32[h] = s;
     u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + s;
-    return U + HotTlsf.BLOCK_HEADER_BYTES;
+    this.splitFree(u32, H + s, rest, s);
+    return H + HotTlsf.BLOCK_HEADER_BYTES;
   }
 
   /**
@@ -630,18 +617,29 @@ export class TlsfHeap implements ByteAllocator {
   release(u32: Uint32Array, H: number, h: number): void {
     const c = this.c;
     let size = h & HotTlsf.SIZE_MASK;
+    const key = this.key;
+    // The free neighbours are checked before anything is written (a damaged header would
+    // send the merges anywhere): right, its header and the tag of the block after it, which
+    // the merge writes anyway; left, its header, on the line its links are read from.
+    const rh = u32[(H + size) >>> 2]!;
+    const rs = rh & HotTlsf.SIZE_MASK;
+    const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, key);
+    if (
+      ((rh & HotTlsf.FREE) !== 0 &&
+        (rh !== (rs | HotTlsf.FREE) ||
+          (u32[((H + size + rs) >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H + size + rs, key)) !== rs)) ||
+      ((h & HotTlsf.PREV_FREE) !== 0 && u32[(H - p) >>> 2] !== (p | HotTlsf.FREE))
+    )
+      return this.badNeighbour(H);
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
     u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - size;
     // Merge with the right neighbour (never the sentinel: it is used).
-    const rh = u32[(H + size) >>> 2]!;
     if ((rh & HotTlsf.FREE) !== 0) {
-      const rs = rh & HotTlsf.SIZE_MASK;
       this.unlink(u32, H + size, rs);
       size += rs;
     }
     // Merge with the left neighbour, found by the prevSize boundary tag.
     if ((h & HotTlsf.PREV_FREE) !== 0) {
-      const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, this.key);
       // The absorbed header keeps HotTlsf.FREE, so a second free(addr) is told a double free.
       u32[H >>> 2] = h | HotTlsf.FREE;
       H -= p;
@@ -652,12 +650,19 @@ export class TlsfHeap implements ByteAllocator {
     const X = H + size;
     u32[X >>> 2] = u32[X >>> 2]! | HotTlsf.PREV_FREE;
     u32[(X >>> 2) + HotTlsf.BH_TAG] = size ^ Math.imul(X, this.key);
-    if (size === this.whole) {
-      // The chunk is empty: keep one spare, give any other back.
-      if (u32[c + HotTlsf.T_SPARE] !== 0) return this.releaseChunk(H);
-      u32[c + HotTlsf.T_SPARE] = H;
-    }
+    // A block that may hold a whole chunk: each chunk it holds is cut out, kept as the
+    // spare or given back (an emptied chunk, without runs).
+    if (size >= this.whole) return this.releaseWide(u32, H, size);
     this.link(u32, H, size);
+  }
+
+  /** release found a free neighbour of H whose header or boundary tag is damaged. */
+  private badNeighbour(H: number): never {
+    this.memory.checkLive();
+    throw new HeapCorruptionError(
+      `tlsf: a free neighbour of the block at ${hex(H + HotTlsf.BLOCK_HEADER_BYTES)} has a damaged header or tag`,
+      H,
+    );
   }
 
   /** allocate found list (fl, sl)'s bit set and its head 0: the bitmaps are damaged. */
@@ -857,51 +862,52 @@ export class TlsfHeap implements ByteAllocator {
     const slot = off >>> this.chunkShift;
     if (slot >= this.maxChunks || (u32[this.c + HotTlsf.T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) === 0)
       return -1;
-    const rel = (off & this.chunkMask) - HotTlsf.BLOCK_HEADER_BYTES; // H's offset in its chunk
+    const rel = (off & this.chunkMask) - HotTlsf.BLOCK_HEADER_BYTES; // H's offset in addr's chunk
     const H = a - HotTlsf.BLOCK_HEADER_BYTES;
     const h = u32[H >>> 2]!;
     const size = h & HotTlsf.SIZE_MASK;
-    if (
-      (h & ~(HotTlsf.SIZE_MASK | HotTlsf.PREV_FREE)) !== 0 ||
-      rel < 0 ||
-      size < HotTlsf.MIN_BLOCK ||
-      rel + size > this.whole
-    )
-      return -1;
+    if ((h & ~(HotTlsf.SIZE_MASK | HotTlsf.PREV_FREE)) !== 0 || size < HotTlsf.MIN_BLOCK) return -1;
+    // A block may cross into the next chunk (or have its header at the end of the one below)
+    // only where the two are joined: one run (layout.ts, "Runs").
+    if ((rel < 0 || rel + size > this.whole) && !this.crossesJoined(u32, slot, rel, size)) return -1;
     const R = H + size;
     if ((u32[(R >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(R, this.key)) !== size) return -1;
     return H;
   }
 
   /**
+   * headerOf's case of a block that does not lie inside addr's chunk `slot`
+   * (`rel`: its header's offset there, -8 when the header ends the chunk
+   * below): it is a block only where the chunks it spans are joined.
+   */
+  private crossesJoined(u32: Uint32Array, slot: number, rel: number, size: number): boolean {
+    return crossesJoined(u32, this.j, this.maxChunks, this.chunkBytes, slot, rel, size);
+  }
+
+  /**
    * Serves s bytes from free block H (still on its list) as alloc's fast
-   * path does: from its tail end, H keeping the rest when it is at least
+   * path does: from its start, the rest a free block when it is at least
    * HotTlsf.MIN_BLOCK. Returns the payload address.
    */
   private carve(u32: Uint32Array, H: number, s: number): number {
     const c = this.c;
     const b = u32[H >>> 2]! & HotTlsf.SIZE_MASK;
-    if (b === this.whole) u32[c + HotTlsf.T_SPARE] = 0;
+    if (H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     this.unlink(u32, H, b);
     const rest = b - s;
-    const X = H + b;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
     if (rest < HotTlsf.MIN_BLOCK) {
       // A free block's left neighbour is used: H's HotTlsf.PREV_FREE stays 0.
+      const X = H + b;
       u32[H >>> 2] = b;
       u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
       u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + b;
       return H + HotTlsf.BLOCK_HEADER_BYTES;
     }
-    u32[H >>> 2] = rest | HotTlsf.FREE;
-    this.link(u32, H, rest);
-    const U = H + rest;
-    u32[U >>> 2] = s | HotTlsf.PREV_FREE;
-    u32[(U >>> 2) + HotTlsf.BH_TAG] = rest ^ Math.imul(U, this.key);
-    u32[X >>> 2] = u32[X >>> 2]! & ~HotTlsf.PREV_FREE;
-    u32[(X >>> 2) + HotTlsf.BH_TAG] = s ^ Math.imul(X, this.key);
+    u32[H >>> 2] = s;
     u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + s;
-    return U + HotTlsf.BLOCK_HEADER_BYTES;
+    this.splitFree(u32, H + s, rest, s);
+    return H + HotTlsf.BLOCK_HEADER_BYTES;
   }
 
   /**
@@ -909,6 +915,12 @@ export class TlsfHeap implements ByteAllocator {
    * is used; its right one is used too) and lists it.
    */
   private splitFree(u32: Uint32Array, N: number, size: number, leftSize: number): void {
+    this.markFree(u32, N, size, leftSize);
+    this.link(u32, N, size);
+  }
+
+  /** Writes [N, N + size) as a free block whose left neighbour (leftSize bytes) is used: its header and the next block's tag. */
+  private markFree(u32: Uint32Array, N: number, size: number, leftSize: number): void {
     const key = this.key;
     const n = N >>> 2;
     u32[n] = size | HotTlsf.FREE;
@@ -916,7 +928,6 @@ export class TlsfHeap implements ByteAllocator {
     const X = N + size;
     u32[X >>> 2] = u32[X >>> 2]! | HotTlsf.PREV_FREE;
     u32[(X >>> 2) + HotTlsf.BH_TAG] = size ^ Math.imul(X, key);
-    this.link(u32, N, size);
   }
 
   /** Frees the tail [N, N + size) cut off a used block, merging it with a free right neighbour. */
@@ -927,7 +938,9 @@ export class TlsfHeap implements ByteAllocator {
       this.unlink(u32, N + size, rs);
       size += rs;
     }
-    this.splitFree(u32, N, size, leftSize);
+    this.markFree(u32, N, size, leftSize);
+    if (size >= this.whole) return this.releaseWide(u32, N, size); // it may hold a whole chunk of a run
+    this.link(u32, N, size);
   }
 
   /** @internal mapping_insert + push on the list's front. */
@@ -967,8 +980,8 @@ export class TlsfHeap implements ByteAllocator {
     if (sm === 0) u32[c + HotTlsf.T_FL_MAP] = u32[c + HotTlsf.T_FL_MAP]! & ~(1 << fl);
   }
 
-  /** Takes free block H of the given size off its list (the head is known by the heads table, not by its prev link). */
-  private unlink(u32: Uint32Array, H: number, size: number): void {
+  /** @internal Takes free block H of the given size off its list (the head is known by the heads table, not by its prev link). */
+  unlink(u32: Uint32Array, H: number, size: number): void {
     const c = this.c;
     let fl = 0;
     let sl = size >>> 3;
@@ -1077,9 +1090,9 @@ export class TlsfHeap implements ByteAllocator {
     return badFree(this, addr, op);
   }
 
-  /** chunks.ts's releaseChunk as a method: release's call stays `this.releaseChunk`. */
-  private releaseChunk(A: number): void {
-    releaseChunk(this, A);
+  /** chunks.ts's releaseWide as a method: release's call stays `this.releaseWide`. */
+  private releaseWide(u32: Uint32Array, H: number, size: number): void {
+    releaseWide(this, u32, H, size);
   }
 
   // --------------------------------------------------------- introspection
@@ -1134,14 +1147,15 @@ export class TlsfHeap implements ByteAllocator {
   /** @internal As forEachBlock, for a caller that holds this heap's lock (Kmalloc). */
   forEachBlockLocked(visit: (addr: number, size: number, free: boolean) => void): void {
     if (typeof visit !== 'function') throw argumentError('visit', 'a function', visit);
-    const chunks = chunksOf(this); // syncs the memory
+    const runs = runsOf(this); // syncs the memory
     const u32 = this.memory.u32;
     const found: number[] = [];
-    for (const A of chunks) {
-      for (let H = A; H < A + this.whole; ) {
+    for (let i = 0; i < runs.length; i += 2) {
+      const end = runs[i + 1]!;
+      for (let H = runs[i]!; H < end; ) {
         const h = u32[H >>> 2]!;
         const size = h & SIZE_MASK;
-        if (size < MIN_BLOCK || H + size > A + this.whole)
+        if (size < MIN_BLOCK || H + size > end)
           throw new HeapCorruptionError(`tlsf: corrupt block header ${hex(h)} at ${hex(H)}`, H);
         found.push(H + BLOCK_HEADER_BYTES, size - BLOCK_HEADER_BYTES, h & (FREE | QUICK)); // quick-listed: free
         H += size;

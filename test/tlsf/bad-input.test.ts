@@ -66,7 +66,7 @@ describe('TlsfHeap: addresses of the wrong kind', () => {
       ['a free block', blocks[2]!],
       ['a quick-listed block', blocks[5]!],
       ["a chunk's first byte", chunk],
-      ["a chunk's first byte + 8", chunk + 8],
+      ["a chunk's first byte + 16 (inside its first block)", chunk + 16],
       ["a chunk's sentinel", chunk + heap.chunkBytes - 8],
       ["a chunk's end", chunk + heap.chunkBytes],
       ['the control region', heap.region],

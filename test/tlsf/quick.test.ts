@@ -117,16 +117,16 @@ describe('TlsfHeap quick lists', () => {
 
   it('the heap does not take a chunk while quick-listed blocks could serve the request: it flushes them first', () => {
     const { heap, buddy } = setup();
-    // 16 blocks of 16 different classes, side by side at the chunk's end.
+    // 16 blocks of 16 different classes, side by side at the chunk's start.
     const ps: number[] = [];
     for (let i = 0; i < 16; i++) ps.push(heap.alloc(100 + 8 * i));
     const total = ps.reduce((t, p) => t + heap.usableSize(p) + 8, 0);
     expect(heap.stats().chunks).toBe(1);
     // Leave the chunk's free block smaller than what we ask for below.
-    const rest = blocks(heap)[0]!;
+    const rest = blocks(heap).at(-1)!;
     expect(rest[2]).toBe(true);
     const filler = heap.alloc(rest[1] - 200);
-    for (const p of ps) heap.free(p); // highest address first: each has used neighbours, but the last
+    for (const p of ps) heap.free(p); // lowest address first: each has used neighbours
     heap.checkInvariants();
     expect(heap.stats().usedBlocks).toBe(1);
     expect(blocks(heap).length).toBeGreaterThan(10); // quick-listed, not merged
@@ -134,7 +134,7 @@ describe('TlsfHeap quick lists', () => {
     const big = heap.alloc(total - 300); // fits only in the merged blocks
     expect(heap.stats().chunks).toBe(1);
     expect(buddy.freePages).toBe(pagesBefore);
-    expect(big).toBeGreaterThan(filler);
+    expect(big).toBeLessThan(filler); // where the 16 were
     heap.checkInvariants();
     heap.free(big);
     heap.free(filler);

@@ -30,17 +30,17 @@ function setup(pages = 256, chunkPages = 16, quickBytes = 0) {
 const snapshot = (heap: TlsfHeap) => Buffer.from(heap.bytes).toString('base64');
 
 describe('TLSF: alloc, free, coalescing', () => {
-  it("blocks are 8-aligned, carry an 8-byte header, and are carved off the free block's end", () => {
+  it("blocks are 8-aligned, carry an 8-byte header, and are carved off the free block's start", () => {
     const { heap, buddy, events } = setup();
     const a = heap.alloc(1);
     const b = heap.alloc(100);
     expect(events.length).toBe(1);
     const chunk = events[0]![0];
-    // [free rest | b: 8 + 104 | a: 8 + 8 | sentinel: 8]
-    expect(a).toBe(chunk + heap.chunkBytes - 8 - 16 + 8);
+    // [a: 8 + 8 | b: 8 + 104 | free rest | sentinel: 8]
+    expect(a).toBe(chunk + 8);
     expect(a % 8).toBe(0);
     expect(heap.usableSize(a)).toBe(8); // 16-byte minimum block
-    expect(b).toBe(a - 112);
+    expect(b).toBe(a + 16);
     expect(heap.usableSize(b)).toBe(104);
     expect(heap.maxSize).toBe(16 * buddy.pageSize - 16);
     expect(heap.footprint()).toBe(16 * 4096);
@@ -49,24 +49,24 @@ describe('TLSF: alloc, free, coalescing', () => {
 
   it('free merges at once with a free right neighbour and a free left neighbour', () => {
     const { heap } = setup();
-    // Carved from the end down: [free rest | d | c | b | a | sentinel].
+    // Carved from the start up: [a | b | c | d | free rest | sentinel].
     const [a, b, c, d] = [heap.alloc(100), heap.alloc(100), heap.alloc(100), heap.alloc(100)];
-    expect([b, c, d]).toEqual([a - 112, a - 224, a - 336]);
-    heap.free(a);
+    expect([b, c, d]).toEqual([a + 112, a + 224, a + 336]);
     heap.free(c);
+    heap.free(a);
     heap.checkInvariants();
     let free = 0;
     heap.forEachBlock((_addr, _size, f) => void (f && free++));
-    expect(free).toBe(3); // the rest, c, a
-    heap.free(b); // merges c + b + a into one block
+    expect(free).toBe(3); // a, c, the rest
+    heap.free(b); // merges a + b + c into one block
     heap.checkInvariants();
     const blocks: Array<[number, number, boolean]> = [];
     heap.forEachBlock((addr, size, f) => blocks.push([addr, size, f]));
-    expect(blocks.slice(1)).toEqual([
+    expect(blocks.slice(0, 2)).toEqual([
+      [a, 3 * 112 - 8, true],
       [d, 104, false],
-      [c, 3 * 112 - 8, true],
     ]);
-    expect(heap.alloc(3 * 112 - 8)).toBe(c); // the merged block serves a request of its whole size
+    expect(heap.alloc(3 * 112 - 8)).toBe(a); // the merged block serves a request of its whole size
   });
 
   it('a chunk that empties is kept as the one spare; a second empty chunk goes back to the buddy', () => {
@@ -74,21 +74,49 @@ describe('TLSF: alloc, free, coalescing', () => {
     const before = JSON.stringify(buddy.freeCounts());
     const big = heap.maxSize;
     const x = heap.alloc(big);
-    const y = heap.alloc(big); // a second chunk
+    const y = heap.alloc(big); // a second chunk, right above the first: joined, y's header ends chunk 1
     expect(events.map((e) => e[2])).toEqual([true, true]);
-    heap.free(x); // chunk 1 empty: kept as the spare
+    expect(y - 8).toBe(events[1]![0] - 8);
+    heap.free(y); // chunk 2 empty: cut out of the run, kept as the spare
     expect(events.length).toBe(2);
     expect(heap.stats()).toMatchObject({ chunks: 2, spareChunks: 1, usedBlocks: 1 });
-    heap.free(y); // chunk 2 empty too: given back at once
-    expect(events[2]).toEqual([y - 8, 16, false]);
+    heap.checkInvariants();
+    heap.free(x); // chunk 1 empty too: given back at once
+    expect(events[2]).toEqual([x - 8, 16, false]);
     expect(heap.stats()).toMatchObject({ chunks: 1, spareChunks: 1, usedBlocks: 0 });
     heap.checkInvariants();
     expect(heap.shrink()).toBe(16);
-    expect(events[3]).toEqual([x - 8, 16, false]);
+    expect(events[3]).toEqual([y, 16, false]);
     expect(heap.footprint()).toBe(0);
     expect(heap.shrink()).toBe(0);
     heap.buddy.free(heap.region);
     expect(JSON.stringify(buddy.freeCounts())).not.toBe(before); // region was taken before `before`
+  });
+
+  it('a chunk right above one the heap holds runs on from it: blocks straddle the boundary, and a chunk a free empties is cut out again', () => {
+    const { heap, events } = setup(256, 16);
+    // 4,368-byte blocks (a database page and its header): 14 fit a 64 KiB chunk, with 4,264 bytes
+    // left that none fits. Joined, 29 fit two chunks (3 without runs).
+    const blocks = Array.from({ length: 29 }, () => heap.alloc(4368));
+    heap.checkInvariants();
+    expect(heap.stats().chunks).toBe(2);
+    const [a, b] = events.map((e) => e[0]);
+    expect(b).toBe(a! + 65536);
+    const straddles = blocks.filter((p) => p - 8 < b! && p + 4368 > b!);
+    expect(straddles.length).toBe(1); // one block holds the end of chunk 1 and the start of chunk 2
+    expect(heap.usableSize(straddles[0]!)).toBe(4368);
+    const snap = snapshot(heap);
+    expect(() => heap.free(b! + 4)).toThrow(InvalidFreeError); // not a block start: refused, nothing changed
+    expect(snapshot(heap)).toBe(snap);
+    // Free everything above chunk 1's blocks: chunk 2 empties, is cut out and kept as the spare.
+    for (const p of blocks) if (p + 4368 > b!) heap.free(p);
+    heap.checkInvariants();
+    expect(heap.stats()).toMatchObject({ chunks: 2, spareChunks: 1 });
+    for (const p of blocks) if (p + 4368 <= b!) heap.free(p);
+    heap.checkInvariants();
+    expect(heap.stats()).toMatchObject({ chunks: 1, spareChunks: 1, usedBlocks: 0 });
+    expect(heap.shrink()).toBe(16);
+    expect(heap.footprint()).toBe(0);
   });
 
   it('the spare chunk serves the next request of any size', () => {
@@ -149,9 +177,9 @@ describe('TLSF: alloc, free, coalescing', () => {
 describe('TLSF realloc', () => {
   it('grows in place into a free right neighbour, keeping the content', () => {
     const { heap } = setup();
-    const c = heap.alloc(100); // [rest | a | b | c | sentinel]
+    const a = heap.alloc(100); // [a | b | c | rest | sentinel]
     const b = heap.alloc(100);
-    const a = heap.alloc(100);
+    const c = heap.alloc(100);
     heap.bytes.fill(7, a, a + 100);
     heap.free(b);
     expect(heap.realloc(a, 200)).toBe(a);
@@ -168,8 +196,8 @@ describe('TLSF realloc', () => {
 
   it('shrinks in place: the tail becomes a free block (merged with a free right neighbour)', () => {
     const { heap } = setup();
-    const x = heap.alloc(1000); // [rest | a | x | sentinel]
-    const a = heap.alloc(1000);
+    const a = heap.alloc(1000); // [a | x | rest | sentinel]
+    const x = heap.alloc(1000);
     expect(heap.realloc(a, 100)).toBe(a);
     heap.checkInvariants();
     const blockAfter = (p: number) => {
@@ -180,9 +208,9 @@ describe('TLSF realloc', () => {
     expect(blockAfter(a)).toEqual([a + 112, 888, true]); // the tail: 896 bytes, header included
     expect(heap.alloc(888)).toBe(a + 112);
     heap.free(a + 112);
-    heap.free(x); // x merges with the free tail
+    heap.free(x); // x merges with the free tail and the chunk's rest
     expect(heap.realloc(a, 8)).toBe(a); // the tail (96 bytes) merges with the free block right of it
-    expect(blockAfter(a)).toEqual([a + 16, 96 + 896 + 1008 - 8, true]);
+    expect(blockAfter(a)).toEqual([a + 16, heap.chunkBytes - 8 - 16 - 8, true]); // a is the chunk's first block
     heap.checkInvariants();
   });
 
