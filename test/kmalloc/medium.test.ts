@@ -45,6 +45,25 @@ describe('Kmalloc medium tier: a TLSF heap per worker slot', () => {
     k0.checkInvariants();
   });
 
+  it("another worker's free of a block that straddles two joined chunks of a slot's heap is taken (a run: docs/tlsf.md)", () => {
+    const memory = Memory.create({ bytes: 16 << 20, shared: true });
+    const k0 = new Kmalloc({ memory });
+    const k1 = Kmalloc.attach(Memory.wrap(memory.buffer));
+    const blocks = Array.from({ length: 60 }, () => k1.alloc(4368)); // 14 fill a chunk: 4 or 5 chunks
+    const C = 16 * k1.buddy.pageSize;
+    const chunkOf = (a: number) => Math.floor((a - k1.buddy.base) / C);
+    const straddling = blocks.filter((p) => chunkOf(p - 8) !== chunkOf(p + 4368 - 1));
+    expect(straddling.length).toBeGreaterThan(0);
+    for (const p of straddling) expect(k0.ksize(p)).toBe(4368);
+    for (const p of blocks) k0.free(p); // remote: each checked, then on slot 1's list
+    for (const p of straddling) expect(() => k0.free(p)).toThrow(DoubleFreeError);
+    k1.free(k1.alloc(4368)); // slot 1 takes its remote list in
+    k0.checkInvariants();
+    k1.detach();
+    k0.shrink();
+    k0.checkInvariants();
+  });
+
   it('forEachTlsfChunk names every slot’s chunks, and makes no heap', () => {
     const memory = Memory.create({ bytes: 16 << 20, shared: true });
     const k0 = new Kmalloc({ memory });

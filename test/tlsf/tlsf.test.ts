@@ -3,12 +3,15 @@ import {
   BuddyAllocator,
   DoubleFreeError,
   InvalidArgumentError,
+  HeapCorruptionError,
   InvalidFreeError,
   MemkitError,
+  Memory,
   OutOfMemoryError,
   TlsfHeap,
   tlsfMapping,
 } from '../../src/index.js';
+import { TLSF_MAGIC_V2, T_MAGIC, T_MAX_CHUNKS, joinAt } from '../../src/tlsf/layout.js';
 
 /**
  * A heap on a 1 MiB buddy with 64 KiB chunks (maxSize 65520). No quick lists
@@ -117,6 +120,32 @@ describe('TLSF: alloc, free, coalescing', () => {
     expect(heap.stats()).toMatchObject({ chunks: 1, spareChunks: 1, usedBlocks: 0 });
     expect(heap.shrink()).toBe(16);
     expect(heap.footprint()).toBe(0);
+  });
+
+  it('attach checks the runs: a join bit between chunks the heap does not both hold, a lost join, the layout before runs (version 2)', () => {
+    const { heap } = setup(256, 16);
+    const memory = heap.memory;
+    const blocks = Array.from({ length: 20 }, () => heap.alloc(4368)); // two chunks, joined
+    expect(heap.stats().chunks).toBe(2);
+    const c = heap.region >>> 2;
+    const maxChunks = memory.u32[c + T_MAX_CHUNKS]!;
+    const j = c + joinAt(maxChunks);
+    const slot = (blocks[0]! - heap.buddy.base) >>> 16;
+    expect(memory.u32[j + ((slot + 1) >>> 5)]! & (1 << ((slot + 1) & 31))).not.toBe(0);
+    TlsfHeap.attach(Memory.wrap(memory.buffer.slice(0))).checkInvariants(); // a sound copy opens
+    const damaged = (edit: (u32: Uint32Array) => void, msg: RegExp) => {
+      const buf = memory.buffer.slice(0);
+      edit(new Uint32Array(buf));
+      expect(() => TlsfHeap.attach(Memory.wrap(buf))).toThrow(HeapCorruptionError);
+      expect(() => TlsfHeap.attach(Memory.wrap(buf))).toThrow(msg);
+    };
+    const flip = (i: number) => (u: Uint32Array) => {
+      u[j + (i >>> 5)] = u[j + (i >>> 5)]! ^ (1 << (i & 31));
+    };
+    damaged(flip(slot + 2), /join map bit/); // joins a chunk the heap does not hold
+    damaged(flip(slot), /join map bit/); // joins the first chunk to one below it that is not the heap's
+    damaged(flip(slot + 1), /T1/); // the join lost: the straddling block overruns chunk 1's end
+    damaged((u) => (u[c + T_MAGIC] = TLSF_MAGIC_V2), /version 2/);
   });
 
   it('the spare chunk serves the next request of any size', () => {
