@@ -240,7 +240,14 @@ export function flushQuick(t: TlsfCore, u32: Uint32Array): void {
     u32[q + i * Q_WORDS + 1] = 0;
     for (let n = 0; H !== 0; n++) {
       const h = u32[H >>> 2]!;
-      if ((h & QUICK) === 0 || n >= Q_DEPTH) t.badQuick(H, q + i * Q_WORDS);
+      const slot = Math.floor((H - t.base) / t.chunkBytes);
+      if (
+        (h & QUICK) === 0 ||
+        n >= Q_DEPTH ||
+        (H & 7) !== 0 ||
+        !(slot >= 0 && slot < t.maxChunks && held(t, u32, slot))
+      )
+        t.badQuick(H, q + i * Q_WORDS);
       const next = u32[(H >>> 2) + BH_NEXT_FREE]!;
       u32[H >>> 2] = h ^ QUICK;
       t.release(u32, H, h ^ QUICK);

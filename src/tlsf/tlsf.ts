@@ -501,7 +501,14 @@ export class TlsfHeap implements ByteAllocator {
       if (Q !== 0) {
         const qh = Q >>> 2;
         const hq = u32[qh]!;
-        if ((hq & HotTlsf.QUICK) === 0) return this.badQuick(Q, qi);
+        const qx = Q + (hq & HotTlsf.SIZE_MASK);
+        // A quick block of this heap: its QUICK bit, its chunk, and its size in the next block's tag.
+        if (
+          (hq & HotTlsf.QUICK) === 0 ||
+          !this.inHeap(u32, Q) ||
+          (u32[(qx >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(qx, this.key)) !== (hq & HotTlsf.SIZE_MASK)
+        )
+          return this.badQuick(Q, qi);
         // Only a block TLSF would hand out whole too (what is left over could not be a block):
         // the waste stays TLSF's. Always so below 512 B.
         if ((hq & HotTlsf.SIZE_MASK) - s < HotTlsf.MIN_BLOCK) {
@@ -530,6 +537,7 @@ export class TlsfHeap implements ByteAllocator {
     if (H === 0) return this.badBits(fl, sl); // a damaged bitmap: its bit says the list has a head
     const h = H >>> 2;
     const b = u32[h]! & HotTlsf.SIZE_MASK;
+    if (!this.isFreeBlock(u32, H, b)) return this.badLink(H, hi);
     if (b === this.whole && H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     const rest = b - s;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
@@ -625,10 +633,8 @@ export class TlsfHeap implements ByteAllocator {
     const rs = rh & HotTlsf.SIZE_MASK;
     const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, key);
     if (
-      ((rh & HotTlsf.FREE) !== 0 &&
-        (rh !== (rs | HotTlsf.FREE) ||
-          (u32[((H + size + rs) >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H + size + rs, key)) !== rs)) ||
-      ((h & HotTlsf.PREV_FREE) !== 0 && u32[(H - p) >>> 2] !== (p | HotTlsf.FREE))
+      ((rh & HotTlsf.FREE) !== 0 && !this.isFreeBlock(u32, H + size, rs)) ||
+      ((h & HotTlsf.PREV_FREE) !== 0 && (u32[(H - p) >>> 2] !== (p | HotTlsf.FREE) || !this.inHeap(u32, H - p)))
     )
       return this.badNeighbour(H);
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
@@ -725,6 +731,10 @@ export class TlsfHeap implements ByteAllocator {
     if (s <= cur) {
       const rest = cur - s;
       if (rest >= HotTlsf.MIN_BLOCK) {
+        // The tail merges with a free right neighbour: checked before anything is written.
+        const rh = u32[(H + cur) >>> 2]!;
+        if ((rh & HotTlsf.FREE) !== 0 && !this.isFreeBlock(u32, H + cur, rh & HotTlsf.SIZE_MASK))
+          return this.badNeighbour(H);
         u32[H >>> 2] = s | (h & HotTlsf.PREV_FREE);
         u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - rest;
         this.freeTail(u32, H + s, rest, s);
@@ -735,6 +745,7 @@ export class TlsfHeap implements ByteAllocator {
     const rh = u32[R >>> 2]!;
     if ((rh & HotTlsf.FREE) !== 0 && cur + (rh & HotTlsf.SIZE_MASK) >= s) {
       const rs = rh & HotTlsf.SIZE_MASK;
+      if (!this.isFreeBlock(u32, R, rs)) return this.badNeighbour(H);
       this.unlink(u32, R, rs);
       const total = cur + rs;
       const rest = total - s;
@@ -892,6 +903,7 @@ export class TlsfHeap implements ByteAllocator {
   private carve(u32: Uint32Array, H: number, s: number): number {
     const c = this.c;
     const b = u32[H >>> 2]! & HotTlsf.SIZE_MASK;
+    if (!this.isFreeBlock(u32, H, b)) return this.badLink(H, c + HotTlsf.T_SPARE);
     if (H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     this.unlink(u32, H, b);
     const rest = b - s;
@@ -934,7 +946,7 @@ export class TlsfHeap implements ByteAllocator {
   private freeTail(u32: Uint32Array, N: number, size: number, leftSize: number): void {
     const rh = u32[(N + size) >>> 2]!;
     if ((rh & HotTlsf.FREE) !== 0) {
-      const rs = rh & HotTlsf.SIZE_MASK;
+      const rs = rh & HotTlsf.SIZE_MASK; // (checked by reallocLocked)
       this.unlink(u32, N + size, rs);
       size += rs;
     }
@@ -965,6 +977,7 @@ export class TlsfHeap implements ByteAllocator {
     const c = this.c;
     const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
     const head = u32[hi]!;
+    if (head !== 0 && !this.inHeap(u32, head)) return this.badLink(head, hi);
     u32[(H >>> 2) + HotTlsf.BH_NEXT_FREE] = head;
     if (head !== 0) u32[(head >>> 2) + HotTlsf.BH_PREV_FREE] = H;
     u32[hi] = H;
@@ -999,8 +1012,37 @@ export class TlsfHeap implements ByteAllocator {
       return;
     }
     const prev = u32[h + HotTlsf.BH_PREV_FREE]!;
+    // Links are written only inside the heap's chunks (damaged ones would send the writes anywhere).
+    if (!this.inHeap(u32, prev) || (next !== 0 && !this.inHeap(u32, next))) return this.badLink(H, hi);
     u32[(prev >>> 2) + HotTlsf.BH_NEXT_FREE] = next;
     if (next !== 0) u32[(next >>> 2) + HotTlsf.BH_PREV_FREE] = prev;
+  }
+
+  /** True when A is 8-aligned and in a chunk the heap holds (its chunk-map bit). O(1). */
+  private inHeap(u32: Uint32Array, A: number): boolean {
+    const slot = (A - this.base) >>> this.chunkShift; // below base: a huge slot
+    return slot < this.maxChunks && (u32[this.c + HotTlsf.T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
+  }
+
+  /**
+   * True when H, b bytes by its header, is a free block of this heap: in a chunk
+   * the heap holds, its header `b | FREE`, and b in the tag of the block after it
+   * (a line the caller writes anyway).
+   */
+  private isFreeBlock(u32: Uint32Array, H: number, b: number): boolean {
+    const X = H + b;
+    return (
+      this.inHeap(u32, H) &&
+      u32[H >>> 2] === (b | HotTlsf.FREE) &&
+      b >= HotTlsf.MIN_BLOCK &&
+      (u32[(X >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(X, this.key)) === b
+    );
+  }
+
+  /** A free list (its head word or a link, at u32 index `word`) leads to H, which is not a free block of this heap. */
+  private badLink(H: number, word: number): never {
+    this.memory.checkLive(); // a detached buffer, not a damaged list
+    throw new HeapCorruptionError(`tlsf: a free list leads to ${hex(H)}, not a free block of this heap`, word * 4);
   }
 
   // ------------------------------------------------------------ slow paths
