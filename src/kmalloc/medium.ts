@@ -268,8 +268,15 @@ export class MediumHeaps {
     const H = addr - HEADER;
     const h = u32[H >>> 2]!;
     const size = h & SIZE_MASK;
-    if ((h & ~(SIZE_MASK | PREV_FREE | FREE | QUICK)) !== 0 || size < MIN_BLOCK) return NOT_BLOCK;
-    if (rel < -HEADER) return NOT_BLOCK;
+    if ((h & ~(SIZE_MASK | PREV_FREE | FREE | QUICK)) !== 0) return NOT_BLOCK;
+    // A block that straddled into this chunk (its header ended the chunk below) was freed, and
+    // the chunk, empty, was cut out of its run: a sentinel where the header was, a free block
+    // at the chunk's start (src/tlsf/chunks.ts, releaseWide). No payload starts there otherwise.
+    if (rel === -HEADER && size === 0 && (u32[addr >>> 2]! & (FREE | QUICK)) === FREE) return LOOKS_FREE;
+    if (size < MIN_BLOCK) return NOT_BLOCK;
+    // A freed block's header keeps FREE (also one merged into its left neighbour, as tlsf.ts's
+    // badFree says; its size may then run past the chunk); one on a quick list has QUICK.
+    if ((h & (FREE | QUICK)) !== 0) return LOOKS_FREE;
     if (rel < 0 || rel + size > this.whole) {
       // Across a chunk boundary: a block only where the heap joined the two chunks (a run).
       const maxChunks = u32[(region >>> 2) + T_MAX_CHUNKS]!;
@@ -277,9 +284,6 @@ export class MediumHeaps {
       if (!crossesJoined(u32, (region >>> 2) + joinAt(maxChunks), maxChunks, this.chunkMask + 1, slot, rel, size))
         return NOT_BLOCK;
     }
-    // A freed block's header keeps FREE (also one merged into its left neighbour, as tlsf.ts's
-    // badFree says); one the owner keeps on a quick list has QUICK.
-    if ((h & (FREE | QUICK)) !== 0) return LOOKS_FREE;
     const R = H + size;
     return ((u32[(R >>> 2) + BH_TAG]! ^ Math.imul(R, key)) | 0) === size ? H : NOT_BLOCK;
   }

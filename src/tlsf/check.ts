@@ -115,6 +115,10 @@ export function badFree(t: TlsfCore, addr: unknown, op: string): never {
       if ((h & FREE) !== 0) {
         if (addr === H + BLOCK_HEADER_BYTES)
           throw new DoubleFreeError(`${what}: block already free (double free)`, addr);
+        // The start of a run, free: no payload starts there, but one did when a block straddled
+        // into this chunk from the one below and its free let the chunk be cut out (releaseWide).
+        if (addr === H && H === A)
+          throw new DoubleFreeError(`${what}: block already free (double free; its chunk was cut out of a run)`, addr);
         // A block freed and merged into its free left neighbour keeps its
         // stale header (FREE set, a plausible size): still a double free.
         const g = u32[(addr - BLOCK_HEADER_BYTES) >>> 2]!;

@@ -82,6 +82,9 @@ describe('TLSF: alloc, free, coalescing', () => {
     expect(y - 8).toBe(events[1]![0] - 8);
     heap.free(y); // chunk 2 empty: cut out of the run, kept as the spare
     expect(events.length).toBe(2);
+    // y's header was where chunk 2's sentinel is now: a second free of y is still told as one.
+    expect(() => heap.free(y)).toThrow(DoubleFreeError);
+    expect(() => heap.free(y)).toThrow(/cut out of a run/);
     expect(heap.stats()).toMatchObject({ chunks: 2, spareChunks: 1, usedBlocks: 1 });
     heap.checkInvariants();
     heap.free(x); // chunk 1 empty too: given back at once
