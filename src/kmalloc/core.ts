@@ -91,7 +91,7 @@ export interface KmallocCore {
   /** The most buddy pages in use seen by reapCurrent (its walk runs near this peak only). */
   peakPages: number;
   /** Before pages are taken from the buddy: gives back empty current pages (reapCurrent) and this slot's spare TLSF chunk. */
-  shrinkSpare(): void;
+  releaseIdle(): void;
   /** Takes the heap lock on a shared memory (re-entrant within the instance); nothing otherwise. */
   enter(): void;
   /** Releases what `enter` took. */

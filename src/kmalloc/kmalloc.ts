@@ -910,7 +910,7 @@ export class Kmalloc implements ByteAllocator {
       const i = cacheFind(this.memory.u32, this.lcAt, pages);
       if (i >= 0) return this.fromCache(i, pages);
     }
-    this.shrinkSpare();
+    this.releaseIdle();
     let addr: number;
     try {
       addr = this.buddy.allocPagesExact(pages);
@@ -1151,7 +1151,7 @@ export class Kmalloc implements ByteAllocator {
    * @internal Before taking pages from the buddy: gives back this worker's
    * empty current pages that have pages queued behind them, and its spare TLSF chunk.
    */
-  shrinkSpare(): void {
+  releaseIdle(): void {
     reapCurrent(this);
     if (this.med === null) this.heap0.shrinkLocked();
     else this.med.own?.shrinkLocked();

@@ -200,7 +200,7 @@ export function newPage(c: KmallocCore, cls: number, size: number): void {
   c.enter();
   try {
     const pages = c.pagesOf[cls]!;
-    c.shrinkSpare(); // an empty TLSF chunk kept for reuse goes back first: reuse before growing
+    c.releaseIdle(); // empty current pages and the spare TLSF chunk go back first: reuse before growing
     let addr: number;
     try {
       addr = c.buddy.allocPages(pages);
@@ -441,7 +441,9 @@ export function reapCurrent(c: KmallocCore): void {
       p = u32[a]!;
     }
     budget -= k;
-    if (p !== 0 || k !== used || k === 0) continue; // blocks live (or the budget ran out first)
+    // Live blocks (or the budget ran out first). A page that counts none and has no curFree
+    // list is left to the next free or shrink that finds it: only a curFree list is unseen.
+    if (p !== 0 || k !== used || k === 0) continue;
     unqueue(c, cls, d); // flushCurrent puts curFree back on the page: `used` is 0
     releasePage(c, d, cls);
   }

@@ -49,6 +49,7 @@ import {
   T_SPARE,
   T_USED_BLOCKS,
   T_USED_BYTES,
+  bitAt,
 } from './layout.js';
 
 /** Addresses of the chunks of heap `t`, in address order (syncs the memory). */
@@ -58,7 +59,7 @@ export function chunksOf(t: TlsfCore): number[] {
   const u32 = mem.u32;
   const out: number[] = [];
   for (let slot = 0; slot < t.maxChunks; slot++) {
-    if ((u32[t.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0) out.push(t.base + slot * t.chunkBytes);
+    if (bitAt(u32, t.c + T_CHUNK_MAP, slot)) out.push(t.base + slot * t.chunkBytes);
   }
   return out;
 }
@@ -169,7 +170,7 @@ function chunkOf(t: TlsfCore, addr: number): number {
   if (!(off >= 0)) return -1;
   const slot = Math.floor(off / t.chunkBytes);
   if (slot >= t.maxChunks) return -1;
-  if ((t.memory.u32[t.c + T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) === 0) return -1;
+  if (!bitAt(t.memory.u32, t.c + T_CHUNK_MAP, slot)) return -1;
   return t.base + slot * t.chunkBytes;
 }
 

@@ -38,6 +38,7 @@ import {
   T_Q_LIMIT,
   T_SPARE,
   controlBytes,
+  bitAt,
   joinAt,
   quickLimit,
 } from './layout.js';
@@ -242,13 +243,17 @@ export function resolveHeap(buddy: BuddyAllocator, region: number, onChunk: Tlsf
   }
   // A join bit says chunk i runs on from chunk i - 1: both must be the heap's.
   const j = c + joinAt(maxChunks);
-  const held = (i: number) => (u32[c + T_CHUNK_MAP + (i >>> 5)]! & (1 << (i & 31))) !== 0;
   for (let w = 0; w < words; w++) {
     const bits = u32[j + w]!;
     for (let b = 0; b < 32; b++) {
       if ((bits & (1 << b)) === 0) continue;
       const slot = w * 32 + b;
-      if (slot === 0 || slot >= maxChunks || !held(slot) || !held(slot - 1))
+      if (
+        slot === 0 ||
+        slot >= maxChunks ||
+        !bitAt(u32, c + T_CHUNK_MAP, slot) ||
+        !bitAt(u32, c + T_CHUNK_MAP, slot - 1)
+      )
         corrupt(`join map bit ${slot} joins chunks the heap does not both hold`, at(joinAt(maxChunks) + w));
     }
   }

@@ -230,6 +230,17 @@ export function quickLimit(chunkBytes: number): number {
   return Math.min(chunkBytes >>> 2, 1 << 15);
 }
 
+/** Bit i of the bitmap at u32 index `at` (the chunk map, the join map). */
+export function bitAt(u32: Uint32Array, at: number, i: number): boolean {
+  return (u32[at + (i >>> 5)]! & (1 << (i & 31))) !== 0;
+}
+
+/** Sets (`on`) or clears bit i of the bitmap at u32 index `at`. */
+export function setBit(u32: Uint32Array, at: number, i: number, on: boolean): void {
+  const w = at + (i >>> 5);
+  u32[w] = on ? u32[w]! | (1 << (i & 31)) : u32[w]! & ~(1 << (i & 31));
+}
+
 /** Word index (from the control structure's start) of the join map. */
 export function joinAt(maxChunks: number): number {
   return T_CHUNK_MAP + ((maxChunks + 31) >>> 5);
@@ -253,10 +264,8 @@ export function crossesJoined(
   size: number,
 ): boolean {
   const whole = chunkBytes - SENTINEL_BYTES;
-  if (rel < 0)
-    return rel === -SENTINEL_BYTES && (u32[j + (slot >>> 5)]! & (1 << (slot & 31))) !== 0 && size + rel <= whole;
-  const up = slot + 1;
-  return rel + size <= whole + chunkBytes && up < maxChunks && (u32[j + (up >>> 5)]! & (1 << (up & 31))) !== 0;
+  if (rel < 0) return rel === -SENTINEL_BYTES && bitAt(u32, j, slot) && size + rel <= whole;
+  return rel + size <= whole + chunkBytes && slot + 1 < maxChunks && bitAt(u32, j, slot + 1);
 }
 
 /** Word index (from the control structure's start) of the quick-list table. */

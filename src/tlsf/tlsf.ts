@@ -880,19 +880,14 @@ export class TlsfHeap implements ByteAllocator {
     if ((h & ~(HotTlsf.SIZE_MASK | HotTlsf.PREV_FREE)) !== 0 || size < HotTlsf.MIN_BLOCK) return -1;
     // A block may cross into the next chunk (or have its header at the end of the one below)
     // only where the two are joined: one run (layout.ts, "Runs").
-    if ((rel < 0 || rel + size > this.whole) && !this.crossesJoined(u32, slot, rel, size)) return -1;
+    if (
+      (rel < 0 || rel + size > this.whole) &&
+      !crossesJoined(u32, this.j, this.maxChunks, this.chunkBytes, slot, rel, size)
+    )
+      return -1;
     const R = H + size;
     if ((u32[(R >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(R, this.key)) !== size) return -1;
     return H;
-  }
-
-  /**
-   * headerOf's case of a block that does not lie inside addr's chunk `slot`
-   * (`rel`: its header's offset there, -8 when the header ends the chunk
-   * below): it is a block only where the chunks it spans are joined.
-   */
-  private crossesJoined(u32: Uint32Array, slot: number, rel: number, size: number): boolean {
-    return crossesJoined(u32, this.j, this.maxChunks, this.chunkBytes, slot, rel, size);
   }
 
   /**
