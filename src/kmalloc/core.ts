@@ -90,6 +90,8 @@ export interface KmallocCore {
   reapNext: number;
   /** The most buddy pages in use seen by reapCurrent (its walk runs near this peak only). */
   peakPages: number;
+  /** Per class: the sole current page reapCurrent last found empty (0 = none). */
+  readonly idleSeen: Uint32Array;
   /** Before pages are taken from the buddy: gives back empty current pages (reapCurrent) and this slot's spare TLSF chunk. */
   releaseIdle(): void;
   /** Takes the heap lock on a shared memory (re-entrant within the instance); nothing otherwise. */

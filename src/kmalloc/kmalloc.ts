@@ -429,6 +429,7 @@ export class Kmalloc implements ByteAllocator {
     this.cf = curFreeTable(u32, k, n, st.slot);
     this.noPage = k + K_NO_PAGE;
     this.nClasses = n;
+    this.idleSeen = new Uint32Array(n);
     this.classWords = k + K_CUR + n;
     this.reclaimAt = reclaimTable(k, n) + st.slot;
     this.abandonedAt = abandonedTable(k, n);
@@ -1146,10 +1147,12 @@ export class Kmalloc implements ByteAllocator {
   reapNext = 0;
   /** @internal The most buddy pages in use this instance has seen before taking pages ({@link reapCurrent}). */
   peakPages = 0;
+  /** @internal Per class, the sole current page {@link reapCurrent} last found empty. */
+  readonly idleSeen: Uint32Array;
 
   /**
    * @internal Before taking pages from the buddy: gives back this worker's
-   * empty current pages that have pages queued behind them, and its spare TLSF chunk.
+   * empty current pages (reapCurrent says which), and its spare TLSF chunk.
    */
   releaseIdle(): void {
     reapCurrent(this);

@@ -393,25 +393,37 @@ function onList(c: KmallocCore, headWord: number, slot: number, limit: number): 
 }
 
 /**
- * Gives back every empty current page that has other pages queued behind it,
- * looking at classes from `c.reapNext` on and walking at most REAP_STEPS
- * curFree links in all (the classes not reached come first next time).
- * Called before the heap takes pages from the buddy, and does its walk only
- * when the buddy's pages in use are within 1/REAP_NEAR of the most they have
- * been (`c.peakPages`): below that the Memory does not grow, so a page given
- * back saves nothing yet, and the walk would be time spent for nothing.
+ * Gives back empty current pages, looking at classes from `c.reapNext` on and
+ * walking at most REAP_STEPS curFree links in all (the classes not reached
+ * come first next time). Called before the heap takes pages from the buddy,
+ * and does its walk only when the buddy's pages in use are within
+ * 1/REAP_NEAR of the most they have been (`c.peakPages`): below that the
+ * Memory does not grow, so a page given back saves nothing yet, and the walk
+ * would be time spent for nothing.
  *
  * Why it is needed: a free on the current page pushes on curFree and counts
  * nothing (the fast path's point), so no free sees the current page empty,
  * as one did when every free counted `used`. A current page is empty when
  * every block it counts as used is on curFree (and none waits on
- * thread_free); giving it back makes the next queued, partly used page
- * current, so the class fills its partly used pages before it reuses an
- * empty one.
+ * thread_free).
+ * - With other pages queued behind it, it goes back at once: the next, partly
+ *   used page becomes current, so the class fills its partly used pages
+ *   before it reuses an empty one.
+ * - The class's only page (pageFreed keeps it, so that a class that allocates
+ *   and frees one block in a loop does not take and give back a page each
+ *   time) is looked at only when the heap is at its peak (`held` at least
+ *   `c.peakPages`: the pages taken now would raise the footprint that
+ *   utilization divides by), and goes back when it was empty at the previous
+ *   such look too (`c.idleSeen`, mimalloc's retire countdown in one step).
+ *   Below the peak it stays, so a loop cannot make the heap give back and
+ *   take a page per call: each page given back here needs two page takes at
+ *   the peak while it sat empty. bash's peak held three such pages (0.804 ->
+ *   0.823 of utilization).
  */
 export function reapCurrent(c: KmallocCore): void {
   const held = c.buddy.pages - c.buddy.freePages;
-  if (held > c.peakPages) c.peakPages = held;
+  const atPeak = held >= c.peakPages;
+  if (atPeak) c.peakPages = held;
   else if (held < c.peakPages - c.peakPages / REAP_NEAR) return;
   const u32 = c.memory.u32;
   const n = c.nClasses;
@@ -422,8 +434,8 @@ export function reapCurrent(c: KmallocCore): void {
     if (d === c.noPage) continue;
     c.checkQueued(d, cls, 0, c.cur + cls); // a damaged word would send the walk and the release anywhere
     const next = u32[d + P_NEXT]!;
-    if (next === 0 || u32[d + c.tfDelta] !== 0) continue;
-    c.checkQueued(next, cls, 1, d + P_NEXT); // unqueue writes its P_PREV
+    if ((next === 0 && !atPeak) || u32[d + c.tfDelta] !== 0) continue;
+    if (next !== 0) c.checkQueued(next, cls, 1, d + P_NEXT); // unqueue writes its P_PREV
     const used = u32[d + P_USED]! & USED_MASK;
     const lo = c.pageAddr(d);
     const hi = u32[d + P_UNUSED]!;
@@ -441,9 +453,16 @@ export function reapCurrent(c: KmallocCore): void {
       p = u32[a]!;
     }
     budget -= k;
-    // Live blocks (or the budget ran out first). A page that counts none and has no curFree
-    // list is left to the next free or shrink that finds it: only a curFree list is unseen.
-    if (p !== 0 || k !== used || k === 0) continue;
+    // Live blocks (or the budget ran out first): not empty.
+    if (p !== 0 || k !== used) {
+      if (next === 0) c.idleSeen[cls] = 0;
+      continue;
+    }
+    if (next === 0 && c.idleSeen[cls] !== d) {
+      c.idleSeen[cls] = d; // the class's only page: given back when still empty at the next look
+      continue;
+    }
+    c.idleSeen[cls] = 0;
     unqueue(c, cls, d); // flushCurrent puts curFree back on the page: `used` is 0
     releasePage(c, d, cls);
   }

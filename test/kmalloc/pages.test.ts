@@ -67,6 +67,33 @@ describe('Kmalloc size-class pages', () => {
     k.checkInvariants();
   });
 
+  it("a class's only page, empty, goes back when the heap grows past its peak twice; below the peak it stays", () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const c64 = k.caches[k.classSizes.indexOf(64)]!;
+    k.free(k.alloc(64)); // class 64's only page, current and empty
+    expect(c64.stats()).toMatchObject({ slabs: 1, slabsFreed: 0 });
+    const a = k.alloc(16); // a page taken at a new peak: the reap notes the empty page
+    expect(c64.stats()).toMatchObject({ slabs: 1, slabsFreed: 0 });
+    const before = k.footprint();
+    const b = k.alloc(24); // the next one at a new peak: still empty, it goes back first
+    expect(c64.stats()).toMatchObject({ slabs: 0, slabsMade: 1, slabsFreed: 1 });
+    expect(k.footprint()).toBe(before); // one page given back, one taken
+    k.checkInvariants();
+    const p = k.alloc(64); // the class takes a page again when it needs one
+    expect(c64.stats()).toMatchObject({ slabs: 1, slabsMade: 2, activeObjects: 1 });
+
+    // Below the peak nothing is walked or given back: a class that allocates and frees one
+    // block in a loop keeps its page while other classes take pages.
+    const big = Array.from({ length: 1000 }, () => k.alloc(32)); // raises the peak by 8 pages
+    for (const q of big) k.free(q);
+    k.free(p); // class 64's only page is empty again
+    const more = [k.alloc(40), k.alloc(48)]; // two pages taken below the peak
+    expect(c64.stats()).toMatchObject({ slabs: 1, slabsMade: 2, slabsFreed: 1 });
+    expect(k.alloc(64)).toBe(p);
+    for (const q of [a, b, p, ...more]) k.free(q);
+    k.checkInvariants();
+  });
+
   it('that reap refuses a damaged curFree list, cur word or queue link (HeapCorruptionError), writing nothing', () => {
     const cases: Array<[string, (k: Kmalloc, a: number[], cls: number) => [number, number]]> = [
       // [word index, value]
