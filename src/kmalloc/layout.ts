@@ -31,7 +31,8 @@
  *                               0's is word 8's), then remote[slot], one 64-byte line each,
  *                               whose other 15 words are the slot's large-block cache
  *                               (large-cache.ts)
- *        (after it)             with flag 2: curFree[] of worker slots 1..31, L words each
+ *        (after it)             with flag 2: curFree[] of worker slots 1..31, L + SLOT_GAP
+ *                               words each (two idle lines between two slots' tables)
  *        (after it)             with flag 2: the thread_free table, 8 words
  *                               per buddy page, word d - pageTable holding descriptor d's
  *                               thread_free (FLAG_REMOTE_TABLE; else descriptor word 7)
@@ -44,7 +45,8 @@ import { P_THREAD_FREE } from '../slab/layout.js';
 import { MEDIUM_WORDS } from './medium.js';
 
 export const KMALLOC_MAGIC = 0x4c414d4b;
-export const KMALLOC_VERSION = 7;
+/** 8 (4 Dec 2026): SLOT_GAP between the curFree tables of slots 1..31; 7 had them abut. */
+export const KMALLOC_VERSION = 8;
 /** The heap lock (src/memory/lock.ts), held around every public method when the memory is shared. */
 export const K_LOCK = 0;
 export const K_MAGIC = 1;
@@ -131,9 +133,28 @@ export function abandonedTable(k: number, n: number): number {
   return reclaimTable(k, n) + MAX_WORKERS;
 }
 
+/**
+ * Idle words between two worker slots' curFree tables (two 64-byte lines).
+ * Every alloc and free writes its slot's table; with the tables abutting,
+ * two workers on adjacent slots ran the thread-local loop of `npm run
+ * bench -- workers` at 0.92x the ops per CPU-second of two workers on
+ * slots 1 and 3, and 0.85x of two workers with a heap each (medians of 5
+ * alternating rounds, 4 Dec), though no word is written by both. Most
+ * likely the hardware prefetchers, which fetch lines next to the ones a
+ * core touches (Intel's spatial prefetcher completes 128-byte pairs), kept
+ * pulling a neighbour's table line into the other core. With this gap the
+ * two slot pairs measured the same (bench/scratch/slots.ts, git-ignored).
+ */
+const SLOT_GAP = 32;
+
+/** Words from one worker slot's curFree table to the next one's (slots 1..31). */
+function curFreeStride(n: number): number {
+  return line(n) + SLOT_GAP;
+}
+
 /** u32 index of the thread_free table (FLAG_REMOTE_TABLE): after the control words, on a 64-byte line. */
 export function remoteTable(k: number, n: number): number {
-  return mediumTable(k, n) + MEDIUM_WORDS + (MAX_WORKERS - 1) * line(n);
+  return mediumTable(k, n) + MEDIUM_WORDS + (MAX_WORKERS - 1) * curFreeStride(n);
 }
 
 /** Page descriptor d's thread_free word is `d + threadFreeDelta(...)`. */
@@ -156,7 +177,7 @@ export function mediumTable(k: number, n: number): number {
 export function curFreeTable(u32: Uint32Array, k: number, n: number, slot: number): number {
   if (slot === 0) return k + line(abandonedTable(0, n) + n);
   if ((u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) === 0) return -1;
-  return mediumTable(k, n) + MEDIUM_WORDS + (slot - 1) * line(n);
+  return mediumTable(k, n) + MEDIUM_WORDS + (slot - 1) * curFreeStride(n);
 }
 
 /** Words of a control block with `n` classes. */
