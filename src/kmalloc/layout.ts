@@ -137,13 +137,14 @@ export function abandonedTable(k: number, n: number): number {
  * Idle words between two worker slots' curFree tables (two 64-byte lines).
  * Every alloc and free writes its slot's table; with the tables abutting,
  * two workers on adjacent slots ran the thread-local loop of `npm run
- * bench -- workers` at 0.92x the ops per CPU-second of two workers on
- * slots 1 and 3, and 0.85x of two workers with a heap each (medians of 5
- * alternating rounds, 4 Dec), though no word is written by both. Most
- * likely the hardware prefetchers, which fetch lines next to the ones a
- * core touches (Intel's spatial prefetcher completes 128-byte pairs), kept
- * pulling a neighbour's table line into the other core. With this gap the
- * two slot pairs measured the same (bench/scratch/slots.ts, git-ignored).
+ * bench -- workers` at 0.86x the ops per CPU-second of two workers on
+ * slots 1 and 3, and 0.89x of two workers with a heap each (16 M ops a
+ * worker, medians of 7 alternating rounds, 4 Dec), though no word is
+ * written by both. Most likely the hardware prefetchers, which fetch lines
+ * next to the ones a core touches (Intel's spatial prefetcher completes
+ * 128-byte pairs), kept pulling a neighbour's table line into the other
+ * core. With this gap the three measured the same within 2%
+ * (bench/scratch/slots.ts, git-ignored; docs/workers.md has the figures).
  */
 const SLOT_GAP = 32;
 

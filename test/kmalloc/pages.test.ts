@@ -67,7 +67,7 @@ describe('Kmalloc size-class pages', () => {
     k.checkInvariants();
   });
 
-  it("a class's only page, empty, goes back when the heap grows past its peak twice; below the peak it stays", () => {
+  it("a class's only page, empty, goes back at the second page the heap takes at its peak; below the peak it stays", () => {
     const k = new Kmalloc({ bytes: 1 << 20 });
     const c64 = k.caches[k.classSizes.indexOf(64)]!;
     k.free(k.alloc(64)); // class 64's only page, current and empty
