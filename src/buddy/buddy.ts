@@ -563,8 +563,39 @@ export class BuddyAllocator {
     return p;
   }
 
-  /** Gives back pages [p + n, p + 2^order) of a block just taken. */
-  private trimTail(p: number, order: number, n: number): void {
+  /**
+   * @internal
+   * As takeBlock, but splits the *largest* free block down to `order` (its
+   * upper halves go on their lists): the per-worker lists' refills (pcp.ts),
+   * so that two workers' runs of pages lie far apart. -1 if no free block of
+   * `order` or more. It breaks up a large block sooner than takeBlock would;
+   * cached pages go back before any request fails (drainBeforeFail), and
+   * their blocks merge again then.
+   */
+  takeFromLargest(order: number, n: number): number {
+    const st = this.state;
+    st.sync();
+    const i32 = st.i32;
+    const u8 = st.u8;
+    const w = this.w;
+    const mask = (i32[w + B_NON_EMPTY]! >>> order) << order;
+    if (mask === 0 || order > this.maxOrder) return -1;
+    let j = 31 - Math.clz32(mask);
+    const p = i32[w + B_HEADS + j]!;
+    this.unlink(i32, u8, p, j);
+    while (j > order) {
+      j--;
+      this.push(i32, u8, p + (1 << j), j);
+    }
+    u8[this.info + p] = INFO_ALLOC | order;
+    i32[this.links + 2 * p] = n;
+    i32[w + B_FREE_PAGES] = i32[w + B_FREE_PAGES]! - n;
+    i32[w + B_USED_BLOCKS] = i32[w + B_USED_BLOCKS]! + 1;
+    return p;
+  }
+
+  /** @internal Gives back pages [p + n, p + 2^order) of a block just taken. */
+  trimTail(p: number, order: number, n: number): void {
     const size = 1 << order;
     if (n === size) return;
     const st = this.state;

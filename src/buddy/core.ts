@@ -49,6 +49,10 @@ export interface BuddyCore {
   readonly freePages: number;
   /** Takes a free block of `order`, marks it allocated with length `n`; its page index, or -1. */
   takeBlock(order: number, n: number): number;
+  /** As takeBlock, but splits the largest free block (pcp.ts's refills: runs far apart); -1 if none of `order` or more. */
+  takeFromLargest(order: number, n: number): number;
+  /** Gives back pages [p + n, p + 2^order) of a block just taken (their buddies lie inside it). */
+  trimTail(p: number, order: number, n: number): void;
   /** __free_one_page: merges page p's block of `order` with free buddies and lists it. */
   freeBlock(i32: Int32Array, u8: Uint8Array, p: number, order: number): void;
   /** Takes the buddy lock (shared memory only). */

@@ -69,6 +69,55 @@ describe('per-worker page lists', () => {
     other.detach();
   });
 
+  it("a refill cuts its batch from one aligned run split off the largest free block: two workers' batches lie far apart", () => {
+    const { buddy, memory, fresh } = heap(256, { high: 32, batch: 8 });
+    const a = BuddyAllocator.attach(memory);
+    const b = BuddyAllocator.attach(memory);
+    // The maker leaves single free pages between used ones: what a refill taking the
+    // smallest blocks first would get.
+    const held = Array.from({ length: 24 }, () => buddy.allocPages(1));
+    for (let i = 0; i < held.length; i += 3) buddy.free(held[i]!);
+    const run = (addr: number) => Math.floor((addr - buddy.base) / buddy.pageSize / 8);
+    const take = (w: BuddyAllocator, n: number, pages: 1 | 2) => Array.from({ length: n }, () => w.allocPages(pages));
+    const fromA = take(a, 8, 1);
+    const fromB = take(b, 8, 1);
+    const twoA = take(a, 4, 2); // order 1: 8 pages' worth, 4 blocks of 2 pages
+    for (const got of [fromA, fromB, twoA]) {
+      expect(new Set(got.map(run)).size).toBe(1);
+      expect(got).toEqual([...got].sort((x, y) => x - y)); // handed out in address order
+    }
+    const runs = [run(fromA[0]!), run(fromB[0]!), run(twoA[0]!)].sort((x, y) => x - y);
+    expect(runs[1]! - runs[0]!).toBeGreaterThan(1); // not side by side
+    expect(runs[2]! - runs[1]!).toBeGreaterThan(1);
+    expect(buddy.stats().cachedPages).toBe(0); // each batch handed out whole
+    buddy.checkInvariants();
+
+    // A batch that is not a power of two: the run's rest goes back to the free lists at once.
+    const c = BuddyAllocator.attach(memory);
+    const before = buddy.stats().freePages;
+    const first = c.allocPages(1);
+    const odd = heap(256, { high: 32, batch: 7 });
+    const d = BuddyAllocator.attach(odd.memory);
+    const seven = take(d, 7, 1);
+    expect(new Set(seven.map((p) => Math.floor((p - odd.buddy.base) / odd.buddy.pageSize / 8))).size).toBe(1);
+    expect(odd.buddy.stats()).toMatchObject({ usedPages: 7, cachedPages: 0, freePages: 256 - 7 });
+    odd.buddy.checkInvariants();
+    for (const p of seven) d.free(p);
+    d.detach();
+    expect(odd.buddy.freeCounts()).toEqual(odd.fresh);
+    expect(buddy.stats().freePages).toBe(before - 8 + 7); // one handed out, seven cached
+    c.free(first);
+    c.detach();
+
+    for (const p of [...fromA, ...twoA]) a.free(p);
+    for (const p of fromB) b.free(p);
+    a.detach();
+    b.detach();
+    for (let i = 0; i < held.length; i++) if (i % 3 !== 0) buddy.free(held[i]!);
+    buddy.checkInvariants();
+    expect(buddy.freeCounts()).toEqual(fresh);
+  });
+
   it('the maker (slot 0) and an unshared memory keep no lists; unshared state has no table', () => {
     const { buddy, fresh } = heap(64);
     const locks = countLocks(buddy);
