@@ -165,7 +165,7 @@ export function checkPcpWords(
  * a line next to another worker's hot line cost nearly as much as a shared
  * one (the prefetchers, as with Kmalloc's SLOT_GAP). Two workers on one
  * memory ran the buddy loop of `npm run bench -- workers-layers` at 0.52-0.72
- * of the ops per CPU-second of two with a memory each before, 0.96-1.04
+ * of the ops per CPU-second of two with a memory each before, 0.95-1.04
  * with runs from the largest block (docs/workers.md). With no block of the
  * run's order free, block by block as before.
  */
