@@ -576,22 +576,21 @@ export class BuddyAllocator {
     const st = this.state;
     st.sync();
     const i32 = st.i32;
-    const u8 = st.u8;
     const w = this.w;
-    const mask = (i32[w + B_NON_EMPTY]! >>> order) << order;
-    if (mask === 0 || order > this.maxOrder) return -1;
-    let j = 31 - Math.clz32(mask);
-    const p = i32[w + B_HEADS + j]!;
-    this.unlink(i32, u8, p, j);
-    while (j > order) {
-      j--;
-      this.push(i32, u8, p + (1 << j), j);
+    let j = 31 - Math.clz32((i32[w + B_NON_EMPTY]! >>> order) << order); // -1: none
+    if (j > order) {
+      // Split the largest block down to `order`, its upper halves on their lists and its
+      // first block at the head of list `order`: the block takeBlock takes next.
+      const u8 = st.u8;
+      const p = i32[w + B_HEADS + j]!;
+      this.unlink(i32, u8, p, j);
+      while (j > order) {
+        j--;
+        this.push(i32, u8, p + (1 << j), j);
+      }
+      this.push(i32, u8, p, order);
     }
-    u8[this.info + p] = INFO_ALLOC | order;
-    i32[this.links + 2 * p] = n;
-    i32[w + B_FREE_PAGES] = i32[w + B_FREE_PAGES]! - n;
-    i32[w + B_USED_BLOCKS] = i32[w + B_USED_BLOCKS]! + 1;
-    return p;
+    return this.takeBlock(order, n);
   }
 
   /** @internal Gives back pages [p + n, p + 2^order) of a block just taken. */
