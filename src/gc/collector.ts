@@ -245,6 +245,39 @@ function damaged(a: number, info: number): HeapCorruptionError {
 let loopTop = 0;
 /** The work markLoop did (an out-parameter). */
 let loopWork = 0;
+/**
+ * The XOR of the words markLoop read ahead (see TOUCH_AHEAD). Kept, so that
+ * V8 cannot drop those loads as dead code; nothing else reads it.
+ * @internal
+ */
+export let touchSink = 0;
+
+/**
+ * How far ahead markLoop reads, in words (1 KiB), when it walks objects
+ * that lie one after another in memory.
+ *
+ * A list is a chain of dependent loads: the next cell's address is in this
+ * cell. Built by consecutive allocs, its cells lie 16 bytes apart, yet the
+ * hardware prefetcher did not keep up with the chain on this machine: each
+ * new line cost a memory round trip (perf annotate: 67% of markLoop's
+ * samples on the instruction after a cell's header load; a 1M-cell list
+ * took 9 ms, back to back or not). JavaScript has no prefetch instruction,
+ * so the loop reads words ahead itself: each time the walk has moved on
+ * 64..127 words (256..511 bytes) since the last such read, it loads the
+ * four lines 1 KiB ahead of where it is. The four loads miss together, in
+ * parallel with the chain, and the chain then finds its lines in the cache.
+ * One load a line would not do: each blocks retirement until its line
+ * comes, so they would miss one after another (measured: 0.8x, against
+ * 0.4x with four together). A walk that jumps (cells not in address
+ * order) only resets the mark it counts from, and reads nothing ahead.
+ *
+ * `npx tsx bench/gc-ab.ts <before> . collect list|tree`: a 1M-cell list
+ * 9.4 -> 4.0 ms, a 1M-node tree (walked in address order too, down the left
+ * spine) 7.0 -> 4.7 ms. Arrays of refs gained nothing (their children's
+ * loads are independent already, and a walk backwards from the last slot
+ * read ahead measured 1.2x slower), so that loop does not.
+ */
+const TOUCH_AHEAD = 256;
 
 /**
  * The mark loop proper: pops gray objects from the stack at word `ms` and
@@ -263,6 +296,12 @@ let loopWork = 0;
 function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: number, budget: number): number {
   let work = 0;
   let a = 0;
+  // Reading ahead (TOUCH_AHEAD): the XOR of the words read, the word index
+  // the walk was at when it last read ahead, and the last index from which
+  // four lines can be read.
+  let touch = 0;
+  let seen = 0;
+  const last = u32.length - 49;
   ms |= 0;
   cap |= 0;
   top |= 0;
@@ -304,6 +343,14 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
         let cw = c >>> 2;
+        let ahead = (cw - seen) >>> 0;
+        if (ahead >= 64) {
+          if (ahead < 128) {
+            const f = Math.min(cw + TOUCH_AHEAD, last);
+            touch ^= u32[f]! ^ u32[f + 16]! ^ u32[f + 32]! ^ u32[f + 48]!;
+          }
+          seen = cw;
+        }
         if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
           next = c; // another shape, or the budget's end: the loop's head decides
           break;
@@ -317,6 +364,14 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
         if ((m & bit) !== 0) break;
         u32[mi] = m | bit;
         cw = c >>> 2;
+        ahead = (cw - seen) >>> 0;
+        if (ahead >= 64) {
+          if (ahead < 128) {
+            const f = Math.min(cw + TOUCH_AHEAD, last);
+            touch ^= u32[f]! ^ u32[f + 16]! ^ u32[f + 32]! ^ u32[f + 48]!;
+          }
+          seen = cw;
+        }
         if ((u32[cw]! & 0xff0000) !== 0x10000 || work >= budget) {
           next = c;
           break;
@@ -390,6 +445,14 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
               break;
             }
           }
+          const ahead = (go - seen) >>> 0;
+          if (ahead >= 64) {
+            if (ahead < 128) {
+              const f = Math.min(go + TOUCH_AHEAD, last);
+              touch ^= u32[f]! ^ u32[f + 16]! ^ u32[f + 32]! ^ u32[f + 48]!;
+            }
+            seen = go;
+          }
           x = go;
         }
         {
@@ -441,6 +504,14 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
               next = d;
               break;
             }
+          }
+          const ahead = (go - seen) >>> 0;
+          if (ahead >= 64) {
+            if (ahead < 128) {
+              const f = Math.min(go + TOUCH_AHEAD, last);
+              touch ^= u32[f]! ^ u32[f + 16]! ^ u32[f + 32]! ^ u32[f + 48]!;
+            }
+            seen = go;
           }
           x = go;
         }
@@ -501,6 +572,7 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
   }
   loopTop = top;
   loopWork = work;
+  touchSink = touch;
   return a;
 }
 

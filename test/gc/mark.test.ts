@@ -286,6 +286,91 @@ describe('the mark loop against a model', () => {
     }
   });
 
+  it('lists and trees up to the last block of the memory, in address order, reversed and shuffled, are marked whole (the loop reads ahead of a walk in address order)', () => {
+    // The list and tree loops read words 1 KiB ahead of a walk that moves
+    // forward through memory; a walk that jumps reads nothing ahead. Cells
+    // fill the heap to its end, so the walk reaches the memory's last block.
+    for (const order of ['forward', 'reversed', 'shuffled'] as const) {
+      const heap = new ManagedHeap({ bytes: 1 << 20, maxBytes: 1 << 20, autoCollect: false });
+      const Node = heap.defineType('Node', { next: 'ref', id: 'i32' });
+      // Allocated as a rooted chain until the heap is full (an alloc collects first).
+      const cells: number[] = [Node.alloc()];
+      const chain = heap.root(cells[0]!);
+      for (;;) {
+        try {
+          const c = Node.alloc();
+          Node.fields.next.set(cells[cells.length - 1]!, c);
+          cells.push(c);
+        } catch {
+          break;
+        }
+      }
+      chain.release();
+      expect(Math.max(...cells)).toBeGreaterThan(heap.memory.buffer.byteLength - 65536);
+      if (order === 'reversed') cells.reverse();
+      if (order === 'shuffled') {
+        let x = 12345;
+        for (let i = cells.length - 1; i > 0; i--) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          const j = x % (i + 1);
+          [cells[i], cells[j]] = [cells[j]!, cells[i]!];
+        }
+      }
+      for (let i = 0; i < cells.length; i++) Node.fields.id.set(cells[i]!, i);
+      for (let i = 0; i + 1 < cells.length; i++) Node.fields.next.set(cells[i]!, cells[i + 1]!);
+      Node.fields.next.set(cells[cells.length - 1]!, 0);
+      const list = heap.root(cells[0]!);
+      heap.collect();
+      expect(heap.stats().liveObjects, order).toBe(cells.length);
+      // Every cell was marked: a second collect frees none and the ids read back.
+      expect(
+        cells.every((c, i) => heap.isLive(c) && Node.fields.id.get(c) === i),
+        order,
+      ).toBe(true);
+      list.release();
+      heap.collect();
+      expect(heap.stats().liveObjects, order).toBe(0);
+
+      // A complete tree over the same cells' room, built depth-first (its
+      // nodes in address order) or from the shuffled cells.
+      const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
+      const nodes: number[] = [Tree.alloc()];
+      const spine = heap.root(nodes[0]!);
+      for (;;) {
+        try {
+          const t = Tree.alloc();
+          Tree.fields.left.set(nodes[nodes.length - 1]!, t);
+          nodes.push(t);
+        } catch {
+          break;
+        }
+      }
+      spine.release();
+      for (const t of nodes) Tree.fields.left.set(t, 0);
+      const n = 2 ** Math.floor(Math.log2(nodes.length + 1)) - 1;
+      const pick =
+        order === 'forward'
+          ? nodes.slice(0, n)
+          : order === 'reversed'
+            ? nodes.slice(-n).reverse()
+            : nodes.slice(0, n).sort((a, b) => ((a * 2654435761) >>> 0) - ((b * 2654435761) >>> 0));
+      // Preorder numbering: node k's children are k + 1 and k + 1 + half its subtree.
+      const link = (k: number, size: number): void => {
+        if (size === 1) return;
+        const half = (size - 1) / 2;
+        Tree.fields.left.set(pick[k]!, pick[k + 1]!);
+        Tree.fields.right.set(pick[k]!, pick[k + 1 + half]!);
+        link(k + 1, half);
+        link(k + 1 + half, half);
+      };
+      link(0, n);
+      const tree = heap.root(pick[0]!);
+      heap.collect();
+      expect(heap.stats().liveObjects, order).toBe(n);
+      tree.release();
+    }
+  });
+
   it('a step marks a list only as far as its budget goes (a chain of one-ref objects is followed in one go otherwise)', () => {
     const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false, incremental: true });
     const N = heap.defineType('N', { next: 'ref', v: 'i32' });
