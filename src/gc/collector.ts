@@ -405,7 +405,12 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
             const m = u32[mi]!;
             if ((m & bit) === 0) {
               u32[mi] = m | bit;
-              pend = c2;
+              const cw = c2 >>> 2;
+              if ((cw - x) >>> 0 < 32 && (u32[cw]! & 0xff0000) === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf within 128 bytes (its line is at hand): done here
+              } else {
+                pend = c2;
+              }
             }
           }
           let go = 0;
@@ -465,7 +470,12 @@ function markLoop(u32: Uint32Array, mb: number, ms: number, cap: number, top: nu
             const m = u32[mi]!;
             if ((m & bit) === 0) {
               u32[mi] = m | bit;
-              pend = c2;
+              const cw = c2 >>> 2;
+              if ((cw - x) >>> 0 < 32 && (u32[cw]! & 0xff0000) === 0x20000 && (u32[cw + 2]! | u32[cw + 3]!) === 0) {
+                work += 3; // a leaf within 128 bytes (its line is at hand): done here
+              } else {
+                pend = c2;
+              }
             }
           }
           let go = 0;

@@ -493,6 +493,55 @@ describe('the mark loop against a model', () => {
     expect(sum).toBe((299 * 300) / 2);
   });
 
+  it("a tree's right child next to its parent is taken for a leaf only when it is a two-ref object with both refs 0", () => {
+    // The tree loop also finishes a right child at once when it lies within
+    // 128 bytes after its parent (its line is at hand) and is a leaf. A
+    // left spine of 300 nodes, each followed in memory by its right child:
+    // a two-ref node with its left ref 0 and its right ref a hidden T, a
+    // three-ref node with its first two refs 0 and its third a hidden L, or
+    // a true leaf. Taking the first two for leaves loses the hidden objects.
+    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
+    const U = heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' });
+    const L = heap.defineType('L', { v: 'i32' });
+    const head = heap.root(T.alloc());
+    let p = head.value;
+    let near = 0;
+    let hidden = 0;
+    for (let i = 0; i < 300; i++) {
+      const side = i % 3 === 1 ? U.alloc() : T.alloc();
+      if (side - p > 0 && side - p < 128) near++;
+      T.fields.r.set(p, side);
+      if (i % 3 === 0) {
+        const b = T.alloc();
+        T.fields.v.set(b, i);
+        T.fields.r.set(side, b);
+        hidden++;
+      } else if (i % 3 === 1) {
+        const b = L.alloc();
+        L.fields.v.set(b, i);
+        U.fields.c.set(side, b);
+        hidden++;
+      }
+      const n = T.alloc();
+      T.fields.l.set(p, n);
+      p = n;
+    }
+    expect(near).toBeGreaterThan(250); // the case under test: most right children lie next to their parent
+    heap.collect();
+    expect(heap.stats().liveObjects).toBe(301 + 300 + hidden);
+    let sum = 0;
+    let i = 0;
+    for (let q = head.value; q !== 0 && i < 300; q = T.fields.l.get(q), i++) {
+      const side = T.fields.r.get(q);
+      if (i % 3 === 0) sum += T.fields.v.get(T.fields.r.get(side));
+      else if (i % 3 === 1) sum += L.fields.v.get(U.fields.c.get(side));
+    }
+    let want = 0;
+    for (let k = 0; k < 300; k++) if (k % 3 !== 2) want += k;
+    expect(sum).toBe(want);
+  });
+
   it('random graphs of every shape: a collect() leaves exactly the reachable objects, ids intact', () => {
     fc.assert(
       fc.property(specArb, (spec) => check(spec, 'collect', 0)),
