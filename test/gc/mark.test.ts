@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { S_MCAP } from '../../src/gc/layout.js';
-import { ManagedHeap } from '../../src/index.js';
+import { ManagedHeap, type NumberField, type ObjectType } from '../../src/index.js';
 import { runs } from '../support/fuzz.js';
 
 /**
@@ -124,6 +124,38 @@ function check(spec: Spec, mode: 'collect' | 'steps', budget: number): void {
   for (const r of roots) r.release();
   heap.collect();
   expect(heap.stats().liveObjects).toBe(0);
+}
+
+/** A heap for the tree-spine tests: a two-ref type T, a three-ref type U and a leaf type L. */
+function spineHeap() {
+  const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
+  return {
+    heap,
+    T: heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' }),
+    U: heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' }),
+    L: heap.defineType('L', { v: 'i32' }),
+  };
+}
+
+/**
+ * Allocates objects of type T as a rooted chain (through `link`) until the
+ * heap is full (an alloc collects first, so the chain is kept live), then
+ * unroots it; returns the objects in allocation order, the chain still linked.
+ */
+function fillHeap(heap: ManagedHeap, T: ObjectType<Record<string, 'ref' | 'i32'>>, link: NumberField): number[] {
+  const objs: number[] = [T.alloc()];
+  const chain = heap.root(objs[0]!);
+  for (;;) {
+    try {
+      const o = T.alloc();
+      link.set(objs[objs.length - 1]!, o);
+      objs.push(o);
+    } catch {
+      break;
+    }
+  }
+  chain.release();
+  return objs;
 }
 
 describe('the mark loop against a model', () => {
@@ -293,19 +325,7 @@ describe('the mark loop against a model', () => {
     for (const order of ['forward', 'reversed', 'shuffled'] as const) {
       const heap = new ManagedHeap({ bytes: 1 << 20, maxBytes: 1 << 20, autoCollect: false });
       const Node = heap.defineType('Node', { next: 'ref', id: 'i32' });
-      // Allocated as a rooted chain until the heap is full (an alloc collects first).
-      const cells: number[] = [Node.alloc()];
-      const chain = heap.root(cells[0]!);
-      for (;;) {
-        try {
-          const c = Node.alloc();
-          Node.fields.next.set(cells[cells.length - 1]!, c);
-          cells.push(c);
-        } catch {
-          break;
-        }
-      }
-      chain.release();
+      const cells = fillHeap(heap, Node, Node.fields.next);
       expect(Math.max(...cells)).toBeGreaterThan(heap.memory.buffer.byteLength - 65536);
       if (order === 'reversed') cells.reverse();
       if (order === 'shuffled') {
@@ -334,18 +354,7 @@ describe('the mark loop against a model', () => {
       // A complete tree over the same cells' room, built depth-first (its
       // nodes in address order) or from the shuffled cells.
       const Tree = heap.defineType('Tree', { left: 'ref', right: 'ref' });
-      const nodes: number[] = [Tree.alloc()];
-      const spine = heap.root(nodes[0]!);
-      for (;;) {
-        try {
-          const t = Tree.alloc();
-          Tree.fields.left.set(nodes[nodes.length - 1]!, t);
-          nodes.push(t);
-        } catch {
-          break;
-        }
-      }
-      spine.release();
+      const nodes = fillHeap(heap, Tree, Tree.fields.left);
       for (const t of nodes) Tree.fields.left.set(t, 0);
       const n = 2 ** Math.floor(Math.log2(nodes.length + 1)) - 1;
       const pick =
@@ -451,10 +460,7 @@ describe('the mark loop against a model', () => {
   });
 
   it("a tree's left child is taken for a leaf only when it is a two-ref object with both refs 0", () => {
-    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
-    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
-    const U = heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' });
-    const L = heap.defineType('L', { v: 'i32' });
+    const { heap, T, U, L } = spineHeap();
     // A left spine of 300 nodes; each node's right child is a two-ref node
     // whose left ref is 0 and right ref a T, or a three-ref node whose
     // first two refs are 0 and third an L (each seen as the left child
@@ -500,10 +506,7 @@ describe('the mark loop against a model', () => {
     // a two-ref node with its left ref 0 and its right ref a hidden T, a
     // three-ref node with its first two refs 0 and its third a hidden L, or
     // a true leaf. Taking the first two for leaves loses the hidden objects.
-    const heap = new ManagedHeap({ bytes: 4 << 20, autoCollect: false });
-    const T = heap.defineType('T', { l: 'ref', r: 'ref', v: 'i32' });
-    const U = heap.defineType('U', { a: 'ref', b: 'ref', c: 'ref', v: 'i32' });
-    const L = heap.defineType('L', { v: 'i32' });
+    const { heap, T, U, L } = spineHeap();
     const head = heap.root(T.alloc());
     let p = head.value;
     let near = 0;
