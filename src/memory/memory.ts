@@ -336,11 +336,46 @@ export class Memory {
    */
   /** The buffer's length now, which another worker or the wasm code may have raised (slow: not for hot paths). */
   private realBytes(): number {
-    return (this.wasm !== null ? this.wasm.buffer : this.buffer).byteLength;
+    return (this.wasm !== null ? this.wasmBuffer(this.wasm) : this.buffer).byteLength;
+  }
+
+  /**
+   * The wasm memory's buffer as long as the memory is now. V8 hands another
+   * worker's grow of a shared wasm memory to this thread's `buffer` by an
+   * interrupt, which it takes at its next stack check: until then `buffer`
+   * is the old, shorter SharedArrayBuffer, while the length word (written
+   * by the growing worker after its grow returned) already says more. Taken
+   * for the memory's length, that old length once made refresh "mend" the
+   * word down to it: this thread kept views that ended before pages the
+   * buddy then handed it, and its writes there were lost (CI on 4 Dec,
+   * test/workers/kmalloc-stress.test.ts, 'shared WebAssembly.Memory'). A
+   * `grow(0)` updates the memory objects of the calling thread at once (V8
+   * updates the growing isolate's synchronously), so the buffer read after
+   * it is the memory's whole length.
+   */
+  private wasmBuffer(wasm: WebAssembly.Memory): ArrayBuffer | SharedArrayBuffer {
+    const b = wasm.buffer;
+    const w = this.lengthWord;
+    if (w >= 0 && this.shared && Atomics.load(this.i32, w) >>> 0 > b.byteLength) {
+      wasm.grow(0);
+      return wasm.buffer;
+    }
+    return b;
+  }
+
+  /**
+   * The memory's byte length now. A shared wasm memory's is the page count
+   * `grow(0)` returns, which V8 reads from the memory itself (not from this
+   * thread's `buffer`, which may be behind: see wasmBuffer); `grow(0)` on a
+   * non-shared one would detach its buffer, and its `buffer` is never behind.
+   */
+  private lengthNow(): number {
+    if (this.wasm !== null && this.shared) return this.wasm.grow(0) * WASM_PAGE_BYTES;
+    return this.buffer.byteLength;
   }
 
   private refresh(): void {
-    if (this.wasm !== null) this.buffer = this.wasm.buffer;
+    if (this.wasm !== null) this.buffer = this.wasmBuffer(this.wasm);
     this.makeViews();
     const w = this.lengthWord;
     if (w < 0) return;
@@ -348,8 +383,10 @@ export class Memory {
     const n = this.viewBytes;
     for (;;) {
       const seen = Atomics.load(i32, w);
-      // Only ever raised: a word above the buffer's length was damaged; mend it.
-      if (seen >>> 0 === n || (seen >>> 0 > n && seen >>> 0 <= this.buffer.byteLength)) return;
+      // Only ever raised: a word above the memory's length was damaged; mend it. Above
+      // this thread's views but within the memory, another worker grew it since (a
+      // shared wasm memory): the next sync() refreshes again.
+      if (seen >>> 0 === n || (seen >>> 0 > n && seen >>> 0 <= this.lengthNow())) return;
       if (Atomics.compareExchange(i32, w, seen, n | 0) === seen) return;
     }
   }

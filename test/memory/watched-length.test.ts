@@ -63,6 +63,46 @@ describe('the watched length word', () => {
     expect(m.viewBytes).toBe(3 << 16);
   });
 
+  it("a shared WebAssembly.Memory whose buffer lags another worker's grow: sync does not mend the word down, and its views cover the new bytes", () => {
+    // V8 hands a grow done in another worker to this thread's `buffer` by an
+    // interrupt taken at its next stack check; until then `buffer` is the
+    // old SharedArrayBuffer. `grow(0)` brings it up to date (V8 updates the
+    // calling thread's memory objects at once). This subclass plays that:
+    // `buffer` returns the old one while `lag` is set, grow() clears it.
+    const bufferOf = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
+    class LaggingMemory extends WebAssembly.Memory {
+      lag: ArrayBuffer | null = null; // a SharedArrayBuffer, typed as the base class has it
+      override get buffer(): ArrayBuffer {
+        return this.lag ?? (bufferOf.call(this) as ArrayBuffer);
+      }
+      override grow(delta: number): number {
+        this.lag = null;
+        return super.grow(delta);
+      }
+    }
+    const wasm = new LaggingMemory({ initial: 1, maximum: 16, shared: true });
+    const m = Memory.wrap(wasm);
+    ensureHeader(m);
+    // Another worker grows the memory by two pages and writes the length word, as its
+    // refresh does; this thread's buffer still has the old length.
+    wasm.lag = wasm.buffer;
+    WebAssembly.Memory.prototype.grow.call(wasm, 2);
+    const real = new Int32Array(bufferOf.call(wasm) as SharedArrayBuffer);
+    Atomics.store(real, H_LENGTH, 3 << 16);
+    real[(2 << 16) / 4] = 0x1234; // written by the other worker in the new bytes
+    expect(wasm.buffer.byteLength).toBe(1 << 16); // lagging
+    m.sync();
+    expect(Atomics.load(real, H_LENGTH)).toBe(3 << 16); // not mended down to the lagging length
+    expect(m.viewBytes).toBe(3 << 16);
+    expect(m.u32[(2 << 16) / 4]).toBe(0x1234);
+    // A word above the memory's real length is still damage, and still mended.
+    wasm.lag = wasm.buffer;
+    Atomics.store(real, H_LENGTH, 9 << 16);
+    m.sync();
+    expect(Atomics.load(real, H_LENGTH)).toBe(3 << 16);
+    expect(m.viewBytes).toBe(3 << 16);
+  });
+
   it('a non-shared WebAssembly.Memory with a header: a wasm-side grow detaches the views, sync sees it', () => {
     const wasm = new WebAssembly.Memory({ initial: 1, maximum: 16 });
     const m = Memory.wrap(wasm);
