@@ -592,9 +592,9 @@ if (r.error !== null || r.binary === null) { console.error(String(r.error)); pro
 /**
  * Compiles AS_SOURCE with `--runtime incremental -O3` (cached in the temp
  * directory), in a child process: the compiler, once loaded, keeps a large
- * JavaScript heap (some 230 MB) and wasm memory alive, and V8's collections
- * of it (concurrent marking on the other core) made ManagedHeap's timed
- * collects 1.2x-1.4x slower in the same process, back to back or not
+ * JavaScript heap (some 230 MB) and wasm memory alive, which V8 collected
+ * during the timed loop (`node --trace-gc`), and ManagedHeap's timed
+ * collects ran 1.1x-1.2x slower in that process, back to back or not
  * (measureCollect with the compiler imported and not, 4 Dec: tree 5.6 ->
  * 4.9 ms, arrays 5.4 -> 4.7).
  */
