@@ -1020,13 +1020,13 @@ export class TlsfHeap implements ByteAllocator {
     // random replay against 763 written out (cachegrind, bench/scratch/kcount.ts).
     const base = this.base;
     const shift = this.chunkShift;
+    const max = this.maxChunks;
     const ps = (prev - base) >>> shift;
     const ns = (next - base) >>> shift;
     if (
-      ps >= this.maxChunks ||
+      ps >= max ||
       (u32[c + HotTlsf.T_CHUNK_MAP + (ps >>> 5)]! & (1 << (ps & 31))) === 0 ||
-      (next !== 0 &&
-        (ns >= this.maxChunks || (u32[c + HotTlsf.T_CHUNK_MAP + (ns >>> 5)]! & (1 << (ns & 31))) === 0))
+      (next !== 0 && (ns >= max || (u32[c + HotTlsf.T_CHUNK_MAP + (ns >>> 5)]! & (1 << (ns & 31))) === 0))
     )
       return this.badLink(H, hi);
     u32[(prev >>> 2) + HotTlsf.BH_NEXT_FREE] = next;
