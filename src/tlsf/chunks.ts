@@ -96,7 +96,9 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   const whole = t.whole;
   let H = A;
   let bytes = whole;
-  if (slot > 0 && held(t, u32, slot - 1)) {
+  const joins = slot > 0 && held(t, u32, slot - 1);
+  let below = 0; // the free block below the sentinel that the new one absorbs, if any
+  if (joins) {
     // The chunk below is the heap's, so its run ends with a sentinel at A - 8: that
     // sentinel, with the free block left of it if there is one, begins a free block
     // that runs on to this chunk's end (layout.ts, "Runs").
@@ -111,14 +113,27 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
     if ((sh & PREV_FREE) !== 0) {
       const p = u32[(S >>> 2) + BH_TAG]! ^ Math.imul(S, key);
       const L = S - p;
-      if ((u32[L >>> 2]! & ~PREV_FREE) !== (p | FREE) || p < MIN_BLOCK) {
+      if ((u32[L >>> 2]! & ~PREV_FREE) !== (p | FREE) || p < MIN_BLOCK || !t.linksHeld(u32, L, p)) {
         t.buddy.free(A);
         throw new HeapCorruptionError(`tlsf: the free block below the sentinel at ${hex(S)} is damaged`, S);
       }
-      t.unlink(u32, L, p);
+      below = L;
       H = L;
       bytes += p;
     }
+  }
+  // The list the new block goes on: its head is checked before anything is written, and
+  // the chunk goes back to the buddy if it is damaged (the heap as it was).
+  const head = u32[t.listOf(bytes)]!; // (below, if it heads the list, is replaced by its next, which unlink checks)
+  if (head !== 0 && head !== below && !t.inHeap(u32, head)) {
+    t.buddy.free(A);
+    throw new HeapCorruptionError(
+      `tlsf: the head of the free list for ${bytes} bytes is not in a chunk of this heap`,
+      A,
+    );
+  }
+  if (below !== 0) t.unlink(u32, below, bytes - whole - SENTINEL_BYTES);
+  if (joins) {
     setBit(u32, t.j, slot, true);
   } else {
     u32[(A >>> 2) + BH_TAG] = 0 ^ Math.imul(A, key); // a run's first block: prevSize 0
@@ -229,24 +244,31 @@ export function releaseChunk(t: TlsfCore, A: number): void {
  */
 export function flushQuick(t: TlsfCore, u32: Uint32Array): void {
   const q = t.q;
+  // Every list is walked and checked before the first block is put back, so that a
+  // damaged one (a link overwritten after free) leaves the heap as it was.
   for (let i = 0; i < Q_LISTS; i++) {
-    let H = u32[q + i * Q_WORDS]!;
-    if (H === 0) continue;
-    u32[q + i * Q_WORDS] = 0;
-    u32[q + i * Q_WORDS + 1] = 0;
-    for (let n = 0; H !== 0; n++) {
-      const h = u32[H >>> 2]!;
+    for (let H = u32[q + i * Q_WORDS]!, n = 0; H !== 0; n++) {
       const slot = Math.floor((H - t.base) / t.chunkBytes);
       if (
-        (h & QUICK) === 0 ||
+        (u32[H >>> 2]! & QUICK) === 0 ||
         n >= Q_DEPTH ||
         (H & 7) !== 0 ||
         !(slot >= 0 && slot < t.maxChunks && held(t, u32, slot))
       )
         t.badQuick(H, q + i * Q_WORDS);
+      H = u32[(H >>> 2) + BH_NEXT_FREE]!;
+    }
+  }
+  for (let i = 0; i < Q_LISTS; i++) {
+    let H = u32[q + i * Q_WORDS]!;
+    if (H === 0) continue;
+    u32[q + i * Q_WORDS] = 0;
+    u32[q + i * Q_WORDS + 1] = 0;
+    while (H !== 0) {
+      const h = u32[H >>> 2]! ^ QUICK;
       const next = u32[(H >>> 2) + BH_NEXT_FREE]!;
-      u32[H >>> 2] = h ^ QUICK;
-      t.release(u32, H, h ^ QUICK);
+      u32[H >>> 2] = h;
+      t.release(u32, H, h);
       H = next;
     }
   }

@@ -41,6 +41,12 @@ export interface TlsfCore {
   readonly onChunk: ((addr: number, pages: number, added: boolean) => void) | null;
   /** mapping_insert + push of free block H on its list. */
   link(u32: Uint32Array, H: number, size: number): void;
+  /** u32 index of the head word of the list a free block of `size` bytes goes on. */
+  listOf(size: number): number;
+  /** True when A is in a chunk the heap holds (its chunk-map bit). */
+  inHeap(u32: Uint32Array, A: number): boolean;
+  /** True when unlink(N) will find N's links in held chunks (reads only). */
+  linksHeld(u32: Uint32Array, N: number, size: number): boolean;
   /** Takes free block H of `size` bytes off its list. */
   unlink(u32: Uint32Array, H: number, size: number): void;
   /** TLSF's free of used block H (header word h): merged, listed, or its chunk given back. */

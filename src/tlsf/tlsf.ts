@@ -538,11 +538,16 @@ export class TlsfHeap implements ByteAllocator {
     const h = H >>> 2;
     const b = u32[h]! & HotTlsf.SIZE_MASK;
     if (!this.isFreeBlock(u32, H, b)) return this.badLink(H, hi);
-    if (b === this.whole && H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     const rest = b - s;
+    const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
+    // The rest's list: its head (next, when that is H's own list) is checked before anything
+    // is written, as push would check it after (a damaged one leaves the heap as it was).
+    const rhi = rest < HotTlsf.MIN_BLOCK ? 0 : this.listOf(rest);
+    const rh = rhi === hi ? next : u32[rhi]!;
+    if (rhi !== 0 && rh !== 0 && !this.inHeap(u32, rh)) return this.badLink(rh, rhi);
+    if (b === this.whole && H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
     // Pop H (the new head's prev link may go stale, see unlink).
-    const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
     u32[hi] = next;
     if (next === 0) this.clearBits(u32, fl, sl);
     if (rest < HotTlsf.MIN_BLOCK) {
@@ -555,7 +560,8 @@ export class TlsfHeap implements ByteAllocator {
     }
     u32[h] = s;
     u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! + s;
-    this.splitFree(u32, H + s, rest, s);
+    this.markFree(u32, H + s, rest, s);
+    this.push(u32, H + s, rhi);
     return H + HotTlsf.BLOCK_HEADER_BYTES;
   }
 
@@ -624,42 +630,78 @@ export class TlsfHeap implements ByteAllocator {
   /** @internal */
   release(u32: Uint32Array, H: number, h: number): void {
     const c = this.c;
-    let size = h & HotTlsf.SIZE_MASK;
+    const size = h & HotTlsf.SIZE_MASK;
     const key = this.key;
     // The free neighbours are checked before anything is written (a damaged header would
     // send the merges anywhere): right, its header and the tag of the block after it, which
     // the merge writes anyway; left, its header, on the line its links are read from.
-    const rh = u32[(H + size) >>> 2]!;
+    const R = H + size;
+    const rh = u32[R >>> 2]!;
     const rs = rh & HotTlsf.SIZE_MASK;
+    const right = (rh & HotTlsf.FREE) !== 0;
     const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, key);
-    if (
-      ((rh & HotTlsf.FREE) !== 0 && !this.isFreeBlock(u32, H + size, rs)) ||
-      ((h & HotTlsf.PREV_FREE) !== 0 && u32[(H - p) >>> 2] !== (p | HotTlsf.FREE))
-    )
+    const L = H - p;
+    const left = (h & HotTlsf.PREV_FREE) !== 0;
+    if ((right && !this.isFreeBlock(u32, R, rs)) || (left && u32[L >>> 2] !== (p | HotTlsf.FREE)))
       return this.badNeighbour(H);
-    u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
-    u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - size;
+    // Nothing is written before every link the merges and the push write through is known
+    // to lie in a held chunk, so that a damaged one leaves the heap as it was. unlink
+    // checks its own before it writes: what is left to check here is the left neighbour's
+    // when the right one is unlinked first, and the head the result is pushed on.
+    const total = size + (right ? rs : 0) + (left ? p : 0);
+    const whole = total >= this.whole;
+    const fhi = whole ? 0 : this.listOf(total);
+    // (A neighbour that heads the list is replaced by its next, which unlink checks.)
+    const fh = whole ? 0 : u32[fhi]!;
+    const fs = (fh - this.base) >>> this.chunkShift; // inHeap written out (V8's budget: see unlink)
+    if (
+      fh !== 0 &&
+      !(right && fh === R) &&
+      !(left && fh === L) &&
+      (fs >= this.maxChunks || (u32[c + HotTlsf.T_CHUNK_MAP + (fs >>> 5)]! & (1 << (fs & 31))) === 0)
+    )
+      return this.badLink(fh, fhi);
+    // (The lists releaseWide pushes on depend on where its cuts fall: all heads are checked.)
+    if (right && left && !this.linksHeld(u32, L, p)) return this.badLink(L, this.listOf(p));
+    if (whole && !this.headsHeld(u32, right ? R : 0, left ? L : 0)) return this.badLink(-1, this.c + HotTlsf.T_HEADS);
     // Merge with the right neighbour (never the sentinel: it is used).
-    if ((rh & HotTlsf.FREE) !== 0) {
-      this.unlink(u32, H + size, rs);
-      size += rs;
-    }
+    if (right) this.unlink(u32, R, rs);
     // Merge with the left neighbour, found by the prevSize boundary tag.
-    if ((h & HotTlsf.PREV_FREE) !== 0) {
+    if (left) {
+      this.unlink(u32, L, p);
       // The absorbed header keeps HotTlsf.FREE, so a second free(addr) is told a double free.
       u32[H >>> 2] = h | HotTlsf.FREE;
-      H -= p;
-      this.unlink(u32, H, p);
-      size += p;
+      H = L;
     }
-    u32[H >>> 2] = size | HotTlsf.FREE;
-    const X = H + size;
+    u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! - 1;
+    u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - size;
+    u32[H >>> 2] = total | HotTlsf.FREE;
+    const X = H + total;
     u32[X >>> 2] = u32[X >>> 2]! | HotTlsf.PREV_FREE;
-    u32[(X >>> 2) + HotTlsf.BH_TAG] = size ^ Math.imul(X, this.key);
+    u32[(X >>> 2) + HotTlsf.BH_TAG] = total ^ Math.imul(X, key);
     // A block that may hold a whole chunk: each chunk it holds is cut out, kept as the
     // spare or given back (an emptied chunk, without runs).
-    if (size >= this.whole) return this.releaseWide(u32, H, size);
-    this.link(u32, H, size);
+    if (whole) return this.releaseWide(u32, H, total);
+    this.push(u32, H, fhi);
+  }
+
+  /**
+   * True when unlink(N) will find N's links in held chunks (reads only): for a
+   * list head its next, for any other member its prev and next. release's test
+   * of its second merge, before the first one writes.
+   */
+  /** @internal */
+  linksHeld(u32: Uint32Array, N: number, size: number): boolean {
+    const next = u32[(N >>> 2) + HotTlsf.BH_NEXT_FREE]!;
+    const prev = u32[this.listOf(size)] === N ? N : u32[(N >>> 2) + HotTlsf.BH_PREV_FREE]!;
+    const map = this.c + HotTlsf.T_CHUNK_MAP;
+    const ps = (prev - this.base) >>> this.chunkShift;
+    const ns = (next - this.base) >>> this.chunkShift;
+    return (
+      ps < this.maxChunks &&
+      (u32[map + (ps >>> 5)]! & (1 << (ps & 31))) !== 0 &&
+      (next === 0 || (ns < this.maxChunks && (u32[map + (ns >>> 5)]! & (1 << (ns & 31))) !== 0))
+    );
   }
 
   /** release found a free neighbour of H whose header or boundary tag is damaged. */
@@ -950,8 +992,18 @@ export class TlsfHeap implements ByteAllocator {
     this.link(u32, N, size);
   }
 
-  /** @internal mapping_insert + push on the list's front. */
+  /** @internal mapping_insert + push on the list's front (its head checked first). */
   link(u32: Uint32Array, H: number, size: number): void {
+    const hi = this.listOf(size);
+    const i = hi - this.c - HotTlsf.T_HEADS; // the head push reads: none when the list's bit is clear
+    const head = (u32[this.c + HotTlsf.T_SL_MAPS + (i >>> HotTlsf.SL_BITS)]! & (1 << (i & 31))) !== 0 ? u32[hi]! : 0;
+    if (head !== 0 && !this.inHeap(u32, head)) return this.badLink(head, hi);
+    this.push(u32, H, hi);
+  }
+
+  /** u32 index of the head word of the list a free block of `size` bytes goes on (TLSF's mapping_insert). */
+  /** @internal */
+  listOf(size: number): number {
     let fl = 0;
     let sl = size >>> 3;
     if (size >= HotTlsf.SB_SIZE) {
@@ -959,31 +1011,29 @@ export class TlsfHeap implements ByteAllocator {
       sl = (size >>> (t - HotTlsf.SL_BITS)) ^ HotTlsf.SL_COUNT;
       fl = t - HotTlsf.SB_SHIFT + 1;
     }
-    this.push(u32, H, fl, sl);
+    return this.c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
   }
 
   /**
-   * Pushes free block H on list (fl, sl). A list's head has no valid prev
-   * link (popping the head does not touch the next block, one cache miss
-   * saved); every other member's prev link is exact, so it is set here on
-   * the old head.
+   * Pushes free block H on the list whose head word is `hi`, whose head the
+   * caller has checked (0 or inHeap) before it wrote anything. A list's head
+   * has no valid prev link (popping the head does not touch the next block,
+   * one cache miss saved); every other member's prev link is exact, so it is
+   * set here on the old head.
    */
-  private push(u32: Uint32Array, H: number, fl: number, sl: number): void {
+  private push(u32: Uint32Array, H: number, hi: number): void {
     const c = this.c;
-    const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
-    const head = u32[hi]!;
-    if (head !== 0) {
-      // The old head gets a link: only inside a held chunk (the chunk-map test written
-      // out, not a call to inHeap: see unlink).
-      const slot = (head - this.base) >>> this.chunkShift;
-      if (slot >= this.maxChunks || (u32[c + HotTlsf.T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) === 0)
-        return this.badLink(head, hi);
-    }
+    const fl = (hi - c - HotTlsf.T_HEADS) >>> HotTlsf.SL_BITS;
+    const sl = (hi - c - HotTlsf.T_HEADS) & (HotTlsf.SL_COUNT - 1);
+    // The head of a list whose bit is set (the caller checked it is in a held chunk); an
+    // empty list's head word is not read, so damage there is never followed.
+    const sm = u32[c + HotTlsf.T_SL_MAPS + fl]!;
+    const head = (sm & (1 << sl)) !== 0 ? u32[hi]! : 0;
     u32[(H >>> 2) + HotTlsf.BH_NEXT_FREE] = head;
     if (head !== 0) u32[(head >>> 2) + HotTlsf.BH_PREV_FREE] = H;
     u32[hi] = H;
     u32[c + HotTlsf.T_FL_MAP] = u32[c + HotTlsf.T_FL_MAP]! | (1 << fl);
-    u32[c + HotTlsf.T_SL_MAPS + fl] = u32[c + HotTlsf.T_SL_MAPS + fl]! | (1 << sl);
+    u32[c + HotTlsf.T_SL_MAPS + fl] = sm | (1 << sl);
   }
 
   /** Clears list (fl, sl)'s bit, and fl's when its second level is empty now. */
@@ -1007,17 +1057,14 @@ export class TlsfHeap implements ByteAllocator {
     const h = H >>> 2;
     const next = u32[h + HotTlsf.BH_NEXT_FREE]!;
     const hi = c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + sl;
-    if (u32[hi] === H) {
-      u32[hi] = next;
-      if (next === 0) this.clearBits(u32, fl, sl);
-      return;
-    }
-    const prev = u32[h + HotTlsf.BH_PREV_FREE]!;
-    // Links are written only inside the heap's chunks (damaged ones would send the writes
-    // anywhere): prev's and next's chunk-map bits. Written out rather than two calls to
-    // inHeap: with the calls, V8 (Node 20) ran out of inlining budget in release and
-    // allocate and called inHeap and the second unlink, 871 x86 instructions an op on the
-    // random replay against 763 written out (cachegrind, bench/scratch/kcount.ts).
+    const head = u32[hi] === H;
+    const prev = head ? H : u32[h + HotTlsf.BH_PREV_FREE]!; // a head's prev link is stale: not read
+    // Links are written (and a next made a head) only inside the heap's chunks: damaged ones
+    // would send the writes anywhere, now or at a later push. Prev's and next's chunk-map
+    // bits, written out rather than two calls to inHeap: with the calls, V8 (Node 20) ran
+    // out of inlining budget in release and allocate and called inHeap and the second
+    // unlink, 871 x86 instructions an op on the random replay against 763 written out
+    // (cachegrind, bench/scratch/kcount.ts).
     const base = this.base;
     const shift = this.chunkShift;
     const max = this.maxChunks;
@@ -1029,12 +1076,36 @@ export class TlsfHeap implements ByteAllocator {
       (next !== 0 && (ns >= max || (u32[c + HotTlsf.T_CHUNK_MAP + (ns >>> 5)]! & (1 << (ns & 31))) === 0))
     )
       return this.badLink(H, hi);
+    if (head) {
+      u32[hi] = next;
+      if (next === 0) this.clearBits(u32, fl, sl);
+      return;
+    }
     u32[(prev >>> 2) + HotTlsf.BH_NEXT_FREE] = next;
     if (next !== 0) u32[(next >>> 2) + HotTlsf.BH_PREV_FREE] = prev;
   }
 
-  /** True when A is 8-aligned and in a chunk the heap holds (its chunk-map bit). O(1). */
-  private inHeap(u32: Uint32Array, A: number): boolean {
+  /**
+   * True when the head of every list with blocks (its bitmap bit set; push
+   * reads no other) is a block about to be unlinked (r or l: unlink checks its
+   * next) or in a held chunk. release's test before it cuts chunks out
+   * (releaseWide), whose remainders go on lists that depend on where the cuts
+   * fall; about 500 times a pass of the random replay (410,000 operations).
+   */
+  private headsHeld(u32: Uint32Array, r: number, l: number): boolean {
+    const c = this.c;
+    for (let f = u32[c + HotTlsf.T_FL_MAP]!; f !== 0; f &= f - 1) {
+      const fl = 31 - Math.clz32(f & -f);
+      for (let m = u32[c + HotTlsf.T_SL_MAPS + fl]!; m !== 0; m &= m - 1) {
+        const head = u32[c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + 31 - Math.clz32(m & -m)]!;
+        if (head !== r && head !== l && !this.inHeap(u32, head)) return false;
+      }
+    }
+    return true;
+  }
+
+  /** @internal True when A is in a chunk the heap holds (its chunk-map bit). O(1). */
+  inHeap(u32: Uint32Array, A: number): boolean {
     const slot = (A - this.base) >>> this.chunkShift; // below base: a huge slot
     return slot < this.maxChunks && (u32[this.c + HotTlsf.T_CHUNK_MAP + (slot >>> 5)]! & (1 << (slot & 31))) !== 0;
   }
@@ -1056,10 +1127,11 @@ export class TlsfHeap implements ByteAllocator {
     );
   }
 
-  /** A free list (its head word or a link, at u32 index `word`) leads to H, which is not a free block of this heap. */
+  /** A free list (its head word or a link, at u32 index `word`) leads to H (-1: some list's head), which is not a free block of this heap. */
   private badLink(H: number, word: number): never {
     this.memory.checkLive(); // a detached buffer, not a damaged list
-    throw new HeapCorruptionError(`tlsf: a free list leads to ${hex(H)}, not a free block of this heap`, word * 4);
+    const to = H < 0 ? 'a head outside the heap' : hex(H);
+    throw new HeapCorruptionError(`tlsf: a free list leads to ${to}, not a free block of this heap`, word * 4);
   }
 
   // ------------------------------------------------------------ slow paths

@@ -6,7 +6,9 @@
  * MemkitError, never another exception, and no write may land outside the
  * heap: a buddy block of someone else's and the memkit header stay as they
  * were, and every address handed out lies in the buffer past the header and
- * outside that block. (Inside the heap a damaged link may hand out memory that
+ * outside that block. A free that throws leaves the buffer as it was (every
+ * link it writes through is checked first; damage-unchanged.test.ts has the
+ * cases one by one). (Inside the heap a damaged link may hand out memory that
  * is in use: what a damaged heap cannot promise, and why attach runs its fsck.)
  */
 import { describe, expect, it } from 'vitest';
@@ -56,6 +58,7 @@ function damageCase(seed: number): string {
   const outside = (p: number) => p < HEADER_BYTES + 8 || p >= memory.u8.length || (p >= canary && p < canaryEnd);
   for (let i = 0; i < 30; i++) {
     const op = r();
+    const before = op >= 0.4 && op < 0.75 ? Buffer.from(memory.u8) : null; // a free's
     try {
       if (op < 0.4) {
         const p = heap.alloc(size());
@@ -73,6 +76,8 @@ function damageCase(seed: number): string {
       }
     } catch (e) {
       if (!(e instanceof MemkitError)) return `${what}: op ${i} threw ${String(e)}`;
+      if (before !== null && Buffer.compare(before, Buffer.from(memory.u8)) !== 0)
+        return `${what}: op ${i}, a free, threw ${String(e)} after it wrote`;
       break; // a typed answer: the heap said it is damaged (or refused the call)
     } finally {
       // (checked after every call, also the one that threw)
