@@ -1064,7 +1064,7 @@ export class TlsfHeap implements ByteAllocator {
     // bits, written out rather than two calls to inHeap: with the calls, V8 (Node 20) ran
     // out of inlining budget in release and allocate and called inHeap and the second
     // unlink, 871 x86 instructions an op on the random replay against 763 written out
-    // (cachegrind, bench/scratch/kcount.ts).
+    // (cachegrind, bench/kmalloc-count.ts).
     const base = this.base;
     const shift = this.chunkShift;
     const max = this.maxChunks;
