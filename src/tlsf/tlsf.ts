@@ -773,10 +773,14 @@ export class TlsfHeap implements ByteAllocator {
     if (s <= cur) {
       const rest = cur - s;
       if (rest >= HotTlsf.MIN_BLOCK) {
-        // The tail merges with a free right neighbour: checked before anything is written.
-        const rh = u32[(H + cur) >>> 2]!;
-        if ((rh & HotTlsf.FREE) !== 0 && !this.isFreeBlock(u32, H + cur, rh & HotTlsf.SIZE_MASK))
-          return this.badNeighbour(H);
+        // The tail merges with a free right neighbour: it, its links and the list the tail
+        // goes on are checked before anything is written.
+        const R = H + cur;
+        const rh = u32[R >>> 2]!;
+        const rs = rh & HotTlsf.SIZE_MASK;
+        const right = (rh & HotTlsf.FREE) !== 0;
+        if (right && (!this.isFreeBlock(u32, R, rs) || !this.linksHeld(u32, R, rs))) return this.badNeighbour(H);
+        if (!this.linkable(u32, rest + (right ? rs : 0), right ? R : 0)) return this.badLink(-1, c + HotTlsf.T_HEADS);
         u32[H >>> 2] = s | (h & HotTlsf.PREV_FREE);
         u32[c + HotTlsf.T_USED_BYTES] = u32[c + HotTlsf.T_USED_BYTES]! - rest;
         this.freeTail(u32, H + s, rest, s);
@@ -788,6 +792,9 @@ export class TlsfHeap implements ByteAllocator {
     if ((rh & HotTlsf.FREE) !== 0 && cur + (rh & HotTlsf.SIZE_MASK) >= s) {
       const rs = rh & HotTlsf.SIZE_MASK;
       if (!this.isFreeBlock(u32, R, rs)) return this.badNeighbour(H);
+      // The list the rest goes on, checked before unlink writes (R's own links it checks).
+      const more = cur + rs - s;
+      if (more >= HotTlsf.MIN_BLOCK && !this.linkable(u32, more, R)) return this.badLink(-1, c + HotTlsf.T_HEADS);
       this.unlink(u32, R, rs);
       const total = cur + rs;
       const rest = total - s;
@@ -1083,6 +1090,18 @@ export class TlsfHeap implements ByteAllocator {
     }
     u32[(prev >>> 2) + HotTlsf.BH_NEXT_FREE] = next;
     if (next !== 0) u32[(next >>> 2) + HotTlsf.BH_PREV_FREE] = prev;
+  }
+
+  /**
+   * True when a free block of `size` bytes can be pushed on its list: the
+   * list's head is 0, `replaced` (a block about to be unlinked: unlink checks
+   * its next) or in a held chunk; every list's when the block may hold a whole
+   * chunk (headsHeld). realloc's test before it writes.
+   */
+  private linkable(u32: Uint32Array, size: number, replaced: number): boolean {
+    if (size >= this.whole) return this.headsHeld(u32, replaced, 0);
+    const head = u32[this.listOf(size)]!;
+    return head === 0 || head === replaced || this.inHeap(u32, head);
   }
 
   /**

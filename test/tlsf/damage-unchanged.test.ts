@@ -1,5 +1,6 @@
 /**
- * A damaged free-list link met by free, alloc or a flush of the quick lists:
+ * A damaged free-list link met by free, alloc, an in-place realloc or a flush
+ * of the quick lists:
  * the call throws HeapCorruptionError and the buffer is byte for byte as it
  * was (every link a call writes through is checked before its first write).
  * live-damage.test.ts checks the same of random damage, for free; these are
@@ -39,6 +40,13 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
       expect(changedBy(heap, () => heap.free(blocks[13]!))).toBe(false);
     });
   }
+
+  it('realloc shrinking in place, its tail merging with a free neighbour whose link leaves the heap', () => {
+    const { heap, blocks, foreign, u32 } = striped(600);
+    for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
+    u32[((blocks[12]! - 8) >>> 2) + BH_PREV_FREE] = foreign;
+    expect(changedBy(heap, () => heap.realloc(blocks[11]!, 100))).toBe(false);
+  });
 
   it('alloc whose rest goes on a list whose head word was overwritten', () => {
     const { heap, blocks, foreign, u32 } = striped(600);
