@@ -661,8 +661,8 @@ export class TlsfHeap implements ByteAllocator {
       (fs >= this.maxChunks || (u32[c + HotTlsf.T_CHUNK_MAP + (fs >>> 5)]! & (1 << (fs & 31))) === 0)
     )
       return this.badLink(fh, fhi);
-    // (The lists releaseWide pushes on depend on where its cuts fall: all heads are checked.)
     if (right && left && !this.linksHeld(u32, L, p)) return this.badLink(L, this.listOf(p));
+    // (The lists releaseWide pushes on depend on where its cuts fall: all heads are checked.)
     if (whole && !this.headsHeld(u32, right ? R : 0, left ? L : 0)) return this.badLink(-1, this.c + HotTlsf.T_HEADS);
     // Merge with the right neighbour (never the sentinel: it is used).
     if (right) this.unlink(u32, R, rs);
@@ -686,11 +686,10 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   /**
-   * True when unlink(N) will find N's links in held chunks (reads only): for a
-   * list head its next, for any other member its prev and next. release's test
-   * of its second merge, before the first one writes.
+   * @internal True when unlink(N) will find N's links in held chunks (reads
+   * only): for a list head its next, for any other member its prev and next.
+   * release's test of its second merge, before the first one writes.
    */
-  /** @internal */
   linksHeld(u32: Uint32Array, N: number, size: number): boolean {
     const next = u32[(N >>> 2) + HotTlsf.BH_NEXT_FREE]!;
     const prev = u32[this.listOf(size)] === N ? N : u32[(N >>> 2) + HotTlsf.BH_PREV_FREE]!;
@@ -1008,8 +1007,7 @@ export class TlsfHeap implements ByteAllocator {
     this.push(u32, H, hi);
   }
 
-  /** u32 index of the head word of the list a free block of `size` bytes goes on (TLSF's mapping_insert). */
-  /** @internal */
+  /** @internal u32 index of the head word of the list a free block of `size` bytes goes on (TLSF's mapping_insert). */
   listOf(size: number): number {
     let fl = 0;
     let sl = size >>> 3;
