@@ -810,6 +810,9 @@ export class TlsfHeap implements ByteAllocator {
       }
       return addr;
     }
+    // A move: the old block's free (its merges and push) is checked before the new block
+    // is taken, so that damage found there leaves the heap as it was.
+    if (!this.releasable(u32, H, h)) return this.badNeighbour(H);
     const fresh = this.allocate(size, true);
     const u8 = this.memory.u8;
     u8.copyWithin(fresh, addr, addr + cur - HotTlsf.BLOCK_HEADER_BYTES);
@@ -1096,10 +1099,36 @@ export class TlsfHeap implements ByteAllocator {
    * its next) or in a held chunk; every list's when the block may hold a whole
    * chunk (headsHeld). realloc's test before it writes.
    */
-  private linkable(u32: Uint32Array, size: number, replaced: number): boolean {
-    if (size >= this.whole) return this.headsHeld(u32, replaced, 0);
+  private linkable(u32: Uint32Array, size: number, replaced: number, replaced2 = 0): boolean {
+    if (size >= this.whole) return this.headsHeld(u32, replaced, replaced2);
     const head = u32[this.listOf(size)]!;
-    return head === 0 || head === replaced || this.inHeap(u32, head);
+    return (
+      head === 0 ||
+      (head === replaced && replaced !== 0) ||
+      (head === replaced2 && replaced2 !== 0) ||
+      this.inHeap(u32, head)
+    );
+  }
+
+  /**
+   * True when release(H) would find nothing damaged (reads only): its free
+   * neighbours' headers, tags and links, and the list the merged block goes
+   * on. realloc's test before a move takes the new block.
+   */
+  private releasable(u32: Uint32Array, H: number, h: number): boolean {
+    const size = h & HotTlsf.SIZE_MASK;
+    const R = H + size;
+    const rh = u32[R >>> 2]!;
+    const rs = rh & HotTlsf.SIZE_MASK;
+    const right = (rh & HotTlsf.FREE) !== 0;
+    const p = u32[(H >>> 2) + HotTlsf.BH_TAG]! ^ Math.imul(H, this.key);
+    const L = H - p;
+    const left = (h & HotTlsf.PREV_FREE) !== 0;
+    return (
+      (!right || (this.isFreeBlock(u32, R, rs) && this.linksHeld(u32, R, rs))) &&
+      (!left || (u32[L >>> 2] === (p | HotTlsf.FREE) && this.linksHeld(u32, L, p))) &&
+      this.linkable(u32, size + (right ? rs : 0) + (left ? p : 0), right ? R : 0, left ? L : 0)
+    );
   }
 
   /**

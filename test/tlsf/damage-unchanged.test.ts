@@ -48,6 +48,15 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
     expect(changedBy(heap, () => heap.realloc(blocks[11]!, 100))).toBe(false);
   });
 
+  it('realloc moving a block whose free neighbour has a link that leaves the heap', () => {
+    const { heap, blocks, foreign, u32 } = striped(600);
+    for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
+    u32[((blocks[12]! - 8) >>> 2) + BH_PREV_FREE] = foreign;
+    // 11 cannot grow in place to 2000 bytes (12 is free but too small, 13 is used): a move,
+    // whose free of 11 would merge with 12.
+    expect(changedBy(heap, () => heap.realloc(blocks[11]!, 2000))).toBe(false);
+  });
+
   it('alloc whose rest goes on a list whose head word was overwritten', () => {
     const { heap, blocks, foreign, u32 } = striped(600);
     heap.free(blocks[39]!); // merges with the chunk's free end: one large free block
