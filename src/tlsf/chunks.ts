@@ -245,17 +245,27 @@ export function releaseChunk(t: TlsfCore, A: number): void {
 export function flushQuick(t: TlsfCore, u32: Uint32Array): void {
   const q = t.q;
   // Every list is walked and checked before the first block is put back, so that a
-  // damaged one (a link overwritten after free) leaves the heap as it was.
+  // damaged one (a link overwritten after free) leaves the heap as it was: each block,
+  // and what its merges and push will meet (its free neighbours' links, the list it
+  // goes on). The blocks merged back only write links that are sound.
   for (let i = 0; i < Q_LISTS; i++) {
     for (let H = u32[q + i * Q_WORDS]!, n = 0; H !== 0; n++) {
       const slot = Math.floor((H - t.base) / t.chunkBytes);
+      const h = u32[H >>> 2]!;
       if (
-        (u32[H >>> 2]! & QUICK) === 0 ||
+        (h & QUICK) === 0 ||
         n >= Q_DEPTH ||
         (H & 7) !== 0 ||
         !(slot >= 0 && slot < t.maxChunks && held(t, u32, slot))
       )
         t.badQuick(H, q + i * Q_WORDS);
+      if (!t.releasable(u32, H, h ^ QUICK)) {
+        t.memory.checkLive();
+        throw new HeapCorruptionError(
+          `tlsf: a free neighbour of quick-listed ${hex(H)}, or a list head, is damaged`,
+          H,
+        );
+      }
       H = u32[(H >>> 2) + BH_NEXT_FREE]!;
     }
   }

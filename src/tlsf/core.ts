@@ -47,6 +47,8 @@ export interface TlsfCore {
   inHeap(u32: Uint32Array, A: number): boolean;
   /** True when unlink(N) will find N's links in held chunks (reads only). */
   linksHeld(u32: Uint32Array, N: number, size: number): boolean;
+  /** True when release(H) (header word h) would find nothing damaged (reads only). */
+  releasable(u32: Uint32Array, H: number, h: number): boolean;
   /** Takes free block H of `size` bytes off its list. */
   unlink(u32: Uint32Array, H: number, size: number): void;
   /** TLSF's free of used block H (header word h): merged, listed, or its chunk given back. */

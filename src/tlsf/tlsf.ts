@@ -1111,11 +1111,12 @@ export class TlsfHeap implements ByteAllocator {
   }
 
   /**
-   * True when release(H) would find nothing damaged (reads only): its free
-   * neighbours' headers, tags and links, and the list the merged block goes
-   * on. realloc's test before a move takes the new block.
+   * @internal True when release(H) would find nothing damaged (reads only):
+   * its free neighbours' headers, tags and links, and the list the merged
+   * block goes on. realloc's test before a move takes the new block, and the
+   * quick-list flush's before it puts the first block back.
    */
-  private releasable(u32: Uint32Array, H: number, h: number): boolean {
+  releasable(u32: Uint32Array, H: number, h: number): boolean {
     const size = h & HotTlsf.SIZE_MASK;
     const R = H + size;
     const rh = u32[R >>> 2]!;

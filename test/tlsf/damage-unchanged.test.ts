@@ -48,6 +48,17 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
     expect(changedBy(heap, () => heap.realloc(blocks[11]!, 100))).toBe(false);
   });
 
+  it('a flush of the quick lists that would merge a quick block with a free neighbour whose link leaves the heap', () => {
+    const { heap, blocks, foreign, u32 } = striped(64, 16 << 10, 16);
+    heap.free(blocks[10]!); // no free neighbours: quick-listed
+    for (let i = 20; i < 34; i += 2) heap.free(blocks[i]!); // seven more: the list is full (8)
+    heap.free(blocks[11]!); // the list full: on a TLSF list (its neighbours are used)
+    expect(u32[(blocks[11]! - 8) >>> 2]! & 7).toBe(1); // FREE
+    u32[((blocks[11]! - 8) >>> 2) + BH_PREV_FREE] = foreign;
+    u32[((blocks[11]! - 8) >>> 2) + BH_NEXT_FREE] = foreign;
+    expect(changedBy(heap, () => heap.alloc(heap.maxSize))).toBe(false); // flush (merging 10 with 11), then grow
+  });
+
   it('realloc moving a block whose free neighbour has a link that leaves the heap', () => {
     const { heap, blocks, foreign, u32 } = striped(600);
     for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
