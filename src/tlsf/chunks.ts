@@ -98,6 +98,7 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   let bytes = whole;
   const joins = slot > 0 && held(t, u32, slot - 1);
   let below = 0; // the free block below the sentinel that the new one absorbs, if any
+  let belowSize = 0;
   if (joins) {
     // The chunk below is the heap's, so its run ends with a sentinel at A - 8: that
     // sentinel, with the free block left of it if there is one, begins a free block
@@ -118,6 +119,7 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
         throw new HeapCorruptionError(`tlsf: the free block below the sentinel at ${hex(S)} is damaged`, S);
       }
       below = L;
+      belowSize = p;
       H = L;
       bytes += p;
     }
@@ -132,7 +134,7 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
       A,
     );
   }
-  if (below !== 0) t.unlink(u32, below, bytes - whole - SENTINEL_BYTES);
+  if (below !== 0) t.unlink(u32, below, belowSize);
   if (joins) {
     setBit(u32, t.j, slot, true);
   } else {

@@ -543,8 +543,8 @@ export class TlsfHeap implements ByteAllocator {
     // The rest's list: its head (next, when that is H's own list) is checked before anything
     // is written, as push would check it after (a damaged one leaves the heap as it was).
     const rhi = rest < HotTlsf.MIN_BLOCK ? 0 : this.listOf(rest);
-    const rh = rhi === hi ? next : u32[rhi]!;
-    if (rhi !== 0 && rh !== 0 && !this.inHeap(u32, rh)) return this.badLink(rh, rhi);
+    const rh = rhi === 0 ? 0 : rhi === hi ? next : u32[rhi]!;
+    if (rh !== 0 && !this.inHeap(u32, rh)) return this.badLink(rh, rhi);
     if (b === this.whole && H === u32[c + HotTlsf.T_SPARE]) u32[c + HotTlsf.T_SPARE] = 0;
     u32[c + HotTlsf.T_USED_BLOCKS] = u32[c + HotTlsf.T_USED_BLOCKS]! + 1;
     // Pop H (the new head's prev link may go stale, see unlink).
@@ -1097,17 +1097,13 @@ export class TlsfHeap implements ByteAllocator {
    * True when a free block of `size` bytes can be pushed on its list: the
    * list's head is 0, `replaced` (a block about to be unlinked: unlink checks
    * its next) or in a held chunk; every list's when the block may hold a whole
-   * chunk (headsHeld). realloc's test before it writes.
+   * chunk (headsHeld). realloc's test before it writes. (release has the same
+   * test written out, within V8's inlining budget.)
    */
   private linkable(u32: Uint32Array, size: number, replaced: number, replaced2 = 0): boolean {
     if (size >= this.whole) return this.headsHeld(u32, replaced, replaced2);
     const head = u32[this.listOf(size)]!;
-    return (
-      head === 0 ||
-      (head === replaced && replaced !== 0) ||
-      (head === replaced2 && replaced2 !== 0) ||
-      this.inHeap(u32, head)
-    );
+    return head === 0 || head === replaced || head === replaced2 || this.inHeap(u32, head);
   }
 
   /**

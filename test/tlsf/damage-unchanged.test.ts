@@ -20,6 +20,18 @@ function striped(size: number, quickBytes = 0, chunkPages = 4) {
   return { heap, blocks, foreign, u32: heap.memory.u32 };
 }
 
+/**
+ * striped(600) with blocks 2, 4, ..., 38 freed (one list) and free block 12's
+ * `link` pointing at a foreign page. Block 12 is on the list, not its head (38
+ * is), with a next (10) and a prev (14); 11 and 13 are its used neighbours.
+ */
+function damagedStripe(link: 'prev' | 'next') {
+  const { heap, blocks, foreign, u32 } = striped(600);
+  for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
+  u32[((blocks[12]! - 8) >>> 2) + (link === 'prev' ? BH_PREV_FREE : BH_NEXT_FREE)] = foreign;
+  return { heap, blocks };
+}
+
 /** Runs `call`, expects HeapCorruptionError, and returns whether the buffer changed. */
 function changedBy(heap: TlsfHeap, call: () => void): boolean {
   const before = Buffer.from(heap.memory.u8);
@@ -30,11 +42,7 @@ function changedBy(heap: TlsfHeap, call: () => void): boolean {
 describe('TlsfHeap: a damaged link is found before anything is written', () => {
   for (const link of ['prev', 'next'] as const) {
     it(`free merging with a free neighbour whose ${link} link leaves the heap`, () => {
-      const { heap, blocks, foreign, u32 } = striped(600);
-      for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!); // free blocks 2, 4, ..., 38 (one list)
-      // Block 12 is on the list, not its head (38 is), with a next (10) and a prev (14).
-      const F = blocks[12]! - 8;
-      u32[(F >>> 2) + (link === 'prev' ? BH_PREV_FREE : BH_NEXT_FREE)] = foreign;
+      const { heap, blocks } = damagedStripe(link);
       // Freeing 11 merges with 10 (left) and 12 (right); freeing 13 with 12 (left) and 14.
       expect(changedBy(heap, () => heap.free(blocks[11]!))).toBe(false);
       expect(changedBy(heap, () => heap.free(blocks[13]!))).toBe(false);
@@ -42,9 +50,7 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
   }
 
   it('realloc shrinking in place, its tail merging with a free neighbour whose link leaves the heap', () => {
-    const { heap, blocks, foreign, u32 } = striped(600);
-    for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
-    u32[((blocks[12]! - 8) >>> 2) + BH_PREV_FREE] = foreign;
+    const { heap, blocks } = damagedStripe('prev');
     expect(changedBy(heap, () => heap.realloc(blocks[11]!, 100))).toBe(false);
   });
 
@@ -60,9 +66,7 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
   });
 
   it('realloc moving a block whose free neighbour has a link that leaves the heap', () => {
-    const { heap, blocks, foreign, u32 } = striped(600);
-    for (let i = 2; i < 40; i += 2) heap.free(blocks[i]!);
-    u32[((blocks[12]! - 8) >>> 2) + BH_PREV_FREE] = foreign;
+    const { heap, blocks } = damagedStripe('prev');
     // 11 cannot grow in place to 2000 bytes (12 is free but too small, 13 is used): a move,
     // whose free of 11 would merge with 12.
     expect(changedBy(heap, () => heap.realloc(blocks[11]!, 2000))).toBe(false);
@@ -72,7 +76,8 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
     const { heap, blocks, foreign, u32 } = striped(600);
     heap.free(blocks[39]!); // merges with the chunk's free end: one large free block
     // Every empty list's head word now names a foreign page (their bitmap bits stay clear,
-    // so only a push reads them): the rest of the next split goes on one of them.
+    // so a push would not follow them, but alloc refuses a damaged word on the list its
+    // split's rest goes on before it writes): the rest of the next split goes on one.
     const heads = (heap.region >>> 2) + T_HEADS;
     for (let i = 0; i < FL_COUNT * SL_COUNT; i++) if (u32[heads + i] === 0) u32[heads + i] = foreign;
     expect(changedBy(heap, () => heap.alloc(100))).toBe(false);
