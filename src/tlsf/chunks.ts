@@ -46,6 +46,7 @@ const T_HEADS = 40; // T_SL_MAPS + 24
 const T_CHUNK_MAP = 776; // T_HEADS + FL_COUNT * SL_COUNT
 const T_Q_BYTES = 12;
 const Q_LISTS = 96; // Q_FL * SL_COUNT
+const Q_MAX = 1024; // 1 << (SB_SHIFT + Q_FL - 1)
 const Q_DEPTH = 8;
 const Q_WORDS = 2;
 // end layout-copies
@@ -72,6 +73,13 @@ export function scanExact(t: TlsfCore, u32: Uint32Array, s: number): number {
 
 /** Takes a chunk from the buddy, makes it one free block (listed, the spare), returns it (0: none and !orThrow). */
 export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
+  // Every list the new block may go on (a joined one can reach any list above a chunk's) is
+  // checked before the buddy is asked: a chunk it handed out and took back would leave its
+  // free lists in another order. (The block below a joined chunk depends on where the chunk
+  // is, and is checked after.)
+  if (!t.headsFromHeld(t.memory.u32, t.whole)) {
+    throw new HeapCorruptionError('tlsf: the head of a free list is not in a chunk of this heap', (t.c + T_HEADS) * 4);
+  }
   let A: number;
   try {
     A = t.buddy.allocPages(t.chunkPages);
@@ -126,7 +134,7 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   }
   // The list the new block goes on: its head is checked before anything is written, and
   // the chunk goes back to the buddy if it is damaged (the heap as it was).
-  const head = u32[t.listOf(bytes)]!; // (below, if it heads the list, is replaced by its next, which unlink checks)
+  const head = t.listHead(u32, bytes); // (below, if it heads the list, is replaced by its next, which unlink checks)
   if (head !== 0 && head !== below && !t.inHeap(u32, head)) {
     t.buddy.free(A);
     throw new HeapCorruptionError(
@@ -249,16 +257,24 @@ export function flushQuick(t: TlsfCore, u32: Uint32Array): void {
   // Every list is walked and checked before the first block is put back, so that a
   // damaged one (a link overwritten after free) leaves the heap as it was: each block,
   // and what its merges and push will meet (its free neighbours' links, the list it
-  // goes on). The blocks merged back only write links that are sound.
+  // goes on). The blocks merged back only write links that are sound. A block's size is
+  // checked as alloc's pop checks it (quick-list size, and the keyed tag of the block after
+  // it): a damaged one would merge past its chunk's end, and release would cut chunks of
+  // other owners out of it and give them to the buddy.
   for (let i = 0; i < Q_LISTS; i++) {
     for (let H = u32[q + i * Q_WORDS]!, n = 0; H !== 0; n++) {
       const slot = Math.floor((H - t.base) / t.chunkBytes);
       const h = u32[H >>> 2]!;
+      const size = h & SIZE_MASK;
+      const X = H + size;
       if (
         (h & QUICK) === 0 ||
         n >= Q_DEPTH ||
         (H & 7) !== 0 ||
-        !(slot >= 0 && slot < t.maxChunks && held(t, u32, slot))
+        !(slot >= 0 && slot < t.maxChunks && held(t, u32, slot)) ||
+        size < MIN_BLOCK ||
+        size >= Q_MAX ||
+        (u32[(X >>> 2) + BH_TAG]! ^ Math.imul(X, t.key)) !== size
       )
         t.badQuick(H, q + i * Q_WORDS);
       if (!t.releasable(u32, H, h ^ QUICK)) {

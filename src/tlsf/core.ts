@@ -45,6 +45,10 @@ export interface TlsfCore {
   listOf(size: number): number;
   /** True when A is in a chunk the heap holds (its chunk-map bit). */
   inHeap(u32: Uint32Array, A: number): boolean;
+  /** The head a push of a free block of `size` bytes would link to (0: its list is empty). */
+  listHead(u32: Uint32Array, size: number): number;
+  /** True when every list with blocks for `size` bytes or more has its head in a held chunk. */
+  headsFromHeld(u32: Uint32Array, size: number): boolean;
   /** True when unlink(N) will find N's links in held chunks (reads only). */
   linksHeld(u32: Uint32Array, N: number, size: number): boolean;
   /** True when release(H) (header word h) would find nothing damaged (reads only). */

@@ -660,7 +660,7 @@ export class TlsfHeap implements ByteAllocator {
       !(left && fh === L) &&
       (fs >= this.maxChunks || (u32[c + HotTlsf.T_CHUNK_MAP + (fs >>> 5)]! & (1 << (fs & 31))) === 0)
     )
-      return this.badLink(fh, fhi);
+      this.headOrBad(u32, fh, fhi); // throws, unless the list is empty (push reads no head word then)
     if (right && left && !this.linksHeld(u32, L, p)) return this.badLink(L, this.listOf(p));
     // (The lists releaseWide pushes on depend on where its cuts fall: all heads are checked.)
     if (whole && !this.headsHeld(u32, right ? R : 0, left ? L : 0)) return this.badLink(-1, this.c + HotTlsf.T_HEADS);
@@ -1010,6 +1010,23 @@ export class TlsfHeap implements ByteAllocator {
     this.push(u32, H, hi);
   }
 
+  /** True when the list whose head word is `hi` has blocks (its bitmap bit: push reads its head word only then). */
+  private hasBlocks(u32: Uint32Array, hi: number): boolean {
+    const i = hi - this.c - HotTlsf.T_HEADS;
+    return (u32[this.c + HotTlsf.T_SL_MAPS + (i >>> HotTlsf.SL_BITS)]! & (1 << (i & 31))) !== 0;
+  }
+
+  /** Throws badLink for head word `hi` (naming H), unless its list is empty: push would not read it. */
+  private headOrBad(u32: Uint32Array, H: number, hi: number): void {
+    if (this.hasBlocks(u32, hi)) this.badLink(H, hi);
+  }
+
+  /** @internal The head a push of a free block of `size` bytes would link to: 0 when its list is empty (its bit clear; push reads no head word then). */
+  listHead(u32: Uint32Array, size: number): number {
+    const hi = this.listOf(size);
+    return this.hasBlocks(u32, hi) ? u32[hi]! : 0;
+  }
+
   /** @internal u32 index of the head word of the list a free block of `size` bytes goes on (TLSF's mapping_insert). */
   listOf(size: number): number {
     let fl = 0;
@@ -1147,6 +1164,28 @@ export class TlsfHeap implements ByteAllocator {
     return true;
   }
 
+  /**
+   * @internal True when the head of every list with blocks that a free block of
+   * `size` bytes or more goes on is in a held chunk: where a new chunk's block
+   * may go (joined to the one below, it may be larger). addChunk's test before
+   * it asks the buddy, and allocSlow's before the flush that may precede it.
+   */
+  headsFromHeld(u32: Uint32Array, size: number): boolean {
+    const c = this.c;
+    const i0 = this.listOf(size) - c - HotTlsf.T_HEADS;
+    const fl0 = i0 >>> HotTlsf.SL_BITS;
+    for (let f = u32[c + HotTlsf.T_FL_MAP]! & (-1 << fl0); f !== 0; f &= f - 1) {
+      const fl = 31 - Math.clz32(f & -f);
+      let m = u32[c + HotTlsf.T_SL_MAPS + fl]!;
+      if (fl === fl0) m &= -1 << (i0 & (HotTlsf.SL_COUNT - 1));
+      for (; m !== 0; m &= m - 1) {
+        if (!this.inHeap(u32, u32[c + HotTlsf.T_HEADS + (fl << HotTlsf.SL_BITS) + 31 - Math.clz32(m & -m)]!))
+          return false;
+      }
+    }
+    return true;
+  }
+
   /** @internal True when A is in a chunk the heap holds (its chunk-map bit). O(1). */
   inHeap(u32: Uint32Array, A: number): boolean {
     const slot = (A - this.base) >>> this.chunkShift; // below base: a huge slot
@@ -1191,7 +1230,9 @@ export class TlsfHeap implements ByteAllocator {
     let H = u32[c + T_SPARE]!;
     if (H === 0) H = scanExact(this, u32, s);
     if (H === 0 && u32[c + T_Q_BYTES] !== 0) {
-      // Growing: first give the quick lists' blocks back to TLSF, then search again.
+      // Growing: first give the quick lists' blocks back to TLSF, then search again. The heads
+      // addChunk checks are checked first, so that its throw after the flush cannot happen.
+      if (!this.headsFromHeld(u32, this.whole)) return this.badLink(-1, c + HotTlsf.T_HEADS);
       flushQuick(this, u32);
       return this.allocate(size, orThrow);
     }
@@ -1237,8 +1278,13 @@ export class TlsfHeap implements ByteAllocator {
     // at once). Only when that can happen: the live bytes (used, not quick) must then fit in
     // the other chunks. Kmalloc calls this before every page it takes, and a flush for nothing
     // would cost the lists their contents.
+    // The spare is checked before anything is written, the flush included: a whole chunk's free
+    // block at a held chunk's start, with links that unlink may follow (a flush writes only sound
+    // links, so they stay sound). A damaged spare word would otherwise give back a chunk in use.
+    const spare = u32[c + T_SPARE]!;
+    if (spare !== 0 && !this.spareHeld(u32, spare)) return this.badLink(spare, c + T_SPARE);
     const qBytes = u32[c + T_Q_BYTES]!;
-    const held = chunks - (u32[c + T_SPARE] !== 0 ? 1 : 0);
+    const held = chunks - (spare !== 0 ? 1 : 0);
     if (qBytes !== 0 && u32[c + T_USED_BYTES]! - qBytes <= (held - 1) * this.whole) flushQuick(this, u32);
     const A = u32[c + T_SPARE]!;
     if (A !== 0) {
@@ -1247,6 +1293,16 @@ export class TlsfHeap implements ByteAllocator {
       releaseChunk(this, A);
     }
     return (chunks - u32[c + T_CHUNKS]!) * this.chunkPages;
+  }
+
+  /** True when `A` is a sound spare: a held chunk's start, one free block of the whole chunk, its links in held chunks. */
+  private spareHeld(u32: Uint32Array, A: number): boolean {
+    return (
+      this.inHeap(u32, A) &&
+      (A - this.base) % this.chunkBytes === 0 &&
+      this.isFreeBlock(u32, A, this.whole) &&
+      this.linksHeld(u32, A, this.whole)
+    );
   }
 
   private badSize(size: unknown): never {

@@ -8,7 +8,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, HeapCorruptionError, TlsfHeap } from '../../src/index.js';
-import { BH_NEXT_FREE, BH_PREV_FREE, FL_COUNT, SL_COUNT, T_HEADS } from '../../src/tlsf/layout.js';
+import {
+  BH_NEXT_FREE,
+  BH_PREV_FREE,
+  FL_COUNT,
+  SL_COUNT,
+  T_HEADS,
+  T_Q_BYTES,
+  T_SL_MAPS,
+  T_SPARE,
+} from '../../src/tlsf/layout.js';
 
 /** A heap with 40 blocks of `size` bytes in use, and a foreign buddy block. */
 function striped(size: number, quickBytes = 0, chunkPages = 4) {
@@ -94,5 +103,69 @@ describe('TlsfHeap: a damaged link is found before anything is written', () => {
     expect(second).toBe(blocks[24]! - 8);
     u32[(second >>> 2) + BH_NEXT_FREE] = foreign;
     expect(changedBy(heap, () => heap.alloc(heap.maxSize))).toBe(false); // no block that large: flush, then grow
+  });
+});
+
+describe('TlsfHeap: shrink and the quick lists, damaged', () => {
+  it('shrink with a spare word naming a chunk in use (its first block holding heap addresses) gives nothing back', () => {
+    const { heap, blocks, u32 } = striped(600);
+    const spareWord = (heap.region >>> 2) + T_SPARE;
+    heap.free(heap.alloc(heap.maxSize)); // a new chunk, emptied: the spare
+    expect(u32[spareWord]).not.toBe(0);
+    // The chunk of block 0 is in use; its first block's payload holds what a free block's links
+    // would (addresses in the heap), as a program's data may.
+    const chunk = blocks[0]! - 8;
+    u32[(chunk >>> 2) + BH_NEXT_FREE] = blocks[5]!;
+    u32[(chunk >>> 2) + BH_PREV_FREE] = blocks[6]!;
+    u32[spareWord] = chunk;
+    const pages = heap.buddy.freePages;
+    expect(changedBy(heap, () => heap.shrink())).toBe(false);
+    expect(heap.buddy.freePages).toBe(pages);
+  });
+
+  it('shrink whose spare has a damaged link finds it before it flushes the quick lists', () => {
+    const { heap, blocks, foreign, u32 } = striped(64, 16 << 10, 4);
+    heap.free(heap.alloc(heap.maxSize)); // a second chunk, emptied: the spare
+    for (let i = 39; i >= 2; i--) heap.free(blocks[i]!); // each merges with the chunk's free end
+    heap.free(blocks[0]!); // its right neighbour (1) is used: quick-listed
+    heap.free(blocks[1]!); // merged with the free end: only quick block 0 is live, so shrink flushes
+    const spare = u32[(heap.region >>> 2) + T_SPARE]!;
+    expect(spare).not.toBe(0);
+    expect(u32[(heap.region >>> 2) + T_Q_BYTES]).toBeGreaterThan(0);
+    u32[(spare >>> 2) + BH_NEXT_FREE] = foreign;
+    expect(changedBy(heap, () => heap.shrink())).toBe(false);
+  });
+
+  it('a flush meeting a quick block whose size was damaged gives no chunk of another owner to the buddy', () => {
+    const buddy = new BuddyAllocator({ pages: 256 });
+    const heap = new TlsfHeap(buddy, { chunkPages: 4, quickBytes: 16 << 10 });
+    const blocks: number[] = [];
+    for (let i = 0; i < 3; i++) blocks.push(heap.alloc(64));
+    heap.free(blocks[1]!); // both neighbours used: quick-listed
+    const foreign = buddy.allocPages(4); // the chunk-sized buddy block above the heap's chunk
+    const H = blocks[1]! - 8;
+    const chunks: number[] = [];
+    heap.forEachChunk((a) => chunks.push(a));
+    expect(chunks).toEqual([foreign - heap.chunkBytes]); // the heap's one chunk, right below it
+    const u32 = heap.memory.u32;
+    // Its size now runs past the chunk over the foreign block: merged and cut, the foreign pages
+    // would go back to the buddy.
+    u32[H >>> 2] = (u32[H >>> 2]! & 7) | (foreign + heap.chunkBytes + 64 - H);
+    expect(changedBy(heap, () => heap.alloc(heap.maxSize))).toBe(false); // no block that large: flush, then grow
+    expect(buddy.isAllocated(foreign)).toBe(true);
+  });
+
+  it('a free whose merged block goes on an empty list whose head word was damaged goes on (push reads no such word)', () => {
+    const { heap, blocks, foreign, u32 } = striped(600);
+    const heads = (heap.region >>> 2) + T_HEADS;
+    const slMaps = (heap.region >>> 2) + T_SL_MAPS;
+    heap.free(blocks[10]!);
+    // Freeing 11 merges it with 10: 1216 bytes, a list no block is on.
+    const hi = heap.listOf(1216);
+    expect(u32[slMaps + ((hi - heads) >>> 5)]! & (1 << ((hi - heads) & 31))).toBe(0);
+    u32[hi] = foreign;
+    heap.free(blocks[11]!);
+    expect(u32[hi]).toBe(blocks[10]! - 8);
+    expect(() => heap.checkInvariants()).not.toThrow();
   });
 });
