@@ -295,6 +295,7 @@ function clearFullFlag(c: KmallocCore, h: number): boolean {
 
 /** Gives page `h` (off every queue) back to the buddy. */
 export function releasePage(c: KmallocCore, h: number, cls: number): void {
+  checkEmpty(c, h, cls);
   c.enter();
   try {
     const pg = (h - c.pt) >>> PAGE_SHIFT;
@@ -305,6 +306,41 @@ export function releasePage(c: KmallocCore, h: number, cls: number): void {
     u32[w] = u32[w]! + 1;
   } finally {
     c.leave();
+  }
+}
+
+/**
+ * Throws unless head page `h` (class `cls`), about to go back to the buddy
+ * because its `used` count is 0, holds no block in use: its `free` and
+ * `local_free` lists (each link on the page's grid, its keyed tag intact) and
+ * its never-used slots are all its slots. Every caller has put curFree back
+ * and collected thread_free first (`used` is the page's truth then). A damaged
+ * `used` word would otherwise give a page with live blocks to the buddy, whose
+ * next owner would write over them. O(slots of the page), once per page given
+ * back: what carving it cost.
+ */
+function checkEmpty(c: KmallocCore, h: number, cls: number): void {
+  const u32 = c.memory.u32;
+  const start = c.pageAddr(h);
+  const stride = c.stride[cls]!;
+  const slots = c.span[cls]! / stride;
+  const unused = u32[h + P_UNUSED]!;
+  let n = (start + c.span[cls]! - unused) / stride; // never handed out
+  let bad = !(unused >= start && n >= 0 && n <= slots && (unused - start) % stride === 0);
+  for (let list = h + P_FREELIST; !bad && list !== 0; list = list === h + P_FREELIST ? h + P_LOCAL_FREE : 0) {
+    for (let p = u32[list]!; p !== 0 && !bad; n++) {
+      const next = u32[p >>> 2]!;
+      bad =
+        n >= slots || p < start || p >= unused || (p - start) % stride !== 0 || (u32[(p >>> 2) + 1]! ^ next) !== c.key;
+      p = next;
+    }
+  }
+  if (bad || n !== slots) {
+    c.memory.checkLive();
+    throw new HeapCorruptionError(
+      `kmalloc: page ${hex(start)} counts no block in use, but its free blocks are not all of its ${slots} (its used count or a free link was overwritten): kept, not given back`,
+      start,
+    );
   }
 }
 

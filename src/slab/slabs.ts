@@ -244,12 +244,48 @@ export function extendBy(c: SlabCore, d: number, n: number): void {
   u32[d + P_FREELIST] = first;
 }
 
-/** Gives slab `pg` (not on any list) back to the buddy. */
+/** Gives slab `pg` (not on any list, every object free) back to the buddy. */
 export function releaseSlab(c: SlabCore, pg: number): void {
+  checkEmpty(c, pg);
   clearDescriptors(c, pg);
   c.buddy.free(c.base + ((pg << c.shift) >>> 0));
   // (the buddy may have synced a grown memory; a worker gives back its own empty slabs without the cache lock)
   const w = c.memory.u32;
   if (c.lockAt >= 0) Atomics.add(w, c.c + C_SLABS_FREED, 1);
   else w[c.c + C_SLABS_FREED] = w[c.c + C_SLABS_FREED]! + 1;
+}
+
+/**
+ * Throws unless slab `pg`, about to go back to the buddy because its inuse
+ * count is 0, holds no object in use: its freelist (each link on the slab's
+ * grid, its tag intact) and its never-used slots are all its objects. A
+ * damaged inuse word would otherwise give a slab with live objects to the
+ * buddy, whose next owner would write over them. O(objects of the slab), once
+ * per slab given back: what laying it out cost.
+ */
+function checkEmpty(c: SlabCore, pg: number): void {
+  const u32 = c.memory.u32;
+  const d = c.pt + pg * PAGE_WORDS;
+  const start = c.base + ((pg << c.shift) >>> 0);
+  const unused = u32[d + P_UNUSED]!;
+  let n = unused === 0 ? 0 : (start + c.span - unused) / c.stride; // never handed out
+  let p = u32[d + P_FREELIST]!;
+  for (; p !== 0 && n <= c.objectsPerSlab; n++) {
+    const fpAddr = p + c.fpOffset;
+    const raw = u32[fpAddr >>> 2]!;
+    if (
+      c.offGrid(p, pg) ||
+      (unused !== 0 && p >= unused) ||
+      u32[(fpAddr >>> 2) + 1] !== (raw ^ FREE_TAG ^ c.secret) >>> 0
+    )
+      break;
+    p = c.secret === 0 ? raw : (raw ^ c.secret ^ fpAddr) >>> 0;
+  }
+  if (p !== 0 || n !== c.objectsPerSlab) {
+    c.memory.checkLive();
+    throw new HeapCorruptionError(
+      `${c.name}: slab ${hex(start)} counts no object in use, but its free objects are not all of its ${c.objectsPerSlab} (its inuse count or a free pointer was overwritten): kept, not given back`,
+      start,
+    );
+  }
 }
