@@ -928,6 +928,7 @@ export class Kmalloc implements ByteAllocator {
     const i32 = this.memory.i32;
     const d = this.pt + (pg << PAGE_SHIFT);
     u32[d + P_FREELIST] = pages; // a large block's word 0: its pages (free needs no buddy lookup)
+    u32[d + P_UNUSED] = largeTag(addr, pages, this.key); // word 4: what free checks (largeTag)
     const shared = this.lockAt >= 0;
     // The first page only: an interior page has no owner.
     if (shared) Atomics.store(i32, d + P_INFO, OWNER_LARGE);
@@ -1001,9 +1002,22 @@ export class Kmalloc implements ByteAllocator {
       }
     }
     const pages = mem.u32[d + P_FREELIST]!;
+    if (mem.u32[d + P_UNUSED] !== largeTag(addr, pages, this.key)) {
+      // A descriptor that says "large block" but was not made one by allocLarge (a damaged INFO
+      // word of a class page, say, whose first block is page-aligned), or whose pages word was
+      // damaged: the pages must not go to the buddy. The claim is undone: the heap as it was.
+      if (shared) Atomics.store(mem.i32, d + P_INFO, OWNER_LARGE);
+      else mem.i32[d + P_INFO] = OWNER_LARGE;
+      mem.checkLive();
+      throw new HeapCorruptionError(
+        `kfree(${hex(addr)}): its page descriptor says a large block of ${pages} pages, but its check word does not`,
+        (d + P_UNUSED) * 4,
+      );
+    }
     // Into this worker's cache when it has room (INFO is 0 now, P_FREELIST keeps the pages).
     if (this.lcAt >= 0 && !this.detached && cachePut(mem.u32, this.lcAt, addr, pages)) return;
     mem.u32[d + P_FREELIST] = 0;
+    mem.u32[d + P_UNUSED] = 0;
     this.buddy.free(addr);
     const i32 = this.memory.i32; // the buddy may have seen the memory grow: fresh views
     addWord(i32, this.k + K_LARGE_BLOCKS, -1, shared);
@@ -1692,6 +1706,16 @@ export function onSlot(rel: number, inverse: number, stride: number): boolean {
 function addWord(i32: Int32Array, w: number, delta: number, shared: boolean): void {
   if (shared) Atomics.add(i32, w, delta);
   else i32[w] = i32[w]! + delta;
+}
+
+/**
+ * The check word of a large block (word 4 of its first page's descriptor): its
+ * address and pages, keyed by the heap's random key. A descriptor whose INFO
+ * word was damaged into OWNER_LARGE, or whose pages word was, fails it with
+ * odds of about 2^-32, as a free tag does.
+ */
+function largeTag(addr: number, pages: number, key: number): number {
+  return (pages ^ Math.imul(addr, key | 1)) >>> 0;
 }
 
 /**

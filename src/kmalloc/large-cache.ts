@@ -48,9 +48,10 @@ export const LC_MAX_PAGES = 16;
 export const LC_BUDGET_PAGES = 64;
 /** Word of the pages cached in all, from the cache's first word. */
 const LC_TOTAL = 14;
-/** P_FREELIST and P_INFO of a page descriptor (slab/layout.ts). */
+/** P_FREELIST, P_INFO and P_UNUSED of a page descriptor (slab/layout.ts). */
 const P_FREELIST = 0;
 const P_INFO = 1;
+const P_UNUSED = 4;
 
 /** u32 index of slot `slot`'s cache (its first entry's address word); `k`, `n`: the control block, classes. */
 export function largeCacheAt(k: number, n: number, slot: number): number {
@@ -115,6 +116,7 @@ export function flushLargeCache(c: KmallocCore, slot: number): number {
     u32[at + i + 1] = 0;
     u32[at + LC_TOTAL] = u32[at + LC_TOTAL]! - pages;
     u32[d + P_FREELIST] = 0;
+    u32[d + P_UNUSED] = 0; // the large block's check word (kmalloc.ts, largeTag)
     c.buddy.free(addr);
     const i32 = c.memory.i32; // the buddy may have seen the memory grow: fresh views
     Atomics.sub(i32, c.k + K_LARGE_BLOCKS, 1);

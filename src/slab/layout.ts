@@ -45,7 +45,9 @@
  *  head  local_free  | FULL << 16 | used          | thread_free | TF_FULL (bit 0)
  *
  *  kmalloc large block (owner = OWNER_LARGE, on its first page only):
- *        word 0: the block's pages   word 1: OWNER_LARGE   words 2..7: -
+ *        word 0: the block's pages   word 1: OWNER_LARGE   words 2, 3: -
+ *        word 4: check word, pages ^ imul(address, key | 1), which free tests
+ *        (a damaged INFO or pages word must not give pages to the buddy)   words 5..7: -
  * ```
  * A class page's tail k pages after its head says k in bits 16..23, so
  * free(addr) finds the head from any page with one subtract, no branch.

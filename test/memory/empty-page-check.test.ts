@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BuddyAllocator, HeapCorruptionError, Kmalloc, SlabCache, SlabSpace } from '../../src/index.js';
-import { P_INFO, P_USED } from '../../src/slab/layout.js';
+import { OWNER_LARGE, P_INFO, P_USED } from '../../src/slab/layout.js';
 
 /** u32 index of the page descriptor of `addr`'s page. */
 function descriptorOf(buddy: BuddyAllocator, addr: number): number {
@@ -50,14 +50,47 @@ describe('a page whose count of objects in use was damaged is not given back', (
     const slab = objs[0]! - ((objs[0]! - buddy.base) % (buddy.pageSize << cache.order));
     const inSlab = objs.filter((p) => p >= slab && p < slab + (buddy.pageSize << cache.order));
     expect(inSlab.length).toBe(cache.objectsPerSlab);
-    const u32 = buddy.memory.u32;
+    const u32 = cache.memory.u32;
     const d = descriptorOf(buddy, slab);
     u32[d + P_INFO] = (u32[d + P_INFO]! & 0xffff) | (1 << 16);
-    const changed = fill(buddy.memory.u8, inSlab.slice(1), 64);
+    const changed = fill(cache.memory.u8, inSlab.slice(1), 64);
     expect(() => cache.free(inSlab[0]!)).toThrow(HeapCorruptionError);
     expect(buddy.isAllocated(slab)).toBe(true);
     const taken = Array.from({ length: 8 }, () => buddy.allocPages(cache.order === 0 ? 1 : 1 << cache.order));
     expect(taken).not.toContain(slab);
     expect(changed()).toEqual([]);
+  });
+});
+
+describe('a page descriptor damaged to say "large block" gives nothing back', () => {
+  it('Kmalloc: a class page whose INFO word reads OWNER_LARGE, freed at its page-aligned first block', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const blocks = Array.from({ length: 200 }, () => k.alloc(64));
+    const first = blocks.find((p) => (p - k.buddy.base) % k.buddy.pageSize === 0)!;
+    const onPage = blocks.filter((p) => p >= first && p < first + k.buddy.pageSize);
+    const u32 = k.memory.u32;
+    const d = descriptorOf(k.buddy, first);
+    u32[d + P_INFO] = (u32[d + P_INFO]! & ~0xffff) | OWNER_LARGE;
+    const before = Buffer.from(k.memory.u8);
+    expect(() => k.free(first)).toThrow(HeapCorruptionError);
+    expect(Buffer.compare(before, Buffer.from(k.memory.u8))).toBe(0);
+    expect(k.buddy.isAllocated(first)).toBe(true);
+    expect(onPage.length).toBe(64);
+  });
+
+  it('Kmalloc: a large block whose pages word was damaged', () => {
+    const k = new Kmalloc({ bytes: 1 << 20 });
+    const big = k.alloc(100_000); // 25 pages
+    const after = k.buddy.allocPages(4); // someone else's pages right after it, most likely
+    const d = descriptorOf(k.buddy, big);
+    const u32 = k.memory.u32;
+    u32[d] = u32[d]! + 4; // P_FREELIST: the pages of a large block
+    const before = Buffer.from(k.memory.u8);
+    expect(() => k.free(big)).toThrow(HeapCorruptionError);
+    expect(Buffer.compare(before, Buffer.from(k.memory.u8))).toBe(0);
+    expect(k.buddy.isAllocated(after)).toBe(true);
+    u32[d] = u32[d]! - 4;
+    k.free(big); // repaired: freed as before
+    expect(k.isAllocated(big)).toBe(false);
   });
 });
