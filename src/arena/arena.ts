@@ -180,6 +180,16 @@ export class Arena implements Disposable {
   private readonly slot: number;
   /** True while this instance holds a worker slot it joined itself (attach), so detach gives it back. */
   private ownsSlot: boolean;
+  /**
+   * The `end` word as a slow path last found it equal to the current chunk's
+   * header (its C_END): the fast path bumps only while `end` still reads so.
+   * `end` alone is one word of the state region, and damaged upwards it let
+   * alloc hand out bytes past the chunk (another allocator's, in buddy mode);
+   * the header is another cache line, which the fast path does not read. A
+   * new chunk, a rewind or a reset (by this instance or another) changes
+   * `end`: the next alloc takes the slow path once and refreshes this.
+   */
+  private endSeen: number;
 
   /**
    * Makes a new arena.
@@ -208,6 +218,7 @@ export class Arena implements Disposable {
     this.atomic = init.memory.shared && init.buddy === null;
     this.slot = init.slot;
     this.ownsSlot = init.ownsSlot;
+    this.endSeen = -1; // (no end yet: the first alloc checks it against the chunk header)
   }
 
   /**
@@ -351,13 +362,16 @@ export class Arena implements Disposable {
       const top = s[TOP]!;
       const a = (top + align - 1) & -align;
       const next = a + size;
-      // fits; no wrap-around (and align != 0); size >= 1; align a power of
-      // two; size a whole number below 2^31; top inside the current chunk's
+      const end = s[END]!;
+      // fits; `end` is the one a slow path checked against the chunk header
+      // (endSeen); no wrap-around (and align != 0); size >= 1; align a power
+      // of two; size a whole number below 2^31; top inside the current chunk's
       // data (a damaged top of 0 or -1 would hand out the memkit header).
       // NaN, a detached view (after a wasm grow) or a disposed arena fail a
       // comparison: slow path.
       if (
-        next <= s[END]! &&
+        next <= end &&
+        end === this.endSeen &&
         top <= a &&
         a < next &&
         (align & -align) === align &&
@@ -385,8 +399,9 @@ export class Arena implements Disposable {
         const top = Atomics.load(s, TOP);
         const a = (top + align - 1) & -align;
         const next = a + size;
+        const end = Atomics.load(s, END);
         // CUR is read after top: a worker that moves to a new chunk closes top first.
-        if (!(next <= Atomics.load(s, END) && top <= a && a < next && top > s[CUR]! + CHUNK_DATA_MINUS_1)) break;
+        if (!(next <= end && end === this.endSeen && top <= a && a < next && top > s[CUR]! + CHUNK_DATA_MINUS_1)) break;
         if (Atomics.compareExchange(s, TOP, top, next) === top) {
           // The chunk may be one another worker chained in bytes it grew the memory by.
           if (next > this.memory.viewBytes) this.memory.sync();
@@ -907,6 +922,7 @@ export class Arena implements Disposable {
       );
     }
     if (this.atomic) return this.allocSlowShared(s, size, align);
+    this.checkEnd(s);
     const top = s[S_TOP]!;
     this.checkTop(s, top);
     const a = alignUp(top, align);
@@ -922,6 +938,7 @@ export class Arena implements Disposable {
    * bump `top` (with compareExchange) until it is closed.
    */
   private allocSlowShared(s: Int32Array, size: number, align: number): number {
+    this.checkEnd(s); // under the lock: only its holder moves the arena to another chunk
     for (;;) {
       const top = Atomics.load(s, S_TOP);
       this.checkTop(s, top); // under the lock: top is not CLOSED (only the lock's holder closes it)
@@ -937,6 +954,17 @@ export class Arena implements Disposable {
       Atomics.store(s, S_TOP, last); // nothing changed: reopen it
       throw e;
     }
+  }
+
+  /** The slow paths' check of `end`: the current chunk's header says the same (then the fast path may trust it). */
+  private checkEnd(s: Int32Array): void {
+    const end = s[S_END]!;
+    if (end !== this.memory.i32[(s[S_CUR]! >>> 2) + C_END])
+      throw new HeapCorruptionError(
+        `arena state word end is ${hex(end)}, but the current chunk at ${hex(s[S_CUR]!)} ends at ${hex(this.memory.u32[(s[S_CUR]! >>> 2) + C_END] ?? 0)}`,
+        this.stateAddress + 4 * S_END,
+      );
+    this.endSeen = end;
   }
 
   /** The slow paths' check of `top`: inside the current chunk's data, from its first byte to `end`. */
