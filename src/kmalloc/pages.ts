@@ -234,11 +234,12 @@ export function pageFreed(c: KmallocCore, h: number, cls: number, w: number): vo
   const u32 = c.memory.u32;
   const used = w & USED_MASK;
   if ((w & USED_FULL) !== 0) {
+    if (used === 0) checkEmpty(c, h, cls); // before the flag goes: a page that throws here stays FULL
     // Still waiting with TF_FULL? Then this worker takes it back; else a remote free
     // has put it on this worker's reclaim list, and reclaim() will queue it.
     if (!clearFullFlag(c, h)) return;
     u32[h + P_USED] = used;
-    if (used === 0) return releasePage(c, h, cls);
+    if (used === 0) return releasePage(c, h, cls, true);
     // Back on the queue, after the current page (mimalloc appends un-full pages too).
     enqueueSecond(c, cls, h);
     return;
@@ -256,8 +257,9 @@ export function pageFreed(c: KmallocCore, h: number, cls: number, w: number): vo
     }
     return;
   }
+  checkEmpty(c, h, cls); // before it leaves the queue: a page that throws here stays queued
   unqueue(c, cls, h);
-  releasePage(c, h, cls);
+  releasePage(c, h, cls, true);
 }
 
 /**
@@ -293,9 +295,9 @@ function clearFullFlag(c: KmallocCore, h: number): boolean {
   }
 }
 
-/** Gives page `h` (off every queue) back to the buddy. */
-export function releasePage(c: KmallocCore, h: number, cls: number): void {
-  checkEmpty(c, h, cls);
+/** Gives page `h` (off every queue, every block free: checked, unless `checked` says the caller did) back to the buddy. */
+export function releasePage(c: KmallocCore, h: number, cls: number, checked = false): void {
+  if (!checked) checkEmpty(c, h, cls);
   c.enter();
   try {
     const pg = (h - c.pt) >>> PAGE_SHIFT;

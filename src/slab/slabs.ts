@@ -83,13 +83,14 @@ export function remoteLength(c: SlabCore, r: number, pg: number): number {
 /** A slab on list `from` became empty: keep it (up to minEmpty) or give it back. */
 export function slabEmptied(c: SlabCore, pg: number, from: number): void {
   const u32 = c.memory.u32;
+  checkEmpty(c, pg); // before it leaves its list: a slab that throws here stays where it was
   c.unlink(pg, from);
   // Keep it (up to minEmpty) only when no partial slab is left to serve the
   // next alloc, as SLUB keeps slabs while a node has few partial ones: that
   // stops a cache swinging around a slab boundary from making and
   // releasing the same slab over and over, without holding idle pages.
   if (u32[c.c + C_N_PARTIAL] === 0 && u32[c.c + C_N_EMPTY]! < u32[c.c + C_MIN_EMPTY]!) c.pushList(pg, C_EMPTY);
-  else releaseSlab(c, pg);
+  else releaseSlab(c, pg, true);
 }
 
 /** No partial slab: reuse an empty one or make a new one; returns its page. */
@@ -244,9 +245,9 @@ export function extendBy(c: SlabCore, d: number, n: number): void {
   u32[d + P_FREELIST] = first;
 }
 
-/** Gives slab `pg` (not on any list, every object free) back to the buddy. */
-export function releaseSlab(c: SlabCore, pg: number): void {
-  checkEmpty(c, pg);
+/** Gives slab `pg` (not on any list, every object free: checked, unless `checked` says the caller did) back to the buddy. */
+export function releaseSlab(c: SlabCore, pg: number, checked = false): void {
+  if (!checked) checkEmpty(c, pg);
   clearDescriptors(c, pg);
   c.buddy.free(c.base + ((pg << c.shift) >>> 0));
   // (the buddy may have synced a grown memory; a worker gives back its own empty slabs without the cache lock)
