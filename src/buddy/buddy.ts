@@ -716,6 +716,15 @@ export class BuddyAllocator {
     }
     const order = u8[this.info + p]! & INFO_ORDER_MASK;
     const n = i32[this.links + 2 * p]!;
+    // An exact allocation's length is checked before anything is written: n pages of a block
+    // of 2^order (more than half of it), every page after the head a tail of it. A damaged
+    // length would otherwise free the pages after it, another owner's block among them.
+    if (n !== 1 << order && !this.exactTail(u8, p, n, order)) {
+      throw new HeapCorruptionError(
+        `free(${hex(addr)}): the block's length word says ${n} pages, which its order (${order}) and pages do not`,
+        (this.links + 2 * p) * 4,
+      );
+    }
     const w = this.w;
     i32[w + B_USED_BLOCKS] = i32[w + B_USED_BLOCKS]! - 1;
     i32[w + B_FREE_PAGES] = i32[w + B_FREE_PAGES]! + n;
@@ -733,6 +742,18 @@ export class BuddyAllocator {
       this.freeBlock(i32, u8, q, k);
       q += 1 << k;
     }
+  }
+
+  /**
+   * True when an exact allocation at page p of 2^order may be n pages long:
+   * 2^(order-1) < n < 2^order, and none of pages p+1..p+n-1 heads a block
+   * (its info byte has neither INFO_ALLOC nor INFO_FREE: a tail, or a block
+   * head merged away that kept its FREED mark). O(n).
+   */
+  private exactTail(u8: Uint8Array, p: number, n: number, order: number): boolean {
+    if (!(order > 0 && n > 1 << (order - 1) && n < 1 << order)) return false;
+    for (let q = p + 1; q < p + n; q++) if ((u8[this.info + q]! & INFO_CACHED) !== 0) return false;
+    return true;
   }
 
   /** @internal __free_one_page: merge with free buddies of the same order, then list it. */
