@@ -802,6 +802,14 @@ function sweepLarge(st: HeapState, budget: number): number {
     const a = p + LARGE_PRE;
     const bi = a >>> 8;
     const bit = 1 << ((a >>> 3) & 31);
+    // A link of the list is an object's start (its START bit), or the list was damaged: a
+    // damaged link followed into free() would give the backend's allocator someone else's
+    // block (a backend Kmalloc the program also allocates from), or loop.
+    if ((p & 7) !== 0 || bi >= st.bmWords || (u32[sb + bi]! & bit) === 0)
+      throw new HeapCorruptionError(
+        `ManagedHeap: the large-object list leads to ${hex(p)}, where no object starts`,
+        (s + S_LSWEEP) * 4,
+      );
     const size = st.objectSize(a);
     if ((u32[mb + bi]! & bit) !== 0) {
       u32[p >>> 2] = u32[s + S_LARGE]!;
