@@ -761,9 +761,20 @@ export class BuddyAllocator {
     const info = this.info;
     const pages = i32[this.w + B_PAGES]!; // (synced by the caller)
     const maxOrder = this.maxOrder;
+    const L = this.links;
     while (order < maxOrder) {
       const buddy = p ^ (1 << order);
       if (buddy + (1 << order) > pages || (u8[info + buddy]! & ~INFO_FREED) !== (INFO_FREE | order)) break;
+      // A free buddy is on its list: its prev (or the list's head) and its next link back to it
+      // (glibc's safe unlink). One whose info byte was damaged into "free" is not, and is left
+      // alone: merged, an allocated block would be handed out again (its own free then says so).
+      const next = i32[L + 2 * buddy]!;
+      const prev = i32[L + 2 * buddy + 1]!;
+      if (
+        (prev === NIL ? i32[this.w + B_HEADS + order] : i32[L + 2 * prev]) !== buddy ||
+        (next !== NIL && i32[L + 2 * next + 1] !== buddy)
+      )
+        break;
       this.unlink(i32, u8, buddy, order);
       // The higher of the two becomes an interior page of the merged block.
       if (buddy < p) {
