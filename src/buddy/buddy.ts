@@ -428,6 +428,13 @@ export class BuddyAllocator {
       const e = this.pcpAt + 2 * (n - 1);
       const p = i32[e]!;
       if (p !== NIL) {
+        // The head is a cached block of this order (its info byte), or the list was damaged:
+        // a page in use handed out again, or an address outside the pages.
+        if (
+          !(p >= 0 && p < i32[this.w + B_PAGES]!) ||
+          (st.u8[this.info + p]! & ~INFO_FREED) !== (INFO_CACHED | (n - 1))
+        )
+          return this.badCached(e, p);
         // links first, then the info byte: a map walk under the lock that sees ALLOC reads a length
         i32[e] = i32[this.links + 2 * p]!;
         i32[e + 1] = i32[e + 1]! - 1;
@@ -448,6 +455,12 @@ export class BuddyAllocator {
     } finally {
       this.leave();
     }
+  }
+
+  /** This worker's list at i32 index `e` leads to page `p`, which is no cached block. */
+  private badCached(e: number, p: number): never {
+    this.state.checkLive();
+    throw new HeapCorruptionError(`buddy: this worker's page list leads to page ${p}, which is no cached block`, e * 4);
   }
 
   /**

@@ -256,6 +256,23 @@ describe('per-worker page lists', () => {
     expect(buddy.freeCounts()).toEqual(fresh);
   });
 
+  it("a worker's list head damaged to name a page in use (or no page) is refused by the pop, not handed out again", () => {
+    for (const bad of ['in use', 'past the pages', 'order 1 on the order-0 list'] as const) {
+      const { buddy, memory } = heap(64, { high: 8, batch: 4 });
+      const w = BuddyAllocator.attach(memory);
+      w.free(w.allocPages(1)); // order-0 pages on w's list
+      const used = buddy.allocPages(1); // someone else's page
+      const two = w.allocPages(2);
+      w.free(two); // an order-1 block on w's order-1 list
+      const page = (a: number) => (a - buddy.base) / buddy.pageSize;
+      const e = entry(w, w.slot);
+      memory.i32[e] = bad === 'in use' ? page(used) : bad === 'past the pages' ? 64 : page(two);
+      const before = Buffer.from(memory.u8);
+      expect(() => w.allocPages(1)).toThrow(HeapCorruptionError);
+      expect(Buffer.compare(before, Buffer.from(memory.u8))).toBe(0);
+    }
+  });
+
   it('checkInvariants finds a page listed twice, a listed page that is not cached, a bad count, a cached page on no list', () => {
     const damage = (how: (m: Memory, b: BuddyAllocator, e: number) => void, what: RegExp): void => {
       const { buddy, memory } = heap(64, { high: 8, batch: 4 });
