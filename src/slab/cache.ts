@@ -519,15 +519,21 @@ export class SlabCache {
         if (slot !== 0) {
           const fp = (slot + this.fpOffset) >>> 2;
           const next = u32[fp]!;
-          // the free pointer checked before it is followed: its tag, and 0 or a slot of this slab
-          const rel = next - (this.base + ((pg << this.shift) >>> 0));
+          const start = this.base + ((pg << this.shift) >>> 0);
+          const rel = next - start;
+          const head = u32[d + P_INFO]!;
+          // The slab is this cache's (its descriptor's owner), the slot one of its slots, and
+          // the free pointer checked before it is followed: its tag, and 0 or a slot of this
+          // slab. (A damaged list head or freelist word would pop another cache's free object.)
           if (
+            (head & 0xffff) === this.id1 &&
+            (slot - start) >>> 0 < this.span && // (its grid: only allocHere's check; a slot of this slab either way)
             u32[fp + 1] === (next ^ FREE_TAG) >>> 0 &&
             (next === 0 || (rel >>> 0 < this.span && this.onStride(rel)))
           ) {
             u32[d + P_FREELIST] = next;
             u32[fp + 1] = 0; // clear the free tag
-            const info = u32[d + P_INFO]! + 0x10000;
+            const info = head + 0x10000;
             u32[d + P_INFO] = info;
             if (info >>> 16 === this.objectsPerSlab) this.move(pg, C_PARTIAL, C_FULL);
             return slot + this.objOffset;
@@ -564,8 +570,19 @@ export class SlabCache {
       u32 = mem.u32; // a new slab may have grown (and, for wasm, replaced) the buffer
     }
     const d = this.pt + pg * PAGE_WORDS;
+    const start = this.base + ((pg << this.shift) >>> 0);
+    if ((u32[d + P_INFO]! & 0xffff) !== this.id1 || u32[d + P_INFO]! >>> 16 === TAIL_MARK)
+      throw new HeapCorruptionError(
+        `${this.name}: the partial list leads to page ${hex(start)}, no slab of this cache`,
+        (c + C_PARTIAL) * 4,
+      );
     let slot = u32[d + P_FREELIST]!;
     if (slot === 0) slot = extend(this, d, pg);
+    if ((slot - start) >>> 0 >= this.span || !this.onStride(slot - start))
+      throw new HeapCorruptionError(
+        `${this.name}: slab ${hex(start)}'s freelist starts at ${hex(slot)}, no slot of it`,
+        d * 4,
+      );
     const fp = (slot + this.fpOffset) >>> 2;
     let next = u32[fp]!;
     if (this.debugOn) next = checkAlloc(this, slot, next, pg);
