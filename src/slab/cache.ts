@@ -571,18 +571,22 @@ export class SlabCache {
     }
     const d = this.pt + pg * PAGE_WORDS;
     const start = this.base + ((pg << this.shift) >>> 0);
-    if ((u32[d + P_INFO]! & 0xffff) !== this.id1 || u32[d + P_INFO]! >>> 16 === TAIL_MARK)
+    if ((u32[d + P_INFO]! & 0xffff) !== this.id1 || u32[d + P_INFO]! >>> 16 === TAIL_MARK) {
+      mem.checkLive(); // a detached buffer reads as no slab: say that, not a damaged list
       throw new HeapCorruptionError(
         `${this.name}: the partial list leads to page ${hex(start)}, no slab of this cache`,
         (c + C_PARTIAL) * 4,
       );
+    }
     let slot = u32[d + P_FREELIST]!;
     if (slot === 0) slot = extend(this, d, pg);
-    if ((slot - start) >>> 0 >= this.span || !this.onStride(slot - start))
+    if ((slot - start) >>> 0 >= this.span || !this.onStride(slot - start)) {
+      mem.checkLive();
       throw new HeapCorruptionError(
         `${this.name}: slab ${hex(start)}'s freelist starts at ${hex(slot)}, no slot of it`,
         d * 4,
       );
+    }
     const fp = (slot + this.fpOffset) >>> 2;
     let next = u32[fp]!;
     if (this.debugOn) next = checkAlloc(this, slot, next, pg);
