@@ -570,23 +570,10 @@ export class SlabCache {
       u32 = mem.u32; // a new slab may have grown (and, for wasm, replaced) the buffer
     }
     const d = this.pt + pg * PAGE_WORDS;
-    const start = this.base + ((pg << this.shift) >>> 0);
-    if ((u32[d + P_INFO]! & 0xffff) !== this.id1 || u32[d + P_INFO]! >>> 16 === TAIL_MARK) {
-      mem.checkLive(); // a detached buffer reads as no slab: say that, not a damaged list
-      throw new HeapCorruptionError(
-        `${this.name}: the partial list leads to page ${hex(start)}, no slab of this cache`,
-        (c + C_PARTIAL) * 4,
-      );
-    }
+    this.checkSlab(d, pg, c + C_PARTIAL);
     let slot = u32[d + P_FREELIST]!;
     if (slot === 0) slot = extend(this, d, pg);
-    if ((slot - start) >>> 0 >= this.span || !this.onStride(slot - start)) {
-      mem.checkLive();
-      throw new HeapCorruptionError(
-        `${this.name}: slab ${hex(start)}'s freelist starts at ${hex(slot)}, no slot of it`,
-        d * 4,
-      );
-    }
+    this.checkSlot(d, pg, slot);
     const fp = (slot + this.fpOffset) >>> 2;
     let next = u32[fp]!;
     if (this.debugOn) next = checkAlloc(this, slot, next, pg);
@@ -813,9 +800,11 @@ export class SlabCache {
     const pg = u32[this.cpuAt + W_ACTIVE]!;
     if (pg !== SLAB_NIL) {
       const d = this.pt + pg * PAGE_WORDS;
+      this.checkSlab(d, pg, this.cpuAt + W_ACTIVE);
       let slot = u32[d + P_FREELIST]!;
       if (slot === 0) slot = this.refillActive(d, pg);
       if (slot !== 0) {
+        this.checkSlot(d, pg, slot);
         const fp = (slot + this.fpOffset) >>> 2;
         const next = u32[fp]!;
         // (no secret without debug flags: a free pointer is the plain address)
@@ -933,6 +922,32 @@ export class SlabCache {
    * by k is at most floor((2^32 - 1) / stride) (Hacker's Delight 10-17).
    * Callers check the range first (rel in [0, span)).
    */
+  /**
+   * The slow allocs' check of the slab they pop from (its descriptor `d`, reached
+   * through u32 word `word`: the partial-list head, or this worker's active slab):
+   * a head page of this cache. A damaged word would pop another cache's object.
+   */
+  private checkSlab(d: number, pg: number, word: number): void {
+    const info = this.memory.u32[d + P_INFO]!;
+    if ((info & 0xffff) === this.id1 && info >>> 16 !== TAIL_MARK) return;
+    this.memory.checkLive(); // a detached buffer reads as no slab: say that, not a damaged list
+    throw new HeapCorruptionError(
+      `${this.name}: page ${hex(this.base + ((pg << this.shift) >>> 0))}, where a list leads, is no slab of this cache`,
+      word * 4,
+    );
+  }
+
+  /** The slow allocs' check of the slot they pop: one of slab `pg`'s slots (its descriptor `d`). */
+  private checkSlot(d: number, pg: number, slot: number): void {
+    const start = this.base + ((pg << this.shift) >>> 0);
+    if ((slot - start) >>> 0 < this.span && this.onStride(slot - start)) return;
+    this.memory.checkLive();
+    throw new HeapCorruptionError(
+      `${this.name}: slab ${hex(start)}'s freelist starts at ${hex(slot)}, no slot of it`,
+      d * 4,
+    );
+  }
+
   private onStride(rel: number): boolean {
     const x = Math.imul(rel, this.gridInv);
     return ((x >>> this.gridShift) | (x << this.gridRot)) >>> 0 <= this.gridMax;
