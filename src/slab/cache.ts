@@ -800,11 +800,13 @@ export class SlabCache {
     const pg = u32[this.cpuAt + W_ACTIVE]!;
     if (pg !== SLAB_NIL) {
       const d = this.pt + pg * PAGE_WORDS;
-      this.checkSlab(d, pg, this.cpuAt + W_ACTIVE);
+      // This cache's slab (a damaged active word would pop another cache's object); the slot
+      // in it (its grid: checkSlot, on allocHere's path only).
+      if ((u32[d + P_INFO]! & 0xffff) !== this.id1) this.checkSlab(d, pg, this.cpuAt + W_ACTIVE);
       let slot = u32[d + P_FREELIST]!;
       if (slot === 0) slot = this.refillActive(d, pg);
       if (slot !== 0) {
-        this.checkSlot(d, pg, slot);
+        if ((slot - (this.base + ((pg << this.shift) >>> 0))) >>> 0 >= this.span) this.checkSlot(d, pg, slot);
         const fp = (slot + this.fpOffset) >>> 2;
         const next = u32[fp]!;
         // (no secret without debug flags: a free pointer is the plain address)
