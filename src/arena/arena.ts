@@ -520,7 +520,7 @@ export class Arena implements Disposable {
       );
     }
     if (this.atomic) Atomics.store(s, S_TOP, CLOSED); // no bump while the chunk changes
-    this.releaseAfter(c);
+    this.releaseAfter(c, true); // (the chain was checked above, and c found on it)
     s[S_CUR] = c;
     Atomics.store(s, S_END, u32[(c >>> 2) + C_END]!);
     Atomics.store(s, S_TOP, pos);
@@ -1126,13 +1126,13 @@ export class Arena implements Disposable {
       );
   }
 
-  /** Buddy mode: gives back every chunk chained after `keep`. */
-  private releaseAfter(keep: number): void {
+  /** Buddy mode: gives back every chunk chained after `keep` (the chain checked first, unless `checked` says the caller did). */
+  private releaseAfter(keep: number, checked = false): void {
     const buddy = this.buddy;
     if (buddy === null) return;
     const s = this.s;
     const u32 = this.memory.u32;
-    this.checkChain(s, u32, keep);
+    if (!checked) this.checkChain(s, u32, keep);
     let c = s[S_CUR]!;
     for (let n = s[S_CHUNKS]!; c !== keep && c !== 0 && n > 1; n--) {
       const prev = u32[(c >>> 2) + C_PREV]!;
