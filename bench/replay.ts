@@ -37,6 +37,7 @@ import { Kmalloc } from '../src/kmalloc/index.js';
 import type { ByteAllocator } from '../src/memory/index.js';
 import { createTlsfAllocator } from '../src/peers/tlsf.js';
 import { OpKind } from '../src/trace/index.js';
+import { BareTlsf } from './bare-tlsf.js';
 import { formatRatio, freshLoop, type CaseResult, type RowResult } from './harness.js';
 import { measureUtilization, type Script } from './workload.js';
 
@@ -44,6 +45,7 @@ import { measureUtilization, type Script } from './workload.js';
 export const KMALLOC = 'memkit Kmalloc';
 export const TLSF = 'TLSF (AssemblyScript, wasm)';
 export const GLIBC = 'glibc malloc (native C)';
+export const BARE = 'bare JS TLSF, no checks (bench/bare-tlsf.ts)';
 
 type Loop = (a: ByteAllocator, kind: Uint8Array, id: Int32Array, size: Uint32Array, addr: Float64Array) => number;
 
@@ -114,7 +116,7 @@ function median(xs: number[]): number {
 /** One contender of a side-by-side replay. */
 interface Side {
   name: string;
-  role: 'memkit' | 'peer';
+  role: 'memkit' | 'peer' | 'bound';
   /** Replays the script once; returns the seconds it took. */
   pass(): number;
   /** CPU seconds of the last pass (the whole process); NaN for the native side. */
@@ -165,7 +167,7 @@ export function warmUp(side: Pick<Side, 'pass' | 'warmPasses'>, quick: boolean):
 async function jsSide(
   quick: boolean,
   name: string,
-  role: 'memkit' | 'peer',
+  role: 'memkit' | 'peer' | 'bound',
   s: Script,
   make: () => ByteAllocator | Promise<ByteAllocator>,
 ): Promise<Side> {
@@ -236,6 +238,8 @@ export function heapBytes(s: Script): number {
 /**
  * Replays `s` side by side through Kmalloc, TLSF-in-wasm and (with gcc)
  * glibc, `rounds` rounds; returns the case as the harness reports cases.
+ * The random workload also gets the bare JS TLSF of bench/bare-tlsf.ts, as
+ * a bound: the most a JS TLSF could gain on TLSF-in-wasm there.
  */
 export async function replaySideBySide(
   s: Script,
@@ -248,6 +252,8 @@ export async function replaySideBySide(
     await jsSide(quick, KMALLOC, 'memkit', s, () => new Kmalloc({ bytes, maxBytes: 2 ** 31, ...kmallocOptions })),
     await jsSide(quick, TLSF, 'peer', s, () => createTlsfAllocator(bytes)),
   ];
+  // The random workload is TLSF's (88% of its sizes): how fast a JS TLSF can be at all.
+  if (s.name.startsWith('random')) sides.push(await jsSide(quick, BARE, 'bound', s, () => new BareTlsf(bytes)));
   const bin = buildGlibc();
   if (bin !== null) sides.push(glibcSide(s, bin, rounds, quick));
   const secs: number[][] = sides.map(() => []);
