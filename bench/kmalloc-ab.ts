@@ -43,7 +43,7 @@ function snapshot(rev: string): string {
     });
   }
   mkdirSync(join(dir, 'bench'));
-  for (const f of ['kmalloc-count.ts', 'workload.ts', 'replay.ts', 'harness.ts'])
+  for (const f of ['kmalloc-count.ts', 'workload.ts', 'replay.ts', 'harness.ts', 'bare-tlsf.ts'])
     cpSync(join(repo, 'bench', f), join(dir, 'bench', f));
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
   return dir;

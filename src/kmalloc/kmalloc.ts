@@ -363,7 +363,11 @@ export class Kmalloc implements ByteAllocator {
   readonly nClasses: number;
   /** u32 index of class 0's words in the class table (CLASS_WORDS per class). */
   private readonly classWords: number;
-  private readonly table: Uint8Array; // (size + 7) >> 3 -> class
+  /**
+   * (size + 7) >> 3 -> class | log2(its page's buddy pages) << 8: alloc's fast path checks
+   * the popped block is on the current page with no table of its own (see alloc).
+   */
+  private readonly table: Uint16Array;
   /** @internal */
   readonly stride: Int32Array;
   private readonly inverse: Float64Array; // inverseOf(stride): floor(rel * inverse) = floor(rel / stride), see onSlot
@@ -466,7 +470,13 @@ export class Kmalloc implements ByteAllocator {
     this.maxClass = u32[k + K_MAX_CLASS]!;
     this.largeAbove = u32[k + K_LARGE_ABOVE]!;
     this.fastMax = this.debug ? -1 : this.maxClass;
-    this.table = classTable(sizes);
+    const byClass = classTable(sizes);
+    this.table = new Uint16Array(byClass.length);
+    for (let i = 0; i < byClass.length; i++) {
+      const c = byClass[i]!;
+      // A class page is one buddy block: 2^o pages from its head (newPage's allocPages).
+      this.table[i] = c | ((32 - Math.clz32(this.pagesOf[c]! - 1)) << 8);
+    }
     this.lockAt = memory.shared ? k + K_LOCK : -1;
     this.slot = st.slot;
     this.lcAt = (u32[k + K_FLAGS]! & FLAG_REMOTE_TABLE) !== 0 ? largeCacheAt(k, n, st.slot) : -1;
@@ -548,15 +558,22 @@ export class Kmalloc implements ByteAllocator {
       const mem = this.memory;
       mem.sync();
       const u32 = mem.u32;
-      const cls = this.table[(size + 7) >>> 3]!;
+      const e = this.table[(size + 7) >>> 3]!;
+      const cls = e & 0xff;
       const f = this.cf + cls;
       const b = u32[f]!; // curFree[cls]: the current page's free list, this slot's own line (0: empty)
       if (b !== 0) {
         const a = b >>> 2;
         const next = u32[a]!;
-        // The block's free tag (a use-after-free write, or a damaged curFree word, fails it).
-        // No page descriptor is read or written: its `used` counts the blocks on curFree.
-        if ((u32[a + 1]! ^ next) === this.key) {
+        // The block's free tag (a use-after-free write fails it), and the block on the current
+        // page: its page index less the page's head's, below the page's 2^(e >> 8) buddy pages
+        // (a damaged curFree word naming another page's free block, whose tag is good, fails
+        // that: the other page would hand the block out again). No page descriptor is read or
+        // written: its `used` counts the blocks on curFree.
+        if (
+          (u32[a + 1]! ^ next) === this.key &&
+          (((b - this.base) >>> this.shift) - ((u32[this.cur + cls]! - this.pt) >>> PAGE_SHIFT)) >>> (e >>> 8) === 0
+        ) {
           u32[f] = next;
           u32[a + 1] = 0; // a live block carries no free tag
           return b;
@@ -775,7 +792,7 @@ export class Kmalloc implements ByteAllocator {
   /** A TLSF block of `size` payload bytes left its class: counts it back while the class waits. */
   private countBack(size: number): void {
     const u32 = this.memory.u32;
-    const w = this.classWords + this.table[(size + 7) >>> 3]! * CLASS_WORDS + CW_WAIT;
+    const w = this.classWords + (this.table[(size + 7) >>> 3]! & 0xff) * CLASS_WORDS + CW_WAIT;
     const v = u32[w]!;
     if (v !== 0 && v < u32[w + (CW_PROMOTE_AT - CW_WAIT)]!) u32[w] = v + 1;
   }
@@ -887,7 +904,7 @@ export class Kmalloc implements ByteAllocator {
     }
     if (size <= this.maxClass) {
       this.memory.sync();
-      return this.allocSmall(this.table[(size + 7) >>> 3]!, size);
+      return this.allocSmall(this.table[(size + 7) >>> 3]! & 0xff, size);
     }
     return this.allocLarge(size);
   }

@@ -81,6 +81,9 @@ export function take(c: KmallocCore, cls: number): number {
       b + c.objOffset,
     );
   }
+  // Another page's free block has a good tag too: a damaged curFree word (or the thread_free
+  // word it was taken from) may name one, which that page would hand out again.
+  onPage(c, u32[c.cur + cls]!, cls, b, f);
   if (c.debug) checkFreeBytes(c, cls, b);
   u32[f] = next;
   u32[a + 1] = 0;
@@ -101,6 +104,10 @@ export function refill(c: KmallocCore, d: number, cls: number): boolean {
   const fl = u32[d + P_FREELIST]!;
   const lf = u32[d + P_LOCAL_FREE]!;
   if (fl !== 0 || lf !== 0) {
+    // Heads on the page before anything moves (a damaged one would be popped from curFree,
+    // which would throw, but only after the lists moved and `used` changed).
+    if (fl !== 0) onPage(c, d, cls, fl, d + P_FREELIST);
+    if (lf !== 0) onPage(c, d, cls, lf, d + P_LOCAL_FREE);
     const used = u32[d + P_USED]!;
     if (fl !== 0 && lf !== 0) {
       // Both lists hold blocks: take `free`, counted (the rarer case: a collect or a flush
@@ -160,8 +167,23 @@ export function listLength(c: KmallocCore, d: number, list: number, cls: number,
         `kmalloc: a free list of page ${hex(c.pageAddr(d))} is longer than the page`,
         word * 4,
       );
+    onPage(c, d, cls, p, word);
   }
   return n;
+}
+
+/**
+ * Throws HeapCorruptionError (naming `word`, the head of the list it is on)
+ * unless free block `b` lies on page `d` of class `cls`. Another page's free
+ * block has a good free tag too: a list that leads to one would hand it out
+ * while its own page still lists it (or, spliced, cross the two lists).
+ */
+export function onPage(c: KmallocCore, d: number, cls: number, b: number, word: number): void {
+  if ((b - c.pageAddr(d)) >>> 0 >= c.span[cls]!)
+    throw new HeapCorruptionError(
+      `kmalloc: a free list of page ${hex(c.pageAddr(d))} leads to ${hex(b + c.objOffset)}, off the page`,
+      word * 4,
+    );
 }
 
 /**
