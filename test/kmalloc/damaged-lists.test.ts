@@ -74,6 +74,24 @@ describe('Kmalloc: a damaged free-list head naming another page’s free block',
     w.k.checkInvariants();
   });
 
+  it('a shared heap: the thread_free head (other workers’ frees) is refused before it becomes curFree', () => {
+    const memory = Memory.create({ bytes: 4 << 20, shared: true });
+    const w = twoPages(memory);
+    const other = Kmalloc.attach(memory); // a second worker slot, in this thread
+    while (w.u32[w.cf] !== 0) w.live.push(w.k.alloc(SIZE)); // curFree empty, page B's slots carved
+    const d = w.u32[w.cur]!;
+    other.free(w.live.pop()!); // a remote free: on page B's thread_free
+    const tf = d + w.k.tfDelta;
+    expect(w.u32[tf]).not.toBe(0);
+    const saved = w.u32[tf]!;
+    w.u32[tf] = w.foreign;
+    unchanged(w.k, () => w.k.alloc(SIZE));
+    w.u32[tf] = saved;
+    expect(w.k.alloc(SIZE)).not.toBe(0); // takes the remote free in
+    w.k.checkInvariants();
+    other.detach();
+  });
+
   it('a shared heap: the same refusal in a worker’s fast path', () => {
     const w = twoPages(Memory.create({ bytes: 4 << 20, shared: true }));
     const saved = w.u32[w.cf]!;
