@@ -11,9 +11,9 @@
  * @module
  */
 import { HeapCorruptionError, InvalidArgumentError, OutOfMemoryError, describe } from '../errors/index.js';
-import { releaseCurrent, startRun, trimPool } from './blocks.js';
+import { checkBlock, releaseCurrent, startRun, trimPool } from './blocks.js';
 import { allocationTrigger, collectAll } from './collector.js';
-import { CLASS_OF, CLASS_SIZES } from './layout.js';
+import { CLASS_OF, CLASS_SIZES, EMPTY_MAGIC } from './layout.js';
 import type { HeapState, RunCursor } from './state.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
@@ -166,6 +166,7 @@ function newBlock(st: HeapState, cls: number, size: number): number {
   const s = st.s;
   let b = st.v.u32[s + S_EMPTY]!;
   if (b !== 0) {
+    checkBlock(st, b, EMPTY_MAGIC, s + S_EMPTY);
     const u32 = st.v.u32;
     u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
     u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;

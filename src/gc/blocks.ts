@@ -17,8 +17,9 @@
  *
  * @module
  */
+import { HeapCorruptionError, hex } from '../errors/index.js';
 import type { HeapState } from './state.js';
-import { CLASS_SIZES } from './layout.js';
+import { BLOCK_MAGIC, CLASS_SIZES, EMPTY_MAGIC } from './layout.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use. scripts/layout-copies.ts writes them; npm test checks they match
@@ -27,6 +28,7 @@ import { CLASS_SIZES } from './layout.js';
 const BLOCK_BYTES = 16384;
 const BLOCK_HEADER = 64;
 const B_AVAIL = 5;
+const B_CLASS = 1;
 const B_LIVE = 6;
 const B_MAGIC = 0;
 const B_NEXT = 4;
@@ -155,6 +157,31 @@ export function freeAhead(st: HeapState, cls: number): number {
   return free;
 }
 
+/**
+ * Throws HeapCorruptionError (naming `word`, the link that led there) unless
+ * `b` is a GC block with B_MAGIC `magic` (BLOCK_MAGIC in use, EMPTY_MAGIC
+ * pooled) whose raw allocation B_RAW is where it was aligned from: what the
+ * block lists' walkers check before they write in a block or free it. One
+ * damaged link, count or raw word once sent the sweep's and the pool's
+ * writes into the memkit header, or a free to another owner's block.
+ */
+export function checkBlock(st: HeapState, b: number, magic: number, word: number): void {
+  const u32 = st.v.u32;
+  const w = b >>> 2;
+  const raw = u32[w + B_RAW]!;
+  if (
+    b === 0 ||
+    (b & 255) !== 0 ||
+    u32[w + B_MAGIC] !== magic ||
+    (b - raw) >>> 0 >= 256 ||
+    (magic === BLOCK_MAGIC && u32[w + B_CLASS]! >= CLASS_SIZES.length)
+  )
+    throw new HeapCorruptionError(
+      `ManagedHeap: a ${magic === BLOCK_MAGIC ? 'block' : 'pooled empty block'} list leads to ${hex(b)}, which is no such block`,
+      word * 4,
+    );
+}
+
 /** Frees pooled empty blocks until at most `keep` remain (at most `max` of them now); returns bytes freed. */
 export function trimPool(st: HeapState, keep: number, max: number = 0x3fffffff): number {
   const s = st.s;
@@ -162,6 +189,7 @@ export function trimPool(st: HeapState, keep: number, max: number = 0x3fffffff):
   for (let n = 0; n < max && st.v.u32[s + S_NEMPTY]! > keep; n++) {
     const u32 = st.v.u32;
     const b = u32[s + S_EMPTY]!;
+    checkBlock(st, b, EMPTY_MAGIC, s + S_EMPTY);
     u32[s + S_EMPTY] = u32[(b >>> 2) + B_NEXT]!;
     u32[s + S_NEMPTY] = u32[s + S_NEMPTY]! - 1;
     u32[(b >>> 2) + B_MAGIC] = 0;

@@ -10,9 +10,9 @@
  * @module
  */
 import { HeapCorruptionError, hex } from '../errors/index.js';
-import { markCurrentRuns, releaseCurrent, trimPool } from './blocks.js';
+import { checkBlock, markCurrentRuns, releaseCurrent, trimPool } from './blocks.js';
 import type { HeapState } from './state.js';
-import { CLASS_SIZES } from './layout.js';
+import { BLOCK_MAGIC, CLASS_SIZES, EMPTY_MAGIC } from './layout.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use. scripts/layout-copies.ts writes them; npm test checks they match
@@ -679,8 +679,10 @@ function sweepBlocks(st: HeapState, budget: number): number {
   let freedObjs = 0;
   let work = 0;
   let b = u32[s + S_BSWEEP]!;
+  let from = s + S_BSWEEP; // the word that led to b
   while (b !== 0 && work < budget) {
     work += wordsPerBlock;
+    checkBlock(st, b, BLOCK_MAGIC, from);
     const bw = b >>> 2;
     const next = u32[bw + B_NEXT]!;
     const c = ct + u32[bw + B_CLASS]! * CLASS_WORDS;
@@ -705,7 +707,7 @@ function sweepBlocks(st: HeapState, budget: number): number {
     freedObjs += dead;
     u32[bw + B_LIVE] = live;
     if (live === 0) {
-      u32[bw + B_MAGIC] = 0;
+      u32[bw + B_MAGIC] = EMPTY_MAGIC;
       if (u32[s + S_NEMPTY]! < keepEmpty) {
         u32[bw + B_NEXT] = u32[s + S_EMPTY]!;
         u32[s + S_EMPTY] = b;
@@ -722,6 +724,7 @@ function sweepBlocks(st: HeapState, budget: number): number {
         u32[c + C_AVAIL] = b;
       }
     }
+    from = bw + B_NEXT;
     b = next;
   }
   u32[s + S_BSWEEP] = b;
@@ -879,8 +882,22 @@ export function runFinalizers(st: HeapState): void {
       let u32 = st.v.u32;
       const p = u32[s + S_FINQ]!;
       if (p === 0) break;
-      u32[s + S_FINQ] = u32[p >>> 2]!;
       const a = p + LARGE_PRE;
+      // A queued object: its info word (INFO_MAGIC, a known type) of a type with a finalizer.
+      // A damaged link would send a call and a free anywhere.
+      const info = u32[a >>> 2];
+      if (
+        (p & 7) !== 0 ||
+        info === undefined ||
+        info >>> 24 !== 0xa7 ||
+        (info & TYPE_MASK) >= st.typeMeta.length ||
+        (u32[st.typeWord(a) + T_FLAGS]! & TFLAG_FINALIZER) === 0
+      )
+        throw new HeapCorruptionError(
+          `ManagedHeap: the finalization queue leads to ${hex(p)}, where no object waits for its finalizer`,
+          (s + S_FINQ) * 4,
+        );
+      u32[s + S_FINQ] = u32[p >>> 2]!;
       const meta = st.typeMeta[u32[a >>> 2]! & TYPE_MASK]!;
       const size = st.objectSize(a);
       try {
@@ -930,6 +947,7 @@ export function collectStep(st: HeapState, budget: number, deadlineMs = 0): bool
   st.inCollector = true;
   let done = false;
   try {
+    st.checkTables(); // (a damaged length would make a walk of a table run 2^32 times)
     const s = st.s;
     // A cycle starts once the MARK bitmap is clear, in slices: the heap's
     // size must not set the length of a step.
@@ -978,6 +996,7 @@ export function collectAll(st: HeapState, onlyOne: boolean): void {
   const t0 = performance.now();
   st.inCollector = true;
   try {
+    st.checkTables(); // (a damaged length would make a walk of a table run 2^32 times)
     const running = st.v.u32[st.s + S_PHASE] !== PHASE_IDLE;
     if (running) completeCycle(st);
     if (!running || !onlyOne) {

@@ -93,6 +93,7 @@ export function heapGraph(heap: HeapState): HeapGraph {
   const u32 = (): Uint32Array => heap.v.u32;
   const phase = heap.phaseName();
   const gray = new Set<number>();
+  heap.checkTables(); // (before any walk of a table: a damaged length would run 2^32 times)
   const ms = heap.word(S_MSTACK) >>> 2;
   for (let i = 0, n = heap.word(S_MTOP); i < n; i++) gray.add(u32()[ms + i]!);
   const nodes: GraphNode[] = [];

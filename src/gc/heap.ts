@@ -892,8 +892,10 @@ export class ManagedHeap {
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    if (!(top < u32[s + HotHeap.S_SCAP]!)) return this.#pushRootSlow(obj);
-    u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top] = obj;
+    const base = u32[s + HotHeap.S_SSTACK]!;
+    // (A stack base in the memkit header is damage: the slow path's check names it.)
+    if (!(top < u32[s + HotHeap.S_SCAP]!) || base < 64) return this.#pushRootSlow(obj);
+    u32[(base >>> 2) + top] = obj;
     u32[s + HotHeap.S_STOP] = top + 1;
   }
 
@@ -927,6 +929,7 @@ export class ManagedHeap {
   #pushRootSlow(obj: number): void {
     const st = this.#st;
     st.sync();
+    st.checkTables();
     const s = st.s;
     const top = st.v.u32[s + S_STOP]!;
     if (top === st.v.u32[s + S_SCAP]) {
@@ -975,6 +978,7 @@ export class ManagedHeap {
       throw new InvalidArgumentError(`global name must be a string, got ${describe(name)}`, 'name');
     st.checkWritable('setGlobal');
     st.sync();
+    st.checkTables(); // (the root table's address: a global is written there)
     if (obj !== 0) st.checkStore(obj);
     setGlobal(st, name, obj);
   }

@@ -207,6 +207,8 @@ export const BLOCK_BYTES = 16384;
 export const BLOCK_HEADER = 64;
 /** 'GCBK' as a little-endian u32. */
 export const BLOCK_MAGIC = 0x4b424347;
+/** 'GCEB': the B_MAGIC of an empty block in the pool (S_EMPTY), not in use. */
+export const EMPTY_MAGIC = 0x42454347;
 export const B_MAGIC = 0;
 export const B_CLASS = 1;
 export const B_SLOT = 2;

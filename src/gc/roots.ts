@@ -24,7 +24,7 @@
  * @module
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
-import type { HeapState } from './state.js';
+import { type HeapState, readStoredJson } from './state.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use. scripts/layout-copies.ts writes them; npm test checks they match
@@ -261,7 +261,9 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
       throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
     u32 = st.v.u32;
   }
-  const w = (u32[s + S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
+  const base = u32[s + S_HSTACK]!;
+  if (base < 64) st.checkTables(); // a base in the memkit header is damage: it throws
+  const w = (base >>> 2) + top * HANDLE_WORDS;
   u32[w + HS_ADDR] = obj;
   u32[w + HS_GEN] = gen;
   u32[s + S_HTOP] = top + 1;
@@ -451,8 +453,6 @@ export function readGlobalNames(st: HeapState): void {
   const d = st.v.u32[st.s + S_GLOBALS]!;
   st.globalSlots.clear();
   if (d === 0) return;
-  const n = st.v.u32[d >>> 2]!;
-  // A copy: TextDecoder refuses views of a SharedArrayBuffer.
-  const names = JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n))) as Record<string, number>;
+  const names = readStoredJson(st, d, "the global roots' names") as Record<string, number>;
   for (const [name, slot] of Object.entries(names)) st.globalSlots.set(name, slot);
 }

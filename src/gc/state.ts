@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, OutOfMemoryError, describe, hex } from '../errors/index.js';
+import { HeapCorruptionError, InvalidArgumentError, OutOfMemoryError, describe, hex } from '../errors/index.js';
 import type { Memory } from '../memory/memory.js';
 import type { GcBackend } from './backend.js';
 import { Views } from './views.js';
@@ -40,6 +40,7 @@ const FLAG_WEAK_OVERFLOW = 4;
 const F_ALLOCATED = 24;
 const F_CREDIT = 30;
 const F_ISSUED = 37;
+const HANDLE_WORDS = 2;
 const H_LEN = 1;
 const KIND_OBJECT = 0;
 const LARGE_PRE = 8;
@@ -57,11 +58,19 @@ const S_MARK = 25;
 const S_MCAP = 9;
 const S_MSTACK = 8;
 const S_MTOP = 10;
+const S_PAUSES = 29;
+const S_PCAP = 30;
 const S_PHASE = 2;
+const S_HCAP = 38;
+const S_HSTACK = 37;
+const S_HTOP = 39;
 const S_RCAP = 12;
 const S_RFREE = 13;
 const S_ROOTS = 11;
 const S_RSEQ = 40;
+const S_SCAP = 15;
+const S_SSTACK = 14;
+const S_STOP = 16;
 const S_START = 23;
 const S_TYPES = 17;
 const S_WCAP = 27;
@@ -474,8 +483,41 @@ export class HeapState {
     this.rfree = slot + 1;
   }
 
+  /**
+   * Throws HeapCorruptionError unless the root table and the root, mark and
+   * weak stacks lie in the buffer, and each stack's height is within its
+   * capacity: what every walk of them (a collector entry, stats, graph)
+   * checks first. A damaged capacity or height once made those walks run
+   * 2^32 times (a hang).
+   */
+  checkTables(): void {
+    const u32 = this.v.u32;
+    const s = this.s;
+    // A table lies past the memkit header (64 bytes) and ends in the buffer.
+    const fits = (at: number, cap: number, words: number): boolean =>
+      u32[s + at]! >= 64 && (u32[s + at]! >>> 2) + u32[s + cap]! * words <= u32.length;
+    const within = (top: number, cap: number): boolean => u32[s + top]! <= u32[s + cap]!;
+    let bad = -1;
+    if (!fits(S_ROOTS, S_RCAP, ROOT_WORDS)) bad = S_RCAP;
+    else if (!fits(S_HSTACK, S_HCAP, HANDLE_WORDS)) bad = S_HCAP;
+    else if (!fits(S_SSTACK, S_SCAP, 1)) bad = S_SCAP;
+    else if (!fits(S_MSTACK, S_MCAP, 1)) bad = S_MCAP;
+    else if (!fits(S_WSTACK, S_WCAP, 1)) bad = S_WCAP;
+    else if (!fits(S_PAUSES, S_PCAP, 2)) bad = S_PCAP;
+    else if (!within(S_HTOP, S_HCAP)) bad = S_HTOP;
+    else if (!within(S_STOP, S_SCAP)) bad = S_STOP;
+    else if (!within(S_MTOP, S_MCAP)) bad = S_MTOP;
+    else if (!within(S_WTOP, S_WCAP)) bad = S_WTOP;
+    if (bad >= 0)
+      throw new HeapCorruptionError(
+        `ManagedHeap: a root table's length (state word ${bad}, ${u32[s + bad]}) does not fit its table or the buffer`,
+        (s + bad) * 4,
+      );
+  }
+
   /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
   rootSlotsInUse(): number {
+    this.checkTables();
     const u32 = this.v.u32;
     let n = 0;
     for (let i = 0, cap = u32[this.s + S_RCAP]!, w = u32[this.s + S_ROOTS]! >>> 2; i < cap; i++, w += ROOT_WORDS) {
@@ -733,5 +775,23 @@ export class HeapState {
   /** f64 counter. */
   counter(index: number): number {
     return this.v.f64[this.sf + index]!;
+  }
+}
+
+/**
+ * The JSON a block at `d` holds (`| byte length | UTF-8 JSON |`: a type's
+ * descriptor, the global roots' names). Damaged (a length or an address
+ * that leads to anything else), HeapCorruptionError naming `what`, not the
+ * engine's SyntaxError or RangeError.
+ */
+export function readStoredJson(st: HeapState, d: number, what: string): unknown {
+  const n = st.v.u32[d >>> 2];
+  if ((d & 3) !== 0 || n === undefined || d + 4 + n > st.v.u8.length)
+    throw new HeapCorruptionError(`ManagedHeap: ${what} at ${hex(d)} run past the buffer`, d);
+  try {
+    // A copy: TextDecoder refuses views of a SharedArrayBuffer.
+    return JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n)));
+  } catch {
+    throw new HeapCorruptionError(`ManagedHeap: ${what} at ${hex(d)} is not the JSON it was (damaged buffer)`, d);
   }
 }

@@ -17,7 +17,7 @@
  */
 import { InvalidArgumentError, argumentError, checkOptions, describe, hex } from '../errors/index.js';
 import { allocArray, allocLarge, allocSmall } from './alloc.js';
-import type { HeapState, RunCursor, TypeMeta } from './state.js';
+import { type HeapState, type RunCursor, type TypeMeta, readStoredJson } from './state.js';
 import type { Views } from './views.js';
 import { OutOfMemoryError } from '../errors/index.js';
 import { CLASS_OF, CLASS_SIZES } from './layout.js';
@@ -378,10 +378,7 @@ function addType(
 
 /** Reads the descriptor of type `id` from the buffer. */
 export function readDescriptor(st: HeapState, id: number): TypeDescriptor {
-  const d = st.v.u32[st.typeWord0(id) + T_DESC]!;
-  const n = st.v.u32[d >>> 2]!;
-  // A copy: TextDecoder refuses views of a SharedArrayBuffer.
-  return JSON.parse(new TextDecoder().decode(st.v.u8.slice(d + 4, d + 4 + n))) as TypeDescriptor;
+  return readStoredJson(st, st.v.u32[st.typeWord0(id) + T_DESC]!, `type ${id}'s descriptor`) as TypeDescriptor;
 }
 
 /**
