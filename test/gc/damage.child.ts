@@ -5,6 +5,7 @@
  * that the parent's watchdog can name a case that hangs.
  */
 import { Kmalloc, ManagedHeap, MemkitError } from '../../src/index.js';
+import { damageCall } from '../support/damage-child.js';
 
 /** State words: the GC_STATE words of src/gc/layout.ts (0..42), and a few past them. */
 const WORDS = 48;
@@ -65,12 +66,7 @@ for (let wi = 0; wi < WORDS; wi++) {
     ];
     const out: string[] = [];
     for (const [name, call] of calls) {
-      process.stdout.write(`case ${n} word ${wi} value ${vi} ${name}\n`);
-      try {
-        call();
-      } catch (e) {
-        if (!(e instanceof MemkitError)) out.push(`UNTYPED ${name}: ${(e as Error).name} ${(e as Error).message}`);
-      }
+      damageCall(`${n} word ${wi} value ${vi}`, name, call, out, (e) => e instanceof MemkitError);
       if (!Buffer.from(w.k.memory.u8.slice(0, 64)).equals(header)) {
         out.push(`${name} wrote the memkit header`);
         break;

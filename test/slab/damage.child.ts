@@ -5,6 +5,7 @@
  * parent's watchdog can name a case that hangs.
  */
 import { BuddyAllocator, MemkitError, Memory, SlabCache } from '../../src/index.js';
+import { damageCall } from '../support/damage-child.js';
 
 const CACHE_WORDS = 32;
 const shared = process.argv.includes('shared');
@@ -79,12 +80,7 @@ for (let wi = 0; wi < words.length; wi++) {
     const otherDesc = () => Buffer.from(w.memory.u8.slice(w.other.c << 2, (w.other.c + CACHE_WORDS) << 2));
     const descBefore = otherDesc();
     for (const [name, call] of calls) {
-      process.stdout.write(`case ${n} word ${wi} value ${vi} ${name}\n`);
-      try {
-        call();
-      } catch (e) {
-        if (!(e instanceof MemkitError)) out.push(`UNTYPED ${name}: ${(e as Error).name} ${(e as Error).message}`);
-      }
+      damageCall(`${n} word ${wi} value ${vi}`, name, call, out, (e) => e instanceof MemkitError);
     }
     if (!otherDesc().equals(descBefore)) out.push("the bystander cache's descriptor changed");
     for (const o of w.mine)

@@ -56,3 +56,23 @@ export function runDamageChild(script: URL, args: string[], limitMs: number): Pr
     });
   });
 }
+
+/**
+ * The child side: announces a call (`case ...`: the line the parent's
+ * watchdog names if it hangs), makes it, and records in `out` an error that
+ * is not a MemkitError (any other outcome is an answer).
+ */
+export function damageCall(
+  label: string,
+  name: string,
+  call: () => unknown,
+  out: string[],
+  isTyped: (e: unknown) => boolean,
+): void {
+  process.stdout.write(`case ${label} ${name}\n`);
+  try {
+    call();
+  } catch (e) {
+    if (!isTyped(e)) out.push(`UNTYPED ${name}: ${(e as Error).name} ${(e as Error).message}`);
+  }
+}
