@@ -484,33 +484,27 @@ export class HeapState {
   }
 
   /**
-   * Throws HeapCorruptionError unless the root table and the root, mark and
-   * weak stacks lie in the buffer, and each stack's height is within its
-   * capacity: what every walk of them (a collector entry, stats, graph)
+   * Throws HeapCorruptionError unless the root table and the handle, shadow,
+   * mark and weak stacks and the pause ring lie past the memkit header and
+   * in the buffer, and each stack's height is within its capacity: what every walk of them (a collector entry, stats, graph)
    * checks first. A damaged capacity or height once made those walks run
    * 2^32 times (a hang).
    */
   checkTables(): void {
     const u32 = this.v.u32;
     const s = this.s;
-    // A table lies past the memkit header (64 bytes) and ends in the buffer.
-    const fits = (at: number, cap: number, words: number): boolean =>
-      u32[s + at]! >= 64 && (u32[s + at]! >>> 2) + u32[s + cap]! * words <= u32.length;
-    const within = (top: number, cap: number): boolean => u32[s + top]! <= u32[s + cap]!;
     let bad = -1;
-    if (!fits(S_ROOTS, S_RCAP, ROOT_WORDS)) bad = S_RCAP;
-    else if (!fits(S_HSTACK, S_HCAP, HANDLE_WORDS)) bad = S_HCAP;
-    else if (!fits(S_SSTACK, S_SCAP, 1)) bad = S_SCAP;
-    else if (!fits(S_MSTACK, S_MCAP, 1)) bad = S_MCAP;
-    else if (!fits(S_WSTACK, S_WCAP, 1)) bad = S_WCAP;
-    else if (!fits(S_PAUSES, S_PCAP, 2)) bad = S_PCAP;
-    else if (!within(S_HTOP, S_HCAP)) bad = S_HTOP;
-    else if (!within(S_STOP, S_SCAP)) bad = S_STOP;
-    else if (!within(S_MTOP, S_MCAP)) bad = S_MTOP;
-    else if (!within(S_WTOP, S_WCAP)) bad = S_WTOP;
+    // Each table lies past the memkit header (64 bytes) and ends in the buffer...
+    for (const [at, cap, words] of TABLES) {
+      const a = u32[s + at]!;
+      if (bad < 0 && a < 64) bad = at;
+      else if (bad < 0 && (a >>> 2) + u32[s + cap]! * words > u32.length) bad = cap;
+    }
+    // ...and each stack's height is within its capacity.
+    for (const [top, cap] of HEIGHTS) if (bad < 0 && u32[s + top]! > u32[s + cap]!) bad = top;
     if (bad >= 0)
       throw new HeapCorruptionError(
-        `ManagedHeap: a root table's length (state word ${bad}, ${u32[s + bad]}) does not fit its table or the buffer`,
+        `ManagedHeap: state word ${bad} (${u32[s + bad]}), a table's address, length or height, does not fit its table or the buffer`,
         (s + bad) * 4,
       );
   }
@@ -777,6 +771,23 @@ export class HeapState {
     return this.v.f64[this.sf + index]!;
   }
 }
+
+/** checkTables' tables: the state words of each one's address and capacity, and its words an entry. */
+const TABLES: ReadonlyArray<readonly [number, number, number]> = [
+  [S_ROOTS, S_RCAP, ROOT_WORDS],
+  [S_HSTACK, S_HCAP, HANDLE_WORDS],
+  [S_SSTACK, S_SCAP, 1],
+  [S_MSTACK, S_MCAP, 1],
+  [S_WSTACK, S_WCAP, 1],
+  [S_PAUSES, S_PCAP, 2],
+];
+/** checkTables' stacks: the state words of each one's height and capacity. */
+const HEIGHTS: ReadonlyArray<readonly [number, number]> = [
+  [S_HTOP, S_HCAP],
+  [S_STOP, S_SCAP],
+  [S_MTOP, S_MCAP],
+  [S_WTOP, S_WCAP],
+];
 
 /**
  * The JSON a block at `d` holds (`| byte length | UTF-8 JSON |`: a type's
