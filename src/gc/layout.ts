@@ -113,7 +113,12 @@ export const PHASE_SWEEP = 2;
 
 /** 'MKGC' as a little-endian u32. */
 export const STATE_MAGIC = 0x43474b4d;
-export const STATE_VERSION = 3;
+/**
+ * The buffer format's version: `attach` refuses any other. 4 since 5 Dec: a
+ * pooled empty block carries EMPTY_MAGIC (it had 0), which the pool's walkers
+ * check, so a version-3 buffer with pooled blocks would be read as damaged.
+ */
+export const STATE_VERSION = 4;
 
 // State words.
 export const S_MAGIC = 0;
