@@ -151,9 +151,7 @@ export class BareTlsf implements ByteAllocator {
 
   realloc(addr: number, size: number): number {
     const q = this.alloc(size);
-    this.u32
-      .subarray(q >>> 2, (q + Math.min(size, this.usableSize(addr))) >>> 2)
-      .set(this.u32.subarray(addr >>> 2, (addr + Math.min(size, this.usableSize(addr))) >>> 2));
+    new Uint8Array(this.u32.buffer).copyWithin(q, addr, addr + Math.min(size, this.usableSize(addr)));
     this.free(addr);
     return q;
   }
