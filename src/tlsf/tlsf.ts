@@ -223,7 +223,11 @@ export class TlsfHeap implements ByteAllocator {
   constructor(buddy: BuddyAllocator, options?: TlsfOptions);
   constructor(buddy: BuddyAllocator | TlsfState, options?: TlsfOptions) {
     const s = buddy instanceof TlsfState ? buddy : createHeap(buddy, options);
-    const chunkBytes = 2 ** s.chunkShift;
+    // `1 << chunkShift`, not `2 ** chunkShift` (chunkShift <= MAX_CHUNK_SHIFT = 30): a power
+    // computed at run time is a HeapNumber, and fields first stored one (chunkBytes, chunkMask,
+    // whole, maxSize) are kept as boxed doubles, read on the hot paths as a load, a float
+    // compare or a conversion each (%DebugPrint shows them as <HeapNumber 65536.0>).
+    const chunkBytes = 1 << s.chunkShift;
     this.buddy = s.buddy;
     this.memory = s.memory;
     this.region = s.region;
