@@ -892,10 +892,11 @@ export class ManagedHeap {
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    const base = u32[s + HotHeap.S_SSTACK]!;
-    // (A stack base in the memkit header is damage: the slow path's check names it.)
-    if (!(top < u32[s + HotHeap.S_SCAP]!) || base < 64) return this.#pushRootSlow(obj);
-    u32[(base >>> 2) + top] = obj;
+    // The stack's address and capacity as this writer set them (HeapState.tw), not the buffer's
+    // words, which checkTables compares with them: a damaged word is never written through.
+    const tw = st.tw;
+    if (!(top < tw[HotHeap.S_SCAP]!)) return this.#pushRootSlow(obj);
+    u32[(tw[HotHeap.S_SSTACK]! >>> 2) + top] = obj;
     u32[s + HotHeap.S_STOP] = top + 1;
   }
 
@@ -916,9 +917,9 @@ export class ManagedHeap {
     const u32 = st.v.u32;
     const s = st.s;
     const top = u32[s + HotHeap.S_STOP]!;
-    if (!(top > 0)) return this.#popRootSlow();
+    if (!(top > 0 && top <= st.tw[HotHeap.S_SCAP]!)) return this.#popRootSlow();
     u32[s + HotHeap.S_STOP] = top - 1;
-    return u32[(u32[s + HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
+    return u32[(st.tw[HotHeap.S_SSTACK]! >>> 2) + top - 1]!;
   }
 
   /**
@@ -932,12 +933,12 @@ export class ManagedHeap {
     st.checkTables();
     const s = st.s;
     const top = st.v.u32[s + S_STOP]!;
-    if (top === st.v.u32[s + S_SCAP]) {
+    if (top === st.tw[S_SCAP]) {
       st.checkWritable('pushRoot');
       if (!st.growTable(S_SSTACK, S_SCAP, 4, 0)) throw new OutOfMemoryError('no room for the shadow stack', 4 * top);
     }
     const u32 = st.v.u32;
-    u32[(u32[s + S_SSTACK]! >>> 2) + top] = obj;
+    u32[(st.tw[S_SSTACK]! >>> 2) + top] = obj;
     u32[s + S_STOP] = top + 1;
   }
 
@@ -949,11 +950,12 @@ export class ManagedHeap {
   #popRootSlow(): number {
     const st = this.#st;
     st.sync();
+    st.checkTables(); // a height past the capacity is damage: it throws
     const u32 = st.v.u32;
     const top = u32[st.s + S_STOP]!;
     if (top === 0) throw new InvalidArgumentError('popRoot on an empty shadow stack');
     u32[st.s + S_STOP] = top - 1;
-    return u32[(u32[st.s + S_SSTACK]! >>> 2) + top - 1]!;
+    return u32[(st.tw[S_SSTACK]! >>> 2) + top - 1]!;
   }
 
   /** Height of the shadow stack. */

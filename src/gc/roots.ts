@@ -210,7 +210,7 @@ function entryOf(st: HeapState, slot: number, gen: number): number {
   if (slot < 0) {
     const i = ~slot;
     if (i >= u32[st.s + S_HTOP]!) return -1;
-    const w = (u32[st.s + S_HSTACK]! >>> 2) + i * HANDLE_WORDS;
+    const w = (st.tw[S_HSTACK]! >>> 2) + i * HANDLE_WORDS;
     return u32[w + HS_GEN] === gen ? w : -1;
   }
   const w = st.rootWord(slot);
@@ -221,8 +221,8 @@ function entryOf(st: HeapState, slot: number, gen: number): number {
 function releaseHandle(st: HeapState, slot: number, gen: number): void {
   const u32 = st.v.u32;
   const top = u32[st.s + S_HTOP]!;
-  if (slot >= top) return;
-  const base = u32[st.s + S_HSTACK]! >>> 2;
+  if (slot >= top || slot >= st.tw[S_HCAP]!) return;
+  const base = st.tw[S_HSTACK]! >>> 2;
   const w = base + slot * HANDLE_WORDS;
   if (u32[w + HS_GEN] !== gen) return;
   u32[w + HS_ADDR] = 0;
@@ -256,14 +256,14 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
   const s = st.s;
   let u32 = st.v.u32;
   const top = u32[s + S_HTOP]!;
-  if (top === u32[s + S_HCAP]) {
+  if (top >= st.tw[S_HCAP]!) {
+    // Full, or a height past the capacity (damage: growTable's checkTables throws).
     if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0))
       throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
     u32 = st.v.u32;
   }
-  const base = u32[s + S_HSTACK]!;
-  if (base < 64) st.checkTables(); // a base in the memkit header is damage: it throws
-  const w = (base >>> 2) + top * HANDLE_WORDS;
+  // The stack's address as this writer set it (HeapState.tw), not the buffer's word.
+  const w = (st.tw[S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
   u32[w + HS_ADDR] = obj;
   u32[w + HS_GEN] = gen;
   u32[s + S_HTOP] = top + 1;
@@ -283,13 +283,15 @@ export function makeRoot(st: HeapState, obj: number): Root {
   // (views of a buffer that wasm code replaced) takes the slow path, which
   // syncs. V8 drops the compare while the load has read no further than a
   // view's end. (With no free slot, slot -1 reads a word of the state before
-  // the table: read, not used.)
+  // the table: read, not used.) A slot past the table's capacity (a damaged
+  // link of its free list) is written by neither path: the slow one throws.
+  // (A read of it may land anywhere in the buffer: read, not used.)
   let slot = st.rfree - 1;
   let gen: number;
   const u32 = st.v.u32;
   const w = st.rb + slot * HotRoots.ROOT_WORDS;
   const next = u32[w + HotRoots.R_NEXT];
-  if (slot >= 0 && st.fastRoots === true && next !== undefined) {
+  if (slot >= 0 && slot < st.rcap && st.fastRoots === true && next !== undefined) {
     const s = st.s;
     gen = (st.rseq + 1) >>> 0 || 1;
     st.rseq = gen;

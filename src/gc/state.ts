@@ -173,6 +173,23 @@ export class HeapState {
   /** u32 index of the root table (a cache of S_ROOTS kept by the writer; see Root.release). */
   declare rb: number;
   /**
+   * The writer's copies of the tables' addresses and capacities (state words
+   * S_ROOTS/S_RCAP, S_HSTACK/S_HCAP, S_SSTACK/S_SCAP, S_MSTACK/S_MCAP,
+   * S_WSTACK/S_WCAP, S_PAUSES/S_PCAP; indexed by state word), written only
+   * by setTable together with the buffer's words. The mutator's paths that
+   * write a table outside the collector (pushRoot, a scope's handles, the
+   * root table's free list, the write barrier's mark pushes) take its address
+   * and capacity from here, not from the buffer, and checkTables (every
+   * collector entry, stats, graph) compares the buffer's words with them: a
+   * word damaged to name another block of the backend (a block the program
+   * allocated, which every range check passes) is found before anything is
+   * written through it. A read-only heap takes them from the buffer at each
+   * checkTables (the writer may have moved a table).
+   */
+  declare readonly tw: Uint32Array;
+  /** The root table's capacity (tw[S_RCAP]) as a field: makeRoot's fast path reads it. */
+  declare rcap: number;
+  /**
    * JS copies of the root table's free-list head (S_RFREE) and of the root
    * generation counter (S_RSEQ), written together with the buffer's words
    * (which stay exact): `root()` and `release()` read these fields instead
@@ -225,6 +242,12 @@ export class HeapState {
     // (and its `v.cl` 0, see loadBitmaps), so its ref stores all fail.
     this.phase = backend === null ? HotState.PHASE_IDLE : memory.u32[(address >>> 2) + S_PHASE]!;
     this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
+    this.tw = new Uint32Array(TABLE_WORDS_END);
+    for (const [at, cap] of TABLES) {
+      this.tw[at] = memory.u32[(address >>> 2) + at]!;
+      this.tw[cap] = memory.u32[(address >>> 2) + cap]!;
+    }
+    this.rcap = this.tw[S_RCAP]!;
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
     this.config = config;
@@ -345,11 +368,21 @@ export class HeapState {
     const a = this.tryAlloc(cap * entryBytes);
     if (a === 0)
       throw new OutOfMemoryError(`ManagedHeap: no room for a table of ${cap * entryBytes} bytes`, cap * entryBytes);
-    const mem = this.v;
-    mem.u8.fill(0, a, a + cap * entryBytes);
-    mem.u32[this.s + capWord] = cap;
-    mem.u32[this.s + addrWord] = a;
-    if (addrWord === S_ROOTS) this.rb = a >>> 2;
+    this.v.u8.fill(0, a, a + cap * entryBytes);
+    this.setTable(addrWord, capWord, a, cap);
+  }
+
+  /** Records table (addrWord, capWord) at `a` with `cap` entries: the buffer's words and the writer's copies (tw, rb). */
+  setTable(addrWord: number, capWord: number, a: number, cap: number): void {
+    const u32 = this.v.u32;
+    u32[this.s + capWord] = cap;
+    u32[this.s + addrWord] = a;
+    this.tw[capWord] = cap;
+    this.tw[addrWord] = a;
+    if (addrWord === S_ROOTS) {
+      this.rb = a >>> 2;
+      this.rcap = cap;
+    }
   }
 
   /**
@@ -359,17 +392,16 @@ export class HeapState {
    */
   growTable(addrWord: number, capWord: number, entryBytes: number, minCap: number): boolean {
     this.memory.checkLive(); // a detached buffer reads as a full table: name it, do not grow
-    const oldAddr = this.v.u32[this.s + addrWord]!;
-    const oldCap = this.v.u32[this.s + capWord]!;
+    this.checkTables(); // the old table is copied and freed: its words must be the writer's
+    const oldAddr = this.tw[addrWord]!;
+    const oldCap = this.tw[capWord]!;
     const cap = Math.max(oldCap * 2, minCap);
     const a = this.tryAlloc(cap * entryBytes);
     if (a === 0) return false;
     const mem = this.v;
     mem.u8.copyWithin(a, oldAddr, oldAddr + oldCap * entryBytes);
     mem.u8.fill(0, a + oldCap * entryBytes, a + cap * entryBytes);
-    mem.u32[this.s + capWord] = cap;
-    mem.u32[this.s + addrWord] = a;
-    if (addrWord === S_ROOTS) this.rb = a >>> 2;
+    this.setTable(addrWord, capWord, a, cap);
     this.free(oldAddr);
     return true;
   }
@@ -422,8 +454,8 @@ export class HeapState {
   initRootFreeList(from: number): void {
     const u32 = this.v.u32;
     const s = this.s;
-    const cap = u32[s + S_RCAP]!;
-    const base = u32[s + S_ROOTS]! >>> 2;
+    const cap = this.tw[S_RCAP]!;
+    const base = this.rb;
     let head = u32[s + S_RFREE]!;
     for (let i = cap - 1; i >= from; i--) {
       const w = base + i * ROOT_WORDS;
@@ -451,14 +483,15 @@ export class HeapState {
     let u32 = this.v.u32;
     let head = this.rfree;
     if (head === 0) {
-      const old = u32[s + S_RCAP]!;
+      const old = this.tw[S_RCAP]!;
       if (!this.growTable(S_ROOTS, S_RCAP, ROOT_WORDS * 4, 0))
         throw new OutOfMemoryError('no room for the root table', old * 2 * ROOT_WORDS * 4);
       this.initRootFreeList(old);
       u32 = this.v.u32;
       head = this.rfree;
     }
-    const w = (u32[s + S_ROOTS]! >>> 2) + (head - 1) * ROOT_WORDS;
+    if (head > this.tw[S_RCAP]!) this.badRootLink(head);
+    const w = this.rb + (head - 1) * ROOT_WORDS;
     this.rfree = u32[w + R_NEXT]!;
     u32[s + S_RFREE] = this.rfree;
     u32[w + R_ADDR] = obj;
@@ -468,14 +501,23 @@ export class HeapState {
 
   /** u32 index of a root-table slot. */
   rootWord(slot: number): number {
-    return (this.v.u32[this.s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
+    return this.rb + slot * ROOT_WORDS;
+  }
+
+  /** The root table's free list leads past the table: a damaged link or head. */
+  badRootLink(head: number): never {
+    this.memory.checkLive(); // a detached buffer, not a damaged list
+    throw new HeapCorruptionError(
+      `ManagedHeap: the root table's free list leads to slot ${head - 1}, past its ${this.tw[S_RCAP]} slots (a damaged link)`,
+      this.address + 4 * S_RFREE,
+    );
   }
 
   /** Puts a root-table slot back on the free list. */
   freeRootSlot(slot: number): void {
     const u32 = this.v.u32;
     const s = this.s;
-    const w = (u32[s + S_ROOTS]! >>> 2) + slot * ROOT_WORDS;
+    const w = this.rb + slot * ROOT_WORDS;
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = 0;
     u32[w + R_NEXT] = this.rfree;
@@ -486,27 +528,45 @@ export class HeapState {
   /**
    * Throws HeapCorruptionError unless the root table and the handle, shadow,
    * mark and weak stacks and the pause ring lie past the memkit header and
-   * in the buffer, and each stack's height is within its capacity: what every walk of them (a collector entry, stats, graph)
-   * checks first. A damaged capacity or height once made those walks run
-   * 2^32 times (a hang).
+   * in the buffer, each where the writer put it (tw), and each stack's height
+   * is within its capacity: what every walk of them (a collector entry,
+   * stats, graph) checks first. A damaged capacity or height once made those
+   * walks run 2^32 times (a hang), and a table address damaged to name a
+   * block of the program made a collect or a pushRoot write into it.
    */
   checkTables(): void {
     const u32 = this.v.u32;
     const s = this.s;
+    const tw = this.tw;
+    const writer = this.backend !== null;
     let bad = -1;
-    // Each table lies past the memkit header (64 bytes) and ends in the buffer...
+    // Each table lies past the memkit header (64 bytes) and ends in the buffer, and on the
+    // writer its address and capacity are the ones it set (tw: a word damaged to name a block
+    // the program allocated from the same backend passes every range check)...
     for (const [at, cap, words] of TABLES) {
       const a = u32[s + at]!;
-      if (bad < 0 && a < 64) bad = at;
-      else if (bad < 0 && (a >>> 2) + u32[s + cap]! * words > u32.length) bad = cap;
+      if (bad >= 0) break;
+      if (writer && a !== tw[at]) bad = at;
+      else if (writer && u32[s + cap] !== tw[cap]) bad = cap;
+      else if (a < 64) bad = at;
+      else if ((a >>> 2) + u32[s + cap]! * words > u32.length) bad = cap;
     }
     // ...and each stack's height is within its capacity.
     for (const [top, cap] of HEIGHTS) if (bad < 0 && u32[s + top]! > u32[s + cap]!) bad = top;
     if (bad >= 0)
       throw new HeapCorruptionError(
-        `ManagedHeap: state word ${bad} (${u32[s + bad]}), a table's address, length or height, does not fit its table or the buffer`,
+        `ManagedHeap: state word ${bad} (${u32[s + bad]}), a table's address, length or height, is not the table's or does not fit the buffer`,
         (s + bad) * 4,
       );
+    // A read-only heap follows the writer's tables, which may have moved.
+    if (!writer) {
+      for (const [at, cap] of TABLES) {
+        tw[at] = u32[s + at]!;
+        tw[cap] = u32[s + cap]!;
+      }
+      this.rb = tw[S_ROOTS]! >>> 2;
+      this.rcap = tw[S_RCAP]!;
+    }
   }
 
   /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
@@ -523,7 +583,7 @@ export class HeapState {
   /** The debug backstop found a root handle V8 collected while its slot is still live. */
   leakedRoot(slot: number, gen: number): void {
     const u32 = this.v.u32;
-    if (slot >= u32[this.s + S_RCAP]!) return;
+    if (slot >= this.tw[S_RCAP]!) return;
     const w = this.rootWord(slot);
     if (u32[w + R_GEN] !== gen) return;
     const addr = u32[w + R_ADDR]!;
@@ -538,7 +598,7 @@ export class HeapState {
     const s = this.s;
     let u32 = this.v.u32;
     const top = u32[s + S_MTOP]!;
-    if (top === u32[s + S_MCAP]) {
+    if (top >= this.tw[S_MCAP]!) {
       // After one failed growth, stop trying until the overflow is handled.
       if ((u32[s + S_FLAGS]! & FLAG_OVERFLOW) !== 0 || !this.growTable(S_MSTACK, S_MCAP, 4, 0)) {
         this.v.u32[s + S_FLAGS] = this.v.u32[s + S_FLAGS]! | FLAG_OVERFLOW;
@@ -546,7 +606,7 @@ export class HeapState {
       }
       u32 = this.v.u32;
     }
-    u32[(u32[s + S_MSTACK]! >>> 2) + top] = a;
+    u32[(this.tw[S_MSTACK]! >>> 2) + top] = a;
     u32[s + S_MTOP] = top + 1;
   }
 
@@ -555,14 +615,14 @@ export class HeapState {
     const s = this.s;
     let u32 = this.v.u32;
     const top = u32[s + S_WTOP]!;
-    if (top === u32[s + S_WCAP]) {
+    if (top >= this.tw[S_WCAP]!) {
       if (!this.growTable(S_WSTACK, S_WCAP, 4, 0)) {
         u32[s + S_FLAGS] = u32[s + S_FLAGS]! | FLAG_WEAK_OVERFLOW; // finishMark visits every object
         return;
       }
       u32 = this.v.u32;
     }
-    u32[(u32[s + S_WSTACK]! >>> 2) + top] = a;
+    u32[(this.tw[S_WSTACK]! >>> 2) + top] = a;
     u32[s + S_WTOP] = top + 1;
   }
 
@@ -781,6 +841,9 @@ const TABLES: ReadonlyArray<readonly [number, number, number]> = [
   [S_WSTACK, S_WCAP, 1],
   [S_PAUSES, S_PCAP, 2],
 ];
+/** Length of HeapState.tw: past the highest state word of TABLES. */
+const TABLE_WORDS_END = 64;
+
 /** checkTables' stacks: the state words of each one's height and capacity. */
 const HEIGHTS: ReadonlyArray<readonly [number, number]> = [
   [S_HTOP, S_HCAP],

@@ -30,14 +30,23 @@ function world() {
   return { k, heap, Pair, Fin, Arr, objs, root, mine };
 }
 
-const values = (orig: number) => [0, 0xffffffff, (orig ^ 0x80000000) >>> 0, (orig ^ 0x1000) >>> 0, (orig + 7) >>> 0];
+/** The damaged values of a word: 0, all ones, two bit flips, a small shift, and the address of the program's own block. */
+const values = (orig: number, mine: number) => [
+  0,
+  0xffffffff,
+  (orig ^ 0x80000000) >>> 0,
+  (orig ^ 0x1000) >>> 0,
+  (orig + 7) >>> 0,
+  mine,
+];
+const VALUES = 6;
 let n = 0;
 for (let wi = 0; wi < WORDS; wi++) {
-  for (let vi = 0; vi < 5; vi++) {
+  for (let vi = 0; vi < VALUES; vi++) {
     const w = world();
     const u32 = w.k.memory.u32;
     const idx = (w.heap.stateAddress >>> 2) + wi;
-    u32[idx] = values(u32[idx]!)[vi]!;
+    u32[idx] = values(u32[idx]!, w.mine)[vi]!;
     const header = Buffer.from(w.k.memory.u8.slice(0, 64));
     const calls: Array<[string, () => unknown]> = [
       [
