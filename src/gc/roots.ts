@@ -210,7 +210,7 @@ function entryOf(st: HeapState, slot: number, gen: number): number {
   if (slot < 0) {
     const i = ~slot;
     if (i >= u32[st.s + S_HTOP]!) return -1;
-    const w = (st.tw[S_HSTACK]! >>> 2) + i * HANDLE_WORDS;
+    const w = st.hb + i * HANDLE_WORDS;
     return u32[w + HS_GEN] === gen ? w : -1;
   }
   const w = st.rootWord(slot);
@@ -221,8 +221,8 @@ function entryOf(st: HeapState, slot: number, gen: number): number {
 function releaseHandle(st: HeapState, slot: number, gen: number): void {
   const u32 = st.v.u32;
   const top = u32[st.s + S_HTOP]!;
-  if (slot >= top || slot >= st.tw[S_HCAP]!) return;
-  const base = st.tw[S_HSTACK]! >>> 2;
+  if (slot >= top) return; // (slot is the handle's own, below the capacity when it was made)
+  const base = st.hb;
   const w = base + slot * HANDLE_WORDS;
   if (u32[w + HS_GEN] !== gen) return;
   u32[w + HS_ADDR] = 0;
@@ -256,14 +256,14 @@ function pushHandle(st: HeapState, obj: number, gen: number): number {
   const s = st.s;
   let u32 = st.v.u32;
   const top = u32[s + S_HTOP]!;
-  if (top >= st.tw[S_HCAP]!) {
+  if (top >= st.hcap) {
     // Full, or a height past the capacity (damage: growTable's checkTables throws).
     if (!st.growTable(S_HSTACK, S_HCAP, HANDLE_WORDS * 4, 0))
       throw new OutOfMemoryError('no room for the handle stack', top * 2 * HANDLE_WORDS * 4);
     u32 = st.v.u32;
   }
-  // The stack's address as this writer set it (HeapState.tw), not the buffer's word.
-  const w = (st.tw[S_HSTACK]! >>> 2) + top * HANDLE_WORDS;
+  // The stack's address as this writer set it (HeapState.hb), not the buffer's word.
+  const w = st.hb + top * HANDLE_WORDS;
   u32[w + HS_ADDR] = obj;
   u32[w + HS_GEN] = gen;
   u32[s + S_HTOP] = top + 1;

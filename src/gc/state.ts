@@ -189,6 +189,9 @@ export class HeapState {
   declare readonly tw: Uint32Array;
   /** The root table's capacity (tw[S_RCAP]) as a field: makeRoot's fast path reads it. */
   declare rcap: number;
+  /** u32 index and capacity of the handle stack (tw[S_HSTACK] >>> 2, tw[S_HCAP]) as fields: a scope's root() and release() read them. */
+  declare hb: number;
+  declare hcap: number;
   /**
    * JS copies of the root table's free-list head (S_RFREE) and of the root
    * generation counter (S_RSEQ), written together with the buffer's words
@@ -248,6 +251,8 @@ export class HeapState {
       this.tw[cap] = memory.u32[(address >>> 2) + cap]!;
     }
     this.rcap = this.tw[S_RCAP]!;
+    this.hb = this.tw[S_HSTACK]! >>> 2;
+    this.hcap = this.tw[S_HCAP]!;
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
     this.config = config;
@@ -382,6 +387,9 @@ export class HeapState {
     if (addrWord === S_ROOTS) {
       this.rb = a >>> 2;
       this.rcap = cap;
+    } else if (addrWord === S_HSTACK) {
+      this.hb = a >>> 2;
+      this.hcap = cap;
     }
   }
 
@@ -566,6 +574,8 @@ export class HeapState {
       }
       this.rb = tw[S_ROOTS]! >>> 2;
       this.rcap = tw[S_RCAP]!;
+      this.hb = tw[S_HSTACK]! >>> 2;
+      this.hcap = tw[S_HCAP]!;
     }
   }
 
