@@ -536,6 +536,31 @@ export class BuddyAllocator {
 
   /**
    * @internal
+   * The address `allocPages(n)` would hand out now from the free lists (the
+   * first block of the smallest order that holds n pages: it keeps that
+   * block's lower part), or -1 when it cannot say: no such block (it would
+   * grow or fail), or 1 and 2 pages on a shared memory with per-worker lists.
+   * Reads only, without the lock: on a shared memory another worker may take
+   * the block first, so a caller checks the address allocPages returns too.
+   * (TlsfHeap's addChunk: the chunk below the next one is checked before the
+   * buddy is asked.)
+   */
+  nextBlock(n: number): number {
+    if (!(n >= 1 && n <= 0x40000000) || (n | 0) !== n) return -1;
+    if (this.pcpAt >= 0 && n <= 2) return -1;
+    const st = this.state;
+    st.sync();
+    const i32 = st.i32;
+    const order = n === 1 ? 0 : 32 - Math.clz32(n - 1);
+    if (order > this.maxOrder) return -1;
+    const mask = (i32[this.w + B_NON_EMPTY]! >>> order) << order;
+    if (mask === 0) return -1;
+    const p = i32[this.w + B_HEADS + 31 - Math.clz32(mask & -mask)]!;
+    return p >= 0 && p < i32[this.w + B_PAGES]! ? this.base + p * this.pageSize : -1;
+  }
+
+  /**
+   * @internal
    * Takes a free block of order `order` (splitting a larger one), marks it
    * allocated with length `n` pages, and returns its page index; -1 if none.
    */

@@ -80,6 +80,7 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   if (!t.headsFromHeld(t.memory.u32, t.whole)) {
     throw new HeapCorruptionError('tlsf: the head of a free list is not in a chunk of this heap', (t.c + T_HEADS) * 4);
   }
+  checkNextChunk(t);
   let A: number;
   try {
     A = t.buddy.allocPages(t.chunkPages);
@@ -108,24 +109,21 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   let below = 0; // the free block below the sentinel that the new one absorbs, if any
   let belowSize = 0;
   if (joins) {
+    const bad = joinedDamage(t, u32, A);
+    if (bad !== null) {
+      t.buddy.free(A);
+      throw bad;
+    }
     // The chunk below is the heap's, so its run ends with a sentinel at A - 8: that
     // sentinel, with the free block left of it if there is one, begins a free block
     // that runs on to this chunk's end (layout.ts, "Runs").
     const S = A - SENTINEL_BYTES;
     const sh = u32[S >>> 2]!;
-    if ((sh & ~PREV_FREE) !== 0) {
-      t.buddy.free(A);
-      throw new HeapCorruptionError(`tlsf: the chunk below ${hex(A)} does not end with a sentinel`, S);
-    }
     H = S;
     bytes = whole + SENTINEL_BYTES;
     if ((sh & PREV_FREE) !== 0) {
       const p = u32[(S >>> 2) + BH_TAG]! ^ Math.imul(S, key);
       const L = S - p;
-      if ((u32[L >>> 2]! & ~PREV_FREE) !== (p | FREE) || p < MIN_BLOCK || !t.linksHeld(u32, L, p)) {
-        t.buddy.free(A);
-        throw new HeapCorruptionError(`tlsf: the free block below the sentinel at ${hex(S)} is damaged`, S);
-      }
       below = L;
       belowSize = p;
       H = L;
@@ -157,6 +155,44 @@ export function addChunk(t: TlsfCore, size: number, orThrow: boolean): number {
   t.link(u32, H, bytes);
   if (t.onChunk !== null) t.onChunk(A, t.chunkPages, true);
   return H;
+}
+
+/**
+ * Throws the damage the chunk the buddy will hand out next would find in the
+ * held chunk below it (joinedDamage), when the buddy can tell which chunk
+ * that is (BuddyAllocator.nextBlock): addChunk's check before it asks the
+ * buddy, and allocSlow's before the flush that precedes a growth, so that
+ * damage there leaves the heap and the buddy as they were (a chunk taken and
+ * given back changes its page's metadata). addChunk checks the chunk it got
+ * again (on a shared memory another worker may take that one first).
+ */
+export function checkNextChunk(t: TlsfCore): void {
+  const next = t.buddy.nextBlock(t.chunkPages);
+  if (next < 0) return;
+  const bad = joinedDamage(t, t.memory.u32, next);
+  if (bad !== null) throw bad;
+}
+
+/**
+ * The damage a new chunk at A would find in the held chunk below it, which it
+ * joins (layout.ts, "Runs"): that run's last header not a sentinel, or the
+ * free block left of the sentinel not one (header, keyed tag, links in held
+ * chunks). null when A joins no held chunk, or the run's end is sound.
+ */
+function joinedDamage(t: TlsfCore, u32: Uint32Array, A: number): HeapCorruptionError | null {
+  const slot = (A - t.base) / t.chunkBytes;
+  if (!(slot > 0 && slot <= t.maxChunks && slot === Math.floor(slot)) || !held(t, u32, slot - 1)) return null;
+  const S = A - SENTINEL_BYTES;
+  const sh = u32[S >>> 2]!;
+  if ((sh & ~PREV_FREE) !== 0)
+    return new HeapCorruptionError(`tlsf: the chunk below ${hex(A)} does not end with a sentinel`, S);
+  if ((sh & PREV_FREE) !== 0) {
+    const p = u32[(S >>> 2) + BH_TAG]! ^ Math.imul(S, t.key);
+    const L = S - p;
+    if ((u32[L >>> 2]! & ~PREV_FREE) !== (p | FREE) || p < MIN_BLOCK || !t.linksHeld(u32, L, p))
+      return new HeapCorruptionError(`tlsf: the free block below the sentinel at ${hex(S)} is damaged`, S);
+  }
+  return null;
 }
 
 /** True when heap `t` holds chunk `slot`. */

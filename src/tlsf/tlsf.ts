@@ -69,7 +69,7 @@ import { H_WORKERS } from '../memory/header.js';
 import { lockMemory, breakLock, joinWorker, leaveWorker, unlock } from '../memory/lock.js';
 import { TLSF_MAGIC, T_LOCK, T_MAGIC, crossesJoined, joinAt, maxBlockSize, quickAt } from './layout.js';
 import { badFree, checkHeap, chunksOf, runsOf } from './check.js';
-import { addChunk, flushQuick, releaseChunk, releaseWide, scanExact } from './chunks.js';
+import { addChunk, checkNextChunk, flushQuick, releaseChunk, releaseWide, scanExact } from './chunks.js';
 import { type TlsfAttachOptions, type TlsfOptions, TlsfState, createHeap, resolveHeap } from './create.js';
 
 // The names this module exported before check.ts and create.ts were split off (kept: other layers may import them from here).
@@ -1234,9 +1234,11 @@ export class TlsfHeap implements ByteAllocator {
     let H = u32[c + T_SPARE]!;
     if (H === 0) H = scanExact(this, u32, s);
     if (H === 0 && u32[c + T_Q_BYTES] !== 0) {
-      // Growing: first give the quick lists' blocks back to TLSF, then search again. The heads
-      // addChunk checks are checked first, so that its throw after the flush cannot happen.
+      // Growing: first give the quick lists' blocks back to TLSF, then search again. What
+      // addChunk checks (the heads, the run below the next chunk) is checked first, so that
+      // its throw after the flush cannot happen.
       if (!this.headsFromHeld(u32, this.whole)) return this.badLink(-1, c + HotTlsf.T_HEADS);
+      checkNextChunk(this);
       flushQuick(this, u32);
       return this.allocate(size, orThrow);
     }
