@@ -244,15 +244,12 @@ export class HeapState {
     // A read-only heap never runs the write barrier: its copy stays IDLE
     // (and its `v.cl` 0, see loadBitmaps), so its ref stores all fail.
     this.phase = backend === null ? HotState.PHASE_IDLE : memory.u32[(address >>> 2) + S_PHASE]!;
-    this.rb = memory.u32[(address >>> 2) + S_ROOTS]! >>> 2;
     this.tw = new Uint32Array(TABLE_WORDS_END);
-    for (const [at, cap] of TABLES) {
-      this.tw[at] = memory.u32[(address >>> 2) + at]!;
-      this.tw[cap] = memory.u32[(address >>> 2) + cap]!;
-    }
-    this.rcap = this.tw[S_RCAP]!;
-    this.hb = this.tw[S_HSTACK]! >>> 2;
-    this.hcap = this.tw[S_HCAP]!;
+    this.rb = 0;
+    this.rcap = 0;
+    this.hb = 0;
+    this.hcap = 0;
+    this.loadTables(memory.u32);
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
     this.config = config;
@@ -566,17 +563,20 @@ export class HeapState {
         `ManagedHeap: state word ${bad} (${u32[s + bad]}), a table's address, length or height, is not the table's or does not fit the buffer`,
         (s + bad) * 4,
       );
-    // A read-only heap follows the writer's tables, which may have moved.
-    if (!writer) {
-      for (const [at, cap] of TABLES) {
-        tw[at] = u32[s + at]!;
-        tw[cap] = u32[s + cap]!;
-      }
-      this.rb = tw[S_ROOTS]! >>> 2;
-      this.rcap = tw[S_RCAP]!;
-      this.hb = tw[S_HSTACK]! >>> 2;
-      this.hcap = tw[S_HCAP]!;
+    if (!writer) this.loadTables(u32); // a read-only heap follows the writer's tables, which may have moved
+  }
+
+  /** Takes the copies of the tables' addresses and capacities (tw, rb, rcap, hb, hcap) from the buffer's words. */
+  private loadTables(u32: Uint32Array): void {
+    const tw = this.tw;
+    for (const [at, cap] of TABLES) {
+      tw[at] = u32[this.s + at]!;
+      tw[cap] = u32[this.s + cap]!;
     }
+    this.rb = tw[S_ROOTS]! >>> 2;
+    this.rcap = tw[S_RCAP]!;
+    this.hb = tw[S_HSTACK]! >>> 2;
+    this.hcap = tw[S_HCAP]!;
   }
 
   /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
