@@ -725,10 +725,34 @@ export class SlabCache {
 
   // The list operations stay methods: the fast paths inline them (alloc and free call move).
 
-  /** @internal Moves slab `pg` from list `from` to list `to` (C_PARTIAL/C_FULL/C_EMPTY). */
+  /**
+   * @internal Moves slab `pg` from list `from` to list `to` (C_PARTIAL/C_FULL/C_EMPTY). The
+   * head it will be pushed before is checked first (and, per worker, the partial list's, where
+   * seal may send it), so a damaged one throws before the unlink writes.
+   */
   move(pg: number, from: number, to: number): void {
+    const u32 = this.memory.u32;
+    this.checkLink(u32[this.c + to]!, this.c + to);
+    if (this.cpuAt >= 0) this.checkLink(u32[this.c + C_PARTIAL]!, this.c + C_PARTIAL);
     this.unlink(pg, from);
     this.pushList(pg, to);
+  }
+
+  /**
+   * @internal Throws HeapCorruptionError unless page `pg`, a list link or head that a list
+   * operation is about to write through (read from u32 word `word`), is SLAB_NIL or a slab of
+   * this cache (its descriptor's owner, a head page). A link or head damaged to name another
+   * cache's slab made unlink and pushList write that cache's descriptor.
+   */
+  checkLink(pg: number, word: number): void {
+    if (pg === SLAB_NIL) return;
+    const info = this.memory.u32[this.pt + pg * PAGE_WORDS + P_INFO];
+    if (info !== undefined && (info & 0xffff) === this.id1 && info >>> 16 !== TAIL_MARK) return;
+    this.memory.checkLive(); // a detached buffer reads as no slab: say that, not a damaged list
+    throw new HeapCorruptionError(
+      `${this.name}: a slab list link (word ${hex(word * 4)}) leads to page ${pg}, no slab of this cache`,
+      word * 4,
+    );
   }
 
   /** @internal Puts slab `pg` (on no list) at the head of list `list` (its remote word sealed or opened, see seal). */
@@ -738,6 +762,7 @@ export class SlabCache {
     const d = this.pt + pg * PAGE_WORDS;
     if (this.cpuAt >= 0) list = this.seal(d, pg, list);
     const head = u32[c + list]!;
+    this.checkLink(head, c + list);
     u32[d + P_NEXT] = head;
     u32[d + P_PREV] = SLAB_NIL;
     if (head !== SLAB_NIL) u32[this.pt + head * PAGE_WORDS + P_PREV] = pg;
@@ -775,6 +800,8 @@ export class SlabCache {
     const d = this.pt + pg * PAGE_WORDS;
     const next = u32[d + P_NEXT]!;
     const prev = u32[d + P_PREV]!;
+    this.checkLink(prev, d + P_PREV);
+    this.checkLink(next, d + P_NEXT);
     if (prev !== SLAB_NIL) u32[this.pt + prev * PAGE_WORDS + P_NEXT] = next;
     else u32[c + list] = next;
     if (next !== SLAB_NIL) u32[this.pt + next * PAGE_WORDS + P_PREV] = prev;

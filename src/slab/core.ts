@@ -57,6 +57,8 @@ export interface SlabCore {
   pushList(pg: number, list: number): void;
   /** Takes slab `pg` off list `list`. */
   unlink(pg: number, list: number): void;
+  /** Throws unless page `pg` (a link read from u32 word `word`) is SLAB_NIL or a slab of this cache. */
+  checkLink(pg: number, word: number): void;
   /** Takes the cache's lock (shared memory only). */
   enter(): void;
   /** Releases what `enter` took. */

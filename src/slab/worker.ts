@@ -181,6 +181,7 @@ function minePush(c: SlabCore, pg: number, front: boolean): void {
   const d = c.pt + pg * PAGE_WORDS;
   if (front) {
     const head = u32[w + W_HEAD]!;
+    c.checkLink(head, w + W_HEAD);
     u32[d + P_NEXT] = head;
     u32[d + P_PREV] = SLAB_NIL;
     if (head !== SLAB_NIL) u32[c.pt + head * PAGE_WORDS + P_PREV] = pg;
@@ -188,6 +189,7 @@ function minePush(c: SlabCore, pg: number, front: boolean): void {
     u32[w + W_HEAD] = pg;
   } else {
     const tail = u32[w + W_TAIL]!;
+    c.checkLink(tail, w + W_TAIL);
     u32[d + P_PREV] = tail;
     u32[d + P_NEXT] = SLAB_NIL;
     if (tail !== SLAB_NIL) u32[c.pt + tail * PAGE_WORDS + P_NEXT] = pg;
@@ -203,6 +205,8 @@ function mineUnlink(c: SlabCore, pg: number): void {
   const d = c.pt + pg * PAGE_WORDS;
   const next = u32[d + P_NEXT]!;
   const prev = u32[d + P_PREV]!;
+  c.checkLink(prev, d + P_PREV);
+  c.checkLink(next, d + P_NEXT);
   if (prev !== SLAB_NIL) u32[c.pt + prev * PAGE_WORDS + P_NEXT] = next;
   else u32[w + W_HEAD] = next;
   if (next !== SLAB_NIL) u32[c.pt + next * PAGE_WORDS + P_PREV] = prev;

@@ -46,14 +46,32 @@ function targets(w: ReturnType<typeof world>): number[] {
 const debug = process.argv.includes('debug');
 const probe = world(debug);
 const words = targets(probe);
-const values = (orig: number) => [0, 0xffffffff, 1, (orig ^ 1) >>> 0, (orig + 1000) >>> 0, 0x7fffffff, 0x40000];
+/**
+ * The damaged values of a word: small and large numbers, a bit flip, a shift; then what
+ * names the bystander: two of its objects, its descriptor's address, and its slab's page
+ * index (a list link or head naming it made the victim's list operations write the
+ * bystander's descriptor until 5 Dec).
+ */
+const values = (orig: number, w: ReturnType<typeof world>) => [
+  0,
+  0xffffffff,
+  1,
+  (orig ^ 1) >>> 0,
+  (orig + 1000) >>> 0,
+  0x7fffffff,
+  0x40000,
+  w.mine[0]!,
+  w.mine[1]!,
+  w.other.c << 2,
+  (w.mine[0]! - w.other.base) / w.buddy.pageSize,
+];
 let n = 0;
 for (let wi = 0; wi < words.length; wi++) {
-  for (const vi of [0, 1, 2, 3, 4, 5, 6]) {
+  for (const vi of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
     const w = world(debug);
     const idx = targets(w)[wi]!;
     const u32 = w.memory.u32;
-    const v = values(u32[idx]!)[vi]!;
+    const v = values(u32[idx]!, w)[vi]!;
     // A lock word naming a live slot is a held lock, not damage: waiting for it is right.
     if (shared && wi === 0 && v >= 1 && v <= 32) continue;
     u32[idx] = v;

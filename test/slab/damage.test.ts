@@ -4,7 +4,11 @@
  * free pointers of free objects), then every public method called: each
  * answers or throws a MemkitError, none hangs, and a bystander cache in the
  * same buddy (its descriptor, its objects' bytes) and the memkit header are
- * untouched. Runs in a child process (damage.child.ts) under a watchdog.
+ * untouched. Runs in a child process (damage.child.ts) under a watchdog. The
+ * values include the bystander's addresses and its slab's page index: a list
+ * link or head damaged to name that slab made unlink and pushList write the
+ * bystander's descriptor (4 cases unshared, 2 shared) until the list
+ * operations checked the slabs they write through (SlabCache.checkLink).
  */
 import { describe, expect, it } from 'vitest';
 import { runDamageChild } from '../support/damage-child.js';
