@@ -7,9 +7,10 @@ import { Arena, BuddyAllocator, MemkitError, type Memory } from '../../src/index
 
 const kind = process.argv[2] ?? 'memory';
 function world() {
+  const buddy = new BuddyAllocator({ pages: 32, pageSize: 256 });
   const a =
     kind === 'buddy'
-      ? new Arena({ buddy: new BuddyAllocator({ pages: 32, pageSize: 256 }), chunkPages: 1 })
+      ? new Arena({ buddy, chunkPages: 1 })
       : kind === 'shared'
         ? new Arena({ bytes: 256, maxBytes: 4096, shared: true })
         : new Arena({ bytes: 256, maxBytes: 4096 });
@@ -21,7 +22,10 @@ function world() {
   const m2 = a.mark();
   a.alloc(50);
   const chunks = a.chunkList().map((c) => c.address);
-  return { a, marks: [m0, m1, m2], chunks, memory: a.memory as Memory };
+  // A bystander (buddy mode): pages another owner took from the same buddy, filled with a pattern.
+  const by = kind === 'buddy' ? buddy.allocPages(2) : 0;
+  if (by !== 0) (a.memory as Memory).u8.fill(0x5a, by, by + 512);
+  return { a, marks: [m0, m1, m2], chunks, memory: a.memory as Memory, by, buddy };
 }
 
 const probe = world();
@@ -35,12 +39,23 @@ const targets = (w: ReturnType<typeof world>) => {
 const count = targets(probe).length;
 let n = 0;
 for (let wi = 0; wi < count; wi++) {
-  for (let vi = 0; vi < 6; vi++) {
+  for (let vi = 0; vi < (kind === 'buddy' ? 9 : 6); vi++) {
     const w = world();
     const idx = targets(w)[wi]!;
     const u32 = w.memory.u32;
     const orig = u32[idx]!;
-    const v = [0, 0xffffffff, (orig ^ 1) >>> 0, (orig + 4096) >>> 0, 0x7fffffff, (orig - 16) >>> 0][vi]!;
+    // ...and in buddy mode the bystander's address, a word inside it, and its end.
+    const v = [
+      0,
+      0xffffffff,
+      (orig ^ 1) >>> 0,
+      (orig + 4096) >>> 0,
+      0x7fffffff,
+      (orig - 16) >>> 0,
+      w.by,
+      w.by + 64,
+      w.by + 512,
+    ][vi]!;
     if (kind === 'shared' && v >= 1 && v <= 32) continue; // a lock word naming a live slot: a held lock
     u32[idx] = v;
     const len = w.memory.buffer.byteLength;
@@ -73,6 +88,9 @@ for (let wi = 0; wi < count; wi++) {
       }
     }
     if (w.memory.buffer.byteLength < len) out.push('buffer shrank');
+    if (w.by !== 0 && !w.memory.u8.subarray(w.by, w.by + 512).every((b) => b === 0x5a))
+      out.push('the bystander changed');
+    if (w.by !== 0 && !w.buddy.isAllocated(w.by)) out.push("the bystander's pages went back to the buddy");
     const h = Buffer.from(w.memory.u8.slice(0, 64));
     h.fill(0, 48, 56); // workers and length words may change
     header.fill(0, 48, 56);
