@@ -727,8 +727,9 @@ export class SlabCache {
 
   /**
    * @internal Moves slab `pg` from list `from` to list `to` (C_PARTIAL/C_FULL/C_EMPTY). The
-   * head it will be pushed before is checked first (and, per worker, the partial list's, where
-   * seal may send it), so a damaged one throws before the unlink writes.
+   * head of `to` is checked first (and, per worker, the partial list's, where seal may send
+   * it), so a damaged one throws before the unlink writes; pushList checks it again, as it
+   * does for its other callers (a slab changes lists rarely: once per slab filled or freed).
    */
   move(pg: number, from: number, to: number): void {
     const u32 = this.memory.u32;
