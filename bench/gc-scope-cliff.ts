@@ -1,0 +1,46 @@
+/**
+ * A profiling aid (not part of `npm run bench`): the README's binary-trees on a
+ * ManagedHeap, after a prelude that makes roots inside and outside `scope()`
+ * (2M `root()`+`release()` pairs, half of them scoped), against the same
+ * runs with no prelude, each in its own process.
+ *
+ * `npx tsx bench/gc-scope-cliff.ts [none|scoped] [root|stack] [runs=6]` prints
+ * each run's wall ms; with `node --trace-gc --import tsx` the scavenges show
+ * whether V8 allocated the root handles (docs/gc.md, "Roots, and what they
+ * cost": V8's feedback for `root()` and `release()` is per function, and
+ * once it holds the scoped branch the README's bottomUp no longer inlines
+ * the whole per-node path).
+ *
+ * @module
+ */
+import { ManagedHeap } from '../src/gc/index.js';
+import { binaryTreesHeap } from './gc.js';
+
+const prelude = process.argv[2] === 'scoped';
+const style = process.argv[3] === 'stack' ? 'stack' : 'root';
+const runs = Number(process.argv[4] ?? 6);
+const depth = 16;
+const bytes = Math.max(8 << 20, 16 * 2 ** (depth + 6)); // as bench/gc.ts
+
+if (prelude) {
+  const heap = new ManagedHeap({ bytes: 1 << 22, autoCollect: false });
+  const T = heap.defineType('T', { x: 'i32' });
+  const obj = T.alloc();
+  heap.setGlobal('obj', obj);
+  for (let k = 0; k < 50; k++) {
+    heap.scope(() => {
+      for (let i = 0; i < 20_000; i++) heap.root(obj).release();
+      return 0;
+    });
+    for (let i = 0; i < 20_000; i++) heap.root(obj).release();
+  }
+}
+const ms: string[] = [];
+for (let i = 0; i < runs; i++) {
+  const t0 = performance.now();
+  binaryTreesHeap(new ManagedHeap({ bytes }), depth, style);
+  ms.push((performance.now() - t0).toFixed(0));
+}
+console.log(
+  `binary-trees depth ${depth}, ${style}() style, prelude ${prelude ? 'scoped' : 'none'}: ms a run ${ms.join(' ')}`,
+);
