@@ -45,8 +45,6 @@ const F_PAUSE_SUM = 34;
 const F_SWEPT_LIVE = 35;
 const F_SWEPT_OBJS = 36;
 const F_THRESHOLD = 31;
-const HANDLE_WORDS = 2;
-const HS_ADDR = 0;
 const H_LEN = 1;
 const KIND_OBJECT = 0;
 const KIND_REF_ARRAY = 1;
@@ -67,8 +65,6 @@ const S_CLEARED = 41;
 const S_EMPTY = 35;
 const S_FINQ = 6;
 const S_FLAGS = 7;
-const S_HSTACK = 37;
-const S_HTOP = 39;
 const S_LARGE = 32;
 const S_LSWEEP = 33;
 const S_MCAP = 9;
@@ -121,12 +117,6 @@ export function cycleStart(st: HeapState): void {
     const a = u32[w + R_ADDR]!;
     // A free slot (R_GEN 0) may keep its last R_ADDR (Root.release leaves it).
     if (a !== 0 && u32[w + R_GEN] !== 0) st.shade(a);
-  }
-  const htop = st.v.u32[s + S_HTOP]!;
-  for (let i = 0; i < htop; i++) {
-    u32 = st.v.u32;
-    const a = u32[(u32[s + S_HSTACK]! >>> 2) + i * HANDLE_WORDS + HS_ADDR]!;
-    if (a !== 0) st.shade(a);
   }
   const stop = st.v.u32[s + S_STOP]!;
   for (let i = 0; i < stop; i++) {

@@ -10,13 +10,9 @@ import type { HeapState } from './state.js';
 import { forEachRef } from './collector.js';
 import {
   ARR_HEADER,
-  HANDLE_WORDS,
-  HS_ADDR,
   H_LEN,
   R_ADDR,
   R_GEN,
-  S_HSTACK,
-  S_HTOP,
   S_MSTACK,
   S_MTOP,
   S_RCAP,
@@ -135,11 +131,6 @@ export function heapGraph(heap: HeapState): HeapGraph {
     const name = globals.get(i);
     if (name !== undefined) roots.push({ kind: 'global', name, target });
     else if (target !== 0) roots.push({ kind: 'handle', target });
-  }
-  const hs = heap.word(S_HSTACK) >>> 2;
-  for (let i = 0, n = heap.word(S_HTOP); i < n; i++) {
-    const target = u32()[hs + i * HANDLE_WORDS + HS_ADDR]!;
-    if (target !== 0) roots.push({ kind: 'handle', target });
   }
   const ss = heap.word(S_SSTACK) >>> 2;
   for (let i = 0, n = heap.word(S_STOP); i < n; i++) {

@@ -71,7 +71,6 @@ import {
   F_CREDIT,
   F_ISSUED,
   F_THRESHOLD,
-  HANDLE_WORDS,
   KIND_OBJECT,
   PAUSE_RING,
   PHASE_IDLE,
@@ -81,9 +80,6 @@ import {
   STATE_VERSION,
   S_CLASSES,
   S_FLAGS,
-  S_HSTACK,
-  S_HCAP,
-  S_HTOP,
   S_MAGIC,
   S_MCAP,
   S_MSTACK,
@@ -343,7 +339,6 @@ function createState(options: ManagedHeapOptions): Resolved {
   u32[s + S_FLAGS] = options.incremental === true ? FLAG_INCREMENTAL : 0;
   state.newTable(S_MSTACK, S_MCAP, 1024, 4);
   state.newTable(S_ROOTS, S_RCAP, MIN_TABLE, ROOT_WORDS * 4);
-  state.newTable(S_HSTACK, S_HCAP, MIN_TABLE, HANDLE_WORDS * 4);
   state.newTable(S_SSTACK, S_SCAP, 256, 4);
   state.newTable(S_TYPES, S_TCAP, 16, TYPE_WORDS * 4);
   state.newTable(S_REFOFFS, S_ROCAP, 64, 4);
@@ -420,10 +415,7 @@ export class ManagedHeap {
       // hands its handle to anything, so V8 may drop the handle of a root
       // made and released in one function (escape analysis).
       Object.defineProperty(this, 'root', {
-        value: (obj: number): Root => {
-          if (obj !== 0) st.checkStore(obj);
-          return makeRootWatched(st, obj);
-        },
+        value: (obj: number): Root => makeRootWatched(st, obj),
       });
     }
     for (let id = 0, n = st.v.u32[st.s + S_TCOUNT]!; id < n; id++) this.#rebind(id, resolved.finalizers);
@@ -817,18 +809,21 @@ export class ManagedHeap {
   root(obj: number): Root {
     // A hot path: no sync() call; a buffer replaced under the views (wasm
     // code grew the memory) sends makeRoot to its slow branch, which syncs.
-    // A read-only heap takes makeRoot's slow path (st.fastRoots is false), which throws.
-    const st = this.#st;
-    if (obj !== 0) st.checkStore(obj);
-    return makeRoot(st, obj);
+    // makeRoot checks `obj` (one function: see there). A read-only heap
+    // takes its slow path (its root table's capacity copy is 0), which throws.
+    return makeRoot(this.#st, obj);
   }
 
   /**
    * Runs `fn`; every root it makes (handles, and shadow-stack pushes) is
-   * released when it returns or throws: entering saves two heights,
-   * leaving writes them back (like V8's HandleScope). `escape(obj)` roots
-   * one object in the enclosing scope (or, outside every scope, in a new
-   * unscoped root the caller releases).
+   * released when it returns or throws (like V8's HandleScope): entering
+   * saves the shadow stack's height and the root generation counter;
+   * leaving writes the height back and, if `fn` made a root, releases the
+   * ones of this scope still in use (a walk of the root table, about a
+   * nanosecond a slot). `root()` and `release()` take the same path inside
+   * a scope as outside. `escape(obj)` roots one object in the enclosing
+   * scope (or, outside every scope, in a new unscoped root the caller
+   * releases).
    *
    * @example
    * ```ts
@@ -847,19 +842,14 @@ export class ManagedHeap {
     if (typeof fn !== 'function') throw new InvalidArgumentError('scope: fn must be a function', 'fn');
     st.checkWritable('scope');
     st.sync();
-    const u32 = st.v.u32;
-    const handleTop = u32[st.s + S_HTOP]!;
-    const stackTop = u32[st.s + S_STOP]!;
-    const escapes = st.escapes.length;
-    const handleBase = st.handleBase;
+    const stackTop = st.v.u32[st.s + S_STOP]!;
+    const gen = st.rseq;
     const depth = ++st.scopeDepth;
-    st.fastRoots = false;
-    st.handleBase = handleTop;
     const escape = this.#escapers[depth] ?? this.#escaper(depth);
     try {
       return fn(escape);
     } finally {
-      leaveScope(st, handleTop, stackTop, escapes, handleBase);
+      leaveScope(st, stackTop, gen);
     }
   }
 

@@ -60,7 +60,7 @@
  *   6 FINQ (finalization queue, chained through pre-headers)
  *   7 FLAGS (bit 0 incremental, bit 1 mark stack overflowed, bit 2 weak overflow)
  *   8 MSTACK  9 MCAP 10 MTOP        mark stack: block, capacity, top
- *  11 ROOTS  12 RCAP 13 RFREE       root table (unscoped handles, globals): block, slots, free list
+ *  11 ROOTS  12 RCAP 13 RFREE       root table (handles, globals): block, slots, free list
  *  14 SSTACK 15 SCAP 16 STOP        shadow stack (pushRoot/popRoot)
  *  17 TYPES  18 TCAP 19 TCOUNT      type table
  *  20 REFOFFS 21 ROCAP 22 ROCOUNT   ref-field word offsets of all types
@@ -70,7 +70,7 @@
  *  32 LARGE  33 LSWEEP              large-object list, its unswept part
  *  34 CLASSES                       size-class table (CLASS_WORDS per class)
  *  35 EMPTY  36 NEMPTY              pool of empty GC blocks
- *  37 HSTACK 38 HCAP 39 HTOP        handle stack: roots made inside a scope
+ *  37 38 39                        0 (version 4 and before: a handle stack for scoped roots)
  *  40 RSEQ                          generation counter of roots (never 0)
  *  41 CLEARED                      MARK words cleared so far while idle, before an
  *                                   incremental cycle starts (0 when none)
@@ -117,8 +117,10 @@ export const STATE_MAGIC = 0x43474b4d;
  * The buffer format's version: `attach` refuses any other. 4 since 5 Dec: a
  * pooled empty block carries EMPTY_MAGIC (it had 0), which the pool's walkers
  * check, so a version-3 buffer with pooled blocks would be read as damaged.
+ * 5 since 5 Dec, later: roots made inside a scope are root-table slots with
+ * their scope's depth (R_DEPTH), not handle-stack entries (words 37-39).
  */
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
 
 // State words.
 export const S_MAGIC = 0;
@@ -158,9 +160,6 @@ export const S_CLASSES = 34;
 export const S_EMPTY = 35;
 export const S_NEMPTY = 36;
 export const S_OWNER = 3;
-export const S_HSTACK = 37;
-export const S_HCAP = 38;
-export const S_HTOP = 39;
 export const S_RSEQ = 40;
 export const S_CLEARED = 41;
 export const S_GLOBALS = 42;
@@ -280,30 +279,25 @@ export const KIND_F64_ARRAY = 3;
 export const KIND_U8_ARRAY = 4;
 
 /**
- * Root table slot (unscoped handles and named globals), ROOT_WORDS u32 words:
+ * Root table slot (handles and named globals), ROOT_WORDS u32 words:
  * ```
  *  0 ADDR   the rooted object (0 = null); meaningless when the slot is free
  *           (Root.release leaves it: read GEN first)
  *  1 NEXT   free slot: index + 1 of the next free slot (0 = end)
  *  2 GEN    0 when free; else the root's generation (from RSEQ), so a
  *           handle whose slot was released and reused is inert
- *  3 0
+ *  3 DEPTH  the depth of the scope whose end releases it (0: none, an
+ *           unscoped root or a global)
  * ```
- * Handle stack entry (roots made inside a scope), HANDLE_WORDS u32 words:
- * ```
- *  0 ADDR   the rooted object (0 = null, or released)
- *  1 GEN    the root's generation
- * ```
- * A scope saves HTOP (and the shadow stack's STOP) when it begins and
- * writes them back when it ends: that is all entering and leaving costs.
+ * A root made inside a scope takes a slot as any other, with its scope's
+ * depth: the scope's end releases the slots of its depth that are still in
+ * use. So `root()` and `release()` have one path for both.
  */
 export const ROOT_WORDS = 4;
 export const R_ADDR = 0;
 export const R_NEXT = 1;
 export const R_GEN = 2;
-export const HANDLE_WORDS = 2;
-export const HS_ADDR = 0;
-export const HS_GEN = 1;
+export const R_DEPTH = 3;
 
 /**
  * Type descriptor (for attach): T_DESC of a type entry points to a kmalloc

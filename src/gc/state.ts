@@ -40,7 +40,6 @@ const FLAG_WEAK_OVERFLOW = 4;
 const F_ALLOCATED = 24;
 const F_CREDIT = 30;
 const F_ISSUED = 37;
-const HANDLE_WORDS = 2;
 const H_LEN = 1;
 const KIND_OBJECT = 0;
 const LARGE_PRE = 8;
@@ -49,6 +48,7 @@ const PHASE_SWEEP = 2;
 const ROOT_WORDS = 4;
 const R_ADDR = 0;
 const R_GEN = 2;
+const R_DEPTH = 3;
 const R_NEXT = 1;
 const S_BLOCKS = 4;
 const S_BMWORDS = 24;
@@ -61,9 +61,6 @@ const S_MTOP = 10;
 const S_PAUSES = 29;
 const S_PCAP = 30;
 const S_PHASE = 2;
-const S_HCAP = 38;
-const S_HSTACK = 37;
-const S_HTOP = 39;
 const S_RCAP = 12;
 const S_RFREE = 13;
 const S_ROOTS = 11;
@@ -174,11 +171,11 @@ export class HeapState {
   declare rb: number;
   /**
    * The writer's copies of the tables' addresses and capacities (state words
-   * S_ROOTS/S_RCAP, S_HSTACK/S_HCAP, S_SSTACK/S_SCAP, S_MSTACK/S_MCAP,
-   * S_WSTACK/S_WCAP, S_PAUSES/S_PCAP; indexed by state word), written only
-   * by setTable together with the buffer's words. The mutator's paths that
-   * write a table outside the collector (pushRoot, a scope's handles, the
-   * root table's free list, the write barrier's mark pushes) take its address
+   * S_ROOTS/S_RCAP, S_SSTACK/S_SCAP, S_MSTACK/S_MCAP, S_WSTACK/S_WCAP,
+   * S_PAUSES/S_PCAP; indexed by state word), written only by setTable
+   * together with the buffer's words. The mutator's paths that write a table
+   * outside the collector (pushRoot, the root table's free list, the write
+   * barrier's mark pushes) take its address
    * and capacity from here, not from the buffer, and checkTables (every
    * collector entry, stats, graph) compares the buffer's words with them: a
    * word damaged to name another block of the backend (a block the program
@@ -187,11 +184,12 @@ export class HeapState {
    * checkTables (the writer may have moved a table).
    */
   declare readonly tw: Uint32Array;
-  /** The root table's capacity (tw[S_RCAP]) as a field: makeRoot's fast path reads it. */
+  /**
+   * The root table's capacity (tw[S_RCAP]) as a field: makeRoot's fast path
+   * reads it. 0 on a read-only heap, whose roots then all take the slow
+   * path (which throws).
+   */
   declare rcap: number;
-  /** u32 index and capacity of the handle stack (tw[S_HSTACK] >>> 2, tw[S_HCAP]) as fields: a scope's root() and release() read them. */
-  declare hb: number;
-  declare hcap: number;
   /**
    * JS copies of the root table's free-list head (S_RFREE) and of the root
    * generation counter (S_RSEQ), written together with the buffer's words
@@ -212,18 +210,10 @@ export class HeapState {
   declare readonly runs: RunCursor[];
   /** Global root name -> root slot. */
   declare readonly globalSlots: Map<string, number>;
-  /** Open scopes. */
+  /** Open scopes: the R_DEPTH a root made now gets (0 outside every scope). */
   declare scopeDepth: number;
-  /** A writer outside every scope: `root()` takes the fast path (see roots.ts makeRoot). */
-  declare fastRoots: boolean;
   /** The generation the last slow-path root got (see roots.ts). */
   declare slowGen: number;
-  /** Handle-stack index of the innermost scope's first entry (releases never pop below it). */
-  declare handleBase: number;
-  /** Escaped roots waiting for their scope to end (Root objects; see roots.ts). */
-  declare readonly escapes: unknown[];
-  /** The depth of the scope each pending escape leaves. */
-  declare readonly escapeDepths: number[];
   declare inCollector: boolean;
   declare runningFinalizers: boolean;
   /** Debug backstop for unscoped roots never released (config.rootLeaks). */
@@ -247,8 +237,6 @@ export class HeapState {
     this.tw = new Uint32Array(TABLE_WORDS_END);
     this.rb = 0;
     this.rcap = 0;
-    this.hb = 0;
-    this.hcap = 0;
     this.loadTables(memory.u32);
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
@@ -257,11 +245,7 @@ export class HeapState {
     this.runs = [];
     this.globalSlots = new Map();
     this.scopeDepth = 0;
-    this.fastRoots = backend !== null;
     this.slowGen = 0;
-    this.handleBase = 0;
-    this.escapes = [];
-    this.escapeDepths = [];
     this.inCollector = false;
     this.runningFinalizers = false;
     this.registry = null;
@@ -384,9 +368,6 @@ export class HeapState {
     if (addrWord === S_ROOTS) {
       this.rb = a >>> 2;
       this.rcap = cap;
-    } else if (addrWord === S_HSTACK) {
-      this.hb = a >>> 2;
-      this.hcap = cap;
     }
   }
 
@@ -481,8 +462,12 @@ export class HeapState {
     return g;
   }
 
-  /** Takes a root-table slot holding `obj` with generation `gen`; returns the slot index. */
-  takeRootSlot(obj: number, gen: number): number {
+  /**
+   * Takes a root-table slot holding `obj` with generation `gen`, released
+   * by the end of the scope at `depth` (0: by nobody but its owner); returns
+   * the slot index.
+   */
+  takeRootSlot(obj: number, gen: number, depth: number): number {
     this.memory.checkLive(); // makeRoot's fast path reads a detached buffer's free list as undefined
     const s = this.s;
     let u32 = this.v.u32;
@@ -501,6 +486,7 @@ export class HeapState {
     u32[s + S_RFREE] = this.rfree;
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
+    u32[w + R_DEPTH] = depth;
     return head - 1;
   }
 
@@ -531,7 +517,7 @@ export class HeapState {
   }
 
   /**
-   * Throws HeapCorruptionError unless the root table and the handle, shadow,
+   * Throws HeapCorruptionError unless the root table and the shadow,
    * mark and weak stacks and the pause ring lie past the memkit header and
    * in the buffer, each where the writer put it (tw), and each stack's height
    * is within its capacity: what every walk of them (a collector entry,
@@ -566,7 +552,7 @@ export class HeapState {
     if (!writer) this.loadTables(u32); // a read-only heap follows the writer's tables, which may have moved
   }
 
-  /** Takes the copies of the tables' addresses and capacities (tw, rb, rcap, hb, hcap) from the buffer's words. */
+  /** Takes the copies of the tables' addresses and capacities (tw, rb, rcap) from the buffer's words. */
   private loadTables(u32: Uint32Array): void {
     const tw = this.tw;
     for (const [at, cap] of TABLES) {
@@ -574,18 +560,20 @@ export class HeapState {
       tw[cap] = u32[this.s + cap]!;
     }
     this.rb = tw[S_ROOTS]! >>> 2;
-    this.rcap = tw[S_RCAP]!;
-    this.hb = tw[S_HSTACK]! >>> 2;
-    this.hcap = tw[S_HCAP]!;
+    this.rcap = this.backend !== null ? tw[S_RCAP]! : 0;
   }
 
-  /** Root-table slots in use (unscoped handles and globals): counted, for stats (not kept by the fast paths). */
-  rootSlotsInUse(): number {
+  /**
+   * Root-table slots in use outside every scope (unscoped handles and
+   * globals, not the roots a running scope will release): counted, for
+   * stats (not kept by the fast paths).
+   */
+  unscopedRootSlots(): number {
     this.checkTables();
     const u32 = this.v.u32;
     let n = 0;
     for (let i = 0, cap = u32[this.s + S_RCAP]!, w = u32[this.s + S_ROOTS]! >>> 2; i < cap; i++, w += ROOT_WORDS) {
-      if (u32[w + R_GEN] !== 0) n++;
+      if (u32[w + R_GEN] !== 0 && u32[w + R_DEPTH] === 0) n++;
     }
     return n;
   }
@@ -661,9 +649,9 @@ export class HeapState {
     // fraction, a negative number, NaN or 2^32 and up). Then its START bit,
     // if `v >>> 8` is under the limit `cl`, which is 0 during a cycle (so
     // every store then goes to storeSlow: no phase test here). Kept small
-    // (no throw): it is inlined into every root and pushRoot (RefField.set
-    // has its own copy, a ref array's set checkValue), and V8 inlines only so
-    // much bytecode into one function.
+    // (no throw): it is inlined into pushRoot (makeRoot and RefField.set
+    // have their own copies, a ref array's set checkValue), and V8 inlines
+    // only so much bytecode into one function.
     const m = this.v;
     let g: number;
     if (
@@ -679,8 +667,8 @@ export class HeapState {
   /**
    * checkStore for an array element (`ArrayType.set`): the same filter, its
    * error naming `value`, not `obj`. A copy, not a parameter of checkStore:
-   * checkStore is inlined into every root (test/gc/inlining.test.ts counts
-   * the bytes), and the name costs nothing here, on the cold side.
+   * checkStore is inlined into every pushRoot, and the name costs nothing
+   * here, on the cold side.
    */
   checkValue(v: number): void {
     const m = this.v;
@@ -845,7 +833,6 @@ export class HeapState {
 /** checkTables' tables: the state words of each one's address and capacity, and its words an entry. */
 const TABLES: ReadonlyArray<readonly [number, number, number]> = [
   [S_ROOTS, S_RCAP, ROOT_WORDS],
-  [S_HSTACK, S_HCAP, HANDLE_WORDS],
   [S_SSTACK, S_SCAP, 1],
   [S_MSTACK, S_MCAP, 1],
   [S_WSTACK, S_WCAP, 1],
@@ -856,7 +843,6 @@ const TABLE_WORDS_END = 64;
 
 /** checkTables' stacks: the state words of each one's height and capacity. */
 const HEIGHTS: ReadonlyArray<readonly [number, number]> = [
-  [S_HTOP, S_HCAP],
   [S_STOP, S_SCAP],
   [S_MTOP, S_MCAP],
   [S_WTOP, S_WCAP],

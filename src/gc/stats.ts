@@ -119,6 +119,6 @@ export function heapStats(heap: HeapState): HeapStats {
     markStackOverflows: c(F_OVERFLOWS),
     phase: heap.phaseName(),
     incremental: (heap.word(S_FLAGS) & FLAG_INCREMENTAL) !== 0,
-    rootHandles: heap.rootSlotsInUse() - heap.globalSlots.size,
+    rootHandles: heap.unscopedRootSlots() - heap.globalSlots.size,
   };
 }

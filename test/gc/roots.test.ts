@@ -97,7 +97,7 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
     expect(heap.stats().rootHandles).toBe(0);
   });
 
-  it('scoped handles live on the handle stack: many nested scopes, releases inside, stale handles after', () => {
+  it("scoped roots: past the table's first 64 slots, releases inside, an outer escape, stale handles after", () => {
     const { heap, Node } = setup();
     const inner: Root[] = [];
     const kept = heap.scope((escape) => {
@@ -107,7 +107,7 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
         const r = heap.root(Node.alloc());
         objs.push(r.value);
         if (i % 2 === 1)
-          r.release(); // released entries stay on the stack, dead
+          r.release(); // its slot goes back at once
         else inner.push(r);
       }
       heap.collect();
@@ -131,7 +131,7 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
     });
     expect(dropped.alive).toBe(false);
     expect(heap.stats().rootHandles).toBe(0);
-    // a stale scoped handle does not touch the entry a later scope reuses
+    // a stale scoped handle does not touch the slot a later scope reuses
     heap.scope(() => {
       const r = heap.root(Node.alloc());
       inner[0]!.release();
@@ -141,8 +141,8 @@ describe('roots are slots in the buffer (no registry, no allocation but the hand
   });
 });
 
-describe('the handle stack', () => {
-  it('handles released in LIFO order inside a scope are popped: a long loop does not grow the stack', () => {
+describe('scoped roots are root-table slots', () => {
+  it('roots released inside a scope go back at once: a long loop does not grow the table', () => {
     const k = new Kmalloc({ bytes: 1 << 22 });
     const heap = new ManagedHeap({ backend: k, autoCollect: false });
     const Node = heap.defineType('Node', { next: 'ref' });
@@ -153,18 +153,18 @@ describe('the handle stack', () => {
     });
     const before = k.footprint();
     heap.scope(() => {
-      for (let i = 0; i < 200_000; i++) heap.root(obj).release(); // 1.6 MB of entries if never popped
+      for (let i = 0; i < 200_000; i++) heap.root(obj).release(); // 3.2 MB of slots if never given back
       const a = heap.root(obj);
       const b = heap.root(obj);
-      a.release(); // not on top: stays, dead
+      a.release(); // out of order
       const c = heap.root(obj);
       c.release();
-      b.release(); // pops b and the dead a under it
+      b.release();
     });
     expect(k.footprint()).toBe(before);
   });
 
-  it("releasing an outer scope's handle inside an empty inner scope does not cut the inner scope's stack", () => {
+  it("releasing an outer scope's root inside an inner scope leaves the inner scope's roots", () => {
     const { heap, Node } = setup();
     heap.scope(() => {
       const outer = heap.root(Node.alloc());
