@@ -27,7 +27,7 @@
  * was released and reused is inert (`alive` false). The
  * `FinalizationRegistry` backstop that warns about handles never released
  * is a debug option (`debug: { rootLeaks: true }`); without it,
- * `stats().rootHandles` counts the handles not released.
+ * `stats().rootHandles` counts the unscoped handles not released.
  *
  * @module
  */
@@ -215,7 +215,7 @@ type RootConstructor = new (st: HeapState, slot: number, gen: number) => Root;
 const RootCtor = Root as unknown as RootConstructor;
 
 /**
- * `heap.root(obj)`: `obj` was checked by the caller. The handle has one
+ * `heap.root(obj)`: checks `obj`, takes a slot. The handle has one
  * allocation site, and the common case (a writer with a free slot, inside
  * a scope or not) is a few typed-array operations: small enough for V8 to
  * inline into the caller.
@@ -323,8 +323,8 @@ export type Escape = (obj: number) => Root;
  */
 export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
   if (st.scopeDepth < depth) throw new InvalidArgumentError('escape() called after its scope ended');
+  st.sync(); // (wasm code may have grown the memory since the scope began)
   if (obj !== 0) st.checkStore(obj);
-  st.checkWritable('escape');
   const gen = st.nextGen();
   // A slot of the enclosing scope's depth: this scope's end leaves it, that
   // scope's end releases it (depth 0: the caller owns it, as any unscoped root).

@@ -125,6 +125,53 @@ describe('ManagedHeap after a wasm-side grow, no heap.sync()', () => {
   }
 });
 
+describe('ManagedHeap scopes after a wasm-side grow, no heap.sync()', () => {
+  for (const incremental of [false, true]) {
+    it(`roots, releases and escapes inside a scope, and its end, act on the new buffer (${incremental ? 'in an incremental cycle' : 'at rest'})`, () => {
+      const { heap, Node, grow } = world(incremental);
+      const keep = heap.root(Node.alloc());
+      for (let k = 0; k < 200; k++) Node.alloc(); // garbage, so a cycle has work
+      if (incremental) {
+        heap.step(1);
+        expect(heap.phase).not.toBe('idle');
+      }
+      const made: number[] = [];
+      const out = heap.scope((escape) => {
+        grow();
+        const a = heap.root(Node.alloc()); // released by the scope's end
+        made.push(a.value);
+        grow();
+        const z = heap.root(0);
+        grow();
+        const b = heap.root(Node.alloc());
+        made.push(b.value);
+        grow();
+        b.release(); // released inside
+        grow();
+        const e = escape(Node.alloc()); // the caller's
+        made.push(e.value);
+        grow();
+        const e0 = escape(0);
+        grow();
+        expect([a.alive, z.alive, b.alive, e.alive, e0.alive]).toEqual([true, true, false, true, true]);
+        e0.release();
+        return e;
+      });
+      grow();
+      expect(out.alive).toBe(true);
+      expect(heap.stats().rootHandles).toBe(2);
+      heap.collect();
+      expect(made.map((o) => heap.isLive(o))).toEqual([false, false, true]);
+      out.release();
+      keep.release();
+      grow();
+      heap.collect();
+      expect(heap.stats().liveObjects).toBe(0);
+      (heap.backend as Kmalloc).checkInvariants();
+    });
+  }
+});
+
 /**
  * The same, as a property: random programs run on two heaps, one whose
  * memory wasm code grows at random points (no heap.sync() but before the
