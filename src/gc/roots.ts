@@ -221,12 +221,27 @@ const RootCtor = Root as unknown as RootConstructor;
  * inline into the caller.
  */
 export function makeRoot(st: HeapState, obj: number): Root {
-  // One function with no call on its fast path: `obj`'s check (checkStore's
-  // filter, written out) is here, not a call in heap.root(). V8 counts a
-  // callee that has optimized code of its own at its bytecode plus what that
-  // code inlined, so a root() that called checkStore and makeRoot counted
-  // 34 + 318 bytes when a program had run it on its own, and the README's
-  // bottomUp then no longer fitted it (docs/gc.md, "Why one path").
+  // One function: `obj`'s check (checkStore's filter, written out) is here,
+  // not a call of checkStore in heap.root(). V8 counts a callee that has
+  // optimized code of its own at its bytecode plus what that code inlined,
+  // so a root() that called checkStore and makeRoot counted 34 + 318 bytes
+  // once a program had run it on its own, and the README's bottomUp then no
+  // longer fitted it (docs/gc.md, "Why one path"). `obj` is 0 or a live
+  // object's start (its START bit); a bad one throws in storeSlow, and
+  // during a cycle (the limit `cl` is then 0) every root goes there for the
+  // write barrier, then takes its slot here as any other: the slot's path
+  // stays the common one in an incremental cycle too.
+  const m = st.v;
+  let g: number;
+  if (
+    obj !== 0 &&
+    (typeof obj !== 'number' ||
+      (g = obj >>> 3) * 8 !== obj ||
+      g >>> 5 >= m.cl ||
+      (m.u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) === 0)
+  ) {
+    st.storeSlow(obj);
+  }
   // The free-list head and the generation counter are read from their JS
   // copies (see HeapState.rfree) and written to both.
   // The slot's next link is read before anything is written: undefined
@@ -237,26 +252,13 @@ export function makeRoot(st: HeapState, obj: number): Root {
   // link of its free list) is written by neither path: the slow one throws.
   // (A read of it may land anywhere in the buffer: read, not used.) A
   // read-only heap's rcap is 0: its roots all take the slow path, which
-  // throws. `obj` is 0 or a live object's start (its START bit; the limit
-  // `cl` is 0 during a cycle, so a root then takes the slow path, whose
-  // checkStore runs the write barrier); the slow path names a bad one.
+  // throws (storeSlow has thrown already for an object).
   let slot = st.rfree - 1;
   let gen: number;
-  const m = st.v;
-  const u32 = m.u32;
+  const u32 = st.v.u32; // (again: storeSlow may have synced)
   const w = st.rb + slot * HotRoots.ROOT_WORDS;
   const next = u32[w + HotRoots.R_NEXT];
-  let g: number;
-  if (
-    slot >= 0 &&
-    slot < st.rcap &&
-    next !== undefined &&
-    (obj === 0 ||
-      (typeof obj === 'number' &&
-        (g = obj >>> 3) * 8 === obj &&
-        g >>> 5 < m.cl &&
-        (u32[m.sb + (g >>> 5)]! & (1 << (g & 31))) !== 0))
-  ) {
+  if (slot >= 0 && slot < st.rcap && next !== undefined) {
     const s = st.s;
     gen = (st.rseq + 1) >>> 0 || 1;
     st.rseq = gen;
@@ -277,15 +279,12 @@ export function makeRoot(st: HeapState, obj: number): Root {
 }
 
 /**
- * makeRoot's other cases: `obj` not a live object's start (throws), or a
- * store during a cycle (the write barrier), both in checkStore; a full root
- * table (it grows); views of a buffer that wasm code replaced (sync); a
- * damaged free-list link or a read-only heap (both throw). Nothing is
- * taken before the checks pass. Returns the slot; the generation is left in
- * `st.slowGen`.
+ * makeRoot's other cases (`obj` checked): a full root table (it grows);
+ * views of a buffer that wasm code replaced (sync); a damaged free-list
+ * link or a read-only heap (both throw). Returns the slot; the generation
+ * is left in `st.slowGen`.
  */
 function rootSlotSlow(st: HeapState, obj: number): number {
-  if (obj !== 0) st.checkStore(obj);
   // A free slot on the fast path's terms, yet here: its link read undefined
   // (views of a buffer that wasm code replaced): sync, then take it below.
   if (st.rfree > 0) st.sync();
