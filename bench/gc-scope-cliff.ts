@@ -1,7 +1,7 @@
 /**
  * A profiling aid (not part of `npm run bench`): the README's binary-trees on a
  * ManagedHeap, after a prelude that makes roots inside and outside `scope()`
- * (2M `root()`+`release()` pairs, half of them scoped), against the same
+ * (2M `root()`+`release()` pairs, half of them scoped: scopedRootsPrelude), against the same
  * runs with no prelude, each in its own process.
  *
  * `npx tsx bench/gc-scope-cliff.ts [none|scoped] [root|stack] [runs=6]` prints
@@ -14,7 +14,7 @@
  * @module
  */
 import { ManagedHeap } from '../src/gc/index.js';
-import { binaryTreesHeap } from './gc.js';
+import { binaryTreesHeap, scopedRootsPrelude } from './gc.js';
 
 const prelude = process.argv[2] === 'scoped';
 const style = process.argv[3] === 'stack' ? 'stack' : 'root';
@@ -22,19 +22,7 @@ const runs = Number(process.argv[4] ?? 6);
 const depth = 16;
 const bytes = Math.max(8 << 20, 16 * 2 ** (depth + 6)); // as bench/gc.ts
 
-if (prelude) {
-  const heap = new ManagedHeap({ bytes: 1 << 22, autoCollect: false });
-  const T = heap.defineType('T', { x: 'i32' });
-  const obj = T.alloc();
-  heap.setGlobal('obj', obj);
-  for (let k = 0; k < 50; k++) {
-    heap.scope(() => {
-      for (let i = 0; i < 20_000; i++) heap.root(obj).release();
-      return 0;
-    });
-    for (let i = 0; i < 20_000; i++) heap.root(obj).release();
-  }
-}
+if (prelude) scopedRootsPrelude(100);
 const ms: string[] = [];
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();

@@ -152,6 +152,25 @@ class StackTrees {
   }
 }
 
+/**
+ * What a program that also roots inside scopes does before its tree code:
+ * `rounds` times, 10,000 `root()`+`release()` pairs inside a scope, then
+ * 10,000 outside (bench/gc-scope-cliff.ts, test/gc/inlining.test.ts).
+ */
+export function scopedRootsPrelude(rounds: number): void {
+  const heap = new ManagedHeap({ bytes: 1 << 20, autoCollect: false });
+  const T = heap.defineType('T', { x: 'i32' });
+  const obj = T.alloc();
+  heap.setGlobal('obj', obj);
+  for (let k = 0; k < rounds; k++) {
+    heap.scope(() => {
+      for (let i = 0; i < 10_000; i++) heap.root(obj).release();
+      return 0;
+    });
+    for (let i = 0; i < 10_000; i++) heap.root(obj).release();
+  }
+}
+
 /** binary-trees on a ManagedHeap; returns the output lines. */
 export function binaryTreesHeap(heap: ManagedHeap, maxDepth: number, style: 'root' | 'stack' = 'root'): string[] {
   const t = style === 'root' ? new ReadmeTrees(heap) : new StackTrees(heap);
