@@ -818,9 +818,9 @@ export class ManagedHeap {
    * Runs `fn`; every root it makes (handles, and shadow-stack pushes) is
    * released when it returns or throws (like V8's HandleScope): entering
    * saves the shadow stack's height and the root generation counter;
-   * leaving writes the height back and, if `fn` made a root, releases the
-   * ones of this scope still in use (a walk of the root table, about a
-   * nanosecond a slot). `root()` and `release()` take the same path inside
+   * leaving writes the height back and releases the roots of this scope
+   * still in use (found among the roots made since it began: a few
+   * nanoseconds each). `root()` and `release()` take the same path inside
    * a scope as outside. `escape(obj)` roots one object in the enclosing
    * scope (or, outside every scope, in a new unscoped root the caller
    * releases).

@@ -298,6 +298,12 @@ export const R_ADDR = 0;
 export const R_NEXT = 1;
 export const R_GEN = 2;
 export const R_DEPTH = 3;
+/**
+ * Not in the buffer: the mask of the writer's ring of the last roots' slots
+ * by generation (HeapState.gslots, GEN_MASK + 1 entries), which a scope's
+ * end reads; here so that the hot path's const-enum copy is checked too.
+ */
+export const GEN_MASK = 4095;
 
 /**
  * Type descriptor (for attach): T_DESC of a type entry points to a kmalloc

@@ -14,8 +14,9 @@
  *   cost").
  * - Scopes (`heap.scope(fn)`, like V8's HandleScope): entering saves the
  *   shadow stack's height and the generation counter; leaving writes the
- *   height back and, if a root was made meanwhile, releases the root
- *   table's slots of its depth still in use (a walk of the table).
+ *   height back and releases the root table's slots of its depth still in
+ *   use among the roots made since (HeapState.gslots, or a walk of the
+ *   table after more than GEN_RING).
  *   `escape(obj)` roots one object in the enclosing scope (its slot gets
  *   that scope's depth).
  * - Global roots: named slots of the root table (`heap.setGlobal(name, obj)`).
@@ -32,7 +33,7 @@
  * @module
  */
 import { InvalidArgumentError, OutOfMemoryError } from '../errors/index.js';
-import { type HeapState, readStoredJson } from './state.js';
+import { GEN_RING, type HeapState, readStoredJson } from './state.js';
 
 // Hot-path copies of layout constants: V8 reads an imported binding through its module cell on
 // every use. scripts/layout-copies.ts writes them; npm test checks they match
@@ -62,6 +63,7 @@ export const enum HotRoots {
   R_NEXT = 1,
   R_GEN = 2,
   R_DEPTH = 3,
+  GEN_MASK = 4095,
 }
 
 /** u32 index of a Root's root-table slot, or -1 when released. */
@@ -253,12 +255,13 @@ export function makeRoot(st: HeapState, obj: number): Root {
   // (A read of it may land anywhere in the buffer: read, not used.) A
   // read-only heap's rcap is 0: its roots all take the slow path, which
   // throws (storeSlow has thrown already for an object).
+  // (`slot >>> 0`: -1, no free slot, is past every capacity.)
   let slot = st.rfree - 1;
   let gen: number;
-  const u32 = st.v.u32; // (again: storeSlow may have synced)
+  const u32 = m.u32; // (after storeSlow: a sync refreshes the views in place)
   const w = st.rb + slot * HotRoots.ROOT_WORDS;
   const next = u32[w + HotRoots.R_NEXT];
-  if (slot >= 0 && slot < st.rcap && next !== undefined) {
+  if (slot >>> 0 < st.rcap && next !== undefined) {
     const s = st.s;
     gen = (st.rseq + 1) >>> 0 || 1;
     st.rseq = gen;
@@ -268,6 +271,7 @@ export function makeRoot(st: HeapState, obj: number): Root {
     u32[w] = obj; // + HotRoots.R_ADDR (0): an add of 0 is four bytes of bytecode (the inlining budget, see release)
     u32[w + HotRoots.R_GEN] = gen;
     u32[w + HotRoots.R_DEPTH] = st.scopeDepth;
+    st.gslots[gen & HotRoots.GEN_MASK] = slot;
   } else {
     slot = rootSlotSlow(st, obj);
     gen = st.slowGen;
@@ -335,22 +339,38 @@ export function escapeRoot(st: HeapState, obj: number, depth: number): Root {
 
 /**
  * Leaves the innermost scope: writes back the shadow stack's height saved
- * when it began and, if a root was made since (the generation counter
- * moved from `genAtEntry`), releases the root table's slots of this depth
- * still in use: a walk of the table, about a nanosecond a slot. (A scope
- * that makes exactly a multiple of 2^32 - 1 roots, the counter's period,
- * would skip the walk: hours of making roots in one scope.)
+ * when it began and releases the root-table slots of its depth still in use
+ * (escapes to it included). Those were made since it began, with the
+ * generations after `genAtEntry`: found through HeapState.gslots when no
+ * more than GEN_RING roots were made since (each checked against its
+ * slot's generation and depth), else by a walk of the table (about 2 ns a
+ * slot; also when the generation counter wrapped).
  */
 export function leaveScope(st: HeapState, stackTop: number, genAtEntry: number): void {
   const depth = st.scopeDepth--;
   const u32 = st.v.u32;
   if (u32[st.s + S_STOP]! > stackTop) u32[st.s + S_STOP] = stackTop;
-  if (st.rseq !== genAtEntry) releaseScope(st, depth);
+  const now = st.rseq;
+  if (now === genAtEntry) return; // no root made
+  st.sync(); // the release reads the buffer (wasm code may have grown the memory in the scope)
+  if (now > genAtEntry && now - genAtEntry <= GEN_RING) releaseMadeSince(st, depth, genAtEntry, now);
+  else releaseScopeWalk(st, depth);
 }
 
-/** Releases the root-table slots in use that the scope at `depth` made (escapes to it included). */
-function releaseScope(st: HeapState, depth: number): void {
-  st.sync(); // the walk reads the buffer (wasm code may have grown the memory in the scope)
+/** Releases the slots of `depth` or deeper among the roots of generations (from, to]. */
+function releaseMadeSince(st: HeapState, depth: number, from: number, to: number): void {
+  const u32 = st.v.u32;
+  const gslots = st.gslots;
+  for (let g = from + 1; g <= to; g++) {
+    const slot = gslots[g & (GEN_RING - 1)]!;
+    const w = st.rb + slot * ROOT_WORDS;
+    // The writer's copies of the table's address and capacity (HeapState.tw).
+    if (slot < st.rcap && u32[w + R_GEN] === g && u32[w + R_DEPTH]! >= depth) st.freeRootSlot(slot);
+  }
+}
+
+/** Releases the slots of `depth` or deeper: a walk of the whole table. */
+function releaseScopeWalk(st: HeapState, depth: number): void {
   const u32 = st.v.u32;
   // The writer's copies of the table's address and capacity (HeapState.tw): a
   // damaged state word is never walked.

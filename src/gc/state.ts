@@ -49,6 +49,7 @@ const ROOT_WORDS = 4;
 const R_ADDR = 0;
 const R_GEN = 2;
 const R_DEPTH = 3;
+const GEN_MASK = 4095;
 const R_NEXT = 1;
 const S_BLOCKS = 4;
 const S_BMWORDS = 24;
@@ -199,6 +200,15 @@ export class HeapState {
   declare rfree: number;
   declare rseq: number;
   /**
+   * The slot of each of the last GEN_RING roots made, by generation
+   * (`gslots[gen & (GEN_RING - 1)]`), written by every path that takes a
+   * root slot (makeRoot, takeRootSlot): a scope's end finds the roots made
+   * since it began here (each checked against its slot's generation and
+   * depth), not by a walk of the whole table, unless more than GEN_RING
+   * were made. JS-side only: no reader of the buffer needs it.
+   */
+  declare readonly gslots: Int32Array;
+  /**
    * The collector's phase, a copy of the state word PHASE kept by the writer
    * (setPhase), so the write barrier reads a field, not the buffer.
    */
@@ -240,6 +250,7 @@ export class HeapState {
     this.loadTables(memory.u32);
     this.rfree = memory.u32[(address >>> 2) + S_RFREE]!;
     this.rseq = memory.u32[(address >>> 2) + S_RSEQ]!;
+    this.gslots = new Int32Array(GEN_RING);
     this.config = config;
     this.typeMeta = [];
     this.runs = [];
@@ -487,6 +498,7 @@ export class HeapState {
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
     u32[w + R_DEPTH] = depth;
+    this.gslots[gen & (GEN_RING - 1)] = head - 1;
     return head - 1;
   }
 
@@ -829,6 +841,9 @@ export class HeapState {
     return this.v.f64[this.sf + index]!;
   }
 }
+
+/** Length of HeapState.gslots: the roots a scope may make and still end without a walk of the root table. */
+export const GEN_RING = GEN_MASK + 1;
 
 /** checkTables' tables: the state words of each one's address and capacity, and its words an entry. */
 const TABLES: ReadonlyArray<readonly [number, number, number]> = [
