@@ -557,6 +557,8 @@ export class ManagedHeap {
   detach(): void {
     const st = this.#st;
     if (this.#owner !== 0) {
+      st.sync();
+      st.writeBackRoots(); // the next writer starts from these words
       const i = st.s + S_OWNER;
       if (st.memory.buffer instanceof SharedArrayBuffer) Atomics.compareExchange(st.v.i32, i, this.#owner, 0);
       else if (st.v.i32[i] === this.#owner) st.v.i32[i] = 0;

@@ -56,8 +56,6 @@ const S_STOP = 16;
  */
 // biome-ignore lint/suspicious/noConstEnum: inlined as literals by tsc and esbuild (the point of it)
 export const enum HotRoots {
-  S_RFREE = 13,
-  S_RSEQ = 40,
   ROOT_WORDS = 4,
   R_ADDR = 0,
   R_NEXT = 1,
@@ -161,8 +159,7 @@ export class Root {
     const head = slot + 1;
     u32[w + HotRoots.R_GEN] = 0;
     u32[w + HotRoots.R_NEXT] = st.rfree;
-    u32[st.s + HotRoots.S_RFREE] = head;
-    st.rfree = head;
+    st.rfree = head; // (the buffer's RFREE word: HeapState.rfree)
   }
 
   /** Same as {@link Root.release}, for `using`. */
@@ -244,8 +241,8 @@ export function makeRoot(st: HeapState, obj: number): Root {
   ) {
     st.storeSlow(obj);
   }
-  // The free-list head and the generation counter are read from their JS
-  // copies (see HeapState.rfree) and written to both.
+  // The free-list head and the generation counter are the writer's JS
+  // fields (see HeapState.rfree).
   // The slot's next link is read before anything is written: undefined
   // (views of a buffer that wasm code replaced) takes the slow path, which
   // syncs. V8 drops the compare while the load has read no further than a
@@ -262,12 +259,10 @@ export function makeRoot(st: HeapState, obj: number): Root {
   const w = st.rb + slot * HotRoots.ROOT_WORDS;
   const next = u32[w + HotRoots.R_NEXT];
   if (slot >>> 0 < st.rcap && next !== undefined) {
-    const s = st.s;
+    // (The buffer's RFREE and RSEQ words: HeapState.rfree.)
     gen = (st.rseq + 1) >>> 0 || 1;
     st.rseq = gen;
-    u32[s + HotRoots.S_RSEQ] = gen;
     st.rfree = next;
-    u32[s + HotRoots.S_RFREE] = next;
     u32[w] = obj; // + HotRoots.R_ADDR (0): an add of 0 is four bytes of bytecode (the inlining budget, see release)
     u32[w + HotRoots.R_GEN] = gen;
     u32[w + HotRoots.R_DEPTH] = st.scopeDepth;

@@ -192,10 +192,13 @@ export class HeapState {
    */
   declare rcap: number;
   /**
-   * JS copies of the root table's free-list head (S_RFREE) and of the root
-   * generation counter (S_RSEQ), written together with the buffer's words
-   * (which stay exact): `root()` and `release()` read these fields instead
-   * of the buffer, whose words sit at the end of a chain of dependent loads.
+   * The root table's free-list head and the root generation counter: the
+   * writer's own, in JS fields, which `root()` and `release()` read and
+   * write without the buffer's words RFREE and RSEQ (whose stores cost
+   * bytes of the bytecode V8 inlines into the user's function: docs/gc.md,
+   * "Why one path"). The slow paths write the words too, and
+   * `writeBackRoots` (at `detach()`, before another writer may attach)
+   * makes them exact; a read-only heap never uses them.
    */
   declare rfree: number;
   declare rseq: number;
@@ -453,7 +456,7 @@ export class HeapState {
     const s = this.s;
     const cap = this.tw[S_RCAP]!;
     const base = this.rb;
-    let head = u32[s + S_RFREE]!;
+    let head = this.rfree;
     for (let i = cap - 1; i >= from; i--) {
       const w = base + i * ROOT_WORDS;
       u32[w + R_ADDR] = 0;
@@ -463,6 +466,12 @@ export class HeapState {
     }
     u32[s + S_RFREE] = head;
     this.rfree = head;
+  }
+
+  /** Writes the writer's root free-list head and generation counter to the buffer's words (see rfree). */
+  writeBackRoots(): void {
+    this.v.u32[this.s + S_RFREE] = this.rfree;
+    this.v.u32[this.s + S_RSEQ] = this.rseq;
   }
 
   /** A new root generation (never 0). */

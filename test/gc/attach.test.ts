@@ -103,6 +103,12 @@ describe('ManagedHeap.attach', () => {
     const c = Node.alloc();
     Node.fields.value.set(c, 2);
     first.setGlobal('c', c);
+    // Roots made after the last slow path (setGlobal writes the buffer's free-list
+    // words): root() keeps the head in its JS field, and detach() writes it back.
+    const late = first.root(Node.alloc());
+    first.root(Node.alloc()).release();
+    const lateObj = late.value;
+    Node.fields.value.set(lateObj, 3);
     const keptObj = kept.value;
     first.detach();
     const second = ManagedHeap.attach(memory);
@@ -115,14 +121,20 @@ describe('ManagedHeap.attach', () => {
       made.push(o);
       roots.push(second.root(o));
     }
-    expect(made.includes(keptObj) || made.includes(c)).toBe(false);
+    expect(made.includes(keptObj) || made.includes(c) || made.includes(lateObj)).toBe(false);
     expect(new Set(made).size).toBe(made.length);
     second.collect();
     expect([second.isLive(keptObj), N.fields.value.get(keptObj), N.fields.value.get(c)]).toEqual([true, 1, 2]);
+    expect([second.isLive(lateObj), N.fields.value.get(lateObj)]).toEqual([true, 3]);
     expect(made.map((o) => N.fields.value.get(o))).toEqual(made.map((_, i) => 100 + i));
     for (const r of roots) r.release();
     second.collect();
-    expect([second.isLive(keptObj), second.isLive(c), made.some((o) => second.isLive(o))]).toEqual([true, true, false]);
+    expect([
+      second.isLive(keptObj),
+      second.isLive(c),
+      second.isLive(lateObj),
+      made.some((o) => second.isLive(o)),
+    ]).toEqual([true, true, true, false]);
   });
 
   it('attach where there is no heap, or a damaged one, throws HeapCorruptionError', () => {
