@@ -351,6 +351,7 @@ function createState(options: ManagedHeapOptions): Resolved {
   state.v.u32[s + S_CLASSES] = ct;
   state.setClassTable(ct >>> 2, CLASS_SIZES.length);
   state.initRootFreeList(0);
+  state.writeBackRoots();
   state.growBitmaps(memory.byteLength - 1);
   const f64 = state.v.f64;
   f64[state.sf + F_THRESHOLD] = state.config.minThreshold;
@@ -557,8 +558,11 @@ export class ManagedHeap {
   detach(): void {
     const st = this.#st;
     if (this.#owner !== 0) {
-      st.sync();
-      st.writeBackRoots(); // the next writer starts from these words
+      // The next writer starts from the root words (a lost buffer has no next writer).
+      if (!st.memory.isLost()) {
+        st.sync();
+        st.writeBackRoots();
+      }
       const i = st.s + S_OWNER;
       if (st.memory.buffer instanceof SharedArrayBuffer) Atomics.compareExchange(st.v.i32, i, this.#owner, 0);
       else if (st.v.i32[i] === this.#owner) st.v.i32[i] = 0;

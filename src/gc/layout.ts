@@ -61,8 +61,9 @@
  *   7 FLAGS (bit 0 incremental, bit 1 mark stack overflowed, bit 2 weak overflow)
  *   8 MSTACK  9 MCAP 10 MTOP        mark stack: block, capacity, top
  *  11 ROOTS  12 RCAP 13 RFREE       root table (handles, globals): block, slots, free list
- *                                   (RFREE and RSEQ: exact once the writer detach()es; while it
- *                                   is attached its own JS copies are: HeapState.rfree)
+ *                                   (RFREE and RSEQ: written when the heap is laid out and by
+ *                                   detach(); while a writer is attached its JS fields are the
+ *                                   exact ones: HeapState.rfree)
  *  14 SSTACK 15 SCAP 16 STOP        shadow stack (pushRoot/popRoot)
  *  17 TYPES  18 TCAP 19 TCOUNT      type table
  *  20 REFOFFS 21 ROCAP 22 ROCOUNT   ref-field word offsets of all types

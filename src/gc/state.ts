@@ -196,9 +196,9 @@ export class HeapState {
    * writer's own, in JS fields, which `root()` and `release()` read and
    * write without the buffer's words RFREE and RSEQ (whose stores cost
    * bytes of the bytecode V8 inlines into the user's function: docs/gc.md,
-   * "Why one path"). The slow paths write the words too, and
-   * `writeBackRoots` (at `detach()`, before another writer may attach)
-   * makes them exact; a read-only heap never uses them.
+   * "Why one path"). `writeBackRoots` writes them when the heap is laid out
+   * and at `detach()`, before another writer may attach; a read-only heap
+   * never uses them.
    */
   declare rfree: number;
   declare rseq: number;
@@ -453,7 +453,6 @@ export class HeapState {
   /** Chains the root slots [from, RCAP) onto the free list. */
   initRootFreeList(from: number): void {
     const u32 = this.v.u32;
-    const s = this.s;
     const cap = this.tw[S_RCAP]!;
     const base = this.rb;
     let head = this.rfree;
@@ -464,11 +463,15 @@ export class HeapState {
       u32[w + R_NEXT] = head;
       head = i + 1;
     }
-    u32[s + S_RFREE] = head;
     this.rfree = head;
   }
 
-  /** Writes the writer's root free-list head and generation counter to the buffer's words (see rfree). */
+  /**
+   * Writes the writer's root free-list head and generation counter to the
+   * buffer's RFREE and RSEQ words (see rfree): when the heap is laid out,
+   * and at detach(). Nothing else writes them, so what a program's calls
+   * leave in the buffer does not depend on which path each call took.
+   */
   writeBackRoots(): void {
     this.v.u32[this.s + S_RFREE] = this.rfree;
     this.v.u32[this.s + S_RSEQ] = this.rseq;
@@ -478,7 +481,6 @@ export class HeapState {
   nextGen(): number {
     const g = (this.rseq + 1) >>> 0 || 1;
     this.rseq = g;
-    this.v.u32[this.s + S_RSEQ] = g;
     return g;
   }
 
@@ -489,7 +491,6 @@ export class HeapState {
    */
   takeRootSlot(obj: number, gen: number, depth: number): number {
     this.memory.checkLive(); // makeRoot's fast path reads a detached buffer's free list as undefined
-    const s = this.s;
     let u32 = this.v.u32;
     let head = this.rfree;
     if (head === 0) {
@@ -503,7 +504,6 @@ export class HeapState {
     if (head > this.tw[S_RCAP]!) this.badRootLink(head);
     const w = this.rb + (head - 1) * ROOT_WORDS;
     this.rfree = u32[w + R_NEXT]!;
-    u32[s + S_RFREE] = this.rfree;
     u32[w + R_ADDR] = obj;
     u32[w + R_GEN] = gen;
     u32[w + R_DEPTH] = depth;
@@ -528,12 +528,10 @@ export class HeapState {
   /** Puts a root-table slot back on the free list. */
   freeRootSlot(slot: number): void {
     const u32 = this.v.u32;
-    const s = this.s;
     const w = this.rb + slot * ROOT_WORDS;
     u32[w + R_ADDR] = 0;
     u32[w + R_GEN] = 0;
     u32[w + R_NEXT] = this.rfree;
-    u32[s + S_RFREE] = slot + 1;
     this.rfree = slot + 1;
   }
 
